@@ -1,0 +1,55 @@
+"""The exceptions imessenger raises: one base class, each message says what to do."""
+
+from __future__ import annotations
+
+
+class ImessengerError(Exception):
+    """Base of every error imessenger reports to a user.
+
+    ``exit_code`` is what the command line exits with when this error reaches it.
+    """
+
+    exit_code = 1
+
+
+class TmuxNotInstalled(ImessengerError):
+    def __init__(self) -> None:
+        super().__init__(
+            "tmux is not installed (or not on PATH): install tmux >= 3.2, "
+            "for example `apt-get install tmux` or `brew install tmux`"
+        )
+
+
+class NoTmuxServer(ImessengerError):
+    def __init__(self, socket: str | None) -> None:
+        where = f'tmux server "{socket}"' if socket else "default tmux server"
+        super().__init__(
+            f"no {where} is running: start a session first, for example `isesh start worker-1 -d .`"
+        )
+
+
+class NoSuchSession(ImessengerError):
+    def __init__(self, name: str, existing: list[str]) -> None:
+        listing = ", ".join(existing) if existing else "(none)"
+        super().__init__(f'no session named "{name}"; running sessions: {listing}')
+        self.name = name
+        self.existing = existing
+
+
+class TmuxCommandFailed(ImessengerError):
+    def __init__(self, command: str, stderr: str) -> None:
+        super().__init__(f"tmux {command} failed: {stderr}")
+        self.command = command
+        self.stderr = stderr
+
+
+class ConfigError(ImessengerError):
+    """A configuration file is invalid; the message names file, key and reason."""
+
+
+class StoreError(ImessengerError):
+    """The SQLite store could not be read or written."""
+
+
+class UsageError(ImessengerError):
+    """Input that the command cannot act on (bad name, missing directory...)."""
