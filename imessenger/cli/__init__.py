@@ -1,0 +1,1 @@
+"""The command-line interfaces: thin click commands that parse, call and print."""

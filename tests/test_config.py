@@ -1,0 +1,495 @@
+"""Tests for the configuration: the defaults, the user's file over them, `imessenger config`.
+
+The autouse fixture in conftest.py points HOME, XDG_* and IMESSENGER_HOME at a
+temporary folder, so the user file is ``$XDG_CONFIG_HOME/imessenger/config.toml``
+there unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from imessenger import paths
+from imessenger.cli.config import config_group
+from imessenger.config import (
+    DEFAULT_SOURCE,
+    FALLBACK_PROFILE,
+    Config,
+    load_config,
+    load_defaults,
+    starter_text,
+)
+from imessenger.errors import ConfigError
+
+GENERAL_KEYS = {
+    "default_agent",
+    "send.timeout_ms",
+    "send.poll_ms",
+    "send.submit_confirm_ms",
+    "send.submit_retry_ms",
+    "send.ready_timeout_ms",
+    "start.width",
+    "start.height",
+    "protocol.reply_start",
+    "protocol.reply_end",
+    "protocol.envelope",
+    "stop.grace_ms",
+    "watch.interval_ms",
+}
+
+
+def write_user(text: str) -> Path:
+    """Write the user's config file where imessenger looks for it and return its path."""
+    path = paths.user_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(*args: str) -> Result:
+    """Run `imessenger config ARGS` in-process."""
+    return CliRunner().invoke(config_group, list(args), prog_name="imessenger config")
+
+
+# --- defaults ------------------------------------------------------------------------------
+
+
+def test_defaults_load_without_a_user_file() -> None:
+    config = load_config()
+    assert not paths.user_config_path().exists()
+    assert config.user_path == paths.user_config_path()
+    assert config.get("send.timeout_ms") == 30000
+    assert config.get("protocol.reply_start") == "<<IMSG-REPLY {id}>>"
+    assert set(config.sources) >= GENERAL_KEYS
+    assert set(config.sources) == set(config.flat())
+    for key in GENERAL_KEYS:
+        assert config.sources[key] == f"{DEFAULT_SOURCE}: conf/imessenger.toml"
+    assert config.get("default_agent") in config.get("agents")
+
+
+def test_default_profiles_share_one_key_set() -> None:
+    values, sources = load_defaults()
+    profiles = values["agents"]
+    assert {"claude", "codex", "gemini", "aider", "shell", "demo"} <= set(profiles)
+    key_sets = {name: frozenset(profile) for name, profile in profiles.items()}
+    assert len(set(key_sets.values())) == 1, key_sets
+    assert all(
+        source == f"{DEFAULT_SOURCE}: conf/agents.toml"
+        for key, source in sources.items()
+        if key.startswith("agents.")
+    )
+
+
+def test_shipped_envelope_names_sender_id_and_both_ways_to_answer() -> None:
+    envelope = load_config().get("protocol.envelope")
+    assert "{sender}" in envelope
+    assert "{id}" in envelope.splitlines()[0]
+    assert 'imessenger reply {id} "your answer"' in envelope
+    assert "{start}" in envelope
+    assert "IMSG-END" not in envelope
+
+
+def test_config_module_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, imessenger.config; "
+        "print(sorted({'click', 'tomli_w', 'libtmux'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+# --- the user's file over the defaults -----------------------------------------------------
+
+
+def test_user_value_overrides_one_key_and_keeps_the_rest() -> None:
+    path = write_user("[send]\ntimeout_ms = 1234\n")
+    config = load_config()
+    assert config.get("send.timeout_ms") == 1234
+    assert config.get("send.poll_ms") == 10
+    assert config.sources["send.timeout_ms"] == str(path)
+    assert config.sources["send.poll_ms"] == f"{DEFAULT_SOURCE}: conf/imessenger.toml"
+    assert config.sources["watch.interval_ms"] == f"{DEFAULT_SOURCE}: conf/imessenger.toml"
+
+
+def test_user_list_replaces_the_default_list_and_profile_keys_merge() -> None:
+    defaults = load_config()
+    path = write_user('[agents.claude]\ncommand = ["claude", "--model", "sonnet"]\n')
+    config = load_config()
+    claude = config.get("agents.claude")
+    assert claude["command"] == ["claude", "--model", "sonnet"]
+    assert config.sources["agents.claude.command"] == str(path)
+    for key, value in defaults.get("agents.claude").items():
+        if key != "command":
+            assert claude[key] == value
+            assert config.sources[f"agents.claude.{key}"].startswith(DEFAULT_SOURCE)
+
+
+def test_explicit_user_path_is_used(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere.toml"
+    path.write_text("[watch]\ninterval_ms = 99\n", encoding="utf-8")
+    config = load_config(path)
+    assert config.get("watch.interval_ms") == 99
+    assert config.user_path == path
+
+
+def test_imessenger_config_variable_is_respected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "chosen.toml"
+    path.write_text("[stop]\ngrace_ms = 42\n", encoding="utf-8")
+    monkeypatch.setenv("IMESSENGER_CONFIG", str(path))
+    config = load_config()
+    assert config.get("stop.grace_ms") == 42
+    assert config.sources["stop.grace_ms"] == str(path)
+
+
+def test_xdg_config_home_is_respected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    xdg = tmp_path / "xdg"
+    (xdg / "imessenger").mkdir(parents=True)
+    (xdg / "imessenger" / "config.toml").write_text("[send]\npoll_ms = 7\n", encoding="utf-8")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    assert load_config().get("send.poll_ms") == 7
+
+
+def test_get_names_the_known_keys_of_the_table() -> None:
+    with pytest.raises(ConfigError, match=r"send\.timeout\b.*known keys at \[send\]: poll_ms"):
+        load_config().get("send.timeout")
+
+
+# --- agent profiles added by the user ------------------------------------------------------
+
+
+def test_new_profile_needs_no_code_and_takes_missing_keys_from_shell() -> None:
+    path = write_user('[agents.myagent]\ncommand = ["myagent", "--no-color"]\n')
+    config = load_config()
+    shell = config.get(f"agents.{FALLBACK_PROFILE}")
+    mine = config.get("agents.myagent")
+    assert set(mine) == set(shell)
+    assert mine["command"] == ["myagent", "--no-color"]
+    assert config.sources["agents.myagent.command"] == str(path)
+    for key, value in shell.items():
+        if key != "command":
+            assert mine[key] == value
+            assert config.sources[f"agents.myagent.{key}"].startswith(DEFAULT_SOURCE)
+            assert config.sources[f"agents.myagent.{key}"].endswith("(agents.shell)")
+
+
+def test_new_profile_may_omit_even_its_command() -> None:
+    write_user('[agents.login]\ndescription = "my login shell"\n')
+    config = load_config()
+    assert config.get("agents.login.command") == config.get("agents.shell.command")
+    assert config.get("agents.login.description") == "my login shell"
+
+
+def test_new_profile_takes_the_users_own_shell_changes() -> None:
+    path = write_user(
+        '[agents.shell]\nsubmit_keys = ["C-m"]\n\n[agents.mine]\ncommand = ["mine"]\n'
+    )
+    config = load_config()
+    assert config.get("agents.mine.submit_keys") == ["C-m"]
+    assert config.sources["agents.mine.submit_keys"] == f"{path} (agents.shell)"
+
+
+def test_new_profile_is_found_by_get_profile() -> None:
+    agents = pytest.importorskip("imessenger.agents")
+    write_user('[agents.myagent]\ncommand = ["myagent"]\ndescription = "mine"\n')
+    profile = agents.get_profile(load_config(), "myagent")
+    assert profile.name == "myagent"
+    assert profile.command == ("myagent",)
+    assert profile.description == "mine"
+
+
+def test_default_agent_may_name_a_new_profile() -> None:
+    write_user('default_agent = "mine"\n\n[agents.mine]\ncommand = ["mine"]\n')
+    assert load_config().get("default_agent") == "mine"
+
+
+def test_synthetic_defaults_without_a_shell_profile_need_every_key(tmp_path: Path) -> None:
+    defaults = tmp_path / "conf"
+    defaults.mkdir()
+    general = (Path(__file__).resolve().parent.parent / "conf" / "imessenger.toml").read_text()
+    (defaults / "imessenger.toml").write_text(general.replace('"claude"', '"a"'))
+    (defaults / "agents.toml").write_text(
+        '[agents.a]\ncommand = ["a"]\nratio = 0.5\n', encoding="utf-8"
+    )
+    user = tmp_path / "user.toml"
+    user.write_text('[agents.b]\ncommand = ["b"]\nratio = 2\n', encoding="utf-8")
+    config = load_config(user, defaults_dir=defaults)  # an integer is fine for a float
+    assert config.get("agents.b.ratio") == 2
+    user.write_text('[agents.b]\ncommand = ["b"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"agents\.b\.ratio.*no \"shell\" profile"):
+        load_config(user, defaults_dir=defaults)
+
+
+# --- errors name the file, the key and the reason ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        pytest.param("[send\ntimeout_ms = 1\n", ["invalid TOML", "line 1"], id="invalid-toml"),
+        pytest.param('x = "unterminated\n', ["invalid TOML", "line 1, column"], id="bad-string"),
+        pytest.param("colour = 1\n", ['"colour"', "default_agent", "send"], id="unknown-top"),
+        pytest.param(
+            "[send]\ntimeout = 5\n",
+            ['"send.timeout"', "[send]", "timeout_ms", "poll_ms"],
+            id="unknown-nested",
+        ),
+        pytest.param(
+            '[agents.claude]\ncomand = ["x"]\n',
+            ['"agents.claude.comand"', "[agents.claude]", "command"],
+            id="unknown-profile-key",
+        ),
+        pytest.param(
+            '[agents.mine]\ncommand = ["m"]\nflavour = 1\n',
+            ['"agents.mine.flavour"', "command"],
+            id="unknown-new-profile-key",
+        ),
+        pytest.param(
+            '[send]\ntimeout_ms = "30s"\n',
+            ["send.timeout_ms", "an integer", "got string", "30s"],
+            id="wrong-type",
+        ),
+        pytest.param(
+            "[send]\ntimeout_ms = true\n",
+            ["send.timeout_ms", "an integer", "got boolean true"],
+            id="bool-for-int",
+        ),
+        pytest.param(
+            "[send]\ntimeout_ms = 1.5\n",
+            ["send.timeout_ms", "an integer", "got float"],
+            id="float-for-int",
+        ),
+        pytest.param("send = 5\n", ["send", "must be a table", "got integer"], id="not-a-table"),
+        pytest.param(
+            "[agents.claude]\ncommand = [1]\n",
+            ["agents.claude.command[0]", "a string", "got integer"],
+            id="list-item-type",
+        ),
+        pytest.param(
+            '[agents.claude]\ncommand = "claude"\n',
+            ["agents.claude.command", "an array", "got string"],
+            id="string-for-list",
+        ),
+        pytest.param(
+            "[send]\ntimeout_ms = -1\n", ["send.timeout_ms", "positive", "-1"], id="negative"
+        ),
+        pytest.param("[watch]\ninterval_ms = 0\n", ["watch.interval_ms", "positive"], id="zero"),
+        pytest.param(
+            "[agents.claude]\nstartup_ms = -5\n",
+            ["agents.claude.startup_ms", "zero or more"],
+            id="negative-profile-ms",
+        ),
+        pytest.param(
+            'default_agent = "nobody"\n',
+            ["default_agent", '"nobody"', "known profiles", "claude"],
+            id="unknown-default-agent",
+        ),
+        pytest.param(
+            '[agents.claude]\nbusy_patterns = ["(unclosed"]\n',
+            ["agents.claude.busy_patterns[0]", "regular expression", "(unclosed"],
+            id="bad-pattern",
+        ),
+        pytest.param(
+            '[agents.mine]\nidle_patterns = ["ok", "[z-a]"]\n',
+            ["agents.mine.idle_patterns[1]", "regular expression"],
+            id="bad-pattern-new-profile",
+        ),
+        pytest.param(
+            '[agents."my agent"]\ncommand = ["x"]\n',
+            ['"my agent"', "profile name"],
+            id="bad-profile-name",
+        ),
+        pytest.param(
+            '[agents]\nmine = "x"\n', ["agents.mine", "must be a table"], id="profile-not-table"
+        ),
+        pytest.param(
+            '[protocol]\nreply_start = "<<START>>"\n',
+            ["protocol.reply_start", "{id}"],
+            id="delimiter-without-id",
+        ),
+        pytest.param(
+            '[protocol]\nreply_end = "<<IMSG-REPLY {id}>>"\n',
+            ["protocol.reply_end", "differ"],
+            id="same-delimiters",
+        ),
+        pytest.param(
+            '[protocol]\nreply_end = "<<END {id} {x}>>"\n',
+            ["protocol.reply_end", "placeholder"],
+            id="delimiter-other-placeholder",
+        ),
+        pytest.param(
+            '[protocol]\nreply_end = "END {id}\\nMORE"\n',
+            ["protocol.reply_end", "single line"],
+            id="delimiter-two-lines",
+        ),
+        pytest.param(
+            '[protocol]\nenvelope = "{sender} {id}: {body} (finish with <<IMSG-END {id}>>)"\n',
+            ["protocol.envelope", "end delimiter"],
+            id="envelope-with-end-delimiter",
+        ),
+        pytest.param(
+            '[protocol]\nenvelope = "from {sender} {id}"\n',
+            ["protocol.envelope", "{body}"],
+            id="envelope-without-body",
+        ),
+        pytest.param(
+            '[protocol]\nenvelope = "{id} {body} {recipient}"\n',
+            ["protocol.envelope", "placeholder"],
+            id="envelope-unknown-placeholder",
+        ),
+    ],
+)
+def test_invalid_user_file_raises_config_error_naming_file_key_and_reason(
+    text: str, fragments: list[str]
+) -> None:
+    path = write_user(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    message = str(caught.value)
+    assert message.startswith(f"{path}: "), message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+
+
+def test_file_that_is_not_utf8_is_reported() -> None:
+    path = paths.user_config_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'default_agent = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config()
+
+
+def test_directory_instead_of_a_file_is_reported() -> None:
+    paths.user_config_path().mkdir(parents=True)
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config()
+
+
+# --- imessenger config ---------------------------------------------------------------------
+
+
+def test_init_writes_a_file_that_loads_to_the_defaults() -> None:
+    result = run("init")
+    assert result.exit_code == 0, result.output
+    path = paths.user_config_path()
+    assert str(path) in result.output
+    assert path.read_text(encoding="utf-8") == starter_text()
+    config = load_config()
+    assert config.values == load_config(Path("/nonexistent/imessenger.toml")).values
+    assert all(source.startswith(DEFAULT_SOURCE) for source in config.sources.values())
+
+
+def test_init_refuses_to_overwrite_without_force_and_force_overwrites() -> None:
+    assert run("init").exit_code == 0
+    path = paths.user_config_path()
+    path.write_text("[send]\ntimeout_ms = 5\n", encoding="utf-8")
+    again = run("init")
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+    assert "--force" in again.output
+    assert path.read_text(encoding="utf-8") == "[send]\ntimeout_ms = 5\n"
+    forced = run("init", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert path.read_text(encoding="utf-8") == starter_text()
+
+
+def test_init_values_uncommented_are_exactly_the_general_defaults() -> None:
+    header, _, body = starter_text().partition("\n\n")
+    assert all(line.startswith("#") for line in header.splitlines())
+    uncommented = "\n".join(line.removeprefix("# ") for line in body.splitlines())
+    general = tomllib.loads(uncommented)
+    defaults = load_config().values
+    assert general == {key: defaults[key] for key in general}
+    assert set(general) == {key.split(".")[0] for key in GENERAL_KEYS}
+    path = write_user(uncommented)
+    config = load_config()
+    assert config.values == defaults
+    assert {key for key, source in config.sources.items() if source == str(path)} == GENERAL_KEYS
+
+
+def test_init_honours_imessenger_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "deep" / "dir" / "mine.toml"
+    monkeypatch.setenv("IMESSENGER_CONFIG", str(path))
+    assert run("init").exit_code == 0
+    assert path.is_file()
+
+
+def test_show_prints_every_key_with_its_source() -> None:
+    path = write_user("[send]\ntimeout_ms = 1234\n")
+    result = run("show")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert f"send.timeout_ms = 1234  # from {path}" in lines
+    assert "send.poll_ms = 10  # from default: conf/imessenger.toml" in lines
+    assert 'protocol.reply_start = "<<IMSG-REPLY {id}>>"  # from default: conf/imessenger.toml' in (
+        lines
+    )
+    assert any(line.startswith("agents.claude.command = [") for line in lines)
+    assert len(lines) == len(load_config().sources)
+
+
+def test_show_one_table_and_json() -> None:
+    path = write_user("[send]\npoll_ms = 3\n")
+    result = run("show", "send")
+    assert result.exit_code == 0, result.output
+    assert all(line.startswith("send.") for line in result.stdout.splitlines())
+    assert len(result.stdout.splitlines()) == 5
+    as_json = run("show", "send", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)
+    assert data["values"]["poll_ms"] == 3
+    assert data["sources"]["send.poll_ms"] == str(path)
+    everything = json.loads(run("show", "--json").stdout)
+    assert everything["values"] == load_config().values
+
+
+def test_show_reports_errors_with_exit_1() -> None:
+    path = write_user("[send]\ntimeout_ms = true\n")
+    result = run("show")
+    assert result.exit_code == 1
+    assert str(path) in result.output
+    assert "send.timeout_ms" in result.output
+    path.unlink()
+    unknown = run("show", "sned")
+    assert unknown.exit_code == 1
+    assert "known keys" in unknown.output
+
+
+def test_path_prints_the_path_and_whether_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run("path")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == str(paths.user_config_path())
+    assert "does not exist" in result.stderr
+    assert "config init" in result.stderr
+    monkeypatch.setenv("IMESSENGER_CONFIG", str(tmp_path / "x.toml"))
+    (tmp_path / "x.toml").write_text("", encoding="utf-8")
+    result = run("path")
+    assert result.stdout.strip() == str(tmp_path / "x.toml")
+    assert "exists (from $IMESSENGER_CONFIG)" in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["show"], ["path"], ["init"]], ids=str)
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_every_command_has_help_with_an_example(command: list[str], flag: str) -> None:
+    result = run(*command, flag)
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_config_object_is_frozen() -> None:
+    config = load_config()
+    assert isinstance(config, Config)
+    with pytest.raises(AttributeError):
+        config.values = {}  # type: ignore[misc]
