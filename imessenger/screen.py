@@ -1,0 +1,385 @@
+"""Read an agent's state from the visible text of its pane: pure, text in, Screen out.
+
+:func:`classify` looks at what a ``capture-pane -p`` shows, with the patterns of an
+agent profile (see conf/agents.toml), and decides in this order:
+
+1. the pane is dead: EXITED;
+2. a permission prompt at the bottom (a question, two or more options, nothing but
+   the prompt's footer below them): ASKING, with the prompt parsed;
+3. a busy marker near the bottom: BUSY;
+4. a starting marker near the bottom: STARTING;
+5. the input box, or an idle marker near the bottom: IDLE;
+6. else STARTING when the caller says the agent has just been started, else UNKNOWN.
+
+Markers count only in the last ``marker_lines`` non-blank lines outside the input
+box, so transcript text (a message that quotes "esc to interrupt" or "Do you want
+to proceed?") never changes the state.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from imessenger.agents import Profile
+
+logger = logging.getLogger(__name__)
+
+_DEFAULT_MARK = re.compile(r"\[([^\]]+)\]")
+
+
+class State(StrEnum):
+    """What an agent is doing, as far as its screen tells."""
+
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    ASKING = "asking"
+    EXITED = "exited"
+    UNKNOWN = "unknown"
+
+
+class Meaning(StrEnum):
+    """What choosing a prompt's option does, read from its label."""
+
+    YES_ONCE = "yes-once"
+    YES_ALWAYS = "yes-always"
+    NO = "no"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One choice of a prompt: the key that picks it, its label and what it means."""
+
+    key: str
+    label: str
+    meaning: Meaning
+    selected: bool
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A permission prompt: its question, what it asks about, its options, its text."""
+
+    question: str
+    subject: str
+    options: tuple[Option, ...]
+    text: str
+
+    def option(self, meaning: Meaning) -> Option | None:
+        """Return the first option with this meaning, or None."""
+        return next((option for option in self.options if option.meaning == meaning), None)
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The classified screen.
+
+    ``input_text`` is the text in the agent's input box ("" when empty or showing
+    its placeholder; None when no input box is visible). ``queued`` says that the
+    agent shows a queued message.
+    """
+
+    state: State
+    prompt: Prompt | None = None
+    input_text: str | None = None
+    queued: bool = False
+
+
+@dataclass(frozen=True)
+class _InputBox:
+    first: int
+    last: int
+    text: str
+
+
+def classify(text: str, profile: Profile, *, dead: bool = False, starting: bool = False) -> Screen:
+    """Classify the visible text of an agent's pane.
+
+    ``text`` is the visible pane (no scrollback; trailing blank lines are fine).
+    ``dead`` says that the pane's process has exited; ``starting`` that the agent was
+    started less than ``profile.startup_ms`` ago, so that a screen without markers
+    counts as STARTING instead of UNKNOWN. Never raises on any text.
+    """
+    if dead:
+        return Screen(State.EXITED)
+    lines = _lines(text, profile)
+    box = _input_box(lines, profile)
+    # A blank screen is one empty line, so that a profile whose idle pattern is "^" (a
+    # plain program: idle whenever it is alive) reads it as idle.
+    window = _marker_window(lines, box, profile.marker_lines) or [""]
+    queued = _any(profile.patterns("queued_patterns"), window)
+    prompt = _prompt(lines, box, profile)
+    if prompt is not None:
+        return Screen(State.ASKING, prompt=prompt, queued=queued)
+    input_text = box.text if box is not None else None
+    if _any(profile.patterns("busy_patterns"), window):
+        state = State.BUSY
+    elif _any(profile.patterns("starting_patterns"), window):
+        state = State.STARTING
+    elif box is not None or _any(profile.patterns("idle_patterns"), window):
+        state = State.IDLE
+    else:
+        state = State.STARTING if starting else State.UNKNOWN
+    return Screen(state, input_text=input_text, queued=queued)
+
+
+# --- lines and markers ------------------------------------------------------------------
+
+
+def _lines(text: str, profile: Profile) -> list[str]:
+    """Split the pane into lines: strip patterns applied, trailing blanks removed."""
+    strip = profile.patterns("strip_patterns")
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        for pattern in strip:
+            line = pattern.sub("", line)
+        lines.append(line.rstrip())
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _search(patterns: Iterable[re.Pattern[str]], line: str) -> re.Match[str] | None:
+    """Return the first match of any pattern in the line."""
+    for pattern in patterns:
+        found = pattern.search(line)
+        if found is not None:
+            return found
+    return None
+
+
+def _any(patterns: Sequence[re.Pattern[str]], lines: Iterable[str]) -> bool:
+    return bool(patterns) and any(_search(patterns, line) for line in lines)
+
+
+def _first_group(found: re.Match[str]) -> str:
+    """Return the first group of a match ("" when it did not take part), else the match."""
+    if found.re.groups:
+        return found.group(1) or ""
+    return found.group(0)
+
+
+def _marker_window(lines: Sequence[str], box: _InputBox | None, count: int) -> list[str]:
+    """Return the last ``count`` non-blank lines outside the input box, bottom first."""
+    window: list[str] = []
+    for index in range(len(lines) - 1, -1, -1):
+        if box is not None and box.first <= index <= box.last:
+            continue
+        if lines[index].strip():
+            window.append(lines[index])
+            if len(window) >= count:
+                break
+    return window
+
+
+# --- the input box ----------------------------------------------------------------------
+
+
+def _input_box(lines: Sequence[str], profile: Profile) -> _InputBox | None:
+    """Find the input box: the last input line, if the line under its block fits."""
+    starts = profile.patterns("input_patterns")
+    if not starts:
+        return None
+    first = -1
+    found: re.Match[str] | None = None
+    for index in range(len(lines) - 1, -1, -1):
+        found = _search(starts, lines[index])
+        if found is not None:
+            first = index
+            break
+    if found is None:
+        return None
+    parts = [_first_group(found)]
+    continuation = profile.patterns("input_continuation_patterns")
+    below = first + 1
+    while below < len(lines):
+        more = _search(continuation, lines[below])
+        if more is None:
+            break
+        parts.append(_first_group(more))
+        below += 1
+    below_patterns = profile.patterns("input_below_patterns")
+    if below_patterns:
+        if below >= len(lines) or _search(below_patterns, lines[below]) is None:
+            return None
+    elif below < len(lines):
+        return None
+    typed = "\n".join(part.rstrip() for part in parts).strip()
+    if typed and _search(profile.patterns("input_placeholder_patterns"), typed):
+        typed = ""
+    return _InputBox(first, below - 1, typed)
+
+
+# --- prompts ----------------------------------------------------------------------------
+
+
+def _prompt(lines: Sequence[str], box: _InputBox | None, profile: Profile) -> Prompt | None:
+    """Parse a permission prompt at the bottom of the screen, or return None."""
+    questions = profile.patterns("question_patterns")
+    if not questions:
+        return None
+    asked = -1
+    found: re.Match[str] | None = None
+    for index in range(len(lines) - 1, -1, -1):
+        found = _search(questions, lines[index])
+        if found is not None:
+            asked = index
+            break
+    if found is None:
+        return None
+    named = found.groupdict().get("question")
+    question = (named if named is not None else lines[asked]).strip()
+
+    options = _inline_options(lines[asked], found, profile)
+    first_option = last = asked
+    if len(options) < 2:
+        options, first_option, last = _option_block(lines, asked + 1, profile)
+    if len(options) < 2:
+        return None
+    footer = profile.patterns("prompt_footer_patterns")
+    for line in lines[last + 1 :]:
+        if line.strip() and _search(footer, line) is None:
+            return None
+    if box is not None and box.first > last:
+        return None
+
+    start = _prompt_start(lines, asked, profile)
+    subject = _subject(lines, start, asked, first_option, profile)
+    text = "\n".join(lines[start:]).strip("\n")
+    return Prompt(question=question, subject=subject, options=tuple(options), text=text)
+
+
+def _meaning(label: str, profile: Profile) -> Meaning:
+    """Read an option's meaning from its label."""
+    if _search(profile.patterns("yes_always_patterns"), label):
+        return Meaning.YES_ALWAYS
+    if _search(profile.patterns("yes_once_patterns"), label):
+        return Meaning.YES_ONCE
+    if _search(profile.patterns("no_patterns"), label):
+        return Meaning.NO
+    return Meaning.OTHER
+
+
+def _inline_options(line: str, question: re.Match[str], profile: Profile) -> list[Option]:
+    """Read options written in the question line itself ("(Y)es/(N)o [Yes]:")."""
+    patterns = profile.patterns("inline_option_patterns")
+    if not patterns:
+        return []
+    begin = question.end("question") if "question" in question.re.groupindex else 0
+    tail = line[max(begin, 0) :]
+    for pattern in patterns:
+        matches = list(pattern.finditer(tail))
+        if len(matches) < 2:
+            continue
+        default = _DEFAULT_MARK.search(tail, matches[-1].end())
+        chosen = default.group(1).strip().lower() if default else None
+        options: list[Option] = []
+        for match in matches:
+            label = match.group(0).replace("(", "").replace(")", "").strip(" /")
+            options.append(
+                Option(
+                    key=match.group("key").lower(),
+                    label=label,
+                    meaning=_meaning(label, profile),
+                    selected=label.lower() == chosen,
+                )
+            )
+        return options
+    return []
+
+
+def _option_block(
+    lines: Sequence[str], begin: int, profile: Profile
+) -> tuple[list[Option], int, int]:
+    """Read the option lines after the question: (options, first line, last line)."""
+    patterns = profile.patterns("option_patterns")
+    if not patterns:
+        return [], -1, -1
+    index = begin
+    while index < len(lines) and _search(patterns, lines[index]) is None:
+        index += 1
+    first = index
+    # each option as one logical line: its first line and the lines that continue its label
+    logical: list[str] = []
+    key_column = 0
+    last = -1
+    gap = False
+    while index < len(lines):
+        line = lines[index]
+        found = _search(patterns, line)
+        if found is not None:
+            logical.append(line)
+            key_column = found.start("key")
+            last = index
+            gap = False
+        elif not line.strip():
+            gap = True
+        elif logical and not gap and _indent(line) > key_column:
+            logical[-1] += " " + line.strip()
+            last = index
+        else:
+            break
+        index += 1
+    options: list[Option] = []
+    for text in logical:
+        found = _search(patterns, text)
+        if found is None:  # a continuation made the line unreadable: give up on the prompt
+            return [], first, last
+        label = found.group("label").strip()
+        options.append(
+            Option(
+                key=found.group("key").lower(),
+                label=label,
+                meaning=_meaning(label, profile),
+                selected=bool(found.groupdict().get("selected")),
+            )
+        )
+    return options, first, last
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _prompt_start(lines: Sequence[str], asked: int, profile: Profile) -> int:
+    """Return the first line of the prompt: the last start line above the question."""
+    patterns = profile.patterns("prompt_start_patterns")
+    if patterns:
+        for index in range(asked - 1, -1, -1):
+            if _search(patterns, lines[index]) is not None:
+                return index
+    return asked
+
+
+def _subject(
+    lines: Sequence[str], start: int, asked: int, first_option: int, profile: Profile
+) -> str:
+    """Return what the prompt asks about (a command, a file...)."""
+    fences = profile.patterns("subject_fence_patterns")
+    if fences:
+        marks = [i for i in range(start, asked) if _search(fences, lines[i]) is not None]
+        if len(marks) >= 2:
+            inside = lines[marks[0] + 1 : marks[1]]
+            return "\n".join(line.strip() for line in inside if line.strip())
+    subjects = profile.patterns("subject_patterns")
+    if subjects:
+        found: list[str] = []
+        for index in range(start, max(first_option, asked + 1)):
+            if index == asked:
+                continue
+            match = _search(subjects, lines[index])
+            if match is not None:
+                found.append(_first_group(match).strip())
+        return "\n".join(found)
+    if fences:
+        return ""
+    inside = lines[start + 1 : asked] if start < asked else []
+    return "\n".join(line.strip() for line in inside if line.strip())

@@ -1,0 +1,226 @@
+"""Agent profiles: the shipped ones load, bad ones are refused with a clear message."""
+
+from __future__ import annotations
+
+import copy
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imessenger.agents import (
+    Profile,
+    ProfileError,
+    get_profile,
+    load_profiles,
+    pattern_keys,
+    profile_keys,
+)
+from imessenger.errors import ConfigError, UsageError
+from imessenger.screen import Meaning, Option, State, classify
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_NAMES = ["claude", "codex", "gemini", "aider", "shell", "demo"]
+
+
+def default_tables() -> dict[str, dict[str, Any]]:
+    """The ``[agents.NAME]`` tables of conf/agents.toml, read with tomllib."""
+    with (ROOT / "conf" / "agents.toml").open("rb") as handle:
+        tables: dict[str, dict[str, Any]] = tomllib.load(handle)["agents"]
+    return tables
+
+
+@dataclass(frozen=True)
+class PlainConfig:
+    """Just the part of imessenger.config.Config that the profiles read."""
+
+    values: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def config_with(tables: dict[str, dict[str, Any]], **sources: str) -> PlainConfig:
+    return PlainConfig({"agents": tables}, dict(sources))
+
+
+# --- the shipped profiles ---------------------------------------------------------------
+
+
+def test_every_default_profile_loads() -> None:
+    profiles = load_profiles(config_with(default_tables()))
+    assert list(profiles) == DEFAULT_NAMES
+    for name, profile in profiles.items():
+        assert profile.name == name
+        assert profile.description
+
+
+@pytest.mark.parametrize("name", DEFAULT_NAMES)
+def test_every_default_profile_has_every_key(name: str) -> None:
+    assert list(default_tables()[name]) == list(profile_keys())
+
+
+def test_default_commands_and_ways_to_exit() -> None:
+    profiles = load_profiles(config_with(default_tables()))
+    table = {name: (p.command, p.choose, p.exit_text, p.exit_keys) for name, p in profiles.items()}
+    assert table == {
+        "claude": (("claude",), "digit", "/exit", ("C-c", "C-c")),
+        "codex": (("codex", "--no-daemon"), "digit", "/quit", ("C-c", "C-c")),
+        "gemini": (("gemini",), "digit", "/quit", ("C-c", "C-c")),
+        "aider": (("aider",), "letter-enter", "/exit", ("C-c", "C-c")),
+        "shell": ((), "digit", "", ("C-d",)),
+        "demo": (("{python}", "-m", "imessenger.demo_agent"), "digit", "/exit", ("C-d",)),
+    }
+
+
+def test_only_claude_and_demo_queue_while_busy() -> None:
+    profiles = load_profiles(config_with(default_tables()))
+    assert [name for name, p in profiles.items() if p.queues_when_busy] == ["claude", "demo"]
+
+
+def test_profiles_load_through_the_config_module(tmp_path: Path) -> None:
+    from imessenger.config import load_config
+
+    user = tmp_path / "config.toml"
+    user.write_text('[agents.top]\ncommand = ["top"]\n', encoding="utf-8")
+    profiles = load_profiles(load_config(user))
+    assert set(profiles) == {*DEFAULT_NAMES, "top"}
+    # a new profile takes its other keys from "shell": idle whenever it shows something
+    top = profiles["top"]
+    assert top.command == ("top",)
+    assert classify("Tasks: 12 total", top).state == State.IDLE
+
+
+# --- commands and keys --------------------------------------------------------------------
+
+
+def test_python_placeholder_is_this_python() -> None:
+    demo = Profile.from_dict("demo", default_tables()["demo"])
+    assert demo.argv() == [sys.executable, "-m", "imessenger.demo_agent"]
+
+
+def test_empty_command_runs_the_users_shell() -> None:
+    shell = Profile.from_dict("shell", default_tables()["shell"])
+    assert shell.argv({"SHELL": "/usr/bin/zsh"}) == ["/usr/bin/zsh"]
+    assert shell.argv({}) == ["/bin/sh"]
+
+
+def test_keys_for_digit_is_the_digit_alone() -> None:
+    claude = Profile.from_dict("claude", default_tables()["claude"])
+    assert claude.keys_for(Option("1", "Yes", Meaning.YES_ONCE, True)) == ["1"]
+
+
+def test_keys_for_letter_enter_is_letter_then_enter() -> None:
+    aider = Profile.from_dict("aider", default_tables()["aider"])
+    assert aider.keys_for(Option("y", "Yes", Meaning.YES_ONCE, True)) == ["y", "Enter"]
+
+
+def test_patterns_are_compiled_once() -> None:
+    claude = Profile.from_dict("claude", default_tables()["claude"])
+    assert claude.patterns("busy_patterns") is claude.patterns("busy_patterns")
+    assert set(pattern_keys()) <= set(profile_keys())
+    assert all(key.endswith("_patterns") for key in pattern_keys())
+
+
+# --- refusing bad profiles ------------------------------------------------------------------
+
+
+def broken(key: str, value: Any, name: str = "claude") -> dict[str, dict[str, Any]]:
+    tables = copy.deepcopy(default_tables())
+    tables[name][key] = value
+    return tables
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("busy_patterns", ["ok", "[unclosed"], "pattern 2 ('[unclosed') is not a valid regular"),
+        ("question_patterns", ["(?P<question>"], "is not a valid regular expression"),
+        ("option_patterns", [r"^(\d+)\. (.*)$"], 'has no group named "key"'),
+        ("startup_ms", "fast", "must be an integer, not a string"),
+        ("startup_ms", True, "must be an integer, not a boolean"),
+        ("startup_ms", -1, "must be 0 or more"),
+        ("marker_lines", 0, "must be 1 or more"),
+        ("command", "claude", "must be an array of strings, not a string"),
+        ("submit_keys", ["Enter", 13], "item 2 must be a string, not an integer"),
+        ("submit_keys", [], "is empty"),
+        ("description", ["x"], "must be a string, not an array"),
+        ("choose", "number", '"number" is not one of: digit, letter-enter'),
+        ("idle_patterns", "ok", "must be an array of strings"),
+        ("queues_when_busy", "yes", "must be true or false, not a string"),
+        ("queues_when_busy", 1, "must be true or false, not an integer"),
+    ],
+)
+def test_bad_value_names_profile_key_and_reason(key: str, value: Any, reason: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_profiles(config_with(broken(key, value)))
+    message = str(caught.value)
+    assert message.startswith(f'agent profile "claude": key "{key}": ')
+    assert reason in message
+    assert isinstance(caught.value, ProfileError)
+    assert caught.value.key == key
+
+
+def test_error_says_which_file_the_key_came_from() -> None:
+    config = PlainConfig(
+        {"agents": broken("busy_patterns", ["("])},
+        {"agents.claude.busy_patterns": "/home/me/.config/imessenger/config.toml"},
+    )
+    with pytest.raises(ConfigError, match=r"\(in /home/me/\.config/imessenger/config\.toml\)"):
+        load_profiles(config)
+
+
+def test_nothing_to_exit_with_is_refused() -> None:
+    tables = broken("exit_text", "")
+    tables["claude"]["exit_keys"] = []
+    with pytest.raises(ConfigError, match=r'"claude": key "exit_keys": is empty'):
+        load_profiles(config_with(tables))
+
+
+def test_missing_key_is_named() -> None:
+    tables = default_tables()
+    del tables["codex"]["busy_patterns"]
+    with pytest.raises(ConfigError, match=r'"codex": key "busy_patterns": is missing'):
+        load_profiles(config_with(tables))
+
+
+def test_unknown_key_is_named() -> None:
+    tables = broken("busy_patern", ["x"], name="gemini")
+    with pytest.raises(ConfigError, match=r'"gemini": key "busy_patern": is not a profile key'):
+        load_profiles(config_with(tables))
+
+
+def test_profile_that_is_not_a_table() -> None:
+    tables: dict[str, Any] = default_tables()
+    tables["odd"] = "claude"
+    with pytest.raises(ConfigError, match=r'"odd": must be a table'):
+        load_profiles(config_with(tables))
+
+
+def test_no_agents_table() -> None:
+    with pytest.raises(ConfigError, match="no agent profiles"):
+        load_profiles(PlainConfig({}))
+
+
+# --- looking a profile up -------------------------------------------------------------------
+
+
+def test_get_profile_by_name() -> None:
+    profile = get_profile(config_with(default_tables()), "codex")
+    assert profile.command == ("codex", "--no-daemon")
+
+
+def test_unknown_profile_lists_the_known_ones() -> None:
+    with pytest.raises(UsageError) as caught:
+        get_profile(config_with(default_tables()), "claud")
+    message = str(caught.value)
+    assert 'no agent profile named "claud"' in message
+    assert "aider, claude, codex, demo, gemini, shell" in message
+
+
+def test_get_profile_checks_only_that_profile() -> None:
+    tables = broken("busy_patterns", ["("], name="gemini")
+    assert get_profile(config_with(tables), "claude").name == "claude"
+    with pytest.raises(ConfigError, match='"gemini"'):
+        get_profile(config_with(tables), "gemini")

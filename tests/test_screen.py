@@ -1,0 +1,508 @@
+"""The screen classifier on real captures of the agents and on hand-made screens.
+
+Real captures live in tests/fixtures/claude-code-2.1.332 and codex-0.169.0; the
+hand-made ones (Gemini CLI, Aider, the demo agent, and variants) in
+tests/fixtures/handmade. See tests/fixtures/README.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imessenger.agents import Profile
+from imessenger.screen import Meaning, Option, Prompt, Screen, State, classify
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CLAUDE_DIR = "claude-code-2.1.332"
+CODEX_DIR = "codex-0.169.0"
+NBSP = "\u00a0"
+
+
+@functools.cache
+def profiles() -> dict[str, Profile]:
+    """The shipped profiles, read straight from conf/agents.toml."""
+    with (ROOT / "conf" / "agents.toml").open("rb") as handle:
+        tables = tomllib.load(handle)["agents"]
+    return {name: Profile.from_dict(name, table) for name, table in tables.items()}
+
+
+def read(relative: str) -> str:
+    return (FIXTURES / relative).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a fixture's prompt must look like."""
+
+    question: str
+    subject: str
+    options: tuple[tuple[str, Meaning], ...]  # (key, meaning) in screen order
+    selected: str | None = "1"
+
+
+YES_NO_3 = (("1", Meaning.YES_ONCE), ("2", Meaning.YES_ALWAYS), ("3", Meaning.NO))
+YES_NO_2 = (("1", Meaning.YES_ONCE), ("2", Meaning.NO))
+PROCEED = "Do you want to proceed?"
+CODEX_Q = "Would you like to run the following command?"
+
+
+@dataclass(frozen=True)
+class Expect:
+    profile: str
+    state: State
+    input_text: str | None = None
+    queued: bool = False
+    asked: Asked | None = None
+
+
+EXPECTED: dict[str, Expect] = {
+    # Claude Code 2.1.332, real
+    f"{CLAUDE_DIR}/01_startup.txt": Expect("claude", State.IDLE, ""),
+    f"{CLAUDE_DIR}/02_after_paste.txt": Expect("claude", State.IDLE, "[Pasted text #1 +4 lines]"),
+    f"{CLAUDE_DIR}/03_busy.txt": Expect("claude", State.BUSY, ""),
+    f"{CLAUDE_DIR}/04_text_reply.txt": Expect("claude", State.IDLE, ""),
+    f"{CLAUDE_DIR}/05_permission_prompt_1.txt": Expect(
+        "claude", State.ASKING, asked=Asked(PROCEED, "touch probe-1.txt", YES_NO_3)
+    ),
+    f"{CLAUDE_DIR}/06_after_key_1.txt": Expect("claude", State.IDLE, ""),
+    f"{CLAUDE_DIR}/07_permission_prompt_2.txt": Expect(
+        "claude",
+        State.ASKING,
+        asked=Asked(PROCEED, "python3 -c \"print('hello-from-bash')\"", YES_NO_3),
+    ),
+    f"{CLAUDE_DIR}/08_after_key_2.txt": Expect("claude", State.IDLE, ""),
+    f"{CLAUDE_DIR}/09_no_prompt_after_2.txt": Expect("claude", State.IDLE, ""),
+    f"{CLAUDE_DIR}/10_after_key_3.txt": Expect("claude", State.IDLE, ""),
+    # Codex 0.169.0, real
+    f"{CODEX_DIR}/c01_startup.txt": Expect("codex", State.IDLE, ""),
+    f"{CODEX_DIR}/c02_after_paste.txt": Expect(
+        "codex", State.IDLE, "Hello codex IMSG-ID cx1 DELAY-2\nline two\nline three"
+    ),
+    f"{CODEX_DIR}/c03_busy.txt": Expect("codex", State.BUSY, ""),
+    f"{CODEX_DIR}/c04_text_reply.txt": Expect("codex", State.IDLE, ""),
+    f"{CODEX_DIR}/c05_approval_prompt_1.txt": Expect(
+        "codex", State.ASKING, asked=Asked(CODEX_Q, "touch codex-probe-1.txt", YES_NO_3)
+    ),
+    f"{CODEX_DIR}/c06_after_key_1.txt": Expect("codex", State.IDLE, ""),
+    f"{CODEX_DIR}/c07_approval_prompt_2.txt": Expect(
+        "codex", State.ASKING, asked=Asked(CODEX_Q, "touch codex-probe-2.txt", YES_NO_3)
+    ),
+    f"{CODEX_DIR}/c08_after_key_2.txt": Expect("codex", State.IDLE, ""),
+    f"{CODEX_DIR}/c09_no_prompt_after_2.txt": Expect("codex", State.IDLE, ""),
+    # hand-made variants of the real agents
+    "handmade/claude-two-options.txt": Expect(
+        "claude", State.ASKING, asked=Asked(PROCEED, "touch probe-2.txt", YES_NO_2)
+    ),
+    "handmade/claude-quoted-question.txt": Expect("claude", State.IDLE, ""),
+    "handmade/claude-quoted-question-last.txt": Expect("claude", State.IDLE, ""),
+    "handmade/claude-typed-multiline.txt": Expect(
+        "claude", State.IDLE, "first line of a draft\nsecond line of the draft"
+    ),
+    "handmade/claude-queued.txt": Expect("claude", State.BUSY, "", queued=True),
+    "handmade/claude-narrow-idle.txt": Expect("claude", State.IDLE, ""),
+    "handmade/claude-narrow-prompt.txt": Expect(
+        "claude", State.ASKING, asked=Asked(PROCEED, "touch probe-1.txt", YES_NO_3)
+    ),
+    "handmade/codex-narrow-prompt.txt": Expect(
+        "codex", State.ASKING, asked=Asked(CODEX_Q, "touch codex-probe-1.txt", YES_NO_3)
+    ),
+    "handmade/codex-queued.txt": Expect("codex", State.BUSY, "", queued=True),
+    # Gemini CLI, hand-made from its sources
+    "handmade/gemini-idle.txt": Expect("gemini", State.IDLE, ""),
+    "handmade/gemini-typed.txt": Expect("gemini", State.IDLE, "please run the tests"),
+    "handmade/gemini-busy.txt": Expect("gemini", State.BUSY, ""),
+    "handmade/gemini-asking.txt": Expect(
+        "gemini",
+        State.ASKING,
+        asked=Asked("Allow execution of: 'touch'?", "touch probe.txt", YES_NO_3),
+    ),
+    "handmade/gemini-asking-session.txt": Expect(
+        "gemini",
+        State.ASKING,
+        asked=Asked("Allow execution of: 'touch'?", "touch probe.txt", YES_NO_3),
+    ),
+    "handmade/gemini-quoted-question.txt": Expect("gemini", State.IDLE, ""),
+    # Aider, hand-made from its sources
+    "handmade/aider-idle.txt": Expect("aider", State.IDLE, ""),
+    "handmade/aider-typed.txt": Expect("aider", State.IDLE, "add a test for the parser"),
+    "handmade/aider-busy.txt": Expect("aider", State.BUSY, None),
+    "handmade/aider-asking.txt": Expect(
+        "aider",
+        State.ASKING,
+        asked=Asked(
+            "Run shell command?",
+            "pytest -q",
+            (("y", Meaning.YES_ONCE), ("n", Meaning.NO), ("d", Meaning.NO)),
+            selected="y",
+        ),
+    ),
+    "handmade/aider-asking-group.txt": Expect(
+        "aider",
+        State.ASKING,
+        asked=Asked(
+            "Add file to the chat?",
+            "src/app.py",
+            (
+                ("y", Meaning.YES_ONCE),
+                ("n", Meaning.NO),
+                ("a", Meaning.OTHER),
+                ("s", Meaning.NO),
+                ("d", Meaning.NO),
+            ),
+            selected="y",
+        ),
+    ),
+    "handmade/aider-answered.txt": Expect("aider", State.IDLE, ""),
+    # the demo agent
+    "handmade/demo-idle.txt": Expect("demo", State.IDLE, ""),
+    "handmade/demo-typed.txt": Expect("demo", State.IDLE, "first line\nsecond line"),
+    "handmade/demo-starting.txt": Expect("demo", State.STARTING, ""),
+    "handmade/demo-busy.txt": Expect("demo", State.BUSY, ""),
+    "handmade/demo-queued.txt": Expect("demo", State.BUSY, "", queued=True),
+    "handmade/demo-asking.txt": Expect(
+        "demo", State.ASKING, asked=Asked(PROCEED, "touch x.txt", YES_NO_3)
+    ),
+    "handmade/demo-asking-two.txt": Expect(
+        "demo", State.ASKING, asked=Asked(PROCEED, "rm x.txt", YES_NO_2)
+    ),
+    "handmade/demo-quoted-question.txt": Expect("demo", State.IDLE, ""),
+}
+
+
+def check(screen: Screen, expect: Expect) -> None:
+    """Assert that a classified screen is what the expectation says."""
+    assert screen.state == expect.state
+    assert screen.input_text == expect.input_text
+    assert screen.queued == expect.queued
+    if expect.asked is None:
+        assert screen.prompt is None
+        return
+    prompt = screen.prompt
+    assert prompt is not None
+    assert prompt.question == expect.asked.question
+    assert prompt.subject == expect.asked.subject
+    assert [(o.key, o.meaning) for o in prompt.options] == list(expect.asked.options)
+    assert [o.key for o in prompt.options if o.selected] == (
+        [expect.asked.selected] if expect.asked.selected else []
+    )
+    assert expect.asked.question in prompt.text
+
+
+@pytest.mark.parametrize("relative", sorted(EXPECTED))
+def test_fixture_screens(relative: str) -> None:
+    expect = EXPECTED[relative]
+    check(classify(read(relative), profiles()[expect.profile]), expect)
+
+
+def test_every_fixture_has_an_expectation() -> None:
+    on_disk = {
+        str(path.relative_to(FIXTURES)) for path in FIXTURES.rglob("*.txt") if path.is_file()
+    }
+    assert on_disk == set(EXPECTED)
+
+
+# --- details of the real prompts ------------------------------------------------------
+
+
+def prompt_of(relative: str, profile: str) -> Prompt:
+    screen = classify(read(relative), profiles()[profile])
+    assert screen.prompt is not None
+    return screen.prompt
+
+
+def test_claude_prompt_labels() -> None:
+    prompt = prompt_of(f"{CLAUDE_DIR}/05_permission_prompt_1.txt", "claude")
+    assert [o.label for o in prompt.options] == [
+        "Yes",
+        "Yes, and always allow access to /srv/project from this project",
+        "No",
+    ]
+    assert prompt.option(Meaning.YES_ALWAYS) == Option(
+        "2",
+        "Yes, and always allow access to /srv/project from this project",
+        Meaning.YES_ALWAYS,
+        False,
+    )
+    assert prompt.text.startswith("─")
+    assert prompt.text.endswith("Esc to cancel · Tab to amend")
+
+
+def test_claude_curly_apostrophe_means_yes_always() -> None:
+    prompt = prompt_of(f"{CLAUDE_DIR}/07_permission_prompt_2.txt", "claude")
+    second = prompt.options[1]
+    assert "\u2019" in second.label
+    assert second.label == "Yes, and don\u2019t ask again for: python3 *"
+    assert second.meaning == Meaning.YES_ALWAYS
+
+
+def test_codex_labels_drop_the_shortcut_hint() -> None:
+    for relative in (f"{CODEX_DIR}/c05_approval_prompt_1.txt", "handmade/codex-narrow-prompt.txt"):
+        prompt = prompt_of(relative, "codex")
+        assert [o.label for o in prompt.options] == [
+            "Yes, proceed",
+            "Yes, and don't ask again for commands that start with `touch`",
+            "No, and tell Codex what to do differently",
+        ]
+
+
+def test_aider_dont_ask_again_means_no() -> None:
+    """Aider's "(D)on't ask again" answers no and stops asking: never a yes."""
+    prompt = prompt_of("handmade/aider-asking.txt", "aider")
+    assert [o.label for o in prompt.options] == ["Yes", "No", "Don't ask again"]
+    assert prompt.option(Meaning.YES_ALWAYS) is None
+    assert prompt.option(Meaning.NO) == Option("n", "No", Meaning.NO, False)
+
+
+# --- meanings come from labels, never from the digit ----------------------------------
+
+
+def claude_prompt(labels: list[str], width: int = 80) -> str:
+    """A Claude Code style Bash prompt with these option labels."""
+    options = [
+        f" {'❯' if number == 1 else ' '} {number}. {label}"
+        for number, label in enumerate(labels, start=1)
+    ]
+    return "\n".join(
+        [
+            "● I will run a command.",
+            "",
+            "─" * width,
+            " Bash command",
+            "╌" * width,
+            " ls -la",
+            "╌" * width,
+            " Do you want to proceed?",
+            *options,
+            "",
+            " Esc to cancel · Tab to amend",
+            "",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("label", "meaning"),
+    [
+        ("Yes", Meaning.YES_ONCE),
+        ("Yes, proceed", Meaning.YES_ONCE),
+        ("Yes, and don't ask again for: ls *", Meaning.YES_ALWAYS),
+        ("Yes, and don\u2019t ask again for: ls *", Meaning.YES_ALWAYS),
+        ("Yes, and always allow access to /srv/project from this project", Meaning.YES_ALWAYS),
+        ("Yes, allow all edits during this session (shift+tab)", Meaning.YES_ALWAYS),
+        ("No", Meaning.NO),
+        ("No, and tell Claude what to do differently (esc)", Meaning.NO),
+        ("Yes, and switch to auto mode", Meaning.OTHER),
+        ("Nope not really", Meaning.OTHER),
+    ],
+)
+def test_meaning_is_read_from_the_label(label: str, meaning: Meaning) -> None:
+    screen = classify(claude_prompt(["Yes", label]), profiles()["claude"])
+    assert screen.state == State.ASKING
+    assert screen.prompt is not None
+    assert screen.prompt.options[1].meaning == meaning
+
+
+def test_option_two_can_mean_no() -> None:
+    screen = classify(claude_prompt(["Yes", "No"]), profiles()["claude"])
+    assert screen.prompt is not None
+    assert [(o.key, o.meaning) for o in screen.prompt.options] == [
+        ("1", Meaning.YES_ONCE),
+        ("2", Meaning.NO),
+    ]
+
+
+def test_auto_mode_option_moves_no_to_four() -> None:
+    labels = ["Yes", "Yes, and don't ask again for: ls *", "Yes, and switch to auto mode", "No"]
+    screen = classify(claude_prompt(labels), profiles()["claude"])
+    assert screen.prompt is not None
+    assert screen.prompt.option(Meaning.NO) == Option("4", "No", Meaning.NO, False)
+
+
+# --- what must not count as asking ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("indent", "alone"),
+    [("", State.ASKING), ("  ", State.UNKNOWN)],  # indented: a message's continuation lines
+)
+def test_question_quoted_above_the_input_box_is_not_asking(indent: str, alone: State) -> None:
+    """A whole prompt in the transcript, with the idle input box under it."""
+    quoted = [indent + line for line in claude_prompt(["Yes", "No"]).splitlines()]
+    real = read(f"{CLAUDE_DIR}/04_text_reply.txt").splitlines()
+    # put the quote in the empty transcript rows above the effort line and the input box
+    top = 45 - len(quoted)
+    assert not any(row.strip() for row in real[top:45])
+    rows = real[:top] + quoted + real[45:]
+    assert len(rows) == len(real)
+    screen = classify("\n".join(rows), profiles()["claude"])
+    assert screen.state == State.IDLE
+    assert screen.prompt is None
+    assert screen.input_text == ""
+    # the same lines without the input box under them
+    assert classify("\n".join(rows[:45]), profiles()["claude"]).state == alone
+
+
+def test_prompt_with_the_input_box_under_it_is_not_asking() -> None:
+    text = claude_prompt(["Yes", "No"]) + "\n".join(
+        ["─" * 80, "❯" + NBSP, "─" * 80, "  ⏸ manual mode on · ? for shortcuts"]
+    )
+    screen = classify(text, profiles()["claude"])
+    assert screen.state == State.IDLE
+    assert screen.prompt is None
+
+
+def test_a_single_option_is_not_a_prompt() -> None:
+    screen = classify(claude_prompt(["Yes"]), profiles()["claude"])
+    assert screen.state != State.ASKING
+
+
+def test_codex_busy_wins_over_its_idle_looking_input() -> None:
+    screen = classify(read(f"{CODEX_DIR}/c03_busy.txt"), profiles()["codex"])
+    assert screen.state == State.BUSY
+    assert screen.input_text == ""
+
+
+def test_busy_words_in_the_input_box_do_not_make_busy() -> None:
+    text = read(f"{CLAUDE_DIR}/01_startup.txt").replace(
+        "❯" + NBSP, "❯" + NBSP + "* Waddling… esc to interrupt"
+    )
+    screen = classify(text, profiles()["claude"])
+    assert screen.state == State.IDLE
+    assert screen.input_text == "* Waddling… esc to interrupt"
+
+
+@pytest.mark.parametrize(
+    ("typed", "seen"),
+    [('Try "fix lint errors"', ""), ('Try "x" and more', 'Try "x" and more')],
+)
+def test_claude_placeholder_example_is_empty_input(typed: str, seen: str) -> None:
+    text = read(f"{CLAUDE_DIR}/01_startup.txt").replace("❯" + NBSP, "❯" + NBSP + typed)
+    assert classify(text, profiles()["claude"]).input_text == seen
+
+
+def test_echoed_message_is_not_the_input_box() -> None:
+    """The transcript's "❯ message" lines look like the input line, but no rule follows."""
+    screen = classify(read(f"{CLAUDE_DIR}/05_permission_prompt_1.txt"), profiles()["claude"])
+    assert screen.input_text is None
+
+
+# --- dead, starting, unknown ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["claude", "codex", "gemini", "aider", "shell", "demo"])
+def test_dead_pane_is_exited_whatever_it_shows(name: str) -> None:
+    for relative in (f"{CLAUDE_DIR}/05_permission_prompt_1.txt", f"{CODEX_DIR}/c03_busy.txt"):
+        screen = classify(read(relative), profiles()[name], dead=True)
+        assert screen == Screen(State.EXITED)
+
+
+@pytest.mark.parametrize("name", ["claude", "codex", "gemini", "aider", "demo"])
+@pytest.mark.parametrize("text", ["", "\n\n\n", " \n" * 50])
+def test_no_markers_is_starting_or_unknown(name: str, text: str) -> None:
+    assert classify(text, profiles()[name], starting=True).state == State.STARTING
+    assert classify(text, profiles()[name]).state == State.UNKNOWN
+
+
+@pytest.mark.parametrize("text", ["", "\n\n\n", " \n" * 50, "$ ls\nfile"])
+def test_a_plain_program_is_idle_whenever_it_runs(text: str) -> None:
+    assert classify(text, profiles()["shell"], starting=True).state == State.IDLE
+    assert classify(text, profiles()["shell"]).state == State.IDLE
+
+
+def test_claude_logo_alone_is_not_idle() -> None:
+    logo = "\n".join(read(f"{CLAUDE_DIR}/01_startup.txt").splitlines()[:4])
+    profile = profiles()["claude"]
+    assert classify(logo, profile, starting=True).state == State.STARTING
+    assert classify(logo, profile).state == State.UNKNOWN
+
+
+def test_demo_starting_footer_beats_its_input_line() -> None:
+    screen = classify(read("handmade/demo-starting.txt"), profiles()["demo"], starting=False)
+    assert screen.state == State.STARTING
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        f"{CLAUDE_DIR}/05_permission_prompt_1.txt",
+        f"{CODEX_DIR}/c03_busy.txt",
+        "handmade/aider-asking.txt",
+        "handmade/demo-busy.txt",
+    ],
+)
+def test_shell_is_idle_whatever_it_shows(relative: str) -> None:
+    screen = classify(read(relative), profiles()["shell"])
+    assert screen == Screen(State.IDLE)
+
+
+# --- pane widths ----------------------------------------------------------------------
+
+
+def resized(text: str, width: int) -> str:
+    """Redraw the full-width rules at another width and pad every line to it."""
+    rules = re.sub(r"([─╌])\1{20,}", lambda m: m.group(1) * width, text)
+    return "\n".join(line.ljust(width) for line in rules.splitlines()) + "\n"
+
+
+REAL = sorted(key for key in EXPECTED if not key.startswith("handmade/"))
+
+
+@pytest.mark.parametrize("width", [40, 300])
+@pytest.mark.parametrize("relative", REAL)
+def test_real_screens_at_other_widths(relative: str, width: int) -> None:
+    expect = EXPECTED[relative]
+    check(classify(resized(read(relative), width), profiles()[expect.profile]), expect)
+
+
+def test_trailing_blank_rows_and_crlf_do_not_matter() -> None:
+    text = read(f"{CLAUDE_DIR}/05_permission_prompt_1.txt")
+    profile = profiles()["claude"]
+    expect = EXPECTED[f"{CLAUDE_DIR}/05_permission_prompt_1.txt"]
+    check(classify(text + "\n" * 20, profile), expect)
+    check(classify(text.replace("\n", "\r\n"), profile), expect)
+
+
+# --- never raises -----------------------------------------------------------------------
+
+
+def _fixture_lines() -> list[str]:
+    lines: set[str] = set()
+    for path in FIXTURES.rglob("*.txt"):
+        lines.update(path.read_text(encoding="utf-8").splitlines())
+    return sorted(lines)
+
+
+FIXTURE_LINES = _fixture_lines()
+PROFILE_NAMES = sorted(profiles())
+
+
+@settings(max_examples=300)
+@given(text=st.text(), name=st.sampled_from(PROFILE_NAMES), starting=st.booleans())
+def test_classify_never_raises_on_any_text(text: str, name: str, starting: bool) -> None:
+    screen = classify(text, profiles()[name], starting=starting)
+    assert isinstance(screen.state, State)
+
+
+@settings(max_examples=300)
+@given(
+    rows=st.lists(st.sampled_from(FIXTURE_LINES) | st.text(max_size=40), max_size=60),
+    name=st.sampled_from(PROFILE_NAMES),
+)
+def test_classify_never_raises_on_mixed_screen_lines(rows: list[str], name: str) -> None:
+    screen = classify("\n".join(rows), profiles()[name])
+    assert isinstance(screen.state, State)
+    if screen.state == State.ASKING:
+        assert screen.prompt is not None
+        assert len(screen.prompt.options) >= 2
+        assert screen.input_text is None
+    else:
+        assert screen.prompt is None
