@@ -1,0 +1,981 @@
+"""The SQLite store: sessions, messages, inboxes and approvals, shared by every process.
+
+Every imessenger process (a ``send`` waiting for a reply, a watcher, an agent
+running ``imessenger reply``) opens the same database file, so the store is
+built for many writers at once:
+
+* WAL journal and a 10 s busy timeout, so readers never block writers and a
+  writer waits for another instead of failing;
+* every write runs in its own ``BEGIN IMMEDIATE`` transaction, which takes the
+  write lock up front, so a read-then-write (claiming a pending message,
+  reading an inbox, recording a reply) is atomic across processes;
+* the schema is an ordered list of migration functions, recorded both in
+  ``PRAGMA user_version`` and in a ``migrations`` table.
+
+Nothing is dropped silently: every :mod:`sqlite3` or file-system error becomes
+a :class:`~imessenger.errors.StoreError` naming what failed and the database
+path. Timestamps are float unix seconds (:func:`time.time`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from imessenger.errors import StoreError
+from imessenger.paths import ensure_data_dir
+
+logger = logging.getLogger(__name__)
+
+#: File name of the database inside the data directory.
+DB_FILENAME = "imessenger.db"
+
+#: How long (seconds) a write waits for another process's write lock before failing.
+BUSY_TIMEOUT_S = 10.0
+
+_FILE_MODE = 0o600
+_DIR_MODE = 0o700
+
+
+class MessageState(StrEnum):
+    """Where a message is in its life."""
+
+    PENDING = "pending"  # waiting until the target can take it
+    DELIVERING = "delivering"  # claimed by one process that is pasting it right now
+    DELIVERED = "delivered"  # submitted to the target agent
+    QUEUED = "queued"  # submitted, and the agent queued it behind its current work
+    REPLIED = "replied"  # a reply is recorded
+    TIMED_OUT = "timed_out"  # the sender stopped waiting for a reply
+    FAILED = "failed"  # could not be delivered; see ``error``
+
+
+class InboxKind(StrEnum):
+    """What an inbox entry is about."""
+
+    REPLY = "reply"
+    PENDING = "pending"
+    NOTICE = "notice"
+    PROMPT = "prompt"
+
+
+class Choice(StrEnum):
+    """The answer given to an agent's permission prompt."""
+
+    YES_ONCE = "yes-once"
+    YES_ALWAYS = "yes-always"
+    NO = "no"
+
+
+REPLY_VIA = ("screen", "command")
+
+
+class UnknownMessage(StoreError):
+    """No message with this id is in the store."""
+
+    def __init__(self, message_id: str, path: Path) -> None:
+        super().__init__(
+            f'no message with id "{message_id}" in {path}: check the id '
+            "(it is printed when the message is sent and shown in the message log)"
+        )
+        self.message_id = message_id
+
+
+class AlreadyReplied(StoreError):
+    """A reply to this message is already recorded; the first reply wins."""
+
+    def __init__(self, message_id: str, via: str | None, at: float | None) -> None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "earlier"
+        super().__init__(
+            f'message "{message_id}" already has a reply (recorded {when} via {via}); '
+            "a message takes one reply: send a new message to say more"
+        )
+        self.message_id = message_id
+
+
+class DuplicateMessage(StoreError):
+    """A message with this id already exists; the caller should make a new id."""
+
+    def __init__(self, message_id: str, path: Path) -> None:
+        super().__init__(
+            f'a message with id "{message_id}" already exists in {path}: use a new message id'
+        )
+        self.message_id = message_id
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A session that isesh started."""
+
+    server: str  # tmux socket name, or "default"
+    name: str
+    agent: str
+    directory: str
+    command: tuple[str, ...]
+    started_at: float
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """One message from a sender to a target session, and its reply if any."""
+
+    id: str
+    server: str
+    sender: str
+    target: str
+    body: str
+    raw: bool  # sent without the envelope
+    state: MessageState
+    created_at: float
+    claimed_at: float | None
+    delivered_at: float | None
+    replied_at: float | None
+    reply: str | None
+    reply_via: str | None  # "screen" or "command"
+    waiting: bool  # a sender process is waiting for the reply
+    error: str | None
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """One entry in the inbox of a session (or of "user")."""
+
+    id: int
+    owner: str
+    kind: InboxKind
+    message_id: str | None
+    title: str
+    body: str
+    created_at: float
+    read_at: float | None
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """One answer given to an agent's permission prompt."""
+
+    id: int
+    at: float
+    actor: str
+    server: str
+    session: str
+    prompt: str
+    subject: str
+    choice: Choice
+    option_label: str
+    key: str
+    closed: bool  # the prompt closed after the answer
+
+
+# --- schema migrations ----------------------------------------------------------------------
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _initial_schema(conn: sqlite3.Connection) -> None:
+    """Create the sessions, messages, inbox and approvals tables."""
+    statements = [
+        """CREATE TABLE sessions (
+            server TEXT NOT NULL,
+            name TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            directory TEXT NOT NULL,
+            command TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            PRIMARY KEY (server, name)
+        )""",
+        """CREATE TABLE messages (
+            id TEXT PRIMARY KEY,
+            server TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            target TEXT NOT NULL,
+            body TEXT NOT NULL,
+            raw INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            claimed_at REAL,
+            delivered_at REAL,
+            replied_at REAL,
+            reply TEXT,
+            reply_via TEXT,
+            waiting INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        )""",
+        "CREATE INDEX messages_by_target ON messages (server, target, state, created_at)",
+        "CREATE INDEX messages_by_created ON messages (created_at)",
+        """CREATE TABLE inbox (
+            id INTEGER PRIMARY KEY,
+            owner TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            message_id TEXT,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            read_at REAL
+        )""",
+        "CREATE INDEX inbox_by_owner ON inbox (owner, read_at)",
+        """CREATE TABLE approvals (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            server TEXT NOT NULL,
+            session TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            choice TEXT NOT NULL,
+            option_label TEXT NOT NULL,
+            key TEXT NOT NULL,
+            closed INTEGER NOT NULL
+        )""",
+        "CREATE INDEX approvals_by_session ON approvals (session, at)",
+    ]
+    for statement in statements:
+        conn.execute(statement)
+
+
+#: The schema, in order: migration N (1-based) brings the database to ``user_version`` N.
+#: Append new migrations; never edit or reorder the ones already released.
+MIGRATIONS: list[Migration] = [_initial_schema]
+
+
+def migration_name(migration: Migration) -> str:
+    """Return the name a migration is recorded under (its function name, no leading ``_``)."""
+    return migration.__name__.lstrip("_")
+
+
+# --- columns and row conversion -------------------------------------------------------------
+
+_SESSION_COLUMNS = "server, name, agent, directory, command, started_at"
+_MESSAGE_COLUMNS = (
+    "id, server, sender, target, body, raw, state, created_at, claimed_at, delivered_at, "
+    "replied_at, reply, reply_via, waiting, error"
+)
+_INBOX_COLUMNS = "id, owner, kind, message_id, title, body, created_at, read_at"
+_APPROVAL_COLUMNS = (
+    "id, at, actor, server, session, prompt, subject, choice, option_label, key, closed"
+)
+
+
+def _session(row: sqlite3.Row) -> SessionRecord:
+    command = json.loads(row["command"])
+    return SessionRecord(
+        server=row["server"],
+        name=row["name"],
+        agent=row["agent"],
+        directory=row["directory"],
+        command=tuple(str(part) for part in command),
+        started_at=row["started_at"],
+    )
+
+
+def _message(row: sqlite3.Row) -> MessageRecord:
+    return MessageRecord(
+        id=row["id"],
+        server=row["server"],
+        sender=row["sender"],
+        target=row["target"],
+        body=row["body"],
+        raw=bool(row["raw"]),
+        state=MessageState(row["state"]),
+        created_at=row["created_at"],
+        claimed_at=row["claimed_at"],
+        delivered_at=row["delivered_at"],
+        replied_at=row["replied_at"],
+        reply=row["reply"],
+        reply_via=row["reply_via"],
+        waiting=bool(row["waiting"]),
+        error=row["error"],
+    )
+
+
+def _inbox(row: sqlite3.Row) -> InboxEntry:
+    return InboxEntry(
+        id=row["id"],
+        owner=row["owner"],
+        kind=InboxKind(row["kind"]),
+        message_id=row["message_id"],
+        title=row["title"],
+        body=row["body"],
+        created_at=row["created_at"],
+        read_at=row["read_at"],
+    )
+
+
+def _approval(row: sqlite3.Row) -> ApprovalRecord:
+    return ApprovalRecord(
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        server=row["server"],
+        session=row["session"],
+        prompt=row["prompt"],
+        subject=row["subject"],
+        choice=Choice(row["choice"]),
+        option_label=row["option_label"],
+        key=row["key"],
+        closed=bool(row["closed"]),
+    )
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _enum_value(kind: type[_E], value: str, what: str) -> _E:
+    """Return ``value`` as a member of ``kind`` or raise StoreError listing the valid values."""
+    try:
+        return kind(value)
+    except ValueError:
+        valid = ", ".join(member.value for member in kind)
+        raise StoreError(f'unknown {what} "{value}"; expected one of: {valid}') from None
+
+
+# --- error reporting and file handling ------------------------------------------------------
+
+
+def _hint(exc: sqlite3.Error, path: Path) -> str:
+    """Return advice for a sqlite3 error, or "" when there is nothing useful to say."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    text = str(exc).lower()
+    if name.startswith("SQLITE_READONLY") or "readonly" in text:
+        return f": the database is read-only; make {path} and its directory writable"
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text:
+        return (
+            f": {path} is damaged or is not an imessenger database; move it away "
+            "(imessenger then creates a new, empty one)"
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return (
+            f": another process kept the database locked for more than {BUSY_TIMEOUT_S:g} s; "
+            "try again"
+        )
+    if name.startswith("SQLITE_CANTOPEN"):
+        return f": check that {path.parent} exists and is writable"
+    if name.startswith("SQLITE_FULL"):
+        return ": the disk is full"
+    return ""
+
+
+def _store_error(action: str, path: Path, exc: sqlite3.Error) -> StoreError:
+    name = getattr(exc, "sqlite_errorname", None)
+    code = f" [{name}]" if name else ""
+    return StoreError(f"could not {action} in {path}: {exc}{code}{_hint(exc, path)}")
+
+
+def _tighten_mode(path: Path) -> None:
+    """Remove group/other/exec bits from an existing file; a read-only file stays read-only."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if mode & ~_FILE_MODE:
+        path.chmod(mode & _FILE_MODE)
+
+
+def _prepare_file(path: Path) -> None:
+    """Create the database file with mode 0600, or fix the mode of an existing one."""
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+        except FileExistsError:
+            for suffix in ("", "-wal", "-shm"):
+                _tighten_mode(path.with_name(path.name + suffix))
+        else:
+            try:
+                os.fchmod(fd, _FILE_MODE)  # the umask may have taken bits away
+            finally:
+                os.close(fd)
+            logger.info("created database %s", path)
+    except OSError as exc:
+        raise StoreError(
+            f"could not create or set the permissions of the database file {path}: {exc}; "
+            "check that its directory is writable and the file belongs to you"
+        ) from exc
+
+
+def default_path() -> Path:
+    """Return the default database path, creating the data directory (mode 0700)."""
+    return ensure_data_dir() / DB_FILENAME
+
+
+# --- the store ------------------------------------------------------------------------------
+
+
+class Store:
+    """An open connection to the imessenger database.
+
+    Make one with :meth:`Store.open`; use it as a context manager or call
+    :meth:`close`. A Store belongs to the thread that opened it.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    # -- opening and closing
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> Store:
+        """Open (creating and migrating as needed) the database at ``path``.
+
+        ``None`` means ``imessenger.db`` in the data directory (created with mode
+        0700). A new file gets mode 0600; an existing one loses any group, other
+        or execute bits. Raises StoreError when the file cannot be created,
+        opened or migrated (for example it is damaged, read-only or was made by
+        a newer imessenger).
+        """
+        if path is None:
+            try:
+                path = default_path()
+            except OSError as exc:
+                raise StoreError(
+                    f"could not create the imessenger data directory: {exc}; "
+                    "set IMESSENGER_HOME to a writable directory"
+                ) from exc
+        _prepare_file(path)
+        try:
+            conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=True
+            )
+        except sqlite3.Error as exc:
+            raise _store_error("open the database", path, exc) from exc
+        store = cls(conn, path)
+        try:
+            store._configure()
+            store._migrate()
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close the connection; calling it again does nothing."""
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # -- plumbing
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn any sqlite3 error inside the block into a StoreError saying what failed."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise _store_error(action, self.path, exc) from exc
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """Run the block in a BEGIN IMMEDIATE transaction: all of it commits, or none."""
+        with self._guard(action):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.rollback()
+                raise
+
+    def _query(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._guard(action):
+            rows: list[sqlite3.Row] = self._conn.execute(sql, params).fetchall()
+            return rows
+
+    def _configure(self) -> None:
+        with self._guard("open the database"):
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            mode = self._enable_wal()
+            if mode != "wal":
+                logger.warning(
+                    "%s: SQLite refused WAL mode (journal mode is %s); "
+                    "concurrent processes will wait for each other more",
+                    self.path,
+                    mode,
+                )
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _enable_wal(self) -> str:
+        """Switch the database to WAL mode if needed; return the journal mode in effect.
+
+        Switching fails at once with SQLITE_BUSY (the busy timeout does not
+        apply) while another process is switching too, as happens when several
+        processes open a new database together, so it is retried for up to
+        the busy timeout.
+        """
+        mode = str(self._conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        if mode == "wal":
+            return mode
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.002
+        while True:
+            try:
+                return str(self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+            except sqlite3.OperationalError as exc:
+                busy = (getattr(exc, "sqlite_errorname", None) or "").startswith("SQLITE_BUSY")
+                if not busy or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def _user_version(self) -> int:
+        version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+    def _migrate(self) -> None:
+        """Apply the migrations this database lacks, in order, each recorded."""
+        migrations = list(MIGRATIONS)
+        latest = len(migrations)
+        with self._guard("read the schema version"):
+            current = self._user_version()
+        if current == latest:
+            return
+        if current > latest:
+            raise StoreError(
+                f"{self.path} has schema version {current}, but this imessenger knows only "
+                f"up to {latest}: upgrade imessenger, or point IMESSENGER_HOME elsewhere"
+            )
+        with self._write("apply schema migrations") as conn:
+            conn.execute(
+                """CREATE TABLE IF NOT EXISTS migrations (
+                    version INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    applied_at REAL NOT NULL
+                )"""
+            )
+            current = self._user_version()  # another process may have migrated meanwhile
+            for version, migration in enumerate(migrations[current:], start=current + 1):
+                name = migration_name(migration)
+                logger.info("%s: applying migration %d (%s)", self.path, version, name)
+                migration(conn)
+                conn.execute(
+                    "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, time.time()),
+                )
+                conn.execute(f"PRAGMA user_version = {version:d}")
+
+    def schema_version(self) -> int:
+        """Return the schema version (``PRAGMA user_version``) of the open database."""
+        with self._guard("read the schema version"):
+            return self._user_version()
+
+    def applied_migrations(self) -> list[tuple[int, str, float]]:
+        """Return ``(version, name, applied_at)`` for every recorded migration, in order."""
+        rows = self._query(
+            "read the migrations table",
+            "SELECT version, name, applied_at FROM migrations ORDER BY version",
+        )
+        return [(row["version"], row["name"], row["applied_at"]) for row in rows]
+
+    # -- sessions
+
+    def record_session(
+        self, server: str, name: str, agent: str, directory: str, command: list[str]
+    ) -> SessionRecord:
+        """Record that isesh started a session, replacing any record with the same key."""
+        record = SessionRecord(server, name, agent, directory, tuple(command), time.time())
+        with self._write(f'record session "{name}"') as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (server, name, agent, directory, json.dumps(list(command)), record.started_at),
+            )
+        return record
+
+    def get_session(self, server: str, name: str) -> SessionRecord | None:
+        """Return the record of session ``name`` on ``server``, or None."""
+        rows = self._query(
+            f'read session "{name}"',
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE server = ? AND name = ?",
+            (server, name),
+        )
+        return _session(rows[0]) if rows else None
+
+    def list_sessions(self, server: str) -> list[SessionRecord]:
+        """Return the recorded sessions of ``server``, sorted by name."""
+        rows = self._query(
+            "list sessions",
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE server = ? ORDER BY name",
+            (server,),
+        )
+        return [_session(row) for row in rows]
+
+    def forget_session(self, server: str, name: str) -> bool:
+        """Delete the record of a session; return whether there was one."""
+        with self._write(f'forget session "{name}"') as conn:
+            cursor = conn.execute(
+                "DELETE FROM sessions WHERE server = ? AND name = ?", (server, name)
+            )
+            return cursor.rowcount > 0
+
+    # -- messages
+
+    def add_message(
+        self,
+        message_id: str,
+        server: str,
+        sender: str,
+        target: str,
+        body: str,
+        *,
+        raw: bool = False,
+        state: MessageState | str = MessageState.PENDING,
+        waiting: bool = False,
+    ) -> MessageRecord:
+        """Store a new message and return it.
+
+        Raises DuplicateMessage if the id is taken (make a new id and retry) and
+        StoreError for an unknown state.
+        """
+        state = _enum_value(MessageState, state, "message state")
+        now = time.time()
+        try:
+            with self._write(f'add message "{message_id}"') as conn:
+                row = conn.execute(
+                    "INSERT INTO messages (id, server, sender, target, body, raw, state, "
+                    f"created_at, waiting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    f"RETURNING {_MESSAGE_COLUMNS}",
+                    (message_id, server, sender, target, body, int(raw), state, now, int(waiting)),
+                ).fetchone()
+        except StoreError as exc:
+            cause = exc.__cause__
+            if getattr(cause, "sqlite_errorname", None) == "SQLITE_CONSTRAINT_PRIMARYKEY":
+                raise DuplicateMessage(message_id, self.path) from cause
+            raise
+        return _message(row)
+
+    def get_message(self, message_id: str) -> MessageRecord | None:
+        """Return the message with this id, or None."""
+        rows = self._query(
+            f'read message "{message_id}"',
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?",
+            (message_id,),
+        )
+        return _message(rows[0]) if rows else None
+
+    def _update_message(
+        self, action: str, message_id: str, assignments: str, params: tuple[Any, ...]
+    ) -> MessageRecord:
+        """Run ``UPDATE messages SET <assignments>`` on one message and return the new row."""
+        with self._write(action) as conn:
+            row = conn.execute(
+                f"UPDATE messages SET {assignments} WHERE id = ? RETURNING {_MESSAGE_COLUMNS}",
+                (*params, message_id),
+            ).fetchone()
+        if row is None:
+            raise UnknownMessage(message_id, self.path)
+        return _message(row)
+
+    def set_state(
+        self, message_id: str, state: MessageState | str, *, error: str | None = None
+    ) -> MessageRecord:
+        """Set a message's state (and ``error`` when given) and return the message.
+
+        Once a reply is recorded the state stays ``replied``: a late "timed_out"
+        or "failed" does not hide the reply. Raises UnknownMessage.
+        """
+        state = _enum_value(MessageState, state, "message state")
+        return self._update_message(
+            f'set the state of message "{message_id}" to {state}',
+            message_id,
+            "state = CASE WHEN reply IS NULL THEN ? ELSE 'replied' END, error = COALESCE(?, error)",
+            (state, error),
+        )
+
+    def mark_delivered(
+        self, message_id: str, state: MessageState | str = MessageState.DELIVERED
+    ) -> MessageRecord:
+        """Record that a message was submitted (``state``: "delivered" or "queued").
+
+        Sets ``delivered_at`` the first time. A message that already has its
+        reply keeps the state ``replied``. Raises UnknownMessage.
+        """
+        state = _enum_value(MessageState, state, "message state")
+        if state not in (MessageState.DELIVERED, MessageState.QUEUED):
+            raise StoreError(f'mark_delivered takes "delivered" or "queued", not "{state}"')
+        return self._update_message(
+            f'mark message "{message_id}" {state}',
+            message_id,
+            "state = CASE WHEN reply IS NULL THEN ? ELSE 'replied' END, "
+            "delivered_at = COALESCE(delivered_at, ?)",
+            (state, time.time()),
+        )
+
+    def mark_failed(self, message_id: str, error: str) -> MessageRecord:
+        """Record that a message could not be delivered, and why. Raises UnknownMessage."""
+        return self.set_state(message_id, MessageState.FAILED, error=error)
+
+    def set_waiting(self, message_id: str, waiting: bool) -> MessageRecord:
+        """Record whether a sender process is waiting for this message's reply."""
+        return self._update_message(
+            f'set "waiting" of message "{message_id}"', message_id, "waiting = ?", (int(waiting),)
+        )
+
+    def record_reply(self, message_id: str, text: str, via: str) -> MessageRecord:
+        """Record the reply to a message (``via``: "screen" or "command") and return it.
+
+        Atomic: of two processes recording a reply to one message, exactly one
+        succeeds. Raises UnknownMessage for an unknown id and AlreadyReplied
+        when a reply is already recorded.
+        """
+        if via not in REPLY_VIA:
+            raise StoreError(f'unknown reply source "{via}"; expected one of: screen, command')
+        existing: sqlite3.Row | None = None
+        with self._write(f'record the reply to message "{message_id}"') as conn:
+            row = conn.execute(
+                "UPDATE messages SET reply = ?, reply_via = ?, replied_at = ?, state = ? "
+                f"WHERE id = ? AND reply IS NULL RETURNING {_MESSAGE_COLUMNS}",
+                (text, via, time.time(), MessageState.REPLIED, message_id),
+            ).fetchone()
+            if row is None:  # same transaction: nobody can reply in between
+                existing = conn.execute(
+                    "SELECT reply_via, replied_at FROM messages WHERE id = ?", (message_id,)
+                ).fetchone()
+        if row is not None:
+            return _message(row)
+        if existing is None:
+            raise UnknownMessage(message_id, self.path)
+        raise AlreadyReplied(message_id, existing["reply_via"], existing["replied_at"])
+
+    def pending_messages(self, server: str, target: str) -> list[MessageRecord]:
+        """Return the pending messages for ``target`` on ``server``, oldest first."""
+        rows = self._query(
+            f'list pending messages for "{target}"',
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+            "WHERE server = ? AND target = ? AND state = ? ORDER BY created_at, rowid",
+            (server, target, MessageState.PENDING),
+        )
+        return [_message(row) for row in rows]
+
+    def claim_pending(self, server: str, target: str) -> MessageRecord | None:
+        """Move the oldest pending message for ``target`` to "delivering" and return it.
+
+        Atomic across processes: each pending message is claimed by one caller
+        only. Returns None when nothing is pending. After the attempt, call
+        :meth:`mark_delivered` or :meth:`mark_failed`, or :meth:`release_claim`
+        to put the message back in the queue.
+        """
+        with self._write(f'claim a pending message for "{target}"') as conn:
+            row = conn.execute(
+                "UPDATE messages SET state = ?, claimed_at = ? WHERE rowid = ("
+                "SELECT rowid FROM messages WHERE server = ? AND target = ? AND state = ? "
+                f"ORDER BY created_at, rowid LIMIT 1) RETURNING {_MESSAGE_COLUMNS}",
+                (MessageState.DELIVERING, time.time(), server, target, MessageState.PENDING),
+            ).fetchone()
+        return _message(row) if row is not None else None
+
+    def release_claim(self, message_id: str) -> MessageRecord:
+        """Put a message claimed by :meth:`claim_pending` back to "pending".
+
+        Raises UnknownMessage, and StoreError if the message is not being
+        delivered (it was delivered, failed or answered meanwhile).
+        """
+        with self._write(f'release the claim on message "{message_id}"') as conn:
+            row = conn.execute(
+                "UPDATE messages SET state = ?, claimed_at = NULL WHERE id = ? AND state = ? "
+                f"RETURNING {_MESSAGE_COLUMNS}",
+                (MessageState.PENDING, message_id, MessageState.DELIVERING),
+            ).fetchone()
+        if row is not None:
+            return _message(row)
+        current = self.get_message(message_id)
+        if current is None:
+            raise UnknownMessage(message_id, self.path)
+        raise StoreError(
+            f'message "{message_id}" is not being delivered (its state is {current.state}), '
+            "so there is no claim to release"
+        )
+
+    def release_stale_claims(self, older_than_s: float) -> list[MessageRecord]:
+        """Put back to "pending" messages claimed more than ``older_than_s`` seconds ago.
+
+        For claims left behind by a process that died while delivering.
+        Returns the released messages.
+        """
+        with self._write("release stale claims") as conn:
+            rows = conn.execute(
+                "UPDATE messages SET state = ?, claimed_at = NULL "
+                f"WHERE state = ? AND claimed_at < ? RETURNING {_MESSAGE_COLUMNS}",
+                (MessageState.PENDING, MessageState.DELIVERING, time.time() - older_than_s),
+            ).fetchall()
+        return sorted((_message(row) for row in rows), key=lambda m: m.created_at)
+
+    def list_messages(
+        self, server: str | None = None, session: str | None = None, limit: int | None = 100
+    ) -> list[MessageRecord]:
+        """Return the latest messages, newest first, for a log.
+
+        ``server`` keeps one tmux server's messages; ``session`` keeps those that
+        the session sent or received. ``limit`` None returns all of them.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if server is not None:
+            where.append("server = ?")
+            params.append(server)
+        if session is not None:
+            where.append("(sender = ? OR target = ?)")
+            params.extend([session, session])
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, rowid DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._query("list messages", sql, tuple(params))
+        return [_message(row) for row in rows]
+
+    # -- inbox
+
+    def add_inbox(
+        self,
+        owner: str,
+        kind: InboxKind | str,
+        title: str,
+        body: str,
+        message_id: str | None = None,
+    ) -> InboxEntry:
+        """Add an entry to ``owner``'s inbox (a session name, or "user") and return it."""
+        kind = _enum_value(InboxKind, kind, "inbox entry kind")
+        with self._write(f'add to the inbox of "{owner}"') as conn:
+            row = conn.execute(
+                "INSERT INTO inbox (owner, kind, message_id, title, body, created_at) "
+                f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_INBOX_COLUMNS}",
+                (owner, kind, message_id, title, body, time.time()),
+            ).fetchone()
+        return _inbox(row)
+
+    def read_inbox(
+        self, owner: str, *, peek: bool = False, include_read: bool = False
+    ) -> list[InboxEntry]:
+        """Return ``owner``'s unread inbox entries (all with ``include_read``), oldest first.
+
+        Unless ``peek``, the unread entries are marked read in the same
+        transaction, so processes reading one inbox at once each get every
+        entry at most once. The entries carry ``read_at`` as it was before this
+        call: None marks an entry this call is the first to read.
+        """
+        action = f'read the inbox of "{owner}"'
+        if peek:
+            condition = "" if include_read else " AND read_at IS NULL"
+            rows = self._query(
+                action,
+                f"SELECT {_INBOX_COLUMNS} FROM inbox WHERE owner = ?{condition} ORDER BY id",
+                (owner,),
+            )
+            return [_inbox(row) for row in rows]
+        entries: list[InboxEntry] = []
+        with self._write(action) as conn:
+            if include_read:
+                read = conn.execute(
+                    f"SELECT {_INBOX_COLUMNS} FROM inbox "
+                    "WHERE owner = ? AND read_at IS NOT NULL ORDER BY id",
+                    (owner,),
+                ).fetchall()
+                entries.extend(_inbox(row) for row in read)
+            fresh = conn.execute(
+                "UPDATE inbox SET read_at = ? WHERE owner = ? AND read_at IS NULL "
+                f"RETURNING {_INBOX_COLUMNS}",
+                (time.time(), owner),
+            ).fetchall()
+        entries.extend(replace(_inbox(row), read_at=None) for row in fresh)
+        entries.sort(key=lambda entry: entry.id)
+        return entries
+
+    def unread_counts(self) -> dict[str, int]:
+        """Return the number of unread inbox entries of every owner that has any."""
+        rows = self._query(
+            "count unread inbox entries",
+            "SELECT owner, COUNT(*) AS unread FROM inbox WHERE read_at IS NULL "
+            "GROUP BY owner ORDER BY owner",
+        )
+        return {row["owner"]: row["unread"] for row in rows}
+
+    # -- approvals
+
+    def add_approval(
+        self,
+        *,
+        actor: str,
+        server: str,
+        session: str,
+        prompt: str,
+        subject: str,
+        choice: Choice | str,
+        option_label: str,
+        key: str,
+        closed: bool,
+        at: float | None = None,
+    ) -> ApprovalRecord:
+        """Record an answer to a permission prompt and return it.
+
+        ``actor`` is who answered (a session name, or "user"); ``choice`` is
+        "yes-once", "yes-always" or "no"; ``key`` the key pressed; ``closed``
+        whether the prompt closed afterwards. ``at`` defaults to now.
+        """
+        choice = _enum_value(Choice, choice, "approval choice")
+        when = time.time() if at is None else at
+        with self._write(f'record an approval for "{session}"') as conn:
+            row = conn.execute(
+                "INSERT INTO approvals (at, actor, server, session, prompt, subject, choice, "
+                "option_label, key, closed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"RETURNING {_APPROVAL_COLUMNS}",
+                (
+                    when,
+                    actor,
+                    server,
+                    session,
+                    prompt,
+                    subject,
+                    choice,
+                    option_label,
+                    key,
+                    int(closed),
+                ),
+            ).fetchone()
+        return _approval(row)
+
+    def list_approvals(
+        self, session: str | None = None, limit: int | None = 100, *, server: str | None = None
+    ) -> list[ApprovalRecord]:
+        """Return the latest approvals, newest first, optionally of one session/server."""
+        where: list[str] = []
+        params: list[Any] = []
+        if session is not None:
+            where.append("session = ?")
+            params.append(session)
+        if server is not None:
+            where.append("server = ?")
+            params.append(server)
+        sql = f"SELECT {_APPROVAL_COLUMNS} FROM approvals"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY at DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._query("list approvals", sql, tuple(params))
+        return [_approval(row) for row in rows]
