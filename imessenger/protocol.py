@@ -1,0 +1,164 @@
+"""The message envelope and the reply delimiters: pure functions, no tmux, no database.
+
+A message is pasted into an agent's input wrapped in an *envelope*: a header
+naming the sender and the message id, the body, and a closing line telling the
+agent how to answer. The agent answers either by running
+``imessenger reply ID TEXT`` or by printing its answer between a start line
+and an end line that carry the id.
+
+The closing line spells out the start line but never the end line (it says
+"the same line with END in place of REPLY"). :func:`find_reply` takes the
+*last* end line on screen and the nearest start line above it, so the echo of
+the envelope on screen, however the pane wraps it, can never be taken for a
+reply: it holds no end line at all.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+#: Glyphs agents put in front of the first line of a block of output.
+BULLETS = ("●", "•", "⏺", "⎿", "└")
+
+_RULE = re.compile(r"^\s*[─━═╌┄]{3,}\s*$")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    """The two lines that enclose a printed reply to one message."""
+
+    start: str
+    end: str
+
+
+def new_message_id() -> str:
+    """Return a fresh, short, random message id (8 hex digits)."""
+    return secrets.token_hex(4)
+
+
+def delimiters(message_id: str, start_format: str, end_format: str) -> Delimiters:
+    """Fill the configured delimiter formats (which contain ``{id}``) with an id."""
+    return Delimiters(start_format.format(id=message_id), end_format.format(id=message_id))
+
+
+def normalise_newlines(text: str) -> str:
+    """Turn CRLF and lone CR into LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Unicode control pictures: ␛ for ESC, ␃ for ^C
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"\\x{code:02x}"
+
+
+def neutralise(text: str) -> str:
+    """Make text safe to paste: no byte in it can act as a key or end a bracketed paste.
+
+    Line endings become LF; tabs and newlines stay; every other control
+    character (ESC, ^C, ^D, BEL, DEL, and the C1 range) is replaced by a
+    visible stand-in, so nothing is silently lost and ``ESC[201~`` can no
+    longer close the paste early.
+    """
+    return _CONTROL.sub(_picture, normalise_newlines(text))
+
+
+def render_envelope(
+    template: str, *, body: str, message_id: str, sender: str, delims: Delimiters
+) -> str:
+    """Wrap ``body`` in the configured envelope template.
+
+    The template may use ``{id}``, ``{sender}``, ``{body}`` and ``{start}``;
+    it must not contain the end delimiter (see the module docstring).
+    """
+    text = template.format(id=message_id, sender=sender, body=body, start=delims.start)
+    if delims.end in text.replace(body, ""):
+        raise ValueError("the envelope template must not spell out the end delimiter")
+    return text
+
+
+def validate_envelope_template(template: str, start_format: str, end_format: str) -> str | None:
+    """Return why a template is unusable, or None when it is fine."""
+    try:
+        sample = delimiters("0123abcd", start_format, end_format)
+        text = template.format(id="0123abcd", sender="s", body="", start=sample.start)
+    except (KeyError, IndexError, ValueError) as exc:
+        return f"envelope template has an unknown or malformed placeholder ({exc})"
+    if "{body}" not in template or "{id}" not in template:
+        return "envelope template must contain {body} and {id}"
+    if sample.end in text:
+        return (
+            "envelope template must not contain the end delimiter "
+            "(its echo would look like a reply)"
+        )
+    return None
+
+
+def _strip_decoration(line: str) -> str:
+    """Return a screen line without indentation and a leading bullet glyph."""
+    core = line.strip()
+    for bullet in BULLETS:
+        if core.startswith(bullet):
+            return core[len(bullet) :].strip()
+    return core
+
+
+def find_reply(screen: str, delims: Delimiters) -> str | None:
+    """Return the reply printed on ``screen`` between the delimiters, or None.
+
+    Takes the last end line and the nearest start line above it; strips the
+    agent's decoration (bullet, indentation, horizontal rules) from the lines
+    between them.
+    """
+    lines = screen.split("\n")
+    end_at = None
+    for index in range(len(lines) - 1, -1, -1):
+        if _strip_decoration(lines[index]) == delims.end:
+            end_at = index
+            break
+    if end_at is None:
+        return None
+    start_at = None
+    for index in range(end_at - 1, -1, -1):
+        if _strip_decoration(lines[index]) == delims.start:
+            start_at = index
+            break
+    if start_at is None:
+        return None
+    return clean_reply(lines[start_at + 1 : end_at])
+
+
+def clean_reply(lines: list[str]) -> str:
+    """Remove bullets, the common indentation, rules and blank edges from reply lines."""
+    kept: list[str] = []
+    for raw in lines:
+        line = raw.rstrip()
+        stripped = line.lstrip()
+        for bullet in BULLETS[:3]:
+            if stripped.startswith(bullet + " ") and len(line) - len(stripped) <= 1:
+                line = " " * (len(line) - len(stripped) + 2) + stripped[len(bullet) + 1 :]
+                break
+        if _RULE.match(line):
+            continue
+        kept.append(line)
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    indents = [len(line) - len(line.lstrip(" ")) for line in kept if line.strip()]
+    cut = min(indents) if indents else 0
+    return "\n".join(line[cut:] for line in kept)
+
+
+def message_id_in(text: str, start_format: str) -> str | None:
+    """Return the id of the last envelope in ``text`` (found by its start delimiter), or None."""
+    head, _, tail = start_format.partition("{id}")
+    pattern = re.compile(re.escape(head) + r"([0-9A-Za-z_-]+)" + re.escape(tail))
+    found = pattern.findall(text)
+    return found[-1] if found else None
