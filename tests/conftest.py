@@ -1,0 +1,47 @@
+"""Fixtures shared by the tests: an isolated home for every test, and helpers on real tmux.
+
+Every test runs with HOME, the XDG folders and IMESSENGER_HOME in its own
+temporary folder, and without the caller's tmux variables, so no test reads
+or writes the developer's data or talks to their tmux server. Tests that
+need tmux take libtmux's ``server`` fixture (a private socket per test,
+killed afterwards) through the ``tmux`` fixture here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from libtmux.server import Server
+
+from imessenger.tmux import Tmux
+
+_SCRUBBED = (
+    "IMESSENGER_CONFIG",
+    "IMESSENGER_SESSION",
+    "IMESSENGER_TMUX_SOCKET",
+    "TMUX",
+    "TMUX_PANE",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME, XDG and IMESSENGER_HOME at a temporary folder for each test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("IMESSENGER_HOME", str(tmp_path / "data"))
+    for name in _SCRUBBED:
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def tmux(server: Server, monkeypatch: pytest.MonkeyPatch) -> Tmux:
+    """A Tmux adapter on this test's private server; the CLIs find it through the environment."""
+    assert server.socket_name
+    monkeypatch.setenv("IMESSENGER_TMUX_SOCKET", server.socket_name)
+    return Tmux(server.socket_name)

@@ -1,0 +1,44 @@
+"""Helpers the tests share: polling with a deadline, and running the command lines."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+from click.testing import CliRunner, Result
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T | None], seconds: float = 10.0, what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.02)
+    pytest.fail(f"timed out after {seconds}s waiting for {what} (last: {last!r})")
+
+
+def run_isesh(*args: str) -> Result:
+    """Run ``isesh`` in-process and return click's result (exit code, stdout, stderr)."""
+    from imessenger.cli.isesh import cli as isesh_cli
+
+    return CliRunner().invoke(isesh_cli, list(args), catch_exceptions=False)
+
+
+def run_imessenger(*args: str, stdin: str | None = None) -> Result:
+    """Run ``imessenger`` in-process and return click's result."""
+    from imessenger.cli.main import cli as imessenger_cli
+
+    return CliRunner().invoke(imessenger_cli, list(args), input=stdin, catch_exceptions=False)
+
+
+def python_cli(module: str = "imessenger") -> list[str]:
+    """The argv that runs a command line as its own process (``python -m imessenger``)."""
+    return [sys.executable, "-m", module]
