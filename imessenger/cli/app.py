@@ -1,0 +1,84 @@
+"""What both command lines share: the click group class, the socket option, lazy services."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from imessenger import __version__
+from imessenger.errors import ImessengerError
+
+if TYPE_CHECKING:
+    from imessenger.config import Config
+    from imessenger.sessions import Sessions
+    from imessenger.store import Store
+    from imessenger.tmux import Tmux
+
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Group(click.Group):
+    """A click group that turns :class:`ImessengerError` into a message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ImessengerError as error:
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(error.exit_code)
+
+
+class App:
+    """Services for one command run, made on first use (so --help stays fast)."""
+
+    def __init__(self, socket_name: str | None) -> None:
+        self.socket_name = socket_name
+
+    @functools.cached_property
+    def tmux(self) -> Tmux:
+        from imessenger.tmux import Tmux
+
+        return Tmux.from_environment(self.socket_name)
+
+    @functools.cached_property
+    def config(self) -> Config:
+        from imessenger.config import load_config
+
+        return load_config()
+
+    @functools.cached_property
+    def store(self) -> Store:
+        from imessenger.store import Store
+
+        return Store.open()
+
+    @functools.cached_property
+    def sessions(self) -> Sessions:
+        from imessenger.sessions import Sessions
+
+        return Sessions(self.tmux, self.store, self.config)
+
+
+def socket_option(func: F) -> F:
+    """The ``-L/--socket-name`` option (env ``IMESSENGER_TMUX_SOCKET``), as on tmux itself."""
+    return click.option(
+        "-L",
+        "--socket-name",
+        "socket_name",
+        envvar="IMESSENGER_TMUX_SOCKET",
+        metavar="NAME",
+        help="tmux server socket name (default: $IMESSENGER_TMUX_SOCKET, else the default server).",
+    )(func)
+
+
+def version_option(prog: str) -> Callable[[F], F]:
+    return click.version_option(__version__, "-V", "--version", prog_name=prog)
+
+
+pass_app = click.make_pass_decorator(App)

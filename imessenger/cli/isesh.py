@@ -1,0 +1,177 @@
+"""``isesh``: start, list, attach, stop and read agent sessions in tmux."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from imessenger.cli.app import CONTEXT_SETTINGS, App, Group, pass_app, socket_option, version_option
+
+
+@click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
+@socket_option
+@version_option("isesh")
+@click.pass_context
+def cli(ctx: click.Context, socket_name: str | None) -> None:
+    """Start and manage AI coding agents, each in its own tmux session.
+
+    \b
+    Example:
+      isesh start worker-1 -d ./backend       # Claude Code in ./backend
+      isesh start w2 --agent demo             # the built-in demo agent
+      isesh list
+    """
+    ctx.obj = App(socket_name)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.option(
+    "-d",
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=".",
+    show_default="the current folder",
+    help="Folder the agent works in.",
+)
+@click.option("--agent", "agent", metavar="PROFILE", help="Agent profile (default from config).")
+@click.option("--attach", is_flag=True, help="Attach to the session after starting it.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@pass_app
+def start(
+    app: App, name: str, directory: Path, agent: str | None, attach: bool, command: tuple[str, ...]
+) -> None:
+    """Start agent session NAME, detached, in its own tmux session.
+
+    The agent is the profile's command (default profile `claude`), or the
+    COMMAND given after `--`.
+
+    \b
+    Examples:
+      isesh start mgr-frontend -d ./frontend
+      isesh start coordinator
+      isesh start w1 -d /tmp/w1 --agent shell -- cat
+    """
+    view = app.sessions.start(name, directory, agent, list(command))
+    click.echo(f'started "{view.name}" ({view.agent}) in {view.directory}')
+    socket = f"-L {app.tmux.socket_name} " if app.tmux.socket_name else ""
+    if attach:
+        app.tmux.attach(view.name)
+    else:
+        click.echo(f"attach with: isesh {socket}attach {view.name}")
+
+
+def _age(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d"
+
+
+@cli.command("list")
+@click.option("--all", "include_all", is_flag=True, help="Also sessions isesh did not start.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def list_(app: App, include_all: bool, as_json: bool) -> None:
+    """List agent sessions with their live state.
+
+    States: starting, idle, busy, asking (waiting for a permission answer),
+    exited, unknown.
+
+    \b
+    Example:
+      isesh list --all
+    """
+    views = app.sessions.views(include_all=include_all)
+    if as_json:
+        rows = [
+            {
+                "name": v.name,
+                "agent": v.agent,
+                "directory": v.directory,
+                "state": str(v.state),
+                "started_at": v.started_at,
+                "age_seconds": round(v.age, 1),
+                "managed": v.managed,
+                "pane": v.pane.pane_id,
+                "asking": v.screen.prompt.subject if v.screen.prompt else None,
+            }
+            for v in views
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not views:
+        hint = "" if include_all else " (--all shows sessions isesh did not start)"
+        click.echo(f"no agent sessions{hint}", err=True)
+        return
+    header = ("NAME", "AGENT", "DIRECTORY", "STATE", "AGE")
+    rows_text = [
+        (
+            v.name,
+            v.agent if v.managed else f"{v.agent}?",
+            v.directory or "-",
+            str(v.state),
+            _age(time.time() - v.started_at),
+        )
+        for v in views
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows_text]) for i in range(len(header))]
+    for row in [header, *rows_text]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@cli.command()
+@click.argument("name")
+@pass_app
+def attach(app: App, name: str) -> None:
+    """Attach to session NAME (switches the client when already inside tmux).
+
+    \b
+    Example:
+      isesh attach worker-1
+    """
+    app.tmux.attach(name)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Kill at once, without asking the agent to exit.")
+@pass_app
+def stop(app: App, name: str, force: bool) -> None:
+    """Stop session NAME: ask the agent to exit, wait a grace period, then kill it.
+
+    \b
+    Example:
+      isesh stop worker-1
+    """
+    how = app.sessions.stop(name, force=force)
+    click.echo(f'stopped "{name}" ({how})')
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "-n",
+    "--lines",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Lines of scrollback to include above the screen.",
+)
+@pass_app
+def logs(app: App, name: str, lines: int) -> None:
+    """Print the text of session NAME's pane, scrollback included.
+
+    \b
+    Example:
+      isesh logs worker-1 -n 200
+    """
+    click.echo(app.sessions.logs(name, lines))

@@ -1,0 +1,267 @@
+"""Agent sessions: start, look at, stop. What ``isesh`` does, without the printing.
+
+A session is a tmux session whose active pane runs an agent. Sessions that
+``isesh`` started are recorded in the store with their profile, folder,
+command and start time; other sessions on the same server are seen too (with
+``--all``) and can still be messaged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from imessenger.agents import Profile, get_profile, load_profiles
+from imessenger.config import Config
+from imessenger.errors import NoSuchSession, UsageError
+from imessenger.screen import Screen, State, classify
+from imessenger.store import SessionRecord, Store
+from imessenger.tmux import SOCKET_ENV, PaneInfo, Tmux
+
+logger = logging.getLogger(__name__)
+
+#: Variables a session inherits so that ``imessenger`` run inside it reaches the same data.
+_PASSED_ON = ("IMESSENGER_HOME", "IMESSENGER_CONFIG", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
+#: Profiles tried, in order, to read the screen of a session isesh did not start.
+_GUESS_ORDER = ("claude", "codex", "gemini", "aider", "demo")
+
+
+def validate_name(name: str) -> None:
+    """Raise UsageError when tmux cannot target ``name`` safely."""
+    if not name:
+        raise UsageError("a session name must not be empty")
+    if name.startswith("-"):
+        raise UsageError(f'session name "{name}" must not start with "-" (tmux reads it as a flag)')
+    bad = [c for c in name if c in ":." or c.isspace() or unicodedata.category(c).startswith("C")]
+    if bad:
+        shown = ", ".join(repr(c) for c in dict.fromkeys(bad))
+        raise UsageError(
+            f"session name {name!r} contains {shown}: tmux cannot target it safely; "
+            "use letters, digits, '-' and '_'"
+        )
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A session as seen now: its record (if isesh started it), its pane and its screen."""
+
+    name: str
+    agent: str
+    directory: str
+    started_at: float
+    managed: bool
+    pane: PaneInfo
+    screen: Screen
+
+    @property
+    def state(self) -> State:
+        return self.screen.state
+
+    @property
+    def age(self) -> float:
+        """Seconds since the session started."""
+        return max(0.0, time.time() - self.started_at)
+
+
+class Sessions:
+    """The sessions of one tmux server, with their records in the store."""
+
+    def __init__(self, tmux: Tmux, store: Store, config: Config) -> None:
+        self.tmux = tmux
+        self.store = store
+        self.config = config
+        self._profiles: dict[str, Profile] | None = None
+
+    @property
+    def profiles(self) -> dict[str, Profile]:
+        if self._profiles is None:
+            self._profiles = load_profiles(self.config)
+        return self._profiles
+
+    # -- starting -------------------------------------------------------------
+
+    def command_for(self, profile: Profile, directory: Path, explicit: list[str]) -> list[str]:
+        """Return the argv to run: the explicit command, else the profile's; check it exists."""
+        argv = list(explicit) if explicit else [self._expand(part) for part in profile.command]
+        if not argv:
+            argv = [os.environ.get("SHELL") or "/bin/sh"]
+        program = argv[0]
+        if "/" in program:
+            path = directory / program if not os.path.isabs(program) else Path(program)
+            if not (path.is_file() and os.access(path, os.X_OK)):
+                raise UsageError(f'command "{program}" is not an executable file')
+        elif shutil.which(program) is None:
+            hint = ""
+            if not explicit:
+                hint = (
+                    f"; install it, or start another program with "
+                    f"`isesh start NAME --agent {profile.name} -- COMMAND`"
+                )
+            raise UsageError(f'command "{program}" was not found on PATH{hint}')
+        return argv
+
+    @staticmethod
+    def _expand(part: str) -> str:
+        return part.replace("{python}", sys.executable)
+
+    def start(
+        self, name: str, directory: Path, agent: str | None, command: list[str]
+    ) -> SessionView:
+        """Start a detached session NAME in DIRECTORY running the agent; record it."""
+        validate_name(name)
+        profile = get_profile(self.config, agent or str(self.config.get("default_agent")))
+        folder = directory.expanduser()
+        if not folder.is_dir():
+            raise UsageError(f'directory "{directory}" does not exist: create it or pick another')
+        folder = folder.resolve()
+        argv = self.command_for(profile, folder, command)
+        if self.tmux.has_session(name):
+            raise UsageError(
+                f'a session named "{name}" already exists: pick another name, '
+                f"or stop it first with `isesh stop {name}`"
+            )
+        environment = {"IMESSENGER_SESSION": name}
+        if self.tmux.socket_name:
+            environment[SOCKET_ENV] = self.tmux.socket_name
+        for key in _PASSED_ON:
+            if os.environ.get(key):
+                environment[key] = os.environ[key]
+        pane = self.tmux.new_session(
+            name,
+            folder,
+            argv,
+            environment=environment,
+            width=int(self.config.get("start.width")),
+            height=int(self.config.get("start.height")),
+        )
+        self.store.record_session(self.tmux.label, name, profile.name, str(folder), argv)
+        return self._view(pane, self.store.get_session(self.tmux.label, name))
+
+    # -- looking ----------------------------------------------------------------
+
+    def views(self, *, include_all: bool = False) -> list[SessionView]:
+        """Return the sessions isesh started (and, with include_all, every other one)."""
+        records = {r.name: r for r in self.store.list_sessions(self.tmux.label)}
+        views = []
+        for pane in self.tmux.panes():
+            record = records.get(pane.session)
+            if record is None and not include_all:
+                continue
+            views.append(self._view(pane, record))
+        return sorted(views, key=lambda v: (v.started_at, v.name))
+
+    def view(self, name: str) -> SessionView:
+        """Return one session (started by isesh or not); NoSuchSession when absent."""
+        pane = self.tmux.pane(name)
+        return self._view(pane, self.store.get_session(self.tmux.label, name))
+
+    def profile_of(self, name: str) -> Profile:
+        """Return the profile of a session (guessed from its screen when isesh did not start it)."""
+        return self.view_profile(self.view(name))
+
+    def view_profile(self, view: SessionView) -> Profile:
+        return self.profiles.get(view.agent) or self.profiles["shell"]
+
+    def read(self, view: SessionView) -> SessionView:
+        """Read the session's pane again and return the fresh view."""
+        pane = self.tmux.pane(view.name)
+        return self._view(pane, self.store.get_session(self.tmux.label, view.name))
+
+    def _view(self, pane: PaneInfo, record: SessionRecord | None) -> SessionView:
+        text = "" if pane.dead else self.tmux.capture(pane)
+        if record is not None:
+            profile = self.profiles.get(record.agent) or self.profiles["shell"]
+            starting = time.time() - record.started_at < profile.startup_ms / 1000
+            screen = classify(text, profile, dead=pane.dead, starting=starting)
+            return SessionView(
+                name=pane.session,
+                agent=record.agent,
+                directory=record.directory,
+                started_at=record.started_at,
+                managed=True,
+                pane=pane,
+                screen=screen,
+            )
+        agent, screen = self._guess(text, pane)
+        return SessionView(
+            name=pane.session,
+            agent=agent,
+            directory="",
+            started_at=pane.session_created,
+            managed=False,
+            pane=pane,
+            screen=screen,
+        )
+
+    def _guess(self, text: str, pane: PaneInfo) -> tuple[str, Screen]:
+        """Read an unrecorded session's screen with the first profile that recognises it."""
+        for name in _GUESS_ORDER:
+            profile = self.profiles.get(name)
+            if profile is None:
+                continue
+            screen = classify(text, profile, dead=pane.dead)
+            if screen.state is not State.UNKNOWN:
+                return name, screen
+        return "shell", classify(text, self.profiles["shell"], dead=pane.dead)
+
+    def logs(self, name: str, lines: int) -> str:
+        """Return the pane's text with up to ``lines`` lines of scrollback."""
+        pane = self.tmux.pane(name)
+        return self.tmux.capture(pane, history=lines).rstrip("\n")
+
+    # -- stopping ---------------------------------------------------------------
+
+    def stop(self, name: str, *, force: bool = False) -> str:
+        """Stop a session: ask the agent to exit, wait the grace period, then kill.
+
+        Returns "exited" when the agent left by itself, "killed" otherwise.
+        """
+        try:
+            view = self.view(name)
+        except NoSuchSession:
+            self.store.forget_session(self.tmux.label, name)
+            raise
+        how = "killed"
+        if not force:
+            if not view.pane.dead:
+                self._ask_to_exit(view)
+            if self._wait_exit(name, int(self.config.get("stop.grace_ms")) / 1000):
+                how = "exited"
+        if self.tmux.has_session(name):
+            self.tmux.kill_session(name)
+        self.store.forget_session(self.tmux.label, name)
+        return how
+
+    def _ask_to_exit(self, view: SessionView) -> None:
+        profile = self.view_profile(view)
+        if profile.exit_text:
+            self.tmux.type_text(view.pane, profile.exit_text)
+            self.tmux.send_keys(view.pane, list(profile.submit_keys))
+        elif profile.exit_keys:
+            self.tmux.send_keys(view.pane, list(profile.exit_keys))
+
+    def _wait_exit(self, name: str, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if self.tmux.pane(name).dead:
+                    return True
+            except NoSuchSession:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+
+def whoami(tmux: Tmux) -> str:
+    """Return who is sending: ``$IMESSENGER_SESSION``, else the tmux session, else "user"."""
+    explicit = os.environ.get("IMESSENGER_SESSION")
+    if explicit:
+        return explicit
+    return tmux.current_session() or "user"

@@ -1,0 +1,190 @@
+"""``isesh`` on real tmux: start, list, attach, stop, logs, and every refusal."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import run_isesh, wait_for
+
+from imessenger.tmux import Tmux
+
+
+def states(*args: str) -> dict[str, str]:
+    result = run_isesh("list", "--json", *args)
+    assert result.exit_code == 0, result.output
+    return {row["name"]: row["state"] for row in json.loads(result.stdout)}
+
+
+def test_start_shell_and_demo_then_list_and_stop(tmux: Tmux, tmp_path: Path) -> None:
+    w1 = tmp_path / "w1"
+    w1.mkdir()
+    started = run_isesh("start", "w1", "-d", str(w1), "--agent", "shell", "--", "cat")
+    assert started.exit_code == 0, started.output
+    assert "attach with: isesh" in started.stdout
+    assert run_isesh("start", "w2", "--agent", "demo").exit_code == 0
+
+    wait_for(lambda: states() == {"w1": "idle", "w2": "idle"}, what="both idle")
+    table = run_isesh("list").stdout
+    assert table.splitlines()[0].split() == ["NAME", "AGENT", "DIRECTORY", "STATE", "AGE"]
+    assert str(w1) in table
+    assert tmux.environment("w1", "IMESSENGER_SESSION") == "w1"
+    assert tmux.pane("w1").current_command == "cat"
+
+    stopped = run_isesh("stop", "w1")
+    assert stopped.exit_code == 0, stopped.output
+    assert not tmux.has_session("w1")
+    assert states() == {"w2": "idle"}
+    assert "exited" in run_isesh("stop", "w2").stdout  # the demo agent leaves on /exit
+    assert tmux.session_names() == []
+
+
+def test_start_without_dir_uses_the_current_folder(
+    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run_isesh("start", "coordinator", "--agent", "shell", "--", "cat").exit_code == 0
+    rows = json.loads(run_isesh("list", "--json").stdout)
+    assert rows[0]["directory"] == str(tmp_path.resolve())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["", "--agent", "shell"], "must not be empty", id="empty-name"),
+        pytest.param(["a:b", "--agent", "shell"], "':'", id="colon"),
+        pytest.param(["a.b", "--agent", "shell"], "'.'", id="dot"),
+        pytest.param(["a b", "--agent", "shell"], "' '", id="space"),
+        pytest.param(["a\tb", "--agent", "shell"], "'\\t'", id="tab"),
+        pytest.param(["a\x1bb", "--agent", "shell"], "'\\x1b'", id="escape"),
+        pytest.param(["-x", "--agent", "shell"], 'start with "-"', id="dash"),
+        pytest.param(
+            ["w", "-d", "/nonexistent/x", "--agent", "shell"], "does not exist", id="missing-dir"
+        ),
+        pytest.param(["w", "--agent", "nosuch"], "known profiles", id="unknown-profile"),
+        pytest.param(
+            ["w", "--agent", "shell", "--", "no-such-program-x"], "not found", id="no-command"
+        ),
+        pytest.param(["w", "--agent", "claude"], None, id="profile-command-missing"),
+    ],
+)
+def test_start_refusals(
+    tmux: Tmux, args: list[str], message: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if message is None:
+        monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no `claude` there
+        message = 'command "claude" was not found'
+    result = run_isesh("start", *args)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert tmux.session_names() == []
+
+
+def test_name_in_use_is_refused(tmux: Tmux) -> None:
+    assert run_isesh("start", "w1", "--agent", "shell", "--", "cat").exit_code == 0
+    again = run_isesh("start", "w1", "--agent", "shell", "--", "cat")
+    assert again.exit_code == 1
+    assert 'a session named "w1" already exists' in again.stderr
+
+
+def test_list_all_shows_sessions_isesh_did_not_start(tmux: Tmux) -> None:
+    tmux.run("new-session", "-d", "-s", "handmade")
+    assert run_isesh("start", "w1", "--agent", "shell", "--", "cat").exit_code == 0
+    assert set(states()) == {"w1"}
+    assert set(states("--all")) == {"w1", "handmade"}
+    assert "shell?" in run_isesh("list", "--all").stdout
+
+
+def test_exited_agent_shows_as_exited(tmux: Tmux) -> None:
+    assert run_isesh("start", "w1", "--agent", "shell", "--", "sh", "-c", "exit 0").exit_code == 0
+    wait_for(lambda: states() == {"w1": "exited"}, what="exited state")
+    assert run_isesh("stop", "w1").exit_code == 0
+    assert tmux.session_names() == []
+
+
+def test_stop_kills_an_agent_that_does_not_exit(
+    tmux: Tmux, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[stop]\ngrace_ms = 200\n")
+    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+    # Ignores ^C and ^D (the shell profile's way to ask); tmux's SIGHUP still ends it.
+    stubborn = ["sh", "-c", "trap '' INT; exec sleep 60"]
+    assert run_isesh("start", "w1", "--agent", "shell", "--", *stubborn).exit_code == 0
+    wait_for(lambda: tmux.pane("w1").current_command == "sleep", what="sleep running")
+    result = run_isesh("stop", "w1")
+    assert result.exit_code == 0, result.output
+    assert "killed" in result.stdout
+    assert tmux.session_names() == []
+
+
+def test_stop_force_and_missing(tmux: Tmux) -> None:
+    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    assert run_isesh("start", "other", "--agent", "shell", "--", "cat").exit_code == 0
+    assert "killed" in run_isesh("stop", "w1", "--force").stdout
+    missing = run_isesh("stop", "w1")
+    assert missing.exit_code == 1
+    assert 'no session named "w1"' in missing.stderr
+
+
+def test_logs_include_scrollback(tmux: Tmux) -> None:
+    assert (
+        run_isesh(
+            "start", "w1", "--agent", "shell", "--", "sh", "-c", "seq 1 300; exec cat"
+        ).exit_code
+        == 0
+    )
+    wait_for(lambda: "300" in tmux.capture(tmux.pane("w1")), what="seq output")
+    logs = run_isesh("logs", "w1", "-n", "1000").stdout.split()
+    assert logs[:3] == ["1", "2", "3"]
+    short = run_isesh("logs", "w1", "-n", "5").stdout.split()
+    assert "1" not in short
+
+
+def test_attach_missing_session_is_refused(tmux: Tmux) -> None:
+    result = run_isesh("attach", "nope")
+    assert result.exit_code == 1
+    assert 'no session named "nope"' in result.stderr
+
+
+def test_socket_option_and_environment(server: object, tmp_path: Path) -> None:
+    socket = server.socket_name
+    result = run_isesh("-L", socket, "start", "w1", "--agent", "shell", "--", "cat")
+    assert result.exit_code == 0, result.output
+    assert Tmux(socket).has_session("w1")
+    assert "isesh -L" in result.stdout
+
+
+def test_no_server_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMESSENGER_TMUX_SOCKET", "imessenger-test-no-such-server")
+    result = run_isesh("stop", "w1")
+    assert result.exit_code == 1
+    assert 'no tmux server "imessenger-test-no-such-server" is running' in result.stderr
+
+
+@pytest.mark.parametrize(("program", "module"), [("isesh", "isesh"), ("imessenger", "main")])
+def test_version_and_help(program: str, module: str) -> None:
+    code = f"from imessenger.cli.{module} import cli; cli(prog_name='{program}')"
+    for flag in ("--version", "-V"):
+        out = subprocess.run(
+            [sys.executable, "-c", code, flag], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.startswith(f"{program}, version ")
+    for flag in ("-h", "--help"):
+        out = subprocess.run(
+            [sys.executable, "-c", code, flag], capture_output=True, text=True, check=True
+        )
+        assert "Usage:" in out.stdout
+
+
+def test_python_dash_m_runs_imessenger() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "imessenger", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.startswith("imessenger, version ")
