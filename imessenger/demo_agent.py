@@ -1,0 +1,935 @@
+"""A stand-in for an AI coding agent's terminal UI, to try imessenger without one.
+
+Run it in a tmux pane::
+
+    python -m imessenger.demo_agent [--startup-ms N] [--busy-ms N] [--name NAME]
+
+It uses only the standard library and behaves like the real agents where a
+messaging tool has to care (see AGENT-TUIS.md): it draws on the normal screen
+like Claude Code, the transcript scrolling up and the bottom area redrawn in
+place::
+
+    ❯ a message that was submitted        (continuation lines indented two spaces)
+    ● the answer                          (continuation lines indented two spaces)
+    ⠋ Working (2s · esc to interrupt)     (only while busy)
+    demo> the text being typed
+      demo · ? for help
+
+While busy, a submitted message is queued (the footer reads ``demo · 1 queued ·
+Press up to edit queued messages``) and answered after the current one.
+During the first ``--startup-ms`` (300) milliseconds the footer reads
+``demo · starting…`` and an Enter is dropped: the text stays in the input.
+
+Input: typed characters go into the input line, Backspace edits, Enter
+submits, Ctrl-J inserts a newline. A bracketed paste inserts its text without
+submitting; a paste of more than 3 lines or 800 characters shows as
+``[Pasted text #N +K lines]`` but its whole text is kept. Esc or Ctrl-C while
+busy interrupts the current message. ``/exit`` at idle, Ctrl-D on an empty
+input or Ctrl-C twice within a second quits. ``?`` on an empty input prints a
+short help.
+
+Answers: a message holding an imessenger envelope (its id is found with the
+configured ``protocol.reply_start`` format) is answered with ``● <start line>``,
+the envelope's body (the text between its first and its last line) indented
+two spaces, and ``  <end line>``. Any other message is answered with
+``● demo got N line(s)``.
+
+Directives, written anywhere in the message body:
+
+``ASK[command]``
+    show a permission prompt before answering: ``1. Yes`` / ``2. Yes, and
+    don't ask again for: <first word>`` / ``3. No``. The digit acts at once,
+    Enter takes the highlighted option (1), Esc means No, Up/Down move the
+    highlight. Yes prints ``● Ran <command>``, No ``● Did not run <command>``;
+    the message is answered either way. Option 2 approves the command's first
+    word for the rest of the run: later prompts for it are skipped. A paste
+    that arrives while the prompt is open is dropped silently, so the Enter
+    that follows it answers Yes, as in Claude Code.
+``ASK2[command]``
+    the same with two options, ``1. Yes`` / ``2. No``.
+``DROPKEY``
+    the prompt ignores the first key pressed (a lost key press).
+``BUSY[ms]``
+    stay busy this long for this message instead of ``--busy-ms`` (400).
+``LINES[n]``
+    answer with n numbered lines ``line 1`` .. ``line n``.
+``REPLYCMD``
+    answer by running ``python -m imessenger reply -- <id> <text>`` and print
+    ``● ran imessenger reply``, instead of printing the delimiters.
+``NOREPLY``
+    answer nothing.
+``EXIT``
+    exit with status 0 instead of answering.
+
+``--name`` changes the word in the footer and in the plain answer; the input
+line stays ``demo>`` so that imessenger's ``demo`` profile recognises every
+demo agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import logging
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+import tty
+import unicodedata
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import IO
+
+from imessenger import protocol
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REPLY_START = "<<IMSG-REPLY {id}>>"
+DEFAULT_REPLY_END = "<<IMSG-END {id}>>"
+
+PROMPT = "demo> "
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+PASTE_START = "\x1b[200~"
+PASTE_END = "\x1b[201~"
+COLLAPSE_LINES = 3  # a paste of more lines than this is shown collapsed
+COLLAPSE_CHARS = 800  # ... and so is one of more characters than this
+ESC_WAIT = 0.05  # seconds an ESC waits for the rest of an escape sequence
+FRAME = 0.1  # seconds between spinner frames
+DOUBLE_PRESS = 1.0  # seconds within which a second Ctrl-C quits
+
+HELP = (
+    "  Type a message and press Enter; a paste is inserted without submitting.",
+    "  Directives: ASK[cmd] ASK2[cmd] DROPKEY BUSY[ms] LINES[n] REPLYCMD NOREPLY EXIT",
+    "  Quit with /exit, Ctrl-D on an empty input, or Ctrl-C twice.",
+)
+
+_ASK = re.compile(r"\bASK(2?)\[([^\]\n]*)\]")
+_BUSY = re.compile(r"\bBUSY\[(\d+)\]")
+_LINES = re.compile(r"\bLINES\[(\d+)\]")
+_CONTROL = re.compile("[\x00-\x1f\x7f\x80-\x9f]")
+
+
+# --- text measuring ------------------------------------------------------------------------------
+
+
+def cell_width(char: str) -> int:
+    """Return how many terminal columns a character takes (0, 1 or 2)."""
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def text_width(text: str) -> int:
+    """Return how many terminal columns a line of text takes."""
+    return sum(cell_width(char) for char in text)
+
+
+def fit(text: str, limit: int) -> str:
+    """Cut a line to at most ``limit`` columns."""
+    used = 0
+    for index, char in enumerate(text):
+        used += cell_width(char)
+        if used > limit:
+            return text[:index]
+    return text
+
+
+def fit_tail(text: str, limit: int) -> str:
+    """Keep the end of a line that is wider than ``limit`` columns, marked with an ellipsis."""
+    if text_width(text) <= limit:
+        return text
+    kept: list[str] = []
+    used = 1
+    for char in reversed(text):
+        used += cell_width(char)
+        if used > limit:
+            break
+        kept.append(char)
+    return "…" + "".join(reversed(kept))
+
+
+def printable(text: str) -> str:
+    """Make one line safe to draw: tabs become spaces, other control characters pictures."""
+    return protocol.neutralise(text.replace("\t", "    ")).replace("\n", " ")
+
+
+def safe(text: str) -> str:
+    """Make transcript text safe to print: only tabs and newlines stay as control characters."""
+    return protocol.neutralise(text)
+
+
+# --- keyboard input ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing read from the terminal.
+
+    ``kind`` is one of: char, enter, newline, backspace, esc, up, down, ctrl-c,
+    ctrl-d, paste. ``text`` holds the character or the pasted text.
+    """
+
+    kind: str
+    text: str = ""
+
+
+_CONTROL_KEYS = {
+    "\r": "enter",
+    "\n": "newline",
+    "\x7f": "backspace",
+    "\x08": "backspace",
+    "\x03": "ctrl-c",
+    "\x04": "ctrl-d",
+}
+_SEQUENCES = {"\x1b[A": "up", "\x1bOA": "up", "\x1b[B": "down", "\x1bOB": "down"}
+
+
+def _partial_suffix(text: str, marker: str) -> int:
+    """Return the length of the longest end of ``text`` that begins ``marker``."""
+    for size in range(min(len(text), len(marker) - 1), 0, -1):
+        if marker.startswith(text[-size:]):
+            return size
+    return 0
+
+
+def _escape_length(text: str, start: int) -> int | None:
+    """Return the length of the escape sequence at ``start``; None when it is incomplete."""
+    if start + 1 >= len(text):
+        return None
+    kind = text[start + 1]
+    if kind == "[":
+        index = start + 2
+        while index < len(text) and "\x20" <= text[index] <= "\x3f":
+            index += 1
+        if index >= len(text):
+            return None
+        return index + 1 - start
+    if kind == "O":
+        return None if start + 2 >= len(text) else 3
+    if kind == "\x1b":
+        return 1  # ESC ESC: the first one is a key of its own
+    return 2  # Alt + a key
+
+
+class KeyReader:
+    """Turn bytes read from a terminal into :class:`Event` objects.
+
+    Handles UTF-8 characters, escape sequences and bracketed pastes that are
+    split across reads. A lone ESC stays pending until more bytes arrive or
+    :meth:`flush` is called (after a short wait without input).
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""
+        self._paste: list[str] | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """True when an incomplete escape sequence (not a paste) waits for more bytes."""
+        return bool(self._pending) and self._paste is None
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Take bytes just read and return the events they complete."""
+        self._pending += self._decoder.decode(data)
+        return self._parse(final=False)
+
+    def flush(self) -> list[Event]:
+        """Treat a pending incomplete escape sequence as plain keys (a lone ESC is Esc)."""
+        return self._parse(final=True)
+
+    def _parse(self, *, final: bool) -> list[Event]:
+        text = self._pending
+        events: list[Event] = []
+        index = 0
+        while index < len(text):
+            if self._paste is not None:
+                end = text.find(PASTE_END, index)
+                if end < 0:
+                    keep = _partial_suffix(text[index:], PASTE_END)
+                    self._paste.append(text[index : len(text) - keep])
+                    index = len(text) - keep
+                    break
+                self._paste.append(text[index:end])
+                events.append(Event("paste", protocol.normalise_newlines("".join(self._paste))))
+                self._paste = None
+                index = end + len(PASTE_END)
+                continue
+            char = text[index]
+            if char != "\x1b":
+                kind = _CONTROL_KEYS.get(char)
+                if kind is not None:
+                    events.append(Event(kind))
+                elif char == "\t" or not _CONTROL.match(char):
+                    events.append(Event("char", char))
+                index += 1
+                continue
+            length = _escape_length(text, index)
+            if length is None:
+                if not final:
+                    break
+                events.append(Event("esc"))
+                index += 1
+                continue
+            sequence = text[index : index + length]
+            index += length
+            if sequence == PASTE_START:
+                self._paste = []
+            elif sequence == "\x1b":
+                events.append(Event("esc"))
+            elif sequence in _SEQUENCES:
+                events.append(Event(_SEQUENCES[sequence]))
+        self._pending = text[index:]
+        return events
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Directives:
+    """What a message's body asks the demo agent to do (see the module docstring)."""
+
+    ask: str | None = None
+    ask_options: int = 3
+    dropkey: bool = False
+    busy_ms: int | None = None
+    lines: int | None = None
+    replycmd: bool = False
+    noreply: bool = False
+    exit: bool = False
+
+
+def parse_directives(text: str) -> Directives:
+    """Read the directives written in ``text``."""
+    ask = _ASK.search(text)
+    busy = _BUSY.search(text)
+    lines = _LINES.search(text)
+    return Directives(
+        ask=ask.group(2).strip() if ask else None,
+        ask_options=2 if ask and ask.group(1) else 3,
+        dropkey=re.search(r"\bDROPKEY\b", text) is not None,
+        busy_ms=int(busy.group(1)) if busy else None,
+        lines=int(lines.group(1)) if lines else None,
+        replycmd=re.search(r"\bREPLYCMD\b", text) is not None,
+        noreply=re.search(r"\bNOREPLY\b", text) is not None,
+        exit=re.search(r"\bEXIT\b", text) is not None,
+    )
+
+
+@dataclass(frozen=True)
+class Message:
+    """A submitted message: its text, envelope id and body (the text when no envelope)."""
+
+    text: str
+    message_id: str | None
+    body: str
+    directives: Directives
+
+
+def read_message(text: str, start_format: str) -> Message:
+    """Find the envelope id and body of a submitted message and the body's directives."""
+    message_id = protocol.message_id_in(text, start_format)
+    if message_id is None:
+        body = text
+    else:
+        lines = text.rstrip("\n").split("\n")
+        body = "\n".join(lines[1:-1])
+    return Message(text, message_id, body, parse_directives(body))
+
+
+def reply_formats() -> tuple[str, str]:
+    """Return the configured reply start and end formats, or the defaults if unreadable."""
+    try:
+        from imessenger.config import load_config
+
+        config = load_config()
+        start = config.get("protocol.reply_start")
+        end = config.get("protocol.reply_end")
+    except Exception as exc:  # any failure: the demo still works with the defaults
+        logger.debug("using the default reply delimiters: %s", exc)
+        return DEFAULT_REPLY_START, DEFAULT_REPLY_END
+    if isinstance(start, str) and isinstance(end, str) and "{id}" in start and "{id}" in end:
+        return start, end
+    return DEFAULT_REPLY_START, DEFAULT_REPLY_END
+
+
+def block(bullet: str, lines: Sequence[str]) -> list[str]:
+    """Format transcript lines: the first after ``bullet``, the others indented two spaces."""
+    return [(bullet if index == 0 else "  ") + line for index, line in enumerate(lines)]
+
+
+# --- the agent -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Chunk:
+    """A piece of the input line: typed text, or a paste shown as ``label`` when collapsed."""
+
+    text: str
+    label: str | None = None
+    pasted: bool = False
+
+
+@dataclass
+class Prompt:
+    """An open permission prompt."""
+
+    command: str
+    options: tuple[tuple[str, str], ...]  # (label, meaning: "yes" / "always" / "no")
+    selected: int = 0
+    drop_next: bool = False
+
+
+@dataclass(frozen=True)
+class ReplyRun:
+    """A running ``imessenger reply`` command and the file that collects its output."""
+
+    process: subprocess.Popen[bytes]
+    output: IO[bytes]
+
+
+@dataclass
+class Job:
+    """The message being worked on."""
+
+    message: Message
+    started: float
+    busy_until: float
+    phase: str = "busy"  # "busy", "asking" or "replycmd"
+    run: ReplyRun | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command-line options."""
+
+    startup_ms: int = 300
+    busy_ms: int = 400
+    name: str = "demo"
+
+
+class DemoAgent:
+    """The demo agent's state and screen; :meth:`run` is its event loop."""
+
+    def __init__(self, options: Options, *, in_fd: int = 0, out_fd: int = 1) -> None:
+        self.options = options
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.start_format, self.end_format = reply_formats()
+        self.reader = KeyReader()
+        self.born = time.monotonic()
+        self.ready = options.startup_ms <= 0
+        self.chunks: list[Chunk] = []
+        self.pastes = 0
+        self.queue: deque[str] = deque()
+        self.job: Job | None = None
+        self.prompt: Prompt | None = None
+        self.always: set[str] = set()
+        self.exit_code: int | None = None
+        self.last_ctrl_c: float | None = None
+        self.escape_deadline: float | None = None
+        self.transcript: list[str] = []
+        self.drawn: list[str] = []
+        self.cursor = (0, 0)
+        self.dirty = True
+
+    # -- the loop --
+
+    def run(self) -> int:
+        """Draw, read keys and work on messages until asked to exit; return the exit status."""
+        selector = selectors.DefaultSelector()
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        selector.register(self.in_fd, selectors.EVENT_READ, "keys")
+        selector.register(wake_read, selectors.EVENT_READ, "wake")
+        old_wakeup = signal.set_wakeup_fd(wake_write)
+        handlers = {
+            signum: signal.signal(signum, self._on_signal)
+            for signum in (signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP)
+        }
+        try:
+            name = self.options.name
+            self.transcript.append(
+                f"imessenger {name} agent: type a message and press Enter (? shows help)"
+            )
+            self.draw()
+            while self.exit_code is None:
+                for key, _ in selector.select(self._timeout()):
+                    if key.data == "keys":
+                        self._read_keys()
+                    else:
+                        self._drain(wake_read)
+                self._advance()
+                if self.dirty or self.transcript:
+                    self.draw()
+            return self.exit_code
+        finally:
+            signal.set_wakeup_fd(old_wakeup)
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+            selector.close()
+            os.close(wake_read)
+            os.close(wake_write)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGWINCH:
+            self.dirty = True  # redrawn for the new width at once (the wakeup fd ends select)
+        else:
+            self.exit_code = 128 + signum
+
+    @staticmethod
+    def _drain(fd: int) -> None:
+        try:
+            while os.read(fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _read_keys(self) -> None:
+        try:
+            data = os.read(self.in_fd, 65536)
+        except OSError:  # the terminal is gone
+            self.exit_code = 1
+            return
+        if not data:
+            self.exit_code = 0
+            return
+        for event in self.reader.feed(data):
+            self.handle(event)
+        self.escape_deadline = time.monotonic() + ESC_WAIT if self.reader.waiting else None
+
+    def _timeout(self) -> float | None:
+        now = time.monotonic()
+        deadlines: list[float] = []
+        if not self.ready:
+            deadlines.append(self.born + self.options.startup_ms / 1000)
+        if self.escape_deadline is not None:
+            deadlines.append(self.escape_deadline)
+        if self.last_ctrl_c is not None:
+            deadlines.append(self.last_ctrl_c + DOUBLE_PRESS)
+        if self.job is not None:
+            if self.job.phase == "busy":
+                deadlines.append(self.job.busy_until)
+            if self.job.phase != "asking":
+                elapsed = now - self.job.started
+                deadlines.append(self.job.started + (int(elapsed / FRAME) + 1) * FRAME)
+            if self.job.phase == "replycmd":
+                deadlines.append(now + 0.02)
+        elif self.queue and self.ready:
+            deadlines.append(now)
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - now)
+
+    def _advance(self) -> None:
+        """Act on everything whose time has come."""
+        now = time.monotonic()
+        if self.escape_deadline is not None and now >= self.escape_deadline:
+            self.escape_deadline = None
+            for event in self.reader.flush():
+                self.handle(event)
+        if not self.ready and now >= self.born + self.options.startup_ms / 1000:
+            self.ready = True
+            self.dirty = True
+        if self.last_ctrl_c is not None and now >= self.last_ctrl_c + DOUBLE_PRESS:
+            self.last_ctrl_c = None
+            self.dirty = True
+        job = self.job
+        if job is not None:
+            if job.phase == "busy" and now >= job.busy_until:
+                self._after_busy(job)
+            elif job.phase == "replycmd" and job.run and job.run.process.poll() is not None:
+                self._after_replycmd(job.run)
+            self.dirty = True  # the spinner moved on, or the job changed phase
+        if self.job is None and self.queue and self.ready and self.exit_code is None:
+            self._start(self.queue.popleft())
+
+    # -- keys --
+
+    def handle(self, event: Event) -> None:
+        """Act on one key or paste."""
+        if self.exit_code is not None:
+            return
+        self.dirty = True
+        if self.prompt is not None:
+            self._prompt_key(self.prompt, event)
+            return
+        kind = event.kind
+        if kind == "char":
+            if event.text == "?" and not self.chunks and self.ready:
+                self.transcript.extend(HELP)
+            else:
+                self._type(event.text)
+        elif kind == "newline":
+            self._type("\n")
+        elif kind == "paste":
+            self._paste(event.text)
+        elif kind == "backspace":
+            self._backspace()
+        elif kind == "enter":
+            self._submit()
+        elif kind == "ctrl-c":
+            self._ctrl_c()
+        elif kind == "ctrl-d":
+            if not self.chunks:
+                self.exit_code = 0
+        elif kind == "esc":
+            self._interrupt()
+        elif kind == "up" and self.job is not None and self.queue and not self.chunks:
+            self._type("\n".join(self.queue))
+            self.queue.clear()
+
+    def _type(self, text: str) -> None:
+        if self.chunks and not self.chunks[-1].pasted:
+            self.chunks[-1].text += text
+        else:
+            self.chunks.append(Chunk(text))
+
+    def _paste(self, text: str) -> None:
+        if not text:
+            return
+        lines = text.split("\n")
+        if len(lines) > COLLAPSE_LINES or len(text) > COLLAPSE_CHARS:
+            self.pastes += 1
+            label = f"[Pasted text #{self.pastes} +{len(lines)} lines]"
+            self.chunks.append(Chunk(text, label, pasted=True))
+        else:
+            self.chunks.append(Chunk(text, pasted=True))
+
+    def _backspace(self) -> None:
+        if not self.chunks:
+            return
+        last = self.chunks[-1]
+        if last.label is not None:
+            self.chunks.pop()  # a collapsed paste goes as a whole
+            return
+        last.text = last.text[:-1]
+        if not last.text:
+            self.chunks.pop()
+
+    def _submit(self) -> None:
+        if not self.ready:
+            return  # the real agents lose an Enter pressed while they start
+        text = "".join(chunk.text for chunk in self.chunks)
+        if not text.strip():
+            return
+        self.chunks.clear()
+        if text.strip() == "/exit" and self.job is None and not self.queue:
+            self.exit_code = 0
+            return
+        self.queue.append(text)
+
+    def _ctrl_c(self) -> None:
+        now = time.monotonic()
+        if self.last_ctrl_c is not None and now - self.last_ctrl_c <= DOUBLE_PRESS:
+            self.exit_code = 0
+            return
+        self.last_ctrl_c = now
+        self.chunks.clear()
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        if self.job is not None and self.job.phase == "busy":
+            self.transcript.append("  ⎿  Interrupted")
+            self.job = None
+
+    # -- working on a message --
+
+    def _start(self, text: str) -> None:
+        now = time.monotonic()
+        self.transcript.extend(block("❯ ", safe(text).split("\n")))
+        if text.strip() == "/exit":
+            self.exit_code = 0
+            return
+        message = read_message(text, self.start_format)
+        busy_ms = message.directives.busy_ms
+        if busy_ms is None:
+            busy_ms = self.options.busy_ms
+        self.job = Job(message, started=now, busy_until=now + busy_ms / 1000)
+
+    def _after_busy(self, job: Job) -> None:
+        directives = job.message.directives
+        command = directives.ask
+        if command is None:
+            self._answer(job)
+            return
+        word = command.split()[0] if command.split() else ""
+        if word in self.always:
+            self.transcript.extend(block("● ", [f"Ran {command}"]))
+            self._answer(job)
+            return
+        options: list[tuple[str, str]] = [("Yes", "yes")]
+        if directives.ask_options == 3:
+            options.append((f"Yes, and don't ask again for: {word}", "always"))
+        options.append(("No", "no"))
+        self.prompt = Prompt(command, tuple(options), drop_next=directives.dropkey)
+        job.phase = "asking"
+
+    def _prompt_key(self, prompt: Prompt, event: Event) -> None:
+        if event.kind == "paste":
+            return  # dropped silently, as Claude Code does
+        if prompt.drop_next:
+            prompt.drop_next = False
+            return
+        kind = event.kind
+        if kind == "char" and event.text.isdigit():
+            number = int(event.text)
+            if 1 <= number <= len(prompt.options):
+                self._choose(prompt, number - 1)
+        elif kind == "enter":
+            self._choose(prompt, prompt.selected)
+        elif kind in ("esc", "ctrl-c"):
+            self._choose(prompt, len(prompt.options) - 1)
+        elif kind == "up":
+            prompt.selected = max(prompt.selected - 1, 0)
+        elif kind == "down":
+            prompt.selected = min(prompt.selected + 1, len(prompt.options) - 1)
+
+    def _choose(self, prompt: Prompt, index: int) -> None:
+        self.prompt = None
+        meaning = prompt.options[index][1]
+        if meaning == "no":
+            self.transcript.extend(block("● ", [f"Did not run {prompt.command}"]))
+        else:
+            if meaning == "always":
+                words = prompt.command.split()
+                self.always.add(words[0] if words else "")
+            self.transcript.extend(block("● ", [f"Ran {prompt.command}"]))
+        if self.job is not None:
+            self._answer(self.job)
+
+    def _answer(self, job: Job) -> None:
+        message = job.message
+        directives = message.directives
+        if directives.exit:
+            self.exit_code = 0
+            return
+        self.job = None
+        if directives.noreply:
+            return
+        if directives.lines is not None:
+            text = "\n".join(f"line {number}" for number in range(1, directives.lines + 1))
+        elif message.message_id is not None:
+            text = message.body
+        else:
+            count = len(message.text.split("\n"))
+            self.transcript.extend(block("● ", [f"{self.options.name} got {count} line(s)"]))
+            return
+        if message.message_id is None:
+            self.transcript.extend(block("● ", text.split("\n")))
+            return
+        if directives.replycmd:
+            self._run_reply(job, message.message_id, text)
+            return
+        delims = protocol.delimiters(message.message_id, self.start_format, self.end_format)
+        lines = [delims.start, *safe(text).split("\n"), delims.end]
+        self.transcript.extend(block("● ", lines))
+
+    def _run_reply(self, job: Job, message_id: str, text: str) -> None:
+        output = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the command ends)
+        argv = [sys.executable, "-m", "imessenger", "reply", "--", message_id, text]
+        try:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+            )
+        except OSError as exc:
+            output.close()
+            self.transcript.extend(block("● ", [f"could not run imessenger reply: {exc}"]))
+            return
+        job.run = ReplyRun(process, output)
+        job.phase = "replycmd"
+        self.job = job
+
+    def _after_replycmd(self, run: ReplyRun) -> None:
+        status = run.process.returncode
+        run.output.seek(0)
+        said = run.output.read().decode("utf-8", "replace").strip().splitlines()
+        run.output.close()
+        self.job = None
+        if status == 0:
+            self.transcript.extend(block("● ", ["ran imessenger reply"]))
+        else:
+            why = said[-1] if said else "no output"
+            self.transcript.extend(block("● ", [f"imessenger reply failed (exit {status}): {why}"]))
+
+    # -- the screen --
+
+    def size(self) -> tuple[int, int]:
+        """Return the terminal's columns and lines (80x24 when it has no size)."""
+        try:
+            columns, lines = os.get_terminal_size(self.out_fd)
+        except OSError:
+            return 80, 24
+        return max(columns, 1), max(lines, 1)
+
+    def footer(self) -> str:
+        """Return the line under the input line."""
+        name = self.options.name
+        if not self.ready:
+            return f"  {name} · starting…"
+        if self.last_ctrl_c is not None:
+            return f"  {name} · Press Ctrl-C again to exit"
+        if self.job is not None and self.queue:
+            return f"  {name} · {len(self.queue)} queued · Press up to edit queued messages"
+        return f"  {name} · ? for help"
+
+    def bottom(self, width: int, height: int) -> tuple[list[str], int]:
+        """Return the bottom area's lines and the index of the line the cursor goes on."""
+        limit = max(width - 1, 1)
+        if self.prompt is not None:
+            prompt = self.prompt
+            title = self.options.name[:1].upper() + self.options.name[1:]
+            lines = [
+                f" {title} wants to run a command",
+                f" $ {prompt.command}",
+                " Do you want to proceed?",
+            ]
+            for index, (label, _) in enumerate(prompt.options):
+                mark = "❯" if index == prompt.selected else " "
+                lines.append(f" {mark} {index + 1}. {label}")
+            lines.append(" Esc to cancel")
+            row = len(lines) - 1
+            lines = [fit(printable(line), limit) for line in lines]
+        else:
+            lines = []
+            job = self.job
+            if job is not None and job.phase != "asking":
+                now = time.monotonic()
+                frame = SPINNER[int((now - job.started) / FRAME) % len(SPINNER)]
+                seconds = int(now - job.started)
+                lines.append(f"{frame} Working ({seconds}s · esc to interrupt)")
+            shown = "".join(chunk.label or chunk.text for chunk in self.chunks)
+            for index, line in enumerate(shown.split("\n")):
+                lead = PROMPT if index == 0 else " " * len(PROMPT)
+                lines.append(lead + fit_tail(printable(line), max(limit - len(PROMPT), 1)))
+            row = len(lines) - 1
+            lines.append(self.footer())
+            lines = [fit(line, limit) for line in lines]
+        room = max(height - 1, 1)
+        if len(lines) > room:
+            cut = len(lines) - room
+            lines = lines[cut:]
+            row = max(row - cut, 0)
+        return lines, row
+
+    def _rows_above_cursor(self, width: int) -> int:
+        """Count the screen rows between the top of the drawn bottom area and the cursor."""
+        row, column = self.cursor
+        rows = sum(max(1, -(-text_width(line) // width)) for line in self.drawn[:row])
+        return rows + column // width
+
+    def draw(self) -> None:
+        """Print the new transcript lines and redraw the bottom area in one write."""
+        width, height = self.size()
+        parts: list[str] = []
+        up = self._rows_above_cursor(width) if self.drawn else 0
+        if up:
+            parts.append(f"\x1b[{up}A")
+        parts.append("\r\x1b[J")
+        parts.extend(line + "\r\n" for text in self.transcript for line in text.split("\n"))
+        self.transcript.clear()
+        if self.exit_code is None:
+            lines, row = self.bottom(width, height)
+            parts.append("\r\n".join(lines))
+            back = len(lines) - 1 - row
+            if back:
+                parts.append(f"\x1b[{back}A")
+            column = text_width(lines[row])
+            parts.append("\r" + (f"\x1b[{column}C" if column else ""))
+            self.drawn = lines
+            self.cursor = (row, column)
+        else:
+            self.drawn = []
+            self.cursor = (0, 0)
+        self.write("".join(parts))
+        self.dirty = False
+
+    def write(self, text: str) -> None:
+        """Write all of ``text`` to the terminal."""
+        data = text.encode("utf-8", "replace")
+        while data:
+            try:
+                written = os.write(self.out_fd, data)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            except OSError:  # the terminal is gone
+                self.exit_code = 1 if self.exit_code is None else self.exit_code
+                return
+            data = data[written:]
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+
+def _milliseconds(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more milliseconds")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    """Parse the command line into :class:`Options`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m imessenger.demo_agent",
+        description="A stand-in for an AI coding agent's terminal UI, to try imessenger with.",
+        epilog="Directives in a message: ASK[cmd] ASK2[cmd] DROPKEY BUSY[ms] LINES[n] "
+        "REPLYCMD NOREPLY EXIT (see the module docstring).",
+    )
+    parser.add_argument(
+        "--startup-ms",
+        type=_milliseconds,
+        default=300,
+        help="how long it shows 'starting…' and drops an Enter (default 300)",
+    )
+    parser.add_argument(
+        "--busy-ms",
+        type=_milliseconds,
+        default=400,
+        help="how long it works on each message (default 400)",
+    )
+    parser.add_argument("--name", default="demo", help="the name shown in the footer")
+    args = parser.parse_args(argv)
+    name = printable(args.name).strip() or "demo"
+    return Options(startup_ms=args.startup_ms, busy_ms=args.busy_ms, name=name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo agent on this terminal; return its exit status."""
+    options = parse_args(argv)
+    in_fd, out_fd = sys.stdin.fileno(), sys.stdout.fileno()
+    saved = termios.tcgetattr(in_fd) if os.isatty(in_fd) else None
+    agent: DemoAgent | None = None
+    try:
+        if saved is not None:
+            tty.setraw(in_fd, termios.TCSANOW)  # TCSANOW keeps keys that already arrived
+        agent = DemoAgent(options, in_fd=in_fd, out_fd=out_fd)
+        agent.write("\x1b[?2004h")
+        return agent.run()
+    finally:
+        if agent is not None:
+            if agent.exit_code is None:
+                agent.exit_code = 1
+            if agent.drawn:
+                agent.draw()  # clears the bottom area, prints what is left of the transcript
+            agent.write("\x1b[?2004l")
+        if saved is not None:
+            try:
+                termios.tcsetattr(in_fd, termios.TCSADRAIN, saved)
+            except termios.error:
+                logger.debug("could not restore the terminal settings")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
