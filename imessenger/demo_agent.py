@@ -3,6 +3,7 @@
 Run it in a tmux pane::
 
     python -m imessenger.demo_agent [--startup-ms N] [--busy-ms N] [--name NAME]
+                                    [--drop-enters N]
 
 It uses only the standard library and behaves like the real agents where a
 messaging tool has to care (see AGENT-TUIS.md): it draws on the normal screen
@@ -415,6 +416,7 @@ class Options:
     startup_ms: int = 300
     busy_ms: int = 400
     name: str = "demo"
+    drop_enters: int = 0
 
 
 class DemoAgent:
@@ -428,6 +430,7 @@ class DemoAgent:
         self.reader = KeyReader()
         self.born = time.monotonic()
         self.ready = options.startup_ms <= 0
+        self.enters_to_drop = options.drop_enters
         self.chunks: list[Chunk] = []
         self.pastes = 0
         self.queue: deque[str] = deque()
@@ -623,6 +626,9 @@ class DemoAgent:
         text = "".join(chunk.text for chunk in self.chunks)
         if not text.strip():
             return
+        if self.enters_to_drop > 0:
+            self.enters_to_drop -= 1
+            return  # --drop-enters: a lost key press after start-up, for tests
         self.chunks.clear()
         if text.strip() == "/exit" and self.job is None and not self.queue:
             self.exit_code = 0
@@ -900,9 +906,21 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="how long it works on each message (default 400)",
     )
     parser.add_argument("--name", default="demo", help="the name shown in the footer")
+    parser.add_argument(
+        "--drop-enters",
+        type=int,
+        default=0,
+        metavar="N",
+        help="ignore the first N Enters that would submit text (to test lost keys)",
+    )
     args = parser.parse_args(argv)
     name = printable(args.name).strip() or "demo"
-    return Options(startup_ms=args.startup_ms, busy_ms=args.busy_ms, name=name)
+    return Options(
+        startup_ms=args.startup_ms,
+        busy_ms=args.busy_ms,
+        name=name,
+        drop_enters=max(0, args.drop_enters),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -759,15 +759,22 @@ class Store:
             raise UnknownMessage(message_id, self.path)
         raise AlreadyReplied(message_id, existing["reply_via"], existing["replied_at"])
 
-    def pending_messages(self, server: str, target: str) -> list[MessageRecord]:
-        """Return the pending messages for ``target`` on ``server``, oldest first."""
+    def messages_in_state(
+        self, server: str, target: str, state: MessageState | str
+    ) -> list[MessageRecord]:
+        """Return the messages to one target in one state, oldest first."""
+        state = _enum_value(MessageState, state, "message state")
         rows = self._query(
-            f'list pending messages for "{target}"',
+            f'list {state} messages for "{target}"',
             f"SELECT {_MESSAGE_COLUMNS} FROM messages "
             "WHERE server = ? AND target = ? AND state = ? ORDER BY created_at, rowid",
-            (server, target, MessageState.PENDING),
+            (server, target, state),
         )
         return [_message(row) for row in rows]
+
+    def pending_messages(self, server: str, target: str) -> list[MessageRecord]:
+        """Return the pending messages for ``target`` on ``server``, oldest first."""
+        return self.messages_in_state(server, target, MessageState.PENDING)
 
     def claim_pending(self, server: str, target: str) -> MessageRecord | None:
         """Move the oldest pending message for ``target`` to "delivering" and return it.

@@ -6,6 +6,7 @@ import click
 
 from imessenger.cli.app import CONTEXT_SETTINGS, App, Group, pass_app, socket_option, version_option
 from imessenger.cli.config import config_group
+from imessenger.cli.messaging import deliver, reply, send
 
 
 @click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
@@ -41,3 +42,6 @@ def whoami(app: App) -> None:
 
 
 cli.add_command(config_group, "config")
+cli.add_command(send)
+cli.add_command(reply)
+cli.add_command(deliver)

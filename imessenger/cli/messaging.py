@@ -1,0 +1,197 @@
+"""``imessenger send``, ``reply`` and ``deliver``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from imessenger.cli.app import App, pass_app
+from imessenger.errors import UsageError
+
+if TYPE_CHECKING:
+    from imessenger.delivery import Courier, SendResult
+
+#: Exit codes of ``send`` beyond 0 (replied/delivered), 1 (error) and 2 (usage).
+EXIT_PENDING = 3
+EXIT_TIMEOUT = 124
+EXIT_INTERRUPTED = 130
+
+
+def courier(app: App) -> Courier:
+    from imessenger.delivery import Courier
+
+    return Courier(app.sessions)
+
+
+def _read_message(message: str | None, file: Path | None) -> str:
+    if file is not None and message is not None:
+        raise UsageError("give the message as an argument, with --file, or on stdin: not several")
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f'cannot read message file "{file}": {error}') from None
+    if message is None or message == "-":
+        if sys.stdin.isatty():
+            raise UsageError('no message: give it as an argument, "-" for stdin, or --file F')
+        return sys.stdin.read()
+    return message
+
+
+def _print_json(result: SendResult) -> None:
+    record = result.message
+    click.echo(
+        json.dumps(
+            {
+                "id": record.id,
+                "target": record.target,
+                "sender": record.sender,
+                "state": result.outcome.value,
+                "why": result.why or None,
+                "reply": result.reply,
+                "created_at": record.created_at,
+                "delivered_at": record.delivered_at,
+                "replied_at": record.replied_at,
+                "timings_ms": result.timings,
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+
+
+@click.command()
+@click.argument("target")
+@click.argument("message", required=False)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read the message from a file.",
+)
+@click.option(
+    "--no-reply", is_flag=True, help="Fire and forget: return once the agent took the message."
+)
+@click.option(
+    "--timeout",
+    "timeout_ms",
+    type=click.IntRange(min=1),
+    metavar="MS",
+    help="How long to wait for the reply, in ms (default 30000, from config).",
+)
+@click.option("--raw", is_flag=True, help="Send the text alone, without the envelope (no reply).")
+@click.option("--json", "as_json", is_flag=True, help="Print id, state, reply and timings as JSON.")
+@pass_app
+def send(
+    app: App,
+    target: str,
+    message: str | None,
+    file: Path | None,
+    no_reply: bool,
+    timeout_ms: int | None,
+    raw: bool,
+    as_json: bool,
+) -> None:
+    """Paste MESSAGE into session TARGET and print its reply.
+
+    MESSAGE may be plain, multi-line or code; "-" (or a pipe) reads it from
+    stdin. A target at a permission prompt or with half-typed input is never
+    pasted into: the message waits (exit 3) and is delivered once the session
+    is ready (`imessenger deliver`). Exit codes: 0 replied (or delivered with
+    --no-reply), 1 error, 2 usage, 3 pending, 124 timed out, 130 interrupted.
+
+    \b
+    Examples:
+      imessenger send worker-1 "Build the login component"
+      git diff | imessenger send reviewer - --timeout 120000
+      imessenger send worker-1 --no-reply "Also add tests"
+    """
+    from imessenger.delivery import Outcome
+    from imessenger.sessions import whoami
+
+    body = _read_message(message, file)
+    if not body.strip():
+        raise UsageError("the message is empty: nothing to send")
+    try:
+        result = courier(app).send(
+            target, body, sender=whoami(app.tmux), raw=raw, wait=not no_reply, timeout_ms=timeout_ms
+        )
+    except KeyboardInterrupt:
+        click.echo(
+            "interrupted: the message stays recorded; a late reply goes to your inbox", err=True
+        )
+        sys.exit(EXIT_INTERRUPTED)
+    if as_json:
+        _print_json(result)
+    elif result.outcome is Outcome.REPLIED:
+        click.echo(result.reply)
+    elif result.outcome is Outcome.PENDING:
+        click.echo(
+            f"message {result.message.id} is pending: {result.why}; it will be delivered "
+            f"when the session is ready (`imessenger deliver {target}`)",
+            err=True,
+        )
+    elif result.outcome is Outcome.TIMED_OUT:
+        click.echo(
+            f"no reply from {target} to message {result.message.id} within the timeout; "
+            "a later reply goes to your inbox (`imessenger inbox`)",
+            err=True,
+        )
+    else:
+        click.echo(f"message {result.message.id} {result.outcome.value}", err=True)
+    if result.outcome is Outcome.PENDING:
+        sys.exit(EXIT_PENDING)
+    if result.outcome is Outcome.TIMED_OUT:
+        sys.exit(EXIT_TIMEOUT)
+
+
+@click.command()
+@click.argument("message_id", metavar="ID")
+@click.argument("text", required=False)
+@pass_app
+def reply(app: App, message_id: str, text: str | None) -> None:
+    """Answer message ID with TEXT (or stdin): the exact channel for agents.
+
+    The waiting sender returns with TEXT at once; a sender that stopped
+    waiting finds it in its inbox.
+
+    \b
+    Example:
+      imessenger reply 3f9c2a1b "Done: login component in src/login.tsx"
+    """
+    from imessenger.delivery import reply_to
+
+    answer = _read_message(text, None)
+    record = reply_to(courier(app), message_id, answer)
+    click.echo(f"reply to {record.sender} recorded (message {record.id})", err=True)
+
+
+@click.command()
+@click.argument("target", required=False)
+@pass_app
+def deliver(app: App, target: str | None) -> None:
+    """Deliver pending messages to TARGET (or to every session that has some).
+
+    \b
+    Example:
+      imessenger deliver worker-1
+    """
+    from imessenger.delivery import Outcome
+
+    post = courier(app)
+    targets = [target] if target else post.targets_with_pending()
+    left = 0
+    for name in targets:
+        for record, delivery in post.deliver_pending(name):
+            if delivery.outcome is Outcome.PENDING:
+                left += 1
+                click.echo(f"{record.id} -> {name}: still pending ({delivery.why})")
+            else:
+                click.echo(f"{record.id} -> {name}: {delivery.outcome.value}")
+    post.collect_late_replies()
+    if left:
+        sys.exit(EXIT_PENDING)

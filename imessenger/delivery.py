@@ -1,0 +1,461 @@
+"""Delivering messages into agent panes and collecting their replies.
+
+The rules, in the order :meth:`Courier.send` applies them:
+
+1. One sender at a time per target, across processes (:func:`target_lock`);
+   older pending messages for the target go first, each once.
+2. Never paste into a pane that shows a permission prompt (the paste would be
+   dropped and the submit key would answer the prompt), nor into an input
+   box that holds someone's half-typed text. The message stays *pending* and
+   is delivered when the target is ready again.
+3. Paste as a bracketed paste through a tmux buffer, press the profile's
+   submit key in the same tmux call, then confirm from the screen that the
+   agent took it: its input box emptied and the message shows in the
+   transcript, or it went busy, or it queued the message. If the input box
+   still holds the text after a while (agents drop an Enter in their first
+   moments), press the submit key once more: never more than once.
+4. Wait for the reply: printed between the delimiters (read from the pane,
+   scrollback included) or recorded by ``imessenger reply``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from imessenger.agents import Profile
+from imessenger.errors import ImessengerError, NoSuchSession
+from imessenger.locks import target_lock
+from imessenger.protocol import (
+    Delimiters,
+    delimiters,
+    find_reply,
+    neutralise,
+    new_message_id,
+    render_envelope,
+)
+from imessenger.screen import Screen, State
+from imessenger.sessions import Sessions, SessionView
+from imessenger.store import (
+    AlreadyReplied,
+    InboxKind,
+    MessageRecord,
+    MessageState,
+)
+
+logger = logging.getLogger(__name__)
+
+#: How long to wait for the per-target lock held by other senders.
+_LOCK_TIMEOUT_S = 120.0
+
+
+class Outcome(StrEnum):
+    """What happened to a message, as ``send`` reports it."""
+
+    REPLIED = "replied"
+    DELIVERED = "delivered"
+    QUEUED = "queued"  # submitted; the busy agent queued it behind its current work
+    PENDING = "pending"  # not pasted: the target is asking, or has half-typed input
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+
+
+class TargetExited(ImessengerError):
+    def __init__(self, name: str, existing: list[str]) -> None:
+        listing = ", ".join(existing) if existing else "(none)"
+        super().__init__(
+            f'session "{name}" has exited: restart it with `isesh stop {name}` and '
+            f"`isesh start {name} ...`; running sessions: {listing}"
+        )
+
+
+class NotDelivered(ImessengerError):
+    """The message could not be submitted (the agent never took it)."""
+
+
+@dataclass
+class Delivery:
+    """The result of one delivery attempt."""
+
+    outcome: Outcome
+    why: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SendResult:
+    """What ``send`` reports: the message record, what happened, the reply and timings (ms)."""
+
+    message: MessageRecord
+    outcome: Outcome
+    why: str = ""
+    reply: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _ms(since: float) -> float:
+    return round((time.monotonic() - since) * 1000, 1)
+
+
+class Courier:
+    """Delivers messages to the sessions of one tmux server and collects replies."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+        self.tmux = sessions.tmux
+        self.store = sessions.store
+        self.config = sessions.config
+        self.poll = int(self.config.get("send.poll_ms")) / 1000
+
+    # -- sending ----------------------------------------------------------------
+
+    def send(
+        self,
+        target: str,
+        body: str,
+        *,
+        sender: str,
+        raw: bool = False,
+        wait: bool = True,
+        timeout_ms: int | None = None,
+    ) -> SendResult:
+        """Send ``body`` to session ``target``; wait for the reply unless ``wait`` is False.
+
+        Raises NoSuchSession / TargetExited when the target is not there to take it.
+        """
+        started = time.monotonic()
+        view = self._live_view(target)
+        with target_lock(self.tmux.label, target, timeout=_LOCK_TIMEOUT_S):
+            # Recorded under the lock: every pending message older than this one was
+            # left by a sender that has finished, so it is ours to deliver first.
+            message = self.store.add_message(
+                new_message_id(),
+                self.tmux.label,
+                sender,
+                target,
+                neutralise(body),
+                raw=raw,
+                waiting=wait and not raw,
+            )
+            self._recover_claims(target)
+            delivery = Delivery(Outcome.PENDING, "older messages to this session wait first")
+            while True:
+                claimed = self.store.claim_pending(self.tmux.label, target)
+                if claimed is None:
+                    break
+                done = self._attempt(claimed, self.sessions.read(view))
+                if claimed.id == message.id:
+                    delivery = done
+                    break
+                if done.outcome is Outcome.PENDING:
+                    delivery = Delivery(Outcome.PENDING, f"{done.why}; older messages wait first")
+                    break
+        delivery.timings["deliver_ms"] = _ms(started)
+        message = self.store.get_message(message.id) or message
+        if delivery.outcome is Outcome.PENDING:
+            self.store.set_waiting(message.id, False)
+            self._note_pending(message, delivery.why)
+            return SendResult(message, Outcome.PENDING, delivery.why, timings=delivery.timings)
+        if delivery.outcome is Outcome.FAILED:
+            self.store.set_waiting(message.id, False)
+            raise NotDelivered(
+                f'message {message.id} was not delivered to "{target}": {delivery.why}'
+            )
+        if not wait or raw:
+            return SendResult(message, delivery.outcome, timings=delivery.timings)
+        timeout = int(timeout_ms if timeout_ms is not None else self.config.get("send.timeout_ms"))
+        return self.wait_for_reply(message, timeout, started, delivery)
+
+    def _live_view(self, target: str) -> SessionView:
+        view = self.sessions.view(target)
+        if view.pane.dead:
+            raise TargetExited(target, [v for v in self.tmux.session_names() if v != target])
+        return view
+
+    def _note_pending(self, message: MessageRecord, why: str) -> None:
+        self.store.add_inbox(
+            message.sender,
+            InboxKind.PENDING,
+            f'message {message.id} to "{message.target}" is pending',
+            f"{why}. It will be delivered when the session is ready "
+            f"(`imessenger deliver {message.target}`).",
+            message_id=message.id,
+        )
+
+    def _recover_claims(self, target: str) -> None:
+        """Settle messages a crashed sender left half-delivered: on screen -> delivered."""
+        for message in self.store.messages_in_state(
+            self.tmux.label, target, MessageState.DELIVERING
+        ):
+            shown = self.tmux.capture(self.tmux.pane(target), history=2000)
+            if message.id in shown:
+                self.store.mark_delivered(message.id)
+            else:
+                self.store.release_claim(message.id)
+
+    # -- one attempt, under the target's lock ---------------------------------------
+
+    def _attempt(self, message: MessageRecord, view: SessionView) -> Delivery:
+        """Deliver one claimed message now, or put it back as pending; record the outcome."""
+        profile = self.sessions.view_profile(view)
+        try:
+            view = self._wait_until_ready(view, profile)
+            refusal = self._refusal(view, profile)
+            if refusal:
+                self.store.release_claim(message.id)
+                return Delivery(Outcome.PENDING, refusal)
+            delivery = self._paste_and_confirm(message, view, profile)
+        except NoSuchSession:
+            self.store.mark_failed(message.id, "the session went away")
+            raise
+        except BaseException:
+            self.store.release_claim(message.id)
+            raise
+        if delivery.outcome in (Outcome.DELIVERED, Outcome.QUEUED):
+            self.store.mark_delivered(message.id, delivery.outcome.value)
+        else:
+            self.store.mark_failed(message.id, delivery.why)
+        return delivery
+
+    def _wait_until_ready(self, view: SessionView, profile: Profile) -> SessionView:
+        """Wait while a just-started agent draws its first screen (or while it is busy,
+        for agents that cannot queue a message)."""
+        deadline = time.monotonic() + int(self.config.get("send.ready_timeout_ms")) / 1000
+        while time.monotonic() < deadline:
+            state = view.state
+            if state is State.EXITED:
+                raise TargetExited(view.name, self.tmux.session_names())
+            waiting = state in (State.STARTING, State.UNKNOWN) or (
+                state is State.BUSY and not profile.queues_when_busy
+            )
+            if not waiting:
+                return view
+            time.sleep(self.poll)
+            view = self.sessions.read(view)
+        return view
+
+    @staticmethod
+    def _refusal(view: SessionView, profile: Profile) -> str:
+        """Why the message must not be pasted now ("" when it may be)."""
+        screen = view.screen
+        if screen.state is State.ASKING:
+            subject = screen.prompt.subject if screen.prompt else ""
+            about = f" ({subject})" if subject else ""
+            return f'"{view.name}" is waiting at a permission prompt{about}'
+        if screen.state is State.BUSY and not profile.queues_when_busy:
+            return f'"{view.name}" is busy and its agent cannot queue messages'
+        if screen.state in (State.STARTING, State.UNKNOWN):
+            return f'"{view.name}" is not ready (its screen reads {screen.state})'
+        if screen.input_text:
+            return f'"{view.name}" has half-typed text in its input box'
+        return ""
+
+    def _paste_and_confirm(
+        self, message: MessageRecord, view: SessionView, profile: Profile
+    ) -> Delivery:
+        text = message.body if message.raw else self._envelope(message)
+        began = time.monotonic()
+        before = view.screen
+        self.tmux.paste(view.pane, text, then_keys=profile.submit_keys)
+        timings = {"paste_ms": _ms(began)}
+        outcome = self._confirm(message, view, profile, before)
+        timings["confirm_ms"] = _ms(began)
+        if outcome is None:
+            return Delivery(Outcome.FAILED, "the agent did not take the message", timings)
+        return Delivery(outcome, timings=timings)
+
+    def _envelope(self, message: MessageRecord) -> str:
+        return render_envelope(
+            str(self.config.get("protocol.envelope")),
+            body=message.body,
+            message_id=message.id,
+            sender=message.sender,
+            delims=self.delimiters(message.id),
+        )
+
+    def delimiters(self, message_id: str) -> Delimiters:
+        return delimiters(
+            message_id,
+            str(self.config.get("protocol.reply_start")),
+            str(self.config.get("protocol.reply_end")),
+        )
+
+    def _confirm(
+        self, message: MessageRecord, view: SessionView, profile: Profile, before: Screen
+    ) -> Outcome | None:
+        """Watch the screen until the agent took the message; None when it never did."""
+        confirm_s = int(self.config.get("send.submit_confirm_ms")) / 1000
+        retry_after = int(self.config.get("send.submit_retry_ms")) / 1000
+        began = time.monotonic()
+        pressed_again = False
+        marker = message.id if not message.raw else None
+        while True:
+            view = self.sessions.read(view)
+            screen = view.screen
+            if screen.state is State.EXITED:
+                raise TargetExited(view.name, self.tmux.session_names())
+            if screen.input_text is None:
+                # A plain program: no input box to watch; the paste and the key went in.
+                return Outcome.DELIVERED
+            if screen.queued and not before.queued:
+                return Outcome.QUEUED
+            if not screen.input_text:
+                shown = marker is None or self._on_screen(view, marker)
+                if screen.state is State.BUSY and before.state is State.BUSY and shown:
+                    return Outcome.QUEUED
+                if screen.state is State.BUSY or shown:
+                    return Outcome.DELIVERED
+            elapsed = time.monotonic() - began
+            if (
+                not pressed_again
+                and screen.input_text
+                and screen.state is State.IDLE
+                and elapsed >= retry_after
+            ):
+                logger.info("submit key seemingly lost in %s; pressing it once more", view.name)
+                self.tmux.send_keys(view.pane, profile.submit_keys)
+                pressed_again = True
+            if elapsed >= confirm_s:
+                return None
+            time.sleep(self.poll)
+
+    def _on_screen(self, view: SessionView, marker: str) -> bool:
+        return marker in self.tmux.capture(view.pane, history=view.pane.height * 4)
+
+    # -- pending messages ---------------------------------------------------------------
+
+    def deliver_pending(self, target: str) -> list[tuple[MessageRecord, Delivery]]:
+        """Deliver the target's pending messages, oldest first, while it is ready."""
+        done: list[tuple[MessageRecord, Delivery]] = []
+        view = self._live_view(target)
+        with target_lock(self.tmux.label, target, timeout=_LOCK_TIMEOUT_S):
+            self._recover_claims(target)
+            while True:
+                claimed = self.store.claim_pending(self.tmux.label, target)
+                if claimed is None:
+                    break
+                delivery = self._attempt(claimed, self.sessions.read(view))
+                done.append((self.store.get_message(claimed.id) or claimed, delivery))
+                if delivery.outcome is Outcome.PENDING:
+                    break
+        return done
+
+    def targets_with_pending(self) -> list[str]:
+        """Sessions of this server that have pending messages, in name order."""
+        messages = self.store.list_messages(self.tmux.label, limit=None)
+        return sorted({m.target for m in messages if m.state is MessageState.PENDING})
+
+    # -- replies --------------------------------------------------------------------------
+
+    def wait_for_reply(
+        self, message: MessageRecord, timeout_ms: int, started: float, delivery: Delivery
+    ) -> SendResult:
+        """Wait for the reply on screen or through ``imessenger reply``, up to the timeout.
+
+        On timeout (or Ctrl-C) the message is marked timed out and no longer
+        waited for, so that a later reply goes to the sender's inbox.
+        """
+        deadline = time.monotonic() + timeout_ms / 1000
+        delims = self.delimiters(message.id)
+        reply: str | None = None
+        try:
+            for found in self._reply_polls(message, delims, deadline):
+                if found is not None:
+                    reply = found
+                    break
+        finally:
+            self.store.set_waiting(message.id, False)
+            record = self.store.get_message(message.id) or message
+            if reply is None and record.reply is not None:
+                reply = record.reply  # answered with `imessenger reply` in the last instant
+            if reply is None:
+                record = self.store.set_state(message.id, MessageState.TIMED_OUT)
+        delivery.timings["total_ms"] = _ms(started)
+        if reply is None:
+            return SendResult(record, Outcome.TIMED_OUT, timings=delivery.timings)
+        return SendResult(record, Outcome.REPLIED, reply=reply, timings=delivery.timings)
+
+    def _reply_polls(
+        self, message: MessageRecord, delims: Delimiters, deadline: float
+    ) -> Iterator[str | None]:
+        pane = self.tmux.pane(message.target)
+        history = pane.history_size
+        while True:
+            record = self.store.get_message(message.id)
+            if record is not None and record.reply is not None:
+                yield record.reply
+                return
+            grown = max(0, pane.history_size - history)
+            text = self.tmux.capture(pane, history=grown + pane.height + 200)
+            reply = find_reply(text, delims)
+            if reply is not None:
+                yield self._record_screen_reply(message.id, reply)
+                return
+            if time.monotonic() >= deadline:
+                return
+            yield None
+            time.sleep(self.poll)
+            pane = self.tmux.pane(message.target)
+
+    def _record_screen_reply(self, message_id: str, reply: str) -> str:
+        try:
+            return self.store.record_reply(message_id, reply, "screen").reply or reply
+        except AlreadyReplied:
+            record = self.store.get_message(message_id)
+            return record.reply if record is not None and record.reply is not None else reply
+
+    def collect_late_replies(self) -> list[MessageRecord]:
+        """Find replies printed after their sender stopped waiting; put them in its inbox."""
+        found: list[MessageRecord] = []
+        late = [
+            m
+            for m in self.store.list_messages(self.tmux.label, limit=500)
+            if m.reply is None
+            and not m.raw
+            and not m.waiting
+            and m.state in (MessageState.TIMED_OUT, MessageState.DELIVERED, MessageState.QUEUED)
+        ]
+        screens: dict[str, str] = {}
+        for message in late:
+            if message.target not in screens:
+                try:
+                    pane = self.tmux.pane(message.target)
+                except NoSuchSession:
+                    continue
+                screens[message.target] = self.tmux.capture(pane, history=pane.history_size)
+            reply = find_reply(screens[message.target], self.delimiters(message.id))
+            if reply is None:
+                continue
+            try:
+                record = self.store.record_reply(message.id, reply, "screen")
+            except AlreadyReplied:
+                continue
+            self.store.add_inbox(
+                record.sender,
+                InboxKind.REPLY,
+                f'reply from "{record.target}" to message {record.id}',
+                reply,
+                message_id=record.id,
+            )
+            found.append(record)
+        return found
+
+
+def reply_to(courier: Courier, message_id: str, text: str) -> MessageRecord:
+    """Record a reply given with ``imessenger reply``.
+
+    A sender that is no longer waiting finds the reply in its inbox.
+    """
+    record = courier.store.record_reply(message_id, text, "command")
+    if not record.waiting:
+        courier.store.add_inbox(
+            record.sender,
+            InboxKind.REPLY,
+            f'reply from "{record.target}" to message {record.id}',
+            text,
+            message_id=record.id,
+        )
+    return record

@@ -1,0 +1,305 @@
+"""``imessenger send``, ``reply`` and ``deliver`` on real tmux, with the demo agent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import python_cli, run_imessenger, run_isesh, wait_for
+
+from imessenger.cli.messaging import EXIT_PENDING, EXIT_TIMEOUT
+from imessenger.config import load_config
+from imessenger.sessions import Sessions
+from imessenger.store import MessageState, Store
+from imessenger.tmux import Tmux
+
+RECORDER = Path(__file__).parent / "programs" / "raw_recorder.py"
+
+
+def start_demo(name: str = "w1", *extra: str) -> None:
+    args = ["start", name, "--agent", "demo"]
+    if extra:
+        args += ["--", sys.executable, "-m", "imessenger.demo_agent", *extra]
+    result = run_isesh(*args)
+    assert result.exit_code == 0, result.output
+
+
+def state_of(tmux: Tmux, name: str) -> str:
+    with Store.open() as store:
+        return str(Sessions(tmux, store, load_config()).view(name).state)
+
+
+def screen_of(tmux: Tmux, name: str, history: int = 2000) -> str:
+    return tmux.capture(tmux.pane(name), history=history)
+
+
+def message_state(message_id: str) -> MessageState:
+    with Store.open() as store:
+        record = store.get_message(message_id)
+        assert record is not None
+        return record.state
+
+
+def send_json(*args: str) -> tuple[int, dict[str, object]]:
+    result = run_imessenger("send", "--json", *args)
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("Build the login component", id="plain"),
+        pytest.param("line one\nline two\n\nline four after a blank", id="multi-line"),
+        pytest.param(
+            "def f(x):\n\treturn `x` + \"$HOME\" + 'q' # tab, quotes, backticks, $\n", id="code"
+        ),
+        pytest.param("ünïcödé → ✓ 日本語 🚀", id="unicode"),
+        pytest.param("-starts with a dash\nends with a semicolon;\n;", id="dash-semicolon"),
+    ],
+)
+def test_send_returns_the_exact_reply(tmux: Tmux, body: str) -> None:
+    start_demo()
+    result = run_imessenger("send", "w1", "--", body)  # "--": the body may start with "-"
+    assert result.exit_code == 0, result.output
+    # The demo agent prints the body it received, indented two spaces. The terminal
+    # turns a tab into spaces up to the next tab stop; everything else comes back as is.
+    shown = "\n".join(("  " + line).expandtabs(8)[2:] for line in body.strip("\n").split("\n"))
+    assert result.stdout == shown + "\n"
+    # Through `imessenger reply` (the exact channel), the body comes back byte for byte.
+    exact = run_imessenger("send", "w1", "--", body + "\nREPLYCMD")
+    assert exact.exit_code == 0, exact.output
+    assert exact.stdout == body + "\nREPLYCMD\n"
+
+
+def test_json_reports_id_state_reply_and_timings(tmux: Tmux) -> None:
+    start_demo()
+    code, data = send_json("w1", "hello")
+    assert code == 0
+    assert data["state"] == "replied"
+    assert data["reply"] == "hello"
+    assert isinstance(data["timings_ms"], dict)
+    assert message_state(str(data["id"])) is MessageState.REPLIED
+
+
+def test_message_from_stdin_and_file(tmux: Tmux, tmp_path: Path) -> None:
+    start_demo()
+    piped = run_imessenger("send", "w1", "-", stdin="from stdin\nsecond line\n")
+    assert piped.stdout == "from stdin\nsecond line\n"
+    file = tmp_path / "msg.txt"
+    file.write_text("from a file")
+    assert run_imessenger("send", "w1", "--file", str(file)).stdout == "from a file\n"
+
+
+def test_control_characters_are_neutralised(tmux: Tmux) -> None:
+    start_demo()
+    result = run_imessenger("send", "w1", "a\x1b[201~b\x03c\x04d\x07e\tf REPLYCMD")
+    assert result.exit_code == 0, result.output
+    # What the agent received (it answers through `imessenger reply`, byte for byte):
+    assert result.stdout == "a\u241b[201~b\u2403c\u2404d\u2407e\tf REPLYCMD\n"
+    # No ^C interrupted the agent and no ^D ended it.
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle after answering")
+    assert "Interrupted" not in screen_of(tmux, "w1")
+
+
+def test_first_message_right_after_start_is_submitted(tmux: Tmux) -> None:
+    start_demo("w1", "--startup-ms", "600")
+    result = run_imessenger("send", "w1", "first words")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "first words\n"
+
+
+def test_a_lost_enter_is_pressed_once_more_and_submitted_once(tmux: Tmux) -> None:
+    start_demo("w1", "--startup-ms", "0", "--drop-enters", "1")
+    code, data = send_json("w1", "only once please")
+    assert code == 0
+    assert data["reply"] == "only once please"
+    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+
+
+def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
+    start_demo()
+    asked = run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] first")
+    assert asked.exit_code == 0, asked.output
+    wait_for(lambda: state_of(tmux, "w1") == "asking", what="the prompt")
+    code, data = send_json("w1", "second message")
+    assert code == EXIT_PENDING
+    assert data["state"] == "pending"
+    assert "permission prompt" in str(data["why"])
+    # The prompt is still open: nothing answered it.
+    assert state_of(tmux, "w1") == "asking"
+    assert "Ran touch" not in screen_of(tmux, "w1")
+    assert message_state(str(data["id"])) is MessageState.PENDING
+    # Nor does `deliver` while it is asking.
+    assert run_imessenger("deliver", "w1").exit_code == EXIT_PENDING
+    tmux.send_keys(tmux.pane("w1"), ["3"])  # the user says no
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle again")
+    delivered = run_imessenger("deliver", "w1")
+    assert delivered.exit_code == 0, delivered.output
+    assert f"{data['id']} -> w1: delivered" in delivered.stdout
+    wait_for(lambda: message_state(str(data["id"])) is MessageState.DELIVERED or None)
+    screen = screen_of(tmux, "w1")
+    assert "Did not run touch x.txt" in screen
+    assert screen.count(f"message {data['id']} from") == 1
+
+
+def test_never_pastes_over_half_typed_input(tmux: Tmux) -> None:
+    start_demo()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
+    tmux.type_text(tmux.pane("w1"), "half typed")
+    wait_for(lambda: "demo> half typed" in screen_of(tmux, "w1", 0), what="typed text")
+    code, data = send_json("w1", "do not mix with me")
+    assert code == EXIT_PENDING
+    assert "half-typed" in str(data["why"])
+    assert "demo> half typed" in screen_of(tmux, "w1", 0)  # untouched
+    tmux.send_keys(tmux.pane("w1"), ["BSpace"] * len("half typed"))
+    wait_for(lambda: "demo>\n" in screen_of(tmux, "w1", 0) + "\n", what="empty input")
+    assert run_imessenger("deliver").exit_code == 0
+    wait_for(lambda: "do not mix with me" in screen_of(tmux, "w1"), what="delivered")
+
+
+def test_busy_agent_queues_and_answers_once(tmux: Tmux) -> None:
+    start_demo()
+    first = run_imessenger("send", "w1", "--no-reply", "BUSY[1500] long job")
+    assert first.exit_code == 0, first.output
+    wait_for(lambda: state_of(tmux, "w1") == "busy", what="busy")
+    code, data = send_json("w1", "while you work")
+    assert code == 0
+    assert data["reply"] == "while you work"
+    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+
+
+def test_missing_and_exited_targets(tmux: Tmux) -> None:
+    start_demo("alive")
+    missing = run_imessenger("send", "ghost", "hello")
+    assert missing.exit_code == 1
+    assert 'no session named "ghost"; running sessions: alive' in missing.stderr
+    assert run_isesh("start", "gone", "--agent", "shell", "--", "true").exit_code == 0
+    wait_for(lambda: tmux.pane("gone").dead, what="exit")
+    exited = run_imessenger("send", "gone", "hello")
+    assert exited.exit_code == 1
+    assert 'session "gone" has exited' in exited.stderr
+
+
+def test_ten_concurrent_senders(tmux: Tmux) -> None:
+    start_demo()
+    procs = [
+        subprocess.Popen(
+            [*python_cli(), "send", "w1", f"message number {i}\nsecond line of {i}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(10)
+    ]
+    outputs = [proc.communicate(timeout=60) for proc in procs]
+    for i, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
+        assert proc.returncode == 0, err
+        assert out == f"message number {i}\nsecond line of {i}\n"
+    screen = screen_of(tmux, "w1", 5000)
+    for i in range(10):
+        # each message was submitted exactly once, whole
+        assert screen.count(f"  message number {i}\n  second line of {i}\n") == 2  # echo + reply
+
+
+def test_reply_longer_than_the_screen_comes_back_whole(tmux: Tmux) -> None:
+    start_demo()
+    result = run_imessenger("send", "w1", "LINES[120]")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [f"line {n}" for n in range(1, 121)]
+
+
+def test_timeout_then_late_reply_goes_to_the_inbox(tmux: Tmux) -> None:
+    start_demo()
+    code, data = send_json("w1", "--timeout", "200", "BUSY[1000] slow answer")
+    assert code == EXIT_TIMEOUT
+    assert data["state"] == "timed_out"
+    message_id = str(data["id"])
+    assert message_state(message_id) is MessageState.TIMED_OUT
+    wait_for(lambda: f"<<IMSG-END {message_id}>>" in screen_of(tmux, "w1"), what="late reply")
+    assert run_imessenger("deliver").exit_code == 0  # any command that looks collects it
+    with Store.open() as store:
+        entries = store.read_inbox("user")
+    assert [(e.kind, e.message_id) for e in entries] == [("reply", message_id)]
+    assert "slow answer" in entries[0].body
+
+
+def test_the_echo_is_never_taken_for_a_reply(tmux: Tmux) -> None:
+    start_demo()
+    result = run_imessenger("send", "w1", "--timeout", "700", "NOREPLY just read this")
+    assert result.exit_code == EXIT_TIMEOUT
+
+
+def test_reply_command_reaches_the_waiting_sender(tmux: Tmux) -> None:
+    start_demo()
+    result = run_imessenger("send", "w1", "REPLYCMD answer through the command")
+    assert result.exit_code == 0, result.output
+    with Store.open() as store:
+        [record] = store.list_messages(limit=1)
+    assert record.reply_via == "command"
+    assert "answer through the command" in result.stdout
+
+
+def test_reply_refusals(tmux: Tmux) -> None:
+    start_demo()
+    unknown = run_imessenger("reply", "deadbeef", "hi")
+    assert unknown.exit_code == 1
+    assert 'no message with id "deadbeef"' in unknown.stderr
+    code, data = send_json("w1", "hello")
+    assert code == 0
+    twice = run_imessenger("reply", str(data["id"]), "again")
+    assert twice.exit_code == 1
+    assert "already has a reply" in twice.stderr
+
+
+def test_reply_after_timeout_lands_in_the_inbox(tmux: Tmux) -> None:
+    start_demo()
+    code, data = send_json("w1", "--timeout", "100", "NOREPLY")
+    assert code == EXIT_TIMEOUT
+    assert run_imessenger("reply", str(data["id"]), "late but here").exit_code == 0
+    with Store.open() as store:
+        [entry] = store.read_inbox("user")
+    assert entry.body == "late but here"
+
+
+def test_raw_megabyte_arrives_byte_identical_in_a_raw_reader(tmux: Tmux, tmp_path: Path) -> None:
+    out = tmp_path / "received.bin"
+    recorder = [sys.executable, str(RECORDER), str(out)]
+    assert run_isesh("start", "rec", "--agent", "shell", "--", *recorder).exit_code == 0
+    wait_for(lambda: out.exists(), what="recorder")
+    line = "".join(chr(0x21 + (i % 90)) for i in range(99)) + "ü;\n"
+    text = line * (1024 * 1024 // len(line.encode()) + 1)
+    assert len(text.encode()) > 1024 * 1024
+    result = run_imessenger("send", "rec", "--raw", "--no-reply", text)
+    assert result.exit_code == 0, result.output
+    expected = b"\x1b[200~" + text.replace("\n", "\r").encode() + b"\x1b[201~\r"
+    wait_for(lambda: out.stat().st_size >= len(expected), seconds=30, what="1 MB")
+    assert out.read_bytes() == expected
+
+
+def test_raw_megabyte_reaches_a_line_mode_reader(tmux: Tmux, tmp_path: Path) -> None:
+    out = tmp_path / "lines.txt"
+    program = ["sh", "-c", f"stty -echo; exec cat > {out}"]
+    assert run_isesh("start", "cat", "--agent", "shell", "--", *program).exit_code == 0
+    wait_for(lambda: out.exists(), what="cat")
+    line = "x" * 4000 + ";"
+    text = "\n".join([line] * 270)
+    assert len(text) > 1024 * 1024
+    result = run_imessenger("send", "cat", "--raw", "--no-reply", text)
+    assert result.exit_code == 0, result.output
+    wait_for(lambda: out.stat().st_size >= len(text) + 1, seconds=30, what="1 MB")
+    assert out.read_text() == text + "\n"
+
+
+def test_empty_message_and_conflicting_sources_are_usage_errors(tmux: Tmux, tmp_path: Path) -> None:
+    start_demo()
+    empty = run_imessenger("send", "w1", "   ")
+    assert empty.exit_code == 1
+    assert "empty" in empty.stderr
+    file = tmp_path / "m.txt"
+    file.write_text("x")
+    both = run_imessenger("send", "w1", "arg", "--file", str(file))
+    assert both.exit_code == 1
+    assert "not several" in both.stderr
