@@ -146,7 +146,7 @@ class Courier:
                 claimed = self.store.claim_pending(self.tmux.label, target)
                 if claimed is None:
                     break
-                done = self._attempt(claimed, self.sessions.read(view))
+                done = self._attempt(claimed, view)
                 if claimed.id == message.id:
                     delivery = done
                     break
@@ -170,8 +170,8 @@ class Courier:
         return self.wait_for_reply(message, timeout, started, delivery)
 
     def _live_view(self, target: str) -> SessionView:
-        view = self.sessions.view(target)
-        if view.pane.dead:
+        view = self.sessions.view(target, capture=False)
+        if view.state is State.EXITED:
             raise TargetExited(target, [v for v in self.tmux.session_names() if v != target])
         return view
 
@@ -202,6 +202,7 @@ class Courier:
         """Deliver one claimed message now, or put it back as pending; record the outcome."""
         profile = self.sessions.view_profile(view)
         try:
+            view, _ = self.sessions.refresh(view)  # decide on what the pane shows now
             view = self._wait_until_ready(view, profile)
             refusal = self._refusal(view, profile)
             if refusal:
@@ -234,7 +235,7 @@ class Courier:
             if not waiting:
                 return view
             time.sleep(self.poll)
-            view = self.sessions.read(view)
+            view = self.sessions.read(view)  # also notices a pane that died meanwhile
         return view
 
     @staticmethod
@@ -286,24 +287,27 @@ class Courier:
     def _confirm(
         self, message: MessageRecord, view: SessionView, profile: Profile, before: Screen
     ) -> Outcome | None:
-        """Watch the screen until the agent took the message; None when it never did."""
+        """Watch the screen until the agent took the message; None when it never did.
+
+        Each look is one capture with enough scrollback to find the message's id
+        even when a long message pushed its first line off the screen.
+        """
         confirm_s = int(self.config.get("send.submit_confirm_ms")) / 1000
         retry_after = int(self.config.get("send.submit_retry_ms")) / 1000
+        history = min(5000, message.body.count("\n") + 2 * view.pane.height + 10)
         began = time.monotonic()
         pressed_again = False
-        marker = message.id if not message.raw else None
+        marker = None if message.raw else message.id
         while True:
-            view = self.sessions.read(view)
+            view, text = self.sessions.refresh(view, history=history)
             screen = view.screen
-            if screen.state is State.EXITED:
-                raise TargetExited(view.name, self.tmux.session_names())
             if screen.input_text is None:
                 # A plain program: no input box to watch; the paste and the key went in.
                 return Outcome.DELIVERED
             if screen.queued and not before.queued:
                 return Outcome.QUEUED
             if not screen.input_text:
-                shown = marker is None or self._on_screen(view, marker)
+                shown = marker is None or marker in text
                 if screen.state is State.BUSY and before.state is State.BUSY and shown:
                     return Outcome.QUEUED
                 if screen.state is State.BUSY or shown:
@@ -322,9 +326,6 @@ class Courier:
                 return None
             time.sleep(self.poll)
 
-    def _on_screen(self, view: SessionView, marker: str) -> bool:
-        return marker in self.tmux.capture(view.pane, history=view.pane.height * 4)
-
     # -- pending messages ---------------------------------------------------------------
 
     def deliver_pending(self, target: str) -> list[tuple[MessageRecord, Delivery]]:
@@ -337,7 +338,7 @@ class Courier:
                 claimed = self.store.claim_pending(self.tmux.label, target)
                 if claimed is None:
                     break
-                delivery = self._attempt(claimed, self.sessions.read(view))
+                delivery = self._attempt(claimed, view)
                 done.append((self.store.get_message(claimed.id) or claimed, delivery))
                 if delivery.outcome is Outcome.PENDING:
                     break
@@ -381,15 +382,20 @@ class Courier:
     def _reply_polls(
         self, message: MessageRecord, delims: Delimiters, deadline: float
     ) -> Iterator[str | None]:
+        """Look for the reply until the deadline: one store read and one tmux call a look.
+
+        The pane is read from a little above where it was at delivery, down to
+        its bottom, whatever it printed meanwhile.
+        """
         pane = self.tmux.pane(message.target)
-        history = pane.history_size
+        start = pane.history_size
+        history = pane.height
         while True:
             record = self.store.get_message(message.id)
             if record is not None and record.reply is not None:
                 yield record.reply
                 return
-            grown = max(0, pane.history_size - history)
-            text = self.tmux.capture(pane, history=grown + pane.height + 200)
+            text, size = self.tmux.capture_growing(pane, history=history)
             reply = find_reply(text, delims)
             if reply is not None:
                 yield self._record_screen_reply(message.id, reply)
@@ -397,8 +403,9 @@ class Courier:
             if time.monotonic() >= deadline:
                 return
             yield None
+            # Everything printed since delivery, plus a screen's worth above it.
+            history = max(0, size - start) + 2 * pane.height
             time.sleep(self.poll)
-            pane = self.tmux.pane(message.target)
 
     def _record_screen_reply(self, message_id: str, reply: str) -> str:
         try:

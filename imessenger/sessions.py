@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from imessenger.agents import Profile, get_profile, load_profiles
@@ -156,10 +156,26 @@ class Sessions:
             views.append(self._view(pane, record))
         return sorted(views, key=lambda v: (v.started_at, v.name))
 
-    def view(self, name: str) -> SessionView:
-        """Return one session (started by isesh or not); NoSuchSession when absent."""
+    def view(self, name: str, *, capture: bool = True) -> SessionView:
+        """Return one session (started by isesh or not); NoSuchSession when absent.
+
+        With ``capture`` False, a session isesh started is not read (its screen
+        says only whether it exited): for callers that read it later anyway.
+        """
         pane = self.tmux.pane(name)
-        return self._view(pane, self.store.get_session(self.tmux.label, name))
+        record = self.store.get_session(self.tmux.label, name)
+        if not capture and record is not None:
+            state = State.EXITED if pane.dead else State.UNKNOWN
+            return SessionView(
+                name=name,
+                agent=record.agent,
+                directory=record.directory,
+                started_at=record.started_at,
+                managed=True,
+                pane=pane,
+                screen=Screen(state),
+            )
+        return self._view(pane, record)
 
     def profile_of(self, name: str) -> Profile:
         """Return the profile of a session (guessed from its screen when isesh did not start it)."""
@@ -169,9 +185,22 @@ class Sessions:
         return self.profiles.get(view.agent) or self.profiles["shell"]
 
     def read(self, view: SessionView) -> SessionView:
-        """Read the session's pane again and return the fresh view."""
+        """Read the session's pane again (its tmux state and its text) and return the fresh view."""
         pane = self.tmux.pane(view.name)
         return self._view(pane, self.store.get_session(self.tmux.label, view.name))
+
+    def refresh(self, view: SessionView, *, history: int = 0) -> tuple[SessionView, str]:
+        """Capture the pane again in one tmux call; return the new view and the text captured.
+
+        With ``history``, the text holds that many lines of scrollback too, and
+        the screen is read from its last ``pane.height`` lines.
+        """
+        text = self.tmux.capture(view.pane, history=history)
+        visible = "\n".join(text.split("\n")[-view.pane.height :]) if history else text
+        profile = self.view_profile(view)
+        starting = view.managed and time.time() - view.started_at < profile.startup_ms / 1000
+        screen = classify(visible, profile, dead=view.pane.dead, starting=starting)
+        return replace(view, screen=screen), text
 
     def _view(self, pane: PaneInfo, record: SessionRecord | None) -> SessionView:
         text = "" if pane.dead else self.tmux.capture(pane)

@@ -232,6 +232,21 @@ class Tmux:
             args += ["-S", str(-history)]
         return "\n".join(self.run(*args, session=pane.session))
 
+    def capture_growing(self, pane: PaneInfo, *, history: int) -> tuple[str, int]:
+        """Capture like :meth:`capture` and return the pane's scrollback length too.
+
+        One tmux call: a caller following a pane that prints can size its next
+        capture to what was added since the last one.
+        """
+        lines = self.run(
+            "capture-pane", "-p", "-t", pane.pane_id, "-S", str(-max(history, 0)), ";",
+            "display-message", "-p", "-t", pane.pane_id, "#{history_size}",
+            session=pane.session,
+        )  # fmt: skip
+        if not lines or not lines[-1].isdigit():
+            raise NoSuchSession(pane.session, self.session_names())
+        return "\n".join(lines[:-1]), int(lines[-1])
+
     # -- writing to panes -------------------------------------------------------
 
     def paste(self, pane: PaneInfo, text: str, *, then_keys: Sequence[str] = ()) -> None:

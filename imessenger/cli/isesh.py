@@ -175,3 +175,7 @@ def logs(app: App, name: str, lines: int) -> None:
       isesh logs worker-1 -n 200
     """
     click.echo(app.sessions.logs(name, lines))
+
+
+if __name__ == "__main__":
+    cli(prog_name="isesh")

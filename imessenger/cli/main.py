@@ -5,11 +5,21 @@ from __future__ import annotations
 import click
 
 from imessenger.cli.app import CONTEXT_SETTINGS, App, Group, pass_app, socket_option, version_option
-from imessenger.cli.config import config_group
-from imessenger.cli.messaging import deliver, reply, send
+
+#: Each command's home; its module is imported only when the command runs.
+COMMANDS = {
+    "send": "imessenger.cli.messaging:send",
+    "reply": "imessenger.cli.messaging:reply",
+    "deliver": "imessenger.cli.messaging:deliver",
+    "inbox": "imessenger.cli.inbox:inbox",
+    "log": "imessenger.cli.inbox:log",
+    "approve": "imessenger.cli.prompts:approve",
+    "deny": "imessenger.cli.prompts:deny",
+    "config": "imessenger.cli.config:config_group",
+}
 
 
-@click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=Group, lazy=COMMANDS, context_settings=CONTEXT_SETTINGS)
 @socket_option
 @version_option("imessenger")
 @click.pass_context
@@ -39,9 +49,3 @@ def whoami(app: App) -> None:
     from imessenger.sessions import whoami as identity
 
     click.echo(identity(app.tmux))
-
-
-cli.add_command(config_group, "config")
-cli.add_command(send)
-cli.add_command(reply)
-cli.add_command(deliver)

@@ -1,0 +1,384 @@
+"""Answering agents' permission prompts: choose by meaning, press, confirm, record.
+
+The rules, in the order :func:`answer` applies them:
+
+1. The option is chosen by the meaning of its label on the screen (yes once, yes
+   and don't ask again, no), never by its digit: "2" is "Yes, and don't ask
+   again" in a three-option prompt but "No" in a two-option one.
+2. Nothing is pressed unless the session is there, is asking, its screen reads
+   with certainty (two reads, the second right before the key, show the same
+   prompt) and the prompt has exactly one option with the wanted meaning.
+3. The key is the profile's (:meth:`Profile.keys_for`). Afterwards the screen is
+   read again until the prompt has closed. A key sent in the instant a prompt
+   appears can be dropped: the key is pressed once more only if the very same
+   prompt stayed on the screen at every read since; never when it went away even
+   for a moment (it was taken, and a second key would land in the input box).
+4. Every answer is recorded in the store, whether the prompt closed or not.
+5. Once the prompt closed, messages that waited for the session are delivered.
+
+One approver at a time per session (the lock that senders take too), so two
+users answering one prompt at once press one key, not two.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+from imessenger.agents import Profile
+from imessenger.delivery import Courier, Outcome
+from imessenger.errors import ImessengerError, NoSuchSession
+from imessenger.locks import target_lock
+from imessenger.screen import Meaning, Option, Prompt, Screen, State
+from imessenger.sessions import Sessions, SessionView, whoami
+from imessenger.store import ApprovalRecord, Choice, MessageRecord
+
+logger = logging.getLogger(__name__)
+
+#: How long to watch the screen for the prompt to close after the key, in seconds.
+CONFIRM_S = 2.0
+#: How long the same prompt must stay on screen before its key is pressed once more.
+RETRY_AFTER_S = 0.3
+#: How often the screen is read while confirming, in seconds.
+POLL_S = 0.015
+#: How long to wait for another process that is sending to or answering the session.
+LOCK_TIMEOUT_S = 30.0
+
+#: The answer behind each CHOICE of ``imessenger approve``.
+CHOICES: dict[str, Choice] = {"1": Choice.YES_ONCE, "2": Choice.YES_ALWAYS}
+
+#: The meaning an option's label must have for each answer.
+MEANINGS: dict[Choice, Meaning] = {
+    Choice.YES_ONCE: Meaning.YES_ONCE,
+    Choice.YES_ALWAYS: Meaning.YES_ALWAYS,
+    Choice.NO: Meaning.NO,
+}
+
+_SAID = {
+    Choice.YES_ONCE: "yes, this once",
+    Choice.YES_ALWAYS: "yes, and don't ask again",
+    Choice.NO: "no",
+}
+
+
+def describe(choice: Choice) -> str:
+    """Return the answer in words ("yes, this once")."""
+    return _SAID[choice]
+
+
+def command_for(session: str, choice: Choice) -> str:
+    """Return the imessenger command that gives this answer to a session."""
+    if choice is Choice.NO:
+        return f"imessenger deny {session}"
+    digit = next(text for text, known in CHOICES.items() if known is choice)
+    return f"imessenger approve {session} {digit}"
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+class BadChoice(ImessengerError):
+    """CHOICE is neither 1 nor 2 (a usage error)."""
+
+    exit_code = 2
+
+    def __init__(self, text: str) -> None:
+        super().__init__(
+            f'CHOICE must be 1 (yes, this once) or 2 (yes, and don\'t ask again), not "{text}"; '
+            "to answer no, use `imessenger deny SESSION`"
+        )
+
+
+class ApprovalRefused(ImessengerError):
+    """Nothing was pressed: the prompt could not be answered as asked."""
+
+    def __init__(self, session: str, message: str) -> None:
+        super().__init__(message)
+        self.session = session
+
+
+class NothingAsking(ApprovalRefused):
+    def __init__(self, session: str, state: State) -> None:
+        super().__init__(
+            session,
+            f'"{session}" is not asking for permission (its screen reads {state}); '
+            "nothing was pressed. `imessenger inbox --waiting` lists the sessions that are asking",
+        )
+        self.state = state
+
+
+class SessionExited(ApprovalRefused):
+    def __init__(self, session: str) -> None:
+        super().__init__(
+            session,
+            f'session "{session}" has exited: nothing to answer, nothing was pressed. '
+            f"Remove it with `isesh stop {session}`",
+        )
+
+
+class UnreadableScreen(ApprovalRefused):
+    def __init__(self, session: str, why: str) -> None:
+        super().__init__(
+            session,
+            f'cannot read the screen of "{session}" with certainty ({why}); nothing was pressed. '
+            f"Look at it with `isesh attach {session}` and answer there",
+        )
+
+
+class NoSuchOption(ApprovalRefused):
+    def __init__(self, session: str, choice: Choice, prompt: Prompt) -> None:
+        listing = "; ".join(f"{o.key}. {o.label}" for o in prompt.options)
+        others = [
+            command_for(session, other)
+            for other in (Choice.YES_ONCE, Choice.YES_ALWAYS, Choice.NO)
+            if other is not choice and _matching(prompt, MEANINGS[other])
+        ]
+        hint = f"; you can use {' or '.join(f'`{c}`' for c in others)}" if others else ""
+        super().__init__(
+            session,
+            f'the prompt in "{session}" has no option meaning "{describe(choice)}" '
+            f"(its options: {listing}); nothing was pressed{hint}",
+        )
+        self.choice = choice
+
+
+class PromptChanged(ApprovalRefused):
+    def __init__(self, session: str) -> None:
+        super().__init__(
+            session,
+            f'the screen of "{session}" changed while it was being read; nothing was pressed. '
+            f"Look again with `imessenger inbox {session}`",
+        )
+
+
+class PromptStillOpen(ImessengerError):
+    """The key was pressed but the prompt did not close; the answer is recorded as such."""
+
+    def __init__(self, approval: Approval) -> None:
+        keys = " ".join(approval.keys)
+        again = " (twice)" if approval.retried else ""
+        super().__init__(
+            f'pressed {keys}{again} in "{approval.session}" but its prompt is still open after '
+            f"{CONFIRM_S:g}s (recorded as not closed). Look at it with "
+            f"`isesh attach {approval.session}`"
+        )
+        self.approval = approval
+
+
+# --- pure choice ---------------------------------------------------------------------------
+
+
+def _matching(prompt: Prompt, meaning: Meaning) -> list[Option]:
+    return [option for option in prompt.options if option.meaning is meaning]
+
+
+def parse_choice(text: str | None) -> Choice:
+    """Return the answer that CHOICE ("1", "2" or None for "1") stands for; BadChoice else."""
+    if text is None:
+        return Choice.YES_ONCE
+    choice = CHOICES.get(text.strip())
+    if choice is None:
+        raise BadChoice(text)
+    return choice
+
+
+def asked_prompt(session: str, screen: Screen) -> Prompt:
+    """Return the prompt a session's screen is asking.
+
+    Raises SessionExited, UnreadableScreen (state unknown) or NothingAsking.
+    """
+    if screen.state is State.EXITED:
+        raise SessionExited(session)
+    if screen.state is State.ASKING and screen.prompt is not None:
+        return screen.prompt
+    if screen.state is State.UNKNOWN:
+        raise UnreadableScreen(session, "it shows none of its agent's markers")
+    raise NothingAsking(session, screen.state)
+
+
+def choose_option(prompt: Prompt, choice: Choice, *, session: str = "") -> Option:
+    """Return the option of ``prompt`` whose label means ``choice``.
+
+    Pure: reads the labels' meanings only, never the digits. Raises NoSuchOption
+    when no option has that meaning and UnreadableScreen when more than one has
+    it or two options share a key.
+    """
+    keys = [option.key for option in prompt.options]
+    if len(set(keys)) != len(keys):
+        raise UnreadableScreen(session, f"two options share a key: {', '.join(keys)}")
+    found = _matching(prompt, MEANINGS[choice])
+    if not found:
+        raise NoSuchOption(session, choice, prompt)
+    if len(found) > 1:
+        listing = ", ".join(f'{o.key}. "{o.label}"' for o in found)
+        raise UnreadableScreen(session, f'several options mean "{describe(choice)}": {listing}')
+    return found[0]
+
+
+def same_prompt(a: Prompt, b: Prompt) -> bool:
+    """True when two reads show the same prompt: question, subject and options.
+
+    The highlight is left out: moving it does not answer a prompt.
+    """
+
+    def options(prompt: Prompt) -> list[tuple[str, str, Meaning]]:
+        return [(o.key, o.label, o.meaning) for o in prompt.options]
+
+    return a.question == b.question and a.subject == b.subject and options(a) == options(b)
+
+
+def answers(session: str, prompt: Prompt) -> dict[str, Choice]:
+    """Return, by option key, the answer ``approve``/``deny`` would give with that option."""
+    found: dict[str, Choice] = {}
+    for choice in (Choice.YES_ONCE, Choice.YES_ALWAYS, Choice.NO):
+        try:
+            found[choose_option(prompt, choice, session=session).key] = choice
+        except ApprovalRefused:
+            continue
+    return found
+
+
+# --- answering a live session -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One answer given to a session's prompt, and what came of it."""
+
+    session: str
+    agent: str
+    choice: Choice
+    prompt: Prompt
+    option: Option
+    keys: tuple[str, ...]
+    closed: bool
+    retried: bool
+    record: ApprovalRecord
+    delivered: tuple[MessageRecord, ...] = ()
+    delivery_error: str | None = None
+
+
+def asking(sessions: Sessions) -> list[SessionView]:
+    """Return every session of the server (started by isesh or not) that shows a prompt."""
+    return [view for view in sessions.views(include_all=True) if view.state is State.ASKING]
+
+
+def answer(
+    sessions: Sessions,
+    session: str,
+    choice: Choice,
+    *,
+    actor: str | None = None,
+    deliver: bool = True,
+) -> Approval:
+    """Answer the prompt of ``session`` with the option that means ``choice``.
+
+    ``actor`` is who answers (default: :func:`whoami`). With ``deliver``, the
+    session's pending messages are delivered once the prompt closed; an error
+    there is reported in ``delivery_error``, not raised.
+
+    Raises NoSuchSession and the :class:`ApprovalRefused` errors (nothing was
+    pressed), and PromptStillOpen when the key was pressed but the prompt did not
+    close (the answer is recorded either way).
+    """
+    tmux = sessions.tmux
+    who = actor or whoami(tmux)
+    sessions.view(session)  # NoSuchSession before taking a lock for a name that is not there
+    with target_lock(tmux.label, session, timeout=LOCK_TIMEOUT_S):
+        view = sessions.view(session)
+        prompt = asked_prompt(session, view.screen)
+        profile = sessions.view_profile(view)
+        option = choose_option(prompt, choice, session=session)
+        keys = tuple(profile.keys_for(option))
+        view = sessions.read(view)  # right before the key: never act on a stale read
+        try:
+            again = asked_prompt(session, view.screen)
+        except ApprovalRefused:
+            raise PromptChanged(session) from None
+        if not same_prompt(prompt, again):
+            raise PromptChanged(session)
+        logger.info("answering %s in %s: option %s (%s)", prompt.question, session, keys, choice)
+        tmux.send_keys(view.pane, keys)
+        closed, retried = _confirm(sessions, view, profile, again, keys)
+        record = sessions.store.add_approval(
+            actor=who,
+            server=tmux.label,
+            session=session,
+            prompt=again.text,
+            subject=again.subject,
+            choice=choice,
+            option_label=option.label,
+            key=" ".join(keys),
+            closed=closed,
+        )
+    approval = Approval(
+        session=session,
+        agent=view.agent,
+        choice=choice,
+        prompt=again,
+        option=option,
+        keys=keys,
+        closed=closed,
+        retried=retried,
+        record=record,
+    )
+    if not closed:
+        raise PromptStillOpen(approval)
+    if deliver:
+        approval = _deliver_waiting(sessions, approval)
+    return approval
+
+
+def _confirm(
+    sessions: Sessions, view: SessionView, profile: Profile, prompt: Prompt, keys: tuple[str, ...]
+) -> tuple[bool, bool]:
+    """Watch the screen until the prompt closed; press once more if it seemingly never saw
+    the key. Returns (closed, pressed again)."""
+    began = pressed = time.monotonic()
+    retried = False
+    steady = True  # the same prompt was on screen at every read since the first key
+    gone = 0  # reads in a row without the prompt
+    while True:
+        time.sleep(POLL_S)
+        try:
+            view = sessions.read(view)
+        except NoSuchSession:
+            return True, retried
+        screen = view.screen
+        if screen.state is State.EXITED:
+            return True, retried
+        showing = (
+            screen.state is State.ASKING
+            and screen.prompt is not None
+            and same_prompt(screen.prompt, prompt)
+        )
+        if showing:
+            gone = 0
+        else:
+            steady = False
+            gone += 1
+            if gone >= 2:  # two reads, so a screen caught mid-redraw does not count
+                return True, retried
+        now = time.monotonic()
+        if showing and steady and not retried and now - pressed >= RETRY_AFTER_S:
+            logger.info("key %s seemingly dropped by %s; pressing it once more", keys, view.name)
+            sessions.tmux.send_keys(view.pane, keys)
+            retried = True
+        if now - began >= CONFIRM_S:
+            return False, retried
+
+
+def _deliver_waiting(sessions: Sessions, approval: Approval) -> Approval:
+    """Deliver the session's pending messages, now that its prompt closed."""
+    if not sessions.store.pending_messages(sessions.tmux.label, approval.session):
+        return approval
+    try:
+        done = Courier(sessions).deliver_pending(approval.session)
+    except ImessengerError as error:
+        logger.warning("delivering to %s after an approval: %s", approval.session, error)
+        return replace(approval, delivery_error=str(error))
+    delivered = tuple(
+        record for record, delivery in done if delivery.outcome is not Outcome.PENDING
+    )
+    return replace(approval, delivered=delivered)

@@ -1,0 +1,328 @@
+"""``imessenger inbox`` and ``log``: what is waiting for you, and what happened."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from imessenger.cli.app import App, pass_app
+from imessenger.errors import ImessengerError, NoSuchSession
+
+if TYPE_CHECKING:
+    from imessenger.screen import Prompt
+    from imessenger.sessions import SessionView
+    from imessenger.store import ApprovalRecord, InboxEntry, MessageRecord
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def _one_line(text: str, width: int = 72) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    more = len(lines) > 1
+    if len(first) > width:
+        first, more = first[: width - 1], True
+    return first + ("…" if more else "")
+
+
+# --- inbox entries -----------------------------------------------------------------------
+
+
+def _entry_json(entry: InboxEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "owner": entry.owner,
+        "kind": str(entry.kind),
+        "message_id": entry.message_id,
+        "title": entry.title,
+        "body": entry.body,
+        "created_at": entry.created_at,
+        "read_at": entry.read_at,
+        "unread": entry.read_at is None,
+    }
+
+
+def _print_entries(entries: list[InboxEntry], *, show_read: bool) -> None:
+    for entry in entries:
+        mark = ""
+        if show_read:
+            mark = "new   " if entry.read_at is None else "read  "
+        click.echo(f"{mark}{_when(entry.created_at)}  {entry.kind:<7}  {entry.title}")
+        for line in entry.body.splitlines():
+            click.echo(f"    {line}".rstrip())
+
+
+# --- live prompts --------------------------------------------------------------------------
+
+
+def _prompt_json(view: SessionView, prompt: Prompt, app: App) -> dict[str, Any]:
+    from imessenger.approval import answers, command_for
+
+    profile = app.sessions.view_profile(view)
+    chosen = answers(view.name, prompt)
+    return {
+        "question": prompt.question,
+        "subject": prompt.subject,
+        "text": prompt.text,
+        "options": [
+            {
+                "key": option.key,
+                "label": option.label,
+                "meaning": str(option.meaning),
+                "selected": option.selected,
+                "keys": profile.keys_for(option),
+                "answer": str(chosen[option.key]) if option.key in chosen else None,
+                "command": command_for(view.name, chosen[option.key])
+                if option.key in chosen
+                else None,
+            }
+            for option in prompt.options
+        ],
+    }
+
+
+def _session_json(view: SessionView, app: App) -> dict[str, Any]:
+    prompt = view.screen.prompt
+    return {
+        "name": view.name,
+        "agent": view.agent,
+        "state": str(view.state),
+        "prompt": _prompt_json(view, prompt, app) if prompt is not None else None,
+    }
+
+
+def _print_prompt(view: SessionView, prompt: Prompt, app: App) -> None:
+    from imessenger.approval import answers, command_for
+
+    profile = app.sessions.view_profile(view)
+    chosen = answers(view.name, prompt)
+    click.echo(f'"{view.name}" ({view.agent}) asks: {prompt.question}')
+    for line in prompt.subject.splitlines():
+        click.echo(f"    {line}")
+    width = max(len(f"{o.key}. {o.label}") for o in prompt.options)
+    for option in prompt.options:
+        keys = " ".join(profile.keys_for(option))
+        label = f"{option.key}. {option.label}".ljust(width)
+        how = command_for(view.name, chosen[option.key]) if option.key in chosen else "-"
+        click.echo(f"  {label}  key {keys:<6} {how}".rstrip())
+
+
+def _waiting(app: App, as_json: bool) -> None:
+    from imessenger.approval import asking
+
+    views = asking(app.sessions)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"asking": [_session_json(v, app) for v in views]}, ensure_ascii=False, indent=2
+            )
+        )
+        return
+    if not views:
+        click.echo("no session is asking for permission", err=True)
+        return
+    for index, view in enumerate(views):
+        if index:
+            click.echo()
+        assert view.screen.prompt is not None
+        _print_prompt(view, view.screen.prompt, app)
+
+
+def _live(app: App, session: str) -> SessionView | None:
+    try:
+        return app.sessions.view(session)
+    except NoSuchSession:
+        return None
+
+
+@click.command()
+@click.argument("session", required=False)
+@click.option("--peek", is_flag=True, help="Leave the entries unread.")
+@click.option("--all", "show_all", is_flag=True, help="Show entries already read too.")
+@click.option("--waiting", is_flag=True, help="Show every session that is asking for permission.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def inbox(
+    app: App, session: str | None, peek: bool, show_all: bool, waiting: bool, as_json: bool
+) -> None:
+    """Show your unread inbox: messages still pending, late replies, notices.
+
+    Reading marks the entries read (--peek leaves them unread). Your inbox is
+    that of `imessenger whoami`. With SESSION: that session's unread entries
+    (left unread: they are for that session to read) and the permission
+    prompt it is waiting on, with the key `approve` would press. --waiting
+    shows every session that is asking, to answer them in turn.
+
+    \b
+    Examples:
+      imessenger inbox
+      imessenger inbox worker-1
+      imessenger inbox --waiting
+      imessenger inbox --peek --json
+    """
+    from imessenger.delivery import Courier
+    from imessenger.errors import NoTmuxServer
+    from imessenger.sessions import whoami
+
+    if waiting:
+        if session is not None or peek or show_all:
+            raise click.UsageError("--waiting takes no SESSION, --peek or --all")
+        _waiting(app, as_json)
+        return
+    me = whoami(app.tmux)
+    if session is None or session == me:
+        try:
+            Courier(app.sessions).collect_late_replies()
+        except NoTmuxServer:
+            pass  # no sessions, so no replies on any screen
+        except ImessengerError as error:
+            click.echo(f"warning: could not look for late replies: {error}", err=True)
+        owner = me
+    else:
+        owner = session
+        peek = True
+    view = _live(app, session) if session is not None else None
+    entries = app.store.read_inbox(owner, peek=peek, include_read=show_all)
+    if session is not None and view is None and not entries:
+        app.sessions.view(session)  # raises NoSuchSession, listing the sessions there are
+    if as_json:
+        data: dict[str, Any] = {"owner": owner, "entries": [_entry_json(e) for e in entries]}
+        if session is not None:
+            data["session"] = _session_json(view, app) if view is not None else None
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    if entries:
+        _print_entries(entries, show_read=show_all)
+    else:
+        which = "entries" if show_all else "unread entries"
+        click.echo(f'no {which} in the inbox of "{owner}"', err=True)
+    if session is None:
+        return
+    if view is None:
+        click.echo(f'session "{session}" is not running', err=True)
+    elif view.screen.prompt is not None:
+        if entries:
+            click.echo()
+        _print_prompt(view, view.screen.prompt, app)
+    else:
+        click.echo(f'"{session}" is not asking for permission (it is {view.state})', err=True)
+
+
+# --- log -----------------------------------------------------------------------------------
+
+
+def _message_events(message: MessageRecord) -> list[tuple[float, dict[str, Any]]]:
+    events: list[tuple[float, dict[str, Any]]] = [
+        (
+            message.created_at,
+            {
+                "kind": "message",
+                "at": message.created_at,
+                "id": message.id,
+                "from": message.sender,
+                "to": message.target,
+                "state": str(message.state),
+                "text": message.body,
+                "error": message.error,
+            },
+        )
+    ]
+    if message.reply is not None and message.replied_at is not None:
+        events.append(
+            (
+                message.replied_at,
+                {
+                    "kind": "reply",
+                    "at": message.replied_at,
+                    "id": message.id,
+                    "from": message.target,
+                    "to": message.sender,
+                    "via": message.reply_via,
+                    "text": message.reply,
+                },
+            )
+        )
+    return events
+
+
+def _approval_event(record: ApprovalRecord) -> tuple[float, dict[str, Any]]:
+    return (
+        record.at,
+        {
+            "kind": "denial" if record.choice == "no" else "approval",
+            "at": record.at,
+            "actor": record.actor,
+            "session": record.session,
+            "choice": str(record.choice),
+            "option": record.option_label,
+            "key": record.key,
+            "closed": record.closed,
+            "subject": record.subject,
+            "prompt": record.prompt,
+        },
+    )
+
+
+def _event_line(event: dict[str, Any]) -> str:
+    when = _when(float(event["at"]))
+    kind = event["kind"]
+    if kind in ("message", "reply"):
+        route = f"{event['from']} -> {event['to']}"
+        tail = f"[{event['state']}]" if kind == "message" else f"(via {event['via']})"
+        return f"{when}  {kind:<8}  {route}  {event['id']}  {tail}  {_one_line(event['text'])}"
+    closed = "closed" if event["closed"] else "NOT closed"
+    subject = _one_line(event["subject"]) or "-"
+    return (
+        f"{when}  {kind:<8}  {event['actor']} -> {event['session']}  {event['choice']} "
+        f'"{event["option"]}" key {event["key"]} ({closed})  {subject}'
+    )
+
+
+@click.command()
+@click.argument("session", required=False)
+@click.option(
+    "-n",
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Show this many of the latest events.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def log(app: App, session: str | None, limit: int, as_json: bool) -> None:
+    """Show the history of messages, replies and approvals, oldest first.
+
+    With SESSION: only what it sent, received or was answered.
+
+    \b
+    Examples:
+      imessenger log
+      imessenger log worker-1 -n 20
+    """
+    server = app.tmux.label
+    events = [
+        event
+        for message in app.store.list_messages(server, session, limit=limit)
+        for event in _message_events(message)
+    ]
+    events += [
+        _approval_event(record)
+        for record in app.store.list_approvals(session, limit=limit, server=server)
+    ]
+    events.sort(key=lambda pair: pair[0])
+    shown = [event for _, event in events[-limit:]]
+    if as_json:
+        click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+        return
+    if not shown:
+        whose = f' for "{session}"' if session else ""
+        click.echo(f"nothing in the log{whose} yet", err=True)
+        return
+    for event in shown:
+        click.echo(_event_line(event))
