@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from support import python_cli, run_imessenger, run_isesh, wait_for
 
-from imessenger.cli.messaging import EXIT_PENDING, EXIT_TIMEOUT
+from imessenger.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOUT
 from imessenger.config import load_config
 from imessenger.sessions import Sessions
 from imessenger.store import MessageState, Store
@@ -303,3 +304,39 @@ def test_empty_message_and_conflicting_sources_are_usage_errors(tmux: Tmux, tmp_
     both = run_imessenger("send", "w1", "arg", "--file", str(file))
     assert both.exit_code == 1
     assert "not several" in both.stderr
+
+
+def test_ctrl_c_while_waiting_leaves_the_message_recorded(tmux: Tmux) -> None:
+    start_demo()
+    proc = subprocess.Popen(
+        [*python_cli(), "send", "w1", "--json", "BUSY[1500] take your time"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: state_of(tmux, "w1") == "busy", what="busy")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == EXIT_INTERRUPTED
+    assert "late reply goes to your inbox" in err
+    with Store.open() as store:
+        [record] = store.list_messages(limit=1)
+    assert record.state is MessageState.TIMED_OUT
+    assert not record.waiting
+    wait_for(lambda: f"<<IMSG-END {record.id}>>" in screen_of(tmux, "w1"), what="the reply")
+    assert run_imessenger("deliver").exit_code == 0
+    with Store.open() as store:
+        [entry] = store.read_inbox("user")
+    assert entry.message_id == record.id
+
+
+def test_whoami(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run_imessenger("whoami").stdout == "user\n"
+    monkeypatch.setenv("IMESSENGER_SESSION", "coordinator")
+    assert run_imessenger("whoami").stdout == "coordinator\n"
+    monkeypatch.delenv("IMESSENGER_SESSION")
+    # Inside a pane of a session (even one isesh did not start): that session's name.
+    pane = tmux.new_session("boss", Path("/"), ["sh"], environment={}, width=80, height=24)
+    tmux.type_text(pane, f"env -u IMESSENGER_SESSION {sys.executable} -m imessenger whoami")
+    tmux.send_keys(pane, ["Enter"])
+    wait_for(lambda: "\nboss" in tmux.capture(pane), what="whoami inside tmux")
