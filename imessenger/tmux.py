@@ -1,9 +1,15 @@
 """The tmux adapter: the only module that talks to tmux.
 
-Every command goes through :meth:`Tmux.run`, which adds the socket flag
-(through libtmux's ``Server.cmd``), checks the return code and stderr itself
-(libtmux does not raise when, for example, a pane is gone) and turns tmux's
-complaints into :mod:`imessenger.errors` with messages that say what to do.
+Every command goes through :meth:`Tmux.run`, which adds the socket flag, runs
+tmux through libtmux's command runner (``libtmux.common.tmux_cmd``, what
+``Server.cmd`` uses), checks the return code and stderr itself (libtmux does
+not raise when, for example, a pane is gone) and turns tmux's complaints into
+:mod:`imessenger.errors` with messages that say what to do.
+
+Only the command runner is loaded, not libtmux's package ``__init__``, which
+builds its whole object model at import (about 55 ms on a 2-core machine,
+a third of what a command like ``imessenger send`` may cost in all); see
+:func:`_libtmux`.
 
 Text is never handed to tmux's command parser: pastes go through a buffer
 loaded from a file (``load-buffer``), so nothing in a message is read as a tmux
@@ -13,16 +19,18 @@ command, and there is no limit on its size.
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
+import importlib.util
 import logging
 import os
 import secrets
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from libtmux import exc as libtmux_exc
-from libtmux.server import Server
+from typing import TYPE_CHECKING, cast
 
 from imessenger.errors import (
     NoSuchSession,
@@ -30,6 +38,9 @@ from imessenger.errors import (
     TmuxCommandFailed,
     TmuxNotInstalled,
 )
+
+if TYPE_CHECKING:
+    from libtmux.common import tmux_cmd
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +103,34 @@ class PaneInfo:
         )
 
 
+@functools.cache
+def _libtmux() -> tuple[type[tmux_cmd], type[Exception]]:
+    """Return libtmux's ``tmux_cmd`` and ``TmuxCommandNotFound``, loading no more of libtmux.
+
+    ``libtmux.common`` needs only its package's ``exc`` and ``_compat``
+    modules. The package is put in ``sys.modules`` unexecuted while they
+    load, then taken out again, so that a later ``import libtmux`` (the
+    tests do) runs the package as usual and shares these same modules.
+    """
+    if "libtmux" not in sys.modules:
+        spec = importlib.util.find_spec("libtmux")
+        if spec is not None:
+            sys.modules["libtmux"] = importlib.util.module_from_spec(spec)
+            try:
+                importlib.import_module("libtmux.common")
+            finally:
+                del sys.modules["libtmux"]
+    common = importlib.import_module("libtmux.common")
+    exc = importlib.import_module("libtmux.exc")
+    return cast("type[tmux_cmd]", common.tmux_cmd), cast("type[Exception]", exc.TmuxCommandNotFound)
+
+
 class Tmux:
     """One tmux server, named by its socket (``None``: the user's default server)."""
 
     def __init__(self, socket_name: str | None = None) -> None:
         self.socket_name = socket_name or None
-        self._server = Server(socket_name=self.socket_name)
+        self._flags = [f"-L{self.socket_name}"] if self.socket_name else []
 
     @classmethod
     def from_environment(cls, socket_name: str | None = None) -> Tmux:
@@ -117,9 +150,10 @@ class Tmux:
         ``session`` names the session the command is about, so that "can't find
         session" becomes :class:`NoSuchSession` listing the sessions that exist.
         """
+        runner, not_found = _libtmux()
         try:
-            proc = self._server.cmd(*args)
-        except libtmux_exc.TmuxCommandNotFound:
+            proc = runner(*self._flags, *args)
+        except not_found:
             raise TmuxNotInstalled() from None
         stderr = " ".join(proc.stderr).strip()
         if proc.returncode == 0 and not stderr:
