@@ -70,6 +70,7 @@ class Profile:
     name: str
     description: str
     command: tuple[str, ...]
+    environment: tuple[str, ...]
     submit_keys: tuple[str, ...]
     choose: str
     exit_text: str
@@ -178,6 +179,10 @@ class Profile:
             return [env.get("SHELL") or "/bin/sh"]
         return [part.replace(PYTHON_PLACEHOLDER, sys.executable) for part in self.command]
 
+    def env(self) -> dict[str, str]:
+        """Return the variables the agent is started with (``environment``), by name."""
+        return dict(entry.split("=", 1) for entry in self.environment)
+
     def keys_for(self, option: Option) -> list[str]:
         """Return the tmux keys that choose ``option`` in this agent's prompts."""
         if self.choose == CHOOSE_LETTER_ENTER:
@@ -194,6 +199,10 @@ class Profile:
             raise self._fail("choose", f'"{self.choose}" is not one of: {", ".join(CHOOSE_STYLES)}')
         if not self.submit_keys:
             raise self._fail("submit_keys", "is empty: name the key that submits, e.g. Enter")
+        for entry in self.environment:
+            key, equals, _ = entry.partition("=")
+            if not equals or not key or not key.replace("_", "a").isalnum():
+                raise self._fail("environment", f'"{entry}" is not of the form NAME=VALUE')
         if not self.exit_text and not self.exit_keys:
             raise self._fail(
                 "exit_keys", 'is empty while exit_text is "": give one of them to stop the agent'

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
 import time
 import unicodedata
 from dataclasses import dataclass, replace
@@ -88,9 +87,7 @@ class Sessions:
 
     def command_for(self, profile: Profile, directory: Path, explicit: list[str]) -> list[str]:
         """Return the argv to run: the explicit command, else the profile's; check it exists."""
-        argv = list(explicit) if explicit else [self._expand(part) for part in profile.command]
-        if not argv:
-            argv = [os.environ.get("SHELL") or "/bin/sh"]
+        argv = list(explicit) if explicit else profile.argv()
         program = argv[0]
         if "/" in program:
             path = directory / program if not os.path.isabs(program) else Path(program)
@@ -105,10 +102,6 @@ class Sessions:
                 )
             raise UsageError(f'command "{program}" was not found on PATH{hint}')
         return argv
-
-    @staticmethod
-    def _expand(part: str) -> str:
-        return part.replace("{python}", sys.executable)
 
     def start(
         self, name: str, directory: Path, agent: str | None, command: list[str]
@@ -126,7 +119,7 @@ class Sessions:
                 f'a session named "{name}" already exists: pick another name, '
                 f"or stop it first with `isesh stop {name}`"
             )
-        environment = {"IMESSENGER_SESSION": name}
+        environment = {**profile.env(), "IMESSENGER_SESSION": name}
         if self.tmux.socket_name:
             environment[SOCKET_ENV] = self.tmux.socket_name
         for key in _PASSED_ON:

@@ -188,3 +188,18 @@ def test_python_dash_m_runs_imessenger() -> None:
         check=True,
     )
     assert out.stdout.startswith("imessenger, version ")
+
+
+def test_profile_environment_reaches_the_agent(
+    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[agents.shell]\nenvironment = ["GREETING=hello world"]\n')
+    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+    assert run_isesh("start", "w1", "--agent", "shell", "--", "cat").exit_code == 0
+    assert tmux.environment("w1", "GREETING") == "hello world"
+    config.write_text('[agents.shell]\nenvironment = ["no equals sign"]\n')
+    bad = run_isesh("start", "w2", "--agent", "shell", "--", "cat")
+    assert bad.exit_code == 1
+    assert "environment" in bad.stderr
+    assert "NAME=VALUE" in bad.stderr
