@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from imessenger.agents import Profile
-from imessenger.errors import ImessengerError, NoSuchSession
+from imessenger.errors import ImessengerError, NoSuchSession, UsageError
 from imessenger.locks import target_lock
 from imessenger.protocol import (
     Delimiters,
@@ -126,6 +126,10 @@ class Courier:
 
         Raises NoSuchSession / TargetExited when the target is not there to take it.
         """
+        if sender == target:
+            raise UsageError(
+                f'"{target}" cannot send a message to itself: it would wait for its own reply'
+            )
         started = time.monotonic()
         view = self._live_view(target)
         with target_lock(self.tmux.label, target, timeout=_LOCK_TIMEOUT_S):

@@ -340,3 +340,11 @@ def test_whoami(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
     tmux.type_text(pane, f"env -u IMESSENGER_SESSION {sys.executable} -m imessenger whoami")
     tmux.send_keys(pane, ["Enter"])
     wait_for(lambda: "\nboss" in tmux.capture(pane), what="whoami inside tmux")
+
+
+def test_a_session_cannot_message_itself(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
+    start_demo()
+    monkeypatch.setenv("IMESSENGER_SESSION", "w1")
+    result = run_imessenger("send", "w1", "hello me")
+    assert result.exit_code == 1
+    assert "cannot send a message to itself" in result.stderr
