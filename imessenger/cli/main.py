@@ -16,6 +16,7 @@ COMMANDS = {
     "approve": "imessenger.cli.prompts:approve",
     "deny": "imessenger.cli.prompts:deny",
     "config": "imessenger.cli.config:config_group",
+    "demo": "imessenger.cli.tour:demo",
 }
 
 
