@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from imessenger.cli.app import App, pass_app
+from imessenger.cli.render import (
+    approval_event,
+    event_line,
+    message_events,
+    print_prompt,
+    when,
+)
 from imessenger.errors import ImessengerError, NoSuchSession
 
 if TYPE_CHECKING:
     from imessenger.screen import Prompt
     from imessenger.sessions import SessionView
-    from imessenger.store import ApprovalRecord, InboxEntry, MessageRecord
-
-
-def _when(at: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
-
-
-def _one_line(text: str, width: int = 72) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    first = lines[0] if lines else ""
-    more = len(lines) > 1
-    if len(first) > width:
-        first, more = first[: width - 1], True
-    return first + ("…" if more else "")
+    from imessenger.store import InboxEntry
 
 
 # --- inbox entries -----------------------------------------------------------------------
@@ -52,7 +45,7 @@ def _print_entries(entries: list[InboxEntry], *, show_read: bool) -> None:
         mark = ""
         if show_read:
             mark = "new   " if entry.read_at is None else "read  "
-        click.echo(f"{mark}{_when(entry.created_at)}  {entry.kind:<7}  {entry.title}")
+        click.echo(f"{mark}{when(entry.created_at)}  {entry.kind:<7}  {entry.title}")
         for line in entry.body.splitlines():
             click.echo(f"    {line}".rstrip())
 
@@ -96,22 +89,6 @@ def _session_json(view: SessionView, app: App) -> dict[str, Any]:
     }
 
 
-def _print_prompt(view: SessionView, prompt: Prompt, app: App) -> None:
-    from imessenger.approval import answers, command_for
-
-    profile = app.sessions.view_profile(view)
-    chosen = answers(view.name, prompt)
-    click.echo(f'"{view.name}" ({view.agent}) asks: {prompt.question}')
-    for line in prompt.subject.splitlines():
-        click.echo(f"    {line}")
-    width = max(len(f"{o.key}. {o.label}") for o in prompt.options)
-    for option in prompt.options:
-        keys = " ".join(profile.keys_for(option))
-        label = f"{option.key}. {option.label}".ljust(width)
-        how = command_for(view.name, chosen[option.key]) if option.key in chosen else "-"
-        click.echo(f"  {label}  key {keys:<6} {how}".rstrip())
-
-
 def _waiting(app: App, as_json: bool) -> None:
     from imessenger.approval import asking
 
@@ -130,7 +107,7 @@ def _waiting(app: App, as_json: bool) -> None:
         if index:
             click.echo()
         assert view.screen.prompt is not None
-        _print_prompt(view, view.screen.prompt, app)
+        print_prompt(view, view.screen.prompt, app)
 
 
 def _live(app: App, session: str) -> SessionView | None:
@@ -208,79 +185,12 @@ def inbox(
     elif view.screen.prompt is not None:
         if entries:
             click.echo()
-        _print_prompt(view, view.screen.prompt, app)
+        print_prompt(view, view.screen.prompt, app)
     else:
         click.echo(f'"{session}" is not asking for permission (it is {view.state})', err=True)
 
 
 # --- log -----------------------------------------------------------------------------------
-
-
-def _message_events(message: MessageRecord) -> list[tuple[float, dict[str, Any]]]:
-    events: list[tuple[float, dict[str, Any]]] = [
-        (
-            message.created_at,
-            {
-                "kind": "message",
-                "at": message.created_at,
-                "id": message.id,
-                "from": message.sender,
-                "to": message.target,
-                "state": str(message.state),
-                "text": message.body,
-                "error": message.error,
-            },
-        )
-    ]
-    if message.reply is not None and message.replied_at is not None:
-        events.append(
-            (
-                message.replied_at,
-                {
-                    "kind": "reply",
-                    "at": message.replied_at,
-                    "id": message.id,
-                    "from": message.target,
-                    "to": message.sender,
-                    "via": message.reply_via,
-                    "text": message.reply,
-                },
-            )
-        )
-    return events
-
-
-def _approval_event(record: ApprovalRecord) -> tuple[float, dict[str, Any]]:
-    return (
-        record.at,
-        {
-            "kind": "denial" if record.choice == "no" else "approval",
-            "at": record.at,
-            "actor": record.actor,
-            "session": record.session,
-            "choice": str(record.choice),
-            "option": record.option_label,
-            "key": record.key,
-            "closed": record.closed,
-            "subject": record.subject,
-            "prompt": record.prompt,
-        },
-    )
-
-
-def _event_line(event: dict[str, Any]) -> str:
-    when = _when(float(event["at"]))
-    kind = event["kind"]
-    if kind in ("message", "reply"):
-        route = f"{event['from']} -> {event['to']}"
-        tail = f"[{event['state']}]" if kind == "message" else f"(via {event['via']})"
-        return f"{when}  {kind:<8}  {route}  {event['id']}  {tail}  {_one_line(event['text'])}"
-    closed = "closed" if event["closed"] else "NOT closed"
-    subject = _one_line(event["subject"]) or "-"
-    return (
-        f"{when}  {kind:<8}  {event['actor']} -> {event['session']}  {event['choice']} "
-        f'"{event["option"]}" key {event["key"]} ({closed})  {subject}'
-    )
 
 
 @click.command()
@@ -309,10 +219,10 @@ def log(app: App, session: str | None, limit: int, as_json: bool) -> None:
     events = [
         event
         for message in app.store.list_messages(server, session, limit=limit)
-        for event in _message_events(message)
+        for event in message_events(message)
     ]
     events += [
-        _approval_event(record)
+        approval_event(record)
         for record in app.store.list_approvals(session, limit=limit, server=server)
     ]
     events.sort(key=lambda pair: pair[0])
@@ -325,4 +235,4 @@ def log(app: App, session: str | None, limit: int, as_json: bool) -> None:
         click.echo(f"nothing in the log{whose} yet", err=True)
         return
     for event in shown:
-        click.echo(_event_line(event))
+        click.echo(event_line(event))

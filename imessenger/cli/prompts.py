@@ -8,49 +8,18 @@ from typing import TYPE_CHECKING
 import click
 
 from imessenger.cli.app import App, pass_app
+from imessenger.cli.render import report_approval
 from imessenger.errors import ImessengerError
 
 if TYPE_CHECKING:
-    from imessenger.approval import Approval
-    from imessenger.screen import Prompt
     from imessenger.store import Choice
-
-
-def about(prompt: Prompt) -> str:
-    """Return what a prompt asks about, on one line (its subject, else its question)."""
-    lines = [line for line in prompt.subject.splitlines() if line.strip()]
-    if not lines:
-        return prompt.question
-    return lines[0] + (" …" if len(lines) > 1 else "")
-
-
-def _report(approval: Approval) -> None:
-    from imessenger.approval import describe
-    from imessenger.store import Choice
-
-    verb = "denied" if approval.choice is Choice.NO else "approved"
-    keys = " ".join(approval.keys)
-    twice = "; pressed twice, the first key was dropped" if approval.retried else ""
-    click.echo(
-        f'{verb} "{approval.session}": {about(approval.prompt)} -- {describe(approval.choice)} '
-        f'(pressed {keys}: "{approval.option.label}"{twice})'
-    )
-    if approval.delivered:
-        count = len(approval.delivered)
-        click.echo(f'delivered {count} waiting message(s) to "{approval.session}"', err=True)
-    if approval.delivery_error:
-        click.echo(
-            f'warning: waiting messages to "{approval.session}" were not delivered: '
-            f"{approval.delivery_error}",
-            err=True,
-        )
 
 
 def _answer_one(app: App, session: str, choice: Choice) -> None:
     from imessenger.approval import answer
     from imessenger.sessions import whoami
 
-    _report(answer(app.sessions, session, choice, actor=whoami(app.tmux)))
+    report_approval(answer(app.sessions, session, choice, actor=whoami(app.tmux)))
 
 
 def _answer_all(app: App, choice: Choice) -> None:
@@ -66,7 +35,7 @@ def _answer_all(app: App, choice: Choice) -> None:
     failed: list[str] = []
     for view in views:
         try:
-            _report(answer(app.sessions, view.name, choice, actor=actor))
+            report_approval(answer(app.sessions, view.name, choice, actor=actor))
             answered += 1
         except (NothingAsking, SessionExited):
             skipped += 1

@@ -12,6 +12,13 @@ import click
 from click.core import ParameterSource
 
 from imessenger.cli.app import App
+from imessenger.cli.render import (
+    approval_event,
+    event_line,
+    message_events,
+    print_prompt,
+    report_approval,
+)
 from imessenger.errors import ImessengerError
 
 if TYPE_CHECKING:
@@ -40,20 +47,17 @@ def tour_socket(ctx: click.Context) -> str:
 
 def _log_lines(logged: Logged) -> list[str]:
     """The lines `imessenger log SESSION -n LIMIT` prints for these records."""
-    from imessenger.cli.inbox import _approval_event, _event_line, _message_events
 
     events: list[tuple[float, dict[str, Any]]] = [
-        event for message in logged.messages for event in _message_events(message)
+        event for message in logged.messages for event in message_events(message)
     ]
-    events += [_approval_event(record) for record in logged.approvals]
+    events += [approval_event(record) for record in logged.approvals]
     events.sort(key=lambda pair: pair[0])
-    return [_event_line(event) for _, event in events[-logged.limit :]]
+    return [event_line(event) for _, event in events[-logged.limit :]]
 
 
 def _render(result: Result, app: App) -> None:
     """Print a step's result as the real command prints it."""
-    from imessenger.cli.inbox import _print_prompt
-    from imessenger.cli.prompts import _report
     from imessenger.tour import Approved, Logged, Sent, Started, Stopped, Waiting
 
     if isinstance(result, Started):
@@ -70,9 +74,9 @@ def _render(result: Result, app: App) -> None:
             if index:
                 click.echo()
             if view.screen.prompt is not None:
-                _print_prompt(view, view.screen.prompt, app)
+                print_prompt(view, view.screen.prompt, app)
     elif isinstance(result, Approved):
-        _report(result.approval)
+        report_approval(result.approval)
     elif isinstance(result, Logged):
         for line in _log_lines(result):
             click.echo(line)
