@@ -77,6 +77,7 @@ class Profile:
     exit_keys: tuple[str, ...]
     startup_ms: int
     queues_when_busy: bool
+    submit_retry: bool
     marker_lines: int
     strip_patterns: tuple[str, ...]
     busy_patterns: tuple[str, ...]
@@ -232,7 +233,7 @@ class Profile:
 
 _STRING_KEYS = frozenset({"description", "choose", "exit_text"})
 _INT_KEYS = frozenset({"startup_ms", "marker_lines"})
-_BOOL_KEYS = frozenset({"queues_when_busy"})
+_BOOL_KEYS = frozenset({"queues_when_busy", "submit_retry"})
 
 
 def profile_keys() -> tuple[str, ...]:

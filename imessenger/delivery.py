@@ -310,6 +310,8 @@ class Courier:
                 return Outcome.DELIVERED
             if screen.queued and not before.queued:
                 return Outcome.QUEUED
+            if screen.state is State.BUSY and before.state is not State.BUSY:
+                return Outcome.DELIVERED  # it went to work on it
             if not screen.input_text:
                 shown = marker is None or marker in text
                 if screen.state is State.BUSY and before.state is State.BUSY and shown:
@@ -318,7 +320,8 @@ class Courier:
                     return Outcome.DELIVERED
             elapsed = time.monotonic() - began
             if (
-                not pressed_again
+                profile.submit_retry
+                and not pressed_again
                 and screen.input_text
                 and screen.state is State.IDLE
                 and elapsed >= retry_after

@@ -379,7 +379,5 @@ def _subject(
             if match is not None:
                 found.append(_first_group(match).strip())
         return "\n".join(found)
-    if fences:
-        return ""
     inside = lines[start + 1 : asked] if start < asked else []
     return "\n".join(line.strip() for line in inside if line.strip())

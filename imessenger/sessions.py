@@ -8,9 +8,11 @@ command and start time; other sessions on the same server are seen too (with
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import time
 import unicodedata
 from dataclasses import dataclass, replace
@@ -255,6 +257,7 @@ class Sessions:
                 self._ask_to_exit(view)
             if self._wait_exit(name, int(self.config.get("stop.grace_ms")) / 1000):
                 how = "exited"
+        _end_process_group(view.pane.pid)
         if self.tmux.has_session(name):
             self.tmux.kill_session(name)
         self.store.forget_session(self.tmux.label, name)
@@ -279,6 +282,31 @@ class Sessions:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
+
+
+def _end_process_group(pid: int | None, grace: float = 1.0) -> None:
+    """End what is left of the process group tmux started a pane's program in.
+
+    tmux's hang-up on kill-session is not enough for every agent (Gemini CLI
+    0.61 was seen to outlive its pane): the group gets SIGHUP and SIGTERM,
+    then SIGKILL if anything of it remains after ``grace`` seconds.
+    """
+    if pid is None or pid <= 1:
+        return
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return  # nothing left (or not ours)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def whoami(tmux: Tmux) -> str:

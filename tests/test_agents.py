@@ -66,7 +66,7 @@ def test_default_commands_and_ways_to_exit() -> None:
     table = {name: (p.command, p.choose, p.exit_text, p.exit_keys) for name, p in profiles.items()}
     assert table == {
         "claude": (("claude",), "digit", "/exit", ("C-c", "C-c")),
-        "codex": (("codex", "--no-daemon"), "digit", "/quit", ("C-c", "C-c")),
+        "codex": (("codex", "--no-daemon", "--no-alt-screen"), "digit", "/quit", ("C-c", "C-c")),
         "gemini": (("gemini",), "digit", "/quit", ("C-c", "C-c")),
         "aider": (("aider",), "letter-enter", "/exit", ("C-c", "C-c")),
         "shell": ((), "digit", "", ("C-d",)),
@@ -208,7 +208,7 @@ def test_no_agents_table() -> None:
 
 def test_get_profile_by_name() -> None:
     profile = get_profile(config_with(default_tables()), "codex")
-    assert profile.command == ("codex", "--no-daemon")
+    assert profile.command == ("codex", "--no-daemon", "--no-alt-screen")
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:

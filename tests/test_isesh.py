@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -203,3 +204,22 @@ def test_profile_environment_reaches_the_agent(
     assert bad.exit_code == 1
     assert "environment" in bad.stderr
     assert "NAME=VALUE" in bad.stderr
+
+
+def test_stop_ends_processes_that_ignore_the_hang_up(tmux: Tmux, tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    # A child that ignores SIGHUP and outlives its parent's pane, as Gemini CLI did.
+    script = f"trap '' HUP; sleep 120 & echo $! > {pid_file}; wait"
+    assert run_isesh("start", "w1", "--agent", "shell", "--", "sh", "-c", script).exit_code == 0
+    pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), what="pid"))
+    assert run_isesh("stop", "w1", "--force").exit_code == 0
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # a zombie that is not ours to reap counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+    wait_for(gone, what="the child to end")
