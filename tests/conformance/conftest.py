@@ -1,0 +1,158 @@
+"""Fixtures of the conformance suite: the real agents, installed once, against fake models.
+
+Each test gets a fake model server on 127.0.0.1 (see fake_model.py), a working folder,
+the agent's configuration in the test's own $HOME, and a private tmux server; at the end
+the tmux server is killed and every process the agent started is gone. real_agents.py
+installs the agents (once per checkout) and says what happens where they cannot run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import fake_anthropic
+import fake_openai
+import pytest
+from fake_model import Script
+from real_agents import (
+    CLAUDE_PACKAGE,
+    CLAUDE_VERSION,
+    CODEX_PACKAGE,
+    CODEX_VERSION,
+    FAKE_KEY,
+    Agent,
+    npm_install,
+    profile_command,
+    stop_everything,
+)
+
+from imessenger.tmux import Tmux
+
+#: Variables of the caller's environment that would steer the agents elsewhere.
+_FOREIGN_PREFIXES = ("ANTHROPIC_", "CLAUDE", "CODEX_", "OPENAI_")
+
+
+@pytest.fixture(scope="session")
+def claude_program() -> Path:
+    """The Claude Code program, installed once per checkout."""
+    return npm_install(CLAUDE_PACKAGE, CLAUDE_VERSION, "claude")
+
+
+@pytest.fixture(scope="session")
+def codex_program() -> Path:
+    """The Codex CLI program, installed once per checkout."""
+    return npm_install(CODEX_PACKAGE, CODEX_VERSION, "codex")
+
+
+@pytest.fixture
+def agent_environment(monkeypatch: pytest.MonkeyPatch, tmux: Tmux) -> None:
+    """Keep the caller's agent settings away from the agents the tests start."""
+    for name in list(os.environ):
+        if name.startswith(_FOREIGN_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert not tmux.is_running(), "the agent's settings must be set before tmux starts"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def claude(
+    claude_program: Path,
+    agent_environment: None,
+    isolated_home: Path,
+    workdir: Path,
+    tmux: Tmux,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Agent]:
+    """Claude Code against a fake Messages API, configured as AGENT-TUIS.md says."""
+    script = Script()
+    server = fake_anthropic.serve(script)
+    settings = {
+        "hasCompletedOnboarding": True,
+        "lastOnboardingVersion": CLAUDE_VERSION,
+        "theme": "dark",
+        "hasSeenAutoDefaultNudge": True,
+        # started before, as on a user's machine: Claude Code 2.1.332 then draws its
+        # "fullscreen" UI on the alternate screen (the very first start does not)
+        "firstStartVersion": CLAUDE_VERSION,
+        "customApiKeyResponses": {"approved": [FAKE_KEY[-20:]], "rejected": []},
+        "projects": {str(workdir): {"hasTrustDialogAccepted": True}},
+    }
+    (isolated_home / ".claude.json").write_text(json.dumps(settings))
+    (isolated_home / ".claude").mkdir()
+    permissions = {"permissions": {"defaultMode": "default", "disableAutoMode": "disable"}}
+    (isolated_home / ".claude" / "settings.json").write_text(json.dumps(permissions))
+    for name, value in {
+        "ANTHROPIC_BASE_URL": server.url,
+        "ANTHROPIC_API_KEY": FAKE_KEY,
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    agent = Agent(
+        "claude", profile_command("claude", claude_program), workdir, script, server, tmux
+    )
+    try:
+        yield agent
+    finally:
+        try:
+            stop_everything(tmux)
+        finally:
+            script.release_all()
+            server.stop()
+
+
+@pytest.fixture
+def codex(
+    codex_program: Path,
+    agent_environment: None,
+    tmp_path: Path,
+    workdir: Path,
+    tmux: Tmux,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Agent]:
+    """Codex CLI against a fake Responses API, configured as AGENT-TUIS.md says."""
+    script = Script()
+    server = fake_openai.serve(script)
+    home = tmp_path / "codex-home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        f"""\
+model = "fake-model"
+model_provider = "fake"
+approval_policy = "on-request"
+sandbox_mode = "workspace-write"
+
+[model_providers.fake]
+name = "fake"
+base_url = "{server.url}/v1"
+env_key = "IMESSENGER_FAKE_KEY"
+wire_api = "responses"
+
+[projects."{workdir}"]
+trust_level = "trusted"
+"""
+    )
+    monkeypatch.setenv("CODEX_HOME", str(home))
+    monkeypatch.setenv("IMESSENGER_FAKE_KEY", FAKE_KEY)
+    agent = Agent("codex", profile_command("codex", codex_program), workdir, script, server, tmux)
+    try:
+        yield agent
+    finally:
+        try:
+            stop_everything(tmux)
+        finally:
+            script.release_all()
+            server.stop()

@@ -1,0 +1,195 @@
+"""The real agent programs: installing them once per checkout, running them in a test.
+
+The agents are installed with npm into ``.cache/agents/`` of the checkout (git-ignored),
+once for all test runs: a file lock keeps parallel runs from installing at the same
+time, and a marker file says that an install is complete. Where node or npm is missing,
+or the install fails, the tests skip and say why; with ``IMESSENGER_REQUIRE_AGENTS=1``
+(which .ci/run sets) they fail instead, so that CI never passes without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fake_model import FakeModelServer, Script
+from support import run_isesh, wait_for
+
+from imessenger.agents import load_profiles
+from imessenger.config import load_config
+from imessenger.sessions import Sessions
+from imessenger.store import Store
+from imessenger.tmux import Tmux
+
+#: Set to 1 to make a missing node/npm or a failed install fail the suite instead of skip it.
+REQUIRE_ENV = "IMESSENGER_REQUIRE_AGENTS"
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / ".cache" / "agents"
+
+CLAUDE_PACKAGE = "@anthropic-ai/claude-code"
+CLAUDE_VERSION = "2.1.332"
+CODEX_PACKAGE = "@openai/codex"
+CODEX_VERSION = "0.169.0"
+
+#: What an agent in the tests is given as its API key (the fake servers take anything).
+FAKE_KEY = "sk-imessenger-conformance-0123456789abcdef"
+
+
+def _unavailable(reason: str) -> None:
+    """Skip (or, with IMESSENGER_REQUIRE_AGENTS=1, fail) because an agent cannot run."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1: the agent tests must run here)", pytrace=False)
+    pytest.skip(reason)
+
+
+# --- installing the agents ------------------------------------------------------------------
+
+
+def _version_of(program: Path) -> str:
+    try:
+        done = subprocess.run(
+            [str(program), "--version"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except OSError as error:
+        return f"cannot run: {error}"
+    return (done.stdout + done.stderr).strip()
+
+
+def npm_install(package: str, version: str, program: str) -> Path:
+    """Install ``package@version`` into .cache/agents once; return the path of ``program``.
+
+    Skips (or fails, see REQUIRE_ENV) when node or npm is missing or the install fails.
+    """
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            _unavailable(f"{tool} is not installed: cannot install {package}@{version}")
+    slug = package.strip("@").replace("/", "-")
+    prefix = CACHE / f"{slug}-{version}"
+    marker = prefix / ".imessenger-installed"
+    binary = prefix / "node_modules" / ".bin" / program
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{slug}-{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (marker.is_file() and binary.exists()):
+            shutil.rmtree(prefix, ignore_errors=True)
+            prefix.mkdir(parents=True)
+            command = ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund"]
+            command += ["--loglevel=error", f"{package}@{version}"]
+            try:
+                done = subprocess.run(
+                    command, capture_output=True, text=True, timeout=900, check=False
+                )
+            except subprocess.TimeoutExpired:
+                _unavailable(f"`{' '.join(command)}` took more than 15 minutes")
+            if done.returncode != 0 or not binary.exists():
+                tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+                _unavailable(f"`{' '.join(command)}` failed (exit {done.returncode}):\n{tail}")
+            marker.write_text(f"{package}@{version}\n")
+    said = _version_of(binary)
+    if version not in said:
+        _unavailable(f"{binary} --version says {said!r}, not {version}")
+    return binary
+
+
+def profile_command(profile: str, program: Path) -> list[str]:
+    """The command of an agent profile (conf/agents.toml), run with the installed program."""
+    found = load_profiles(load_config()).get(profile)
+    assert found is not None, f"no agent profile {profile!r}"
+    return [str(program), *found.command[1:]]
+
+
+# --- one agent in one test ----------------------------------------------------------------------
+
+
+@dataclass
+class Agent:
+    """One agent program of a test: its profile, argv, folder, fake model and tmux server."""
+
+    profile: str
+    argv: list[str]
+    workdir: Path
+    script: Script
+    server: FakeModelServer
+    tmux: Tmux
+
+    def start(self, name: str) -> None:
+        """``isesh start NAME --agent PROFILE -d WORKDIR -- ARGV...``."""
+        result = run_isesh(
+            "start", name, "--agent", self.profile, "-d", str(self.workdir), "--", *self.argv
+        )
+        assert result.exit_code == 0, result.output
+
+    def state(self, name: str) -> str:
+        """The state ``isesh list --json`` shows for the session."""
+        result = run_isesh("list", "--json")
+        assert result.exit_code == 0, result.output
+        rows = {row["name"]: row for row in json.loads(result.stdout)}
+        return str(rows[name]["state"])
+
+    def screen_state(self, name: str) -> tuple[str, str | None]:
+        """The classified state and input-box text of the session's screen."""
+        with Store.open() as store:
+            view = Sessions(self.tmux, store, load_config()).view(name)
+        return str(view.state), view.screen.input_text
+
+    def screen(self, name: str, history: int = 3000) -> str:
+        """The session's pane text with scrollback."""
+        return self.tmux.capture(self.tmux.pane(name), history=history)
+
+    def wait_state(self, name: str, state: str, seconds: float = 30.0) -> None:
+        wait_for(lambda: self.state(name) == state, seconds, f'"{name}" to be {state}')
+
+
+def _descendants(pids: list[int]) -> list[int]:
+    """``pids`` and every process below them (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def stop_everything(tmux: Tmux) -> None:
+    """Kill the test's tmux server and make sure that every agent process is gone."""
+    pids = [pane.pid for pane in tmux.panes() if pane.pid]
+    processes = _descendants(pids) if pids else []
+    if tmux.is_running():
+        tmux.run("kill-server")
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in processes if _alive(pid)]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"agent processes outlived their tmux server: {left}"

@@ -1,0 +1,309 @@
+"""The conformance scenarios, written once for every agent (test_claude.py, test_codex.py).
+
+Each scenario starts its agent once with ``isesh start``, scripts the fake model and
+drives the agent through ``imessenger`` and ``isesh`` as a user would. Waits poll the
+screen, the store or the fake model's log with deadlines; nothing sleeps blindly.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from click.testing import Result
+from fake_model import envelope_body
+from real_agents import Agent
+from support import python_cli, run_imessenger, wait_for
+
+from imessenger.agents import load_profiles
+from imessenger.cli.messaging import EXIT_PENDING
+from imessenger.config import load_config
+from imessenger.store import MessageRecord, MessageState, Store
+
+NAME = "agent-1"
+
+#: A multi-line message with code and unicode that no Markdown renderer changes.
+BODY = (
+    "ECHO-BODY: a message of several lines, with code and unicode\n"
+    'def greet(name): return f"héllo {name} → ✓"\n'
+    'print(greet("wörld"), 2 < 3 and 5 > 4, "$HOME", \'single\', a[1], {"k": (1, 2)})\n'
+    "日本語 🚀 ünïcödé — the last line"
+)
+
+#: What the agent answers with `imessenger reply`: Markdown, code and unicode, kept exact.
+EXACT = "```python\nprint('héllo → ✓')\n```\n**bold** `code` 日本語 🚀"
+
+LONG = [f"line {n} of a reply longer than the screen" for n in range(1, 121)]
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def send(*args: str) -> Result:
+    """``imessenger send ARGS`` in-process."""
+    return run_imessenger("send", *args)
+
+
+def send_in_background(body: str, *options: str) -> subprocess.Popen[str]:
+    """``imessenger send --json`` in its own process (it waits while the test goes on)."""
+    command = [*python_cli(), "send", "--json", "--timeout", "60000", *options, NAME, "--", body]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen[str], seconds: float = 60.0) -> tuple[int, dict[str, Any]]:
+    """Wait for a background send; return its exit code and its JSON output."""
+    out, err = process.communicate(timeout=seconds)
+    assert out.strip(), f"send printed nothing (exit {process.returncode}): {err}"
+    return process.returncode, json.loads(out)
+
+
+def message_with(needle: str) -> MessageRecord | None:
+    """The newest message whose body contains ``needle``."""
+    with Store.open() as store:
+        return next((m for m in store.list_messages(limit=None) if needle in m.body), None)
+
+
+def stays(check: Callable[[], bool], seconds: float, what: str) -> None:
+    """Read ``check`` again and again for ``seconds``: it must hold every time."""
+    deadline = time.monotonic() + seconds
+    reads = 0
+    while time.monotonic() < deadline:
+        assert check(), f"{what} stopped holding after {reads} reads"
+        reads += 1
+    assert reads > 1
+
+
+def imessenger_command() -> str:
+    """How the agent's shell runs this checkout's ``imessenger``."""
+    script = Path(sys.executable).with_name("imessenger")
+    if script.exists():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m imessenger"
+
+
+def appending(word: str) -> str:
+    """A shell command that appends ``word`` as a line to runs.txt (and so counts its runs)."""
+    return f"python3 -c \"open('runs.txt','a').write('{word}\\n')\""
+
+
+def runs(agent: Agent) -> list[str]:
+    path = agent.workdir / "runs.txt"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def queues_when_busy(agent: Agent) -> bool:
+    return load_profiles(load_config())[agent.profile].queues_when_busy
+
+
+def wait_asking(agent: Agent, command: str) -> None:
+    """Wait until the session asks about ``command``."""
+    agent.wait_state(NAME, "asking")
+    shown = run_imessenger("inbox", NAME)
+    assert shown.exit_code == 0, shown.output
+    assert command in shown.stdout, shown.stdout
+
+
+# --- the scenarios ---------------------------------------------------------------------------
+
+
+def start_states_first_message_and_exact_reply(agent: Agent) -> None:
+    """starting -> idle; the first message right after start is submitted; exact replies."""
+    agent.script.on("FIRST-WORDS", text="first reply, right after the start")
+    agent.script.on("ECHO-BODY", text="{body}")
+    agent.start(NAME)
+    assert agent.state(NAME) == "starting"
+    # no wait for the agent to be ready: send must not lose the message to the start-up
+    first = send(NAME, "FIRST-WORDS, sent the instant the agent started")
+    assert first.exit_code == 0, first.output
+    assert first.stdout == "first reply, right after the start\n"
+    assert len(agent.script.turns_with("FIRST-WORDS")) == 1
+    assert agent.state(NAME) == "idle"
+
+    echoed = send(NAME, "--", BODY)
+    assert echoed.exit_code == 0, echoed.output
+    [turn] = agent.script.turns_with("ECHO-BODY")
+    assert envelope_body(turn) == BODY  # the model got the message byte for byte
+    assert echoed.stdout == BODY + "\n"  # and its reply came back from the screen exactly
+    assert agent.state(NAME) == "idle"
+
+
+def busy_while_it_works(agent: Agent) -> None:
+    """``isesh list`` says busy for as long as the agent works, then idle."""
+    gate = threading.Event()
+    agent.script.on("HOLD-ON", text="done holding", gate=gate)
+    agent.start(NAME)
+    held = send("--no-reply", NAME, "HOLD-ON until the test lets go")
+    assert held.exit_code == 0, held.output
+    agent.script.wait_for_turn("HOLD-ON")
+    agent.wait_state(NAME, "busy")
+    stays(lambda: agent.state(NAME) == "busy", 2.5, "busy while the model holds its answer")
+    gate.set()
+    agent.wait_state(NAME, "idle")
+
+
+def message_while_busy_is_delivered_once(agent: Agent) -> None:
+    """A message sent while the agent works is delivered once and answered.
+
+    An agent that queues messages (Claude Code) takes it at once and runs it after
+    the current turn; for one that does not (Codex), ``send`` waits until it is idle.
+    """
+    gate = threading.Event()
+    agent.script.on("HOLD-ON", text="done holding", gate=gate)
+    agent.script.on("WHILE-BUSY", text="answered after the busy turn")
+    agent.start(NAME)
+    held = send("--no-reply", "--json", NAME, "HOLD-ON until the test lets go")
+    assert held.exit_code == 0, held.output
+    hold_id = json.loads(held.stdout)["id"]
+    agent.script.wait_for_turn("HOLD-ON")
+    agent.wait_state(NAME, "busy")
+    later = send_in_background("WHILE-BUSY: sent while the agent works")
+    if queues_when_busy(agent):
+        wait_for(
+            lambda: (
+                (m := message_with("WHILE-BUSY"))
+                and m.state in (MessageState.DELIVERED, MessageState.QUEUED)
+            ),
+            30,
+            "the message to be submitted while busy",
+        )
+    else:
+        # the sender holds the message (claimed, not pasted) while the agent works
+        wait_for(
+            lambda: (m := message_with("WHILE-BUSY")) and m.state is MessageState.DELIVERING,
+            30,
+            "the sender to hold the message",
+        )
+        stays(
+            lambda: "WHILE-BUSY" not in agent.screen(NAME, 0) and agent.state(NAME) == "busy",
+            1.5,
+            "the message kept out of the busy agent",
+        )
+    assert not agent.script.turns_with("WHILE-BUSY")
+    gate.set()
+    code, data = finish(later)
+    assert code == 0, data
+    assert data["reply"] == "answered after the busy turn"
+    message_id = str(data["id"])
+    assert agent.screen(NAME).count(f"message {message_id} from") == 1
+    assert len(agent.script.turns_with(f"message {message_id} from")) == 1
+    last = json.dumps(agent.script.requests[-1], ensure_ascii=False)
+    assert last.count(f"message {message_id} from") == 1
+    # the turn it came in during was answered first
+    screen = agent.screen(NAME)
+    assert screen.index(f"<<IMSG-END {hold_id}>>") < screen.index(f"<<IMSG-END {message_id}>>")
+
+
+def long_reply_comes_back_whole(agent: Agent) -> None:
+    agent.script.on("LONG-REPLY", text="\n".join(LONG))
+    agent.start(NAME)
+    result = send("--timeout", "8000", NAME, "LONG-REPLY please")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == LONG
+
+
+def prompt_holds_messages_and_approve_runs_once(agent: Agent) -> None:
+    """At a prompt: asking, the inbox shows it, messages wait; approve runs it once."""
+    command = appending("once")
+    agent.script.on("RUN-ONCE", command=command, after="ran it: {output}")
+    agent.script.on("WHILE-ASKING", text="answered after the prompt")
+    agent.start(NAME)
+    asker = send_in_background("RUN-ONCE, please")
+    wait_asking(agent, command)
+
+    pending = send("--json", NAME, "WHILE-ASKING: sent while the agent asks")
+    assert pending.exit_code == EXIT_PENDING, pending.output
+    data = json.loads(pending.stdout)
+    assert data["state"] == "pending"
+    assert "permission prompt" in str(data["why"])
+    # not pasted, and nothing answered the prompt
+    assert agent.state(NAME) == "asking"
+    assert runs(agent) == []
+    assert f"message {data['id']} from" not in agent.screen(NAME)
+    assert not agent.script.turns_with("WHILE-ASKING")
+
+    approved = run_imessenger("approve", NAME)
+    assert approved.exit_code == 0, approved.output
+    assert approved.stdout.startswith(f'approved "{NAME}"'), approved.output
+    code, answer = finish(asker)
+    assert code == 0, answer
+    assert str(answer["reply"]).startswith("ran it:")
+    assert runs(agent) == ["once"]
+    # the waiting message went in after the prompt, once, and its reply reached the inbox
+    agent.script.wait_for_turn("WHILE-ASKING")
+    end = f"<<IMSG-END {data['id']}>>"
+    wait_for(lambda: end in agent.screen(NAME), 30, "the reply to the waiting message")
+    assert agent.screen(NAME).count(f"message {data['id']} from") == 1
+    inbox = run_imessenger("inbox")
+    assert "answered after the prompt" in inbox.stdout, inbox.output
+    assert runs(agent) == ["once"]
+
+
+def approve_always_deny_and_nothing_asking(agent: Agent) -> None:
+    """approve 2 stops the questions for that kind of command; deny refuses; approve with
+    nothing asking presses nothing."""
+    # the same command twice: what "don't ask again" covers differs (Claude Code: every
+    # `python3 ...`; Codex: commands that start with the whole command line)
+    always = appending("always")
+    agent.script.on("RUN-ALWAYS", command=always, after="ran it: {output}")
+    agent.script.on("RUN-AGAIN", command=always, after="ran again: {output}")
+    agent.script.on("RUN-DENIED", command="touch denied.txt", after="touched: {output}")
+    agent.start(NAME)
+
+    asker = send_in_background("RUN-ALWAYS, please")
+    wait_asking(agent, always)
+    approved = run_imessenger("approve", NAME, "2")
+    assert approved.exit_code == 0, approved.output
+    code, answer = finish(asker)
+    assert code == 0, answer
+    assert runs(agent) == ["always"]
+
+    # the same kind of command again: no prompt this time
+    again_result = send(NAME, "RUN-AGAIN, please")
+    assert again_result.exit_code == 0, again_result.output
+    assert again_result.stdout.startswith("ran again:")
+    assert runs(agent) == ["always", "always"]
+
+    denied = send("--no-reply", NAME, "RUN-DENIED, please")
+    assert denied.exit_code == 0, denied.output
+    wait_asking(agent, "touch denied.txt")
+    no = run_imessenger("deny", NAME)
+    assert no.exit_code == 0, no.output
+    assert no.stdout.startswith(f'denied "{NAME}"'), no.output
+    agent.wait_state(NAME, "idle")
+    assert not (agent.workdir / "denied.txt").exists()
+
+    turns = len(agent.script.turns)
+    state, typed = agent.screen_state(NAME)
+    assert (state, typed) == ("idle", "")
+    nothing = run_imessenger("approve", NAME)
+    assert nothing.exit_code == 1, nothing.output
+    assert "not asking" in nothing.stderr, nothing.output
+    assert agent.screen_state(NAME) == ("idle", "")  # nothing typed into the input box
+    assert len(agent.script.turns) == turns  # and nothing submitted
+    assert runs(agent) == ["always", "always"]
+
+
+def reply_command_reaches_the_sender(agent: Agent) -> None:
+    """The model runs ``imessenger reply ID TEXT`` in its shell; the waiting sender gets TEXT."""
+    command = f"{imessenger_command()} reply {{id}} {shlex.quote(EXACT)}"
+    agent.script.on(
+        "REPLY-CMD", command=command, after="replied through the command", enveloped=False
+    )
+    agent.start(NAME)
+    asker = send_in_background("REPLY-CMD: answer me through imessenger reply")
+    agent.wait_state(NAME, "asking")
+    approved = run_imessenger("approve", NAME)
+    assert approved.exit_code == 0, approved.output
+    code, data = finish(asker)
+    assert code == 0, data
+    assert data["reply"] == EXACT
+    record = message_with("REPLY-CMD")
+    assert record is not None
+    assert record.reply_via == "command"

@@ -1,0 +1,45 @@
+"""Claude Code 2.1.332, run for real in tmux against a fake Anthropic Messages API.
+
+The scenarios live in scenarios.py; this module runs each of them on Claude Code.
+"""
+
+from __future__ import annotations
+
+import pytest
+import scenarios
+from real_agents import Agent
+
+pytestmark = pytest.mark.agents
+
+
+def test_start_states_first_message_and_exact_reply(claude: Agent) -> None:
+    scenarios.start_states_first_message_and_exact_reply(claude)
+
+
+def test_busy_while_it_works(claude: Agent) -> None:
+    scenarios.busy_while_it_works(claude)
+
+
+def test_message_while_busy_is_delivered_once(claude: Agent) -> None:
+    scenarios.message_while_busy_is_delivered_once(claude)
+
+
+def test_long_reply_comes_back_whole(claude: Agent) -> None:
+    # ~/.claude.json says Claude Code was started before, where 2.1.332 would pick its
+    # alternate-screen renderer; the profile's environment keeps it on the normal screen
+    scenarios.long_reply_comes_back_whole(claude)
+    assert claude.tmux.run(
+        "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
+    ) == ["0"]
+
+
+def test_prompt_holds_messages_and_approve_runs_once(claude: Agent) -> None:
+    scenarios.prompt_holds_messages_and_approve_runs_once(claude)
+
+
+def test_approve_always_deny_and_nothing_asking(claude: Agent) -> None:
+    scenarios.approve_always_deny_and_nothing_asking(claude)
+
+
+def test_reply_command_reaches_the_sender(claude: Agent) -> None:
+    scenarios.reply_command_reaches_the_sender(claude)

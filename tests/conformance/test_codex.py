@@ -1,0 +1,43 @@
+"""Codex CLI 0.169.0, run for real in tmux against a fake OpenAI Responses API.
+
+The scenarios live in scenarios.py; this module runs each of them on Codex.
+"""
+
+from __future__ import annotations
+
+import pytest
+import scenarios
+from real_agents import Agent
+
+pytestmark = pytest.mark.agents
+
+
+def test_start_states_first_message_and_exact_reply(codex: Agent) -> None:
+    scenarios.start_states_first_message_and_exact_reply(codex)
+
+
+def test_busy_while_it_works(codex: Agent) -> None:
+    scenarios.busy_while_it_works(codex)
+
+
+def test_message_while_busy_is_delivered_once(codex: Agent) -> None:
+    scenarios.message_while_busy_is_delivered_once(codex)
+
+
+def test_long_reply_comes_back_whole(codex: Agent) -> None:
+    scenarios.long_reply_comes_back_whole(codex)
+    assert codex.tmux.run(
+        "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
+    ) == ["0"]
+
+
+def test_prompt_holds_messages_and_approve_runs_once(codex: Agent) -> None:
+    scenarios.prompt_holds_messages_and_approve_runs_once(codex)
+
+
+def test_approve_always_deny_and_nothing_asking(codex: Agent) -> None:
+    scenarios.approve_always_deny_and_nothing_asking(codex)
+
+
+def test_reply_command_reaches_the_sender(codex: Agent) -> None:
+    scenarios.reply_command_reaches_the_sender(codex)
