@@ -190,12 +190,22 @@ class Courier:
         )
 
     def _recover_claims(self, target: str) -> None:
-        """Settle messages a crashed sender left half-delivered: on screen -> delivered."""
-        for message in self.store.messages_in_state(
-            self.tmux.label, target, MessageState.DELIVERING
-        ):
-            shown = self.tmux.capture(self.tmux.pane(target), history=2000)
-            if message.id in shown:
+        """Settle messages whose sender stopped in the middle of pasting them.
+
+        A message whose id is on the screen was delivered; one that is not
+        goes back to pending. A raw message has no id to look for: it is marked
+        failed rather than risk pasting it twice.
+        """
+        stuck = self.store.messages_in_state(self.tmux.label, target, MessageState.DELIVERING)
+        if not stuck:
+            return
+        shown = self.tmux.capture(self.tmux.pane(target), history=5000)
+        for message in stuck:
+            if message.raw:
+                self.store.mark_failed(
+                    message.id, "its sender stopped while pasting it; not pasted again"
+                )
+            elif message.id in shown:
                 self.store.mark_delivered(message.id)
             else:
                 self.store.release_claim(message.id)
@@ -209,16 +219,22 @@ class Courier:
             view, _ = self.sessions.refresh(view)  # decide on what the pane shows now
             view = self._wait_until_ready(view, profile)
             refusal = self._refusal(view, profile)
-            if refusal:
-                self.store.release_claim(message.id)
-                return Delivery(Outcome.PENDING, refusal)
-            delivery = self._paste_and_confirm(message, view, profile)
         except NoSuchSession:
             self.store.mark_failed(message.id, "the session went away")
             raise
         except BaseException:
-            self.store.release_claim(message.id)
+            self.store.release_claim(message.id)  # nothing was pasted
             raise
+        if refusal:
+            self.store.release_claim(message.id)
+            return Delivery(Outcome.PENDING, refusal)
+        try:
+            delivery = self._paste_and_confirm(message, view, profile)
+        except NoSuchSession:
+            self.store.mark_failed(message.id, "the session went away")
+            raise
+        # Any other interruption from here on (Ctrl-C, a tmux error) leaves the message
+        # "delivering": the next delivery to this target reads the screen to settle it.
         if delivery.outcome in (Outcome.DELIVERED, Outcome.QUEUED):
             self.store.mark_delivered(message.id, delivery.outcome.value)
         else:

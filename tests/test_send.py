@@ -348,3 +348,23 @@ def test_a_session_cannot_message_itself(tmux: Tmux, monkeypatch: pytest.MonkeyP
     result = run_imessenger("send", "w1", "hello me")
     assert result.exit_code == 1
     assert "cannot send a message to itself" in result.stderr
+
+
+def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) -> None:
+    start_demo()
+    done = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY already on screen")
+    shown_id = json.loads(done.stdout)["id"]
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
+    with Store.open() as store:
+        # A sender that died after pasting (its id is on screen) and one that died before.
+        store.set_state(shown_id, MessageState.DELIVERING)
+        store.add_message("0000abcd", tmux.label, "user", "w1", "never pasted")
+        assert store.claim_pending(tmux.label, "w1") is not None
+    code, data = send_json("w1", "newest")
+    assert code == 0
+    assert data["reply"] == "newest"
+    assert message_state(shown_id) is MessageState.DELIVERED  # settled, not pasted again
+    screen = screen_of(tmux, "w1")
+    assert screen.count(f"message {shown_id} from") == 1
+    assert screen.count("message 0000abcd from") == 1  # pasted once, before "newest"
+    assert screen.index("message 0000abcd from") < screen.index(f"message {data['id']} from")
