@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imessenger.cli.main import cli
+from imessenger.cli.entry import main
 
 if __name__ == "__main__":
-    cli(prog_name="imessenger")
+    main()

@@ -42,6 +42,13 @@ GENERAL_KEYS = {
     "protocol.envelope",
     "stop.grace_ms",
     "watch.interval_ms",
+    "watch.debounce_ms",
+    "watch.notify_command",
+    "watch.tmux_message",
+    "status.asking",
+    "status.unread",
+    "status.separator",
+    "status.stopped",
 }
 
 

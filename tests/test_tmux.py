@@ -61,6 +61,14 @@ def test_new_session_sets_environment_folder_and_size(tmux: Tmux, tmp_path: Path
     wait_for(lambda: f"{tmp_path}\nw1" in tmux.capture(pane), what="pwd output")
 
 
+def test_sessions_outlive_their_clients(tmux: Tmux) -> None:
+    tmux.run("set-option", "-g", "destroy-unattached", "on")  # a user's setting
+    start_cat(tmux, "w1")
+    assert tmux.run("show-options", "-t", "=w1:", "destroy-unattached") == [
+        "destroy-unattached off"
+    ]
+
+
 def test_exited_program_leaves_a_dead_pane(tmux: Tmux) -> None:
     tmux.new_session("w1", Path("/"), ["sh", "-c", "exit 7"], environment={}, width=80, height=24)
     pane = wait_for(lambda: (p := tmux.pane("w1")).dead and p, what="dead pane")

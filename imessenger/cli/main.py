@@ -17,6 +17,13 @@ COMMANDS = {
     "deny": "imessenger.cli.prompts:deny",
     "config": "imessenger.cli.config:config_group",
     "demo": "imessenger.cli.tour:demo",
+    "watch": "imessenger.cli.watch:watch",
+    "status": "imessenger.cli.watch:status",
+    "dashboard": "imessenger.cli.watch:dashboard",
+    "tmux-conf": "imessenger.cli.watch:tmux_conf",
+    "approve-menu": "imessenger.cli.watch:approve_menu",
+    "compose": "imessenger.cli.watch:compose",
+    "jump": "imessenger.cli.watch:jump",
 }
 
 

@@ -1,0 +1,168 @@
+"""What the tmux plugin shows: the approval menu, the next session to jump to, its conf lines.
+
+The plugin's keys run ``imessenger`` commands (see tmux/imessenger.tmux); those
+commands build their menus here. Which sessions are asking comes from the
+watcher's status cache when a watcher runs (no pane is read), else from reading
+the panes. A menu item's command runs ``imessenger approve-menu --answer``, which
+answers through :func:`imessenger.approval.answer` with all its checks.
+
+A menu item's command goes through two rounds of tmux format expansion (when the
+menu is built, and in ``run-shell``), so every ``#`` in it is doubled twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import imessenger
+from imessenger.errors import UsageError
+from imessenger.sessions import Sessions
+from imessenger.status import read_status
+from imessenger.store import Choice
+from imessenger.tmux import MenuItem, control_quote
+
+logger = logging.getLogger(__name__)
+
+#: The menu's label for each answer, in the order the menu lists them.
+CHOICE_LABELS: dict[Choice, str] = {
+    Choice.YES_ONCE: "Yes",
+    Choice.YES_ALWAYS: "Yes, don't ask again",
+    Choice.NO: "No",
+}
+#: The keys of the first session's items (later sessions' items have none).
+_FIRST_KEYS = {Choice.YES_ONCE: "y", Choice.YES_ALWAYS: "a", Choice.NO: "n"}
+
+
+@dataclass(frozen=True)
+class Asking:
+    """A session that is asking: what it asks about and which answers its prompt has."""
+
+    name: str
+    agent: str
+    about: str
+    choices: tuple[Choice, ...]
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A ``display-menu``: its title and its items."""
+
+    title: str
+    items: tuple[MenuItem, ...]
+
+
+def asking_sessions(sessions: Sessions) -> list[Asking]:
+    """Return the sessions that are asking, by name: from the watcher, else from the panes."""
+    status = read_status(sessions.tmux.label)
+    if status.watching:
+        found = []
+        for entry in status.data.get("sessions", []):
+            if entry.get("state") != "asking":
+                continue
+            choices = tuple(Choice(c) for c in entry.get("choices", []) if c in set(Choice))
+            found.append(
+                Asking(str(entry["name"]), str(entry["agent"]), str(entry["asking"]), choices)
+            )
+        return sorted(found, key=lambda a: a.name)
+    from imessenger.approval import answers, asking
+    from imessenger.watcher import about
+
+    found = []
+    for view in asking(sessions):
+        prompt = view.screen.prompt
+        if prompt is None:
+            continue
+        choices = tuple(answers(view.name, prompt).values())
+        found.append(Asking(view.name, view.agent, about(prompt), choices))
+    return sorted(found, key=lambda a: a.name)
+
+
+def _escape(text: str) -> str:
+    """Protect ``#`` from one round of tmux format expansion."""
+    return text.replace("#", "##")
+
+
+def run_shell(argv: list[str]) -> str:
+    """Return a menu item command that runs ``argv`` in the background (``run-shell -b``)."""
+    shell = shlex.join(argv)
+    return _escape(f"run-shell -b {control_quote(_escape(shell))}")
+
+
+def approval_menu(sessions: Sessions, command: list[str], client: str) -> Menu:
+    """Build the approval menu: for each asking session, its answers and "Show"."""
+    found = asking_sessions(sessions)
+    socket = ["-L", sessions.tmux.socket_name] if sessions.tmux.socket_name else []
+    items: list[MenuItem] = []
+    for index, entry in enumerate(found):
+        if index:
+            items.append(MenuItem(""))
+        items.append(MenuItem(f"-{entry.name} ({entry.agent}): {entry.about}"))
+        for choice, label in CHOICE_LABELS.items():
+            if choice not in entry.choices:
+                continue
+            argv = [*command, *socket, "approve-menu", "-c", client]
+            argv += ["--answer", entry.name, str(choice)]
+            key = _FIRST_KEYS[choice] if index == 0 else ""
+            items.append(MenuItem(f"  {label}", key, run_shell(argv)))
+        show = _escape(f"switch-client -t {control_quote('=' + entry.name)}")
+        items.append(MenuItem("  Show", "s" if index == 0 else "", show))
+    if not found:
+        items.append(MenuItem("-no session is asking"))
+    count = len(found)
+    title = f" imessenger: {count} asking " if count else " imessenger "
+    return Menu(title, tuple(items))
+
+
+def next_asking(sessions: Sessions, current: str | None) -> str | None:
+    """Return the asking session that follows ``current`` by name (wrapping), or None."""
+    names = [entry.name for entry in asking_sessions(sessions)]
+    if not names:
+        return None
+    later = [name for name in names if current is None or name > current]
+    return later[0] if later else names[0]
+
+
+def client_session(sessions: Sessions, client: str) -> str | None:
+    """Return the session a tmux client shows, or None when there is no such client."""
+    for info in sessions.tmux.clients():
+        if info.name == client:
+            return info.session
+    return None
+
+
+# --- the plugin's files and conf lines ------------------------------------------------------------
+
+
+def plugin_file() -> Path:
+    """Return the plugin's entry file, ``imessenger.tmux``.
+
+    It is ``tmux/imessenger.tmux`` in a source checkout, or ``imessenger/tmux_plugin/``
+    in an installed package. Raises UsageError when neither is there.
+    """
+    package = Path(imessenger.__file__).resolve().parent
+    for folder in (package / "tmux_plugin", package.parent / "tmux"):
+        candidate = folder / "imessenger.tmux"
+        if candidate.is_file():
+            return candidate
+    raise UsageError(
+        "the tmux plugin (imessenger.tmux) is not installed with this imessenger; "
+        "install it with TPM (set -g @plugin ...) or from a source checkout"
+    )
+
+
+def plugin_conf(command: list[str]) -> str:
+    """Return the lines that load the plugin from ~/.tmux.conf without TPM."""
+    entry = plugin_file()
+    return "\n".join(
+        [
+            "# imessenger's tmux plugin (printed by `imessenger tmux-conf`).",
+            "# Put #{imessenger_status} into status-right (or status-left) above these lines,",
+            "# for example: set -g status-right '#{imessenger_status} %H:%M'",
+            f"set -g @imessenger-command {control_quote(shlex.join(command))}",
+            # through sh: an installed copy may have lost its executable bit
+            f"run-shell {control_quote('sh ' + shlex.quote(str(entry)))}",
+        ]
+    )

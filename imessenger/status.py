@@ -1,0 +1,241 @@
+"""What the watcher publishes for other processes: its pid file and the status cache.
+
+One watcher runs per tmux server. It holds an ``flock`` on ``watch-<server>.pid`` in
+the data directory for as long as it runs (the kernel drops the lock however the
+process ends, so a crashed watcher never looks alive), and keeps
+``status-<server>.json`` up to date: the state of every session it follows and the
+counts the tmux status line shows, with that line already rendered.
+
+``imessenger status`` runs every few seconds in tmux's status line, so reading the
+status costs one small file read and one ``flock`` probe: no tmux call, no database,
+no configuration. This module imports nothing heavy for the same reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+from typing import TYPE_CHECKING, NamedTuple
+
+from imessenger.errors import ImessengerError
+from imessenger.paths import data_dir, ensure_data_dir
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+# Records here are NamedTuples, not dataclasses: importing dataclasses (and logging)
+# would double what `imessenger status` costs.
+
+#: Version of the status cache's layout; a reader ignores a cache of another version.
+STATUS_VERSION = 1
+
+#: What the status line says when no watcher runs and the configuration was not read.
+DEFAULT_STOPPED = "imessenger: not watching"
+
+_SAFE_LABEL = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def file_label(server: str) -> str:
+    """Return the server label as it appears in file names (a hash when it is not plain)."""
+    if _SAFE_LABEL.fullmatch(server):
+        return server
+    import hashlib  # here: `imessenger status` runs often and rarely needs it
+
+    return hashlib.sha256(server.encode()).hexdigest()[:16]
+
+
+def pid_path(server: str) -> Path:
+    """The watcher's pid (and lock) file for a tmux server."""
+    return data_dir() / f"watch-{file_label(server)}.pid"
+
+
+def status_path(server: str) -> Path:
+    """The status cache the watcher of a tmux server writes."""
+    return data_dir() / f"status-{file_label(server)}.json"
+
+
+def log_path(server: str) -> Path:
+    """Where ``imessenger watch --daemon`` writes its log."""
+    return data_dir() / f"watch-{file_label(server)}.log"
+
+
+# --- the pid file ---------------------------------------------------------------------------
+
+
+class WatcherRunning(ImessengerError):
+    """Another watcher already follows this tmux server."""
+
+    def __init__(self, server: str, pid: int | None) -> None:
+        which = f" (pid {pid})" if pid else ""
+        super().__init__(
+            f'imessenger watch is already running for tmux server "{server}"{which}; '
+            "stop it with `imessenger watch --stop` to start another"
+        )
+        self.server = server
+        self.pid = pid
+
+
+class PidFile:
+    """The watcher's claim on a tmux server: an exclusive ``flock`` held while it runs."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.path = pid_path(server)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock and write our pid; WatcherRunning when another process holds it."""
+        ensure_data_dir()
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise WatcherRunning(self.server, running_pid(self.server)) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Give the lock up (the file stays; an unlocked file means "not running")."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def running_pid(server: str) -> int | None:
+    """Return the pid of the watcher of this tmux server, or None when none runs.
+
+    A probe with a shared, non-blocking ``flock``: it fails only while a watcher holds
+    the file, whatever the file says.
+    """
+    try:
+        fd = os.open(pid_path(server), os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+# --- the status cache -------------------------------------------------------------------------
+
+
+class StatusFormats(NamedTuple):
+    """How the status line reads (the ``[status]`` table of the configuration)."""
+
+    asking: str = "⚠ {count} asking"
+    unread: str = "✉ {count}"
+    separator: str = " · "
+    stopped: str = DEFAULT_STOPPED
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> StatusFormats:
+        """Build from the ``[status]`` table (missing keys keep their defaults)."""
+        known = {key: str(values[key]) for key in ("asking", "unread", "separator", "stopped")}
+        return cls(**{key: value for key, value in known.items() if key in values})
+
+
+def render_line(asking: int, unread: int, formats: StatusFormats) -> str:
+    """Return the status-line text: each non-zero count in its format, joined."""
+    parts = []
+    if asking:
+        parts.append(formats.asking.format(count=asking))
+    if unread:
+        parts.append(formats.unread.format(count=unread))
+    return formats.separator.join(parts)
+
+
+def render_plain(asking: int, unread: int) -> str:
+    """Return the counts in plain words ("2 asking, 3 unread", or "nothing waiting")."""
+    parts = []
+    if asking:
+        parts.append(f"{asking} asking")
+    if unread:
+        parts.append(f"{unread} unread")
+    return ", ".join(parts) if parts else "nothing waiting"
+
+
+def write_status(server: str, data: dict[str, Any]) -> None:
+    """Replace the status cache atomically (a temporary file renamed over it)."""
+    import tempfile  # here: the readers of the cache never need it
+
+    folder = ensure_data_dir()
+    fd, name = tempfile.mkstemp(prefix=".status-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+        os.replace(name, status_path(server))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+
+
+class Status(NamedTuple):
+    """What ``imessenger status`` reports: whether a watcher runs, and its last cache."""
+
+    server: str
+    watching: bool
+    pid: int | None
+    data: dict[str, Any]
+
+    @property
+    def asking(self) -> int:
+        return int(self.data.get("asking", 0)) if self.watching else 0
+
+    @property
+    def unread(self) -> int:
+        return int(self.data.get("unread_user", 0)) if self.watching else 0
+
+    def line(self) -> str:
+        """The status-line text (as the watcher rendered it with the user's formats)."""
+        if not self.watching:
+            return str(self.data.get("stopped_line", DEFAULT_STOPPED))
+        return str(self.data.get("line", ""))
+
+    def plain(self) -> str:
+        """The same in plain words."""
+        if not self.watching:
+            return "not watching"
+        return render_plain(self.asking, self.unread)
+
+    def as_json(self) -> dict[str, Any]:
+        """The cache with ``watching`` and ``pid`` as of now."""
+        return {
+            "server": self.server,
+            "watching": self.watching,
+            "pid": self.pid,
+            "asking": self.asking,
+            "unread": self.unread,
+            "line": self.line(),
+            "sessions": self.data.get("sessions", []) if self.watching else [],
+            "updated_at": self.data.get("updated_at"),
+        }
+
+
+def read_status(server: str) -> Status:
+    """Read the status cache of a tmux server and probe whether its watcher runs.
+
+    A missing, damaged or foreign cache reads as empty.
+    """
+    pid = running_pid(server)
+    data: dict[str, Any] = {}
+    try:
+        loaded = json.loads(status_path(server).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        loaded = None
+    if isinstance(loaded, dict) and loaded.get("version") == STATUS_VERSION:
+        data = loaded
+    return Status(server=server, watching=pid is not None, pid=pid, data=data)

@@ -1,0 +1,301 @@
+"""The tmux plugin (tmux/imessenger.tmux) loaded into a private tmux server.
+
+Keys, notes and options are read back from tmux. Each menu item and popup command
+is run directly (``source-file`` of the item's tmux command, the popup's script),
+and the menu and the jump also on a real terminal client in a pseudo-terminal:
+never on a control-mode client (seen on tmux 3.3a, a menu aimed at one ended the
+server).
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import python_cli, run_imessenger, run_isesh, wait_for
+
+from imessenger.status import running_pid
+from imessenger.store import Choice, InboxKind, Store
+from imessenger.tmux import Tmux
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN = ROOT / "tmux" / "imessenger.tmux"
+COMMAND = shlex.join(python_cli())
+KEYS = {
+    "a": "imessenger: answer the sessions asking for permission",
+    "A": "imessenger: jump to the next session asking for permission",
+    "S": "imessenger: write a message and send it to a session",
+    "N": "imessenger: show your inbox and the sessions asking",
+    "W": "imessenger: the dashboard of all sessions",
+}
+
+
+@pytest.fixture
+def server(tmux: Tmux, tmp_path: Path) -> Tmux:
+    """The test's tmux server with a session "main" and the plugin's command option set."""
+    tmux.new_session("main", tmp_path, ["sh"], environment={}, width=100, height=30)
+    tmux.run("set-option", "-g", "@imessenger-command", COMMAND)
+    tmux.run("set-option", "-g", "@imessenger-watch", "off")
+    return tmux
+
+
+def load(tmux: Tmux, **options: str) -> None:
+    for name, value in options.items():
+        tmux.run("set-option", "-g", f"@imessenger-{name.replace('_', '-')}", value)
+    tmux.run("run-shell", str(PLUGIN))
+
+
+def notes(tmux: Tmux) -> dict[str, str]:
+    found = {}
+    for line in tmux.run("list-keys", "-N", "-T", "prefix"):
+        key, _, note = line.partition(" ")
+        found[key] = note.strip()
+    return found
+
+
+def bound(tmux: Tmux, key: str) -> str:
+    lines = tmux.run("list-keys", "-T", "prefix")
+    return next((line for line in lines if line.split()[3:4] == [key]), "")
+
+
+def tmux_env(tmux: Tmux) -> dict[str, str]:
+    """The environment of a program tmux starts ($TMUX names the server)."""
+    socket = tmux.socket_path()
+    assert socket is not None
+    return {**os.environ, "TMUX": f"{socket},1,0"}
+
+
+def start_demo(name: str) -> None:
+    result = run_isesh("start", name, "--agent", "demo")
+    assert result.exit_code == 0, result.output
+
+
+def ask(tmux: Tmux, name: str, directive: str) -> None:
+    assert run_imessenger("send", name, "--no-reply", f"{directive} BUSY[50]").exit_code == 0
+    wait_for(lambda: "Do you want to proceed?" in tmux.capture(tmux.pane(name)), what="a prompt")
+
+
+class Terminal:
+    """A real terminal client: ``tmux attach`` in a pseudo-terminal whose output is kept."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.name = ""
+        self._seen = bytearray()
+        self._lock = threading.Lock()
+
+    def drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self._lock:
+                self._seen += chunk
+
+    def shows(self, text: str) -> bool:
+        """True once the terminal was sent ``text`` (as tmux draws it, escapes aside)."""
+        with self._lock:
+            return text.encode() in self._seen
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.fd, keys)
+
+
+@pytest.fixture
+def terminal(server: Tmux) -> Iterator[Terminal]:
+    """A terminal client attached to "main"; ended (by its pid) after the test."""
+    argv = server.argv("attach-session", "-t", "=main")
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+    env["TERM"] = "xterm-256color"
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes tmux at once
+        os.execve(argv[0], argv, env)
+    terminal = Terminal(fd)
+    reader = threading.Thread(target=terminal.drain, daemon=True)
+    reader.start()
+    try:
+        terminal.name = wait_for(
+            lambda: next((c.name for c in server.clients() if not c.control), None),
+            what="the terminal client",
+        )
+        yield terminal
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        os.close(fd)
+        reader.join(5)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def test_plugin_binds_its_keys_with_notes_and_the_status_segment(server: Tmux) -> None:
+    server.run("set-option", "-g", "status-right", "#{imessenger_status} %H:%M")
+    load(server)
+    assert {key: notes(server).get(key) for key in KEYS} == KEYS
+    assert "approve-menu -c '#{client_name}'" in bound(server, "a")
+    assert "display-popup" in bound(server, "S")
+    [segment] = server.run("show-option", "-gqv", "@imessenger-status")
+    assert segment.startswith("#(sh ")
+    assert segment.endswith("run.sh' status)")
+    assert server.run("show-option", "-gqv", "status-right") == [f"{segment} %H:%M"]
+    shell = segment[2:-1]  # what tmux runs for the segment
+    out = subprocess.run(["sh", "-c", shell], env=tmux_env(server), capture_output=True, text=True)
+    assert out.stdout == "imessenger: not watching\n", out.stderr
+
+
+def test_options_change_the_keys(server: Tmux) -> None:
+    load(server, menu_key="M-a", inbox_key="none", popup_width="50%")
+    found = notes(server)
+    assert found.get("M-a") == KEYS["a"]
+    assert "a" not in found
+    assert "N" not in found
+    assert '-w "50%"' in bound(server, "S")
+
+
+def test_plugin_starts_the_watcher_when_asked(server: Tmux) -> None:
+    try:
+        load(server, watch="on")
+        pid = wait_for(lambda: running_pid(server.label), what="the watcher started by the plugin")
+        assert pid > 0
+    finally:
+        run_imessenger("watch", "--stop")
+    assert running_pid(server.label) is None
+
+
+def test_tmux_conf_prints_lines_that_load_the_plugin(server: Tmux, tmp_path: Path) -> None:
+    result = run_imessenger("tmux-conf")
+    assert result.exit_code == 0, result.output
+    assert f"run-shell 'sh {PLUGIN}'" in result.stdout.splitlines()
+    assert "set -g @imessenger-command" in result.stdout
+    conf = tmp_path / "tmux.conf"
+    conf.write_text(result.stdout, encoding="utf-8")
+    server.run("source-file", str(conf))
+    assert notes(server).get("a") == KEYS["a"]
+    [command] = server.run("show-option", "-gqv", "@imessenger-command")
+    assert command == f"{sys.executable} -m imessenger"
+
+
+# --- the menu, run item by item ---------------------------------------------------------------
+
+
+def menu_items(client: str = "nobody") -> dict[str, list[tuple[str, str, str]]]:
+    """The approval menu, by session: (label, key, command) of each answer and of Show."""
+    result = run_imessenger("approve-menu", "-c", client, "--print")
+    assert result.exit_code == 0, result.output
+    by_session: dict[str, list[tuple[str, str, str]]] = {}
+    current = ""
+    for line in result.stdout.splitlines()[1:]:
+        if not line:
+            continue
+        label, key, command = line.split("\t")
+        if label.startswith("-"):
+            current = label[1:].split(" ")[0]
+            by_session[current] = []
+        else:
+            by_session[current].append((label.strip(), key, command))
+    return by_session
+
+
+def run_item(tmux: Tmux, command: str, tmp_path: Path) -> None:
+    """Run a menu item's command as tmux would: expand its formats once, then parse it."""
+    item = tmp_path / "item.conf"
+    item.write_text(command.replace("##", "#") + "\n", encoding="utf-8")
+    tmux.run("source-file", str(item))
+
+
+def test_each_menu_item_answers_its_session(server: Tmux, tmp_path: Path) -> None:
+    start_demo("w1")
+    start_demo("w2")
+    ask(server, "w1", "ASK[touch one.txt]")
+    ask(server, "w2", "ASK2[rm two.txt]")
+    menu = menu_items()
+    assert [item[:2] for item in menu["w1"]] == [
+        ("Yes", "y"),
+        ("Yes, don't ask again", "a"),
+        ("No", "n"),
+        ("Show", "s"),
+    ]
+    assert [item[:2] for item in menu["w2"]] == [("Yes", ""), ("No", ""), ("Show", "")]
+    assert menu["w1"][3][2] == "switch-client -t '=w1'"
+
+    run_item(server, menu["w1"][1][2], tmp_path)  # "Yes, don't ask again"
+    run_item(server, menu["w2"][1][2], tmp_path)  # "No"
+    with Store.open() as store:
+        wait_for(lambda: len(store.list_approvals()) == 2, what="both answered")
+        answers = {r.session: (r.actor, r.choice, r.closed) for r in store.list_approvals()}
+    assert answers == {
+        "w1": ("user", Choice.YES_ALWAYS, True),
+        "w2": ("user", Choice.NO, True),
+    }
+    after = run_imessenger("approve-menu", "-c", "nobody", "--print").stdout
+    assert after.splitlines()[1:] == ["-no session is asking\t\t"]
+
+
+def test_menu_and_jump_on_a_terminal_client(server: Tmux, terminal: Terminal) -> None:
+    start_demo("w1")
+    ask(server, "w1", "ASK[touch t.txt]")
+    jumped = run_imessenger("jump", "-c", terminal.name)
+    assert jumped.exit_code == 0, jumped.output
+    assert jumped.stdout == "w1\n"
+    wait_for(lambda: [c.session for c in server.clients() if c.name == terminal.name] == ["w1"])
+
+    # display-menu returns when the menu closes: run it beside the test, as run-shell -b does
+    menu = subprocess.Popen([*python_cli(), "approve-menu", "-c", terminal.name])
+    try:
+        wait_for(lambda: terminal.shows("imessenger: 1 asking"), what="the menu drawn")
+        terminal.type(b"y")  # the menu's key for "Yes" of the first session
+        assert menu.wait(20) == 0
+    finally:
+        if menu.poll() is None:
+            menu.terminate()
+            menu.wait()
+    with Store.open() as store:
+        wait_for(lambda: store.list_approvals("w1"), what="the answer given from the menu")
+        [record] = store.list_approvals("w1")
+    assert (record.choice, record.closed) == (Choice.YES_ONCE, True)
+    wait_for(lambda: terminal.shows('"w1": yes, this once'), what="the outcome shown")
+    nothing = run_imessenger("jump", "-c", terminal.name)
+    assert "no session is asking" in nothing.stderr
+
+
+# --- the popups' commands ---------------------------------------------------------------------
+
+
+def test_send_popup_sends_a_multi_line_message(server: Tmux) -> None:
+    start_demo("w1")
+    wait_for(lambda: "demo>" in server.capture(server.pane("w1")), what="w1 ready")
+    result = run_imessenger("compose", stdin="1\nfirst line\nsecond line\n.\n")
+    assert result.exit_code == 0, result.output
+    assert "1. w1" in result.stdout
+    assert "to w1: delivered" in result.stdout or "to w1: queued" in result.stdout
+    with Store.open() as store:
+        [message] = store.list_messages(session="w1")
+    assert (message.sender, message.body) == ("user", "first line\nsecond line")
+
+
+def test_inbox_popup_shows_the_inbox_and_who_is_asking(server: Tmux) -> None:
+    load(server)
+    start_demo("w1")
+    ask(server, "w1", "ASK[touch i.txt]")
+    with Store.open() as store:
+        store.add_inbox("user", InboxKind.NOTICE, "a notice for you", "its body")
+    script = PLUGIN.parent / "scripts" / "inbox.sh"
+    out = subprocess.run(
+        ["sh", str(script)], env=tmux_env(server), input="\n", capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert "a notice for you" in out.stdout
+    assert '"w1" (demo) asks: Do you want to proceed?' in out.stdout
+    assert "[press Enter to close]" in out.stdout

@@ -1,0 +1,305 @@
+"""``imessenger watch`` on real tmux with the demo agent, and the dashboard.
+
+The watcher runs as its own process (``python -m imessenger watch``) with the test's
+environment; the ``watcher`` fixture starts it and terminates every one it started.
+What it does is read back from the store and from its status cache.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import python_cli, run_imessenger, run_isesh, wait_for
+
+from imessenger import paths
+from imessenger.config import load_config
+from imessenger.dashboard import Row, View, render
+from imessenger.sessions import Sessions
+from imessenger.status import read_status, running_pid
+from imessenger.store import InboxEntry, InboxKind, MessageState, Store
+from imessenger.tmux import Tmux
+
+StartWatcher = Callable[[], subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with Store.open() as opened:
+        yield opened
+
+
+@pytest.fixture
+def watcher(tmux: Tmux, tmp_path: Path) -> Iterator[StartWatcher]:
+    """Start ``imessenger watch`` (as many times as asked); terminate them all at the end."""
+    started: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        log = tmp_path / f"watch-{len(started)}.log"
+        with open(log, "wb") as output:
+            proc = subprocess.Popen(
+                [*python_cli(), "watch", "-v"], stdout=output, stderr=subprocess.STDOUT
+            )
+        started.append((proc, log))
+        wait_for(lambda: running_pid(tmux.label) == proc.pid, what="the watcher to start")
+        return proc
+
+    yield start
+    for proc, log in started:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        print(f"--- {log.name} (exit {proc.returncode})\n{log.read_text(errors='replace')}")
+
+
+def start_demo(name: str) -> None:
+    result = run_isesh("start", name, "--agent", "demo")
+    assert result.exit_code == 0, result.output
+
+
+def watched(tmux: Tmux, name: str) -> dict[str, Any] | None:
+    """The watcher's view of a session (from its status cache), or None."""
+    for entry in read_status(tmux.label).data.get("sessions", []):
+        if entry["name"] == name:
+            return dict(entry)
+    return None
+
+
+def state_of(tmux: Tmux, name: str) -> str | None:
+    entry = watched(tmux, name)
+    return entry["state"] if entry else None
+
+
+def entries(store: Store, owner: str, kind: InboxKind) -> list[InboxEntry]:
+    return [e for e in store.read_inbox(owner, peek=True, include_read=True) if e.kind == kind]
+
+
+def delivered(store: Store, message_id: str) -> bool:
+    """True once the message was submitted to its target (or even answered)."""
+    message = store.get_message(message_id)
+    done = (MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED)
+    return message is not None and message.state in done
+
+
+def scrollback(tmux: Tmux, name: str) -> str:
+    return tmux.capture(tmux.pane(name), history=2000)
+
+
+def test_prompt_noticed_once_and_pending_message_delivered_once(
+    tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.txt"
+    config = paths.user_config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    command = f'echo "$IMESSENGER_EVENT $IMESSENGER_EVENT_SESSION" >> {events}'
+    config.write_text(f"[watch]\nnotify_command = '{command}'\n", encoding="utf-8")
+    start_demo("w1")
+    watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle in the status cache")
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] BUSY[50]").exit_code == 0
+    wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="a prompt notice")
+    [notice] = entries(store, "user", InboxKind.PROMPT)
+    assert notice.title == '"w1" is asking: touch x.txt'
+    assert "imessenger approve w1" in notice.body
+    assert [e.title for e in entries(store, "w1", InboxKind.PROMPT)] == [notice.title]
+    entry = wait_for(
+        lambda: (e := watched(tmux, "w1")) and e["state"] == "asking" and e, what="asking cached"
+    )
+    assert (entry["asking"], entry["choices"]) == ("touch x.txt", ["yes-once", "yes-always", "no"])
+    wait_for(lambda: run_imessenger("status").stdout == "⚠ 1 asking · ✉ 1\n", what="the line")
+    wait_for(events.exists, what="the notify command run")
+    assert events.read_text() == "asking w1\n"
+
+    waiting = run_imessenger("send", "w1", "--no-reply", "after the prompt LINES[2]")
+    assert waiting.exit_code == 3, waiting.output  # pending: never pasted into a prompt
+    [pending] = store.pending_messages(tmux.label, "w1")
+    tmux.send_keys(tmux.pane("w1"), ["1"])  # answered in the pane itself, not by imessenger
+
+    wait_for(lambda: delivered(store, pending.id), what="the pending message delivered")
+    # the late reply to the --no-reply message lands in the sender's inbox
+    wait_for(lambda: entries(store, "user", InboxKind.REPLY), what="a late reply in the inbox")
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle again")
+    assert scrollback(tmux, "w1").count(f"message {pending.id} from") == 1  # pasted once
+    assert len(entries(store, "user", InboxKind.PROMPT)) == 1  # redraws raise no new notice
+
+
+def test_restart_repeats_no_notice_and_loses_no_pending_message(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    start_demo("w1")
+    first = watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch r.txt] BUSY[50]").exit_code == 0
+    wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="a prompt notice")
+    first.send_signal(signal.SIGKILL)  # no chance to clean up
+    first.wait(10)
+    assert run_imessenger("send", "w1", "--no-reply", "while nobody watches").exit_code == 3
+
+    watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "asking", what="the new watcher sees the prompt")
+    assert len(entries(store, "user", InboxKind.PROMPT)) == 1
+    [pending] = store.pending_messages(tmux.label, "w1")
+    tmux.send_keys(tmux.pane("w1"), ["1"])
+    wait_for(lambda: delivered(store, pending.id), what="delivered after the restart")
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
+    assert scrollback(tmux, "w1").count(f"message {pending.id} from") == 1
+    assert len(entries(store, "user", InboxKind.PROMPT)) == 1
+
+
+def test_sessions_come_and_go_and_the_server_restarts(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    watcher()  # no server and no session yet
+    start_demo("a1")
+    start_demo("a2")
+    wait_for(lambda: state_of(tmux, "a1") == state_of(tmux, "a2") == "idle", what="both idle")
+
+    assert run_imessenger("send", "a1", "--no-reply", "ASK[touch a.txt] BUSY[50]").exit_code == 0
+    wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="a1's prompt noticed")
+    tmux.kill_session("a1")  # closed outside isesh: a notice
+    wait_for(lambda: entries(store, "user", InboxKind.NOTICE), what="a notice for a1")
+    assert [e.title for e in entries(store, "user", InboxKind.NOTICE)] == ['"a1" ended']
+    run_isesh("stop", "a1")  # forgets it
+    start_demo("a1")  # a new run under the same name: the same prompt is news again
+    wait_for(lambda: state_of(tmux, "a1") == "idle", what="the new a1 followed")
+    assert run_imessenger("send", "a1", "--no-reply", "ASK[touch a.txt] BUSY[50]").exit_code == 0
+    wait_for(lambda: len(entries(store, "user", InboxKind.PROMPT)) == 2, what="a second notice")
+    tmux.kill_session("a1")
+    run_isesh("stop", "a1")
+    assert run_isesh("stop", "a2").exit_code == 0  # stopped by isesh: no notice
+    wait_for(lambda: watched(tmux, "a2") is None, what="a2 no longer followed")
+
+    start_demo("a3")
+    wait_for(lambda: state_of(tmux, "a3") == "idle", what="a3 idle")
+    assert run_imessenger("send", "a3", "--no-reply", "EXIT").exit_code == 0
+    wait_for(lambda: state_of(tmux, "a3") == "exited", what="a3 exited")
+    wait_for(lambda: len(entries(store, "user", InboxKind.NOTICE)) >= 2, what="an exit notice")
+    titles = [e.title for e in entries(store, "user", InboxKind.NOTICE)]
+    assert titles == ['"a1" ended', '"a3" exited']  # the second a1, stopped at once: none
+
+    tmux.run("kill-server")  # the whole server goes, then a new one starts
+    wait_for(lambda: watched(tmux, "a3") is None, what="nothing followed without a server")
+    run_isesh("stop", "a3")  # forget the old record
+    start_demo("b1")
+    wait_for(lambda: state_of(tmux, "b1") == "idle", what="b1 followed on the new server")
+    assert len(entries(store, "user", InboxKind.NOTICE)) == 2  # the server's end said nothing
+
+
+def test_a_reply_after_the_sender_gave_up_reaches_its_inbox(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    start_demo("w1")
+    watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    gave_up = run_imessenger("send", "w1", "--timeout", "100", "BUSY[700] slow one")
+    assert gave_up.exit_code == 124, gave_up.output
+    [reply] = wait_for(lambda: entries(store, "user", InboxKind.REPLY), what="the late reply")
+    assert reply.body.strip() == "BUSY[700] slow one"
+    assert reply.title.startswith('reply from "w1" to message')
+
+
+def test_a_pane_printing_fast_does_not_hold_others_up(
+    tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    loud = ["sh", "-c", "while :; do seq 1 2000; done"]
+    assert run_isesh("start", "loud", "-d", str(tmp_path), "--agent", "shell", "--", *loud)
+    start_demo("w1")
+    watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch f.txt] BUSY[50]").exit_code == 0
+    wait_for(lambda: entries(store, "user", InboxKind.PROMPT), seconds=5, what="the notice")
+    assert state_of(tmux, "loud") == "idle"
+
+
+def test_a_second_watcher_says_so_and_exits(tmux: Tmux, watcher: StartWatcher) -> None:
+    first = watcher()
+    result = run_imessenger("watch")
+    assert result.exit_code == 0
+    assert f'already running for tmux server "{tmux.label}" (pid {first.pid})' in result.stderr
+    assert run_imessenger("watch", "--daemon").stdout.startswith("imessenger watch is already")
+
+
+def test_watch_daemon_starts_and_stop_ends_it(tmux: Tmux) -> None:
+    started = run_imessenger("watch", "--daemon")
+    try:
+        assert started.exit_code == 0, started.output
+        pid = running_pid(tmux.label)
+        assert pid is not None
+        assert f"(pid {pid})" in started.stdout
+        assert read_status(tmux.label).watching
+    finally:
+        stopped = run_imessenger("watch", "--stop")
+    assert stopped.exit_code == 0, stopped.output
+    assert running_pid(tmux.label) is None
+    assert run_imessenger("status").stdout == "imessenger: not watching\n"
+
+
+# --- the dashboard ---------------------------------------------------------------------------
+
+
+def test_render_fits_the_window_and_marks_the_selection() -> None:
+    view = View(
+        [
+            Row("w1", "demo", "asking", "touch x.txt", ("yes-once",), "build it", "(delivered)", 2),
+            Row("w2", "claude", "idle", last_message="hello", last_reply="hi there"),
+        ],
+        watching=True,
+        user_unread=3,
+    )
+    lines = render(view, 60, 12, selected=1, note="ok")
+    assert len(lines) == 12
+    assert all(len(line) <= 60 for line in lines)
+    assert lines[0].startswith("imessenger · 2 session(s) · 1 asking, 3 unread · watching")
+    assert lines[2].startswith("  w1    demo    asking   ✉2")
+    assert "asks: touch x.txt" in lines[2]
+    assert lines[4].startswith("› w2")
+    assert 'last: "hello"  → hi there' in lines[5]
+    assert lines[-2:] == ["ok", render(view, 60, 12, 0)[-1]]
+    assert len(render(view, 20, 2, 0)) == 2
+
+
+def test_dashboard_shows_sessions_and_approves_with_a_key(
+    tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    start_demo("w1")
+    watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    environment = {k: v for k, v in os.environ.items() if k.startswith(("IMESSENGER", "XDG"))}
+    environment["HOME"] = os.environ["HOME"]
+    tmux.new_session(
+        "dash",
+        tmp_path,
+        [*python_cli(), "dashboard"],
+        environment=environment,
+        width=100,
+        height=20,
+    )
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch d.txt] BUSY[50]").exit_code == 0
+    wait_for(lambda: "asks: touch d.txt" in scrollback(tmux, "dash"), what="the prompt shown")
+    tmux.send_keys(tmux.pane("dash"), ["y"])
+    wait_for(lambda: store.list_approvals("w1"), what="the approval")
+    [approval] = store.list_approvals("w1")
+    assert (approval.actor, approval.option_label) == ("user", "Yes")
+    wait_for(lambda: '("Yes")' in scrollback(tmux, "dash"), what="the outcome shown")
+    tmux.send_keys(tmux.pane("dash"), ["q"])
+    wait_for(lambda: tmux.pane("dash").dead, what="the dashboard quit")
+
+
+def test_dashboard_without_a_watcher_reads_the_panes(tmux: Tmux, store: Store) -> None:
+    start_demo("w1")
+    sessions = Sessions(tmux, store, load_config())
+    wait_for(lambda: sessions.view("w1").state.value == "idle", what="w1 idle")
+    from imessenger.dashboard import rows
+
+    view = rows(sessions)
+    assert not view.watching
+    assert [(r.name, r.agent, r.state) for r in view.rows] == [("w1", "demo", "idle")]
