@@ -62,6 +62,7 @@ def test_new_session_sets_environment_folder_and_size(tmux: Tmux, tmp_path: Path
 
 
 def test_sessions_outlive_their_clients(tmux: Tmux) -> None:
+    start_cat(tmux, "first")
     tmux.run("set-option", "-g", "destroy-unattached", "on")  # a user's setting
     start_cat(tmux, "w1")
     assert tmux.run("show-options", "-t", "=w1:", "destroy-unattached") == [
