@@ -88,7 +88,6 @@ def rows(sessions: Sessions, status: Status | None = None) -> View:
         entries = list(status.data.get("sessions", []))
     else:
         from imessenger.approval import answers
-        from imessenger.watcher import about
 
         entries = []
         for view in sessions.views():
@@ -98,7 +97,7 @@ def rows(sessions: Sessions, status: Status | None = None) -> View:
                     "name": view.name,
                     "agent": view.agent,
                     "state": str(view.state),
-                    "asking": about(prompt) if prompt is not None else None,
+                    "asking": prompt.about() if prompt is not None else None,
                     "choices": [str(c) for c in answers(view.name, prompt).values()]
                     if prompt is not None
                     else [],

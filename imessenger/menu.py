@@ -68,7 +68,6 @@ def asking_sessions(sessions: Sessions) -> list[Asking]:
             )
         return sorted(found, key=lambda a: a.name)
     from imessenger.approval import answers, asking
-    from imessenger.watcher import about
 
     found = []
     for view in asking(sessions):
@@ -76,7 +75,7 @@ def asking_sessions(sessions: Sessions) -> list[Asking]:
         if prompt is None:
             continue
         choices = tuple(answers(view.name, prompt).values())
-        found.append(Asking(view.name, view.agent, about(prompt), choices))
+        found.append(Asking(view.name, view.agent, prompt.about(), choices))
     return sorted(found, key=lambda a: a.name)
 
 

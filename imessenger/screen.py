@@ -76,6 +76,13 @@ class Prompt:
         """Return the first option with this meaning, or None."""
         return next((option for option in self.options if option.meaning == meaning), None)
 
+    def about(self) -> str:
+        """Return what the prompt asks about, on one line (its subject, else its question)."""
+        lines = [line.strip() for line in self.subject.splitlines() if line.strip()]
+        if not lines:
+            return self.question
+        return lines[0] + (" …" if len(lines) > 1 else "")
+
 
 @dataclass(frozen=True)
 class Screen:

@@ -103,14 +103,6 @@ def prompt_key(prompt: Prompt) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def about(prompt: Prompt) -> str:
-    """What a prompt asks about, on one line (its subject, else its question)."""
-    lines = [line.strip() for line in prompt.subject.splitlines() if line.strip()]
-    if not lines:
-        return prompt.question
-    return lines[0] + (" …" if len(lines) > 1 else "")
-
-
 # --- what survives a restart ---------------------------------------------------------------
 
 
@@ -505,7 +497,7 @@ class Watcher:
 
     def _notice_prompt(self, followed: Followed, prompt: Prompt) -> None:
         name = followed.name
-        subject = about(prompt)
+        subject = prompt.about()
         logger.info('"%s" is asking: %s', name, subject)
         title = f'"{name}" is asking: {subject}'
         body = (
@@ -736,7 +728,7 @@ class Watcher:
                     "agent": followed.record.agent,
                     "state": str(followed.state),
                     "since": followed.since,
-                    "asking": about(prompt) if prompt is not None else None,
+                    "asking": prompt.about() if prompt is not None else None,
                     "question": prompt.question if prompt is not None else None,
                     "choices": [str(c) for c in answers(name, prompt).values()] if prompt else [],
                     "input": bool(followed.screen.input_text),

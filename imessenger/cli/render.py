@@ -47,14 +47,6 @@ def print_prompt(view: SessionView, prompt: Prompt, app: App) -> None:
         click.echo(f"  {label}  key {keys:<6} {how}".rstrip())
 
 
-def about(prompt: Prompt) -> str:
-    """Return what a prompt asks about, on one line (its subject, else its question)."""
-    lines = [line for line in prompt.subject.splitlines() if line.strip()]
-    if not lines:
-        return prompt.question
-    return lines[0] + (" …" if len(lines) > 1 else "")
-
-
 def report_approval(approval: Approval) -> None:
     """Print what approve or deny did."""
     from imessenger.approval import describe
@@ -64,7 +56,7 @@ def report_approval(approval: Approval) -> None:
     keys = " ".join(approval.keys)
     twice = "; pressed twice, the first key was dropped" if approval.retried else ""
     click.echo(
-        f'{verb} "{approval.session}": {about(approval.prompt)} -- {describe(approval.choice)} '
+        f'{verb} "{approval.session}": {approval.prompt.about()} -- {describe(approval.choice)} '
         f'(pressed {keys}: "{approval.option.label}"{twice})'
     )
     if approval.delivered:
