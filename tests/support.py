@@ -5,10 +5,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 from click.testing import CliRunner, Result
+
+if TYPE_CHECKING:
+    from imessenger.screen import Prompt
+    from imessenger.sessions import Sessions
 
 T = TypeVar("T")
 
@@ -42,3 +46,19 @@ def run_imessenger(*args: str, stdin: str | None = None) -> Result:
 def python_cli(module: str = "imessenger") -> list[str]:
     """The argv that runs a command line as its own process (``python -m imessenger``)."""
     return [sys.executable, "-m", module]
+
+
+def start_demo(sessions: Sessions, name: str) -> None:
+    """Start the demo agent as session ``name`` with isesh and wait until it is idle."""
+    from imessenger.screen import State
+
+    result = run_isesh("start", name, "--agent", "demo")
+    assert result.exit_code == 0, result.output
+    wait_for(lambda: sessions.view(name).state is State.IDLE, what=f"{name} idle")
+
+
+def ask(sessions: Sessions, name: str, message: str) -> Prompt:
+    """Send the demo agent a message with a directive (``ASK[...]``); wait for its prompt."""
+    sent = run_imessenger("send", name, message, "--no-reply")
+    assert sent.exit_code == 0, sent.output
+    return wait_for(lambda: sessions.view(name).screen.prompt, what=f"{name} asking")

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import ask, python_cli, run_imessenger, run_isesh, wait_for
+from support import start_demo as start
 
 from imessenger.agents import Profile, load_profiles
 from imessenger.approval import (
@@ -180,19 +181,6 @@ def sessions(tmux: Tmux) -> Iterator[Sessions]:
         yield Sessions(tmux, store, load_config())
     finally:
         store.close()
-
-
-def start(sessions: Sessions, name: str) -> None:
-    result = run_isesh("start", name, "--agent", "demo")
-    assert result.exit_code == 0, result.output
-    wait_for(lambda: sessions.view(name).state is State.IDLE, what=f"{name} idle")
-
-
-def ask(sessions: Sessions, name: str, message: str) -> Prompt:
-    """Send the demo agent a message with a directive and wait for its prompt."""
-    sent = run_imessenger("send", name, message, "--no-reply")
-    assert sent.exit_code == 0, sent.output
-    return wait_for(lambda: sessions.view(name).screen.prompt, what=f"{name} asking")
 
 
 def screen(tmux: Tmux, name: str) -> str:

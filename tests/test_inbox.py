@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import ask, python_cli, run_imessenger, wait_for
+from support import start_demo as start
 
 from imessenger.config import load_config
-from imessenger.screen import Prompt, State
+from imessenger.screen import State
 from imessenger.sessions import Sessions
 from imessenger.store import InboxKind, Store
 from imessenger.tmux import Tmux
@@ -29,18 +30,6 @@ def store() -> Iterator[Store]:
 @pytest.fixture
 def sessions(tmux: Tmux, store: Store) -> Sessions:
     return Sessions(tmux, store, load_config())
-
-
-def start(sessions: Sessions, name: str) -> None:
-    result = run_isesh("start", name, "--agent", "demo")
-    assert result.exit_code == 0, result.output
-    wait_for(lambda: sessions.view(name).state is State.IDLE, what=f"{name} idle")
-
-
-def ask(sessions: Sessions, name: str, message: str) -> Prompt:
-    sent = run_imessenger("send", name, message, "--no-reply")
-    assert sent.exit_code == 0, sent.output
-    return wait_for(lambda: sessions.view(name).screen.prompt, what=f"{name} asking")
 
 
 def inbox_json(*args: str) -> Any:
