@@ -321,7 +321,7 @@ class Courier:
         while True:
             view, text = self.sessions.refresh(view, history=history)
             screen = view.screen
-            if screen.input_text is None:
+            if screen.input_text is None and not profile.input_patterns:
                 # A plain program: no input box to watch; the paste and the key went in.
                 return Outcome.DELIVERED
             if screen.queued and not before.queued:

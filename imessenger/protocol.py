@@ -19,8 +19,9 @@ import re
 import secrets
 from dataclasses import dataclass
 
-#: Glyphs agents put in front of the first line of a block of output.
-BULLETS = ("●", "•", "⏺", "⎿", "└")
+#: Glyphs agents put in front of the first line of a block of output (Claude Code,
+#: Codex, Gemini CLI), then those that mark the lines of a tool's output.
+BULLETS = ("●", "•", "⏺", "✦", "⎿", "└")
 
 _RULE = re.compile(r"^\s*[─━═╌┄]{3,}\s*$")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
@@ -140,7 +141,7 @@ def clean_reply(lines: list[str]) -> str:
     for raw in lines:
         line = raw.rstrip()
         stripped = line.lstrip()
-        for bullet in BULLETS[:3]:
+        for bullet in BULLETS[:4]:
             if stripped.startswith(bullet + " ") and len(line) - len(stripped) <= 1:
                 line = " " * (len(line) - len(stripped) + 2) + stripped[len(bullet) + 1 :]
                 break

@@ -253,9 +253,13 @@ class Sessions:
             raise
         how = "killed"
         if not force:
+            grace = int(self.config.get("stop.grace_ms")) / 1000
             if not view.pane.dead:
                 self._ask_to_exit(view)
-            if self._wait_exit(name, int(self.config.get("stop.grace_ms")) / 1000):
+                retry = int(self.config.get("send.submit_retry_ms")) / 1000
+                if not self._wait_exit(name, min(retry, grace)):
+                    self._submit_exit_again(view)
+            if self._wait_exit(name, grace):
                 how = "exited"
         _end_process_group(view.pane.pid)
         if self.tmux.has_session(name):
@@ -270,6 +274,22 @@ class Sessions:
             self.tmux.send_keys(view.pane, list(profile.submit_keys))
         elif profile.exit_keys:
             self.tmux.send_keys(view.pane, list(profile.exit_keys))
+
+    def _submit_exit_again(self, view: SessionView) -> None:
+        """Press the submit key once more when the exit command still sits in the input box.
+
+        Some agents drop an Enter that comes right after typed text (Gemini CLI
+        0.61), as they do after a paste.
+        """
+        profile = self.view_profile(view)
+        if not profile.exit_text or not profile.submit_retry:
+            return
+        try:
+            fresh, _ = self.refresh(view)
+        except NoSuchSession:
+            return
+        if fresh.screen.input_text == profile.exit_text:
+            self.tmux.send_keys(view.pane, list(profile.submit_keys))
 
     def _wait_exit(self, name: str, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
