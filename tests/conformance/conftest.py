@@ -14,17 +14,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import fake_anthropic
+import fake_chat
+import fake_gemini
 import fake_openai
 import pytest
 from fake_model import Script
 from real_agents import (
+    AIDER_PACKAGE,
+    AIDER_VERSION,
     CLAUDE_PACKAGE,
     CLAUDE_VERSION,
     CODEX_PACKAGE,
     CODEX_VERSION,
     FAKE_KEY,
+    GEMINI_NODE,
+    GEMINI_PACKAGE,
+    GEMINI_VERSION,
     Agent,
     npm_install,
+    pip_install,
     profile_command,
     stop_everything,
 )
@@ -32,7 +40,32 @@ from real_agents import (
 from imessenger.tmux import Tmux
 
 #: Variables of the caller's environment that would steer the agents elsewhere.
-_FOREIGN_PREFIXES = ("ANTHROPIC_", "CLAUDE", "CODEX_", "OPENAI_")
+_FOREIGN_PREFIXES = (
+    "AIDER_",
+    "ANTHROPIC_",
+    "CLAUDE",
+    "CODEX_",
+    "GEMINI_",
+    "GOOGLE_",
+    "LITELLM_",
+    "OPENAI_",
+)
+
+#: Aider's offline flags: the fake model through LiteLLM's "openai/" provider, the "diff"
+#: edit format (under "whole", the default for an unknown model, a ```bash block is taken
+#: for a malformed file listing and never offered to run), no git, no update check, no
+#: release notes, no analytics, no warning about the unknown model.
+AIDER_FLAGS = (
+    "--model",
+    "openai/fake-model",
+    "--edit-format",
+    "diff",
+    "--no-check-update",
+    "--no-show-release-notes",
+    "--analytics-disable",
+    "--no-git",
+    "--no-show-model-warnings",
+)
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +78,18 @@ def claude_program() -> Path:
 def codex_program() -> Path:
     """The Codex CLI program, installed once per checkout."""
     return npm_install(CODEX_PACKAGE, CODEX_VERSION, "codex")
+
+
+@pytest.fixture(scope="session")
+def gemini_program() -> Path:
+    """The Gemini CLI program, installed once per checkout."""
+    return npm_install(GEMINI_PACKAGE, GEMINI_VERSION, "gemini", node=GEMINI_NODE)
+
+
+@pytest.fixture(scope="session")
+def aider_program() -> Path:
+    """The Aider program, installed once per checkout into a virtual environment."""
+    return pip_install(AIDER_PACKAGE, AIDER_VERSION, "aider")
 
 
 @pytest.fixture
@@ -148,6 +193,86 @@ trust_level = "trusted"
     monkeypatch.setenv("CODEX_HOME", str(home))
     monkeypatch.setenv("IMESSENGER_FAKE_KEY", FAKE_KEY)
     agent = Agent("codex", profile_command("codex", codex_program), workdir, script, server, tmux)
+    try:
+        yield agent
+    finally:
+        try:
+            stop_everything(tmux)
+        finally:
+            script.release_all()
+            server.stop()
+
+
+@pytest.fixture
+def gemini(
+    gemini_program: Path,
+    agent_environment: None,
+    isolated_home: Path,
+    workdir: Path,
+    tmux: Tmux,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Agent]:
+    """Gemini CLI against a fake Gemini API, with an API key and no folder trust."""
+    script = Script()
+    server = fake_gemini.serve(script)
+    settings = {
+        "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}},
+        "privacy": {"usageStatisticsEnabled": False},
+        "telemetry": {"enabled": False},
+        "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+    }
+    (isolated_home / ".gemini").mkdir()
+    (isolated_home / ".gemini" / "settings.json").write_text(json.dumps(settings))
+    # http is allowed for 127.0.0.1 only
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
+    monkeypatch.setenv("GEMINI_API_KEY", FAKE_KEY)
+    agent = Agent(
+        "gemini", profile_command("gemini", gemini_program), workdir, script, server, tmux
+    )
+    try:
+        yield agent
+    finally:
+        try:
+            # once it has answered, Gemini CLI 0.61.0 outlives a killed tmux server;
+            # `isesh stop --force` ends its process group
+            stop_everything(tmux, isesh_stop=True)
+        finally:
+            script.release_all()
+            server.stop()
+
+
+@pytest.fixture
+def aider(
+    aider_program: Path,
+    agent_environment: None,
+    isolated_home: Path,
+    workdir: Path,
+    tmux: Tmux,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Agent]:
+    """Aider against a fake OpenAI Chat Completions API (through LiteLLM), offline."""
+    script = Script()
+    server = fake_chat.serve(script)
+    monkeypatch.setenv("OPENAI_API_BASE", f"{server.url}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    # LiteLLM's model prices from the package, not from the network
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # and Aider's own copy of them, fresh (a day), so that it fetches nothing at start
+    caches = isolated_home / ".aider" / "caches"
+    caches.mkdir(parents=True)
+    info = {
+        "max_tokens": 8192,
+        "max_input_tokens": 128000,
+        "max_output_tokens": 8192,
+        "input_cost_per_token": 0,
+        "output_cost_per_token": 0,
+        "litellm_provider": "openai",
+        "mode": "chat",
+    }
+    prices = {"openai/fake-model": info, "fake-model": info}
+    (caches / "model_prices_and_context_window.json").write_text(json.dumps(prices))
+    argv = [*profile_command("aider", aider_program), *AIDER_FLAGS]
+    agent = Agent("aider", argv, workdir, script, server, tmux)
     try:
         yield agent
     finally:

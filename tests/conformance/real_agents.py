@@ -1,10 +1,12 @@
 """The real agent programs: installing them once per checkout, running them in a test.
 
-The agents are installed with npm into ``.cache/agents/`` of the checkout (git-ignored),
-once for all test runs: a file lock keeps parallel runs from installing at the same
-time, and a marker file says that an install is complete. Where node or npm is missing,
-or the install fails, the tests skip and say why; with ``IMESSENGER_REQUIRE_AGENTS=1``
-(which .ci/run sets) they fail instead, so that CI never passes without them.
+The agents are installed into ``.cache/agents/`` of the checkout (git-ignored), once for
+all test runs: the npm packages (Claude Code, Codex, Gemini CLI) with npm, Aider with pip
+into a virtual environment of its own. A file lock keeps parallel runs from installing at
+the same time, and a marker file says that an install is complete. Where node, npm or
+Python's venv is missing, or the install fails, the tests skip and say why; with
+``IMESSENGER_REQUIRE_AGENTS=1`` (which .ci/run sets) they fail instead, so that CI never
+passes without them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,12 @@ CLAUDE_PACKAGE = "@anthropic-ai/claude-code"
 CLAUDE_VERSION = "2.1.332"
 CODEX_PACKAGE = "@openai/codex"
 CODEX_VERSION = "0.169.0"
+GEMINI_PACKAGE = "@google/gemini-cli"
+GEMINI_VERSION = "0.61.0"
+#: Gemini CLI 0.61.0 says ``engines: node >= 20``.
+GEMINI_NODE = 20
+AIDER_PACKAGE = "aider-chat"
+AIDER_VERSION = "0.86.2"
 
 #: What an agent in the tests is given as its API key (the fake servers take anything).
 FAKE_KEY = "sk-imessenger-conformance-0123456789abcdef"
@@ -65,14 +74,31 @@ def _version_of(program: Path) -> str:
     return (done.stdout + done.stderr).strip()
 
 
-def npm_install(package: str, version: str, program: str) -> Path:
+def _node_major() -> int | None:
+    """The major version of the node on PATH (None: it cannot say)."""
+    try:
+        done = subprocess.run(
+            ["node", "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    head = done.stdout.strip().lstrip("v").split(".")[0]
+    return int(head) if head.isdigit() else None
+
+
+def npm_install(package: str, version: str, program: str, *, node: int = 0) -> Path:
     """Install ``package@version`` into .cache/agents once; return the path of ``program``.
 
-    Skips (or fails, see REQUIRE_ENV) when node or npm is missing or the install fails.
+    Skips (or fails, see REQUIRE_ENV) when node or npm is missing, node is older than
+    ``node`` (a major version), or the install fails.
     """
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             _unavailable(f"{tool} is not installed: cannot install {package}@{version}")
+    if node:
+        major = _node_major()
+        if major is None or major < node:
+            _unavailable(f"{package}@{version} needs node >= {node}; this node is {major}")
     slug = package.strip("@").replace("/", "-")
     prefix = CACHE / f"{slug}-{version}"
     marker = prefix / ".imessenger-installed"
@@ -95,6 +121,45 @@ def npm_install(package: str, version: str, program: str) -> Path:
                 tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
                 _unavailable(f"`{' '.join(command)}` failed (exit {done.returncode}):\n{tail}")
             marker.write_text(f"{package}@{version}\n")
+    said = _version_of(binary)
+    if version not in said:
+        _unavailable(f"{binary} --version says {said!r}, not {version}")
+    return binary
+
+
+def pip_install(package: str, version: str, program: str) -> Path:
+    """Install ``package==version`` into a virtual environment of its own in .cache/agents,
+    once; return the path of its ``program``.
+
+    The environment is made with the Python that runs the tests. Skips (or fails, see
+    REQUIRE_ENV) when it cannot be made or the install fails.
+    """
+    prefix = CACHE / f"{package}-{version}"
+    marker = prefix / ".imessenger-installed"
+    binary = prefix / "bin" / program
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{package}-{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (marker.is_file() and binary.exists()):
+            shutil.rmtree(prefix, ignore_errors=True)
+            pip = [str(prefix / "bin" / "python"), "-m", "pip", "install", "-q"]
+            steps = [
+                [sys.executable, "-m", "venv", str(prefix)],
+                [*pip, "--disable-pip-version-check", f"{package}=={version}"],
+            ]
+            for command in steps:
+                try:
+                    done = subprocess.run(
+                        command, capture_output=True, text=True, timeout=900, check=False
+                    )
+                except subprocess.TimeoutExpired:
+                    _unavailable(f"`{' '.join(command)}` took more than 15 minutes")
+                if done.returncode != 0:
+                    tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+                    _unavailable(f"`{' '.join(command)}` failed (exit {done.returncode}):\n{tail}")
+            if not binary.exists():
+                _unavailable(f"installing {package}=={version} made no {binary}")
+            marker.write_text(f"{package}=={version}\n")
     said = _version_of(binary)
     if version not in said:
         _unavailable(f"{binary} --version says {said!r}, not {version}")
@@ -149,6 +214,16 @@ class Agent:
     def wait_state(self, name: str, state: str, seconds: float = 30.0) -> None:
         wait_for(lambda: self.state(name) == state, seconds, f'"{name}" to be {state}')
 
+    def processes(self, name: str) -> list[int]:
+        """The pids of the session's program and of every process below it."""
+        pid = self.tmux.pane(name).pid
+        return _descendants([pid]) if pid else []
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of ``pids`` that still run (zombies do not count)."""
+    return [pid for pid in pids if _alive(pid)]
+
 
 def _descendants(pids: list[int]) -> list[int]:
     """``pids`` and every process below them (read from /proc)."""
@@ -179,10 +254,21 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def stop_everything(tmux: Tmux) -> None:
-    """Kill the test's tmux server and make sure that every agent process is gone."""
+def stop_everything(tmux: Tmux, *, isesh_stop: bool = False) -> None:
+    """Kill the test's tmux server and make sure that every agent process is gone.
+
+    ``isesh_stop``: first stop every session with ``isesh stop --force``, which also ends
+    the pane's process group (Gemini CLI 0.61.0, once it has answered a message, outlives a
+    mere kill of its tmux server).
+    """
     pids = [pane.pid for pane in tmux.panes() if pane.pid]
     processes = _descendants(pids) if pids else []
+    failed: list[str] = []
+    if isesh_stop:
+        for name in tmux.session_names():
+            result = run_isesh("stop", "--force", name)
+            if result.exit_code != 0:
+                failed.append(result.output)
     if tmux.is_running():
         tmux.run("kill-server")
     deadline = time.monotonic() + 10
@@ -193,3 +279,4 @@ def stop_everything(tmux: Tmux) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     assert not left, f"agent processes outlived their tmux server: {left}"
+    assert not failed, f"`isesh stop --force` failed: {failed}"

@@ -1,4 +1,5 @@
-"""The conformance scenarios, written once for every agent (test_claude.py, test_codex.py).
+"""The conformance scenarios, written once for every agent (test_claude.py, test_codex.py,
+test_gemini.py, test_aider.py).
 
 Each scenario starts its agent once with ``isesh start``, scripts the fake model and
 drives the agent through ``imessenger`` and ``isesh`` as a user would. Waits poll the
@@ -113,8 +114,12 @@ def wait_asking(agent: Agent, command: str) -> None:
 # --- the scenarios ---------------------------------------------------------------------------
 
 
-def start_states_first_message_and_exact_reply(agent: Agent) -> None:
-    """starting -> idle; the first message right after start is submitted; exact replies."""
+def start_states_first_message_and_exact_reply(agent: Agent, *, idle_within_s: float = 0) -> None:
+    """starting -> idle; the first message right after start is submitted; exact replies.
+
+    ``idle_within_s``: how long the agent may still read busy after its reply showed
+    (Gemini CLI clears its spinner a moment after the text); 0: idle at once.
+    """
     agent.script.on("FIRST-WORDS", text="first reply, right after the start")
     agent.script.on("ECHO-BODY", text="{body}")
     agent.start(NAME)
@@ -124,14 +129,21 @@ def start_states_first_message_and_exact_reply(agent: Agent) -> None:
     assert first.exit_code == 0, first.output
     assert first.stdout == "first reply, right after the start\n"
     assert len(agent.script.turns_with("FIRST-WORDS")) == 1
-    assert agent.state(NAME) == "idle"
+    _idle_after_reply(agent, idle_within_s)
 
     echoed = send(NAME, "--", BODY)
     assert echoed.exit_code == 0, echoed.output
     [turn] = agent.script.turns_with("ECHO-BODY")
     assert envelope_body(turn) == BODY  # the model got the message byte for byte
     assert echoed.stdout == BODY + "\n"  # and its reply came back from the screen exactly
-    assert agent.state(NAME) == "idle"
+    _idle_after_reply(agent, idle_within_s)
+
+
+def _idle_after_reply(agent: Agent, within_s: float) -> None:
+    if within_s:
+        agent.wait_state(NAME, "idle", within_s)
+    else:
+        assert agent.state(NAME) == "idle"
 
 
 def busy_while_it_works(agent: Agent) -> None:
@@ -307,3 +319,138 @@ def reply_command_reaches_the_sender(agent: Agent) -> None:
     record = message_with("REPLY-CMD")
     assert record is not None
     assert record.reply_via == "command"
+
+
+# --- agents whose shell commands are offered after the answer (Aider) -----------------------
+#
+# Aider has no tools: the model writes a command as a ```bash block, Aider asks "Run shell
+# command?" once the answer is printed, and the model never sees what the command did.
+# These scenarios check delivery on the model's side (what reached it, how often) and
+# leave printed replies to the scenarios above.
+
+
+def first_messages_reach_the_model_exactly(agent: Agent) -> None:
+    """starting -> idle; the first message right after start is submitted once; a
+    multi-line message with code and unicode reaches the model byte for byte."""
+    agent.script.on("FIRST-WORDS", text="first reply, right after the start")
+    agent.script.on("ECHO-BODY", text="{body}")
+    agent.start(NAME)
+    assert agent.state(NAME) == "starting"
+    first = send("--no-reply", "--json", NAME, "FIRST-WORDS, sent the instant the agent started")
+    assert first.exit_code == 0, first.output
+    first_id = json.loads(first.stdout)["id"]
+    agent.script.wait_for_turn("FIRST-WORDS")
+    agent.wait_state(NAME, "idle")
+
+    echoed = send("--no-reply", "--json", NAME, "--", BODY)
+    assert echoed.exit_code == 0, echoed.output
+    echoed_id = json.loads(echoed.stdout)["id"]
+    turn = agent.script.wait_for_turn("ECHO-BODY")
+    assert envelope_body(turn) == BODY  # the model got the message byte for byte
+    agent.wait_state(NAME, "idle")
+    for message_id in (first_id, echoed_id):
+        assert len(agent.script.turns_with(f"message {message_id} from")) == 1
+
+
+def message_while_busy_reaches_the_model_once(agent: Agent) -> None:
+    """A message sent while the agent works is held until the turn ends, then submitted
+    once (checked on the model's side, not by a printed reply)."""
+    gate = threading.Event()
+    agent.script.on("HOLD-ON", text="done holding", gate=gate)
+    agent.script.on("WHILE-BUSY", text="answered after the busy turn")
+    agent.start(NAME)
+    held = send("--no-reply", NAME, "HOLD-ON until the test lets go")
+    assert held.exit_code == 0, held.output
+    agent.script.wait_for_turn("HOLD-ON")
+    agent.wait_state(NAME, "busy")
+    later = send_in_background("WHILE-BUSY: sent while the agent works", "--no-reply")
+    wait_for(
+        lambda: (m := message_with("WHILE-BUSY")) and m.state is MessageState.DELIVERING,
+        30,
+        "the sender to hold the message",
+    )
+    assert not agent.script.turns_with("WHILE-BUSY")
+    gate.set()
+    code, data = finish(later)
+    assert code == 0, data
+    assert data["state"] == "delivered", data
+    message_id = str(data["id"])
+    agent.script.wait_for_turn(f"message {message_id} from")
+    agent.wait_state(NAME, "idle")
+    assert len(agent.script.turns_with(f"message {message_id} from")) == 1
+    assert agent.screen(NAME).count(f"message {message_id} from") == 1
+    # it reached the model after the held turn
+    turns = agent.script.turns
+    held_at = next(n for n, turn in enumerate(turns) if "HOLD-ON" in turn)
+    later_at = next(n for n, turn in enumerate(turns) if f"message {message_id} from" in turn)
+    assert held_at < later_at
+
+
+def offered_command_holds_messages_and_approve_runs_once(agent: Agent) -> None:
+    """A command offered after the answer: asking, the inbox shows it, messages wait;
+    approve runs it once and the waiting message goes in after."""
+    command = appending("once")
+    agent.script.on("RUN-ONCE", command=command, after="here is the command")
+    agent.script.on("WHILE-ASKING", text="answered after the prompt")
+    agent.start(NAME)
+    asked = send("--no-reply", NAME, "RUN-ONCE, please")
+    assert asked.exit_code == 0, asked.output
+    wait_asking(agent, command)
+
+    pending = send("--json", NAME, "WHILE-ASKING: sent while the agent asks")
+    assert pending.exit_code == EXIT_PENDING, pending.output
+    data = json.loads(pending.stdout)
+    assert data["state"] == "pending"
+    assert "permission prompt" in str(data["why"])
+    assert agent.state(NAME) == "asking"
+    assert runs(agent) == []
+    assert f"message {data['id']} from" not in agent.screen(NAME)
+    assert not agent.script.turns_with("WHILE-ASKING")
+
+    approved = run_imessenger("approve", NAME)
+    assert approved.exit_code == 0, approved.output
+    assert approved.stdout.startswith(f'approved "{NAME}"'), approved.output
+    wait_for(lambda: runs(agent) == ["once"], 30, "the command to run")
+    # the waiting message went in after the prompt, once
+    agent.script.wait_for_turn("WHILE-ASKING")
+    agent.wait_state(NAME, "idle")
+    assert agent.screen(NAME).count(f"message {data['id']} from") == 1
+    assert len(agent.script.turns_with(f"message {data['id']} from")) == 1
+    assert runs(agent) == ["once"]
+
+
+def no_yes_always_deny_and_nothing_asking(agent: Agent) -> None:
+    """A prompt without a "yes, and don't ask again" option: approve 2 is refused and
+    presses nothing; deny answers no; approve with nothing asking presses nothing."""
+    command = appending("never")
+    agent.script.on("RUN-DENIED", command=command, after="here is the command")
+    agent.start(NAME)
+    asked = send("--no-reply", NAME, "RUN-DENIED, please")
+    assert asked.exit_code == 0, asked.output
+    wait_asking(agent, command)
+
+    before = agent.screen(NAME, 0)
+    always = run_imessenger("approve", NAME, "2")
+    assert always.exit_code == 1, always.output
+    assert "no option meaning" in always.stderr, always.output
+    assert "nothing was pressed" in always.stderr, always.output
+    stays(
+        lambda: agent.screen(NAME, 0) == before and agent.state(NAME) == "asking",
+        1.0,
+        "the prompt, untouched",
+    )
+
+    no = run_imessenger("deny", NAME)
+    assert no.exit_code == 0, no.output
+    assert no.stdout.startswith(f'denied "{NAME}"'), no.output
+    agent.wait_state(NAME, "idle")
+    assert runs(agent) == []
+
+    turns = len(agent.script.turns)
+    assert agent.screen_state(NAME) == ("idle", "")
+    nothing = run_imessenger("approve", NAME)
+    assert nothing.exit_code == 1, nothing.output
+    assert "not asking" in nothing.stderr, nothing.output
+    assert agent.screen_state(NAME) == ("idle", "")  # nothing typed into the input box
+    assert len(agent.script.turns) == turns  # and nothing submitted
+    assert runs(agent) == []

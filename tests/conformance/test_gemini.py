@@ -1,0 +1,127 @@
+"""Gemini CLI 0.61.0, run for real in tmux against a fake Gemini API.
+
+The scenarios live in scenarios.py; this module runs them on Gemini CLI, after two
+tests of what 0.61.0 changed on screen: the input line with blank lines around it, and
+the "✦ " before a printed reply. The last test stops Gemini CLI with ``isesh stop``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import scenarios
+from fake_model import REPLY_END, REPLY_START
+from real_agents import Agent, alive
+from scenarios import NAME
+from support import run_isesh, wait_for
+
+from imessenger.agents import load_profiles
+from imessenger.config import load_config
+from imessenger.protocol import delimiters, find_reply
+from imessenger.screen import State, classify
+
+pytestmark = pytest.mark.agents
+
+
+#: The bottom of Gemini CLI 0.61.0's screen while it waits (runs of blanks shortened).
+IDLE_0_61 = """\
+                                        ? for shortcuts
+────────────────────────────────────────────────────────
+ Shift+Tab to accept edits
+
+ >   Type your message or @path/to/file
+
+ workspace (/directory)                 sandbox         /model
+ ~/work                                 no sandbox        Auto
+"""
+
+#: A printed reply on Gemini CLI 0.61.0's screen.
+REPLY_0_61 = "✦ <<IMSG-REPLY 0a1b2c3d>>\n  first reply\n  <<IMSG-END 0a1b2c3d>>\n"
+
+
+def _wait_idle_screen(agent: Agent) -> None:
+    wait_for(lambda: "? for shortcuts" in agent.screen(NAME, 0), 30, "Gemini CLI to wait")
+
+
+# --- what 0.61.0 changed on screen ------------------------------------------------------
+
+
+def test_captured_idle_screen_reads_idle_with_an_empty_box() -> None:
+    screen = classify(IDLE_0_61, load_profiles(load_config())["gemini"])
+    assert (screen.state, screen.input_text) == (State.IDLE, "")
+
+
+def test_captured_reply_is_found_after_its_bullet() -> None:
+    marks = delimiters("0a1b2c3d", REPLY_START, REPLY_END)
+    assert find_reply(REPLY_0_61, marks) == "first reply"
+
+
+def test_input_box_is_read(gemini: Agent) -> None:
+    gemini.start(NAME)
+    _wait_idle_screen(gemini)
+    assert gemini.screen_state(NAME) == ("idle", "")
+    typed = "first line\nsecond line"
+    gemini.tmux.paste(gemini.tmux.pane(NAME), typed)
+    wait_for(lambda: "second line" in gemini.screen(NAME, 0), 10, "the typed text")
+    assert gemini.screen_state(NAME) == ("idle", typed)
+
+
+def test_printed_reply_is_found(gemini: Agent) -> None:
+    gemini.script.on("PRINT-REPLY", text="a printed\nreply → ✓")
+    gemini.start(NAME)
+    _wait_idle_screen(gemini)
+    marks = delimiters("0a1b2c3d", REPLY_START, REPLY_END)
+    pane = gemini.tmux.pane(NAME)
+    # typed by hand: Gemini CLI takes the Enter once the paste has settled
+    gemini.tmux.paste(pane, f"PRINT-REPLY: answer between {marks.start} and its end line")
+    wait_for(lambda: "PRINT-REPLY" in gemini.screen(NAME, 0), 10, "the typed text")
+    gemini.tmux.send_keys(pane, ["Enter"])
+    wait_for(lambda: marks.end in gemini.screen(NAME), 30, "the printed reply")
+    assert find_reply(gemini.screen(NAME), marks) == "a printed\nreply → ✓"
+
+
+# --- the scenarios -----------------------------------------------------------------------
+
+
+def test_start_states_first_message_and_exact_reply(gemini: Agent) -> None:
+    # Gemini CLI clears its spinner a moment after the reply shows
+    scenarios.start_states_first_message_and_exact_reply(gemini, idle_within_s=5)
+
+
+def test_busy_while_it_works(gemini: Agent) -> None:
+    scenarios.busy_while_it_works(gemini)
+
+
+def test_message_while_busy_is_delivered_once(gemini: Agent) -> None:
+    scenarios.message_while_busy_is_delivered_once(gemini)
+
+
+def test_long_reply_comes_back_whole(gemini: Agent) -> None:
+    scenarios.long_reply_comes_back_whole(gemini)
+    assert gemini.tmux.run("display-message", "-p", "-t", f"={NAME}:", "#{alternate_on}") == ["0"]
+
+
+def test_prompt_holds_messages_and_approve_runs_once(gemini: Agent) -> None:
+    scenarios.prompt_holds_messages_and_approve_runs_once(gemini)
+
+
+def test_approve_always_deny_and_nothing_asking(gemini: Agent) -> None:
+    # approve 2 is "Allow for this session"
+    scenarios.approve_always_deny_and_nothing_asking(gemini)
+
+
+def test_reply_command_reaches_the_sender(gemini: Agent) -> None:
+    scenarios.reply_command_reaches_the_sender(gemini)
+
+
+def test_stop_quits_and_leaves_no_process_behind(gemini: Agent) -> None:
+    """``isesh stop`` asks Gemini CLI to quit; nothing of it is left afterwards. (Once it
+    has answered, 0.61.0 outlives a killed tmux server: the teardown of every test here
+    stops it with ``isesh stop --force`` and checks that nothing is left.)"""
+    gemini.start(NAME)
+    _wait_idle_screen(gemini)
+    processes = gemini.processes(NAME)
+    assert len(processes) >= 2  # gemini and the node it starts with more memory
+    stopped = run_isesh("stop", NAME)
+    assert stopped.exit_code == 0, stopped.output
+    wait_for(lambda: not alive(processes), 10, "every Gemini CLI process to end")
+    assert stopped.stdout == f'stopped "{NAME}" (exited)\n'
