@@ -51,6 +51,10 @@ _FOREIGN_PREFIXES = (
     "OPENAI_",
 )
 
+#: Variables that tell a program it runs under CI: Gemini CLI then starts without its
+#: interactive UI and exits at once (CI runs these tests with CI=true).
+_CI_MARKERS = ("CI", "CONTINUOUS_INTEGRATION")
+
 #: Aider's offline flags: the fake model through LiteLLM's "openai/" provider, the "diff"
 #: edit format (under "whole", the default for an unknown model, a ```bash block is taken
 #: for a malformed file listing and never offered to run), no git, no update check, no
@@ -96,7 +100,7 @@ def aider_program() -> Path:
 def agent_environment(monkeypatch: pytest.MonkeyPatch, tmux: Tmux) -> None:
     """Keep the caller's agent settings away from the agents the tests start."""
     for name in list(os.environ):
-        if name.startswith(_FOREIGN_PREFIXES):
+        if name.startswith(_FOREIGN_PREFIXES) or name in _CI_MARKERS or name.startswith("CI_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("LANG", "C.UTF-8")
     monkeypatch.setenv("TERM", "xterm-256color")
