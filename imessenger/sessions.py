@@ -172,10 +172,6 @@ class Sessions:
             )
         return self._view(pane, record)
 
-    def profile_of(self, name: str) -> Profile:
-        """Return the profile of a session (guessed from its screen when isesh did not start it)."""
-        return self.view_profile(self.view(name))
-
     def view_profile(self, view: SessionView) -> Profile:
         return self.profiles.get(view.agent) or self.profiles["shell"]
 

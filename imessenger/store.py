@@ -815,20 +815,6 @@ class Store:
             "so there is no claim to release"
         )
 
-    def release_stale_claims(self, older_than_s: float) -> list[MessageRecord]:
-        """Put back to "pending" messages claimed more than ``older_than_s`` seconds ago.
-
-        For claims left behind by a process that died while delivering.
-        Returns the released messages.
-        """
-        with self._write("release stale claims") as conn:
-            rows = conn.execute(
-                "UPDATE messages SET state = ?, claimed_at = NULL "
-                f"WHERE state = ? AND claimed_at < ? RETURNING {_MESSAGE_COLUMNS}",
-                (MessageState.PENDING, MessageState.DELIVERING, time.time() - older_than_s),
-            ).fetchall()
-        return sorted((_message(row) for row in rows), key=lambda m: m.created_at)
-
     def list_messages(
         self, server: str | None = None, session: str | None = None, limit: int | None = 100
     ) -> list[MessageRecord]:

@@ -384,16 +384,6 @@ def test_claim_pending_and_release(store: Store) -> None:
     assert store.claim_pending("default", "nobody") is None
 
 
-def test_release_stale_claims(store: Store) -> None:
-    add(store, "p1")
-    add(store, "p2")
-    assert store.claim_pending("default", "worker") is not None
-    assert store.release_stale_claims(3600) == []
-    [released] = store.release_stale_claims(-1)
-    assert (released.id, released.state) == ("p1", MessageState.PENDING)
-    assert [m.id for m in store.pending_messages("default", "worker")] == ["p1", "p2"]
-
-
 def test_list_messages(store: Store) -> None:
     store.add_message("a", "default", "user", "w1", "x")
     store.add_message("b", "default", "w1", "w2", "x")
