@@ -116,6 +116,7 @@ class Sessions:
             raise UsageError(f'directory "{directory}" does not exist: create it or pick another')
         folder = folder.resolve()
         argv = self.command_for(profile, folder, command)
+        self.tmux.check_version()
         if self.tmux.has_session(name):
             raise UsageError(
                 f'a session named "{name}" already exists: pick another name, '

@@ -45,6 +45,7 @@ from imessenger.errors import (
     NoTmuxServer,
     TmuxCommandFailed,
     TmuxNotInstalled,
+    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -133,6 +134,16 @@ def _libtmux() -> tuple[type[tmux_cmd], type[Exception]]:
     return cast("type[tmux_cmd]", common.tmux_cmd), cast("type[Exception]", exc.TmuxCommandNotFound)
 
 
+#: The oldest tmux imessenger works with (display-popup, bracketed paste by paste-buffer -p).
+MINIMUM_VERSION = (3, 2)
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    """Return (major, minor) from ``tmux -V`` output ("tmux 3.3a", "tmux next-3.4"), or None."""
+    found = re.search(r"(\d+)\.(\d+)", text)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
 class Tmux:
     """One tmux server, named by its socket (``None``: the user's default server)."""
 
@@ -182,6 +193,17 @@ class Tmux:
         raise TmuxCommandFailed(args[0], stderr or f"exit status {proc.returncode}")
 
     # -- server and sessions ------------------------------------------------
+
+    def check_version(self) -> None:
+        """Raise UsageError when the installed tmux is older than :data:`MINIMUM_VERSION`."""
+        lines = self.run("-V")
+        version = parse_version(" ".join(lines))
+        if version is not None and version < MINIMUM_VERSION:
+            wanted = ".".join(map(str, MINIMUM_VERSION))
+            raise UsageError(
+                f"{' '.join(lines)} is too old: imessenger needs tmux >= {wanted}; "
+                "install a newer tmux"
+            )
 
     def is_running(self) -> bool:
         """Return True when the tmux server answers."""

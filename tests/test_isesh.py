@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -223,3 +224,20 @@ def test_stop_ends_processes_that_ignore_the_hang_up(tmux: Tmux, tmp_path: Path)
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
     wait_for(gone, what="the child to end")
+
+
+def test_an_old_tmux_is_refused(
+    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = shutil.which("tmux")
+    fake = tmp_path / "bin" / "tmux"
+    fake.parent.mkdir()
+    # Reports an old version, and is the real tmux for everything else.
+    script = 'for a; do [ "$a" = -V ] && echo "tmux 3.0a" && exit 0; done'
+    fake.write_text(f'#!/bin/sh\n{script}\nexec {real} "$@"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    result = run_isesh("start", "w1", "--agent", "shell", "--", "cat")
+    assert result.exit_code == 1
+    assert "tmux 3.0a is too old: imessenger needs tmux >= 3.2" in result.stderr
+    assert tmux.session_names() == []
