@@ -18,17 +18,16 @@ import fcntl
 import json
 import os
 import re
-from typing import TYPE_CHECKING, NamedTuple
 
 from imessenger.errors import ImessengerError
-from imessenger.paths import data_dir, ensure_data_dir
+from imessenger.paths import TYPE_CHECKING, data_dir_name, ensure_data_dir
 
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-# Records here are NamedTuples, not dataclasses: importing dataclasses (and logging)
-# would double what `imessenger status` costs.
+# The classes here are plain ones, and the reading side uses str paths: importing
+# dataclasses, typing or pathlib would add half again to what `imessenger status` costs.
 
 #: Version of the status cache's layout; a reader ignores a cache of another version.
 STATUS_VERSION = 1
@@ -48,19 +47,29 @@ def file_label(server: str) -> str:
     return hashlib.sha256(server.encode()).hexdigest()[:16]
 
 
+def _file(server: str, stem: str, suffix: str) -> str:
+    return os.path.join(data_dir_name(), f"{stem}-{file_label(server)}{suffix}")
+
+
 def pid_path(server: str) -> Path:
     """The watcher's pid (and lock) file for a tmux server."""
-    return data_dir() / f"watch-{file_label(server)}.pid"
+    from pathlib import Path
+
+    return Path(_file(server, "watch", ".pid"))
 
 
 def status_path(server: str) -> Path:
     """The status cache the watcher of a tmux server writes."""
-    return data_dir() / f"status-{file_label(server)}.json"
+    from pathlib import Path
+
+    return Path(_file(server, "status", ".json"))
 
 
 def log_path(server: str) -> Path:
     """Where ``imessenger watch --daemon`` writes its log."""
-    return data_dir() / f"watch-{file_label(server)}.log"
+    from pathlib import Path
+
+    return Path(_file(server, "watch", ".log"))
 
 
 # --- the pid file ---------------------------------------------------------------------------
@@ -114,7 +123,7 @@ def running_pid(server: str) -> int | None:
     the file, whatever the file says.
     """
     try:
-        fd = os.open(pid_path(server), os.O_RDONLY)
+        fd = os.open(_file(server, "watch", ".pid"), os.O_RDONLY)
     except FileNotFoundError:
         return None
     try:
@@ -132,13 +141,29 @@ def running_pid(server: str) -> int | None:
 # --- the status cache -------------------------------------------------------------------------
 
 
-class StatusFormats(NamedTuple):
+class StatusFormats:
     """How the status line reads (the ``[status]`` table of the configuration)."""
 
-    asking: str = "⚠ {count} asking"
-    unread: str = "✉ {count}"
-    separator: str = " · "
-    stopped: str = DEFAULT_STOPPED
+    __slots__ = ("asking", "separator", "stopped", "unread")
+
+    def __init__(
+        self,
+        asking: str = "⚠ {count} asking",
+        unread: str = "✉ {count}",
+        separator: str = " · ",
+        stopped: str = DEFAULT_STOPPED,
+    ) -> None:
+        self.asking = asking
+        self.unread = unread
+        self.separator = separator
+        self.stopped = stopped
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StatusFormats):
+            return NotImplemented
+        return all(getattr(self, key) == getattr(other, key) for key in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> StatusFormats:
@@ -183,13 +208,16 @@ def write_status(server: str, data: dict[str, Any]) -> None:
         raise
 
 
-class Status(NamedTuple):
+class Status:
     """What ``imessenger status`` reports: whether a watcher runs, and its last cache."""
 
-    server: str
-    watching: bool
-    pid: int | None
-    data: dict[str, Any]
+    __slots__ = ("data", "pid", "server", "watching")
+
+    def __init__(self, server: str, watching: bool, pid: int | None, data: dict[str, Any]) -> None:
+        self.server = server
+        self.watching = watching
+        self.pid = pid
+        self.data = data
 
     @property
     def asking(self) -> int:
@@ -233,7 +261,8 @@ def read_status(server: str) -> Status:
     pid = running_pid(server)
     data: dict[str, Any] = {}
     try:
-        loaded = json.loads(status_path(server).read_text(encoding="utf-8"))
+        with open(_file(server, "status", ".json"), encoding="utf-8") as handle:
+            loaded = json.load(handle)
     except (OSError, ValueError):
         loaded = None
     if isinstance(loaded, dict) and loaded.get("version") == STATUS_VERSION:
