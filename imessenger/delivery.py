@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 #: How long to wait for the per-target lock held by other senders.
 _LOCK_TIMEOUT_S = 120.0
+#: How long after a first look that shows text in the input box to look again.
+_SECOND_LOOK_S = 0.1
 
 
 class Outcome(StrEnum):
@@ -219,6 +221,14 @@ class Courier:
             view, _ = self.sessions.refresh(view)  # decide on what the pane shows now
             view = self._wait_until_ready(view, profile)
             refusal = self._refusal(view, profile)
+            if refusal and view.screen.input_text:
+                # Text in the input box must still be there a moment later: while an
+                # agent redraws its spinner, its echo of the last message can pass
+                # for typed text (seen with Aider).
+                time.sleep(_SECOND_LOOK_S)
+                view, _ = self.sessions.refresh(view)
+                view = self._wait_until_ready(view, profile)
+                refusal = self._refusal(view, profile)
         except NoSuchSession:
             self.store.mark_failed(message.id, "the session went away")
             raise

@@ -25,11 +25,6 @@ MARKDOWN_REPLY = (
 )
 
 #: The echo of a submitted message reads as typed input once the spinner has gone.
-ECHO_AS_INPUT = (
-    'Aider 0.86.2 echoes a submitted message as "diff> ..." lines; when the "Waiting for" '
-    "spinner goes, the last echoed line reads as the input box holding text, so a message "
-    'that waited for the busy agent is left pending ("has half-typed text in its input box")'
-)
 
 
 def test_first_messages_reach_the_model_exactly(aider: Agent) -> None:
@@ -49,7 +44,6 @@ def test_start_states_first_message_and_exact_reply(aider: Agent, isolated_home:
     scenarios.start_states_first_message_and_exact_reply(aider, idle_within_s=5)
 
 
-@pytest.mark.xfail(strict=True, reason=ECHO_AS_INPUT)
 def test_message_while_busy_reaches_the_model_once(aider: Agent) -> None:
     scenarios.message_while_busy_reaches_the_model_once(aider)
 
