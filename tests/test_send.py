@@ -314,7 +314,15 @@ def test_ctrl_c_while_waiting_leaves_the_message_recorded(tmux: Tmux) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(lambda: state_of(tmux, "w1") == "busy", what="busy")
+
+    def waiting_for_the_reply() -> bool:
+        with Store.open() as store:
+            records = store.list_messages(limit=1)
+        return bool(records) and records[0].state is MessageState.DELIVERED
+
+    # Interrupted while it waits for the reply (an interruption while pasting is the
+    # half-delivered case below).
+    wait_for(waiting_for_the_reply, what="the sender to wait for the reply")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == EXIT_INTERRUPTED
