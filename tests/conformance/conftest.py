@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import fake_anthropic
@@ -70,6 +71,19 @@ AIDER_FLAGS = (
     "--no-git",
     "--no-show-model-warnings",
 )
+
+
+@contextmanager
+def _running(agent: Agent, *, isesh_stop: bool = False) -> Iterator[Agent]:
+    """Yield the agent; afterwards stop everything it started, its model server last."""
+    try:
+        yield agent
+    finally:
+        try:
+            stop_everything(agent.tmux, isesh_stop=isesh_stop)
+        finally:
+            agent.script.release_all()
+            agent.server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -153,14 +167,8 @@ def claude(
     agent = Agent(
         "claude", profile_command("claude", claude_program), workdir, script, server, tmux
     )
-    try:
+    with _running(agent):
         yield agent
-    finally:
-        try:
-            stop_everything(tmux)
-        finally:
-            script.release_all()
-            server.stop()
 
 
 @pytest.fixture
@@ -197,14 +205,8 @@ trust_level = "trusted"
     monkeypatch.setenv("CODEX_HOME", str(home))
     monkeypatch.setenv("IMESSENGER_FAKE_KEY", FAKE_KEY)
     agent = Agent("codex", profile_command("codex", codex_program), workdir, script, server, tmux)
-    try:
+    with _running(agent):
         yield agent
-    finally:
-        try:
-            stop_everything(tmux)
-        finally:
-            script.release_all()
-            server.stop()
 
 
 @pytest.fixture
@@ -233,16 +235,10 @@ def gemini(
     agent = Agent(
         "gemini", profile_command("gemini", gemini_program), workdir, script, server, tmux
     )
-    try:
+    # once it has answered, Gemini CLI 0.61.0 outlives a killed tmux server;
+    # `isesh stop --force` ends its process group
+    with _running(agent, isesh_stop=True):
         yield agent
-    finally:
-        try:
-            # once it has answered, Gemini CLI 0.61.0 outlives a killed tmux server;
-            # `isesh stop --force` ends its process group
-            stop_everything(tmux, isesh_stop=True)
-        finally:
-            script.release_all()
-            server.stop()
 
 
 @pytest.fixture
@@ -277,11 +273,5 @@ def aider(
     (caches / "model_prices_and_context_window.json").write_text(json.dumps(prices))
     argv = [*profile_command("aider", aider_program), *AIDER_FLAGS]
     agent = Agent("aider", argv, workdir, script, server, tmux)
-    try:
+    with _running(agent):
         yield agent
-    finally:
-        try:
-            stop_everything(tmux)
-        finally:
-            script.release_all()
-            server.stop()

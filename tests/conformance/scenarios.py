@@ -220,18 +220,12 @@ def long_reply_comes_back_whole(agent: Agent) -> None:
     assert result.stdout.splitlines() == LONG
 
 
-def prompt_holds_messages_and_approve_runs_once(agent: Agent) -> None:
-    """At a prompt: asking, the inbox shows it, messages wait; approve runs it once."""
-    command = appending("once")
-    agent.script.on("RUN-ONCE", command=command, after="ran it: {output}")
-    agent.script.on("WHILE-ASKING", text="answered after the prompt")
-    agent.start(NAME)
-    asker = send_in_background("RUN-ONCE, please")
-    wait_asking(agent, command)
-
+def held_while_asking_then_approved(agent: Agent) -> dict[str, object]:
+    """While the agent asks, a message is held (exit 3), not pasted, and answers nothing;
+    then `approve` answers the prompt. Returns the held message's JSON."""
     pending = send("--json", NAME, "WHILE-ASKING: sent while the agent asks")
     assert pending.exit_code == EXIT_PENDING, pending.output
-    data = json.loads(pending.stdout)
+    data: dict[str, object] = json.loads(pending.stdout)
     assert data["state"] == "pending"
     assert "permission prompt" in str(data["why"])
     # not pasted, and nothing answered the prompt
@@ -243,6 +237,19 @@ def prompt_holds_messages_and_approve_runs_once(agent: Agent) -> None:
     approved = run_imessenger("approve", NAME)
     assert approved.exit_code == 0, approved.output
     assert approved.stdout.startswith(f'approved "{NAME}"'), approved.output
+    return data
+
+
+def prompt_holds_messages_and_approve_runs_once(agent: Agent) -> None:
+    """At a prompt: asking, the inbox shows it, messages wait; approve runs it once."""
+    command = appending("once")
+    agent.script.on("RUN-ONCE", command=command, after="ran it: {output}")
+    agent.script.on("WHILE-ASKING", text="answered after the prompt")
+    agent.start(NAME)
+    asker = send_in_background("RUN-ONCE, please")
+    wait_asking(agent, command)
+
+    data = held_while_asking_then_approved(agent)
     code, answer = finish(asker)
     assert code == 0, answer
     assert str(answer["reply"]).startswith("ran it:")
@@ -397,19 +404,7 @@ def offered_command_holds_messages_and_approve_runs_once(agent: Agent) -> None:
     assert asked.exit_code == 0, asked.output
     wait_asking(agent, command)
 
-    pending = send("--json", NAME, "WHILE-ASKING: sent while the agent asks")
-    assert pending.exit_code == EXIT_PENDING, pending.output
-    data = json.loads(pending.stdout)
-    assert data["state"] == "pending"
-    assert "permission prompt" in str(data["why"])
-    assert agent.state(NAME) == "asking"
-    assert runs(agent) == []
-    assert f"message {data['id']} from" not in agent.screen(NAME)
-    assert not agent.script.turns_with("WHILE-ASKING")
-
-    approved = run_imessenger("approve", NAME)
-    assert approved.exit_code == 0, approved.output
-    assert approved.stdout.startswith(f'approved "{NAME}"'), approved.output
+    data = held_while_asking_then_approved(agent)
     wait_for(lambda: runs(agent) == ["once"], 30, "the command to run")
     # the waiting message went in after the prompt, once
     agent.script.wait_for_turn("WHILE-ASKING")
