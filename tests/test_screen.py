@@ -82,6 +82,7 @@ EXPECTED: dict[str, Expect] = {
     f"{CLAUDE_DIR}/08_after_key_2.txt": Expect("claude", State.IDLE, ""),
     f"{CLAUDE_DIR}/09_no_prompt_after_2.txt": Expect("claude", State.IDLE, ""),
     f"{CLAUDE_DIR}/10_after_key_3.txt": Expect("claude", State.IDLE, ""),
+    f"{CLAUDE_DIR}/11_queued.txt": Expect("claude", State.BUSY, "", queued=True),
     # Codex 0.169.0, real
     f"{CODEX_DIR}/c01_startup.txt": Expect("codex", State.IDLE, ""),
     f"{CODEX_DIR}/c02_after_paste.txt": Expect(
@@ -107,7 +108,6 @@ EXPECTED: dict[str, Expect] = {
     "handmade/claude-typed-multiline.txt": Expect(
         "claude", State.IDLE, "first line of a draft\nsecond line of the draft"
     ),
-    "handmade/claude-queued.txt": Expect("claude", State.BUSY, "", queued=True),
     "handmade/claude-narrow-idle.txt": Expect("claude", State.IDLE, ""),
     "handmade/claude-narrow-prompt.txt": Expect(
         "claude", State.ASKING, asked=Asked(PROCEED, "touch probe-1.txt", YES_NO_3)
