@@ -10,10 +10,11 @@ The rules, in the order :meth:`Courier.send` applies them:
    is delivered when the target is ready again.
 3. Paste as a bracketed paste through a tmux buffer, press the profile's
    submit key in the same tmux call, then confirm from the screen that the
-   agent took it: its input box emptied and the message shows in the
-   transcript, or it went busy, or it queued the message. If the input box
-   still holds the text after a while (agents drop an Enter in their first
-   moments), press the submit key once more: never more than once.
+   agent took it (:class:`Submission`): it went busy, or it queued the
+   message, or its input box shows empty with the message's id above it on
+   two looks in a row. If the input box still holds the text after a while
+   (agents drop an Enter in their first moments), press the submit key once
+   more: never more than once.
 4. Wait for the reply: printed between the delimiters (read from the pane,
    scrollback included) or recorded by ``imessenger reply``.
 """
@@ -100,6 +101,45 @@ class SendResult:
 
 def _ms(since: float) -> float:
     return round((time.monotonic() - since) * 1000, 1)
+
+
+class Submission:
+    """What the looks after a paste say about whether the agent took the message.
+
+    Evidence, strongest first: the agent shows the message as queued; it went busy or
+    started asking for permission (it was not before the paste); or its input box is
+    on screen and empty while the message's id shows above it, on two looks in a row.
+    A single look can catch the agent halfway through redrawing (the box not drawn
+    yet, the pasted text drawn), so a screen without a readable input box is never
+    taken for an emptied one. A raw message has no id to look for: its box must first
+    be seen holding text.
+    """
+
+    def __init__(self, before: Screen, marker: str | None) -> None:
+        self.before = before
+        self.marker = marker
+        self.typed_seen = False
+        self.emptied_looks = 0
+
+    def look(self, screen: Screen, text: str) -> Outcome | None:
+        """Take one more look; the outcome once the evidence is sure, else None."""
+        if screen.queued and not self.before.queued:
+            return Outcome.QUEUED
+        was_busy = self.before.state is State.BUSY
+        if screen.state is State.BUSY and not was_busy:
+            return Outcome.DELIVERED  # it went to work on it
+        if screen.state is State.ASKING and self.before.state is not State.ASKING:
+            return Outcome.DELIVERED  # it went to work on it and asks to run something
+        if screen.input_text:
+            self.typed_seen = True
+        shown = self.typed_seen if self.marker is None else self.marker in text
+        if screen.input_text == "" and shown:
+            self.emptied_looks += 1
+        else:
+            self.emptied_looks = 0
+        if self.emptied_looks < 2:
+            return None
+        return Outcome.QUEUED if was_busy and screen.state is State.BUSY else Outcome.DELIVERED
 
 
 class Courier:
@@ -327,23 +367,16 @@ class Courier:
         history = min(5000, message.body.count("\n") + 2 * view.pane.height + 10)
         began = time.monotonic()
         pressed_again = False
-        marker = None if message.raw else message.id
+        watch = Submission(before, None if message.raw else message.id)
         while True:
             view, text = self.sessions.refresh(view, history=history)
             screen = view.screen
             if screen.input_text is None and not profile.input_patterns:
                 # A plain program: no input box to watch; the paste and the key went in.
                 return Outcome.DELIVERED
-            if screen.queued and not before.queued:
-                return Outcome.QUEUED
-            if screen.state is State.BUSY and before.state is not State.BUSY:
-                return Outcome.DELIVERED  # it went to work on it
-            if not screen.input_text:
-                shown = marker is None or marker in text
-                if screen.state is State.BUSY and before.state is State.BUSY and shown:
-                    return Outcome.QUEUED
-                if screen.state is State.BUSY or shown:
-                    return Outcome.DELIVERED
+            outcome = watch.look(screen, text)
+            if outcome is not None:
+                return outcome
             elapsed = time.monotonic() - began
             if (
                 profile.submit_retry

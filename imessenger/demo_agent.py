@@ -3,7 +3,7 @@
 Run it in a tmux pane::
 
     python -m imessenger.demo_agent [--startup-ms N] [--busy-ms N] [--name NAME]
-                                    [--drop-enters N]
+                                    [--drop-enters N] [--torn-frames MS]
 
 It uses only the standard library and behaves like the real agents where a
 messaging tool has to care (see AGENT-TUIS.md): it draws on the normal screen
@@ -61,6 +61,11 @@ Directives, written anywhere in the message body:
     answer nothing.
 ``EXIT``
     exit with status 0 instead of answering.
+
+``--torn-frames MS`` writes each screen in two parts, MS milliseconds apart: all but the
+footer, then the footer. A program that reads the pane in between sees what it can
+always catch from a real agent that is redrawing: the input line without the line
+under it.
 
 ``--name`` changes the word in the footer and in the plain answer; the input
 line stays ``demo>`` so that imessenger's ``demo`` profile recognises every
@@ -417,6 +422,7 @@ class Options:
     busy_ms: int = 400
     name: str = "demo"
     drop_enters: int = 0
+    torn_ms: int = 0
 
 
 class DemoAgent:
@@ -846,7 +852,12 @@ class DemoAgent:
         self.transcript.clear()
         if self.exit_code is None:
             lines, row = self.bottom(width, height)
-            parts.append("\r\n".join(lines))
+            parts.append("\r\n".join(lines[:-1]))
+            if self.options.torn_ms and len(lines) > 1:
+                self.write("".join(parts))  # --torn-frames: the footer comes a moment later
+                parts = []
+                time.sleep(self.options.torn_ms / 1000)
+            parts.append(("\r\n" if len(lines) > 1 else "") + lines[-1])
             back = len(lines) - 1 - row
             if back:
                 parts.append(f"\x1b[{back}A")
@@ -913,6 +924,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         metavar="N",
         help="ignore the first N Enters that would submit text (to test lost keys)",
     )
+    parser.add_argument(
+        "--torn-frames",
+        type=_milliseconds,
+        default=0,
+        metavar="MS",
+        help="write each screen in two parts MS apart, the footer last (to test redraws)",
+    )
     args = parser.parse_args(argv)
     name = printable(args.name).strip() or "demo"
     return Options(
@@ -920,6 +938,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         busy_ms=args.busy_ms,
         name=name,
         drop_enters=max(0, args.drop_enters),
+        torn_ms=args.torn_frames,
     )
 
 

@@ -120,6 +120,18 @@ def test_a_lost_enter_is_pressed_once_more_and_submitted_once(tmux: Tmux) -> Non
     assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
+def test_a_half_drawn_screen_is_not_taken_for_a_submitted_message(tmux: Tmux) -> None:
+    # The agent loses the Enter that comes with the paste (as Gemini CLI does) and, each
+    # time it redraws, shows the pasted text for a while without the line under its
+    # input box: a look at that moment must not count as "the input box emptied".
+    start_demo("w1", "--startup-ms", "0", "--drop-enters", "1", "--torn-frames", "80")
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    code, data = send_json("--timeout", "10000", "w1", "submitted, not left in the box")
+    assert code == 0, data
+    assert data["reply"] == "submitted, not left in the box"
+    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+
+
 def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
     start_demo()
     asked = run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] first")
