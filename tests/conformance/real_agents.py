@@ -211,6 +211,17 @@ class Agent:
         """The session's pane text with scrollback."""
         return self.tmux.capture(self.tmux.pane(name), history=history)
 
+    def wait_for_turn(self, name: str, needle: str, seconds: float = 30.0) -> str:
+        """Wait until a user turn containing ``needle`` reached the model; return its text.
+
+        When none does, the failure shows the session's screen: whether the message sits
+        in the input box, was never pasted, or the agent is stuck elsewhere.
+        """
+        try:
+            return self.script.wait_for_turn(needle, seconds)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\nthe screen of {name}:\n{self.screen(name)}") from None
+
     def wait_state(self, name: str, state: str, seconds: float = 30.0) -> None:
         wait_for(lambda: self.state(name) == state, seconds, f'"{name}" to be {state}')
 

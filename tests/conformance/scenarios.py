@@ -153,7 +153,7 @@ def busy_while_it_works(agent: Agent) -> None:
     agent.start(NAME)
     held = send("--no-reply", NAME, "HOLD-ON until the test lets go")
     assert held.exit_code == 0, held.output
-    agent.script.wait_for_turn("HOLD-ON")
+    agent.wait_for_turn(NAME, "HOLD-ON")
     agent.wait_state(NAME, "busy")
     stays(lambda: agent.state(NAME) == "busy", 2.5, "busy while the model holds its answer")
     gate.set()
@@ -173,7 +173,7 @@ def message_while_busy_is_delivered_once(agent: Agent) -> None:
     held = send("--no-reply", "--json", NAME, "HOLD-ON until the test lets go")
     assert held.exit_code == 0, held.output
     hold_id = json.loads(held.stdout)["id"]
-    agent.script.wait_for_turn("HOLD-ON")
+    agent.wait_for_turn(NAME, "HOLD-ON")
     agent.wait_state(NAME, "busy")
     later = send_in_background("WHILE-BUSY: sent while the agent works")
     if queues_when_busy(agent):
@@ -255,7 +255,7 @@ def prompt_holds_messages_and_approve_runs_once(agent: Agent) -> None:
     assert str(answer["reply"]).startswith("ran it:")
     assert runs(agent) == ["once"]
     # the waiting message went in after the prompt, once, and its reply reached the inbox
-    agent.script.wait_for_turn("WHILE-ASKING")
+    agent.wait_for_turn(NAME, "WHILE-ASKING")
     end = f"<<IMSG-END {data['id']}>>"
     wait_for(lambda: end in agent.screen(NAME), 30, "the reply to the waiting message")
     assert agent.screen(NAME).count(f"message {data['id']} from") == 1
@@ -346,13 +346,13 @@ def first_messages_reach_the_model_exactly(agent: Agent) -> None:
     first = send("--no-reply", "--json", NAME, "FIRST-WORDS, sent the instant the agent started")
     assert first.exit_code == 0, first.output
     first_id = json.loads(first.stdout)["id"]
-    agent.script.wait_for_turn("FIRST-WORDS")
+    agent.wait_for_turn(NAME, "FIRST-WORDS")
     agent.wait_state(NAME, "idle")
 
     echoed = send("--no-reply", "--json", NAME, "--", BODY)
     assert echoed.exit_code == 0, echoed.output
     echoed_id = json.loads(echoed.stdout)["id"]
-    turn = agent.script.wait_for_turn("ECHO-BODY")
+    turn = agent.wait_for_turn(NAME, "ECHO-BODY")
     assert envelope_body(turn) == BODY  # the model got the message byte for byte
     agent.wait_state(NAME, "idle")
     for message_id in (first_id, echoed_id):
@@ -368,7 +368,7 @@ def message_while_busy_reaches_the_model_once(agent: Agent) -> None:
     agent.start(NAME)
     held = send("--no-reply", NAME, "HOLD-ON until the test lets go")
     assert held.exit_code == 0, held.output
-    agent.script.wait_for_turn("HOLD-ON")
+    agent.wait_for_turn(NAME, "HOLD-ON")
     agent.wait_state(NAME, "busy")
     later = send_in_background("WHILE-BUSY: sent while the agent works", "--no-reply")
     wait_for(
@@ -382,7 +382,7 @@ def message_while_busy_reaches_the_model_once(agent: Agent) -> None:
     assert code == 0, data
     assert data["state"] == "delivered", data
     message_id = str(data["id"])
-    agent.script.wait_for_turn(f"message {message_id} from")
+    agent.wait_for_turn(NAME, f"message {message_id} from")
     agent.wait_state(NAME, "idle")
     assert len(agent.script.turns_with(f"message {message_id} from")) == 1
     assert agent.screen(NAME).count(f"message {message_id} from") == 1
@@ -407,7 +407,7 @@ def offered_command_holds_messages_and_approve_runs_once(agent: Agent) -> None:
     data = held_while_asking_then_approved(agent)
     wait_for(lambda: runs(agent) == ["once"], 30, "the command to run")
     # the waiting message went in after the prompt, once
-    agent.script.wait_for_turn("WHILE-ASKING")
+    agent.wait_for_turn(NAME, "WHILE-ASKING")
     agent.wait_state(NAME, "idle")
     assert agent.screen(NAME).count(f"message {data['id']} from") == 1
     assert len(agent.script.turns_with(f"message {data['id']} from")) == 1
