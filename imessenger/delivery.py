@@ -234,19 +234,28 @@ class Courier:
     def _recover_claims(self, target: str) -> None:
         """Settle messages whose sender stopped in the middle of pasting them.
 
-        A message whose id is on the screen was delivered; one that is not
-        goes back to pending. A raw message has no id to look for: it is marked
-        failed rather than risk pasting it twice.
+        A message whose id is on the screen above the input box was delivered; one
+        whose id is in the input box was pasted but never submitted, and is marked
+        failed with a word on what to do (pasting it again would show it twice); one
+        that is not on the screen goes back to pending. A raw message has no id to
+        look for: it is marked failed rather than risk pasting it twice.
         """
         stuck = self.store.messages_in_state(self.tmux.label, target, MessageState.DELIVERING)
         if not stuck:
             return
-        shown = self.tmux.capture(self.tmux.pane(target), history=5000)
+        view, shown = self.sessions.refresh(self.sessions.view(target, capture=False), history=5000)
+        typed = view.screen.input_text or ""
         for message in stuck:
             if message.raw:
                 self.store.mark_failed(
                     message.id, "its sender stopped while pasting it; not pasted again"
                 )
+            elif message.id in typed:
+                why = (
+                    "its sender stopped before submitting it: it waits in the input box of "
+                    f'"{target}"; press Enter there to submit it, or clear it'
+                )
+                self.store.mark_failed(message.id, why)
             elif message.id in shown:
                 self.store.mark_delivered(message.id)
             else:

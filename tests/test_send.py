@@ -388,3 +388,24 @@ def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) ->
     assert screen.count(f"message {shown_id} from") == 1
     assert screen.count("message 0000abcd from") == 1  # pasted once, before "newest"
     assert screen.index("message 0000abcd from") < screen.index(f"message {data['id']} from")
+
+
+def test_a_message_left_unsubmitted_in_the_input_box_is_not_called_delivered(tmux: Tmux) -> None:
+    start_demo("w1", "--startup-ms", "0")
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
+    with Store.open() as store:
+        # A sender that died after pasting but before the agent took the text.
+        store.add_message("0000abcd", tmux.label, "user", "w1", "left in the box")
+        assert store.claim_pending(tmux.label, "w1") is not None
+    tmux.paste(tmux.pane("w1"), "[imessenger] message 0000abcd from user: left in the box")
+    wait_for(lambda: "0000abcd" in screen_of(tmux, "w1", 0), what="the pasted text")
+    result = run_imessenger("send", "--no-reply", "w1", "newest")
+    assert result.exit_code == EXIT_PENDING, result.output  # the box holds text: not pasted
+    with Store.open() as store:
+        record = store.get_message("0000abcd")
+        assert record is not None
+        assert record.state is MessageState.FAILED
+        assert "input box" in str(record.error)
+    # nothing was submitted: the text still waits in the box, once
+    assert screen_of(tmux, "w1").count("0000abcd") == 1
+    assert state_of(tmux, "w1") == "idle"
