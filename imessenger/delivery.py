@@ -10,9 +10,9 @@ The rules, in the order :meth:`Courier.send` applies them:
    is delivered when the target is ready again.
 3. Paste as a bracketed paste through a tmux buffer, press the profile's
    submit key in the same tmux call, then confirm from the screen that the
-   agent took it (:class:`Submission`): it went busy, or it queued the
-   message, or its input box shows empty with the message's id above it on
-   two looks in a row. If the input box still holds the text after a while
+   agent took it (:class:`Submission`): it went busy or asked for permission,
+   or it queued the message, or its input box shows empty with the message's
+   id above it on two looks in a row. If the input box still holds the text after a while
    (agents drop an Enter in their first moments), press the submit key once
    more: never more than once.
 4. Wait for the reply: printed between the delimiters (read from the pane,
@@ -107,7 +107,7 @@ class Submission:
     """What the looks after a paste say about whether the agent took the message.
 
     Evidence, strongest first: the agent shows the message as queued; it went busy or
-    started asking for permission (it was not before the paste); or its input box is
+    started asking for permission (it was idle before the paste); or its input box is
     on screen and empty while the message's id shows above it, on two looks in a row.
     A single look can catch the agent halfway through redrawing (the box not drawn
     yet, the pasted text drawn), so a screen without a readable input box is never
@@ -128,8 +128,10 @@ class Submission:
         was_busy = self.before.state is State.BUSY
         if screen.state is State.BUSY and not was_busy:
             return Outcome.DELIVERED  # it went to work on it
-        if screen.state is State.ASKING and self.before.state is not State.ASKING:
-            return Outcome.DELIVERED  # it went to work on it and asks to run something
+        if screen.state is State.ASKING and not was_busy:
+            # it went to work on it and asks to run something (a prompt after a busy
+            # look may belong to the turn that was running before the paste)
+            return Outcome.DELIVERED
         if screen.input_text:
             self.typed_seen = True
         shown = self.typed_seen if self.marker is None else self.marker in text

@@ -97,3 +97,9 @@ def test_asking_for_permission_is_taken_at_once() -> None:
     watch = Submission(IDLE_EMPTY, ID)
     asking = Screen(State.ASKING)
     assert looks(watch, (TYPED, ENVELOPE), (asking, ECHOED)) == [None, Outcome.DELIVERED]
+
+
+def test_a_prompt_after_a_busy_look_may_be_the_running_turn_s() -> None:
+    watch = Submission(BUSY_EMPTY, ID)
+    asking = Screen(State.ASKING)
+    assert looks(watch, (TYPED, ENVELOPE), (asking, ENVELOPE)) == [None, None]
