@@ -114,11 +114,12 @@ def wait_asking(agent: Agent, command: str) -> None:
 # --- the scenarios ---------------------------------------------------------------------------
 
 
-def start_states_first_message_and_exact_reply(agent: Agent, *, idle_within_s: float = 0) -> None:
+def start_states_first_message_and_exact_reply(agent: Agent) -> None:
     """starting -> idle; the first message right after start is submitted; exact replies.
 
-    ``idle_within_s``: how long the agent may still read busy after its reply showed
-    (Gemini CLI clears its spinner a moment after the text); 0: idle at once.
+    After a reply shows, the agent reads idle again once it clears its spinner, which
+    it draws a moment after the text (Gemini CLI, Aider; Claude Code too when the
+    machine is loaded).
     """
     agent.script.on("FIRST-WORDS", text="first reply, right after the start")
     agent.script.on("ECHO-BODY", text="{body}")
@@ -129,21 +130,14 @@ def start_states_first_message_and_exact_reply(agent: Agent, *, idle_within_s: f
     assert first.exit_code == 0, first.output
     assert first.stdout == "first reply, right after the start\n"
     assert len(agent.script.turns_with("FIRST-WORDS")) == 1
-    _idle_after_reply(agent, idle_within_s)
+    agent.wait_state(NAME, "idle", 10)
 
     echoed = send(NAME, "--", BODY)
     assert echoed.exit_code == 0, echoed.output
     [turn] = agent.script.turns_with("ECHO-BODY")
     assert envelope_body(turn) == BODY  # the model got the message byte for byte
     assert echoed.stdout == BODY + "\n"  # and its reply came back from the screen exactly
-    _idle_after_reply(agent, idle_within_s)
-
-
-def _idle_after_reply(agent: Agent, within_s: float) -> None:
-    if within_s:
-        agent.wait_state(NAME, "idle", within_s)
-    else:
-        assert agent.state(NAME) == "idle"
+    agent.wait_state(NAME, "idle", 10)
 
 
 def busy_while_it_works(agent: Agent) -> None:

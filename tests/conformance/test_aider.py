@@ -41,7 +41,7 @@ def test_start_states_first_message_and_exact_reply(aider: Agent, isolated_home:
     config = isolated_home / ".config" / "imessenger" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text("[send]\ntimeout_ms = 5000\n")
-    scenarios.start_states_first_message_and_exact_reply(aider, idle_within_s=5)
+    scenarios.start_states_first_message_and_exact_reply(aider)
 
 
 def test_message_while_busy_reaches_the_model_once(aider: Agent) -> None:
