@@ -29,6 +29,16 @@ def wait_for(check: Callable[[], T | None], seconds: float = 10.0, what: str = "
     pytest.fail(f"timed out after {seconds}s waiting for {what} (last: {last!r})")
 
 
+def stays(check: Callable[[], bool], seconds: float, what: str) -> None:
+    """Read ``check`` again and again for ``seconds``: it must hold every time."""
+    deadline = time.monotonic() + seconds
+    reads = 0
+    while time.monotonic() < deadline:
+        assert check(), f"{what} stopped holding after {reads} reads"
+        reads += 1
+    assert reads > 1
+
+
 def run_isesh(*args: str) -> Result:
     """Run ``isesh`` in-process and return click's result (exit code, stdout, stderr)."""
     from imessenger.cli.isesh import cli as isesh_cli

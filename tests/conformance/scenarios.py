@@ -13,15 +13,13 @@ import shlex
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from click.testing import Result
 from fake_model import envelope_body
 from real_agents import Agent
-from support import python_cli, run_imessenger, wait_for
+from support import python_cli, run_imessenger, stays, wait_for
 
 from imessenger.agents import load_profiles
 from imessenger.cli.messaging import EXIT_PENDING
@@ -69,16 +67,6 @@ def message_with(needle: str) -> MessageRecord | None:
     """The newest message whose body contains ``needle``."""
     with Store.open() as store:
         return next((m for m in store.list_messages(limit=None) if needle in m.body), None)
-
-
-def stays(check: Callable[[], bool], seconds: float, what: str) -> None:
-    """Read ``check`` again and again for ``seconds``: it must hold every time."""
-    deadline = time.monotonic() + seconds
-    reads = 0
-    while time.monotonic() < deadline:
-        assert check(), f"{what} stopped holding after {reads} reads"
-        reads += 1
-    assert reads > 1
 
 
 def imessenger_command() -> str:
