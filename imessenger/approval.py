@@ -8,11 +8,14 @@ The rules, in the order :func:`answer` applies them:
 2. Nothing is pressed unless the session is there, is asking, its screen reads
    with certainty (two reads, the second right before the key, show the same
    prompt) and the prompt has exactly one option with the wanted meaning.
-3. The key is the profile's (:meth:`Profile.keys_for`). Afterwards the screen is
-   read again until the prompt has closed. A key sent in the instant a prompt
-   appears can be dropped: the key is pressed once more only if the very same
-   prompt stayed on the screen at every read since; never when it went away even
-   for a moment (it was taken, and a second key would land in the input box).
+3. The key is the profile's (:meth:`Profile.keys_for`), pressed once. A key sent
+   in the instant a prompt appears can be dropped, so the prompt must have been
+   on the screen for a moment first (``SETTLE_S`` since this process first saw
+   it, or no output at all from the pane for a second or more). It is never
+   pressed a second time: from the screen, a key that was dropped looks the same
+   as one a busy agent has not acted on yet, and a second key taken after the
+   first would land in the input box. Afterwards the screen is read until the
+   prompt has closed.
 4. Every answer is recorded in the store, whether the prompt closed or not.
 5. Once the prompt closed, messages that waited for the session are delivered.
 
@@ -26,7 +29,6 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from imessenger.agents import Profile
 from imessenger.delivery import Courier, Outcome
 from imessenger.errors import ImessengerError, NoSuchSession
 from imessenger.locks import target_lock
@@ -37,9 +39,12 @@ from imessenger.store import ApprovalRecord, Choice, MessageRecord
 logger = logging.getLogger(__name__)
 
 #: How long to watch the screen for the prompt to close after the key, in seconds.
-CONFIRM_S = 2.0
-#: How long the same prompt must stay on screen before its key is pressed once more.
-RETRY_AFTER_S = 0.3
+CONFIRM_S = 5.0
+#: How long a prompt must have been on screen before its key is pressed, in seconds.
+SETTLE_S = 0.25
+#: A pane that printed nothing for this long (tmux counts whole seconds) shows an old
+#: prompt, which needs no settling.
+QUIET_S = 2.0
 #: How often the screen is read while confirming, in seconds.
 POLL_S = 0.015
 #: How long to wait for another process that is sending to or answering the session.
@@ -157,9 +162,8 @@ class PromptStillOpen(ImessengerError):
 
     def __init__(self, approval: Approval) -> None:
         keys = " ".join(approval.keys)
-        again = " (twice)" if approval.retried else ""
         super().__init__(
-            f'pressed {keys}{again} in "{approval.session}" but its prompt is still open after '
+            f'pressed {keys} in "{approval.session}" but its prompt is still open after '
             f"{CONFIRM_S:g}s (recorded as not closed). Look at it with "
             f"`isesh attach {approval.session}`"
         )
@@ -253,7 +257,6 @@ class Approval:
     option: Option
     keys: tuple[str, ...]
     closed: bool
-    retried: bool
     record: ApprovalRecord
     delivered: tuple[MessageRecord, ...] = ()
     delivery_error: str | None = None
@@ -287,10 +290,14 @@ def answer(
     sessions.view(session)  # NoSuchSession before taking a lock for a name that is not there
     with target_lock(tmux.label, session, timeout=LOCK_TIMEOUT_S):
         view = sessions.view(session)
+        first_seen = time.monotonic()
         prompt = asked_prompt(session, view.screen)
         profile = sessions.view_profile(view)
         option = choose_option(prompt, choice, session=session)
         keys = tuple(profile.keys_for(option))
+        last_output = view.pane.window_activity
+        if not last_output or time.time() - last_output < QUIET_S:
+            time.sleep(max(0.0, first_seen + SETTLE_S - time.monotonic()))
         view = sessions.read(view)  # right before the key: never act on a stale read
         try:
             again = asked_prompt(session, view.screen)
@@ -300,7 +307,7 @@ def answer(
             raise PromptChanged(session)
         logger.info("answering %s in %s: option %s (%s)", prompt.question, session, keys, choice)
         tmux.send_keys(view.pane, keys)
-        closed, retried = _confirm(sessions, view, profile, again, keys)
+        closed = _closed(sessions, view, again)
         record = sessions.store.add_approval(
             actor=who,
             server=tmux.label,
@@ -320,7 +327,6 @@ def answer(
         option=option,
         keys=keys,
         closed=closed,
-        retried=retried,
         record=record,
     )
     if not closed:
@@ -330,43 +336,28 @@ def answer(
     return approval
 
 
-def _confirm(
-    sessions: Sessions, view: SessionView, profile: Profile, prompt: Prompt, keys: tuple[str, ...]
-) -> tuple[bool, bool]:
-    """Watch the screen until the prompt closed; press once more if it seemingly never saw
-    the key. Returns (closed, pressed again)."""
-    began = pressed = time.monotonic()
-    retried = False
-    steady = True  # the same prompt was on screen at every read since the first key
+def _closed(sessions: Sessions, view: SessionView, prompt: Prompt) -> bool:
+    """Watch the screen until the prompt closed (True), or CONFIRM_S passed (False)."""
+    began = time.monotonic()
     gone = 0  # reads in a row without the prompt
-    while True:
+    while time.monotonic() - began < CONFIRM_S:
         time.sleep(POLL_S)
         try:
             view = sessions.read(view)
         except NoSuchSession:
-            return True, retried
+            return True
         screen = view.screen
         if screen.state is State.EXITED:
-            return True, retried
+            return True
         showing = (
             screen.state is State.ASKING
             and screen.prompt is not None
             and same_prompt(screen.prompt, prompt)
         )
-        if showing:
-            gone = 0
-        else:
-            steady = False
-            gone += 1
-            if gone >= 2:  # two reads, so a screen caught mid-redraw does not count
-                return True, retried
-        now = time.monotonic()
-        if showing and steady and not retried and now - pressed >= RETRY_AFTER_S:
-            logger.info("key %s seemingly dropped by %s; pressing it once more", keys, view.name)
-            sessions.tmux.send_keys(view.pane, keys)
-            retried = True
-        if now - began >= CONFIRM_S:
-            return False, retried
+        gone = 0 if showing else gone + 1
+        if gone >= 2:  # two reads, so a screen caught mid-redraw does not count
+            return True
+    return False
 
 
 def _deliver_waiting(sessions: Sessions, approval: Approval) -> Approval:

@@ -49,7 +49,11 @@ Directives, written anywhere in the message body:
 ``ASK2[command]``
     the same with two options, ``1. Yes`` / ``2. No``.
 ``DROPKEY``
-    the prompt ignores the first key pressed (a lost key press).
+    the prompt loses the keys pressed in its first 150 ms, as Claude Code can
+    lose a key sent the instant its prompt appears.
+``SLOWKEY[ms]``
+    the prompt acts on a key this long after it arrives, drawing and reading
+    nothing meanwhile, like an agent starved of CPU.
 ``BUSY[ms]``
     stay busy this long for this message instead of ``--busy-ms`` (400).
 ``LINES[n]``
@@ -110,16 +114,19 @@ COLLAPSE_CHARS = 800  # ... and so is one of more characters than this
 ESC_WAIT = 0.05  # seconds an ESC waits for the rest of an escape sequence
 FRAME = 0.1  # seconds between spinner frames
 DOUBLE_PRESS = 1.0  # seconds within which a second Ctrl-C quits
+DROP_WINDOW = 0.15  # seconds after a DROPKEY prompt appears in which its keys are lost
 
 HELP = (
     "  Type a message and press Enter; a paste is inserted without submitting.",
-    "  Directives: ASK[cmd] ASK2[cmd] DROPKEY BUSY[ms] LINES[n] REPLYCMD NOREPLY EXIT",
+    "  Directives: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] BUSY[ms] LINES[n] REPLYCMD",
+    "              NOREPLY EXIT",
     "  Quit with /exit, Ctrl-D on an empty input, or Ctrl-C twice.",
 )
 
 _ASK = re.compile(r"\bASK(2?)\[([^\]\n]*)\]")
 _BUSY = re.compile(r"\bBUSY\[(\d+)\]")
 _LINES = re.compile(r"\bLINES\[(\d+)\]")
+_SLOWKEY = re.compile(r"\bSLOWKEY\[(\d+)\]")
 _CONTROL = re.compile("[\x00-\x1f\x7f\x80-\x9f]")
 
 
@@ -307,6 +314,7 @@ class Directives:
     ask: str | None = None
     ask_options: int = 3
     dropkey: bool = False
+    slowkey_ms: int = 0
     busy_ms: int | None = None
     lines: int | None = None
     replycmd: bool = False
@@ -319,10 +327,12 @@ def parse_directives(text: str) -> Directives:
     ask = _ASK.search(text)
     busy = _BUSY.search(text)
     lines = _LINES.search(text)
+    slowkey = _SLOWKEY.search(text)
     return Directives(
         ask=ask.group(2).strip() if ask else None,
         ask_options=2 if ask and ask.group(1) else 3,
         dropkey=re.search(r"\bDROPKEY\b", text) is not None,
+        slowkey_ms=int(slowkey.group(1)) if slowkey else 0,
         busy_ms=int(busy.group(1)) if busy else None,
         lines=int(lines.group(1)) if lines else None,
         replycmd=re.search(r"\bREPLYCMD\b", text) is not None,
@@ -392,7 +402,8 @@ class Prompt:
     command: str
     options: tuple[tuple[str, str], ...]  # (label, meaning: "yes" / "always" / "no")
     selected: int = 0
-    drop_next: bool = False
+    drop_until: float = 0.0  # monotonic time before which keys are lost (DROPKEY)
+    slowkey_s: float = 0.0  # how long it takes to act on a key (SLOWKEY)
 
 
 @dataclass(frozen=True)
@@ -684,15 +695,21 @@ class DemoAgent:
         if directives.ask_options == 3:
             options.append((f"Yes, and don't ask again for: {word}", "always"))
         options.append(("No", "no"))
-        self.prompt = Prompt(command, tuple(options), drop_next=directives.dropkey)
+        self.prompt = Prompt(
+            command,
+            tuple(options),
+            drop_until=time.monotonic() + DROP_WINDOW if directives.dropkey else 0.0,
+            slowkey_s=directives.slowkey_ms / 1000,
+        )
         job.phase = "asking"
 
     def _prompt_key(self, prompt: Prompt, event: Event) -> None:
         if event.kind == "paste":
             return  # dropped silently, as Claude Code does
-        if prompt.drop_next:
-            prompt.drop_next = False
+        if time.monotonic() < prompt.drop_until:
             return
+        if prompt.slowkey_s:
+            time.sleep(prompt.slowkey_s)  # the whole agent stalls: no drawing, no reading
         kind = event.kind
         if kind == "char" and event.text.isdigit():
             number = int(event.text)
@@ -901,7 +918,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m imessenger.demo_agent",
         description="A stand-in for an AI coding agent's terminal UI, to try imessenger with.",
-        epilog="Directives in a message: ASK[cmd] ASK2[cmd] DROPKEY BUSY[ms] LINES[n] "
+        epilog="Directives in a message: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] BUSY[ms] LINES[n] "
         "REPLYCMD NOREPLY EXIT (see the module docstring).",
     )
     parser.add_argument(

@@ -69,6 +69,7 @@ _PANE_FORMAT = "\t".join(
         "#{session_created}",
         "#{history_size}",
         "#{cursor_y}",
+        "#{window_activity}",
     ]
 )
 _NO_SERVER = ("no server running", "error connecting to", "server exited unexpectedly")
@@ -89,14 +90,27 @@ class PaneInfo:
     session_created: float
     history_size: int
     cursor_y: int
+    #: when the pane's window last printed anything (whole seconds since the epoch)
+    window_activity: float
 
     @classmethod
     def parse(cls, line: str) -> PaneInfo:
         """Build a PaneInfo from one line printed with ``_PANE_FORMAT``."""
         fields = line.split("\t")
-        (name, pane_id, dead, status, width, height, pid, command, created, history, cursor) = (
-            fields + [""] * 11
-        )[:11]
+        (
+            name,
+            pane_id,
+            dead,
+            status,
+            width,
+            height,
+            pid,
+            command,
+            created,
+            history,
+            cursor,
+            active,
+        ) = (fields + [""] * 12)[:12]
         return cls(
             session=name,
             pane_id=pane_id,
@@ -109,6 +123,7 @@ class PaneInfo:
             session_created=float(created or 0),
             history_size=int(history or 0),
             cursor_y=int(cursor or 0),
+            window_activity=float(active or 0),
         )
 
 

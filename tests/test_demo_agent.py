@@ -329,11 +329,15 @@ def test_paste_into_prompt_is_dropped_and_its_enter_answers_yes(
     assert "innocent" not in whole, "the pasted text was dropped"
 
 
-def test_dropkey_loses_the_first_key(session: Session, tmp_path: Path) -> None:
+def test_dropkey_loses_the_keys_of_the_prompt_s_first_moment(
+    session: Session, tmp_path: Path
+) -> None:
     demo = started(session, tmp_path)
     demo.paste(envelope("66666666", "ASK[touch k.txt] DROPKEY"))
     demo.wait(prompt_open, "the permission prompt")
-    demo.keys("3", "1")
+    demo.keys("3")
+    time.sleep(0.3)
+    demo.keys("1")
     demo.wait_reply("66666666")
     lines = demo.wait_idle()
     assert "● Ran touch k.txt" in lines, "3 was lost, 1 chose Yes"
@@ -499,6 +503,7 @@ def test_read_message_finds_id_body_and_directives() -> None:
     assert (directives.ask, directives.ask_options) == ("rm -rf /tmp/x", 2)
     assert (directives.busy_ms, directives.lines) == (10, 3)
     assert not directives.dropkey
+    assert directives.slowkey_ms == 0
     assert not directives.replycmd
     assert not directives.noreply
     assert not directives.exit
@@ -511,3 +516,4 @@ def test_read_message_finds_id_body_and_directives() -> None:
     assert plain.directives.dropkey
     assert plain.directives.exit
     assert parse_directives("ASK[touch f]").ask_options == 3
+    assert parse_directives("ASK[touch f] SLOWKEY[1200]").slowkey_ms == 1200

@@ -54,10 +54,9 @@ def report_approval(approval: Approval) -> None:
 
     verb = "denied" if approval.choice is Choice.NO else "approved"
     keys = " ".join(approval.keys)
-    twice = "; pressed twice, the first key was dropped" if approval.retried else ""
     click.echo(
         f'{verb} "{approval.session}": {approval.prompt.about()} -- {describe(approval.choice)} '
-        f'(pressed {keys}: "{approval.option.label}"{twice})'
+        f'(pressed {keys}: "{approval.option.label}")'
     )
     if approval.delivered:
         count = len(approval.delivered)
