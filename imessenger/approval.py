@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 #: How long to watch the screen for the prompt to close after the key, in seconds.
 CONFIRM_S = 5.0
+#: How long to keep watching while the agent has not even read the key (it is slow).
+SLOW_S = 30.0
 #: How long a prompt must have been on screen before its key is pressed, in seconds.
 SETTLE_S = 0.25
 #: A pane that printed nothing for this long (tmux counts whole seconds) shows an old
@@ -337,10 +339,18 @@ def answer(
 
 
 def _closed(sessions: Sessions, view: SessionView, prompt: Prompt) -> bool:
-    """Watch the screen until the prompt closed (True), or CONFIRM_S passed (False)."""
+    """Watch the screen until the prompt closed (True), or CONFIRM_S passed (False).
+
+    The CONFIRM_S count from when the agent read the key: while the key waits unread
+    in its terminal (the agent is busy or short of CPU), approve keeps watching, up to
+    SLOW_S in all.
+    """
     began = time.monotonic()
+    deadline = began + CONFIRM_S
     gone = 0  # reads in a row without the prompt
-    while time.monotonic() - began < CONFIRM_S:
+    while (now := time.monotonic()) < deadline:
+        if sessions.tmux.unread_input(view.pane):
+            deadline = min(began + SLOW_S, max(deadline, now + CONFIRM_S))
         time.sleep(POLL_S)
         try:
             view = sessions.read(view)

@@ -375,8 +375,13 @@ class Courier:
         """
         confirm_s = int(self.config.get("send.submit_confirm_ms")) / 1000
         retry_after = int(self.config.get("send.submit_retry_ms")) / 1000
+        slow_s = max(confirm_s, int(self.config.get("send.ready_timeout_ms")) / 1000)
+        # confirm_s counts from when the agent read the paste: while the text waits
+        # unread in its terminal, the agent is slow, not deaf, and "not delivered" could
+        # make someone send it a second time (slow_s in all, at most)
         history = min(5000, message.body.count("\n") + 2 * view.pane.height + 10)
         began = time.monotonic()
+        deadline = began + confirm_s
         pressed_again = False
         watch = Submission(before, None if message.raw else message.id)
         while True:
@@ -388,18 +393,22 @@ class Courier:
             outcome = watch.look(screen, text)
             if outcome is not None:
                 return outcome
-            elapsed = time.monotonic() - began
+            now = time.monotonic()
+            unread = self.tmux.unread_input(view.pane)
+            if unread:
+                deadline = min(began + slow_s, max(deadline, now + confirm_s))
             if (
                 profile.submit_retry
                 and not pressed_again
                 and screen.input_text
                 and screen.state is State.IDLE
-                and elapsed >= retry_after
+                and now - began >= retry_after
+                and not unread  # it read the key and kept the text
             ):
                 logger.info("submit key seemingly lost in %s; pressing it once more", view.name)
                 self.tmux.send_keys(view.pane, profile.submit_keys)
                 pressed_again = True
-            if elapsed >= confirm_s:
+            if now >= deadline:
                 return None
             time.sleep(self.poll)
 

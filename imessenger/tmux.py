@@ -70,6 +70,7 @@ _PANE_FORMAT = "\t".join(
         "#{history_size}",
         "#{cursor_y}",
         "#{window_activity}",
+        "#{pane_tty}",
     ]
 )
 _NO_SERVER = ("no server running", "error connecting to", "server exited unexpectedly")
@@ -92,6 +93,8 @@ class PaneInfo:
     cursor_y: int
     #: when the pane's window last printed anything (whole seconds since the epoch)
     window_activity: float
+    #: the terminal device the pane's program reads its keys from
+    tty: str
 
     @classmethod
     def parse(cls, line: str) -> PaneInfo:
@@ -110,7 +113,8 @@ class PaneInfo:
             history,
             cursor,
             active,
-        ) = (fields + [""] * 12)[:12]
+            tty,
+        ) = (fields + [""] * 13)[:13]
         return cls(
             session=name,
             pane_id=pane_id,
@@ -124,6 +128,7 @@ class PaneInfo:
             history_size=int(history or 0),
             cursor_y=int(cursor or 0),
             window_activity=float(active or 0),
+            tty=tty,
         )
 
 
@@ -365,6 +370,33 @@ class Tmux:
     def send_keys(self, pane: PaneInfo, keys: Sequence[str]) -> None:
         """Press tmux keys (``Enter``, ``Escape``, ``1``, ``C-c``) in a pane."""
         self.run("send-keys", "-t", pane.pane_id, *keys, session=pane.session)
+
+    @staticmethod
+    def unread_input(pane: PaneInfo) -> int | None:
+        """How many bytes of pasted text and keys the pane's program has not read yet.
+
+        Read from the terminal's input queue, without taking anything from it. None
+        when it cannot be told (no terminal, or one this user may not open). An agent
+        that has not read a key has neither taken nor dropped it: it is only slow.
+        """
+        if not pane.tty or pane.dead:
+            return None
+        import array
+        import fcntl
+        import termios
+
+        try:
+            fd = os.open(pane.tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            count = array.array("i", [0])
+            fcntl.ioctl(fd, termios.FIONREAD, count, True)
+            return count[0]
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     def type_text(self, pane: PaneInfo, text: str) -> None:
         """Type short literal text (a few characters, for example ``/exit``) into a pane."""

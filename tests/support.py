@@ -72,3 +72,9 @@ def ask(sessions: Sessions, name: str, message: str) -> Prompt:
     sent = run_imessenger("send", name, message, "--no-reply")
     assert sent.exit_code == 0, sent.output
     return wait_for(lambda: sessions.view(name).screen.prompt, what=f"{name} asking")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The pids of a process's children (Linux)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        return [int(child) for child in listing.read().split()]

@@ -7,14 +7,20 @@ the rest drive the demo agent in real tmux (see imessenger/demo_agent.py).
 from __future__ import annotations
 
 import functools
+import os
+import shlex
+import signal
 import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import ask, python_cli, run_imessenger, run_isesh, stays, wait_for
+from support import ask, child_pids, python_cli, run_imessenger, run_isesh, stays, wait_for
 from support import start_demo as start
 
+from imessenger import approval as approval_module
 from imessenger.agents import Profile, load_profiles
 from imessenger.approval import (
     ApprovalRefused,
@@ -299,6 +305,34 @@ def test_an_agent_slow_to_take_the_key_gets_one_key(tmux: Tmux, sessions: Sessio
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
     stays(lambda: sessions.view("w1").screen.input_text == "", 0.5, "an empty input box")
     assert screen(tmux, "w1").count("● Ran touch s.txt") == 1
+
+
+def test_an_agent_that_has_not_read_the_key_is_waited_for(
+    tmux: Tmux, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The agent is stopped (as if starved of CPU) for longer than approve watches for
+    # the prompt to close: the key waits unread in its terminal, so approve keeps
+    # watching instead of calling the prompt still open, and presses nothing more.
+    monkeypatch.setattr(approval_module, "CONFIRM_S", 0.5)
+    # tmux continues a program of its own that stops, so the agent runs under a shell
+    demo = shlex.join([sys.executable, "-m", "imessenger.demo_agent", "--startup-ms", "0"])
+    started = run_isesh("start", "w1", "--agent", "demo", "--", "sh", "-c", f"{demo}; exit")
+    assert started.exit_code == 0, started.output
+    wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
+    ask(sessions, "w1", "ASK[touch w.txt]")
+    [agent] = child_pids(tmux.pane("w1").pid or 0)
+    os.kill(agent, signal.SIGSTOP)
+    waking = threading.Timer(1.5, os.kill, (agent, signal.SIGCONT))
+    waking.start()
+    try:
+        approval = answer(sessions, "w1", Choice.YES_ONCE)
+    finally:
+        waking.join()
+        os.kill(agent, signal.SIGCONT)
+    assert approval.closed
+    wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
+    assert screen(tmux, "w1").count("● Ran touch w.txt") == 1
+    assert sessions.view("w1").screen.input_text == ""
 
 
 FAKE_PROMPT = (

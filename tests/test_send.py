@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import child_pids, python_cli, run_imessenger, run_isesh, wait_for
 
 from imessenger.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOUT
 from imessenger.config import load_config
@@ -409,3 +412,35 @@ def test_a_message_left_unsubmitted_in_the_input_box_is_not_called_delivered(tmu
     # nothing was submitted: the text still waits in the box, once
     assert screen_of(tmux, "w1").count("0000abcd") == 1
     assert state_of(tmux, "w1") == "idle"
+
+
+def test_an_agent_too_slow_to_read_the_paste_is_waited_for(tmux: Tmux, isolated_home: Path) -> None:
+    # The agent is stopped (as if starved of CPU) for longer than send waits to see a
+    # message submitted. It has not read the paste, so "not delivered" would be wrong:
+    # send waits while the terminal still holds the unread text.
+    config = isolated_home / ".config" / "imessenger" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[send]\nsubmit_confirm_ms = 500\n")
+    # tmux continues a program of its own that stops, so the agent runs under a shell
+    demo = shlex.join([sys.executable, "-m", "imessenger.demo_agent", "--startup-ms", "0"])
+    started = run_isesh("start", "w1", "--agent", "demo", "--", "sh", "-c", f"{demo}; exit")
+    assert started.exit_code == 0, started.output
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
+    [agent] = child_pids(tmux.pane("w1").pid or 0)
+    os.kill(agent, signal.SIGSTOP)
+    try:
+        sender = subprocess.Popen(
+            [*python_cli(), "send", "--json", "w1", "read me when you wake up"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(lambda: (tmux.unread_input(tmux.pane("w1")) or 0) > 0, what="the unread paste")
+        time.sleep(1.5)  # three times submit_confirm_ms
+        assert sender.poll() is None, "send gave up on an agent that had not read the paste"
+    finally:
+        os.kill(agent, signal.SIGCONT)
+    out, _ = sender.communicate(timeout=30)
+    assert sender.returncode == 0, out
+    data = json.loads(out)
+    assert data["reply"] == "read me when you wake up"
+    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1

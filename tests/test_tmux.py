@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,22 @@ def test_panes_lists_one_active_pane_per_session(tmux: Tmux) -> None:
     start_cat(tmux, "b")
     tmux.run("split-window", "-t", "=a:")
     assert sorted(p.session for p in tmux.panes()) == ["a", "b"]
+
+
+def test_unread_input_counts_the_keys_a_program_has_not_read(tmux: Tmux) -> None:
+    # a raw-mode program that reads nothing, then one that reads everything
+    asleep = "import time, tty; tty.setraw(0); time.sleep(60)"
+    tmux.new_session(
+        "w1", Path("/"), [sys.executable, "-c", asleep], environment={}, width=80, height=24
+    )
+    reader = "import os, tty; tty.setraw(0)\nwhile os.read(0, 64): pass"
+    tmux.new_session(
+        "w2", Path("/"), [sys.executable, "-c", reader], environment={}, width=80, height=24
+    )
+    for name in ("w1", "w2"):
+        wait_for(lambda n=name: tmux.pane(n).current_command.startswith("python"), what=name)
+    time.sleep(0.3)  # both programs have switched their terminals to raw mode
+    for name in ("w1", "w2"):
+        tmux.send_keys(tmux.pane(name), ["a", "b", "c", "Enter"])
+    wait_for(lambda: tmux.unread_input(tmux.pane("w2")) == 0, what="w2 to read its keys")
+    assert tmux.unread_input(tmux.pane("w1")) == 4  # a, b, c and the Enter, still queued
