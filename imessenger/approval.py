@@ -341,7 +341,7 @@ def answer(
 def _closed(sessions: Sessions, view: SessionView, prompt: Prompt) -> bool:
     """Watch the screen until the prompt closed (True), or CONFIRM_S passed (False).
 
-    The CONFIRM_S count from when the agent read the key: while the key waits unread
+    CONFIRM_S counts from when the agent read the key: while the key waits unread
     in its terminal (the agent is busy or short of CPU), approve keeps watching, up to
     SLOW_S in all.
     """
