@@ -12,7 +12,7 @@ import scenarios
 from fake_model import REPLY_END, REPLY_START
 from real_agents import Agent, alive
 from scenarios import NAME
-from support import run_isesh, wait_for
+from support import run_imessenger, run_isesh, wait_for
 
 from imessenger.agents import load_profiles
 from imessenger.config import load_config
@@ -70,11 +70,11 @@ def test_printed_reply_is_found(gemini: Agent) -> None:
     gemini.start(NAME)
     _wait_idle_screen(gemini)
     marks = delimiters("0a1b2c3d", REPLY_START, REPLY_END)
-    pane = gemini.tmux.pane(NAME)
-    # typed by hand: Gemini CLI takes the Enter once the paste has settled
-    gemini.tmux.paste(pane, f"PRINT-REPLY: answer between {marks.start} and its end line")
-    wait_for(lambda: "PRINT-REPLY" in gemini.screen(NAME, 0), 10, "the typed text")
-    gemini.tmux.send_keys(pane, ["Enter"])
+    # sent raw, without the envelope; Gemini CLI takes the Enter once the paste settled,
+    # which send's second Enter is for
+    question = f"PRINT-REPLY: answer between {marks.start} and its end line"
+    sent = run_imessenger("send", "--raw", NAME, question)
+    assert sent.exit_code == 0, sent.output
 
     # read the reply from the capture that shows it: a later one can catch Gemini CLI
     # in the middle of redrawing its whole screen (as it does when it finishes starting)
