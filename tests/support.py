@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from click.testing import CliRunner, Result
 if TYPE_CHECKING:
     from imessenger.screen import Prompt
     from imessenger.sessions import Sessions
+    from imessenger.tmux import Tmux
 
 T = TypeVar("T")
 
@@ -74,7 +76,17 @@ def ask(sessions: Sessions, name: str, message: str) -> Prompt:
     return wait_for(lambda: sessions.view(name).screen.prompt, what=f"{name} asking")
 
 
-def child_pids(pid: int) -> list[int]:
-    """The pids of a process's children (Linux)."""
-    with open(f"/proc/{pid}/task/{pid}/children") as listing:
-        return [int(child) for child in listing.read().split()]
+def start_demo_in_shell(tmux: Tmux, name: str) -> int:
+    """Start the demo agent as session ``name`` under a shell; once idle, return its pid.
+
+    tmux continues any program of its own that stops, so a test that stops the agent
+    (SIGSTOP, as if it were starved of CPU) needs it one process further down.
+    """
+    demo = shlex.join([sys.executable, "-m", "imessenger.demo_agent", "--startup-ms", "0"])
+    started = run_isesh("start", name, "--agent", "demo", "--", "sh", "-c", f"{demo}; exit")
+    assert started.exit_code == 0, started.output
+    wait_for(lambda: "? for help" in tmux.capture(tmux.pane(name)), what=f"{name} idle")
+    shell = tmux.pane(name).pid
+    with open(f"/proc/{shell}/task/{shell}/children") as listing:
+        [agent] = [int(child) for child in listing.read().split()]
+    return agent

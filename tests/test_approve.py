@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import functools
 import os
-import shlex
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import ask, child_pids, python_cli, run_imessenger, run_isesh, stays, wait_for
+from support import (
+    ask,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    start_demo_in_shell,
+    stays,
+    wait_for,
+)
 from support import start_demo as start
 
 from imessenger import approval as approval_module
@@ -314,13 +320,8 @@ def test_an_agent_that_has_not_read_the_key_is_waited_for(
     # the prompt to close: the key waits unread in its terminal, so approve keeps
     # watching instead of calling the prompt still open, and presses nothing more.
     monkeypatch.setattr(approval_module, "CONFIRM_S", 0.5)
-    # tmux continues a program of its own that stops, so the agent runs under a shell
-    demo = shlex.join([sys.executable, "-m", "imessenger.demo_agent", "--startup-ms", "0"])
-    started = run_isesh("start", "w1", "--agent", "demo", "--", "sh", "-c", f"{demo}; exit")
-    assert started.exit_code == 0, started.output
-    wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
+    agent = start_demo_in_shell(tmux, "w1")
     ask(sessions, "w1", "ASK[touch w.txt]")
-    [agent] = child_pids(tmux.pane("w1").pid or 0)
     os.kill(agent, signal.SIGSTOP)
     waking = threading.Timer(1.5, os.kill, (agent, signal.SIGCONT))
     waking.start()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import child_pids, python_cli, run_imessenger, run_isesh, wait_for
+from support import python_cli, run_imessenger, run_isesh, start_demo_in_shell, wait_for
 
 from imessenger.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOUT
 from imessenger.config import load_config
@@ -421,12 +420,7 @@ def test_an_agent_too_slow_to_read_the_paste_is_waited_for(tmux: Tmux, isolated_
     config = isolated_home / ".config" / "imessenger" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text("[send]\nsubmit_confirm_ms = 500\n")
-    # tmux continues a program of its own that stops, so the agent runs under a shell
-    demo = shlex.join([sys.executable, "-m", "imessenger.demo_agent", "--startup-ms", "0"])
-    started = run_isesh("start", "w1", "--agent", "demo", "--", "sh", "-c", f"{demo}; exit")
-    assert started.exit_code == 0, started.output
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
-    [agent] = child_pids(tmux.pane("w1").pid or 0)
+    agent = start_demo_in_shell(tmux, "w1")
     os.kill(agent, signal.SIGSTOP)
     try:
         sender = subprocess.Popen(
