@@ -18,7 +18,9 @@ command, and there is no limit on its size.
 
 from __future__ import annotations
 
+import array
 import contextlib
+import fcntl
 import functools
 import importlib
 import importlib.util
@@ -30,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from collections import deque
@@ -381,10 +384,6 @@ class Tmux:
         """
         if not pane.tty or pane.dead:
             return None
-        import array
-        import fcntl
-        import termios
-
         try:
             fd = os.open(pane.tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
         except OSError:
