@@ -118,11 +118,14 @@ class PaneInfo:
             active,
             tty,
         ) = (fields + [""] * 13)[:13]
+        exit_status = int(status) if status.lstrip("-").isdigit() else None
+        if exit_status is None and dead == "1":
+            exit_status = _unreaped_exit_status(pid)
         return cls(
             session=name,
             pane_id=pane_id,
             dead=dead == "1",
-            dead_status=int(status) if status.lstrip("-").isdigit() else None,
+            dead_status=exit_status,
             width=int(width or 0),
             height=int(height or 0),
             pid=int(pid) if pid.isdigit() else None,
@@ -133,6 +136,26 @@ class PaneInfo:
             window_activity=float(active or 0),
             tty=tty,
         )
+
+
+def _unreaped_exit_status(pid: str) -> int | None:
+    """The exit status of a pane's program that tmux has not reaped, read from /proc.
+
+    tmux 3.3a can miss the SIGCHLD of a program that exits while the server is busy:
+    the pane reads dead but without a status, and the program stays a zombie, whose
+    status Linux keeps (the 52nd field of /proc/PID/stat). None elsewhere.
+    """
+    if not pid.isdigit():
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if len(fields) < 50 or fields[0] != "Z" or not fields[49].isdigit():
+        return None
+    wait_status = int(fields[49])
+    return os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else None
 
 
 @functools.cache
