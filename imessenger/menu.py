@@ -7,7 +7,8 @@ the panes. A menu item's command runs ``imessenger approve-menu --answer``, whic
 answers through :func:`imessenger.approval.answer` with all its checks.
 
 A menu item's command goes through two rounds of tmux format expansion (when the
-menu is built, and in ``run-shell``), so every ``#`` in it is doubled twice.
+menu is built, and in ``run-shell``), so it is escaped twice
+(:func:`imessenger.tmux.format_literal`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import imessenger
-from imessenger.errors import UsageError
+from imessenger.errors import NoSuchSession, UsageError
+from imessenger.names import is_valid_name
 from imessenger.sessions import Sessions
 from imessenger.status import read_status
 from imessenger.store import Choice
-from imessenger.tmux import MenuItem, control_quote
+from imessenger.tmux import MenuItem, control_quote, format_literal
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ def asking_sessions(sessions: Sessions) -> list[Asking]:
     if status.watching:
         found = []
         for entry in status.data.get("sessions", []):
-            if entry.get("state") != "asking":
+            if entry.get("state") != "asking" or not is_valid_name(str(entry.get("name"))):
                 continue
             choices = tuple(Choice(c) for c in entry.get("choices", []) if c in set(Choice))
             found.append(
@@ -72,30 +74,30 @@ def asking_sessions(sessions: Sessions) -> list[Asking]:
     found = []
     for view in asking(sessions):
         prompt = view.screen.prompt
-        if prompt is None:
-            continue
+        if prompt is None or not is_valid_name(view.name):
+            continue  # a name outside the alphabet cannot be targeted safely
         choices = tuple(answers(view.name, prompt).values())
         found.append(Asking(view.name, view.agent, prompt.about(), choices))
     return sorted(found, key=lambda a: a.name)
 
 
-def _escape(text: str) -> str:
-    """Protect ``#`` from one round of tmux format expansion."""
-    return text.replace("#", "##")
-
-
 def run_shell(argv: list[str]) -> str:
     """Return a menu item command that runs ``argv`` in the background (``run-shell -b``)."""
     shell = shlex.join(argv)
-    return _escape(f"run-shell -b {control_quote(_escape(shell))}")
+    return format_literal(f"run-shell -b {control_quote(format_literal(shell))}")
 
 
 def approval_menu(sessions: Sessions, command: list[str], client: str) -> Menu:
     """Build the approval menu: for each asking session, its answers and "Show"."""
-    found = asking_sessions(sessions)
+    found: list[tuple[Asking, str]] = []
+    for entry in asking_sessions(sessions):
+        try:  # an id, never a name tmux may misread; a session gone meanwhile is left out
+            found.append((entry, sessions.tmux.session_id(entry.name)))
+        except NoSuchSession:
+            continue
     socket = ["-L", sessions.tmux.socket_name] if sessions.tmux.socket_name else []
     items: list[MenuItem] = []
-    for index, entry in enumerate(found):
+    for index, (entry, target) in enumerate(found):
         if index:
             items.append(MenuItem(""))
         items.append(MenuItem(f"-{entry.name} ({entry.agent}): {entry.about}"))
@@ -106,7 +108,7 @@ def approval_menu(sessions: Sessions, command: list[str], client: str) -> Menu:
             argv += ["--answer", entry.name, str(choice)]
             key = _FIRST_KEYS[choice] if index == 0 else ""
             items.append(MenuItem(f"  {label}", key, run_shell(argv)))
-        show = _escape(f"switch-client -t {control_quote('=' + entry.name)}")
+        show = format_literal(f"switch-client -t {control_quote(target)}")
         items.append(MenuItem("  Show", "s" if index == 0 else "", show))
     if not found:
         items.append(MenuItem("-no session is asking"))

@@ -11,9 +11,27 @@ builds its whole object model at import (about 55 ms on a 2-core machine,
 a third of what a command like ``imessenger send`` may cost in all); see
 :func:`_libtmux`.
 
-Text is never handed to tmux's command parser: pastes go through a buffer
-loaded from a file (``load-buffer``), so nothing in a message is read as a tmux
-command, and there is no limit on its size.
+Text is never handed to tmux's command parser: pastes go through a buffer that
+``load-buffer -`` fills from the tmux client's stdin, so nothing in a message is
+read as a tmux command or written to a file, and there is no limit on its size.
+
+What tmux reads into the other strings imessenger hands it (checked on tmux 3.3a),
+and how each is kept literal; a string from a person or an agent reaches tmux only
+in one of these ways:
+
+* Every argv word ending in ``;`` ends a tmux command, and the words after it form
+  the next command: :func:`whole_word` writes a final ``;`` as ``\\;``.
+* ``new-session -c`` expands formats (``#(...)`` runs a shell command):
+  :func:`format_literal` doubles ``#`` (but right before ``[``). ``-e`` values and
+  the program's argv after ``--`` are taken as they are, but a one-word argv would
+  be run by the default shell, so :meth:`Tmux.new_session` runs it through ``env``.
+  ``set-option`` takes values as they are.
+* ``display-message`` and menu labels and titles are expanded as formats (the
+  message with ``strftime`` too) and then drawn, where ``#[...]`` is a style:
+  :func:`drawn_literal`.
+* A target is an id tmux gave (``%3`` pane, ``$3`` session), looked up by exact name
+  in Python, or ``=NAME`` with a name :func:`imessenger.names.check_name` passed: as
+  a target, a name can be read as an id (``$0``), a client, a prefix or a pattern.
 """
 
 from __future__ import annotations
@@ -31,7 +49,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import termios
 import threading
 import time
@@ -50,6 +67,7 @@ from imessenger.errors import (
     TmuxNotInstalled,
     UsageError,
 )
+from imessenger.names import check_name
 
 if TYPE_CHECKING:
     from libtmux.common import tmux_cmd
@@ -58,6 +76,23 @@ logger = logging.getLogger(__name__)
 
 #: The environment variable that names the tmux socket (like ``tmux -L``).
 SOCKET_ENV = "IMESSENGER_TMUX_SOCKET"
+
+#: Session options isesh sets on the sessions it starts (see imessenger.caller): the
+#: agent's session name, and the data folder and config file it was started with.
+AGENT_OPTION = "@imessenger-agent"
+HOME_OPTION = "@imessenger-home"
+CONFIG_OPTION = "@imessenger-config"
+_OWNER_FORMAT = "\t".join(
+    [
+        "#{pane_pid}",
+        "#{pane_tty}",
+        "#{session_id}",
+        "#{session_name}",
+        "#{" + AGENT_OPTION + "}",
+        "#{" + HOME_OPTION + "}",
+        "#{" + CONFIG_OPTION + "}",
+    ]
+)
 
 _PANE_FORMAT = "\t".join(
     [
@@ -77,6 +112,67 @@ _PANE_FORMAT = "\t".join(
     ]
 )
 _NO_SERVER = ("no server running", "error connecting to", "server exited unexpectedly")
+
+
+def whole_word(arg: str) -> str:
+    """Return ``arg`` as an argv word that tmux keeps whole.
+
+    tmux splits its argv into commands at every word that *ends* in ``;``
+    (``cmd_parse_from_arguments``): ``x;`` becomes ``x`` and the words after it are
+    run as the next command. A word ending in ``\\;`` keeps a literal ``;``.
+    """
+    return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
+_HASH_RUN = re.compile(r"#+(\[?)")
+
+
+def format_literal(text: str) -> str:
+    """Return ``text`` escaped for one round of format expansion, which then gives it back.
+
+    Expansion turns ``##`` into ``#``, but copies a run of ``#`` right before ``[``
+    as it is (a style, left for drawing): such runs stay, every other ``#`` is
+    doubled. For arguments tmux expands but does not draw (``new-session -c``).
+    """
+    return _HASH_RUN.sub(lambda run: run.group(0) if run.group(1) else run.group(0) * 2, text)
+
+
+def drawn_literal(text: str) -> str:
+    """Return ``text`` escaped so that tmux shows it as it is in a message or a menu.
+
+    tmux expands the text as a format, then draws it, where ``#[...]`` is a style and
+    ``##`` one ``#``: drawing needs every ``#`` doubled, and expansion needs that
+    escaped in turn. (Control characters are not drawn.)
+    """
+    return format_literal(text.replace("#", "##"))
+
+
+#: Runs a one-word argv without a shell (see Tmux.new_session).
+_ENV = "/usr/bin/env" if os.path.exists("/usr/bin/env") else "env"
+
+
+def _lines(output: str) -> list[str]:
+    """Split tmux's output into lines, without the empty ones at its end (as libtmux does)."""
+    lines = output.split("\n")
+    while lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+@dataclass(frozen=True)
+class PaneOwner:
+    """Which session a pane's program belongs to, and whether isesh started it as an agent."""
+
+    pid: int
+    tty: str
+    session_id: str
+    session: str
+    #: the agent session's name ("" for a session isesh did not start)
+    agent: str
+    home: str
+    config: str
+    #: the label of the server ("default" or its socket name or path)
+    server: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,6 +234,18 @@ class PaneInfo:
         )
 
 
+def session_options(name: str, options: Mapping[str, str]) -> list[str]:
+    """The ``; set-option`` commands that give session ``name`` these user options.
+
+    Option values are never format-expanded by ``set-option`` (without ``-F``), so
+    they are passed as they are, but for a final ``;`` (see :func:`whole_word`).
+    """
+    args: list[str] = []
+    for key, value in options.items():
+        args += [";", "set-option", "-t", f"={name}:", whole_word(key), whole_word(value)]
+    return args
+
+
 def _unreaped_exit_status(pid: str) -> int | None:
     """The exit status of a pane's program that tmux has not reaped, read from /proc.
 
@@ -193,9 +301,13 @@ def parse_version(text: str) -> tuple[int, int] | None:
 class Tmux:
     """One tmux server, named by its socket (``None``: the user's default server)."""
 
-    def __init__(self, socket_name: str | None = None) -> None:
+    def __init__(self, socket_name: str | None = None, *, socket_path: str | None = None) -> None:
         self.socket_name = socket_name or None
-        self._flags = [f"-L{self.socket_name}"] if self.socket_name else []
+        self.socket_path_given = socket_path or None
+        if self.socket_path_given:
+            self._flags = ["-S", self.socket_path_given]
+        else:
+            self._flags = [f"-L{self.socket_name}"] if self.socket_name else []
 
     @classmethod
     def from_environment(cls, socket_name: str | None = None) -> Tmux:
@@ -204,26 +316,60 @@ class Tmux:
 
     @property
     def label(self) -> str:
-        """A name for this server in records and messages ("default" or the socket name)."""
+        """A name for this server in records and messages ("default" or the socket name).
+
+        A server given by its socket path is labelled like ``-L``: by the file's name.
+        """
+        if self.socket_path_given:
+            return os.path.basename(self.socket_path_given)
         return self.socket_name or "default"
+
+    def pane_owners(self) -> list[PaneOwner]:
+        """Every pane of the server with its program, terminal and session (one tmux call)."""
+        owners = []
+        for line in self.run("list-panes", "-a", "-F", _OWNER_FORMAT):
+            pid, tty, session_id, session, agent, home, config = (line.split("\t") + [""] * 7)[:7]
+            if pid.isdigit():
+                owners.append(
+                    PaneOwner(int(pid), tty, session_id, session, agent, home, config, self.label)
+                )
+        return owners
 
     # -- the one way to run a tmux command ---------------------------------
 
-    def run(self, *args: str, session: str | None = None) -> list[str]:
+    def run(self, *args: str, session: str | None = None, input: bytes | None = None) -> list[str]:
         """Run one tmux command line (several commands joined by ``";"``) and return stdout.
 
         ``session`` names the session the command is about, so that "can't find
         session" becomes :class:`NoSuchSession` listing the sessions that exist.
+        ``input`` is fed to tmux's stdin (what ``load-buffer -`` reads); libtmux's
+        runner cannot pass stdin, so that one command runs through ``subprocess``.
         """
-        runner, not_found = _libtmux()
-        try:
-            proc = runner(*self._flags, *args)
-        except not_found:
-            raise TmuxNotInstalled() from None
-        stderr = " ".join(proc.stderr).strip()
-        if proc.returncode == 0 and not stderr:
-            return list(proc.stdout)
-        logger.debug("tmux %s -> %s %s", args, proc.returncode, stderr)
+        if input is None:
+            runner, not_found = _libtmux()
+            try:
+                proc = runner(*self._flags, *args)
+            except not_found:
+                raise TmuxNotInstalled() from None
+            return self._checked(args, proc.returncode, proc.stdout, proc.stderr, session)
+        done = subprocess.run(self.argv(*args), input=input, capture_output=True, check=False)
+        stdout = done.stdout.decode("utf-8", "backslashreplace")
+        stderr = done.stderr.decode("utf-8", "backslashreplace")
+        return self._checked(args, done.returncode, _lines(stdout), _lines(stderr), session)
+
+    def _checked(
+        self,
+        args: Sequence[str],
+        returncode: int,
+        stdout: list[str],
+        stderr_lines: list[str],
+        session: str | None,
+    ) -> list[str]:
+        """Return a finished command's stdout lines, or raise what its stderr means."""
+        stderr = " ".join(line for line in stderr_lines if line).strip()
+        if returncode == 0 and not stderr:
+            return list(stdout)
+        logger.debug("tmux %s -> %s %s", args, returncode, stderr)
         if any(text in stderr for text in _NO_SERVER):
             raise NoTmuxServer(self.socket_name)
         if session is not None and (
@@ -232,11 +378,11 @@ class Tmux:
             or "can't find window" in stderr
         ):
             raise NoSuchSession(session, self.session_names())
-        if proc.returncode == 0:
+        if returncode == 0:
             # tmux printed a warning but did the work; keep it in the log.
             logger.info("tmux %s: %s", args[0], stderr)
-            return list(proc.stdout)
-        raise TmuxCommandFailed(args[0], stderr or f"exit status {proc.returncode}")
+            return list(stdout)
+        raise TmuxCommandFailed(args[0], stderr or f"exit status {returncode}")
 
     # -- server and sessions ------------------------------------------------
 
@@ -279,18 +425,26 @@ class Tmux:
         environment: Mapping[str, str],
         width: int,
         height: int,
+        options: Mapping[str, str] | None = None,
     ) -> PaneInfo:
         """Start a detached session running ``command`` (argv, run without a shell).
 
-        The window keeps its pane after the program exits (``remain-on-exit``),
-        so that an exited agent shows as exited and its last screen stays
-        readable until the session is stopped.
+        ``name`` must pass :func:`check_name` (``-s`` is expanded as a format, and the
+        name is a target below). The window keeps its pane after the program exits
+        (``remain-on-exit``), so that an exited agent shows as exited and its last
+        screen stays readable until the session is stopped.
         """
-        args = ["new-session", "-d", "-s", name, "-c", str(directory)]
+        check_name(name)
+        # tmux 3.3a expands formats in -c (twice over, for the session and for its
+        # pane, each from the word as given: one escape is enough). It takes -e values
+        # and the argv after "--" as they are, except that tmux runs an argv of one
+        # word with `default-shell -c WORD`: env makes it two words, run directly.
+        args = ["new-session", "-d", "-s", name, "-c", whole_word(format_literal(str(directory)))]
         args += ["-x", str(width), "-y", str(height)]
         for key, value in environment.items():
-            args += ["-e", f"{key}={value}"]
-        args += ["--", *command]
+            args += ["-e", whole_word(f"{key}={value}")]
+        argv = [_ENV, "--", *command] if len(command) == 1 else list(command)
+        args += ["--", *map(whole_word, argv)]
         # One tmux invocation: the options are set before the program can exit. An
         # agent session must outlive its clients (the watcher's control clients
         # come and go), whatever the user's destroy-unattached says.
@@ -298,12 +452,27 @@ class Tmux:
             *args, ";",
             "set-option", "-w", "-t", f"={name}:", "remain-on-exit", "on", ";",
             "set-option", "-t", f"={name}:", "destroy-unattached", "off",
+            *session_options(name, options or {}),
         )  # fmt: skip
         return self.pane(name)
 
+    def session_id(self, name: str) -> str:
+        """Return tmux's id (``$3``) of the session named exactly ``name``.
+
+        Matched in Python: a name given as a target could be read as an id, a
+        client, a prefix or a pattern. NoSuchSession when there is none.
+        """
+        names = []
+        for line in self.run("list-sessions", "-F", "#{session_id}\t#{session_name}"):
+            session_id, _, found = line.partition("\t")
+            if found == name:
+                return session_id
+            names.append(found)
+        raise NoSuchSession(name, sorted(names))
+
     def kill_session(self, name: str) -> None:
         """Kill the session; NoSuchSession when it is not there."""
-        self.run("kill-session", "-t", f"={name}", session=name)
+        self.run("kill-session", "-t", self.session_id(name), session=name)
 
     def panes(self) -> list[PaneInfo]:
         """Return the active pane of every session (one line each, one tmux call)."""
@@ -331,8 +500,9 @@ class Tmux:
 
     def environment(self, session: str, key: str) -> str | None:
         """Return a variable of the session's environment, or None when unset."""
+        target = self.session_id(session)
         try:
-            lines = self.run("show-environment", "-t", f"={session}", key, session=session)
+            lines = self.run("show-environment", "-t", target, whole_word(key), session=session)
         except TmuxCommandFailed:
             return None
         if not lines or "=" not in lines[0]:
@@ -368,26 +538,27 @@ class Tmux:
     def paste(self, pane: PaneInfo, text: str, *, then_keys: Sequence[str] = ()) -> None:
         """Paste ``text`` into a pane as a bracketed paste, then press ``then_keys``.
 
-        The text goes through a file and a buffer whose name is unique to this
-        call (buffers are server-wide), deleted by the paste itself. Text and
-        keys travel in one tmux invocation, so no other client can come between.
+        The text reaches tmux on its stdin (``load-buffer -``, never a file a killed
+        process could leave behind) into a buffer whose name is unique to this call
+        (buffers are server-wide), deleted by the paste itself. Text and keys travel
+        in one tmux invocation, so no other client can come between. Empty text
+        pastes nothing (tmux makes no buffer of it); the keys are still pressed.
         """
-        buffer = f"imessenger-{os.getpid()}-{secrets.token_hex(4)}"
-        fd, name = tempfile.mkstemp(prefix="imessenger-paste-", suffix=".txt")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(text.encode("utf-8"))
-            args = ["load-buffer", "-b", buffer, name, ";"]
-            args += ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane.pane_id]
+        keys = ["send-keys", "-t", pane.pane_id, *map(whole_word, then_keys)]
+        if not text:
             if then_keys:
-                args += [";", "send-keys", "-t", pane.pane_id, *then_keys]
-            try:
-                self.run(*args, session=pane.session)
-            except Exception:
-                self._drop_buffer(buffer)
-                raise
-        finally:
-            os.unlink(name)
+                self.run(*keys, session=pane.session)
+            return
+        buffer = f"imessenger-{os.getpid()}-{secrets.token_hex(4)}"
+        args = ["load-buffer", "-b", buffer, "-", ";"]
+        args += ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane.pane_id]
+        if then_keys:
+            args += [";", *keys]
+        try:
+            self.run(*args, session=pane.session, input=text.encode("utf-8"))
+        except Exception:
+            self._drop_buffer(buffer)
+            raise
 
     def _drop_buffer(self, buffer: str) -> None:
         with contextlib.suppress(TmuxCommandFailed, NoTmuxServer):
@@ -395,7 +566,7 @@ class Tmux:
 
     def send_keys(self, pane: PaneInfo, keys: Sequence[str]) -> None:
         """Press tmux keys (``Enter``, ``Escape``, ``1``, ``C-c``) in a pane."""
-        self.run("send-keys", "-t", pane.pane_id, *keys, session=pane.session)
+        self.run("send-keys", "-t", pane.pane_id, *map(whole_word, keys), session=pane.session)
 
     @staticmethod
     def unread_input(pane: PaneInfo) -> int | None:
@@ -422,7 +593,8 @@ class Tmux:
 
     def type_text(self, pane: PaneInfo, text: str) -> None:
         """Type short literal text (a few characters, for example ``/exit``) into a pane."""
-        self.run("send-keys", "-l", "-t", pane.pane_id, "--", text, session=pane.session)
+        literal = whole_word(text)
+        self.run("send-keys", "-l", "-t", pane.pane_id, "--", literal, session=pane.session)
 
     # -- the current client -----------------------------------------------------
 
@@ -438,7 +610,7 @@ class Tmux:
         """Return the session of the pane this process runs in, when it is on this server."""
         tmux_env = os.environ.get("TMUX")
         pane = os.environ.get("TMUX_PANE")
-        if not tmux_env or not pane:
+        if not tmux_env or not pane or not re.fullmatch(r"%[0-9]+", pane):
             return None
         if tmux_env.split(",", 1)[0] != self.socket_path():
             return None
@@ -453,16 +625,15 @@ class Tmux:
 
         Outside tmux this replaces the current process with ``tmux attach``.
         """
-        if not self.has_session(session):
-            raise NoSuchSession(session, self.session_names())
+        try:
+            target = self.session_id(session)
+        except NoTmuxServer:
+            raise NoSuchSession(session, []) from None
         if os.environ.get("TMUX") and self.current_session() is not None:
-            self.run("switch-client", "-t", f"={session}", session=session)
+            self.run("switch-client", "-t", target, session=session)
             return
-        argv = ["tmux"]
-        if self.socket_name:
-            argv += ["-L", self.socket_name]
-        argv += ["attach-session", "-t", f"={session}"]
-        os.execvp("tmux", argv)
+        argv = self.argv("attach-session", "-t", target)
+        os.execv(argv[0], argv)
 
     # -- appended for the watcher and the tmux plugin ---------------------------------
 
@@ -479,6 +650,8 @@ class Tmux:
 
     def socket_file(self) -> Path:
         """Return where this server's socket is, whether or not the server runs."""
+        if self.socket_path_given:
+            return Path(self.socket_path_given)
         base = os.environ.get("TMUX_TMPDIR") or "/tmp"
         return Path(base) / f"tmux-{os.getuid()}" / (self.socket_name or "default")
 
@@ -500,29 +673,40 @@ class Tmux:
         return found
 
     def display_message(self, client: str, text: str) -> None:
-        """Show ``text`` (taken literally, never as a format) in a client's status line."""
-        self.run("display-message", "-c", client, text.replace("#", "##"))
+        """Show ``text`` (taken literally, never as a format) in a client's status line.
+
+        display-message runs ``strftime`` on its text before expanding it as a format,
+        so ``%`` is doubled too.
+        """
+        shown = drawn_literal(text).replace("%", "%%")
+        self.run("display-message", "-c", whole_word(client), "--", whole_word(shown))
 
     def refresh_status(self, client: str) -> None:
         """Redraw a client's status line now (which re-runs its ``#()`` commands)."""
-        self.run("refresh-client", "-S", "-t", client)
+        self.run("refresh-client", "-S", "-t", whole_word(client))
 
     def switch_client(self, client: str, session: str) -> None:
         """Show ``session`` in the named client."""
-        self.run("switch-client", "-c", client, "-t", f"={session}", session=session)
+        target = self.session_id(session)
+        self.run("switch-client", "-c", whole_word(client), "-t", target, session=session)
 
     def display_menu(self, client: str, title: str, items: Sequence[MenuItem]) -> None:
         """Show a menu on a (terminal) client; labels and the title are shown literally.
 
-        Returns when the menu closes (run it in the background from a key binding). Never
-        aim it at a control-mode client: seen on tmux 3.3a, that can end the server.
+        An item's command is passed as it is: it is a tmux command, which tmux expands
+        as a format once when it builds the menu (the caller escapes it for that, see
+        imessenger.menu). Returns when the menu closes (run it in the background from a
+        key binding). Never aim it at a control-mode client: seen on tmux 3.3a, that
+        can end the server.
         """
-        args = ["display-menu", "-c", client, "-T", title.replace("#", "##"), "--"]
+        shown = whole_word(drawn_literal(title))
+        args = ["display-menu", "-c", whole_word(client), "-T", shown, "--"]
         for item in items:
             if item.separator:
                 args.append("")
             else:
-                args += [item.label.replace("#", "##"), item.key, item.command]
+                label = whole_word(drawn_literal(item.label))
+                args += [label, whole_word(item.key), whole_word(item.command)]
         self.run(*args)
 
 
@@ -530,7 +714,7 @@ class Tmux:
 #
 # Appended for the watcher. Why control mode, and how it is used:
 #
-# * ``tmux -C attach-session -t =NAME -f ignore-size`` is an ordinary client of the server
+# * ``tmux -C attach-session -t $ID -f ignore-size`` is an ordinary client of the server
 #   that speaks a line protocol on its stdin/stdout: no visible session is created, and
 #   ``ignore-size`` keeps the client from resizing the session's window. tmux tells a
 #   control client about the output (``%output``) of the panes of the one session it is
@@ -630,7 +814,7 @@ class ControlClient:
 
     @property
     def session_id(self) -> str:
-        """tmux's id of the session (``$3``), known once attached."""
+        """tmux's id of the session (``$3``), looked up by :meth:`start`."""
         return self._session_id
 
     @property
@@ -639,8 +823,15 @@ class ControlClient:
         return self._proc.pid if self._proc is not None else None
 
     def start(self, timeout: float = 5.0) -> None:
-        """Attach to the session; NoSuchSession / NoTmuxServer when it cannot."""
-        argv = self.tmux.argv("-C", "attach-session", "-t", f"={self.session}", "-f", "ignore-size")
+        """Attach to the session; NoSuchSession / NoTmuxServer when it cannot.
+
+        The client attaches to the session's id, looked up by its exact name: any
+        name can be followed, including one tmux would read as a target of its own
+        (``$0``, ``=x``, a prefix of another name), and what it follows stays that
+        session (tmux never gives an id twice).
+        """
+        self._session_id = self.tmux.session_id(self.session)
+        argv = self.tmux.argv("-C", "attach-session", "-t", self._session_id, "-f", "ignore-size")
         env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
         self._proc = subprocess.Popen(
             argv,
@@ -703,7 +894,7 @@ class ControlClient:
         With ``info`` False the pane is not described (None): one command less, for a
         caller that knows the pane already (its death comes as a PANE_DEAD event).
         """
-        target = f"={self.session}:"
+        target = f"{self._session_id}:"
         described: Future[list[str]] = Future()
         text: Future[list[str]] = Future()
         with self._lock:
@@ -810,11 +1001,9 @@ class ControlClient:
     def _notification(self, line: str) -> None:
         word, _, rest = line.partition(" ")
         if word == "%session-changed":
-            session_id = rest.split(" ", 1)[0]
-            if not self._session_id:
-                self._session_id = session_id
+            if rest.split(" ", 1)[0] == self._session_id and not self._ended.is_set():
                 self._attached.set()
-            elif session_id != self._session_id:
+            else:
                 # the session was destroyed and tmux moved this client to another one
                 # (detach-on-destroy off): this client has nothing left to follow.
                 self._ended.set()

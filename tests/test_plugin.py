@@ -228,7 +228,7 @@ def test_each_menu_item_answers_its_session(server: Tmux, tmp_path: Path) -> Non
         ("Show", "s"),
     ]
     assert [item[:2] for item in menu["w2"]] == [("Yes", ""), ("No", ""), ("Show", "")]
-    assert menu["w1"][3][2] == "switch-client -t '=w1'"
+    assert menu["w1"][3][2] == f"switch-client -t '{server.session_id('w1')}'"
 
     run_item(server, menu["w1"][1][2], tmp_path)  # "Yes, don't ask again"
     run_item(server, menu["w2"][1][2], tmp_path)  # "No"
