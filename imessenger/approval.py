@@ -26,14 +26,18 @@ users answering one prompt at once press one key, not two.
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 from dataclasses import dataclass, replace
 
+from imessenger.access import Access, access_for
 from imessenger.delivery import Courier, Outcome
 from imessenger.errors import ImessengerError, NoSuchSession
 from imessenger.locks import target_lock
+from imessenger.names import is_valid_name
+from imessenger.policy import Action
 from imessenger.screen import Meaning, Option, Prompt, Screen, State
-from imessenger.sessions import Sessions, SessionView, whoami
+from imessenger.sessions import Sessions, SessionView
 from imessenger.store import ApprovalRecord, Choice, MessageRecord
 
 logger = logging.getLogger(__name__)
@@ -75,11 +79,11 @@ def describe(choice: Choice) -> str:
 
 
 def command_for(session: str, choice: Choice) -> str:
-    """Return the imessenger command that gives this answer to a session."""
+    """Return the imessenger command that gives this answer to a session (shell-quoted)."""
     if choice is Choice.NO:
-        return f"imessenger deny {session}"
+        return shlex.join(["imessenger", "deny", session])
     digit = next(text for text, known in CHOICES.items() if known is choice)
-    return f"imessenger approve {session} {digit}"
+    return shlex.join(["imessenger", "approve", session, digit])
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -265,8 +269,16 @@ class Approval:
 
 
 def asking(sessions: Sessions) -> list[SessionView]:
-    """Return every session of the server (started by isesh or not) that shows a prompt."""
-    return [view for view in sessions.views(include_all=True) if view.state is State.ASKING]
+    """Return every session of the server (started by isesh or not) that shows a prompt.
+
+    Sessions whose names are outside the alphabet are left out: they cannot be
+    targeted safely (see imessenger.names).
+    """
+    return [
+        view
+        for view in sessions.views(include_all=True)
+        if view.state is State.ASKING and is_valid_name(view.name)
+    ]
 
 
 def answer(
@@ -274,21 +286,25 @@ def answer(
     session: str,
     choice: Choice,
     *,
-    actor: str | None = None,
+    access: Access | None = None,
     deliver: bool = True,
 ) -> Approval:
     """Answer the prompt of ``session`` with the option that means ``choice``.
 
-    ``actor`` is who answers (default: :func:`whoami`). With ``deliver``, the
+    ``access`` is who answers and what the policy lets them do (default: whoever
+    runs this process, found from its process tree). With ``deliver``, the
     session's pending messages are delivered once the prompt closed; an error
     there is reported in ``delivery_error``, not raised.
 
-    Raises NoSuchSession and the :class:`ApprovalRefused` errors (nothing was
-    pressed), and PromptStillOpen when the key was pressed but the prompt did not
-    close (the answer is recorded either way).
+    Raises Refused (the policy), NoSuchSession and the :class:`ApprovalRefused`
+    errors (nothing was pressed), and PromptStillOpen when the key was pressed but
+    the prompt did not close (the answer is recorded either way).
     """
     tmux = sessions.tmux
-    who = actor or whoami(tmux)
+    if access is None:
+        access = access_for(tmux, sessions.store, sessions.config)
+    access.require(Action.APPROVE, session)
+    who = access.caller.name
     sessions.view(session)  # NoSuchSession before taking a lock for a name that is not there
     with target_lock(tmux.label, session, timeout=LOCK_TIMEOUT_S):
         view = sessions.view(session)

@@ -261,14 +261,14 @@ class Dashboard:
             return
         self.note = f'answering "{name}"…'
         try:
-            done = answer(self.sessions, name, choice, actor="user")
+            done = answer(self.sessions, name, choice)
             self.note = f'"{name}": {describe(done.choice)} ("{done.option.label}")'
         except ImessengerError as error:
             self.note = str(error)
 
     def _send(self, screen: curses.window) -> None:
+        from imessenger.caller import identify
         from imessenger.delivery import Courier
-        from imessenger.sessions import whoami
 
         name = self._current()
         if name is None:
@@ -293,7 +293,7 @@ class Dashboard:
             return
         try:
             result = Courier(self.sessions).send(
-                name, body, sender=whoami(self.sessions.tmux), wait=False
+                name, body, sender=identify(self.sessions.tmux).name, wait=False
             )
             self.note = f"message {result.message.id} to {name}: {result.outcome.value}"
         except ImessengerError as error:

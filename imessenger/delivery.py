@@ -27,16 +27,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from imessenger.access import Access
 from imessenger.agents import Profile
 from imessenger.errors import ImessengerError, NoSuchSession, UsageError
 from imessenger.locks import target_lock
+from imessenger.policy import Action
 from imessenger.protocol import (
     Delimiters,
     delimiters,
+    envelope_anchor,
     find_reply,
     neutralise,
+    neutralise_shapes,
     new_message_id,
     render_envelope,
+    shapes,
 )
 from imessenger.screen import Screen, State
 from imessenger.sessions import Sessions, SessionView
@@ -45,6 +50,7 @@ from imessenger.store import (
     InboxKind,
     MessageRecord,
     MessageState,
+    UnknownMessage,
 )
 
 logger = logging.getLogger(__name__)
@@ -153,6 +159,16 @@ class Courier:
         self.store = sessions.store
         self.config = sessions.config
         self.poll = int(self.config.get("send.poll_ms")) / 1000
+        self.template = str(self.config.get("protocol.envelope"))
+        self._shapes = shapes(
+            str(self.config.get("protocol.reply_start")),
+            str(self.config.get("protocol.reply_end")),
+            self.template,
+        )
+
+    def clean_body(self, body: str) -> str:
+        """The body as it is recorded and pasted: no control bytes, no delimiter shapes."""
+        return neutralise_shapes(neutralise(body), self._shapes)
 
     # -- sending ----------------------------------------------------------------
 
@@ -184,7 +200,7 @@ class Courier:
                 self.tmux.label,
                 sender,
                 target,
-                neutralise(body),
+                self.clean_body(body),
                 raw=raw,
                 waiting=wait and not raw,
             )
@@ -351,7 +367,7 @@ class Courier:
 
     def _envelope(self, message: MessageRecord) -> str:
         return render_envelope(
-            str(self.config.get("protocol.envelope")),
+            self.template,
             body=message.body,
             message_id=message.id,
             sender=message.sender,
@@ -482,7 +498,7 @@ class Courier:
                 yield record.reply
                 return
             text, size = self.tmux.capture_growing(pane, history=history)
-            reply = find_reply(text, delims)
+            reply = find_reply(text, delims, envelope_anchor(self.template, message.id))
             if reply is not None:
                 yield self._record_screen_reply(message.id, reply)
                 return
@@ -519,7 +535,11 @@ class Courier:
                 except NoSuchSession:
                     continue
                 screens[message.target] = self.tmux.capture(pane, history=pane.history_size)
-            reply = find_reply(screens[message.target], self.delimiters(message.id))
+            reply = find_reply(
+                screens[message.target],
+                self.delimiters(message.id),
+                envelope_anchor(self.template, message.id),
+            )
             if reply is None:
                 continue
             try:
@@ -537,11 +557,17 @@ class Courier:
         return found
 
 
-def reply_to(courier: Courier, message_id: str, text: str) -> MessageRecord:
-    """Record a reply given with ``imessenger reply``.
+def reply_to(courier: Courier, message_id: str, text: str, access: Access) -> MessageRecord:
+    """Record a reply given with ``imessenger reply``, by the session the message went to.
 
-    A sender that is no longer waiting finds the reply in its inbox.
+    Anyone else (another session, or the user unless it names itself as the target)
+    is refused: a reply speaks in the target's name. A sender that is no longer
+    waiting finds the reply in its inbox.
     """
+    found = courier.store.get_message(message_id)
+    if found is None:
+        raise UnknownMessage(message_id, courier.store.path)
+    access.require(Action.REPLY, found.target, always=True)
     record = courier.store.record_reply(message_id, text, "command")
     if not record.waiting:
         courier.store.add_inbox(

@@ -53,3 +53,13 @@ class StoreError(ImessengerError):
 
 class UsageError(ImessengerError):
     """Input that the command cannot act on (bad name, missing directory...)."""
+
+
+class PolicyRefused(ImessengerError):
+    """The caller may not do this (the policy, or a false claim of identity); nothing was done.
+
+    Exit 77, as sysexits' EX_NOPERM: distinct from every other failure, so that a script
+    (or an agent) can tell "not allowed" from "did not work".
+    """
+
+    exit_code = 77

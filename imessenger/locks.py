@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from imessenger.errors import ImessengerError
-from imessenger.paths import ensure_data_dir
+from imessenger.paths import PRIVATE_FILE_MODE, ensure_data_dir, make_private_dir
 
 
 class LockTimeout(ImessengerError):
@@ -29,10 +29,9 @@ class LockTimeout(ImessengerError):
 @contextmanager
 def target_lock(server: str, target: str, *, timeout: float) -> Iterator[None]:
     """Hold the lock of one target session of one tmux server for the ``with`` block."""
-    folder = ensure_data_dir() / "locks"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    folder = make_private_dir(ensure_data_dir() / "locks")
     digest = hashlib.sha256(f"{server}\0{target}".encode()).hexdigest()[:16]
-    fd = os.open(folder / f"{digest}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(folder / f"{digest}.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -11,12 +11,20 @@ The closing line spells out the start line but never the end line (it says
 *last* end line on screen and the nearest start line above it, so the echo of
 the envelope on screen, however the pane wraps it, can never be taken for a
 reply: it holds no end line at all.
+
+Nor can a body forge one. :func:`neutralise_shapes` breaks, in every body, each
+text shaped like a delimiter or like the envelope's own lines (for any id and
+sender, with any spacing or invisible characters in between) by putting a
+backslash after its first character: a message can quote ``<<IMSG-END 1234abcd>>``
+but its echo never spells it. And :func:`find_reply`, given the envelope's first
+line, reads only below that line's last appearance on screen.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import string
 from dataclasses import dataclass
 
 #: Glyphs agents put in front of the first line of a block of output (Claude Code,
@@ -70,6 +78,73 @@ def neutralise(text: str) -> str:
     return _CONTROL.sub(_picture, normalise_newlines(text))
 
 
+#: What may stand between the characters of a shape and still look like it on screen:
+#: spaces and tabs (a tab can show as one space), and invisible characters.
+_GAP = "[\\s\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]*"
+_FIELD = "(?:[^\\n]" + _GAP + ")+?"
+
+
+def _shape(template: str, fields: dict[str, str]) -> str:
+    """A pattern for ``template``'s text: its ``{name}`` fields as given, any gaps."""
+    parts: list[str] = []
+    for literal, name, _, _ in string.Formatter().parse(template):
+        parts += [re.escape(ch) for ch in literal if not ch.isspace()]
+        if name is not None:
+            parts.append(fields.get(name, _FIELD))
+    return _GAP.join(parts)
+
+
+def shapes(start_format: str, end_format: str, envelope: str) -> re.Pattern[str]:
+    """The pattern of every text a body must not spell: delimiters and envelope lines.
+
+    The envelope's lines that carry ``{id}`` (but not ``{body}``) are its header and
+    closing line; a body that spelled them could pass for a message from someone else.
+    """
+    ident = "(?:[0-9A-Za-z_-]" + _GAP + ")+"
+    alternatives = [_shape(start_format, {"id": ident}), _shape(end_format, {"id": ident})]
+    for line in envelope.split("\n"):
+        if "{id}" in line and "{body}" not in line:
+            start = _shape(start_format, {"id": ident})
+            alternatives.append(_shape(line, {"id": ident, "start": start}))
+    return re.compile("|".join(f"(?:{a})" for a in alternatives if a))
+
+
+def neutralise_shapes(text: str, pattern: re.Pattern[str]) -> str:
+    r"""Break every match of ``pattern`` in ``text`` with a backslash after its first character.
+
+    >>> p = shapes("<<IMSG-REPLY {id}>>", "<<IMSG-END {id}>>", "[m] {id}:\n{body}")
+    >>> print(neutralise_shapes("say <<IMSG-END 1234abcd>> now", p))
+    say <\<IMSG-END 1234abcd>> now
+    >>> print(neutralise_shapes("[m]  12ab: <<IMSG-END   12 34>>", p))
+    [\m]  12ab: <\<IMSG-END   12 34>>
+    >>> print(neutralise_shapes("plain text, <<not a delimiter>>", p))
+    plain text, <<not a delimiter>>
+    """
+    for _ in range(len(text) + 1):
+        found = pattern.search(text)
+        if found is None:
+            return text
+        at = found.start() + 1
+        text = text[:at] + "\\" + text[at:]
+    return text
+
+
+def envelope_anchor(template: str, message_id: str) -> str:
+    """The start of the envelope's first line, up to and including the id ("" if it has none).
+
+    Short enough to fit on one screen line, so that its echo is found however the
+    pane wraps the envelope.
+
+    >>> envelope_anchor("[imessenger] message {id} from {sender}:\\n{body}", "1234abcd")
+    '[imessenger] message 1234abcd'
+    """
+    first = template.split("\n", 1)[0]
+    head, found, _ = first.partition("{id}")
+    if not found or "{" in head:
+        return ""
+    return head.lstrip() + message_id
+
+
 def render_envelope(
     template: str, *, body: str, message_id: str, sender: str, delims: Delimiters
 ) -> str:
@@ -110,23 +185,32 @@ def _strip_decoration(line: str) -> str:
     return core
 
 
-def find_reply(screen: str, delims: Delimiters) -> str | None:
+def find_reply(screen: str, delims: Delimiters, after: str = "") -> str | None:
     """Return the reply printed on ``screen`` between the delimiters, or None.
 
     Takes the last end line and the nearest start line above it; strips the
     agent's decoration (bullet, indentation, horizontal rules) from the lines
-    between them.
+    between them. With ``after`` (the start of the envelope's first line), only the
+    lines below its first appearance are read, when it appears at all (an agent may
+    show a long paste folded, as "[Pasted text #1]"): nothing printed before the
+    message arrived can pass for its reply.
     """
     lines = screen.split("\n")
+    first = 0
+    if after:
+        for index, line in enumerate(lines):
+            if after in line:
+                first = index + 1
+                break
     end_at = None
-    for index in range(len(lines) - 1, -1, -1):
+    for index in range(len(lines) - 1, first - 1, -1):
         if _strip_decoration(lines[index]) == delims.end:
             end_at = index
             break
     if end_at is None:
         return None
     start_at = None
-    for index in range(end_at - 1, -1, -1):
+    for index in range(end_at - 1, first - 1, -1):
         if _strip_decoration(lines[index]) == delims.start:
             start_at = index
             break

@@ -14,16 +14,17 @@ import os
 import shutil
 import signal
 import time
-import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from imessenger.agents import Profile, get_profile, load_profiles
 from imessenger.config import Config
-from imessenger.errors import NoSuchSession, UsageError
+from imessenger.errors import ImessengerError, NoSuchSession, UsageError
+from imessenger.names import check_name
+from imessenger.paths import user_config_path
 from imessenger.screen import Screen, State, classify
 from imessenger.store import SessionRecord, Store
-from imessenger.tmux import SOCKET_ENV, PaneInfo, Tmux
+from imessenger.tmux import AGENT_OPTION, CONFIG_OPTION, HOME_OPTION, SOCKET_ENV, PaneInfo, Tmux
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +35,8 @@ _GUESS_ORDER = ("claude", "codex", "gemini", "aider", "demo")
 
 
 def validate_name(name: str) -> None:
-    """Raise UsageError when tmux cannot target ``name`` safely."""
-    if not name:
-        raise UsageError("a session name must not be empty")
-    if name.startswith("-"):
-        raise UsageError(f'session name "{name}" must not start with "-" (tmux reads it as a flag)')
-    bad = [c for c in name if c in ":." or c.isspace() or unicodedata.category(c).startswith("C")]
-    if bad:
-        shown = ", ".join(repr(c) for c in dict.fromkeys(bad))
-        raise UsageError(
-            f"session name {name!r} contains {shown}: tmux cannot target it safely; "
-            "use letters, digits, '-' and '_'"
-        )
+    """Raise InvalidName (a UsageError) when ``name`` is outside the session-name alphabet."""
+    check_name(name)
 
 
 @dataclass(frozen=True)
@@ -135,9 +126,31 @@ class Sessions:
             environment=environment,
             width=int(self.config.get("start.width")),
             height=int(self.config.get("start.height")),
+            options=self._agent_options(name),
         )
-        self.store.record_session(self.tmux.label, name, profile.name, str(folder), argv)
-        return self._view(pane, self.store.get_session(self.tmux.label, name))
+        try:
+            self.store.record_session(self.tmux.label, name, profile.name, str(folder), argv)
+            return self._view(pane, self.store.get_session(self.tmux.label, name))
+        except BaseException:
+            # Nothing half-started is left behind: the session goes with the failed start.
+            _end_process_group(pane.pid, grace=0.2)
+            with contextlib.suppress(ImessengerError):
+                self.tmux.kill_session(name)
+            raise
+
+    def _agent_options(self, name: str) -> dict[str, str]:
+        """The session options that mark an agent session and pin its data and config.
+
+        tmux keeps them with the session, out of reach of the agent's environment: an
+        imessenger run inside the session finds who it is, and which data and policy
+        apply, from them (see imessenger.caller).
+        """
+        home = str(self.store.path.parent)
+        config = str(self.config.user_path or user_config_path())
+        for what, value in (("data folder", home), ("config file", config)):
+            if any(ch in value for ch in "\t\n\r"):
+                raise UsageError(f"the {what} path {value!r} holds a tab or a line break")
+        return {AGENT_OPTION: name, HOME_OPTION: home, CONFIG_OPTION: config}
 
     # -- looking ----------------------------------------------------------------
 
@@ -158,6 +171,7 @@ class Sessions:
         With ``capture`` False, a session isesh started is not read (its screen
         says only whether it exited): for callers that read it later anyway.
         """
+        check_name(name)
         pane = self.tmux.pane(name)
         record = self.store.get_session(self.tmux.label, name)
         if not capture and record is not None:
@@ -233,6 +247,7 @@ class Sessions:
 
     def logs(self, name: str, lines: int) -> str:
         """Return the pane's text with up to ``lines`` lines of scrollback."""
+        check_name(name)
         pane = self.tmux.pane(name)
         return self.tmux.capture(pane, history=lines).rstrip("\n")
 
@@ -243,6 +258,7 @@ class Sessions:
 
         Returns "exited" when the agent left by itself, "killed" otherwise.
         """
+        check_name(name)
         try:
             view = self.view(name)
         except NoSuchSession:
@@ -326,9 +342,14 @@ def _end_process_group(pid: int | None, grace: float = 1.0) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def attach(tmux: Tmux, name: str) -> None:
+    """Attach the terminal to session ``name`` (a name in the alphabet)."""
+    check_name(name)
+    tmux.attach(name)
+
+
 def whoami(tmux: Tmux) -> str:
-    """Return who is sending: ``$IMESSENGER_SESSION``, else the tmux session, else "user"."""
-    explicit = os.environ.get("IMESSENGER_SESSION")
-    if explicit:
-        return explicit
-    return tmux.current_session() or "user"
+    """Return who is sending: the session this process runs in (see imessenger.caller)."""
+    from imessenger.caller import identify
+
+    return identify(tmux).name

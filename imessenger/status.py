@@ -13,14 +13,19 @@ no configuration. This module imports nothing heavy for the same reason.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import re
 
 from imessenger.errors import ImessengerError
-from imessenger.paths import TYPE_CHECKING, data_dir_name, ensure_data_dir
+from imessenger.paths import (
+    PRIVATE_FILE_MODE,
+    TYPE_CHECKING,
+    data_dir_name,
+    ensure_data_dir,
+    write_private_file,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -99,7 +104,7 @@ class PidFile:
     def acquire(self) -> None:
         """Take the lock and write our pid; WatcherRunning when another process holds it."""
         ensure_data_dir()
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -193,19 +198,10 @@ def render_plain(asking: int, unread: int) -> str:
 
 
 def write_status(server: str, data: dict[str, Any]) -> None:
-    """Replace the status cache atomically (a temporary file renamed over it)."""
-    import tempfile  # here: the readers of the cache never need it
-
-    folder = ensure_data_dir()
-    fd, name = tempfile.mkstemp(prefix=".status-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
-        os.replace(name, status_path(server))
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
+    """Replace the status cache atomically (a 0600 temporary file renamed over it)."""
+    ensure_data_dir()
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    write_private_file(status_path(server), text)
 
 
 class Status:

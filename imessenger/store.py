@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from imessenger.errors import StoreError
-from imessenger.paths import ensure_data_dir
+from imessenger.paths import ensure_data_dir, make_private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ DB_FILENAME = "imessenger.db"
 BUSY_TIMEOUT_S = 10.0
 
 _FILE_MODE = 0o600
-_DIR_MODE = 0o700
 
 
 class MessageState(StrEnum):
@@ -177,6 +176,19 @@ class ApprovalRecord:
     closed: bool  # the prompt closed after the answer
 
 
+@dataclass(frozen=True)
+class RefusalRecord:
+    """One action the policy refused an agent session (see :mod:`imessenger.policy`)."""
+
+    id: int
+    at: float
+    actor: str
+    server: str
+    action: str
+    subject: str
+    rule: str
+
+
 # --- schema migrations ----------------------------------------------------------------------
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -243,9 +255,25 @@ def _initial_schema(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _refusals(conn: sqlite3.Connection) -> None:
+    """Add the table of actions the policy refused."""
+    conn.execute(
+        """CREATE TABLE refusals (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            server TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            rule TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX refusals_by_actor ON refusals (actor, at)")
+
+
 #: The schema, in order: migration N (1-based) brings the database to ``user_version`` N.
 #: Append new migrations; never edit or reorder the ones already released.
-MIGRATIONS: list[Migration] = [_initial_schema]
+MIGRATIONS: list[Migration] = [_initial_schema, _refusals]
 
 
 def migration_name(migration: Migration) -> str:
@@ -308,6 +336,21 @@ def _inbox(row: sqlite3.Row) -> InboxEntry:
         body=row["body"],
         created_at=row["created_at"],
         read_at=row["read_at"],
+    )
+
+
+_REFUSAL_COLUMNS = "id, at, actor, server, action, subject, rule"
+
+
+def _refusal(row: sqlite3.Row) -> RefusalRecord:
+    return RefusalRecord(
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        server=row["server"],
+        action=row["action"],
+        subject=row["subject"],
+        rule=row["rule"],
     )
 
 
@@ -385,7 +428,7 @@ def _prepare_file(path: Path) -> None:
     """Create the database file with mode 0600, or fix the mode of an existing one."""
     try:
         if not path.parent.exists():
-            path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            make_private_dir(path.parent)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
         except FileExistsError:
@@ -972,3 +1015,38 @@ class Store:
             params.append(limit)
         rows = self._query("list approvals", sql, tuple(params))
         return [_approval(row) for row in rows]
+
+    # -- refusals
+
+    def add_refusal(
+        self, *, actor: str, server: str, action: str, subject: str, rule: str
+    ) -> RefusalRecord:
+        """Record that the policy refused ``actor`` an action, and return the record."""
+        with self._write(f'record a refusal for "{actor}"') as conn:
+            row = conn.execute(
+                "INSERT INTO refusals (at, actor, server, action, subject, rule) "
+                f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_REFUSAL_COLUMNS}",
+                (time.time(), actor, server, action, subject, rule),
+            ).fetchone()
+        return _refusal(row)
+
+    def list_refusals(
+        self, actor: str | None = None, limit: int | None = 100, *, server: str | None = None
+    ) -> list[RefusalRecord]:
+        """Return the latest refusals, newest first, optionally of one actor and server."""
+        where: list[str] = []
+        params: list[Any] = []
+        if actor is not None:
+            where.append("actor = ?")
+            params.append(actor)
+        if server is not None:
+            where.append("server = ?")
+            params.append(server)
+        sql = f"SELECT {_REFUSAL_COLUMNS} FROM refusals"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY at DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_refusal(row) for row in self._query("list refusals", sql, tuple(params))]

@@ -27,7 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from imessenger.access import access_for
 from imessenger.approval import Approval, answer
+from imessenger.caller import Caller
 from imessenger.delivery import Courier, Delivery, Outcome, SendResult
 from imessenger.errors import ImessengerError, NoSuchSession, NoTmuxServer, UsageError
 from imessenger.screen import State
@@ -326,7 +328,11 @@ class Tour:
             time.sleep(self.poll)
 
     def _approve(self) -> Step:
-        approval = answer(self.sessions, "worker-2", Choice.YES_ONCE, actor=self.sender)
+        # The tour's agents are its own, on its own tmux server: it answers them as their user.
+        mine = access_for(
+            self.sessions.tmux, self.sessions.store, self.sessions.config, Caller.user(self.sender)
+        )
+        approval = answer(self.sessions, "worker-2", Choice.YES_ONCE, access=mine)
         return Step(
             5,
             "Approve it",

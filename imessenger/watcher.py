@@ -42,7 +42,6 @@ import logging
 import os
 import queue
 import subprocess
-import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,7 +54,7 @@ from imessenger.approval import answers
 from imessenger.config import Config
 from imessenger.delivery import Courier
 from imessenger.errors import ImessengerError, NoSuchSession, NoTmuxServer, TmuxCommandFailed
-from imessenger.paths import data_dir, ensure_data_dir
+from imessenger.paths import data_dir, ensure_data_dir, write_private_file
 from imessenger.protocol import delimiters
 from imessenger.screen import Prompt, Screen, State, classify
 from imessenger.sessions import Sessions
@@ -158,16 +157,8 @@ class Memory:
                 for name, e in sorted(self.sessions.items())
             },
         }
-        folder = ensure_data_dir()
-        fd, name = tempfile.mkstemp(prefix=".watch-", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False)
-            os.replace(name, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(name)
-            raise
+        ensure_data_dir()
+        write_private_file(self.path, json.dumps(data, ensure_ascii=False))
 
 
 # --- the sessions followed -----------------------------------------------------------------

@@ -27,6 +27,7 @@ from support import (
 from support import start_demo as start
 
 from imessenger import approval as approval_module
+from imessenger.access import access_for
 from imessenger.agents import Profile, load_profiles
 from imessenger.approval import (
     ApprovalRefused,
@@ -42,6 +43,7 @@ from imessenger.approval import (
     parse_choice,
     same_prompt,
 )
+from imessenger.caller import Caller
 from imessenger.config import load_config
 from imessenger.errors import NoSuchSession
 from imessenger.screen import Meaning, Option, Prompt, State, classify
@@ -282,7 +284,8 @@ def test_a_prompt_just_drawn_gets_a_moment_before_its_key(tmux: Tmux, sessions: 
     # DROPKEY: the prompt loses the keys of its first 150 ms; approve comes at once
     start(sessions, "w1")
     ask(sessions, "w1", "ASK[touch k.txt] DROPKEY")
-    approval = answer(sessions, "w1", Choice.YES_ONCE, actor="tester")
+    tester = access_for(sessions.tmux, sessions.store, sessions.config, Caller.user("tester"))
+    approval = answer(sessions, "w1", Choice.YES_ONCE, access=tester)
     assert approval.closed
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle after the answer")
     assert screen(tmux, "w1").count("● Ran touch k.txt") == 1

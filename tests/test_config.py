@@ -49,6 +49,10 @@ GENERAL_KEYS = {
     "status.unread",
     "status.separator",
     "status.stopped",
+    "policy.approvers",
+    "policy.readers",
+    "policy.managers",
+    "policy.raw_senders",
 }
 
 

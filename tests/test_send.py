@@ -257,22 +257,26 @@ def test_reply_command_reaches_the_waiting_sender(tmux: Tmux) -> None:
     assert "answer through the command" in result.stdout
 
 
-def test_reply_refusals(tmux: Tmux) -> None:
+def test_reply_refusals(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
     start_demo()
     unknown = run_imessenger("reply", "deadbeef", "hi")
     assert unknown.exit_code == 1
     assert 'no message with id "deadbeef"' in unknown.stderr
     code, data = send_json("w1", "hello")
     assert code == 0
+    monkeypatch.setenv("IMESSENGER_SESSION", "w1")  # the user, acting for the target
     twice = run_imessenger("reply", str(data["id"]), "again")
     assert twice.exit_code == 1
     assert "already has a reply" in twice.stderr
 
 
-def test_reply_after_timeout_lands_in_the_inbox(tmux: Tmux) -> None:
+def test_reply_after_timeout_lands_in_the_inbox(
+    tmux: Tmux, monkeypatch: pytest.MonkeyPatch
+) -> None:
     start_demo()
     code, data = send_json("w1", "--timeout", "100", "NOREPLY")
     assert code == EXIT_TIMEOUT
+    monkeypatch.setenv("IMESSENGER_SESSION", "w1")  # the user, acting for the target
     assert run_imessenger("reply", str(data["id"]), "late but here").exit_code == 0
     with Store.open() as store:
         [entry] = store.read_inbox("user")

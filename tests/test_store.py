@@ -115,14 +115,17 @@ def test_journal_mode_is_wal(store: Store) -> None:
 
 
 def test_migrations_are_recorded(store: Store) -> None:
-    assert store.schema_version() == len(MIGRATIONS) == 1
-    [(version, name, applied_at)] = store.applied_migrations()
-    assert (version, name) == (1, "initial_schema")
-    assert applied_at > 0
+    assert store.schema_version() == len(MIGRATIONS) == 2
+    applied = store.applied_migrations()
+    assert [(version, name) for version, name, _ in applied] == [
+        (1, "initial_schema"),
+        (2, "refusals"),
+    ]
+    assert all(applied_at > 0 for _, _, applied_at in applied)
     with sqlite3.connect(store.path) as other:
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert other.execute("PRAGMA user_version").fetchone()[0] == 2
         tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
-    assert {"sessions", "messages", "inbox", "approvals", "migrations"} <= tables
+    assert {"sessions", "messages", "inbox", "approvals", "refusals", "migrations"} <= tables
 
 
 def test_reopening_applies_nothing_twice(home: Path) -> None:
@@ -131,7 +134,7 @@ def test_reopening_applies_nothing_twice(home: Path) -> None:
         first.add_message("m1", "default", "user", "worker", "kept")
     with Store.open() as second, Store.open() as third:
         assert second.applied_migrations() == applied
-        assert third.schema_version() == 1
+        assert third.schema_version() == len(MIGRATIONS)
         message = second.get_message("m1")
         assert message is not None
         assert message.body == "kept"
@@ -147,10 +150,11 @@ def test_new_migration_is_applied_in_order_on_reopen(
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, _add_notes])
     with Store.open() as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == 3
         assert [(v, n) for v, n, _ in store.applied_migrations()] == [
             (1, "initial_schema"),
-            (2, "add_notes"),
+            (2, "refusals"),
+            (3, "add_notes"),
         ]
     with sqlite3.connect(home / DB_FILENAME) as other:
         assert other.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0
@@ -170,8 +174,8 @@ def test_failing_migration_leaves_database_unchanged(
         Store.open()
     monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
     with Store.open() as store:
-        assert store.schema_version() == 1
-        assert len(store.applied_migrations()) == 1
+        assert store.schema_version() == len(MIGRATIONS)
+        assert len(store.applied_migrations()) == len(MIGRATIONS)
     with sqlite3.connect(home / DB_FILENAME) as other:
         tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
     assert "half" not in tables

@@ -14,6 +14,8 @@ from imessenger import __version__
 from imessenger.errors import ImessengerError
 
 if TYPE_CHECKING:
+    from imessenger.access import Access
+    from imessenger.caller import Caller
     from imessenger.config import Config
     from imessenger.sessions import Sessions
     from imessenger.store import Store
@@ -70,16 +72,38 @@ class App:
         return Tmux.from_environment(self.socket_name)
 
     @functools.cached_property
+    def caller(self) -> Caller:
+        """Who runs this command: found from the process tree (see imessenger.caller)."""
+        from imessenger.caller import identify
+
+        return identify(self.tmux)
+
+    @functools.cached_property
     def config(self) -> Config:
+        """The configuration; for an agent session, the file isesh started it with."""
+        from pathlib import Path
+
         from imessenger.config import load_config
 
-        return load_config()
+        recorded = self.caller.config if self.caller.agent else ""
+        return load_config(Path(recorded) if recorded else None)
 
     @functools.cached_property
     def store(self) -> Store:
-        from imessenger.store import Store
+        """The store; for an agent session, the one in the data folder isesh started it with."""
+        from pathlib import Path
 
-        return Store.open()
+        from imessenger.store import DB_FILENAME, Store
+
+        home = self.caller.home if self.caller.agent else ""
+        return Store.open(Path(home) / DB_FILENAME if home else None)
+
+    @functools.cached_property
+    def access(self) -> Access:
+        """What the caller may do, under the policy of the config in force."""
+        from imessenger.access import access_for
+
+        return access_for(self.tmux, self.store, self.config, self.caller)
 
     @functools.cached_property
     def sessions(self) -> Sessions:

@@ -24,16 +24,36 @@ R = TypeVar("R")
 
 
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn an ImessengerError raised by ``command`` into a click error (exit 1 and a message)."""
+    """Turn an ImessengerError raised by ``command`` into a click error with its exit code."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except ImessengerError as exc:
-            raise click.ClickException(str(exc)) from exc
+            click.echo(f"Error: {exc}", err=True)
+            raise SystemExit(exc.exit_code) from exc
 
     return wrapper
+
+
+def _refuse_agents() -> None:
+    """Raise Refused (exit 77, recorded) when an agent session asks to change the config."""
+    from pathlib import Path
+
+    from imessenger.access import access_for
+    from imessenger.caller import identify
+    from imessenger.policy import Action
+    from imessenger.store import DB_FILENAME, Store
+    from imessenger.tmux import Tmux
+
+    tmux = Tmux.from_environment()
+    caller = identify(tmux)
+    if not caller.agent:
+        return
+    config = config_module.load_config(Path(caller.config) if caller.config else None)
+    with Store.open(Path(caller.home) / DB_FILENAME if caller.home else None) as store:
+        access_for(tmux, store, config, caller).require(Action.CONFIGURE)
 
 
 def toml_value(value: Any) -> str:
@@ -140,13 +160,16 @@ def init(force: bool) -> None:
     Example:
         imessenger config init && $EDITOR "$(imessenger config path)"
     """
+    _refuse_agents()
     where = paths.user_config_path()
     if where.exists() and not force:
         raise UsageError(f"{where} already exists; use --force to overwrite it")
     text = config_module.starter_text()
     try:
-        where.parent.mkdir(parents=True, exist_ok=True)
-        where.write_text(text, encoding="utf-8")
+        # 0600 in folders made 0700, whatever the umask: the file may come to hold
+        # settings that are nobody else's business.
+        paths.make_private_dir(where.parent)
+        paths.write_private_file(where, text)
     except OSError as exc:
         raise UsageError(f"cannot write {where}: {exc.strerror}") from exc
     config_module.load_config(where)  # the starter must load back; a ConfigError here is a bug

@@ -13,6 +13,7 @@ from imessenger.cli.render import (
     event_line,
     message_events,
     print_prompt,
+    refusal_event,
     when,
 )
 from imessenger.errors import ImessengerError, NoSuchSession
@@ -144,14 +145,20 @@ def inbox(
     """
     from imessenger.delivery import Courier
     from imessenger.errors import NoTmuxServer
-    from imessenger.sessions import whoami
+    from imessenger.names import check_name
+    from imessenger.policy import Action
 
     if waiting:
         if session is not None or peek or show_all:
             raise click.UsageError("--waiting takes no SESSION, --peek or --all")
+        if not app.access.allows(Action.APPROVE):
+            app.access.require(Action.READ)  # approvers, readers and the user may look
         _waiting(app, as_json)
         return
-    me = whoami(app.tmux)
+    me = app.caller.name
+    if session is not None and session != me:
+        check_name(session)
+        app.access.require(Action.READ, session)
     if session is None or session == me:
         try:
             Courier(app.sessions).collect_late_replies()
@@ -215,7 +222,16 @@ def log(app: App, session: str | None, limit: int, as_json: bool) -> None:
       imessenger log
       imessenger log worker-1 -n 20
     """
+    from imessenger.names import check_name
+    from imessenger.policy import Action
+
     server = app.tmux.label
+    if session is not None:
+        check_name(session)
+    if not app.access.allows(Action.READ, session or ""):
+        if session is not None:
+            app.access.require(Action.READ, session)  # records the refusal and raises
+        session = app.caller.name  # an agent sees its own messages only
     events = [
         event
         for message in app.store.list_messages(server, session, limit=limit)
@@ -224,6 +240,10 @@ def log(app: App, session: str | None, limit: int, as_json: bool) -> None:
     events += [
         approval_event(record)
         for record in app.store.list_approvals(session, limit=limit, server=server)
+    ]
+    events += [
+        refusal_event(record)
+        for record in app.store.list_refusals(session, limit=limit, server=server)
     ]
     events.sort(key=lambda pair: pair[0])
     shown = [event for _, event in events[-limit:]]

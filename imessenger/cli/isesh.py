@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -56,13 +57,16 @@ def start(
       isesh start coordinator
       isesh start w1 -d /tmp/w1 --agent shell -- cat
     """
+    from imessenger.policy import Action
+
+    app.access.require(Action.MANAGE, name)
     view = app.sessions.start(name, directory, agent, list(command))
-    click.echo(f'started "{view.name}" ({view.agent}) in {view.directory}')
-    socket = f"-L {app.tmux.socket_name} " if app.tmux.socket_name else ""
+    click.echo(f'started "{view.name}" ({view.agent}) in {shlex.quote(view.directory)}')
+    socket = ["-L", app.tmux.socket_name] if app.tmux.socket_name else []
     if attach:
         app.tmux.attach(view.name)
     else:
-        click.echo(f"attach with: isesh {socket}attach {view.name}")
+        click.echo(f"attach with: {shlex.join(['isesh', *socket, 'attach', view.name])}")
 
 
 def _age(seconds: float) -> str:
@@ -138,7 +142,11 @@ def attach(app: App, name: str) -> None:
     Example:
       isesh attach worker-1
     """
-    app.tmux.attach(name)
+    from imessenger.policy import Action
+    from imessenger.sessions import attach as attach_to
+
+    app.access.require(Action.MANAGE, name)
+    attach_to(app.tmux, name)
 
 
 @cli.command()
@@ -152,6 +160,9 @@ def stop(app: App, name: str, force: bool) -> None:
     Example:
       isesh stop worker-1
     """
+    from imessenger.policy import Action
+
+    app.access.require(Action.MANAGE, name)
     how = app.sessions.stop(name, force=force)
     click.echo(f'stopped "{name}" ({how})')
 
@@ -174,6 +185,9 @@ def logs(app: App, name: str, lines: int) -> None:
     Example:
       isesh logs worker-1 -n 200
     """
+    from imessenger.policy import Action
+
+    app.access.require(Action.MANAGE, name)
     click.echo(app.sessions.logs(name, lines))
 
 

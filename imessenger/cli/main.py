@@ -45,15 +45,14 @@ def cli(ctx: click.Context, socket_name: str | None) -> None:
 @cli.command()
 @pass_app
 def whoami(app: App) -> None:
-    """Print the name messages are sent from.
+    """Print the name messages are sent from (your inbox is the one of that name).
 
-    It is $IMESSENGER_SESSION (set in sessions isesh starts), else the tmux
-    session this runs in, else "user".
+    Inside a session isesh started, it is that session (found from the process
+    tree, not from $IMESSENGER_SESSION alone); in another tmux session, that
+    session's name; elsewhere $IMESSENGER_SESSION, else "user".
 
     \b
     Example:
       imessenger whoami
     """
-    from imessenger.sessions import whoami as identity
-
-    click.echo(identity(app.tmux))
+    click.echo(app.caller.name)

@@ -111,14 +111,18 @@ def send(
       imessenger send worker-1 --no-reply "Also add tests"
     """
     from imessenger.delivery import Outcome
-    from imessenger.sessions import whoami
+    from imessenger.names import check_name
+    from imessenger.policy import Action
 
+    check_name(target)
     body = _read_message(message, file)
     if not body.strip():
         raise UsageError("the message is empty: nothing to send")
+    if raw:
+        app.access.require(Action.SEND_RAW, target)
     try:
         result = courier(app).send(
-            target, body, sender=whoami(app.tmux), raw=raw, wait=not no_reply, timeout_ms=timeout_ms
+            target, body, sender=app.caller.name, raw=raw, wait=not no_reply, timeout_ms=timeout_ms
         )
     except KeyboardInterrupt:
         click.echo(
@@ -166,7 +170,7 @@ def reply(app: App, message_id: str, text: str | None) -> None:
     from imessenger.delivery import reply_to
 
     answer = _read_message(text, None)
-    record = reply_to(courier(app), message_id, answer)
+    record = reply_to(courier(app), message_id, answer, app.access)
     click.echo(f"reply to {record.sender} recorded (message {record.id})", err=True)
 
 
@@ -181,9 +185,10 @@ def deliver(app: App, target: str | None) -> None:
       imessenger deliver worker-1
     """
     from imessenger.delivery import Outcome
+    from imessenger.names import check_name
 
     post = courier(app)
-    targets = [target] if target else post.targets_with_pending()
+    targets = [check_name(target)] if target else post.targets_with_pending()
     left = 0
     for name in targets:
         for record, delivery in post.deliver_pending(name):

@@ -17,25 +17,26 @@ if TYPE_CHECKING:
 
 def _answer_one(app: App, session: str, choice: Choice) -> None:
     from imessenger.approval import answer
-    from imessenger.sessions import whoami
+    from imessenger.names import check_name
 
-    report_approval(answer(app.sessions, session, choice, actor=whoami(app.tmux)))
+    check_name(session)
+    report_approval(answer(app.sessions, session, choice, access=app.access))
 
 
 def _answer_all(app: App, choice: Choice) -> None:
     from imessenger.approval import NothingAsking, SessionExited, answer, asking
-    from imessenger.sessions import whoami
+    from imessenger.policy import Action
 
-    views = asking(app.sessions)
+    app.access.require(Action.APPROVE)
+    views = [view for view in asking(app.sessions) if view.name != app.caller.name]
     if not views:
         click.echo("no session is asking for permission", err=True)
         return
-    actor = whoami(app.tmux)
     answered = skipped = 0
     failed: list[str] = []
     for view in views:
         try:
-            report_approval(answer(app.sessions, view.name, choice, actor=actor))
+            report_approval(answer(app.sessions, view.name, choice, access=app.access))
             answered += 1
         except (NothingAsking, SessionExited):
             skipped += 1

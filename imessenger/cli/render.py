@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from imessenger.cli.app import App
     from imessenger.screen import Prompt
     from imessenger.sessions import SessionView
-    from imessenger.store import ApprovalRecord, MessageRecord
+    from imessenger.store import ApprovalRecord, MessageRecord, RefusalRecord
 
 
 def when(at: float) -> str:
@@ -123,10 +123,31 @@ def approval_event(record: ApprovalRecord) -> tuple[float, dict[str, Any]]:
     )
 
 
+def refusal_event(record: RefusalRecord) -> tuple[float, dict[str, Any]]:
+    """Return an action the policy refused as a log event (time, fields)."""
+    return (
+        record.at,
+        {
+            "kind": "refusal",
+            "at": record.at,
+            "actor": record.actor,
+            "action": record.action,
+            "session": record.subject,
+            "rule": record.rule,
+        },
+    )
+
+
 def event_line(event: dict[str, Any]) -> str:
     """Return one log event as a line of text."""
     stamp = when(float(event["at"]))
     kind = event["kind"]
+    if kind == "refusal":
+        subject = event["session"] or "-"
+        return (
+            f"{stamp}  {kind:<8}  {event['actor']} -> {subject}  {event['action']} "
+            f"refused (rule {event['rule']})"
+        )
     if kind in ("message", "reply"):
         route = f"{event['from']} -> {event['to']}"
         tail = f"[{event['state']}]" if kind == "message" else f"(via {event['via']})"

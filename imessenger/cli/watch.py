@@ -6,16 +6,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import logging.handlers
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from imessenger.cli.app import App, pass_app
+from imessenger.paths import touch_private_file
 
 if TYPE_CHECKING:
     from imessenger.watcher import Watcher
@@ -32,6 +34,14 @@ def _server(app: App) -> str:
 # --- watch ---------------------------------------------------------------------------------
 
 
+class _PrivateLog(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are 0600 whatever the umask (it holds message text)."""
+
+    def _open(self) -> Any:
+        touch_private_file(self.baseFilename)
+        return super()._open()
+
+
 def _log_to(path: Path | None, verbose: bool) -> None:
     import logging.handlers
 
@@ -40,9 +50,7 @@ def _log_to(path: Path | None, verbose: bool) -> None:
     if path is None:
         handler = logging.StreamHandler(sys.stderr)
     else:
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=1_000_000, backupCount=1, encoding="utf-8"
-        )
+        handler = _PrivateLog(path, maxBytes=1_000_000, backupCount=1, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("imessenger")
     root.addHandler(handler)
@@ -92,6 +100,7 @@ def _start_daemon(app: App, verbose: bool) -> None:
     if app.socket_name:
         argv += ["-L", app.socket_name]
     argv += ["watch", "--log-file", str(log)] + (["--verbose"] if verbose else [])
+    touch_private_file(log)
     with open(log, "ab") as output:
         child = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True
@@ -155,8 +164,11 @@ def watch(app: App, daemon: bool, stop: bool, verbose: bool, log_file: Path | No
       imessenger watch --daemon     # in the background (the tmux plugin does this)
       imessenger watch --stop
     """
+    from imessenger.policy import Action
+
     if daemon and stop:
         raise click.UsageError("give --daemon or --stop, not both")
+    app.access.require(Action.MANAGE)
     if stop:
         _stop_watcher(app)
         return
@@ -260,14 +272,18 @@ def _answer_from_menu(app: App, client: str, session: str, choice_text: str) -> 
         raise click.BadParameter(
             f"CHOICE must be one of {', '.join(c.value for c in Choice)}", param_hint="--answer"
         ) from None
+    failed: ImessengerError | None = None
     try:
-        done = answer(app.sessions, session, choice, actor="user")
+        done = answer(app.sessions, session, choice, access=app.access)
         text = f'imessenger: "{session}": {describe(done.choice)} ("{done.option.label}")'
     except ImessengerError as error:
+        failed = error
         text = f"imessenger: {error}"
     click.echo(text, err=True)
     with contextlib.suppress(ImessengerError):  # the client may have gone meanwhile
         app.tmux.display_message(client, text)
+    if failed is not None:
+        sys.exit(failed.exit_code)  # shown on the client already; the exit code says it too
 
 
 @click.command("approve-menu")
@@ -354,7 +370,6 @@ def compose(app: App, target: str | None, wait_key: bool) -> None:
     """
     from imessenger.delivery import Courier
     from imessenger.errors import ImessengerError
-    from imessenger.sessions import whoami
 
     try:
         name = target or _pick_target(app)
@@ -365,7 +380,7 @@ def compose(app: App, target: str | None, wait_key: bool) -> None:
         if not body.strip():
             click.echo("empty message: nothing sent")
             return
-        result = Courier(app.sessions).send(name, body, sender=whoami(app.tmux), wait=False)
+        result = Courier(app.sessions).send(name, body, sender=app.caller.name, wait=False)
         why = f" ({result.why})" if result.why else ""
         click.echo(f"message {result.message.id} to {name}: {result.outcome.value}{why}")
     except ImessengerError as error:
