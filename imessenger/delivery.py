@@ -112,7 +112,7 @@ def _ms(since: float) -> float:
 class Submission:
     """What the looks after a paste say about whether the agent took the message.
 
-    Evidence, strongest first: the agent shows the message as queued; it went busy or
+    Evidence, strongest first: the agent shows a longer queue than before; it went busy or
     started asking for permission (it was idle before the paste); or its input box is
     on screen and empty while the message's id shows above it, on two looks in a row.
     A single look can catch the agent halfway through redrawing (the box not drawn
@@ -129,8 +129,8 @@ class Submission:
 
     def look(self, screen: Screen, text: str) -> Outcome | None:
         """Take one more look; the outcome once the evidence is sure, else None."""
-        if screen.queued and not self.before.queued:
-            return Outcome.QUEUED
+        if screen.queued > self.before.queued:
+            return Outcome.QUEUED  # a queue appeared, or grew by this message
         was_busy = self.before.state is State.BUSY
         if screen.state is State.BUSY and not was_busy:
             return Outcome.DELIVERED  # it went to work on it

@@ -89,14 +89,14 @@ class Screen:
     """The classified screen.
 
     ``input_text`` is the text in the agent's input box ("" when empty or showing
-    its placeholder; None when no input box is visible). ``queued`` says that the
-    agent shows a queued message.
+    its placeholder; None when no input box is visible). ``queued`` says how many
+    queued messages the agent shows (0: none; see :func:`queue_length`).
     """
 
     state: State
     prompt: Prompt | None = None
     input_text: str | None = None
-    queued: bool = False
+    queued: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def classify(text: str, profile: Profile, *, dead: bool = False, starting: bool 
     # A blank screen is one empty line, so that a profile whose idle pattern is "^" (a
     # plain program: idle whenever it is alive) reads it as idle.
     window = _marker_window(lines, box, profile.marker_lines) or [""]
-    queued = _any(profile.patterns("queued_patterns"), window)
+    queued = queue_length(profile.patterns("queued_patterns"), window)
     prompt = _prompt(lines, box, profile)
     if prompt is not None:
         return Screen(State.ASKING, prompt=prompt, queued=queued)
@@ -161,6 +161,28 @@ def _search(patterns: Iterable[re.Pattern[str]], line: str) -> re.Match[str] | N
         if found is not None:
             return found
     return None
+
+
+def queue_length(patterns: Sequence[re.Pattern[str]], lines: Iterable[str]) -> int:
+    """How many queued messages the lines show, as far as the patterns tell.
+
+    Each line a pattern matches counts one, or the number its group ``count``
+    holds ("2 queued"). The sum only has to grow when the queue does: a message
+    queued behind another one shows as a longer queue, not as a new one.
+
+    >>> queue_length([re.compile(r"(?P<count>\\d+) queued"), re.compile("Queued$")],
+    ...              ["demo · 2 queued", "⎿ Queued", "⎿ Queued"])
+    4
+    """
+    total = 0
+    for line in lines:
+        for pattern in patterns:
+            found = pattern.search(line)
+            if found is None:
+                continue
+            count = found.groupdict().get("count")
+            total += int(count) if count and count.isdigit() else 1
+    return total
 
 
 def _any(patterns: Sequence[re.Pattern[str]], lines: Iterable[str]) -> bool:

@@ -182,7 +182,7 @@ def check(screen: Screen, expect: Expect) -> None:
     """Assert that a classified screen is what the expectation says."""
     assert screen.state == expect.state
     assert screen.input_text == expect.input_text
-    assert screen.queued == expect.queued
+    assert bool(screen.queued) == expect.queued
     if expect.asked is None:
         assert screen.prompt is None
         return

@@ -186,6 +186,21 @@ def test_busy_agent_queues_and_answers_once(tmux: Tmux) -> None:
     assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
+def test_a_message_queued_behind_a_queued_one_is_reported_queued(tmux: Tmux) -> None:
+    # The queue was there before this message: it must be seen growing, not appearing.
+    start_demo()
+    assert run_imessenger("send", "w1", "--no-reply", "BUSY[4000] long job").exit_code == 0
+    wait_for(lambda: state_of(tmux, "w1") == "busy", what="busy")
+    second = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY second")
+    assert json.loads(second.stdout)["state"] == "queued", second.output
+    third = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY third")
+    assert third.exit_code == 0, third.output
+    assert json.loads(third.stdout)["state"] == "queued"
+    wait_for(lambda: "2 queued" in screen_of(tmux, "w1", 0) or state_of(tmux, "w1") == "idle")
+    wait_for(lambda: state_of(tmux, "w1") == "idle", seconds=20, what="all three answered")
+    assert screen_of(tmux, "w1").count("NOREPLY third") == 1  # taken once, not resent
+
+
 def test_missing_and_exited_targets(tmux: Tmux) -> None:
     start_demo("alive")
     missing = run_imessenger("send", "ghost", "hello")

@@ -30,8 +30,15 @@ def test_going_busy_is_taken_at_once() -> None:
 
 def test_a_new_queued_marker_is_taken_at_once() -> None:
     watch = Submission(BUSY_EMPTY, ID)
-    queued = Screen(State.BUSY, input_text="", queued=True)
+    queued = Screen(State.BUSY, input_text="", queued=1)
     assert looks(watch, (queued, ECHOED)) == [Outcome.QUEUED]
+
+
+def test_a_longer_queue_is_taken_at_once() -> None:
+    # one message waits in the queue already; this one makes it two
+    watch = Submission(Screen(State.BUSY, input_text="", queued=1), ID)
+    longer = Screen(State.BUSY, input_text="", queued=2)
+    assert looks(watch, (longer, ECHOED)) == [Outcome.QUEUED]
 
 
 def test_an_emptied_box_must_hold_for_two_looks_with_the_id_above_it() -> None:
