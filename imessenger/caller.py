@@ -31,20 +31,18 @@ security section).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from dataclasses import dataclass
 
 from imessenger.errors import NoTmuxServer, PolicyRefused, TmuxCommandFailed
+from imessenger.procfs import ancestors, controlling_tty, is_tmux_server, socket_of, tty_device
 from imessenger.tmux import PaneOwner, Tmux
 
 logger = logging.getLogger(__name__)
 
 #: The caller's name when it runs in no session.
 USER = "user"
-#: How far up the process tree to look (a pane's program is rarely more than a few up).
-_MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -85,82 +83,15 @@ class Impersonation(PolicyRefused):
         self.actual = actual
 
 
-# --- the process tree, read from /proc -------------------------------------------------------
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name, or None."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def ancestors(pid: int | None = None) -> list[int]:
-    """Return ``pid`` (default: this process) and its ancestors, nearest first."""
-    chain: list[int] = []
-    current = os.getpid() if pid is None else pid
-    while current > 1 and current not in chain and len(chain) < _MAX_DEPTH:
-        chain.append(current)
-        fields = _stat_fields(current)
-        if fields is None or len(fields) < 2 or not fields[1].isdigit():
-            break
-        current = int(fields[1])
-    return chain
-
-
-def controlling_tty(pid: int | None = None) -> int:
-    """Return the device number of the process's controlling terminal (0: none)."""
-    fields = _stat_fields(os.getpid() if pid is None else pid)
-    if fields is None or len(fields) < 5 or not fields[4].lstrip("-").isdigit():
-        return 0
-    return int(fields[4])
-
-
-def _is_tmux_server(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as comm:
-            return comm.read().strip().startswith("tmux")
-    except OSError:
-        return False
-
-
-def _tty_device(path: str) -> int:
-    try:
-        return os.stat(path).st_rdev
-    except OSError:
-        return 0
-
-
-def _socket_of(server_pid: int) -> str | None:
-    """The path of the listening socket of the tmux server ``server_pid``, from /proc."""
-    inodes: set[str] = set()
-    try:
-        for fd in os.listdir(f"/proc/{server_pid}/fd"):
-            with contextlib.suppress(OSError):
-                target = os.readlink(f"/proc/{server_pid}/fd/{fd}")
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
-        with open("/proc/net/unix", encoding="utf-8", errors="replace") as table:
-            for line in table:
-                fields = line.split()
-                if len(fields) >= 8 and fields[6] in inodes and fields[7].startswith("/"):
-                    return fields[7]
-    except OSError:
-        return None
-    return None
-
-
 # --- identifying ------------------------------------------------------------------------------
 
 
 def _server_above(chain: list[int]) -> Tmux | None:
     """The tmux server this process runs under (found by process, not by $TMUX), or None."""
     for pid in chain[1:]:
-        if not _is_tmux_server(pid):
+        if not is_tmux_server(pid):
             continue
-        path = _socket_of(pid)
+        path = socket_of(pid)
         if path is None:
             # /proc does not say: trust $TMUX only when it names this very server
             socket, _, rest = os.environ.get("TMUX", "").partition(",")
@@ -188,7 +119,7 @@ def identify(tmux: Tmux) -> Caller:
     except (NoTmuxServer, TmuxCommandFailed):
         return _claim(claimed, tmux)
     for owner in owners:
-        if owner.pid in pids or (tty and _tty_device(owner.tty) == tty):
+        if owner.pid in pids or (tty and tty_device(owner.tty) == tty):
             return _in_pane(owner, claimed, tmux)
     # Under a tmux server but in no pane: tmux itself started it for a client (a key
     # binding's run-shell, a popup, a hook), that is, for the person at the terminal.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat  # loaded by os already: free
 
 # typing.TYPE_CHECKING without importing typing: `imessenger status` (tmux runs it every
 # few seconds) finds its files through data_dir_name() and imports neither typing nor
@@ -49,10 +50,14 @@ PRIVATE_FILE_MODE = 0o600
 def ensure_data_dir() -> Path:
     """Create the data directory (and its missing parents, mode 0700) and return it.
 
-    The directory itself is made 0700 even when it existed already.
+    The directory itself is made 0700 even when it existed already. Its mode is changed
+    only when it differs, so that a data directory on a read-only file system that is
+    already private is usable for reading (a ``chmod`` there fails even when it would
+    change nothing).
     """
     path = make_private_dir(data_dir())
-    path.chmod(PRIVATE_DIR_MODE)
+    if stat.S_IMODE(path.stat().st_mode) != PRIVATE_DIR_MODE:
+        path.chmod(PRIVATE_DIR_MODE)
     return path
 
 
@@ -124,3 +129,63 @@ def touch_private_file(path: str | os.PathLike[str]) -> None:
         os.fchmod(fd, PRIVATE_FILE_MODE)
     finally:
         os.close(fd)
+
+
+# --- why the data directory cannot be written ------------------------------------------------
+
+#: The faults of a folder that stop imessenger writing there, by the errno they raise.
+READ_ONLY = "read-only"
+FULL = "full"
+NOT_WRITABLE = "not writable"
+_FAULTS = {
+    errno.EROFS: READ_ONLY,
+    errno.ENOSPC: FULL,
+    errno.EDQUOT: FULL,
+    errno.EACCES: NOT_WRITABLE,
+    errno.EPERM: NOT_WRITABLE,
+}
+
+
+def folder_fault(folder: str | os.PathLike[str], error: OSError | None = None) -> str:
+    """Why nothing can be written in ``folder``: READ_ONLY, FULL, NOT_WRITABLE, or "".
+
+    The errno of ``error`` says it when it is one of those; otherwise (SQLite reports
+    "unable to open database file" whatever the cause) the folder is looked at: its file
+    system's flags and free space, and whether this process may write in it. A folder
+    that does not exist is judged by its nearest existing parent.
+    """
+    if error is not None and error.errno in _FAULTS:
+        return _FAULTS[error.errno]
+    path = os.path.abspath(os.fspath(folder))
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return ""
+    if info.f_flag & os.ST_RDONLY:
+        return READ_ONLY
+    free = info.f_bfree if os.geteuid() == 0 else info.f_bavail  # root may use the reserve
+    if info.f_blocks and free == 0:
+        return FULL
+    if not os.access(path, os.W_OK | os.X_OK):
+        return NOT_WRITABLE
+    return ""
+
+
+def fault_advice(folder: str | os.PathLike[str], error: OSError | None = None) -> str:
+    """A sentence naming why ``folder`` cannot be written and what to do ("" when unknown)."""
+    fault = folder_fault(folder, error)
+    if fault == READ_ONLY:
+        return (
+            f"the data folder {folder} is on a read-only file system: remount it read-write "
+            "(mount -o remount,rw), or set IMESSENGER_HOME to a writable folder"
+        )
+    if fault == FULL:
+        return f"the disk holding {folder} is full: free some space on it, then try again"
+    if fault == NOT_WRITABLE:
+        return (
+            f"permission denied in {folder}: make it yours and writable (chown, chmod u+rwx), "
+            "or set IMESSENGER_HOME to a folder you own"
+        )
+    return ""

@@ -18,12 +18,13 @@ import json
 import os
 import re
 
-from imessenger.errors import ImessengerError
+from imessenger.errors import ImessengerError, StoreError
 from imessenger.paths import (
     PRIVATE_FILE_MODE,
     TYPE_CHECKING,
     data_dir_name,
     ensure_data_dir,
+    fault_advice,
     write_private_file,
 )
 
@@ -102,16 +103,28 @@ class PidFile:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock and write our pid; WatcherRunning when another process holds it."""
-        ensure_data_dir()
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        """Take the lock and write our pid; WatcherRunning when another process holds it.
+
+        StoreError, saying why and what to do, when the data directory cannot hold the
+        file (read-only, full, not ours): a watcher that cannot claim its server must
+        not run, or two could.
+        """
+        try:
+            ensure_data_dir()
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        except OSError as error:
+            raise data_file_error("create", self.path, error) from error
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise WatcherRunning(self.server, running_pid(self.server)) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as error:
+            os.close(fd)
+            raise data_file_error("write", self.path, error) from error
         self._fd = fd
 
     def release(self) -> None:
@@ -125,11 +138,12 @@ def running_pid(server: str) -> int | None:
     """Return the pid of the watcher of this tmux server, or None when none runs.
 
     A probe with a shared, non-blocking ``flock``: it fails only while a watcher holds
-    the file, whatever the file says.
+    the file, whatever the file says. A file that cannot be opened (no data directory,
+    no permission) reads as "none runs": the status line must never fail.
     """
     try:
         fd = os.open(_file(server, "watch", ".pid"), os.O_RDONLY)
-    except FileNotFoundError:
+    except OSError:
         return None
     try:
         try:
@@ -197,8 +211,17 @@ def render_plain(asking: int, unread: int) -> str:
     return ", ".join(parts) if parts else "nothing waiting"
 
 
+def data_file_error(action: str, path: Path, error: OSError) -> StoreError:
+    """The error for a file of the data directory that cannot be written, with what to do."""
+    advice = fault_advice(os.path.dirname(path), error) or "check that the data folder is yours"
+    return StoreError(f"could not {action} {path}: {error.strerror or error}; {advice}")
+
+
 def write_status(server: str, data: dict[str, Any]) -> None:
-    """Replace the status cache atomically (a 0600 temporary file renamed over it)."""
+    """Replace the status cache atomically (a 0600 temporary file renamed over it).
+
+    OSError when it cannot (a full disk, a read-only folder): the old cache stays whole.
+    """
     ensure_data_dir()
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     write_private_file(status_path(server), text)

@@ -34,7 +34,8 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from imessenger.errors import StoreError
-from imessenger.paths import ensure_data_dir, make_private_dir
+from imessenger.paths import ensure_data_dir, fault_advice, make_private_dir
+from imessenger.procfs import is_alive, start_time
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class MessageState(StrEnum):
     REPLIED = "replied"  # a reply is recorded
     TIMED_OUT = "timed_out"  # the sender stopped waiting for a reply
     FAILED = "failed"  # could not be delivered; see ``error``
+    CANCELLED = "cancelled"  # never pasted: its session was stopped or ended; see ``error``
+    UNCONFIRMED = "unconfirmed"  # pasted, never shown as taken; never pasted again
 
 
 class InboxKind(StrEnum):
@@ -141,8 +144,11 @@ class MessageRecord:
     replied_at: float | None
     reply: str | None
     reply_via: str | None  # "screen" or "command"
-    waiting: bool  # a sender process is waiting for the reply
+    waiting: bool  # a sender process is waiting for the reply (and is still running)
     error: str | None
+    #: the target session the message is for: its pane and creation time (see
+    #: :func:`instance_of`); "" for messages recorded before sessions had one
+    target_instance: str = ""
 
 
 @dataclass(frozen=True)
@@ -271,9 +277,16 @@ def _refusals(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX refusals_by_actor ON refusals (actor, at)")
 
 
+def _waiters_and_instances(conn: sqlite3.Connection) -> None:
+    """Record which process waits for a reply, and which session instance a message is for."""
+    conn.execute("ALTER TABLE messages ADD COLUMN waiter_pid INTEGER")
+    conn.execute("ALTER TABLE messages ADD COLUMN waiter_start INTEGER")
+    conn.execute("ALTER TABLE messages ADD COLUMN target_instance TEXT NOT NULL DEFAULT ''")
+
+
 #: The schema, in order: migration N (1-based) brings the database to ``user_version`` N.
 #: Append new migrations; never edit or reorder the ones already released.
-MIGRATIONS: list[Migration] = [_initial_schema, _refusals]
+MIGRATIONS: list[Migration] = [_initial_schema, _refusals, _waiters_and_instances]
 
 
 def migration_name(migration: Migration) -> str:
@@ -286,7 +299,7 @@ def migration_name(migration: Migration) -> str:
 _SESSION_COLUMNS = "server, name, agent, directory, command, started_at"
 _MESSAGE_COLUMNS = (
     "id, server, sender, target, body, raw, state, created_at, claimed_at, delivered_at, "
-    "replied_at, reply, reply_via, waiting, error"
+    "replied_at, reply, reply_via, waiting, error, waiter_pid, waiter_start, target_instance"
 )
 _INBOX_COLUMNS = "id, owner, kind, message_id, title, body, created_at, read_at"
 _APPROVAL_COLUMNS = (
@@ -321,8 +334,11 @@ def _message(row: sqlite3.Row) -> MessageRecord:
         replied_at=row["replied_at"],
         reply=row["reply"],
         reply_via=row["reply_via"],
-        waiting=bool(row["waiting"]),
+        # A waiter that was killed (even with SIGKILL) cannot say it stopped waiting:
+        # its flag counts only while that very process runs.
+        waiting=bool(row["waiting"]) and is_alive(row["waiter_pid"], row["waiter_start"]),
         error=row["error"],
+        target_instance=row["target_instance"],
     )
 
 
@@ -340,6 +356,23 @@ def _inbox(row: sqlite3.Row) -> InboxEntry:
 
 
 _REFUSAL_COLUMNS = "id, at, actor, server, action, subject, rule"
+
+
+def _waiter(waiting: bool) -> tuple[int | None, int | None]:
+    """This process as the waiter of a message (pid and start time), or none."""
+    if not waiting:
+        return None, None
+    pid = os.getpid()
+    return pid, start_time(pid)
+
+
+def instance_of(pane_id: str, session_created: float) -> str:
+    """Name one session for good: its pane and when it was created ("%3@1733040000").
+
+    A session stopped and started again under the same name is another instance;
+    so is one on a tmux server started anew, which numbers its panes from 0 again.
+    """
+    return f"{pane_id}@{session_created:.0f}"
 
 
 def _refusal(row: sqlite3.Row) -> RefusalRecord:
@@ -386,9 +419,20 @@ def _enum_value(kind: type[_E], value: str, what: str) -> _E:
 
 
 def _hint(exc: sqlite3.Error, path: Path) -> str:
-    """Return advice for a sqlite3 error, or "" when there is nothing useful to say."""
+    """Return advice for a sqlite3 error, or "" when there is nothing useful to say.
+
+    SQLite says "unable to open database file" or "attempt to write a readonly
+    database" whether the file system is read-only, the disk is full or the folder
+    is not ours, so for those errors the folder itself says which it is.
+    """
+
     name = getattr(exc, "sqlite_errorname", None) or ""
     text = str(exc).lower()
+    folder_errors = ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL")
+    if name.startswith(folder_errors) or "readonly" in text or "disk is full" in text:
+        advice = fault_advice(path.parent)
+        if advice:
+            return f": {advice}"
     if name.startswith("SQLITE_READONLY") or "readonly" in text:
         return f": the database is read-only; make {path} and its directory writable"
     if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text:
@@ -403,12 +447,13 @@ def _hint(exc: sqlite3.Error, path: Path) -> str:
         )
     if name.startswith("SQLITE_CANTOPEN"):
         return f": check that {path.parent} exists and is writable"
-    if name.startswith("SQLITE_FULL"):
-        return ": the disk is full"
+    if name.startswith("SQLITE_FULL") or "disk is full" in text:
+        return ": the disk is full: free some space on it, then try again"
     return ""
 
 
 def _store_error(action: str, path: Path, exc: sqlite3.Error) -> StoreError:
+    """The StoreError for a sqlite3 error: what failed, where, SQLite's words, what to do."""
     name = getattr(exc, "sqlite_errorname", None)
     code = f" [{name}]" if name else ""
     return StoreError(f"could not {action} in {path}: {exc}{code}{_hint(exc, path)}")
@@ -441,9 +486,10 @@ def _prepare_file(path: Path) -> None:
                 os.close(fd)
             logger.info("created database %s", path)
     except OSError as exc:
+        advice = fault_advice(path.parent, exc)
         raise StoreError(
             f"could not create or set the permissions of the database file {path}: {exc}; "
-            "check that its directory is writable and the file belongs to you"
+            + (advice or "check that its directory is writable and the file belongs to you")
         ) from exc
 
 
@@ -476,15 +522,19 @@ class Store:
         0700). A new file gets mode 0600; an existing one loses any group, other
         or execute bits. Raises StoreError when the file cannot be created,
         opened or migrated (for example it is damaged, read-only or was made by
-        a newer imessenger).
+        a newer imessenger); its message names the cause (a read-only file system,
+        a full disk, a permission) and what to do.
         """
         if path is None:
             try:
                 path = default_path()
             except OSError as exc:
+                from imessenger.paths import data_dir
+
+                folder = data_dir()
+                advice = fault_advice(folder, exc) or "set IMESSENGER_HOME to a writable directory"
                 raise StoreError(
-                    f"could not create the imessenger data directory: {exc}; "
-                    "set IMESSENGER_HOME to a writable directory"
+                    f"could not set up the imessenger data directory {folder}: {exc}; {advice}"
                 ) from exc
         _prepare_file(path)
         try:
@@ -686,21 +736,38 @@ class Store:
         raw: bool = False,
         state: MessageState | str = MessageState.PENDING,
         waiting: bool = False,
+        target_instance: str = "",
     ) -> MessageRecord:
         """Store a new message and return it.
 
+        With ``waiting``, this process is recorded as the one waiting for the reply.
+        ``target_instance`` is the target session it is for (see :func:`instance_of`).
         Raises DuplicateMessage if the id is taken (make a new id and retry) and
         StoreError for an unknown state.
         """
         state = _enum_value(MessageState, state, "message state")
         now = time.time()
+        pid, started = _waiter(waiting)
         try:
             with self._write(f'add message "{message_id}"') as conn:
                 row = conn.execute(
                     "INSERT INTO messages (id, server, sender, target, body, raw, state, "
-                    f"created_at, waiting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    f"RETURNING {_MESSAGE_COLUMNS}",
-                    (message_id, server, sender, target, body, int(raw), state, now, int(waiting)),
+                    "created_at, waiting, waiter_pid, waiter_start, target_instance) "
+                    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_MESSAGE_COLUMNS}",
+                    (
+                        message_id,
+                        server,
+                        sender,
+                        target,
+                        body,
+                        int(raw),
+                        state,
+                        now,
+                        int(waiting),
+                        pid,
+                        started,
+                        target_instance,
+                    ),
                 ).fetchone()
         except StoreError as exc:
             cause = exc.__cause__
@@ -771,9 +838,13 @@ class Store:
         return self.set_state(message_id, MessageState.FAILED, error=error)
 
     def set_waiting(self, message_id: str, waiting: bool) -> MessageRecord:
-        """Record whether a sender process is waiting for this message's reply."""
+        """Record whether this process waits for this message's reply."""
+        pid, started = _waiter(waiting)
         return self._update_message(
-            f'set "waiting" of message "{message_id}"', message_id, "waiting = ?", (int(waiting),)
+            f'set "waiting" of message "{message_id}"',
+            message_id,
+            "waiting = ?, waiter_pid = ?, waiter_start = ?",
+            (int(waiting), pid, started),
         )
 
     def record_reply(self, message_id: str, text: str, via: str) -> MessageRecord:
@@ -818,6 +889,45 @@ class Store:
     def pending_messages(self, server: str, target: str) -> list[MessageRecord]:
         """Return the pending messages for ``target`` on ``server``, oldest first."""
         return self.messages_in_state(server, target, MessageState.PENDING)
+
+    def cancel_undelivered(
+        self, server: str, target: str, reason: str, *, keep_instance: str | None = None
+    ) -> list[MessageRecord]:
+        """Cancel the target's pending and half-delivered messages, telling each sender.
+
+        In one transaction, each message becomes "cancelled" with ``reason`` and a
+        notice saying so goes to its sender's inbox. With ``keep_instance``, the
+        messages for that session instance are kept (and those recorded before
+        instances, with none): only an ended session's go. Returns the cancelled ones.
+        """
+        where = "server = ? AND target = ? AND state IN (?, ?)"
+        params: list[Any] = [server, target, MessageState.PENDING, MessageState.DELIVERING]
+        if keep_instance is not None:
+            where += " AND target_instance NOT IN ('', ?)"
+            params.append(keep_instance)
+        now = time.time()
+        with self._write(f'cancel the messages for "{target}"') as conn:
+            rows = conn.execute(
+                f"UPDATE messages SET state = ?, error = ? WHERE {where} "
+                f"RETURNING {_MESSAGE_COLUMNS}",
+                (MessageState.CANCELLED, reason, *params),
+            ).fetchall()
+            cancelled = sorted((_message(row) for row in rows), key=lambda m: m.created_at)
+            for message in cancelled:
+                conn.execute(
+                    "INSERT INTO inbox (owner, kind, message_id, title, body, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        message.sender,
+                        InboxKind.NOTICE,
+                        message.id,
+                        f'message {message.id} to "{target}" was cancelled',
+                        f"{reason}; it was not delivered and will not be. Send it again "
+                        "if it is still wanted.",
+                        now,
+                    ),
+                )
+        return cancelled
 
     def claim_pending(self, server: str, target: str) -> MessageRecord | None:
         """Move the oldest pending message for ``target`` to "delivering" and return it.

@@ -31,6 +31,28 @@ Deliveries, reply collection and tmux messages run on worker threads, each with 
 own store, so that one slow target never delays the others. What was notified is
 kept in ``watch-<server>.json`` in the data directory, so a restarted watcher does
 not repeat a notice; pending messages live in the store and survive anything.
+
+Faults outside the watcher do not end it: a full disk or a data folder it cannot write
+(the status cache, the memory file, the store), a store it cannot read, a tmux server
+that is gone. Each kind of work that fails (:class:`Retry`) is logged once as a warning,
+tried again after a delay that doubles from ``RETRY_FIRST_S`` up to ``RETRY_MAX_S``, and
+logged once more when it works again; meanwhile the watcher carries on with the rest:
+
+* an inbox notice that could not be written is kept and written, once, when the store
+  takes it. The memory file is saved only after the notices it records are written, so
+  a watcher restarted in between gives such a notice again rather than never;
+* a failed delivery or collection of replies is tried again; the store's claims see to
+  it that no message is pasted twice;
+* the status cache is written again, with what the watcher sees by then;
+* without a tmux server (killed, or not started again yet) while sessions are recorded,
+  the watcher looks for one with the same backoff, and follows its sessions again once
+  one runs on the socket (it also looks at once when the socket file changes).
+
+A watcher that cannot start exits instead, with status 1 and a message that says why and
+what to do: that is the case when it cannot open the store or write its pid file, as in a
+data folder that is read-only, not its own or on a full disk (it could record nothing,
+and without its pid file a second watcher could start beside it). ``imessenger watch``
+reports it like every command does, without a traceback.
 """
 
 from __future__ import annotations
@@ -53,8 +75,8 @@ from imessenger.agents import Profile
 from imessenger.approval import answers
 from imessenger.config import Config
 from imessenger.delivery import Courier
-from imessenger.errors import ImessengerError, NoSuchSession, NoTmuxServer, TmuxCommandFailed
-from imessenger.paths import data_dir, ensure_data_dir, write_private_file
+from imessenger.errors import ImessengerError, StoreError
+from imessenger.paths import data_dir, ensure_data_dir, fault_advice, write_private_file
 from imessenger.protocol import delimiters
 from imessenger.screen import Prompt, Screen, State, classify
 from imessenger.sessions import Sessions
@@ -87,7 +109,16 @@ EXIT_GRACE_S = 1.0
 #: How long a prompt that vanished waits for a second read before it counts as closed.
 PROMPT_GONE_S = 0.05
 #: Messages in these states were submitted and may still get a reply on screen.
-_OUTSTANDING = (MessageState.DELIVERED, MessageState.QUEUED, MessageState.TIMED_OUT)
+_OUTSTANDING = (
+    MessageState.DELIVERED,
+    MessageState.QUEUED,
+    MessageState.TIMED_OUT,
+    MessageState.UNCONFIRMED,
+)
+#: The delay before work that failed is tried again, doubled after each failure up to
+#: the second value.
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 2.0
 
 
 def memory_path(server: str) -> Path:
@@ -100,6 +131,82 @@ def prompt_key(prompt: Prompt) -> str:
     options = [(o.key, o.label, str(o.meaning)) for o in prompt.options]
     text = json.dumps([prompt.question, prompt.subject, options], ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- faults: logged once, tried again later ------------------------------------------------
+
+
+def _why(error: BaseException | str) -> str:
+    """The words for a failure; for a file-system error, with what to do about it."""
+    if isinstance(error, OSError):
+        advice = fault_advice(data_dir(), error)
+        return f"{error}; {advice}" if advice else str(error)
+    return str(error)
+
+
+class Retry:
+    """One kind of work that can fail for a reason outside the watcher, and when to try it again.
+
+    The first failure of a streak is logged as a warning, the next ones at debug level,
+    and the first success after it once more: a fault that lasts shows up once in the log,
+    not once a round. After each failure the work waits longer before it is tried again.
+    A streak shorter than ``patience`` seconds is logged at debug level only: for a state
+    that can be passing, such as no tmux server while ``isesh stop`` ends the last session.
+    """
+
+    def __init__(self, what: str, *, patience: float = 0.0) -> None:
+        self.what = what  # "write the status file": what could not be done
+        self.patience = patience
+        self.failures = 0
+        self.due = 0.0  # monotonic time from which it may be tried again
+        self._since = 0.0
+        self._warned = False
+
+    @property
+    def failing(self) -> bool:
+        return self.failures > 0
+
+    def ready(self, now: float) -> bool:
+        """True when the work may be tried (it has not failed, or its delay is over)."""
+        return now >= self.due
+
+    def failed(self, error: BaseException | str) -> None:
+        """Count a failure, log it if it is news, and put the next try off."""
+        now = time.monotonic()
+        self.failures += 1
+        if self.failures == 1:
+            self._since = now
+        self.due = now + min(RETRY_FIRST_S * 2 ** min(self.failures - 1, 10), RETRY_MAX_S)
+        if not self._warned and now - self._since >= self.patience:
+            self._warned = True
+            logger.warning(
+                "cannot %s: %s; the watcher carries on and tries again", self.what, _why(error)
+            )
+        else:
+            logger.debug("still cannot %s (try %d): %s", self.what, self.failures, _why(error))
+
+    def succeeded(self) -> None:
+        """The work was done: end the streak of failures (and say so if it was logged)."""
+        if self._warned:
+            logger.info("could %s again, after %d failed tries", self.what, self.failures)
+        self.failures = 0
+        self.due = 0.0
+        self._warned = False
+
+    def drop(self) -> None:
+        """The work is not needed any more: end the streak without a word."""
+        self._warned = False
+        self.succeeded()
+
+
+@dataclass(frozen=True)
+class _Notice:
+    """An inbox entry the watcher owes: written once, as soon as the store takes it."""
+
+    owner: str
+    kind: InboxKind
+    title: str
+    body: str
 
 
 # --- what survives a restart ---------------------------------------------------------------
@@ -150,6 +257,7 @@ class Memory:
         return bool(gone)
 
     def save(self) -> None:
+        """Write the file (atomically); OSError when the data directory cannot take it."""
         data = {
             "version": 1,
             "sessions": {
@@ -191,10 +299,11 @@ class Followed:
 
 @dataclass(frozen=True)
 class _Done:
-    """A worker finished a job of this kind for this session."""
+    """A worker finished a job of this kind for this session (``error``: it failed)."""
 
     kind: str
     session: str = ""
+    error: BaseException | None = field(default=None, compare=False)
 
 
 _Event = ControlEvent | _Done | None
@@ -233,16 +342,26 @@ class Watcher:
         self._delivering: set[str] = set()
         self._lookout: ControlClient | None = None  # the client that reports dead panes
         self._dead: set[str] = set()  # ids of the sessions whose pane is dead
-        self._timed_out: set[str] = set()
+        self._unwaited: set[str] = set()  # unanswered messages nobody waits for
         self._collecting = False
         self._collect_again = False
         self._rescan_wanted = True
         self._file_marks: tuple[Any, ...] | None = None
-        self._socket_mark: tuple[int, int] | None = None
+        self._socket_mark: tuple[int, int, int] | None = None
         self._next_tick = 0.0
         self._status_shown: dict[str, Any] | None = None
         self._status_refresh_queued = False
         self._notifiers: list[subprocess.Popen[bytes]] = []
+        self._owed: list[_Notice] = []  # inbox notices not written yet, oldest first
+        self._memory_dirty = False  # the memory changed since it was last saved
+        self._status_retry = Retry("write the status file")
+        self._notice_retry = Retry("write inbox notices")
+        self._memory_retry = Retry("save what was notified")
+        self._store_retry = Retry("read the database")
+        self._server_retry = Retry("reach the tmux server", patience=EXIT_GRACE_S)
+        self._collect_retry = Retry("collect late replies")
+        self._delivery_retries: dict[str, Retry] = {}  # by target
+        self._round_retry = Retry("finish a round of watching")
 
     # -- running ----------------------------------------------------------------------
 
@@ -258,7 +377,7 @@ class Watcher:
             self._refresh_store()
             self._collect_replies()  # replies printed while no watcher ran
             while not self._stop.is_set():
-                self._step()
+                self._step_safely()
         finally:
             for followed in self.followed.values():
                 self._detach(followed)
@@ -269,8 +388,26 @@ class Watcher:
                     proc.wait(1)
             logger.info("stopped watching tmux server %s", self.server)
 
+    def _step_safely(self) -> None:
+        """One round; a fault that nothing else caught is logged once and the round retried.
+
+        A round that failed half way may have lost an event: the next one looks at the
+        sessions and the store again instead of trusting what it knew.
+        """
+        try:
+            self._step()
+        except (ImessengerError, OSError) as error:
+            self._round_retry.failed(error)
+            self._rescan_wanted = True
+            self._file_marks = None
+            self._stop.wait(max(0.0, self._round_retry.due - time.monotonic()))
+        else:
+            if self._round_retry.failing:
+                self._round_retry.succeeded()
+
     def _step(self) -> None:
-        if self._rescan_wanted:
+        now = time.monotonic()
+        if self._rescan_wanted or (self._server_retry.failing and self._server_retry.ready(now)):
             self._rescan_wanted = False
             self._rescan()
         now = time.monotonic()
@@ -290,11 +427,30 @@ class Watcher:
                 self._notice_gone(followed)
         if now >= self._next_tick:
             self._next_tick = now + self.interval
-            self._tick()
+            self._tick(now)
+        self._try_again(now)
         self._publish()
 
+    def _retries(self) -> list[Retry]:
+        """Every kind of work the loop tries again by itself once its delay is over."""
+        fixed = [self._status_retry, self._notice_retry, self._memory_retry, self._server_retry]
+        return [*fixed, self._collect_retry, *self._delivery_retries.values()]
+
+    def _try_again(self, now: float) -> None:
+        """Try again the work that failed and whose delay is over."""
+        for name, retry in list(self._delivery_retries.items()):
+            if retry.ready(now):
+                self._deliver_if_ready(name)
+        if self._collect_retry.failing and self._collect_retry.ready(now):
+            self._collect_replies()
+        if self._owed or self._memory_dirty:
+            self._flush()
+
     def _next_due(self) -> float:
-        due = float("inf")
+        """When the loop must wake up next: a read, a notice, or a retry whose delay ends."""
+        now = time.monotonic()
+        waits = [retry.due for retry in self._retries() if retry.failing and retry.due > now]
+        due = min(waits, default=float("inf"))
         for followed in self.followed.values():
             if followed.dirty_since is not None:
                 due = min(due, followed.dirty_since + self.debounce)
@@ -337,12 +493,22 @@ class Watcher:
     # -- following sessions ---------------------------------------------------------------
 
     def _rescan(self) -> None:
-        """Follow every recorded session that runs; let go of the others."""
+        """Follow every recorded session that runs; let go of the others.
+
+        No session at all while some are recorded means that the tmux server is gone (or
+        not started again yet): look for it again later, with a backoff.
+        """
         try:
             panes = {pane.session: pane for pane in self.tmux.panes()}
         except ImessengerError as error:
-            logger.warning("cannot list the tmux sessions: %s", error)
-            panes = {}
+            self._server_retry.failed(error)  # keep following what is followed; look again
+            return
+        if panes:
+            self._server_retry.succeeded()
+        elif self.records:
+            self._server_retry.failed(f'no session runs on tmux server "{self.server}"')
+        else:
+            self._server_retry.drop()  # nothing to follow: no need for a server
         for name, record in self.records.items():
             if name not in panes:
                 continue
@@ -397,7 +563,7 @@ class Watcher:
         client = ControlClient(self.tmux, followed.name, self._events.put)
         try:
             client.start()
-        except ImessengerError as error:
+        except (ImessengerError, OSError) as error:
             logger.info("cannot follow %s: %s", followed.name, error)
             return
         followed.client = client
@@ -418,7 +584,7 @@ class Watcher:
             return
         try:
             pane, text = client.read_pane(info=not followed.described or followed.pane is None)
-        except (TmuxCommandFailed, NoSuchSession) as error:
+        except ImessengerError as error:  # the session, its client or the whole server went
             logger.debug("reading %s: %s", followed.name, error)
             self._rescan_wanted = True
             return
@@ -468,8 +634,8 @@ class Watcher:
             followed.prompt = key
             if remembered.prompt != key:
                 remembered.prompt = key
-                self.memory.save()
                 self._notice_prompt(followed, screen.prompt)
+                self._save_memory()
             return
         if followed.prompt is None and remembered.prompt is None:
             return
@@ -484,7 +650,7 @@ class Watcher:
         followed.prompt_gone_at = None
         if remembered.prompt is not None:
             remembered.prompt = None
-            self.memory.save()
+            self._save_memory()
 
     def _notice_prompt(self, followed: Followed, prompt: Prompt) -> None:
         name = followed.name
@@ -496,8 +662,7 @@ class Watcher:
             f"Answer with `imessenger approve {name}` (yes), `imessenger approve {name} 2` "
             f"(yes, and don't ask again) or `imessenger deny {name}`."
         )
-        for owner in (USER, name):
-            self.store.add_inbox(owner, InboxKind.PROMPT, title, body)
+        self._give(InboxKind.PROMPT, title, body, USER, name)
         self.unread[USER] = self.unread.get(USER, 0) + 1
         if self.tmux_message:
             text = f'imessenger: "{name}" asks: {subject}  (imessenger approve {name})'
@@ -506,15 +671,26 @@ class Watcher:
 
     # -- exits --------------------------------------------------------------------------------
 
+    def _still_recorded(self, followed: Followed) -> bool | None:
+        """Whether isesh still records this run of the session; None: the store cannot say."""
+        try:
+            record = self.store.get_session(self.server, followed.name)
+        except StoreError as error:
+            self._store_retry.failed(error)
+            return None
+        return record is not None and record.started_at == followed.record.started_at
+
     def _notice_exit(self, followed: Followed) -> None:
-        record = self.store.get_session(self.server, followed.name)
-        if record is None or record.started_at != followed.record.started_at:
+        recorded = self._still_recorded(followed)
+        if recorded is None:  # cannot tell now: look again later
+            followed.exit_due = time.monotonic() + EXIT_GRACE_S
+            return
+        if not recorded:
             return  # isesh stop ended it
         remembered = self.memory.of(followed.name, followed.record.started_at)
         if remembered.exited:
             return
         remembered.exited = True
-        self.memory.save()
         status = followed.pane.dead_status if followed.pane is not None else None
         how = f" with status {status}" if status is not None else ""
         title = f'"{followed.name}" exited'
@@ -523,37 +699,87 @@ class Watcher:
             f"(`isesh logs {followed.name}`) until `isesh stop {followed.name}`."
         )
         logger.info('"%s" exited%s', followed.name, how)
-        self.store.add_inbox(USER, InboxKind.NOTICE, title, body)
+        self._give(InboxKind.NOTICE, title, body, USER)
+        self._save_memory()
         self.unread[USER] = self.unread.get(USER, 0) + 1
         self._notify("exited", followed.name, title)
 
     def _notice_gone(self, followed: Followed) -> None:
         """The session vanished from a running server; say so once (not after isesh stop)."""
-        record = self.store.get_session(self.server, followed.name)
-        if record is None or record.started_at != followed.record.started_at:
+        recorded = self._still_recorded(followed)
+        if recorded is False:
+            return  # isesh stop forgot it
+        try:
+            running: bool | None = followed.name in self.tmux.session_names()
+        except ImessengerError as error:
+            logger.debug("listing the sessions for %s: %s", followed.name, error)
+            running = None
+        if recorded is None or running is None:  # cannot tell now: look again later
+            followed.exit_due = time.monotonic() + EXIT_GRACE_S
+            self.gone[followed.name] = followed
             return
-        if followed.name in self.tmux.session_names():
+        if running:
             return
         remembered = self.memory.of(followed.name, followed.record.started_at)
         if remembered.exited:
             return
         remembered.exited = True
-        self.memory.save()
         title = f'"{followed.name}" ended'
         body = (
             f"Its tmux session was closed outside isesh. Forget it with "
             f"`isesh stop {followed.name}`."
         )
         logger.info('"%s" ended (its session was closed)', followed.name)
-        self.store.add_inbox(USER, InboxKind.NOTICE, title, body)
+        self._give(InboxKind.NOTICE, title, body, USER)
+        self._save_memory()
         self.unread[USER] = self.unread.get(USER, 0) + 1
         self._notify("exited", followed.name, title)
 
+    # -- what the watcher writes: notices and its memory ------------------------------------
+
+    def _give(self, kind: InboxKind, title: str, body: str, *owners: str) -> None:
+        """Write an inbox notice for each owner, now or, if the store refuses, later."""
+        self._owed.extend(_Notice(owner, kind, title, body) for owner in owners)
+        self._flush()
+
+    def _save_memory(self) -> None:
+        """Save what was notified, now or (after the notices it records) later."""
+        self._memory_dirty = True
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write what is owed: the inbox notices, then the memory of what was notified.
+
+        In that order, so that the memory file never records a notice that the store
+        lacks. Each notice is removed once written, so none is written twice.
+        """
+        now = time.monotonic()
+        if self._owed and self._notice_retry.ready(now):
+            while self._owed:
+                notice = self._owed[0]
+                try:
+                    self.store.add_inbox(notice.owner, notice.kind, notice.title, notice.body)
+                except StoreError as error:
+                    self._notice_retry.failed(error)
+                    break
+                self._owed.pop(0)
+            else:
+                self._notice_retry.succeeded()
+        if self._memory_dirty and not self._owed and self._memory_retry.ready(now):
+            try:
+                self.memory.save()
+            except OSError as error:
+                self._memory_retry.failed(error)
+            else:
+                self._memory_dirty = False
+                self._memory_retry.succeeded()
+
     # -- the database and the server, looked at every interval ------------------------------
 
-    def _tick(self) -> None:
+    def _tick(self, now: float) -> None:
         socket = self._stat(self.tmux.socket_file())
-        socket_mark = (socket.st_dev, socket.st_ino) if socket is not None else None
+        # with the time too: a new server's socket often gets the inode of the old one
+        socket_mark = (socket.st_dev, socket.st_ino, socket.st_ctime_ns) if socket else None
         if socket_mark != self._socket_mark:
             self._socket_mark = socket_mark
             self._rescan_wanted = True
@@ -563,7 +789,7 @@ class Watcher:
             (stat.st_size, stat.st_mtime_ns) if stat is not None else None
             for stat in (self._stat(path), self._stat(path.with_name(path.name + "-wal")))
         )
-        if marks != self._file_marks:
+        if marks != self._file_marks and self._store_retry.ready(now):
             self._file_marks = marks
             self._refresh_store()
 
@@ -575,20 +801,33 @@ class Watcher:
             return None
 
     def _refresh_store(self) -> None:
-        """Re-read what other processes may have changed: records, pending messages, inboxes."""
-        records = {r.name: r for r in self.store.list_sessions(self.server)}
+        """Re-read what other processes may have changed: records, pending messages, inboxes.
+
+        When the store cannot be read, what the watcher knows stays as it is, and the store
+        is read again at a tick once the retry's delay is over.
+        """
+        try:
+            listed = self.store.list_sessions(self.server)
+            messages = self.store.list_messages(self.server, limit=None)
+            unread = self.store.unread_counts()
+        except StoreError as error:
+            self._store_retry.failed(error)
+            self._file_marks = None
+            return
+        self._store_retry.succeeded()
+        records = {r.name: r for r in listed}
         if records.keys() != self.records.keys() or any(
             self.records[n].started_at != r.started_at for n, r in records.items()
         ):
             self._rescan_wanted = True
         self.records = records
         if self.memory.forget(set(records)):
-            self.memory.save()
+            self._save_memory()
         pending: set[str] = set()
         outstanding: dict[str, list[str]] = {}
-        timed_out: set[str] = set()
+        unwaited: set[str] = set()
         count = 0
-        for message in self.store.list_messages(self.server, limit=None):
+        for message in messages:
             if message.state in (MessageState.PENDING, MessageState.DELIVERING):
                 # a claim left by a process that died is settled by deliver_pending too
                 pending.add(message.target)
@@ -600,25 +839,30 @@ class Watcher:
                 and not message.waiting
             ):
                 outstanding.setdefault(message.target, []).append(message.id)
-                if message.state is MessageState.TIMED_OUT:
-                    timed_out.add(message.id)
+                unwaited.add(message.id)
         self.pending_targets, self.outstanding, self.pending_count = pending, outstanding, count
-        if timed_out - self._timed_out:
-            # a sender just gave up waiting: its reply may be on screen already
+        if unwaited - self._unwaited:
+            # a sender just stopped waiting (it gave up, or was killed: the store reads
+            # a dead waiter as gone): its reply may be on screen already
             self._collect_replies()
-        self._timed_out = timed_out
-        self.unread = self.store.unread_counts()
+        self._unwaited = unwaited
+        self.unread = unread
         for name in sorted(pending):
-            followed = self.followed.get(name)
-            if followed is None or followed.state is not State.IDLE:
-                continue
-            if not followed.screen.input_text:
-                self._deliver(name)
+            self._deliver_if_ready(name)
 
     # -- work on other threads -------------------------------------------------------------
 
+    def _deliver_if_ready(self, name: str) -> None:
+        """Deliver to ``name`` if it has pending messages and is idle with an empty input."""
+        followed = self.followed.get(name)
+        if name not in self.pending_targets or followed is None:
+            return
+        if followed.state is State.IDLE and not followed.screen.input_text:
+            self._deliver(name)
+
     def _deliver(self, name: str) -> None:
-        if name in self._delivering:
+        retry = self._delivery_retries.get(name)
+        if name in self._delivering or (retry is not None and not retry.ready(time.monotonic())):
             return
         self._delivering.add(name)
         future = self._workers.submit(self._deliver_in_worker, name)
@@ -634,7 +878,7 @@ class Watcher:
         if self._collecting:
             self._collect_again = True
             return
-        if not self.outstanding:
+        if not self.outstanding or not self._collect_retry.ready(time.monotonic()):
             return
         self._collecting = True
         future = self._workers.submit(self._collect_in_worker)
@@ -651,19 +895,27 @@ class Watcher:
     def _when_done(self, future: Future[None], done: _Done) -> None:
         def report(finished: Future[None]) -> None:
             error = finished.exception() if not finished.cancelled() else None
-            if isinstance(error, NoTmuxServer | NoSuchSession):
-                logger.info("%s %s: %s", done.kind, done.session, error)
-            elif error is not None:
-                logger.warning("%s %s failed: %s", done.kind, done.session, error)
-            self._events.put(done)
+            self._events.put(_Done(done.kind, done.session, error))
 
         future.add_done_callback(report)
 
     def _finished(self, done: _Done) -> None:
+        """A worker's job ended: note how (its failures are tried again later)."""
         if done.kind == "deliver":
-            self._delivering.discard(done.session)
+            name = done.session
+            self._delivering.discard(name)
+            retry = self._delivery_retries.pop(name, None) or Retry(f'deliver to "{name}"')
+            if done.error is None:
+                retry.succeeded()
+            else:
+                retry.failed(done.error)
+                self._delivery_retries[name] = retry
         elif done.kind == "collect":
             self._collecting = False
+            if done.error is None:
+                self._collect_retry.succeeded()
+            else:
+                self._collect_retry.failed(done.error)
             if self._collect_again:
                 self._collect_again = False
                 self._collect_replies()
@@ -742,15 +994,21 @@ class Watcher:
         }
 
     def _publish(self) -> None:
+        """Write the status cache when what it says changed (later, if it cannot now)."""
         data = self.status()
-        if data == self._status_shown:
+        if data == self._status_shown or not self._status_retry.ready(time.monotonic()):
             return
+        try:
+            write_status(self.server, {**data, "updated_at": time.time()})
+        except OSError as error:
+            self._status_retry.failed(error)
+            return
+        self._status_retry.succeeded()
         counts = ("asking", "unread_user")
         line_changed = self._status_shown is None or any(
             data[key] != self._status_shown[key] for key in counts
         )
         self._status_shown = data
-        write_status(self.server, {**data, "updated_at": time.time()})
         if line_changed and not self._status_refresh_queued:
             self._status_refresh_queued = True
             self._ui.submit(self._refresh_status_lines)

@@ -115,15 +115,16 @@ def test_journal_mode_is_wal(store: Store) -> None:
 
 
 def test_migrations_are_recorded(store: Store) -> None:
-    assert store.schema_version() == len(MIGRATIONS) == 2
+    assert store.schema_version() == len(MIGRATIONS) == 3
     applied = store.applied_migrations()
     assert [(version, name) for version, name, _ in applied] == [
         (1, "initial_schema"),
         (2, "refusals"),
+        (3, "waiters_and_instances"),
     ]
     assert all(applied_at > 0 for _, _, applied_at in applied)
     with sqlite3.connect(store.path) as other:
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert other.execute("PRAGMA user_version").fetchone()[0] == 3
         tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
     assert {"sessions", "messages", "inbox", "approvals", "refusals", "migrations"} <= tables
 
@@ -150,11 +151,12 @@ def test_new_migration_is_applied_in_order_on_reopen(
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, _add_notes])
     with Store.open() as store:
-        assert store.schema_version() == 3
+        assert store.schema_version() == 4
         assert [(v, n) for v, n, _ in store.applied_migrations()] == [
             (1, "initial_schema"),
             (2, "refusals"),
-            (3, "add_notes"),
+            (3, "waiters_and_instances"),
+            (4, "add_notes"),
         ]
     with sqlite3.connect(home / DB_FILENAME) as other:
         assert other.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0

@@ -304,3 +304,26 @@ def test_dashboard_without_a_watcher_reads_the_panes(tmux: Tmux, store: Store) -
     view = rows(sessions)
     assert not view.watching
     assert [(r.name, r.agent, r.state) for r in view.rows] == [("w1", "demo", "idle")]
+
+
+def test_the_reply_of_a_sender_killed_while_waiting_reaches_its_inbox(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    # SIGKILL leaves the "waiting" flag set; the watcher must see that the waiter is gone
+    # and put the reply, already printed or still to come, in the sender's inbox.
+    start_demo("w1")
+    watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    sender = subprocess.Popen([*python_cli(), "send", "w1", "BUSY[300] answer a dead man"])
+    try:
+
+        def waiting() -> bool:
+            messages = store.list_messages(limit=1)
+            return bool(messages) and messages[0].waiting  # delivered or not: no matter
+
+        wait_for(waiting, what="the sender waiting")
+    finally:
+        sender.kill()
+        sender.wait()
+    [reply] = wait_for(lambda: entries(store, "user", InboxKind.REPLY), 20, what="the reply")
+    assert "answer a dead man" in reply.body

@@ -41,16 +41,28 @@ class _PrivateLog(logging.handlers.RotatingFileHandler):
         touch_private_file(self.baseFilename)
         return super()._open()
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Drop a line that cannot be written (a full disk): no traceback, the watcher goes on.
+
+        logging's default prints a traceback to stderr, which for the daemon is this same
+        log: it would turn up there once the disk has room again.
+        """
+
 
 def _log_to(path: Path | None, verbose: bool) -> None:
     import logging.handlers
+
+    from imessenger.status import data_file_error
 
     level = logging.DEBUG if verbose else logging.INFO
     handler: logging.Handler
     if path is None:
         handler = logging.StreamHandler(sys.stderr)
     else:
-        handler = _PrivateLog(path, maxBytes=1_000_000, backupCount=1, encoding="utf-8")
+        try:
+            handler = _PrivateLog(path, maxBytes=1_000_000, backupCount=1, encoding="utf-8")
+        except OSError as error:
+            raise data_file_error("open the log", path, error) from error
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("imessenger")
     root.addHandler(handler)
@@ -87,24 +99,27 @@ def _start_daemon(app: App, verbose: bool) -> None:
     import subprocess
 
     from imessenger.paths import ensure_data_dir
-    from imessenger.status import log_path, running_pid
+    from imessenger.status import data_file_error, log_path, running_pid
 
     server = _server(app)
     pid = running_pid(server)
     if pid is not None:
         click.echo(f'imessenger watch is already running for tmux server "{server}" (pid {pid})')
         return
-    ensure_data_dir()
     log = log_path(server)
     argv = [sys.executable, "-m", "imessenger"]
     if app.socket_name:
         argv += ["-L", app.socket_name]
     argv += ["watch", "--log-file", str(log)] + (["--verbose"] if verbose else [])
-    touch_private_file(log)
-    with open(log, "ab") as output:
-        child = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True
-        )
+    try:
+        ensure_data_dir()
+        touch_private_file(log)
+        with open(log, "ab") as output:
+            child = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True
+            )
+    except OSError as error:
+        raise data_file_error("start the watcher with its log", log, error) from error
     deadline = time.monotonic() + _START_S
     while time.monotonic() < deadline:
         pid = running_pid(server)
@@ -132,7 +147,8 @@ def _stop_watcher(app: App) -> None:
         click.echo(f'no watcher runs for tmux server "{server}"', err=True)
         return
     if pid > 0:
-        os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + _START_S
     while running_pid(server) is not None:
         if time.monotonic() >= deadline:

@@ -1,0 +1,141 @@
+"""A data folder that fills up or is read-only, on a real tmpfs, real SQLite and real tmux.
+
+A running watcher outlives a full disk: it logs each kind of failure once, tries again,
+and once there is room it catches up, losing nothing and repeating nothing. A command
+that meets such a folder exits 1 with a message naming the cause and what to do, and
+changes nothing (no session started, nothing pasted); ``imessenger watch`` does the same
+when it cannot even start (see the docstring of imessenger.watcher).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from harness import Disk, Watching
+from support import python_cli, run_imessenger, run_isesh, wait_for
+
+from imessenger.status import running_pid
+from imessenger.store import DB_FILENAME, InboxEntry, InboxKind, MessageState, Store
+from imessenger.tmux import Tmux
+
+StartWatcher = Callable[[], Watching]
+
+
+def start_demo(name: str, folder: Path) -> None:
+    result = run_isesh("start", name, "-d", str(folder), "--agent", "demo")
+    assert result.exit_code == 0, result.output
+
+
+def prompts(store: Store, owner: str, subject: str) -> list[InboxEntry]:
+    """The prompt notices of ``owner`` about ``subject``."""
+    found = store.read_inbox(owner, peek=True, include_read=True)
+    return [e for e in found if e.kind is InboxKind.PROMPT and e.title.endswith(subject)]
+
+
+def delivered(store: Store, message_id: str) -> bool:
+    message = store.get_message(message_id)
+    done = (MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED)
+    return message is not None and message.state in done
+
+
+def scrollback(tmux: Tmux, name: str) -> str:
+    return tmux.capture(tmux.pane(name), history=2000)
+
+
+def test_a_full_disk_is_outlived_and_nothing_is_lost_or_repeated(
+    tmux: Tmux, disk: Disk, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    start_demo("w1", tmp_path)
+    start_demo("w2", tmp_path)
+    with Store.open() as store:
+        watching = watcher()
+        wait_for(lambda: watching.state("w1") == watching.state("w2") == "idle", what="both idle")
+        assert run_imessenger("send", "w1", "--no-reply", "ASK[touch a.txt]").exit_code == 0
+        wait_for(lambda: prompts(store, "user", "touch a.txt"), what="w1's prompt noticed")
+        held = run_imessenger("send", "w1", "--no-reply", "held back")
+        assert held.exit_code == 3, held.output  # w1 asks: the message waits
+        [pending] = store.pending_messages(tmux.label, "w1")
+
+        disk.empty_journal(store.path)  # so that the store too needs room for any write
+        filler = disk.fill()
+        # While nothing can be written: a prompt appears in w2 (typed there, as a person
+        # would), and w1's prompt is answered, so that w1 is ready for its pending message.
+        tmux.type_text(tmux.pane("w2"), "ASK[touch b.txt]")
+        tmux.send_keys(tmux.pane("w2"), ["Enter"])
+        tmux.send_keys(tmux.pane("w1"), ["1"])
+        for what in ("write the status file", "write inbox notices", 'deliver to "w1"'):
+            wait_for(
+                lambda what=what: watching.said("DEBUG", f"still cannot {what}") >= 3,
+                what=f"the watcher trying again to {what}",
+            )
+            assert watching.said("WARNING", f"cannot {what}:") == 1  # logged once, not per try
+        assert "is full: free some space" in watching.text()
+        assert watching.proc.poll() is None
+        assert not prompts(store, "user", "touch b.txt")
+        message = store.get_message(pending.id)
+        assert message is not None
+        assert message.state is MessageState.PENDING
+        assert f"message {pending.id} from" not in scrollback(tmux, "w1")  # nothing pasted
+
+        filler.unlink()
+        wait_for(lambda: delivered(store, pending.id), what="the pending message delivered")
+        wait_for(lambda: prompts(store, "w2", "touch b.txt"), what="w2's prompt noticed")
+        wait_for(
+            lambda: (e := watching.entry("w1")) and e["state"] == "idle" and not e["pending"],
+            what="the status file written again",
+        )
+        assert watching.state("w2") == "asking"
+        assert scrollback(tmux, "w1").count(f"message {pending.id} from") == 1
+        assert len(prompts(store, "user", "touch a.txt")) == 1
+        assert len(prompts(store, "user", "touch b.txt")) == 1
+        assert len(prompts(store, "w2", "touch b.txt")) == 1
+    for what in ("write the status file", "write inbox notices", 'deliver to "w1"'):
+        assert watching.said("INFO", f"could {what} again") == 1
+    assert "Traceback" not in watching.text()
+    assert watching.proc.poll() is None
+
+
+#: What the message says for each fault.
+FAULTS = {
+    "read-only": "is on a read-only file system: remount it read-write",
+    "full": "is full: free some space on it",
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_command_says_why_and_changes_nothing(
+    tmux: Tmux, disk: Disk, tmp_path: Path, fault: str
+) -> None:
+    start_demo("w1", tmp_path)
+    wait_for(lambda: "? for help" in tmux.capture(tmux.pane("w1")), what="w1 idle")
+    screen = scrollback(tmux, "w1")
+    if fault == "read-only":
+        disk.remount("ro")
+    else:
+        disk.empty_journal(disk.data / DB_FILENAME)
+        disk.fill()
+    says = FAULTS[fault]
+
+    started = run_isesh("start", "w2", "-d", str(tmp_path), "--agent", "demo")
+    assert started.exit_code == 1, started.output
+    assert says in started.stderr
+    assert str(disk.data) in started.stderr
+    assert "could not create the imessenger data directory" not in started.stderr
+    assert tmux.session_names() == ["w1"]  # w2 was not left running
+
+    sent = run_imessenger("send", "w1", "hello while the disk is out")
+    assert sent.exit_code == 1, sent.output
+    assert says in sent.stderr
+    assert scrollback(tmux, "w1") == screen  # nothing pasted
+
+    watch = subprocess.run(
+        [*python_cli(), "watch"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert watch.returncode == 1, watch.stderr
+    assert watch.stderr.startswith("Error: ")
+    assert says in watch.stderr
+    assert "Traceback" not in watch.stderr
+    assert running_pid(tmux.label) is None
