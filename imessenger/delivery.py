@@ -21,6 +21,7 @@ The rules, in the order :meth:`Courier.send` applies them:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -29,7 +30,14 @@ from enum import StrEnum
 
 from imessenger.access import Access
 from imessenger.agents import Profile
-from imessenger.errors import ImessengerError, NoSuchSession, UsageError
+from imessenger.errors import (
+    ImessengerError,
+    NoSuchSession,
+    NoTmuxServer,
+    PaneInMode,
+    StoreError,
+    UsageError,
+)
 from imessenger.locks import target_lock
 from imessenger.policy import Action
 from imessenger.protocol import (
@@ -51,6 +59,7 @@ from imessenger.store import (
     MessageRecord,
     MessageState,
     UnknownMessage,
+    instance_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,15 +70,33 @@ _LOCK_TIMEOUT_S = 120.0
 _SECOND_LOOK_S = 0.1
 
 
+#: States of a message whose reply may still come (and then goes to the sender's inbox).
+_ANSWERABLE = (
+    MessageState.TIMED_OUT,
+    MessageState.DELIVERED,
+    MessageState.QUEUED,
+    MessageState.UNCONFIRMED,
+)
+
+
 class Outcome(StrEnum):
     """What happened to a message, as ``send`` reports it."""
 
     REPLIED = "replied"
     DELIVERED = "delivered"
     QUEUED = "queued"  # submitted; the busy agent queued it behind its current work
-    PENDING = "pending"  # not pasted: the target is asking, or has half-typed input
+    PENDING = "pending"  # not pasted: the target is asking, has half-typed input, or is
+    # in copy mode; kept and delivered later
     TIMED_OUT = "timed_out"
-    FAILED = "failed"
+    FAILED = "failed"  # nothing was pasted, and nothing will be
+    #: pasted, but the agent never showed that it took it (or its session or tmux went
+    #: away first): not pasted again, look at the pane
+    UNCONFIRMED = "unconfirmed"
+    #: pasted (and taken, as far as was seen), but the store could not record it (a full
+    #: disk): not pasted again; the next delivery settles it from the screen
+    NOT_RECORDED = "not_recorded"
+    #: delivered, then the session (or its tmux server) ended before it replied
+    ENDED = "ended"
 
 
 class TargetExited(ImessengerError):
@@ -82,7 +109,11 @@ class TargetExited(ImessengerError):
 
 
 class NotDelivered(ImessengerError):
-    """The message could not be submitted (the agent never took it)."""
+    """Nothing was pasted, and nothing will be; ``result`` says what is recorded."""
+
+    def __init__(self, message: str, result: SendResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass
@@ -167,7 +198,11 @@ class Courier:
         )
 
     def clean_body(self, body: str) -> str:
-        """The body as it is recorded and pasted: no control bytes, no delimiter shapes."""
+        """An enveloped body as it is recorded and pasted: no control bytes, no delimiter shapes.
+
+        A raw message keeps its shapes (only control bytes go): it is the user's own
+        text, or that of a session the policy trusts with raw pastes.
+        """
         return neutralise_shapes(neutralise(body), self._shapes)
 
     # -- sending ----------------------------------------------------------------
@@ -192,6 +227,7 @@ class Courier:
             )
         started = time.monotonic()
         view = self._live_view(target)
+        instance = instance_of(view.pane.pane_id, view.pane.session_created)
         with target_lock(self.tmux.label, target, timeout=_LOCK_TIMEOUT_S):
             # Recorded under the lock: every pending message older than this one was
             # left by a sender that has finished, so it is ours to deliver first.
@@ -200,10 +236,12 @@ class Courier:
                 self.tmux.label,
                 sender,
                 target,
-                self.clean_body(body),
+                neutralise(body) if raw else self.clean_body(body),
                 raw=raw,
                 waiting=wait and not raw,
+                target_instance=instance,
             )
+            self._forget_ended(target, instance)
             self._recover_claims(target)
             delivery = Delivery(Outcome.PENDING, "older messages to this session wait first")
             while True:
@@ -226,8 +264,13 @@ class Courier:
         if delivery.outcome is Outcome.FAILED:
             self.store.set_waiting(message.id, False)
             raise NotDelivered(
-                f'message {message.id} was not delivered to "{target}": {delivery.why}'
+                f'message {message.id} was not delivered to "{target}": {delivery.why}',
+                SendResult(message, Outcome.FAILED, delivery.why, timings=delivery.timings),
             )
+        if delivery.outcome in (Outcome.UNCONFIRMED, Outcome.NOT_RECORDED):
+            with contextlib.suppress(ImessengerError):  # the store may be what failed
+                self.store.set_waiting(message.id, False)
+            return SendResult(message, delivery.outcome, delivery.why, timings=delivery.timings)
         if not wait or raw:
             return SendResult(message, delivery.outcome, timings=delivery.timings)
         timeout = int(timeout_ms if timeout_ms is not None else self.config.get("send.timeout_ms"))
@@ -247,6 +290,15 @@ class Courier:
             f"{why}. It will be delivered when the session is ready "
             f"(`imessenger deliver {message.target}`).",
             message_id=message.id,
+        )
+
+    def _forget_ended(self, target: str, instance: str) -> None:
+        """Cancel what waits for an earlier session of this name: it is not this one's."""
+        self.store.cancel_undelivered(
+            self.tmux.label,
+            target,
+            f'the session "{target}" it was for has ended; the one running now is another',
+            keep_instance=instance,
         )
 
     def _recover_claims(self, target: str) -> None:
@@ -305,17 +357,49 @@ class Courier:
         if refusal:
             self.store.release_claim(message.id)
             return Delivery(Outcome.PENDING, refusal)
+        text = message.body if message.raw else self._envelope(message)
+        began = time.monotonic()
         try:
-            delivery = self._paste_and_confirm(message, view, profile)
-        except NoSuchSession:
-            self.store.mark_failed(message.id, "the session went away")
+            self.tmux.paste(view.pane, text, then_keys=profile.submit_keys)
+        except PaneInMode:
+            # tmux itself found the pane in copy mode and pasted nothing
+            self.store.release_claim(message.id)
+            return Delivery(
+                Outcome.PENDING, f'"{view.name}" is in copy mode (someone scrolled back)'
+            )
+        except (NoSuchSession, NoTmuxServer):
+            self.store.mark_failed(message.id, "the session went away before the paste")
             raise
-        # Any other interruption from here on (Ctrl-C, a tmux error) leaves the message
-        # "delivering": the next delivery to this target reads the screen to settle it.
-        if delivery.outcome in (Outcome.DELIVERED, Outcome.QUEUED):
-            self.store.mark_delivered(message.id, delivery.outcome.value)
-        else:
-            self.store.mark_failed(message.id, delivery.why)
+        # Pasted. From here on nothing may paste it again: any interruption (Ctrl-C, a
+        # killed process) leaves it "delivering", for the next delivery to settle from
+        # the screen, and every other outcome is recorded as what is known.
+        timings = {"paste_ms": _ms(began)}
+        try:
+            outcome = self._confirm(message, view, profile, view.screen)
+        except (NoSuchSession, NoTmuxServer) as gone:
+            why = f"pasted, then the session went away before it showed it took it ({gone})"
+            return self._record(message, Delivery(Outcome.UNCONFIRMED, why, timings))
+        timings["confirm_ms"] = _ms(began)
+        if outcome is None:
+            why = (
+                "pasted, but the agent never showed that it took it; it is not pasted again: "
+                f"look at the pane (`isesh attach {view.name}`)"
+            )
+            return self._record(message, Delivery(Outcome.UNCONFIRMED, why, timings))
+        return self._record(message, Delivery(outcome, timings=timings))
+
+    def _record(self, message: MessageRecord, delivery: Delivery) -> Delivery:
+        """Record what became of a pasted message; NOT_RECORDED when the store cannot."""
+        try:
+            if delivery.outcome in (Outcome.DELIVERED, Outcome.QUEUED):
+                self.store.mark_delivered(message.id, delivery.outcome.value)
+            else:
+                self.store.set_state(message.id, MessageState.UNCONFIRMED, error=delivery.why)
+        except StoreError as error:
+            logger.warning("message %s was pasted, but: %s", message.id, error)
+            seen = "and the agent took it" if delivery.outcome is not Outcome.UNCONFIRMED else ""
+            why = f"pasted {seen}, but the store could not record it ({error})".replace("  ", " ")
+            return Delivery(Outcome.NOT_RECORDED, why, delivery.timings)
         return delivery
 
     def _wait_until_ready(self, view: SessionView, profile: Profile) -> SessionView:
@@ -338,6 +422,8 @@ class Courier:
     @staticmethod
     def _refusal(view: SessionView, profile: Profile) -> str:
         """Why the message must not be pasted now ("" when it may be)."""
+        if view.pane.in_mode:
+            return f'"{view.name}" is in copy mode (someone scrolled back in its pane)'
         screen = view.screen
         if screen.state is State.ASKING:
             subject = screen.prompt.subject if screen.prompt else ""
@@ -350,20 +436,6 @@ class Courier:
         if screen.input_text:
             return f'"{view.name}" has half-typed text in its input box'
         return ""
-
-    def _paste_and_confirm(
-        self, message: MessageRecord, view: SessionView, profile: Profile
-    ) -> Delivery:
-        text = message.body if message.raw else self._envelope(message)
-        began = time.monotonic()
-        before = view.screen
-        self.tmux.paste(view.pane, text, then_keys=profile.submit_keys)
-        timings = {"paste_ms": _ms(began)}
-        outcome = self._confirm(message, view, profile, before)
-        timings["confirm_ms"] = _ms(began)
-        if outcome is None:
-            return Delivery(Outcome.FAILED, "the agent did not take the message", timings)
-        return Delivery(outcome, timings=timings)
 
     def _envelope(self, message: MessageRecord) -> str:
         return render_envelope(
@@ -435,6 +507,7 @@ class Courier:
         done: list[tuple[MessageRecord, Delivery]] = []
         view = self._live_view(target)
         with target_lock(self.tmux.label, target, timeout=_LOCK_TIMEOUT_S):
+            self._forget_ended(target, instance_of(view.pane.pane_id, view.pane.session_created))
             self._recover_claims(target)
             while True:
                 claimed = self.store.claim_pending(self.tmux.label, target)
@@ -464,11 +537,14 @@ class Courier:
         deadline = time.monotonic() + timeout_ms / 1000
         delims = self.delimiters(message.id)
         reply: str | None = None
+        ended = ""
         try:
             for found in self._reply_polls(message, delims, deadline):
                 if found is not None:
                     reply = found
                     break
+        except (NoSuchSession, NoTmuxServer) as gone:
+            ended = f"it was delivered, then its session ended before it replied ({gone})"
         finally:
             self.store.set_waiting(message.id, False)
             record = self.store.get_message(message.id) or message
@@ -477,6 +553,8 @@ class Courier:
             if reply is None:
                 record = self.store.set_state(message.id, MessageState.TIMED_OUT)
         delivery.timings["total_ms"] = _ms(started)
+        if reply is None and ended:
+            return SendResult(record, Outcome.ENDED, ended, timings=delivery.timings)
         if reply is None:
             return SendResult(record, Outcome.TIMED_OUT, timings=delivery.timings)
         return SendResult(record, Outcome.REPLIED, reply=reply, timings=delivery.timings)
@@ -522,10 +600,7 @@ class Courier:
         late = [
             m
             for m in self.store.list_messages(self.tmux.label, limit=500)
-            if m.reply is None
-            and not m.raw
-            and not m.waiting
-            and m.state in (MessageState.TIMED_OUT, MessageState.DELIVERED, MessageState.QUEUED)
+            if m.reply is None and not m.raw and not m.waiting and m.state in _ANSWERABLE
         ]
         screens: dict[str, str] = {}
         for message in late:

@@ -43,6 +43,17 @@ class TmuxCommandFailed(ImessengerError):
         self.stderr = stderr
 
 
+class PaneInMode(ImessengerError):
+    """A person is in a tmux mode in the pane (copy mode): nothing was pasted or pressed."""
+
+    def __init__(self, session: str) -> None:
+        super().__init__(
+            f'the pane of "{session}" is in a tmux mode (someone scrolled back in copy mode): '
+            "nothing was pasted; it is delivered once the mode ends (press q in that pane)"
+        )
+        self.session = session
+
+
 class ConfigError(ImessengerError):
     """A configuration file is invalid; the message names file, key and reason."""
 

@@ -23,7 +23,7 @@ from imessenger.errors import ImessengerError, NoSuchSession, UsageError
 from imessenger.names import check_name
 from imessenger.paths import user_config_path
 from imessenger.screen import Screen, State, classify
-from imessenger.store import SessionRecord, Store
+from imessenger.store import SessionRecord, Store, instance_of
 from imessenger.tmux import AGENT_OPTION, CONFIG_OPTION, HOME_OPTION, SOCKET_ENV, PaneInfo, Tmux
 
 logger = logging.getLogger(__name__)
@@ -127,9 +127,16 @@ class Sessions:
             width=int(self.config.get("start.width")),
             height=int(self.config.get("start.height")),
             options=self._agent_options(name),
+            history=int(self.config.get("start.history_limit")),
         )
         try:
             self.store.record_session(self.tmux.label, name, profile.name, str(folder), argv)
+            self.store.cancel_undelivered(  # an earlier session of this name is not this one
+                self.tmux.label,
+                name,
+                f'the session "{name}" it was for has ended; the one running now is another',
+                keep_instance=instance_of(pane.pane_id, pane.session_created),
+            )
             return self._view(pane, self.store.get_session(self.tmux.label, name))
         except BaseException:
             # Nothing half-started is left behind: the session goes with the failed start.
@@ -277,6 +284,9 @@ class Sessions:
         _end_process_group(view.pane.pid)
         if self.tmux.has_session(name):
             self.tmux.kill_session(name)
+        self.store.cancel_undelivered(
+            self.tmux.label, name, f'the session "{name}" was stopped before it could take it'
+        )
         self.store.forget_session(self.tmux.label, name)
         return how
 

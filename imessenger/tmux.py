@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, cast
 from imessenger.errors import (
     NoSuchSession,
     NoTmuxServer,
+    PaneInMode,
     TmuxCommandFailed,
     TmuxNotInstalled,
     UsageError,
@@ -109,8 +110,11 @@ _PANE_FORMAT = "\t".join(
         "#{cursor_y}",
         "#{window_activity}",
         "#{pane_tty}",
+        "#{pane_in_mode}",
     ]
 )
+#: What a paste prints when tmux found the pane in a mode and pasted nothing.
+_IN_MODE = "imessenger-pane-in-mode"
 _NO_SERVER = ("no server running", "error connecting to", "server exited unexpectedly")
 
 
@@ -194,6 +198,9 @@ class PaneInfo:
     window_activity: float
     #: the terminal device the pane's program reads its keys from
     tty: str
+    #: a person is in a tmux mode in the pane (copy mode: scrolled back), where a paste
+    #: would not be bracketed and each line break would submit
+    in_mode: bool = False
 
     @classmethod
     def parse(cls, line: str) -> PaneInfo:
@@ -213,7 +220,8 @@ class PaneInfo:
             cursor,
             active,
             tty,
-        ) = (fields + [""] * 13)[:13]
+            in_mode,
+        ) = (fields + [""] * 14)[:14]
         exit_status = int(status) if status.lstrip("-").isdigit() else None
         if exit_status is None and dead == "1":
             exit_status = _unreaped_exit_status(pid)
@@ -231,6 +239,7 @@ class PaneInfo:
             cursor_y=int(cursor or 0),
             window_activity=float(active or 0),
             tty=tty,
+            in_mode=in_mode == "1",
         )
 
 
@@ -426,25 +435,36 @@ class Tmux:
         width: int,
         height: int,
         options: Mapping[str, str] | None = None,
+        history: int | None = None,
     ) -> PaneInfo:
         """Start a detached session running ``command`` (argv, run without a shell).
 
         ``name`` must pass :func:`check_name` (``-s`` is expanded as a format, and the
         name is a target below). The window keeps its pane after the program exits
         (``remain-on-exit``), so that an exited agent shows as exited and its last
-        screen stays readable until the session is stopped.
+        screen stays readable until the session is stopped. ``history`` is how many
+        lines of scrollback the pane keeps (tmux's ``history-limit``; None: tmux's).
         """
         check_name(name)
         # tmux 3.3a expands formats in -c (twice over, for the session and for its
         # pane, each from the word as given: one escape is enough). It takes -e values
         # and the argv after "--" as they are, except that tmux runs an argv of one
         # word with `default-shell -c WORD`: env makes it two words, run directly.
-        args = ["new-session", "-d", "-s", name, "-c", whole_word(format_literal(str(directory)))]
-        args += ["-x", str(width), "-y", str(height)]
-        for key, value in environment.items():
-            args += ["-e", whole_word(f"{key}={value}")]
+        folder = whole_word(format_literal(str(directory)))
+        variables = [arg for k, v in environment.items() for arg in ("-e", whole_word(f"{k}={v}"))]
+        args = ["new-session", "-d", "-s", name, "-c", folder]
+        args += ["-x", str(width), "-y", str(height), *variables]
+        if history is not None:
+            # history-limit applies to panes created after it is set: the session starts
+            # with a stand-in window, gets the option, then the agent's window, and the
+            # stand-in goes. All in this one invocation.
+            args += ["--", _ENV, "--", "sleep", "30", ";"]
+            args += ["set-option", "-t", f"={name}:", "history-limit", str(history), ";"]
+            args += ["new-window", "-t", f"={name}:", "-c", folder, *variables]
         argv = [_ENV, "--", *command] if len(command) == 1 else list(command)
         args += ["--", *map(whole_word, argv)]
+        if history is not None:
+            args += [";", "kill-window", "-t", f"={name}:{{start}}"]
         # One tmux invocation: the options are set before the program can exit. An
         # agent session must outlive its clients (the watcher's control clients
         # come and go), whatever the user's destroy-unattached says.
@@ -541,24 +561,37 @@ class Tmux:
         The text reaches tmux on its stdin (``load-buffer -``, never a file a killed
         process could leave behind) into a buffer whose name is unique to this call
         (buffers are server-wide), deleted by the paste itself. Text and keys travel
-        in one tmux invocation, so no other client can come between. Empty text
-        pastes nothing (tmux makes no buffer of it); the keys are still pressed.
+        in one tmux invocation, so no other client can come between.
+
+        Nothing is pasted or pressed while the pane is in a mode (a person scrolled
+        back in copy mode): tmux would paste without the bracket codes, and each line
+        break would submit a piece of the text. tmux checks that itself, in the same
+        invocation (``if-shell -F``), and PaneInMode is raised.
         """
-        keys = ["send-keys", "-t", pane.pane_id, *map(whole_word, then_keys)]
-        if not text:
-            if then_keys:
-                self.run(*keys, session=pane.session)
-            return
         buffer = f"imessenger-{os.getpid()}-{secrets.token_hex(4)}"
-        args = ["load-buffer", "-b", buffer, "-", ";"]
-        args += ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane.pane_id]
+        target = control_quote(pane.pane_id)
+        act: list[str] = []
+        if text:
+            act.append(f"paste-buffer -p -d -b {buffer} -t {target}")
         if then_keys:
-            args += [";", *keys]
+            act.append(" ".join(["send-keys", "-t", target, *map(control_quote, then_keys)]))
+        if not act:
+            return
+        refuse = f"display-message -p {_IN_MODE}"
+        if text:
+            refuse = f"delete-buffer -b {buffer} ; {refuse}"
+        args = ["load-buffer", "-b", buffer, "-", ";"] if text else []
+        args += ["if-shell", "-F", "-t", pane.pane_id, "#{pane_in_mode}", refuse, " ; ".join(act)]
         try:
-            self.run(*args, session=pane.session, input=text.encode("utf-8"))
+            out = self.run(
+                *args, session=pane.session, input=text.encode("utf-8") if text else None
+            )
         except Exception:
-            self._drop_buffer(buffer)
+            if text:
+                self._drop_buffer(buffer)
             raise
+        if _IN_MODE in out:
+            raise PaneInMode(pane.session)
 
     def _drop_buffer(self, buffer: str) -> None:
         with contextlib.suppress(TmuxCommandFailed, NoTmuxServer):

@@ -37,6 +37,7 @@ GENERAL_KEYS = {
     "send.ready_timeout_ms",
     "start.width",
     "start.height",
+    "start.history_limit",
     "protocol.reply_start",
     "protocol.reply_end",
     "protocol.envelope",

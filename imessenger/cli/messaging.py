@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,10 +19,37 @@ from imessenger.errors import UsageError
 if TYPE_CHECKING:
     from imessenger.delivery import Courier, SendResult
 
-#: Exit codes of ``send`` beyond 0 (replied/delivered), 1 (error) and 2 (usage).
+#: Exit codes of ``send`` beyond 0 (replied/delivered), 1 (error: nothing pasted) and 2 (usage).
 EXIT_PENDING = 3
+#: pasted, but not confirmed as taken, or not recorded: never pasted again
+EXIT_UNCONFIRMED = 4
+#: delivered, but the session ended before it replied
+EXIT_ENDED = 5
 EXIT_TIMEOUT = 124
 EXIT_INTERRUPTED = 130
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP reached a waiting ``send``: handled as Ctrl-C is."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stopped_as_interrupted() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into an interruption, so the message is settled as on Ctrl-C."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def courier(app: App) -> Courier:
@@ -27,19 +58,32 @@ def courier(app: App) -> Courier:
     return Courier(app.sessions)
 
 
+def _decoded(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"the message {where} is not valid UTF-8 (byte 0x{data[error.start]:02x} at "
+            f"offset {error.start}); nothing was sent: convert it first, for example with "
+            "`iconv -f latin1 -t utf-8`"
+        ) from None
+
+
 def _read_message(message: str | None, file: Path | None) -> str:
     if file is not None and message is not None:
         raise UsageError("give the message as an argument, with --file, or on stdin: not several")
     if file is not None:
         try:
-            return file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
+            data = file.read_bytes()
+        except OSError as error:
             raise UsageError(f'cannot read message file "{file}": {error}') from None
+        return _decoded(data, f'in "{file}"')
     if message is None or message == "-":
         if sys.stdin.isatty():
             raise UsageError('no message: give it as an argument, "-" for stdin, or --file F')
-        return sys.stdin.read()
-    return message
+        return _decoded(sys.stdin.buffer.read(), "on stdin")
+    # An argument with bytes that are not UTF-8 arrives with surrogate escapes.
+    return _decoded(os.fsencode(message), "argument")
 
 
 def _print_json(result: SendResult) -> None:
@@ -102,7 +146,10 @@ def send(
     stdin. A target at a permission prompt or with half-typed input is never
     pasted into: the message waits (exit 3) and is delivered once the session
     is ready (`imessenger deliver`). Exit codes: 0 replied (or delivered with
-    --no-reply), 1 error, 2 usage, 3 pending, 124 timed out, 130 interrupted.
+    --no-reply), 1 error (nothing pasted), 2 usage, 3 pending, 4 pasted but
+    not confirmed or not recorded (never pasted again), 5 delivered but the
+    session ended before replying, 77 refused by the policy, 124 timed out,
+    130 interrupted (143 and 129 for SIGTERM, SIGHUP).
 
     \b
     Examples:
@@ -110,7 +157,7 @@ def send(
       git diff | imessenger send reviewer - --timeout 120000
       imessenger send worker-1 --no-reply "Also add tests"
     """
-    from imessenger.delivery import Outcome
+    from imessenger.delivery import NotDelivered, Outcome
     from imessenger.names import check_name
     from imessenger.policy import Action
 
@@ -121,14 +168,25 @@ def send(
     if raw:
         app.access.require(Action.SEND_RAW, target)
     try:
-        result = courier(app).send(
-            target, body, sender=app.caller.name, raw=raw, wait=not no_reply, timeout_ms=timeout_ms
-        )
-    except KeyboardInterrupt:
+        with _stopped_as_interrupted():
+            result = courier(app).send(
+                target,
+                body,
+                sender=app.caller.name,
+                raw=raw,
+                wait=not no_reply,
+                timeout_ms=timeout_ms,
+            )
+    except NotDelivered as failed:
+        if as_json and failed.result is not None:
+            _print_json(failed.result)
+        raise
+    except KeyboardInterrupt as interrupted:
         click.echo(
             "interrupted: the message stays recorded; a late reply goes to your inbox", err=True
         )
-        sys.exit(EXIT_INTERRUPTED)
+        code = 128 + interrupted.signum if isinstance(interrupted, _Stopped) else EXIT_INTERRUPTED
+        sys.exit(code)
     if as_json:
         _print_json(result)
     elif result.outcome is Outcome.REPLIED:
@@ -139,6 +197,8 @@ def send(
             f"when the session is ready (`imessenger deliver {target}`)",
             err=True,
         )
+    elif result.outcome in (Outcome.UNCONFIRMED, Outcome.NOT_RECORDED, Outcome.ENDED):
+        click.echo(f"message {result.message.id} {result.outcome.value}: {result.why}", err=True)
     elif result.outcome is Outcome.TIMED_OUT:
         click.echo(
             f"no reply from {target} to message {result.message.id} within the timeout; "
@@ -151,6 +211,10 @@ def send(
         sys.exit(EXIT_PENDING)
     if result.outcome is Outcome.TIMED_OUT:
         sys.exit(EXIT_TIMEOUT)
+    if result.outcome in (Outcome.UNCONFIRMED, Outcome.NOT_RECORDED):
+        sys.exit(EXIT_UNCONFIRMED)
+    if result.outcome is Outcome.ENDED:
+        sys.exit(EXIT_ENDED)
 
 
 @click.command()

@@ -1,0 +1,288 @@
+"""Faults around one delivery, on real tmux with the demo agent: every message arrives at
+most once and whole, none is reported delivered that was not, none is lost without a word.
+
+Processes are killed for real (SIGKILL, SIGTERM, SIGHUP), the tmux server is killed,
+a person's copy mode is entered with tmux's own command, and the store fails the way
+SQLite fails on a full disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import python_cli, run_imessenger, run_isesh, wait_for
+
+from imessenger.config import load_config
+from imessenger.screen import State
+from imessenger.sessions import Sessions
+from imessenger.store import MessageRecord, MessageState, Store
+from imessenger.tmux import Tmux
+
+#: States in which a message was pasted and taken (or may still answer).
+TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED, MessageState.TIMED_OUT}
+
+
+def start_demo(tmux: Tmux, name: str = "w1") -> None:
+    result = run_isesh("start", name, "--agent", "demo")
+    assert result.exit_code == 0, result.output
+    wait_for(lambda: state(tmux, name) is State.IDLE, what=f"{name} idle")
+
+
+def state(tmux: Tmux, name: str) -> State:
+    with Store.open() as store:
+        return Sessions(tmux, store, load_config()).view(name).state
+
+
+def message_with(text: str) -> MessageRecord | None:
+    with Store.open() as store:
+        found = [m for m in store.list_messages(limit=None) if text in m.body]
+    return found[0] if found else None
+
+
+def echoes(tmux: Tmux, name: str, message_id: str) -> int:
+    """How many times the agent shows message ``message_id`` as submitted."""
+    screen = tmux.capture(tmux.pane(name), history=5000)
+    return screen.count(f"❯ [imessenger] message {message_id} from")
+
+
+def spawn_send(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*python_cli(), "send", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+# --- a killed sender ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "signum",
+    [
+        pytest.param(signal.SIGKILL, id="kill"),
+        pytest.param(signal.SIGTERM, id="term"),
+        pytest.param(signal.SIGHUP, id="hup"),
+    ],
+)
+def test_the_reply_of_a_killed_sender_reaches_its_inbox(tmux: Tmux, signum: int) -> None:
+    start_demo(tmux)
+    sender = spawn_send("w1", "BUSY[1200] answer me later")
+
+    def waiting_for_the_reply() -> MessageRecord | None:
+        found = message_with("answer me later")
+        return found if found and found.waiting and found.state in TAKEN else None
+
+    record = wait_for(waiting_for_the_reply, what="the sender waiting for the reply")
+    sender.send_signal(signum)
+    sender.wait(10)
+    assert sender.returncode != 0
+    wait_for(lambda: f"<<IMSG-END {record.id}>>" in tmux.capture(tmux.pane("w1"), history=200))
+    inbox = run_imessenger("inbox", "--json")
+    entries = json.loads(inbox.stdout)["entries"]
+    assert [(e["kind"], e["message_id"]) for e in entries] == [("reply", record.id)]
+    assert "answer me later" in entries[0]["body"]
+
+
+def test_a_reply_given_with_the_command_after_the_sender_was_killed_reaches_its_inbox(
+    tmux: Tmux, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start_demo(tmux)
+    sender = spawn_send("w1", "NOREPLY tell me later")
+    record = wait_for(lambda: (m := message_with("tell me later")) and m.waiting and m)
+    sender.kill()
+    sender.wait(10)
+    monkeypatch.setenv("IMESSENGER_SESSION", "w1")  # as the agent would, from its pane
+    assert run_imessenger("reply", record.id, "here it is").exit_code == 0
+    monkeypatch.delenv("IMESSENGER_SESSION")
+    entries = json.loads(run_imessenger("inbox", "--json").stdout)["entries"]
+    assert [(e["kind"], e["body"]) for e in entries] == [("reply", "here it is")]
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(delay_ms=st.integers(min_value=0, max_value=700))
+def test_send_killed_at_any_point_delivers_at_most_once_and_says_so(
+    tmux: Tmux, delay_ms: int
+) -> None:
+    if not tmux.has_session("w1"):
+        start_demo(tmux)
+    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle")
+    body = f"NOREPLY killed after {delay_ms} ms {time.monotonic_ns()}"
+    sender = spawn_send("--no-reply", "w1", body)
+    time.sleep(delay_ms / 1000)
+    sender.kill()
+    sender.wait(10)
+    record = message_with(body)
+    if record is None:
+        return  # killed before it recorded anything: nothing pasted, nothing to settle
+    settled = run_imessenger("deliver", "w1")  # settles a claim the sender left behind
+    assert settled.exit_code in (0, 3), settled.output
+    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle again")
+    final = message_with(body)
+    assert final is not None
+    shown = echoes(tmux, "w1", final.id)
+    assert shown <= 1, f"pasted {shown} times"
+    assert final.state is not MessageState.DELIVERING
+    if final.state in TAKEN:
+        assert shown == 1, f"recorded {final.state} but never shown as submitted"
+    if shown == 0:
+        assert final.state in (MessageState.FAILED, MessageState.PENDING), final
+    if final.state is MessageState.FAILED:
+        assert final.error  # a word on what happened and what to do
+
+
+# --- tmux dies, sessions end and come back -----------------------------------------------------
+
+
+def test_the_tmux_server_killed_while_send_waits_is_not_reported_as_not_sent(
+    tmux: Tmux,
+) -> None:
+    start_demo(tmux)
+    sender = spawn_send("--json", "w1", "BUSY[5000] last words")
+    wait_for(
+        lambda: (m := message_with("last words")) and m.state is MessageState.DELIVERED,
+        what="delivered, the sender waiting for the reply",
+    )
+    tmux.run("kill-server")
+    out, err = sender.communicate(timeout=30)
+    assert sender.returncode == 5, err  # delivered, then the session ended: not "1, not sent"
+    assert json.loads(out)["state"] == "ended"
+
+
+def test_a_pending_message_never_reaches_a_new_session_of_the_same_name(tmux: Tmux) -> None:
+    start_demo(tmux)
+    assert run_imessenger("send", "--no-reply", "w1", "ASK[touch x] first").exit_code == 0
+    wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
+    pending = run_imessenger("send", "--json", "--no-reply", "w1", "for the old w1 only")
+    assert pending.exit_code == 3
+    message_id = json.loads(pending.stdout)["id"]
+    tmux.run("kill-server")  # no `isesh stop`: the session just ends
+    start_demo(tmux)  # another w1, on a new server
+    assert run_imessenger("deliver", "w1").exit_code == 0
+    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="the new w1 idle")
+    assert echoes(tmux, "w1", message_id) == 0
+    record = message_with("for the old w1 only")
+    assert record is not None
+    assert record.state is MessageState.CANCELLED
+    entries = json.loads(run_imessenger("inbox", "--json").stdout)["entries"]
+    assert any(e["message_id"] == message_id and e["kind"] == "notice" for e in entries)
+
+
+def test_a_stopped_sessions_pending_messages_are_cancelled_with_a_notice(tmux: Tmux) -> None:
+    start_demo(tmux)
+    asked = run_imessenger("send", "--no-reply", "w1", "ASK[touch x] first")
+    assert asked.exit_code == 0
+    wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
+    pending = run_imessenger("send", "--json", "--no-reply", "w1", "waits behind the prompt")
+    assert pending.exit_code == 3
+    message_id = json.loads(pending.stdout)["id"]
+    assert run_isesh("stop", "--force", "w1").exit_code == 0
+    start_demo(tmux)  # another w1
+    assert run_imessenger("deliver", "w1").exit_code == 0
+    assert echoes(tmux, "w1", message_id) == 0
+    record = message_with("waits behind the prompt")
+    assert record is not None
+    assert record.state is MessageState.CANCELLED
+    entries = json.loads(run_imessenger("inbox", "--json").stdout)["entries"]
+    notices = [e for e in entries if e["message_id"] == message_id and e["kind"] == "notice"]
+    assert len(notices) == 1
+    assert "cancelled" in notices[0]["title"]
+
+
+# --- a person in copy mode ---------------------------------------------------------------------
+
+
+def test_a_pane_in_copy_mode_gets_the_message_whole_once_the_mode_ends(tmux: Tmux) -> None:
+    start_demo(tmux)
+    pane = tmux.pane("w1")
+    tmux.run("copy-mode", "-t", pane.pane_id)
+    body = "NOREPLY first line\nsecond line\nthird line"
+    sent = run_imessenger("send", "--json", "--no-reply", "w1", body)
+    assert sent.exit_code == 3, sent.output
+    message_id = json.loads(sent.stdout)["id"]
+    assert "copy mode" in json.loads(sent.stdout)["why"]
+    assert tmux.pane("w1").in_mode  # the person's scroll position is left alone
+    tmux.send_keys(pane, ["q"])
+    wait_for(lambda: not tmux.pane("w1").in_mode, what="copy mode ended")
+    assert run_imessenger("deliver", "w1").exit_code == 0
+    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="answered")
+    assert echoes(tmux, "w1", message_id) == 1
+    screen = tmux.capture(tmux.pane("w1"), history=200)
+    assert "demo got 3 line" not in screen  # never split into several messages
+
+
+# --- long replies -----------------------------------------------------------------------------
+
+
+def test_a_reply_of_ten_thousand_lines_comes_back_whole(tmux: Tmux) -> None:
+    start_demo(tmux)
+    result = run_imessenger("send", "--timeout", "60000", "w1", "LINES[10000]")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "line 1"
+    assert lines[-1] == "line 10000"
+    assert len(lines) == 10000
+
+
+# --- the store fails after the paste ----------------------------------------------------------
+
+
+def test_a_store_that_fails_after_the_paste_is_reported_and_never_pasted_again(
+    tmux: Tmux,
+) -> None:
+    start_demo(tmux)
+    with Store.open() as store:
+        path = store.path
+    with sqlite3.connect(path) as conn:  # what SQLite says when the disk is full
+        conn.execute(
+            "CREATE TRIGGER full BEFORE UPDATE OF delivered_at ON messages "
+            "BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END"
+        )
+    sent = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY written on a full disk")
+    assert sent.exit_code == 4, sent.output
+    data = json.loads(sent.stdout)
+    assert data["state"] == "not_recorded"
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TRIGGER full")
+    assert run_imessenger("deliver", "w1").exit_code == 0  # settles it from the screen
+    record = message_with("written on a full disk")
+    assert record is not None
+    assert record.state is MessageState.DELIVERED
+    assert echoes(tmux, "w1", record.id) == 1
+
+
+# --- bytes that are not UTF-8 -----------------------------------------------------------------
+
+
+def test_a_message_that_is_not_utf8_is_refused_clearly(tmux: Tmux, tmp_path: Path) -> None:
+    start_demo(tmux)
+    bad = b"caf\xe9 au lait"
+    as_argument = subprocess.run(
+        [os.fsencode(part) for part in python_cli()] + [b"send", b"w1", bad],
+        capture_output=True,
+        check=False,
+    )
+    from_stdin = subprocess.run(
+        [*python_cli(), "send", "w1", "-"], input=bad, capture_output=True, check=False
+    )
+    file = tmp_path / "message.txt"
+    file.write_bytes(bad)
+    from_file = subprocess.run(
+        [*python_cli(), "send", "w1", "--file", str(file)], capture_output=True, check=False
+    )
+    for done in (as_argument, from_stdin, from_file):
+        assert done.returncode == 1
+        assert b"not valid UTF-8" in done.stderr
+        assert b"Traceback" not in done.stderr
+    with Store.open() as store:
+        assert store.list_messages(limit=None) == []  # nothing recorded, nothing pasted
