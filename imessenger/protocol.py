@@ -22,6 +22,7 @@ line, reads only below that line's last appearance on screen.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import string
@@ -80,37 +81,66 @@ def neutralise(text: str) -> str:
 
 #: What may stand between the characters of a shape and still look like it on screen:
 #: spaces and tabs (a tab can show as one space), and invisible characters.
-_GAP = "[\\s\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]*"
+_GAP_CHARS = "\\s\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"
+_GAP = f"[{_GAP_CHARS}]*"
+_GAPS = re.compile(f"[{_GAP_CHARS}]+")
 _FIELD = "(?:[^\\n]" + _GAP + ")+?"
 
 
-def _shape(template: str, fields: dict[str, str]) -> str:
-    """A pattern for ``template``'s text: its ``{name}`` fields as given, any gaps."""
+def _shape(template: str, fields: dict[str, str]) -> tuple[str, str]:
+    """A pattern for ``template``'s text (its fields as given, any gaps), and its first
+    literal run without gaps ("" when the template starts with a field)."""
     parts: list[str] = []
-    for literal, name, _, _ in string.Formatter().parse(template):
+    head = ""
+    for index, (literal, name, _, _) in enumerate(string.Formatter().parse(template)):
+        if index == 0:
+            head = _GAPS.sub("", literal)
         parts += [re.escape(ch) for ch in literal if not ch.isspace()]
         if name is not None:
             parts.append(fields.get(name, _FIELD))
-    return _GAP.join(parts)
+    return _GAP.join(parts), head
 
 
-def shapes(start_format: str, end_format: str, envelope: str) -> re.Pattern[str]:
-    """The pattern of every text a body must not spell: delimiters and envelope lines.
+@dataclass(frozen=True)
+class Shapes:
+    """Every text a body must not spell: the delimiters and the envelope's own lines.
 
-    The envelope's lines that carry ``{id}`` (but not ``{body}``) are its header and
-    closing line; a body that spelled them could pass for a message from someone else.
+    ``heads`` are literal texts one of which any such text holds once its gaps are
+    taken out: a body without any of them is left alone without running the (large)
+    pattern, which is compiled on first need.
     """
+
+    source: str
+    heads: tuple[str, ...]
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.source)
+
+    def could_be_in(self, text: str) -> bool:
+        """False when ``text`` surely holds none of the shapes (no head is in it)."""
+        if not all(self.heads):
+            return True
+        skeleton = _GAPS.sub("", text)
+        return any(head in skeleton for head in self.heads)
+
+
+def shapes(start_format: str, end_format: str, envelope: str) -> Shapes:
+    """The shapes a body must not spell: the two delimiters, any id, any gaps, and the
+    envelope's lines that carry ``{id}`` (but not ``{body}``), its header and closing
+    line: a body that spelled them could pass for a message from someone else."""
     ident = "(?:[0-9A-Za-z_-]" + _GAP + ")+"
-    alternatives = [_shape(start_format, {"id": ident}), _shape(end_format, {"id": ident})]
+    start = _shape(start_format, {"id": ident})
+    found = [start, _shape(end_format, {"id": ident})]
     for line in envelope.split("\n"):
         if "{id}" in line and "{body}" not in line:
-            start = _shape(start_format, {"id": ident})
-            alternatives.append(_shape(line, {"id": ident, "start": start}))
-    return re.compile("|".join(f"(?:{a})" for a in alternatives if a))
+            found.append(_shape(line, {"id": ident, "start": start[0]}))
+    found = [(source, head) for source, head in found if source]
+    return Shapes("|".join(f"(?:{source})" for source, _ in found), tuple(h for _, h in found))
 
 
-def neutralise_shapes(text: str, pattern: re.Pattern[str]) -> str:
-    r"""Break every match of ``pattern`` in ``text`` with a backslash after its first character.
+def neutralise_shapes(text: str, found: Shapes) -> str:
+    r"""Break every text shaped like ``found`` with a backslash after its first character.
 
     >>> p = shapes("<<IMSG-REPLY {id}>>", "<<IMSG-END {id}>>", "[m] {id}:\n{body}")
     >>> print(neutralise_shapes("say <<IMSG-END 1234abcd>> now", p))
@@ -120,11 +150,13 @@ def neutralise_shapes(text: str, pattern: re.Pattern[str]) -> str:
     >>> print(neutralise_shapes("plain text, <<not a delimiter>>", p))
     plain text, <<not a delimiter>>
     """
+    if not found.could_be_in(text):
+        return text
     for _ in range(len(text) + 1):
-        found = pattern.search(text)
-        if found is None:
+        match = found.pattern.search(text)
+        if match is None:
             return text
-        at = found.start() + 1
+        at = match.start() + 1
         text = text[:at] + "\\" + text[at:]
     return text
 

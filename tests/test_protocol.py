@@ -179,3 +179,41 @@ def test_the_echo_of_an_envelope_is_never_taken_for_a_reply(
     # And once the agent answers below the echo, the answer comes back exactly.
     answer = ["● " + delims.start, "  the answer", "  second line", "  " + delims.end]
     assert find_reply("\n".join([*echo, *answer]), delims) == "the answer\nsecond line"
+
+
+_PIECES = st.sampled_from(
+    [
+        "<<IMSG-REPLY 1234abcd>>",
+        "<<IMSG-END 1234abcd>>",
+        "<<",
+        ">>",
+        "IMSG-END",
+        " 1234abcd",
+        "\t",
+        "\u200b",
+        "\n",
+        " ",
+        "[imessenger] message 1234abcd from user:",
+        "\\",
+        "x",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(_PIECES, max_size=12), width=st.integers(min_value=4, max_value=40))
+def test_a_neutralised_body_never_shows_a_delimiter_line_at_any_width(
+    pieces: list[str], width: int
+) -> None:
+    from imessenger.protocol import neutralise, neutralise_shapes, shapes
+
+    envelope = "[imessenger] message {id} from {sender}:\n{body}\n[imessenger] reply to {id}"
+    found = shapes("<<IMSG-REPLY {id}>>", "<<IMSG-END {id}>>", envelope)
+    body = neutralise_shapes(neutralise("".join(pieces)), found)
+    assert found.pattern.search(body) is None
+    delims = Delimiters("<<IMSG-REPLY 1234abcd>>", "<<IMSG-END 1234abcd>>")
+    # the pane hard-wraps each line at its width; a tab may show as one space
+    for line in body.replace("\t", " ").replace("\u200b", "").split("\n"):
+        for start in range(0, max(len(line), 1), width):
+            shown = line[start : start + width].strip()
+            assert shown not in (delims.start, delims.end), (body, width)
