@@ -286,3 +286,75 @@ def test_a_message_that_is_not_utf8_is_refused_clearly(tmux: Tmux, tmp_path: Pat
         assert b"Traceback" not in done.stderr
     with Store.open() as store:
         assert store.list_messages(limit=None) == []  # nothing recorded, nothing pasted
+
+
+# --- the tmux server and the watcher killed at any point --------------------------------------
+
+RECORDER = Path(__file__).resolve().parent.parent / "programs" / "raw_recorder.py"
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(delay_ms=st.integers(min_value=0, max_value=250))
+def test_the_tmux_server_killed_at_any_point_of_a_send_leaves_the_truth(
+    tmux: Tmux, tmp_path: Path, delay_ms: int
+) -> None:
+    # The target records every byte it reads, in a file that outlives the server.
+    received = tmp_path / f"received-{delay_ms}-{time.monotonic_ns()}"
+    started = run_isesh(
+        "start", "rec", "--agent", "shell", "--", "python3", str(RECORDER), str(received)
+    )
+    assert started.exit_code == 0, started.output
+    wait_for(received.exists, what="the recorder listening")
+    body = f"marker-{time.monotonic_ns()}"
+    sender = spawn_send("--no-reply", "--json", "rec", body)
+    time.sleep(delay_ms / 1000)
+    tmux.run("kill-server")
+    _, err = sender.communicate(timeout=30)
+    arrived = body.encode() in received.read_bytes()
+    if sender.returncode == 0:  # reported delivered: it was
+        assert arrived, err
+    elif sender.returncode == 1:  # reported nothing pasted: nothing arrived
+        assert not arrived, err
+    else:
+        assert sender.returncode in (3, 4), err  # pending, or pasted and not confirmed
+    record = message_with(body)
+    if record is not None:
+        assert record.state is not MessageState.DELIVERING or sender.returncode not in (0, 1)
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(delay_ms=st.integers(min_value=0, max_value=400))
+def test_a_watcher_killed_while_it_delivers_leaves_each_message_delivered_once(
+    tmux: Tmux, tmp_path: Path, delay_ms: int
+) -> None:
+    if not tmux.has_session("w1"):
+        start_demo(tmux)
+    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle")
+    assert run_imessenger("send", "--no-reply", "w1", "ASK[touch k] hold").exit_code == 0
+    wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
+    body = f"NOREPLY behind the prompt {time.monotonic_ns()}"
+    assert run_imessenger("send", "--no-reply", "w1", body).exit_code == 3
+    log = tmp_path / f"watch-{time.monotonic_ns()}.log"
+    with open(log, "wb") as output:
+        watcher = subprocess.Popen([*python_cli(), "watch"], stdout=output, stderr=output)
+    try:
+        tmux.send_keys(tmux.pane("w1"), ["1"])  # the person answers: the watcher delivers
+        time.sleep(delay_ms / 1000)
+    finally:
+        watcher.kill()
+        watcher.wait()
+    wait_for(lambda: state(tmux, "w1") is not State.ASKING, what="the prompt closed")
+    assert run_imessenger("deliver", "w1").exit_code == 0  # settles what the watcher left
+    wait_for(lambda: state(tmux, "w1") is State.IDLE, seconds=20, what="w1 idle")
+    record = message_with(body)
+    assert record is not None
+    assert echoes(tmux, "w1", record.id) == 1, record
+    assert record.state in TAKEN
