@@ -6,7 +6,7 @@ Run it in a tmux pane::
                                     [--drop-enters N] [--torn-frames MS]
 
 It uses only the standard library and behaves like the real agents where a
-messaging tool has to care (see AGENT-TUIS.md): it draws on the normal screen
+messaging tool has to care (see docs/agents.md): it draws on the normal screen
 like Claude Code, the transcript scrolling up and the bottom area redrawn in
 place::
 

@@ -137,7 +137,7 @@ def claude(
     tmux: Tmux,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Agent]:
-    """Claude Code against a fake Messages API, configured as AGENT-TUIS.md says."""
+    """Claude Code against a fake Messages API, configured as docs/agents.md says."""
     script = Script()
     server = fake_anthropic.serve(script)
     settings = {
@@ -180,7 +180,7 @@ def codex(
     tmux: Tmux,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Agent]:
-    """Codex CLI against a fake Responses API, configured as AGENT-TUIS.md says."""
+    """Codex CLI against a fake Responses API, configured as docs/agents.md says."""
     script = Script()
     server = fake_openai.serve(script)
     home = tmp_path / "codex-home"
