@@ -6,8 +6,10 @@ tmux server, decides who a caller is: never ``$IMESSENGER_SESSION``, ``$TMUX`` o
 ``$TMUX_PANE`` alone, which any process can set. The rules, in the order
 :func:`identify` applies them:
 
-1. A process with no tmux server among its ancestors runs in no pane: it is the
-   user (named ``$IMESSENGER_SESSION`` when set, else "user"). No tmux call is made.
+1. A process with no tmux server among its ancestors runs in no pane, unless its
+   controlling terminal is a pane's of the server the command is for (a daemon
+   that left the pane's process tree but kept its terminal). Otherwise it is the
+   user (named ``$IMESSENGER_SESSION`` when set, else "user").
 2. Otherwise the server above it is found by its process (its listening socket, read
    from /proc), whatever server the command names, and its panes are listed once.
 3. Found in a session isesh started (tmux holds the session option
@@ -109,11 +111,14 @@ def identify(tmux: Tmux) -> Caller:
     """
     claimed = os.environ.get("IMESSENGER_SESSION") or None
     chain = ancestors()
+    tty = controlling_tty()
     server = _server_above(chain)
     if server is None:
-        return _claim(claimed, tmux)
+        # Left its pane's process tree (a daemon that forked twice)? Unless it also
+        # dropped its terminal, that terminal still names the pane.
+        owner = _owner_of_tty(tmux, tty) if tty else None
+        return _in_pane(owner, claimed, tmux) if owner else _claim(claimed, tmux)
     pids = set(chain)
-    tty = controlling_tty()
     try:
         owners = server.pane_owners()
     except (NoTmuxServer, TmuxCommandFailed):
@@ -125,6 +130,15 @@ def identify(tmux: Tmux) -> Caller:
     # binding's run-shell, a popup, a hook), that is, for the person at the terminal.
     # Its $IMESSENGER_SESSION came from the session's environment, not from a claim.
     return Caller.user()
+
+
+def _owner_of_tty(tmux: Tmux, tty: int) -> PaneOwner | None:
+    """The pane of ``tmux`` whose terminal is ``tty``, if any."""
+    try:
+        owners = tmux.pane_owners()
+    except (NoTmuxServer, TmuxCommandFailed):
+        return None
+    return next((owner for owner in owners if tty_device(owner.tty) == tty), None)
 
 
 def _in_pane(owner: PaneOwner, claimed: str | None, tmux: Tmux) -> Caller:

@@ -301,3 +301,20 @@ def test_printed_hints_are_shell_quoted() -> None:
     assert command_for("w1", Choice.YES_ALWAYS) == "imessenger approve w1 2"
     assert command_for("a;b", Choice.NO) == "imessenger deny 'a;b'"
     assert sys.executable  # the hints name commands, never paths of this machine
+
+
+def test_a_process_that_left_its_panes_tree_is_still_known_by_its_terminal(
+    tmux: Tmux, sessions: Sessions, evil: ShellAgent
+) -> None:
+    start_demo(sessions, "victim")
+    ask(sessions, "victim", "ASK[touch escaped.txt] please")
+    out = evil.folder / "orphan.out"
+    rc = evil.folder / "orphan.rc"
+    unset = "env -u IMESSENGER_SESSION -u TMUX -u TMUX_PANE "
+    orphan = f"{unset}{imessenger('approve', 'victim')} > {out} 2>&1; echo $? > {rc}"
+    # the outer sh exits at once: the subshell is reparented away from the pane's tree
+    code, _ = evil.run(f"sh -c {shlex.quote(f'( {orphan} ) &')}")
+    assert code == 0
+    wait_for(lambda: rc.is_file() and rc.read_text().strip(), what="the orphan to end")
+    assert int(rc.read_text()) == EXIT_REFUSED, out.read_text()
+    assert sessions.view("victim").state is State.ASKING
