@@ -16,8 +16,9 @@ place::
     demo> the text being typed
       demo · ? for help
 
-While busy, a submitted message is queued (the footer reads ``demo · 1 queued ·
-Press up to edit queued messages``) and answered after the current one.
+While busy, a submitted message is queued: it shows in the transcript at once,
+with ``⎿  Queued`` under it, the footer reads ``demo · 1 queued · Press up to edit
+queued messages``, and it is answered after the current one.
 During the first ``--startup-ms`` (300) milliseconds the footer reads
 ``demo · starting…`` and an Enter is dropped: the text stays in the input.
 
@@ -450,7 +451,8 @@ class DemoAgent:
         self.enters_to_drop = options.drop_enters
         self.chunks: list[Chunk] = []
         self.pastes = 0
-        self.queue: deque[str] = deque()
+        #: messages submitted while busy: their text, and whether the transcript shows it
+        self.queue: deque[tuple[str, bool]] = deque()
         self.job: Job | None = None
         self.prompt: Prompt | None = None
         self.always: set[str] = set()
@@ -572,7 +574,7 @@ class DemoAgent:
                 self._after_replycmd(job.run)
             self.dirty = True  # the spinner moved on, or the job changed phase
         if self.job is None and self.queue and self.ready and self.exit_code is None:
-            self._start(self.queue.popleft())
+            self._start(*self.queue.popleft())
 
     # -- keys --
 
@@ -606,7 +608,7 @@ class DemoAgent:
         elif kind == "esc":
             self._interrupt()
         elif kind == "up" and self.job is not None and self.queue and not self.chunks:
-            self._type("\n".join(self.queue))
+            self._type("\n".join(text for text, _ in self.queue))
             self.queue.clear()
 
     def _type(self, text: str) -> None:
@@ -650,7 +652,14 @@ class DemoAgent:
         if text.strip() == "/exit" and self.job is None and not self.queue:
             self.exit_code = 0
             return
-        self.queue.append(text)
+        if self.job is not None:
+            # As Claude Code does: a message queued while busy shows in the transcript at
+            # once, marked as queued, and is not shown again when its turn comes.
+            self.transcript.extend(block("❯ ", safe(text).split("\n")))
+            self.transcript.append("  ⎿  Queued")
+            self.queue.append((text, True))
+            return
+        self.queue.append((text, False))
 
     def _ctrl_c(self) -> None:
         now = time.monotonic()
@@ -668,9 +677,10 @@ class DemoAgent:
 
     # -- working on a message --
 
-    def _start(self, text: str) -> None:
+    def _start(self, text: str, shown: bool = False) -> None:
         now = time.monotonic()
-        self.transcript.extend(block("❯ ", safe(text).split("\n")))
+        if not shown:
+            self.transcript.extend(block("❯ ", safe(text).split("\n")))
         if text.strip() == "/exit":
             self.exit_code = 0
             return

@@ -254,7 +254,9 @@ def test_message_sent_while_busy_is_queued_and_answered_once(
     assert len(first) == 1
     assert len(second) == 1
     assert len(echoes) == 2
-    assert echoes[0] < first[0] < echoes[1] < second[0]
+    # as in Claude Code, the queued message shows at once, marked queued, and only once
+    assert echoes[0] < echoes[1] < first[0] < second[0]
+    assert "  ⎿  Queued" in lines[echoes[1] : first[0]]
 
 
 # --- permission prompts ----------------------------------------------------------------------
