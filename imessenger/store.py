@@ -1108,23 +1108,26 @@ class Store:
         self, session: str | None = None, limit: int | None = 100, *, server: str | None = None
     ) -> list[ApprovalRecord]:
         """Return the latest approvals, newest first, optionally of one session/server."""
-        where: list[str] = []
-        params: list[Any] = []
-        if session is not None:
-            where.append("session = ?")
-            params.append(session)
-        if server is not None:
-            where.append("server = ?")
-            params.append(server)
-        sql = f"SELECT {_APPROVAL_COLUMNS} FROM approvals"
+        rows = self._latest(
+            "approvals", _APPROVAL_COLUMNS, {"session": session, "server": server}, limit
+        )
+        return [_approval(row) for row in rows]
+
+    def _latest(
+        self, table: str, columns: str, equal: dict[str, str | None], limit: int | None
+    ) -> list[sqlite3.Row]:
+        """The latest rows of ``table`` (by ``at``), newest first, whose columns have the
+        values ``equal`` gives (None: any value)."""
+        where = [f"{column} = ?" for column, value in equal.items() if value is not None]
+        params: list[Any] = [value for value in equal.values() if value is not None]
+        sql = f"SELECT {columns} FROM {table}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY at DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = self._query("list approvals", sql, tuple(params))
-        return [_approval(row) for row in rows]
+        return self._query(f"list {table}", sql, tuple(params))
 
     # -- refusals
 
@@ -1144,19 +1147,5 @@ class Store:
         self, actor: str | None = None, limit: int | None = 100, *, server: str | None = None
     ) -> list[RefusalRecord]:
         """Return the latest refusals, newest first, optionally of one actor and server."""
-        where: list[str] = []
-        params: list[Any] = []
-        if actor is not None:
-            where.append("actor = ?")
-            params.append(actor)
-        if server is not None:
-            where.append("server = ?")
-            params.append(server)
-        sql = f"SELECT {_REFUSAL_COLUMNS} FROM refusals"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY at DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [_refusal(row) for row in self._query("list refusals", sql, tuple(params))]
+        rows = self._latest("refusals", _REFUSAL_COLUMNS, {"actor": actor, "server": server}, limit)
+        return [_refusal(row) for row in rows]
