@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -14,6 +16,7 @@ from click.testing import CliRunner, Result
 if TYPE_CHECKING:
     from imessenger.screen import Prompt
     from imessenger.sessions import Sessions
+    from imessenger.store import Store
     from imessenger.tmux import Tmux
 
 T = TypeVar("T")
@@ -90,3 +93,47 @@ def start_demo_in_shell(tmux: Tmux, name: str) -> int:
     with open(f"/proc/{shell}/task/{shell}/children") as listing:
         [agent] = [int(child) for child in listing.read().split()]
     return agent
+
+
+def delivered(store: Store, message_id: str) -> bool:
+    """True once the message was submitted to its target (or even answered)."""
+    from imessenger.store import MessageState
+
+    message = store.get_message(message_id)
+    done = (MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED)
+    return message is not None and message.state in done
+
+
+def scrollback(tmux: Tmux, name: str) -> str:
+    """The text of a session's pane with 2000 lines of scrollback."""
+    return tmux.capture(tmux.pane(name), history=2000)
+
+
+class Terminal:
+    """A real terminal client: ``tmux attach`` in a pseudo-terminal whose output is kept."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.name = ""
+        self._seen = bytearray()
+        self._lock = threading.Lock()
+
+    def drain(self) -> None:
+        """Keep what the terminal is sent, until it closes (run it in a thread)."""
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self._lock:
+                self._seen += chunk
+
+    def shows(self, text: str) -> bool:
+        """True once the terminal was sent ``text`` (as tmux draws it, escapes aside)."""
+        with self._lock:
+            return text.encode() in self._seen
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.fd, keys)

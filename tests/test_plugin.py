@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import Terminal, python_cli, run_imessenger, run_isesh, wait_for
 
 from imessenger.status import running_pid
 from imessenger.store import Choice, InboxKind, Store
@@ -81,35 +81,6 @@ def start_demo(name: str) -> None:
 def ask(tmux: Tmux, name: str, directive: str) -> None:
     assert run_imessenger("send", name, "--no-reply", f"{directive} BUSY[50]").exit_code == 0
     wait_for(lambda: "Do you want to proceed?" in tmux.capture(tmux.pane(name)), what="a prompt")
-
-
-class Terminal:
-    """A real terminal client: ``tmux attach`` in a pseudo-terminal whose output is kept."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.name = ""
-        self._seen = bytearray()
-        self._lock = threading.Lock()
-
-    def drain(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            with self._lock:
-                self._seen += chunk
-
-    def shows(self, text: str) -> bool:
-        """True once the terminal was sent ``text`` (as tmux draws it, escapes aside)."""
-        with self._lock:
-            return text.encode() in self._seen
-
-    def type(self, keys: bytes) -> None:
-        os.write(self.fd, keys)
 
 
 @pytest.fixture

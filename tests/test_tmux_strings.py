@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from support import wait_for
+from support import Terminal, wait_for
 
 from imessenger.errors import NoSuchSession
 from imessenger.menu import run_shell
@@ -308,34 +308,6 @@ def test_a_name_that_is_not_there_is_not_looked_for_by_prefix(tmux: Tmux) -> Non
 
 
 # --- what a terminal client is shown -------------------------------------------------------
-
-
-class Terminal:
-    """A terminal client (``tmux attach`` in a pseudo-terminal) and everything it was sent."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.name = ""
-        self._seen = bytearray()
-        self._lock = threading.Lock()
-
-    def drain(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            with self._lock:
-                self._seen += chunk
-
-    def shows(self, text: str) -> bool:
-        with self._lock:
-            return text.encode() in self._seen
-
-    def type(self, keys: bytes) -> None:
-        os.write(self.fd, keys)
 
 
 @pytest.fixture

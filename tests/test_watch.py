@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import delivered, python_cli, run_imessenger, run_isesh, scrollback, wait_for
 
 from imessenger import paths
 from imessenger.config import load_config
 from imessenger.dashboard import Row, View, render
 from imessenger.sessions import Sessions
 from imessenger.status import read_status, running_pid
-from imessenger.store import InboxEntry, InboxKind, MessageState, Store
+from imessenger.store import InboxEntry, InboxKind, Store
 from imessenger.tmux import Tmux
 
 StartWatcher = Callable[[], subprocess.Popen[bytes]]
@@ -81,17 +81,6 @@ def state_of(tmux: Tmux, name: str) -> str | None:
 
 def entries(store: Store, owner: str, kind: InboxKind) -> list[InboxEntry]:
     return [e for e in store.read_inbox(owner, peek=True, include_read=True) if e.kind == kind]
-
-
-def delivered(store: Store, message_id: str) -> bool:
-    """True once the message was submitted to its target (or even answered)."""
-    message = store.get_message(message_id)
-    done = (MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED)
-    return message is not None and message.state in done
-
-
-def scrollback(tmux: Tmux, name: str) -> str:
-    return tmux.capture(tmux.pane(name), history=2000)
 
 
 def test_prompt_noticed_once_and_pending_message_delivered_once(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from harness import Disk, Watching
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import delivered, python_cli, run_imessenger, run_isesh, scrollback, wait_for
 
 from imessenger.status import running_pid
 from imessenger.store import DB_FILENAME, InboxEntry, InboxKind, MessageState, Store
@@ -33,16 +33,6 @@ def prompts(store: Store, owner: str, subject: str) -> list[InboxEntry]:
     """The prompt notices of ``owner`` about ``subject``."""
     found = store.read_inbox(owner, peek=True, include_read=True)
     return [e for e in found if e.kind is InboxKind.PROMPT and e.title.endswith(subject)]
-
-
-def delivered(store: Store, message_id: str) -> bool:
-    message = store.get_message(message_id)
-    done = (MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED)
-    return message is not None and message.state in done
-
-
-def scrollback(tmux: Tmux, name: str) -> str:
-    return tmux.capture(tmux.pane(name), history=2000)
 
 
 def test_a_full_disk_is_outlived_and_nothing_is_lost_or_repeated(
