@@ -1,4 +1,4 @@
-"""The tmux adapter against real tmux servers on private sockets."""
+"""The tmux package against real tmux servers on private sockets: Tmux, AgentPane, Patience."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from support import wait_for
+from support import stays, wait_for
 
-from imessenger.errors import NoSuchSession, NoTmuxServer, TmuxNotInstalled
-from imessenger.tmux import Tmux
+from imessenger.errors import NoSuchSession, NoTmuxServer, PaneInMode, TmuxNotInstalled
+from imessenger.tmux import AgentPane, Patience, Tmux
 
 
 def start_cat(tmux: Tmux, name: str = "w1", directory: Path = Path("/")) -> None:
@@ -58,9 +58,9 @@ def test_new_session_sets_environment_folder_and_size(tmux: Tmux, tmp_path: Path
     )
     assert (pane.width, pane.height) == (123, 31)
     assert tmux.environment("w1", "IMESSENGER_SESSION") == "w1"
-    tmux.type_text(pane, "pwd; echo $IMESSENGER_SESSION")
-    tmux.send_keys(pane, ["Enter"])
-    wait_for(lambda: f"{tmp_path}\nw1" in tmux.capture(pane), what="pwd output")
+    AgentPane(tmux, pane).type("pwd; echo $IMESSENGER_SESSION")
+    AgentPane(tmux, pane).press(["Enter"])
+    wait_for(lambda: f"{tmp_path}\nw1" in AgentPane(tmux, pane).look(), what="pwd output")
 
 
 def test_sessions_outlive_their_clients(tmux: Tmux) -> None:
@@ -96,7 +96,7 @@ def test_paste_is_byte_exact_and_never_parsed_by_tmux(tmux: Tmux, tmp_path: Path
     text = "ends with ;\n-starts with dash\n`tick` $HOME 'q' \"dq\" ; \\; ünï;"
     text += "\n"  # a line-mode reader passes a line on at its end
     wait_for(lambda: out.exists(), what="cat started")
-    tmux.paste(pane, text)
+    AgentPane(tmux, pane).paste(text)
     # sh does not ask for bracketed paste; the terminal turns the pasted CRs back into LFs.
     wait_for(lambda: out.read_bytes() == text.encode(), what="the exact bytes")
     assert tmux.run("list-buffers", "-F", "#{buffer_name}") == []
@@ -106,9 +106,9 @@ def test_logs_include_scrollback(tmux: Tmux) -> None:
     pane = tmux.new_session(
         "w1", Path("/"), ["sh", "-c", "seq 1 200; sleep 30"], environment={}, width=80, height=10
     )
-    wait_for(lambda: "200" in tmux.capture(pane), what="seq output")
-    assert "\n1\n" not in "\n" + tmux.capture(pane) + "\n"
-    assert tmux.capture(pane, history=500).split("\n")[0] == "1"
+    wait_for(lambda: "200" in AgentPane(tmux, pane).look(), what="seq output")
+    assert "\n1\n" not in "\n" + AgentPane(tmux, pane).look() + "\n"
+    assert AgentPane(tmux, pane).look(history=500).split("\n")[0] == "1"
 
 
 def test_send_keys_to_a_killed_session_raises(tmux: Tmux) -> None:
@@ -117,7 +117,7 @@ def test_send_keys_to_a_killed_session_raises(tmux: Tmux) -> None:
     pane = tmux.pane("w1")
     tmux.kill_session("w1")
     with pytest.raises(NoSuchSession):
-        tmux.send_keys(pane, ["Enter"])
+        AgentPane(tmux, pane).press(["Enter"])
 
 
 def test_panes_lists_one_active_pane_per_session(tmux: Tmux) -> None:
@@ -141,6 +141,146 @@ def test_unread_input_counts_the_keys_a_program_has_not_read(tmux: Tmux) -> None
         wait_for(lambda n=name: tmux.pane(n).current_command.startswith("python"), what=name)
     time.sleep(0.3)  # both programs have switched their terminals to raw mode
     for name in ("w1", "w2"):
-        tmux.send_keys(tmux.pane(name), ["a", "b", "c", "Enter"])
-    wait_for(lambda: tmux.unread_input(tmux.pane("w2")) == 0, what="w2 to read its keys")
-    assert tmux.unread_input(tmux.pane("w1")) == 4  # a, b, c and the Enter, still queued
+        AgentPane.of(tmux, name).press(["a", "b", "c", "Enter"])
+    wait_for(lambda: AgentPane.of(tmux, "w2").unread_input() == 0, what="w2 to read its keys")
+    assert AgentPane.of(tmux, "w1").unread_input() == 4  # a, b, c and the Enter, still queued
+
+
+# --- AgentPane: one pane of one server ---------------------------------------------------
+
+
+def agent_pane(tmux: Tmux, name: str, command: list[str], height: int = 20) -> AgentPane:
+    tmux.new_session(name, Path("/"), command, environment={}, width=100, height=height)
+    return AgentPane.of(tmux, name)
+
+
+def test_a_paste_comes_back_in_a_look(tmux: Tmux) -> None:
+    pane = agent_pane(tmux, "w1", ["cat"])
+    text = "pasted #(x) $HOME ;"
+    pane.paste(text, ["Enter"])
+    # the terminal echoes the line, then cat prints it
+    wait_for(lambda: pane.look().count(text) == 2, what="the line echoed and printed")
+    assert tmux.run("list-buffers", "-F", "#{buffer_name}") == []
+
+
+def test_press_presses_keys(tmux: Tmux) -> None:
+    pane = agent_pane(tmux, "w1", ["cat"])
+    pane.press(["a", "b", "Enter"])
+    wait_for(lambda: pane.look() == "ab\nab", what="the keys")
+    pane.press(["C-d"])  # cat's end of input
+    wait_for(lambda: pane.refresh().dead, what="cat to end")
+
+
+def test_type_types_literal_text(tmux: Tmux) -> None:
+    pane = agent_pane(tmux, "w1", ["cat"])
+    pane.type("Enter;")
+    wait_for(lambda: pane.look().split("\n")[0] == "Enter;", what="the text typed")
+
+
+def test_a_look_with_history_and_a_growing_look(tmux: Tmux) -> None:
+    pane = agent_pane(tmux, "w1", ["sh", "-c", "seq 1 200; sleep 30"], height=10)
+    wait_for(lambda: "200" in pane.look(), what="seq output")
+    assert "\n1\n" not in "\n" + pane.look() + "\n"
+    assert pane.look(500).split("\n")[0] == "1"
+    text, size = pane.look_growing(500)
+    assert text.rstrip("\n") == pane.look(500)  # look drops the blank lines at the end
+    assert size == pane.refresh().info.history_size > 0
+
+
+def test_unread_input_of_a_program_that_does_not_read(tmux: Tmux) -> None:
+    asleep = agent_pane(tmux, "w1", ["sleep", "60"])
+    reader = agent_pane(tmux, "w2", ["cat"])
+    assert asleep.unread_input() == 0
+    for pane in (asleep, reader):
+        pane.press(["a", "Enter"])
+    wait_for(lambda: asleep.unread_input() == 2, what="the key and the line end queued")
+    wait_for(lambda: reader.look().count("a") == 2, what="cat to read the line")
+    assert reader.unread_input() == 0
+    stays(lambda: asleep.unread_input() == 2, 0.2, what="the input unread")
+
+
+def test_in_mode_after_copy_mode_and_a_paste_refused(tmux: Tmux, tmp_path: Path) -> None:
+    out = tmp_path / "got"
+    pane = agent_pane(tmux, "w1", ["sh", "-c", f"stty raw -echo; exec cat > {out}"])
+    wait_for(out.exists, what="cat started")
+    assert not pane.in_mode
+    tmux.run("copy-mode", "-t", pane.info.pane_id)
+    in_mode = pane.refresh()
+    assert in_mode.in_mode
+    assert not pane.in_mode  # the handle keeps what tmux said when it was made
+    with pytest.raises(PaneInMode):
+        in_mode.paste("not now", ["Enter"])
+    assert tmux.run("list-buffers", "-F", "#{buffer_name}") == []
+    tmux.run("send-keys", "-t", pane.info.pane_id, "-X", "cancel")
+    wait_for(lambda: not pane.refresh().in_mode, what="copy mode to end")
+    pane.paste("now", ["x"])
+    wait_for(lambda: out.read_bytes() == b"nowx", what="the paste after the mode")
+
+
+def test_dead_after_the_program_exits(tmux: Tmux) -> None:
+    pane = agent_pane(tmux, "w1", ["sh", "-c", "read line; exit 3"])
+    assert not pane.dead
+    pane.press(["Enter"])
+    dead = wait_for(
+        lambda: (p := pane.refresh()).dead and p.info.dead_status is not None and p,
+        what="the pane dead with its status",
+    )
+    assert dead.info.dead_status == 3
+    assert dead.unread_input() is None
+    assert not pane.dead
+
+
+def test_refresh_of_a_session_that_is_gone_raises(tmux: Tmux) -> None:
+    pane = agent_pane(tmux, "w1", ["cat"])
+    agent_pane(tmux, "other", ["cat"])
+    tmux.kill_session("w1")
+    with pytest.raises(NoSuchSession, match="other"):
+        pane.refresh()
+    with pytest.raises(NoSuchSession):
+        pane.press(["Enter"])
+    with pytest.raises(NoSuchSession):
+        pane.look()
+
+
+# --- Patience: slow is not deaf ------------------------------------------------------------
+
+
+def test_patience_without_unread_input_waits_confirm_s(tmux: Tmux) -> None:
+    pane = agent_pane(tmux, "w1", ["cat"])
+    patience = Patience(pane, confirm_s=1.0, slow_s=60)
+    assert not patience.expired()
+    assert patience.unread == 0
+    assert patience.deadline == patience.began + 1.0
+    time.sleep(max(0.0, patience.deadline - time.monotonic()))
+    assert patience.expired()
+
+
+def test_patience_waits_while_the_input_is_unread_then_confirm_s_more(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    slow = f"import os, sys, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+    slow += "for line in sys.stdin: pass"
+    pane = agent_pane(tmux, "w1", [sys.executable, "-c", slow])
+    pane.press(["a", "Enter"])
+    wait_for(lambda: pane.unread_input() == 2, what="the input queued")
+    patience = Patience(pane, confirm_s=0.3, slow_s=60)
+    stays(lambda: not patience.expired(), 1.0, what="the wait, while the input is unread")
+    go.touch()
+    wait_for(patience.expired, what="the wait to expire once the input was read")
+    assert patience.unread == 0
+    assert time.monotonic() - patience.began >= 1.0 + 0.3
+    assert patience.deadline < patience.began + 60
+
+
+def test_patience_gives_up_at_slow_s(tmux: Tmux) -> None:
+    pane = agent_pane(tmux, "w1", ["sleep", "60"])
+    pane.press(["a", "Enter"])
+    wait_for(lambda: pane.unread_input() == 2, what="the input queued")
+    patience = Patience(pane, confirm_s=0.1, slow_s=0.6)
+    while not patience.expired():
+        assert patience.unread == 2
+        assert time.monotonic() - patience.began < 10, "the wait never gave up"
+        time.sleep(0.02)
+    assert time.monotonic() - patience.began >= 0.6
+    assert patience.deadline == patience.began + 0.6

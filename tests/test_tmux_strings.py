@@ -34,7 +34,15 @@ from support import Terminal, wait_for
 
 from imessenger.errors import NoSuchSession
 from imessenger.menu import run_shell
-from imessenger.tmux import ControlClient, MenuItem, PaneInfo, Tmux, drawn_literal, format_literal
+from imessenger.tmux import (
+    AgentPane,
+    ControlClient,
+    MenuItem,
+    PaneInfo,
+    Tmux,
+    drawn_literal,
+    format_literal,
+)
 
 #: Hostile strings; MARKER is replaced by a path in the test's folder.
 HOSTILE = {
@@ -86,13 +94,25 @@ def nothing_ran(tmux: Tmux, marker: Path) -> None:
     assert not marker.exists(), "tmux ran a command from the string"
 
 
+def arguments(pid: int) -> list[bytes]:
+    """The argv of a running process, from /proc."""
+    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+        return cmdline.read().split(b"\0")[:-1]
+
+
 def sleeper(tmux: Tmux, name: str, directory: Path = Path("/"), **environment: str) -> int:
-    """Start a session whose program sleeps; return the program's pid."""
+    """Start a session whose program sleeps; return the program's pid once it runs.
+
+    tmux answers once it has forked the pane's process, which may not yet have
+    entered its folder, taken its environment and run the program.
+    """
     pane = tmux.new_session(
         name, directory, ["sleep", "60"], environment=environment, width=80, height=24
     )
-    assert pane.pid is not None
-    return pane.pid
+    pid = pane.pid
+    assert pid is not None
+    wait_for(lambda: arguments(pid) == [b"sleep", b"60"], what="the program running")
+    return pid
 
 
 def receiver(tmux: Tmux, name: str, out: Path) -> None:
@@ -163,8 +183,10 @@ def test_a_programs_arguments_are_taken_literally(tmux: Tmux, tmp_path: Path, ke
     asleep = "import time; time.sleep(60)"
     argv = [sys.executable, "-c", asleep, hostile(key, marker), "run-shell", f"touch {marker}"]
     pane = tmux.new_session("w1", Path("/"), argv, environment={}, width=80, height=24)
-    with open(f"/proc/{pane.pid}/cmdline", "rb") as cmdline:
-        assert cmdline.read().split(b"\0")[:-1] == [a.encode() for a in argv]
+    pid = pane.pid
+    assert pid is not None
+    # tmux answers once it has forked the pane's process, which then runs the program
+    wait_for(lambda: arguments(pid) == [a.encode() for a in argv], what="the exact argv")
     nothing_ran(tmux, marker)
 
 
@@ -187,7 +209,7 @@ def test_pasted_text_arrives_exactly(tmux: Tmux, tmp_path: Path, key: str) -> No
     marker, out = tmp_path / "marker", tmp_path / "got"
     receiver(tmux, "w1", out)
     text = f"{hostile(key, marker)}\nsecond line {hostile(key, marker)}"
-    tmux.paste(tmux.pane("w1"), text)
+    AgentPane.of(tmux, "w1").paste(text)
     wait_for(lambda: out.read_bytes() == received(text), what="the exact bytes")
     nothing_ran(tmux, marker)
     assert tmux.run("list-buffers", "-F", "#{buffer_name}") == []
@@ -205,7 +227,7 @@ def test_pasted_text_arrives_exactly(tmux: Tmux, tmp_path: Path, key: str) -> No
 def test_large_and_unicode_pastes_arrive_exactly(tmux: Tmux, tmp_path: Path, text: str) -> None:
     out = tmp_path / "got"
     receiver(tmux, "w1", out)
-    tmux.paste(tmux.pane("w1"), text, then_keys=["x", ";"])
+    AgentPane.of(tmux, "w1").paste(text, ["x", ";"])
     wait_for(lambda: out.read_bytes() == received(text) + b"x;", what="the exact bytes")
 
 
@@ -218,7 +240,7 @@ def test_any_pasted_text_arrives_exactly(tmux: Tmux, tmp_path: Path, text: str) 
         receiver(tmux, "w1", out)
     before = out.read_bytes()
     text = text.replace("MARKER", str(marker))
-    tmux.paste(tmux.pane("w1"), text)
+    AgentPane.of(tmux, "w1").paste(text)
     wait_for(lambda: out.read_bytes() == before + received(text), what="the exact bytes")
     assert not marker.exists()
 
@@ -228,7 +250,7 @@ def test_typed_text_arrives_exactly(tmux: Tmux, tmp_path: Path, key: str) -> Non
     marker, out = tmp_path / "marker", tmp_path / "got"
     receiver(tmux, "w1", out)
     text = hostile(key, marker)
-    tmux.type_text(tmux.pane("w1"), text)
+    AgentPane.of(tmux, "w1").type(text)
     wait_for(lambda: out.read_bytes() == text.encode(), what="the exact bytes")
     nothing_ran(tmux, marker)
 
@@ -244,9 +266,9 @@ def test_a_pane_printing_hostile_text_is_captured_as_it_is(
         "w1", Path("/"), [sys.executable, "-c", show, text], environment={}, width=200, height=10
     )
     pane = tmux.pane("w1")
-    wait_for(lambda: text in tmux.capture(pane), what="the text on screen")
-    assert tmux.capture(pane).split("\n")[0] == text
-    assert tmux.capture_growing(pane, history=10)[0].split("\n")[0] == text
+    wait_for(lambda: text in AgentPane(tmux, pane).look(), what="the text on screen")
+    assert AgentPane(tmux, pane).look().split("\n")[0] == text
+    assert AgentPane(tmux, pane).look_growing(history=10)[0].split("\n")[0] == text
     nothing_ran(tmux, marker)
 
 
