@@ -19,11 +19,11 @@ from support import delivered, python_cli, run_imessenger, run_isesh, scrollback
 
 from imessenger import paths
 from imessenger.config import load_config
-from imessenger.dashboard import Row, View, render
+from imessenger.dashboard import Overview, Row, render
 from imessenger.sessions import Sessions
 from imessenger.status import read_status, running_pid
 from imessenger.store import InboxEntry, InboxKind, Store
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 StartWatcher = Callable[[], subprocess.Popen[bytes]]
 
@@ -111,7 +111,7 @@ def test_prompt_noticed_once_and_pending_message_delivered_once(
     waiting = run_imessenger("send", "w1", "--no-reply", "after the prompt LINES[2]")
     assert waiting.exit_code == 3, waiting.output  # pending: never pasted into a prompt
     [pending] = store.pending_messages(tmux.label, "w1")
-    tmux.send_keys(tmux.pane("w1"), ["1"])  # answered in the pane itself, not by imessenger
+    AgentPane.of(tmux, "w1").press(["1"])  # answered in the pane itself, not by imessenger
 
     wait_for(lambda: delivered(store, pending.id), what="the pending message delivered")
     # the late reply to the --no-reply message lands in the sender's inbox
@@ -137,7 +137,7 @@ def test_restart_repeats_no_notice_and_loses_no_pending_message(
     wait_for(lambda: state_of(tmux, "w1") == "asking", what="the new watcher sees the prompt")
     assert len(entries(store, "user", InboxKind.PROMPT)) == 1
     [pending] = store.pending_messages(tmux.label, "w1")
-    tmux.send_keys(tmux.pane("w1"), ["1"])
+    AgentPane.of(tmux, "w1").press(["1"])
     wait_for(lambda: delivered(store, pending.id), what="delivered after the restart")
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
     assert scrollback(tmux, "w1").count(f"message {pending.id} from") == 1
@@ -236,7 +236,7 @@ def test_watch_daemon_starts_and_stop_ends_it(tmux: Tmux) -> None:
 
 
 def test_render_fits_the_window_and_marks_the_selection() -> None:
-    view = View(
+    view = Overview(
         [
             Row("w1", "demo", "asking", "touch x.txt", ("yes-once",), "build it", "(delivered)", 2),
             Row("w2", "claude", "idle", last_message="hello", last_reply="hi there"),
@@ -274,13 +274,13 @@ def test_dashboard_shows_sessions_and_approves_with_a_key(
     )
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch d.txt] BUSY[50]").exit_code == 0
     wait_for(lambda: "asks: touch d.txt" in scrollback(tmux, "dash"), what="the prompt shown")
-    tmux.send_keys(tmux.pane("dash"), ["y"])
+    AgentPane.of(tmux, "dash").press(["y"])
     wait_for(lambda: store.list_approvals("w1"), what="the approval")
     [approval] = store.list_approvals("w1")
     # recorded as who answered: the person in tmux session "dash" (not an agent session)
     assert (approval.actor, approval.option_label) == ("dash", "Yes")
     wait_for(lambda: '("Yes")' in scrollback(tmux, "dash"), what="the outcome shown")
-    tmux.send_keys(tmux.pane("dash"), ["q"])
+    AgentPane.of(tmux, "dash").press(["q"])
     wait_for(lambda: tmux.pane("dash").dead, what="the dashboard quit")
 
 
@@ -288,9 +288,9 @@ def test_dashboard_without_a_watcher_reads_the_panes(tmux: Tmux, store: Store) -
     start_demo("w1")
     sessions = Sessions(tmux, store, load_config())
     wait_for(lambda: sessions.view("w1").state.value == "idle", what="w1 idle")
-    from imessenger.dashboard import rows
+    from imessenger.api import Api
 
-    view = rows(sessions)
+    view = Api.over(tmux, store, sessions.config).overview()
     assert not view.watching
     assert [(r.name, r.agent, r.state) for r in view.rows] == [("w1", "demo", "idle")]
 

@@ -1,0 +1,253 @@
+"""The sessions the watcher follows, each through a tmux control-mode client of its own.
+
+* one control client per followed session (:class:`imessenger.tmux.ControlClient`)
+  reports a pane's first output after each read within about a millisecond, and
+  nothing while the pane is quiet; one of them (the lookout) also reports, through a
+  subscription, the panes of the whole server that died or came back;
+* tmux's ``%sessions-changed``, a client's end, and a new socket file (looked at every
+  ``watch.interval_ms``: the server restarted) ask for a rescan: every session
+  isesh records that runs is followed, a new run under the same name gets a new client,
+  and the others are let go. A session whose tmux session was closed while the server
+  runs waits in :attr:`Following.gone` for its notice;
+* no session at all while some are recorded means that the tmux server is gone (or not
+  started again yet): the rescan is tried again with a backoff (:class:`Retry`);
+* a session that printed is read once through its client (one capture for the whole
+  burst, no new process) and classified with its session's profile.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from imessenger.agents import Profile
+from imessenger.errors import ImessengerError
+from imessenger.screen import Screen, State, classify
+from imessenger.sessions import Sessions
+from imessenger.store import SessionRecord
+from imessenger.tmux import (
+    CLIENT_EXIT,
+    OUTPUT,
+    PANE_DEAD,
+    SESSIONS_CHANGED,
+    ControlClient,
+    ControlEvent,
+    PaneInfo,
+)
+from imessenger.watcher.retry import Retry
+
+logger = logging.getLogger(__name__)
+
+#: How long an exit waits before its notice, so that ``isesh stop`` (which forgets the
+#: session right after it ended) raises none.
+EXIT_GRACE_S = 1.0
+
+
+@dataclass
+class Followed:
+    """One session the watcher follows, as it last read it."""
+
+    record: SessionRecord
+    profile: Profile
+    client: ControlClient | None = None
+    pane: PaneInfo | None = None
+    screen: Screen = field(default_factory=lambda: Screen(State.UNKNOWN))
+    since: float = field(default_factory=time.time)  # when the state last changed
+    dirty_since: float | None = None  # first change not read yet (monotonic)
+    described: bool = False  # ``pane`` is up to date (else the next read asks tmux)
+    prompt: str | None = None  # key of the prompt on screen (notified)
+    prompt_gone_at: float | None = None  # a read without that prompt (monotonic)
+    exit_due: float | None = None  # when to give the exit notice (monotonic)
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def state(self) -> State:
+        return self.screen.state
+
+    @property
+    def ready(self) -> bool:
+        """Idle with an empty input box: ready for a message."""
+        return self.screen.state is State.IDLE and not self.screen.input_text
+
+    def end_later(self) -> None:
+        """Give the notice of its end in ``EXIT_GRACE_S`` (isesh stop forgets it meanwhile)."""
+        self.exit_due = time.monotonic() + EXIT_GRACE_S
+
+
+class Following:
+    """The followed sessions of one tmux server and their control clients.
+
+    ``report`` gets the clients' events, from their threads.
+    """
+
+    def __init__(self, sessions: Sessions, report: Callable[[ControlEvent], None]) -> None:
+        self.sessions = sessions
+        self.tmux = sessions.tmux
+        self.report = report
+        self.followed: dict[str, Followed] = {}
+        self.gone: dict[str, Followed] = {}  # vanished sessions whose notice waits (exit_due)
+        self.rescan_wanted = True
+        self.server_retry = Retry("reach the tmux server", patience=EXIT_GRACE_S)
+        self._lookout: ControlClient | None = None  # the client that reports dead panes
+        self._dead: set[str] = set()  # ids of the sessions whose pane is dead
+        self._socket: tuple[int, int, int] | None = None  # the server's socket, last looked at
+
+    def rescan(self, records: dict[str, SessionRecord]) -> None:
+        """Follow every recorded session that runs; let go of the others.
+
+        No session at all while some are recorded means that the tmux server is gone (or
+        not started again yet): look for it again later, with a backoff.
+        """
+        try:
+            panes = {pane.session: pane for pane in self.tmux.panes()}
+        except ImessengerError as error:
+            self.server_retry.failed(error)  # keep following what is followed; look again
+            return
+        if panes:
+            self.server_retry.succeeded()
+        elif records:
+            self.server_retry.failed(f'no session runs on tmux server "{self.tmux.label}"')
+        else:
+            self.server_retry.drop()  # nothing to follow: no need for a server
+        for name, record in records.items():
+            if name not in panes:
+                continue
+            followed = self.followed.get(name)
+            if followed is not None and followed.record.started_at != record.started_at:
+                self._detach(followed)  # a new run under the same name
+                followed = None
+            if followed is None:
+                profile = self.sessions.profile_for(record.agent)
+                followed = self.followed[name] = Followed(record, profile)
+            if followed.client is None or not followed.client.alive:
+                self._attach(followed)
+        for name in [n for n in self.followed if n not in panes or n not in records]:
+            followed = self.followed.pop(name)
+            self._detach(followed)
+            if name in panes or not panes:
+                continue  # forgotten by isesh, or the whole server is gone: nothing to say
+            # Closed while the server runs: say so, unless isesh stop forgets it meanwhile.
+            followed.end_later()
+            self.gone[name] = followed
+        self._keep_a_lookout()
+
+    def look_at_socket(self) -> None:
+        """Ask for a rescan when the server's socket is a new one (the server restarted)."""
+        try:
+            stat = self.tmux.socket_file().stat()
+        except OSError:
+            socket = None
+        else:
+            # with the time too: a new server's socket often gets the inode of the old one
+            socket = (stat.st_dev, stat.st_ino, stat.st_ctime_ns)
+        if socket != self._socket:
+            self._socket = socket
+            self.rescan_wanted = True
+
+    def handle(self, event: ControlEvent) -> None:
+        """Note what a control client reported: output to read, dead panes, a rescan due."""
+        followed = self.followed.get(event.session)
+        if event.kind == OUTPUT and followed is not None:
+            if followed.dirty_since is None:
+                followed.dirty_since = time.monotonic()
+            if event.value == "moved":
+                followed.described = False  # another pane may be the active one
+        elif event.kind == PANE_DEAD:
+            self._dead_panes_changed(set(event.value.split()))
+        elif event.kind == SESSIONS_CHANGED:
+            self.rescan_wanted = True
+        elif event.kind == CLIENT_EXIT:
+            if followed is not None and followed.client is not None and not followed.client.alive:
+                self._detach(followed)
+            self.rescan_wanted = True
+
+    def read(self, followed: Followed) -> str | None:
+        """Read the session's screen through its control client and classify it.
+
+        Returns the text read (``followed`` holds the pane and screen), or None when the
+        session, its client or the whole server went: a rescan is due then.
+        """
+        client = followed.client
+        if client is None or not client.alive:
+            self.rescan_wanted = True
+            return None
+        try:
+            pane, text = client.read_pane(info=not followed.described or followed.pane is None)
+        except ImessengerError as error:  # the session, its client or the whole server went
+            logger.debug("reading %s: %s", followed.name, error)
+            self.rescan_wanted = True
+            return None
+        if pane is None:
+            pane = followed.pane
+        followed.described = True
+        assert pane is not None
+        profile = followed.profile
+        starting = profile.launch.starting(time.time() - followed.record.started_at)
+        screen = classify(text, profile.grammar, dead=pane.dead, starting=starting)
+        before = followed.state
+        followed.pane, followed.screen = pane, screen
+        if screen.state is not before:
+            followed.since = time.time()
+            logger.debug("%s: %s -> %s", followed.name, before, screen.state)
+        return text
+
+    def running(self, name: str) -> bool | None:
+        """Whether a tmux session of that name runs; None when tmux cannot say."""
+        try:
+            return name in self.tmux.session_names()
+        except ImessengerError as error:
+            logger.debug("listing the sessions for %s: %s", name, error)
+            return None
+
+    def close(self) -> None:
+        """Close every control client."""
+        for followed in self.followed.values():
+            self._detach(followed)
+
+    def _dead_panes_changed(self, dead: set[str]) -> None:
+        """Read again the sessions whose pane died (or came back) since the last report."""
+        changed = dead ^ self._dead
+        self._dead = dead
+        for followed in self.followed.values():
+            client = followed.client
+            if client is not None and client.session_id in changed:
+                followed.described = False
+                if followed.dirty_since is None:
+                    followed.dirty_since = time.monotonic()
+
+    def _keep_a_lookout(self) -> None:
+        """Have one live control client report dead panes for the whole server."""
+        if self._lookout is not None and self._lookout.alive:
+            return
+        self._lookout = None
+        for followed in self.followed.values():
+            client = followed.client
+            if client is not None and client.alive:
+                try:
+                    client.watch_dead_panes()
+                except ImessengerError:
+                    continue
+                self._lookout = client
+                return
+
+    def _attach(self, followed: Followed) -> None:
+        client = ControlClient(self.tmux, followed.name, self.report)
+        try:
+            client.start()
+        except (ImessengerError, OSError) as error:
+            logger.info("cannot follow %s: %s", followed.name, error)
+            return
+        followed.client = client
+        followed.described = False
+        followed.dirty_since = time.monotonic()  # read it now: it may have changed meanwhile
+        logger.info("following %s (%s)", followed.name, followed.record.agent)
+
+    def _detach(self, followed: Followed) -> None:
+        client, followed.client = followed.client, None
+        if client is not None:
+            client.close()

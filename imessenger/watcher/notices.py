@@ -1,0 +1,204 @@
+"""The notices the watcher gives, each once, and how it writes them.
+
+* a prompt appears: an inbox notice for "user" and for the session, a message on every
+  attached tmux client (``watch.tmux_message``), and the ``watch.notify_command``; one
+  notice per appearance of a prompt, not per redraw (the prompt must be gone for two
+  reads in a row to count as closed, like :mod:`imessenger.approval` does);
+* a session ended (its agent exited, or its tmux session was closed outside isesh): a
+  notice for "user" and the notify command, once per run of the session;
+* what was notified is kept in the :class:`Memory`, so a restarted watcher does not
+  repeat a notice.
+
+An inbox notice that the store refuses is kept and written, once, when the store takes
+it. The memory file is saved only after the notices it records are written, so a
+watcher restarted in between gives such a notice again rather than never.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from imessenger.errors import StoreError
+from imessenger.screen import Prompt, Screen, State
+from imessenger.store import InboxKind
+from imessenger.watcher.display import Display
+from imessenger.watcher.following import Followed
+from imessenger.watcher.memory import Memory
+from imessenger.watcher.notify import NotifyCommand
+from imessenger.watcher.retry import Retry
+from imessenger.watcher.store_view import StoreView
+
+logger = logging.getLogger(__name__)
+
+#: The owner of the inbox notices meant for the person at the keyboard.
+USER = "user"
+#: How long a prompt that vanished waits for a second read before it counts as closed.
+PROMPT_GONE_S = 0.05
+
+
+@dataclass(frozen=True)
+class _Notice:
+    """An inbox entry the watcher owes: written once, as soon as the store takes it."""
+
+    owner: str
+    kind: InboxKind
+    title: str
+    body: str
+
+
+class Notices:
+    """Gives the notices of one tmux server, and keeps in ``memory`` what it gave."""
+
+    def __init__(
+        self,
+        view: StoreView,
+        memory: Memory,
+        display: Display,
+        notify: NotifyCommand,
+        *,
+        tmux_message: bool,
+    ) -> None:
+        self.view = view
+        self.memory = memory
+        self.display = display
+        self.notify = notify
+        self.tmux_message = tmux_message
+        self.notice_retry = Retry("write inbox notices")
+        self.memory_retry = Retry("save what was notified")
+        self._owed: list[_Notice] = []  # inbox notices not written yet, oldest first
+        self._memory_dirty = False  # the memory changed since it was last saved
+
+    # -- prompts ------------------------------------------------------------------------------
+
+    def follow_prompt(self, followed: Followed, screen: Screen) -> bool:
+        """Note the prompt on screen (or its absence) and notify a new one.
+
+        True when the prompt the session showed is missing from this read only: the
+        screen may be caught mid-redraw, so it must be read once more, ``PROMPT_GONE_S``
+        from now, to be sure.
+        """
+        remembered = self.memory.of(followed.name, followed.record.started_at)
+        if screen.state is State.ASKING and screen.prompt is not None:
+            key = screen.prompt.fingerprint()
+            followed.prompt_gone_at = None
+            if key == followed.prompt:
+                return False
+            followed.prompt = key
+            if remembered.prompt != key:
+                remembered.prompt = key
+                self._notice_prompt(followed, screen.prompt)
+                self.save_memory()
+            return False
+        if followed.prompt is None and remembered.prompt is None:
+            return False
+        if followed.prompt_gone_at is None:
+            followed.prompt_gone_at = time.monotonic()
+            return True
+        followed.prompt = None
+        followed.prompt_gone_at = None
+        if remembered.prompt is not None:
+            remembered.prompt = None
+            self.save_memory()
+        return False
+
+    def _notice_prompt(self, followed: Followed, prompt: Prompt) -> None:
+        name = followed.name
+        subject = prompt.about()
+        logger.info('"%s" is asking: %s', name, subject)
+        title = f'"{name}" is asking: {subject}'
+        body = (
+            f"{prompt.text}\n\n"
+            f"Answer with `imessenger approve {name}` (yes), `imessenger approve {name} 2` "
+            f"(yes, and don't ask again) or `imessenger deny {name}`."
+        )
+        self._give(InboxKind.PROMPT, title, body, USER, name)
+        self.view.count_unread(USER)
+        if self.tmux_message:
+            self.display.show(f'imessenger: "{name}" asks: {subject}  (imessenger approve {name})')
+        self.notify.run("asking", name, title)
+
+    # -- ends ---------------------------------------------------------------------------------
+
+    def told_end(self, followed: Followed) -> bool:
+        """Whether the end of this run of the session was notified already."""
+        return self.memory.of(followed.name, followed.record.started_at).exited
+
+    def ended(self, followed: Followed, *, closed: bool) -> None:
+        """Say once per run that the session ended: its agent exited, or (``closed``) its
+        tmux session was closed outside isesh."""
+        remembered = self.memory.of(followed.name, followed.record.started_at)
+        if remembered.exited:
+            return
+        remembered.exited = True
+        name = followed.name
+        if closed:
+            title = f'"{name}" ended'
+            body = f"Its tmux session was closed outside isesh. Forget it with `isesh stop {name}`."
+            logger.info('"%s" ended (its session was closed)', name)
+        else:
+            status = followed.pane.dead_status if followed.pane is not None else None
+            how = f" with status {status}" if status is not None else ""
+            title = f'"{name}" exited'
+            body = (
+                f"Its agent ({followed.record.agent}) exited{how}. Its last screen stays "
+                f"readable (`isesh logs {name}`) until `isesh stop {name}`."
+            )
+            logger.info('"%s" exited%s', name, how)
+        self._give(InboxKind.NOTICE, title, body, USER)
+        self.save_memory()
+        self.view.count_unread(USER)
+        self.notify.run("exited", name, title)
+
+    # -- what is written: the inbox notices, then the memory ----------------------------------
+
+    def forget_unrecorded(self) -> None:
+        """Forget what was notified about the sessions the store no longer records."""
+        if self.memory.forget(set(self.view.records)):
+            self.save_memory()
+
+    def save_memory(self) -> None:
+        """Save what was notified, now or (after the notices it records) later."""
+        self._memory_dirty = True
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what is owed: the inbox notices, then the memory of what was notified.
+
+        In that order, so that the memory file never records a notice that the store
+        lacks. Each notice is removed once written, so none is written twice.
+        """
+        now = time.monotonic()
+        if self._owed and self.notice_retry.ready(now):
+            while self._owed:
+                notice = self._owed[0]
+                try:
+                    self.view.store.add_inbox(notice.owner, notice.kind, notice.title, notice.body)
+                except StoreError as error:
+                    self.notice_retry.failed(error)
+                    break
+                self._owed.pop(0)
+            else:
+                self.notice_retry.succeeded()
+        if self._memory_dirty and not self._owed and self.memory_retry.ready(now):
+            try:
+                self.memory.save()
+            except OSError as error:
+                self.memory_retry.failed(error)
+            else:
+                self._memory_dirty = False
+                self.memory_retry.succeeded()
+
+    def try_again(self) -> None:
+        """Write what is still owed (each write waits for its retry's delay)."""
+        if self._owed or self._memory_dirty:
+            self.flush()
+
+    def retries(self) -> list[Retry]:
+        return [self.notice_retry, self.memory_retry]
+
+    def _give(self, kind: InboxKind, title: str, body: str, *owners: str) -> None:
+        """Write an inbox notice for each owner, now or, if the store refuses, later."""
+        self._owed.extend(_Notice(owner, kind, title, body) for owner in owners)
+        self.flush()

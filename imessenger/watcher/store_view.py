@@ -1,0 +1,137 @@
+"""What the watcher knows from the store, read again when another process wrote to it.
+
+Every ``watch.interval_ms`` it looks at the database's two files (the database and its
+write-ahead log), nothing more: a changed size or modification time means another
+process wrote (a new session record, a pending message, an inbox read). Then it reads
+three things at once: the records of the sessions isesh started on the server (what to
+follow), the messages (which targets have pending ones, which submitted ones still lack
+a reply and have nobody waiting for it) and the unread counts of the inboxes. When the
+store cannot be read, what the watcher knows stays as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imessenger.errors import StoreError
+from imessenger.store import MessageState, SessionRecord, Store
+from imessenger.watcher.following import Followed
+from imessenger.watcher.retry import Retry
+
+#: Messages in these states were submitted and may still get a reply on screen.
+_OUTSTANDING = (
+    MessageState.DELIVERED,
+    MessageState.QUEUED,
+    MessageState.TIMED_OUT,
+    MessageState.UNCONFIRMED,
+)
+
+
+@dataclass(frozen=True)
+class News:
+    """What changed in the store since the last read."""
+
+    records: bool  # a session was recorded, forgotten or started anew
+    stopped_waiting: bool  # a sender stopped waiting for a reply not collected yet
+
+
+class StoreView:
+    """The records, messages and inbox counts of one tmux server, as last read."""
+
+    def __init__(self, store: Store, server: str) -> None:
+        self.store = store
+        self.server = server
+        self.records: dict[str, SessionRecord] = {}
+        self.pending_targets: set[str] = set()
+        self.outstanding: dict[str, list[str]] = {}  # target -> ids of unanswered messages
+        self.unread: dict[str, int] = {}
+        self.pending_count = 0
+        self.retry = Retry("read the database")
+        self._unwaited: set[str] = set()  # unanswered messages nobody waits for
+        self._seen: tuple[tuple[int, int] | None, ...] | None = None  # the files, last read
+
+    def poll(self, now: float) -> News | None:
+        """Read the store again if its files changed since it was last read (and a failed
+        read's delay is over); None when it was not read, or could not be."""
+        if not self.retry.ready(now):
+            return None
+        marks = self._marks()
+        if marks == self._seen:
+            return None
+        self._seen = marks
+        return self.refresh()
+
+    def look_again(self) -> None:
+        """Have the next :meth:`poll` read the store, whatever its files say."""
+        self._seen = None
+
+    def refresh(self) -> News | None:
+        """Re-read what other processes may have changed: records, pending messages, inboxes.
+
+        None when the store cannot be read: what the watcher knows stays as it is, and the
+        store is read again by a :meth:`poll` once the retry's delay is over.
+        """
+        try:
+            listed = self.store.list_sessions(self.server)
+            messages = self.store.list_messages(self.server, limit=None)
+            unread = self.store.unread_counts()
+        except StoreError as error:
+            self.retry.failed(error)
+            self._seen = None
+            return None
+        self.retry.succeeded()
+        records = {r.name: r for r in listed}
+        records_changed = records.keys() != self.records.keys() or any(
+            self.records[n].started_at != r.started_at for n, r in records.items()
+        )
+        self.records = records
+        pending: set[str] = set()
+        outstanding: dict[str, list[str]] = {}
+        unwaited: set[str] = set()
+        count = 0
+        for message in messages:
+            if message.state in (MessageState.PENDING, MessageState.DELIVERING):
+                # a claim left by a process that died is settled by deliver_pending too
+                pending.add(message.target)
+                count += message.state is MessageState.PENDING
+            elif (
+                message.state in _OUTSTANDING
+                and message.reply is None
+                and not message.raw
+                and not message.waiting
+            ):
+                outstanding.setdefault(message.target, []).append(message.id)
+                unwaited.add(message.id)
+        self.pending_targets, self.outstanding, self.pending_count = pending, outstanding, count
+        # a sender just stopped waiting (it gave up, or was killed: the store reads a dead
+        # waiter as gone): its reply may be on screen already
+        stopped_waiting = bool(unwaited - self._unwaited)
+        self._unwaited = unwaited
+        self.unread = unread
+        return News(records_changed, stopped_waiting)
+
+    def still_recorded(self, followed: Followed) -> bool | None:
+        """Whether isesh still records this run of the session; None: the store cannot say."""
+        try:
+            record = self.store.get_session(self.server, followed.name)
+        except StoreError as error:
+            self.retry.failed(error)
+            return None
+        return record is not None and record.started_at == followed.record.started_at
+
+    def _marks(self) -> tuple[tuple[int, int] | None, ...]:
+        """The size and modification time of the database and its log (None: missing)."""
+        path = self.store.path
+        marks: list[tuple[int, int] | None] = []
+        for file in (path, path.with_name(path.name + "-wal")):
+            try:
+                stat = file.stat()
+            except OSError:
+                marks.append(None)
+            else:
+                marks.append((stat.st_size, stat.st_mtime_ns))
+        return tuple(marks)
+
+    def count_unread(self, owner: str) -> None:
+        """Count one more unread inbox entry of ``owner`` (written by the watcher itself)."""
+        self.unread[owner] = self.unread.get(owner, 0) + 1
