@@ -171,8 +171,8 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[b
     demo = Sessions(Tmux(socket), Store.open(), config).profiles["demo"]
     idle_text = IDLE_SCREEN.split("\x1b[2J")[1].replace("\r", "")
     prompt_text = PROMPT_SCREEN.format(n=1).split("\x1b[2J")[1].replace("\r", "")
-    assert classify(idle_text, demo).state is State.IDLE
-    assert classify(prompt_text, demo).state is State.ASKING
+    assert classify(idle_text, demo.grammar).state is State.IDLE
+    assert classify(prompt_text, demo.grammar).state is State.ASKING
 
     store = Store.open()
     tmux = Tmux(socket)

@@ -1,24 +1,25 @@
-"""Agent profiles: how to start, drive, read and stop one kind of agent.
+"""Agent profiles: how to launch, drive and read one kind of agent.
 
 The profiles come from the configuration (``conf/agents.toml`` and the user's file,
 tables ``[agents.NAME]``); that file explains every key. This module turns such a
-table into a checked :class:`Profile` whose screen patterns are compiled once.
+table into a checked :class:`Profile` of three parts: its :class:`Launch` (how to
+start the agent and ask it to stop), its :class:`Drive` (how to submit a message and
+choose a prompt's option) and its :class:`imessenger.screen.ScreenGrammar` (how to
+read its screen), whose patterns are compiled once, there.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from imessenger.config import TOML_TYPE_NAMES, article, type_name
 from imessenger.errors import ConfigError, UsageError
-
-if TYPE_CHECKING:
-    from imessenger.screen import Option
+from imessenger.screen import PATTERN_KEYS, GrammarError, Option, ScreenGrammar
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +31,21 @@ CHOOSE_STYLES = (CHOOSE_DIGIT, CHOOSE_LETTER_ENTER)
 #: The placeholder in ``command`` that stands for the Python running imessenger.
 PYTHON_PLACEHOLDER = "{python}"
 
-#: Named groups that some pattern keys must define, and what they are for.
-_REQUIRED_GROUPS: dict[str, tuple[str, ...]] = {
-    "option_patterns": ("key", "label"),
-    "inline_option_patterns": ("key",),
+#: Every key of an ``[agents.NAME]`` table, in file order, with its TOML type (a
+#: ``list`` is an array of strings).
+_KEY_TYPES: dict[str, type] = {
+    "description": str,
+    "command": list,
+    "environment": list,
+    "submit_keys": list,
+    "choose": str,
+    "exit_text": str,
+    "exit_keys": list,
+    "startup_ms": int,
+    "queues_when_busy": bool,
+    "submit_retry": bool,
+    "marker_lines": int,
+    **dict.fromkeys(PATTERN_KEYS, list),
 }
 
 
@@ -59,53 +71,64 @@ class _ConfigLike(Protocol):
 
 
 @dataclass(frozen=True)
+class Launch:
+    """How to start an agent and ask it to stop (``command`` ... ``startup_ms``)."""
+
+    command: tuple[str, ...]
+    environment: tuple[str, ...]
+    exit_text: str
+    exit_keys: tuple[str, ...]
+    startup_ms: int
+
+    def argv(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """Return the command to run: ``{python}`` replaced, ``[]`` -> the user's $SHELL."""
+        if not self.command:
+            env = os.environ if environ is None else environ
+            return [env.get("SHELL") or "/bin/sh"]
+        return [part.replace(PYTHON_PLACEHOLDER, sys.executable) for part in self.command]
+
+    def env(self) -> dict[str, str]:
+        """Return the variables the agent is started with (``environment``), by name."""
+        return dict(entry.split("=", 1) for entry in self.environment)
+
+    def starting(self, age_s: float) -> bool:
+        """True when an agent started ``age_s`` seconds ago may still be starting."""
+        return age_s < self.startup_ms / 1000
+
+
+@dataclass(frozen=True)
+class Drive:
+    """How to drive an agent: submit a message, choose an option, send while it is busy."""
+
+    submit_keys: tuple[str, ...]
+    choose: str
+    queues_when_busy: bool
+    submit_retry: bool
+
+    def keys_for(self, option: Option) -> list[str]:
+        """Return the tmux keys that choose ``option`` in this agent's prompts."""
+        if self.choose == CHOOSE_LETTER_ENTER:
+            return [option.key, "Enter"]
+        return [option.key]
+
+
+@dataclass(frozen=True)
 class Profile:
     """One agent profile (``[agents.NAME]``); see conf/agents.toml for each key.
 
     Construct it with :meth:`from_dict` to have a configuration table checked; the
-    constructor itself checks the values and compiles the screen patterns, raising
-    ConfigError naming the profile, the key and the reason.
+    constructor itself checks the values of its launch and drive parts (the grammar
+    checks its own), raising ConfigError naming the profile, the key and the reason.
     """
 
     name: str
     description: str
-    command: tuple[str, ...]
-    environment: tuple[str, ...]
-    submit_keys: tuple[str, ...]
-    choose: str
-    exit_text: str
-    exit_keys: tuple[str, ...]
-    startup_ms: int
-    queues_when_busy: bool
-    submit_retry: bool
-    marker_lines: int
-    strip_patterns: tuple[str, ...]
-    busy_patterns: tuple[str, ...]
-    starting_patterns: tuple[str, ...]
-    idle_patterns: tuple[str, ...]
-    queued_patterns: tuple[str, ...]
-    input_patterns: tuple[str, ...]
-    input_continuation_patterns: tuple[str, ...]
-    input_below_patterns: tuple[str, ...]
-    input_placeholder_patterns: tuple[str, ...]
-    question_patterns: tuple[str, ...]
-    option_patterns: tuple[str, ...]
-    inline_option_patterns: tuple[str, ...]
-    prompt_footer_patterns: tuple[str, ...]
-    prompt_start_patterns: tuple[str, ...]
-    subject_fence_patterns: tuple[str, ...]
-    subject_patterns: tuple[str, ...]
-    yes_once_patterns: tuple[str, ...]
-    yes_always_patterns: tuple[str, ...]
-    no_patterns: tuple[str, ...]
-    _compiled: dict[str, tuple[re.Pattern[str], ...]] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
+    launch: Launch
+    drive: Drive
+    grammar: ScreenGrammar
 
     def __post_init__(self) -> None:
         self._check_values()
-        compiled = {key: self._compile(key) for key in pattern_keys()}
-        object.__setattr__(self, "_compiled", compiled)
 
     # --- construction ---------------------------------------------------------------
 
@@ -123,7 +146,7 @@ class Profile:
             raise ProfileError(
                 name,
                 None,
-                f"must be a table ([agents.{name}]), not {_type_name(data)}",
+                f"must be a table ([agents.{name}]), not {_a_type(data)}",
                 _where(sources, name),
             )
         known = profile_keys()
@@ -145,50 +168,37 @@ class Profile:
                 f"every profile needs all of: {', '.join(known)}",
                 _where(sources, name),
             )
-        values: dict[str, Any] = {}
-        for spec in fields(cls):
-            if not spec.init or spec.name == "name":
-                continue
-            key = spec.name
-            value = data[key]
-            where = _where(sources, name, key)
-            if key in _STRING_KEYS:
-                values[key] = _expect_str(name, key, value, where)
-            elif key in _INT_KEYS:
-                values[key] = _expect_int(name, key, value, where)
-            elif key in _BOOL_KEYS:
-                values[key] = _expect_bool(name, key, value, where)
-            else:
-                values[key] = _expect_strings(name, key, value, where)
+        values = {
+            key: _expect(name, key, data[key], kind, _where(sources, name, key))
+            for key, kind in _KEY_TYPES.items()
+        }
         try:
-            return cls(name=name, **values)
+            return cls(
+                name=name,
+                description=values["description"],
+                launch=Launch(
+                    command=values["command"],
+                    environment=values["environment"],
+                    exit_text=values["exit_text"],
+                    exit_keys=values["exit_keys"],
+                    startup_ms=values["startup_ms"],
+                ),
+                drive=Drive(
+                    submit_keys=values["submit_keys"],
+                    choose=values["choose"],
+                    queues_when_busy=values["queues_when_busy"],
+                    submit_retry=values["submit_retry"],
+                ),
+                grammar=ScreenGrammar.compile(
+                    values["marker_lines"], {key: values[key] for key in PATTERN_KEYS}
+                ),
+            )
+        except GrammarError as exc:
+            raise ProfileError(name, exc.key, exc.reason, _where(sources, name, exc.key)) from None
         except ProfileError as exc:
             # the constructor names profile and key; add the file the key came from
             where = _where(sources, name, exc.key)
             raise ProfileError(name, exc.key, exc.reason, where) from None
-
-    # --- use ------------------------------------------------------------------------
-
-    def patterns(self, key: str) -> tuple[re.Pattern[str], ...]:
-        """Return the compiled patterns of one ``*_patterns`` key."""
-        return self._compiled[key]
-
-    def argv(self, environ: Mapping[str, str] | None = None) -> list[str]:
-        """Return the command to run: ``{python}`` replaced, ``[]`` -> the user's $SHELL."""
-        if not self.command:
-            env = os.environ if environ is None else environ
-            return [env.get("SHELL") or "/bin/sh"]
-        return [part.replace(PYTHON_PLACEHOLDER, sys.executable) for part in self.command]
-
-    def env(self) -> dict[str, str]:
-        """Return the variables the agent is started with (``environment``), by name."""
-        return dict(entry.split("=", 1) for entry in self.environment)
-
-    def keys_for(self, option: Option) -> list[str]:
-        """Return the tmux keys that choose ``option`` in this agent's prompts."""
-        if self.choose == CHOOSE_LETTER_ENTER:
-            return [option.key, "Enter"]
-        return [option.key]
 
     # --- checks ---------------------------------------------------------------------
 
@@ -196,54 +206,28 @@ class Profile:
         return ProfileError(self.name, key, reason)
 
     def _check_values(self) -> None:
-        if self.choose not in CHOOSE_STYLES:
-            raise self._fail("choose", f'"{self.choose}" is not one of: {", ".join(CHOOSE_STYLES)}')
-        if not self.submit_keys:
+        drive, launch = self.drive, self.launch
+        if drive.choose not in CHOOSE_STYLES:
+            raise self._fail(
+                "choose", f'"{drive.choose}" is not one of: {", ".join(CHOOSE_STYLES)}'
+            )
+        if not drive.submit_keys:
             raise self._fail("submit_keys", "is empty: name the key that submits, e.g. Enter")
-        for entry in self.environment:
+        for entry in launch.environment:
             key, equals, _ = entry.partition("=")
             if not equals or not key or not key.replace("_", "a").isalnum():
                 raise self._fail("environment", f'"{entry}" is not of the form NAME=VALUE')
-        if not self.exit_text and not self.exit_keys:
+        if not launch.exit_text and not launch.exit_keys:
             raise self._fail(
                 "exit_keys", 'is empty while exit_text is "": give one of them to stop the agent'
             )
-        if self.startup_ms < 0:
-            raise self._fail("startup_ms", f"must be 0 or more, not {self.startup_ms}")
-        if self.marker_lines < 1:
-            raise self._fail("marker_lines", f"must be 1 or more, not {self.marker_lines}")
-
-    def _compile(self, key: str) -> tuple[re.Pattern[str], ...]:
-        compiled: list[re.Pattern[str]] = []
-        for index, source in enumerate(getattr(self, key), start=1):
-            try:
-                pattern = re.compile(source)
-            except re.error as exc:
-                raise self._fail(
-                    key, f"pattern {index} ({source!r}) is not a valid regular expression: {exc}"
-                ) from None
-            for group in _REQUIRED_GROUPS.get(key, ()):
-                if group not in pattern.groupindex:
-                    raise self._fail(
-                        key, f'pattern {index} ({source!r}) has no group named "{group}"'
-                    )
-            compiled.append(pattern)
-        return tuple(compiled)
-
-
-_STRING_KEYS = frozenset({"description", "choose", "exit_text"})
-_INT_KEYS = frozenset({"startup_ms", "marker_lines"})
-_BOOL_KEYS = frozenset({"queues_when_busy", "submit_retry"})
+        if launch.startup_ms < 0:
+            raise self._fail("startup_ms", f"must be 0 or more, not {launch.startup_ms}")
 
 
 def profile_keys() -> tuple[str, ...]:
     """Return the keys every ``[agents.NAME]`` table has, in file order."""
-    return tuple(spec.name for spec in fields(Profile) if spec.init and spec.name != "name")
-
-
-def pattern_keys() -> tuple[str, ...]:
-    """Return the keys that hold lists of regular expressions."""
-    return tuple(key for key in profile_keys() if key.endswith("_patterns"))
+    return tuple(_KEY_TYPES)
 
 
 def load_profiles(config: _ConfigLike) -> dict[str, Profile]:
@@ -295,39 +279,28 @@ def _where(sources: Mapping[str, str] | None, name: str, key: str | None = None)
     return f" (in {source})" if source else ""
 
 
-def _type_name(value: Any) -> str:
-    """Return the TOML name of a value's type."""
-    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a float"}
-    names.update({list: "an array", dict: "a table"})
-    return names.get(type(value), type(value).__name__)
+def _a_type(value: Any) -> str:
+    """Return the TOML name of a value's type with its article ("a string")."""
+    return article(type_name(value))
 
 
-def _expect_str(name: str, key: str, value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise ProfileError(name, key, f"must be a string, not {_type_name(value)}", where)
-    return value
+def _expect(name: str, key: str, value: Any, kind: type, where: str) -> Any:
+    """Return ``value`` (an array as a tuple) when it has the TOML type ``kind``.
 
-
-def _expect_int(name: str, key: str, value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ProfileError(name, key, f"must be an integer, not {_type_name(value)}", where)
-    return value
-
-
-def _expect_bool(name: str, key: str, value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ProfileError(name, key, f"must be true or false, not {_type_name(value)}", where)
-    return value
-
-
-def _expect_strings(name: str, key: str, value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
-        raise ProfileError(
-            name, key, f"must be an array of strings, not {_type_name(value)}", where
-        )
-    for index, item in enumerate(value, start=1):
-        if not isinstance(item, str):
+    Raises ProfileError naming the profile, the key and the type found.
+    """
+    if kind is list:
+        if not isinstance(value, list | tuple):
             raise ProfileError(
-                name, key, f"item {index} must be a string, not {_type_name(item)}", where
+                name, key, f"must be an array of strings, not {_a_type(value)}", where
             )
-    return tuple(value)
+        for index, item in enumerate(value, start=1):
+            if not isinstance(item, str):
+                raise ProfileError(
+                    name, key, f"item {index} must be a string, not {_a_type(item)}", where
+                )
+        return tuple(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        expected = "true or false" if kind is bool else article(TOML_TYPE_NAMES[kind])
+        raise ProfileError(name, key, f"must be {expected}, not {_a_type(value)}", where)
+    return value

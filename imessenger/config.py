@@ -16,7 +16,11 @@ patterns (keys ending in ``_patterns``) that the user's file sets must compile a
 regular expressions.
 
 Every problem raises :class:`imessenger.errors.ConfigError` naming the file, the
-dotted key and what is wrong.
+dotted key and what is wrong. Once the merged values pass, the general settings are
+typed once, into :class:`Settings` (``config.settings.send.poll_s``): a name ending
+in ``_s`` holds the setting's ``_ms`` value in seconds, and ``[policy]`` becomes an
+:class:`imessenger.policy.Policy` (whose entries must not be empty). The agent
+profiles are typed by :mod:`imessenger.agents`, one by one, when they are used.
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ from typing import Any
 
 from imessenger import paths
 from imessenger.errors import ConfigError
+from imessenger.policy import Policy
 from imessenger.protocol import validate_envelope_template
+from imessenger.screen import PatternError, compile_patterns
+from imessenger.status import StatusFormats
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +50,15 @@ DEFAULT_FILES = (GENERAL_FILE, AGENTS_FILE)
 #: ``Config.sources`` values for keys that come from the shipped defaults start with this.
 DEFAULT_SOURCE = "default"
 
-#: The profile a new ``[agents.NAME]`` takes its missing keys from.
+#: The profile of a plain program (never busy, never asking): a new ``[agents.NAME]``
+#: takes its missing keys from it, and a session whose agent has no profile reads with it.
 FALLBACK_PROFILE = "shell"
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOML_TYPE_NAMES: dict[type, str] = {
+
+#: The TOML name of each Python type a TOML value can have.
+TOML_TYPE_NAMES: dict[type, str] = {
     str: "string",
     int: "integer",
     float: "float",
@@ -58,21 +68,88 @@ _TOML_TYPE_NAMES: dict[type, str] = {
 }
 
 
+# --- the typed settings ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    """``[send]``: waiting for a reply, and for a pasted message to be taken."""
+
+    timeout_ms: int
+    poll_s: float
+    submit_confirm_s: float
+    submit_retry_s: float
+    ready_timeout_s: float
+
+
+@dataclass(frozen=True)
+class StartSettings:
+    """``[start]``: the window of a new session (columns, rows) and its scrollback (lines)."""
+
+    width: int
+    height: int
+    history_limit: int
+
+
+@dataclass(frozen=True)
+class ProtocolSettings:
+    """``[protocol]``: the reply delimiter formats and the envelope template, checked."""
+
+    reply_start: str
+    reply_end: str
+    envelope: str
+
+
+@dataclass(frozen=True)
+class StopSettings:
+    """``[stop]``: how long an agent may take to exit before it is killed."""
+
+    grace_s: float
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """``[watch]``: the watcher's pace, and how it tells about prompts and exits."""
+
+    interval_ms: int
+    debounce_s: float
+    notify_command: str
+    tmux_message: bool
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The general settings, typed; the tables of conf/imessenger.toml explain each."""
+
+    default_agent: str
+    send: SendSettings
+    start: StartSettings
+    protocol: ProtocolSettings
+    stop: StopSettings
+    watch: WatchSettings
+    status: StatusFormats
+    policy: Policy
+
+
+# --- the configuration ---------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Config:
     """The merged configuration.
 
     ``values`` holds the merged nested tables; ``sources`` maps every dotted leaf key
     (``"send.timeout_ms"``) to where its value came from: ``"default: conf/NAME.toml"``
-    or the path of the user's file. ``user_path`` is the user file that was consulted
-    (it need not exist).
+    or the path of the user's file. ``settings`` are the general settings, typed.
+    ``user_path`` is the user file that was consulted (it need not exist).
     """
 
     values: dict[str, Any]
     sources: dict[str, str]
+    settings: Settings
     user_path: Path | None = None
 
-    def get(self, dotted: str) -> Any:
+    def lookup(self, dotted: str) -> Any:
         """Return the value (or table) at a dotted key, e.g. ``"send.timeout_ms"``.
 
         Raises ConfigError naming the known keys of the table where the lookup failed.
@@ -161,9 +238,9 @@ def _dotted(prefix: str, key: str) -> str:
     return f"{prefix}.{part}" if prefix else part
 
 
-def _type_name(value: Any) -> str:
-    """Return the TOML name of a value's type."""
-    return _TOML_TYPE_NAMES.get(type(value), type(value).__name__)
+def type_name(value: Any) -> str:
+    """Return the TOML name of a value's type ("string", "integer"...)."""
+    return TOML_TYPE_NAMES.get(type(value), type(value).__name__)
 
 
 def _shown(value: Any) -> str:
@@ -233,23 +310,23 @@ def _check_value(value: Any, shape: _Leaf, key: str, where: str) -> None:
         return kind in types or (kind is int and float in types)
 
     if not fits(value, shape.types):
-        expected = " or ".join(sorted(_TOML_TYPE_NAMES.get(t, t.__name__) for t in shape.types))
+        expected = " or ".join(sorted(TOML_TYPE_NAMES.get(t, t.__name__) for t in shape.types))
         raise ConfigError(
-            f"{where}: {key} must be {_article(expected)}, got {_type_name(value)} {_shown(value)}"
+            f"{where}: {key} must be {article(expected)}, got {type_name(value)} {_shown(value)}"
         )
     if isinstance(value, list) and shape.items:
         for index, item in enumerate(value):
             if not fits(item, shape.items):
                 expected = " or ".join(
-                    sorted(_TOML_TYPE_NAMES.get(t, t.__name__) for t in shape.items)
+                    sorted(TOML_TYPE_NAMES.get(t, t.__name__) for t in shape.items)
                 )
                 raise ConfigError(
-                    f"{where}: {key}[{index}] must be {_article(expected)}, "
-                    f"got {_type_name(item)} {_shown(item)}"
+                    f"{where}: {key}[{index}] must be {article(expected)}, "
+                    f"got {type_name(item)} {_shown(item)}"
                 )
 
 
-def _article(noun: str) -> str:
+def article(noun: str) -> str:
     """Return the noun with "a" or "an" in front."""
     return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
@@ -262,7 +339,7 @@ def _check_table(table: dict[str, Any], schema: _Table, prefix: str, where: str)
             if not isinstance(value, dict):
                 raise ConfigError(
                     f"{where}: {dotted} must be a table ([{dotted}]), "
-                    f"got {_type_name(value)} {_shown(value)}"
+                    f"got {type_name(value)} {_shown(value)}"
                 )
             if not _PROFILE_NAME.match(key):
                 raise ConfigError(
@@ -283,7 +360,7 @@ def _check_table(table: dict[str, Any], schema: _Table, prefix: str, where: str)
             if not isinstance(value, dict):
                 raise ConfigError(
                     f"{where}: {dotted} must be a table ([{dotted}]), "
-                    f"got {_type_name(value)} {_shown(value)}"
+                    f"got {type_name(value)} {_shown(value)}"
                 )
             _check_table(value, shape, dotted, where)
         else:
@@ -399,14 +476,13 @@ def _check_merged(values: dict[str, Any], sources: dict[str, str]) -> None:
         if key.startswith("agents.") and key.endswith("_patterns") and isinstance(value, list):
             if origin(key).startswith(DEFAULT_SOURCE):
                 continue  # the shipped patterns are tested with the screens they match
-            for index, pattern in enumerate(value):
-                try:
-                    re.compile(pattern)
-                except (re.error, TypeError) as exc:
-                    raise ConfigError(
-                        f"{origin(key)}: {key}[{index}] is not a valid regular expression "
-                        f"({exc}): {pattern!r}"
-                    ) from exc
+            try:
+                compile_patterns(key, value)
+            except PatternError as exc:
+                raise ConfigError(
+                    f"{origin(key)}: {key}[{exc.index}] is not a valid regular expression "
+                    f"({exc.cause}): {exc.source!r}"
+                ) from exc
 
     profiles = values.get("agents", {})
     default_agent = values.get("default_agent")
@@ -454,6 +530,50 @@ def _delimiter_problem(fmt: str) -> str | None:
     if filled != filled.strip():
         return "must not start or end with whitespace"
     return None
+
+
+# --- typing the settings ------------------------------------------------------------------
+
+
+def _settings(values: dict[str, Any], where: str) -> Settings:
+    """Type the checked general settings; ``where`` names the user's file for the policy.
+
+    Raises ConfigError for a ``[policy]`` entry that names no session.
+    """
+    send, start, protocol = values["send"], values["start"], values["protocol"]
+    watch, status = values["watch"], values["status"]
+    return Settings(
+        default_agent=values["default_agent"],
+        send=SendSettings(
+            timeout_ms=send["timeout_ms"],
+            poll_s=send["poll_ms"] / 1000,
+            submit_confirm_s=send["submit_confirm_ms"] / 1000,
+            submit_retry_s=send["submit_retry_ms"] / 1000,
+            ready_timeout_s=send["ready_timeout_ms"] / 1000,
+        ),
+        start=StartSettings(
+            width=start["width"], height=start["height"], history_limit=start["history_limit"]
+        ),
+        protocol=ProtocolSettings(
+            reply_start=protocol["reply_start"],
+            reply_end=protocol["reply_end"],
+            envelope=protocol["envelope"],
+        ),
+        stop=StopSettings(grace_s=values["stop"]["grace_ms"] / 1000),
+        watch=WatchSettings(
+            interval_ms=watch["interval_ms"],
+            debounce_s=watch["debounce_ms"] / 1000,
+            notify_command=watch["notify_command"],
+            tmux_message=watch["tmux_message"],
+        ),
+        status=StatusFormats(
+            asking=status["asking"],
+            unread=status["unread"],
+            separator=status["separator"],
+            stopped=status["stopped"],
+        ),
+        policy=Policy.from_table(values["policy"], where),
+    )
 
 
 # --- the starter file ------------------------------------------------------------------------
@@ -552,4 +672,5 @@ def load_config(user_path: Path | None = None, *, defaults_dir: Path | None = No
         _complete_new_profiles(values, user, defaults, sources, where)
         logger.debug("loaded configuration from %s over the defaults", path)
     _check_merged(values, sources)
-    return Config(values=values, sources=sources, user_path=path)
+    settings = _settings(values, str(path))
+    return Config(values=values, sources=sources, settings=settings, user_path=path)

@@ -1,7 +1,8 @@
 """Read an agent's state from the visible text of its pane: pure, text in, Screen out.
 
-:func:`classify` looks at what a ``capture-pane -p`` shows, with the patterns of an
-agent profile (see conf/agents.toml), and decides in this order:
+:func:`classify` looks at what a ``capture-pane -p`` shows, with the agent's
+:class:`ScreenGrammar` (the screen patterns of its profile, see conf/agents.toml),
+and decides in this order:
 
 1. the pane is dead: EXITED;
 2. a permission prompt at the bottom (a question, two or more options, nothing but
@@ -18,19 +19,22 @@ to proceed?") never changes the state.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from imessenger.agents import Profile
+from imessenger.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 _DEFAULT_MARK = re.compile(r"\[([^\]]+)\]")
+
+#: Compiled screen patterns: any of them may match.
+Patterns = tuple[re.Pattern[str], ...]
 
 
 class State(StrEnum):
@@ -72,9 +76,25 @@ class Prompt:
     options: tuple[Option, ...]
     text: str
 
-    def option(self, meaning: Meaning) -> Option | None:
-        """Return the first option with this meaning, or None."""
-        return next((option for option in self.options if option.meaning == meaning), None)
+    def options_meaning(self, meaning: Meaning) -> tuple[Option, ...]:
+        """Return the options whose label has this meaning, in screen order."""
+        return tuple(option for option in self.options if option.meaning is meaning)
+
+    def fingerprint(self) -> str:
+        """Return what tells this prompt from others: 16 hex digits of a SHA-256.
+
+        It covers the question, the subject and the options (key, label, meaning),
+        not the highlight: moving it answers nothing. Two reads show the same prompt
+        when their fingerprints are equal.
+
+        >>> yes = Option("1", "Yes", Meaning.YES_ONCE, selected=True)
+        >>> no = Option("2", "No", Meaning.NO, selected=False)
+        >>> Prompt("Proceed?", "touch x", (yes, no), "text").fingerprint()
+        '3eedb510f8e520bd'
+        """
+        options = [(o.key, o.label, str(o.meaning)) for o in self.options]
+        text = json.dumps([self.question, self.subject, options], ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def about(self) -> str:
         """Return what the prompt asks about, on one line (its subject, else its question)."""
@@ -106,31 +126,145 @@ class _InputBox:
     text: str
 
 
-def classify(text: str, profile: Profile, *, dead: bool = False, starting: bool = False) -> Screen:
-    """Classify the visible text of an agent's pane.
+# --- the grammar ------------------------------------------------------------------------
+
+
+class GrammarError(ConfigError):
+    """A screen grammar cannot work: the key at fault (``busy_patterns``...) and why."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f'key "{key}": {reason}')
+        self.key = key
+        self.reason = reason
+
+
+class PatternError(GrammarError):
+    """A screen pattern is not a regular expression: its key, its place (from 0), its text."""
+
+    def __init__(self, key: str, index: int, source: str, cause: str) -> None:
+        super().__init__(
+            key, f"pattern {index + 1} ({source!r}) is not a valid regular expression: {cause}"
+        )
+        self.index = index
+        self.source = source
+        self.cause = cause
+
+
+#: Named groups that some pattern keys must define, because classify reads them.
+_REQUIRED_GROUPS: dict[str, tuple[str, ...]] = {
+    "option_patterns": ("key", "label"),
+    "inline_option_patterns": ("key",),
+}
+
+
+@dataclass(frozen=True)
+class ScreenGrammar:
+    """What one kind of agent's screen looks like: what :func:`classify` reads it with.
+
+    The fields are the screen keys of an agent profile, under the same names
+    (conf/agents.toml explains each); a list left out matches nothing. Build one
+    from pattern texts with :meth:`compile`. The constructor checks
+    ``marker_lines`` and the named groups classify reads, raising GrammarError.
+
+    >>> plain = ScreenGrammar(idle_patterns=(re.compile("^"),))
+    >>> classify("$ ls", plain).state
+    <State.IDLE: 'idle'>
+    """
+
+    marker_lines: int = 1
+    strip_patterns: Patterns = ()
+    busy_patterns: Patterns = ()
+    starting_patterns: Patterns = ()
+    idle_patterns: Patterns = ()
+    queued_patterns: Patterns = ()
+    input_patterns: Patterns = ()
+    input_continuation_patterns: Patterns = ()
+    input_below_patterns: Patterns = ()
+    input_placeholder_patterns: Patterns = ()
+    question_patterns: Patterns = ()
+    option_patterns: Patterns = ()
+    inline_option_patterns: Patterns = ()
+    prompt_footer_patterns: Patterns = ()
+    prompt_start_patterns: Patterns = ()
+    subject_fence_patterns: Patterns = ()
+    subject_patterns: Patterns = ()
+    yes_once_patterns: Patterns = ()
+    yes_always_patterns: Patterns = ()
+    no_patterns: Patterns = ()
+
+    def __post_init__(self) -> None:
+        if self.marker_lines < 1:
+            raise GrammarError("marker_lines", f"must be 1 or more, not {self.marker_lines}")
+        for key, groups in _REQUIRED_GROUPS.items():
+            patterns: Patterns = getattr(self, key)
+            for index, pattern in enumerate(patterns, start=1):
+                for group in groups:
+                    if group not in pattern.groupindex:
+                        raise GrammarError(
+                            key,
+                            f'pattern {index} ({pattern.pattern!r}) has no group named "{group}"',
+                        )
+
+    @classmethod
+    def compile(cls, marker_lines: int, sources: Mapping[str, Sequence[str]]) -> ScreenGrammar:
+        """Build a grammar from the pattern texts of the keys in :data:`PATTERN_KEYS`.
+
+        Raises PatternError for the first text that is not a regular expression and
+        GrammarError when the grammar cannot work (see the class).
+        """
+        return cls(
+            marker_lines,
+            **{key: compile_patterns(key, texts) for key, texts in sources.items()},
+        )
+
+
+#: The keys of a profile that hold screen patterns, in file order.
+PATTERN_KEYS: tuple[str, ...] = tuple(
+    spec.name for spec in fields(ScreenGrammar) if spec.name.endswith("_patterns")
+)
+
+
+def compile_patterns(key: str, sources: Sequence[str]) -> Patterns:
+    """Compile the pattern texts of one key; PatternError names the first invalid one."""
+    compiled: list[re.Pattern[str]] = []
+    for index, source in enumerate(sources):
+        try:
+            compiled.append(re.compile(source))
+        except (re.error, TypeError) as exc:
+            raise PatternError(key, index, source, str(exc)) from None
+    return tuple(compiled)
+
+
+# --- classifying ------------------------------------------------------------------------
+
+
+def classify(
+    text: str, grammar: ScreenGrammar, *, dead: bool = False, starting: bool = False
+) -> Screen:
+    """Classify the visible text of an agent's pane with the agent's screen grammar.
 
     ``text`` is the visible pane (no scrollback; trailing blank lines are fine).
     ``dead`` says that the pane's process has exited; ``starting`` that the agent was
-    started less than ``profile.startup_ms`` ago, so that a screen without markers
-    counts as STARTING instead of UNKNOWN. Never raises on any text.
+    started less than its profile's ``startup_ms`` ago, so that a screen without
+    markers counts as STARTING instead of UNKNOWN. Never raises on any text.
     """
     if dead:
         return Screen(State.EXITED)
-    lines = _lines(text, profile)
-    box = _input_box(lines, profile)
-    # A blank screen is one empty line, so that a profile whose idle pattern is "^" (a
+    lines = _lines(text, grammar)
+    box = _input_box(lines, grammar)
+    # A blank screen is one empty line, so that a grammar whose idle pattern is "^" (a
     # plain program: idle whenever it is alive) reads it as idle.
-    window = _marker_window(lines, box, profile.marker_lines) or [""]
-    queued = queue_length(profile.patterns("queued_patterns"), window)
-    prompt = _prompt(lines, box, profile)
+    window = _marker_window(lines, box, grammar.marker_lines) or [""]
+    queued = queue_length(grammar.queued_patterns, window)
+    prompt = _prompt(lines, box, grammar)
     if prompt is not None:
         return Screen(State.ASKING, prompt=prompt, queued=queued)
     input_text = box.text if box is not None else None
-    if _any(profile.patterns("busy_patterns"), window):
+    if _any(grammar.busy_patterns, window):
         state = State.BUSY
-    elif _any(profile.patterns("starting_patterns"), window):
+    elif _any(grammar.starting_patterns, window):
         state = State.STARTING
-    elif box is not None or _any(profile.patterns("idle_patterns"), window):
+    elif box is not None or _any(grammar.idle_patterns, window):
         state = State.IDLE
     else:
         state = State.STARTING if starting else State.UNKNOWN
@@ -140,9 +274,9 @@ def classify(text: str, profile: Profile, *, dead: bool = False, starting: bool 
 # --- lines and markers ------------------------------------------------------------------
 
 
-def _lines(text: str, profile: Profile) -> list[str]:
+def _lines(text: str, grammar: ScreenGrammar) -> list[str]:
     """Split the pane into lines: strip patterns applied, trailing blanks removed."""
-    strip = profile.patterns("strip_patterns")
+    strip = grammar.strip_patterns
     lines: list[str] = []
     for raw in text.splitlines():
         line = raw.rstrip()
@@ -212,9 +346,9 @@ def _marker_window(lines: Sequence[str], box: _InputBox | None, count: int) -> l
 # --- the input box ----------------------------------------------------------------------
 
 
-def _input_box(lines: Sequence[str], profile: Profile) -> _InputBox | None:
+def _input_box(lines: Sequence[str], grammar: ScreenGrammar) -> _InputBox | None:
     """Find the input box: the last input line, if the line under its block fits."""
-    starts = profile.patterns("input_patterns")
+    starts = grammar.input_patterns
     if not starts:
         return None
     first = -1
@@ -227,7 +361,7 @@ def _input_box(lines: Sequence[str], profile: Profile) -> _InputBox | None:
     if found is None:
         return None
     parts = [_first_group(found)]
-    continuation = profile.patterns("input_continuation_patterns")
+    continuation = grammar.input_continuation_patterns
     below = first + 1
     while below < len(lines):
         more = _search(continuation, lines[below])
@@ -235,14 +369,14 @@ def _input_box(lines: Sequence[str], profile: Profile) -> _InputBox | None:
             break
         parts.append(_first_group(more))
         below += 1
-    below_patterns = profile.patterns("input_below_patterns")
+    below_patterns = grammar.input_below_patterns
     if below_patterns:
         if below >= len(lines) or _search(below_patterns, lines[below]) is None:
             return None
     elif below < len(lines):
         return None
     typed = "\n".join(part.rstrip() for part in parts).strip()
-    if typed and _search(profile.patterns("input_placeholder_patterns"), typed):
+    if typed and _search(grammar.input_placeholder_patterns, typed):
         typed = ""
     return _InputBox(first, below - 1, typed)
 
@@ -250,9 +384,9 @@ def _input_box(lines: Sequence[str], profile: Profile) -> _InputBox | None:
 # --- prompts ----------------------------------------------------------------------------
 
 
-def _prompt(lines: Sequence[str], box: _InputBox | None, profile: Profile) -> Prompt | None:
+def _prompt(lines: Sequence[str], box: _InputBox | None, grammar: ScreenGrammar) -> Prompt | None:
     """Parse a permission prompt at the bottom of the screen, or return None."""
-    questions = profile.patterns("question_patterns")
+    questions = grammar.question_patterns
     if not questions:
         return None
     asked = -1
@@ -267,39 +401,39 @@ def _prompt(lines: Sequence[str], box: _InputBox | None, profile: Profile) -> Pr
     named = found.groupdict().get("question")
     question = (named if named is not None else lines[asked]).strip()
 
-    options = _inline_options(lines[asked], found, profile)
+    options = _inline_options(lines[asked], found, grammar)
     first_option = last = asked
     if len(options) < 2:
-        options, first_option, last = _option_block(lines, asked + 1, profile)
+        options, first_option, last = _option_block(lines, asked + 1, grammar)
     if len(options) < 2:
         return None
-    footer = profile.patterns("prompt_footer_patterns")
+    footer = grammar.prompt_footer_patterns
     for line in lines[last + 1 :]:
         if line.strip() and _search(footer, line) is None:
             return None
     if box is not None and box.first > last:
         return None
 
-    start = _prompt_start(lines, asked, profile)
-    subject = _subject(lines, start, asked, first_option, profile)
+    start = _prompt_start(lines, asked, grammar)
+    subject = _subject(lines, start, asked, first_option, grammar)
     text = "\n".join(lines[start:]).strip("\n")
     return Prompt(question=question, subject=subject, options=tuple(options), text=text)
 
 
-def _meaning(label: str, profile: Profile) -> Meaning:
+def _meaning(label: str, grammar: ScreenGrammar) -> Meaning:
     """Read an option's meaning from its label."""
-    if _search(profile.patterns("yes_always_patterns"), label):
+    if _search(grammar.yes_always_patterns, label):
         return Meaning.YES_ALWAYS
-    if _search(profile.patterns("yes_once_patterns"), label):
+    if _search(grammar.yes_once_patterns, label):
         return Meaning.YES_ONCE
-    if _search(profile.patterns("no_patterns"), label):
+    if _search(grammar.no_patterns, label):
         return Meaning.NO
     return Meaning.OTHER
 
 
-def _inline_options(line: str, question: re.Match[str], profile: Profile) -> list[Option]:
+def _inline_options(line: str, question: re.Match[str], grammar: ScreenGrammar) -> list[Option]:
     """Read options written in the question line itself ("(Y)es/(N)o [Yes]:")."""
-    patterns = profile.patterns("inline_option_patterns")
+    patterns = grammar.inline_option_patterns
     if not patterns:
         return []
     begin = question.end("question") if "question" in question.re.groupindex else 0
@@ -317,7 +451,7 @@ def _inline_options(line: str, question: re.Match[str], profile: Profile) -> lis
                 Option(
                     key=match.group("key").lower(),
                     label=label,
-                    meaning=_meaning(label, profile),
+                    meaning=_meaning(label, grammar),
                     selected=label.lower() == chosen,
                 )
             )
@@ -326,10 +460,10 @@ def _inline_options(line: str, question: re.Match[str], profile: Profile) -> lis
 
 
 def _option_block(
-    lines: Sequence[str], begin: int, profile: Profile
+    lines: Sequence[str], begin: int, grammar: ScreenGrammar
 ) -> tuple[list[Option], int, int]:
     """Read the option lines after the question: (options, first line, last line)."""
-    patterns = profile.patterns("option_patterns")
+    patterns = grammar.option_patterns
     if not patterns:
         return [], -1, -1
     index = begin
@@ -367,7 +501,7 @@ def _option_block(
             Option(
                 key=found.group("key").lower(),
                 label=label,
-                meaning=_meaning(label, profile),
+                meaning=_meaning(label, grammar),
                 selected=bool(found.groupdict().get("selected")),
             )
         )
@@ -378,9 +512,9 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
-def _prompt_start(lines: Sequence[str], asked: int, profile: Profile) -> int:
+def _prompt_start(lines: Sequence[str], asked: int, grammar: ScreenGrammar) -> int:
     """Return the first line of the prompt: the last start line above the question."""
-    patterns = profile.patterns("prompt_start_patterns")
+    patterns = grammar.prompt_start_patterns
     if patterns:
         for index in range(asked - 1, -1, -1):
             if _search(patterns, lines[index]) is not None:
@@ -389,16 +523,16 @@ def _prompt_start(lines: Sequence[str], asked: int, profile: Profile) -> int:
 
 
 def _subject(
-    lines: Sequence[str], start: int, asked: int, first_option: int, profile: Profile
+    lines: Sequence[str], start: int, asked: int, first_option: int, grammar: ScreenGrammar
 ) -> str:
     """Return what the prompt asks about (a command, a file...)."""
-    fences = profile.patterns("subject_fence_patterns")
+    fences = grammar.subject_fence_patterns
     if fences:
         marks = [i for i in range(start, asked) if _search(fences, lines[i]) is not None]
         if len(marks) >= 2:
             inside = lines[marks[0] + 1 : marks[1]]
             return "\n".join(line.strip() for line in inside if line.strip())
-    subjects = profile.patterns("subject_patterns")
+    subjects = grammar.subject_patterns
     if subjects:
         found: list[str] = []
         for index in range(start, max(first_option, asked + 1)):

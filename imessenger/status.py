@@ -161,7 +161,8 @@ def running_pid(server: str) -> int | None:
 
 
 class StatusFormats:
-    """How the status line reads (the ``[status]`` table of the configuration)."""
+    """How the status line reads: the ``[status]`` table of the configuration, as
+    ``config.settings.status`` has it (a plain class: see above)."""
 
     __slots__ = ("asking", "separator", "stopped", "unread")
 
@@ -183,12 +184,6 @@ class StatusFormats:
         return all(getattr(self, key) == getattr(other, key) for key in self.__slots__)
 
     __hash__ = None  # type: ignore[assignment]
-
-    @classmethod
-    def from_values(cls, values: dict[str, Any]) -> StatusFormats:
-        """Build from the ``[status]`` table (missing keys keep their defaults)."""
-        known = {key: str(values[key]) for key in ("asking", "unread", "separator", "stopped")}
-        return cls(**{key: value for key, value in known.items() if key in values})
 
 
 def render_line(asking: int, unread: int, formats: StatusFormats) -> str:

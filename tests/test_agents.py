@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -12,15 +13,16 @@ from typing import Any
 import pytest
 
 from imessenger.agents import (
+    Drive,
+    Launch,
     Profile,
     ProfileError,
     get_profile,
     load_profiles,
-    pattern_keys,
     profile_keys,
 )
 from imessenger.errors import ConfigError, UsageError
-from imessenger.screen import Meaning, Option, State, classify
+from imessenger.screen import PATTERN_KEYS, Meaning, Option, ScreenGrammar, State, classify
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_NAMES = ["claude", "codex", "gemini", "aider", "shell", "demo"]
@@ -63,7 +65,10 @@ def test_every_default_profile_has_every_key(name: str) -> None:
 
 def test_default_commands_and_ways_to_exit() -> None:
     profiles = load_profiles(config_with(default_tables()))
-    table = {name: (p.command, p.choose, p.exit_text, p.exit_keys) for name, p in profiles.items()}
+    table = {
+        name: (p.launch.command, p.drive.choose, p.launch.exit_text, p.launch.exit_keys)
+        for name, p in profiles.items()
+    }
     assert table == {
         "claude": (("claude",), "digit", "/exit", ("C-c", "C-c")),
         "codex": (("codex", "--no-daemon", "--no-alt-screen"), "digit", "/quit", ("C-c", "C-c")),
@@ -76,7 +81,7 @@ def test_default_commands_and_ways_to_exit() -> None:
 
 def test_only_claude_and_demo_queue_while_busy() -> None:
     profiles = load_profiles(config_with(default_tables()))
-    assert [name for name, p in profiles.items() if p.queues_when_busy] == ["claude", "demo"]
+    assert [name for name, p in profiles.items() if p.drive.queues_when_busy] == ["claude", "demo"]
 
 
 def test_profiles_load_through_the_config_module(tmp_path: Path) -> None:
@@ -88,8 +93,8 @@ def test_profiles_load_through_the_config_module(tmp_path: Path) -> None:
     assert set(profiles) == {*DEFAULT_NAMES, "top"}
     # a new profile takes its other keys from "shell": idle whenever it shows something
     top = profiles["top"]
-    assert top.command == ("top",)
-    assert classify("Tasks: 12 total", top).state == State.IDLE
+    assert top.launch.command == ("top",)
+    assert classify("Tasks: 12 total", top.grammar).state == State.IDLE
 
 
 # --- commands and keys --------------------------------------------------------------------
@@ -97,30 +102,54 @@ def test_profiles_load_through_the_config_module(tmp_path: Path) -> None:
 
 def test_python_placeholder_is_this_python() -> None:
     demo = Profile.from_dict("demo", default_tables()["demo"])
-    assert demo.argv() == [sys.executable, "-m", "imessenger.demo_agent"]
+    assert demo.launch.argv() == [sys.executable, "-m", "imessenger.demo_agent"]
 
 
 def test_empty_command_runs_the_users_shell() -> None:
     shell = Profile.from_dict("shell", default_tables()["shell"])
-    assert shell.argv({"SHELL": "/usr/bin/zsh"}) == ["/usr/bin/zsh"]
-    assert shell.argv({}) == ["/bin/sh"]
+    assert shell.launch.argv({"SHELL": "/usr/bin/zsh"}) == ["/usr/bin/zsh"]
+    assert shell.launch.argv({}) == ["/bin/sh"]
 
 
 def test_keys_for_digit_is_the_digit_alone() -> None:
     claude = Profile.from_dict("claude", default_tables()["claude"])
-    assert claude.keys_for(Option("1", "Yes", Meaning.YES_ONCE, True)) == ["1"]
+    assert claude.drive.keys_for(Option("1", "Yes", Meaning.YES_ONCE, True)) == ["1"]
 
 
 def test_keys_for_letter_enter_is_letter_then_enter() -> None:
     aider = Profile.from_dict("aider", default_tables()["aider"])
-    assert aider.keys_for(Option("y", "Yes", Meaning.YES_ONCE, True)) == ["y", "Enter"]
+    assert aider.drive.keys_for(Option("y", "Yes", Meaning.YES_ONCE, True)) == ["y", "Enter"]
 
 
-def test_patterns_are_compiled_once() -> None:
+def test_the_profile_keeps_its_launch_drive_and_grammar_apart() -> None:
+    table = default_tables()["claude"]
+    claude = Profile.from_dict("claude", table)
+    assert (claude.name, claude.description) == ("claude", "Claude Code")
+    assert claude.launch == Launch(
+        command=("claude",),
+        environment=("CLAUDE_CODE_DISABLE_ALTERNATE_SCREEN=1",),
+        exit_text="/exit",
+        exit_keys=("C-c", "C-c"),
+        startup_ms=8000,
+    )
+    assert claude.drive == Drive(
+        submit_keys=("Enter",), choose="digit", queues_when_busy=True, submit_retry=True
+    )
+    assert isinstance(claude.grammar, ScreenGrammar)
+    assert claude.grammar.marker_lines == table["marker_lines"]
+    for key in PATTERN_KEYS:
+        compiled = getattr(claude.grammar, key)
+        assert all(isinstance(pattern, re.Pattern) for pattern in compiled)
+        assert [pattern.pattern for pattern in compiled] == table[key]
+    assert set(PATTERN_KEYS) <= set(profile_keys())
+    assert all(key.endswith("_patterns") for key in PATTERN_KEYS)
+
+
+def test_environment_and_startup() -> None:
     claude = Profile.from_dict("claude", default_tables()["claude"])
-    assert claude.patterns("busy_patterns") is claude.patterns("busy_patterns")
-    assert set(pattern_keys()) <= set(profile_keys())
-    assert all(key.endswith("_patterns") for key in pattern_keys())
+    assert claude.launch.env() == {"CLAUDE_CODE_DISABLE_ALTERNATE_SCREEN": "1"}
+    assert claude.launch.starting(7.9)
+    assert not claude.launch.starting(8.0)
 
 
 # --- refusing bad profiles ------------------------------------------------------------------
@@ -208,7 +237,7 @@ def test_no_agents_table() -> None:
 
 def test_get_profile_by_name() -> None:
     profile = get_profile(config_with(default_tables()), "codex")
-    assert profile.command == ("codex", "--no-daemon", "--no-alt-screen")
+    assert profile.launch.command == ("codex", "--no-daemon", "--no-alt-screen")
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:

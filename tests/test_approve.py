@@ -41,7 +41,6 @@ from imessenger.approval import (
     asked_prompt,
     choose_option,
     parse_choice,
-    same_prompt,
 )
 from imessenger.caller import Caller
 from imessenger.config import load_config
@@ -49,7 +48,7 @@ from imessenger.errors import NoSuchSession
 from imessenger.screen import Meaning, Option, Prompt, State, classify
 from imessenger.sessions import Sessions
 from imessenger.store import Choice, MessageState, Store
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -61,7 +60,7 @@ def profiles() -> dict[str, Profile]:
 
 def prompt_in(fixture: str, profile: str) -> Prompt:
     text = (FIXTURES / fixture).read_text(encoding="utf-8")
-    return asked_prompt("s", classify(text, profiles()[profile]))
+    return asked_prompt("s", classify(text, profiles()[profile].grammar))
 
 
 # --- the pure choice, on real captures ---------------------------------------------------
@@ -79,7 +78,7 @@ THREE_OPTIONS = [
 def test_three_option_prompts_map_each_choice_to_its_key(fixture: str, profile: str) -> None:
     prompt = prompt_in(fixture, profile)
     agent = profiles()[profile]
-    keys = {choice: agent.keys_for(choose_option(prompt, choice)) for choice in Choice}
+    keys = {choice: agent.drive.keys_for(choose_option(prompt, choice)) for choice in Choice}
     assert keys == {Choice.YES_ONCE: ["1"], Choice.YES_ALWAYS: ["2"], Choice.NO: ["3"]}
     assert answers("s", prompt) == {"1": Choice.YES_ONCE, "2": Choice.YES_ALWAYS, "3": Choice.NO}
 
@@ -102,7 +101,7 @@ def test_two_option_prompt_refuses_yes_always_and_denies_with_2(fixture: str, pr
 def test_aider_letter_prompt_presses_the_letter_then_enter() -> None:
     prompt = prompt_in("handmade/aider-asking.txt", "aider")
     option = choose_option(prompt, Choice.YES_ONCE)
-    assert profiles()["aider"].keys_for(option) == [option.key, "Enter"]
+    assert profiles()["aider"].drive.keys_for(option) == [option.key, "Enter"]
 
 
 @pytest.mark.parametrize(
@@ -121,12 +120,12 @@ def test_screens_without_a_prompt_are_refused(
 ) -> None:
     text = (FIXTURES / fixture).read_text(encoding="utf-8")
     with pytest.raises(error, match="nothing was pressed"):
-        asked_prompt("s", classify(text, profiles()[profile]))
+        asked_prompt("s", classify(text, profiles()[profile].grammar))
 
 
 def test_exited_screen_is_refused() -> None:
     with pytest.raises(SessionExited, match="has exited"):
-        asked_prompt("s", classify("", profiles()["demo"], dead=True))
+        asked_prompt("s", classify("", profiles()["demo"].grammar, dead=True))
 
 
 def _prompt(*options: tuple[str, str, Meaning, bool]) -> Prompt:
@@ -156,14 +155,6 @@ def test_inserted_option_moves_no_without_confusing_the_choice() -> None:
     )
     assert choose_option(prompt, Choice.NO).key == "4"
     assert answers("s", prompt) == {"1": Choice.YES_ONCE, "2": Choice.YES_ALWAYS, "4": Choice.NO}
-
-
-def test_same_prompt_ignores_the_highlight_only() -> None:
-    a = _prompt(("1", "Yes", Meaning.YES_ONCE, True), ("2", "No", Meaning.NO, False))
-    moved = _prompt(("1", "Yes", Meaning.YES_ONCE, False), ("2", "No", Meaning.NO, True))
-    other = Prompt("Proceed?", "touch y", a.options, "text")
-    assert same_prompt(a, moved)
-    assert not same_prompt(a, other)
 
 
 @pytest.mark.parametrize(
@@ -198,7 +189,7 @@ def sessions(tmux: Tmux) -> Iterator[Sessions]:
 
 
 def screen(tmux: Tmux, name: str) -> str:
-    return tmux.capture(tmux.pane(name), history=200)
+    return AgentPane.of(tmux, name).look(history=200)
 
 
 def shows(tmux: Tmux, name: str, text: str) -> bool:
@@ -268,7 +259,7 @@ def test_approve_with_nothing_asking_leaves_the_input_box_alone(
     tmux: Tmux, sessions: Sessions
 ) -> None:
     start(sessions, "w1")
-    tmux.type_text(tmux.pane("w1"), "half typed")
+    AgentPane.of(tmux, "w1").type("half typed")
     wait_for(lambda: sessions.view("w1").screen.input_text == "half typed", what="typed text")
     before = screen(tmux, "w1")
     for args in (["approve", "w1"], ["approve", "w1", "2"], ["deny", "w1"]):

@@ -7,11 +7,14 @@ there unless a test says otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 import tomllib
+import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -22,11 +25,13 @@ from imessenger.config import (
     DEFAULT_SOURCE,
     FALLBACK_PROFILE,
     Config,
+    Settings,
     load_config,
     load_defaults,
     starter_text,
 )
 from imessenger.errors import ConfigError
+from imessenger.policy import Policy
 
 GENERAL_KEYS = {
     "default_agent",
@@ -77,13 +82,13 @@ def test_defaults_load_without_a_user_file() -> None:
     config = load_config()
     assert not paths.user_config_path().exists()
     assert config.user_path == paths.user_config_path()
-    assert config.get("send.timeout_ms") == 30000
-    assert config.get("protocol.reply_start") == "<<IMSG-REPLY {id}>>"
+    assert config.settings.send.timeout_ms == 30000
+    assert config.settings.protocol.reply_start == "<<IMSG-REPLY {id}>>"
     assert set(config.sources) >= GENERAL_KEYS
     assert set(config.sources) == set(config.flat())
     for key in GENERAL_KEYS:
         assert config.sources[key] == f"{DEFAULT_SOURCE}: conf/imessenger.toml"
-    assert config.get("default_agent") in config.get("agents")
+    assert config.settings.default_agent in config.values["agents"]
 
 
 def test_default_profiles_share_one_key_set() -> None:
@@ -100,7 +105,7 @@ def test_default_profiles_share_one_key_set() -> None:
 
 
 def test_shipped_envelope_names_sender_id_and_both_ways_to_answer() -> None:
-    envelope = load_config().get("protocol.envelope")
+    envelope = load_config().settings.protocol.envelope
     assert "{sender}" in envelope
     assert "{id}" in envelope.splitlines()[0]
     assert 'imessenger reply {id} "your answer"' in envelope
@@ -125,8 +130,9 @@ def test_config_module_imports_nothing_heavy() -> None:
 def test_user_value_overrides_one_key_and_keeps_the_rest() -> None:
     path = write_user("[send]\ntimeout_ms = 1234\n")
     config = load_config()
-    assert config.get("send.timeout_ms") == 1234
-    assert config.get("send.poll_ms") == 10
+    assert config.settings.send.timeout_ms == 1234
+    assert config.settings.send.poll_s == 0.01
+    assert config.values["send"]["poll_ms"] == 10
     assert config.sources["send.timeout_ms"] == str(path)
     assert config.sources["send.poll_ms"] == f"{DEFAULT_SOURCE}: conf/imessenger.toml"
     assert config.sources["watch.interval_ms"] == f"{DEFAULT_SOURCE}: conf/imessenger.toml"
@@ -136,10 +142,10 @@ def test_user_list_replaces_the_default_list_and_profile_keys_merge() -> None:
     defaults = load_config()
     path = write_user('[agents.claude]\ncommand = ["claude", "--model", "sonnet"]\n')
     config = load_config()
-    claude = config.get("agents.claude")
+    claude = config.lookup("agents.claude")
     assert claude["command"] == ["claude", "--model", "sonnet"]
     assert config.sources["agents.claude.command"] == str(path)
-    for key, value in defaults.get("agents.claude").items():
+    for key, value in defaults.lookup("agents.claude").items():
         if key != "command":
             assert claude[key] == value
             assert config.sources[f"agents.claude.{key}"].startswith(DEFAULT_SOURCE)
@@ -149,7 +155,7 @@ def test_explicit_user_path_is_used(tmp_path: Path) -> None:
     path = tmp_path / "elsewhere.toml"
     path.write_text("[watch]\ninterval_ms = 99\n", encoding="utf-8")
     config = load_config(path)
-    assert config.get("watch.interval_ms") == 99
+    assert config.settings.watch.interval_ms == 99
     assert config.user_path == path
 
 
@@ -160,7 +166,7 @@ def test_imessenger_config_variable_is_respected(
     path.write_text("[stop]\ngrace_ms = 42\n", encoding="utf-8")
     monkeypatch.setenv("IMESSENGER_CONFIG", str(path))
     config = load_config()
-    assert config.get("stop.grace_ms") == 42
+    assert config.settings.stop.grace_s == 0.042
     assert config.sources["stop.grace_ms"] == str(path)
 
 
@@ -169,12 +175,148 @@ def test_xdg_config_home_is_respected(tmp_path: Path, monkeypatch: pytest.Monkey
     (xdg / "imessenger").mkdir(parents=True)
     (xdg / "imessenger" / "config.toml").write_text("[send]\npoll_ms = 7\n", encoding="utf-8")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
-    assert load_config().get("send.poll_ms") == 7
+    assert load_config().settings.send.poll_s == 0.007
 
 
-def test_get_names_the_known_keys_of_the_table() -> None:
+def test_lookup_names_the_known_keys_of_the_table() -> None:
     with pytest.raises(ConfigError, match=r"send\.timeout\b.*known keys at \[send\]: poll_ms"):
-        load_config().get("send.timeout")
+        load_config().lookup("send.timeout")
+
+
+# --- the typed settings ---------------------------------------------------------------------
+
+
+def typed(settings: Settings) -> dict[str, Any]:
+    """Every typed setting by dotted name, the policy left out."""
+    found: dict[str, Any] = {"default_agent": settings.default_agent}
+    for table in ("send", "start", "protocol", "stop", "watch", "status"):
+        part = getattr(settings, table)
+        # StatusFormats is a plain class (imessenger status imports no dataclasses)
+        fields = (
+            dataclasses.asdict(part)
+            if dataclasses.is_dataclass(part)
+            else {name: getattr(part, name) for name in part.__slots__}
+        )
+        for name, value in fields.items():
+            found[f"{table}.{name}"] = value
+    return found
+
+
+def key_of(name: str) -> str:
+    """The TOML key a typed setting stands for: a name ending in _s is the _ms key."""
+    return name.removesuffix("_s") + "_ms" if name.endswith("_s") else name
+
+
+def toml_value(values: dict[str, Any], name: str) -> Any:
+    """What a typed setting must be, from the TOML values: an _ms key in seconds for _s."""
+    table, _, key = key_of(name).rpartition(".")
+    value = values[table][key] if table else values[key]
+    return value / 1000 if name.endswith("_s") else value
+
+
+def test_typed_settings_are_the_shipped_toml_values() -> None:
+    general = tomllib.loads(
+        (Path(__file__).resolve().parent.parent / "conf" / "imessenger.toml").read_text()
+    )
+    settings = load_config().settings
+    # every general key has its typed setting, and no typed setting lacks its key
+    policy_keys = {key for key in GENERAL_KEYS if key.startswith("policy.")}
+    assert {key_of(name) for name in typed(settings)} == GENERAL_KEYS - policy_keys
+    for name, value in typed(settings).items():
+        assert value == toml_value(general, name), name
+    assert settings.policy == Policy(**{k: tuple(v) for k, v in general["policy"].items()})
+    assert settings.send.poll_s == 0.01
+    assert settings.send.timeout_ms == 30000
+    assert settings.stop.grace_s == 5.0
+    assert settings.watch.interval_ms == 250
+    assert settings.watch.debounce_s == 0.015
+    assert settings.start.width == 200
+    assert settings.status.asking == "⚠ {count} asking"
+    assert settings.policy == Policy()
+
+
+def test_typed_settings_have_their_declared_types() -> None:
+    settings = load_config().settings
+    assert type(settings.default_agent) is str
+    for section in dataclasses.fields(Settings):
+        part = getattr(settings, section.name)
+        if not dataclasses.is_dataclass(part):
+            continue
+        for name, hint in typing.get_type_hints(type(part)).items():
+            value = getattr(part, name)
+            if hint == tuple[str, ...]:
+                assert type(value) is tuple
+                assert all(type(item) is str for item in value)
+            else:
+                assert type(value) is hint, (section.name, name, value)
+
+
+def test_typed_settings_take_the_users_values() -> None:
+    path = write_user(
+        'default_agent = "codex"\n\n[send]\npoll_ms = 25\nsubmit_retry_ms = 1500\n\n'
+        '[watch]\ntmux_message = false\n\n[policy]\napprovers = ["coord*"]\n'
+    )
+    config = load_config()
+    settings = config.settings
+    for name, value in typed(settings).items():
+        assert value == toml_value(config.values, name), name
+    assert settings.default_agent == "codex"
+    assert settings.send.poll_s == 0.025
+    assert settings.send.submit_retry_s == 1.5
+    assert settings.send.timeout_ms == 30000
+    assert settings.watch.tmux_message is False
+    assert settings.policy == Policy(approvers=("coord*",))
+    assert config.sources["send.poll_ms"] == str(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            '[send]\npoll_ms = "fast"\n',
+            "send.poll_ms must be an integer, got string 'fast'",
+            id="string-for-ms",
+        ),
+        pytest.param(
+            "[stop]\ngrace_ms = 2.5\n",
+            "stop.grace_ms must be an integer, got float 2.5",
+            id="float-for-ms",
+        ),
+        pytest.param(
+            '[watch]\ntmux_message = "yes"\n',
+            "watch.tmux_message must be a boolean, got string 'yes'",
+            id="string-for-bool",
+        ),
+        pytest.param(
+            "[status]\nasking = 3\n",
+            "status.asking must be a string, got integer 3",
+            id="integer-for-string",
+        ),
+        pytest.param(
+            '[policy]\napprovers = "coord*"\n',
+            "policy.approvers must be an array, got string 'coord*'",
+            id="string-for-list",
+        ),
+        pytest.param(
+            '[policy]\nreaders = [""]\n',
+            "policy.readers must be a list of session names or globs, got ['']",
+            id="empty-policy-name",
+        ),
+    ],
+)
+def test_a_wrongly_typed_setting_fails_with_the_file_and_key(text: str, message: str) -> None:
+    path = write_user(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert str(caught.value) == f"{path}: {message}"
+
+
+def test_typed_settings_are_frozen() -> None:
+    settings = load_config().settings
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.send.poll_s = 1.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.send = settings.send  # type: ignore[misc]
 
 
 # --- agent profiles added by the user ------------------------------------------------------
@@ -183,8 +325,8 @@ def test_get_names_the_known_keys_of_the_table() -> None:
 def test_new_profile_needs_no_code_and_takes_missing_keys_from_shell() -> None:
     path = write_user('[agents.myagent]\ncommand = ["myagent", "--no-color"]\n')
     config = load_config()
-    shell = config.get(f"agents.{FALLBACK_PROFILE}")
-    mine = config.get("agents.myagent")
+    shell = config.lookup(f"agents.{FALLBACK_PROFILE}")
+    mine = config.lookup("agents.myagent")
     assert set(mine) == set(shell)
     assert mine["command"] == ["myagent", "--no-color"]
     assert config.sources["agents.myagent.command"] == str(path)
@@ -198,8 +340,8 @@ def test_new_profile_needs_no_code_and_takes_missing_keys_from_shell() -> None:
 def test_new_profile_may_omit_even_its_command() -> None:
     write_user('[agents.login]\ndescription = "my login shell"\n')
     config = load_config()
-    assert config.get("agents.login.command") == config.get("agents.shell.command")
-    assert config.get("agents.login.description") == "my login shell"
+    assert config.lookup("agents.login.command") == config.lookup("agents.shell.command")
+    assert config.lookup("agents.login.description") == "my login shell"
 
 
 def test_new_profile_takes_the_users_own_shell_changes() -> None:
@@ -207,7 +349,7 @@ def test_new_profile_takes_the_users_own_shell_changes() -> None:
         '[agents.shell]\nsubmit_keys = ["C-m"]\n\n[agents.mine]\ncommand = ["mine"]\n'
     )
     config = load_config()
-    assert config.get("agents.mine.submit_keys") == ["C-m"]
+    assert config.lookup("agents.mine.submit_keys") == ["C-m"]
     assert config.sources["agents.mine.submit_keys"] == f"{path} (agents.shell)"
 
 
@@ -216,13 +358,13 @@ def test_new_profile_is_found_by_get_profile() -> None:
     write_user('[agents.myagent]\ncommand = ["myagent"]\ndescription = "mine"\n')
     profile = agents.get_profile(load_config(), "myagent")
     assert profile.name == "myagent"
-    assert profile.command == ("myagent",)
+    assert profile.launch.command == ("myagent",)
     assert profile.description == "mine"
 
 
 def test_default_agent_may_name_a_new_profile() -> None:
     write_user('default_agent = "mine"\n\n[agents.mine]\ncommand = ["mine"]\n')
-    assert load_config().get("default_agent") == "mine"
+    assert load_config().settings.default_agent == "mine"
 
 
 def test_synthetic_defaults_without_a_shell_profile_need_every_key(tmp_path: Path) -> None:
@@ -236,7 +378,7 @@ def test_synthetic_defaults_without_a_shell_profile_need_every_key(tmp_path: Pat
     user = tmp_path / "user.toml"
     user.write_text('[agents.b]\ncommand = ["b"]\nratio = 2\n', encoding="utf-8")
     config = load_config(user, defaults_dir=defaults)  # an integer is fine for a float
-    assert config.get("agents.b.ratio") == 2
+    assert config.lookup("agents.b.ratio") == 2
     user.write_text('[agents.b]\ncommand = ["b"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"agents\.b\.ratio.*no \"shell\" profile"):
         load_config(user, defaults_dir=defaults)

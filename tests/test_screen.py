@@ -7,6 +7,7 @@ tests/fixtures/handmade. See tests/fixtures/README.md.
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
 import tomllib
@@ -17,8 +18,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imessenger.agents import Profile
-from imessenger.screen import Meaning, Option, Prompt, Screen, State, classify
+from imessenger.errors import ConfigError
+from imessenger.screen import (
+    PATTERN_KEYS,
+    GrammarError,
+    Meaning,
+    Option,
+    PatternError,
+    Prompt,
+    Screen,
+    ScreenGrammar,
+    State,
+    classify,
+    compile_patterns,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -28,11 +41,16 @@ NBSP = "\u00a0"
 
 
 @functools.cache
-def profiles() -> dict[str, Profile]:
-    """The shipped profiles, read straight from conf/agents.toml."""
+def grammars() -> dict[str, ScreenGrammar]:
+    """The screen grammars of the shipped profiles, read straight from conf/agents.toml."""
     with (ROOT / "conf" / "agents.toml").open("rb") as handle:
         tables = tomllib.load(handle)["agents"]
-    return {name: Profile.from_dict(name, table) for name, table in tables.items()}
+    return {
+        name: ScreenGrammar.compile(
+            table["marker_lines"], {key: table[key] for key in PATTERN_KEYS}
+        )
+        for name, table in tables.items()
+    }
 
 
 def read(relative: str) -> str:
@@ -200,7 +218,7 @@ def check(screen: Screen, expect: Expect) -> None:
 @pytest.mark.parametrize("relative", sorted(EXPECTED))
 def test_fixture_screens(relative: str) -> None:
     expect = EXPECTED[relative]
-    check(classify(read(relative), profiles()[expect.profile]), expect)
+    check(classify(read(relative), grammars()[expect.profile]), expect)
 
 
 def test_every_fixture_has_an_expectation() -> None:
@@ -214,7 +232,7 @@ def test_every_fixture_has_an_expectation() -> None:
 
 
 def prompt_of(relative: str, profile: str) -> Prompt:
-    screen = classify(read(relative), profiles()[profile])
+    screen = classify(read(relative), grammars()[profile])
     assert screen.prompt is not None
     return screen.prompt
 
@@ -226,11 +244,13 @@ def test_claude_prompt_labels() -> None:
         "Yes, and always allow access to /srv/project from this project",
         "No",
     ]
-    assert prompt.option(Meaning.YES_ALWAYS) == Option(
-        "2",
-        "Yes, and always allow access to /srv/project from this project",
-        Meaning.YES_ALWAYS,
-        False,
+    assert prompt.options_meaning(Meaning.YES_ALWAYS) == (
+        Option(
+            "2",
+            "Yes, and always allow access to /srv/project from this project",
+            Meaning.YES_ALWAYS,
+            False,
+        ),
     )
     assert prompt.text.startswith("─")
     assert prompt.text.endswith("Esc to cancel · Tab to amend")
@@ -258,8 +278,144 @@ def test_aider_dont_ask_again_means_no() -> None:
     """Aider's "(D)on't ask again" answers no and stops asking: never a yes."""
     prompt = prompt_of("handmade/aider-asking.txt", "aider")
     assert [o.label for o in prompt.options] == ["Yes", "No", "Don't ask again"]
-    assert prompt.option(Meaning.YES_ALWAYS) is None
-    assert prompt.option(Meaning.NO) == Option("n", "No", Meaning.NO, False)
+    assert prompt.options_meaning(Meaning.YES_ALWAYS) == ()
+    assert prompt.options_meaning(Meaning.NO) == (Option("n", "No", Meaning.NO, False),)
+
+
+# --- a prompt's options by meaning, and its identity ----------------------------------
+
+
+def two_options(question: str = "Proceed?", subject: str = "touch x", first: int = 0) -> Prompt:
+    """A yes/no prompt whose highlight is on option ``first`` (0: yes, 1: no)."""
+    options = (
+        Option("1", "Yes", Meaning.YES_ONCE, first == 0),
+        Option("2", "No", Meaning.NO, first == 1),
+    )
+    return Prompt(question, subject, options, "text")
+
+
+def test_options_meaning_lists_every_match_in_screen_order() -> None:
+    twice = Prompt(
+        "Proceed?",
+        "touch x",
+        (
+            Option("1", "Yes", Meaning.YES_ONCE, True),
+            Option("2", "Yes, proceed", Meaning.YES_ONCE, False),
+            Option("3", "No", Meaning.NO, False),
+        ),
+        "text",
+    )
+    assert [o.key for o in twice.options_meaning(Meaning.YES_ONCE)] == ["1", "2"]
+    assert [o.key for o in twice.options_meaning(Meaning.NO)] == ["3"]
+    assert twice.options_meaning(Meaning.YES_ALWAYS) == ()
+
+
+def test_fingerprint_ignores_the_highlight_only() -> None:
+    a = two_options()
+    assert a.fingerprint() == two_options(first=1).fingerprint()
+    assert a.fingerprint() == Prompt(a.question, a.subject, a.options, "other text").fingerprint()
+    assert a.fingerprint() != two_options(subject="touch y").fingerprint()
+    assert a.fingerprint() != two_options(question="Really?").fingerprint()
+    relabelled = (a.options[0], Option("2", "No, and stop", Meaning.NO, False))
+    assert a.fingerprint() != Prompt(a.question, a.subject, relabelled, "text").fingerprint()
+
+
+def test_fingerprint_keeps_the_format_the_watcher_stores() -> None:
+    """16 hex digits of a SHA-256 of [question, subject, [[key, label, meaning]...]]."""
+    assert two_options().fingerprint() == "3eedb510f8e520bd"
+    prompt = Prompt(
+        "Do you want to proceed?",
+        "touch café",
+        (
+            Option("1", "Yes", Meaning.YES_ONCE, True),
+            Option("2", "No, and don’t", Meaning.NO, False),
+        ),
+        "text",
+    )
+    assert prompt.fingerprint() == "e6c06a0834d740ae"
+
+
+# --- the grammar ------------------------------------------------------------------------
+
+
+def test_pattern_keys_are_the_profile_keys_that_hold_patterns() -> None:
+    with (ROOT / "conf" / "agents.toml").open("rb") as handle:
+        shell = tomllib.load(handle)["agents"]["shell"]
+    assert list(PATTERN_KEYS) == [key for key in shell if key.endswith("_patterns")]
+
+
+def test_patterns_are_compiled_once_when_the_grammar_is_built() -> None:
+    grammar = grammars()["claude"]
+    for key in PATTERN_KEYS:
+        assert all(isinstance(pattern, re.Pattern) for pattern in getattr(grammar, key))
+    assert [p.pattern for p in grammar.busy_patterns] == [
+        r"^[·✢*✶✻✽✳] \S+…",
+        "^  (?:.* · )?esc to interrupt(?: · .*)?$",
+    ]
+
+
+def test_an_empty_grammar_reads_nothing() -> None:
+    assert classify("anything\n> at all", ScreenGrammar()) == Screen(State.UNKNOWN)
+    assert classify("", ScreenGrammar(), starting=True) == Screen(State.STARTING)
+
+
+def test_a_pattern_that_is_not_a_regular_expression_is_named() -> None:
+    with pytest.raises(PatternError) as caught:
+        compile_patterns("busy_patterns", ["ok", "[unclosed"])
+    error = caught.value
+    assert isinstance(error, ConfigError)
+    assert (error.key, error.index, error.source) == ("busy_patterns", 1, "[unclosed")
+    assert "unterminated character set" in error.cause
+    assert error.reason.startswith("pattern 2 ('[unclosed') is not a valid regular expression: ")
+    with pytest.raises(PatternError, match="busy_patterns"):
+        ScreenGrammar.compile(1, {"busy_patterns": ["("]})
+
+
+NO_LABEL = r"^(?P<key>\d)\. (.*)$"
+
+
+@pytest.mark.parametrize(
+    ("marker_lines", "sources", "key", "reason"),
+    [
+        pytest.param(0, {}, "marker_lines", "must be 1 or more, not 0", id="no-marker-lines"),
+        pytest.param(
+            1,
+            {"option_patterns": [NO_LABEL]},
+            "option_patterns",
+            f'pattern 1 ({NO_LABEL!r}) has no group named "label"',
+            id="option-without-label",
+        ),
+        pytest.param(
+            1,
+            {"inline_option_patterns": [r"\((?P<letter>[A-Z])\)"]},
+            "inline_option_patterns",
+            'has no group named "key"',
+            id="inline-option-without-key",
+        ),
+    ],
+)
+def test_a_grammar_that_cannot_work_is_refused(
+    marker_lines: int, sources: dict[str, list[str]], key: str, reason: str
+) -> None:
+    with pytest.raises(GrammarError) as caught:
+        ScreenGrammar.compile(marker_lines, sources)
+    assert caught.value.key == key
+    assert reason in caught.value.reason
+
+
+def test_the_screen_module_does_not_import_the_profiles() -> None:
+    """screen.py owns the grammar; agents.py builds it from a profile, not the reverse."""
+    tree = ast.parse((ROOT / "imessenger" / "screen.py").read_text(encoding="utf-8"))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert "imessenger.agents" not in imported
+    assert "imessenger.config" not in imported
 
 
 # --- meanings come from labels, never from the digit ----------------------------------
@@ -305,14 +461,14 @@ def claude_prompt(labels: list[str], width: int = 80) -> str:
     ],
 )
 def test_meaning_is_read_from_the_label(label: str, meaning: Meaning) -> None:
-    screen = classify(claude_prompt(["Yes", label]), profiles()["claude"])
+    screen = classify(claude_prompt(["Yes", label]), grammars()["claude"])
     assert screen.state == State.ASKING
     assert screen.prompt is not None
     assert screen.prompt.options[1].meaning == meaning
 
 
 def test_option_two_can_mean_no() -> None:
-    screen = classify(claude_prompt(["Yes", "No"]), profiles()["claude"])
+    screen = classify(claude_prompt(["Yes", "No"]), grammars()["claude"])
     assert screen.prompt is not None
     assert [(o.key, o.meaning) for o in screen.prompt.options] == [
         ("1", Meaning.YES_ONCE),
@@ -322,9 +478,9 @@ def test_option_two_can_mean_no() -> None:
 
 def test_auto_mode_option_moves_no_to_four() -> None:
     labels = ["Yes", "Yes, and don't ask again for: ls *", "Yes, and switch to auto mode", "No"]
-    screen = classify(claude_prompt(labels), profiles()["claude"])
+    screen = classify(claude_prompt(labels), grammars()["claude"])
     assert screen.prompt is not None
-    assert screen.prompt.option(Meaning.NO) == Option("4", "No", Meaning.NO, False)
+    assert screen.prompt.options_meaning(Meaning.NO) == (Option("4", "No", Meaning.NO, False),)
 
 
 # --- what must not count as asking ----------------------------------------------------
@@ -343,30 +499,30 @@ def test_question_quoted_above_the_input_box_is_not_asking(indent: str, alone: S
     assert not any(row.strip() for row in real[top:45])
     rows = real[:top] + quoted + real[45:]
     assert len(rows) == len(real)
-    screen = classify("\n".join(rows), profiles()["claude"])
+    screen = classify("\n".join(rows), grammars()["claude"])
     assert screen.state == State.IDLE
     assert screen.prompt is None
     assert screen.input_text == ""
     # the same lines without the input box under them
-    assert classify("\n".join(rows[:45]), profiles()["claude"]).state == alone
+    assert classify("\n".join(rows[:45]), grammars()["claude"]).state == alone
 
 
 def test_prompt_with_the_input_box_under_it_is_not_asking() -> None:
     text = claude_prompt(["Yes", "No"]) + "\n".join(
         ["─" * 80, "❯" + NBSP, "─" * 80, "  ⏸ manual mode on · ? for shortcuts"]
     )
-    screen = classify(text, profiles()["claude"])
+    screen = classify(text, grammars()["claude"])
     assert screen.state == State.IDLE
     assert screen.prompt is None
 
 
 def test_a_single_option_is_not_a_prompt() -> None:
-    screen = classify(claude_prompt(["Yes"]), profiles()["claude"])
+    screen = classify(claude_prompt(["Yes"]), grammars()["claude"])
     assert screen.state != State.ASKING
 
 
 def test_codex_busy_wins_over_its_idle_looking_input() -> None:
-    screen = classify(read(f"{CODEX_DIR}/c03_busy.txt"), profiles()["codex"])
+    screen = classify(read(f"{CODEX_DIR}/c03_busy.txt"), grammars()["codex"])
     assert screen.state == State.BUSY
     assert screen.input_text == ""
 
@@ -375,7 +531,7 @@ def test_busy_words_in_the_input_box_do_not_make_busy() -> None:
     text = read(f"{CLAUDE_DIR}/01_startup.txt").replace(
         "❯" + NBSP, "❯" + NBSP + "* Waddling… esc to interrupt"
     )
-    screen = classify(text, profiles()["claude"])
+    screen = classify(text, grammars()["claude"])
     assert screen.state == State.IDLE
     assert screen.input_text == "* Waddling… esc to interrupt"
 
@@ -386,12 +542,12 @@ def test_busy_words_in_the_input_box_do_not_make_busy() -> None:
 )
 def test_claude_placeholder_example_is_empty_input(typed: str, seen: str) -> None:
     text = read(f"{CLAUDE_DIR}/01_startup.txt").replace("❯" + NBSP, "❯" + NBSP + typed)
-    assert classify(text, profiles()["claude"]).input_text == seen
+    assert classify(text, grammars()["claude"]).input_text == seen
 
 
 def test_echoed_message_is_not_the_input_box() -> None:
     """The transcript's "❯ message" lines look like the input line, but no rule follows."""
-    screen = classify(read(f"{CLAUDE_DIR}/05_permission_prompt_1.txt"), profiles()["claude"])
+    screen = classify(read(f"{CLAUDE_DIR}/05_permission_prompt_1.txt"), grammars()["claude"])
     assert screen.input_text is None
 
 
@@ -401,32 +557,32 @@ def test_echoed_message_is_not_the_input_box() -> None:
 @pytest.mark.parametrize("name", ["claude", "codex", "gemini", "aider", "shell", "demo"])
 def test_dead_pane_is_exited_whatever_it_shows(name: str) -> None:
     for relative in (f"{CLAUDE_DIR}/05_permission_prompt_1.txt", f"{CODEX_DIR}/c03_busy.txt"):
-        screen = classify(read(relative), profiles()[name], dead=True)
+        screen = classify(read(relative), grammars()[name], dead=True)
         assert screen == Screen(State.EXITED)
 
 
 @pytest.mark.parametrize("name", ["claude", "codex", "gemini", "aider", "demo"])
 @pytest.mark.parametrize("text", ["", "\n\n\n", " \n" * 50])
 def test_no_markers_is_starting_or_unknown(name: str, text: str) -> None:
-    assert classify(text, profiles()[name], starting=True).state == State.STARTING
-    assert classify(text, profiles()[name]).state == State.UNKNOWN
+    assert classify(text, grammars()[name], starting=True).state == State.STARTING
+    assert classify(text, grammars()[name]).state == State.UNKNOWN
 
 
 @pytest.mark.parametrize("text", ["", "\n\n\n", " \n" * 50, "$ ls\nfile"])
 def test_a_plain_program_is_idle_whenever_it_runs(text: str) -> None:
-    assert classify(text, profiles()["shell"], starting=True).state == State.IDLE
-    assert classify(text, profiles()["shell"]).state == State.IDLE
+    assert classify(text, grammars()["shell"], starting=True).state == State.IDLE
+    assert classify(text, grammars()["shell"]).state == State.IDLE
 
 
 def test_claude_logo_alone_is_not_idle() -> None:
     logo = "\n".join(read(f"{CLAUDE_DIR}/01_startup.txt").splitlines()[:4])
-    profile = profiles()["claude"]
-    assert classify(logo, profile, starting=True).state == State.STARTING
-    assert classify(logo, profile).state == State.UNKNOWN
+    grammar = grammars()["claude"]
+    assert classify(logo, grammar, starting=True).state == State.STARTING
+    assert classify(logo, grammar).state == State.UNKNOWN
 
 
 def test_demo_starting_footer_beats_its_input_line() -> None:
-    screen = classify(read("handmade/demo-starting.txt"), profiles()["demo"], starting=False)
+    screen = classify(read("handmade/demo-starting.txt"), grammars()["demo"], starting=False)
     assert screen.state == State.STARTING
 
 
@@ -440,7 +596,7 @@ def test_demo_starting_footer_beats_its_input_line() -> None:
     ],
 )
 def test_shell_is_idle_whatever_it_shows(relative: str) -> None:
-    screen = classify(read(relative), profiles()["shell"])
+    screen = classify(read(relative), grammars()["shell"])
     assert screen == Screen(State.IDLE)
 
 
@@ -460,15 +616,15 @@ REAL = sorted(key for key in EXPECTED if not key.startswith("handmade/"))
 @pytest.mark.parametrize("relative", REAL)
 def test_real_screens_at_other_widths(relative: str, width: int) -> None:
     expect = EXPECTED[relative]
-    check(classify(resized(read(relative), width), profiles()[expect.profile]), expect)
+    check(classify(resized(read(relative), width), grammars()[expect.profile]), expect)
 
 
 def test_trailing_blank_rows_and_crlf_do_not_matter() -> None:
     text = read(f"{CLAUDE_DIR}/05_permission_prompt_1.txt")
-    profile = profiles()["claude"]
+    grammar = grammars()["claude"]
     expect = EXPECTED[f"{CLAUDE_DIR}/05_permission_prompt_1.txt"]
-    check(classify(text + "\n" * 20, profile), expect)
-    check(classify(text.replace("\n", "\r\n"), profile), expect)
+    check(classify(text + "\n" * 20, grammar), expect)
+    check(classify(text.replace("\n", "\r\n"), grammar), expect)
 
 
 # --- never raises -----------------------------------------------------------------------
@@ -482,13 +638,13 @@ def _fixture_lines() -> list[str]:
 
 
 FIXTURE_LINES = _fixture_lines()
-PROFILE_NAMES = sorted(profiles())
+PROFILE_NAMES = sorted(grammars())
 
 
 @settings(max_examples=300)
 @given(text=st.text(), name=st.sampled_from(PROFILE_NAMES), starting=st.booleans())
 def test_classify_never_raises_on_any_text(text: str, name: str, starting: bool) -> None:
-    screen = classify(text, profiles()[name], starting=starting)
+    screen = classify(text, grammars()[name], starting=starting)
     assert isinstance(screen.state, State)
 
 
@@ -498,7 +654,7 @@ def test_classify_never_raises_on_any_text(text: str, name: str, starting: bool)
     name=st.sampled_from(PROFILE_NAMES),
 )
 def test_classify_never_raises_on_mixed_screen_lines(rows: list[str], name: str) -> None:
-    screen = classify("\n".join(rows), profiles()[name])
+    screen = classify("\n".join(rows), grammars()[name])
     assert isinstance(screen.state, State)
     if screen.state == State.ASKING:
         assert screen.prompt is not None

@@ -40,7 +40,7 @@ def test_render(asking: int, unread: int, line: str, plain: str) -> None:
 
 
 def test_formats_come_from_the_status_table() -> None:
-    formats = StatusFormats.from_values(dict(load_config().get("status")))
+    formats = load_config().settings.status
     assert formats == StatusFormats()
     ascii_only = StatusFormats(asking="!{count}", unread="@{count}", separator=" ")
     assert render_line(1, 4, ascii_only) == "!1 @4"

@@ -31,7 +31,7 @@ from imessenger.agents import load_profiles
 from imessenger.config import load_config
 from imessenger.sessions import Sessions
 from imessenger.store import Store
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 #: Set to 1 to make a missing node/npm or a failed install fail the suite instead of skip it.
 REQUIRE_ENV = "IMESSENGER_REQUIRE_AGENTS"
@@ -170,7 +170,7 @@ def profile_command(profile: str, program: Path) -> list[str]:
     """The command of an agent profile (conf/agents.toml), run with the installed program."""
     found = load_profiles(load_config()).get(profile)
     assert found is not None, f"no agent profile {profile!r}"
-    return [str(program), *found.command[1:]]
+    return [str(program), *found.launch.command[1:]]
 
 
 # --- one agent in one test ----------------------------------------------------------------------
@@ -209,7 +209,7 @@ class Agent:
 
     def screen(self, name: str, history: int = 3000) -> str:
         """The session's pane text with scrollback."""
-        return self.tmux.capture(self.tmux.pane(name), history=history)
+        return AgentPane.of(self.tmux, name).look(history=history)
 
     def wait_for_turn(self, name: str, needle: str, seconds: float = 30.0) -> str:
         """Wait until a user turn containing ``needle`` reached the model; return its text.

@@ -88,7 +88,7 @@ def runs(agent: Agent) -> list[str]:
 
 
 def queues_when_busy(agent: Agent) -> bool:
-    return load_profiles(load_config())[agent.profile].queues_when_busy
+    return load_profiles(load_config())[agent.profile].drive.queues_when_busy
 
 
 def wait_asking(agent: Agent, command: str) -> None:

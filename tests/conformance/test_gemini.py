@@ -18,6 +18,7 @@ from imessenger.agents import load_profiles
 from imessenger.config import load_config
 from imessenger.protocol import delimiters, find_reply
 from imessenger.screen import State, classify
+from imessenger.tmux import AgentPane
 
 pytestmark = pytest.mark.agents
 
@@ -46,7 +47,7 @@ def _wait_idle_screen(agent: Agent) -> None:
 
 
 def test_captured_idle_screen_reads_idle_with_an_empty_box() -> None:
-    screen = classify(IDLE_0_61, load_profiles(load_config())["gemini"])
+    screen = classify(IDLE_0_61, load_profiles(load_config())["gemini"].grammar)
     assert (screen.state, screen.input_text) == (State.IDLE, "")
 
 
@@ -60,7 +61,7 @@ def test_input_box_is_read(gemini: Agent) -> None:
     _wait_idle_screen(gemini)
     assert gemini.screen_state(NAME) == ("idle", "")
     typed = "first line\nsecond line"
-    gemini.tmux.paste(gemini.tmux.pane(NAME), typed)
+    AgentPane.of(gemini.tmux, NAME).paste(typed)
     wait_for(lambda: "second line" in gemini.screen(NAME, 0), 10, "the typed text")
     assert gemini.screen_state(NAME) == ("idle", typed)
 
