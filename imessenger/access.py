@@ -112,7 +112,7 @@ def access_for(tmux: Tmux, store: Store, config: Config, caller: Caller | None =
     where = str(config.user_path) if config.user_path else "your config file"
     return Access(
         caller if caller is not None else identify(tmux),
-        Policy.from_table(config.get("policy"), where),
+        config.settings.policy,
         store,
         tmux.label,
         where,

@@ -7,8 +7,9 @@ The rules, in the order :func:`answer` applies them:
    again" in a three-option prompt but "No" in a two-option one.
 2. Nothing is pressed unless the session is there, is asking, its screen reads
    with certainty (two reads, the second right before the key, show the same
-   prompt) and the prompt has exactly one option with the wanted meaning.
-3. The key is the profile's (:meth:`Profile.keys_for`), pressed once. A key sent
+   prompt: the same :meth:`Prompt.fingerprint`) and the prompt has exactly one
+   option with the wanted meaning.
+3. The key is the profile's (:meth:`Drive.keys_for`), pressed once. A key sent
    in the instant a prompt appears can be dropped, so the prompt must have been
    on the screen for a moment first (``SETTLE_S`` since this process first saw
    it, or no output at all from the pane for a second or more). It is never
@@ -39,6 +40,7 @@ from imessenger.policy import Action
 from imessenger.screen import Meaning, Option, Prompt, Screen, State
 from imessenger.sessions import Sessions, SessionView
 from imessenger.store import ApprovalRecord, Choice, MessageRecord
+from imessenger.tmux import Patience
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +145,7 @@ class NoSuchOption(ApprovalRefused):
         others = [
             command_for(session, other)
             for other in (Choice.YES_ONCE, Choice.YES_ALWAYS, Choice.NO)
-            if other is not choice and _matching(prompt, MEANINGS[other])
+            if other is not choice and prompt.options_meaning(MEANINGS[other])
         ]
         hint = f"; you can use {' or '.join(f'`{c}`' for c in others)}" if others else ""
         super().__init__(
@@ -177,10 +179,6 @@ class PromptStillOpen(ImessengerError):
 
 
 # --- pure choice ---------------------------------------------------------------------------
-
-
-def _matching(prompt: Prompt, meaning: Meaning) -> list[Option]:
-    return [option for option in prompt.options if option.meaning is meaning]
 
 
 def parse_choice(text: str | None) -> Choice:
@@ -217,25 +215,13 @@ def choose_option(prompt: Prompt, choice: Choice, *, session: str = "") -> Optio
     keys = [option.key for option in prompt.options]
     if len(set(keys)) != len(keys):
         raise UnreadableScreen(session, f"two options share a key: {', '.join(keys)}")
-    found = _matching(prompt, MEANINGS[choice])
+    found = prompt.options_meaning(MEANINGS[choice])
     if not found:
         raise NoSuchOption(session, choice, prompt)
     if len(found) > 1:
         listing = ", ".join(f'{o.key}. "{o.label}"' for o in found)
         raise UnreadableScreen(session, f'several options mean "{describe(choice)}": {listing}')
     return found[0]
-
-
-def same_prompt(a: Prompt, b: Prompt) -> bool:
-    """True when two reads show the same prompt: question, subject and options.
-
-    The highlight is left out: moving it does not answer a prompt.
-    """
-
-    def options(prompt: Prompt) -> list[tuple[str, str, Meaning]]:
-        return [(o.key, o.label, o.meaning) for o in prompt.options]
-
-    return a.question == b.question and a.subject == b.subject and options(a) == options(b)
 
 
 def answers(session: str, prompt: Prompt) -> dict[str, Choice]:
@@ -312,19 +298,19 @@ def answer(
         prompt = asked_prompt(session, view.screen)
         profile = sessions.view_profile(view)
         option = choose_option(prompt, choice, session=session)
-        keys = tuple(profile.keys_for(option))
-        last_output = view.pane.window_activity
+        keys = tuple(profile.drive.keys_for(option))
+        last_output = view.pane.info.window_activity
         if not last_output or time.time() - last_output < QUIET_S:
             time.sleep(max(0.0, first_seen + SETTLE_S - time.monotonic()))
-        view = sessions.read(view)  # right before the key: never act on a stale read
+        view = sessions.view(session)  # right before the key: never act on a stale read
         try:
             again = asked_prompt(session, view.screen)
         except ApprovalRefused:
             raise PromptChanged(session) from None
-        if not same_prompt(prompt, again):
+        if prompt.fingerprint() != again.fingerprint():
             raise PromptChanged(session)
         logger.info("answering %s in %s: option %s (%s)", prompt.question, session, keys, choice)
-        tmux.send_keys(view.pane, keys)
+        view.pane.press(keys)
         closed = _closed(sessions, view, again)
         record = sessions.store.add_approval(
             actor=who,
@@ -361,15 +347,12 @@ def _closed(sessions: Sessions, view: SessionView, prompt: Prompt) -> bool:
     in its terminal (the agent is busy or short of CPU), approve keeps watching, up to
     SLOW_S in all.
     """
-    began = time.monotonic()
-    deadline = began + CONFIRM_S
+    patience = Patience(view.pane, CONFIRM_S, SLOW_S)  # the pane the key went to
     gone = 0  # reads in a row without the prompt
-    while (now := time.monotonic()) < deadline:
-        if sessions.tmux.unread_input(view.pane):
-            deadline = min(began + SLOW_S, max(deadline, now + CONFIRM_S))
+    while not patience.expired():
         time.sleep(POLL_S)
         try:
-            view = sessions.read(view)
+            view = sessions.view(view.name)
         except NoSuchSession:
             return True
         screen = view.screen
@@ -378,7 +361,7 @@ def _closed(sessions: Sessions, view: SessionView, prompt: Prompt) -> bool:
         showing = (
             screen.state is State.ASKING
             and screen.prompt is not None
-            and same_prompt(screen.prompt, prompt)
+            and screen.prompt.fingerprint() == prompt.fingerprint()
         )
         gone = 0 if showing else gone + 1
         if gone >= 2:  # two reads, so a screen caught mid-redraw does not count

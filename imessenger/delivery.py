@@ -61,6 +61,7 @@ from imessenger.store import (
     UnknownMessage,
     instance_of,
 )
+from imessenger.tmux import AgentPane, Patience
 
 logger = logging.getLogger(__name__)
 
@@ -188,13 +189,11 @@ class Courier:
         self.sessions = sessions
         self.tmux = sessions.tmux
         self.store = sessions.store
-        self.config = sessions.config
-        self.poll = int(self.config.get("send.poll_ms")) / 1000
-        self.template = str(self.config.get("protocol.envelope"))
+        self.settings = sessions.config.settings
+        self.poll = self.settings.send.poll_s
+        self.template = self.settings.protocol.envelope
         self._shapes = shapes(
-            str(self.config.get("protocol.reply_start")),
-            str(self.config.get("protocol.reply_end")),
-            self.template,
+            self.settings.protocol.reply_start, self.settings.protocol.reply_end, self.template
         )
 
     def clean_body(self, body: str) -> str:
@@ -227,7 +226,7 @@ class Courier:
             )
         started = time.monotonic()
         view = self._live_view(target)
-        instance = instance_of(view.pane.pane_id, view.pane.session_created)
+        instance = view.instance
         with target_lock(self.tmux.label, target, timeout=_LOCK_TIMEOUT_S):
             # Recorded under the lock: every pending message older than this one was
             # left by a sender that has finished, so it is ours to deliver first.
@@ -273,7 +272,7 @@ class Courier:
             return SendResult(message, delivery.outcome, delivery.why, timings=delivery.timings)
         if not wait or raw:
             return SendResult(message, delivery.outcome, timings=delivery.timings)
-        timeout = int(timeout_ms if timeout_ms is not None else self.config.get("send.timeout_ms"))
+        timeout = timeout_ms if timeout_ms is not None else self.settings.send.timeout_ms
         return self.wait_for_reply(message, timeout, started, delivery)
 
     def _live_view(self, target: str) -> SessionView:
@@ -313,7 +312,7 @@ class Courier:
         stuck = self.store.messages_in_state(self.tmux.label, target, MessageState.DELIVERING)
         if not stuck:
             return
-        view, shown = self.sessions.refresh(self.sessions.view(target, capture=False), history=5000)
+        view, shown = self.sessions.look(self.sessions.view(target, capture=False), history=5000)
         typed = view.screen.input_text or ""
         for message in stuck:
             if message.raw:
@@ -337,7 +336,7 @@ class Courier:
         """Deliver one claimed message now, or put it back as pending; record the outcome."""
         profile = self.sessions.view_profile(view)
         try:
-            view, _ = self.sessions.refresh(view)  # decide on what the pane shows now
+            view, _ = self.sessions.look(view)  # decide on what the pane shows now
             view = self._wait_until_ready(view, profile)
             refusal = self._refusal(view, profile)
             if refusal and view.screen.input_text:
@@ -345,7 +344,7 @@ class Courier:
                 # agent redraws its spinner, its echo of the last message can pass
                 # for typed text (seen with Aider).
                 time.sleep(_SECOND_LOOK_S)
-                view, _ = self.sessions.refresh(view)
+                view, _ = self.sessions.look(view)
                 view = self._wait_until_ready(view, profile)
                 refusal = self._refusal(view, profile)
         except NoSuchSession:
@@ -360,7 +359,7 @@ class Courier:
         text = message.body if message.raw else self._envelope(message)
         began = time.monotonic()
         try:
-            self.tmux.paste(view.pane, text, then_keys=profile.submit_keys)
+            view.pane.paste(text, profile.drive.submit_keys)
         except PaneInMode:
             # tmux itself found the pane in copy mode and pasted nothing
             self.store.release_claim(message.id)
@@ -405,18 +404,18 @@ class Courier:
     def _wait_until_ready(self, view: SessionView, profile: Profile) -> SessionView:
         """Wait while a just-started agent draws its first screen (or while it is busy,
         for agents that cannot queue a message)."""
-        deadline = time.monotonic() + int(self.config.get("send.ready_timeout_ms")) / 1000
+        deadline = time.monotonic() + self.settings.send.ready_timeout_s
         while time.monotonic() < deadline:
             state = view.state
             if state is State.EXITED:
                 raise TargetExited(view.name, self.tmux.session_names())
             waiting = state in (State.STARTING, State.UNKNOWN) or (
-                state is State.BUSY and not profile.queues_when_busy
+                state is State.BUSY and not profile.drive.queues_when_busy
             )
             if not waiting:
                 return view
             time.sleep(self.poll)
-            view = self.sessions.read(view)  # also notices a pane that died meanwhile
+            view = self.sessions.view(view.name)  # also notices a pane that died meanwhile
         return view
 
     @staticmethod
@@ -429,7 +428,7 @@ class Courier:
             subject = screen.prompt.subject if screen.prompt else ""
             about = f" ({subject})" if subject else ""
             return f'"{view.name}" is waiting at a permission prompt{about}'
-        if screen.state is State.BUSY and not profile.queues_when_busy:
+        if screen.state is State.BUSY and not profile.drive.queues_when_busy:
             return f'"{view.name}" is busy and its agent cannot queue messages'
         if screen.state in (State.STARTING, State.UNKNOWN):
             return f'"{view.name}" is not ready (its screen reads {screen.state})'
@@ -447,11 +446,8 @@ class Courier:
         )
 
     def delimiters(self, message_id: str) -> Delimiters:
-        return delimiters(
-            message_id,
-            str(self.config.get("protocol.reply_start")),
-            str(self.config.get("protocol.reply_end")),
-        )
+        protocol = self.settings.protocol
+        return delimiters(message_id, protocol.reply_start, protocol.reply_end)
 
     def _confirm(
         self, message: MessageRecord, view: SessionView, profile: Profile, before: Screen
@@ -461,42 +457,37 @@ class Courier:
         Each look is one capture with enough scrollback to find the message's id
         even when a long message pushed its first line off the screen.
         """
-        confirm_s = int(self.config.get("send.submit_confirm_ms")) / 1000
-        retry_after = int(self.config.get("send.submit_retry_ms")) / 1000
-        slow_s = max(confirm_s, int(self.config.get("send.ready_timeout_ms")) / 1000)
-        # confirm_s counts from when the agent read the paste: while the text waits
-        # unread in its terminal, the agent is slow, not deaf, and "not delivered" could
-        # make someone send it a second time (slow_s in all, at most)
-        history = min(5000, message.body.count("\n") + 2 * view.pane.height + 10)
-        began = time.monotonic()
-        deadline = began + confirm_s
+        confirm_s = self.settings.send.submit_confirm_s
+        retry_after = self.settings.send.submit_retry_s
+        # confirm_s counts from when the agent read the paste (see imessenger.tmux.patience)
+        patience = Patience(
+            view.pane, confirm_s, max(confirm_s, self.settings.send.ready_timeout_s)
+        )
+        history = min(5000, message.body.count("\n") + 2 * view.pane.info.height + 10)
         pressed_again = False
         watch = Submission(before, None if message.raw else message.id)
         while True:
-            view, text = self.sessions.refresh(view, history=history)
+            view, text = self.sessions.look(view, history=history)
             screen = view.screen
-            if screen.input_text is None and not profile.input_patterns:
+            if screen.input_text is None and not profile.grammar.input_patterns:
                 # A plain program: no input box to watch; the paste and the key went in.
                 return Outcome.DELIVERED
             outcome = watch.look(screen, text)
             if outcome is not None:
                 return outcome
-            now = time.monotonic()
-            unread = self.tmux.unread_input(view.pane)
-            if unread:
-                deadline = min(began + slow_s, max(deadline, now + confirm_s))
+            expired = patience.expired()
             if (
-                profile.submit_retry
+                profile.drive.submit_retry
                 and not pressed_again
                 and screen.input_text
                 and screen.state is State.IDLE
-                and now - began >= retry_after
-                and not unread  # it read the key and kept the text
+                and time.monotonic() - patience.began >= retry_after
+                and not patience.unread  # it read the key and kept the text
             ):
                 logger.info("submit key seemingly lost in %s; pressing it once more", view.name)
-                self.tmux.send_keys(view.pane, profile.submit_keys)
+                view.pane.press(profile.drive.submit_keys)
                 pressed_again = True
-            if now >= deadline:
+            if expired:
                 return None
             time.sleep(self.poll)
 
@@ -507,7 +498,9 @@ class Courier:
         done: list[tuple[MessageRecord, Delivery]] = []
         view = self._live_view(target)
         with target_lock(self.tmux.label, target, timeout=_LOCK_TIMEOUT_S):
-            self._forget_ended(target, instance_of(view.pane.pane_id, view.pane.session_created))
+            self._forget_ended(
+                target, instance_of(view.pane.info.pane_id, view.pane.info.session_created)
+            )
             self._recover_claims(target)
             while True:
                 claimed = self.store.claim_pending(self.tmux.label, target)
@@ -567,15 +560,15 @@ class Courier:
         The pane is read from a little above where it was at delivery, down to
         its bottom, whatever it printed meanwhile.
         """
-        pane = self.tmux.pane(message.target)
-        start = pane.history_size
-        history = pane.height
+        pane = AgentPane.of(self.tmux, message.target)
+        start = pane.info.history_size
+        history = pane.info.height
         while True:
             record = self.store.get_message(message.id)
             if record is not None and record.reply is not None:
                 yield record.reply
                 return
-            text, size = self.tmux.capture_growing(pane, history=history)
+            text, size = pane.look_growing(history)
             reply = find_reply(text, delims, envelope_anchor(self.template, message.id))
             if reply is not None:
                 yield self._record_screen_reply(message.id, reply)
@@ -584,7 +577,7 @@ class Courier:
                 return
             yield None
             # Everything printed since delivery, plus a screen's worth above it.
-            history = max(0, size - start) + 2 * pane.height
+            history = max(0, size - start) + 2 * pane.info.height
             time.sleep(self.poll)
 
     def _record_screen_reply(self, message_id: str, reply: str) -> str:
@@ -606,10 +599,10 @@ class Courier:
         for message in late:
             if message.target not in screens:
                 try:
-                    pane = self.tmux.pane(message.target)
+                    pane = AgentPane.of(self.tmux, message.target)
                 except NoSuchSession:
                     continue
-                screens[message.target] = self.tmux.capture(pane, history=pane.history_size)
+                screens[message.target] = pane.look(pane.info.history_size)
             reply = find_reply(
                 screens[message.target],
                 self.delimiters(message.id),

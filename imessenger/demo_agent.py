@@ -368,15 +368,11 @@ def reply_formats() -> tuple[str, str]:
     try:
         from imessenger.config import load_config
 
-        config = load_config()
-        start = config.get("protocol.reply_start")
-        end = config.get("protocol.reply_end")
+        protocol = load_config().settings.protocol
     except Exception as exc:  # any failure: the demo still works with the defaults
         logger.debug("using the default reply delimiters: %s", exc)
         return DEFAULT_REPLY_START, DEFAULT_REPLY_END
-    if isinstance(start, str) and isinstance(end, str) and "{id}" in start and "{id}" in end:
-        return start, end
-    return DEFAULT_REPLY_START, DEFAULT_REPLY_END
+    return protocol.reply_start, protocol.reply_end
 
 
 def block(bullet: str, lines: Sequence[str]) -> list[str]:

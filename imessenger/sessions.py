@@ -18,13 +18,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from imessenger.agents import Profile, get_profile, load_profiles
-from imessenger.config import Config
+from imessenger.config import FALLBACK_PROFILE, Config
 from imessenger.errors import ImessengerError, NoSuchSession, UsageError
 from imessenger.names import check_name
 from imessenger.paths import user_config_path
 from imessenger.screen import Screen, State, classify
 from imessenger.store import SessionRecord, Store, instance_of
-from imessenger.tmux import AGENT_OPTION, CONFIG_OPTION, HOME_OPTION, SOCKET_ENV, PaneInfo, Tmux
+from imessenger.tmux import AGENT_OPTION, CONFIG_OPTION, HOME_OPTION, SOCKET_ENV, AgentPane, Tmux
 
 logger = logging.getLogger(__name__)
 
@@ -41,19 +41,28 @@ def validate_name(name: str) -> None:
 
 @dataclass(frozen=True)
 class SessionView:
-    """A session as seen now: its record (if isesh started it), its pane and its screen."""
+    """A session as seen now: its record (if isesh started it), its pane and its screen.
+
+    ``pane`` is the handle everything done to the session goes through; what tmux
+    said of the pane when it was seen is ``pane.info``.
+    """
 
     name: str
     agent: str
     directory: str
     started_at: float
     managed: bool
-    pane: PaneInfo
+    pane: AgentPane
     screen: Screen
 
     @property
     def state(self) -> State:
         return self.screen.state
+
+    @property
+    def instance(self) -> str:
+        """Which run of the session this is: a session started again under its name is another."""
+        return instance_of(self.pane.info.pane_id, self.pane.info.session_created)
 
     @property
     def age(self) -> float:
@@ -80,7 +89,7 @@ class Sessions:
 
     def command_for(self, profile: Profile, directory: Path, explicit: list[str]) -> list[str]:
         """Return the argv to run: the explicit command, else the profile's; check it exists."""
-        argv = list(explicit) if explicit else profile.argv()
+        argv = list(explicit) if explicit else profile.launch.argv()
         program = argv[0]
         if "/" in program:
             path = directory / program if not os.path.isabs(program) else Path(program)
@@ -101,7 +110,7 @@ class Sessions:
     ) -> SessionView:
         """Start a detached session NAME in DIRECTORY running the agent; record it."""
         validate_name(name)
-        profile = get_profile(self.config, agent or str(self.config.get("default_agent")))
+        profile = get_profile(self.config, agent or self.config.settings.default_agent)
         folder = directory.expanduser()
         if not folder.is_dir():
             raise UsageError(f'directory "{directory}" does not exist: create it or pick another')
@@ -113,21 +122,22 @@ class Sessions:
                 f'a session named "{name}" already exists: pick another name, '
                 f"or stop it first with `isesh stop {name}`"
             )
-        environment = {**profile.env(), "IMESSENGER_SESSION": name}
+        environment = {**profile.launch.env(), "IMESSENGER_SESSION": name}
         if self.tmux.socket_name:
             environment[SOCKET_ENV] = self.tmux.socket_name
         for key in _PASSED_ON:
             if os.environ.get(key):
                 environment[key] = os.environ[key]
+        window = self.config.settings.start
         pane = self.tmux.new_session(
             name,
             folder,
             argv,
             environment=environment,
-            width=int(self.config.get("start.width")),
-            height=int(self.config.get("start.height")),
+            width=window.width,
+            height=window.height,
             options=self._agent_options(name),
-            history=int(self.config.get("start.history_limit")),
+            history=window.history_limit,
         )
         try:
             self.store.record_session(self.tmux.label, name, profile.name, str(folder), argv)
@@ -137,7 +147,9 @@ class Sessions:
                 f'the session "{name}" it was for has ended; the one running now is another',
                 keep_instance=instance_of(pane.pane_id, pane.session_created),
             )
-            return self._view(pane, self.store.get_session(self.tmux.label, name))
+            return self._seen(
+                AgentPane(self.tmux, pane), self.store.get_session(self.tmux.label, name)
+            )
         except BaseException:
             # Nothing half-started is left behind: the session goes with the failed start.
             _end_process_group(pane.pid, grace=0.2)
@@ -165,21 +177,22 @@ class Sessions:
         """Return the sessions isesh started (and, with include_all, every other one)."""
         records = {r.name: r for r in self.store.list_sessions(self.tmux.label)}
         views = []
-        for pane in self.tmux.panes():
-            record = records.get(pane.session)
+        for info in self.tmux.panes():
+            record = records.get(info.session)
             if record is None and not include_all:
                 continue
-            views.append(self._view(pane, record))
+            views.append(self._seen(AgentPane(self.tmux, info), record))
         return sorted(views, key=lambda v: (v.started_at, v.name))
 
     def view(self, name: str, *, capture: bool = True) -> SessionView:
-        """Return one session (started by isesh or not); NoSuchSession when absent.
+        """Return one session as it is now (started by isesh or not); NoSuchSession when absent.
 
-        With ``capture`` False, a session isesh started is not read (its screen
-        says only whether it exited): for callers that read it later anyway.
+        Every call asks tmux afresh about the pane and reads its screen. With
+        ``capture`` False, a session isesh started is not read (its screen says only
+        whether it exited): for callers that :meth:`look` at it next anyway.
         """
         check_name(name)
-        pane = self.tmux.pane(name)
+        pane = AgentPane.of(self.tmux, name)
         record = self.store.get_session(self.tmux.label, name)
         if not capture and record is not None:
             state = State.EXITED if pane.dead else State.UNKNOWN
@@ -192,37 +205,41 @@ class Sessions:
                 pane=pane,
                 screen=Screen(state),
             )
-        return self._view(pane, record)
+        return self._seen(pane, record)
+
+    def profile_for(self, agent: str) -> Profile:
+        """Return the profile named ``agent``, else the plain program's (FALLBACK_PROFILE)."""
+        return self.profiles.get(agent) or self.profiles[FALLBACK_PROFILE]
 
     def view_profile(self, view: SessionView) -> Profile:
-        return self.profiles.get(view.agent) or self.profiles["shell"]
+        return self.profile_for(view.agent)
 
-    def read(self, view: SessionView) -> SessionView:
-        """Read the session's pane again (its tmux state and its text) and return the fresh view."""
-        pane = self.tmux.pane(view.name)
-        return self._view(pane, self.store.get_session(self.tmux.label, view.name))
+    def look(self, view: SessionView, *, history: int = 0) -> tuple[SessionView, str]:
+        """Read the screen again, in one tmux call; return the new view and the text read.
 
-    def refresh(self, view: SessionView, *, history: int = 0) -> tuple[SessionView, str]:
-        """Capture the pane again in one tmux call; return the new view and the text captured.
-
-        With ``history``, the text holds that many lines of scrollback too, and
-        the screen is read from its last ``pane.height`` lines.
+        Only the text is read again: what tmux said of the pane (dead, in a mode, its
+        size) is kept from ``view`` (:meth:`view` asks afresh). With ``history``, the
+        text holds that many lines of scrollback too, and the screen is read from its
+        last ``pane.info.height`` lines.
         """
-        text = self.tmux.capture(view.pane, history=history)
-        visible = "\n".join(text.split("\n")[-view.pane.height :]) if history else text
+        text = view.pane.look(history)
+        info = view.pane.info
+        visible = "\n".join(text.split("\n")[-info.height :]) if history else text
         profile = self.view_profile(view)
-        starting = view.managed and time.time() - view.started_at < profile.startup_ms / 1000
-        screen = classify(visible, profile, dead=view.pane.dead, starting=starting)
+        starting = view.managed and profile.launch.starting(time.time() - view.started_at)
+        screen = classify(visible, profile.grammar, dead=info.dead, starting=starting)
         return replace(view, screen=screen), text
 
-    def _view(self, pane: PaneInfo, record: SessionRecord | None) -> SessionView:
-        text = "" if pane.dead else self.tmux.capture(pane)
+    def _seen(self, pane: AgentPane, record: SessionRecord | None) -> SessionView:
+        """The view of a pane just listed: its screen read with its profile (else guessed)."""
+        info = pane.info
+        text = "" if info.dead else pane.look()
         if record is not None:
-            profile = self.profiles.get(record.agent) or self.profiles["shell"]
-            starting = time.time() - record.started_at < profile.startup_ms / 1000
-            screen = classify(text, profile, dead=pane.dead, starting=starting)
+            profile = self.profile_for(record.agent)
+            starting = profile.launch.starting(time.time() - record.started_at)
+            screen = classify(text, profile.grammar, dead=info.dead, starting=starting)
             return SessionView(
-                name=pane.session,
+                name=info.session,
                 agent=record.agent,
                 directory=record.directory,
                 started_at=record.started_at,
@@ -230,33 +247,33 @@ class Sessions:
                 pane=pane,
                 screen=screen,
             )
-        agent, screen = self._guess(text, pane)
+        agent, screen = self._guess(text, info.dead)
         return SessionView(
-            name=pane.session,
+            name=info.session,
             agent=agent,
             directory="",
-            started_at=pane.session_created,
+            started_at=info.session_created,
             managed=False,
             pane=pane,
             screen=screen,
         )
 
-    def _guess(self, text: str, pane: PaneInfo) -> tuple[str, Screen]:
+    def _guess(self, text: str, dead: bool) -> tuple[str, Screen]:
         """Read an unrecorded session's screen with the first profile that recognises it."""
         for name in _GUESS_ORDER:
             profile = self.profiles.get(name)
             if profile is None:
                 continue
-            screen = classify(text, profile, dead=pane.dead)
+            screen = classify(text, profile.grammar, dead=dead)
             if screen.state is not State.UNKNOWN:
                 return name, screen
-        return "shell", classify(text, self.profiles["shell"], dead=pane.dead)
+        fallback = self.profiles[FALLBACK_PROFILE]
+        return FALLBACK_PROFILE, classify(text, fallback.grammar, dead=dead)
 
     def logs(self, name: str, lines: int) -> str:
         """Return the pane's text with up to ``lines`` lines of scrollback."""
         check_name(name)
-        pane = self.tmux.pane(name)
-        return self.tmux.capture(pane, history=lines).rstrip("\n")
+        return AgentPane.of(self.tmux, name).look(lines).rstrip("\n")
 
     # -- stopping ---------------------------------------------------------------
 
@@ -273,15 +290,15 @@ class Sessions:
             raise
         how = "killed"
         if not force:
-            grace = int(self.config.get("stop.grace_ms")) / 1000
+            grace = self.config.settings.stop.grace_s
             if not view.pane.dead:
                 self._ask_to_exit(view)
-                retry = int(self.config.get("send.submit_retry_ms")) / 1000
+                retry = self.config.settings.send.submit_retry_s
                 if not self._wait_exit(name, min(retry, grace)):
                     self._submit_exit_again(view)
             if self._wait_exit(name, grace):
                 how = "exited"
-        _end_process_group(view.pane.pid)
+        _end_process_group(view.pane.info.pid)
         if self.tmux.has_session(name):
             self.tmux.kill_session(name)
         self.store.cancel_undelivered(
@@ -292,11 +309,11 @@ class Sessions:
 
     def _ask_to_exit(self, view: SessionView) -> None:
         profile = self.view_profile(view)
-        if profile.exit_text:
-            self.tmux.type_text(view.pane, profile.exit_text)
-            self.tmux.send_keys(view.pane, list(profile.submit_keys))
-        elif profile.exit_keys:
-            self.tmux.send_keys(view.pane, list(profile.exit_keys))
+        if profile.launch.exit_text:
+            view.pane.type(profile.launch.exit_text)
+            view.pane.press(profile.drive.submit_keys)
+        elif profile.launch.exit_keys:
+            view.pane.press(profile.launch.exit_keys)
 
     def _submit_exit_again(self, view: SessionView) -> None:
         """Press the submit key once more when the exit command still sits in the input box.
@@ -305,20 +322,20 @@ class Sessions:
         0.61), as they do after a paste.
         """
         profile = self.view_profile(view)
-        if not profile.exit_text or not profile.submit_retry:
+        if not profile.launch.exit_text or not profile.drive.submit_retry:
             return
         try:
-            fresh, _ = self.refresh(view)
+            fresh, _ = self.look(view)
         except NoSuchSession:
             return
-        if fresh.screen.input_text == profile.exit_text:
-            self.tmux.send_keys(view.pane, list(profile.submit_keys))
+        if fresh.screen.input_text == profile.launch.exit_text:
+            view.pane.press(profile.drive.submit_keys)
 
     def _wait_exit(self, name: str, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while True:
             try:
-                if self.tmux.pane(name).dead:
+                if AgentPane.of(self.tmux, name).dead:
                     return True
             except NoSuchSession:
                 return True

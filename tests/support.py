@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 from click.testing import CliRunner, Result
 
+from imessenger.tmux import AgentPane
+
 if TYPE_CHECKING:
     from imessenger.screen import Prompt
     from imessenger.sessions import Sessions
@@ -88,7 +90,7 @@ def start_demo_in_shell(tmux: Tmux, name: str) -> int:
     demo = shlex.join([sys.executable, "-m", "imessenger.demo_agent", "--startup-ms", "0"])
     started = run_isesh("start", name, "--agent", "demo", "--", "sh", "-c", f"{demo}; exit")
     assert started.exit_code == 0, started.output
-    wait_for(lambda: "? for help" in tmux.capture(tmux.pane(name)), what=f"{name} idle")
+    wait_for(lambda: "? for help" in AgentPane.of(tmux, name).look(), what=f"{name} idle")
     shell = tmux.pane(name).pid
     with open(f"/proc/{shell}/task/{shell}/children") as listing:
         [agent] = [int(child) for child in listing.read().split()]
@@ -106,7 +108,7 @@ def delivered(store: Store, message_id: str) -> bool:
 
 def scrollback(tmux: Tmux, name: str) -> str:
     """The text of a session's pane with 2000 lines of scrollback."""
-    return tmux.capture(tmux.pane(name), history=2000)
+    return AgentPane.of(tmux, name).look(history=2000)
 
 
 class Terminal:

@@ -15,7 +15,7 @@ from imessenger.config import load_config
 from imessenger.screen import State
 from imessenger.sessions import Sessions
 from imessenger.store import InboxKind, Store
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 
 @pytest.fixture
@@ -219,7 +219,7 @@ def test_pending_message_and_late_reply_reach_the_inbox(tmux: Tmux, sessions: Se
     assert late.exit_code == 124, late.output
     message_id = late.stderr.split("message ")[1].split()[0]
     wait_for(
-        lambda: f"<<IMSG-END {message_id}>>" in tmux.capture(tmux.pane("w1"), history=200),
+        lambda: f"<<IMSG-END {message_id}>>" in AgentPane.of(tmux, "w1").look(history=200),
         what="the late reply on screen",
     )
     entries = inbox_json()["entries"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support import run_isesh, wait_for
 
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 
 def states(*args: str) -> dict[str, str]:
@@ -139,7 +139,7 @@ def test_logs_include_scrollback(tmux: Tmux) -> None:
         ).exit_code
         == 0
     )
-    wait_for(lambda: "300" in tmux.capture(tmux.pane("w1")), what="seq output")
+    wait_for(lambda: "300" in AgentPane.of(tmux, "w1").look(), what="seq output")
     logs = run_isesh("logs", "w1", "-n", "1000").stdout.split()
     assert logs[:3] == ["1", "2", "3"]
     short = run_isesh("logs", "w1", "-n", "5").stdout.split()

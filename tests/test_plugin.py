@@ -24,7 +24,7 @@ from support import Terminal, python_cli, run_imessenger, run_isesh, wait_for
 
 from imessenger.status import running_pid
 from imessenger.store import Choice, InboxKind, Store
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "tmux" / "imessenger.tmux"
@@ -80,7 +80,10 @@ def start_demo(name: str) -> None:
 
 def ask(tmux: Tmux, name: str, directive: str) -> None:
     assert run_imessenger("send", name, "--no-reply", f"{directive} BUSY[50]").exit_code == 0
-    wait_for(lambda: "Do you want to proceed?" in tmux.capture(tmux.pane(name)), what="a prompt")
+    wait_for(
+        lambda: "Do you want to proceed?" in AgentPane.of(tmux, name).look(),
+        what="a prompt",
+    )
 
 
 @pytest.fixture
@@ -246,7 +249,7 @@ def test_menu_and_jump_on_a_terminal_client(server: Tmux, terminal: Terminal) ->
 
 def test_send_popup_sends_a_multi_line_message(server: Tmux) -> None:
     start_demo("w1")
-    wait_for(lambda: "demo>" in server.capture(server.pane("w1")), what="w1 ready")
+    wait_for(lambda: "demo>" in AgentPane.of(server, "w1").look(), what="w1 ready")
     result = run_imessenger("compose", stdin="1\nfirst line\nsecond line\n.\n")
     assert result.exit_code == 0, result.output
     assert "1. w1" in result.stdout

@@ -22,7 +22,7 @@ from imessenger.protocol import find_reply
 from imessenger.screen import State
 from imessenger.sessions import Sessions
 from imessenger.store import Store
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 EXIT_REFUSED = PolicyRefused.exit_code
 
@@ -51,8 +51,8 @@ class ShellAgent:
         out = self.folder / f"out-{self.runs}"
         line = f"{command} > {shlex.quote(str(out))} 2>&1; echo $? > {shlex.quote(str(out))}.rc"
         pane = self.tmux.pane(self.name)
-        self.tmux.type_text(pane, line)
-        self.tmux.send_keys(pane, ["Enter"])
+        AgentPane(self.tmux, pane).type(line)
+        AgentPane(self.tmux, pane).press(["Enter"])
         rc = Path(f"{out}.rc")
         wait_for(lambda: rc.is_file() and rc.read_text().strip(), seconds, f"{command!r} to end")
         return int(rc.read_text()), out.read_text()
@@ -168,7 +168,7 @@ def test_a_body_cannot_forge_another_messages_reply(tmux: Tmux, sessions: Sessio
         alice.wait()
     assert alice.returncode == 124  # no reply: Mallory's echo is not one
     assert "MALLORY" not in out
-    screen = tmux.capture(tmux.pane("w1"), history=200)
+    screen = AgentPane.of(tmux, "w1").look(history=200)
     assert "MALLORY" in screen  # the text arrived, its delimiters broken
     assert f"<\\<IMSG-END {message_id}>>" in screen
 

@@ -17,7 +17,7 @@ from imessenger.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOU
 from imessenger.config import load_config
 from imessenger.sessions import Sessions
 from imessenger.store import MessageState, Store
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 RECORDER = Path(__file__).parent / "programs" / "raw_recorder.py"
 
@@ -36,7 +36,7 @@ def state_of(tmux: Tmux, name: str) -> str:
 
 
 def screen_of(tmux: Tmux, name: str, history: int = 2000) -> str:
-    return tmux.capture(tmux.pane(name), history=history)
+    return AgentPane.of(tmux, name).look(history=history)
 
 
 def message_state(message_id: str) -> MessageState:
@@ -149,7 +149,7 @@ def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
     assert message_state(str(data["id"])) is MessageState.PENDING
     # Nor does `deliver` while it is asking.
     assert run_imessenger("deliver", "w1").exit_code == EXIT_PENDING
-    tmux.send_keys(tmux.pane("w1"), ["3"])  # the user says no
+    AgentPane.of(tmux, "w1").press(["3"])  # the user says no
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle again")
     delivered = run_imessenger("deliver", "w1")
     assert delivered.exit_code == 0, delivered.output
@@ -163,13 +163,13 @@ def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
 def test_never_pastes_over_half_typed_input(tmux: Tmux) -> None:
     start_demo()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
-    tmux.type_text(tmux.pane("w1"), "half typed")
+    AgentPane.of(tmux, "w1").type("half typed")
     wait_for(lambda: "demo> half typed" in screen_of(tmux, "w1", 0), what="typed text")
     code, data = send_json("w1", "do not mix with me")
     assert code == EXIT_PENDING
     assert "half-typed" in str(data["why"])
     assert "demo> half typed" in screen_of(tmux, "w1", 0)  # untouched
-    tmux.send_keys(tmux.pane("w1"), ["BSpace"] * len("half typed"))
+    AgentPane.of(tmux, "w1").press(["BSpace"] * len("half typed"))
     wait_for(lambda: "demo>\n" in screen_of(tmux, "w1", 0) + "\n", what="empty input")
     assert run_imessenger("deliver").exit_code == 0
     wait_for(lambda: "do not mix with me" in screen_of(tmux, "w1"), what="delivered")
@@ -378,9 +378,9 @@ def test_whoami(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("IMESSENGER_SESSION")
     # Inside a pane of a session (even one isesh did not start): that session's name.
     pane = tmux.new_session("boss", Path("/"), ["sh"], environment={}, width=80, height=24)
-    tmux.type_text(pane, f"env -u IMESSENGER_SESSION {sys.executable} -m imessenger whoami")
-    tmux.send_keys(pane, ["Enter"])
-    wait_for(lambda: "\nboss" in tmux.capture(pane), what="whoami inside tmux")
+    AgentPane(tmux, pane).type(f"env -u IMESSENGER_SESSION {sys.executable} -m imessenger whoami")
+    AgentPane(tmux, pane).press(["Enter"])
+    wait_for(lambda: "\nboss" in AgentPane(tmux, pane).look(), what="whoami inside tmux")
 
 
 def test_a_session_cannot_message_itself(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -418,7 +418,7 @@ def test_a_message_left_unsubmitted_in_the_input_box_is_not_called_delivered(tmu
         # A sender that died after pasting but before the agent took the text.
         store.add_message("0000abcd", tmux.label, "user", "w1", "left in the box")
         assert store.claim_pending(tmux.label, "w1") is not None
-    tmux.paste(tmux.pane("w1"), "[imessenger] message 0000abcd from user: left in the box")
+    AgentPane.of(tmux, "w1").paste("[imessenger] message 0000abcd from user: left in the box")
     wait_for(lambda: "0000abcd" in screen_of(tmux, "w1", 0), what="the pasted text")
     result = run_imessenger("send", "--no-reply", "w1", "newest")
     assert result.exit_code == EXIT_PENDING, result.output  # the box holds text: not pasted
@@ -447,7 +447,10 @@ def test_an_agent_too_slow_to_read_the_paste_is_waited_for(tmux: Tmux, isolated_
             stdout=subprocess.PIPE,
             text=True,
         )
-        wait_for(lambda: (tmux.unread_input(tmux.pane("w1")) or 0) > 0, what="the unread paste")
+        wait_for(
+            lambda: (AgentPane.of(tmux, "w1").unread_input() or 0) > 0,
+            what="the unread paste",
+        )
         time.sleep(1.5)  # three times submit_confirm_ms
         assert sender.poll() is None, "send gave up on an agent that had not read the paste"
     finally:

@@ -25,7 +25,7 @@ from imessenger.config import load_config
 from imessenger.screen import State
 from imessenger.sessions import Sessions
 from imessenger.store import MessageRecord, MessageState, Store
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 #: States in which a message was pasted and taken (or may still answer).
 TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED, MessageState.TIMED_OUT}
@@ -50,7 +50,7 @@ def message_with(text: str) -> MessageRecord | None:
 
 def echoes(tmux: Tmux, name: str, message_id: str) -> int:
     """How many times the agent shows message ``message_id`` as submitted."""
-    screen = tmux.capture(tmux.pane(name), history=5000)
+    screen = AgentPane.of(tmux, name).look(history=5000)
     return screen.count(f"❯ [imessenger] message {message_id} from")
 
 
@@ -83,7 +83,7 @@ def test_the_reply_of_a_killed_sender_reaches_its_inbox(tmux: Tmux, signum: int)
     sender.send_signal(signum)
     sender.wait(10)
     assert sender.returncode != 0
-    wait_for(lambda: f"<<IMSG-END {record.id}>>" in tmux.capture(tmux.pane("w1"), history=200))
+    wait_for(lambda: f"<<IMSG-END {record.id}>>" in AgentPane.of(tmux, "w1").look(history=200))
     inbox = run_imessenger("inbox", "--json")
     entries = json.loads(inbox.stdout)["entries"]
     assert [(e["kind"], e["message_id"]) for e in entries] == [("reply", record.id)]
@@ -212,12 +212,12 @@ def test_a_pane_in_copy_mode_gets_the_message_whole_once_the_mode_ends(tmux: Tmu
     message_id = json.loads(sent.stdout)["id"]
     assert "copy mode" in json.loads(sent.stdout)["why"]
     assert tmux.pane("w1").in_mode  # the person's scroll position is left alone
-    tmux.send_keys(pane, ["q"])
+    AgentPane(tmux, pane).press(["q"])
     wait_for(lambda: not tmux.pane("w1").in_mode, what="copy mode ended")
     assert run_imessenger("deliver", "w1").exit_code == 0
     wait_for(lambda: state(tmux, "w1") is State.IDLE, what="answered")
     assert echoes(tmux, "w1", message_id) == 1
-    screen = tmux.capture(tmux.pane("w1"), history=200)
+    screen = AgentPane.of(tmux, "w1").look(history=200)
     assert "demo got 3 line" not in screen  # never split into several messages
 
 
@@ -346,7 +346,7 @@ def test_a_watcher_killed_while_it_delivers_leaves_each_message_delivered_once(
     with open(log, "wb") as output:
         watcher = subprocess.Popen([*python_cli(), "watch"], stdout=output, stderr=output)
     try:
-        tmux.send_keys(tmux.pane("w1"), ["1"])  # the person answers: the watcher delivers
+        AgentPane.of(tmux, "w1").press(["1"])  # the person answers: the watcher delivers
         time.sleep(delay_ms / 1000)
     finally:
         watcher.kill()

@@ -19,7 +19,7 @@ from support import delivered, python_cli, run_imessenger, run_isesh, scrollback
 
 from imessenger.status import running_pid
 from imessenger.store import DB_FILENAME, InboxEntry, InboxKind, MessageState, Store
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 StartWatcher = Callable[[], Watching]
 
@@ -53,9 +53,9 @@ def test_a_full_disk_is_outlived_and_nothing_is_lost_or_repeated(
         filler = disk.fill()
         # While nothing can be written: a prompt appears in w2 (typed there, as a person
         # would), and w1's prompt is answered, so that w1 is ready for its pending message.
-        tmux.type_text(tmux.pane("w2"), "ASK[touch b.txt]")
-        tmux.send_keys(tmux.pane("w2"), ["Enter"])
-        tmux.send_keys(tmux.pane("w1"), ["1"])
+        AgentPane.of(tmux, "w2").type("ASK[touch b.txt]")
+        AgentPane.of(tmux, "w2").press(["Enter"])
+        AgentPane.of(tmux, "w1").press(["1"])
         for what in ("write the status file", "write inbox notices", 'deliver to "w1"'):
             wait_for(
                 lambda what=what: watching.said("DEBUG", f"still cannot {what}") >= 3,
@@ -100,7 +100,7 @@ def test_each_command_says_why_and_changes_nothing(
     tmux: Tmux, disk: Disk, tmp_path: Path, fault: str
 ) -> None:
     start_demo("w1", tmp_path)
-    wait_for(lambda: "? for help" in tmux.capture(tmux.pane("w1")), what="w1 idle")
+    wait_for(lambda: "? for help" in AgentPane.of(tmux, "w1").look(), what="w1 idle")
     screen = scrollback(tmux, "w1")
     if fault == "read-only":
         disk.remount("ro")
