@@ -7,8 +7,9 @@ cache or the database (their size and time are looked at every
 ``watch.interval_ms``; nothing is redrawn while they stay the same). Without a
 watcher the dashboard reads the panes itself at that interval.
 
-:func:`rows` and :func:`render` are plain functions (data in, text lines out);
-:class:`Dashboard` is the curses loop around them.
+What it shows comes from :meth:`imessenger.api.Api.overview`; :func:`render` is a
+plain function (data in, text lines out); :class:`Dashboard` is the curses loop
+around them, and every key calls the Api.
 """
 
 from __future__ import annotations
@@ -18,112 +19,22 @@ import curses
 import logging
 import os
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from imessenger.api import Choice, Overview, Row, describe
 from imessenger.errors import ImessengerError
-from imessenger.sessions import Sessions
-from imessenger.status import Status, read_status, render_plain, status_path
-from imessenger.store import Choice, MessageRecord
+from imessenger.status import render_plain
+
+if TYPE_CHECKING:
+    from imessenger.api import Api
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["KEYS", "Dashboard", "Overview", "Row", "render", "run_dashboard"]
 
 #: The keys of the dashboard and what they do, as its footer lists them.
 KEYS = "↑↓ pick  y yes  a yes always  n no  s send  ⏎ jump  q quit"
 _ANSWER_KEYS = {ord("y"): Choice.YES_ONCE, ord("a"): Choice.YES_ALWAYS, ord("n"): Choice.NO}
-
-
-@dataclass(frozen=True)
-class Row:
-    """One session as the dashboard shows it."""
-
-    name: str
-    agent: str
-    state: str
-    asking: str | None = None
-    choices: tuple[str, ...] = ()
-    last_message: str = ""
-    last_reply: str = ""
-    unread: int = 0
-    pending: bool = False
-
-
-@dataclass
-class View:
-    """What the dashboard shows: the rows and the counts of the header."""
-
-    rows: list[Row] = field(default_factory=list)
-    watching: bool = False
-    user_unread: int = 0
-
-
-def first_line(text: str | None, width: int = 60) -> str:
-    """The first non-blank line of ``text``, cut to ``width`` (with "…" when cut or longer)."""
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    if not lines:
-        return ""
-    line, more = lines[0], len(lines) > 1
-    if len(line) > width:
-        line, more = line[: width - 1], True
-    return line + ("…" if more else "")
-
-
-def _last_exchange(messages: list[MessageRecord], name: str) -> tuple[str, str]:
-    """The last message to ``name`` and its reply (or what became of it), newest first list."""
-    for message in messages:
-        if message.target != name:
-            continue
-        reply = f"({message.state})" if message.reply is None else first_line(message.reply)
-        return first_line(message.body), reply
-    return "", ""
-
-
-def rows(sessions: Sessions, status: Status | None = None) -> View:
-    """Gather the dashboard's rows: states from the watcher (else the panes), the rest
-    from the store."""
-    status = status if status is not None else read_status(sessions.tmux.label)
-    store = sessions.store
-    entries: list[dict[str, Any]]
-    if status.watching:
-        entries = list(status.data.get("sessions", []))
-    else:
-        from imessenger.approval import answers
-
-        entries = []
-        for view in sessions.views():
-            prompt = view.screen.prompt
-            entries.append(
-                {
-                    "name": view.name,
-                    "agent": view.agent,
-                    "state": str(view.state),
-                    "asking": prompt.about() if prompt is not None else None,
-                    "choices": [str(c) for c in answers(view.name, prompt).values()]
-                    if prompt is not None
-                    else [],
-                }
-            )
-    messages = store.list_messages(sessions.tmux.label, limit=500)
-    pending = {m.target for m in messages if m.state == "pending"}
-    unread = store.unread_counts()
-    found = []
-    for entry in entries:
-        name = str(entry["name"])
-        last, reply = _last_exchange(messages, name)
-        found.append(
-            Row(
-                name=name,
-                agent=str(entry.get("agent", "")),
-                state=str(entry.get("state", "unknown")),
-                asking=entry.get("asking"),
-                choices=tuple(entry.get("choices") or ()),
-                last_message=last,
-                last_reply=reply,
-                unread=unread.get(name, 0),
-                pending=name in pending,
-            )
-        )
-    return View(found, status.watching, unread.get("user", 0))
 
 
 def _fit(text: str, width: int) -> str:
@@ -132,7 +43,7 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def render(view: View, width: int, height: int, selected: int, note: str = "") -> list[str]:
+def render(view: Overview, width: int, height: int, selected: int, note: str = "") -> list[str]:
     """Lay the dashboard out as at most ``height`` lines of at most ``width`` characters.
 
     Two lines a session: name, agent, state, unread and what it asks; then its last
@@ -171,13 +82,13 @@ def render(view: View, width: int, height: int, selected: int, note: str = "") -
 class Dashboard:
     """The curses loop: draw, wait for a key or a change, act."""
 
-    def __init__(self, sessions: Sessions, client: str | None = None) -> None:
-        self.sessions = sessions
+    def __init__(self, api: Api, client: str | None = None) -> None:
+        self.api = api
         self.client = client
-        self.view = View()
+        self.view = Overview()
         self.selected = 0
         self.note = ""
-        self.interval_ms = max(int(sessions.config.get("watch.interval_ms")), 20)
+        self.interval_ms = max(api.config.settings.watch.interval_ms, 20)
         self._marks: tuple[Any, ...] | None = None
 
     def _changed(self) -> bool:
@@ -185,8 +96,7 @@ class Dashboard:
         if not self.view.watching:
             return True
         marks: list[tuple[int, int] | None] = []
-        db = self.sessions.store.path
-        for path in (status_path(self.sessions.tmux.label), db, db.with_name(db.name + "-wal")):
+        for path in self.api.changes_to_watch():
             try:
                 stat = path.stat()
                 marks.append((stat.st_size, stat.st_mtime_ns))
@@ -200,7 +110,7 @@ class Dashboard:
 
     def reload(self) -> None:
         try:
-            self.view = rows(self.sessions)
+            self.view = self.api.overview()
         except ImessengerError as error:
             self.note = str(error)
         self.selected = min(self.selected, max(len(self.view.rows) - 1, 0))
@@ -254,22 +164,17 @@ class Dashboard:
         return False
 
     def _answer(self, choice: Choice) -> None:
-        from imessenger.approval import answer, describe
-
         name = self._current()
         if name is None:
             return
         self.note = f'answering "{name}"…'
         try:
-            done = answer(self.sessions, name, choice)
+            done = self.api.answer(name, choice)
             self.note = f'"{name}": {describe(done.choice)} ("{done.option.label}")'
         except ImessengerError as error:
             self.note = str(error)
 
     def _send(self, screen: curses.window) -> None:
-        from imessenger.caller import identify
-        from imessenger.delivery import Courier
-
         name = self._current()
         if name is None:
             return
@@ -292,9 +197,7 @@ class Dashboard:
             self.note = "nothing sent"
             return
         try:
-            result = Courier(self.sessions).send(
-                name, body, sender=identify(self.sessions.tmux).name, wait=False
-            )
+            result = self.api.send(name, body, wait=False)
             self.note = f"message {result.message.id} to {name}: {result.outcome.value}"
         except ImessengerError as error:
             self.note = str(error)
@@ -303,39 +206,25 @@ class Dashboard:
         name = self._current()
         if name is None:
             return False
-        tmux = self.sessions.tmux
         try:
-            client = self.client or popup_client(self.sessions)
+            client = self.client or self.api.popup_client()
             if client:
-                tmux.switch_client(client, name)
+                self.api.switch(client, name)
                 return True  # in a popup: leave it, the session is behind
             if os.environ.get("TMUX"):
-                tmux.attach(name)  # switches this client
+                self.api.attach(name)  # switches this client
                 return False
         except ImessengerError as error:
             self.note = str(error)
             return False
         curses.endwin()
-        tmux.attach(name)  # outside tmux: becomes `tmux attach`
+        self.api.attach(name)  # outside tmux: becomes `tmux attach`
         return True
 
 
-def popup_client(sessions: Sessions) -> str | None:
-    """In a tmux popup (``$TMUX`` set, no pane), the terminal client that opened it.
-
-    That is the terminal client with the latest input: the key that opened the popup.
-    """
-    if not os.environ.get("TMUX") or os.environ.get("TMUX_PANE"):
-        return None
-    terminals = [c for c in sessions.tmux.clients() if not c.control]
-    if not terminals:
-        return None
-    return max(terminals, key=lambda c: c.activity).name
-
-
-def run_dashboard(sessions: Sessions, client: str | None = None) -> None:
+def run_dashboard(api: Api, client: str | None = None) -> None:
     """Run the dashboard in this terminal until the user quits."""
     os.environ.setdefault("ESCDELAY", "25")
     started = time.monotonic()
-    curses.wrapper(Dashboard(sessions, client).run)
+    curses.wrapper(Dashboard(api, client).run)
     logger.debug("dashboard ran %.1fs", time.monotonic() - started)

@@ -13,20 +13,19 @@ menu is built, and in ``run-shell``), so it is escaped twice
 
 from __future__ import annotations
 
-import logging
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import imessenger
-from imessenger.errors import NoSuchSession, UsageError
-from imessenger.names import is_valid_name
-from imessenger.sessions import Sessions
-from imessenger.status import read_status
-from imessenger.store import Choice
+from imessenger.api import Choice
+from imessenger.errors import UsageError
 from imessenger.tmux import MenuItem, control_quote, format_literal
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from imessenger.api import Asking
 
 #: The menu's label for each answer, in the order the menu lists them.
 CHOICE_LABELS: dict[Choice, str] = {
@@ -39,46 +38,11 @@ _FIRST_KEYS = {Choice.YES_ONCE: "y", Choice.YES_ALWAYS: "a", Choice.NO: "n"}
 
 
 @dataclass(frozen=True)
-class Asking:
-    """A session that is asking: what it asks about and which answers its prompt has."""
-
-    name: str
-    agent: str
-    about: str
-    choices: tuple[Choice, ...]
-
-
-@dataclass(frozen=True)
 class Menu:
     """A ``display-menu``: its title and its items."""
 
     title: str
     items: tuple[MenuItem, ...]
-
-
-def asking_sessions(sessions: Sessions) -> list[Asking]:
-    """Return the sessions that are asking, by name: from the watcher, else from the panes."""
-    status = read_status(sessions.tmux.label)
-    if status.watching:
-        found = []
-        for entry in status.data.get("sessions", []):
-            if entry.get("state") != "asking" or not is_valid_name(str(entry.get("name"))):
-                continue
-            choices = tuple(Choice(c) for c in entry.get("choices", []) if c in set(Choice))
-            found.append(
-                Asking(str(entry["name"]), str(entry["agent"]), str(entry["asking"]), choices)
-            )
-        return sorted(found, key=lambda a: a.name)
-    from imessenger.approval import answers, asking
-
-    found = []
-    for view in asking(sessions):
-        prompt = view.screen.prompt
-        if prompt is None or not is_valid_name(view.name):
-            continue  # a name outside the alphabet cannot be targeted safely
-        choices = tuple(answers(view.name, prompt).values())
-        found.append(Asking(view.name, view.agent, prompt.about(), choices))
-    return sorted(found, key=lambda a: a.name)
 
 
 def run_shell(argv: list[str]) -> str:
@@ -87,51 +51,39 @@ def run_shell(argv: list[str]) -> str:
     return format_literal(f"run-shell -b {control_quote(format_literal(shell))}")
 
 
-def approval_menu(sessions: Sessions, command: list[str], client: str) -> Menu:
-    """Build the approval menu: for each asking session, its answers and "Show"."""
-    found: list[tuple[Asking, str]] = []
-    for entry in asking_sessions(sessions):
-        try:  # an id, never a name tmux may misread; a session gone meanwhile is left out
-            found.append((entry, sessions.tmux.session_id(entry.name)))
-        except NoSuchSession:
-            continue
-    socket = ["-L", sessions.tmux.socket_name] if sessions.tmux.socket_name else []
+def approval_menu(asking: Sequence[tuple[Asking, str]], command: list[str], client: str) -> Menu:
+    """Build the approval menu: for each asking session (with its tmux id), its answers and
+    "Show". An item's command runs ``command`` (imessenger, with its -L) ``approve-menu``."""
     items: list[MenuItem] = []
-    for index, (entry, target) in enumerate(found):
+    for index, (entry, target) in enumerate(asking):
         if index:
             items.append(MenuItem(""))
         items.append(MenuItem(f"-{entry.name} ({entry.agent}): {entry.about}"))
         for choice, label in CHOICE_LABELS.items():
             if choice not in entry.choices:
                 continue
-            argv = [*command, *socket, "approve-menu", "-c", client]
-            argv += ["--answer", entry.name, str(choice)]
+            argv = [*command, "approve-menu", "-c", client, "--answer", entry.name, str(choice)]
             key = _FIRST_KEYS[choice] if index == 0 else ""
             items.append(MenuItem(f"  {label}", key, run_shell(argv)))
         show = format_literal(f"switch-client -t {control_quote(target)}")
         items.append(MenuItem("  Show", "s" if index == 0 else "", show))
-    if not found:
+    if not asking:
         items.append(MenuItem("-no session is asking"))
-    count = len(found)
+    count = len(asking)
     title = f" imessenger: {count} asking " if count else " imessenger "
     return Menu(title, tuple(items))
 
 
-def next_asking(sessions: Sessions, current: str | None) -> str | None:
-    """Return the asking session that follows ``current`` by name (wrapping), or None."""
-    names = [entry.name for entry in asking_sessions(sessions)]
+def next_in_turn(names: Sequence[str], current: str | None) -> str | None:
+    """The name that follows ``current`` in ``names`` (sorted), wrapping; None when empty.
+
+    >>> next_in_turn(["a", "c", "e"], "c"), next_in_turn(["a", "c"], "z"), next_in_turn([], None)
+    ('e', 'a', None)
+    """
     if not names:
         return None
     later = [name for name in names if current is None or name > current]
     return later[0] if later else names[0]
-
-
-def client_session(sessions: Sessions, client: str) -> str | None:
-    """Return the session a tmux client shows, or None when there is no such client."""
-    for info in sessions.tmux.clients():
-        if info.name == client:
-            return info.session
-    return None
 
 
 # --- the plugin's files and conf lines ------------------------------------------------------------

@@ -5,8 +5,8 @@ another name) with a coordinator (a shell) and two demo agents, then does what
 a user would: sends a message and reads the reply, lets an agent ask for
 permission, finds the prompt, approves it and reads the log. Each :class:`Step`
 carries the command a user would type for it and the result of doing it with
-the same calls that command makes (``Sessions.start``, ``Courier.send``,
-``approval.answer``...); the command line prints them (imessenger/cli/tour.py).
+the same :class:`imessenger.api.Api` call that command makes (``start``,
+``send``, ``answer``...); the command line prints them (imessenger/cli/tour.py).
 
 The data (messages, approvals, session records) goes to the user's normal data
 folder, recorded under the tour's server name, so that after ``--keep`` every
@@ -19,7 +19,6 @@ on it is one the tour starts (same name, recorded with the same profile).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shlex
 import time
@@ -27,14 +26,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from imessenger.access import access_for
-from imessenger.approval import Approval, answer
-from imessenger.caller import Caller
-from imessenger.delivery import Courier, Delivery, Outcome, SendResult
-from imessenger.errors import ImessengerError, NoSuchSession, NoTmuxServer, UsageError
-from imessenger.screen import State
-from imessenger.sessions import Sessions, SessionView
-from imessenger.store import ApprovalRecord, Choice, MessageRecord
+from imessenger.api import (
+    Api,
+    Approval,
+    Choice,
+    Event,
+    Outcome,
+    PromptView,
+    SendResult,
+    SessionView,
+)
+from imessenger.errors import ImessengerError, NoSuchSession, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -107,9 +109,9 @@ class Sent:
 
 @dataclass(frozen=True)
 class Waiting:
-    """The sessions that show a permission prompt (``imessenger inbox --waiting``)."""
+    """The prompts sessions are waiting on (``imessenger inbox --waiting``)."""
 
-    views: tuple[SessionView, ...]
+    prompts: tuple[PromptView, ...]
 
 
 @dataclass(frozen=True)
@@ -121,11 +123,9 @@ class Approved:
 
 @dataclass(frozen=True)
 class Logged:
-    """What ``imessenger log SESSION -n LIMIT`` reads: messages and approvals, newest first."""
+    """What ``imessenger log SESSION -n LIMIT`` shows: its latest events, oldest first."""
 
-    messages: tuple[MessageRecord, ...]
-    approvals: tuple[ApprovalRecord, ...]
-    limit: int
+    events: tuple[Event, ...]
 
 
 @dataclass(frozen=True)
@@ -163,24 +163,21 @@ class Step:
 class Tour:
     """The tour on one private tmux server, with the user's store and configuration.
 
-    ``directory`` is the folder the sessions start in; ``sender`` the name the
-    messages are sent from (``imessenger whoami``).
+    ``directory`` is the folder the sessions start in; the messages are sent from
+    ``api``'s caller (``imessenger whoami``).
     """
 
-    def __init__(self, sessions: Sessions, directory: Path, sender: str) -> None:
-        socket = sessions.tmux.socket_name
+    def __init__(self, api: Api, directory: Path) -> None:
+        socket = api.tmux.socket_name
         if not socket or socket == "default":
             raise UsageError(
                 "the demo runs on a private tmux server, never on the default one: "
                 "name it with `imessenger -L NAME demo` (default: imessenger-demo)"
             )
-        self.sessions = sessions
-        self.tmux = sessions.tmux
+        self.api = api
         self.socket = socket
         self.directory = directory
-        self.sender = sender
-        self.courier = Courier(sessions)
-        self.poll = int(sessions.config.get("send.poll_ms")) / 1000
+        self.poll = api.config.settings.send.poll_s
 
     def command(self, program: str, *args: str) -> str:
         """Return the command line a user types to do this on the tour's server."""
@@ -195,15 +192,11 @@ class Tour:
         sessions the tour did not start, DemoAlreadyRunning when an earlier demo
         runs and ``restart`` is not given, TmuxNotInstalled without tmux.
         """
-        names = self.tmux.session_names()
-        if not names:
+        views = self.api.list_sessions(include_all=True)
+        if not views:
             return []
-        label = self.tmux.label
-        foreign = []
-        for name in names:
-            record = self.sessions.store.get_session(label, name)
-            if record is None or PROFILES.get(name) != record.agent:
-                foreign.append(name)
+        names = [view.name for view in views]
+        foreign = [v.name for v in views if not v.managed or PROFILES.get(v.name) != v.agent]
         if foreign:
             raise NotADemoServer(self.socket, foreign)
         if not restart:
@@ -214,15 +207,9 @@ class Tour:
 
     def abort(self) -> None:
         """Remove the tour's sessions and its server at once (after a failure or for a restart)."""
-        label = self.tmux.label
-        for name in self.tmux.session_names():
-            if name in PROFILES:
-                self.sessions.store.forget_session(label, name)
-        self._kill_server()
-
-    def _kill_server(self) -> None:
-        with contextlib.suppress(NoTmuxServer):  # it exited with its last session
-            self.tmux.run("kill-server")
+        for name in PROFILES:
+            self.api.forget_session(name)
+        self.api.end_server()
 
     # -- the steps
 
@@ -245,7 +232,7 @@ class Tour:
     def _start(self) -> Step:
         shown = []
         for name, agent in PROFILES.items():
-            view = self.sessions.start(name, self.directory, agent, [])
+            view = self.api.start(name, self.directory, agent)
             command = self.command("isesh", "start", name, "--agent", agent)
             shown.append(Shown(command, Started(view)))
         return Step(
@@ -260,7 +247,7 @@ class Tour:
         )
 
     def _converse(self) -> Step:
-        result = self.courier.send("worker-1", GREETING, sender=self.sender)
+        result = self.api.send("worker-1", GREETING)
         if result.outcome is not Outcome.REPLIED:
             raise TourStalled(
                 f"worker-1 did not reply to message {result.message.id} ({result.outcome}"
@@ -279,7 +266,7 @@ class Tour:
         )
 
     def _ask(self) -> tuple[SendResult, Step]:
-        result = self.courier.send("worker-2", ASK_MESSAGE, sender=self.sender, wait=False)
+        result = self.api.send("worker-2", ASK_MESSAGE, wait=False)
         if result.outcome not in (Outcome.DELIVERED, Outcome.QUEUED):
             raise TourStalled(
                 f"worker-2 did not take message {result.message.id} ({result.outcome}"
@@ -302,7 +289,7 @@ class Tour:
         )
 
     def _waiting(self) -> Step:
-        view = self._until_asking("worker-2")
+        prompt = self._until_asking("worker-2")
         return Step(
             4,
             "See who is waiting for a permission answer",
@@ -310,16 +297,17 @@ class Tour:
                 "The inbox reads the prompt off worker-2's screen: the command it wants to run,",
                 "its options, the key each one takes and the command that answers with it.",
             ),
-            (Shown(self.command("imessenger", "inbox", "--waiting"), Waiting((view,))),),
+            (Shown(self.command("imessenger", "inbox", "--waiting"), Waiting((prompt,))),),
         )
 
-    def _until_asking(self, name: str) -> SessionView:
+    def _until_asking(self, name: str) -> PromptView:
         deadline = time.monotonic() + STEP_TIMEOUT_S
         while True:
-            view = self.sessions.view(name)
-            if view.state is State.ASKING and view.screen.prompt is not None:
-                return view
-            if view.state is State.EXITED or time.monotonic() >= deadline:
+            view = self.api.view(name)
+            prompt = self.api.prompt_of(view) if view.state == "asking" else None
+            if prompt is not None:
+                return prompt
+            if view.state == "exited" or time.monotonic() >= deadline:
                 raise TourStalled(
                     f'"{name}" did not show its permission prompt within {STEP_TIMEOUT_S:g}s '
                     f"(its screen reads {view.state}); look at it with "
@@ -329,10 +317,7 @@ class Tour:
 
     def _approve(self) -> Step:
         # The tour's agents are its own, on its own tmux server: it answers them as their user.
-        mine = access_for(
-            self.sessions.tmux, self.sessions.store, self.sessions.config, Caller.user(self.sender)
-        )
-        approval = answer(self.sessions, "worker-2", Choice.YES_ONCE, access=mine)
+        approval = self.api.as_user().answer("worker-2", Choice.YES_ONCE)
         return Step(
             5,
             "Approve it",
@@ -344,17 +329,13 @@ class Tour:
         )
 
     def _log(self, sent: SendResult) -> Step:
-        result = self.courier.wait_for_reply(
-            sent.message, int(STEP_TIMEOUT_S * 1000), time.monotonic(), Delivery(sent.outcome)
-        )
+        result = self.api.wait_for_reply(sent, int(STEP_TIMEOUT_S * 1000))
         if result.outcome is not Outcome.REPLIED:
             raise TourStalled(
                 f"worker-2 did not answer message {sent.message.id} after the approval; "
                 f"look at it with `isesh -L {self.socket} logs worker-2`"
             )
-        store, label = self.sessions.store, self.tmux.label
-        messages = store.list_messages(label, "worker-2", limit=LOG_EVENTS)
-        approvals = store.list_approvals("worker-2", limit=LOG_EVENTS, server=label)
+        logged = self.api.log("worker-2", limit=LOG_EVENTS)
         return Step(
             6,
             "worker-2 goes on and answers; the log shows what happened",
@@ -365,7 +346,7 @@ class Tour:
             (
                 Shown(
                     self.command("imessenger", "log", "worker-2", "-n", str(LOG_EVENTS)),
-                    Logged(tuple(messages), tuple(approvals), LOG_EVENTS),
+                    Logged(tuple(logged.events)),
                 ),
             ),
         )
@@ -377,12 +358,11 @@ class Tour:
             force = name == COORDINATOR
             args = ["stop", name, "--force"] if force else ["stop", name]
             try:
-                how = self.sessions.stop(name, force=force)
+                how = self.api.stop(name, force=force)
             except NoSuchSession:
                 how = "already gone"
             shown.append(Shown(self.command("isesh", *args), Stopped(name, how)))
-        if self.tmux.is_running():  # a tmux.conf with exit-empty off keeps it alive
-            self._kill_server()
+        self.api.end_server()  # a tmux.conf with exit-empty off keeps it alive
         return Step(
             7,
             "Clean up",

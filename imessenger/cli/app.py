@@ -1,25 +1,20 @@
-"""What both command lines share: the click group class, the socket option, lazy services."""
+"""What both command lines share: the click group class, the socket option, the Api.
+
+A command gets the :class:`imessenger.api.Api` of its run with ``@pass_api``.
+"""
 
 from __future__ import annotations
 
-import functools
 import importlib
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from imessenger import __version__
+from imessenger.api import Api
 from imessenger.errors import ImessengerError
-
-if TYPE_CHECKING:
-    from imessenger.access import Access
-    from imessenger.caller import Caller
-    from imessenger.config import Config
-    from imessenger.sessions import Sessions
-    from imessenger.store import Store
-    from imessenger.tmux import Tmux
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -59,59 +54,6 @@ class Group(click.Group):
             sys.exit(error.exit_code)
 
 
-class App:
-    """Services for one command run, made on first use (so --help stays fast)."""
-
-    def __init__(self, socket_name: str | None) -> None:
-        self.socket_name = socket_name
-
-    @functools.cached_property
-    def tmux(self) -> Tmux:
-        from imessenger.tmux import Tmux
-
-        return Tmux.from_environment(self.socket_name)
-
-    @functools.cached_property
-    def caller(self) -> Caller:
-        """Who runs this command: found from the process tree (see imessenger.caller)."""
-        from imessenger.caller import identify
-
-        return identify(self.tmux)
-
-    @functools.cached_property
-    def config(self) -> Config:
-        """The configuration; for an agent session, the file isesh started it with."""
-        from pathlib import Path
-
-        from imessenger.config import load_config
-
-        recorded = self.caller.config if self.caller.agent else ""
-        return load_config(Path(recorded) if recorded else None)
-
-    @functools.cached_property
-    def store(self) -> Store:
-        """The store; for an agent session, the one in the data folder isesh started it with."""
-        from pathlib import Path
-
-        from imessenger.store import DB_FILENAME, Store
-
-        home = self.caller.home if self.caller.agent else ""
-        return Store.open(Path(home) / DB_FILENAME if home else None)
-
-    @functools.cached_property
-    def access(self) -> Access:
-        """What the caller may do, under the policy of the config in force."""
-        from imessenger.access import access_for
-
-        return access_for(self.tmux, self.store, self.config, self.caller)
-
-    @functools.cached_property
-    def sessions(self) -> Sessions:
-        from imessenger.sessions import Sessions
-
-        return Sessions(self.tmux, self.store, self.config)
-
-
 def socket_option(func: F) -> F:
     """The ``-L/--socket-name`` option (env ``IMESSENGER_TMUX_SOCKET``), as on tmux itself."""
     return click.option(
@@ -128,4 +70,4 @@ def version_option(prog: str) -> Callable[[F], F]:
     return click.version_option(__version__, "-V", "--version", prog_name=prog)
 
 
-pass_app = click.make_pass_decorator(App)
+pass_api = click.make_pass_decorator(Api)

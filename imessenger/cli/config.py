@@ -11,9 +11,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from imessenger import config as config_module
-from imessenger import paths
-from imessenger.errors import ImessengerError, UsageError
+from imessenger.api import Api
+from imessenger.errors import ImessengerError
 
 logger = logging.getLogger(__name__)
 
@@ -35,25 +34,6 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise SystemExit(exc.exit_code) from exc
 
     return wrapper
-
-
-def _refuse_agents() -> None:
-    """Raise Refused (exit 77, recorded) when an agent session asks to change the config."""
-    from pathlib import Path
-
-    from imessenger.access import access_for
-    from imessenger.caller import identify
-    from imessenger.policy import Action
-    from imessenger.store import DB_FILENAME, Store
-    from imessenger.tmux import Tmux
-
-    tmux = Tmux.from_environment()
-    caller = identify(tmux)
-    if not caller.agent:
-        return
-    config = config_module.load_config(Path(caller.config) if caller.config else None)
-    with Store.open(Path(caller.home) / DB_FILENAME if caller.home else None) as store:
-        access_for(tmux, store, config, caller).require(Action.CONFIGURE)
 
 
 def toml_value(value: Any) -> str:
@@ -102,10 +82,10 @@ def show(key: str | None, as_json: bool) -> None:
         imessenger config show send.timeout_ms
         imessenger config show agents.claude --json
     """
-    loaded = config_module.load_config()
+    loaded = Api().user_config()
     sources = loaded.sources
     if key is not None:
-        selected = loaded.get(key)
+        selected = loaded.lookup(key)
         sources = {
             dotted: source
             for dotted, source in sources.items()
@@ -134,7 +114,7 @@ def path() -> None:
     Example:
         $EDITOR "$(imessenger config path)"
     """
-    where = paths.user_config_path()
+    where = Api().config_file()
     click.echo(str(where))
     why = " (from $IMESSENGER_CONFIG)" if os.environ.get("IMESSENGER_CONFIG") else ""
     if where.is_file():
@@ -160,17 +140,5 @@ def init(force: bool) -> None:
     Example:
         imessenger config init && $EDITOR "$(imessenger config path)"
     """
-    _refuse_agents()
-    where = paths.user_config_path()
-    if where.exists() and not force:
-        raise UsageError(f"{where} already exists; use --force to overwrite it")
-    text = config_module.starter_text()
-    try:
-        # 0600 in folders made 0700, whatever the umask: the file may come to hold
-        # settings that are nobody else's business.
-        paths.make_private_dir(where.parent)
-        paths.write_private_file(where, text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {where}: {exc.strerror}") from exc
-    config_module.load_config(where)  # the starter must load back; a ConfigError here is a bug
+    where = Api().write_starter_config(force=force)
     click.echo(f"wrote {where}")

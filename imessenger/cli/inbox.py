@@ -7,21 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from imessenger.cli.app import App, pass_app
-from imessenger.cli.render import (
-    approval_event,
-    event_line,
-    message_events,
-    print_prompt,
-    refusal_event,
-    when,
-)
-from imessenger.errors import ImessengerError, NoSuchSession
+from imessenger.api import Api
+from imessenger.cli.app import pass_api
+from imessenger.cli.render import event_line, print_prompt, when
 
 if TYPE_CHECKING:
-    from imessenger.screen import Prompt
-    from imessenger.sessions import SessionView
-    from imessenger.store import InboxEntry
+    from imessenger.api import InboxEntry, PromptView, SessionView
 
 
 # --- inbox entries -----------------------------------------------------------------------
@@ -54,11 +45,7 @@ def _print_entries(entries: list[InboxEntry], *, show_read: bool) -> None:
 # --- live prompts --------------------------------------------------------------------------
 
 
-def _prompt_json(view: SessionView, prompt: Prompt, app: App) -> dict[str, Any]:
-    from imessenger.approval import answers, command_for
-
-    profile = app.sessions.view_profile(view)
-    chosen = answers(view.name, prompt)
+def _prompt_json(prompt: PromptView) -> dict[str, Any]:
     return {
         "question": prompt.question,
         "subject": prompt.subject,
@@ -69,53 +56,41 @@ def _prompt_json(view: SessionView, prompt: Prompt, app: App) -> dict[str, Any]:
                 "label": option.label,
                 "meaning": str(option.meaning),
                 "selected": option.selected,
-                "keys": profile.keys_for(option),
-                "answer": str(chosen[option.key]) if option.key in chosen else None,
-                "command": command_for(view.name, chosen[option.key])
-                if option.key in chosen
-                else None,
+                "keys": list(option.keys),
+                "answer": str(option.answer) if option.answer is not None else None,
+                "command": option.command,
             }
             for option in prompt.options
         ],
     }
 
 
-def _session_json(view: SessionView, app: App) -> dict[str, Any]:
-    prompt = view.screen.prompt
+def _session_json(name: str, agent: str, state: str, prompt: PromptView | None) -> dict[str, Any]:
     return {
-        "name": view.name,
-        "agent": view.agent,
-        "state": str(view.state),
-        "prompt": _prompt_json(view, prompt, app) if prompt is not None else None,
+        "name": name,
+        "agent": agent,
+        "state": state,
+        "prompt": _prompt_json(prompt) if prompt is not None else None,
     }
 
 
-def _waiting(app: App, as_json: bool) -> None:
-    from imessenger.approval import asking
+def _live_json(view: SessionView, prompt: PromptView | None) -> dict[str, Any]:
+    return _session_json(view.name, view.agent, str(view.state), prompt)
 
-    views = asking(app.sessions)
+
+def _waiting(api: Api, as_json: bool) -> None:
+    prompts = api.waiting()
     if as_json:
-        click.echo(
-            json.dumps(
-                {"asking": [_session_json(v, app) for v in views]}, ensure_ascii=False, indent=2
-            )
-        )
+        asking = [_session_json(p.session, p.agent, p.state, p) for p in prompts]
+        click.echo(json.dumps({"asking": asking}, ensure_ascii=False, indent=2))
         return
-    if not views:
+    if not prompts:
         click.echo("no session is asking for permission", err=True)
         return
-    for index, view in enumerate(views):
+    for index, prompt in enumerate(prompts):
         if index:
             click.echo()
-        assert view.screen.prompt is not None
-        print_prompt(view, view.screen.prompt, app)
-
-
-def _live(app: App, session: str) -> SessionView | None:
-    try:
-        return app.sessions.view(session)
-    except NoSuchSession:
-        return None
+        print_prompt(prompt)
 
 
 @click.command()
@@ -124,9 +99,9 @@ def _live(app: App, session: str) -> SessionView | None:
 @click.option("--all", "show_all", is_flag=True, help="Show entries already read too.")
 @click.option("--waiting", is_flag=True, help="Show every session that is asking for permission.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
+@pass_api
 def inbox(
-    app: App, session: str | None, peek: bool, show_all: bool, waiting: bool, as_json: bool
+    api: Api, session: str | None, peek: bool, show_all: bool, waiting: bool, as_json: bool
 ) -> None:
     """Show your unread inbox: messages still pending, late replies, notices.
 
@@ -143,58 +118,38 @@ def inbox(
       imessenger inbox --waiting
       imessenger inbox --peek --json
     """
-    from imessenger.delivery import Courier
-    from imessenger.errors import NoTmuxServer
-    from imessenger.names import check_name
-    from imessenger.policy import Action
-
     if waiting:
         if session is not None or peek or show_all:
             raise click.UsageError("--waiting takes no SESSION, --peek or --all")
-        if not app.access.allows(Action.APPROVE):
-            app.access.require(Action.READ)  # approvers, readers and the user may look
-        _waiting(app, as_json)
+        _waiting(api, as_json)
         return
-    me = app.caller.name
-    if session is not None and session != me:
-        check_name(session)
-        app.access.require(Action.READ, session)
-    if session is None or session == me:
-        try:
-            Courier(app.sessions).collect_late_replies()
-        except NoTmuxServer:
-            pass  # no sessions, so no replies on any screen
-        except ImessengerError as error:
-            click.echo(f"warning: could not look for late replies: {error}", err=True)
-        owner = me
-    else:
-        owner = session
-        peek = True
-    view = _live(app, session) if session is not None else None
-    entries = app.store.read_inbox(owner, peek=peek, include_read=show_all)
-    if session is not None and view is None and not entries:
-        app.sessions.view(session)  # raises NoSuchSession, listing the sessions there are
+    found = api.inbox(session, peek=peek, include_read=show_all)
+    for warning in found.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
-        data: dict[str, Any] = {"owner": owner, "entries": [_entry_json(e) for e in entries]}
+        data: dict[str, Any] = {
+            "owner": found.owner,
+            "entries": [_entry_json(e) for e in found.entries],
+        }
         if session is not None:
-            data["session"] = _session_json(view, app) if view is not None else None
+            data["session"] = _live_json(found.live, found.prompt) if found.live else None
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    if entries:
-        _print_entries(entries, show_read=show_all)
+    if found.entries:
+        _print_entries(found.entries, show_read=show_all)
     else:
         which = "entries" if show_all else "unread entries"
-        click.echo(f'no {which} in the inbox of "{owner}"', err=True)
+        click.echo(f'no {which} in the inbox of "{found.owner}"', err=True)
     if session is None:
         return
-    if view is None:
+    if found.live is None:
         click.echo(f'session "{session}" is not running', err=True)
-    elif view.screen.prompt is not None:
-        if entries:
+    elif found.prompt is not None:
+        if found.entries:
             click.echo()
-        print_prompt(view, view.screen.prompt, app)
+        print_prompt(found.prompt)
     else:
-        click.echo(f'"{session}" is not asking for permission (it is {view.state})', err=True)
+        click.echo(f'"{session}" is not asking for permission (it is {found.live.state})', err=True)
 
 
 # --- log -----------------------------------------------------------------------------------
@@ -211,8 +166,8 @@ def inbox(
     help="Show this many of the latest events.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def log(app: App, session: str | None, limit: int, as_json: bool) -> None:
+@pass_api
+def log(api: Api, session: str | None, limit: int, as_json: bool) -> None:
     """Show the history of messages, replies and approvals, oldest first.
 
     With SESSION: only what it sent, received or was answered.
@@ -222,37 +177,13 @@ def log(app: App, session: str | None, limit: int, as_json: bool) -> None:
       imessenger log
       imessenger log worker-1 -n 20
     """
-    from imessenger.names import check_name
-    from imessenger.policy import Action
-
-    server = app.tmux.label
-    if session is not None:
-        check_name(session)
-    if not app.access.allows(Action.READ, session or ""):
-        if session is not None:
-            app.access.require(Action.READ, session)  # records the refusal and raises
-        session = app.caller.name  # an agent sees its own messages only
-    events = [
-        event
-        for message in app.store.list_messages(server, session, limit=limit)
-        for event in message_events(message)
-    ]
-    events += [
-        approval_event(record)
-        for record in app.store.list_approvals(session, limit=limit, server=server)
-    ]
-    events += [
-        refusal_event(record)
-        for record in app.store.list_refusals(session, limit=limit, server=server)
-    ]
-    events.sort(key=lambda pair: pair[0])
-    shown = [event for _, event in events[-limit:]]
+    shown = api.log(session, limit=limit)
     if as_json:
-        click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+        click.echo(json.dumps([e.fields for e in shown.events], ensure_ascii=False, indent=2))
         return
-    if not shown:
-        whose = f' for "{session}"' if session else ""
+    if not shown.events:
+        whose = f' for "{shown.session}"' if shown.session else ""
         click.echo(f"nothing in the log{whose} yet", err=True)
         return
-    for event in shown:
+    for event in shown.events:
         click.echo(event_line(event))

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from imessenger.cli.app import CONTEXT_SETTINGS, App, Group, pass_app, socket_option, version_option
+from imessenger.api import Api
+from imessenger.cli.app import CONTEXT_SETTINGS, Group, pass_api, socket_option, version_option
 
 
 @click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
@@ -25,7 +26,7 @@ def cli(ctx: click.Context, socket_name: str | None) -> None:
       isesh start w2 --agent demo             # the built-in demo agent
       isesh list
     """
-    ctx.obj = App(socket_name)
+    ctx.obj = Api(socket_name)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -42,9 +43,9 @@ def cli(ctx: click.Context, socket_name: str | None) -> None:
 @click.option("--agent", "agent", metavar="PROFILE", help="Agent profile (default from config).")
 @click.option("--attach", is_flag=True, help="Attach to the session after starting it.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@pass_app
+@pass_api
 def start(
-    app: App, name: str, directory: Path, agent: str | None, attach: bool, command: tuple[str, ...]
+    api: Api, name: str, directory: Path, agent: str | None, attach: bool, command: tuple[str, ...]
 ) -> None:
     """Start agent session NAME, detached, in its own tmux session.
 
@@ -57,14 +58,11 @@ def start(
       isesh start coordinator
       isesh start w1 -d /tmp/w1 --agent shell -- cat
     """
-    from imessenger.policy import Action
-
-    app.access.require(Action.MANAGE, name)
-    view = app.sessions.start(name, directory, agent, list(command))
+    view = api.start(name, directory, agent, command)
     click.echo(f'started "{view.name}" ({view.agent}) in {shlex.quote(view.directory)}')
-    socket = ["-L", app.tmux.socket_name] if app.tmux.socket_name else []
+    socket = ["-L", api.tmux.socket_name] if api.tmux.socket_name else []
     if attach:
-        app.tmux.attach(view.name)
+        api.attach(view.name)
     else:
         click.echo(f"attach with: {shlex.join(['isesh', *socket, 'attach', view.name])}")
 
@@ -83,8 +81,8 @@ def _age(seconds: float) -> str:
 @cli.command("list")
 @click.option("--all", "include_all", is_flag=True, help="Also sessions isesh did not start.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def list_(app: App, include_all: bool, as_json: bool) -> None:
+@pass_api
+def list_(api: Api, include_all: bool, as_json: bool) -> None:
     """List agent sessions with their live state.
 
     States: starting, idle, busy, asking (waiting for a permission answer),
@@ -94,7 +92,7 @@ def list_(app: App, include_all: bool, as_json: bool) -> None:
     Example:
       isesh list --all
     """
-    views = app.sessions.views(include_all=include_all)
+    views = api.list_sessions(include_all=include_all)
     if as_json:
         rows = [
             {
@@ -105,7 +103,7 @@ def list_(app: App, include_all: bool, as_json: bool) -> None:
                 "started_at": v.started_at,
                 "age_seconds": round(v.age, 1),
                 "managed": v.managed,
-                "pane": v.pane.pane_id,
+                "pane": v.pane.info.pane_id,
                 "asking": v.screen.prompt.subject if v.screen.prompt else None,
             }
             for v in views
@@ -134,36 +132,29 @@ def list_(app: App, include_all: bool, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("name")
-@pass_app
-def attach(app: App, name: str) -> None:
+@pass_api
+def attach(api: Api, name: str) -> None:
     """Attach to session NAME (switches the client when already inside tmux).
 
     \b
     Example:
       isesh attach worker-1
     """
-    from imessenger.policy import Action
-    from imessenger.sessions import attach as attach_to
-
-    app.access.require(Action.MANAGE, name)
-    attach_to(app.tmux, name)
+    api.attach(name)
 
 
 @cli.command()
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Kill at once, without asking the agent to exit.")
-@pass_app
-def stop(app: App, name: str, force: bool) -> None:
+@pass_api
+def stop(api: Api, name: str, force: bool) -> None:
     """Stop session NAME: ask the agent to exit, wait a grace period, then kill it.
 
     \b
     Example:
       isesh stop worker-1
     """
-    from imessenger.policy import Action
-
-    app.access.require(Action.MANAGE, name)
-    how = app.sessions.stop(name, force=force)
+    how = api.stop(name, force=force)
     click.echo(f'stopped "{name}" ({how})')
 
 
@@ -177,18 +168,15 @@ def stop(app: App, name: str, force: bool) -> None:
     type=click.IntRange(min=0),
     help="Lines of scrollback to include above the screen.",
 )
-@pass_app
-def logs(app: App, name: str, lines: int) -> None:
+@pass_api
+def logs(api: Api, name: str, lines: int) -> None:
     """Print the text of session NAME's pane, scrollback included.
 
     \b
     Example:
       isesh logs worker-1 -n 200
     """
-    from imessenger.policy import Action
-
-    app.access.require(Action.MANAGE, name)
-    click.echo(app.sessions.logs(name, lines))
+    click.echo(api.logs(name, lines))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from imessenger.cli.app import CONTEXT_SETTINGS, App, Group, pass_app, socket_option, version_option
+from imessenger.api import Api
+from imessenger.cli.app import CONTEXT_SETTINGS, Group, pass_api, socket_option, version_option
 
 #: Each command's home; its module is imported only when the command runs.
 COMMANDS = {
@@ -39,12 +40,12 @@ def cli(ctx: click.Context, socket_name: str | None) -> None:
       isesh start worker-1 -d ./backend
       imessenger send worker-1 "Build the login component"
     """
-    ctx.obj = App(socket_name)
+    ctx.obj = Api(socket_name)
 
 
 @cli.command()
-@pass_app
-def whoami(app: App) -> None:
+@pass_api
+def whoami(api: Api) -> None:
     """Print the name messages are sent from (your inbox is the one of that name).
 
     Inside a session isesh started, it is that session (found from the process
@@ -55,4 +56,4 @@ def whoami(app: App) -> None:
     Example:
       imessenger whoami
     """
-    click.echo(app.caller.name)
+    click.echo(api.whoami())

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from imessenger.cli.app import App, pass_app
+from imessenger.api import Api
+from imessenger.cli.app import pass_api
 from imessenger.errors import UsageError
 
 if TYPE_CHECKING:
-    from imessenger.delivery import Courier, SendResult
+    from imessenger.api import SendResult
 
 #: Exit codes of ``send`` beyond 0 (replied/delivered), 1 (error: nothing pasted) and 2 (usage).
 EXIT_PENDING = 3
@@ -50,12 +51,6 @@ def _stopped_as_interrupted() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def courier(app: App) -> Courier:
-    from imessenger.delivery import Courier
-
-    return Courier(app.sessions)
 
 
 def _decoded(data: bytes, where: str) -> str:
@@ -129,9 +124,9 @@ def _print_json(result: SendResult) -> None:
 )
 @click.option("--raw", is_flag=True, help="Send the text alone, without the envelope (no reply).")
 @click.option("--json", "as_json", is_flag=True, help="Print id, state, reply and timings as JSON.")
-@pass_app
+@pass_api
 def send(
-    app: App,
+    api: Api,
     target: str,
     message: str | None,
     file: Path | None,
@@ -157,26 +152,13 @@ def send(
       git diff | imessenger send reviewer - --timeout 120000
       imessenger send worker-1 --no-reply "Also add tests"
     """
-    from imessenger.delivery import NotDelivered, Outcome
-    from imessenger.names import check_name
-    from imessenger.policy import Action
+    from imessenger.api import NotDelivered, Outcome, check_name
 
     check_name(target)
     body = _read_message(message, file)
-    if not body.strip():
-        raise UsageError("the message is empty: nothing to send")
-    if raw:
-        app.access.require(Action.SEND_RAW, target)
     try:
         with _stopped_as_interrupted():
-            result = courier(app).send(
-                target,
-                body,
-                sender=app.caller.name,
-                raw=raw,
-                wait=not no_reply,
-                timeout_ms=timeout_ms,
-            )
+            result = api.send(target, body, raw=raw, wait=not no_reply, timeout_ms=timeout_ms)
     except NotDelivered as failed:
         if as_json and failed.result is not None:
             _print_json(failed.result)
@@ -220,8 +202,8 @@ def send(
 @click.command()
 @click.argument("message_id", metavar="ID")
 @click.argument("text", required=False)
-@pass_app
-def reply(app: App, message_id: str, text: str | None) -> None:
+@pass_api
+def reply(api: Api, message_id: str, text: str | None) -> None:
     """Answer message ID with TEXT (or stdin): the exact channel for agents.
 
     The waiting sender returns with TEXT at once; a sender that stopped
@@ -231,36 +213,30 @@ def reply(app: App, message_id: str, text: str | None) -> None:
     Example:
       imessenger reply 3f9c2a1b "Done: login component in src/login.tsx"
     """
-    from imessenger.delivery import reply_to
-
     answer = _read_message(text, None)
-    record = reply_to(courier(app), message_id, answer, app.access)
+    record = api.reply(message_id, answer)
     click.echo(f"reply to {record.sender} recorded (message {record.id})", err=True)
 
 
 @click.command()
 @click.argument("target", required=False)
-@pass_app
-def deliver(app: App, target: str | None) -> None:
+@pass_api
+def deliver(api: Api, target: str | None) -> None:
     """Deliver pending messages to TARGET (or to every session that has some).
 
     \b
     Example:
       imessenger deliver worker-1
     """
-    from imessenger.delivery import Outcome
-    from imessenger.names import check_name
+    from imessenger.api import Outcome
 
-    post = courier(app)
-    targets = [check_name(target)] if target else post.targets_with_pending()
     left = 0
-    for name in targets:
-        for record, delivery in post.deliver_pending(name):
-            if delivery.outcome is Outcome.PENDING:
-                left += 1
-                click.echo(f"{record.id} -> {name}: still pending ({delivery.why})")
-            else:
-                click.echo(f"{record.id} -> {name}: {delivery.outcome.value}")
-    post.collect_late_replies()
+    for done in api.deliver(target):
+        name = done.message.target
+        if done.outcome is Outcome.PENDING:
+            left += 1
+            click.echo(f"{done.message.id} -> {name}: still pending ({done.why})")
+        else:
+            click.echo(f"{done.message.id} -> {name}: {done.outcome.value}")
     if left:
         sys.exit(EXIT_PENDING)

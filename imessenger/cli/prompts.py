@@ -3,54 +3,32 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 import click
 
-from imessenger.cli.app import App, pass_app
+from imessenger.api import Api, parse_choice
+from imessenger.cli.app import pass_api
 from imessenger.cli.render import report_approval
-from imessenger.errors import ImessengerError
-
-if TYPE_CHECKING:
-    from imessenger.store import Choice
 
 
-def _answer_one(app: App, session: str, choice: Choice) -> None:
-    from imessenger.approval import answer
-    from imessenger.names import check_name
-
-    check_name(session)
-    report_approval(answer(app.sessions, session, choice, access=app.access))
-
-
-def _answer_all(app: App, choice: Choice) -> None:
-    from imessenger.approval import NothingAsking, SessionExited, answer, asking
-    from imessenger.policy import Action
-
-    app.access.require(Action.APPROVE)
-    views = [view for view in asking(app.sessions) if view.name != app.caller.name]
-    if not views:
+def _answer_all(api: Api, choice_text: str | None) -> None:
+    done = api.answer_all(parse_choice(choice_text))
+    if not done.asked:
         click.echo("no session is asking for permission", err=True)
         return
-    answered = skipped = 0
-    failed: list[str] = []
-    for view in views:
-        try:
-            report_approval(answer(app.sessions, view.name, choice, access=app.access))
-            answered += 1
-        except (NothingAsking, SessionExited):
-            skipped += 1
-            click.echo(f'"{view.name}" is no longer asking: skipped', err=True)
-        except ImessengerError as error:
-            failed.append(view.name)
-            click.echo(f'"{view.name}" not answered: {error}', err=True)
-    summary = f"answered {answered} of {len(views)} asking session(s)"
-    if skipped:
-        summary += f", {skipped} no longer asking"
-    if failed:
-        summary += f", {len(failed)} not answered ({', '.join(failed)})"
+    for approval in done.approvals:
+        report_approval(approval)
+    for name in done.skipped:
+        click.echo(f'"{name}" is no longer asking: skipped', err=True)
+    for name, error in done.failed:
+        click.echo(f'"{name}" not answered: {error}', err=True)
+    summary = f"answered {len(done.approvals)} of {done.asked} asking session(s)"
+    if done.skipped:
+        summary += f", {len(done.skipped)} no longer asking"
+    if done.failed:
+        summary += f", {len(done.failed)} not answered ({', '.join(n for n, _ in done.failed)})"
     click.echo(summary)
-    if failed:
+    if done.failed:
         sys.exit(1)
 
 
@@ -58,8 +36,8 @@ def _answer_all(app: App, choice: Choice) -> None:
 @click.argument("session", required=False)
 @click.argument("choice", required=False)
 @click.option("--all", "every", is_flag=True, help="Answer every session that is asking.")
-@pass_app
-def approve(app: App, session: str | None, choice: str | None, every: bool) -> None:
+@pass_api
+def approve(api: Api, session: str | None, choice: str | None, every: bool) -> None:
     """Say yes to the permission prompt SESSION is waiting on.
 
     CHOICE 1 (the default) is "yes, this once", 2 is "yes, and don't ask
@@ -75,22 +53,20 @@ def approve(app: App, session: str | None, choice: str | None, every: bool) -> N
       imessenger approve worker-1 2
       imessenger approve --all
     """
-    from imessenger.approval import parse_choice
-
     if every:
         if session is not None and choice is not None:
             raise click.UsageError("with --all, give only CHOICE (1 or 2), no session name")
-        _answer_all(app, parse_choice(session if choice is None else choice))
+        _answer_all(api, session if choice is None else choice)
         return
     if session is None:
         raise click.UsageError("name the SESSION to answer, or use --all")
-    _answer_one(app, session, parse_choice(choice))
+    report_approval(api.approve(session, choice))
 
 
 @click.command()
 @click.argument("session")
-@pass_app
-def deny(app: App, session: str) -> None:
+@pass_api
+def deny(api: Api, session: str) -> None:
     """Say no to the permission prompt SESSION is waiting on.
 
     The "No" option is picked by its label, as `approve` does; nothing is
@@ -100,6 +76,4 @@ def deny(app: App, session: str) -> None:
     Example:
       imessenger deny worker-1
     """
-    from imessenger.store import Choice
-
-    _answer_one(app, session, Choice.NO)
+    report_approval(api.deny(session))

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
-    from imessenger.approval import Approval
-    from imessenger.cli.app import App
-    from imessenger.screen import Prompt
-    from imessenger.sessions import SessionView
-    from imessenger.store import ApprovalRecord, MessageRecord, RefusalRecord
+    from imessenger.api import Approval, Event, PromptView
 
 
 def when(at: float) -> str:
@@ -30,27 +26,21 @@ def one_line(text: str, width: int = 72) -> str:
     return first + ("…" if more else "")
 
 
-def print_prompt(view: SessionView, prompt: Prompt, app: App) -> None:
+def print_prompt(prompt: PromptView) -> None:
     """Print a live prompt: question, subject, each option with its keys and command."""
-    from imessenger.approval import answers, command_for
-
-    profile = app.sessions.view_profile(view)
-    chosen = answers(view.name, prompt)
-    click.echo(f'"{view.name}" ({view.agent}) asks: {prompt.question}')
+    click.echo(f'"{prompt.session}" ({prompt.agent}) asks: {prompt.question}')
     for line in prompt.subject.splitlines():
         click.echo(f"    {line}")
     width = max(len(f"{o.key}. {o.label}") for o in prompt.options)
     for option in prompt.options:
-        keys = " ".join(profile.keys_for(option))
+        keys = " ".join(option.keys)
         label = f"{option.key}. {option.label}".ljust(width)
-        how = command_for(view.name, chosen[option.key]) if option.key in chosen else "-"
-        click.echo(f"  {label}  key {keys:<6} {how}".rstrip())
+        click.echo(f"  {label}  key {keys:<6} {option.command or '-'}".rstrip())
 
 
 def report_approval(approval: Approval) -> None:
     """Print what approve or deny did."""
-    from imessenger.approval import describe
-    from imessenger.store import Choice
+    from imessenger.api import Choice, describe
 
     verb = "denied" if approval.choice is Choice.NO else "approved"
     keys = " ".join(approval.keys)
@@ -69,79 +59,11 @@ def report_approval(approval: Approval) -> None:
         )
 
 
-def message_events(message: MessageRecord) -> list[tuple[float, dict[str, Any]]]:
-    """Return a message and its reply as log events (time, fields)."""
-    events: list[tuple[float, dict[str, Any]]] = [
-        (
-            message.created_at,
-            {
-                "kind": "message",
-                "at": message.created_at,
-                "id": message.id,
-                "from": message.sender,
-                "to": message.target,
-                "state": str(message.state),
-                "text": message.body,
-                "error": message.error,
-            },
-        )
-    ]
-    if message.reply is not None and message.replied_at is not None:
-        events.append(
-            (
-                message.replied_at,
-                {
-                    "kind": "reply",
-                    "at": message.replied_at,
-                    "id": message.id,
-                    "from": message.target,
-                    "to": message.sender,
-                    "via": message.reply_via,
-                    "text": message.reply,
-                },
-            )
-        )
-    return events
-
-
-def approval_event(record: ApprovalRecord) -> tuple[float, dict[str, Any]]:
-    """Return an answered prompt as a log event (time, fields)."""
-    return (
-        record.at,
-        {
-            "kind": "denial" if record.choice == "no" else "approval",
-            "at": record.at,
-            "actor": record.actor,
-            "session": record.session,
-            "choice": str(record.choice),
-            "option": record.option_label,
-            "key": record.key,
-            "closed": record.closed,
-            "subject": record.subject,
-            "prompt": record.prompt,
-        },
-    )
-
-
-def refusal_event(record: RefusalRecord) -> tuple[float, dict[str, Any]]:
-    """Return an action the policy refused as a log event (time, fields)."""
-    return (
-        record.at,
-        {
-            "kind": "refusal",
-            "at": record.at,
-            "actor": record.actor,
-            "action": record.action,
-            "session": record.subject,
-            "rule": record.rule,
-        },
-    )
-
-
-def event_line(event: dict[str, Any]) -> str:
+def event_line(shown: Event) -> str:
     """Return one log event as a line of text."""
-    stamp = when(float(event["at"]))
-    kind = event["kind"]
+    event = shown.fields
+    stamp = when(shown.at)
+    kind = shown.kind
     if kind == "refusal":
         subject = event["session"] or "-"
         return (

@@ -6,23 +6,17 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
-from imessenger.cli.app import App
-from imessenger.cli.render import (
-    approval_event,
-    event_line,
-    message_events,
-    print_prompt,
-    report_approval,
-)
+from imessenger.api import Api
+from imessenger.cli.render import event_line, print_prompt, report_approval
 from imessenger.errors import ImessengerError
 
 if TYPE_CHECKING:
-    from imessenger.tour import Logged, Result, Step, Tour
+    from imessenger.tour import Result, Step, Tour
 
 logger = logging.getLogger(__name__)
 
@@ -45,18 +39,7 @@ def tour_socket(ctx: click.Context) -> str:
     return DEFAULT_SOCKET
 
 
-def _log_lines(logged: Logged) -> list[str]:
-    """The lines `imessenger log SESSION -n LIMIT` prints for these records."""
-
-    events: list[tuple[float, dict[str, Any]]] = [
-        event for message in logged.messages for event in message_events(message)
-    ]
-    events += [approval_event(record) for record in logged.approvals]
-    events.sort(key=lambda pair: pair[0])
-    return [event_line(event) for _, event in events[-logged.limit :]]
-
-
-def _render(result: Result, app: App) -> None:
+def _render(result: Result) -> None:
     """Print a step's result as the real command prints it."""
     from imessenger.tour import Approved, Logged, Sent, Started, Stopped, Waiting
 
@@ -70,21 +53,20 @@ def _render(result: Result, app: App) -> None:
         else:
             click.echo(f"message {sent.message.id} {sent.outcome.value}")
     elif isinstance(result, Waiting):
-        for index, view in enumerate(result.views):
+        for index, prompt in enumerate(result.prompts):
             if index:
                 click.echo()
-            if view.screen.prompt is not None:
-                print_prompt(view, view.screen.prompt, app)
+            print_prompt(prompt)
     elif isinstance(result, Approved):
         report_approval(result.approval)
     elif isinstance(result, Logged):
-        for line in _log_lines(result):
-            click.echo(line)
+        for event in result.events:
+            click.echo(event_line(event))
     elif isinstance(result, Stopped):
         click.echo(f'stopped "{result.name}" ({result.how})')
 
 
-def _show(step: Step, app: App) -> None:
+def _show(step: Step) -> None:
     click.echo()
     click.echo(click.style(f"{step.number}. {step.title}", bold=True))
     for line in step.note:
@@ -92,7 +74,7 @@ def _show(step: Step, app: App) -> None:
     for shown in step.shown:
         click.echo(click.style(f"$ {shown.command}", fg="cyan"))
         if shown.result is not None:
-            _render(shown.result, app)
+            _render(shown.result)
 
 
 def _abort(tour: Tour) -> None:
@@ -131,13 +113,11 @@ def demo(ctx: click.Context, keep: bool, restart: bool) -> None:
       imessenger demo --keep
       imessenger -L my-demo demo --restart
     """
-    from imessenger.sessions import whoami
     from imessenger.tour import Tour
 
     began = time.monotonic()
     socket = tour_socket(ctx)
-    app = App(socket)
-    tour = Tour(app.sessions, Path.cwd(), whoami(app.tmux))
+    tour = Tour(Api(socket), Path.cwd())
     replaced = tour.prepare(restart=restart)
     if replaced:
         click.echo(f'stopped the earlier demo on "{socket}" ({", ".join(replaced)})')
@@ -145,7 +125,7 @@ def demo(ctx: click.Context, keep: bool, restart: bool) -> None:
     click.echo("Each step shows the command you would type, then its output.")
     try:
         for step in tour.steps(keep=keep):
-            _show(step, app)
+            _show(step)
     except BaseException:
         if keep:
             click.echo(
