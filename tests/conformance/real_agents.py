@@ -223,7 +223,16 @@ class Agent:
             raise AssertionError(f"{error}\nthe screen of {name}:\n{self.screen(name)}") from None
 
     def wait_state(self, name: str, state: str, seconds: float = 30.0) -> None:
-        wait_for(lambda: self.state(name) == state, seconds, f'"{name}" to be {state}')
+        """Wait until ``isesh list`` shows ``state``; a failure shows the screen and the
+        turns the model saw, so a flake in CI can be told apart from a stuck agent."""
+        try:
+            wait_for(lambda: self.state(name) == state, seconds, f'"{name}" to be {state}')
+        except pytest.fail.Exception as error:
+            turns = "\n".join(repr(turn[-200:]) for turn in self.script.turns)
+            pytest.fail(
+                f"{error}\nthe model saw {len(self.script.turns)} turns:\n{turns}\n"
+                f"the screen of {name}:\n{self.screen(name)}"
+            )
 
     def processes(self, name: str) -> list[int]:
         """The pids of the session's program and of every process below it."""
