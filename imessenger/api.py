@@ -17,7 +17,7 @@ Each action applies the same checks, in this order:
 
 The services (tmux, the caller, the configuration, the store, the policy) are made
 on first use, so that a command pays only for what it touches. The value types the
-interfaces need (``Outcome``, ``Choice``, ``SessionView`` ...) can be imported from
+interfaces need (``MessageState``, ``Choice``, ``SessionView`` ...) can be imported from
 here; their modules load when first used.
 """
 
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from imessenger.config import Config
     from imessenger.delivery import Courier
     from imessenger.delivery import NotDelivered as NotDelivered
-    from imessenger.delivery import Outcome as Outcome
     from imessenger.delivery import SendResult as SendResult
     from imessenger.menu import Menu as Menu
     from imessenger.screen import Meaning
@@ -54,6 +53,7 @@ if TYPE_CHECKING:
     from imessenger.store import Choice as Choice
     from imessenger.store import InboxEntry as InboxEntry
     from imessenger.store import MessageRecord as MessageRecord
+    from imessenger.store import MessageState as MessageState
     from imessenger.store import Store
     from imessenger.tmux import Tmux
     from imessenger.watcher.daemon import Daemon as Daemon
@@ -66,8 +66,8 @@ _VALUE_TYPES = {
     "InboxEntry": "imessenger.store",
     "Menu": "imessenger.menu",
     "MessageRecord": "imessenger.store",
+    "MessageState": "imessenger.store",
     "NotDelivered": "imessenger.delivery",
-    "Outcome": "imessenger.delivery",
     "SendResult": "imessenger.delivery",
     "SessionView": "imessenger.sessions",
     "Status": "imessenger.status",
@@ -134,15 +134,6 @@ class Inbox:
     prompt: PromptView | None = None
     #: what could not be done on the way (e.g. looking for late replies)
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """What ``deliver`` did with one pending message."""
-
-    message: MessageRecord
-    outcome: Outcome
-    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -377,11 +368,7 @@ class Api:
 
     def wait_for_reply(self, sent: SendResult, timeout_ms: int) -> SendResult:
         """Wait up to ``timeout_ms`` for the reply to a message sent without waiting."""
-        from imessenger.delivery import Delivery
-
-        courier = self._courier()
-        delivery = Delivery(sent.outcome)
-        return courier.wait_for_reply(sent.message, timeout_ms, time.monotonic(), delivery)
+        return self._courier().wait_for_reply(sent, timeout_ms, time.monotonic())
 
     def reply(self, message_id: str, text: str) -> MessageRecord:
         """Record ``text`` as the reply to message ``message_id``: only its target may."""
@@ -389,18 +376,14 @@ class Api:
 
         return reply_to(self._courier(), message_id, text, self.access)
 
-    def deliver(self, target: str | None = None) -> list[Delivered]:
+    def deliver(self, target: str | None = None) -> list[SendResult]:
         """Deliver the pending messages of ``target`` (else of every session that has some).
 
         Late replies found on the way go to their senders' inboxes.
         """
         courier = self._courier()
         targets = [check_name(target)] if target else courier.targets_with_pending()
-        done = [
-            Delivered(record, delivery.outcome, delivery.why)
-            for name in targets
-            for record, delivery in courier.deliver_pending(name)
-        ]
+        done = [sent for name in targets for sent in courier.deliver_pending(name)]
         courier.collect_late_replies()
         return done
 

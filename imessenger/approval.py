@@ -32,14 +32,14 @@ import time
 from dataclasses import dataclass, replace
 
 from imessenger.access import Access, access_for
-from imessenger.delivery import Courier, Outcome
+from imessenger.delivery import Courier
 from imessenger.errors import ImessengerError, NoSuchSession
 from imessenger.locks import target_lock
 from imessenger.names import is_valid_name
 from imessenger.policy import Action
 from imessenger.screen import Meaning, Option, Prompt, Screen, State
 from imessenger.sessions import Sessions, SessionView
-from imessenger.store import ApprovalRecord, Choice, MessageRecord
+from imessenger.store import ApprovalRecord, Choice, MessageRecord, MessageState
 from imessenger.tmux import Patience
 
 logger = logging.getLogger(__name__)
@@ -378,7 +378,5 @@ def _deliver_waiting(sessions: Sessions, approval: Approval) -> Approval:
     except ImessengerError as error:
         logger.warning("delivering to %s after an approval: %s", approval.session, error)
         return replace(approval, delivery_error=str(error))
-    delivered = tuple(
-        record for record, delivery in done if delivery.outcome is not Outcome.PENDING
-    )
+    delivered = tuple(sent.message for sent in done if sent.outcome is not MessageState.PENDING)
     return replace(approval, delivered=delivered)

@@ -26,7 +26,6 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from imessenger.access import Access
 from imessenger.agents import Profile
@@ -80,26 +79,6 @@ _ANSWERABLE = (
 )
 
 
-class Outcome(StrEnum):
-    """What happened to a message, as ``send`` reports it."""
-
-    REPLIED = "replied"
-    DELIVERED = "delivered"
-    QUEUED = "queued"  # submitted; the busy agent queued it behind its current work
-    PENDING = "pending"  # not pasted: the target is asking, has half-typed input, or is
-    # in copy mode; kept and delivered later
-    TIMED_OUT = "timed_out"
-    FAILED = "failed"  # nothing was pasted, and nothing will be
-    #: pasted, but the agent never showed that it took it (or its session or tmux went
-    #: away first): not pasted again, look at the pane
-    UNCONFIRMED = "unconfirmed"
-    #: pasted (and taken, as far as was seen), but the store could not record it (a full
-    #: disk): not pasted again; the next delivery settles it from the screen
-    NOT_RECORDED = "not_recorded"
-    #: delivered, then the session (or its tmux server) ended before it replied
-    ENDED = "ended"
-
-
 class TargetExited(ImessengerError):
     def __init__(self, name: str, existing: list[str]) -> None:
         listing = ", ".join(existing) if existing else "(none)"
@@ -118,20 +97,12 @@ class NotDelivered(ImessengerError):
 
 
 @dataclass
-class Delivery:
-    """The result of one delivery attempt."""
-
-    outcome: Outcome
-    why: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
 class SendResult:
-    """What ``send`` reports: the message record, what happened, the reply and timings (ms)."""
+    """What became of a message: its record, the state it reached, why, its reply and
+    timings (ms). ``send`` returns one, and so does each delivery attempt."""
 
     message: MessageRecord
-    outcome: Outcome
+    outcome: MessageState
     why: str = ""
     reply: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -159,17 +130,17 @@ class Submission:
         self.typed_seen = False
         self.emptied_looks = 0
 
-    def look(self, screen: Screen, text: str) -> Outcome | None:
+    def look(self, screen: Screen, text: str) -> MessageState | None:
         """Take one more look; the outcome once the evidence is sure, else None."""
         if screen.queued > self.before.queued:
-            return Outcome.QUEUED  # a queue appeared, or grew by this message
+            return MessageState.QUEUED  # a queue appeared, or grew by this message
         was_busy = self.before.state is State.BUSY
         if screen.state is State.BUSY and not was_busy:
-            return Outcome.DELIVERED  # it went to work on it
+            return MessageState.DELIVERED  # it went to work on it
         if screen.state is State.ASKING and not was_busy:
             # it went to work on it and asks to run something (a prompt after a busy
             # look may belong to the turn that was running before the paste)
-            return Outcome.DELIVERED
+            return MessageState.DELIVERED
         if screen.input_text:
             self.typed_seen = True
         shown = self.typed_seen if self.marker is None else self.marker in text
@@ -179,7 +150,11 @@ class Submission:
             self.emptied_looks = 0
         if self.emptied_looks < 2:
             return None
-        return Outcome.QUEUED if was_busy and screen.state is State.BUSY else Outcome.DELIVERED
+        return (
+            MessageState.QUEUED
+            if was_busy and screen.state is State.BUSY
+            else MessageState.DELIVERED
+        )
 
 
 class Courier:
@@ -242,38 +217,39 @@ class Courier:
             )
             self._forget_ended(target, instance)
             self._recover_claims(target)
-            delivery = Delivery(Outcome.PENDING, "older messages to this session wait first")
+            sent = SendResult(
+                message, MessageState.PENDING, "older messages to this session wait first"
+            )
             while True:
                 claimed = self.store.claim_pending(self.tmux.label, target)
                 if claimed is None:
                     break
                 done = self._attempt(claimed, view)
                 if claimed.id == message.id:
-                    delivery = done
+                    sent = done
                     break
-                if done.outcome is Outcome.PENDING:
-                    delivery = Delivery(Outcome.PENDING, f"{done.why}; older messages wait first")
+                if done.outcome is MessageState.PENDING:
+                    sent.why = f"{done.why}; older messages wait first"
                     break
-        delivery.timings["deliver_ms"] = _ms(started)
-        message = self.store.get_message(message.id) or message
-        if delivery.outcome is Outcome.PENDING:
+        sent.timings["deliver_ms"] = _ms(started)
+        sent.message = self.store.get_message(message.id) or sent.message
+        if sent.outcome is MessageState.PENDING:
             self.store.set_waiting(message.id, False)
-            self._note_pending(message, delivery.why)
-            return SendResult(message, Outcome.PENDING, delivery.why, timings=delivery.timings)
-        if delivery.outcome is Outcome.FAILED:
+            self._note_pending(sent.message, sent.why)
+            return sent
+        if sent.outcome is MessageState.FAILED:
             self.store.set_waiting(message.id, False)
             raise NotDelivered(
-                f'message {message.id} was not delivered to "{target}": {delivery.why}',
-                SendResult(message, Outcome.FAILED, delivery.why, timings=delivery.timings),
+                f'message {message.id} was not delivered to "{target}": {sent.why}', sent
             )
-        if delivery.outcome in (Outcome.UNCONFIRMED, Outcome.NOT_RECORDED):
+        if sent.outcome in (MessageState.UNCONFIRMED, MessageState.NOT_RECORDED):
             with contextlib.suppress(ImessengerError):  # the store may be what failed
                 self.store.set_waiting(message.id, False)
-            return SendResult(message, delivery.outcome, delivery.why, timings=delivery.timings)
+            return sent
         if not wait or raw:
-            return SendResult(message, delivery.outcome, timings=delivery.timings)
+            return sent
         timeout = timeout_ms if timeout_ms is not None else self.settings.send.timeout_ms
-        return self.wait_for_reply(message, timeout, started, delivery)
+        return self.wait_for_reply(sent, timeout, started)
 
     def _live_view(self, target: str) -> SessionView:
         view = self.sessions.view(target, capture=False)
@@ -332,7 +308,7 @@ class Courier:
 
     # -- one attempt, under the target's lock ---------------------------------------
 
-    def _attempt(self, message: MessageRecord, view: SessionView) -> Delivery:
+    def _attempt(self, message: MessageRecord, view: SessionView) -> SendResult:
         """Deliver one claimed message now, or put it back as pending; record the outcome."""
         profile = self.sessions.view_profile(view)
         try:
@@ -355,7 +331,7 @@ class Courier:
             raise
         if refusal:
             self.store.release_claim(message.id)
-            return Delivery(Outcome.PENDING, refusal)
+            return SendResult(message, MessageState.PENDING, refusal)
         text = message.body if message.raw else self._envelope(message)
         began = time.monotonic()
         try:
@@ -363,8 +339,10 @@ class Courier:
         except PaneInMode:
             # tmux itself found the pane in copy mode and pasted nothing
             self.store.release_claim(message.id)
-            return Delivery(
-                Outcome.PENDING, f'"{view.name}" is in copy mode (someone scrolled back)'
+            return SendResult(
+                message,
+                MessageState.PENDING,
+                f'"{view.name}" is in copy mode (someone scrolled back)',
             )
         except (NoSuchSession, NoTmuxServer):
             self.store.mark_failed(message.id, "the session went away before the paste")
@@ -377,29 +355,32 @@ class Courier:
             outcome = self._confirm(message, view, profile, view.screen)
         except (NoSuchSession, NoTmuxServer) as gone:
             why = f"pasted, then the session went away before it showed it took it ({gone})"
-            return self._record(message, Delivery(Outcome.UNCONFIRMED, why, timings))
+            return self._record(SendResult(message, MessageState.UNCONFIRMED, why, timings=timings))
         timings["confirm_ms"] = _ms(began)
         if outcome is None:
             why = (
                 "pasted, but the agent never showed that it took it; it is not pasted again: "
                 f"look at the pane (`isesh attach {view.name}`)"
             )
-            return self._record(message, Delivery(Outcome.UNCONFIRMED, why, timings))
-        return self._record(message, Delivery(outcome, timings=timings))
+            return self._record(SendResult(message, MessageState.UNCONFIRMED, why, timings=timings))
+        return self._record(SendResult(message, outcome, timings=timings))
 
-    def _record(self, message: MessageRecord, delivery: Delivery) -> Delivery:
+    def _record(self, sent: SendResult) -> SendResult:
         """Record what became of a pasted message; NOT_RECORDED when the store cannot."""
+        message_id = sent.message.id
         try:
-            if delivery.outcome in (Outcome.DELIVERED, Outcome.QUEUED):
-                self.store.mark_delivered(message.id, delivery.outcome.value)
+            if sent.outcome in (MessageState.DELIVERED, MessageState.QUEUED):
+                sent.message = self.store.mark_delivered(message_id, sent.outcome)
             else:
-                self.store.set_state(message.id, MessageState.UNCONFIRMED, error=delivery.why)
+                sent.message = self.store.set_state(
+                    message_id, MessageState.UNCONFIRMED, error=sent.why
+                )
         except StoreError as error:
-            logger.warning("message %s was pasted, but: %s", message.id, error)
-            seen = "and the agent took it" if delivery.outcome is not Outcome.UNCONFIRMED else ""
+            logger.warning("message %s was pasted, but: %s", message_id, error)
+            seen = "and the agent took it" if sent.outcome is not MessageState.UNCONFIRMED else ""
             why = f"pasted {seen}, but the store could not record it ({error})".replace("  ", " ")
-            return Delivery(Outcome.NOT_RECORDED, why, delivery.timings)
-        return delivery
+            return SendResult(sent.message, MessageState.NOT_RECORDED, why, timings=sent.timings)
+        return sent
 
     def _wait_until_ready(self, view: SessionView, profile: Profile) -> SessionView:
         """Wait while a just-started agent draws its first screen (or while it is busy,
@@ -451,7 +432,7 @@ class Courier:
 
     def _confirm(
         self, message: MessageRecord, view: SessionView, profile: Profile, before: Screen
-    ) -> Outcome | None:
+    ) -> MessageState | None:
         """Watch the screen until the agent took the message; None when it never did.
 
         Each look is one capture with enough scrollback to find the message's id
@@ -471,7 +452,7 @@ class Courier:
             screen = view.screen
             if screen.input_text is None and not profile.grammar.input_patterns:
                 # A plain program: no input box to watch; the paste and the key went in.
-                return Outcome.DELIVERED
+                return MessageState.DELIVERED
             outcome = watch.look(screen, text)
             if outcome is not None:
                 return outcome
@@ -493,9 +474,9 @@ class Courier:
 
     # -- pending messages ---------------------------------------------------------------
 
-    def deliver_pending(self, target: str) -> list[tuple[MessageRecord, Delivery]]:
+    def deliver_pending(self, target: str) -> list[SendResult]:
         """Deliver the target's pending messages, oldest first, while it is ready."""
-        done: list[tuple[MessageRecord, Delivery]] = []
+        done: list[SendResult] = []
         view = self._live_view(target)
         with target_lock(self.tmux.label, target, timeout=_LOCK_TIMEOUT_S):
             self._forget_ended(
@@ -506,9 +487,10 @@ class Courier:
                 claimed = self.store.claim_pending(self.tmux.label, target)
                 if claimed is None:
                     break
-                delivery = self._attempt(claimed, view)
-                done.append((self.store.get_message(claimed.id) or claimed, delivery))
-                if delivery.outcome is Outcome.PENDING:
+                attempt = self._attempt(claimed, view)
+                attempt.message = self.store.get_message(claimed.id) or attempt.message
+                done.append(attempt)
+                if attempt.outcome is MessageState.PENDING:
                     break
         return done
 
@@ -519,14 +501,13 @@ class Courier:
 
     # -- replies --------------------------------------------------------------------------
 
-    def wait_for_reply(
-        self, message: MessageRecord, timeout_ms: int, started: float, delivery: Delivery
-    ) -> SendResult:
+    def wait_for_reply(self, sent: SendResult, timeout_ms: int, started: float) -> SendResult:
         """Wait for the reply on screen or through ``imessenger reply``, up to the timeout.
 
         On timeout (or Ctrl-C) the message is marked timed out and no longer
         waited for, so that a later reply goes to the sender's inbox.
         """
+        message = sent.message
         deadline = time.monotonic() + timeout_ms / 1000
         delims = self.delimiters(message.id)
         reply: str | None = None
@@ -545,12 +526,12 @@ class Courier:
                 reply = record.reply  # answered with `imessenger reply` in the last instant
             if reply is None:
                 record = self.store.set_state(message.id, MessageState.TIMED_OUT)
-        delivery.timings["total_ms"] = _ms(started)
+        timings = {**sent.timings, "total_ms": _ms(started)}
         if reply is None and ended:
-            return SendResult(record, Outcome.ENDED, ended, timings=delivery.timings)
+            return SendResult(record, MessageState.ENDED, ended, timings=timings)
         if reply is None:
-            return SendResult(record, Outcome.TIMED_OUT, timings=delivery.timings)
-        return SendResult(record, Outcome.REPLIED, reply=reply, timings=delivery.timings)
+            return SendResult(record, MessageState.TIMED_OUT, timings=timings)
+        return SendResult(record, MessageState.REPLIED, reply=reply, timings=timings)
 
     def _reply_polls(
         self, message: MessageRecord, delims: Delimiters, deadline: float

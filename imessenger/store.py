@@ -49,7 +49,10 @@ _FILE_MODE = 0o600
 
 
 class MessageState(StrEnum):
-    """Where a message is in its life."""
+    """Where a message is in its life: what the store holds, and what ``send`` reports.
+
+    The last two are only ever reported, never stored (see :data:`REPORTED_ONLY`).
+    """
 
     PENDING = "pending"  # waiting until the target can take it
     DELIVERING = "delivering"  # claimed by one process that is pasting it right now
@@ -60,6 +63,16 @@ class MessageState(StrEnum):
     FAILED = "failed"  # could not be delivered; see ``error``
     CANCELLED = "cancelled"  # never pasted: its session was stopped or ended; see ``error``
     UNCONFIRMED = "unconfirmed"  # pasted, never shown as taken; never pasted again
+    #: pasted (and taken, as far as was seen), but the store could not record it (a full
+    #: disk): not pasted again; the next delivery settles it from the screen
+    NOT_RECORDED = "not_recorded"
+    #: delivered, then the session (or its tmux server) ended before it replied; the
+    #: store keeps it timed out, so that a late reply still finds its sender
+    ENDED = "ended"
+
+
+#: States ``send`` reports that the store never holds.
+REPORTED_ONLY = frozenset({MessageState.NOT_RECORDED, MessageState.ENDED})
 
 
 class InboxKind(StrEnum):
@@ -415,6 +428,14 @@ def _enum_value(kind: type[_E], value: str, what: str) -> _E:
         raise StoreError(f'unknown {what} "{value}"; expected one of: {valid}') from None
 
 
+def _stored_state(value: str) -> MessageState:
+    """``value`` as a state the store may hold; StoreError for an unknown or report-only one."""
+    state = _enum_value(MessageState, value, "message state")
+    if state in REPORTED_ONLY:
+        raise StoreError(f'"{state}" is reported by send, never stored')
+    return state
+
+
 # --- error reporting and file handling ------------------------------------------------------
 
 
@@ -745,7 +766,7 @@ class Store:
         Raises DuplicateMessage if the id is taken (make a new id and retry) and
         StoreError for an unknown state.
         """
-        state = _enum_value(MessageState, state, "message state")
+        state = _stored_state(state)
         now = time.time()
         pid, started = _waiter(waiting)
         try:
@@ -806,7 +827,7 @@ class Store:
         Once a reply is recorded the state stays ``replied``: a late "timed_out"
         or "failed" does not hide the reply. Raises UnknownMessage.
         """
-        state = _enum_value(MessageState, state, "message state")
+        state = _stored_state(state)
         return self._update_message(
             f'set the state of message "{message_id}" to {state}',
             message_id,

@@ -31,7 +31,7 @@ from imessenger.api import (
     Approval,
     Choice,
     Event,
-    Outcome,
+    MessageState,
     PromptView,
     SendResult,
     SessionView,
@@ -248,7 +248,7 @@ class Tour:
 
     def _converse(self) -> Step:
         result = self.api.send("worker-1", GREETING)
-        if result.outcome is not Outcome.REPLIED:
+        if result.outcome is not MessageState.REPLIED:
             raise TourStalled(
                 f"worker-1 did not reply to message {result.message.id} ({result.outcome}"
                 f"{': ' + result.why if result.why else ''}); look at it with "
@@ -267,7 +267,7 @@ class Tour:
 
     def _ask(self) -> tuple[SendResult, Step]:
         result = self.api.send("worker-2", ASK_MESSAGE, wait=False)
-        if result.outcome not in (Outcome.DELIVERED, Outcome.QUEUED):
+        if result.outcome not in (MessageState.DELIVERED, MessageState.QUEUED):
             raise TourStalled(
                 f"worker-2 did not take message {result.message.id} ({result.outcome}"
                 f"{': ' + result.why if result.why else ''}); look at it with "
@@ -330,7 +330,7 @@ class Tour:
 
     def _log(self, sent: SendResult) -> Step:
         result = self.api.wait_for_reply(sent, int(STEP_TIMEOUT_S * 1000))
-        if result.outcome is not Outcome.REPLIED:
+        if result.outcome is not MessageState.REPLIED:
             raise TourStalled(
                 f"worker-2 did not answer message {sent.message.id} after the approval; "
                 f"look at it with `isesh -L {self.socket} logs worker-2`"

@@ -27,6 +27,7 @@ from imessenger.errors import StoreError
 from imessenger.store import (
     DB_FILENAME,
     MIGRATIONS,
+    REPORTED_ONLY,
     AlreadyReplied,
     ApprovalRecord,
     Choice,
@@ -263,6 +264,18 @@ def test_unknown_state_is_refused(store: Store) -> None:
     add(store, "m2")
     with pytest.raises(StoreError, match="expected one of"):
         store.set_state("m2", "lost")
+
+
+@pytest.mark.parametrize("state", sorted(REPORTED_ONLY))
+def test_a_state_send_only_reports_is_never_stored(store: Store, state: MessageState) -> None:
+    with pytest.raises(StoreError, match="never stored"):
+        add(store, "m1", state=state)
+    add(store, "m2")
+    with pytest.raises(StoreError, match="never stored"):
+        store.set_state("m2", state)
+    record = store.get_message("m2")
+    assert record is not None
+    assert record.state is MessageState.PENDING
 
 
 def test_mark_delivered_and_queued(store: Store) -> None:

@@ -6,8 +6,9 @@ box that has not drawn the paste yet, a busy agent that queues, a raw message.
 
 from __future__ import annotations
 
-from imessenger.delivery import Outcome, Submission
+from imessenger.delivery import Submission
 from imessenger.screen import Screen, State
+from imessenger.store import MessageState
 
 ID = "0a1b2c3d"
 ENVELOPE = f"[imessenger] message {ID} from user:\nhello"
@@ -19,26 +20,26 @@ TORN = Screen(State.UNKNOWN, input_text=None)
 ECHOED = f"❯ {ENVELOPE}\n\ndemo> \n  demo · ? for help"
 
 
-def looks(watch: Submission, *screens: tuple[Screen, str]) -> list[Outcome | None]:
+def looks(watch: Submission, *screens: tuple[Screen, str]) -> list[MessageState | None]:
     return [watch.look(screen, text) for screen, text in screens]
 
 
 def test_going_busy_is_taken_at_once() -> None:
     watch = Submission(IDLE_EMPTY, ID)
-    assert looks(watch, (TYPED, ENVELOPE), (BUSY_EMPTY, ECHOED)) == [None, Outcome.DELIVERED]
+    assert looks(watch, (TYPED, ENVELOPE), (BUSY_EMPTY, ECHOED)) == [None, MessageState.DELIVERED]
 
 
 def test_a_new_queued_marker_is_taken_at_once() -> None:
     watch = Submission(BUSY_EMPTY, ID)
     queued = Screen(State.BUSY, input_text="", queued=1)
-    assert looks(watch, (queued, ECHOED)) == [Outcome.QUEUED]
+    assert looks(watch, (queued, ECHOED)) == [MessageState.QUEUED]
 
 
 def test_a_longer_queue_is_taken_at_once() -> None:
     # one message waits in the queue already; this one makes it two
     watch = Submission(Screen(State.BUSY, input_text="", queued=1), ID)
     longer = Screen(State.BUSY, input_text="", queued=2)
-    assert looks(watch, (longer, ECHOED)) == [Outcome.QUEUED]
+    assert looks(watch, (longer, ECHOED)) == [MessageState.QUEUED]
 
 
 def test_an_emptied_box_must_hold_for_two_looks_with_the_id_above_it() -> None:
@@ -46,7 +47,7 @@ def test_an_emptied_box_must_hold_for_two_looks_with_the_id_above_it() -> None:
     assert looks(watch, (TYPED, ENVELOPE), (IDLE_EMPTY, ECHOED), (IDLE_EMPTY, ECHOED)) == [
         None,
         None,
-        Outcome.DELIVERED,
+        MessageState.DELIVERED,
     ]
 
 
@@ -82,7 +83,7 @@ def test_taken_by_a_busy_agent_is_queued() -> None:
     typed_while_busy = Screen(State.BUSY, input_text=ENVELOPE)
     emptied = (BUSY_EMPTY, ECHOED)
     outcomes = looks(watch, (typed_while_busy, ENVELOPE), emptied, emptied)
-    assert outcomes == [None, None, Outcome.QUEUED]
+    assert outcomes == [None, None, MessageState.QUEUED]
 
 
 def test_a_raw_message_must_first_be_seen_in_the_box() -> None:
@@ -96,14 +97,14 @@ def test_a_raw_message_must_first_be_seen_in_the_box() -> None:
         (IDLE_EMPTY, "ls -l"),
         (IDLE_EMPTY, "ls -l"),
     )
-    assert outcomes == [None, None, None, None, Outcome.DELIVERED]
+    assert outcomes == [None, None, None, None, MessageState.DELIVERED]
 
 
 def test_asking_for_permission_is_taken_at_once() -> None:
     # a fast agent can answer with a command to run before a busy look
     watch = Submission(IDLE_EMPTY, ID)
     asking = Screen(State.ASKING)
-    assert looks(watch, (TYPED, ENVELOPE), (asking, ECHOED)) == [None, Outcome.DELIVERED]
+    assert looks(watch, (TYPED, ENVELOPE), (asking, ECHOED)) == [None, MessageState.DELIVERED]
 
 
 def test_a_prompt_after_a_busy_look_may_be_the_running_turn_s() -> None:

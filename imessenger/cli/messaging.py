@@ -152,7 +152,7 @@ def send(
       git diff | imessenger send reviewer - --timeout 120000
       imessenger send worker-1 --no-reply "Also add tests"
     """
-    from imessenger.api import NotDelivered, Outcome, check_name
+    from imessenger.api import MessageState, NotDelivered, check_name
 
     check_name(target)
     body = _read_message(message, file)
@@ -171,17 +171,21 @@ def send(
         sys.exit(code)
     if as_json:
         _print_json(result)
-    elif result.outcome is Outcome.REPLIED:
+    elif result.outcome is MessageState.REPLIED:
         click.echo(result.reply)
-    elif result.outcome is Outcome.PENDING:
+    elif result.outcome is MessageState.PENDING:
         click.echo(
             f"message {result.message.id} is pending: {result.why}; it will be delivered "
             f"when the session is ready (`imessenger deliver {target}`)",
             err=True,
         )
-    elif result.outcome in (Outcome.UNCONFIRMED, Outcome.NOT_RECORDED, Outcome.ENDED):
+    elif result.outcome in (
+        MessageState.UNCONFIRMED,
+        MessageState.NOT_RECORDED,
+        MessageState.ENDED,
+    ):
         click.echo(f"message {result.message.id} {result.outcome.value}: {result.why}", err=True)
-    elif result.outcome is Outcome.TIMED_OUT:
+    elif result.outcome is MessageState.TIMED_OUT:
         click.echo(
             f"no reply from {target} to message {result.message.id} within the timeout; "
             "a later reply goes to your inbox (`imessenger inbox`)",
@@ -189,13 +193,13 @@ def send(
         )
     else:
         click.echo(f"message {result.message.id} {result.outcome.value}", err=True)
-    if result.outcome is Outcome.PENDING:
+    if result.outcome is MessageState.PENDING:
         sys.exit(EXIT_PENDING)
-    if result.outcome is Outcome.TIMED_OUT:
+    if result.outcome is MessageState.TIMED_OUT:
         sys.exit(EXIT_TIMEOUT)
-    if result.outcome in (Outcome.UNCONFIRMED, Outcome.NOT_RECORDED):
+    if result.outcome in (MessageState.UNCONFIRMED, MessageState.NOT_RECORDED):
         sys.exit(EXIT_UNCONFIRMED)
-    if result.outcome is Outcome.ENDED:
+    if result.outcome is MessageState.ENDED:
         sys.exit(EXIT_ENDED)
 
 
@@ -228,12 +232,12 @@ def deliver(api: Api, target: str | None) -> None:
     Example:
       imessenger deliver worker-1
     """
-    from imessenger.api import Outcome
+    from imessenger.api import MessageState
 
     left = 0
     for done in api.deliver(target):
         name = done.message.target
-        if done.outcome is Outcome.PENDING:
+        if done.outcome is MessageState.PENDING:
             left += 1
             click.echo(f"{done.message.id} -> {name}: still pending ({done.why})")
         else:

@@ -117,8 +117,8 @@ class Jobs:
 
     def _deliver_in_worker(self, name: str) -> None:
         with Store.open(self.view.store.path) as store:
-            for record, delivery in self._courier(store).deliver_pending(name):
-                logger.info("message %s -> %s: %s", record.id, name, delivery.outcome.value)
+            for sent in self._courier(store).deliver_pending(name):
+                logger.info("message %s -> %s: %s", sent.message.id, name, sent.outcome.value)
 
     def _collect_in_worker(self) -> None:
         with Store.open(self.view.store.path) as store:
