@@ -88,7 +88,7 @@ def main() -> None:
             demo = [
                 sys.executable,
                 "-m",
-                "imessenger.demo_agent",
+                "imessenger.demo.agent",
                 "--startup-ms",
                 "0",
                 "--busy-ms",

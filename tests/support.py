@@ -87,7 +87,7 @@ def start_demo_in_shell(tmux: Tmux, name: str) -> int:
     tmux continues any program of its own that stops, so a test that stops the agent
     (SIGSTOP, as if it were starved of CPU) needs it one process further down.
     """
-    demo = shlex.join([sys.executable, "-m", "imessenger.demo_agent", "--startup-ms", "0"])
+    demo = shlex.join([sys.executable, "-m", "imessenger.demo.agent", "--startup-ms", "0"])
     started = run_isesh("start", name, "--agent", "demo", "--", "sh", "-c", f"{demo}; exit")
     assert started.exit_code == 0, started.output
     wait_for(lambda: "? for help" in AgentPane.of(tmux, name).look(), what=f"{name} idle")

@@ -75,7 +75,7 @@ def test_default_commands_and_ways_to_exit() -> None:
         "gemini": (("gemini",), "digit", "/quit", ("C-c", "C-c")),
         "aider": (("aider",), "letter-enter", "/exit", ("C-c", "C-c")),
         "shell": ((), "digit", "", ("C-d",)),
-        "demo": (("{python}", "-m", "imessenger.demo_agent"), "digit", "/exit", ("C-d",)),
+        "demo": (("{python}", "-m", "imessenger.demo.agent"), "digit", "/exit", ("C-d",)),
     }
 
 
@@ -102,7 +102,7 @@ def test_profiles_load_through_the_config_module(tmp_path: Path) -> None:
 
 def test_python_placeholder_is_this_python() -> None:
     demo = Profile.from_dict("demo", default_tables()["demo"])
-    assert demo.launch.argv() == [sys.executable, "-m", "imessenger.demo_agent"]
+    assert demo.launch.argv() == [sys.executable, "-m", "imessenger.demo.agent"]
 
 
 def test_empty_command_runs_the_users_shell() -> None:

@@ -1,7 +1,7 @@
 """``imessenger approve`` / ``deny``: the option chosen by meaning, refusals, a dropped key.
 
 The first tests run the pure choice on real captures of Claude Code and Codex;
-the rest drive the demo agent in real tmux (see imessenger/demo_agent.py).
+the rest drive the demo agent in real tmux (see imessenger/demo/agent.py).
 """
 
 from __future__ import annotations

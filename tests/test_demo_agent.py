@@ -1,6 +1,6 @@
 """The demo agent, driven through real tmux the way imessenger drives real agents.
 
-Each tmux test starts ``python -m imessenger.demo_agent`` in a pane of a
+Each tmux test starts ``python -m imessenger.demo.agent`` in a pane of a
 private tmux server (libtmux's ``session`` fixture), sends text with
 ``load-buffer`` + ``paste-buffer -p`` + ``Enter`` and keys with ``send-keys``,
 and polls ``capture-pane`` until the expected screen shows (or a deadline
@@ -23,7 +23,7 @@ import pytest
 from libtmux.session import Session
 
 from imessenger import protocol
-from imessenger.demo_agent import Event, KeyReader, parse_directives, read_message
+from imessenger.demo.agent import Event, KeyReader, parse_directives, read_message
 
 ROOT = Path(__file__).resolve().parent.parent
 START = "<<IMSG-REPLY {id}>>"
@@ -139,7 +139,7 @@ class Demo:
 def start_demo(session: Session, folder: Path, *args: str, wrapped: bool = False) -> Demo:
     """Start the demo agent in a new window; ``wrapped`` runs it under a shell that reports
     its exit status and whether the terminal settings came back."""
-    command = shlex.join([sys.executable, "-m", "imessenger.demo_agent", *args])
+    command = shlex.join([sys.executable, "-m", "imessenger.demo.agent", *args])
     if wrapped:
         script = folder / "wrapped.sh"
         script.write_text(

@@ -25,7 +25,7 @@ RECORDER = Path(__file__).parent / "programs" / "raw_recorder.py"
 def start_demo(name: str = "w1", *extra: str) -> None:
     args = ["start", name, "--agent", "demo"]
     if extra:
-        args += ["--", sys.executable, "-m", "imessenger.demo_agent", *extra]
+        args += ["--", sys.executable, "-m", "imessenger.demo.agent", *extra]
     result = run_isesh(*args)
     assert result.exit_code == 0, result.output
 

@@ -17,7 +17,7 @@ COMMANDS = {
     "approve": "imessenger.cli.prompts:approve",
     "deny": "imessenger.cli.prompts:deny",
     "config": "imessenger.cli.config:config_group",
-    "demo": "imessenger.cli.tour:demo",
+    "demo": "imessenger.cli.demo:demo",
     "watch": "imessenger.cli.watch:watch",
     "status": "imessenger.cli.watch:status",
     "dashboard": "imessenger.cli.watch:dashboard",

@@ -41,7 +41,7 @@ def test_the_watcher_outlives_its_tmux_server_and_follows_the_next_one(
 
     # The session comes back on a new server, started by hand (as a person, or a plugin
     # that restores sessions, would): the store does not change.
-    demo = [*python_cli("imessenger.demo_agent"), "--startup-ms", "0"]
+    demo = [*python_cli("imessenger.demo.agent"), "--startup-ms", "0"]
     tmux.new_session("w1", tmp_path, demo, environment={}, width=120, height=30)
     wait_for(lambda: watching.state("w1") == "idle", what="w1 followed on the new server")
     assert watching.said("WARNING", "cannot reach the tmux server") == 1

@@ -6,7 +6,7 @@ a user would: sends a message and reads the reply, lets an agent ask for
 permission, finds the prompt, approves it and reads the log. Each :class:`Step`
 carries the command a user would type for it and the result of doing it with
 the same :class:`imessenger.api.Api` call that command makes (``start``,
-``send``, ``answer``...); the command line prints them (imessenger/cli/tour.py).
+``send``, ``answer``...); the command line prints them (imessenger/cli/demo.py).
 
 The data (messages, approvals, session records) goes to the user's normal data
 folder, recorded under the tour's server name, so that after ``--keep`` every

@@ -1,4 +1,4 @@
-"""``imessenger demo``: the guided tour (imessenger/tour.py), printed step by step."""
+"""``imessenger demo``: the guided tour (imessenger/demo/tour.py), printed step by step."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from imessenger.cli.render import event_line, print_prompt, report_approval
 from imessenger.errors import ImessengerError
 
 if TYPE_CHECKING:
-    from imessenger.tour import Result, Step, Tour
+    from imessenger.demo.tour import Result, Step, Tour
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def tour_socket(ctx: click.Context) -> str:
     ``$IMESSENGER_TMUX_SOCKET`` is ignored on purpose: it is set inside every
     session isesh starts, and the tour must never run on a server you work on.
     """
-    from imessenger.tour import DEFAULT_SOCKET
+    from imessenger.demo.tour import DEFAULT_SOCKET
 
     parent = ctx.parent
     if parent is not None and parent.get_parameter_source("socket_name") is (
@@ -41,7 +41,7 @@ def tour_socket(ctx: click.Context) -> str:
 
 def _render(result: Result) -> None:
     """Print a step's result as the real command prints it."""
-    from imessenger.tour import Approved, Logged, Sent, Started, Stopped, Waiting
+    from imessenger.demo.tour import Approved, Logged, Sent, Started, Stopped, Waiting
 
     if isinstance(result, Started):
         view = result.view
@@ -113,7 +113,7 @@ def demo(ctx: click.Context, keep: bool, restart: bool) -> None:
       imessenger demo --keep
       imessenger -L my-demo demo --restart
     """
-    from imessenger.tour import Tour
+    from imessenger.demo.tour import Tour
 
     began = time.monotonic()
     socket = tour_socket(ctx)

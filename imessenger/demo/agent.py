@@ -2,7 +2,7 @@
 
 Run it in a tmux pane::
 
-    python -m imessenger.demo_agent [--startup-ms N] [--busy-ms N] [--name NAME]
+    python -m imessenger.demo.agent [--startup-ms N] [--busy-ms N] [--name NAME]
                                     [--drop-enters N] [--torn-frames MS]
 
 It uses only the standard library and behaves like the real agents where a
@@ -922,7 +922,7 @@ def _milliseconds(text: str) -> int:
 def parse_args(argv: Sequence[str] | None = None) -> Options:
     """Parse the command line into :class:`Options`."""
     parser = argparse.ArgumentParser(
-        prog="python -m imessenger.demo_agent",
+        prog="python -m imessenger.demo.agent",
         description="A stand-in for an AI coding agent's terminal UI, to try imessenger with.",
         epilog="Directives in a message: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] BUSY[ms] LINES[n] "
         "REPLYCMD NOREPLY EXIT (see the module docstring).",
