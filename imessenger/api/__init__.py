@@ -1,0 +1,98 @@
+"""imessenger's actions: one method of :class:`Api` for each thing a user or an agent does.
+
+Every interface calls this and nothing below it: the command lines (``cli/``), the
+tmux plugin's menu, the dashboard and the tour, and next the MCP server and remote
+hosts. A method takes and returns plain typed values (the dataclasses here, and the
+records of the modules it calls), and raises the project's errors, each carrying its
+exit code (see imessenger.errors). It prints nothing.
+
+Each action applies the same checks, in this order:
+
+1. The names it is given are in the session-name alphabet (imessenger.names).
+2. The caller, found from the process tree (imessenger.caller), may do it under
+   the policy (imessenger.access); a refusal is recorded and raised (exit 77).
+3. Then the work is done by the module that owns it: sessions (start, look,
+   stop), delivery (send, reply, deliver), approval (answer a prompt), the
+   watcher's daemon (watch) and status (the status line).
+
+The methods are grouped by concern, a module each: ``sessions``, ``messages``,
+``prompts``, ``watching``, ``plugin`` and ``configuring``, all on one ``services``
+base whose services (tmux, the caller, the configuration, the store, the policy)
+are made on first use, so that a command pays only for what it touches. The
+dataclasses they return are in ``values``. The value types the interfaces need
+(``MessageState``, ``Choice``, ``SessionView`` ...) can be imported from here;
+their modules load when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from imessenger.api.configuring import ConfigActions
+from imessenger.api.messages import MessageActions
+from imessenger.api.plugin import PluginActions
+from imessenger.api.prompts import PromptActions
+from imessenger.api.sessions import SessionActions
+from imessenger.api.values import Answered as Answered
+from imessenger.api.values import Asking as Asking
+from imessenger.api.values import Inbox as Inbox
+from imessenger.api.values import Log as Log
+from imessenger.api.values import OptionView as OptionView
+from imessenger.api.values import Overview as Overview
+from imessenger.api.values import PromptView as PromptView
+from imessenger.api.values import Row as Row
+from imessenger.api.values import check_name as check_name
+from imessenger.api.values import describe as describe
+from imessenger.api.values import first_line as first_line
+from imessenger.api.values import parse_choice as parse_choice
+from imessenger.api.watching import WatchActions
+from imessenger.history import Event as Event
+
+if TYPE_CHECKING:
+    from imessenger.approval import Approval as Approval
+    from imessenger.delivery import NotDelivered as NotDelivered
+    from imessenger.delivery import SendResult as SendResult
+    from imessenger.menu import Menu as Menu
+    from imessenger.sessions import SessionView as SessionView
+    from imessenger.status import Status as Status
+    from imessenger.status import WatcherRunning as WatcherRunning
+    from imessenger.store import Choice as Choice
+    from imessenger.store import InboxEntry as InboxEntry
+    from imessenger.store import MessageRecord as MessageRecord
+    from imessenger.store import MessageState as MessageState
+    from imessenger.watcher.daemon import Daemon as Daemon
+    from imessenger.watcher.daemon import Stopped as Stopped
+
+#: The value types importable from here, and the module each one is defined in.
+_VALUE_TYPES = {
+    "Approval": "imessenger.approval",
+    "Choice": "imessenger.store",
+    "InboxEntry": "imessenger.store",
+    "Menu": "imessenger.menu",
+    "MessageRecord": "imessenger.store",
+    "MessageState": "imessenger.store",
+    "NotDelivered": "imessenger.delivery",
+    "SendResult": "imessenger.delivery",
+    "SessionView": "imessenger.sessions",
+    "Status": "imessenger.status",
+    "WatcherRunning": "imessenger.status",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a value type's module when the type is first asked for (PEP 562)."""
+    module = _VALUE_TYPES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+class Api(
+    SessionActions, MessageActions, PromptActions, WatchActions, PluginActions, ConfigActions
+):
+    """The actions on the sessions of one tmux server, for the caller of this process.
+
+    ``Api(socket_name)`` finds everything from the environment, as a command does;
+    :meth:`over` builds one on services already made (the tour, tests).
+    """

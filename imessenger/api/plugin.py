@@ -1,0 +1,105 @@
+"""What the tmux plugin does: its menu, its messages, jumping between sessions asking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imessenger.api.prompts import asking_prompts
+from imessenger.api.services import Services
+from imessenger.api.values import Asking, check_name
+
+if TYPE_CHECKING:
+    from imessenger.menu import Menu
+
+
+class PluginActions(Services):
+    """What the key bindings, the popup menu and the dashboard call."""
+
+    def asking(self) -> list[Asking]:
+        """The sessions asking, by name: from the watcher's status when it runs, else the panes."""
+        from imessenger.names import is_valid_name
+        from imessenger.status import read_status
+        from imessenger.store import Choice
+
+        status = read_status(self.server)
+        if status.watching:
+            found = []
+            for entry in status.data.get("sessions", []):
+                if entry.get("state") != "asking" or not is_valid_name(str(entry.get("name"))):
+                    continue
+                choices = tuple(Choice(c) for c in entry.get("choices", []) if c in set(Choice))
+                found.append(
+                    Asking(str(entry["name"]), str(entry["agent"]), str(entry["asking"]), choices)
+                )
+            return sorted(found, key=lambda a: a.name)
+        return sorted(
+            (
+                Asking(
+                    p.session,
+                    p.agent,
+                    p.about(),
+                    tuple(o.answer for o in p.options if o.answer is not None),
+                )
+                for p in asking_prompts(self.sessions)
+            ),
+            key=lambda a: a.name,
+        )
+
+    def approval_menu(self, command: list[str], client: str) -> Menu:
+        """The plugin's menu of the sessions asking; its items run ``command`` (imessenger)."""
+        from imessenger.errors import NoSuchSession
+        from imessenger.menu import approval_menu
+
+        found = []
+        for entry in self.asking():
+            try:  # an id, never a name tmux may misread; a session gone meanwhile is left out
+                found.append((entry, self.tmux.session_id(entry.name)))
+            except NoSuchSession:
+                continue
+        socket = ["-L", self.tmux.socket_name] if self.tmux.socket_name else []
+        return approval_menu(found, [*command, *socket], client)
+
+    def show_menu(self, client: str, menu: Menu) -> None:
+        """Show ``menu`` on tmux client ``client``."""
+        self.tmux.display_menu(client, menu.title, menu.items)
+
+    def show_message(self, client: str, text: str) -> None:
+        """Show ``text`` in the status line of tmux client ``client``."""
+        self.tmux.display_message(client, text)
+
+    def jump(self, client: str) -> str | None:
+        """Switch ``client`` to the next session asking (by name, wrapping); None when none."""
+        from imessenger.menu import next_in_turn
+
+        current = next((c.session for c in self.tmux.clients() if c.name == client), None)
+        name = next_in_turn([entry.name for entry in self.asking()], current)
+        if name is not None:
+            self.tmux.switch_client(client, name)
+        return name
+
+    def switch(self, client: str, name: str) -> None:
+        """Switch tmux client ``client`` to session ``name``."""
+        check_name(name)
+        self.tmux.switch_client(client, name)
+
+    def popup_client(self) -> str | None:
+        """In a tmux popup (``$TMUX`` set, no pane), the terminal client that opened it.
+
+        That is the terminal client with the latest input: the key that opened the popup.
+        """
+        import os
+
+        if not os.environ.get("TMUX") or os.environ.get("TMUX_PANE"):
+            return None
+        terminals = [c for c in self.tmux.clients() if not c.control]
+        if not terminals:
+            return None
+        return max(terminals, key=lambda c: c.activity).name
+
+    def changes_to_watch(self) -> list[Path]:
+        """The files whose size and time change when what the dashboard shows changes."""
+        from imessenger.status import status_path
+
+        db = self.store.path
+        return [status_path(self.tmux.label), db, db.with_name(db.name + "-wal")]

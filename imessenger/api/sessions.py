@@ -1,0 +1,68 @@
+"""The actions on sessions: start, list, look at, attach to, stop them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imessenger.api.services import Services
+from imessenger.api.values import check_name
+from imessenger.policy import Action
+
+if TYPE_CHECKING:
+    from imessenger.sessions import SessionView
+
+
+class SessionActions(Services):
+    """What isesh does."""
+
+    def start(
+        self, name: str, directory: Path, agent: str | None = None, command: Sequence[str] = ()
+    ) -> SessionView:
+        """Start agent session ``name`` in ``directory``, detached; return it as it starts."""
+        check_name(name)
+        self.access.require(Action.MANAGE, name)
+        return self.sessions.start(name, directory, agent, list(command))
+
+    def list_sessions(self, *, include_all: bool = False) -> list[SessionView]:
+        """The sessions isesh started (with ``include_all``, every session), with live states."""
+        return self.sessions.views(include_all=include_all)
+
+    def view(self, name: str) -> SessionView:
+        """One session as it is now (started by isesh or not); NoSuchSession when absent."""
+        check_name(name)
+        return self.sessions.view(name)
+
+    def forget_session(self, name: str) -> None:
+        """Drop isesh's record of session ``name``; its tmux session, if any, is not touched."""
+        check_name(name)
+        self.access.require(Action.MANAGE, name)
+        self.store.forget_session(self.tmux.label, name)
+
+    def end_server(self) -> None:
+        """End the tmux server and every session on it (the tour's private server)."""
+        from imessenger.errors import NoTmuxServer
+
+        self.access.require(Action.MANAGE)
+        with contextlib.suppress(NoTmuxServer):  # it exited with its last session
+            self.tmux.run("kill-server")
+
+    def attach(self, name: str) -> None:
+        """Attach this terminal to session ``name`` (switch the client inside tmux)."""
+        check_name(name)
+        self.access.require(Action.MANAGE, name)
+        self.tmux.attach(name)
+
+    def stop(self, name: str, *, force: bool = False) -> str:
+        """Stop session ``name``; return "exited" (it left when asked) or "killed"."""
+        check_name(name)
+        self.access.require(Action.MANAGE, name)
+        return self.sessions.stop(name, force=force)
+
+    def logs(self, name: str, lines: int) -> str:
+        """The text of the session's pane with up to ``lines`` lines of scrollback."""
+        check_name(name)
+        self.access.require(Action.MANAGE, name)
+        return self.sessions.logs(name, lines)

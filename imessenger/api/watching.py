@@ -1,0 +1,106 @@
+"""The watcher and what it publishes: run it, start and stop it, read its status, the overview."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imessenger.api.prompts import prompt_view
+from imessenger.api.services import Services
+from imessenger.api.values import Overview, Row, first_line
+from imessenger.policy import Action
+
+if TYPE_CHECKING:
+    from imessenger.status import Status
+    from imessenger.store import MessageRecord
+    from imessenger.watcher.daemon import Daemon, Stopped
+
+
+class WatchActions(Services):
+    """What watch, status and the dashboard do."""
+
+    def watch(self, log_file: Path | None = None, *, verbose: bool = False) -> None:
+        """Follow every session of the server until stopped (SIGTERM, SIGINT, SIGHUP).
+
+        Logs to ``log_file`` (else stderr). Raises WatcherRunning when a watcher runs
+        already for this server.
+        """
+        from imessenger.watcher.daemon import log_to, run_watcher
+
+        self.access.require(Action.MANAGE)
+        log_to(log_file, verbose=verbose)
+        run_watcher(self.server, self.sessions)
+
+    def start_watcher(self, *, verbose: bool = False) -> Daemon:
+        """Start the watcher in the background, logging to its file; say whether it started."""
+        from imessenger.watcher.daemon import start_daemon
+
+        self.access.require(Action.MANAGE)
+        return start_daemon(self.server, self.socket_name, verbose=verbose)
+
+    def stop_watcher(self) -> Stopped:
+        """Stop the watcher of this server, and wait until it has."""
+        from imessenger.watcher.daemon import stop_watcher
+
+        self.access.require(Action.MANAGE)
+        return stop_watcher(self.server)
+
+    def status(self) -> Status:
+        """What the watcher last published (no tmux call, no database)."""
+        from imessenger.status import read_status
+
+        return read_status(self.server)
+
+    def overview(self) -> Overview:
+        """Every session at a glance: states from the watcher (else the panes), the rest from
+        the store."""
+        status = self.status()
+        entries: list[dict[str, Any]]
+        if status.watching:
+            entries = list(status.data.get("sessions", []))
+        else:
+            entries = []
+            for view in self.sessions.views():
+                prompt = prompt_view(self.sessions, view)
+                entries.append(
+                    {
+                        "name": view.name,
+                        "agent": view.agent,
+                        "state": str(view.state),
+                        "asking": prompt.about() if prompt is not None else None,
+                        "choices": [str(o.answer) for o in prompt.options if o.answer]
+                        if prompt is not None
+                        else [],
+                    }
+                )
+        messages = self.store.list_messages(self.tmux.label, limit=500)
+        pending = {m.target for m in messages if m.state == "pending"}
+        unread = self.store.unread_counts()
+        rows = []
+        for entry in entries:
+            name = str(entry["name"])
+            last, reply = _last_exchange(messages, name)
+            rows.append(
+                Row(
+                    name=name,
+                    agent=str(entry.get("agent", "")),
+                    state=str(entry.get("state", "unknown")),
+                    asking=entry.get("asking"),
+                    choices=tuple(entry.get("choices") or ()),
+                    last_message=last,
+                    last_reply=reply,
+                    unread=unread.get(name, 0),
+                    pending=name in pending,
+                )
+            )
+        return Overview(rows, status.watching, unread.get("user", 0))
+
+
+def _last_exchange(messages: list[MessageRecord], name: str) -> tuple[str, str]:
+    """The last message to ``name`` and its reply (or what became of it), newest first list."""
+    for message in messages:
+        if message.target != name:
+            continue
+        reply = f"({message.state})" if message.reply is None else first_line(message.reply)
+        return first_line(message.body), reply
+    return "", ""
