@@ -53,14 +53,12 @@ class Caller:
 
     ``name`` is the inbox it reads and the sender it sends as. ``agent`` is True for an
     agent session isesh started (the policy restricts it); False for the user.
-    ``server`` is the tmux server of that session ("" when it runs in no pane), and
-    ``verified`` says whether the pane was found (False: a claim, or no pane).
+    ``server`` is the tmux server of that session ("" when it runs in no pane).
     """
 
     name: str
     agent: bool
     server: str = ""
-    verified: bool = False
     #: for an agent found in its pane: the data folder and config file isesh started it with
     home: str = ""
     config: str = ""
@@ -146,14 +144,13 @@ def _in_pane(owner: PaneOwner, claimed: str | None, tmux: Tmux) -> Caller:
         # a person's own tmux session: the user, under that session's name
         if claimed is not None:
             return _claim(claimed, tmux)
-        return Caller(owner.session, agent=False, verified=True)
+        return Caller(owner.session, agent=False)
     if claimed is not None and claimed != owner.agent:
         raise Impersonation(claimed, owner.agent)
     return Caller(
         owner.agent,
         agent=True,
         server=owner.server,
-        verified=True,
         home=owner.home,
         config=owner.config,
     )

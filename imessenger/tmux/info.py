@@ -38,7 +38,6 @@ PANE_FORMAT = "\t".join(
         "#{pane_current_command}",
         "#{session_created}",
         "#{history_size}",
-        "#{cursor_y}",
         "#{window_activity}",
         "#{pane_tty}",
         "#{pane_in_mode}",
@@ -87,7 +86,6 @@ class PaneInfo:
     current_command: str
     session_created: float
     history_size: int
-    cursor_y: int
     #: when the pane's window last printed anything (whole seconds since the epoch)
     window_activity: float
     #: the terminal device the pane's program reads its keys from
@@ -111,11 +109,10 @@ class PaneInfo:
             command,
             created,
             history,
-            cursor,
             active,
             tty,
             in_mode,
-        ) = (fields + [""] * 14)[:14]
+        ) = (fields + [""] * 13)[:13]
         exit_status = int(status) if status.lstrip("-").isdigit() else None
         if exit_status is None and dead == "1":
             exit_status = _unreaped_exit_status(pid)
@@ -130,7 +127,6 @@ class PaneInfo:
             current_command=command,
             session_created=float(created or 0),
             history_size=int(history or 0),
-            cursor_y=int(cursor or 0),
             window_activity=float(active or 0),
             tty=tty,
             in_mode=in_mode == "1",
