@@ -12,9 +12,10 @@ The rules, in the order :meth:`Courier.send` applies them:
    submit key in the same tmux call, then confirm from the screen that the
    agent took it (:class:`Submission`): it went busy or asked for permission,
    or it queued the message, or its input box shows empty with the message's
-   id above it on two looks in a row. If the input box still holds the text after a while
-   (agents drop an Enter in their first moments), press the submit key once
-   more: never more than once.
+   id above it on two looks in a row. If the input box still holds the text a while
+   after it first showed it (agents drop an Enter in their first moments, and
+   Gemini CLI takes one that comes right after a paste for a new line), press the
+   submit key once more: never more than once.
 4. Wait for the reply: printed between the delimiters (read from the pane,
    scrollback included) or recorded by ``imessenger reply``.
 """
@@ -446,6 +447,8 @@ class Courier:
         )
         history = min(5000, message.body.count("\n") + 2 * view.pane.info.height + 10)
         pressed_again = False
+        #: when the box was first seen holding the text: the agent had taken the paste in
+        shown_at: float | None = None
         watch = Submission(before, None if message.raw else message.id)
         while True:
             view, text = self.sessions.look(view, history=history)
@@ -457,12 +460,18 @@ class Courier:
             if outcome is not None:
                 return outcome
             expired = patience.expired()
+            typed = bool(screen.input_text) and screen.state is State.IDLE
+            if typed and shown_at is None:
+                shown_at = time.monotonic()
             if (
                 profile.drive.submit_retry
                 and not pressed_again
-                and screen.input_text
-                and screen.state is State.IDLE
-                and time.monotonic() - patience.began >= retry_after
+                and typed
+                # counted from when it showed the paste, not from the paste: an agent
+                # short of CPU takes a paste in late, and Gemini CLI makes an Enter that
+                # comes soon after it took one in a new line
+                and shown_at is not None
+                and time.monotonic() - shown_at >= retry_after
                 and not patience.unread  # it read the key and kept the text
             ):
                 logger.info("submit key seemingly lost in %s; pressing it once more", view.name)

@@ -122,6 +122,18 @@ def test_a_lost_enter_is_pressed_once_more_and_submitted_once(tmux: Tmux) -> Non
     assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
+def test_the_key_pressed_again_waits_until_the_agent_has_shown_the_paste(tmux: Tmux) -> None:
+    # As Gemini CLI short of CPU does: it takes in the paste late, and an Enter that comes
+    # soon after it has taken the paste in becomes a new line. The Enter that came with
+    # the paste is lost that way; the one pressed again must not come too soon as well.
+    start_demo("w1", "--startup-ms", "0", "--slow-paste", "300", "--paste-guard", "250")
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    code, data = send_json("--timeout", "10000", "w1", "taken in late")
+    assert code == 0, data
+    assert data["reply"] == "taken in late"
+    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+
+
 def test_a_half_drawn_screen_is_not_taken_for_a_submitted_message(tmux: Tmux) -> None:
     # The agent loses the Enter that comes with the paste (as Gemini CLI does) and, each
     # time it redraws, shows the pasted text for a while without the line under its

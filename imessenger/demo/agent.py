@@ -4,6 +4,7 @@ Run it in a tmux pane::
 
     python -m imessenger.demo.agent [--startup-ms N] [--busy-ms N] [--name NAME]
                                     [--drop-enters N] [--torn-frames MS]
+                                    [--slow-paste MS] [--paste-guard MS]
 
 It uses only the standard library and behaves like the real agents where a
 messaging tool has to care (see docs/agents.md): it draws on the normal screen
@@ -431,6 +432,8 @@ class Options:
     name: str = "demo"
     drop_enters: int = 0
     torn_ms: int = 0
+    slow_paste_ms: int = 0
+    paste_guard_ms: int = 0
 
 
 class DemoAgent:
@@ -447,6 +450,7 @@ class DemoAgent:
         self.enters_to_drop = options.drop_enters
         self.chunks: list[Chunk] = []
         self.pastes = 0
+        self.pasted_at: float | None = None
         #: messages submitted while busy: their text, and whether the transcript shows it
         self.queue: deque[tuple[str, bool]] = deque()
         self.job: Job | None = None
@@ -616,6 +620,11 @@ class DemoAgent:
     def _paste(self, text: str) -> None:
         if not text:
             return
+        if self.options.slow_paste_ms:
+            # --slow-paste: taking in a paste costs it this long, drawing and reading
+            # nothing meanwhile, as an agent short of CPU
+            time.sleep(self.options.slow_paste_ms / 1000)
+        self.pasted_at = time.monotonic()
         lines = text.split("\n")
         if len(lines) > COLLAPSE_LINES or len(text) > COLLAPSE_CHARS:
             self.pastes += 1
@@ -644,6 +653,13 @@ class DemoAgent:
         if self.enters_to_drop > 0:
             self.enters_to_drop -= 1
             return  # --drop-enters: a lost key press after start-up, for tests
+        guard = self.options.paste_guard_ms / 1000
+        if guard and self.pasted_at is not None and time.monotonic() - self.pasted_at < guard:
+            # --paste-guard: as Gemini CLI does (in a terminal without the kitty keyboard
+            # protocol), an Enter that comes this soon after a paste is taken for part of
+            # the paste: a new line, not a submission
+            self._type("\n")
+            return
         self.chunks.clear()
         if text.strip() == "/exit" and self.job is None and not self.queue:
             self.exit_code = 0
@@ -954,6 +970,20 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         metavar="MS",
         help="write each screen in two parts MS apart, the footer last (to test redraws)",
     )
+    parser.add_argument(
+        "--slow-paste",
+        type=_milliseconds,
+        default=0,
+        metavar="MS",
+        help="take MS to take in a paste, drawing and reading nothing meanwhile",
+    )
+    parser.add_argument(
+        "--paste-guard",
+        type=_milliseconds,
+        default=0,
+        metavar="MS",
+        help="an Enter within MS after a paste adds a new line instead (as Gemini CLI)",
+    )
     args = parser.parse_args(argv)
     name = printable(args.name).strip() or "demo"
     return Options(
@@ -962,6 +992,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         name=name,
         drop_enters=max(0, args.drop_enters),
         torn_ms=args.torn_frames,
+        slow_paste_ms=args.slow_paste,
+        paste_guard_ms=args.paste_guard,
     )
 
 
