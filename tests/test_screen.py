@@ -184,9 +184,7 @@ EXPECTED: dict[str, Expect] = {
     "handmade/demo-idle.txt": Expect("demo", State.IDLE, ""),
     "handmade/demo-typed.txt": Expect("demo", State.IDLE, "first line\nsecond line"),
     # an empty line in the input box is drawn blank (tmux drops the trailing spaces)
-    "handmade/demo-typed-blank-line.txt": Expect(
-        "demo", State.IDLE, "first line\n\nthird line"
-    ),
+    "handmade/demo-typed-blank-line.txt": Expect("demo", State.IDLE, "first line\n\nthird line"),
     "handmade/demo-starting.txt": Expect("demo", State.STARTING, ""),
     "handmade/demo-busy.txt": Expect("demo", State.BUSY, ""),
     "handmade/demo-queued.txt": Expect("demo", State.BUSY, "", queued=True),
