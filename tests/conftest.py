@@ -16,6 +16,9 @@ from libtmux.server import Server
 
 from imessenger.tmux import Tmux
 
+# The shared helpers assert too: show what their assertions compared, as in test files.
+pytest.register_assert_rewrite("support", "scenarios", "real_agents")
+
 _SCRUBBED = (
     "IMESSENGER_CONFIG",
     "IMESSENGER_SESSION",
