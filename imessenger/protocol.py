@@ -18,6 +18,10 @@ sender, with any spacing or invisible characters in between) by putting a
 backslash after its first character: a message can quote ``<<IMSG-END 1234abcd>>``
 but its echo never spells it. And :func:`find_reply`, given the envelope's first
 line, reads only below that line's last appearance on screen.
+
+Where the agent's own record of its session can be read (``imessenger.records``),
+:func:`exact_reply` takes the reply from the assistant's text there, byte for byte: no
+screen, so nothing to undo.
 """
 
 from __future__ import annotations
@@ -271,6 +275,47 @@ def clean_reply(lines: list[str]) -> str:
     indents = [len(line) - len(line.lstrip(" ")) for line in kept if line.strip()]
     cut = min(indents) if indents else 0
     return "\n".join(line[cut:] for line in kept)
+
+
+def exact_reply(text: str, delims: Delimiters) -> str | None:
+    r"""Return the reply between the last pair of delimiter lines in ``text``, exactly, or None.
+
+    For text an agent wrote itself (its own record of the session), not for a screen: no
+    decoration is taken off. The rules, in the order they are applied:
+
+    - ``text`` is split into lines on "\n" only. A delimiter line is a line that is
+      exactly ``delims.start`` or ``delims.end``: no indentation, no trailing space, and
+      no "\r" (a "\r" at the end of a line is something the agent wrote, and a line
+      ``<<IMSG-END id>>\r`` is not an end line). A delimiter inside a sentence is text.
+    - A pair is a start line and the first end line after it. The last pair is taken:
+      that of the last start line that has an end line after it. A start line with no
+      end line after it (a reply still being written) makes no pair.
+    - The reply is everything between the two lines, byte for byte: without the "\n"
+      that ends the start line and the one before the end line, and with everything else
+      (trailing spaces, blank lines, backslashes, "\r", any unicode). A start line
+      right above its end line gives the empty reply "".
+    - None when there is no complete pair.
+
+    >>> marks = Delimiters("<<IMSG-REPLY 1a>>", "<<IMSG-END 1a>>")
+    >>> exact_reply("<<IMSG-REPLY 1a>>\n**bold**  \n\n  `a\\b`\n<<IMSG-END 1a>>\n", marks)
+    '**bold**  \n\n  `a\\b`'
+    >>> print(exact_reply("<<IMSG-REPLY 1a>>\nsay <<IMSG-END 1a>> later", marks))
+    None
+    """
+    if delims.end not in text:
+        return None
+    lines = text.split("\n")
+    opened: int | None = None
+    pair: tuple[int, int] | None = None
+    for index, line in enumerate(lines):
+        if line == delims.start:
+            opened = index
+        elif line == delims.end and opened is not None:
+            pair = (opened, index)
+            opened = None
+    if pair is None:
+        return None
+    return "\n".join(lines[pair[0] + 1 : pair[1]])
 
 
 def message_id_in(text: str, start_format: str) -> str | None:

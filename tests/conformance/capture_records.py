@@ -1,0 +1,217 @@
+"""Capture each real agent's own record of a session into tests/fixtures/records/.
+
+Run it from the checkout, with its virtual environment active::
+
+    python tests/conformance/capture_records.py            # all four agents
+    python tests/conformance/capture_records.py -k gemini  # one of them
+
+It runs itself under pytest, so that each agent starts exactly as in the conformance
+suite (conftest.py: the installed program, its configuration in the test's own $HOME or
+$CODEX_HOME, a fake model server, a private tmux server, everything stopped afterwards).
+For each agent it:
+
+1. starts the agent with ``isesh start``, its record pinned as
+   docs/notes/agent-records-research.md says: Claude Code and Gemini CLI with
+   ``--session-id`` and a fresh uuid, Aider with ``--chat-history-file``; Codex chooses
+   its thread id itself, so its rollout is the one that holds the message id, and its
+   thread id (from the rollout's ``session_meta``) must find that rollout again;
+2. sends one message with ``imessenger send --no-reply``; the fake model answers it with
+   :data:`REPLY` between the reply delimiters;
+3. finds the record where :mod:`imessenger.records` says it lies, waits until its reader
+   gives the reply and the agent is idle again, and the file has stopped growing;
+4. copies the record, with the test's folder replaced by :data:`PLACEHOLDER` and the
+   checkout by :data:`CHECKOUT`, to ``tests/fixtures/records/<agent>-<version>.<ext>``,
+   and checks that the copy still gives :data:`REPLY` and names no path of this machine.
+
+The machine should be otherwise idle: four agents start one after the other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+if __name__ == "__main__":
+    # run as a script: run the captures below under pytest, which puts tests/ and this
+    # folder on the import path and provides the conformance fixtures
+    sys.exit(pytest.main([__file__, "-p", "no:cacheprovider", *sys.argv[1:]]))
+
+from fake_model import REPLY_END, REPLY_START
+from real_agents import (
+    AIDER_VERSION,
+    CLAUDE_VERSION,
+    CODEX_VERSION,
+    GEMINI_VERSION,
+    ROOT,
+    Agent,
+)
+from scenarios import NAME
+from support import run_imessenger, run_isesh, wait_for
+
+from imessenger.protocol import Delimiters, delimiters
+from imessenger.records import claude as claude_records
+from imessenger.records import codex as codex_records
+from imessenger.records import gemini as gemini_records
+from imessenger.records import reader_for
+
+pytestmark = pytest.mark.agents
+
+FIXTURES = ROOT / "tests" / "fixtures" / "records"
+
+#: What the test's temporary folder (its $HOME, working folder, CODEX_HOME) becomes in a
+#: copy, and what the checkout (where the agents are installed) becomes.
+PLACEHOLDER = "<capture>"
+CHECKOUT = "<checkout>"
+
+#: What the message holds, so that the fake model answers it with REPLY.
+TRIGGER = "CAPTURE-RECORD"
+
+#: A 300-character line that repeats no short pattern (Gemini CLI's loop detection takes
+#: a line of one repeated character for a model stuck in a loop, and drops the answer).
+LONG_LINE = "".join(f"{n:03d}," for n in range(75))
+
+#: The reply: Markdown a screen loses (a heading, code spans, bold, a fenced block with
+#: backslashes, a table), a long line, HTML and unicode.
+REPLY = (
+    "## Fix for `validateEmail`\n\nUse **this**:\n\n"
+    '```python\nprint("a\\\\b")  # backslash\n```\n\n'
+    "| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+    f"{LONG_LINE}\n<div>not html</div> héllo → ✓ 日本語 🚀"
+)
+
+#: The start of a path of this machine, which a copy must not name: one that begins a
+#: path (not one inside another path, such as ``<capture>/home/.gemini/tmp/``, nor a
+#: closing tag such as ``</root>``).
+_MACHINE_PATH = re.compile(
+    r"(?<![\w./~<-])(?<!<capture>)(?<!<checkout>)"
+    r"(?:/tmp/|/work/|/home/|/root\b|/var/|/usr/|/opt/)"
+)
+
+
+def _start(agent: Agent, *pin: str) -> None:
+    """``isesh start`` the agent with its usual argv and the arguments that pin its record."""
+    started = run_isesh(
+        "start", NAME, "--agent", agent.profile, "-d", str(agent.workdir), "--", *agent.argv, *pin
+    )
+    assert started.exit_code == 0, started.output
+
+
+def _send(agent: Agent) -> Delimiters:
+    """Send the message the fake model answers with REPLY; return its reply delimiters."""
+    agent.script.on(TRIGGER, text=REPLY)
+    sent = run_imessenger("send", "--no-reply", "--json", NAME, f"{TRIGGER}: how do I fix it?")
+    assert sent.exit_code == 0, sent.output
+    return delimiters(str(json.loads(sent.stdout)["id"]), REPLY_START, REPLY_END)
+
+
+def _settled(path: Path, quiet_s: float = 2.0, seconds: float = 30.0) -> None:
+    """Wait until ``path`` has not grown for ``quiet_s`` (the agent wrote the turn's end)."""
+    seen = [path.stat().st_size, time.monotonic()]
+
+    def quiet() -> bool:
+        size = path.stat().st_size
+        if size != seen[0]:
+            seen[:] = [size, time.monotonic()]
+        return time.monotonic() - seen[1] >= quiet_s
+
+    wait_for(quiet, seconds, f"{path.name} to stop growing")
+
+
+def _scrub(data: bytes, paths: dict[str, str]) -> bytes:
+    """``data`` with each of ``paths`` (longest first, and also as Claude Code names its
+    folder) replaced by its placeholder."""
+    text = data.decode("utf-8")
+    for path in sorted(paths, key=len, reverse=True):
+        text = text.replace(path, paths[path])
+        munged = claude_records.folder_name(path)
+        text = text.replace(munged, claude_records.folder_name(paths[path]))
+    return text.encode("utf-8")
+
+
+def _capture(
+    agent: Agent, kind: str, find: Callable[[Delimiters], Path | None], name: str, tmp_path: Path
+) -> None:
+    """Steps 2 to 4 of the module docstring, for an agent already started."""
+    delims = _send(agent)
+    path = wait_for(lambda: find(delims), 60, f"the record of {kind}")
+    reader = reader_for(kind, path)
+    found = wait_for(lambda: reader.reply(delims), 90, f"the reply in {path.name}")
+    assert found == REPLY, f"{kind}'s record holds another reply: {found!r}"
+    agent.wait_state(NAME, "idle", 60)
+    _settled(path)
+    paths = {str(tmp_path): PLACEHOLDER, str(tmp_path.resolve()): PLACEHOLDER}
+    paths.update({str(ROOT): CHECKOUT, str(ROOT.resolve()): CHECKOUT})
+    copy = _scrub(path.read_bytes(), paths)
+    text = copy.decode("utf-8")
+    left = [text[max(0, m.start() - 60) : m.end() + 60] for m in _MACHINE_PATH.finditer(text)]
+    assert not left, f"{kind}'s record still names paths of this machine: {left}"
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    (FIXTURES / name).write_bytes(copy)
+    again = reader_for(kind, FIXTURES / name).reply(delims)
+    assert again == REPLY, f"the copy of {kind}'s record gives {again!r}"
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.exists() else None
+
+
+def test_capture_claude(claude: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(claude, "--session-id", session)
+    where = claude_records.transcript_path(
+        claude_records.config_dir(os.environ), claude.workdir.resolve(), session
+    )
+    _capture(
+        claude,
+        "claude",
+        lambda _: _existing(where),
+        f"claude-code-{CLAUDE_VERSION}.jsonl",
+        tmp_path,
+    )
+
+
+def _rollout_with(home: Path, delims: Delimiters) -> Path | None:
+    """The rollout that holds the message (its start delimiter), once its thread id, read
+    from its ``session_meta``, finds it again."""
+    for candidate in sorted(home.glob("sessions/*/*/*/rollout-*.jsonl")):
+        data = candidate.read_bytes()
+        if delims.start.encode() not in data or b"\n" not in data:
+            continue
+        meta = json.loads(data.split(b"\n", 1)[0])
+        assert meta["type"] == "session_meta", meta
+        thread = meta["payload"]["id"]
+        found = codex_records.rollout_path(home, thread)
+        assert found == candidate, f"thread {thread} found {found}, not {candidate}"
+        return candidate
+    return None
+
+
+def test_capture_codex(codex: Agent, tmp_path: Path) -> None:
+    _start(codex)
+    home = codex_records.codex_home(os.environ)
+    name = f"codex-{CODEX_VERSION}.jsonl"
+    _capture(codex, "codex", lambda delims: _rollout_with(home, delims), name, tmp_path)
+
+
+def test_capture_gemini(gemini: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(gemini, "--session-id", session)
+    home = gemini_records.gemini_home(os.environ)
+    name = f"gemini-cli-{GEMINI_VERSION}.jsonl"
+    _capture(gemini, "gemini", lambda _: gemini_records.chat_path(home, session), name, tmp_path)
+
+
+def test_capture_aider(aider: Agent, tmp_path: Path) -> None:
+    history = tmp_path / "records" / "chat-history.md"
+    history.parent.mkdir()
+    _start(aider, "--chat-history-file", str(history))
+    name = f"aider-{AIDER_VERSION}.md"
+    _capture(aider, "aider", lambda _: _existing(history), name, tmp_path)
