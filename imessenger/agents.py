@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from imessenger import records
 from imessenger.config import TOML_TYPE_NAMES, article, type_name
 from imessenger.errors import ConfigError, UsageError
 from imessenger.screen import PATTERN_KEYS, GrammarError, Option, ScreenGrammar
@@ -42,6 +43,7 @@ _KEY_TYPES: dict[str, type] = {
     "exit_text": str,
     "exit_keys": list,
     "startup_ms": int,
+    "record": str,
     "queues_when_busy": bool,
     "submit_retry": bool,
     "marker_lines": int,
@@ -79,6 +81,9 @@ class Launch:
     exit_text: str
     exit_keys: tuple[str, ...]
     startup_ms: int
+    #: the kind of record the agent keeps of its answers, read for exact replies
+    #: ("" when none is read; see imessenger.records)
+    record: str
 
     def argv(self, environ: Mapping[str, str] | None = None) -> list[str]:
         """Return the command to run: ``{python}`` replaced, ``[]`` -> the user's $SHELL."""
@@ -182,6 +187,7 @@ class Profile:
                     exit_text=values["exit_text"],
                     exit_keys=values["exit_keys"],
                     startup_ms=values["startup_ms"],
+                    record=values["record"],
                 ),
                 drive=Drive(
                     submit_keys=values["submit_keys"],
@@ -223,6 +229,11 @@ class Profile:
             )
         if launch.startup_ms < 0:
             raise self._fail("startup_ms", f"must be 0 or more, not {launch.startup_ms}")
+        if launch.record not in ("", *records.KINDS):
+            raise self._fail(
+                "record",
+                f'"{launch.record}" is not one of: "", {", ".join(records.KINDS)}',
+            )
 
 
 def profile_keys() -> tuple[str, ...]:

@@ -21,7 +21,8 @@ from imessenger.agents import Profile, get_profile, load_profiles
 from imessenger.config import FALLBACK_PROFILE, Config
 from imessenger.errors import ImessengerError, NoSuchSession, UsageError
 from imessenger.names import check_name
-from imessenger.paths import user_config_path
+from imessenger.paths import make_private_dir, user_config_path
+from imessenger.records.pinning import Pin, pin
 from imessenger.screen import Screen, State, classify
 from imessenger.store import SessionRecord, Store, instance_of
 from imessenger.tmux import AGENT_OPTION, CONFIG_OPTION, HOME_OPTION, SOCKET_ENV, AgentPane, Tmux
@@ -116,6 +117,9 @@ class Sessions:
             raise UsageError(f'directory "{directory}" does not exist: create it or pick another')
         folder = folder.resolve()
         argv = self.command_for(profile, folder, command)
+        pinned = self._pin_record(profile, argv, folder, name)
+        if pinned is not None:
+            argv = [*argv, *pinned.args]
         self.tmux.check_version()
         if self.tmux.has_session(name):
             raise UsageError(
@@ -140,7 +144,15 @@ class Sessions:
             history=window.history_limit,
         )
         try:
-            self.store.record_session(self.tmux.label, name, profile.name, str(folder), argv)
+            self.store.record_session(
+                self.tmux.label,
+                name,
+                profile.name,
+                str(folder),
+                argv,
+                record_kind=profile.launch.record if pinned is not None else "",
+                record_ref=pinned.ref if pinned is not None else "",
+            )
             self.store.cancel_undelivered(  # an earlier session of this name is not this one
                 self.tmux.label,
                 name,
@@ -156,6 +168,16 @@ class Sessions:
             with contextlib.suppress(ImessengerError):
                 self.tmux.kill_session(name)
             raise
+
+    def _pin_record(self, profile: Profile, argv: list[str], folder: Path, name: str) -> Pin | None:
+        """Fix which record the agent keeps of its answers (imessenger.records.pinning)."""
+        if not profile.launch.record:
+            return None
+        records = self.store.path.parent / "records"
+        pinned = pin(profile.launch.record, argv, folder, records, name, os.environ)
+        if pinned is not None and pinned.args:
+            make_private_dir(records)
+        return pinned
 
     def _agent_options(self, name: str) -> dict[str, str]:
         """The session options that mark an agent session and pin its data and config.

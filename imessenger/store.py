@@ -92,7 +92,8 @@ class Choice(StrEnum):
     NO = "no"
 
 
-REPLY_VIA = ("screen", "command")
+#: Where a reply was read: the agent's own record, its screen, or `imessenger reply`.
+REPLY_VIA = ("record", "screen", "command")
 
 
 class UnknownMessage(StoreError):
@@ -138,6 +139,10 @@ class SessionRecord:
     directory: str
     command: tuple[str, ...]
     started_at: float
+    #: which kind of record the agent keeps of its answers ("" when none is read), and
+    #: what locates it: a path, or the agent's own session id (see imessenger.records)
+    record_kind: str = ""
+    record_ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,7 +161,7 @@ class MessageRecord:
     delivered_at: float | None
     replied_at: float | None
     reply: str | None
-    reply_via: str | None  # "screen" or "command"
+    reply_via: str | None  # "record", "screen" or "command"
     waiting: bool  # a sender process is waiting for the reply (and is still running)
     error: str | None
     #: the target session the message is for: its pane and creation time (see
@@ -297,9 +302,20 @@ def _waiters_and_instances(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN target_instance TEXT NOT NULL DEFAULT ''")
 
 
+def _agent_records(conn: sqlite3.Connection) -> None:
+    """Record where a session's agent keeps its own record of its answers."""
+    conn.execute("ALTER TABLE sessions ADD COLUMN record_kind TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE sessions ADD COLUMN record_ref TEXT NOT NULL DEFAULT ''")
+
+
 #: The schema, in order: migration N (1-based) brings the database to ``user_version`` N.
 #: Append new migrations; never edit or reorder the ones already released.
-MIGRATIONS: list[Migration] = [_initial_schema, _refusals, _waiters_and_instances]
+MIGRATIONS: list[Migration] = [
+    _initial_schema,
+    _refusals,
+    _waiters_and_instances,
+    _agent_records,
+]
 
 
 def migration_name(migration: Migration) -> str:
@@ -309,7 +325,7 @@ def migration_name(migration: Migration) -> str:
 
 # --- columns and row conversion -------------------------------------------------------------
 
-_SESSION_COLUMNS = "server, name, agent, directory, command, started_at"
+_SESSION_COLUMNS = "server, name, agent, directory, command, started_at, record_kind, record_ref"
 _MESSAGE_COLUMNS = (
     "id, server, sender, target, body, raw, state, created_at, claimed_at, delivered_at, "
     "replied_at, reply, reply_via, waiting, error, waiter_pid, waiter_start, target_instance"
@@ -329,6 +345,8 @@ def _session(row: sqlite3.Row) -> SessionRecord:
         directory=row["directory"],
         command=tuple(str(part) for part in command),
         started_at=row["started_at"],
+        record_kind=row["record_kind"],
+        record_ref=row["record_ref"],
     )
 
 
@@ -707,16 +725,49 @@ class Store:
     # -- sessions
 
     def record_session(
-        self, server: str, name: str, agent: str, directory: str, command: list[str]
+        self,
+        server: str,
+        name: str,
+        agent: str,
+        directory: str,
+        command: list[str],
+        *,
+        record_kind: str = "",
+        record_ref: str = "",
     ) -> SessionRecord:
         """Record that isesh started a session, replacing any record with the same key."""
-        record = SessionRecord(server, name, agent, directory, tuple(command), time.time())
+        record = SessionRecord(
+            server, name, agent, directory, tuple(command), time.time(), record_kind, record_ref
+        )
         with self._write(f'record session "{name}"') as conn:
             conn.execute(
-                f"INSERT OR REPLACE INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (server, name, agent, directory, json.dumps(list(command)), record.started_at),
+                f"INSERT OR REPLACE INTO sessions ({_SESSION_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    server,
+                    name,
+                    agent,
+                    directory,
+                    json.dumps(list(command)),
+                    record.started_at,
+                    record_kind,
+                    record_ref,
+                ),
             )
         return record
+
+    def set_record_ref(self, server: str, name: str, ref: str, *, was: str) -> bool:
+        """Complete where session ``name``'s agent keeps its record, learned after its
+        start (Codex names its record only once it has one): ``ref`` replaces ``was``,
+        only while the session's ref is still ``was``, so that the first one learned is
+        the one kept. Return whether it was set."""
+        with self._write(f'record where "{name}" keeps its record') as conn:
+            cursor = conn.execute(
+                "UPDATE sessions SET record_ref = ? "
+                "WHERE server = ? AND name = ? AND record_ref = ?",
+                (ref, server, name, was),
+            )
+        return cursor.rowcount > 0
 
     def get_session(self, server: str, name: str) -> SessionRecord | None:
         """Return the record of session ``name`` on ``server``, or None."""
@@ -869,14 +920,16 @@ class Store:
         )
 
     def record_reply(self, message_id: str, text: str, via: str) -> MessageRecord:
-        """Record the reply to a message (``via``: "screen" or "command") and return it.
+        """Record the reply to a message (``via``: one of REPLY_VIA) and return it.
 
         Atomic: of two processes recording a reply to one message, exactly one
         succeeds. Raises UnknownMessage for an unknown id and AlreadyReplied
         when a reply is already recorded.
         """
         if via not in REPLY_VIA:
-            raise StoreError(f'unknown reply source "{via}"; expected one of: screen, command')
+            raise StoreError(
+                f'unknown reply source "{via}"; expected one of: {", ".join(REPLY_VIA)}'
+            )
         existing: sqlite3.Row | None = None
         with self._write(f'record the reply to message "{message_id}"') as conn:
             row = conn.execute(

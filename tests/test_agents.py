@@ -131,6 +131,7 @@ def test_the_profile_keeps_its_launch_drive_and_grammar_apart() -> None:
         exit_text="/exit",
         exit_keys=("C-c", "C-c"),
         startup_ms=8000,
+        record="claude",
     )
     assert claude.drive == Drive(
         submit_keys=("Enter",), choose="digit", queues_when_busy=True, submit_retry=True
@@ -143,6 +144,12 @@ def test_the_profile_keeps_its_launch_drive_and_grammar_apart() -> None:
         assert [pattern.pattern for pattern in compiled] == table[key]
     assert set(PATTERN_KEYS) <= set(profile_keys())
     assert all(key.endswith("_patterns") for key in PATTERN_KEYS)
+
+
+def test_a_record_kind_must_be_known() -> None:
+    table = {**default_tables()["claude"], "record": "transcript"}
+    with pytest.raises(ProfileError, match='"transcript" is not one of: "", claude'):
+        Profile.from_dict("claude", table)
 
 
 def test_environment_and_startup() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from support import run_isesh, wait_for
 
+from imessenger.store import Store
 from imessenger.tmux import AgentPane, Tmux
 
 
@@ -205,6 +206,33 @@ def test_profile_environment_reaches_the_agent(
     assert bad.exit_code == 1
     assert "environment" in bad.stderr
     assert "NAME=VALUE" in bad.stderr
+
+
+def test_start_pins_the_record_the_agent_keeps(tmux: Tmux, tmp_path: Path) -> None:
+    # a stand-in for Claude Code that prints the arguments it was started with
+    shown = tmp_path / "argv.json"
+    fake = tmp_path / "fake_claude.py"
+    fake.write_text(
+        f"import json, sys, time\nopen({str(shown)!r}, 'w').write(json.dumps(sys.argv[1:]))\n"
+        "time.sleep(60)\n"
+    )
+    program = [sys.executable, str(fake)]
+    assert run_isesh("start", "w1", "--agent", "claude", "--", *program).exit_code == 0
+    args = wait_for(lambda: shown.is_file() and json.loads(shown.read_text()), what="argv")
+    assert args[0] == "--session-id"
+    with Store.open() as store:
+        record = store.get_session(tmux.label, "w1")
+    assert record is not None
+    assert record.record_kind == "claude"
+    assert record.command[-2:] == ("--session-id", args[1])
+    assert args[1] in json.loads(record.record_ref)["path"]
+    # a command line that resumes a session of its own is left as it is
+    resumed = [*program, "--resume", "abc"]
+    assert run_isesh("start", "w2", "--agent", "claude", "--", *resumed).exit_code == 0
+    with Store.open() as store:
+        left = store.get_session(tmux.label, "w2")
+    assert left is not None
+    assert (left.record_kind, left.command) == ("", tuple(resumed))
 
 
 def test_stop_ends_processes_that_ignore_the_hang_up(tmux: Tmux, tmp_path: Path) -> None:

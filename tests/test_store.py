@@ -116,16 +116,17 @@ def test_journal_mode_is_wal(store: Store) -> None:
 
 
 def test_migrations_are_recorded(store: Store) -> None:
-    assert store.schema_version() == len(MIGRATIONS) == 3
+    assert store.schema_version() == len(MIGRATIONS) == 4
     applied = store.applied_migrations()
     assert [(version, name) for version, name, _ in applied] == [
         (1, "initial_schema"),
         (2, "refusals"),
         (3, "waiters_and_instances"),
+        (4, "agent_records"),
     ]
     assert all(applied_at > 0 for _, _, applied_at in applied)
     with sqlite3.connect(store.path) as other:
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert other.execute("PRAGMA user_version").fetchone()[0] == 4
         tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
     assert {"sessions", "messages", "inbox", "approvals", "refusals", "migrations"} <= tables
 
@@ -152,12 +153,13 @@ def test_new_migration_is_applied_in_order_on_reopen(
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, _add_notes])
     with Store.open() as store:
-        assert store.schema_version() == 4
+        assert store.schema_version() == 5
         assert [(v, n) for v, n, _ in store.applied_migrations()] == [
             (1, "initial_schema"),
             (2, "refusals"),
             (3, "waiters_and_instances"),
-            (4, "add_notes"),
+            (4, "agent_records"),
+            (5, "add_notes"),
         ]
     with sqlite3.connect(home / DB_FILENAME) as other:
         assert other.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0
@@ -224,6 +226,42 @@ def test_sessions(store: Store) -> None:
     assert store.forget_session("default", "w1") is False
     assert store.get_session("default", "w1") is None
     assert store.get_session("other", "w1") is not None
+
+
+def test_a_session_keeps_where_its_agent_records_its_answers(store: Store) -> None:
+    pinned = store.record_session(
+        "default", "w1", "claude", "/src", ["claude"], record_kind="claude", record_ref="/t.jsonl"
+    )
+    assert store.get_session("default", "w1") == pinned
+    assert (pinned.record_kind, pinned.record_ref) == ("claude", "/t.jsonl")
+    # learned later (Codex names its record at the first turn): the first one learned stays
+    store.record_session(
+        "default", "w2", "codex", "/src", ["codex"], record_kind="codex", record_ref="home"
+    )
+    assert store.set_record_ref("default", "w2", "home+first", was="home") is True
+    assert store.set_record_ref("default", "w2", "home+second", was="home") is False
+    learned = store.get_session("default", "w2")
+    assert learned is not None
+    assert (learned.record_kind, learned.record_ref) == ("codex", "home+first")
+    assert store.set_record_ref("default", "nobody", "x", was="") is False
+
+
+def test_a_session_recorded_before_records_reads_with_none(home: Path) -> None:
+    # a database of schema 3 (before migration 4) with a session in it
+    Store.open().close()
+    with sqlite3.connect(home / DB_FILENAME) as conn:
+        conn.execute("ALTER TABLE sessions DROP COLUMN record_kind")
+        conn.execute("ALTER TABLE sessions DROP COLUMN record_ref")
+        conn.execute("DELETE FROM migrations WHERE version = 4")
+        conn.execute("PRAGMA user_version = 3")
+        conn.execute(
+            "INSERT INTO sessions (server, name, agent, directory, command, started_at) "
+            "VALUES ('default', 'old', 'claude', '/src', '[\"claude\"]', 1.0)"
+        )
+    with Store.open() as store:
+        old = store.get_session("default", "old")
+        assert old is not None
+        assert (old.record_kind, old.record_ref) == ("", "")
 
 
 # --- messages -------------------------------------------------------------------------------

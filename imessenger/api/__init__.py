@@ -16,7 +16,7 @@ Each action applies the same checks, in this order:
    watcher's daemon (watch) and status (the status line).
 
 The methods are grouped by concern, a module each: ``sessions``, ``messages``,
-``prompts``, ``watching``, ``plugin`` and ``configuring``, all on one ``services``
+``prompts``, ``watching``, ``plugin``, ``configuring`` and ``hooks``, all on one ``services``
 base whose services (tmux, the caller, the configuration, the store, the policy)
 are made on first use, so that a command pays only for what it touches. The
 dataclasses they return are in ``values``. The value types the interfaces need
@@ -30,6 +30,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from imessenger.api.configuring import ConfigActions
+from imessenger.api.hooks import HookActions
 from imessenger.api.messages import MessageActions
 from imessenger.api.plugin import PluginActions
 from imessenger.api.prompts import PromptActions
@@ -89,7 +90,13 @@ def __getattr__(name: str) -> Any:
 
 
 class Api(
-    SessionActions, MessageActions, PromptActions, WatchActions, PluginActions, ConfigActions
+    SessionActions,
+    MessageActions,
+    PromptActions,
+    WatchActions,
+    PluginActions,
+    ConfigActions,
+    HookActions,
 ):
     """The actions on the sessions of one tmux server, for the caller of this process.
 

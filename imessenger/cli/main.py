@@ -25,6 +25,7 @@ COMMANDS = {
     "approve-menu": "imessenger.cli.watch:approve_menu",
     "compose": "imessenger.cli.watch:compose",
     "jump": "imessenger.cli.watch:jump",
+    "hook": "imessenger.cli.hook:hook",
 }
 
 

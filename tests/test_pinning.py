@@ -1,0 +1,135 @@
+"""Pinning an agent's record at the start, and finding it again (imessenger.records.pinning)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from imessenger.protocol import delimiters
+from imessenger.records import claude
+from imessenger.records.pinning import PinnedRecord, learned, locate, pin
+
+START, END = "<<IMSG-REPLY {id}>>", "<<IMSG-END {id}>>"
+
+
+def test_claude_gets_a_fresh_session_id_and_its_transcript_path(tmp_path: Path) -> None:
+    environ = {"HOME": str(tmp_path)}
+    first = pin("claude", ["claude"], tmp_path / "src", tmp_path / "rec", "w1", environ)
+    second = pin("claude", ["claude"], tmp_path / "src", tmp_path / "rec", "w1", environ)
+    assert first is not None
+    assert second is not None
+    option, session_id = first.args
+    assert option == "--session-id"
+    assert uuid.UUID(session_id).version == 4
+    assert second.args[1] != session_id  # a reused id makes Claude Code refuse to start
+    expected = claude.transcript_path(tmp_path / ".claude", tmp_path / "src", session_id)
+    assert locate("claude", first.ref) == expected
+
+
+def test_claude_follows_its_config_dir(tmp_path: Path) -> None:
+    environ = {"HOME": str(tmp_path), "CLAUDE_CONFIG_DIR": str(tmp_path / "elsewhere")}
+    pinned = pin("claude", ["claude"], tmp_path, tmp_path / "rec", "w1", environ)
+    assert pinned is not None
+    located = locate("claude", pinned.ref)
+    assert located is not None
+    assert located.is_relative_to(tmp_path / "elsewhere" / "projects")
+
+
+@pytest.mark.parametrize(
+    ("kind", "argv"),
+    [
+        ("claude", ["claude", "--resume", "abc"]),
+        ("claude", ["claude", "--continue"]),
+        ("claude", ["claude", "--session-id=11111111-2222-4333-8444-555555555555"]),
+        ("gemini", ["gemini", "--session-id", "x"]),
+        ("gemini", ["gemini", "-r", "latest"]),
+    ],
+)
+def test_a_command_line_that_picks_its_own_session_is_left_alone(
+    kind: str, argv: list[str], tmp_path: Path
+) -> None:
+    assert pin(kind, argv, tmp_path, tmp_path / "rec", "w1", {"HOME": str(tmp_path)}) is None
+
+
+def test_aider_and_demo_get_a_file_in_the_records_folder(tmp_path: Path) -> None:
+    records = tmp_path / "rec"
+    aider = pin("aider", ["aider"], tmp_path, records, "w1", {})
+    demo = pin("demo", ["python", "-m", "imessenger.demo.agent"], tmp_path, records, "w2", {})
+    assert aider is not None
+    assert demo is not None
+    assert aider.args[0] == "--chat-history-file"
+    assert demo.args[0] == "--record"
+    for pinned, name in ((aider, "w1-"), (demo, "w2-")):
+        path = Path(pinned.args[1])
+        assert path.parent == records
+        assert path.name.startswith(name)
+        assert locate("aider", pinned.ref) == path
+
+
+def test_a_record_file_the_command_line_names_is_read(tmp_path: Path) -> None:
+    pinned = pin("aider", ["aider", "--chat-history-file", "h.md"], tmp_path, tmp_path, "w1", {})
+    assert pinned is not None
+    assert pinned.args == ()
+    assert locate("aider", pinned.ref) == (tmp_path / "h.md").resolve()
+
+
+def test_gemini_is_found_by_its_session_id_once_it_wrote_its_chat(tmp_path: Path) -> None:
+    pinned = pin("gemini", ["gemini"], tmp_path, tmp_path / "rec", "w1", {"HOME": str(tmp_path)})
+    assert pinned is not None
+    session_id = pinned.args[1]
+    assert locate("gemini", pinned.ref) is None  # not written yet
+    chats = tmp_path / ".gemini" / "tmp" / "project" / "chats"
+    chats.mkdir(parents=True)
+    chat = chats / f"session-2026-12-01T10-00-{session_id[:8]}.jsonl"
+    chat.write_text(json.dumps({"sessionId": session_id, "kind": "main"}) + "\n")
+    assert locate("gemini", pinned.ref) == chat
+
+
+def test_codex_is_found_once_its_thread_id_is_learned(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    pinned = pin("codex", ["codex"], tmp_path, tmp_path / "rec", "w1", {"CODEX_HOME": str(home)})
+    assert pinned is not None
+    option, setting = pinned.args
+    assert option == "-c"
+    assert setting.startswith("notify=")
+    assert json.loads(setting.removeprefix("notify="))[-3:] == [
+        "imessenger",
+        "hook",
+        "codex-notify",
+    ]
+    assert locate("codex", pinned.ref) is None
+    thread = "01a23156-51fe-7732-b652-e78f3ec07f09"
+    rollout = (
+        home / "sessions" / "2026" / "12" / "01" / f"rollout-2026-12-01T11-21-10-{thread}.jsonl"
+    )
+    rollout.parent.mkdir(parents=True)
+    rollout.write_text("")
+    assert locate("codex", learned(pinned.ref, thread_id=thread)) == rollout
+
+
+def test_the_users_own_codex_notify_is_run_after_ours(tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    home.mkdir()
+    (home / "config.toml").write_text('notify = ["notify-send", "codex"]\n')
+    pinned = pin("codex", ["codex"], tmp_path, tmp_path, "w1", {"CODEX_HOME": str(home)})
+    assert pinned is not None
+    notify = json.loads(pinned.args[1].removeprefix("notify="))
+    assert notify[notify.index("codex-notify") + 1 :] == ["notify-send", "codex"]
+    # and a command line with a notify program of its own is left alone
+    assert pin("codex", ["codex", "-c", "notify=[]"], tmp_path, tmp_path, "w1", {}) is None
+
+
+def test_a_pinned_record_is_read_as_it_grows(tmp_path: Path) -> None:
+    path = tmp_path / "record.jsonl"
+    pinned = pin("demo", ["demo", "--record", str(path)], tmp_path, tmp_path, "w1", {})
+    assert pinned is not None
+    record = PinnedRecord("demo", lambda: pinned.ref)
+    delims = delimiters("m1", START, END)
+    assert record.reply(delims) is None  # no file yet
+    answer = f"{delims.start}\n  exact\ttext  \n{delims.end}"
+    path.write_text(json.dumps({"type": "answer", "text": answer}) + "\n")
+    assert record.reply(delims) == "  exact\ttext  "
+    assert record.path == path
