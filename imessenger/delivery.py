@@ -16,8 +16,12 @@ The rules, in the order :meth:`Courier.send` applies them:
    after it first showed it (agents drop an Enter in their first moments, and
    Gemini CLI takes one that comes right after a paste for a new line), press the
    submit key once more: never more than once.
-4. Wait for the reply: printed between the delimiters (read from the pane,
-   scrollback included) or recorded by ``imessenger reply``.
+4. Wait for the reply: recorded by ``imessenger reply``, or written between the
+   delimiters. For a session whose agent keeps a record of its answers (pinned by
+   isesh, see imessenger.records.pinning), the reply is read from that record,
+   byte for byte; the screen (scrollback included) is the fallback: its reply is
+   taken when the record still lacks it a while after the screen showed it, or
+   when the session has no record.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from imessenger.protocol import (
     render_envelope,
     shapes,
 )
+from imessenger.records.pinning import PinnedRecord
 from imessenger.screen import Screen, State
 from imessenger.sessions import Sessions, SessionView
 from imessenger.store import (
@@ -69,6 +74,8 @@ logger = logging.getLogger(__name__)
 _LOCK_TIMEOUT_S = 120.0
 #: How long after a first look that shows text in the input box to look again.
 _SECOND_LOOK_S = 0.1
+#: How long the agent's record may lag behind its screen before the screen's reply is taken.
+_RECORD_GRACE_S = 3.0
 
 
 #: States of a message whose reply may still come (and then goes to the sender's inbox).
@@ -551,28 +558,60 @@ class Courier:
         its bottom, whatever it printed meanwhile.
         """
         pane = AgentPane.of(self.tmux, message.target)
+        agent_record = self.pinned_record(message.target)
         start = pane.info.history_size
         history = pane.info.height
+        on_screen_since: float | None = None
         while True:
             record = self.store.get_message(message.id)
             if record is not None and record.reply is not None:
                 yield record.reply
                 return
+            if agent_record is not None:
+                exact = agent_record.reply(delims)
+                if exact is not None:
+                    yield self._record_found_reply(message.id, exact, "record")
+                    return
             text, size = pane.look_growing(history)
             reply = find_reply(text, delims, envelope_anchor(self.template, message.id))
+            now = time.monotonic()
             if reply is not None:
-                yield self._record_screen_reply(message.id, reply)
-                return
-            if time.monotonic() >= deadline:
+                on_screen_since = now if on_screen_since is None else on_screen_since
+                if agent_record is None or now - on_screen_since >= _RECORD_GRACE_S:
+                    if agent_record is not None:
+                        logger.warning(
+                            "the reply to %s is on the screen of %s but not in its record "
+                            "(%s); taking the screen's",
+                            message.id,
+                            message.target,
+                            agent_record.path or "not found",
+                        )
+                    yield self._record_found_reply(message.id, reply, "screen")
+                    return
+            if now >= deadline:
+                if reply is not None:  # better the screen's than none
+                    yield self._record_found_reply(message.id, reply, "screen")
                 return
             yield None
             # Everything printed since delivery, plus a screen's worth above it.
             history = max(0, size - start) + 2 * pane.info.height
             time.sleep(self.poll)
 
-    def _record_screen_reply(self, message_id: str, reply: str) -> str:
+    def pinned_record(self, target: str) -> PinnedRecord | None:
+        """The record the agent of ``target`` keeps of its answers, when isesh pinned one."""
+        session = self.store.get_session(self.tmux.label, target)
+        if session is None or not session.record_kind:
+            return None
+
+        def current_ref() -> str:
+            now = self.store.get_session(self.tmux.label, target)
+            return now.record_ref if now is not None else ""
+
+        return PinnedRecord(session.record_kind, current_ref)
+
+    def _record_found_reply(self, message_id: str, reply: str, via: str) -> str:
         try:
-            return self.store.record_reply(message_id, reply, "screen").reply or reply
+            return self.store.record_reply(message_id, reply, via).reply or reply
         except AlreadyReplied:
             record = self.store.get_message(message_id)
             return record.reply if record is not None and record.reply is not None else reply
@@ -586,22 +625,29 @@ class Courier:
             if m.reply is None and not m.raw and not m.waiting and m.state in _ANSWERABLE
         ]
         screens: dict[str, str] = {}
+        records: dict[str, PinnedRecord | None] = {}
         for message in late:
-            if message.target not in screens:
-                try:
-                    pane = AgentPane.of(self.tmux, message.target)
-                except NoSuchSession:
-                    continue
-                screens[message.target] = pane.look(pane.info.history_size)
-            reply = find_reply(
-                screens[message.target],
-                self.delimiters(message.id),
-                envelope_anchor(self.template, message.id),
-            )
+            delims = self.delimiters(message.id)
+            if message.target not in records:
+                records[message.target] = self.pinned_record(message.target)
+            agent_record = records[message.target]
+            reply = agent_record.reply(delims) if agent_record is not None else None
+            via = "record"
+            if reply is None:
+                if message.target not in screens:
+                    try:
+                        pane = AgentPane.of(self.tmux, message.target)
+                    except NoSuchSession:
+                        continue
+                    screens[message.target] = pane.look(pane.info.history_size)
+                reply = find_reply(
+                    screens[message.target], delims, envelope_anchor(self.template, message.id)
+                )
+                via = "screen"
             if reply is None:
                 continue
             try:
-                record = self.store.record_reply(message.id, reply, "screen")
+                record = self.store.record_reply(message.id, reply, via)
             except AlreadyReplied:
                 continue
             self.store.add_inbox(

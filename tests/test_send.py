@@ -65,16 +65,33 @@ def send_json(*args: str) -> tuple[int, dict[str, object]]:
 )
 def test_send_returns_the_exact_reply(tmux: Tmux, body: str) -> None:
     start_demo()
-    result = run_imessenger("send", "w1", "--", body)  # "--": the body may start with "-"
+    result = run_imessenger("send", "--json", "w1", "--", body)  # the body may start with "-"
     assert result.exit_code == 0, result.output
-    # The demo agent prints the body it received, indented two spaces. The terminal
-    # turns a tab into spaces up to the next tab stop; everything else comes back as is.
-    shown = "\n".join(("  " + line).expandtabs(8)[2:] for line in body.strip("\n").split("\n"))
-    assert result.stdout == shown + "\n"
+    # The demo agent answers with the body it received, and keeps its answer in its
+    # record, where the reply is read byte for byte (the screen expands tabs).
+    data = json.loads(result.stdout)
+    assert (data["reply"], data["reply_via"]) == (body, "record")
+    printed = run_imessenger("send", "w1", "--", body)
+    assert printed.stdout == body + ("" if body.endswith("\n") else "\n")
     # Through `imessenger reply` (the exact channel), the body comes back byte for byte.
     exact = run_imessenger("send", "w1", "--", body + "\nREPLYCMD")
     assert exact.exit_code == 0, exact.output
     assert exact.stdout == body + "\nREPLYCMD\n"
+
+
+def test_the_screen_gives_the_reply_when_the_record_cannot(tmux: Tmux, tmp_path: Path) -> None:
+    # a record the agent cannot write (its folder does not exist): after a while the
+    # reply read from the screen is taken, as the terminal drew it (tabs expanded)
+    body = "def f(x):\n\treturn x"
+    missing = tmp_path / "no-such-folder" / "record.jsonl"
+    start_demo("w1", "--startup-ms", "0", "--record", str(missing))
+    code, data = send_json("--timeout", "10000", "w1", body)
+    assert code == 0, data
+    assert data["reply_via"] == "screen"
+    reply = str(data["reply"])
+    assert reply != body  # the tab is gone: the terminal drew it as spaces
+    assert reply.split("\n")[0] == "def f(x):"
+    assert reply.split("\n")[1].strip() == "return x"
 
 
 def test_json_reports_id_state_reply_and_timings(tmux: Tmux) -> None:
@@ -90,7 +107,7 @@ def test_json_reports_id_state_reply_and_timings(tmux: Tmux) -> None:
 def test_message_from_stdin_and_file(tmux: Tmux, tmp_path: Path) -> None:
     start_demo()
     piped = run_imessenger("send", "w1", "-", stdin="from stdin\nsecond line\n")
-    assert piped.stdout == "from stdin\nsecond line\n"
+    assert piped.stdout == "from stdin\nsecond line\n"  # the reply's own line break ends it
     file = tmp_path / "msg.txt"
     file.write_text("from a file")
     assert run_imessenger("send", "w1", "--file", str(file)).stdout == "from a file\n"

@@ -65,7 +65,7 @@ def check_tour(out: str, socket: str) -> None:
     log = out.split(f"$ imessenger -L {socket} log worker-2 -n 3\n", 1)[1].splitlines()[:3]
     assert re.search(r"  message   \S+ -> worker-2  \w+  \[replied\]  Please create", log[0])
     assert re.search(r'  approval  \S+ -> worker-2  yes-once "Yes" key 1 \(closed\)', log[1])
-    assert re.search(r"  reply     worker-2 -> \S+  \w+  \(via screen\)  Please create", log[2])
+    assert re.search(r"  reply     worker-2 -> \S+  \w+  \(via record\)  Please create", log[2])
 
 
 def check_stopped(out: str, socket: str) -> None:

@@ -92,6 +92,9 @@ def _print_json(result: SendResult) -> None:
                 "state": result.outcome.value,
                 "why": result.why or None,
                 "reply": result.reply,
+                # where the reply was read: "record" (the agent's own record of its
+                # answer, byte for byte), "screen" or "command" (imessenger reply)
+                "reply_via": record.reply_via if result.reply is not None else None,
                 "created_at": record.created_at,
                 "delivered_at": record.delivered_at,
                 "replied_at": record.replied_at,
@@ -172,7 +175,9 @@ def send(
     if as_json:
         _print_json(result)
     elif result.outcome is MessageState.REPLIED:
-        click.echo(result.reply)
+        # as it came, ended by one line break (--json tells "x" from "x\n")
+        reply = result.reply or ""
+        click.echo(reply, nl=not reply.endswith("\n"))
     elif result.outcome is MessageState.PENDING:
         click.echo(
             f"message {result.message.id} is pending: {result.why}; it will be delivered "

@@ -5,6 +5,7 @@ Run it in a tmux pane::
     python -m imessenger.demo.agent [--startup-ms N] [--busy-ms N] [--name NAME]
                                     [--drop-enters N] [--torn-frames MS]
                                     [--slow-paste MS] [--paste-guard MS]
+                                    [--record PATH]
 
 It uses only the standard library and behaves like the real agents where a
 messaging tool has to care (see docs/agents.md): it draws on the normal screen
@@ -73,6 +74,13 @@ footer, then the footer. A program that reads the pane in between sees what it c
 always catch from a real agent that is redrawing: the input line without the line
 under it.
 
+``--record PATH`` appends each delimited answer, as it was meant rather than as
+drawn, to PATH as JSON lines ``{"type": "answer", "text": ...}``: the record
+imessenger reads for exact replies, as it reads the real agents' own records.
+``--slow-paste MS`` makes taking in a paste cost MS milliseconds, drawing and
+reading nothing meanwhile; ``--paste-guard MS`` takes an Enter that comes within
+MS after a paste for a new line, as Gemini CLI does.
+
 ``--name`` changes the word in the footer and in the plain answer; the input
 line stays ``demo>`` so that imessenger's ``demo`` profile recognises every
 demo agent.
@@ -82,6 +90,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import json
 import logging
 import os
 import re
@@ -434,6 +443,7 @@ class Options:
     torn_ms: int = 0
     slow_paste_ms: int = 0
     paste_guard_ms: int = 0
+    record: str = ""
 
 
 class DemoAgent:
@@ -785,6 +795,18 @@ class DemoAgent:
         delims = protocol.delimiters(message.message_id, self.start_format, self.end_format)
         lines = [delims.start, *safe(text).split("\n"), delims.end]
         self.transcript.extend(block("● ", lines))
+        self._keep("\n".join([delims.start, text, delims.end]))
+
+    def _keep(self, answer: str) -> None:
+        """--record: append the answer, as it was meant (not as drawn), to the record."""
+        if not self.options.record:
+            return
+        line = json.dumps({"type": "answer", "text": answer}, ensure_ascii=False) + "\n"
+        try:
+            with open(self.options.record, "a", encoding="utf-8") as record:
+                record.write(line)
+        except OSError as exc:
+            logger.debug("could not write the record: %s", exc)
 
     def _run_reply(self, job: Job, message_id: str, text: str) -> None:
         output = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the command ends)
@@ -984,6 +1006,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         metavar="MS",
         help="an Enter within MS after a paste adds a new line instead (as Gemini CLI)",
     )
+    parser.add_argument(
+        "--record",
+        default="",
+        metavar="PATH",
+        help="append each answer, as JSON lines, to PATH (the record imessenger reads)",
+    )
     args = parser.parse_args(argv)
     name = printable(args.name).strip() or "demo"
     return Options(
@@ -994,6 +1022,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         torn_ms=args.torn_frames,
         slow_paste_ms=args.slow_paste,
         paste_guard_ms=args.paste_guard,
+        record=args.record,
     )
 
 

@@ -41,6 +41,17 @@ EXACT = "```python\nprint('héllo → ✓')\n```\n**bold** `code` 日本語 🚀
 
 LONG = [f"line {n} of a reply longer than the screen" for n in range(1, 121)]
 
+#: A reply in Markdown that every agent's screen renders differently: a heading, inline
+#: code, bold, a fenced block with a backslash, a table, a line of 300 characters (not
+#: a repeated pattern: Gemini CLI takes repeats for a loop), HTML-like text, unicode.
+MARKDOWN = (
+    "## Fix for `validateEmail`\n\nUse **this**:\n\n"
+    '```python\nprint("a\\\\b")  # backslash\n```\n\n'
+    "| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+    + ",".join(f"{n:03d}" for n in range(76))[:300]
+    + "\n<div>not html</div> héllo → ✓ 日本語 🚀"
+)
+
 
 # --- helpers ------------------------------------------------------------------------------------
 
@@ -116,7 +127,7 @@ def start_states_first_message_and_exact_reply(agent: Agent) -> None:
     # no wait for the agent to be ready: send must not lose the message to the start-up
     first = send(NAME, "FIRST-WORDS, sent the instant the agent started")
     assert first.exit_code == 0, first.output
-    assert first.stdout == "first reply, right after the start\n"
+    assert first.stdout == "first reply, right after the start\n", first.output
     assert len(agent.script.turns_with("FIRST-WORDS")) == 1
     agent.wait_state(NAME, "idle", 10)
 
@@ -126,6 +137,17 @@ def start_states_first_message_and_exact_reply(agent: Agent) -> None:
     assert envelope_body(turn) == BODY  # the model got the message byte for byte
     assert echoed.stdout == BODY + "\n"  # and its reply came back from the screen exactly
     agent.wait_state(NAME, "idle", 10)
+
+
+def markdown_reply_comes_back_byte_for_byte(agent: Agent) -> None:
+    """The reply is read from the agent's own record of its answer, not its screen."""
+    agent.script.on("MD-REPLY", text=MARKDOWN)
+    agent.start(NAME)
+    result = send("--json", "--timeout", "60000", NAME, "MD-REPLY, please")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["reply"] == MARKDOWN
+    assert data["reply_via"] == "record"
 
 
 def busy_while_it_works(agent: Agent) -> None:

@@ -4,7 +4,8 @@ Aider has no tools: a shell command is a ```bash block in the model's answer, wh
 offers to run once the answer is printed ("Run shell command? (Y)es/(N)o/(D)on't ask
 again [Yes]:", answered with a letter and Enter). So the scenarios that check delivery
 look at what reached the model, and those with commands come from the end of
-scenarios.py. Aider prints the model's answer as rendered Markdown.
+scenarios.py. Aider prints the model's answer as rendered Markdown, so replies are read
+from its chat history file (``--chat-history-file``, pinned by isesh).
 """
 
 from __future__ import annotations
@@ -17,27 +18,22 @@ from real_agents import Agent
 
 pytestmark = pytest.mark.agents
 
-#: Aider 0.86.2 renders the answer as Markdown, and the reply delimiters do not survive it.
-MARKDOWN_REPLY = (
-    "Aider 0.86.2 prints the answer as rendered Markdown: the lines <<IMSG-REPLY id>>, "
-    "the reply and <<IMSG-END id>> are joined into one paragraph, and a delimiter whose id "
-    "starts with a letter is dropped as an inline HTML tag, so `send` never finds the reply"
-)
-
-#: The echo of a submitted message reads as typed input once the spinner has gone.
-
 
 def test_first_messages_reach_the_model_exactly(aider: Agent) -> None:
     scenarios.first_messages_reach_the_model_exactly(aider)
+
+
+def test_markdown_reply_comes_back_byte_for_byte(aider: Agent) -> None:
+    scenarios.markdown_reply_comes_back_byte_for_byte(aider)
 
 
 def test_busy_while_it_works(aider: Agent) -> None:
     scenarios.busy_while_it_works(aider)
 
 
-@pytest.mark.xfail(strict=True, reason=MARKDOWN_REPLY)
 def test_start_states_first_message_and_exact_reply(aider: Agent, isolated_home: Path) -> None:
-    # the reply comes within a second when it can be read: do not wait out the default
+    # its screen renders the delimiters away (they are joined into one paragraph): the
+    # reply comes from its chat history file, within a second; do not wait out the default
     config = isolated_home / ".config" / "imessenger" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text("[send]\ntimeout_ms = 5000\n")

@@ -24,6 +24,10 @@ def test_message_while_busy_is_delivered_once(claude: Agent) -> None:
     scenarios.message_while_busy_is_delivered_once(claude)
 
 
+def test_markdown_reply_comes_back_byte_for_byte(claude: Agent) -> None:
+    scenarios.markdown_reply_comes_back_byte_for_byte(claude)
+
+
 def test_long_reply_comes_back_whole(claude: Agent) -> None:
     # ~/.claude.json says Claude Code was started before, where 2.1.332 would pick its
     # alternate-screen renderer; the profile's environment keeps it on the normal screen

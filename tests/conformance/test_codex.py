@@ -24,6 +24,10 @@ def test_message_while_busy_is_delivered_once(codex: Agent) -> None:
     scenarios.message_while_busy_is_delivered_once(codex)
 
 
+def test_markdown_reply_comes_back_byte_for_byte(codex: Agent) -> None:
+    scenarios.markdown_reply_comes_back_byte_for_byte(codex)
+
+
 def test_long_reply_comes_back_whole(codex: Agent) -> None:
     scenarios.long_reply_comes_back_whole(codex)
     assert codex.tmux.run(

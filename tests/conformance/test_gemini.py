@@ -102,6 +102,10 @@ def test_message_while_busy_is_delivered_once(gemini: Agent) -> None:
     scenarios.message_while_busy_is_delivered_once(gemini)
 
 
+def test_markdown_reply_comes_back_byte_for_byte(gemini: Agent) -> None:
+    scenarios.markdown_reply_comes_back_byte_for_byte(gemini)
+
+
 def test_long_reply_comes_back_whole(gemini: Agent) -> None:
     scenarios.long_reply_comes_back_whole(gemini)
     assert gemini.tmux.run("display-message", "-p", "-t", f"={NAME}:", "#{alternate_on}") == ["0"]
