@@ -340,6 +340,16 @@ def reply_command_reaches_the_sender(agent: Agent) -> None:
 # leave printed replies to the scenarios above.
 
 
+def question_marks_reach_the_model(agent: Agent) -> None:
+    """A message with question marks reaches the model as it was sent."""
+    body = "QUESTION: why? and is a/b?c right?"
+    agent.script.on("QUESTION", text="answered")
+    agent.start(NAME)
+    sent = send("--no-reply", NAME, "--", body)
+    assert sent.exit_code == 0, sent.output
+    assert envelope_body(agent.wait_for_turn(NAME, "QUESTION")) == body
+
+
 def first_messages_reach_the_model_exactly(agent: Agent) -> None:
     """starting -> idle; the first message right after start is submitted once; a
     multi-line message with code and unicode reaches the model byte for byte."""

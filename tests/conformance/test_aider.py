@@ -50,3 +50,7 @@ def test_offered_command_holds_messages_and_approve_runs_once(aider: Agent) -> N
 
 def test_no_yes_always_deny_and_nothing_asking(aider: Agent) -> None:
     scenarios.no_yes_always_deny_and_nothing_asking(aider)
+
+
+def test_question_marks_reach_the_model(aider: Agent) -> None:
+    scenarios.question_marks_reach_the_model(aider)

@@ -45,3 +45,7 @@ def test_approve_always_deny_and_nothing_asking(codex: Agent) -> None:
 
 def test_reply_command_reaches_the_sender(codex: Agent) -> None:
     scenarios.reply_command_reaches_the_sender(codex)
+
+
+def test_question_marks_reach_the_model(codex: Agent) -> None:
+    scenarios.question_marks_reach_the_model(codex)
