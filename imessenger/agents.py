@@ -46,6 +46,7 @@ _KEY_TYPES: dict[str, type] = {
     "record": str,
     "queues_when_busy": bool,
     "submit_retry": bool,
+    "bracket_pastes": bool,
     "marker_lines": int,
     **dict.fromkeys(PATTERN_KEYS, list),
 }
@@ -109,6 +110,8 @@ class Drive:
     choose: str
     queues_when_busy: bool
     submit_retry: bool
+    #: the paste carries its own bracket codes (the agent reads them but never asks)
+    bracket_pastes: bool
 
     def keys_for(self, option: Option) -> list[str]:
         """Return the tmux keys that choose ``option`` in this agent's prompts."""
@@ -194,6 +197,7 @@ class Profile:
                     choose=values["choose"],
                     queues_when_busy=values["queues_when_busy"],
                     submit_retry=values["submit_retry"],
+                    bracket_pastes=values["bracket_pastes"],
                 ),
                 grammar=ScreenGrammar.compile(
                     values["marker_lines"], {key: values[key] for key in PATTERN_KEYS}

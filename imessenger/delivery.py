@@ -343,7 +343,7 @@ class Courier:
         text = message.body if message.raw else self._envelope(message)
         began = time.monotonic()
         try:
-            view.pane.paste(text, profile.drive.submit_keys)
+            view.pane.paste(text, profile.drive.submit_keys, brackets=profile.drive.bracket_pastes)
         except PaneInMode:
             # tmux itself found the pane in copy mode and pasted nothing
             self.store.release_claim(message.id)

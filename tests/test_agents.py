@@ -134,7 +134,11 @@ def test_the_profile_keeps_its_launch_drive_and_grammar_apart() -> None:
         record="claude",
     )
     assert claude.drive == Drive(
-        submit_keys=("Enter",), choose="digit", queues_when_busy=True, submit_retry=True
+        submit_keys=("Enter",),
+        choose="digit",
+        queues_when_busy=True,
+        submit_retry=True,
+        bracket_pastes=False,
     )
     assert isinstance(claude.grammar, ScreenGrammar)
     assert claude.grammar.marker_lines == table["marker_lines"]

@@ -102,6 +102,20 @@ def test_paste_is_byte_exact_and_never_parsed_by_tmux(tmux: Tmux, tmp_path: Path
     assert tmux.run("list-buffers", "-F", "#{buffer_name}") == []
 
 
+@pytest.mark.parametrize("asks", [False, True], ids=["never-asks", "asks"])
+def test_a_paste_can_carry_its_own_brackets(tmux: Tmux, tmp_path: Path, asks: bool) -> None:
+    # for an agent that reads bracketed pastes without asking for them (Gemini CLI);
+    # one that asks gets them once, not twice
+    out = tmp_path / "got"
+    ask = "printf '\\033[?2004h'; " if asks else ""
+    pane = agent_pane(tmux, "w1", ["sh", "-c", f"{ask}stty raw -echo; exec cat > {out}"])
+    wait_for(out.exists, what="cat started")
+    pane.paste("why? a\nb;", ["Enter"], brackets=True)
+    expected = b"\x1b[200~why? a\rb;\x1b[201~\r"
+    wait_for(lambda: out.read_bytes() == expected, what="one pair of brackets around the text")
+    assert tmux.run("list-buffers", "-F", "#{buffer_name}") == []
+
+
 def test_logs_include_scrollback(tmux: Tmux) -> None:
     pane = tmux.new_session(
         "w1", Path("/"), ["sh", "-c", "seq 1 200; sleep 30"], environment={}, width=80, height=10

@@ -37,6 +37,8 @@ from imessenger.tmux.quoting import control_quote, whole_word
 if TYPE_CHECKING:
     from imessenger.tmux.runner import Tmux
 
+#: The codes that open and close a bracketed paste.
+_PASTE_START, _PASTE_END = "\x1b[200~", "\x1b[201~"
 #: What a paste prints when tmux found the pane in a mode and pasted nothing.
 _IN_MODE = "imessenger-pane-in-mode"
 
@@ -96,8 +98,15 @@ class AgentPane:
 
     # -- writing ------------------------------------------------------------------
 
-    def paste(self, text: str, submit_keys: Sequence[str] = ()) -> None:
+    def paste(self, text: str, submit_keys: Sequence[str] = (), *, brackets: bool = False) -> None:
         """Paste ``text`` into the pane as a bracketed paste, then press ``submit_keys``.
+
+        tmux adds the bracket codes only for a program that asked for them. With
+        ``brackets``, they are part of the pasted text: for an agent that reads
+        bracketed pastes without asking (Gemini CLI 0.61.0), and otherwise takes a
+        paste for keys typed fast, losing every "?" and some line breaks. ``text``
+        itself holds no ESC (see imessenger.protocol.neutralise), so it cannot end
+        the paste early.
 
         The text reaches tmux on its stdin (``load-buffer -``, never a file a killed
         process could leave behind) into a buffer whose name is unique to this call
@@ -114,7 +123,11 @@ class AgentPane:
         target = control_quote(pane.pane_id)
         act: list[str] = []
         if text:
-            act.append(f"paste-buffer -p -d -b {buffer} -t {target}")
+            # -p: tmux adds the bracket codes for a program that asked; never twice
+            bracketing = "" if brackets else "-p "
+            act.append(f"paste-buffer {bracketing}-d -b {buffer} -t {target}")
+        if brackets and text:
+            text = f"{_PASTE_START}{text}{_PASTE_END}"
         if submit_keys:
             act.append(" ".join(["send-keys", "-t", target, *map(control_quote, submit_keys)]))
         if not act:
