@@ -98,10 +98,21 @@ class Prompt:
 
     def about(self) -> str:
         """Return what the prompt asks about, on one line (its subject, else its question)."""
-        lines = [line.strip() for line in self.subject.splitlines() if line.strip()]
-        if not lines:
-            return self.question
-        return lines[0] + (" …" if len(lines) > 1 else "")
+        return about(self.question, self.subject)
+
+
+def about(question: str, subject: str) -> str:
+    """What a prompt asks about, on one line: its subject's first line, else its question.
+
+    >>> about("Do you want to proceed?", "touch x.txt\\nand more")
+    'touch x.txt …'
+    >>> about("Do you want to proceed?", "")
+    'Do you want to proceed?'
+    """
+    lines = [line.strip() for line in subject.splitlines() if line.strip()]
+    if not lines:
+        return question
+    return lines[0] + (" …" if len(lines) > 1 else "")
 
 
 @dataclass(frozen=True)

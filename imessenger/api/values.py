@@ -43,10 +43,9 @@ class PromptView:
 
     def about(self) -> str:
         """What the prompt asks about, on one line (its subject, else its question)."""
-        lines = [line.strip() for line in self.subject.splitlines() if line.strip()]
-        if not lines:
-            return self.question
-        return lines[0] + (" …" if len(lines) > 1 else "")
+        from imessenger.screen import about
+
+        return about(self.question, self.subject)
 
 
 @dataclass(frozen=True)
