@@ -22,7 +22,7 @@ from imessenger.config import FALLBACK_PROFILE, Config
 from imessenger.errors import ImessengerError, NoSuchSession, UsageError
 from imessenger.names import check_name
 from imessenger.paths import make_private_dir, user_config_path
-from imessenger.records.pinning import Pin, pin
+from imessenger.records.pinning import Pin, made_here, pin
 from imessenger.screen import Screen, State, classify
 from imessenger.store import SessionRecord, Store, instance_of
 from imessenger.tmux import AGENT_OPTION, CONFIG_OPTION, HOME_OPTION, SOCKET_ENV, AgentPane, Tmux
@@ -305,10 +305,11 @@ class Sessions:
         Returns "exited" when the agent left by itself, "killed" otherwise.
         """
         check_name(name)
+        record = self.store.get_session(self.tmux.label, name)
         try:
             view = self.view(name)
         except NoSuchSession:
-            self.store.forget_session(self.tmux.label, name)
+            self._forget(name, record)
             raise
         how = "killed"
         if not force:
@@ -326,8 +327,18 @@ class Sessions:
         self.store.cancel_undelivered(
             self.tmux.label, name, f'the session "{name}" was stopped before it could take it'
         )
-        self.store.forget_session(self.tmux.label, name)
+        self._forget(name, record)
         return how
+
+    def _forget(self, name: str, record: SessionRecord | None) -> None:
+        """Drop the session's record, and the file isesh made for its agent's answers."""
+        self.store.forget_session(self.tmux.label, name)
+        if record is None:
+            return
+        made = made_here(record.record_ref, self.store.path.parent / "records")
+        if made is not None:
+            with contextlib.suppress(OSError):
+                made.unlink(missing_ok=True)
 
     def _ask_to_exit(self, view: SessionView) -> None:
         profile = self.view_profile(view)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import run_isesh, wait_for
+from support import run_imessenger, run_isesh, wait_for
 
 from imessenger.store import Store
 from imessenger.tmux import AgentPane, Tmux
@@ -233,6 +233,27 @@ def test_start_pins_the_record_the_agent_keeps(tmux: Tmux, tmp_path: Path) -> No
         left = store.get_session(tmux.label, "w2")
     assert left is not None
     assert (left.record_kind, left.command) == ("", tuple(resumed))
+
+
+def test_stop_removes_the_record_file_isesh_made(tmux: Tmux, tmp_path: Path) -> None:
+    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    mine = tmp_path / "mine.jsonl"
+    demo = [sys.executable, "-m", "imessenger.demo.agent", "--record", str(mine)]
+    assert run_isesh("start", "w2", "--agent", "demo", "--", *demo).exit_code == 0
+    with Store.open() as store:
+        record = store.get_session(tmux.label, "w1")
+        assert record is not None
+        made = Path(json.loads(record.record_ref)["path"])
+    wait_for(lambda: states().get("w1") == "idle", what="w1 idle")
+    assert run_imessenger("send", "w1", "hello").exit_code == 0
+    assert made.is_file()
+    assert run_isesh("stop", "w1").exit_code == 0
+    assert not made.exists()
+    # a file the command line named is the user's: it stays
+    wait_for(lambda: states().get("w2") == "idle", what="w2 idle")
+    assert run_imessenger("send", "w2", "hello").exit_code == 0
+    assert run_isesh("stop", "w2").exit_code == 0
+    assert mine.is_file()
 
 
 def test_stop_ends_processes_that_ignore_the_hang_up(tmux: Tmux, tmp_path: Path) -> None:

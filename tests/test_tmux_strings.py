@@ -203,14 +203,18 @@ def test_a_program_of_one_word_runs_without_a_shell(tmux: Tmux, tmp_path: Path) 
 # --- writing to panes --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("brackets", [False, True], ids=["tmux-brackets", "own-brackets"])
 @pytest.mark.parametrize("key", IDS)
 @pytest.mark.usefixtures("no_temporary_files")
-def test_pasted_text_arrives_exactly(tmux: Tmux, tmp_path: Path, key: str) -> None:
+def test_pasted_text_arrives_exactly(tmux: Tmux, tmp_path: Path, key: str, brackets: bool) -> None:
     marker, out = tmp_path / "marker", tmp_path / "got"
     receiver(tmux, "w1", out)
     text = f"{hostile(key, marker)}\nsecond line {hostile(key, marker)}"
-    AgentPane.of(tmux, "w1").paste(text)
-    wait_for(lambda: out.read_bytes() == received(text), what="the exact bytes")
+    AgentPane.of(tmux, "w1").paste(text, brackets=brackets)
+    sent = received(text)
+    if brackets:  # the receiver never asks for them, so only those the paste carries
+        sent = b"\x1b[200~" + sent + b"\x1b[201~"
+    wait_for(lambda: out.read_bytes() == sent, what="the exact bytes")
     nothing_ran(tmux, marker)
     assert tmux.run("list-buffers", "-F", "#{buffer_name}") == []
 

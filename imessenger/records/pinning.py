@@ -153,6 +153,15 @@ class PinnedRecord:
         return self._reader.reply(delims)
 
 
+def made_here(ref: str, records_dir: Path) -> Path | None:
+    """The file ``ref`` names when isesh made it, in ``records_dir`` (None for an agent's own
+    file, which is the agent's to keep)."""
+    path = _parse(ref).get("path")
+    if path is None or Path(path).parent != records_dir:
+        return None
+    return Path(path)
+
+
 def learned(ref: str, **found: str) -> str:
     """``ref`` with what was learned after the start (Codex's ``thread_id``) added."""
     return _ref(**{**_parse(ref), **found})
