@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from imessenger import records
+from imessenger import agent_setup, records
 from imessenger.config import TOML_TYPE_NAMES, article, type_name
 from imessenger.errors import ConfigError, UsageError
 from imessenger.screen import PATTERN_KEYS, GrammarError, Option, ScreenGrammar
@@ -44,6 +44,8 @@ _KEY_TYPES: dict[str, type] = {
     "exit_keys": list,
     "startup_ms": int,
     "record": str,
+    "allow_reply": str,
+    "hooks": str,
     "queues_when_busy": bool,
     "submit_retry": bool,
     "bracket_pastes": bool,
@@ -85,6 +87,10 @@ class Launch:
     #: the kind of record the agent keeps of its answers, read for exact replies
     #: ("" when none is read; see imessenger.records)
     record: str
+    #: how the agent is told to run the reply command without asking ("": it asks);
+    #: how its hooks report its events ("": none); see imessenger.agent_setup
+    allow_reply: str = ""
+    hooks: str = ""
 
     def argv(self, environ: Mapping[str, str] | None = None) -> list[str]:
         """Return the command to run: ``{python}`` replaced, ``[]`` -> the user's $SHELL."""
@@ -191,6 +197,8 @@ class Profile:
                     exit_keys=values["exit_keys"],
                     startup_ms=values["startup_ms"],
                     record=values["record"],
+                    allow_reply=values["allow_reply"],
+                    hooks=values["hooks"],
                 ),
                 drive=Drive(
                     submit_keys=values["submit_keys"],
@@ -233,11 +241,13 @@ class Profile:
             )
         if launch.startup_ms < 0:
             raise self._fail("startup_ms", f"must be 0 or more, not {launch.startup_ms}")
-        if launch.record not in ("", *records.KINDS):
-            raise self._fail(
-                "record",
-                f'"{launch.record}" is not one of: "", {", ".join(records.KINDS)}',
-            )
+        for key, value, kinds in (
+            ("record", launch.record, records.KINDS),
+            ("allow_reply", launch.allow_reply, agent_setup.ALLOW_KINDS),
+            ("hooks", launch.hooks, agent_setup.HOOK_KINDS),
+        ):
+            if value not in ("", *kinds):
+                raise self._fail(key, f'"{value}" is not one of: "", {", ".join(kinds)}')
 
 
 def profile_keys() -> tuple[str, ...]:

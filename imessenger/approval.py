@@ -121,6 +121,21 @@ class NothingAsking(ApprovalRefused):
         self.state = state
 
 
+class HookSaysAsking(ApprovalRefused):
+    """The agent's own hook says it asks; its screen shows no prompt its profile can read.
+
+    The screen wins for keys: nothing is pressed into a prompt that cannot be read.
+    """
+
+    def __init__(self, session: str, screen: str, hook: str) -> None:
+        super().__init__(
+            session,
+            f'"{session}" shows no prompt that its profile can read ({screen}), though its '
+            f"agent's hook says it asks about: {hook}. Nothing was pressed: look at it "
+            f"(`isesh attach {session}`), and see `isesh explain {session}` to fix the profile",
+        )
+
+
 class SessionExited(ApprovalRefused):
     def __init__(self, session: str) -> None:
         super().__init__(

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from imessenger.access import Access
+from imessenger.agent_setup import reply_command
 from imessenger.agents import Profile
 from imessenger.errors import (
     ImessengerError,
@@ -432,6 +433,7 @@ class Courier:
             message_id=message.id,
             sender=message.sender,
             delims=self.delimiters(message.id),
+            reply=reply_command(),
         )
 
     def delimiters(self, message_id: str) -> Delimiters:

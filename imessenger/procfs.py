@@ -89,6 +89,19 @@ def start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def age_of(pid: int) -> float | None:
+    """How long ago the process started, in seconds (to a clock tick; None: unknown)."""
+    started = start_time(pid)
+    try:
+        with open("/proc/uptime", encoding="ascii") as file:
+            uptime = float(file.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if started is None:
+        return None
+    return max(0.0, uptime - started / os.sysconf("SC_CLK_TCK"))
+
+
 def is_alive(pid: int | None, started: int | None) -> bool:
     """True while the process ``pid`` that started at ``started`` runs (not a zombie)."""
     if not pid or pid <= 0:

@@ -182,14 +182,15 @@ def envelope_anchor(template: str, message_id: str) -> str:
 
 
 def render_envelope(
-    template: str, *, body: str, message_id: str, sender: str, delims: Delimiters
+    template: str, *, body: str, message_id: str, sender: str, delims: Delimiters, reply: str
 ) -> str:
     """Wrap ``body`` in the configured envelope template.
 
-    The template may use ``{id}``, ``{sender}``, ``{body}`` and ``{start}``;
-    it must not contain the end delimiter (see the module docstring).
+    The template may use ``{id}``, ``{sender}``, ``{body}``, ``{start}`` and ``{reply}``
+    (the reply command, up to its message id); it must not contain the end delimiter
+    (see the module docstring).
     """
-    text = template.format(id=message_id, sender=sender, body=body, start=delims.start)
+    text = template.format(id=message_id, sender=sender, body=body, start=delims.start, reply=reply)
     if delims.end in text.replace(body, ""):
         raise ValueError("the envelope template must not spell out the end delimiter")
     return text
@@ -199,7 +200,9 @@ def validate_envelope_template(template: str, start_format: str, end_format: str
     """Return why a template is unusable, or None when it is fine."""
     try:
         sample = delimiters("0123abcd", start_format, end_format)
-        text = template.format(id="0123abcd", sender="s", body="", start=sample.start)
+        text = template.format(
+            id="0123abcd", sender="s", body="", start=sample.start, reply="imessenger reply"
+        )
     except (KeyError, IndexError, ValueError) as exc:
         return f"envelope template has an unknown or malformed placeholder ({exc})"
     if "{body}" not in template or "{id}" not in template:

@@ -14,14 +14,16 @@ import os
 import shutil
 import signal
 import time
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from imessenger.agent_setup import setup
 from imessenger.agents import Profile, get_profile, load_profiles
 from imessenger.config import FALLBACK_PROFILE, Config
 from imessenger.errors import ImessengerError, NoSuchSession, UsageError
 from imessenger.names import check_name
-from imessenger.paths import make_private_dir, user_config_path
+from imessenger.paths import fault_advice, make_private_dir, user_config_path, write_private_file
 from imessenger.records.pinning import Pin, made_here, pin
 from imessenger.screen import Screen, State, classify
 from imessenger.store import SessionRecord, Store, instance_of
@@ -120,6 +122,11 @@ class Sessions:
         pinned = self._pin_record(profile, argv, folder, name)
         if pinned is not None:
             argv = [*argv, *pinned.args]
+        files_dir = self._files_dir(name)
+        extra = setup(profile.launch.allow_reply, profile.launch.hooks, argv, files_dir)
+        if extra.skipped:
+            logger.warning('"%s": %s', name, extra.skipped)
+        argv = [*argv, *extra.args]
         self.tmux.check_version()
         if self.tmux.has_session(name):
             raise UsageError(
@@ -133,6 +140,11 @@ class Sessions:
             if os.environ.get(key):
                 environment[key] = os.environ[key]
         window = self.config.settings.start
+        if extra.files:
+            _write_files(files_dir, extra.files)
+        hooks = profile.launch.hooks
+        if extra.skipped or (hooks == "codex" and pinned is None):
+            hooks = ""  # not installed: no events will come
         pane = self.tmux.new_session(
             name,
             folder,
@@ -152,6 +164,8 @@ class Sessions:
                 argv,
                 record_kind=profile.launch.record if pinned is not None else "",
                 record_ref=pinned.ref if pinned is not None else "",
+                hooks=hooks,
+                files_dir=str(files_dir) if extra.files else "",
             )
             self.store.cancel_undelivered(  # an earlier session of this name is not this one
                 self.tmux.label,
@@ -167,6 +181,8 @@ class Sessions:
             _end_process_group(pane.pid, grace=0.2)
             with contextlib.suppress(ImessengerError):
                 self.tmux.kill_session(name)
+            if extra.files:
+                shutil.rmtree(files_dir, ignore_errors=True)
             raise
 
     def _pin_record(self, profile: Profile, argv: list[str], folder: Path, name: str) -> Pin | None:
@@ -178,6 +194,10 @@ class Sessions:
         if pinned is not None and pinned.args:
             make_private_dir(records)
         return pinned
+
+    def _files_dir(self, name: str) -> Path:
+        """A new folder (not made yet) for the files isesh makes for one session."""
+        return self.store.path.parent / "sessions" / f"{name}-{uuid.uuid4().hex[:12]}"
 
     def _agent_options(self, name: str) -> dict[str, str]:
         """The session options that mark an agent session and pin its data and config.
@@ -339,6 +359,9 @@ class Sessions:
         if made is not None:
             with contextlib.suppress(OSError):
                 made.unlink(missing_ok=True)
+        files = Path(record.files_dir) if record.files_dir else None
+        if files is not None and files.parent == self.store.path.parent / "sessions":
+            shutil.rmtree(files, ignore_errors=True)
 
     def _ask_to_exit(self, view: SessionView) -> None:
         profile = self.view_profile(view)
@@ -413,3 +436,17 @@ def whoami(tmux: Tmux) -> str:
     from imessenger.caller import identify
 
     return identify(tmux).name
+
+
+def _write_files(folder: Path, files: dict[str, str]) -> None:
+    """Write the files isesh made for a session into its own (new, private) folder."""
+    try:
+        make_private_dir(folder)
+        for name, text in files.items():
+            write_private_file(folder / name, text)
+    except OSError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        advice = fault_advice(folder.parent.parent, error) or str(error)
+        raise ImessengerError(
+            f"could not write the agent's session files in {folder}: {advice}"
+        ) from None

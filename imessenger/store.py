@@ -143,6 +143,27 @@ class SessionRecord:
     #: what locates it: a path, or the agent's own session id (see imessenger.records)
     record_kind: str = ""
     record_ref: str = ""
+    #: how the agent reports its own events (a profile's ``hooks``; "" when isesh
+    #: installed none), and the folder of the files isesh made for this session ("")
+    hooks: str = ""
+    files_dir: str = ""
+
+
+@dataclass(frozen=True)
+class HookEventRecord:
+    """One event an agent's own hook reported (see :mod:`imessenger.hook_events`)."""
+
+    id: int
+    at: float
+    server: str
+    session: str
+    kind: str  # the hooks' kind: claude, codex, aider, demo
+    event: str  # the agent's own name for it: PermissionRequest, Stop...
+    state: str  # what it says of the session: busy, asking, idle, waiting, started
+    detail: str  # what it is about (an asking hook's command), or ""
+    #: what the screen showed when the watcher checked the event against it: "" (not
+    #: checked), "agrees", or the disagreement ("the screen shows no prompt")
+    screen: str
 
 
 @dataclass(frozen=True)
@@ -308,6 +329,26 @@ def _agent_records(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE sessions ADD COLUMN record_ref TEXT NOT NULL DEFAULT ''")
 
 
+def _hook_events(conn: sqlite3.Connection) -> None:
+    """Record the events the agents' own hooks report, and the files isesh made."""
+    conn.execute("ALTER TABLE sessions ADD COLUMN hooks TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE sessions ADD COLUMN files_dir TEXT NOT NULL DEFAULT ''")
+    conn.execute(
+        """CREATE TABLE hook_events (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            server TEXT NOT NULL,
+            session TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            event TEXT NOT NULL,
+            state TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            screen TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+    conn.execute("CREATE INDEX hook_events_by_session ON hook_events (server, session, id)")
+
+
 #: The schema, in order: migration N (1-based) brings the database to ``user_version`` N.
 #: Append new migrations; never edit or reorder the ones already released.
 MIGRATIONS: list[Migration] = [
@@ -315,6 +356,7 @@ MIGRATIONS: list[Migration] = [
     _refusals,
     _waiters_and_instances,
     _agent_records,
+    _hook_events,
 ]
 
 
@@ -325,7 +367,12 @@ def migration_name(migration: Migration) -> str:
 
 # --- columns and row conversion -------------------------------------------------------------
 
-_SESSION_COLUMNS = "server, name, agent, directory, command, started_at, record_kind, record_ref"
+_SESSION_COLUMNS = (
+    "server, name, agent, directory, command, started_at, record_kind, record_ref, hooks, files_dir"
+)
+_HOOK_EVENT_COLUMNS = "id, at, server, session, kind, event, state, detail, screen"
+#: How many hook events are kept per session (the oldest go first).
+HOOK_EVENTS_KEPT = 200
 _MESSAGE_COLUMNS = (
     "id, server, sender, target, body, raw, state, created_at, claimed_at, delivered_at, "
     "replied_at, reply, reply_via, waiting, error, waiter_pid, waiter_start, target_instance"
@@ -347,7 +394,13 @@ def _session(row: sqlite3.Row) -> SessionRecord:
         started_at=row["started_at"],
         record_kind=row["record_kind"],
         record_ref=row["record_ref"],
+        hooks=row["hooks"],
+        files_dir=row["files_dir"],
     )
+
+
+def _hook_event(row: sqlite3.Row) -> HookEventRecord:
+    return HookEventRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118
 
 
 def _message(row: sqlite3.Row) -> MessageRecord:
@@ -734,15 +787,29 @@ class Store:
         *,
         record_kind: str = "",
         record_ref: str = "",
+        hooks: str = "",
+        files_dir: str = "",
     ) -> SessionRecord:
-        """Record that isesh started a session, replacing any record with the same key."""
+        """Record that isesh started a session, replacing any record with the same key.
+
+        The hook events of an earlier session of the same name go: they were not this
+        one's."""
         record = SessionRecord(
-            server, name, agent, directory, tuple(command), time.time(), record_kind, record_ref
+            server,
+            name,
+            agent,
+            directory,
+            tuple(command),
+            time.time(),
+            record_kind,
+            record_ref,
+            hooks,
+            files_dir,
         )
         with self._write(f'record session "{name}"') as conn:
             conn.execute(
                 f"INSERT OR REPLACE INTO sessions ({_SESSION_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     server,
                     name,
@@ -752,8 +819,11 @@ class Store:
                     record.started_at,
                     record_kind,
                     record_ref,
+                    hooks,
+                    files_dir,
                 ),
             )
+            conn.execute("DELETE FROM hook_events WHERE server = ? AND session = ?", (server, name))
         return record
 
     def set_record_ref(self, server: str, name: str, ref: str, *, was: str) -> bool:
@@ -1223,3 +1293,52 @@ class Store:
         """Return the latest refusals, newest first, optionally of one actor and server."""
         rows = self._latest("refusals", _REFUSAL_COLUMNS, {"actor": actor, "server": server}, limit)
         return [_refusal(row) for row in rows]
+
+    # -- hook events
+
+    def add_hook_event(
+        self,
+        server: str,
+        session: str,
+        *,
+        kind: str,
+        event: str,
+        state: str,
+        detail: str,
+        at: float | None = None,
+    ) -> HookEventRecord:
+        """Record an event that session ``session``'s own hook reported at ``at`` (now by
+        default); keep the latest :data:`HOOK_EVENTS_KEPT` of the session."""
+        with self._write(f'record a hook event of "{session}"') as conn:
+            row = conn.execute(
+                "INSERT INTO hook_events (at, server, session, kind, event, state, detail) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_HOOK_EVENT_COLUMNS}",
+                (time.time() if at is None else at, server, session, kind, event, state, detail),
+            ).fetchone()
+            conn.execute(
+                "DELETE FROM hook_events WHERE server = ? AND session = ? AND id <= ?",
+                (server, session, row["id"] - HOOK_EVENTS_KEPT),
+            )
+        return _hook_event(row)
+
+    def hook_events(
+        self, server: str, session: str | None = None, *, after: int = 0, limit: int = 20
+    ) -> list[HookEventRecord]:
+        """The hook events of ``server`` (of one session) with an id above ``after``: the
+        latest ``limit`` of them, in the order they happened (hooks that run side by side
+        may record theirs in another order)."""
+        where, params = "server = ? AND id > ?", [server, after]
+        if session is not None:
+            where += " AND session = ?"
+            params.append(session)
+        rows = self._query(
+            "read hook events",
+            f"SELECT {_HOOK_EVENT_COLUMNS} FROM hook_events WHERE {where} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return sorted((_hook_event(row) for row in rows), key=lambda e: (e.at, e.id))
+
+    def check_hook_event(self, event_id: int, screen: str) -> None:
+        """Record what the screen showed when the event was checked against it."""
+        with self._write("record a hook event's check") as conn:
+            conn.execute("UPDATE hook_events SET screen = ? WHERE id = ?", (screen, event_id))

@@ -132,6 +132,8 @@ def test_the_profile_keeps_its_launch_drive_and_grammar_apart() -> None:
         exit_keys=("C-c", "C-c"),
         startup_ms=8000,
         record="claude",
+        allow_reply="claude",
+        hooks="claude",
     )
     assert claude.drive == Drive(
         submit_keys=("Enter",),
@@ -264,3 +266,18 @@ def test_get_profile_checks_only_that_profile() -> None:
     assert get_profile(config_with(tables), "claude").name == "claude"
     with pytest.raises(ConfigError, match='"gemini"'):
         get_profile(config_with(tables), "gemini")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "listed"),
+    [
+        ("allow_reply", "codex", '"", claude, gemini, demo'),
+        ("hooks", "gemini", '"", claude, codex, aider, demo'),
+    ],
+)
+def test_the_ways_of_allowing_the_reply_and_of_hooks_must_be_known(
+    key: str, value: str, listed: str
+) -> None:
+    table = {**default_tables()["claude"], key: value}
+    with pytest.raises(ProfileError, match=f'{key}.*"{value}" is not one of: {listed}'):
+        Profile.from_dict("claude", table)

@@ -13,7 +13,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "imessenger"
 #: The tmux adapter: the one package that imports libtmux or runs the tmux program.
 TMUX = PACKAGE / "tmux"
-PURE = ("protocol", "screen", "names", "policy", "errors")
+PURE = ("protocol", "screen", "names", "policy", "errors", "agent_setup", "hook_events")
 #: Modules that reach tmux, the database or the process table (with their submodules).
 IMPURE = {
     "imessenger.tmux",

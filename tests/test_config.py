@@ -108,7 +108,8 @@ def test_shipped_envelope_names_sender_id_and_both_ways_to_answer() -> None:
     envelope = load_config().settings.protocol.envelope
     assert "{sender}" in envelope
     assert "{id}" in envelope.splitlines()[0]
-    assert 'imessenger reply {id} "your answer"' in envelope
+    # one absolute command (what allow_reply pre-allows), the answer in single quotes
+    assert "`{reply} {id} 'your answer'`" in envelope
     assert "{start}" in envelope
     assert "IMSG-END" not in envelope
 

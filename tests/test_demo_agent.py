@@ -51,7 +51,12 @@ def envelope(message_id: str, body: str) -> str:
     """Wrap ``body`` the way imessenger does."""
     delims = protocol.delimiters(message_id, START, END)
     return protocol.render_envelope(
-        ENVELOPE, body=body, message_id=message_id, sender="tester", delims=delims
+        ENVELOPE,
+        body=body,
+        message_id=message_id,
+        sender="tester",
+        delims=delims,
+        reply="imessenger reply",
     )
 
 

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import (
+    ask,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    scrollback,
+    start_demo,
+    stays,
+    wait_for,
+)
 
-from imessenger.store import Store
+from imessenger.config import load_config
+from imessenger.screen import State
+from imessenger.sessions import Sessions
+from imessenger.store import SessionRecord, Store
 from imessenger.tmux import Tmux
 
 THREAD = "01a23156-51fe-7732-b652-e78f3ec07f09"
@@ -85,7 +98,8 @@ def test_the_users_own_notify_runs_after_with_the_payload(
     payload = json.dumps({"type": "agent-turn-complete", "thread-id": THREAD})
     result = run_imessenger("hook", "codex-notify", *mine, payload)
     assert result.exit_code == 0, result.output
-    wait_for(got.exists, what="the user's notify program")
+    # the file exists before the program wrote it: wait for its text
+    wait_for(lambda: got.exists() and got.read_text(), what="the user's notify program")
     assert json.loads(got.read_text()) == json.loads(payload)
     # run outside the session (here, by the test), it speaks for no session
     assert record_ref(tmux, "w1").get("thread_id") is None
@@ -95,3 +109,181 @@ def test_a_payload_that_is_not_json_is_refused(tmux: Tmux) -> None:
     result = run_imessenger("hook", "codex-notify", "not json")
     assert result.exit_code == 1
     assert "not JSON" in result.stderr
+
+
+# --- the demo agent's hooks, as Claude Code's: the events and what they say ----------------
+
+
+@pytest.fixture
+def sessions(tmux: Tmux) -> Iterator[Sessions]:
+    store = Store.open()
+    try:
+        yield Sessions(tmux, store, load_config())
+    finally:
+        store.close()
+
+
+def events(tmux: Tmux, name: str) -> list[tuple[str, str, str]]:
+    with Store.open() as store:
+        found = store.hook_events(tmux.label, name, limit=100)
+    return [(e.event, e.state, e.detail) for e in found]
+
+
+def test_the_demo_agents_hooks_report_start_message_asking_and_done(
+    tmux: Tmux, sessions: Sessions
+) -> None:
+    start_demo(sessions, "w1")
+    with Store.open() as store:
+        session = store.get_session(tmux.label, "w1")
+    assert session is not None
+    assert session.hooks == "demo"
+    wait_for(lambda: events(tmux, "w1"), what="the SessionStart event")
+    assert events(tmux, "w1") == [("SessionStart", "started", "")]
+    ask(sessions, "w1", "ASK[touch it's $(here).txt] please")
+    asking = ("PermissionRequest", "asking", "touch it's $(here).txt")
+    wait_for(lambda: asking in events(tmux, "w1"), what="the PermissionRequest event")
+    assert events(tmux, "w1")[1:] == [("UserPromptSubmit", "busy", ""), asking]
+    approved = run_imessenger("approve", "w1")
+    assert approved.exit_code == 0, approved.output
+    done = ("Stop", "idle", "")
+    wait_for(lambda: done in events(tmux, "w1"), what="the Stop event")
+    assert events(tmux, "w1")[3:] == [done]
+    # stopped and started again, the new session starts with none of the old one's events
+    assert run_isesh("stop", "w1").exit_code == 0
+    start_demo(sessions, "w1")
+    wait_for(lambda: events(tmux, "w1"), what="the new SessionStart event")
+    assert events(tmux, "w1") == [("SessionStart", "started", "")]
+
+
+def test_a_hook_run_outside_the_sessions_records_nothing(tmux: Tmux, sessions: Sessions) -> None:
+    start_demo(sessions, "w1")
+    wait_for(lambda: events(tmux, "w1"), what="the SessionStart event")
+    forged = json.dumps({"hook_event_name": "PermissionRequest", "tool_input": {"command": "x"}})
+    result = run_imessenger("hook", "event", "demo", stdin=forged)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert events(tmux, "w1") == [("SessionStart", "started", "")]
+
+
+@pytest.mark.parametrize(
+    ("args", "payload", "said"),
+    [
+        (("demo",), "not json", "payload cannot be read: the payload is not JSON"),
+        (("gemini",), "{}", '"gemini" is not a kind of hooks: use one of claude, codex'),
+    ],
+)
+def test_a_hook_that_fails_exits_1_never_2(
+    tmux: Tmux, args: tuple[str, ...], payload: str, said: str
+) -> None:
+    # Claude Code takes a hook's exit status 2 as "deny the tool": a fault of ours must not
+    result = run_imessenger("hook", "event", *args, stdin=payload)
+    assert result.exit_code == 1
+    assert said in result.stderr
+    assert result.stdout == ""
+
+
+def test_aider_s_hook_does_not_read_its_terminal(tmux: Tmux, tmp_path: Path) -> None:
+    # Aider runs it with the pane's terminal as stdin: reading would hang Aider
+    command = shlex.join([*python_cli(), "hook", "event", "aider"])
+    marker = tmp_path / "ran"
+    started = run_isesh(
+        "start",
+        "w1",
+        "--agent",
+        "aider",
+        "--",
+        "sh",
+        "-c",
+        f"{command}; echo $? > {shlex.quote(str(marker))}; sleep 60",
+    )
+    assert started.exit_code == 0, started.output
+    wait_for(marker.exists, what="the hook to return without input")
+    assert marker.read_text().strip() == "0"
+    wait_for(lambda: events(tmux, "w1"), what="the aider event")
+    assert events(tmux, "w1") == [("Notification", "waiting", "")]
+
+
+# --- the reply command, pre-allowed by the profile -----------------------------------------
+
+
+def demo_that_asks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user profile ``asker``: the demo agent without a pre-allowed reply command."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[agents.asker]\n"
+        'command = ["{python}", "-m", "imessenger.demo.agent", "--startup-ms", "0"]\n'
+        'record = "demo"\n'
+        'allow_reply = ""\n'
+        'hooks = ""\n'
+        'exit_text = "/exit"\n'
+        + "".join(
+            f"{key} = {json.dumps(value)}\n"
+            for key, value in load_config().values["agents"]["demo"].items()
+            if key.endswith("_patterns") or key == "marker_lines"
+        )
+    )
+    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+
+
+def test_the_reply_command_runs_without_a_prompt_where_the_profile_allows_it(
+    tmux: Tmux, sessions: Sessions
+) -> None:
+    start_demo(sessions, "w1")
+    answered = run_imessenger("send", "--json", "w1", "REPLYCMD: it's `done` $(now)")
+    assert answered.exit_code == 0, answered.output
+    data = json.loads(answered.stdout)
+    assert data["reply"] == "REPLYCMD: it's `done` $(now)"
+    assert data["reply_via"] == "command"
+    wait_for(lambda: sessions.view("w1").state is State.IDLE, what="w1 idle again")
+    assert "wants to run a command" not in scrollback(tmux, "w1")  # it never asked
+
+
+def test_without_the_profiles_allowance_the_reply_command_asks_first(
+    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo_that_asks(tmp_path, monkeypatch)
+    store = Store.open()
+    sessions = Sessions(tmux, store, load_config())
+    try:
+        started = run_isesh("start", "w1", "--agent", "asker")
+        assert started.exit_code == 0, started.output
+        wait_for(lambda: sessions.view("w1").state is State.IDLE, what="w1 idle")
+        sent = run_imessenger("send", "--no-reply", "--json", "w1", "REPLYCMD: hello")
+        assert sent.exit_code == 0, sent.output
+        message_id = json.loads(sent.stdout)["id"]
+        prompt = wait_for(lambda: sessions.view("w1").screen.prompt, what="the prompt")
+        assert f" reply {message_id} " in prompt.subject
+        stays(lambda: store.get_message(message_id).reply is None, 0.5, "no reply yet")
+        assert run_imessenger("approve", "w1").exit_code == 0
+        wait_for(lambda: store.get_message(message_id).reply, what="the reply")
+        assert store.get_message(message_id).reply_via == "command"
+    finally:
+        store.close()
+
+
+def session_record(tmux: Tmux, name: str) -> SessionRecord | None:
+    with Store.open() as store:
+        return store.get_session(tmux.label, name)
+
+
+def test_the_sessions_own_files_go_when_it_stops(tmux: Tmux) -> None:
+    started = run_isesh("start", "w1", "--agent", "gemini", "--", "sh", "-c", "sleep 60")
+    assert started.exit_code == 0, started.output
+    record = session_record(tmux, "w1")
+    assert record is not None
+    policy = Path(record.files_dir) / "policy.toml"
+    assert record.command[-2:] == ("--policy", str(policy))
+    assert "commandPrefix" in policy.read_text()
+    assert oct(policy.stat().st_mode & 0o777) == "0o600"
+    assert run_isesh("stop", "w1").exit_code == 0
+    assert not policy.parent.exists()
+
+
+def test_session_files_that_cannot_be_written_start_nothing(tmux: Tmux, tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "sessions").write_text("a file where the folder should be")
+    started = run_isesh("start", "w1", "--agent", "gemini", "--", "sh", "-c", "sleep 60")
+    assert started.exit_code == 1
+    assert "could not write the agent's session files" in started.stderr
+    assert not tmux.has_session("w1")
+    assert session_record(tmux, "w1") is None

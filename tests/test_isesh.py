@@ -224,15 +224,17 @@ def test_start_pins_the_record_the_agent_keeps(tmux: Tmux, tmp_path: Path) -> No
         record = store.get_session(tmux.label, "w1")
     assert record is not None
     assert record.record_kind == "claude"
-    assert record.command[-2:] == ("--session-id", args[1])
+    assert record.command[len(program) : len(program) + 2] == ("--session-id", args[1])
     assert args[1] in json.loads(record.record_ref)["path"]
+    assert args[2] == "--settings"  # the pre-allowed reply command and the hooks
     # a command line that resumes a session of its own is left as it is
     resumed = [*program, "--resume", "abc"]
     assert run_isesh("start", "w2", "--agent", "claude", "--", *resumed).exit_code == 0
     with Store.open() as store:
         left = store.get_session(tmux.label, "w2")
     assert left is not None
-    assert (left.record_kind, left.command) == ("", tuple(resumed))
+    assert (left.record_kind, left.command[: len(resumed)]) == ("", tuple(resumed))
+    assert "--session-id" not in left.command
 
 
 def test_stop_removes_the_record_file_isesh_made(tmux: Tmux, tmp_path: Path) -> None:

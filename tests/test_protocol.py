@@ -31,7 +31,14 @@ TEMPLATE = (
 
 def envelope_for(body: str, message_id: str = "a1b2c3d4") -> tuple[str, Delimiters]:
     delims = delimiters(message_id, START, END)
-    text = render_envelope(TEMPLATE, body=body, message_id=message_id, sender="boss", delims=delims)
+    text = render_envelope(
+        TEMPLATE,
+        body=body,
+        message_id=message_id,
+        sender="boss",
+        delims=delims,
+        reply="/opt/im/bin/imessenger reply",
+    )
     return text, delims
 
 

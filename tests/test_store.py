@@ -116,19 +116,21 @@ def test_journal_mode_is_wal(store: Store) -> None:
 
 
 def test_migrations_are_recorded(store: Store) -> None:
-    assert store.schema_version() == len(MIGRATIONS) == 4
+    assert store.schema_version() == len(MIGRATIONS) == 5
     applied = store.applied_migrations()
     assert [(version, name) for version, name, _ in applied] == [
         (1, "initial_schema"),
         (2, "refusals"),
         (3, "waiters_and_instances"),
         (4, "agent_records"),
+        (5, "hook_events"),
     ]
     assert all(applied_at > 0 for _, _, applied_at in applied)
     with sqlite3.connect(store.path) as other:
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert other.execute("PRAGMA user_version").fetchone()[0] == 5
         tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
-    assert {"sessions", "messages", "inbox", "approvals", "refusals", "migrations"} <= tables
+    expected = {"sessions", "messages", "inbox", "approvals", "refusals", "migrations"}
+    assert {*expected, "hook_events"} <= tables
 
 
 def test_reopening_applies_nothing_twice(home: Path) -> None:
@@ -153,13 +155,14 @@ def test_new_migration_is_applied_in_order_on_reopen(
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, _add_notes])
     with Store.open() as store:
-        assert store.schema_version() == 5
+        assert store.schema_version() == 6
         assert [(v, n) for v, n, _ in store.applied_migrations()] == [
             (1, "initial_schema"),
             (2, "refusals"),
             (3, "waiters_and_instances"),
             (4, "agent_records"),
-            (5, "add_notes"),
+            (5, "hook_events"),
+            (6, "add_notes"),
         ]
     with sqlite3.connect(home / DB_FILENAME) as other:
         assert other.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0
@@ -246,22 +249,24 @@ def test_a_session_keeps_where_its_agent_records_its_answers(store: Store) -> No
     assert store.set_record_ref("default", "nobody", "x", was="") is False
 
 
-def test_a_session_recorded_before_records_reads_with_none(home: Path) -> None:
-    # a database of schema 3 (before migration 4) with a session in it
-    Store.open().close()
+def test_a_session_recorded_before_records_reads_with_none(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a database of schema 3 (before migrations 4 and 5) with a session in it
+    with monkeypatch.context() as patched:
+        patched.setattr(store_module, "MIGRATIONS", MIGRATIONS[:3])
+        Store.open().close()
     with sqlite3.connect(home / DB_FILENAME) as conn:
-        conn.execute("ALTER TABLE sessions DROP COLUMN record_kind")
-        conn.execute("ALTER TABLE sessions DROP COLUMN record_ref")
-        conn.execute("DELETE FROM migrations WHERE version = 4")
-        conn.execute("PRAGMA user_version = 3")
         conn.execute(
             "INSERT INTO sessions (server, name, agent, directory, command, started_at) "
             "VALUES ('default', 'old', 'claude', '/src', '[\"claude\"]', 1.0)"
         )
     with Store.open() as store:
+        assert store.schema_version() == len(MIGRATIONS)
         old = store.get_session("default", "old")
         assert old is not None
-        assert (old.record_kind, old.record_ref) == ("", "")
+        assert (old.record_kind, old.record_ref, old.hooks, old.files_dir) == ("", "", "", "")
+        assert store.hook_events("default", "old") == []
 
 
 # --- messages -------------------------------------------------------------------------------

@@ -316,3 +316,86 @@ def test_the_reply_of_a_sender_killed_while_waiting_reaches_its_inbox(
         sender.wait()
     [reply] = wait_for(lambda: entries(store, "user", InboxKind.REPLY), 20, what="the reply")
     assert "answer a dead man" in reply.body
+
+
+# --- the agents' own hooks: the prompt notice comes from the hook, checked with the screen --
+
+
+def hook_events(store: Store, tmux: Tmux, name: str) -> list[tuple[str, str, str]]:
+    return [(e.event, e.state, e.screen) for e in store.hook_events(tmux.label, name, limit=50)]
+
+
+def a_demo_profile(name: str, **changes: object) -> None:
+    """A user profile ``name``: the demo agent's, with ``changes``."""
+    import tomli_w
+
+    table = {**load_config().values["agents"]["demo"], **changes}
+    config = paths.user_config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(tomli_w.dumps({"agents": {name: table}}), encoding="utf-8")
+
+
+def test_the_prompt_notice_comes_from_the_hook_and_every_event_agrees_with_the_screen(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    start_demo("w1")
+    watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    command = "touch 'a b'.txt; echo $(date) `id` #{pane_id}"
+    sent = run_imessenger("send", "w1", "--no-reply", f"ASK[{command}] BUSY[300]")
+    assert sent.exit_code == 0, sent.output
+    [notice] = wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="a prompt notice")
+    assert notice.title == f'"w1" is asking: {command}'
+    assert notice.body.startswith("Its hook reported it (PermissionRequest) and its screen shows:")
+    assert run_imessenger("approve", "w1").exit_code == 0
+    expected = [
+        ("SessionStart", "started", "agrees"),
+        ("UserPromptSubmit", "busy", "agrees"),
+        ("PermissionRequest", "asking", "agrees"),
+        ("Stop", "idle", "agrees"),
+    ]
+    wait_for(
+        lambda: (
+            len(hook_events(store, tmux, "w1")) >= 4
+            and all(check for _, _, check in hook_events(store, tmux, "w1"))
+        ),
+        what=f"every event checked ({hook_events(store, tmux, 'w1')})",
+    )
+    assert hook_events(store, tmux, "w1") == expected
+
+
+def test_a_hook_that_says_asking_without_a_prompt_on_screen_is_noticed_and_no_key_pressed(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    # a profile that cannot read the demo agent's prompts (as after an agent's update)
+    a_demo_profile("blind", question_patterns=["^never matches$"])
+    assert run_isesh("start", "w1", "--agent", "blind").exit_code == 0
+    watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch z.txt]").exit_code == 0
+    [notice] = wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="a notice")
+    assert notice.title == '"w1" is asking (says its hook): touch z.txt'
+    assert "isesh explain w1" in notice.body
+    asking = ("PermissionRequest", "asking", "the screen shows no prompt")
+    wait_for(lambda: asking in hook_events(store, tmux, "w1"), what="the disagreement recorded")
+    # the screen wins for keys: nothing is pressed into a prompt it cannot read
+    refused = run_imessenger("approve", "w1")
+    assert refused.exit_code != 0
+    said = "though its agent's hook says it asks about: touch z.txt"
+    assert said in refused.stderr, refused.output
+    assert "isesh explain w1" in refused.stderr
+    assert "Do you want to proceed?" in AgentPane.of(tmux, "w1").look()  # still asking
+
+
+def test_without_hooks_the_prompt_notice_comes_from_the_screen(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    a_demo_profile("plain", hooks="")
+    assert run_isesh("start", "w1", "--agent", "plain").exit_code == 0
+    watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch y.txt]").exit_code == 0
+    [notice] = wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="a notice")
+    assert notice.title == '"w1" is asking: touch y.txt'
+    assert not notice.body.startswith("Its hook")
+    assert hook_events(store, tmux, "w1") == []

@@ -37,10 +37,33 @@ class PromptActions(Services):
         Nothing is pressed when the session is not asking, has no such option, or
         its screen cannot be read with certainty (see imessenger.approval).
         """
-        from imessenger.approval import answer
+        from imessenger.approval import HookSaysAsking, NothingAsking, UnreadableScreen, answer
 
         check_name(session)
-        return answer(self.sessions, session, choice, access=self.access)
+        try:
+            return answer(self.sessions, session, choice, access=self.access)
+        except (NothingAsking, UnreadableScreen) as error:
+            said = self._hook_asking(session)
+            if said is None:
+                raise
+            screen = (
+                f"its screen reads {error.state}"
+                if isinstance(error, NothingAsking)
+                else "its screen cannot be read with certainty"
+            )
+            raise HookSaysAsking(session, screen, said) from None
+
+    def _hook_asking(self, session: str) -> str | None:
+        """What the session's own hook last said it asks about, when its last event says
+        it asks (the screen wins for keys: this only explains why nothing was pressed)."""
+        server = self.tmux.label
+        [*_, last] = [None, *self.store.hook_events(server, session, limit=1)]
+        if last is None or last.state != "asking":
+            return None
+        answers = self.store.list_approvals(session, limit=1, server=server)
+        if answers and answers[0].at >= last.at:
+            return None  # answered since: its next event has not come yet
+        return last.detail or last.event
 
     def approve(self, session: str, choice: str | None = None) -> Approval:
         """Say yes: CHOICE "1" (default) once, "2" and don't ask again."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from imessenger.api import Api
 from imessenger.cli.app import pass_api
+from imessenger.errors import ImessengerError
 
 
 @click.group()
@@ -37,3 +40,26 @@ def codex_notify(api: Api, chained: tuple[str, ...], payload: str) -> None:
       imessenger hook codex-notify '{"type": "agent-turn-complete", "thread-id": "..."}'
     """
     api.codex_turn_ended(payload, chained)
+
+
+@hook.command("event")
+@click.argument("kind")
+@pass_api
+def event(api: Api, kind: str) -> None:
+    """Record an event of the agent this runs in: what its KIND hook reports.
+
+    KIND is the profile's `hooks` key: claude and demo give the event as JSON on
+    stdin; aider gives nothing (its stdin is the terminal, and is not read). Prints
+    nothing: an agent may take a hook's output as an answer.
+
+    \b
+    Example (one of the hooks isesh gives Claude Code):
+      echo '{"hook_event_name": "Stop", "session_id": "..."}' | imessenger hook event claude
+    """
+    payload = "" if kind == "aider" else sys.stdin.read()
+    try:
+        api.hook_event(kind, payload)
+    except ImessengerError as error:
+        # Exit 1, whatever the error: Claude Code takes a hook's exit status 2 as "deny".
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)

@@ -5,7 +5,8 @@ Run it in a tmux pane::
     python -m imessenger.demo.agent [--startup-ms N] [--busy-ms N] [--name NAME]
                                     [--drop-enters N] [--torn-frames MS]
                                     [--slow-paste MS] [--paste-guard MS]
-                                    [--record PATH]
+                                    [--record PATH] [--allow PREFIX]
+                                    [--hook-command CMD] [--hook-sync]
 
 It uses only the standard library and behaves like the real agents where a
 messaging tool has to care (see docs/agents.md): it draws on the normal screen
@@ -62,8 +63,10 @@ Directives, written anywhere in the message body:
 ``LINES[n]``
     answer with n numbered lines ``line 1`` .. ``line n``.
 ``REPLYCMD``
-    answer by running ``python -m imessenger reply -- <id> <text>`` and print
-    ``● ran imessenger reply``, instead of printing the delimiters.
+    answer by running the reply command the envelope names (``<command> -- <id>
+    <text>``; ``python -m imessenger reply`` when it names none) and print ``● ran
+    imessenger reply``, instead of printing the delimiters. A named command that no
+    ``--allow`` prefix lets through is asked about first, like ``ASK``.
 ``NOREPLY``
     answer nothing.
 ``EXIT``
@@ -77,6 +80,13 @@ under it.
 ``--record PATH`` appends each delimited answer, as it was meant rather than as
 drawn, to PATH as JSON lines ``{"type": "answer", "text": ...}``: the record
 imessenger reads for exact replies, as it reads the real agents' own records.
+``--allow PREFIX`` lets a command that starts with PREFIX run with no prompt, as a
+real agent's pre-allowed commands. ``--hook-command CMD`` runs CMD (with /bin/sh)
+on each event, its JSON on stdin, with the field names of Claude Code's hooks:
+``SessionStart`` at start, ``UserPromptSubmit`` when it takes a message,
+``PermissionRequest`` when a prompt opens (``tool_input.command``), ``Stop`` when
+the message is done. CMD runs in the background, as Claude Code runs an ``async``
+hook; with ``--hook-sync`` the agent waits for it, drawing and reading nothing.
 ``--slow-paste MS`` makes taking in a paste cost MS milliseconds, drawing and
 reading nothing meanwhile; ``--paste-guard MS`` takes an Enter that comes within
 MS after a paste for a new line, as Gemini CLI does.
@@ -90,11 +100,13 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import json
 import logging
 import os
 import re
 import selectors
+import shlex
 import signal
 import subprocess
 import sys
@@ -103,6 +115,7 @@ import termios
 import time
 import tty
 import unicodedata
+import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -125,6 +138,7 @@ COLLAPSE_CHARS = 800  # ... and so is one of more characters than this
 ESC_WAIT = 0.05  # seconds an ESC waits for the rest of an escape sequence
 FRAME = 0.1  # seconds between spinner frames
 DOUBLE_PRESS = 1.0  # seconds within which a second Ctrl-C quits
+HOOK_TIMEOUT_S = 10  # how long a --hook-command may run
 DROP_WINDOW = 0.15  # seconds after a DROPKEY prompt appears in which its keys are lost
 
 HELP = (
@@ -360,17 +374,22 @@ class Message:
     message_id: str | None
     body: str
     directives: Directives
+    #: the reply command the envelope names (``... reply``, before the id), or ""
+    reply_command: str = ""
 
 
 def read_message(text: str, start_format: str) -> Message:
     """Find the envelope id and body of a submitted message and the body's directives."""
     message_id = protocol.message_id_in(text, start_format)
+    command = ""
     if message_id is None:
         body = text
     else:
         lines = text.rstrip("\n").split("\n")
         body = "\n".join(lines[1:-1])
-    return Message(text, message_id, body, parse_directives(body))
+        named = re.search(r"`([^`\n]+?) " + re.escape(message_id) + " '", lines[-1])
+        command = named.group(1) if named else ""
+    return Message(text, message_id, body, parse_directives(body), command)
 
 
 def reply_formats() -> tuple[str, str]:
@@ -430,6 +449,8 @@ class Job:
     busy_until: float
     phase: str = "busy"  # "busy", "asking" or "replycmd"
     run: ReplyRun | None = None
+    #: REPLYCMD: the answer to the prompt for the reply command (None: not asked)
+    reply_choice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -444,6 +465,12 @@ class Options:
     slow_paste_ms: int = 0
     paste_guard_ms: int = 0
     record: str = ""
+    #: command prefixes that run without a prompt (--allow)
+    allow: tuple[str, ...] = ()
+    #: a shell command run with each event's JSON on stdin (--hook-command), or ""
+    hook_command: str = ""
+    #: wait for each hook before going on (--hook-sync)
+    hook_sync: bool = False
 
 
 class DemoAgent:
@@ -469,6 +496,10 @@ class DemoAgent:
         self.exit_code: int | None = None
         self.last_ctrl_c: float | None = None
         self.escape_deadline: float | None = None
+        self.session_id = str(uuid.uuid4())
+        self.hooks: list[subprocess.Popen[bytes]] = []  # hooks still running
+        self.turn_open = False  # a message is being worked on (its Stop hook is owed)
+        self.announced: Prompt | None = None  # the prompt whose hook has run
         self.transcript: list[str] = []
         self.drawn: list[str] = []
         self.cursor = (0, 0)
@@ -495,6 +526,7 @@ class DemoAgent:
                 f"imessenger {name} agent: type a message and press Enter (? shows help)"
             )
             self.draw()
+            self._hook("SessionStart", source="startup")
             while self.exit_code is None:
                 for key, _ in selector.select(self._timeout()):
                     if key.data == "keys":
@@ -504,6 +536,7 @@ class DemoAgent:
                 self._advance()
                 if self.dirty or self.transcript:
                     self.draw()
+                self._report_events()
             return self.exit_code
         finally:
             signal.set_wakeup_fd(old_wakeup)
@@ -512,6 +545,48 @@ class DemoAgent:
             selector.close()
             os.close(wake_read)
             os.close(wake_write)
+
+    def _report_events(self) -> None:
+        """--hook-command: report what changed since the last look, as Claude Code does."""
+        prompt = self.prompt
+        if prompt is not None and prompt is not self.announced:
+            self.announced = prompt
+            self._hook(
+                "PermissionRequest", tool_name="Bash", tool_input={"command": prompt.command}
+            )
+        if self.turn_open and self.job is None and self.exit_code is None:
+            self.turn_open = False
+            self._hook("Stop", stop_hook_active=False)
+
+    def _hook(self, event: str, **fields: object) -> None:
+        """Run the hook command for ``event``, its JSON on stdin: in the background, as
+        Claude Code runs an ``async`` hook, or (``--hook-sync``) waiting for it."""
+        self.hooks = [hook for hook in self.hooks if hook.poll() is None]
+        if not self.options.hook_command:
+            return
+        payload = {
+            "session_id": self.session_id,
+            "cwd": os.getcwd(),
+            "hook_event_name": event,
+            **fields,
+        }
+        try:
+            hook = subprocess.Popen(
+                ["/bin/sh", "-c", self.options.hook_command],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            assert hook.stdin is not None
+            with contextlib.suppress(BrokenPipeError):
+                hook.stdin.write(json.dumps(payload).encode())
+            hook.stdin.close()
+            if self.options.hook_sync:
+                hook.wait(HOOK_TIMEOUT_S)
+            else:
+                self.hooks.append(hook)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            logger.debug("the %s hook failed: %s", event, exc)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGWINCH:
@@ -707,6 +782,8 @@ class DemoAgent:
             self.exit_code = 0
             return
         message = read_message(text, self.start_format)
+        self.turn_open = True
+        self._hook("UserPromptSubmit", prompt=text)
         busy_ms = message.directives.busy_ms
         if busy_ms is None:
             busy_ms = self.options.busy_ms
@@ -759,6 +836,8 @@ class DemoAgent:
     def _choose(self, prompt: Prompt, index: int) -> None:
         self.prompt = None
         meaning = prompt.options[index][1]
+        if self.job is not None and self.job.message.directives.replycmd:
+            self.job.reply_choice = meaning
         if meaning == "no":
             self.transcript.extend(block("● ", [f"Did not run {prompt.command}"]))
         else:
@@ -790,7 +869,7 @@ class DemoAgent:
             self.transcript.extend(block("● ", text.split("\n")))
             return
         if directives.replycmd:
-            self._run_reply(job, message.message_id, text)
+            self._reply_by_command(job, message.message_id, text)
             return
         delims = protocol.delimiters(message.message_id, self.start_format, self.end_format)
         lines = [delims.start, *safe(text).split("\n"), delims.end]
@@ -808,9 +887,32 @@ class DemoAgent:
         except OSError as exc:
             logger.debug("could not write the record: %s", exc)
 
-    def _run_reply(self, job: Job, message_id: str, text: str) -> None:
+    def _reply_by_command(self, job: Job, message_id: str, text: str) -> None:
+        """Run the reply command the envelope names, after a prompt unless --allow lets it."""
+        named = job.message.reply_command
+        prefix = shlex.split(named) if named else [sys.executable, "-m", "imessenger", "reply"]
+        shown = f"{named} {message_id} {shlex.quote(text)}"
+        if named and job.reply_choice is None and not self._allowed(shown):
+            word = shown.split()[0]
+            self.prompt = Prompt(
+                shown,
+                (("Yes", "yes"), (f"Yes, and don't ask again for: {word}", "always"), ("No", "no")),
+            )
+            job.phase = "asking"
+            self.job = job
+            return
+        if job.reply_choice == "no":
+            return  # "Did not run ..." is in the transcript already
+        self._run_reply(job, [*prefix, "--", message_id, text])
+
+    def _allowed(self, command: str) -> bool:
+        """Whether ``command`` runs without a prompt: an --allow prefix, or "don't ask again"."""
+        if any(command == p or command.startswith(p + " ") for p in self.options.allow):
+            return True
+        return command.split()[0] in self.always
+
+    def _run_reply(self, job: Job, argv: list[str]) -> None:
         output = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the command ends)
-        argv = [sys.executable, "-m", "imessenger", "reply", "--", message_id, text]
         try:
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
@@ -1007,6 +1109,24 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="an Enter within MS after a paste adds a new line instead (as Gemini CLI)",
     )
     parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="a command starting with PREFIX runs without a prompt (may be repeated)",
+    )
+    parser.add_argument(
+        "--hook-command",
+        default="",
+        metavar="CMD",
+        help="run CMD (with /bin/sh) on each event, its JSON on stdin, as Claude Code's hooks",
+    )
+    parser.add_argument(
+        "--hook-sync",
+        action="store_true",
+        help="wait for each hook, drawing and reading nothing meanwhile (else in the background)",
+    )
+    parser.add_argument(
         "--record",
         default="",
         metavar="PATH",
@@ -1023,6 +1143,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         slow_paste_ms=args.slow_paste,
         paste_guard_ms=args.paste_guard,
         record=args.record,
+        allow=tuple(args.allow),
+        hook_command=args.hook_command,
+        hook_sync=args.hook_sync,
     )
 
 

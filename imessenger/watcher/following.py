@@ -59,6 +59,9 @@ class Followed:
     described: bool = False  # ``pane`` is up to date (else the next read asks tmux)
     prompt: str | None = None  # key of the prompt on screen (notified)
     prompt_gone_at: float | None = None  # a read without that prompt (monotonic)
+    #: a prompt on screen not notified yet, waiting for its hook event: since (monotonic)
+    prompt_waits_since: float | None = None
+    hook_due: float | None = None  # when to read again for a hook's asking (monotonic)
     exit_due: float | None = None  # when to give the exit notice (monotonic)
 
     @property

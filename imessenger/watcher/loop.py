@@ -48,15 +48,18 @@ import time
 
 from imessenger.config import Config
 from imessenger.errors import ImessengerError
+from imessenger.hook_events import ASKING
 from imessenger.protocol import delimiters
 from imessenger.screen import State
 from imessenger.sessions import Sessions
+from imessenger.store import HookEventRecord
 from imessenger.tmux import ControlEvent
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Followed, Following
+from imessenger.watcher.hooks import HOOK_WAIT_S, HookWatch
 from imessenger.watcher.jobs import Done, Jobs
 from imessenger.watcher.memory import Memory, memory_path
-from imessenger.watcher.notices import PROMPT_GONE_S, Notices
+from imessenger.watcher.notices import Notices
 from imessenger.watcher.notify import NotifyCommand
 from imessenger.watcher.publishing import Publisher
 from imessenger.watcher.retry import Retry
@@ -65,6 +68,8 @@ from imessenger.watcher.store_view import News, StoreView
 logger = logging.getLogger(__name__)
 
 _Event = ControlEvent | Done | None
+#: How often the store is looked at while a prompt waits for its hook's event, in seconds.
+_HOOK_POLL_S = 0.02
 
 
 class Watcher:
@@ -87,6 +92,7 @@ class Watcher:
         self.following = Following(sessions, self._events.put)
         self.jobs = Jobs(tmux, self.config, self.view, self._events.put)
         self.display = Display(tmux)
+        self.hooks = HookWatch(sessions.store)
         self.notices = Notices(
             self.view,
             Memory.load(memory_path(self.server)),
@@ -151,6 +157,9 @@ class Watcher:
             following.rescan_wanted = False
             following.rescan(self.view.records)
         now = time.monotonic()
+        if self._awaiting_hooks():
+            # a prompt waits for its hook's event: look at the store between ticks too
+            self._store_changed(self.view.poll(now))
         timeout = max(0.0, min(self._next_due(), self._next_tick) - now)
         try:
             self._handle(self._events.get(timeout=timeout))
@@ -190,11 +199,15 @@ class Watcher:
         now = time.monotonic()
         waits = [retry.due for retry in self._retries() if retry.failing and retry.due > now]
         due = min(waits, default=float("inf"))
+        if self._awaiting_hooks():
+            due = min(due, now + _HOOK_POLL_S)
         for followed in self.following.followed.values():
             if followed.dirty_since is not None:
                 due = min(due, followed.dirty_since + self.debounce)
             if followed.exit_due is not None:
                 due = min(due, followed.exit_due)
+            if followed.hook_due is not None:
+                due = min(due, followed.hook_due)
         for followed in self.following.gone.values():
             if followed.exit_due is not None:
                 due = min(due, followed.exit_due)
@@ -216,6 +229,12 @@ class Watcher:
         if followed.exit_due is not None and now >= followed.exit_due:
             followed.exit_due = None
             self._end(followed, closed=False)
+        if followed.hook_due is not None and now >= followed.hook_due:
+            followed.hook_due = None
+            self._read(followed)
+
+    def _awaiting_hooks(self) -> bool:
+        return any(f.prompt_waits_since is not None for f in self.following.followed.values())
 
     # -- on a change of state ---------------------------------------------------------------
 
@@ -226,9 +245,19 @@ class Watcher:
         if text is None:
             return
         screen = followed.screen
-        if self.notices.follow_prompt(followed, screen) and followed.dirty_since is None:
-            # Gone in one read: maybe a screen caught mid-redraw. Read once more to be sure.
-            followed.dirty_since = time.monotonic() - self.debounce + PROMPT_GONE_S
+        self.hooks.read(followed)
+        hook = self.hooks.asking(followed.name)
+        again = self.notices.follow_prompt(
+            followed, screen, hook, HookWatch.waits_for_hook(followed)
+        )
+        if again is not None and followed.dirty_since is None:
+            # Gone in one read (maybe a screen caught mid-redraw), or waiting for its hook:
+            # read once more then.
+            followed.dirty_since = time.monotonic() - self.debounce + again
+        if hook is not None and followed.prompt is not None:
+            self.hooks.answered(followed.name)  # its prompt is on screen, followed from now
+        elif hook is not None and time.time() >= hook.at + HOOK_WAIT_S:
+            self.notices.hook_says_asking(followed, hook)
         if (
             screen.state is State.EXITED
             and followed.exit_due is None
@@ -249,6 +278,16 @@ class Watcher:
         return any(
             delimiters(mid, protocol.reply_start, protocol.reply_end).end in text for mid in ids
         )
+
+    def _hook_event(self, event: HookEventRecord) -> None:
+        """A session's hook reported an event: when it says asking, read the pane now, and
+        once more when the wait for the screen's prompt is over."""
+        self.hooks.arrived(event)  # a session not followed yet is checked once it is
+        followed = self.following.followed.get(event.session)
+        if followed is not None and event.state == ASKING:
+            now = time.monotonic()
+            followed.dirty_since = now - self.debounce
+            followed.hook_due = now + HOOK_WAIT_S
 
     def _deliver_if_ready(self, name: str) -> None:
         """Deliver to ``name`` if it has pending messages and is idle with an empty input."""
@@ -282,6 +321,7 @@ class Watcher:
         self.following.look_at_socket()
         self.notices.notify.reap()
         self._store_changed(self.view.poll(now))
+        self.hooks.settle()
 
     def _store_changed(self, news: News | None) -> None:
         """Act on what other processes changed in the store (None: nothing was read)."""
@@ -290,6 +330,9 @@ class Watcher:
         if news.records:
             self.following.rescan_wanted = True
         self.notices.forget_unrecorded()
+        self.hooks.forget(set(self.view.records))
+        for event in news.hook_events:
+            self._hook_event(event)
         if news.stopped_waiting:
             self.jobs.collect()
         for name in sorted(self.view.pending_targets):

@@ -21,10 +21,11 @@ import time
 from dataclasses import dataclass
 
 from imessenger.errors import StoreError
-from imessenger.screen import Prompt, Screen, State
-from imessenger.store import InboxKind
+from imessenger.screen import Prompt, Screen, State, about
+from imessenger.store import HookEventRecord, InboxKind
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Followed
+from imessenger.watcher.hooks import HOOK_WAIT_S
 from imessenger.watcher.memory import Memory
 from imessenger.watcher.notify import NotifyCommand
 from imessenger.watcher.retry import Retry
@@ -69,47 +70,65 @@ class Notices:
         self.memory_retry = Retry("save what was notified")
         self._owed: list[_Notice] = []  # inbox notices not written yet, oldest first
         self._memory_dirty = False  # the memory changed since it was last saved
+        self._hook_noticed: set[int] = set()  # hook events notified without a screen prompt
 
     # -- prompts ------------------------------------------------------------------------------
 
-    def follow_prompt(self, followed: Followed, screen: Screen) -> bool:
+    def follow_prompt(
+        self, followed: Followed, screen: Screen, hook: HookEventRecord | None, waits: bool
+    ) -> float | None:
         """Note the prompt on screen (or its absence) and notify a new one.
 
-        True when the prompt the session showed is missing from this read only: the
-        screen may be caught mid-redraw, so it must be read once more, ``PROMPT_GONE_S``
-        from now, to be sure.
+        ``hook`` is the open event in which the session's hook says it asks; with
+        ``waits`` (the session's hooks report asking), a new prompt waits up to
+        ``HOOK_WAIT_S`` for it, and its notice names what the hook says it asks about.
+        Returns when to read the screen again, in seconds, or None: a prompt that went
+        missing from this read only (the screen may be caught mid-redraw) is read once
+        more ``PROMPT_GONE_S`` from now, a prompt that waits for its hook at the end
+        of the wait.
         """
         remembered = self.memory.of(followed.name, followed.record.started_at)
         if screen.state is State.ASKING and screen.prompt is not None:
             key = screen.prompt.fingerprint()
             followed.prompt_gone_at = None
             if key == followed.prompt:
-                return False
-            followed.prompt = key
+                return None
             if remembered.prompt != key:
+                now = time.monotonic()
+                if waits and hook is None:
+                    since = followed.prompt_waits_since or now
+                    followed.prompt_waits_since = since
+                    if now < since + HOOK_WAIT_S:
+                        return since + HOOK_WAIT_S - now
+                followed.prompt_waits_since = None
                 remembered.prompt = key
-                self._notice_prompt(followed, screen.prompt)
+                self._notice_prompt(followed, screen.prompt, hook)
                 self.save_memory()
-            return False
+            followed.prompt = key
+            return None
+        followed.prompt_waits_since = None
         if followed.prompt is None and remembered.prompt is None:
-            return False
+            return None
         if followed.prompt_gone_at is None:
             followed.prompt_gone_at = time.monotonic()
-            return True
+            return PROMPT_GONE_S
         followed.prompt = None
         followed.prompt_gone_at = None
         if remembered.prompt is not None:
             remembered.prompt = None
             self.save_memory()
-        return False
+        return None
 
-    def _notice_prompt(self, followed: Followed, prompt: Prompt) -> None:
+    def _notice_prompt(
+        self, followed: Followed, prompt: Prompt, hook: HookEventRecord | None
+    ) -> None:
         name = followed.name
-        subject = prompt.about()
+        subject = about(prompt.about(), hook.detail) if hook is not None else prompt.about()
         logger.info('"%s" is asking: %s', name, subject)
         title = f'"{name}" is asking: {subject}'
+        said = f"Its hook reported it ({hook.event}) and its screen shows:\n" if hook else ""
         body = (
-            f"{prompt.text}\n\n"
+            f"{said}{prompt.text}\n\n"
             f"Answer with `imessenger approve {name}` (yes), `imessenger approve {name} 2` "
             f"(yes, and don't ask again) or `imessenger deny {name}`."
         )
@@ -117,6 +136,30 @@ class Notices:
         self.view.count_unread(USER)
         if self.tmux_message:
             self.display.show(f'imessenger: "{name}" asks: {subject}  (imessenger approve {name})')
+        self.notify.run("asking", name, title)
+
+    def hook_says_asking(self, followed: Followed, hook: HookEventRecord) -> None:
+        """Notify, once, that the session's hook says it asks while its screen shows no
+        prompt that its profile can read: a person must look (the keys wait for one)."""
+        if hook.id in self._hook_noticed:
+            return
+        self._hook_noticed.add(hook.id)
+        name = followed.name
+        subject = about(hook.event, hook.detail)
+        logger.warning(
+            '"%s": its hook says it asks (%s), its screen shows no prompt', name, subject
+        )
+        title = f'"{name}" is asking (says its hook): {subject}'
+        body = (
+            f"The agent's hook ({hook.event}) says it asks about:\n{hook.detail}\n\n"
+            f'but its screen shows no prompt that the profile "{followed.record.agent}" can '
+            f"read, so `imessenger approve {name}` cannot answer it. Look at it "
+            f"(`isesh attach {name}`), and see `isesh explain {name}` to fix the profile."
+        )
+        self._give(InboxKind.PROMPT, title, body, USER, name)
+        self.view.count_unread(USER)
+        if self.tmux_message:
+            self.display.show(f'imessenger: "{name}" asks (its hook says): {subject}')
         self.notify.run("asking", name, title)
 
     # -- ends ---------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ store cannot be read, what the watcher knows stays as it was.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from imessenger.errors import StoreError
-from imessenger.store import MessageState, SessionRecord, Store
+from imessenger.store import HookEventRecord, MessageState, SessionRecord, Store
 from imessenger.watcher.following import Followed
 from imessenger.watcher.retry import Retry
 
@@ -27,12 +28,17 @@ _OUTSTANDING = (
 )
 
 
+#: How old an unchecked hook event may be, when the watcher starts, to be taken as news.
+_RECENT_S = 10.0
+
+
 @dataclass(frozen=True)
 class News:
     """What changed in the store since the last read."""
 
     records: bool  # a session was recorded, forgotten or started anew
     stopped_waiting: bool  # a sender stopped waiting for a reply not collected yet
+    hook_events: tuple[HookEventRecord, ...] = ()  # reported since the last read, in order
 
 
 class StoreView:
@@ -49,6 +55,7 @@ class StoreView:
         self.retry = Retry("read the database")
         self._unwaited: set[str] = set()  # unanswered messages nobody waits for
         self._seen: tuple[tuple[int, int] | None, ...] | None = None  # the files, last read
+        self._hook_id: int | None = None  # the last hook event read (None: none read yet)
 
     def poll(self, now: float) -> News | None:
         """Read the store again if its files changed since it was last read (and a failed
@@ -75,6 +82,8 @@ class StoreView:
             listed = self.store.list_sessions(self.server)
             messages = self.store.list_messages(self.server, limit=None)
             unread = self.store.unread_counts()
+            first = self._hook_id is None
+            hooks = self.store.hook_events(self.server, after=self._hook_id or 0, limit=500)
         except StoreError as error:
             self.retry.failed(error)
             self._seen = None
@@ -108,7 +117,16 @@ class StoreView:
         stopped_waiting = bool(unwaited - self._unwaited)
         self._unwaited = unwaited
         self.unread = unread
-        return News(records_changed, stopped_waiting)
+        if hooks:
+            self._hook_id = max(event.id for event in hooks)
+        elif self._hook_id is None:
+            self._hook_id = 0
+        if first:
+            # of the events reported before the watcher started, only the recent ones
+            # that nobody checked yet are news
+            since = time.time() - _RECENT_S
+            hooks = [event for event in hooks if not event.screen and event.at > since]
+        return News(records_changed, stopped_waiting, tuple(hooks))
 
     def still_recorded(self, followed: Followed) -> bool | None:
         """Whether isesh still records this run of the session; None: the store cannot say."""

@@ -55,7 +55,8 @@ class Rule:
 
     ``text``: the answer ("{body}" in it becomes the body of the message).
     ``command``: first ask to run this through the agent's shell tool ("{id}" in it
-    becomes the envelope's message id), then answer the tool's result with ``after``
+    becomes the envelope's message id, "{reply}" the reply command the envelope
+    names), then answer the tool's result with ``after``
     ("{output}" in it becomes the result). ``enveloped``: put the answer between the
     reply delimiters when the message has an envelope.
     ``gate``: hold the answer until the test sets it (the agent stays busy meanwhile).
@@ -163,6 +164,7 @@ class Script:
         with self._lock:
             self._calls[call_id] = _Call(rule, message_id)
         command = rule.command.replace("{id}", message_id or "")
+        command = command.replace("{reply}", reply_command_in(text, message_id or ""))
         return Answer(command=command, call_id=call_id, escalate=rule.escalate)
 
     def answer_tool(self, call_id: str, output: str) -> Answer:
@@ -212,6 +214,12 @@ def split_envelopes(text: str) -> list[str]:
     if not starts:
         return []
     return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
+def reply_command_in(text: str, message_id: str) -> str:
+    """The reply command an envelope tells the model to run (before the id), or ""."""
+    found = re.search(r"run `([^`\n]+?) " + re.escape(message_id) + " '", text)
+    return found.group(1) if found else ""
 
 
 def envelope_body(text: str) -> str | None:

@@ -8,11 +8,13 @@ screen, the store or the fake model's log with deadlines; nothing sleeps blindly
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from support import python_cli, run_imessenger, stays, wait_for
 from imessenger.agents import load_profiles
 from imessenger.cli.messaging import EXIT_PENDING
 from imessenger.config import load_config
-from imessenger.store import MessageRecord, MessageState, Store
+from imessenger.store import InboxEntry, InboxKind, MessageRecord, MessageState, Store
 
 NAME = "agent-1"
 
@@ -330,6 +332,126 @@ def reply_command_reaches_the_sender(agent: Agent) -> None:
     record = message_with("REPLY-CMD")
     assert record is not None
     assert record.reply_via == "command"
+
+
+#: What an agent answers through the pre-allowed reply command: backticks and ``$(...)``,
+#: kept from the shell by the envelope's single quotes (no quote of its own).
+FREE = "**done**: `make test` passed; $(not run) stays text → ✓ 日本語"
+
+
+def reply_command_needs_no_permission(agent: Agent) -> None:
+    """The model runs the reply command the envelope names, and no prompt appears: the
+    profile pre-allowed that command; the sender gets the exact text. A command that
+    chains another onto it still asks, and denied, the other never runs."""
+    agent.script.on(
+        "REPLY-FREE",
+        command=f"{{reply}} {{id}} {shlex.quote(FREE)}",
+        after="replied through the command",
+        enveloped=False,
+        escalate=False,
+    )
+    agent.script.on(
+        "REPLY-CHAINED",
+        command="{reply} {id} 'fine' && touch chained.txt",
+        after="ran both",
+        enveloped=False,
+        escalate=False,
+    )
+    agent.start(NAME)
+    answered = send("--json", "--timeout", "60000", NAME, "REPLY-FREE: answer me")
+    assert answered.exit_code == 0, answered.output  # no approve: nothing asked
+    data = json.loads(answered.stdout)
+    assert data["reply"] == FREE
+    assert data["reply_via"] == "command"
+    [turn] = agent.script.turns_with("REPLY-FREE")
+    assert f"run `{imessenger_command()} reply " in turn  # the envelope named that command
+    agent.wait_state(NAME, "idle")
+    chained = send("--no-reply", NAME, "REPLY-CHAINED: answer and more")
+    assert chained.exit_code == 0, chained.output
+    agent.wait_state(NAME, "asking")
+    denied = run_imessenger("deny", NAME)
+    assert denied.exit_code == 0, denied.output
+    agent.wait_state(NAME, "idle")
+    assert not (agent.workdir / "chained.txt").exists()
+
+
+@contextlib.contextmanager
+def watching() -> Iterator[None]:
+    """``imessenger watch`` running as its own process, stopped at the end."""
+    from imessenger.status import running_pid
+
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "imessenger", "watch"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: running_pid(server_label()) == watcher.pid, 20, "the watcher")
+        yield
+    finally:
+        watcher.terminate()
+        try:
+            watcher.wait(10)
+        except subprocess.TimeoutExpired:
+            watcher.kill()
+            watcher.wait()
+
+
+def server_label() -> str:
+    from imessenger.tmux import Tmux
+
+    return Tmux.from_environment(None).label
+
+
+def hook_events(agent: Agent) -> list[tuple[str, str, str]]:
+    with Store.open() as store:
+        found = store.hook_events(agent.tmux.label, NAME, limit=100)
+    return [(e.event, e.state, e.screen) for e in found]
+
+
+def prompt_notice() -> InboxEntry | None:
+    """The first prompt notice in the user's inbox, or None."""
+    with Store.open() as store:
+        found = store.read_inbox("user", peek=True, include_read=True)
+    return next((entry for entry in found if entry.kind is InboxKind.PROMPT), None)
+
+
+def in_order(wanted: list[tuple[str, str]], events: list[tuple[str, str, str]]) -> bool:
+    """Whether ``wanted`` (event, state) come in ``events`` in that order, others between."""
+    left = iter((event, state) for event, state, _ in events)
+    return all(any(step == seen for seen in left) for step in wanted)
+
+
+def hooks_agree_with_the_screen(agent: Agent, wanted: list[tuple[str, str]]) -> None:
+    """The agent's own hooks report its events; each one agrees with its screen. Where
+    they report asking, the watcher's prompt notice comes from the hook."""
+    asks = ("PermissionRequest", "asking") in wanted
+    command = appending("hooked")
+    if asks:
+        agent.script.on("HOOKED", command=command, after="ran it: {output}")
+    else:
+        agent.script.on("HOOKED", text="hooked and answered")
+    agent.start(NAME)
+    with watching():
+        agent.wait_state(NAME, "idle")
+        sent = send_in_background("HOOKED: a message the hooks report")
+        if asks:
+            agent.wait_state(NAME, "asking")
+            notice = wait_for(prompt_notice, 20, "the prompt notice")
+            assert notice.title == f'"{NAME}" is asking: {command}', notice.title
+            assert notice.body.startswith("Its hook reported it (PermissionRequest)"), notice.body
+            approved = run_imessenger("approve", NAME)
+            assert approved.exit_code == 0, approved.output
+        code, data = finish(sent)
+        assert code == 0, data
+        wait_for(lambda: in_order(wanted, hook_events(agent)), 30, f"the events {wanted}")
+        wait_for(
+            lambda: all(check for _, state, check in hook_events(agent) if state),
+            30,
+            "every event checked against the screen",
+        )
+    checked = [(e, s, check) for e, s, check in hook_events(agent) if s]
+    assert all(check == "agrees" for _, _, check in checked), checked
 
 
 # --- agents whose shell commands are offered after the answer (Aider) -----------------------

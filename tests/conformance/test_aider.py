@@ -54,3 +54,8 @@ def test_no_yes_always_deny_and_nothing_asking(aider: Agent) -> None:
 
 def test_question_marks_reach_the_model(aider: Agent) -> None:
     scenarios.question_marks_reach_the_model(aider)
+
+
+def test_hooks_agree_with_the_screen(aider: Agent) -> None:
+    # --notifications-command: Aider waits for the user again (idle or asking)
+    scenarios.hooks_agree_with_the_screen(aider, [("Notification", "waiting")])

@@ -51,3 +51,19 @@ def test_reply_command_reaches_the_sender(claude: Agent) -> None:
 
 def test_question_marks_reach_the_model(claude: Agent) -> None:
     scenarios.question_marks_reach_the_model(claude)
+
+
+def test_reply_command_needs_no_permission(claude: Agent) -> None:
+    scenarios.reply_command_needs_no_permission(claude)
+
+
+def test_hooks_agree_with_the_screen(claude: Agent) -> None:
+    scenarios.hooks_agree_with_the_screen(
+        claude,
+        [
+            ("SessionStart", "started"),
+            ("UserPromptSubmit", "busy"),
+            ("PermissionRequest", "asking"),
+            ("Stop", "idle"),
+        ],
+    )

@@ -49,3 +49,8 @@ def test_reply_command_reaches_the_sender(codex: Agent) -> None:
 
 def test_question_marks_reach_the_model(codex: Agent) -> None:
     scenarios.question_marks_reach_the_model(codex)
+
+
+def test_hooks_agree_with_the_screen(codex: Agent) -> None:
+    # its notify program: the end of each turn
+    scenarios.hooks_agree_with_the_screen(codex, [("agent-turn-complete", "idle")])

@@ -141,3 +141,7 @@ def test_stop_quits_and_leaves_no_process_behind(gemini: Agent) -> None:
 def test_question_marks_reach_the_model(gemini: Agent) -> None:
     # 0.61.0 drops every "?" of a paste (a typed one is kept): its profile has them typed
     scenarios.question_marks_reach_the_model(gemini)
+
+
+def test_reply_command_needs_no_permission(gemini: Agent) -> None:
+    scenarios.reply_command_needs_no_permission(gemini)

@@ -1,0 +1,137 @@
+"""What isesh adds to an agent's command line so that it works with imessenger by itself.
+
+Two things, each per profile and optional (a profile key names the agent's way of
+doing it; ``""`` adds nothing):
+
+* ``allow_reply``: the agent runs ``imessenger reply`` (the exact command the envelope
+  names, :func:`reply_command`) without asking for permission, and nothing else:
+
+  - ``claude``: a ``permissions.allow`` rule ``Bash(<reply command>:*)`` in the
+    ``--settings`` JSON of the session. Claude Code matches the command as typed, so
+    ``... && other`` or a ``$(...)`` in the answer still asks.
+  - ``gemini``: a policy file (``--policy``) with a ``run_shell_command`` rule for the
+    command prefix. Gemini CLI checks each part of a compound command on its own, and
+    a redirection still asks.
+  - ``demo``: ``--allow <reply command>``.
+
+* ``hooks``: the agent reports its own events to ``imessenger hook event KIND``
+  (see :mod:`imessenger.hook_events`):
+
+  - ``claude``: ``SessionStart``, ``UserPromptSubmit``, ``PermissionRequest`` and
+    ``Stop`` hooks in the same ``--settings`` JSON, run in the background (``async``:
+    Claude Code does not wait for them); the payload is JSON on stdin.
+  - ``aider``: ``--notifications --notifications-command``: run, with no payload and
+    the pane's terminal as stdin, when Aider waits for the user again.
+  - ``demo``: ``--hook-command``, which acts like Claude Code's hooks.
+  - ``codex``: nothing to add: the notify program that pins Codex's record
+    (:mod:`imessenger.records.pinning`) reports each turn's end as well.
+
+Nothing here touches the user's own settings files: everything goes on the command
+line, or in files of the session's own folder in imessenger's data folder. A command
+line that already gives ``--settings`` (Claude Code takes one) keeps it, without ours.
+Pure functions: the caller writes the files and runs the agent.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The ways of pre-allowing the reply command, and of installing hooks.
+ALLOW_KINDS = ("claude", "gemini", "demo")
+HOOK_KINDS = ("claude", "codex", "aider", "demo")
+
+#: The Claude Code hook events isesh installs: start, a message taken, asking, a turn done.
+CLAUDE_HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "PermissionRequest", "Stop")
+#: How long Claude Code lets a hook run, in seconds (ours takes a fraction of one).
+_HOOK_TIMEOUT_S = 10
+
+
+def own_command() -> list[str]:
+    """This installation's ``imessenger``, as an absolute command.
+
+    The script beside the running Python (a virtual environment's or pipx's ``bin``)
+    when there is one, else ``python -m imessenger``: an agent whose shell resets
+    ``PATH`` still finds it, and a pre-allowed command names exactly one program.
+    """
+    script = Path(sys.executable).with_name("imessenger")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "imessenger"]
+
+
+def reply_command() -> str:
+    """The reply command as an agent types it: ``<own command> reply``, shell-quoted."""
+    return shlex.join([*own_command(), "reply"])
+
+
+def hook_command(kind: str) -> str:
+    """The command an agent's hook runs to report an event, shell-quoted."""
+    return shlex.join([*own_command(), "hook", "event", kind])
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What to add to the agent's command line, and the files it names."""
+
+    args: tuple[str, ...] = ()
+    #: file name (in the session's own folder) -> its text
+    files: dict[str, str] = field(default_factory=dict)
+    #: why part of the profile's setup was left out (for the log), or ""
+    skipped: str = ""
+
+
+def setup(allow_reply: str, hooks: str, argv: Sequence[str], folder: Path) -> Setup:
+    """What isesh adds for a profile's ``allow_reply`` and ``hooks`` to ``argv``.
+
+    ``folder`` is where the session's own files go (named in the arguments).
+    """
+    args: list[str] = []
+    files: dict[str, str] = {}
+    skipped = ""
+    settings: dict[str, object] = {}
+    if allow_reply == "claude":
+        settings["permissions"] = {"allow": [f"Bash({reply_command()}:*)"]}
+    elif allow_reply == "gemini":
+        files["policy.toml"] = gemini_policy(reply_command())
+        args += ["--policy", str(folder / "policy.toml")]
+    elif allow_reply == "demo":
+        args += ["--allow", reply_command()]
+    if hooks == "claude":
+        settings["hooks"] = claude_hooks(hook_command("claude"))
+    elif hooks == "aider":
+        args += ["--notifications", "--notifications-command", hook_command("aider")]
+    elif hooks == "demo":
+        args += ["--hook-command", hook_command("demo")]
+    if settings:
+        if any(arg == "--settings" or arg.startswith("--settings=") for arg in argv):
+            skipped = "the command line gives its own --settings: no reply rule nor hooks added"
+        else:
+            args += ["--settings", json.dumps(settings, separators=(",", ":"))]
+    return Setup(tuple(args), files, skipped)
+
+
+def claude_hooks(command: str) -> dict[str, list[dict[str, object]]]:
+    """Claude Code's ``hooks`` setting: ``command`` for each event isesh follows."""
+    # async: Claude Code goes on at once (a hook of ours never decides anything)
+    entry = {"type": "command", "command": command, "timeout": _HOOK_TIMEOUT_S, "async": True}
+    return {event: [{"matcher": "", "hooks": [entry]}] for event in CLAUDE_HOOK_EVENTS}
+
+
+def gemini_policy(prefix: str) -> str:
+    """A Gemini CLI policy file that lets shell commands starting with ``prefix`` run."""
+    import tomli_w
+
+    rule = {
+        "toolName": "run_shell_command",
+        "commandPrefix": prefix,
+        "decision": "allow",
+        "priority": 500,
+    }
+    return "# written by isesh for one session: imessenger's reply command needs no answer\n" + (
+        tomli_w.dumps({"rule": [rule]})
+    )

@@ -1,0 +1,166 @@
+"""What isesh adds to an agent's command line (imessenger.agent_setup), and what the
+agents' hooks report (imessenger.hook_events): pure, on text alone."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from imessenger.agent_setup import (
+    CLAUDE_HOOK_EVENTS,
+    hook_command,
+    own_command,
+    reply_command,
+    setup,
+)
+from imessenger.hook_events import ASKING, BUSY, IDLE, STARTED, WAITING, PayloadError, read_event
+
+FOLDER = Path("/data/sessions/w1-0123456789ab")
+
+
+def settings_of(args: tuple[str, ...]) -> dict[str, object]:
+    assert args[-2] == "--settings"
+    value = json.loads(args[-1])
+    assert isinstance(value, dict)
+    return value
+
+
+def test_the_own_command_is_absolute_and_the_reply_command_ends_in_reply() -> None:
+    command = own_command()
+    assert Path(command[0]).is_absolute()
+    assert command == [str(Path(sys.executable).with_name("imessenger"))] or command == [
+        sys.executable,
+        "-m",
+        "imessenger",
+    ]
+    assert shlex.split(reply_command()) == [*command, "reply"]
+    assert shlex.split(hook_command("claude")) == [*command, "hook", "event", "claude"]
+
+
+def test_claude_gets_one_settings_argument_with_the_reply_rule_and_four_hooks() -> None:
+    done = setup("claude", "claude", ["claude", "--session-id", "x"], FOLDER)
+    settings = settings_of(done.args)
+    assert done.args[:-2] == ()
+    assert settings["permissions"] == {"allow": [f"Bash({reply_command()}:*)"]}
+    hooks = settings["hooks"]
+    assert isinstance(hooks, dict)
+    assert tuple(hooks) == CLAUDE_HOOK_EVENTS
+    for entries in hooks.values():
+        [entry] = entries
+        [run] = entry["hooks"]
+        assert run["type"] == "command"
+        assert shlex.split(run["command"])[-3:] == ["hook", "event", "claude"]
+    assert done.files == {}
+
+
+def test_a_command_line_with_its_own_settings_keeps_them_without_ours() -> None:
+    for given in (["claude", "--settings", "mine.json"], ["claude", "--settings=mine.json"]):
+        done = setup("claude", "claude", given, FOLDER)
+        assert done.args == ()
+        assert "--settings" in done.skipped
+
+
+def test_gemini_gets_a_policy_file_of_its_own_that_allows_the_reply_command_only() -> None:
+    done = setup("gemini", "", ["gemini"], FOLDER)
+    assert done.args == ("--policy", str(FOLDER / "policy.toml"))
+    [rule] = tomllib.loads(done.files["policy.toml"])["rule"]
+    assert rule == {
+        "toolName": "run_shell_command",
+        "commandPrefix": reply_command(),
+        "decision": "allow",
+        "priority": 500,
+    }
+
+
+def test_a_path_with_quotes_and_spaces_stays_one_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    odd = "/opt/my tools/it's $(here)/python3"
+    monkeypatch.setattr(sys, "executable", odd)
+    assert shlex.split(reply_command()) == [odd, "-m", "imessenger", "reply"]
+    [rule] = tomllib.loads(setup("gemini", "", [], FOLDER).files["policy.toml"])["rule"]
+    assert rule["commandPrefix"] == reply_command()
+    done = setup("", "aider", ["aider"], FOLDER)
+    assert done.args[:2] == ("--notifications", "--notifications-command")
+    assert shlex.split(done.args[2]) == [odd, "-m", "imessenger", "hook", "event", "aider"]
+
+
+def test_demo_codex_and_nothing() -> None:
+    done = setup("demo", "demo", ["demo"], FOLDER)
+    assert done.args == (
+        "--allow",
+        reply_command(),
+        "--hook-command",
+        hook_command("demo"),
+    )
+    assert setup("", "codex", ["codex"], FOLDER).args == ()  # its notify is the record's
+    assert setup("", "", ["sh"], FOLDER) == setup("", "", [], FOLDER)
+    assert setup("", "", ["sh"], FOLDER).args == ()
+
+
+# --- what the hooks report ------------------------------------------------------------------
+
+
+def claude_payload(event: str, **fields: object) -> str:
+    return json.dumps({"session_id": "s", "hook_event_name": event, **fields})
+
+
+@pytest.mark.parametrize(
+    ("event", "state"),
+    [
+        ("SessionStart", STARTED),
+        ("UserPromptSubmit", BUSY),
+        ("Stop", IDLE),
+        ("PreToolUse", ""),
+        ("Notification", ""),
+    ],
+)
+def test_claude_events_and_what_they_say(event: str, state: str) -> None:
+    read = read_event("claude", claude_payload(event))
+    assert (read.event, read.state, read.detail) == (event, state, "")
+
+
+def test_a_permission_request_is_asking_about_its_command_or_its_tool() -> None:
+    asked = read_event(
+        "claude",
+        claude_payload(
+            "PermissionRequest", tool_name="Bash", tool_input={"command": "rm -rf build"}
+        ),
+    )
+    assert (asked.state, asked.detail) == (ASKING, "rm -rf build")
+    other = read_event("demo", claude_payload("PermissionRequest", tool_name="Edit"))
+    assert (other.state, other.detail) == (ASKING, "Edit")
+    huge = read_event(
+        "claude", claude_payload("PermissionRequest", tool_input={"command": "x" * 5000})
+    )
+    assert len(huge.detail) == 2000
+
+
+def test_codex_turn_end_and_aider_waiting() -> None:
+    turn = read_event("codex", json.dumps({"type": "agent-turn-complete", "thread-id": "t"}))
+    assert (turn.event, turn.state) == ("agent-turn-complete", IDLE)
+    assert read_event("codex", json.dumps({"type": "approval-requested"})).state == ""
+    assert read_event("aider", "") == read_event("aider", "ignored")
+    assert read_event("aider", "").state == WAITING
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        ("not json", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"session_id": "s"}', "no hook_event_name"),
+        ('{"hook_event_name": 3}', "no hook_event_name"),
+    ],
+)
+def test_a_payload_that_cannot_be_read_says_why(payload: str, why: str) -> None:
+    with pytest.raises(PayloadError, match=why):
+        read_event("claude", payload)
+
+
+def test_a_kind_without_hooks_is_refused() -> None:
+    with pytest.raises(ValueError, match='"gemini" is not a kind of hooks'):
+        read_event("gemini", "{}")
