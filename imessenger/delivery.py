@@ -75,6 +75,10 @@ logger = logging.getLogger(__name__)
 _LOCK_TIMEOUT_S = 120.0
 #: How long after a first look that shows text in the input box to look again.
 _SECOND_LOOK_S = 0.1
+#: How old a claim whose sender stopped must be before a screen without its message
+#: counts as "never pasted": an agent may have read the paste and not drawn it yet
+#: (running a hook of its own first, or short of CPU).
+_CLAIM_SETTLE_S = 3.0
 #: How long the agent's record may lag behind its screen before the screen's reply is taken.
 _RECORD_GRACE_S = 3.0
 
@@ -292,11 +296,15 @@ class Courier:
         whose id is in the input box was pasted but never submitted, and is marked
         failed with a word on what to do (pasting it again would show it twice); one
         that is not on the screen goes back to pending. A raw message has no id to
-        look for: it is marked failed rather than risk pasting it twice.
+        look for: it is marked failed rather than risk pasting it twice. The screen is
+        read once the youngest claim is ``_CLAIM_SETTLE_S`` old: an agent that read a
+        paste may take a while to show it.
         """
         stuck = self.store.messages_in_state(self.tmux.label, target, MessageState.DELIVERING)
         if not stuck:
             return
+        youngest = max(message.claimed_at or 0.0 for message in stuck)
+        time.sleep(max(0.0, min(youngest + _CLAIM_SETTLE_S - time.time(), _CLAIM_SETTLE_S)))
         view, shown = self.sessions.look(self.sessions.view(target, capture=False), history=5000)
         typed = view.screen.input_text or ""
         for message in stuck:

@@ -358,3 +358,38 @@ def test_a_watcher_killed_while_it_delivers_leaves_each_message_delivered_once(
     assert record is not None
     assert echoes(tmux, "w1", record.id) == 1, record
     assert record.state in TAKEN
+
+
+def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(
+    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The agent runs a slow hook of its own when it takes a message (as Claude Code runs
+    # its UserPromptSubmit hooks), drawing nothing meanwhile. A sender killed right
+    # after its paste leaves a claim; the screen shows nothing of the message yet.
+    import tomli_w
+
+    from imessenger.delivery import Courier
+
+    demo = dict(load_config().values["agents"]["demo"])
+    demo["command"] = [*demo["command"], "--hook-command", "sleep 1.5", "--hook-sync"]
+    demo["hooks"] = ""  # the slow hook above is the only one
+    config = tmp_path / "config.toml"
+    config.write_text(tomli_w.dumps({"agents": {"slow": demo}}), encoding="utf-8")
+    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+    assert run_isesh("start", "w1", "--agent", "slow").exit_code == 0
+    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
+    with Store.open() as store:
+        courier = Courier(Sessions(tmux, store, load_config()))
+        store.add_message("5ca1ab1e", tmux.label, "user", "w1", "NOREPLY taken late")
+        claimed = store.claim_pending(tmux.label, "w1")
+        assert claimed is not None
+        # what the killed sender did before it died: the paste and the submit key
+        AgentPane.of(tmux, "w1").paste(courier._envelope(claimed), ["Enter"])
+    settled = run_imessenger("deliver", "w1")
+    assert settled.exit_code == 0, settled.output
+    wait_for(lambda: echoes(tmux, "w1", "5ca1ab1e") >= 1, what="the message shown")
+    time.sleep(2)  # a second paste would show by now
+    assert echoes(tmux, "w1", "5ca1ab1e") == 1
+    final = message_with("NOREPLY taken late")
+    assert final is not None
+    assert final.state is MessageState.DELIVERED
