@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -287,3 +288,29 @@ def test_session_files_that_cannot_be_written_start_nothing(tmux: Tmux, tmp_path
     assert "could not write the agent's session files" in started.stderr
     assert not tmux.has_session("w1")
     assert session_record(tmux, "w1") is None
+
+
+def test_the_console_script_answers_a_hook_without_click(tmux: Tmux) -> None:
+    # what the agents run: the script's fast path, as its own process
+    import subprocess
+
+    code = (
+        "import sys; from imessenger.cli import entry; sys.argv[1:] = ['hook', 'event', 'demo']; "
+        "entry.main()"
+    )
+    bad = subprocess.run(
+        [sys.executable, "-c", code], input="not json", capture_output=True, text=True
+    )
+    assert (bad.returncode, bad.stdout) == (1, "")
+    assert "payload cannot be read" in bad.stderr
+    check = code.replace(
+        "entry.main()",
+        "\ntry:\n    entry.main()\nfinally:\n    print('click' in sys.modules)",
+    )
+    good = subprocess.run(
+        [sys.executable, "-c", check],
+        input='{"hook_event_name": "Stop"}',
+        capture_output=True,
+        text=True,
+    )
+    assert (good.returncode, good.stdout) == (0, "False\n"), good.stderr

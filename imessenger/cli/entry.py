@@ -1,9 +1,11 @@
-"""The ``imessenger`` console script: the status line without click, all else through it.
+"""The ``imessenger`` console script: the status line and the hooks without click, all
+else through it.
 
 tmux runs ``imessenger status`` for its status bar every few seconds, so that
 one form, ``imessenger [-L NAME] status [--plain]``, is answered here without
-importing click (about half of what the command costs); any other arguments,
-``--json`` and ``--help`` included, go to the click command line.
+importing click (about half of what the command costs). So is ``imessenger hook
+event KIND``, which an agent's hooks run at each of its events. Any other
+arguments, ``--json`` and ``--help`` included, go to the click command line.
 """
 
 from __future__ import annotations
@@ -25,9 +27,29 @@ def _fast_status(args: list[str]) -> tuple[str, bool] | None:
     return server, args == ["status", "--plain"]
 
 
+def _hook_event(kind: str) -> int:
+    """``imessenger hook event KIND`` (see imessenger.cli.hook): record, print nothing.
+
+    Exits 1 on any fault, never 2: Claude Code takes a hook's status 2 as "deny".
+    """
+    from imessenger.api import Api
+    from imessenger.errors import ImessengerError
+
+    payload = "" if kind == "aider" else sys.stdin.read()  # Aider's stdin is the terminal
+    try:
+        Api(None).hook_event(kind, payload)
+    except ImessengerError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main() -> None:
     """Run ``imessenger`` with the arguments of this process."""
-    fast = _fast_status(sys.argv[1:])
+    args = sys.argv[1:]
+    if len(args) == 3 and args[:2] == ["hook", "event"]:
+        sys.exit(_hook_event(args[2]))
+    fast = _fast_status(args)
     if fast is not None:
         from imessenger.status import read_status
 
