@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 IDLE_SCREEN = "\x1b[H\x1b[2J● ready\r\n\r\ndemo> \r\n  demo · ? for help"
@@ -149,6 +150,7 @@ def main() -> None:
         os.environ.update(IMESSENGER_HOME=home, IMESSENGER_TMUX_SOCKET=socket)
         for key in ("TMUX", "TMUX_PANE", "IMESSENGER_SESSION", "IMESSENGER_CONFIG"):
             os.environ.pop(key, None)
+        os.environ["IMESSENGER_CONFIG"] = write_drawer_profile(Path(home))
         watcher: subprocess.Popen[bytes] | None = None
         try:
             watcher = run(args, Path(home), socket)
@@ -157,6 +159,54 @@ def main() -> None:
                 watcher.terminate()
                 watcher.wait(10)
             subprocess.run(["tmux", "-L", socket, "kill-server"], stderr=subprocess.DEVNULL)
+
+
+def write_drawer_profile(home: Path) -> str:
+    """A config file with the profile ``drawn``: the demo's screens, no hooks and no record
+    (the drawer takes no options: its prompts are noticed from the screen alone)."""
+    import tomli_w
+
+    from imessenger.config import load_config
+
+    table = {**load_config().values["agents"]["demo"], "hooks": "", "allow_reply": "", "record": ""}
+    path = home / "config.toml"
+    path.write_text(tomli_w.dumps({"agents": {"drawn": table}}), encoding="utf-8")
+    return str(path)
+
+
+def hook_latencies(sessions: Any, store: Any, rounds: int) -> tuple[list[float], list[float]]:
+    """The demo agent, whose hooks report asking: from its PermissionRequest hook's start
+    to the inbox notice, and from the send's return to it, over ``rounds`` prompts."""
+    from imessenger.approval import answer
+    from imessenger.screen import State
+    from imessenger.store import Choice, InboxKind
+
+    server = sessions.tmux.label
+    from_hook, from_send = [], []
+    for n in range(rounds):
+        command = f"touch hooked-{n}"
+        subprocess.run(
+            [sys.executable, "-m", "imessenger", "send", "--no-reply", "hooked", f"ASK[{command}]"],
+            check=True,
+            capture_output=True,
+        )
+        sent = time.time()
+        title = f'"hooked" is asking: {command}'
+        deadline = time.monotonic() + 10
+        entry = None
+        while entry is None:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no notice for {command}")
+            time.sleep(0.002)
+            prompts = [e for e in store.read_inbox("user", peek=True) if e.kind == InboxKind.PROMPT]
+            entry = next((e for e in prompts if e.title == title), None)
+        events = store.hook_events(server, "hooked", limit=20)
+        [event] = [e for e in events if e.detail == command]
+        from_hook.append((entry.created_at - event.at) * 1000)
+        from_send.append((entry.created_at - sent) * 1000)
+        answer(sessions, "hooked", Choice.YES_ONCE)
+        wait(lambda: sessions.view("hooked").state is State.IDLE, 10, "idle again")
+    return from_hook, from_send
 
 
 def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[bytes]:
@@ -183,8 +233,9 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[b
     drawn = home / "drawn"
     drawn.mkdir()
     draw = [sys.executable, str(Path(__file__).resolve()), "--drawer", str(drawn)]
-    sessions.start("drawer", home, "demo", draw)
-    names = {f"idle-{i:02d}" for i in range(args.sessions)} | {"drawer"}
+    sessions.start("drawer", home, "drawn", draw)
+    sessions.start("hooked", home, "demo", [])
+    names = {f"idle-{i:02d}" for i in range(args.sessions)} | {"drawer", "hooked"}
     wait(
         lambda: all(v.state is State.IDLE for v in sessions.views()) and len(sessions.views()) > 0,
         60,
@@ -249,6 +300,9 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[b
     print("prompt to notice ...", file=sys.stderr)
     quiet = latencies(args.rounds, 1)
 
+    print("prompt to notice, through the demo agent's hooks ...", file=sys.stderr)
+    from_hook, from_send = hook_latencies(sessions, store, max(5, args.rounds // 4))
+
     print("prompt to notice while a pane floods ...", file=sys.stderr)
     flood = ["sh", "-c", "while :; do seq 1 100000; done"]
     sessions.start("flood", home, "shell", flood)
@@ -310,6 +364,11 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[b
     print(f"| tmux server, before the watcher | {server_alone:.2f} |")
     print(f"\nprompt drawn -> inbox notice, {len(quiet)} prompts (ms): {stats(quiet)}")
     print(f"the same while a pane prints `seq` nonstop, {len(loud)} prompts (ms): {stats(loud)}")
+    print(
+        f"demo agent with hooks, {len(from_hook)} prompts: its PermissionRequest hook started "
+        f"-> notice (ms): {stats(from_hook)}; `send --no-reply` returned -> notice (ms): "
+        f"{stats(from_send)}"
+    )
     print(
         f"CPU during the flood ({flood_s:.0f} s): watcher {flood_watcher:.1f} %, "
         f"its control clients {flood_clients:.1f} % of one core"
