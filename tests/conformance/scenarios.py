@@ -316,7 +316,9 @@ def approve_always_deny_and_nothing_asking(agent: Agent) -> None:
 
 
 def reply_command_reaches_the_sender(agent: Agent) -> None:
-    """The model runs ``imessenger reply ID TEXT`` in its shell; the waiting sender gets TEXT."""
+    """The model runs ``imessenger reply ID TEXT`` in its shell, after a permission prompt;
+    the waiting sender gets TEXT. (For the agents whose profile pre-allows the command, see
+    :func:`reply_command_needs_no_permission`.)"""
     command = f"{imessenger_command()} reply {{id}} {shlex.quote(EXACT)}"
     agent.script.on(
         "REPLY-CMD", command=command, after="replied through the command", enveloped=False
@@ -334,9 +336,9 @@ def reply_command_reaches_the_sender(agent: Agent) -> None:
     assert record.reply_via == "command"
 
 
-#: What an agent answers through the pre-allowed reply command: backticks and ``$(...)``,
-#: kept from the shell by the envelope's single quotes (no quote of its own).
-FREE = "**done**: `make test` passed; $(not run) stays text → ✓ 日本語"
+#: What an agent answers through the pre-allowed reply command: backticks, ``$(...)`` and a
+#: quote of its own, kept from the shell by single quotes.
+FREE = "**done**: `make test` passed; it's $(not run) text → ✓ 日本語"
 
 
 def reply_command_needs_no_permission(agent: Agent) -> None:

@@ -45,10 +45,6 @@ def test_approve_always_deny_and_nothing_asking(claude: Agent) -> None:
     scenarios.approve_always_deny_and_nothing_asking(claude)
 
 
-def test_reply_command_reaches_the_sender(claude: Agent) -> None:
-    scenarios.reply_command_reaches_the_sender(claude)
-
-
 def test_question_marks_reach_the_model(claude: Agent) -> None:
     scenarios.question_marks_reach_the_model(claude)
 

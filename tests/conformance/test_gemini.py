@@ -120,10 +120,6 @@ def test_approve_always_deny_and_nothing_asking(gemini: Agent) -> None:
     scenarios.approve_always_deny_and_nothing_asking(gemini)
 
 
-def test_reply_command_reaches_the_sender(gemini: Agent) -> None:
-    scenarios.reply_command_reaches_the_sender(gemini)
-
-
 def test_stop_quits_and_leaves_no_process_behind(gemini: Agent) -> None:
     """``isesh stop`` asks Gemini CLI to quit; nothing of it is left afterwards. (Once it
     has answered, 0.61.0 outlives a killed tmux server: the teardown of every test here
