@@ -71,11 +71,15 @@ class HookWatch:
         """Whether this session's prompt notice comes from its hook (its hooks say asking)."""
         return followed.record.hooks in _REPORT_ASKING
 
-    def arrived(self, event: HookEventRecord) -> None:
-        """Take a new event of a followed session."""
+    def arrived(self, event: HookEventRecord, *, current: bool = True) -> None:
+        """Take a new event of a session, to check against its screen; a ``current`` one
+        also says what the session does now (one from before the watcher started may be
+        over: it is only checked)."""
         seen = self._seen.setdefault(event.session, _Seen())
         if event.state:
             seen.unchecked.append(event)
+        if not current:
+            return
         if event.state == ASKING:
             seen.asking = event
         elif event.state in (BUSY, IDLE, STARTED):
@@ -85,6 +89,19 @@ class HookWatch:
         """The open event in which the session's hook says it asks, or None."""
         seen = self._seen.get(name)
         return seen.asking if seen is not None else None
+
+    def unseen_asking(self, name: str) -> HookEventRecord | None:
+        """The open asking event of a session whose screen has shown no prompt since
+        (from ``_BEFORE_S`` before it): a prompt the profile cannot read. None when the
+        screen showed one: a late event of a prompt that may be answered by now."""
+        seen = self._seen.get(name)
+        event = seen.asking if seen is not None else None
+        if seen is None or event is None:
+            return None
+        since = event.at - _BEFORE_S
+        if any(state is State.ASKING and at >= since for at, state in seen.reads):
+            return None
+        return event
 
     def answered(self, name: str) -> None:
         """The screen shows the prompt the hook said it asks about: that event is done

@@ -257,7 +257,9 @@ class Watcher:
         if hook is not None and followed.prompt is not None:
             self.hooks.answered(followed.name)  # its prompt is on screen, followed from now
         elif hook is not None and time.time() >= hook.at + HOOK_WAIT_S:
-            self.notices.hook_says_asking(followed, hook)
+            unseen = self.hooks.unseen_asking(followed.name)
+            if unseen is not None:
+                self.notices.hook_says_asking(followed, unseen)
         if (
             screen.state is State.EXITED
             and followed.exit_due is None
@@ -331,6 +333,8 @@ class Watcher:
             self.following.rescan_wanted = True
         self.notices.forget_unrecorded()
         self.hooks.forget(set(self.view.records))
+        for event in news.earlier_hook_events:
+            self.hooks.arrived(event, current=False)
         for event in news.hook_events:
             self._hook_event(event)
         if news.stopped_waiting:

@@ -39,6 +39,8 @@ class News:
     records: bool  # a session was recorded, forgotten or started anew
     stopped_waiting: bool  # a sender stopped waiting for a reply not collected yet
     hook_events: tuple[HookEventRecord, ...] = ()  # reported since the last read, in order
+    #: reported (and not checked) shortly before the watcher started: to check, not to act on
+    earlier_hook_events: tuple[HookEventRecord, ...] = ()
 
 
 class StoreView:
@@ -122,10 +124,11 @@ class StoreView:
         elif self._hook_id is None:
             self._hook_id = 0
         if first:
-            # of the events reported before the watcher started, only the recent ones
-            # that nobody checked yet are news
+            # the recent events reported before the watcher started that nobody checked:
+            # to check against the screen (what they said may be over by now)
             since = time.time() - _RECENT_S
-            hooks = [event for event in hooks if not event.screen and event.at > since]
+            earlier = tuple(event for event in hooks if not event.screen and event.at > since)
+            return News(records_changed, stopped_waiting, (), earlier)
         return News(records_changed, stopped_waiting, tuple(hooks))
 
     def still_recorded(self, followed: Followed) -> bool | None:
