@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -203,9 +204,12 @@ class Courier:
         raw: bool = False,
         wait: bool = True,
         timeout_ms: int | None = None,
+        stop: threading.Event | None = None,
     ) -> SendResult:
         """Send ``body`` to session ``target``; wait for the reply unless ``wait`` is False.
 
+        ``stop``, set from another thread, ends the wait for the reply as Ctrl-C does
+        (see :meth:`wait_for_reply`); a delivery under way is finished first.
         Raises NoSuchSession / TargetExited when the target is not there to take it.
         """
         if sender == target:
@@ -262,7 +266,7 @@ class Courier:
         if not wait or raw:
             return sent
         timeout = timeout_ms if timeout_ms is not None else self.settings.send.timeout_ms
-        return self.wait_for_reply(sent, timeout, started)
+        return self.wait_for_reply(sent, timeout, started, stop=stop)
 
     def _live_view(self, target: str) -> SessionView:
         view = self.sessions.view(target, capture=False)
@@ -527,11 +531,19 @@ class Courier:
 
     # -- replies --------------------------------------------------------------------------
 
-    def wait_for_reply(self, sent: SendResult, timeout_ms: int, started: float) -> SendResult:
+    def wait_for_reply(
+        self,
+        sent: SendResult,
+        timeout_ms: int,
+        started: float,
+        *,
+        stop: threading.Event | None = None,
+    ) -> SendResult:
         """Wait for the reply on screen or through ``imessenger reply``, up to the timeout.
 
-        On timeout (or Ctrl-C) the message is marked timed out and no longer
-        waited for, so that a later reply goes to the sender's inbox.
+        On timeout (or Ctrl-C, or ``stop`` set by another thread) the message is
+        marked timed out and no longer waited for, so that a later reply goes to
+        the sender's inbox.
         """
         message = sent.message
         deadline = time.monotonic() + timeout_ms / 1000
@@ -539,9 +551,11 @@ class Courier:
         reply: str | None = None
         ended = ""
         try:
-            for found in self._reply_polls(message, delims, deadline):
+            for found in self._reply_polls(message, delims, deadline, stop):
                 if found is not None:
                     reply = found
+                    break
+                if stop is not None and stop.is_set():
                     break
         except (NoSuchSession, NoTmuxServer) as gone:
             ended = f"it was delivered, then its session ended before it replied ({gone})"
@@ -560,12 +574,17 @@ class Courier:
         return SendResult(record, MessageState.REPLIED, reply=reply, timings=timings)
 
     def _reply_polls(
-        self, message: MessageRecord, delims: Delimiters, deadline: float
+        self,
+        message: MessageRecord,
+        delims: Delimiters,
+        deadline: float,
+        stop: threading.Event | None = None,
     ) -> Iterator[str | None]:
         """Look for the reply until the deadline: one store read and one tmux call a look.
 
         The pane is read from a little above where it was at delivery, down to
-        its bottom, whatever it printed meanwhile.
+        its bottom, whatever it printed meanwhile. Between looks it sleeps one
+        poll, or until ``stop`` is set.
         """
         pane = AgentPane.of(self.tmux, message.target)
         agent_record = self.pinned_record(message.target)
@@ -605,7 +624,10 @@ class Courier:
             yield None
             # Everything printed since delivery, plus a screen's worth above it.
             history = max(0, size - start) + 2 * pane.info.height
-            time.sleep(self.poll)
+            if stop is None:
+                time.sleep(self.poll)
+            else:
+                stop.wait(self.poll)
 
     def pinned_record(self, target: str) -> PinnedRecord | None:
         """The record the agent of ``target`` keeps of its answers, when isesh pinned one."""

@@ -147,6 +147,9 @@ class SessionRecord:
     #: installed none), and the folder of the files isesh made for this session ("")
     hooks: str = ""
     files_dir: str = ""
+    #: when the agent connected to imessenger's MCP server (``imessenger mcp``), last, in
+    #: this session (None: not yet, or never)
+    mcp_connected_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -349,6 +352,11 @@ def _hook_events(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX hook_events_by_session ON hook_events (server, session, id)")
 
 
+def _mcp_connections(conn: sqlite3.Connection) -> None:
+    """Record when a session's agent connected to imessenger's MCP server."""
+    conn.execute("ALTER TABLE sessions ADD COLUMN mcp_connected_at REAL")
+
+
 #: The schema, in order: migration N (1-based) brings the database to ``user_version`` N.
 #: Append new migrations; never edit or reorder the ones already released.
 MIGRATIONS: list[Migration] = [
@@ -357,6 +365,7 @@ MIGRATIONS: list[Migration] = [
     _waiters_and_instances,
     _agent_records,
     _hook_events,
+    _mcp_connections,
 ]
 
 
@@ -368,7 +377,8 @@ def migration_name(migration: Migration) -> str:
 # --- columns and row conversion -------------------------------------------------------------
 
 _SESSION_COLUMNS = (
-    "server, name, agent, directory, command, started_at, record_kind, record_ref, hooks, files_dir"
+    "server, name, agent, directory, command, started_at, record_kind, record_ref, hooks, "
+    "files_dir, mcp_connected_at"
 )
 _HOOK_EVENT_COLUMNS = "id, at, server, session, kind, event, state, detail, screen"
 #: How many hook events are kept per session (the oldest go first).
@@ -396,6 +406,7 @@ def _session(row: sqlite3.Row) -> SessionRecord:
         record_ref=row["record_ref"],
         hooks=row["hooks"],
         files_dir=row["files_dir"],
+        mcp_connected_at=row["mcp_connected_at"],
     )
 
 
@@ -792,8 +803,8 @@ class Store:
     ) -> SessionRecord:
         """Record that isesh started a session, replacing any record with the same key.
 
-        The hook events of an earlier session of the same name go: they were not this
-        one's."""
+        The hook events of an earlier session of the same name go, and so does its MCP
+        connection: they were not this one's."""
         record = SessionRecord(
             server,
             name,
@@ -809,7 +820,7 @@ class Store:
         with self._write(f'record session "{name}"') as conn:
             conn.execute(
                 f"INSERT OR REPLACE INTO sessions ({_SESSION_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                 (
                     server,
                     name,
@@ -836,6 +847,17 @@ class Store:
                 "UPDATE sessions SET record_ref = ? "
                 "WHERE server = ? AND name = ? AND record_ref = ?",
                 (ref, server, name, was),
+            )
+        return cursor.rowcount > 0
+
+    def mark_mcp_connected(self, server: str, name: str, at: float | None = None) -> bool:
+        """Record that session ``name``'s agent connected to imessenger's MCP server at
+        ``at`` (now by default). Return whether the session is recorded (False: isesh did
+        not start it, and nothing was written)."""
+        with self._write(f'record that "{name}" connected to the MCP server') as conn:
+            cursor = conn.execute(
+                "UPDATE sessions SET mcp_connected_at = ? WHERE server = ? AND name = ?",
+                (time.time() if at is None else at, server, name),
             )
         return cursor.rowcount > 0
 

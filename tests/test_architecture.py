@@ -111,7 +111,7 @@ def test_every_module_is_on_the_map() -> None:
 
 #: The interfaces: they parse, call the Api, and show what it returns.
 INTERFACES = sorted((PACKAGE / "cli").glob("*.py")) + [
-    PACKAGE / f"{name}.py" for name in ("menu", "dashboard", "demo/tour")
+    PACKAGE / f"{name}.py" for name in ("menu", "dashboard", "demo/tour", "mcp_server")
 ]
 #: What every interface may import of imessenger: the Api, the errors, each other.
 INTERFACE_MAY_IMPORT = {
@@ -122,6 +122,7 @@ INTERFACE_MAY_IMPORT = {
     "imessenger.menu",
     "imessenger.dashboard",
     "imessenger.demo.tour",
+    "imessenger.mcp_server",
 }
 #: And the few more some may, with the reason.
 INTERFACE_EXCEPTIONS = {

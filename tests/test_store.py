@@ -116,7 +116,7 @@ def test_journal_mode_is_wal(store: Store) -> None:
 
 
 def test_migrations_are_recorded(store: Store) -> None:
-    assert store.schema_version() == len(MIGRATIONS) == 5
+    assert store.schema_version() == len(MIGRATIONS) == 6
     applied = store.applied_migrations()
     assert [(version, name) for version, name, _ in applied] == [
         (1, "initial_schema"),
@@ -124,10 +124,11 @@ def test_migrations_are_recorded(store: Store) -> None:
         (3, "waiters_and_instances"),
         (4, "agent_records"),
         (5, "hook_events"),
+        (6, "mcp_connections"),
     ]
     assert all(applied_at > 0 for _, _, applied_at in applied)
     with sqlite3.connect(store.path) as other:
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert other.execute("PRAGMA user_version").fetchone()[0] == 6
         tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
     expected = {"sessions", "messages", "inbox", "approvals", "refusals", "migrations"}
     assert {*expected, "hook_events"} <= tables
@@ -155,14 +156,15 @@ def test_new_migration_is_applied_in_order_on_reopen(
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, _add_notes])
     with Store.open() as store:
-        assert store.schema_version() == 6
+        assert store.schema_version() == 7
         assert [(v, n) for v, n, _ in store.applied_migrations()] == [
             (1, "initial_schema"),
             (2, "refusals"),
             (3, "waiters_and_instances"),
             (4, "agent_records"),
             (5, "hook_events"),
-            (6, "add_notes"),
+            (6, "mcp_connections"),
+            (7, "add_notes"),
         ]
     with sqlite3.connect(home / DB_FILENAME) as other:
         assert other.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0
@@ -266,7 +268,25 @@ def test_a_session_recorded_before_records_reads_with_none(
         old = store.get_session("default", "old")
         assert old is not None
         assert (old.record_kind, old.record_ref, old.hooks, old.files_dir) == ("", "", "", "")
+        assert old.mcp_connected_at is None
         assert store.hook_events("default", "old") == []
+
+
+def test_an_mcp_connection_is_marked_until_the_session_is_recorded_anew(store: Store) -> None:
+    assert store.mark_mcp_connected("default", "w1") is False  # isesh did not start it
+    store.record_session("default", "w1", "claude", "/src", ["claude"])
+    fresh = store.get_session("default", "w1")
+    assert fresh is not None
+    assert fresh.mcp_connected_at is None
+    assert store.mark_mcp_connected("default", "w1", at=1234.5) is True
+    marked = store.get_session("default", "w1")
+    assert marked is not None
+    assert marked.mcp_connected_at == 1234.5
+    assert store.mark_mcp_connected("other-server", "w1") is False
+    store.record_session("default", "w1", "claude", "/src", ["claude"])  # started again
+    again = store.get_session("default", "w1")
+    assert again is not None
+    assert again.mcp_connected_at is None
 
 
 # --- messages -------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """imessenger's actions: one method of :class:`Api` for each thing a user or an agent does.
 
 Every interface calls this and nothing below it: the command lines (``cli/``), the
-tmux plugin's menu, the dashboard and the tour, and next the MCP server and remote
-hosts. A method takes and returns plain typed values (the dataclasses here, and the
+tmux plugin's menu, the dashboard, the tour and the MCP server (``mcp_server``), and
+next remote hosts. A method takes and returns plain typed values (the dataclasses here, and the
 records of the modules it calls), and raises the project's errors, each carrying its
 exit code (see imessenger.errors). It prints nothing.
 

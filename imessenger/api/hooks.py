@@ -1,7 +1,9 @@
-"""What the agents' own hooks report, through ``imessenger hook ...``.
+"""What the agents' own hooks report, through ``imessenger hook ...``, and that an agent
+connected to imessenger's MCP server (``imessenger mcp``).
 
-A hook runs inside the agent's session, so the caller is that session (found from the
-process tree, see imessenger.caller); it can only speak of itself.
+A hook, like the MCP server an agent starts, runs inside the agent's session, so the
+caller is that session (found from the process tree, see imessenger.caller); it can only
+speak of itself.
 """
 
 from __future__ import annotations
@@ -64,6 +66,17 @@ class HookActions(Services):
             detail=detail,
             at=at,
         )
+
+    def mcp_connected(self) -> bool:
+        """Record that the caller's session has connected to imessenger's MCP server (the
+        agent's MCP client finished its handshake): what ``isesh start`` can wait for.
+
+        Return whether it was recorded: False when the caller is not a session isesh
+        started (nothing is written).
+        """
+        if not self.caller.agent:
+            return False
+        return self.store.mark_mcp_connected(self.tmux.label, self.caller.name)
 
     def codex_turn_ended(self, payload: str, chained: Sequence[str] = ()) -> bool:
         """Codex's ``notify`` program, at the end of a turn: learn the session's thread id,

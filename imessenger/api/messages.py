@@ -12,6 +12,8 @@ from imessenger.errors import ImessengerError, UsageError
 from imessenger.policy import Action
 
 if TYPE_CHECKING:
+    import threading
+
     from imessenger.delivery import SendResult
     from imessenger.history import Event
     from imessenger.sessions import SessionView
@@ -29,12 +31,14 @@ class MessageActions(Services):
         raw: bool = False,
         wait: bool = True,
         timeout_ms: int | None = None,
+        stop: threading.Event | None = None,
     ) -> SendResult:
         """Send ``body`` to ``target`` from the caller; wait for the reply unless ``wait`` is off.
 
         Raises NotDelivered (nothing pasted), NoSuchSession, TargetExited; an
-        interruption (KeyboardInterrupt) leaves the message recorded, and a late
-        reply goes to the caller's inbox.
+        interruption (KeyboardInterrupt, or ``stop`` set by another thread: an
+        interface whose request was cancelled) leaves the message recorded, no
+        longer waited for (timed out), and a late reply goes to the caller's inbox.
         """
         check_name(target)
         if not body.strip():
@@ -42,12 +46,21 @@ class MessageActions(Services):
         if raw:
             self.access.require(Action.SEND_RAW, target)
         return self._courier().send(
-            target, body, sender=self.caller.name, raw=raw, wait=wait, timeout_ms=timeout_ms
+            target,
+            body,
+            sender=self.caller.name,
+            raw=raw,
+            wait=wait,
+            timeout_ms=timeout_ms,
+            stop=stop,
         )
 
-    def wait_for_reply(self, sent: SendResult, timeout_ms: int) -> SendResult:
-        """Wait up to ``timeout_ms`` for the reply to a message sent without waiting."""
-        return self._courier().wait_for_reply(sent, timeout_ms, time.monotonic())
+    def wait_for_reply(
+        self, sent: SendResult, timeout_ms: int, *, stop: threading.Event | None = None
+    ) -> SendResult:
+        """Wait up to ``timeout_ms`` for the reply to a message sent without waiting (or until
+        ``stop`` is set)."""
+        return self._courier().wait_for_reply(sent, timeout_ms, time.monotonic(), stop=stop)
 
     def reply(self, message_id: str, text: str) -> MessageRecord:
         """Record ``text`` as the reply to message ``message_id``: only its target may."""

@@ -4,7 +4,9 @@ it touches."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +41,17 @@ class Services:
             api.__dict__["caller"] = caller
         return api
 
+    @contextlib.contextmanager
+    def on_this_thread(self) -> Iterator[Self]:
+        """The same caller, configuration and tmux server, with a store of this thread's own
+        (on the same file), closed at the end: for an interface that acts on worker threads,
+        since a Store belongs to the thread that opened it. The caller is the one this Api
+        found, not found again."""
+        from imessenger.store import Store
+
+        with Store.open(self._store_file()) as store:
+            yield self.over(self.tmux, store, self.config, self.caller)
+
     def as_user(self) -> Self:
         """The same services, acting as the user: for the tour, whose agents are its own, on
         its own tmux server. (The boundary is the process: a command finds its caller.)"""
@@ -72,10 +85,21 @@ class Services:
     @functools.cached_property
     def store(self) -> Store:
         """The store; for an agent session, the one in the data folder isesh started it with."""
-        from imessenger.store import DB_FILENAME, Store
+        from imessenger.store import Store
 
+        return Store.open(self._store_file())
+
+    def _store_file(self) -> Path | None:
+        """The store's file: the one open already, else for an agent session the one in the
+        data folder isesh started it with (None: the data folder of this environment)."""
+        from imessenger.store import DB_FILENAME
+
+        opened = self.__dict__.get("store")
+        if opened is not None:
+            path: Path = opened.path
+            return path
         home = self.caller.home if self.caller.agent else ""
-        return Store.open(Path(home) / DB_FILENAME if home else None)
+        return Path(home) / DB_FILENAME if home else None
 
     @functools.cached_property
     def access(self) -> Access:

@@ -53,7 +53,13 @@ class WatchActions(Services):
 
     def overview(self) -> Overview:
         """Every session at a glance: states from the watcher (else the panes), the rest from
-        the store."""
+        the store.
+
+        An agent session sees every session's state and unread count; the prompt a session
+        waits on only where the policy lets it read or answer that session's prompts, and
+        the last exchange only where it may read that session's messages, or when it sent
+        or received them itself.
+        """
         status = self.status()
         entries: list[dict[str, Any]]
         if status.watching:
@@ -76,17 +82,21 @@ class WatchActions(Services):
         messages = self.store.list_messages(self.tmux.label, limit=500)
         pending = {m.target for m in messages if m.state == "pending"}
         unread = self.store.unread_counts()
+        me = self.caller.name
+        own = [m for m in messages if me in (m.sender, m.target)]
         rows = []
         for entry in entries:
             name = str(entry["name"])
-            last, reply = _last_exchange(messages, name)
+            reads = self.access.allows(Action.READ, name)
+            sees_prompt = reads or self.access.allows(Action.APPROVE, name)
+            last, reply = _last_exchange(messages if reads else own, name)
             rows.append(
                 Row(
                     name=name,
                     agent=str(entry.get("agent", "")),
                     state=str(entry.get("state", "unknown")),
-                    asking=entry.get("asking"),
-                    choices=tuple(entry.get("choices") or ()),
+                    asking=entry.get("asking") if sees_prompt else None,
+                    choices=tuple(entry.get("choices") or ()) if sees_prompt else (),
                     last_message=last,
                     last_reply=reply,
                     unread=unread.get(name, 0),

@@ -26,6 +26,7 @@ COMMANDS = {
     "compose": "imessenger.cli.watch:compose",
     "jump": "imessenger.cli.watch:jump",
     "hook": "imessenger.cli.hook:hook",
+    "mcp": "imessenger.cli.agent_tools:mcp",
 }
 
 

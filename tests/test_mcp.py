@@ -1,0 +1,538 @@
+"""``imessenger mcp``: the MCP SDK's own client against the server, on real tmux.
+
+Most tests connect in-process (``mcp.Client`` on the server object: the 2026 protocol
+through the SDK's direct dispatcher, or, with ``mode="legacy"``, the handshake the
+agents use, as JSON-RPC over memory streams); the stdio tests start ``python -m
+imessenger mcp`` as its own process, as an agent does. The caller is this test process:
+the user, or the agent session that ``IMESSENGER_SESSION`` names (a process in no pane
+is taken for the session it claims, see imessenger.caller).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.types import CallToolResult, TextContent
+from support import ask, run_imessenger, run_isesh, start_demo, wait_for
+
+from imessenger.api import Api
+from imessenger.config import load_config
+from imessenger.mcp_server import build_server
+from imessenger.screen import State
+from imessenger.sessions import Sessions
+from imessenger.store import MessageRecord, MessageState, Store
+from imessenger.tmux import Tmux
+
+pytestmark = pytest.mark.anyio
+
+T = TypeVar("T")
+
+TOOLS = {"sessions", "send", "reply", "inbox", "approve", "deny"}
+#: In-process connections: the 2026 protocol (no handshake), and the handshake's.
+MODES = ["auto", "legacy"]
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def sessions(tmux: Tmux) -> Iterator[Sessions]:
+    store = Store.open()
+    try:
+        yield Sessions(tmux, store, load_config())
+    finally:
+        store.close()
+
+
+@contextlib.asynccontextmanager
+async def connect(mode: str = "auto") -> AsyncIterator[Client]:
+    """An SDK client connected in-process to a server for this process's caller."""
+    async with Client(build_server(Api()), mode=mode) as client:
+        yield client
+
+
+def stdio_server() -> StdioServerParameters:
+    """``python -m imessenger mcp`` as its own process, with this test's environment."""
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "imessenger", "mcp"], env=dict(os.environ)
+    )
+
+
+def text_of(result: CallToolResult) -> str:
+    [block] = result.content
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+def structured(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def until(check: Callable[[], T | None], seconds: float = 10.0, what: str = "it") -> T:
+    """Poll ``check`` (without blocking the event loop) until it returns something truthy."""
+    deadline = time.monotonic() + seconds
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        await anyio.sleep(0.02)
+    pytest.fail(f"timed out after {seconds}s waiting for {what} (last: {last!r})")
+
+
+def last_message(store: Store) -> MessageRecord | None:
+    found = store.list_messages(limit=1)
+    return found[0] if found else None
+
+
+def waited_for(store: Store) -> MessageRecord | None:
+    """The latest message, once it is delivered and its sender waits for the reply."""
+    message = last_message(store)
+    taken = (MessageState.DELIVERED, MessageState.QUEUED)
+    return message if message is not None and message.waiting and message.state in taken else None
+
+
+def no_longer_waited_for(store: Store) -> MessageRecord | None:
+    message = last_message(store)
+    if message is None or message.waiting or message.state is not MessageState.TIMED_OUT:
+        return None
+    return message
+
+
+async def late_replies(client: Client, message_id: str) -> list[dict[str, Any]]:
+    """The caller's inbox entries about ``message_id``, once there are any (left unread)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        read = structured(await client.call_tool("inbox", {"peek": True}))
+        found = [entry for entry in read["entries"] if entry["message_id"] == message_id]
+        if found:
+            return found
+        await anyio.sleep(0.1)
+    pytest.fail(f"no reply to message {message_id} reached the inbox")
+
+
+def write_config(text: str) -> None:
+    path = Path(os.environ["XDG_CONFIG_HOME"]) / "imessenger" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+# --- the tools and their schemas ---------------------------------------------------------
+
+
+async def test_the_tools_their_inputs_and_outputs(tmux: Tmux) -> None:
+    write_config("[send]\ntimeout_ms = 4321\n")
+    async with connect() as client:
+        listed = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(listed) == TOOLS
+    for tool in listed.values():
+        assert tool.description
+        assert tool.output_schema is not None
+        assert tool.output_schema["type"] == "object"
+    send = listed["send"].input_schema
+    assert send["required"] == ["target", "message"]
+    assert (send["properties"]["wait"]["type"], send["properties"]["wait"]["default"]) == (
+        "boolean",
+        True,
+    )
+    timeout = send["properties"]["timeout_ms"]
+    assert (timeout["type"], timeout["default"], timeout["minimum"]) == ("integer", 4321, 1)
+    assert listed["sessions"].input_schema["properties"] == {}
+    assert listed["reply"].input_schema["required"] == ["message_id", "text"]
+    inbox = listed["inbox"].input_schema
+    assert "required" not in inbox
+    assert inbox["properties"]["peek"]["default"] is False
+    approve = listed["approve"].input_schema
+    assert approve["required"] == ["session"]
+    assert (
+        approve["properties"]["choice"]["enum"],
+        approve["properties"]["choice"]["default"],
+    ) == (
+        [1, 2],
+        1,
+    )
+    assert listed["deny"].input_schema["required"] == ["session"]
+    assert set(listed["send"].output_schema["properties"]) >= {"id", "outcome", "reply"}
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+async def test_sessions_lists_states_prompts_and_unread_counts(
+    tmux: Tmux, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("coord", "w1", "w2"):
+        start_demo(sessions, name)
+    ask(sessions, "w2", "ASK[touch notes.txt] please")
+    sessions.store.add_inbox("w1", "notice", "for w1", "")
+    async with connect() as client:
+        listed = structured(await client.call_tool("sessions", {}))
+        text = text_of(await client.call_tool("sessions", {}))
+    assert listed["caller"] == "user"
+    rows = {row["name"]: row for row in listed["sessions"]}
+    assert rows["w1"] == {
+        "name": "w1",
+        "agent": "demo",
+        "state": "idle",
+        "asking": None,
+        "unread": 1,
+    }
+    assert (rows["w2"]["state"], rows["w2"]["asking"]) == ("asking", "touch notes.txt")
+    assert "w2 (demo) asking: touch notes.txt, 0 unread" in text
+    # an agent session sees the states, not the prompts it may not read or answer
+    monkeypatch.setenv("IMESSENGER_SESSION", "coord")
+    async with connect() as client:
+        seen = structured(await client.call_tool("sessions", {}))
+    assert seen["caller"] == "coord"
+    rows = {row["name"]: row for row in seen["sessions"]}
+    assert (rows["w2"]["state"], rows["w2"]["asking"]) == ("asking", None)
+
+
+# --- send -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_send_waits_and_returns_the_reply(tmux: Tmux, sessions: Sessions, mode: str) -> None:
+    start_demo(sessions, "w1")
+    body = "Hello w1.\nThis message is on two lines, with `code` and $(no expansion)."
+    async with connect(mode) as client:
+        result = await client.call_tool("send", {"target": "w1", "message": body})
+    assert text_of(result) == body
+    sent = structured(result)
+    assert (sent["target"], sent["outcome"], sent["reply"]) == ("w1", "replied", body)
+    assert sent["reply_via"] in ("record", "screen")
+    record = sessions.store.get_message(sent["id"])
+    assert record is not None
+    assert (record.sender, record.state, record.waiting) == ("user", MessageState.REPLIED, False)
+
+
+async def test_send_without_waiting_returns_the_id_and_outcome(
+    tmux: Tmux, sessions: Sessions
+) -> None:
+    start_demo(sessions, "w1")
+    async with connect() as client:
+        result = await client.call_tool(
+            "send", {"target": "w1", "message": "NOREPLY just so you know", "wait": False}
+        )
+    sent = structured(result)
+    assert sent["outcome"] in ("delivered", "queued")
+    assert sent["reply"] is None
+    assert text_of(result) == f"message {sent['id']} {sent['outcome']}"
+    record = sessions.store.get_message(sent["id"])
+    assert record is not None
+    assert (record.state.value, record.waiting) == (sent["outcome"], False)
+
+
+async def test_a_long_wait_reports_progress(tmux: Tmux, sessions: Sessions) -> None:
+    start_demo(sessions, "w1")
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, total, message))
+
+    body = "BUSY[1500] take your time"
+    async with connect() as client:
+        result = await client.call_tool(
+            "send",
+            {"target": "w1", "message": body, "timeout_ms": 20000},
+            progress_callback=progress,
+        )
+    assert text_of(result) == body
+    assert seen, "no progress notification in 1.5 s of waiting"
+    assert all(total == 20.0 for _, total, _ in seen)
+    assert all(message and "waiting for w1" in message for _, _, message in seen)
+    done = [value for value, _, _ in seen]
+    assert done == sorted(done)
+    assert done[0] >= 0.9
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_cancelled_send_stays_recorded_and_its_late_reply_goes_to_the_inbox(
+    tmux: Tmux, sessions: Sessions, mode: str
+) -> None:
+    start_demo(sessions, "w1")
+    body = "BUSY[2000] answer me later"
+    async with connect(mode) as client:
+        async with anyio.create_task_group() as group:
+            group.start_soon(lambda: client.call_tool("send", {"target": "w1", "message": body}))
+            await until(lambda: waited_for(sessions.store), what="the message to be waited for")
+            group.cancel_scope.cancel()
+        # the server learns of the cancellation (over JSON-RPC, a moment later) and stops
+        # waiting: the message stays recorded, no longer waited for
+        message = await until(
+            lambda: no_longer_waited_for(sessions.store), what="the wait to have stopped"
+        )
+        assert (message.target, message.reply) == ("w1", None)
+        # the agent answers later: the reply is collected into the caller's inbox
+        replies = await late_replies(client, message.id)
+    assert [(e["kind"], e["body"]) for e in replies] == [("reply", body)]
+    answered = sessions.store.get_message(message.id)
+    assert answered is not None
+    assert (answered.reply, answered.waiting) == (body, False)
+
+
+# --- reply and inbox -------------------------------------------------------------------------
+
+
+async def test_reply_answers_a_message_sent_to_the_caller_and_the_inbox_holds_it(
+    tmux: Tmux, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start_demo(sessions, "w1")
+    assert run_imessenger("send", "w1", "--no-reply", "NOREPLY answer with the tool").exit_code == 0
+    message = last_message(sessions.store)
+    assert message is not None
+    answer = "Done: 'quotes', `backticks`, $(not run)\nand a second line\n"
+    async with connect() as client:  # the user: not the session the message went to
+        refused = await client.call_tool("reply", {"message_id": message.id, "text": answer})
+    assert refused.is_error
+    assert "rule reply-to-own" in text_of(refused)
+
+    monkeypatch.setenv("IMESSENGER_SESSION", "w1")
+    async with connect() as client:
+        result = await client.call_tool("reply", {"message_id": message.id, "text": answer})
+        again = await client.call_tool("reply", {"message_id": message.id, "text": "twice"})
+    assert structured(result) == {"message_id": message.id, "to": "user", "to_inbox": True}
+    assert text_of(result).startswith(f"reply to user recorded (message {message.id})")
+    assert again.is_error
+    assert "already has a reply" in text_of(again)
+    record = sessions.store.get_message(message.id)
+    assert record is not None
+    assert (record.reply, record.reply_via) == (answer, "command")
+
+    monkeypatch.delenv("IMESSENGER_SESSION")
+    async with connect() as client:
+        peeked = structured(await client.call_tool("inbox", {"peek": True}))
+        still = structured(await client.call_tool("inbox", {"peek": True}))
+        read = await client.call_tool("inbox", {})
+        after = structured(await client.call_tool("inbox", {}))
+    assert peeked == still
+    assert peeked["owner"] == "user"
+    [entry] = peeked["entries"]
+    assert (entry["kind"], entry["message_id"], entry["body"], entry["unread"]) == (
+        "reply",
+        message.id,
+        answer,
+        True,
+    )
+    assert [e["id"] for e in structured(read)["entries"]] == [entry["id"]]
+    assert f"[reply] {entry['title']}" in text_of(read)
+    assert after["entries"] == []
+
+
+async def test_inbox_of_another_session_shows_its_prompt_and_follows_the_policy(
+    tmux: Tmux, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("coord", "w2"):
+        start_demo(sessions, name)
+    ask(sessions, "w2", "ASK[touch notes.txt] please")
+    async with connect() as client:
+        looked = structured(await client.call_tool("inbox", {"session": "w2"}))
+    assert (looked["owner"], looked["session"], looked["state"]) == ("w2", "w2", "asking")
+    assert looked["prompt"]["subject"] == "touch notes.txt"
+    answers = [option["answer"] for option in looked["prompt"]["options"]]
+    assert answers == ["yes-once", "yes-always", "no"]
+    monkeypatch.setenv("IMESSENGER_SESSION", "coord")
+    async with connect() as client:
+        refused = await client.call_tool("inbox", {"session": "w2"})
+    assert refused.is_error
+    assert "rule readers" in text_of(refused)
+
+
+# --- approve and deny ---------------------------------------------------------------------
+
+
+async def test_an_agent_may_not_approve_by_default(
+    tmux: Tmux, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("coord", "w2"):
+        start_demo(sessions, name)
+    ask(sessions, "w2", "ASK[touch notes.txt] please")
+    monkeypatch.setenv("IMESSENGER_SESSION", "coord")
+    async with connect() as client:
+        approved = await client.call_tool("approve", {"session": "w2"})
+        denied = await client.call_tool("deny", {"session": "w2"})
+    for refused in (approved, denied):
+        assert refused.is_error
+        assert refused.structured_content is None
+        text = text_of(refused)
+        assert text.startswith('refused: session "coord" may not answer the permission prompts')
+        assert "rule approvers" in text
+        assert "approvers under [policy]" in text
+    assert sessions.view("w2").state is State.ASKING  # nothing was pressed
+    refusals = sessions.store.list_refusals("coord")
+    assert [(r.action, r.subject, r.rule) for r in refusals] == [("approve", "w2", "approvers")] * 2
+
+
+async def test_an_approver_approves_and_denies(
+    tmux: Tmux, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config('[policy]\napprovers = ["coord"]\n')
+    for name in ("coord", "w2"):
+        start_demo(sessions, name)
+    monkeypatch.setenv("IMESSENGER_SESSION", "coord")
+    ask(sessions, "w2", "ASK[touch notes.txt] please")
+    async with connect() as client:
+        result = await client.call_tool("approve", {"session": "w2", "choice": 2})
+        approved = structured(result)
+        assert approved["session"] == "w2"
+        assert (approved["answer"], approved["keys"], approved["closed"]) == (
+            "yes-always",
+            ["2"],
+            True,
+        )
+        assert approved["about"] == "touch notes.txt"
+        assert text_of(result).startswith('approved "w2": touch notes.txt -- yes, and don')
+        ask(sessions, "w2", "ASK[rm notes.txt] please")
+        denied = structured(await client.call_tool("deny", {"session": "w2"}))
+        assert (denied["answer"], denied["option"], denied["closed"]) == ("no", "No", True)
+        own = await client.call_tool("approve", {"session": "coord"})
+    assert own.is_error  # never one's own prompt (nothing is asking there either)
+    assert "rule self" in text_of(own)
+    approvals = sessions.store.list_approvals("w2")
+    assert sorted(str(a.choice) for a in approvals) == ["no", "yes-always"]
+    assert {a.actor for a in approvals} == {"coord"}
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "says"),
+    [
+        ("send", {"target": "w1", "message": "  \n"}, "the message is empty: nothing to send"),
+        ("send", {"target": "bad name", "message": "hi"}, "session name 'bad name' contains ' '"),
+        ("send", {"target": "w1"}, "message\n  Field required"),
+        ("send", {"target": "w1", "message": "hi", "timeout_ms": 0}, "greater than or equal to 1"),
+        ("approve", {"session": "w1", "choice": 3}, "choice\n  Input should be 1 or 2"),
+        ("approve", {"session": "#(touch x)"}, "session name '#(touch x)' contains '#'"),
+        ("deny", {"session": ""}, "session name '' must not be empty"),
+        ("inbox", {"session": "a:b"}, "session name 'a:b' contains ':'"),
+        ("reply", {"message_id": "deadbeef", "text": "hi"}, 'no message with id "deadbeef"'),
+        ("nonesuch", {}, "Unknown tool: nonesuch"),
+    ],
+    ids=[
+        "empty message",
+        "bad target",
+        "no message",
+        "zero timeout",
+        "choice 3",
+        "hostile session",
+        "empty session",
+        "target syntax",
+        "unknown id",
+        "unknown tool",
+    ],
+)
+async def test_bad_input_is_a_clear_tool_error(
+    tmux: Tmux, tool: str, arguments: dict[str, Any], says: str
+) -> None:
+    async with connect() as client:
+        result = await client.call_tool(tool, arguments)
+    assert result.is_error
+    assert says in text_of(result)
+
+
+# --- over stdio, as an agent runs it --------------------------------------------------------
+
+
+async def test_over_stdio_send_waits_and_a_cancel_stops_the_wait(
+    tmux: Tmux, sessions: Sessions
+) -> None:
+    start_demo(sessions, "w1")
+    async with Client(stdio_server(), mode="legacy") as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        result = await client.call_tool("send", {"target": "w1", "message": "over stdio"})
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                lambda: client.call_tool("send", {"target": "w1", "message": "BUSY[3000] later"})
+            )
+            await until(lambda: waited_for(sessions.store), what="the message to be waited for")
+            group.cancel_scope.cancel()
+        stopped = await until(
+            lambda: no_longer_waited_for(sessions.store), what="the server to stop waiting"
+        )
+    assert names == TOOLS
+    assert (text_of(result), structured(result)["outcome"]) == ("over stdio", "replied")
+    assert stopped.body == "BUSY[3000] later"
+
+
+# --- the connection marker, for "ready means ready" -----------------------------------------
+
+
+def test_an_agent_that_connects_is_marked_in_its_session(tmux: Tmux, tmp_path: Path) -> None:
+    output = tmp_path / "client.json"
+    started = run_isesh(
+        "start", "a1", "--agent", "shell", "--", sys.executable, str(PROGRAMS / "mcp_client.py"),
+        str(output),
+    )  # fmt: skip
+    assert started.exit_code == 0, started.output
+    wait_for(output.exists, seconds=30, what="the agent's MCP client to have called a tool")
+    listed = json.loads(output.read_text())
+    assert listed["caller"] == "a1"  # found from the process tree: the server runs in a1
+    with Store.open() as store:
+        session = store.get_session(tmux.label, "a1")
+    assert session is not None
+    assert session.mcp_connected_at is not None
+    assert session.started_at <= session.mcp_connected_at <= time.time()
+
+
+async def test_the_marker_is_set_by_the_2026_protocol_too_and_only_for_agents(
+    tmux: Tmux, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("coord", "w1"):
+        start_demo(sessions, name)
+    async with connect():  # the user: no session to mark
+        pass
+    monkeypatch.setenv("IMESSENGER_SESSION", "coord")
+    async with connect():
+        pass
+    marked = {
+        name: record.mcp_connected_at
+        for name in ("coord", "w1")
+        if (record := sessions.store.get_session(tmux.label, name)) is not None
+    }
+    assert marked["coord"] is not None
+    assert marked["w1"] is None
+
+
+# --- what the import costs, and who pays it -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["status"], ["status", "--json"], ["whoami"], ["--help"], ["mcp", "--help"], ["inbox"]],
+    ids=" ".join,
+)
+def test_other_commands_do_not_import_the_mcp_sdk(tmux: Tmux, args: list[str]) -> None:
+    code = (
+        "import sys\n"
+        f"sys.argv = ['imessenger', *{args!r}]\n"
+        "from imessenger.cli.entry import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'mcp', 'mcp_types', 'pydantic', 'anyio', 'starlette'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
