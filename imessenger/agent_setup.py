@@ -41,9 +41,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: The ways of pre-allowing the reply command, and of installing hooks.
+#: The ways of pre-allowing the reply command, of installing hooks, of registering the
+#: imessenger MCP server.
 ALLOW_KINDS = ("claude", "gemini", "demo")
 HOOK_KINDS = ("claude", "codex", "aider", "demo")
+MCP_KINDS = ("claude", "codex")
+
+#: The MCP tools every session may use (pre-allowed), and those only approvers may.
+MCP_TOOLS = ("sessions", "send", "reply", "inbox")
+MCP_APPROVER_TOOLS = ("approve", "deny")
 
 #: The Claude Code hook events isesh installs: start, a message taken, asking, a turn done.
 CLAUDE_HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "PermissionRequest", "Stop")
@@ -85,17 +91,31 @@ class Setup:
     skipped: str = ""
 
 
-def setup(allow_reply: str, hooks: str, argv: Sequence[str], folder: Path) -> Setup:
-    """What isesh adds for a profile's ``allow_reply`` and ``hooks`` to ``argv``.
+def setup(
+    allow_reply: str,
+    hooks: str,
+    argv: Sequence[str],
+    folder: Path,
+    *,
+    mcp: str = "",
+    approver: bool = False,
+    socket: str | None = None,
+) -> Setup:
+    """What isesh adds for a profile's ``allow_reply``, ``hooks`` and ``mcp`` to ``argv``.
 
-    ``folder`` is where the session's own files go (named in the arguments).
+    ``folder`` is where the session's own files go (named in the arguments);
+    ``approver``: the policy lets this session answer prompts, so the MCP tools
+    ``approve`` and ``deny`` are pre-allowed too. ``socket``: the tmux server's socket
+    name, given to the MCP server (an agent may start it with an environment of its own).
     """
     args: list[str] = []
     files: dict[str, str] = {}
     skipped = ""
     settings: dict[str, object] = {}
+    allowed: list[str] = []
+    tools = [*MCP_TOOLS, *(MCP_APPROVER_TOOLS if approver else ())]
     if allow_reply == "claude":
-        settings["permissions"] = {"allow": [f"Bash({reply_command()}:*)"]}
+        allowed.append(f"Bash({reply_command()}:*)")
     elif allow_reply == "gemini":
         files["policy.toml"] = gemini_policy(reply_command())
         args += ["--policy", str(folder / "policy.toml")]
@@ -107,12 +127,49 @@ def setup(allow_reply: str, hooks: str, argv: Sequence[str], folder: Path) -> Se
         args += ["--notifications", "--notifications-command", hook_command("aider")]
     elif hooks == "demo":
         args += ["--hook-command", hook_command("demo")]
+    if mcp == "claude":
+        args += ["--mcp-config", json.dumps(mcp_servers(socket), separators=(",", ":"))]
+        allowed += [f"mcp__imessenger__{tool}" for tool in tools]
+    elif mcp == "codex":
+        args += codex_mcp(tools, socket)
+    if allowed:
+        settings["permissions"] = {"allow": allowed}
     if settings:
         if any(arg == "--settings" or arg.startswith("--settings=") for arg in argv):
             skipped = "the command line gives its own --settings: no reply rule nor hooks added"
         else:
             args += ["--settings", json.dumps(settings, separators=(",", ":"))]
     return Setup(tuple(args), files, skipped)
+
+
+def mcp_command(socket: str | None = None) -> list[str]:
+    """The command that starts this installation's ``imessenger mcp`` on tmux server
+    ``socket`` (None: the default one)."""
+    return [*own_command(), *(["-L", socket] if socket else []), "mcp"]
+
+
+def mcp_servers(socket: str | None = None) -> dict[str, dict[str, object]]:
+    """The ``mcpServers`` table that starts ``imessenger mcp``."""
+    command = mcp_command(socket)
+    server = {"type": "stdio", "command": command[0], "args": command[1:]}
+    return {"mcpServers": {"imessenger": server}}
+
+
+def codex_mcp(tools: Sequence[str], socket: str | None = None) -> list[str]:
+    """Codex CLI's ``-c`` options for the imessenger MCP server, ``tools`` pre-approved.
+
+    Each value is TOML; a JSON string or array of strings is one too.
+    """
+    command = mcp_command(socket)
+    args = [
+        "-c",
+        f"mcp_servers.imessenger.command={json.dumps(command[0])}",
+        "-c",
+        f"mcp_servers.imessenger.args={json.dumps(command[1:])}",
+    ]
+    for tool in tools:
+        args += ["-c", f'mcp_servers.imessenger.tools.{tool}.approval_mode="approve"']
+    return args
 
 
 def claude_hooks(command: str) -> dict[str, list[dict[str, object]]]:

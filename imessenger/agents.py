@@ -46,6 +46,7 @@ _KEY_TYPES: dict[str, type] = {
     "record": str,
     "allow_reply": str,
     "hooks": str,
+    "mcp": str,
     "queues_when_busy": bool,
     "submit_retry": bool,
     "bracket_pastes": bool,
@@ -91,6 +92,8 @@ class Launch:
     #: how its hooks report its events ("": none); see imessenger.agent_setup
     allow_reply: str = ""
     hooks: str = ""
+    #: how the imessenger MCP server is registered with the agent ("": it is not)
+    mcp: str = ""
 
     def argv(self, environ: Mapping[str, str] | None = None) -> list[str]:
         """Return the command to run: ``{python}`` replaced, ``[]`` -> the user's $SHELL."""
@@ -199,6 +202,7 @@ class Profile:
                     record=values["record"],
                     allow_reply=values["allow_reply"],
                     hooks=values["hooks"],
+                    mcp=values["mcp"],
                 ),
                 drive=Drive(
                     submit_keys=values["submit_keys"],
@@ -245,6 +249,7 @@ class Profile:
             ("record", launch.record, records.KINDS),
             ("allow_reply", launch.allow_reply, agent_setup.ALLOW_KINDS),
             ("hooks", launch.hooks, agent_setup.HOOK_KINDS),
+            ("mcp", launch.mcp, agent_setup.MCP_KINDS),
         ):
             if value not in ("", *kinds):
                 raise self._fail(key, f'"{value}" is not one of: "", {", ".join(kinds)}')

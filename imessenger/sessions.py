@@ -24,6 +24,7 @@ from imessenger.config import FALLBACK_PROFILE, Config
 from imessenger.errors import ImessengerError, NoSuchSession, UsageError
 from imessenger.names import check_name
 from imessenger.paths import fault_advice, make_private_dir, user_config_path, write_private_file
+from imessenger.policy import Action
 from imessenger.records.pinning import Pin, made_here, pin
 from imessenger.screen import Screen, State, classify
 from imessenger.store import SessionRecord, Store, instance_of
@@ -35,6 +36,25 @@ logger = logging.getLogger(__name__)
 _PASSED_ON = ("IMESSENGER_HOME", "IMESSENGER_CONFIG", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
 #: Profiles tried, in order, to read the screen of a session isesh did not start.
 _GUESS_ORDER = ("claude", "codex", "gemini", "aider", "demo")
+
+
+#: How long a just-started agent whose profile registers imessenger's MCP server reads
+#: as starting until that server connected (then it is taken as ready without it).
+MCP_CONNECT_S = 30.0
+
+
+def waiting_for_tools(record: SessionRecord | None, screen: Screen) -> Screen:
+    """``screen``, read as starting while the agent's imessenger MCP server has not
+    connected yet: ready means its tools are there for the first message."""
+    if (
+        screen.state is State.IDLE
+        and record is not None
+        and record.mcp
+        and record.mcp_connected_at is None
+        and time.time() - record.started_at < MCP_CONNECT_S
+    ):
+        return replace(screen, state=State.STARTING)
+    return screen
 
 
 def validate_name(name: str) -> None:
@@ -123,7 +143,16 @@ class Sessions:
         if pinned is not None:
             argv = [*argv, *pinned.args]
         files_dir = self._files_dir(name)
-        extra = setup(profile.launch.allow_reply, profile.launch.hooks, argv, files_dir)
+        approver = self.config.settings.policy.decide(name, Action.APPROVE) is None
+        extra = setup(
+            profile.launch.allow_reply,
+            profile.launch.hooks,
+            argv,
+            files_dir,
+            mcp=profile.launch.mcp,
+            approver=approver,
+            socket=self.tmux.socket_name,
+        )
         if extra.skipped:
             logger.warning('"%s": %s', name, extra.skipped)
         argv = [*argv, *extra.args]
@@ -166,6 +195,7 @@ class Sessions:
                 record_ref=pinned.ref if pinned is not None else "",
                 hooks=hooks,
                 files_dir=str(files_dir) if extra.files else "",
+                mcp=profile.launch.mcp,
             )
             self.store.cancel_undelivered(  # an earlier session of this name is not this one
                 self.tmux.label,
@@ -270,6 +300,8 @@ class Sessions:
         profile = self.view_profile(view)
         starting = view.managed and profile.launch.starting(time.time() - view.started_at)
         screen = classify(visible, profile.grammar, dead=info.dead, starting=starting)
+        if view.managed and screen.state is State.IDLE:
+            screen = waiting_for_tools(self.store.get_session(self.tmux.label, view.name), screen)
         return replace(view, screen=screen), text
 
     def _seen(self, pane: AgentPane, record: SessionRecord | None) -> SessionView:
@@ -280,6 +312,7 @@ class Sessions:
             profile = self.profile_for(record.agent)
             starting = profile.launch.starting(time.time() - record.started_at)
             screen = classify(text, profile.grammar, dead=info.dead, starting=starting)
+            screen = waiting_for_tools(record, screen)
             return SessionView(
                 name=info.session,
                 agent=record.agent,

@@ -147,8 +147,10 @@ class SessionRecord:
     #: installed none), and the folder of the files isesh made for this session ("")
     hooks: str = ""
     files_dir: str = ""
-    #: when the agent connected to imessenger's MCP server (``imessenger mcp``), last, in
+    #: how imessenger's MCP server (``imessenger mcp``) was registered with the agent (a
+    #: profile's ``mcp``; "" when it was not), and when the agent last connected to it in
     #: this session (None: not yet, or never)
+    mcp: str = ""
     mcp_connected_at: float | None = None
 
 
@@ -354,6 +356,7 @@ def _hook_events(conn: sqlite3.Connection) -> None:
 
 def _mcp_connections(conn: sqlite3.Connection) -> None:
     """Record when a session's agent connected to imessenger's MCP server."""
+    conn.execute("ALTER TABLE sessions ADD COLUMN mcp TEXT NOT NULL DEFAULT ''")
     conn.execute("ALTER TABLE sessions ADD COLUMN mcp_connected_at REAL")
 
 
@@ -378,7 +381,7 @@ def migration_name(migration: Migration) -> str:
 
 _SESSION_COLUMNS = (
     "server, name, agent, directory, command, started_at, record_kind, record_ref, hooks, "
-    "files_dir, mcp_connected_at"
+    "files_dir, mcp, mcp_connected_at"
 )
 _HOOK_EVENT_COLUMNS = "id, at, server, session, kind, event, state, detail, screen"
 #: How many hook events are kept per session (the oldest go first).
@@ -406,6 +409,7 @@ def _session(row: sqlite3.Row) -> SessionRecord:
         record_ref=row["record_ref"],
         hooks=row["hooks"],
         files_dir=row["files_dir"],
+        mcp=row["mcp"],
         mcp_connected_at=row["mcp_connected_at"],
     )
 
@@ -800,6 +804,7 @@ class Store:
         record_ref: str = "",
         hooks: str = "",
         files_dir: str = "",
+        mcp: str = "",
     ) -> SessionRecord:
         """Record that isesh started a session, replacing any record with the same key.
 
@@ -816,11 +821,12 @@ class Store:
             record_ref,
             hooks,
             files_dir,
+            mcp,
         )
         with self._write(f'record session "{name}"') as conn:
             conn.execute(
                 f"INSERT OR REPLACE INTO sessions ({_SESSION_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                 (
                     server,
                     name,
@@ -832,6 +838,7 @@ class Store:
                     record_ref,
                     hooks,
                     files_dir,
+                    mcp,
                 ),
             )
             conn.execute("DELETE FROM hook_events WHERE server = ? AND session = ?", (server, name))

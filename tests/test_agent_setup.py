@@ -164,3 +164,39 @@ def test_a_payload_that_cannot_be_read_says_why(payload: str, why: str) -> None:
 def test_a_kind_without_hooks_is_refused() -> None:
     with pytest.raises(ValueError, match='"gemini" is not a kind of hooks'):
         read_event("gemini", "{}")
+
+
+# --- imessenger's MCP server, registered per session ---------------------------------------
+
+
+def test_claude_gets_the_mcp_server_and_its_tools_pre_allowed_but_approve() -> None:
+    done = setup("claude", "", ["claude"], FOLDER, mcp="claude")
+    assert done.args[0] == "--mcp-config"
+    [server] = json.loads(done.args[1])["mcpServers"].values()
+    assert [server["command"], *server["args"]] == [*own_command(), "mcp"]
+    allowed = settings_of(done.args)["permissions"]["allow"]  # type: ignore[index]
+    assert allowed == [
+        f"Bash({reply_command()}:*)",
+        "mcp__imessenger__sessions",
+        "mcp__imessenger__send",
+        "mcp__imessenger__reply",
+        "mcp__imessenger__inbox",
+    ]
+    approver = setup("", "", ["claude"], FOLDER, mcp="claude", approver=True)
+    allowed = settings_of(approver.args)["permissions"]["allow"]  # type: ignore[index]
+    assert allowed[-2:] == ["mcp__imessenger__approve", "mcp__imessenger__deny"]
+
+
+def test_codex_gets_the_mcp_server_through_config_overrides() -> None:
+    done = setup("", "codex", ["codex"], FOLDER, mcp="codex")
+    values = [done.args[i + 1] for i in range(0, len(done.args), 2)]
+    assert all(done.args[i] == "-c" for i in range(0, len(done.args), 2))
+    parsed = tomllib.loads("\n".join(values))
+    server = parsed["mcp_servers"]["imessenger"]
+    assert [server["command"], *server["args"]] == [*own_command(), "mcp"]
+    assert {tool: t["approval_mode"] for tool, t in server["tools"].items()} == {
+        "sessions": "approve",
+        "send": "approve",
+        "reply": "approve",
+        "inbox": "approve",
+    }

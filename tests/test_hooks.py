@@ -314,3 +314,25 @@ def test_the_console_script_answers_a_hook_without_click(tmux: Tmux) -> None:
         text=True,
     )
     assert (good.returncode, good.stdout) == (0, "False\n"), good.stderr
+
+
+def test_an_agent_with_imessengers_mcp_server_is_ready_once_the_server_connected(
+    tmux: Tmux, sessions: Sessions
+) -> None:
+    from imessenger import paths
+
+    config = paths.user_config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[send]\nready_timeout_ms = 1000\n", encoding="utf-8")
+    start_demo(sessions, "w1")
+    with Store.open() as store:
+        # as if its profile registered the server (the demo agent runs none)
+        with store._write("test") as conn:
+            conn.execute("UPDATE sessions SET mcp = 'claude' WHERE name = 'w1'")
+        assert sessions.view("w1").state is State.STARTING
+        sent = run_imessenger("send", "--no-reply", "--timeout", "300", "w1", "too early")
+        assert sent.exit_code != 0  # not pasted before its tools are there
+        assert store.mark_mcp_connected(tmux.label, "w1")
+    assert sessions.view("w1").state is State.IDLE
+    sent = run_imessenger("send", "--no-reply", "w1", "now")
+    assert sent.exit_code == 0, sent.output

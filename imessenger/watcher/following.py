@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from imessenger.agents import Profile
 from imessenger.errors import ImessengerError
 from imessenger.screen import Screen, State, classify
-from imessenger.sessions import Sessions
+from imessenger.sessions import Sessions, waiting_for_tools
 from imessenger.store import SessionRecord
 from imessenger.tmux import (
     CLIENT_EXIT,
@@ -192,6 +192,16 @@ class Following:
         profile = followed.profile
         starting = profile.launch.starting(time.time() - followed.record.started_at)
         screen = classify(text, profile.grammar, dead=pane.dead, starting=starting)
+        if (
+            screen.state is State.IDLE
+            and followed.record.mcp
+            and followed.record.mcp_connected_at is None
+        ):
+            # ready once its imessenger MCP server connected: the record tells
+            fresh = self.sessions.store.get_session(self.tmux.label, followed.name)
+            if fresh is not None and fresh.started_at == followed.record.started_at:
+                followed.record = fresh
+            screen = waiting_for_tools(followed.record, screen)
         before = followed.state
         followed.pane, followed.screen = pane, screen
         if screen.state is not before:

@@ -52,16 +52,20 @@ def _stream(reply: Reply, answers: list[Answer], *, started: bool = False) -> No
     as one text block, then the first shell command as a ``tool_use`` block."""
     if not started:
         _start(reply)
-    text = "\n\n".join(a.text for a in answers if a.command is None and a.text)
-    call = next((a for a in answers if a.command is not None), None)
+    text = "\n\n".join(a.text for a in answers if not a.calls_tool and a.text)
+    call = next((a for a in answers if a.calls_tool), None)
     blocks: list[tuple[dict[str, Any], dict[str, Any]]] = []
     if text or call is None:
         blocks.append(({"type": "text", "text": ""}, {"type": "text_delta", "text": text}))
     if call is not None:
-        arguments = json.dumps({"command": call.command, "description": "Run a command"})
+        if call.tool:
+            name, arguments = call.tool, json.dumps(call.tool_input)
+        else:
+            name = "Bash"
+            arguments = json.dumps({"command": call.command, "description": "Run a command"})
         blocks.append(
             (
-                {"type": "tool_use", "id": call.call_id, "name": "Bash", "input": {}},
+                {"type": "tool_use", "id": call.call_id, "name": name, "input": {}},
                 {"type": "input_json_delta", "partial_json": arguments},
             )
         )

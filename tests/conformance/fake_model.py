@@ -61,6 +61,10 @@ class Rule:
     reply delimiters when the message has an envelope.
     ``gate``: hold the answer until the test sets it (the agent stays busy meanwhile).
     ``escalate``: ask for the command to run outside the sandbox (Codex's approval).
+    ``calls``: instead of a command, call these tools (name, input) one after the
+    other, each once the previous one's result came ("{id}" in a string input becomes
+    the envelope's message id); then answer with ``after``, where "{outputs}" becomes
+    the results, one per line.
     """
 
     trigger: str
@@ -70,22 +74,32 @@ class Rule:
     enveloped: bool = True
     gate: threading.Event | None = None
     escalate: bool = True
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Answer:
-    """One answer of the model: text, or a call of the shell tool with ``command``."""
+    """One answer of the model: text, or a call of the shell tool with ``command``, or of
+    the tool named ``tool`` with ``tool_input``."""
 
     text: str = ""
     command: str | None = None
     call_id: str = ""
     escalate: bool = True
+    tool: str = ""
+    tool_input: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def calls_tool(self) -> bool:
+        return self.command is not None or bool(self.tool)
 
 
 @dataclass
 class _Call:
     rule: Rule
     message_id: str | None
+    step: int = 0  # which of the rule's ``calls`` this is
+    outputs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -157,6 +171,8 @@ class Script:
                 holding()
             if not rule.gate.wait(GATE_TIMEOUT_S):
                 logger.warning("gate of rule %r never opened", rule.trigger)
+        if rule.calls:
+            return self._tool_call(_Call(rule, message_id))
         if rule.command is None:
             answer = rule.text.replace("{body}", envelope_body(text) or text)
             return Answer(_wrap(answer, message_id if rule.enveloped else None))
@@ -167,12 +183,32 @@ class Script:
         command = command.replace("{reply}", reply_command_in(text, message_id or ""))
         return Answer(command=command, call_id=call_id, escalate=rule.escalate)
 
+    def _tool_call(self, call: _Call) -> Answer:
+        """The answer that makes the next of a rule's tool calls."""
+        name, given = call.rule.calls[call.step]
+        arguments = {
+            key: value.replace("{id}", call.message_id or "") if isinstance(value, str) else value
+            for key, value in given.items()
+        }
+        call_id = f"call_{next(self._ids)}"
+        with self._lock:
+            self._calls[call_id] = call
+        return Answer(call_id=call_id, tool=name, tool_input=arguments)
+
     def answer_tool(self, call_id: str, output: str) -> Answer:
-        """Answer the result of the shell tool call ``call_id``."""
+        """Answer the result of the tool call ``call_id``."""
         with self._lock:
             call = self._calls.get(call_id)
         if call is None:
             return Answer(f"The tool said: {output}")
+        if call.rule.calls:
+            call.outputs.append(output.strip())
+            if call.step + 1 < len(call.rule.calls):
+                return self._tool_call(
+                    _Call(call.rule, call.message_id, call.step + 1, call.outputs)
+                )
+            text = call.rule.after.replace("{outputs}", "\n".join(call.outputs))
+            return Answer(_wrap(text, call.message_id if call.rule.enveloped else None))
         text = call.rule.after.replace("{output}", output.strip())
         return Answer(_wrap(text, call.message_id if call.rule.enveloped else None))
 

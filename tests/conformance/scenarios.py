@@ -14,14 +14,15 @@ import shlex
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from click.testing import Result
 from fake_model import envelope_body
 from real_agents import Agent
-from support import python_cli, run_imessenger, stays, wait_for
+from support import python_cli, run_imessenger, run_isesh, stays, wait_for
 
 from imessenger.agents import load_profiles
 from imessenger.cli.messaging import EXIT_PENDING
@@ -587,3 +588,48 @@ def no_yes_always_deny_and_nothing_asking(agent: Agent) -> None:
     assert agent.screen_state(NAME) == ("idle", "")  # nothing typed into the input box
     assert len(agent.script.turns) == turns  # and nothing submitted
     assert runs(agent) == []
+
+
+# --- imessenger's MCP tools, used by the agents themselves ---------------------------------
+
+
+def coordinator_delegates_through_the_tools(agent: Agent, tool: Callable[[str], str]) -> None:
+    """A coordinator agent hands work to two workers (the demo agent, and another session
+    of this agent, which answers with the ``reply`` tool) and collects both replies as
+    the results of its ``send`` tool calls: no shell command, no printed delimiters, no
+    permission prompt. ``tool`` spells a tool's name as the agent's model calls it."""
+    agent.script.on(
+        "WORK-FOR-AGENT",
+        calls=[(tool("reply"), {"message_id": "{id}", "text": "agent worker: **done** `x`"})],
+        after="replied with the tool",
+        enveloped=False,
+    )
+    agent.script.on(
+        "DELEGATE",
+        calls=[
+            (tool("send"), {"target": "worker-demo", "message": "WORK-FOR-DEMO: echo me"}),
+            (tool("send"), {"target": "worker-agent", "message": "WORK-FOR-AGENT: please"}),
+        ],
+        after="collected:\n{outputs}",
+    )
+    started = run_isesh("start", "worker-demo", "--agent", "demo", "-d", str(agent.workdir))
+    assert started.exit_code == 0, started.output
+    agent.start("worker-agent")
+    agent.start("coordinator")
+    for name in ("worker-demo", "worker-agent", "coordinator"):
+        agent.wait_state(name, "idle", 60)  # idle: its imessenger tools are connected
+    began = time.monotonic()
+    answered = send("--json", "--timeout", "120000", "coordinator", "DELEGATE to both workers")
+    took = time.monotonic() - began
+    assert answered.exit_code == 0, answered.output
+    reply = json.loads(answered.stdout)["reply"]
+    assert "WORK-FOR-DEMO: echo me" in reply, reply
+    assert "agent worker: **done** `x`" in reply, reply
+    print(f"delegation to two workers through the tools: {took:.2f} s")
+    with Store.open() as store:
+        sent = {m.target: m for m in store.list_messages(limit=None) if m.sender == "coordinator"}
+    assert sent["worker-agent"].reply_via == "command"  # the reply tool, not the screen
+    assert {m.state for m in sent.values()} == {MessageState.REPLIED}
+    with Store.open() as store:
+        asked = [e for e in store.read_inbox("user", peek=True) if e.kind is InboxKind.PROMPT]
+    assert asked == []  # no permission prompt anywhere

@@ -63,3 +63,9 @@ def test_hooks_agree_with_the_screen(claude: Agent) -> None:
             ("Stop", "idle"),
         ],
     )
+
+
+def test_a_coordinator_delegates_to_two_workers_through_the_tools(claude: Agent) -> None:
+    scenarios.coordinator_delegates_through_the_tools(
+        claude, lambda name: f"mcp__imessenger__{name}"
+    )
