@@ -616,8 +616,8 @@ def coordinator_delegates_through_the_tools(agent: Agent, tool: Callable[[str], 
     assert started.exit_code == 0, started.output
     agent.start("worker-agent")
     agent.start("coordinator")
-    for name in ("worker-demo", "worker-agent", "coordinator"):
-        agent.wait_state(name, "idle", 60)  # idle: its imessenger tools are connected
+    # sent right after the start: the coordinator takes it once its tools are connected
+    # (until then it reads as starting), and so do the workers their messages
     began = time.monotonic()
     answered = send("--json", "--timeout", "120000", "coordinator", "DELEGATE to both workers")
     took = time.monotonic() - began
@@ -630,6 +630,55 @@ def coordinator_delegates_through_the_tools(agent: Agent, tool: Callable[[str], 
         sent = {m.target: m for m in store.list_messages(limit=None) if m.sender == "coordinator"}
     assert sent["worker-agent"].reply_via == "command"  # the reply tool, not the screen
     assert {m.state for m in sent.values()} == {MessageState.REPLIED}
-    with Store.open() as store:
-        asked = [e for e in store.read_inbox("user", peek=True) if e.kind is InboxKind.PROMPT]
-    assert asked == []  # no permission prompt anywhere
+    for target, message in sorted(sent.items()):
+        assert message.replied_at is not None
+        print(f"send tool -> {target}: {1000 * (message.replied_at - message.created_at):.0f} ms")
+    for name in ("worker-demo", "worker-agent", "coordinator"):
+        assert agent.state(name) != "asking"  # no permission prompt anywhere
+
+
+def approve_through_the_tools_needs_the_policy(agent: Agent, tool: Callable[[str], str]) -> None:
+    """An agent's ``approve`` tool is not pre-allowed and is refused by the policy, naming
+    the rule; for a session ``[policy] approvers`` lists, it is pre-allowed and answers
+    another session's prompt."""
+    from imessenger import paths
+
+    agent.script.on(
+        "APPROVE-IT",
+        calls=[(tool("approve"), {"session": "worker-demo", "choice": 1})],
+        after="approve said: {outputs}",
+    )
+    config = paths.user_config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[policy]\napprovers = ["boss"]\n', encoding="utf-8")
+    started = run_isesh("start", "worker-demo", "--agent", "demo", "-d", str(agent.workdir))
+    assert started.exit_code == 0, started.output
+    agent.start("coordinator")
+    agent.start("boss")
+    agent.wait_state("worker-demo", "idle")
+    asked = send("--no-reply", "worker-demo", "ASK[touch granted.txt]")
+    assert asked.exit_code == 0, asked.output
+    agent.wait_state("worker-demo", "asking")
+
+    # not an approver: the agent asks before it uses the tool, and the policy refuses it
+    refused = subprocess.Popen(
+        [*python_cli(), "send", "--json", "--timeout", "60000", "coordinator", "APPROVE-IT now"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    agent.wait_state("coordinator", "asking", 60)
+    shown = run_imessenger("inbox", "coordinator")
+    assert "approve" in shown.stdout, shown.output  # its prompt is about the approve tool
+    assert run_imessenger("approve", "coordinator").exit_code == 0
+    code, data = finish(refused)
+    assert code == 0, data
+    assert "approvers" in str(data["reply"]), data
+    assert agent.state("worker-demo") == "asking"  # nothing was pressed there
+
+    # an approver: no prompt of its own, and the worker's prompt is answered
+    granted = send("--json", "--timeout", "60000", "boss", "APPROVE-IT for the worker")
+    assert granted.exit_code == 0, granted.output
+    assert "yes-once" in json.loads(granted.stdout)["reply"], granted.stdout
+    agent.wait_state("worker-demo", "idle")
+    assert "Ran touch granted.txt" in agent.screen("worker-demo")

@@ -69,3 +69,7 @@ def test_a_coordinator_delegates_to_two_workers_through_the_tools(claude: Agent)
     scenarios.coordinator_delegates_through_the_tools(
         claude, lambda name: f"mcp__imessenger__{name}"
     )
+
+
+def test_approve_through_the_tools_needs_the_policy(claude: Agent) -> None:
+    scenarios.approve_through_the_tools_needs_the_policy(claude, "mcp__imessenger__{}".format)
