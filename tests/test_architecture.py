@@ -83,6 +83,20 @@ def test_pure_modules_reach_neither_tmux_nor_the_database(name: str) -> None:
     assert not reached, f"{name} imports {sorted(reached)}"
 
 
+#: Interface modules that only turn the Api's values into text: no click, no terminal.
+RENDERERS = ("cli/explain.py",)
+
+
+@pytest.mark.parametrize("where", RENDERERS)
+def test_renderers_are_pure(where: str) -> None:
+    reached = {
+        module
+        for module in imports(PACKAGE / where)
+        if module.split(".")[0] in ("click", "curses") or reaches(module, IMPURE)
+    }
+    assert not reached, f"{where} imports {sorted(reached)}"
+
+
 def test_the_store_and_the_tmux_package_know_nothing_of_each_other() -> None:
     assert not {n for n in imports(PACKAGE / "store.py") if reaches(n, {"imessenger.tmux"})}
     for path in sorted(TMUX.glob("*.py")):

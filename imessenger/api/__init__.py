@@ -37,6 +37,7 @@ from imessenger.api.prompts import PromptActions
 from imessenger.api.sessions import SessionActions
 from imessenger.api.values import Answered as Answered
 from imessenger.api.values import Asking as Asking
+from imessenger.api.values import Explained as Explained
 from imessenger.api.values import Inbox as Inbox
 from imessenger.api.values import Log as Log
 from imessenger.api.values import OptionView as OptionView
@@ -55,6 +56,18 @@ if TYPE_CHECKING:
     from imessenger.delivery import NotDelivered as NotDelivered
     from imessenger.delivery import SendResult as SendResult
     from imessenger.menu import Menu as Menu
+    from imessenger.screen import Explanation as Explanation
+    from imessenger.screen import Hit as Hit
+    from imessenger.screen import InputMiss as InputMiss
+    from imessenger.screen import InputTrace as InputTrace
+    from imessenger.screen import MarkerTrace as MarkerTrace
+    from imessenger.screen import OptionTrace as OptionTrace
+    from imessenger.screen import PatternRef as PatternRef
+    from imessenger.screen import PromptMiss as PromptMiss
+    from imessenger.screen import PromptTrace as PromptTrace
+    from imessenger.screen import Rule as Rule
+    from imessenger.screen import ScreenLine as ScreenLine
+    from imessenger.screen import Subject as Subject
     from imessenger.sessions import SessionView as SessionView
     from imessenger.status import Status as Status
     from imessenger.status import WatcherRunning as WatcherRunning
@@ -69,14 +82,26 @@ if TYPE_CHECKING:
 _VALUE_TYPES = {
     "Approval": "imessenger.approval",
     "Choice": "imessenger.store",
+    "Explanation": "imessenger.screen",
+    "Hit": "imessenger.screen",
     "InboxEntry": "imessenger.store",
+    "InputMiss": "imessenger.screen",
+    "InputTrace": "imessenger.screen",
+    "MarkerTrace": "imessenger.screen",
     "Menu": "imessenger.menu",
     "MessageRecord": "imessenger.store",
     "MessageState": "imessenger.store",
     "NotDelivered": "imessenger.delivery",
+    "OptionTrace": "imessenger.screen",
+    "PatternRef": "imessenger.screen",
+    "PromptMiss": "imessenger.screen",
+    "PromptTrace": "imessenger.screen",
+    "Rule": "imessenger.screen",
+    "ScreenLine": "imessenger.screen",
     "SendResult": "imessenger.delivery",
     "SessionView": "imessenger.sessions",
     "Status": "imessenger.status",
+    "Subject": "imessenger.screen",
     "WatcherRunning": "imessenger.status",
 }
 

@@ -1,4 +1,4 @@
-"""The actions on sessions: start, list, look at, attach to, stop them."""
+"""The actions on sessions: start, list, look at, explain, attach to, stop them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imessenger.api.services import Services
-from imessenger.api.values import check_name
+from imessenger.api.values import Explained, check_name
 from imessenger.policy import Action
 
 if TYPE_CHECKING:
@@ -66,3 +66,32 @@ class SessionActions(Services):
         check_name(name)
         self.access.require(Action.MANAGE, name)
         return self.sessions.logs(name, lines)
+
+    def explain(self, name: str) -> Explained:
+        """Why session ``name``'s screen reads as it does: its state, input box and prompt,
+        with the screen lines and the profile's patterns that decided each.
+
+        The pane is read as every state is (its visible screen, with the session's
+        profile, or the profile guessed from the screen for a session isesh did not
+        start); see imessenger.screen.explain. Raises NoSuchSession when there is no
+        such session.
+        """
+        from imessenger.screen import explain
+
+        check_name(name)
+        self.access.require(Action.MANAGE, name)
+        view = self.sessions.view(name, capture=False)
+        profile = self.sessions.view_profile(view)
+        dead = view.pane.info.dead
+        text = "" if dead else view.pane.look()
+        # as Sessions reads a state: a screen without markers is "starting" for an agent
+        # isesh started less than the profile's startup_ms ago
+        starting = view.managed and profile.launch.starting(view.age)
+        return Explained(
+            session=name,
+            agent=view.agent,
+            profile=profile.name,
+            managed=view.managed,
+            capture=text,
+            explanation=explain(text, profile.grammar, dead=dead, starting=starting),
+        )

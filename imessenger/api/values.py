@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from imessenger.approval import Approval
     from imessenger.history import Event
-    from imessenger.screen import Meaning
+    from imessenger.screen import Explanation, Meaning
     from imessenger.sessions import SessionView
     from imessenger.store import Choice, InboxEntry
 
@@ -61,6 +61,28 @@ class Inbox:
     prompt: PromptView | None = None
     #: what could not be done on the way (e.g. looking for late replies)
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Explained:
+    """Why a session's screen reads as it does, as ``isesh explain`` shows it.
+
+    ``agent`` is the session's agent (guessed from its screen when isesh did not start
+    it: ``managed`` is False), ``profile`` the profile whose screen patterns read it (the
+    plain program's when the agent has no profile), ``capture`` the visible text of the
+    pane that was read ("" for a pane whose program has exited) and ``explanation`` what
+    :func:`imessenger.screen.explain` says of it.
+    """
+
+    session: str
+    agent: str
+    profile: str
+    managed: bool
+    capture: str
+    explanation: Explanation
+    # TODO: filled from the store's hook events (issue 12 item 3): what the agent's own
+    # hooks reported of its state, one line each, oldest first.
+    hook_events: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -179,5 +179,29 @@ def logs(api: Api, name: str, lines: int) -> None:
     click.echo(api.logs(name, lines))
 
 
+@cli.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@pass_api
+def explain(api: Api, name: str, as_json: bool) -> None:
+    """Explain why session NAME reads as its state, to fix its profile's patterns.
+
+    Shows which rule decided the state and which screen lines (by row, 1 at the
+    top) and which profile patterns (as key[index] 'pattern') matched: the
+    markers, the input box, the prompt's question, options and their meanings,
+    and why there is no prompt when a question was found.
+
+    \b
+    Example:
+      isesh explain worker-1
+      isesh explain worker-1 --json
+    """
+    from imessenger.cli.explain import as_json as explanation_json
+    from imessenger.cli.explain import render
+
+    explained = api.explain(name)
+    click.echo(explanation_json(explained) if as_json else render(explained))
+
+
 if __name__ == "__main__":
     cli(prog_name="isesh")
