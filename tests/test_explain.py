@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import ask, run_isesh
+from support import ask, run_isesh, wait_for
 from support import start_demo as start
 from test_screen import (
     CLAUDE_DIR,
@@ -608,11 +608,17 @@ def test_isesh_explain_on_the_demo_agent(tmux: Tmux, sessions: Sessions) -> None
     assert lines[at + 1] == "            input_patterns[0] '^demo>(?: (.*))?$'"
     assert "            idle_patterns[0] '^  \\S.* · \\? for help$'" in lines
     assert "prompt: none (no line matches question_patterns)" in lines
-    assert lines[-1] == "hook events: none recorded"
+    # the demo agent's own hooks (its profile installs them), not checked: no watcher runs
+    assert lines[-2].startswith("hook events (the latest, oldest first;")
+    assert lines[-1].endswith("  SessionStart -> started  [not checked (no watcher ran)]")
 
     ask(sessions, "w1", "ASK[touch notes.txt] please")
+    wait_for(
+        lambda: "PermissionRequest" in run_isesh("explain", "w1").stdout, what="the hook event"
+    )
     asking = run_isesh("explain", "w1")
     assert asking.exit_code == 0, asking.output
+    assert "  PermissionRequest -> asking, about touch notes.txt  [not checked" in asking.stdout
     assert "state: asking" in asking.stdout
     assert 'prompt: "Do you want to proceed?" about "touch notes.txt"' in asking.stdout
     assert "subject_patterns[0] '^ ?\\$ (.+)$'" in asking.stdout
@@ -630,6 +636,8 @@ def test_isesh_explain_on_the_demo_agent(tmux: Tmux, sessions: Sessions) -> None
         "no",
     ]
     assert explanation["decided_by"]["pattern"]["key"] == "question_patterns"
+    assert [e["event"] for e in data["hook_events"]][-1] == "PermissionRequest"
+    assert data["tools"] == ""  # the demo profile registers no MCP server
 
 
 def test_isesh_explain_of_a_missing_session(tmux: Tmux) -> None:

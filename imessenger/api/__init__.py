@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from imessenger.status import Status as Status
     from imessenger.status import WatcherRunning as WatcherRunning
     from imessenger.store import Choice as Choice
+    from imessenger.store import HookEventRecord as HookEventRecord
     from imessenger.store import InboxEntry as InboxEntry
     from imessenger.store import MessageRecord as MessageRecord
     from imessenger.store import MessageState as MessageState
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
 _VALUE_TYPES = {
     "Approval": "imessenger.approval",
     "Choice": "imessenger.store",
+    "HookEventRecord": "imessenger.store",
     "Explanation": "imessenger.screen",
     "Hit": "imessenger.screen",
     "InboxEntry": "imessenger.store",

@@ -87,6 +87,10 @@ class SessionActions(Services):
         # as Sessions reads a state: a screen without markers is "starting" for an agent
         # isesh started less than the profile's startup_ms ago
         starting = view.managed and profile.launch.starting(view.age)
+        record = self.store.get_session(self.tmux.label, name) if view.managed else None
+        tools = ""
+        if record is not None and record.mcp:
+            tools = "connected" if record.mcp_connected_at is not None else "not connected yet"
         return Explained(
             session=name,
             agent=view.agent,
@@ -94,4 +98,6 @@ class SessionActions(Services):
             managed=view.managed,
             capture=text,
             explanation=explain(text, profile.grammar, dead=dead, starting=starting),
+            hook_events=tuple(self.store.hook_events(self.tmux.label, name, limit=10)),
+            tools=tools,
         )

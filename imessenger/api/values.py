@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from imessenger.history import Event
     from imessenger.screen import Explanation, Meaning
     from imessenger.sessions import SessionView
-    from imessenger.store import Choice, InboxEntry
+    from imessenger.store import Choice, HookEventRecord, InboxEntry
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,12 @@ class Explained:
     managed: bool
     capture: str
     explanation: Explanation
-    # TODO: filled from the store's hook events (issue 12 item 3): what the agent's own
-    # hooks reported of its state, one line each, oldest first.
-    hook_events: tuple[str, ...] = ()
+    #: what the agent's own hooks reported (the latest, oldest first), each with what the
+    #: screen showed when the watcher checked it
+    hook_events: tuple[HookEventRecord, ...] = ()
+    #: the imessenger MCP server isesh registered with the agent: "" (none), "connected",
+    #: or "not connected yet" (the session reads as starting until it is)
+    tools: str = ""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         Explained,
         Explanation,
         Hit,
+        HookEventRecord,
         InputTrace,
         MarkerTrace,
         OptionTrace,
@@ -107,7 +109,7 @@ def render(explained: Explained) -> str:
     else:
         lines += ["", *_input(explanation.input)]
         lines += ["", *_prompt(explanation, explanation.prompt)]
-    lines += ["", *_hook_events(explained.hook_events)]
+    lines += ["", *_hook_events(explained.hook_events), *_tools(explained.tools)]
     return "\n".join(lines)
 
 
@@ -351,10 +353,32 @@ def _start_and_subject(trace: PromptTrace) -> list[str]:
     return lines
 
 
-def _hook_events(events: tuple[str, ...]) -> list[str]:
+def _hook_events(events: tuple[HookEventRecord, ...]) -> list[str]:
+    """The agent's own hook events, each with the watcher's check against the screen."""
     if not events:
         return ["hook events: none recorded"]
-    return ["hook events:", *(f"  {visible(event)}" for event in events)]
+    lines = ["hook events (the latest, oldest first; checked by the watcher against the screen):"]
+    for event in events:
+        at = (
+            time.strftime("%H:%M:%S", time.localtime(event.at))
+            + f".{int(event.at * 1000) % 1000:03d}"
+        )
+        said = f"{event.event} -> {event.state or '(says nothing of the state)'}"
+        about = f", about {visible(event.detail)}" if event.detail else ""
+        check = event.screen or ("not checked (no watcher ran)" if event.state else "")
+        lines.append(f"  {at}  {visible(said)}{about}" + (f"  [{visible(check)}]" if check else ""))
+    return lines
+
+
+def _tools(tools: str) -> list[str]:
+    if not tools:
+        return []
+    if tools == "connected":
+        return ["tools: its imessenger MCP server is connected"]
+    return [
+        "tools: its imessenger MCP server is registered but not connected yet: the session",
+        "  reads as starting (for up to 30 s after its start) until it is",
+    ]
 
 
 # --- JSON -------------------------------------------------------------------------------
