@@ -276,8 +276,12 @@ def build_server(api: Api) -> MCPServer:
     server.add_tool(send, title="Send a message", annotations=acts)
     server.add_tool(reply, title="Reply to a message", annotations=acts)
     server.add_tool(inbox, title="Read an inbox", annotations=acts)
-    server.add_tool(approve, title="Approve a permission prompt", annotations=acts)
-    server.add_tool(deny, title="Deny a permission prompt", annotations=acts)
+    # answering another agent's prompt lets it run what it asked for: an agent asks its
+    # user before it calls these (Codex CLI asks for destructive tools only), unless the
+    # policy made the session an approver and isesh pre-allowed them
+    answers = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
+    server.add_tool(approve, title="Approve a permission prompt", annotations=answers)
+    server.add_tool(deny, title="Deny a permission prompt", annotations=answers)
     return server
 
 

@@ -134,6 +134,7 @@ def test_the_profile_keeps_its_launch_drive_and_grammar_apart() -> None:
         record="claude",
         allow_reply="claude",
         hooks="claude",
+        mcp="claude",
     )
     assert claude.drive == Drive(
         submit_keys=("Enter",),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import doctest
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,7 +32,7 @@ from test_screen import (
     resized,
 )
 
-from imessenger.api import Explained
+from imessenger.api import Explained, HookEventRecord
 from imessenger.cli import explain as shown
 from imessenger.config import load_config
 from imessenger.screen import (
@@ -518,15 +519,24 @@ def test_the_text_says_why_a_quoted_question_is_no_prompt() -> None:
 
 
 def test_the_text_of_hook_events_and_of_a_guessed_profile() -> None:
-    text = shown.render(
-        Explained(
-            "w1", "codex", "codex", False, "", explain("", grammars()["codex"]), ("one\x1b[2J",)
-        )
+    at = time.mktime((2026, 12, 1, 10, 20, 30, 0, 0, -1)) + 0.25
+    events = (
+        HookEventRecord(1, at, "s", "w1", "claude", "PermissionRequest", "asking", "rm\x1b[2J", ""),
+        HookEventRecord(2, at, "s", "w1", "claude", "Stop", "idle", "", "the screen read busy"),
+        HookEventRecord(3, at, "s", "w1", "claude", "PreToolUse", "", "", ""),
     )
+    empty = explain("", grammars()["codex"])
+    text = shown.render(Explained("w1", "codex", "codex", False, "", empty, events, "connected"))
     assert text.splitlines()[0] == (
         'session "w1", profile "codex", guessed from the screen (isesh did not start it)'
     )
-    assert text.endswith("hook events:\n  one␛[2J")
+    assert text.splitlines()[-5:] == [
+        "hook events (the latest, oldest first; checked by the watcher against the screen):",
+        "  10:20:30.250  PermissionRequest -> asking, about rm␛[2J  [not checked (no watcher ran)]",
+        "  10:20:30.250  Stop -> idle  [the screen read busy]",
+        "  10:20:30.250  PreToolUse -> (says nothing of the state)",
+        "tools: its imessenger MCP server is connected",
+    ]
 
 
 #: Bytes a terminal would act on, or that hide text: none may be printed raw.

@@ -117,6 +117,22 @@ EXPECTED: dict[str, Expect] = {
     ),
     f"{CODEX_DIR}/c08_after_key_2.txt": Expect("codex", State.IDLE, ""),
     f"{CODEX_DIR}/c09_no_prompt_after_2.txt": Expect("codex", State.IDLE, ""),
+    # an MCP tool call waiting for the user (imessenger's own approve tool), options with
+    # descriptions; "Always allow" would write into the user's config: "other"
+    f"{CODEX_DIR}/c10_mcp_tool_prompt.txt": Expect(
+        "codex",
+        State.ASKING,
+        asked=Asked(
+            'Allow the imessenger MCP server to run tool "approve"?',
+            "",
+            (
+                ("1", Meaning.YES_ONCE),
+                ("2", Meaning.YES_ALWAYS),
+                ("3", Meaning.OTHER),
+                ("4", Meaning.NO),
+            ),
+        ),
+    ),
     # hand-made variants of the real agents
     "handmade/claude-two-options.txt": Expect(
         "claude", State.ASKING, asked=Asked(PROCEED, "touch probe-2.txt", YES_NO_2)

@@ -91,8 +91,8 @@ def _stream(reply: Reply, answers: list[Answer], response_id: str, *, started: b
     """Send one response as the Responses API's event stream."""
     if not started:
         _start(reply, response_id)
-    text = "\n\n".join(a.text for a in answers if a.command is None and a.text)
-    call = next((a for a in answers if a.command is not None), None)
+    text = "\n\n".join(a.text for a in answers if not a.calls_tool and a.text)
+    call = next((a for a in answers if a.calls_tool), None)
     output: list[dict[str, Any]] = []
     if text or call is None:
         item_id = f"msg_{next(_ids)}"
@@ -141,6 +141,11 @@ def _stream(reply: Reply, answers: list[Answer], response_id: str, *, started: b
             "name": "exec_command",
             "arguments": json.dumps(arguments),
         }
+        if call.tool:
+            # an MCP tool: Codex offers the server's tools as one namespace
+            # ("mcp__imessenger"), and a call names the namespace and the tool apart
+            namespace, _, name = call.tool.rpartition("__")
+            item.update(namespace=namespace, name=name, arguments=json.dumps(call.tool_input))
         index = len(output)
         reply.event(
             "response.output_item.added",

@@ -54,3 +54,11 @@ def test_question_marks_reach_the_model(codex: Agent) -> None:
 def test_hooks_agree_with_the_screen(codex: Agent) -> None:
     # its notify program: the end of each turn
     scenarios.hooks_agree_with_the_screen(codex, [("agent-turn-complete", "idle")])
+
+
+def test_a_coordinator_delegates_to_two_workers_through_the_tools(codex: Agent) -> None:
+    scenarios.coordinator_delegates_through_the_tools(codex, "mcp__imessenger__{}".format)
+
+
+def test_approve_through_the_tools_needs_the_policy(codex: Agent) -> None:
+    scenarios.approve_through_the_tools_needs_the_policy(codex, "mcp__imessenger__{}".format)
