@@ -73,8 +73,8 @@ def test_codex_notify_names_the_rollout_of_the_session(
     with Store.open() as store:
         session = store.get_session(tmux.label, "w1")
     assert session is not None
-    assert session.command[-2] == "-c"
-    assert session.command[-1].startswith("notify=")
+    [ours] = [arg for arg in session.command if arg.startswith("notify=")]
+    assert session.command[session.command.index(ours) - 1] == "-c"
     assert path.exists()
 
 
@@ -93,7 +93,8 @@ def test_the_users_own_notify_runs_after_with_the_payload(
     with Store.open() as store:
         session = store.get_session(tmux.label, "w1")
     assert session is not None
-    given = json.loads(session.command[-1].removeprefix("notify="))
+    [ours] = [arg for arg in session.command if arg.startswith("notify=")]
+    given = json.loads(ours.removeprefix("notify="))
     assert given[-len(mine) :] == mine
     # what Codex would run at the end of a turn: our program, the user's after it
     payload = json.dumps({"type": "agent-turn-complete", "thread-id": THREAD})

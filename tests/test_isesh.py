@@ -226,7 +226,8 @@ def test_start_pins_the_record_the_agent_keeps(tmux: Tmux, tmp_path: Path) -> No
     assert record.record_kind == "claude"
     assert record.command[len(program) : len(program) + 2] == ("--session-id", args[1])
     assert args[1] in json.loads(record.record_ref)["path"]
-    assert args[2] == "--settings"  # the pre-allowed reply command and the hooks
+    # the MCP server, then the pre-allowed reply command and tools and the hooks
+    assert (args[2], args[4]) == ("--mcp-config", "--settings")
     # a command line that resumes a session of its own is left as it is
     resumed = [*program, "--resume", "abc"]
     assert run_isesh("start", "w2", "--agent", "claude", "--", *resumed).exit_code == 0
