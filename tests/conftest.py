@@ -9,11 +9,15 @@ killed afterwards) through the ``tmux`` fixture here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from libtmux.server import Server
 
+from imessenger.config import load_config
+from imessenger.sessions import Sessions
+from imessenger.store import Store
 from imessenger.tmux import Tmux
 
 # The shared helpers assert too: show what their assertions compared, as in test files.
@@ -48,3 +52,13 @@ def tmux(server: Server, monkeypatch: pytest.MonkeyPatch) -> Tmux:
     assert server.socket_name
     monkeypatch.setenv("IMESSENGER_TMUX_SOCKET", server.socket_name)
     return Tmux(server.socket_name)
+
+
+@pytest.fixture
+def sessions(tmux: Tmux) -> Iterator[Sessions]:
+    """The sessions of this test's tmux server, on a store of the test's data folder."""
+    store = Store.open()
+    try:
+        yield Sessions(tmux, store, load_config())
+    finally:
+        store.close()

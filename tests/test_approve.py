@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,7 +46,7 @@ from imessenger.config import load_config
 from imessenger.errors import NoSuchSession
 from imessenger.screen import Meaning, Option, Prompt, State, classify
 from imessenger.sessions import Sessions
-from imessenger.store import Choice, MessageState, Store
+from imessenger.store import Choice, MessageState
 from imessenger.tmux import AgentPane, Tmux
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -177,15 +176,6 @@ def test_parse_choice_refuses_anything_else(text: str) -> None:
 
 
 # --- on real tmux with the demo agent ------------------------------------------------------
-
-
-@pytest.fixture
-def sessions(tmux: Tmux) -> Iterator[Sessions]:
-    store = Store.open()
-    try:
-        yield Sessions(tmux, store, load_config())
-    finally:
-        store.close()
 
 
 def screen(tmux: Tmux, name: str) -> str:

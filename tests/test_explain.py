@@ -34,7 +34,6 @@ from test_screen import (
 
 from imessenger.api import Explained, HookEventRecord
 from imessenger.cli import explain as shown
-from imessenger.config import load_config
 from imessenger.screen import (
     Explanation,
     Hit,
@@ -51,7 +50,6 @@ from imessenger.screen import (
     explain,
 )
 from imessenger.sessions import Sessions
-from imessenger.store import Store
 from imessenger.tmux import Tmux
 
 PROFILES = sorted(grammars())
@@ -595,15 +593,6 @@ def test_the_renderer_examples() -> None:
 
 
 # --- on real tmux with the demo agent ---------------------------------------------------
-
-
-@pytest.fixture
-def sessions(tmux: Tmux) -> Iterator[Sessions]:
-    store = Store.open()
-    try:
-        yield Sessions(tmux, store, load_config())
-    finally:
-        store.close()
 
 
 def test_isesh_explain_on_the_demo_agent(tmux: Tmux, sessions: Sessions) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -114,15 +113,6 @@ def test_a_payload_that_is_not_json_is_refused(tmux: Tmux) -> None:
 
 
 # --- the demo agent's hooks, as Claude Code's: the events and what they say ----------------
-
-
-@pytest.fixture
-def sessions(tmux: Tmux) -> Iterator[Sessions]:
-    store = Store.open()
-    try:
-        yield Sessions(tmux, store, load_config())
-    finally:
-        store.close()
 
 
 def events(tmux: Tmux, name: str) -> list[tuple[str, str, str]]:

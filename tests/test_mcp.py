@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,7 +28,6 @@ from mcp.types import CallToolResult, TextContent
 from support import ask, run_imessenger, run_isesh, start_demo, wait_for
 
 from imessenger.api import Api
-from imessenger.config import load_config
 from imessenger.mcp_server import build_server
 from imessenger.screen import State
 from imessenger.sessions import Sessions
@@ -48,15 +47,6 @@ PROGRAMS = Path(__file__).resolve().parent / "programs"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def sessions(tmux: Tmux) -> Iterator[Sessions]:
-    store = Store.open()
-    try:
-        yield Sessions(tmux, store, load_config())
-    finally:
-        store.close()
 
 
 @contextlib.asynccontextmanager

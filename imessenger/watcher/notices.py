@@ -132,11 +132,7 @@ class Notices:
             f"Answer with `imessenger approve {name}` (yes), `imessenger approve {name} 2` "
             f"(yes, and don't ask again) or `imessenger deny {name}`."
         )
-        self._give(InboxKind.PROMPT, title, body, USER, name)
-        self.view.count_unread(USER)
-        if self.tmux_message:
-            self.display.show(f'imessenger: "{name}" asks: {subject}  (imessenger approve {name})')
-        self.notify.run("asking", name, title)
+        self._asking(name, title, body, f'"{name}" asks: {subject}  (imessenger approve {name})')
 
     def hook_says_asking(self, followed: Followed, hook: HookEventRecord) -> None:
         """Notify, once, that the session's hook says it asks while its screen shows no
@@ -156,10 +152,15 @@ class Notices:
             f"read, so `imessenger approve {name}` cannot answer it. Look at it "
             f"(`isesh attach {name}`), and see `isesh explain {name}` to fix the profile."
         )
+        self._asking(name, title, body, f'"{name}" asks (its hook says): {subject}')
+
+    def _asking(self, name: str, title: str, body: str, message: str) -> None:
+        """Tell that ``name`` asks: an inbox notice for the user and the session, a tmux
+        message (``message``) and the notify command."""
         self._give(InboxKind.PROMPT, title, body, USER, name)
         self.view.count_unread(USER)
         if self.tmux_message:
-            self.display.show(f'imessenger: "{name}" asks (its hook says): {subject}')
+            self.display.show(f"imessenger: {message}")
         self.notify.run("asking", name, title)
 
     # -- ends ---------------------------------------------------------------------------------
