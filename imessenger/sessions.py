@@ -46,15 +46,19 @@ MCP_CONNECT_S = 30.0
 def waiting_for_tools(record: SessionRecord | None, screen: Screen) -> Screen:
     """``screen``, read as starting while the agent's imessenger MCP server has not
     connected yet: ready means its tools are there for the first message."""
-    if (
-        screen.state is State.IDLE
-        and record is not None
-        and record.mcp
-        and record.mcp_connected_at is None
-        and time.time() - record.started_at < MCP_CONNECT_S
-    ):
+    if screen.state is State.IDLE and _tools_pending(record):
         return replace(screen, state=State.STARTING)
     return screen
+
+
+def _tools_pending(record: SessionRecord | None) -> bool:
+    """Whether the session waits for its imessenger MCP server (for at most MCP_CONNECT_S)."""
+    return (
+        record is not None
+        and bool(record.mcp)
+        and record.mcp_connected_at is None
+        and time.time() - record.started_at < MCP_CONNECT_S
+    )
 
 
 def validate_name(name: str) -> None:
@@ -77,6 +81,9 @@ class SessionView:
     managed: bool
     pane: AgentPane
     screen: Screen
+    #: its profile registered imessenger's MCP server, which had not connected when the
+    #: session was seen (its screen reads starting until it does: :func:`waiting_for_tools`)
+    tools_pending: bool = False
 
     @property
     def state(self) -> State:
@@ -276,6 +283,7 @@ class Sessions:
                 managed=True,
                 pane=pane,
                 screen=Screen(state),
+                tools_pending=_tools_pending(record),
             )
         return self._seen(pane, record)
 
@@ -300,9 +308,12 @@ class Sessions:
         profile = self.view_profile(view)
         starting = view.managed and profile.launch.starting(time.time() - view.started_at)
         screen = classify(visible, profile.grammar, dead=info.dead, starting=starting)
-        if view.managed and screen.state is State.IDLE:
-            screen = waiting_for_tools(self.store.get_session(self.tmux.label, view.name), screen)
-        return replace(view, screen=screen), text
+        pending = view.tools_pending
+        if pending and screen.state is State.IDLE:
+            record = self.store.get_session(self.tmux.label, view.name)
+            pending = _tools_pending(record)
+            screen = waiting_for_tools(record, screen)
+        return replace(view, screen=screen, tools_pending=pending), text
 
     def _seen(self, pane: AgentPane, record: SessionRecord | None) -> SessionView:
         """The view of a pane just listed: its screen read with its profile (else guessed)."""
@@ -321,6 +332,7 @@ class Sessions:
                 managed=True,
                 pane=pane,
                 screen=screen,
+                tools_pending=_tools_pending(record),
             )
         agent, screen = self._guess(text, info.dead)
         return SessionView(
