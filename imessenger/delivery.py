@@ -218,12 +218,57 @@ class Courier:
             )
         started = time.monotonic()
         view = self._live_view(target)
-        instance = view.instance
+        message_id = new_message_id()
+        try:
+            return self._send(
+                message_id,
+                body,
+                view,
+                sender=sender,
+                raw=raw,
+                wait=wait,
+                timeout_ms=timeout_ms,
+                stop=stop,
+                started=started,
+            )
+        except KeyboardInterrupt:
+            if wait and not raw:
+                self._no_longer_waited(message_id)
+            raise
+
+    def _no_longer_waited(self, message_id: str) -> None:
+        """After Ctrl-C: a message already delivered is no longer waited for (timed out).
+
+        The wait's own guard covers most of it; this covers an interruption that
+        comes between the delivery and the wait, which would leave "delivered"
+        with nobody waiting. A message not yet pasted, or pasted in part, is left
+        for the claim recovery to settle from the screen.
+        """
+        with contextlib.suppress(ImessengerError):  # the store may be what failed
+            record = self.store.get_message(message_id)
+            if record is not None and record.state in (MessageState.DELIVERED, MessageState.QUEUED):
+                self.store.set_waiting(message_id, False)
+                self.store.set_state(message_id, MessageState.TIMED_OUT)
+
+    def _send(
+        self,
+        message_id: str,
+        body: str,
+        view: SessionView,
+        *,
+        sender: str,
+        raw: bool,
+        wait: bool,
+        timeout_ms: int | None,
+        stop: threading.Event | None,
+        started: float,
+    ) -> SendResult:
+        target, instance = view.name, view.instance
         with target_lock(self.tmux.label, target, timeout=_LOCK_TIMEOUT_S):
             # Recorded under the lock: every pending message older than this one was
             # left by a sender that has finished, so it is ours to deliver first.
             message = self.store.add_message(
-                new_message_id(),
+                message_id,
                 self.tmux.label,
                 sender,
                 target,

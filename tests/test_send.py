@@ -400,6 +400,28 @@ def test_ctrl_c_while_waiting_leaves_the_message_recorded(tmux: Tmux) -> None:
     assert entry.message_id == record.id
 
 
+def test_ctrl_c_between_the_delivery_and_the_wait_still_ends_the_wait(
+    tmux: Tmux, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The signal's timing, made exact: it lands the instant the message is delivered,
+    # before the wait for its reply begins (seen in CI: the state stayed "delivered").
+    from imessenger.api import Api
+    from imessenger.delivery import Courier
+
+    start_demo()
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Courier, "wait_for_reply", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Api().send("w1", "BUSY[500] take your time")
+    with Store.open() as store:
+        [record] = store.list_messages(limit=1)
+    assert record.state is MessageState.TIMED_OUT
+    assert not record.waiting
+
+
 def test_whoami(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run_imessenger("whoami").stdout == "user\n"
     monkeypatch.setenv("IMESSENGER_SESSION", "coordinator")
