@@ -1,6 +1,6 @@
 """What isesh adds to an agent's command line so that it works with imessenger by itself.
 
-Two things, each per profile and optional (a profile key names the agent's way of
+Three things, each per profile and optional (a profile key names the agent's way of
 doing it; ``""`` adds nothing):
 
 * ``allow_reply``: the agent runs ``imessenger reply`` (the exact command the envelope
@@ -26,6 +26,16 @@ doing it; ``""`` adds nothing):
   - ``codex``: nothing to add: the notify program that pins Codex's record
     (:mod:`imessenger.records.pinning`) reports each turn's end as well.
 
+* ``mcp``: the agent starts ``imessenger mcp`` (the tools ``sessions``, ``send``,
+  ``reply``, ``inbox``, pre-allowed; ``approve`` and ``deny`` too only for a session
+  the policy lets answer prompts):
+
+  - ``claude``: ``--mcp-config`` and ``mcp__imessenger__<tool>`` rules in ``--settings``;
+  - ``codex``: ``-c mcp_servers.imessenger.*``, each tool ``approval_mode = "approve"``;
+  - ``gemini``: ``mcpServers.imessenger`` in the settings of a Gemini CLI home of the
+    session's own (:mod:`imessenger.gemini_home`: Gemini CLI takes MCP servers from no
+    flag), and ``mcpName = "imessenger"`` rules in the session's ``--policy`` file.
+
 Nothing here touches the user's own settings files: everything goes on the command
 line, or in files of the session's own folder in imessenger's data folder. A command
 line that already gives ``--settings`` (Claude Code takes one) keeps it, without ours.
@@ -45,7 +55,7 @@ from pathlib import Path
 #: imessenger MCP server.
 ALLOW_KINDS = ("claude", "gemini", "demo")
 HOOK_KINDS = ("claude", "codex", "aider", "demo")
-MCP_KINDS = ("claude", "codex")
+MCP_KINDS = ("claude", "codex", "gemini")
 
 #: The MCP tools every session may use (pre-allowed), and those only approvers may.
 MCP_TOOLS = ("sessions", "send", "reply", "inbox")
@@ -89,6 +99,9 @@ class Setup:
     files: dict[str, str] = field(default_factory=dict)
     #: why part of the profile's setup was left out (for the log), or ""
     skipped: str = ""
+    #: settings to merge into a Gemini CLI home of the session's own (see
+    #: imessenger.gemini_home); empty: none is needed
+    gemini_settings: dict[str, object] = field(default_factory=dict)
 
 
 def setup(
@@ -114,11 +127,12 @@ def setup(
     settings: dict[str, object] = {}
     allowed: list[str] = []
     tools = [*MCP_TOOLS, *(MCP_APPROVER_TOOLS if approver else ())]
+    gemini_settings: dict[str, object] = {}
+    gemini_rules: list[dict[str, object]] = []
     if allow_reply == "claude":
         allowed.append(f"Bash({reply_command()}:*)")
     elif allow_reply == "gemini":
-        files["policy.toml"] = gemini_policy(reply_command())
-        args += ["--policy", str(folder / "policy.toml")]
+        gemini_rules.append(gemini_shell_rule(reply_command()))
     elif allow_reply == "demo":
         args += ["--allow", reply_command()]
     if hooks == "claude":
@@ -132,6 +146,14 @@ def setup(
         allowed += [f"mcp__imessenger__{tool}" for tool in tools]
     elif mcp == "codex":
         args += codex_mcp(tools, socket)
+    elif mcp == "gemini":
+        command = mcp_command(socket)
+        server = {"command": command[0], "args": command[1:]}
+        gemini_settings["mcpServers"] = {"imessenger": server}
+        gemini_rules += [gemini_tool_rule(tool) for tool in tools]
+    if gemini_rules:
+        files["policy.toml"] = gemini_policy(gemini_rules)
+        args += ["--policy", str(folder / "policy.toml")]
     if allowed:
         settings["permissions"] = {"allow": allowed}
     if settings:
@@ -139,7 +161,7 @@ def setup(
             skipped = "the command line gives its own --settings: no reply rule nor hooks added"
         else:
             args += ["--settings", json.dumps(settings, separators=(",", ":"))]
-    return Setup(tuple(args), files, skipped)
+    return Setup(tuple(args), files, skipped, gemini_settings)
 
 
 def mcp_command(socket: str | None = None) -> list[str]:
@@ -179,16 +201,25 @@ def claude_hooks(command: str) -> dict[str, list[dict[str, object]]]:
     return {event: [{"matcher": "", "hooks": [entry]}] for event in CLAUDE_HOOK_EVENTS}
 
 
-def gemini_policy(prefix: str) -> str:
-    """A Gemini CLI policy file that lets shell commands starting with ``prefix`` run."""
-    import tomli_w
-
-    rule = {
+def gemini_shell_rule(prefix: str) -> dict[str, object]:
+    """A Gemini CLI policy rule that lets shell commands starting with ``prefix`` run."""
+    return {
         "toolName": "run_shell_command",
         "commandPrefix": prefix,
         "decision": "allow",
         "priority": 500,
     }
-    return "# written by isesh for one session: imessenger's reply command needs no answer\n" + (
-        tomli_w.dumps({"rule": [rule]})
+
+
+def gemini_tool_rule(tool: str) -> dict[str, object]:
+    """A Gemini CLI policy rule that lets the imessenger MCP server's ``tool`` run."""
+    return {"mcpName": "imessenger", "toolName": tool, "decision": "allow", "priority": 500}
+
+
+def gemini_policy(rules: Sequence[dict[str, object]]) -> str:
+    """A Gemini CLI policy file of ``rules``."""
+    import tomli_w
+
+    return "# written by isesh for one session: what it lets the agent run without asking\n" + (
+        tomli_w.dumps({"rule": list(rules)})
     )

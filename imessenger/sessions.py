@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from imessenger import gemini_home
 from imessenger.agent_setup import setup
 from imessenger.agents import Profile, get_profile, load_profiles
 from imessenger.config import FALLBACK_PROFILE, Config
@@ -178,6 +179,12 @@ class Sessions:
         window = self.config.settings.start
         if extra.files:
             _write_files(files_dir, extra.files)
+        mcp = profile.launch.mcp
+        if extra.gemini_settings:
+            made = self._gemini_home(name, folder, files_dir, extra.gemini_settings)
+            environment.update(made)
+            if not made:
+                mcp = ""
         hooks = profile.launch.hooks
         if extra.skipped or (hooks == "codex" and pinned is None):
             hooks = ""  # not installed: no events will come
@@ -202,7 +209,7 @@ class Sessions:
                 record_ref=pinned.ref if pinned is not None else "",
                 hooks=hooks,
                 files_dir=str(files_dir) if extra.files else "",
-                mcp=profile.launch.mcp,
+                mcp=mcp,
             )
             self.store.cancel_undelivered(  # an earlier session of this name is not this one
                 self.tmux.label,
@@ -221,6 +228,28 @@ class Sessions:
             if extra.files:
                 shutil.rmtree(files_dir, ignore_errors=True)
             raise
+
+    def _gemini_home(
+        self, name: str, folder: Path, files_dir: Path, additions: dict[str, object]
+    ) -> dict[str, str]:
+        """Make the session's own Gemini CLI home (imessenger.gemini_home); return the
+        environment that points Gemini CLI at it, or {} (logged) when it is left out."""
+        if folder == Path.home().resolve():
+            # Gemini CLI would read the user's ~/.gemini a second time, as the settings
+            # of the work folder, over the session's own.
+            logger.warning('"%s": no imessenger MCP server in a session whose folder is ~', name)
+            return {}
+        try:
+            return gemini_home.build(files_dir, additions, os.environ)
+        except gemini_home.SettingsUnreadable as error:
+            logger.warning('"%s": no imessenger MCP server: Gemini CLI settings: %s', name, error)
+            return {}
+        except OSError as error:
+            shutil.rmtree(files_dir, ignore_errors=True)
+            advice = fault_advice(files_dir.parent.parent, error) or str(error)
+            raise ImessengerError(
+                f"could not make the session's Gemini CLI home in {files_dir}: {advice}"
+            ) from None
 
     def _pin_record(self, profile: Profile, argv: list[str], folder: Path, name: str) -> Pin | None:
         """Fix which record the agent keeps of its answers (imessenger.records.pinning)."""
@@ -406,7 +435,28 @@ class Sessions:
                 made.unlink(missing_ok=True)
         files = Path(record.files_dir) if record.files_dir else None
         if files is not None and files.parent == self.store.path.parent / "sessions":
+            self._keep_changes(name, files)
             shutil.rmtree(files, ignore_errors=True)
+
+    def _keep_changes(self, name: str, files: Path) -> None:
+        """Keep what the agent wrote into the session's folder instead of the user's."""
+        try:
+            kept = gemini_home.keep_changes(files, self.store.path.parent / "kept", name)
+        except OSError as error:
+            logger.warning(
+                '"%s": could not keep what Gemini CLI wrote in %s: %s', name, files, error
+            )
+            raise ImessengerError(
+                f"the session's folder {files} holds settings Gemini CLI changed and they "
+                f"could not be moved out ({error}): copy what you need from it"
+            ) from None
+        if kept is not None:
+            logger.warning(
+                '"%s": Gemini CLI changed settings or files in the session\'s own copy; '
+                "they are kept in %s (copy what you want into ~/.gemini)",
+                name,
+                kept,
+            )
 
     def _ask_to_exit(self, view: SessionView) -> None:
         profile = self.view_profile(view)

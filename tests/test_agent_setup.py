@@ -200,3 +200,22 @@ def test_codex_gets_the_mcp_server_through_config_overrides() -> None:
         "reply": "approve",
         "inbox": "approve",
     }
+
+
+def test_gemini_gets_the_mcp_server_in_its_own_home_and_the_tools_in_its_policy() -> None:
+    done = setup("gemini", "", ["gemini"], FOLDER, mcp="gemini", socket="s1")
+    server = done.gemini_settings["mcpServers"]["imessenger"]  # type: ignore[index]
+    assert [server["command"], *server["args"]] == [*own_command(), "-L", "s1", "mcp"]
+    assert done.args == ("--policy", str(FOLDER / "policy.toml"))
+    rules = tomllib.loads(done.files["policy.toml"])["rule"]
+    assert rules[0]["commandPrefix"] == reply_command()  # one file holds both
+    assert [(r.get("mcpName"), r.get("toolName")) for r in rules[1:]] == [
+        ("imessenger", "sessions"),
+        ("imessenger", "send"),
+        ("imessenger", "reply"),
+        ("imessenger", "inbox"),
+    ]
+    approver = setup("", "", ["gemini"], FOLDER, mcp="gemini", approver=True)
+    tools = [r["toolName"] for r in tomllib.loads(approver.files["policy.toml"])["rule"]]
+    assert tools[-2:] == ["approve", "deny"]
+    assert setup("gemini", "", ["gemini"], FOLDER).gemini_settings == {}

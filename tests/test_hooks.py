@@ -23,7 +23,7 @@ from imessenger.config import load_config
 from imessenger.screen import State
 from imessenger.sessions import Sessions
 from imessenger.store import SessionRecord, Store
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 THREAD = "01a23156-51fe-7732-b652-e78f3ec07f09"
 TITLE_THREAD = "01a23156-0000-7000-8000-000000000000"
@@ -327,3 +327,49 @@ def test_an_agent_with_imessengers_mcp_server_is_ready_once_the_server_connected
     assert sessions.view("w1").state is State.IDLE
     sent = run_imessenger("send", "--no-reply", "w1", "now")
     assert sent.exit_code == 0, sent.output
+
+
+def test_a_gemini_session_gets_a_home_of_its_own_and_keeps_what_it_changed(
+    tmux: Tmux, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = Path.home() / ".gemini"
+    user.mkdir()
+    (user / "settings.json").write_text('{"ui": {"theme": "mine"}}\n')
+    # a stand-in for Gemini CLI that changes a setting, as /theme does
+    change = (
+        'read go; cd "$GEMINI_CLI_HOME/.gemini" && sed "s/mine/changed/" settings.json > s.new && '
+        "cat s.new > settings.json && rm s.new && echo changed && sleep 60"
+    )
+    started = run_isesh("start", "w1", "--agent", "gemini", "--", "sh", "-c", change)
+    assert started.exit_code == 0, started.output
+    record = session_record(tmux, "w1")
+    assert record is not None
+    assert record.mcp == "gemini"
+    own = Path(record.files_dir) / "gemini-home" / ".gemini"
+    settings = json.loads((own / "settings.json").read_text())
+    assert settings["ui"] == {"theme": "mine"}
+    assert "imessenger" in settings["mcpServers"]
+    pane = AgentPane.of(tmux, "w1")
+    pane.type("go")
+    pane.press(["Enter"])
+    wait_for(lambda: "changed" in scrollback(tmux, "w1"), what="the setting changed")
+    stopped = run_isesh("stop", "w1")
+    assert stopped.exit_code == 0, stopped.output
+    [kept] = (tmp_path / "data" / "kept").iterdir()
+    assert f"they are kept in {kept}" in caplog.text  # on stderr, for the user
+    assert '"changed"' in (kept / "settings.json").read_text()
+    assert not own.exists()
+    assert (user / "settings.json").read_text() == '{"ui": {"theme": "mine"}}\n'
+
+
+def test_a_gemini_session_in_the_home_folder_gets_no_mcp_server(
+    tmux: Tmux, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = run_isesh(
+        "start", "w1", "--agent", "gemini", "-d", str(Path.home()), "--", "sh", "-c", "sleep 60"
+    )
+    assert started.exit_code == 0, started.output
+    assert "no imessenger MCP server in a session whose folder is ~" in caplog.text
+    record = session_record(tmux, "w1")
+    assert record is not None
+    assert record.mcp == ""

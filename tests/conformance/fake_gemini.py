@@ -91,15 +91,18 @@ def _chunk(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _parts(answers: list[Answer]) -> list[dict[str, Any]]:
-    """The answers' texts as one text part, then the first shell command as a call."""
-    text = "\n\n".join(a.text for a in answers if a.command is None and a.text)
-    call = next((a for a in answers if a.command is not None), None)
+    """The answers' texts as one text part, then the first tool call (a shell command,
+    or another tool) as a call."""
+    text = "\n\n".join(a.text for a in answers if not a.calls_tool and a.text)
+    call = next((a for a in answers if a.calls_tool), None)
     parts: list[dict[str, Any]] = []
     if text or call is None:
         parts.append({"text": text})
     if call is not None:
-        arguments = {"command": call.command, "description": "Run a command"}
-        parts.append({"functionCall": {"id": call.call_id, "name": _SHELL, "args": arguments}})
+        name, arguments = call.tool, call.tool_input
+        if not call.tool:
+            name, arguments = _SHELL, {"command": call.command, "description": "Run a command"}
+        parts.append({"functionCall": {"id": call.call_id, "name": name, "args": arguments}})
     return parts
 
 

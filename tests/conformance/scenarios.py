@@ -679,6 +679,8 @@ def approve_through_the_tools_needs_the_policy(agent: Agent, tool: Callable[[str
     # an approver: no prompt of its own, and the worker's prompt is answered
     granted = send("--json", "--timeout", "60000", "boss", "APPROVE-IT for the worker")
     assert granted.exit_code == 0, granted.output
-    assert "yes-once" in json.loads(granted.stdout)["reply"], granted.stdout
+    # the tool's structured result, or its text (Gemini CLI hands the model the text)
+    granted_reply = json.loads(granted.stdout)["reply"]
+    assert "yes-once" in granted_reply or "yes, this once" in granted_reply, granted.stdout
     agent.wait_state("worker-demo", "idle")
     assert "Ran touch granted.txt" in agent.screen("worker-demo")

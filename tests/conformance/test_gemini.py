@@ -59,6 +59,7 @@ def test_captured_reply_is_found_after_its_bullet() -> None:
 def test_input_box_is_read(gemini: Agent) -> None:
     gemini.start(NAME)
     _wait_idle_screen(gemini)
+    gemini.wait_state(NAME, "idle")  # and its MCP server connected
     assert gemini.screen_state(NAME) == ("idle", "")
     typed = "first line\nsecond line"
     AgentPane.of(gemini.tmux, NAME).paste(typed)
@@ -141,3 +142,11 @@ def test_question_marks_reach_the_model(gemini: Agent) -> None:
 
 def test_reply_command_needs_no_permission(gemini: Agent) -> None:
     scenarios.reply_command_needs_no_permission(gemini)
+
+
+def test_a_coordinator_delegates_to_two_workers_through_the_tools(gemini: Agent) -> None:
+    scenarios.coordinator_delegates_through_the_tools(gemini, "mcp_imessenger_{}".format)
+
+
+def test_approve_through_the_tools_needs_the_policy(gemini: Agent) -> None:
+    scenarios.approve_through_the_tools_needs_the_policy(gemini, "mcp_imessenger_{}".format)
