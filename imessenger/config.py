@@ -35,6 +35,7 @@ from typing import Any
 
 from imessenger import paths
 from imessenger.errors import ConfigError
+from imessenger.hosts import HOST_KEYS, Host
 from imessenger.policy import Policy
 from imessenger.protocol import validate_envelope_template
 from imessenger.screen import PatternError, compile_patterns
@@ -53,6 +54,9 @@ DEFAULT_SOURCE = "default"
 #: The profile of a plain program (never busy, never asking): a new ``[agents.NAME]``
 #: takes its missing keys from it, and a session whose agent has no profile reads with it.
 FALLBACK_PROFILE = "shell"
+
+#: The shape of a ``[hosts.NAME]`` table (its values give the TOML types).
+HOST_SHAPE: dict[str, Any] = {**HOST_KEYS, "destination": "", "ssh_args": [""]}
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -129,6 +133,7 @@ class Settings:
     watch: WatchSettings
     status: StatusFormats
     policy: Policy
+    hosts: dict[str, Host]
 
 
 # --- the configuration ---------------------------------------------------------------------
@@ -216,7 +221,8 @@ def _unite(first: _Leaf | _Table, second: _Leaf | _Table, where: str) -> _Leaf |
 
 
 def _schema(defaults: dict[str, Any]) -> _Table:
-    """Return the shape user files must follow; ``agents`` is open to new profiles."""
+    """Return the shape user files must follow; ``agents`` is open to new profiles,
+    ``hosts`` to hosts."""
     schema = _shape_of(defaults)
     assert isinstance(schema, _Table)
     profiles = defaults.get("agents")
@@ -226,6 +232,10 @@ def _schema(defaults: dict[str, Any]) -> _Table:
             profile_shape = _unite(profile_shape, _shape_of(profile), f"agents.{name}")
         assert isinstance(profile_shape, _Table)
         schema.keys["agents"] = _Table({}, entries=profile_shape)
+    # Open too, with no default entry: the hosts a user reaches over ssh.
+    host_shape = _shape_of(HOST_SHAPE)
+    assert isinstance(host_shape, _Table)
+    schema.keys["hosts"] = _Table({}, entries=host_shape)
     return schema
 
 
@@ -343,7 +353,8 @@ def _check_table(table: dict[str, Any], schema: _Table, prefix: str, where: str)
                 )
             if not _PROFILE_NAME.match(key):
                 raise ConfigError(
-                    f'{where}: [{dotted}]: "{key}" is not a usable profile name; '
+                    f'{where}: [{dotted}]: "{key}" is not a usable '
+                    f"{'host' if prefix == 'hosts' else 'profile'} name; "
                     "use letters, digits, '-' and '_' (starting with a letter or digit)"
                 )
             _check_table(value, schema.entries, dotted, where)
@@ -573,6 +584,10 @@ def _settings(values: dict[str, Any], where: str) -> Settings:
             stopped=status["stopped"],
         ),
         policy=Policy.from_table(values["policy"], where),
+        hosts={
+            name: Host.from_table(name, table, where)
+            for name, table in values.get("hosts", {}).items()
+        },
     )
 
 

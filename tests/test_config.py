@@ -565,7 +565,8 @@ def test_init_values_uncommented_are_exactly_the_general_defaults() -> None:
     general = tomllib.loads(uncommented)
     defaults = load_config().values
     assert general == {key: defaults[key] for key in general}
-    assert set(general) == {key.split(".")[0] for key in GENERAL_KEYS}
+    # [hosts] is open, and empty by default: it has no keys of its own
+    assert set(general) == {key.split(".")[0] for key in GENERAL_KEYS} | {"hosts"}
     path = write_user(uncommented)
     config = load_config()
     assert config.values == defaults
@@ -648,3 +649,24 @@ def test_config_object_is_frozen() -> None:
     assert isinstance(config, Config)
     with pytest.raises(AttributeError):
         config.values = {}  # type: ignore[misc]
+
+
+def test_hosts_are_typed_and_a_bad_one_is_named() -> None:
+    write_user(
+        '[hosts.buildbox]\ndestination = "me@buildbox"\nssh_args = ["-p", "2222"]\n'
+        '[hosts.gpu]\ndestination = "gpu"\ncommand = "~/.local/bin/imessenger"\n'
+    )
+    hosts = load_config().settings.hosts
+    assert hosts["buildbox"].ssh_args == ("-p", "2222")
+    assert hosts["buildbox"].command == "imessenger"
+    assert hosts["gpu"].command == "~/.local/bin/imessenger"
+    for table, says in [
+        ('[hosts.x]\nssh_args = ["-v"]\n', "needs destination"),
+        ('[hosts.x]\ndestination = "-oProxyCommand=touch pwned"\n', "not one ssh destination"),
+        ('[hosts.x]\ndestination = "a b"\n', "not one ssh destination"),
+        ('[hosts."a:b"]\ndestination = "a"\n', "not a usable host name"),
+        ('[hosts.x]\ndestination = "a"\nport = 22\n', 'unknown key "hosts.x.port"'),
+    ]:
+        write_user(table)
+        with pytest.raises(ConfigError, match=says):
+            load_config()

@@ -58,7 +58,7 @@ def test_start_without_dir_uses_the_current_folder(
     ("args", "message"),
     [
         pytest.param(["", "--agent", "shell"], "must not be empty", id="empty-name"),
-        pytest.param(["a:b", "--agent", "shell"], "':'", id="colon"),
+        pytest.param(["a:b", "--agent", "shell"], 'no host "a"', id="colon"),
         pytest.param(["a.b", "--agent", "shell"], "'.'", id="dot"),
         pytest.param(["a b", "--agent", "shell"], "' '", id="space"),
         pytest.param(["a\tb", "--agent", "shell"], "'\\t'", id="tab"),

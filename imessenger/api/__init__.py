@@ -1,10 +1,12 @@
 """imessenger's actions: one method of :class:`Api` for each thing a user or an agent does.
 
 Every interface calls this and nothing below it: the command lines (``cli/``), the
-tmux plugin's menu, the dashboard, the tour and the MCP server (``mcp_server``), and
-next remote hosts. A method takes and returns plain typed values (the dataclasses here, and the
-records of the modules it calls), and raises the project's errors, each carrying its
-exit code (see imessenger.errors). It prints nothing.
+tmux plugin's menu, the dashboard, the tour and the MCP server (``mcp_server``). A
+session on another host (``HOST:SESSION``) is the work of that host's imessenger,
+reached through ``hosts`` (one ssh call). A method takes and returns plain typed
+values (the dataclasses here, and the records of the modules it calls), and raises the
+project's errors, each carrying its exit code (see imessenger.errors). It prints
+nothing.
 
 Each action applies the same checks, in this order:
 
@@ -16,8 +18,8 @@ Each action applies the same checks, in this order:
    watcher's daemon (watch) and status (the status line).
 
 The methods are grouped by concern, a module each: ``sessions``, ``messages``,
-``prompts``, ``watching``, ``plugin``, ``configuring`` and ``hooks``, all on one ``services``
-base whose services (tmux, the caller, the configuration, the store, the policy)
+``prompts``, ``watching``, ``plugin``, ``configuring``, ``hooks`` and ``hosts``, all
+on one ``services`` base whose services (tmux, the caller, the configuration, the store, the policy)
 are made on first use, so that a command pays only for what it touches. The
 dataclasses they return are in ``values``. The value types the interfaces need
 (``MessageState``, ``Choice``, ``SessionView`` ...) can be imported from here;
@@ -31,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from imessenger.api.configuring import ConfigActions
 from imessenger.api.hooks import HookActions
+from imessenger.api.hosts import FromHost as FromHost
+from imessenger.api.hosts import HostActions
 from imessenger.api.messages import MessageActions
 from imessenger.api.plugin import PluginActions
 from imessenger.api.prompts import PromptActions
@@ -124,6 +128,7 @@ class Api(
     PluginActions,
     ConfigActions,
     HookActions,
+    HostActions,
 ):
     """The actions on the sessions of one tmux server, for the caller of this process.
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from imessenger.api import Api
 from imessenger.cli.app import pass_api
+from imessenger.cli.remote import print_each, relay
 from imessenger.cli.render import event_line, print_prompt, when
+from imessenger.errors import ImessengerError
+from imessenger.hosts import split_target
 
 if TYPE_CHECKING:
-    from imessenger.api import InboxEntry, PromptView, SessionView
+    from imessenger.api import FromHost, InboxEntry, PromptView, SessionView
 
 
 # --- inbox entries -----------------------------------------------------------------------
@@ -80,17 +84,33 @@ def _live_json(view: SessionView, prompt: PromptView | None) -> dict[str, Any]:
 
 def _waiting(api: Api, as_json: bool) -> None:
     prompts = api.waiting()
+    answers = api.every_host("imessenger", ["inbox", "--waiting", *["--json"] * as_json])
     if as_json:
-        asking = [_session_json(p.session, p.agent, p.state, p) for p in prompts]
+        asking = [{"host": None, **_session_json(p.session, p.agent, p.state, p)} for p in prompts]
+        for answer in answers:
+            asking += [{**row, "host": answer.host} for row in _json_of(answer, "asking")]
         click.echo(json.dumps({"asking": asking}, ensure_ascii=False, indent=2))
-        return
-    if not prompts:
-        click.echo("no session is asking for permission", err=True)
-        return
-    for index, prompt in enumerate(prompts):
-        if index:
-            click.echo()
-        print_prompt(prompt)
+    else:
+        if not prompts and not answers:
+            click.echo("no session is asking for permission", err=True)
+        for index, prompt in enumerate(prompts):
+            if index:
+                click.echo()
+            print_prompt(prompt)
+        if not print_each(answers):
+            sys.exit(1)
+    if any(a.done is None or a.done.code for a in answers):
+        sys.exit(1)
+
+
+def _json_of(answer: FromHost, key: str) -> list[dict[str, Any]]:
+    """The list ``key`` of what a host printed as JSON; a failure is named on stderr."""
+    try:
+        rows = answer.json()[key]
+    except (ImessengerError, KeyError, TypeError) as error:
+        click.echo(f"Error: {error}", err=True)
+        return []
+    return list(rows)
 
 
 @click.command()
@@ -106,7 +126,8 @@ def inbox(
     """Show your unread inbox: messages still pending, late replies, notices.
 
     Reading marks the entries read (--peek leaves them unread). Your inbox is
-    that of `imessenger whoami`. With SESSION: that session's unread entries
+    that of `imessenger whoami`; your inbox on every host of the config
+    ([hosts.NAME]) is shown (and read) too. With SESSION: that session's unread entries
     (left unread: they are for that session to read) and the permission
     prompt it is waiting on, with the key `approve` would press. --waiting
     shows every session that is asking, to answer them in turn.
@@ -115,6 +136,7 @@ def inbox(
     Examples:
       imessenger inbox
       imessenger inbox worker-1
+      imessenger inbox buildbox:worker-1
       imessenger inbox --waiting
       imessenger inbox --peek --json
     """
@@ -123,7 +145,12 @@ def inbox(
             raise click.UsageError("--waiting takes no SESSION, --peek or --all")
         _waiting(api, as_json)
         return
+    flags = ["--peek"] * peek + ["--all"] * show_all + ["--json"] * as_json
+    host = api.host_of(session) if session else None
+    if host is not None and session:
+        relay(api, host, "imessenger", ["inbox", split_target(session)[1], *flags])
     found = api.inbox(session, peek=peek, include_read=show_all)
+    answers = api.every_host("imessenger", ["inbox", *flags]) if session is None else []
     for warning in found.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
@@ -133,14 +160,21 @@ def inbox(
         }
         if session is not None:
             data["session"] = _live_json(found.live, found.prompt) if found.live else None
+        data["entries"] = [{"host": None, **entry} for entry in data["entries"]]
+        for answer in answers:
+            data["entries"] += [{**e, "host": answer.host} for e in _json_of(answer, "entries")]
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        if any(a.done is None or a.done.code for a in answers):
+            sys.exit(1)
         return
     if found.entries:
         _print_entries(found.entries, show_read=show_all)
-    else:
+    elif not answers:
         which = "entries" if show_all else "unread entries"
         click.echo(f'no {which} in the inbox of "{found.owner}"', err=True)
     if session is None:
+        if not print_each(answers):
+            sys.exit(1)
         return
     if found.live is None:
         click.echo(f'session "{session}" is not running', err=True)
@@ -176,7 +210,12 @@ def log(api: Api, session: str | None, limit: int, as_json: bool) -> None:
     Examples:
       imessenger log
       imessenger log worker-1 -n 20
+      imessenger log buildbox:worker-1
     """
+    host = api.host_of(session) if session else None
+    if host is not None and session:
+        args = ["log", split_target(session)[1], "-n", str(limit), *["--json"] * as_json]
+        relay(api, host, "imessenger", args)
     shown = api.log(session, limit=limit)
     if as_json:
         click.echo(json.dumps([e.fields for e in shown.events], ensure_ascii=False, indent=2))

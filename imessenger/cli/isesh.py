@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import shlex
-import time
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from imessenger.api import Api
 from imessenger.cli.app import CONTEXT_SETTINGS, Group, pass_api, socket_option, version_option
+from imessenger.cli.remote import relay
+from imessenger.errors import ImessengerError
+from imessenger.hosts import split_target
+
+if TYPE_CHECKING:
+    from imessenger.api import SessionView
 
 
 @click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
@@ -57,7 +64,18 @@ def start(
       isesh start mgr-frontend -d ./frontend
       isesh start coordinator
       isesh start w1 -d /tmp/w1 --agent shell -- cat
+      isesh start buildbox:w1 -d src/app     # on host buildbox, -d a folder there
     """
+    host = api.host_of(name)
+    if host is not None:
+        if attach:
+            raise click.UsageError(
+                f"--attach is for local sessions: start, then `isesh attach {name}`"
+            )
+        # The folder is the remote host's (relative: to its home); "." means its home.
+        args = ["start", split_target(name)[1], "-d", str(directory)]
+        args += ["--agent", agent] if agent else []
+        relay(api, host, "isesh", [*args, *(["--", *command] if command else [])])
     view = api.start(name, directory, agent, command)
     click.echo(f'started "{view.name}" ({view.agent}) in {shlex.quote(view.directory)}')
     socket = ["-L", api.tmux.socket_name] if api.tmux.socket_name else []
@@ -80,54 +98,79 @@ def _age(seconds: float) -> str:
 
 @cli.command("list")
 @click.option("--all", "include_all", is_flag=True, help="Also sessions isesh did not start.")
+@click.option("--host", "only", metavar="HOST", help='Only this host\'s ("local": this one).')
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_api
-def list_(api: Api, include_all: bool, as_json: bool) -> None:
-    """List agent sessions with their live state.
+def list_(api: Api, include_all: bool, only: str | None, as_json: bool) -> None:
+    """List agent sessions with their live state, on this host and every other.
 
     States: starting, idle, busy, asking (waiting for a permission answer),
-    exited, unknown.
+    exited, unknown. A session on another host ([hosts.NAME] in the config)
+    is named HOST:SESSION; a host that cannot be reached is named on stderr
+    (exit 1) and the others are listed.
 
     \b
-    Example:
+    Examples:
       isesh list --all
+      isesh list --host buildbox
     """
-    views = api.list_sessions(include_all=include_all)
+    if only is not None and only != "local" and only not in api.hosts:
+        known = ", ".join(["local", *sorted(api.hosts)])
+        raise click.UsageError(f'no host "{only}" in the config (known: {known})')
+    rows: list[dict[str, Any]] = []
+    if only in (None, "local"):
+        rows = [{"host": None, **_row(v)} for v in api.list_sessions(include_all=include_all)]
+    failed = False
+    if only != "local":
+        for answer in api.every_host("isesh", ["list", "--json", *["--all"] * include_all], only):
+            try:
+                rows += [{**row, "host": answer.host} for row in answer.json()]
+            except ImessengerError as error:
+                click.echo(f"Error: {error}", err=True)
+                failed = True
     if as_json:
-        rows = [
-            {
-                "name": v.name,
-                "agent": v.agent,
-                "directory": v.directory,
-                "state": str(v.state),
-                "started_at": v.started_at,
-                "age_seconds": round(v.age, 1),
-                "managed": v.managed,
-                "pane": v.pane.info.pane_id,
-                "asking": v.screen.prompt.subject if v.screen.prompt else None,
-            }
-            for v in views
-        ]
         click.echo(json.dumps(rows, indent=2))
-        return
-    if not views:
+    elif rows:
+        _print_rows(rows, with_host=bool(api.hosts))
+    else:
         hint = "" if include_all else " (--all shows sessions isesh did not start)"
         click.echo(f"no agent sessions{hint}", err=True)
-        return
-    header = ("NAME", "AGENT", "DIRECTORY", "STATE", "AGE")
-    rows_text = [
+    if failed:
+        sys.exit(1)
+
+
+def _row(v: SessionView) -> dict[str, Any]:
+    return {
+        "name": v.name,
+        "agent": v.agent,
+        "directory": v.directory,
+        "state": str(v.state),
+        "started_at": v.started_at,
+        "age_seconds": round(v.age, 1),
+        "managed": v.managed,
+        "pane": v.pane.info.pane_id,
+        "asking": v.screen.prompt.subject if v.screen.prompt else None,
+    }
+
+
+def _print_rows(rows: list[dict[str, Any]], *, with_host: bool) -> None:
+    header = ("NAME", "HOST", "AGENT", "DIRECTORY", "STATE", "AGE")
+    cells = [
         (
-            v.name,
-            v.agent if v.managed else f"{v.agent}?",
-            v.directory or "-",
-            str(v.state),
-            _age(time.time() - v.started_at),
+            f"{row['host']}:{row['name']}" if row["host"] else str(row["name"]),
+            str(row["host"] or "local"),
+            str(row["agent"]) if row["managed"] else f"{row['agent']}?",
+            str(row["directory"] or "-"),
+            str(row["state"]),
+            _age(float(row["age_seconds"])),
         )
-        for v in views
+        for row in rows
     ]
-    widths = [max(len(r[i]) for r in [header, *rows_text]) for i in range(len(header))]
-    for row in [header, *rows_text]:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    keep = [i for i in range(len(header)) if with_host or header[i] != "HOST"]
+    table = [tuple(line[i] for i in keep) for line in [header, *cells]]
+    widths = [max(len(line[i]) for line in table) for i in range(len(keep))]
+    for line in table:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
 
 
 @cli.command()
@@ -139,7 +182,11 @@ def attach(api: Api, name: str) -> None:
     \b
     Example:
       isesh attach worker-1
+      isesh attach buildbox:worker-1
     """
+    host = api.host_of(name)
+    if host is not None:
+        sys.exit(api.attach_on_host(host, ["attach", split_target(name)[1]]))
     api.attach(name)
 
 
@@ -153,7 +200,11 @@ def stop(api: Api, name: str, force: bool) -> None:
     \b
     Example:
       isesh stop worker-1
+      isesh stop buildbox:worker-1
     """
+    host = api.host_of(name)
+    if host is not None:
+        relay(api, host, "isesh", ["stop", split_target(name)[1], *(["--force"] if force else [])])
     how = api.stop(name, force=force)
     click.echo(f'stopped "{name}" ({how})')
 
@@ -175,7 +226,11 @@ def logs(api: Api, name: str, lines: int) -> None:
     \b
     Example:
       isesh logs worker-1 -n 200
+      isesh logs buildbox:worker-1
     """
+    host = api.host_of(name)
+    if host is not None:
+        relay(api, host, "isesh", ["logs", split_target(name)[1], "-n", str(lines)])
     click.echo(api.logs(name, lines))
 
 

@@ -27,6 +27,7 @@ COMMANDS = {
     "jump": "imessenger.cli.watch:jump",
     "hook": "imessenger.cli.hook:hook",
     "mcp": "imessenger.cli.agent_tools:mcp",
+    "remote": "imessenger.cli.remote:remote",
 }
 
 

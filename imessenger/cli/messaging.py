@@ -9,16 +9,19 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from imessenger.api import Api
 from imessenger.cli.app import pass_api
+from imessenger.cli.remote import relay
 from imessenger.errors import UsageError
+from imessenger.hosts import split_target
 
 if TYPE_CHECKING:
     from imessenger.api import SendResult
+    from imessenger.hosts import Host
 
 #: Exit codes of ``send`` beyond 0 (replied/delivered), 1 (error: nothing pasted) and 2 (usage).
 EXIT_PENDING = 3
@@ -157,8 +160,16 @@ def send(
     """
     from imessenger.api import MessageState, NotDelivered, check_name
 
-    check_name(target)
+    host = api.host_of(target)
     body = _read_message(message, file)
+    if host is not None:
+        # sent by that host's imessenger, which waits there; the message goes on stdin
+        args = ["send", split_target(target)[1], "-"]
+        args += ["--no-reply"] * no_reply + ["--raw"] * raw + ["--json"] * as_json
+        args += ["--timeout", str(timeout_ms)] if timeout_ms is not None else []
+        waits = (timeout_ms or api.config.settings.send.timeout_ms) / 1000
+        _send_on_host(api, host, target, args, body, waits)
+    check_name(target)
     try:
         with _stopped_as_interrupted():
             result = api.send(target, body, raw=raw, wait=not no_reply, timeout_ms=timeout_ms)
@@ -208,6 +219,25 @@ def send(
         sys.exit(EXIT_ENDED)
 
 
+def _send_on_host(
+    api: Api, host: Host, target: str, args: list[str], body: str, waits: float
+) -> NoReturn:
+    """``send`` by the host's imessenger; a dropped link or a timeout is exit 4: the
+    message may have been delivered there, and is never sent again from here."""
+    from imessenger.ssh import ConnectionDropped, HostTimedOut
+
+    try:
+        relay(api, host, "imessenger", args, stdin=body, waits_s=waits)
+    except (ConnectionDropped, HostTimedOut) as lost:
+        click.echo(
+            f"Error: {lost}. The message may have been delivered; it is not sent again: "
+            f"look with `imessenger log {target}`; a late reply goes to your inbox on "
+            f"{host.name} (`imessenger inbox`)",
+            err=True,
+        )
+        sys.exit(EXIT_UNCONFIRMED)
+
+
 @click.command()
 @click.argument("message_id", metavar="ID")
 @click.argument("text", required=False)
@@ -221,8 +251,12 @@ def reply(api: Api, message_id: str, text: str | None) -> None:
     \b
     Example:
       imessenger reply 3f9c2a1b "Done: login component in src/login.tsx"
+      imessenger reply buildbox:3f9c2a1b "Done"     # a message of host buildbox
     """
     answer = _read_message(text, None)
+    host = api.host_of(message_id, "message id")
+    if host is not None:
+        relay(api, host, "imessenger", ["reply", split_target(message_id)[1], "-"], stdin=answer)
     record = api.reply(message_id, answer)
     click.echo(f"reply to {record.sender} recorded (message {record.id})", err=True)
 
@@ -236,8 +270,13 @@ def deliver(api: Api, target: str | None) -> None:
     \b
     Example:
       imessenger deliver worker-1
+      imessenger deliver buildbox:worker-1
     """
     from imessenger.api import MessageState
+
+    host = api.host_of(target) if target else None
+    if host is not None and target:
+        relay(api, host, "imessenger", ["deliver", split_target(target)[1]])
 
     left = 0
     for done in api.deliver(target):

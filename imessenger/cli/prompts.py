@@ -8,14 +8,17 @@ import click
 
 from imessenger.api import Api, parse_choice
 from imessenger.cli.app import pass_api
+from imessenger.cli.remote import print_each, relay
 from imessenger.cli.render import report_approval
+from imessenger.hosts import split_target
 
 
-def _answer_all(api: Api, choice_text: str | None) -> None:
+def _answer_all(api: Api, choice_text: str | None) -> bool:
+    """Answer every local session that asks; False when one could not be answered."""
     done = api.answer_all(parse_choice(choice_text))
     if not done.asked:
-        click.echo("no session is asking for permission", err=True)
-        return
+        click.echo("no session is asking for permission" + " here" * bool(api.hosts), err=True)
+        return True
     for approval in done.approvals:
         report_approval(approval)
     for name in done.skipped:
@@ -28,8 +31,7 @@ def _answer_all(api: Api, choice_text: str | None) -> None:
     if done.failed:
         summary += f", {len(done.failed)} not answered ({', '.join(n for n, _ in done.failed)})"
     click.echo(summary)
-    if done.failed:
-        sys.exit(1)
+    return not done.failed
 
 
 @click.command()
@@ -51,15 +53,24 @@ def approve(api: Api, session: str | None, choice: str | None, every: bool) -> N
     Examples:
       imessenger approve worker-1
       imessenger approve worker-1 2
+      imessenger approve buildbox:worker-1
       imessenger approve --all
     """
     if every:
         if session is not None and choice is not None:
             raise click.UsageError("with --all, give only CHOICE (1 or 2), no session name")
-        _answer_all(api, session if choice is None else choice)
+        choice_text = session if choice is None else choice
+        answered = _answer_all(api, choice_text)
+        answers = api.every_host("imessenger", ["approve", "--all", *filter(None, [choice_text])])
+        if not print_each(answers) or not answered:
+            sys.exit(1)
         return
     if session is None:
         raise click.UsageError("name the SESSION to answer, or use --all")
+    host = api.host_of(session)
+    if host is not None:
+        args = ["approve", split_target(session)[1], *([choice] if choice else [])]
+        relay(api, host, "imessenger", args)
     report_approval(api.approve(session, choice))
 
 
@@ -75,5 +86,9 @@ def deny(api: Api, session: str) -> None:
     \b
     Example:
       imessenger deny worker-1
+      imessenger deny buildbox:worker-1
     """
+    host = api.host_of(session)
+    if host is not None:
+        relay(api, host, "imessenger", ["deny", split_target(session)[1]])
     report_approval(api.deny(session))

@@ -1,0 +1,118 @@
+"""Both sides of a call to another host.
+
+``imessenger remote --protocol N TOOL ARGS`` is what another host's imessenger runs
+here over ssh (see imessenger.ssh): ``isesh ARGS`` or ``imessenger ARGS``, as this
+host's user, once the protocol checks. :func:`relay` is the calling side: it prints
+what the remote command printed and exits with its status; :func:`print_each` prints
+what every host printed, for the commands that look at all of them.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from imessenger import __version__
+
+if TYPE_CHECKING:
+    from imessenger.api import Api, FromHost
+    from imessenger.hosts import Host
+
+TOOLS = ("isesh", "imessenger")
+
+
+@click.command(
+    hidden=True,
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--protocol", type=int, required=True)
+@click.option("--caller-version", default="?")
+@click.argument("tool", type=click.Choice(TOOLS))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def remote(protocol: int, caller_version: str, tool: str, args: tuple[str, ...]) -> NoReturn:
+    """Run TOOL ARGS for another host's imessenger (over ssh)."""
+    from imessenger.ssh import EXIT_INCOMPATIBLE, PROTOCOL
+
+    if protocol != PROTOCOL:
+        click.echo(
+            f"it runs imessenger {__version__} (protocol {PROTOCOL}); the calling host runs "
+            f"{caller_version} (protocol {protocol}): install the same version on both "
+            f"(`pip install imessenger=={__version__}` on the calling host, or "
+            f"`pip install imessenger=={caller_version}` here)",
+            err=True,
+        )
+        sys.exit(EXIT_INCOMPATIBLE)
+    _hang_up_when_the_caller_leaves()
+    if tool == "isesh":
+        from imessenger.cli.isesh import cli
+    else:
+        from imessenger.cli.main import cli
+    cli.main(args=list(args), prog_name=tool, standalone_mode=True)
+    sys.exit(0)
+
+
+def _hang_up_when_the_caller_leaves() -> None:
+    """Give this process SIGHUP once nobody reads what it prints (the ssh connection
+    dropped): a ``send`` waiting for its reply then settles as on Ctrl-C, so that the
+    reply goes to the inbox here instead of to a closed pipe."""
+    import os
+    import select
+    import signal
+    import threading
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (an in-process run): nothing to watch
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, select.POLLERR | select.POLLHUP)
+        while True:
+            for _, events in poller.poll():
+                if events & (select.POLLERR | select.POLLHUP):
+                    os.kill(os.getpid(), signal.SIGHUP)
+                    return
+
+    threading.Thread(target=watch, name="caller-gone", daemon=True).start()
+
+
+def relay(
+    api: Api,
+    host: Host,
+    tool: str,
+    args: list[str],
+    *,
+    stdin: str | None = None,
+    waits_s: float = 0.0,
+) -> NoReturn:
+    """Run ``TOOL ARGS`` on ``host``, print what it printed, exit with its status."""
+    done = api.on_host(host, tool, args, stdin=stdin, waits_s=waits_s)
+    if done.stdout:
+        click.echo(done.stdout, nl=False)
+    if done.stderr:
+        click.echo(done.stderr, nl=False, err=True)
+    sys.exit(done.code)
+
+
+def print_each(answers: list[FromHost]) -> bool:
+    """Print what each host printed, under its name; True when every host answered.
+
+    A host that could not be asked is named on stderr; the others are printed anyway.
+    """
+    answered = True
+    for answer in answers:
+        if answer.done is None:
+            click.echo(f"Error: {answer.error}", err=True)
+            answered = False
+            continue
+        if answer.done.stdout or answer.done.stderr:
+            click.echo(f"-- on host {answer.host} --")
+        if answer.done.stdout:
+            click.echo(answer.done.stdout, nl=False)
+        if answer.done.stderr:
+            click.echo(answer.done.stderr, nl=False, err=True)
+        answered = answered and answer.done.code == 0
+    return answered
