@@ -53,6 +53,14 @@ class ConnectionDropped(ImessengerError):
     here, and recorded there."""
 
 
+class RemoteFailed(ImessengerError):
+    """The host's imessenger refused or failed; ``exit_code`` is its own."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class HostTimedOut(ImessengerError):
     """The host did not answer in time."""
 

@@ -4,7 +4,9 @@ Every test runs with HOME, the XDG folders and IMESSENGER_HOME in its own
 temporary folder, and without the caller's tmux variables, so no test reads
 or writes the developer's data or talks to their tmux server. Tests that
 need tmux take libtmux's ``server`` fixture (a private socket per test,
-killed afterwards) through the ``tmux`` fixture here.
+killed afterwards) through the ``tmux`` fixture here. Tests that need a
+remote host take ``remote_host``: a second local user behind a real sshd
+on 127.0.0.1, made once per session (remote_host.py), as new for each test.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from libtmux.server import Server
+from remote_host import RemoteHost, remote_host_running
 
 from imessenger.config import load_config
 from imessenger.sessions import Sessions
@@ -62,3 +65,19 @@ def sessions(tmux: Tmux) -> Iterator[Sessions]:
         yield Sessions(tmux, store, load_config())
     finally:
         store.close()
+
+
+@pytest.fixture(scope="session")
+def remote_host_session() -> Iterator[RemoteHost]:
+    """The remote host of the whole session: made at first use, removed at the end."""
+    with remote_host_running() as host:
+        yield host
+
+
+@pytest.fixture
+def remote_host(remote_host_session: RemoteHost) -> Iterator[RemoteHost]:
+    """The remote host, as new for each test: afterwards its sshd runs again (if the test
+    stopped it) and ``reset()`` ends its processes and empties its home."""
+    yield remote_host_session
+    remote_host_session.start_sshd()
+    remote_host_session.reset()

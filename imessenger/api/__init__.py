@@ -35,6 +35,7 @@ from imessenger.api.configuring import ConfigActions
 from imessenger.api.hooks import HookActions
 from imessenger.api.hosts import FromHost as FromHost
 from imessenger.api.hosts import HostActions
+from imessenger.api.hosts import HostApproval as HostApproval
 from imessenger.api.messages import MessageActions
 from imessenger.api.plugin import PluginActions
 from imessenger.api.prompts import PromptActions
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
     from imessenger.approval import Approval as Approval
     from imessenger.delivery import NotDelivered as NotDelivered
     from imessenger.delivery import SendResult as SendResult
+    from imessenger.hosts import Host as Host
+    from imessenger.hosts import split_target as split_target
     from imessenger.menu import Menu as Menu
     from imessenger.screen import Explanation as Explanation
     from imessenger.screen import Hit as Hit
@@ -73,6 +76,10 @@ if TYPE_CHECKING:
     from imessenger.screen import ScreenLine as ScreenLine
     from imessenger.screen import Subject as Subject
     from imessenger.sessions import SessionView as SessionView
+    from imessenger.ssh import EXIT_INCOMPATIBLE as EXIT_INCOMPATIBLE
+    from imessenger.ssh import PROTOCOL as PROTOCOL
+    from imessenger.ssh import ConnectionDropped as ConnectionDropped
+    from imessenger.ssh import HostTimedOut as HostTimedOut
     from imessenger.status import Status as Status
     from imessenger.status import WatcherRunning as WatcherRunning
     from imessenger.store import Choice as Choice
@@ -109,6 +116,12 @@ _VALUE_TYPES = {
     "Status": "imessenger.status",
     "Subject": "imessenger.screen",
     "WatcherRunning": "imessenger.status",
+    "Host": "imessenger.hosts",
+    "split_target": "imessenger.hosts",
+    "ConnectionDropped": "imessenger.ssh",
+    "HostTimedOut": "imessenger.ssh",
+    "EXIT_INCOMPATIBLE": "imessenger.ssh",
+    "PROTOCOL": "imessenger.ssh",
 }
 
 

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from imessenger.api.services import Services
 from imessenger.errors import ImessengerError
+from imessenger.policy import Action
 
 if TYPE_CHECKING:
     from imessenger.hosts import Host
     from imessenger.ssh import Completed
+    from imessenger.store import Choice
 
 #: Seconds a remote call may take beyond what it waits for itself.
 CALL_MARGIN_S = 30.0
@@ -46,6 +48,19 @@ class FromHost:
             raise ImessengerError(f'host "{self.host}" answered no JSON') from None
 
 
+@dataclass(frozen=True)
+class HostApproval:
+    """What approve or deny did on another host (recorded there, and here)."""
+
+    session: str  # HOST:SESSION
+    choice: Choice
+    about: str
+    option: str
+    keys: tuple[str, ...]
+    closed: bool
+    delivered: int
+
+
 class HostActions(Services):
     """Calls to the hosts of ``[hosts.NAME]``."""
 
@@ -71,22 +86,90 @@ class HostActions(Services):
         stdin: str | None = None,
         waits_s: float = 0.0,
     ) -> Completed:
-        """Run ``TOOL ARGS`` on ``host``; ``waits_s``: how long the command itself may wait."""
+        """Run ``TOOL ARGS`` on ``host``; ``waits_s``: how long the command itself may wait.
+
+        The host's imessenger acts as its user, who may do everything there, so this
+        host's policy is applied first, as for a session here (see :func:`action_of`;
+        a refusal is recorded here and raised).
+        """
         from imessenger import ssh
 
+        self._require(host, tool, args)
         return ssh.run(host, tool, args, stdin=stdin, timeout=waits_s + CALL_MARGIN_S)
+
+    def _require(self, host: Host, tool: str, args: list[str]) -> None:
+        action = action_of(tool, args)
+        subject = f"{host.name}:{_positional(args)}"
+        if action is Action.REPLY:
+            # only a message's target may reply; none is here, so only the user
+            self.access.require(Action.REPLY, subject, always=not self.access.is_user)
+        elif action is not None:
+            self.access.require(action, subject)
 
     def attach_on_host(self, host: Host, args: list[str]) -> int:
         """``isesh ARGS`` on ``host``, in this terminal."""
         from imessenger import ssh
 
+        self._require(host, "isesh", args)
         return ssh.attach(host, args)
+
+    def answer_on_host(self, host: Host, session: str, choice: Choice) -> HostApproval:
+        """Answer the prompt of ``session`` on ``host`` (approve or deny, by ``choice``).
+
+        The host's imessenger answers it and records it; so does this side, in its
+        own log, as the caller's answer to ``HOST:SESSION``. Raises Refused (this
+        host's policy), ImessengerError with the host's message when it answered
+        nothing.
+        """
+        from imessenger.ssh import RemoteFailed
+        from imessenger.store import Choice
+
+        number = "2" if choice is Choice.YES_ALWAYS else "1"
+        args = ["deny", session] if choice is Choice.NO else ["approve", session, number]
+        done = self.on_host(host, "imessenger", [*args, "--json"])
+        if done.code != 0:
+            said = done.stderr.strip().removeprefix("Error: ") or f"exit status {done.code}"
+            raise RemoteFailed(f'host "{host.name}": {said}', done.code)
+        try:
+            data = json.loads(done.stdout)
+            answered = HostApproval(
+                session=f"{host.name}:{data['session']}",
+                choice=Choice(data["choice"]),
+                about=str(data["about"]),
+                option=str(data["option"]),
+                keys=tuple(str(k) for k in data["keys"]),
+                closed=bool(data["closed"]),
+                delivered=len(data["delivered"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise ImessengerError(
+                f'host "{host.name}" answered the prompt of "{session}" but said nothing this '
+                f"side can read: look with `imessenger log {host.name}:{session}`"
+            ) from None
+        self.store.add_approval(
+            actor=self.caller.name,
+            server=self.tmux.label,
+            session=answered.session,
+            prompt=answered.about,
+            subject=str(data.get("subject", "")),
+            choice=answered.choice,
+            option_label=answered.option,
+            key=" ".join(answered.keys),
+            closed=answered.closed,
+            at=float(data["at"]),
+        )
+        return answered
 
     def every_host(self, tool: str, args: list[str], only: str | None = None) -> list[FromHost]:
         """Run ``TOOL ARGS`` on every host (``only``: on that one), all at once.
 
-        A host that is down gives its error; the others what they printed.
+        A host that is down gives its error; the others what they printed. No host is
+        asked when the policy would not let the caller do it (what a host shows is
+        its user's, an inbox for one): the caller sees this host's only.
         """
+        action = action_of(tool, args)
+        if action is not None and not self.access.allows(action):
+            return []
         hosts = [h for name, h in sorted(self.hosts.items()) if only is None or name == only]
 
         def ask(host: Host) -> FromHost:
@@ -99,3 +182,34 @@ class HostActions(Services):
             return []
         with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as pool:
             return list(pool.map(ask, hosts))
+
+
+#: What each command on another host needs of the policy here (see :func:`action_of`).
+_ACTIONS: dict[tuple[str, str], Action] = {
+    ("isesh", "start"): Action.MANAGE,
+    ("isesh", "stop"): Action.MANAGE,
+    ("isesh", "logs"): Action.MANAGE,
+    ("isesh", "attach"): Action.MANAGE,
+    ("isesh", "explain"): Action.MANAGE,
+    ("imessenger", "approve"): Action.APPROVE,
+    ("imessenger", "deny"): Action.APPROVE,
+    ("imessenger", "reply"): Action.REPLY,
+    ("imessenger", "inbox"): Action.READ,  # there, every inbox is another's
+    ("imessenger", "log"): Action.READ,
+}
+
+
+def action_of(tool: str, args: list[str]) -> Action | None:
+    """What the policy must grant the caller for ``TOOL ARGS`` on another host.
+
+    None for what every session may do (list sessions, send, deliver).
+    """
+    command = args[0] if args else ""
+    if (tool, command) == ("imessenger", "send"):
+        return Action.SEND_RAW if "--raw" in args else None
+    return _ACTIONS.get((tool, command))
+
+
+def _positional(args: list[str]) -> str:
+    """The first argument after the command that is not an option (the session)."""
+    return next((arg for arg in args[1:] if not arg.startswith("-")), "")

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from imessenger.api import Api
+from imessenger.api import Api, split_target
 from imessenger.cli.app import pass_api
 from imessenger.cli.remote import print_each, relay
 from imessenger.cli.render import event_line, print_prompt, when
 from imessenger.errors import ImessengerError
-from imessenger.hosts import split_target
 
 if TYPE_CHECKING:
     from imessenger.api import FromHost, InboxEntry, PromptView, SessionView

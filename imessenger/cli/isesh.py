@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from imessenger.api import Api
+from imessenger.api import Api, split_target
 from imessenger.cli.app import CONTEXT_SETTINGS, Group, pass_api, socket_option, version_option
 from imessenger.cli.remote import relay
 from imessenger.errors import ImessengerError
-from imessenger.hosts import split_target
 
 if TYPE_CHECKING:
     from imessenger.api import SessionView

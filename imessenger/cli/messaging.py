@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from imessenger.api import Api
+from imessenger.api import Api, split_target
 from imessenger.cli.app import pass_api
 from imessenger.cli.remote import relay
 from imessenger.errors import UsageError
-from imessenger.hosts import split_target
 
 if TYPE_CHECKING:
-    from imessenger.api import SendResult
-    from imessenger.hosts import Host
+    from imessenger.api import Host, SendResult
 
 #: Exit codes of ``send`` beyond 0 (replied/delivered), 1 (error: nothing pasted) and 2 (usage).
 EXIT_PENDING = 3
@@ -224,7 +222,7 @@ def _send_on_host(
 ) -> NoReturn:
     """``send`` by the host's imessenger; a dropped link or a timeout is exit 4: the
     message may have been delivered there, and is never sent again from here."""
-    from imessenger.ssh import ConnectionDropped, HostTimedOut
+    from imessenger.api import ConnectionDropped, HostTimedOut
 
     try:
         relay(api, host, "imessenger", args, stdin=body, waits_s=waits)

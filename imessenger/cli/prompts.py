@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from imessenger.api import Api, parse_choice
+from imessenger.api import Api, parse_choice, split_target
 from imessenger.cli.app import pass_api
-from imessenger.cli.remote import print_each, relay
-from imessenger.cli.render import report_approval
-from imessenger.hosts import split_target
+from imessenger.cli.remote import print_each
+from imessenger.cli.render import approval_json, report_approval, report_host_approval
+
+if TYPE_CHECKING:
+    from imessenger.api import Approval
 
 
 def _answer_all(api: Api, choice_text: str | None) -> bool:
@@ -38,8 +42,9 @@ def _answer_all(api: Api, choice_text: str | None) -> bool:
 @click.argument("session", required=False)
 @click.argument("choice", required=False)
 @click.option("--all", "every", is_flag=True, help="Answer every session that is asking.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was answered as JSON.")
 @pass_api
-def approve(api: Api, session: str | None, choice: str | None, every: bool) -> None:
+def approve(api: Api, session: str | None, choice: str | None, every: bool, as_json: bool) -> None:
     """Say yes to the permission prompt SESSION is waiting on.
 
     CHOICE 1 (the default) is "yes, this once", 2 is "yes, and don't ask
@@ -69,15 +74,24 @@ def approve(api: Api, session: str | None, choice: str | None, every: bool) -> N
         raise click.UsageError("name the SESSION to answer, or use --all")
     host = api.host_of(session)
     if host is not None:
-        args = ["approve", split_target(session)[1], *([choice] if choice else [])]
-        relay(api, host, "imessenger", args)
-    report_approval(api.approve(session, choice))
+        done = api.answer_on_host(host, split_target(session)[1], parse_choice(choice))
+        report_host_approval(done)
+        return
+    _report(api.approve(session, choice), as_json)
+
+
+def _report(approval: Approval, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(approval_json(approval), ensure_ascii=False, indent=2))
+    else:
+        report_approval(approval)
 
 
 @click.command()
 @click.argument("session")
+@click.option("--json", "as_json", is_flag=True, help="Print what was answered as JSON.")
 @pass_api
-def deny(api: Api, session: str) -> None:
+def deny(api: Api, session: str, as_json: bool) -> None:
     """Say no to the permission prompt SESSION is waiting on.
 
     The "No" option is picked by its label, as `approve` does; nothing is
@@ -90,5 +104,8 @@ def deny(api: Api, session: str) -> None:
     """
     host = api.host_of(session)
     if host is not None:
-        relay(api, host, "imessenger", ["deny", split_target(session)[1]])
-    report_approval(api.deny(session))
+        from imessenger.api import Choice
+
+        report_host_approval(api.answer_on_host(host, split_target(session)[1], Choice.NO))
+        return
+    _report(api.deny(session), as_json)

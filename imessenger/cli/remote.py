@@ -17,8 +17,7 @@ import click
 from imessenger import __version__
 
 if TYPE_CHECKING:
-    from imessenger.api import Api, FromHost
-    from imessenger.hosts import Host
+    from imessenger.api import Api, FromHost, Host
 
 TOOLS = ("isesh", "imessenger")
 
@@ -32,8 +31,16 @@ TOOLS = ("isesh", "imessenger")
 @click.argument("tool", type=click.Choice(TOOLS))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def remote(protocol: int, caller_version: str, tool: str, args: tuple[str, ...]) -> NoReturn:
-    """Run TOOL ARGS for another host's imessenger (over ssh)."""
-    from imessenger.ssh import EXIT_INCOMPATIBLE, PROTOCOL
+    """Run TOOL ARGS for another host's imessenger (over ssh).
+
+    Another host's imessenger runs this here, for a HOST:SESSION of its user;
+    nobody needs to type it. It refuses (exit 65) a caller of another protocol.
+
+    \b
+    Example:
+      imessenger remote --protocol 1 isesh list --json
+    """
+    from imessenger.api import EXIT_INCOMPATIBLE, PROTOCOL
 
     if protocol != PROTOCOL:
         click.echo(

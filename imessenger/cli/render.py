@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
-    from imessenger.api import Approval, Event, PromptView
+    from imessenger.api import Approval, Event, HostApproval, PromptView
 
 
 def when(at: float) -> str:
@@ -56,6 +56,38 @@ def report_approval(approval: Approval) -> None:
             f'warning: waiting messages to "{approval.session}" were not delivered: '
             f"{approval.delivery_error}",
             err=True,
+        )
+
+
+def approval_json(approval: Approval) -> dict[str, Any]:
+    """What approve or deny did, as JSON (what another host's imessenger reads)."""
+    return {
+        "session": approval.session,
+        "agent": approval.agent,
+        "choice": str(approval.choice),
+        "about": approval.prompt.about(),
+        "subject": approval.prompt.subject,
+        "option": approval.option.label,
+        "keys": list(approval.keys),
+        "closed": approval.closed,
+        "at": approval.record.at,
+        "delivered": [m.id for m in approval.delivered],
+        "delivery_error": approval.delivery_error,
+    }
+
+
+def report_host_approval(answered: HostApproval) -> None:
+    """Print what approve or deny did on another host (as :func:`report_approval`)."""
+    from imessenger.api import Choice, describe
+
+    verb = "denied" if answered.choice is Choice.NO else "approved"
+    click.echo(
+        f'{verb} "{answered.session}": {answered.about} -- {describe(answered.choice)} '
+        f'(pressed {" ".join(answered.keys)}: "{answered.option}")'
+    )
+    if answered.delivered:
+        click.echo(
+            f'delivered {answered.delivered} waiting message(s) to "{answered.session}"', err=True
         )
 
 

@@ -1,0 +1,278 @@
+"""Sessions on other hosts (``HOST:SESSION``) over real ssh, and what needs no sshd.
+
+The remote host is a second local user behind a real sshd on 127.0.0.1
+(``remote_host``, tests/remote_host.py), with its own tmux server and data folder;
+the local side is the test's private tmux server, as everywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from remote_host import RemoteHost
+from support import python_cli, run_imessenger, run_isesh, wait_for
+
+from imessenger import paths, ssh
+from imessenger.api.hosts import action_of
+from imessenger.config import load_config
+from imessenger.errors import UsageError
+from imessenger.hosts import Host, host_of, split_target
+from imessenger.names import InvalidName
+from imessenger.policy import Action
+from imessenger.store import MessageState, Store
+from imessenger.tmux import Tmux
+
+HOST = Host("box", "someone@127.0.0.1")
+
+
+def write_hosts(**hosts: Host) -> None:
+    lines = []
+    for name, host in hosts.items():
+        lines += [
+            f"[hosts.{name}]",
+            f"destination = {json.dumps(host.destination)}",
+            f"ssh_args = {json.dumps(list(host.ssh_args))}",
+            f"command = {json.dumps(host.command)}",
+        ]
+    config = paths.user_config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again once the block ends
+
+
+def dead_host() -> Host:
+    return Host("dead", "nobody@127.0.0.1", ("-p", str(closed_port()), "-F", "/dev/null"))
+
+
+# --- names, the policy's table, the ssh command line: no sshd needed -----------------------
+
+
+def test_a_target_names_a_host_or_is_local() -> None:
+    hosts = {"box": HOST}
+    assert split_target("box:w1") == ("box", "w1")
+    assert host_of("w1", hosts) is None
+    assert host_of("box:w1", hosts) == HOST
+    with pytest.raises(UsageError, match=r'no host "gpu" in the config \(known: box\)'):
+        host_of("gpu:w1", hosts)
+    for bad in ("box:$(id)", "#(id):w1", "box:w1:x", "box:"):
+        with pytest.raises(InvalidName):
+            host_of(bad, hosts)
+
+
+def test_what_the_policy_must_grant_for_each_command_on_a_host() -> None:
+    assert action_of("imessenger", ["send", "w1", "-"]) is None
+    assert action_of("imessenger", ["send", "w1", "-", "--raw"]) is Action.SEND_RAW
+    assert action_of("imessenger", ["approve", "w1", "1", "--json"]) is Action.APPROVE
+    assert action_of("imessenger", ["deny", "w1"]) is Action.APPROVE
+    assert action_of("imessenger", ["inbox", "w1"]) is Action.READ
+    assert action_of("isesh", ["start", "w1"]) is Action.MANAGE
+    assert action_of("isesh", ["list", "--json"]) is None
+
+
+def test_the_ssh_command_line_keeps_the_words_apart_and_shares_the_connection() -> None:
+    host = Host("box", "me@buildbox", ("-p", "2222"), "~/bin/imessenger")
+    words = ssh.remote_words(host, "imessenger", ["send", "w1", "-", "--timeout", "5"])
+    assert words.startswith("~/bin/imessenger remote --protocol 1 ")  # ~ is the shell's
+    argv = ssh.ssh_argv(host, words)
+    assert argv[-3:] == ["--", "me@buildbox", words]  # "--": a destination is no option
+    assert "BatchMode=yes" in argv
+    assert "ControlMaster=auto" in argv
+    control = Path(next(a for a in argv if a.startswith("ControlPath=")).split("=", 1)[1])
+    assert oct(control.parent.stat().st_mode & 0o777) == "0o700"
+    assert argv[argv.index("-p") + 1] == "2222"
+
+
+def test_another_protocol_is_refused_and_names_the_version_to_install() -> None:
+    done = subprocess.run(
+        [*python_cli(), "remote", "--protocol", "99", "--caller-version", "9.9", "isesh", "list"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == ssh.EXIT_INCOMPATIBLE
+    assert "protocol 99" in done.stderr
+    assert "pip install imessenger==" in done.stderr
+
+
+def test_a_host_that_is_down_is_named_and_the_others_still_answer(tmux: Tmux) -> None:
+    write_hosts(dead=dead_host())
+    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    listed = run_isesh("list")
+    assert listed.exit_code == 1
+    assert "w1" in listed.stdout  # this host's sessions are still listed
+    assert 'cannot reach host "dead"' in listed.stderr
+    sent = run_imessenger("send", "dead:w1", "hello")
+    assert sent.exit_code == 1
+    assert 'cannot reach host "dead"' in sent.stderr
+    assert "check that it is up" in sent.stderr
+
+
+def test_an_agent_session_gets_no_more_on_a_host_than_here(
+    tmux: Tmux, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the host is down: a refusal that came from it would read "cannot reach host"
+    write_hosts(dead=dead_host())
+    assert run_isesh("start", "coord", "--agent", "demo").exit_code == 0
+    monkeypatch.setenv("IMESSENGER_SESSION", "coord")
+    for args in (["approve", "dead:w1"], ["deny", "dead:w1"], ["inbox", "dead:w1"]):
+        refused = run_imessenger(*args)
+        assert refused.exit_code == 77, (args, refused.output)
+        assert "approvers" in refused.stderr or "readers" in refused.stderr
+    assert run_isesh("stop", "dead:w1").exit_code == 77
+    # and its own inbox shows this host's entries only: no host is asked
+    assert run_imessenger("inbox").exit_code == 0
+
+
+# --- over real ssh --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def box(remote_host: RemoteHost, tmux: Tmux) -> Iterator[Host]:
+    """The remote host as ``[hosts.box]`` of the local config; its shared connection is
+    closed afterwards."""
+    host = Host("box", remote_host.destination, tuple(remote_host.ssh_args), remote_host.command)
+    write_hosts(box=host)
+    yield load_config().settings.hosts["box"]
+    ssh.close(host)
+
+
+def remote_json(remote_host: RemoteHost, *args: str) -> object:
+    done = remote_host.as_user(remote_host.command, *args)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.ssh
+def test_sessions_on_two_hosts_from_one_terminal(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    started = run_isesh("start", "box:w2", "--agent", "demo")
+    assert started.exit_code == 0, started.output
+    assert 'started "w2" (demo)' in started.stdout
+
+    listed = run_isesh("list", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = {(row["host"], row["name"]) for row in json.loads(listed.stdout)}
+    assert rows == {(None, "w1"), ("box", "w2")}
+    text = run_isesh("list").stdout
+    assert "box:w2" in text
+    assert "HOST" in text
+
+    wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
+    body = "hello from here: $(touch pwned) #(touch pwned) #{session_name}; 'q\" `id`"
+    answered = run_imessenger("send", "--json", "box:w2", body)
+    assert answered.exit_code == 0, answered.output
+    assert json.loads(answered.stdout)["reply"] == body
+    assert not list(remote_host.home.rglob("pwned"))  # nothing of it ran there
+    local = run_imessenger("send", "w1", "and to this host")
+    assert local.exit_code == 0, local.output
+
+    # a prompt there: seen from here, approved from here, recorded on both sides
+    asked = run_imessenger("send", "--no-reply", "box:w2", "ASK[touch granted.txt]")
+    assert asked.exit_code == 0, asked.output
+    wait_for(lambda: "asks:" in run_imessenger("inbox", "box:w2").stdout, what="the prompt")
+    waiting = json.loads(run_imessenger("inbox", "--waiting", "--json").stdout)
+    assert [(s["host"], s["name"]) for s in waiting["asking"]] == [("box", "w2")]
+    approved = run_imessenger("approve", "box:w2")
+    assert approved.exit_code == 0, approved.output
+    assert 'approved "box:w2": touch granted.txt -- yes, this once' in approved.stdout
+    there = remote_json(remote_host, "log", "--json")
+    assert any(e.get("choice") == "yes-once" for e in there)  # type: ignore[union-attr]
+    with Store.open() as store:
+        [here] = store.list_approvals("box:w2")
+    assert (here.actor, here.choice) == ("user", "yes-once")
+
+    stopped = run_isesh("stop", "box:w2")
+    assert stopped.exit_code == 0, stopped.output
+    rows_left = {row["name"] for row in json.loads(run_isesh("list", "--json").stdout)}
+    assert rows_left == {"w1"}
+
+
+@pytest.mark.ssh
+def test_a_host_that_goes_down_is_named_and_comes_back(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    ssh.close(box)  # a shared connection outlives sshd's listener
+    remote_host.stop_sshd()
+    began = time.monotonic()
+    listed = run_isesh("list")
+    assert time.monotonic() - began < ssh.CONNECT_TIMEOUT_S + 5  # an error, not a hang
+    assert listed.exit_code == 1
+    assert 'cannot reach host "box"' in listed.stderr
+    remote_host.start_sshd()
+    back = run_isesh("list", "--json")
+    assert back.exit_code == 0, back.output
+    assert [row["name"] for row in json.loads(back.stdout)] == ["w2"]
+
+
+def ssh_child_of(pid: int) -> int:
+    """The ssh process ``pid`` started (found by its parent, never by name alone)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+        if int(fields.split()[1]) == pid and name == "ssh":
+            return int(entry.name)
+    raise LookupError(f"process {pid} has no ssh child")
+
+
+@pytest.mark.ssh
+def test_ssh_killed_mid_send_is_settled_there_and_never_sent_twice(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
+    sender = subprocess.Popen(
+        [*python_cli(), "send", "box:w2", "BUSY[4000] the slow one"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+
+    def delivered_there() -> bool:
+        messages = remote_json(remote_host, "log", "--json")
+        return any(m.get("state") == "delivered" for m in messages)  # type: ignore[union-attr]
+
+    wait_for(delivered_there, what="the message to be delivered there")
+    os.kill(ssh_child_of(sender.pid), signal.SIGKILL)
+    _, err = sender.communicate(timeout=30)
+    assert sender.returncode == 4, err
+    assert "may have been delivered; it is not sent again" in err
+
+    # there: the message was taken once, and its late reply waits in the user's inbox
+    def replied_to_the_inbox() -> bool:
+        found = run_imessenger("inbox", "--peek", "--json")
+        entries = json.loads(found.stdout)["entries"]
+        return any(e["host"] == "box" and e["kind"] == "reply" for e in entries)
+
+    wait_for(replied_to_the_inbox, seconds=30, what="the late reply in the inbox there")
+
+    def pasted() -> int:  # the envelope's first line, once per paste (the reply echoes the body)
+        screen = remote_host.as_user("tmux", "capture-pane", "-p", "-S", "-200", "-t", "w2")
+        return screen.stdout.count("[imessenger] message ")
+
+    assert pasted() == 1
+    assert run_imessenger("deliver", "box:w2").exit_code == 0
+    assert pasted() == 1
+    state = {m.get("state") for m in remote_json(remote_host, "log", "--json")}  # type: ignore[union-attr]
+    assert MessageState.DELIVERED.value not in state
