@@ -21,7 +21,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from imessenger.api import Choice, Overview, Row, describe
+from imessenger.api import Choice, Overview, Row, describe, split_target
 from imessenger.errors import ImessengerError
 from imessenger.status import render_plain
 
@@ -169,6 +169,11 @@ class Dashboard:
             return
         self.note = f'answering "{name}"…'
         try:
+            host = self.api.host_of(name)
+            if host is not None:
+                there = self.api.answer_on_host(host, split_target(name)[1], choice)
+                self.note = f'"{name}": {describe(there.choice)} ("{there.option}")'
+                return
             done = self.api.answer(name, choice)
             self.note = f'"{name}": {describe(done.choice)} ("{done.option.label}")'
         except ImessengerError as error:
@@ -197,6 +202,11 @@ class Dashboard:
             self.note = "nothing sent"
             return
         try:
+            host = self.api.host_of(name)
+            if host is not None:
+                sent = self.api.send_on_host(host, split_target(name)[1], body, wait=False)
+                self.note = f"message {sent.id} to {name}: {sent.state}"
+                return
             result = self.api.send(name, body, wait=False)
             self.note = f"message {result.message.id} to {name}: {result.outcome.value}"
         except ImessengerError as error:
@@ -205,6 +215,9 @@ class Dashboard:
     def _jump(self) -> bool:
         name = self._current()
         if name is None:
+            return False
+        if ":" in name:  # another host's: its tmux is there
+            self.note = f"{name} is on another host: attach with `isesh attach {name}`"
             return False
         try:
             client = self.client or self.api.popup_client()

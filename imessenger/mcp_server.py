@@ -50,11 +50,11 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from imessenger import __version__
-from imessenger.api import Api, MessageState, PromptView, describe
+from imessenger.api import Api, MessageState, PromptView, describe, split_target
 from imessenger.errors import ImessengerError
 
 if TYPE_CHECKING:
-    from imessenger.api import Approval, SendResult
+    from imessenger.api import Approval, HostSent, SendResult
 
 logger = logging.getLogger(__name__)
 
@@ -321,6 +321,17 @@ class _Tools:
         stop = threading.Event()
 
         def sending(worker: Api) -> tuple[Sent, str]:
+            host = worker.host_of(target)
+            if host is not None:  # HOST:SESSION: sent, and waited for, by that host
+                on_host = worker.send_on_host(
+                    host,
+                    split_target(target)[1],
+                    message,
+                    wait=wait,
+                    timeout_ms=timeout_ms,
+                    stop=stop,
+                )
+                return _sent_on_host(on_host)
             return _sent(worker.send(target, message, wait=wait, timeout_ms=timeout_ms, stop=stop))
 
         async with anyio.create_task_group() as group:
@@ -433,6 +444,24 @@ def _sent(result: SendResult) -> tuple[Sent, str]:
         text = f"message {record.id} {result.outcome.value}: {result.why}"
     else:
         text = f"message {record.id} {result.outcome.value}"
+    return sent, text
+
+
+def _sent_on_host(result: HostSent) -> tuple[Sent, str]:
+    sent = Sent(
+        id=result.id,
+        target=result.target,
+        outcome=result.state,
+        reply=result.reply,
+        reply_via=result.reply_via if result.reply is not None else None,
+        why=result.why or None,
+    )
+    if result.reply is not None:
+        return sent, result.reply
+    why = f": {result.why}" if result.why else ""
+    text = f"message {result.id} to {result.target} {result.state}{why}"
+    if result.state == MessageState.TIMED_OUT.value:
+        text += f"; a later reply goes to the inbox on host {result.target.split(':')[0]}"
     return sent, text
 
 

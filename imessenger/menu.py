@@ -65,8 +65,9 @@ def approval_menu(asking: Sequence[tuple[Asking, str]], command: list[str], clie
             argv = [*command, "approve-menu", "-c", client, "--answer", entry.name, str(choice)]
             key = _FIRST_KEYS[choice] if index == 0 else ""
             items.append(MenuItem(f"  {label}", key, run_shell(argv)))
-        show = format_literal(f"switch-client -t {control_quote(target)}")
-        items.append(MenuItem("  Show", "s" if index == 0 else "", show))
+        if target:  # none for another host's session: its tmux is there
+            show = format_literal(f"switch-client -t {control_quote(target)}")
+            items.append(MenuItem("  Show", "s" if index == 0 else "", show))
     if not asking:
         items.append(MenuItem("-no session is asking"))
     count = len(asking)

@@ -23,6 +23,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,36 +139,58 @@ def run(
     stdin: str | None = None,
     timeout: float = 60.0,
     share: bool = True,
+    stop: threading.Event | None = None,
 ) -> Completed:
     """Run ``TOOL ARGS`` (``isesh`` or ``imessenger``) with the host's imessenger.
 
-    Raises HostUnreachable, HostTimedOut, RemoteMissing, RemoteIncompatible; any other
-    exit status is the remote command's own, returned with what it printed.
+    ``stop``, set from another thread, ends the call as a dropped link would (the
+    remote command settles as on Ctrl-C: see :mod:`imessenger.cli.remote`).
+    Raises HostUnreachable, HostTimedOut, RemoteMissing, RemoteIncompatible,
+    ConnectionDropped; any other exit status is the remote command's own, returned
+    with what it printed.
     """
     argv = ssh_argv(host, remote_words(host, tool, args), share=share)
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             argv,
-            input=stdin if stdin is not None else "",
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             encoding="utf-8",
             errors="replace",
-            timeout=timeout,
-            check=False,
         )
     except FileNotFoundError:
         raise HostUnreachable(
             f'cannot reach host "{host.name}": there is no ssh command here (install OpenSSH\'s '
             "client)"
         ) from None
+    finished = threading.Event()
+    if stop is not None:
+        threading.Thread(target=_end_on, args=(stop, finished, process), daemon=True).start()
+    try:
+        out, err = process.communicate(stdin if stdin is not None else "", timeout=timeout)
     except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
         raise HostTimedOut(
             f'host "{host.name}" ({host.destination}) did not answer within {timeout:.0f} s '
             "(a slow or broken link): what it was doing there may have been done; look with "
             f"`imessenger log {host.name}:SESSION`"
         ) from None
-    return _checked(host, Completed(done.returncode, done.stdout, done.stderr))
+    finally:
+        finished.set()
+    return _checked(host, Completed(process.returncode, out, err))
+
+
+def _end_on(
+    stop: threading.Event, finished: threading.Event, process: subprocess.Popen[str]
+) -> None:
+    while not finished.is_set():
+        if stop.wait(0.1):
+            if not finished.is_set():
+                process.terminate()
+            return
 
 
 #: What ssh says when it could not connect at all (nothing ran on the host).

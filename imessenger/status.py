@@ -261,8 +261,11 @@ class Status:
             "pid": self.pid,
             "asking": self.asking,
             "unread": self.unread,
+            "asking_here": int(self.data.get("asking_here", self.asking)) if self.watching else 0,
+            "unread_here": int(self.data.get("unread_here", self.unread)) if self.watching else 0,
             "line": self.line(),
             "sessions": self.data.get("sessions", []) if self.watching else [],
+            "hosts": self.data.get("hosts", {}) if self.watching else {},
             "updated_at": self.data.get("updated_at"),
         }
 

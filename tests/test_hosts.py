@@ -276,3 +276,93 @@ def test_ssh_killed_mid_send_is_settled_there_and_never_sent_twice(
     assert pasted() == 1
     state = {m.get("state") for m in remote_json(remote_host, "log", "--json")}  # type: ignore[union-attr]
     assert MessageState.DELIVERED.value not in state
+
+
+# --- the watcher, the status line, the dashboard, the menu and the tools, over ssh ---------
+
+
+@pytest.fixture
+def local_watcher(tmux: Tmux, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``imessenger watch`` of this host, as its own process; stopped at the end."""
+    from imessenger.status import running_pid
+
+    log = tmp_path / "watch.log"
+    with open(log, "wb") as output:
+        proc = subprocess.Popen(
+            [*python_cli(), "watch", "-v"], stdout=output, stderr=subprocess.STDOUT
+        )
+    wait_for(lambda: running_pid(tmux.label) == proc.pid, what="the watcher to start")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    print(log.read_text(errors="replace"))
+
+
+def host_status(tmux: Tmux) -> dict[str, object]:
+    from imessenger.status import read_status
+
+    hosts = read_status(tmux.label).data.get("hosts", {})
+    return dict(hosts.get("box", {}))
+
+
+@pytest.mark.ssh
+def test_the_watcher_follows_a_host_and_the_status_line_counts_it(
+    tmux: Tmux, box: Host, remote_host: RemoteHost, local_watcher: subprocess.Popen[bytes]
+) -> None:
+    from imessenger.api import Api
+    from imessenger.status import read_status
+
+    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    # its stream started that host's watcher, which follows w2 there
+    wait_for(lambda: host_status(tmux).get("watching") is True, what="the watcher there")
+    asked = run_imessenger("send", "--no-reply", "box:w2", "ASK[touch granted.txt]")
+    assert asked.exit_code == 0, asked.output
+    wait_for(lambda: host_status(tmux).get("asking") == 1, what="the prompt there, counted here")
+    status = read_status(tmux.label)
+    assert status.asking == 1  # the status line's count adds every host's
+    assert "1 asking" in run_imessenger("status", "--plain").stdout
+
+    rows = {row.name: row for row in Api(tmux.socket_name).overview().rows}  # the dashboard's
+    assert "box:w2" in rows, (rows, host_status(tmux))
+    assert rows["box:w2"].asking == "touch granted.txt"
+    menu = run_imessenger("approve-menu", "-c", "/dev/null", "--print")
+    assert "box:w2 (demo): touch granted.txt" in menu.stdout
+    answered = run_imessenger("approve-menu", "-c", "/dev/null", "--answer", "box:w2", "yes-once")
+    assert '"box:w2": yes, this once' in answered.stderr
+    wait_for(lambda: host_status(tmux).get("asking") == 0, what="the prompt answered there")
+
+    # the link goes down: the host reads unreachable, then it is followed again
+    ssh.close(box)
+    remote_host.stop_sshd()
+    wait_for(lambda: host_status(tmux).get("reachable") is False, seconds=30, what="down")
+    remote_host.start_sshd()
+    wait_for(lambda: host_status(tmux).get("reachable") is True, seconds=40, what="back")
+
+
+@pytest.mark.ssh
+@pytest.mark.anyio
+async def test_the_send_tool_reaches_a_session_on_a_host(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    from mcp import Client
+
+    from imessenger.api import Api
+    from imessenger.mcp_server import build_server
+
+    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
+    async with Client(build_server(Api(tmux.socket_name))) as client:
+        result = await client.call_tool("send", {"target": "box:w2", "message": "tools too"})
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    assert result.structured_content["reply"] == "tools too"
+    assert result.structured_content["target"] == "box:w2"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -36,6 +36,7 @@ from imessenger.api.hooks import HookActions
 from imessenger.api.hosts import FromHost as FromHost
 from imessenger.api.hosts import HostActions
 from imessenger.api.hosts import HostApproval as HostApproval
+from imessenger.api.hosts import HostSent as HostSent
 from imessenger.api.messages import MessageActions
 from imessenger.api.plugin import PluginActions
 from imessenger.api.prompts import PromptActions

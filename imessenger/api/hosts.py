@@ -9,6 +9,7 @@ every host (``isesh list``, the inbox, the prompts waiting), its JSON.
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,18 @@ class HostApproval:
     keys: tuple[str, ...]
     closed: bool
     delivered: int
+
+
+@dataclass(frozen=True)
+class HostSent:
+    """What ``send`` did on another host, as that host's imessenger told it."""
+
+    id: str
+    target: str  # HOST:SESSION
+    state: str  # a MessageState value, or "" when the host said nothing readable
+    reply: str | None = None
+    reply_via: str | None = None
+    why: str | None = None
 
 
 class HostActions(Services):
@@ -112,6 +125,51 @@ class HostActions(Services):
 
         self._require(host, "isesh", args)
         return ssh.attach(host, args)
+
+    def send_on_host(
+        self,
+        host: Host,
+        session: str,
+        body: str,
+        *,
+        wait: bool = True,
+        timeout_ms: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> HostSent:
+        """Send ``body`` to ``session`` on ``host``, where its imessenger delivers it and
+        waits for the reply; ``stop`` (set by another thread) ends the wait, and the
+        reply goes to the inbox there, as on Ctrl-C.
+
+        Raises the host's error (the CLI's message and exit status), or ssh's.
+        """
+        from imessenger import ssh
+
+        args = ["send", session, "-", "--json", *([] if wait else ["--no-reply"])]
+        args += ["--timeout", str(timeout_ms)] if timeout_ms is not None else []
+        waits = (timeout_ms or self.config.settings.send.timeout_ms) / 1000 if wait else 0.0
+        self._require(host, "imessenger", args)
+        try:
+            done = ssh.run(
+                host, "imessenger", args, stdin=body, timeout=waits + CALL_MARGIN_S, stop=stop
+            )
+        except ssh.ConnectionDropped:
+            if stop is None or not stop.is_set():
+                raise
+            return HostSent("", f"{host.name}:{session}", "timed_out", why="no longer waited for")
+        try:
+            data = json.loads(done.stdout)
+            sent = HostSent(
+                id=str(data["id"]),
+                target=f"{host.name}:{session}",
+                state=str(data["state"]),
+                reply=data.get("reply"),
+                reply_via=data.get("reply_via"),
+                why=data.get("why"),
+            )
+        except (ValueError, KeyError, TypeError):
+            said = done.stderr.strip().removeprefix("Error: ") or f"exit status {done.code}"
+            raise ssh.RemoteFailed(f'host "{host.name}": {said}', done.code) from None
+        return sent
 
     def answer_on_host(self, host: Host, session: str, choice: Choice) -> HostApproval:
         """Answer the prompt of ``session`` on ``host`` (approve or deny, by ``choice``).

@@ -17,7 +17,8 @@ class PluginActions(Services):
     """What the key bindings, the popup menu and the dashboard call."""
 
     def asking(self) -> list[Asking]:
-        """The sessions asking, by name: from the watcher's status when it runs, else the panes."""
+        """The sessions asking, by name: from the watcher's status when it runs (with the
+        other hosts' as HOST:SESSION), else the panes."""
         from imessenger.names import is_valid_name
         from imessenger.status import read_status
         from imessenger.store import Choice
@@ -25,13 +26,16 @@ class PluginActions(Services):
         status = read_status(self.server)
         if status.watching:
             found = []
-            for entry in status.data.get("sessions", []):
+            entries = [("", e) for e in status.data.get("sessions", [])]
+            for host, seen in status.data.get("hosts", {}).items():
+                if seen.get("reachable") and is_valid_name(str(host)):
+                    entries += [(f"{host}:", e) for e in seen.get("sessions", [])]
+            for prefix, entry in entries:
                 if entry.get("state") != "asking" or not is_valid_name(str(entry.get("name"))):
                     continue
                 choices = tuple(Choice(c) for c in entry.get("choices", []) if c in set(Choice))
-                found.append(
-                    Asking(str(entry["name"]), str(entry["agent"]), str(entry["asking"]), choices)
-                )
+                name = prefix + str(entry["name"])  # HOST:SESSION for another host's
+                found.append(Asking(name, str(entry["agent"]), str(entry["asking"]), choices))
             return sorted(found, key=lambda a: a.name)
         return sorted(
             (
@@ -53,6 +57,9 @@ class PluginActions(Services):
 
         found = []
         for entry in self.asking():
+            if ":" in entry.name:  # another host's: answered there, nothing to show here
+                found.append((entry, ""))
+                continue
             try:  # an id, never a name tmux may misread; a session gone meanwhile is left out
                 found.append((entry, self.tmux.session_id(entry.name)))
             except NoSuchSession:
@@ -73,7 +80,8 @@ class PluginActions(Services):
         from imessenger.menu import next_in_turn
 
         current = next((c.session for c in self.tmux.clients() if c.name == client), None)
-        name = next_in_turn([entry.name for entry in self.asking()], current)
+        here = [entry.name for entry in self.asking() if ":" not in entry.name]
+        name = next_in_turn(here, current)
         if name is not None:
             self.tmux.switch_client(client, name)
         return name

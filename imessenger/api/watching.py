@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,9 +53,24 @@ class WatchActions(Services):
 
         return read_status(self.server)
 
+    def follow_status(self, interval_s: float = 0.2) -> Iterator[dict[str, Any]]:
+        """The status (as :meth:`Status.as_json`), once now and again each time it changes.
+
+        What another host's watcher follows this host through (``imessenger status
+        --follow``): one small file read per interval, here, never a pane.
+        """
+        shown: dict[str, Any] | None = None
+        while True:
+            now = {k: v for k, v in self.status().as_json().items() if k != "updated_at"}
+            if now != shown:
+                shown = now
+                yield now
+            time.sleep(interval_s)
+
     def overview(self) -> Overview:
         """Every session at a glance: states from the watcher (else the panes), the rest from
-        the store.
+        the store; with a watcher, the sessions of the other hosts too (HOST:SESSION), as
+        their own watchers published them.
 
         An agent session sees every session's state and unread count; the prompt a session
         waits on only where the policy lets it read or answer that session's prompts, and
@@ -64,6 +81,10 @@ class WatchActions(Services):
         entries: list[dict[str, Any]]
         if status.watching:
             entries = list(status.data.get("sessions", []))
+            for host, seen in sorted(status.data.get("hosts", {}).items()):
+                # what that host's watcher published, named HOST:SESSION
+                sessions = seen.get("sessions", []) if seen.get("reachable") else []
+                entries += [{**e, "name": f"{host}:{e['name']}", "host": host} for e in sessions]
         else:
             entries = []
             for view in self.sessions.views():
@@ -90,6 +111,7 @@ class WatchActions(Services):
             reads = self.access.allows(Action.READ, name)
             sees_prompt = reads or self.access.allows(Action.APPROVE, name)
             last, reply = _last_exchange(messages if reads else own, name)
+            there = "host" in entry  # its counts are that host's
             rows.append(
                 Row(
                     name=name,
@@ -99,8 +121,8 @@ class WatchActions(Services):
                     choices=tuple(entry.get("choices") or ()) if sees_prompt else (),
                     last_message=last,
                     last_reply=reply,
-                    unread=unread.get(name, 0),
-                    pending=name in pending,
+                    unread=int(entry.get("unread", 0)) if there else unread.get(name, 0),
+                    pending=bool(entry.get("pending")) if there else name in pending,
                 )
             )
         return Overview(rows, status.watching, unread.get("user", 0))

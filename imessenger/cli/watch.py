@@ -63,8 +63,11 @@ def watch(api: Api, daemon: bool, stop: bool, verbose: bool, log_file: Path | No
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the watcher's status as JSON.")
 @click.option("--plain", is_flag=True, help="Print the counts in words.")
+@click.option(
+    "--follow", is_flag=True, help="With --json: print it again, a line, each time it changes."
+)
 @pass_api
-def status(api: Api, as_json: bool, plain: bool) -> None:
+def status(api: Api, as_json: bool, plain: bool, follow: bool) -> None:
     """Print one short line for tmux's status bar: sessions asking, unread notices.
 
     It reads the small file the watcher keeps up to date (no tmux call, no
@@ -76,9 +79,18 @@ def status(api: Api, as_json: bool, plain: bool) -> None:
       imessenger status             # ⚠ 2 asking · ✉ 3
       imessenger status --plain     # 2 asking, 3 unread
       imessenger status --json
+      imessenger status --json --follow   # what another host's watcher reads
     """
     if as_json and plain:
         raise click.UsageError("give --json or --plain, not both")
+    if follow:
+        if not as_json:
+            raise click.UsageError("--follow prints JSON lines: give --json too")
+        try:
+            for data in api.follow_status():
+                click.echo(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        except (BrokenPipeError, KeyboardInterrupt):
+            sys.exit(0)  # nobody reads any more
     report = api.status()
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
@@ -138,7 +150,7 @@ def tmux_conf() -> None:
 
 def _answer_from_menu(api: Api, client: str, session: str, choice_text: str) -> None:
     """Answer one prompt and show the outcome on the client (the menu's items do this)."""
-    from imessenger.api import Choice, describe
+    from imessenger.api import Choice, describe, split_target
     from imessenger.errors import ImessengerError
 
     try:
@@ -149,8 +161,13 @@ def _answer_from_menu(api: Api, client: str, session: str, choice_text: str) -> 
         ) from None
     failed: ImessengerError | None = None
     try:
-        done = api.answer(session, choice)
-        text = f'imessenger: "{session}": {describe(done.choice)} ("{done.option.label}")'
+        host = api.host_of(session)
+        if host is not None:
+            there = api.answer_on_host(host, split_target(session)[1], choice)
+            text = f'imessenger: "{session}": {describe(there.choice)} ("{there.option}")'
+        else:
+            done = api.answer(session, choice)
+            text = f'imessenger: "{session}": {describe(done.choice)} ("{done.option.label}")'
     except ImessengerError as error:
         failed = error
         text = f"imessenger: {error}"

@@ -9,7 +9,9 @@ How it learns of changes, without polling panes:
 * every ``watch.interval_ms`` the watcher looks at two files, nothing more: the
   database (a changed size or time means another process wrote: a new session record,
   a pending message, an inbox read) and the tmux server's socket (a new socket means
-  the server restarted).
+  the server restarted);
+* each other host of the config comes through one ssh stream of what its own watcher
+  publishes (:mod:`imessenger.watcher.hosts`), whose counts the status line adds up.
 
 A pane that printed is read once ``watch.debounce_ms`` after its first output (one
 capture for the whole burst, through the control client, no new process) and
@@ -57,6 +59,7 @@ from imessenger.tmux import ControlEvent
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Followed, Following
 from imessenger.watcher.hooks import HOOK_WAIT_S, HookWatch
+from imessenger.watcher.hosts import HostStreams
 from imessenger.watcher.jobs import Done, Jobs
 from imessenger.watcher.memory import Memory, memory_path
 from imessenger.watcher.notices import Notices
@@ -100,11 +103,13 @@ class Watcher:
             NotifyCommand(settings.watch.notify_command),
             tmux_message=settings.watch.tmux_message,
         )
+        self.hosts = HostStreams(settings.hosts, lambda: self._events.put(None))
         self.publisher = Publisher(
             self.following,
             self.view,
             self.display,
             settings.status,
+            self.hosts,
         )
         self._next_tick = 0.0
         self._round_retry = Retry("finish a round of watching")
@@ -120,11 +125,13 @@ class Watcher:
         """Follow the sessions until :meth:`stop`; close every control client at the end."""
         logger.info("watching tmux server %s", self.server)
         try:
+            self.hosts.start()
             self._store_changed(self.view.refresh())
             self.jobs.collect()  # replies printed while no watcher ran
             while not self._stop.is_set():
                 self._step_safely()
         finally:
+            self.hosts.close()
             self.following.close()
             self.jobs.close()
             self.display.close()

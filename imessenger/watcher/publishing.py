@@ -1,7 +1,8 @@
 """The status the watcher publishes, for ``imessenger status`` and the dashboard.
 
 After each round the watcher renders what it sees (every followed session's state and
-prompt, the counts, the status line in the user's ``[status]`` formats) and writes it
+prompt, what each other host's watcher last published, the counts of all of them, the
+status line in the user's ``[status]`` formats) and writes it
 to the status cache (:func:`imessenger.status.write_status`) when it changed. When a
 count the status line shows changed, every attached tmux client redraws its status
 line. A cache that could not be written is written again, with what the watcher sees
@@ -19,6 +20,7 @@ from imessenger.screen import State
 from imessenger.status import STATUS_VERSION, StatusFormats, render_line, write_status
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Following
+from imessenger.watcher.hosts import HostStreams
 from imessenger.watcher.notices import USER
 from imessenger.watcher.retry import Retry
 from imessenger.watcher.store_view import StoreView
@@ -33,11 +35,13 @@ class Publisher:
         view: StoreView,
         display: Display,
         formats: StatusFormats,
+        hosts: HostStreams | None = None,
     ) -> None:
         self.following = following
         self.view = view
         self.display = display
         self.formats = formats
+        self.hosts = hosts
         self.retry = Retry("write the status file")
         self._shown: dict[str, Any] | None = None
 
@@ -64,16 +68,24 @@ class Publisher:
             )
         asking = sum(1 for s in sessions if s["state"] == State.ASKING)
         unread = self.view.unread.get(USER, 0)
+        hosts = {n: v.as_json() for n, v in self.hosts.views().items()} if self.hosts else {}
+        every_asking = asking + sum(host["asking"] for host in hosts.values())
+        every_unread = unread + sum(host["unread"] for host in hosts.values())
+        # each host's own counts: a host's hosts are its to add up (two hosts that follow
+        # each other must not count each other's sessions again and again)
         return {
             "version": STATUS_VERSION,
             "server": self.view.server,
             "pid": os.getpid(),
-            "asking": asking,
-            "unread_user": unread,
+            "asking": every_asking,
+            "unread_user": every_unread,
+            "asking_here": asking,
+            "unread_here": unread,
             "pending": self.view.pending_count,
-            "line": render_line(asking, unread, self.formats),
+            "line": render_line(every_asking, every_unread, self.formats),
             "stopped_line": self.formats.stopped,
             "sessions": sessions,
+            "hosts": hosts,
         }
 
     def publish(self) -> None:
