@@ -366,3 +366,14 @@ async def test_the_send_tool_reaches_a_session_on_a_host(
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.mark.ssh
+def test_a_host_without_imessenger_says_what_to_install(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    write_hosts(box=Host("box", box.destination, box.ssh_args, "/nowhere/imessenger"))
+    listed = run_isesh("list")
+    assert listed.exit_code == 1
+    assert 'host "box" has no imessenger at `/nowhere/imessenger`' in listed.stderr
+    assert "pip install imessenger==" in listed.stderr
