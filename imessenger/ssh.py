@@ -1,9 +1,11 @@
 """One command on another host, through ``ssh``: the only way imessenger reaches a host.
 
-Every call runs the host's own imessenger (``<command> remote --protocol N TOOL ARGS``),
-which does the work next to its panes and its store; this side never reads a remote
-pane. The arguments are shell-quoted words; a message travels on stdin, never on the
-command line (no length limit, nothing for a shell to read).
+Every call runs the host's own imessenger (``<command> remote --protocol N``), which
+does the work next to its panes and its store; this side never reads a remote pane.
+The call itself (the tool, its arguments, a message) travels as JSON on stdin, never on
+the command line: the remote login shell, whichever it is, reads nothing of it, and a
+message has no length limit. Only ``isesh attach``, whose stdin is the terminal, puts
+its words on the command line, and those must be plain words (a session name).
 
 Calls to one host share one connection (``ControlMaster=auto``, ``ControlPersist``),
 whose sockets live in a private folder (:func:`control_dir`), so a call after the first
@@ -19,7 +21,9 @@ command ran), :class:`HostTimedOut`, :class:`RemoteMissing`
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shlex
 import subprocess
 import tempfile
@@ -43,6 +47,10 @@ _ALIVE_INTERVAL_S = 5
 _ALIVE_COUNT = 3
 #: How long a shared connection stays open after its last call.
 PERSIST_S = 120
+#: The words a command line may hold as they are (no shell reads anything into them).
+_PLAIN = re.compile(r"[A-Za-z0-9_.+-]+")
+#: This version, as the remote side is told it (a plain word, or "?").
+_VERSION = __version__ if _PLAIN.fullmatch(__version__) else "?"
 
 
 class HostUnreachable(ImessengerError):
@@ -99,11 +107,25 @@ def control_dir() -> Path:
     return folder
 
 
-def remote_words(host: Host, tool: str, args: list[str]) -> str:
-    """The command line the remote shell runs: the host's command (as the user wrote
-    it), then the call's words, each quoted."""
-    words = ["remote", "--protocol", str(PROTOCOL), "--caller-version", __version__, tool, *args]
-    return f"{host.command} {shlex.join(words)}"
+def remote_command(host: Host) -> str:
+    """The command line the remote shell runs: the host's command (as the user wrote it),
+    then fixed words. What to run comes on stdin (:func:`request`), where no shell of
+    any kind (sh, bash, zsh, fish) reads it."""
+    return f"{host.command} remote --protocol {PROTOCOL} --caller-version {_VERSION}"
+
+
+def request(tool: str, args: list[str], stdin: str | None = None) -> str:
+    """What :func:`remote_command` reads on stdin: the call, and the command's own input."""
+    return json.dumps({"tool": tool, "args": args, "input": stdin}) + "\n"
+
+
+def tty_command(host: Host, tool: str, args: list[str]) -> str:
+    """The command line for a call in a terminal (``isesh attach``), whose stdin is the
+    terminal: its words go on the command line, so each must be a plain word."""
+    for word in [tool, *args]:
+        if not _PLAIN.fullmatch(word):
+            raise ValueError(f"{word!r} is not a plain word")
+    return f"{remote_command(host)} {' '.join([tool, *args])}"
 
 
 def ssh_argv(host: Host, command: str, *, share: bool = True, tty: bool = False) -> list[str]:
@@ -149,7 +171,7 @@ def run(
     ConnectionDropped; any other exit status is the remote command's own, returned
     with what it printed.
     """
-    argv = ssh_argv(host, remote_words(host, tool, args), share=share)
+    argv = ssh_argv(host, remote_command(host), share=share)
     try:
         process = subprocess.Popen(
             argv,
@@ -169,7 +191,7 @@ def run(
     if stop is not None:
         threading.Thread(target=_end_on, args=(stop, finished, process), daemon=True).start()
     try:
-        out, err = process.communicate(stdin if stdin is not None else "", timeout=timeout)
+        out, err = process.communicate(request(tool, args, stdin), timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
@@ -246,5 +268,5 @@ def close(host: Host) -> None:
 
 def attach(host: Host, args: list[str]) -> int:
     """Run ``isesh ARGS`` on ``host`` in this terminal (``-t``), for ``isesh attach``."""
-    argv = ssh_argv(host, remote_words(host, "isesh", args), tty=True)
+    argv = ssh_argv(host, tty_command(host, "isesh", args), tty=True)
     return subprocess.call(argv)

@@ -82,17 +82,51 @@ def test_what_the_policy_must_grant_for_each_command_on_a_host() -> None:
     assert action_of("isesh", ["list", "--json"]) is None
 
 
-def test_the_ssh_command_line_keeps_the_words_apart_and_shares_the_connection() -> None:
+def test_the_ssh_command_line_holds_fixed_words_and_shares_the_connection() -> None:
     host = Host("box", "me@buildbox", ("-p", "2222"), "~/bin/imessenger")
-    words = ssh.remote_words(host, "imessenger", ["send", "w1", "-", "--timeout", "5"])
-    assert words.startswith("~/bin/imessenger remote --protocol 1 ")  # ~ is the shell's
-    argv = ssh.ssh_argv(host, words)
-    assert argv[-3:] == ["--", "me@buildbox", words]  # "--": a destination is no option
+    command = ssh.remote_command(host)
+    assert command == "~/bin/imessenger remote --protocol 1 --caller-version 0.1.0"
+    argv = ssh.ssh_argv(host, command)
+    assert argv[-3:] == ["--", "me@buildbox", command]  # "--": a destination is no option
     assert "BatchMode=yes" in argv
     assert "ControlMaster=auto" in argv
     control = Path(next(a for a in argv if a.startswith("ControlPath=")).split("=", 1)[1])
     assert oct(control.parent.stat().st_mode & 0o777) == "0o700"
     assert argv[argv.index("-p") + 1] == "2222"
+    # what to run goes on stdin, where no shell reads it
+    body = "$(touch x); `id` 'q\" \\ #{session_name}\n"
+    assert json.loads(ssh.request("imessenger", ["send", "w1", "-"], body)) == {
+        "tool": "imessenger",
+        "args": ["send", "w1", "-"],
+        "input": body,
+    }
+    assert ssh.tty_command(host, "isesh", ["attach", "w1"]).endswith(" isesh attach w1")
+    with pytest.raises(ValueError, match="not a plain word"):
+        ssh.tty_command(host, "isesh", ["attach", "w1;id"])
+
+
+def test_the_remote_side_reads_its_call_and_the_input_from_stdin(tmux: Tmux) -> None:
+    start = ssh.request("isesh", ["start", "w1", "--agent", "demo"])
+    done = subprocess.run(
+        [*python_cli(), "remote", "--protocol", "1"], input=start, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: '"idle"' in run_isesh("list", "--json").stdout)
+    body = "line one\n$(touch pwned) 'q\" \\ end"
+    call = ssh.request("imessenger", ["send", "w1", "-", "--json"], body)
+    sent = subprocess.run(
+        [*python_cli(), "remote", "--protocol", "1"], input=call, capture_output=True, text=True
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)["reply"] == body
+    bad = subprocess.run(
+        [*python_cli(), "remote", "--protocol", "1"],
+        input="not json",
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2
+    assert "the call on stdin cannot be read" in bad.stderr
 
 
 def test_another_protocol_is_refused_and_names_the_version_to_install() -> None:

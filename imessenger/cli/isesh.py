@@ -249,10 +249,14 @@ def explain(api: Api, name: str, as_json: bool) -> None:
     Example:
       isesh explain worker-1
       isesh explain worker-1 --json
+      isesh explain buildbox:worker-1
     """
     from imessenger.cli.explain import as_json as explanation_json
     from imessenger.cli.explain import render
 
+    host = api.host_of(name)
+    if host is not None:
+        relay(api, host, "isesh", ["explain", split_target(name)[1], *["--json"] * as_json])
     explained = api.explain(name)
     click.echo(explanation_json(explained) if as_json else render(explained))
 

@@ -1,8 +1,8 @@
 """Both sides of a call to another host.
 
-``imessenger remote --protocol N TOOL ARGS`` is what another host's imessenger runs
-here over ssh (see imessenger.ssh): ``isesh ARGS`` or ``imessenger ARGS``, as this
-host's user, once the protocol checks. :func:`relay` is the calling side: it prints
+``imessenger remote --protocol N`` is what another host's imessenger runs here over
+ssh (see imessenger.ssh), the call as JSON on stdin: ``isesh ARGS`` or ``imessenger
+ARGS``, as this host's user, once the protocol checks. :func:`relay` is the calling side: it prints
 what the remote command printed and exits with its status; :func:`print_each` prints
 what every host printed, for the commands that look at all of them.
 """
@@ -28,17 +28,20 @@ TOOLS = ("isesh", "imessenger")
 )
 @click.option("--protocol", type=int, required=True)
 @click.option("--caller-version", default="?")
-@click.argument("tool", type=click.Choice(TOOLS))
+@click.argument("tool", type=click.Choice(TOOLS), required=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def remote(protocol: int, caller_version: str, tool: str, args: tuple[str, ...]) -> NoReturn:
-    """Run TOOL ARGS for another host's imessenger (over ssh).
+def remote(protocol: int, caller_version: str, tool: str | None, args: tuple[str, ...]) -> NoReturn:
+    """Run a command for another host's imessenger (over ssh).
 
     Another host's imessenger runs this here, for a HOST:SESSION of its user;
-    nobody needs to type it. It refuses (exit 65) a caller of another protocol.
+    nobody needs to type it. The call comes as JSON on stdin ({"tool":
+    "isesh" or "imessenger", "args": [...], "input": the command's stdin}), or
+    as TOOL ARGS (for `isesh attach`, in a terminal). It refuses (exit 65) a
+    caller of another protocol.
 
     \b
     Example:
-      imessenger remote --protocol 1 isesh list --json
+      echo '{"tool": "isesh", "args": ["list", "--json"]}' | imessenger remote --protocol 1
     """
     from imessenger.api import EXIT_INCOMPATIBLE, PROTOCOL
 
@@ -51,6 +54,8 @@ def remote(protocol: int, caller_version: str, tool: str, args: tuple[str, ...])
             err=True,
         )
         sys.exit(EXIT_INCOMPATIBLE)
+    if tool is None:
+        tool, args = _read_request()
     _hang_up_when_the_caller_leaves()
     if tool == "isesh":
         from imessenger.cli.isesh import cli
@@ -58,6 +63,26 @@ def remote(protocol: int, caller_version: str, tool: str, args: tuple[str, ...])
         from imessenger.cli.main import cli
     cli.main(args=list(args), prog_name=tool, standalone_mode=True)
     sys.exit(0)
+
+
+def _read_request() -> tuple[str, tuple[str, ...]]:
+    """The call on stdin; the command's own input becomes its stdin."""
+    import io
+    import json
+
+    try:
+        call = json.loads(sys.stdin.read())
+        tool, args, given = call["tool"], call["args"], call.get("input")
+        if tool not in TOOLS or not all(isinstance(a, str) for a in args):
+            raise ValueError("no such tool, or an argument that is not a string")
+        if given is not None and not isinstance(given, str):
+            raise ValueError("input is not a string")
+    except (ValueError, KeyError, TypeError) as error:
+        click.echo(f"Error: the call on stdin cannot be read ({error})", err=True)
+        sys.exit(2)
+    data = (given or "").encode("utf-8", "surrogateescape")
+    sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    return tool, tuple(args)
 
 
 def _hang_up_when_the_caller_leaves() -> None:

@@ -113,12 +113,11 @@ class HostStreams:
 
     def _read_stream(self, host: Host) -> str:
         """Read the host's stream until it ends; return why it ended."""
-        command = ssh.remote_words(host, "imessenger", ["status", "--json", "--follow"])
         try:
-            argv = ssh.ssh_argv(host, command)
+            argv = ssh.ssh_argv(host, ssh.remote_command(host))
             process = subprocess.Popen(
                 argv,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -131,7 +130,11 @@ class HostStreams:
             self._processes[host.name] = process
         started_watcher = False
         try:
+            assert process.stdin is not None
             assert process.stdout is not None
+            with contextlib.suppress(OSError):
+                process.stdin.write(ssh.request("imessenger", ["status", "--json", "--follow"]))
+                process.stdin.close()
             for line in process.stdout:
                 try:
                     status = json.loads(line)
