@@ -411,3 +411,23 @@ def test_a_host_without_imessenger_says_what_to_install(
     assert listed.exit_code == 1
     assert 'host "box" has no imessenger at `/nowhere/imessenger`' in listed.stderr
     assert "pip install imessenger==" in listed.stderr
+
+
+@pytest.mark.ssh
+def test_a_host_that_answers_nothing_is_a_timeout_not_a_hang(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    # sshd frozen: the connection is taken by the kernel, and then nothing comes back
+    ssh.close(box)
+    process = remote_host.daemon.process
+    assert process is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        listed = run_isesh("list")
+        took = time.monotonic() - began
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+    assert listed.exit_code == 1
+    assert 'host "box"' in listed.stderr
+    assert took < ssh.CONNECT_TIMEOUT_S + 10, took
