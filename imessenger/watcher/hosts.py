@@ -102,7 +102,11 @@ class HostStreams:
         pause = _FIRST_PAUSE_S
         while not self._stop.is_set():
             began = time.monotonic()
-            error = self._read_stream(host)
+            try:
+                error = self._read_stream(host)
+            except Exception as unexpected:  # a thread that died would follow it no more
+                logger.exception('host "%s": following it failed', host.name)
+                error = f"following it failed: {unexpected}"
             self._set(host.name, reachable=False, error=error)
             logger.warning('host "%s": %s; following it again in %.0f s', host.name, error, pause)
             if time.monotonic() - began > _LONGEST_PAUSE_S:
@@ -149,7 +153,8 @@ class HostStreams:
         finally:
             with _quietly():
                 process.terminate()
-            _, err = process.communicate()
+            err = process.stderr.read() if process.stderr is not None else ""
+            process.wait()
             with self._lock:
                 self._processes.pop(host.name, None)
         said = err.strip().splitlines()[-1] if err.strip() else ""
