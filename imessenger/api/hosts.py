@@ -36,6 +36,11 @@ class FromHost:
     done: Completed | None = None
     error: str = ""
 
+    @property
+    def answered(self) -> bool:
+        """It could be asked, and its command succeeded."""
+        return self.done is not None and self.done.code == 0
+
     def json(self) -> Any:
         """What it printed, as JSON; raises ImessengerError when it failed or printed none."""
         if self.done is None:
@@ -98,8 +103,10 @@ class HostActions(Services):
         *,
         stdin: str | None = None,
         waits_s: float = 0.0,
+        stop: threading.Event | None = None,
     ) -> Completed:
-        """Run ``TOOL ARGS`` on ``host``; ``waits_s``: how long the command itself may wait.
+        """Run ``TOOL ARGS`` on ``host``; ``waits_s``: how long the command itself may wait;
+        ``stop`` (set by another thread) hangs up, as a dropped link would.
 
         The host's imessenger acts as its user, who may do everything there, so this
         host's policy is applied first, as for a session here (see :func:`action_of`;
@@ -108,7 +115,8 @@ class HostActions(Services):
         from imessenger import ssh
 
         self._require(host, tool, args)
-        return ssh.run(host, tool, args, stdin=stdin, timeout=waits_s + CALL_MARGIN_S)
+        timeout = waits_s + CALL_MARGIN_S
+        return ssh.run(host, tool, args, stdin=stdin, timeout=timeout, stop=stop)
 
     def _require(self, host: Host, tool: str, args: list[str]) -> None:
         action = action_of(tool, args)
@@ -147,11 +155,8 @@ class HostActions(Services):
         args = ["send", session, "-", "--json", *([] if wait else ["--no-reply"])]
         args += ["--timeout", str(timeout_ms)] if timeout_ms is not None else []
         waits = (timeout_ms or self.config.settings.send.timeout_ms) / 1000 if wait else 0.0
-        self._require(host, "imessenger", args)
         try:
-            done = ssh.run(
-                host, "imessenger", args, stdin=body, timeout=waits + CALL_MARGIN_S, stop=stop
-            )
+            done = self.on_host(host, "imessenger", args, stdin=body, waits_s=waits, stop=stop)
         except ssh.ConnectionDropped:
             if stop is None or not stop.is_set():
                 raise

@@ -96,9 +96,8 @@ def _waiting(api: Api, as_json: bool) -> None:
             if index:
                 click.echo()
             print_prompt(prompt)
-        if not print_each(answers):
-            sys.exit(1)
-    if any(a.done is None or a.done.code for a in answers):
+        print_each(answers)
+    if not all(a.answered for a in answers):
         sys.exit(1)
 
 
@@ -163,7 +162,7 @@ def inbox(
         for answer in answers:
             data["entries"] += [{**e, "host": answer.host} for e in _json_of(answer, "entries")]
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-        if any(a.done is None or a.done.code for a in answers):
+        if not all(a.answered for a in answers):
             sys.exit(1)
         return
     if found.entries:

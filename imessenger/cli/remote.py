@@ -134,11 +134,9 @@ def print_each(answers: list[FromHost]) -> bool:
 
     A host that could not be asked is named on stderr; the others are printed anyway.
     """
-    answered = True
     for answer in answers:
         if answer.done is None:
             click.echo(f"Error: {answer.error}", err=True)
-            answered = False
             continue
         if answer.done.stdout or answer.done.stderr:
             click.echo(f"-- on host {answer.host} --")
@@ -146,5 +144,4 @@ def print_each(answers: list[FromHost]) -> bool:
             click.echo(answer.done.stdout, nl=False)
         if answer.done.stderr:
             click.echo(answer.done.stderr, nl=False, err=True)
-        answered = answered and answer.done.code == 0
-    return answered
+    return all(answer.answered for answer in answers)
