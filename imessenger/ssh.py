@@ -171,22 +171,7 @@ def run(
     ConnectionDropped; any other exit status is the remote command's own, returned
     with what it printed.
     """
-    argv = ssh_argv(host, remote_command(host), share=share)
-    try:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
-    except FileNotFoundError:
-        raise HostUnreachable(
-            f'cannot reach host "{host.name}": there is no ssh command here (install OpenSSH\'s '
-            "client)"
-        ) from None
+    process = connect(host, share=share)
     finished = threading.Event()
     if stop is not None:
         threading.Thread(target=_end_on, args=(stop, finished, process), daemon=True).start()
@@ -203,6 +188,29 @@ def run(
     finally:
         finished.set()
     return _checked(host, Completed(process.returncode, out, err))
+
+
+def connect(host: Host, *, share: bool = True) -> subprocess.Popen[str]:
+    """ssh to ``host`` running its imessenger (:func:`remote_command`), its stdin, stdout
+    and stderr pipes of text: the call goes on stdin (:func:`request`).
+
+    Raises HostUnreachable when there is no ssh here.
+    """
+    try:
+        return subprocess.Popen(
+            ssh_argv(host, remote_command(host), share=share),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+    except FileNotFoundError:
+        raise HostUnreachable(
+            f'cannot reach host "{host.name}": there is no ssh command here (install OpenSSH\'s '
+            "client)"
+        ) from None
 
 
 def _end_on(

@@ -118,16 +118,7 @@ class HostStreams:
     def _read_stream(self, host: Host) -> str:
         """Read the host's stream until it ends; return why it ended."""
         try:
-            argv = ssh.ssh_argv(host, ssh.remote_command(host))
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-            )
+            process = ssh.connect(host)
         except (OSError, ImessengerError) as error:
             return f"cannot run ssh: {error}"
         with self._lock:
