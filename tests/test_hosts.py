@@ -7,6 +7,7 @@ the local side is the test's private tmux server, as everywhere else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -256,16 +257,11 @@ def test_a_host_that_goes_down_is_named_and_comes_back(
 
 def ssh_child_of(pid: int) -> int:
     """The ssh process ``pid`` started (found by its parent, never by name alone)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
-        if int(fields.split()[1]) == pid and name == "ssh":
-            return int(entry.name)
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        for child in listing.read().split():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{child}/comm").read_text().strip() == "ssh":
+                    return int(child)
     raise LookupError(f"process {pid} has no ssh child")
 
 
