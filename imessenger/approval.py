@@ -18,7 +18,9 @@ The rules, in the order :func:`answer` applies them:
    first would land in the input box. Afterwards the screen is read until the
    prompt has closed.
 4. Every answer is recorded in the store, whether the prompt closed or not.
-5. Once the prompt closed, messages that waited for the session are delivered.
+5. Once the prompt closed, messages that waited for the session are delivered,
+   and what became of each one is reported (it may still wait, if the agent asks
+   again before it is submitted).
 
 One approver at a time per session (the lock that senders take too), so two
 users answering one prompt at once press one key, not two.
@@ -32,14 +34,14 @@ import time
 from dataclasses import dataclass, replace
 
 from imessenger.access import Access, access_for
-from imessenger.delivery import Courier
+from imessenger.delivery import Courier, SendResult
 from imessenger.errors import ImessengerError, NoSuchSession
 from imessenger.locks import target_lock
 from imessenger.names import is_valid_name
 from imessenger.policy import Action
 from imessenger.screen import Meaning, Option, Prompt, Screen, State
 from imessenger.sessions import Sessions, SessionView
-from imessenger.store import ApprovalRecord, Choice, MessageRecord, MessageState
+from imessenger.store import ApprovalRecord, Choice
 from imessenger.tmux import Patience
 
 logger = logging.getLogger(__name__)
@@ -265,7 +267,9 @@ class Approval:
     keys: tuple[str, ...]
     closed: bool
     record: ApprovalRecord
-    delivered: tuple[MessageRecord, ...] = ()
+    #: what became of each message that waited for the session: delivered, queued,
+    #: unconfirmed, or still pending and why (see imessenger.delivery)
+    delivered: tuple[SendResult, ...] = ()
     delivery_error: str | None = None
 
 
@@ -393,5 +397,4 @@ def _deliver_waiting(sessions: Sessions, approval: Approval) -> Approval:
     except ImessengerError as error:
         logger.warning("delivering to %s after an approval: %s", approval.session, error)
         return replace(approval, delivery_error=str(error))
-    delivered = tuple(sent.message for sent in done if sent.outcome is not MessageState.PENDING)
-    return replace(approval, delivered=delivered)
+    return replace(approval, delivered=tuple(done))

@@ -8,7 +8,8 @@ it was given:
 kind        given                                   events -> state
 ========== ======================================= ===========================================
 ``claude``  JSON on stdin (``hook_event_name``)     SessionStart -> started,
-                                                    UserPromptSubmit -> busy,
+                                                    UserPromptSubmit -> busy (the
+                                                    message's head kept),
                                                     PermissionRequest -> asking (about
                                                     ``tool_input.command``), Stop -> idle
 ``demo``    the same JSON, from the demo agent      the same
@@ -73,7 +74,13 @@ def read_event(kind: str, payload: str) -> HookEvent:
         if not name:
             raise PayloadError("the payload names no hook_event_name")
         state = _CLAUDE_STATES.get(name, "")
-        detail = _asked_about(data) if state == ASKING else ""
+        if state == ASKING:
+            detail = _asked_about(data)
+        elif state == BUSY:
+            # the head of the message it took: lasting evidence of which message that was
+            detail = neutralise(_text(data.get("prompt")))[:_DETAIL_MAX]
+        else:
+            detail = ""
         return HookEvent(name, state, detail)
     if kind == "codex":
         name = _text(data.get("type")) or "notify"

@@ -160,6 +160,14 @@ class InboxResult(BaseModel):
     warnings: list[str]
 
 
+class WaitingMessage(BaseModel):
+    """What became of one message that waited for a prompt to close."""
+
+    id: str
+    state: str = Field(description="delivered, queued, unconfirmed, or pending (still waits)")
+    why: str = Field(description="why it still waits, or what is unsure")
+
+
 class Answered(BaseModel):
     """The result of ``approve`` and ``deny``."""
 
@@ -169,8 +177,8 @@ class Answered(BaseModel):
     option: str = Field(description="the label of the option chosen")
     keys: list[str] = Field(description="the keys pressed")
     closed: bool = Field(description="the prompt closed after the keys")
-    delivered: list[str] = Field(
-        description="ids of the messages that waited for the prompt to close, delivered since"
+    delivered: list[WaitingMessage] = Field(
+        description="the messages that waited for the prompt to close, and what became of each"
     )
     delivery_error: str | None = Field(description="why those messages could not be delivered")
 
@@ -533,7 +541,10 @@ def _answered(approval: Approval) -> tuple[Answered, str]:
         option=approval.option.label,
         keys=list(approval.keys),
         closed=approval.closed,
-        delivered=[message.id for message in approval.delivered],
+        delivered=[
+            WaitingMessage(id=sent.message.id, state=str(sent.outcome), why=sent.why)
+            for sent in approval.delivered
+        ],
         delivery_error=approval.delivery_error,
     )
     verb = "denied" if answered.answer == "no" else "approved"
@@ -541,8 +552,9 @@ def _answered(approval: Approval) -> tuple[Answered, str]:
         f'{verb} "{answered.session}": {answered.about} -- {describe(approval.choice)} '
         f'(pressed {" ".join(answered.keys)}: "{answered.option}")'
     ]
-    if answered.delivered:
-        lines.append(f"delivered {len(answered.delivered)} waiting message(s) to it")
+    for waited in answered.delivered:
+        why = f" ({waited.why})" if waited.why else ""
+        lines.append(f"waiting message {waited.id}: {waited.state}{why}")
     if answered.delivery_error:
         lines.append(f"waiting messages were not delivered: {answered.delivery_error}")
     return answered, "\n".join(lines)

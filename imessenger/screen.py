@@ -128,14 +128,16 @@ class Screen:
     """The classified screen.
 
     ``input_text`` is the text in the agent's input box ("" when empty or showing
-    its placeholder; None when no input box is visible). ``queued`` says how many
-    queued messages the agent shows (0: none; see :func:`queue_length`).
+    its placeholder; None when no input box is visible), and ``input_rows`` the first
+    and last row of that box in the text read (None when none is visible). ``queued``
+    says how many queued messages the agent shows (0: none; see :func:`queue_length`).
     """
 
     state: State
     prompt: Prompt | None = None
     input_text: str | None = None
     queued: int = 0
+    input_rows: tuple[int, int] | None = None
 
 
 # --- the grammar ------------------------------------------------------------------------
@@ -309,7 +311,9 @@ def _read(text: str, grammar: ScreenGrammar, starting: bool) -> _Reading:
         return _Reading(lines, seen, window, asked, Rule.PROMPT, screen)
     state, rule = _decide(window, box, grammar, starting)
     input_text = box.text if box is not None else None
-    return _Reading(lines, seen, window, asked, rule, Screen(state, None, input_text, queued))
+    rows = (box.first, box.last) if box is not None else None
+    screen = Screen(state, None, input_text, queued, rows)
+    return _Reading(lines, seen, window, asked, rule, screen)
 
 
 def _decide(

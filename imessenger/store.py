@@ -193,6 +193,9 @@ class MessageRecord:
     #: the target session the message is for: its pane and creation time (see
     #: :func:`instance_of`); "" for messages recorded before sessions had one
     target_instance: str = ""
+    #: when a paste of it was begun: from then on it may be in the agent's input box or
+    #: taken, and is never pasted again without evidence that it is neither (None: never)
+    pasted_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -360,6 +363,14 @@ def _mcp_connections(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE sessions ADD COLUMN mcp_connected_at REAL")
 
 
+def _paste_marks(conn: sqlite3.Connection) -> None:
+    """Record when a message's paste began, so that a claim left by a killed sender is
+    settled from what lasts, never by pasting it again on a guess."""
+    conn.execute("ALTER TABLE messages ADD COLUMN pasted_at REAL")
+    # a claim left by an earlier version may have been pasted: never take it for unpasted
+    conn.execute("UPDATE messages SET pasted_at = claimed_at WHERE state = 'delivering'")
+
+
 #: The schema, in order: migration N (1-based) brings the database to ``user_version`` N.
 #: Append new migrations; never edit or reorder the ones already released.
 MIGRATIONS: list[Migration] = [
@@ -369,6 +380,7 @@ MIGRATIONS: list[Migration] = [
     _agent_records,
     _hook_events,
     _mcp_connections,
+    _paste_marks,
 ]
 
 
@@ -388,7 +400,8 @@ _HOOK_EVENT_COLUMNS = "id, at, server, session, kind, event, state, detail, scre
 HOOK_EVENTS_KEPT = 200
 _MESSAGE_COLUMNS = (
     "id, server, sender, target, body, raw, state, created_at, claimed_at, delivered_at, "
-    "replied_at, reply, reply_via, waiting, error, waiter_pid, waiter_start, target_instance"
+    "replied_at, reply, reply_via, waiting, error, waiter_pid, waiter_start, target_instance, "
+    "pasted_at"
 )
 _INBOX_COLUMNS = "id, owner, kind, message_id, title, body, created_at, read_at"
 _APPROVAL_COLUMNS = (
@@ -438,6 +451,7 @@ def _message(row: sqlite3.Row) -> MessageRecord:
         waiting=bool(row["waiting"]) and is_alive(row["waiter_pid"], row["waiter_start"]),
         error=row["error"],
         target_instance=row["target_instance"],
+        pasted_at=row["pasted_at"],
     )
 
 
@@ -1119,9 +1133,32 @@ class Store:
             ).fetchone()
         return _message(row) if row is not None else None
 
+    def mark_pasting(self, message_id: str) -> MessageRecord:
+        """Record that the paste of a claimed message begins now (before the paste itself).
+
+        Raises UnknownMessage, and StoreError if the message is not being delivered.
+        """
+        with self._write(f'mark message "{message_id}" as being pasted') as conn:
+            row = conn.execute(
+                "UPDATE messages SET pasted_at = ? WHERE id = ? AND state = ? "
+                f"RETURNING {_MESSAGE_COLUMNS}",
+                (time.time(), message_id, MessageState.DELIVERING),
+            ).fetchone()
+        if row is not None:
+            return _message(row)
+        current = self.get_message(message_id)
+        if current is None:
+            raise UnknownMessage(message_id, self.path)
+        raise StoreError(
+            f'message "{message_id}" is not being delivered (its state is {current.state}), '
+            "so it cannot be pasted"
+        )
+
     def release_claim(self, message_id: str) -> MessageRecord:
         """Put a message claimed by :meth:`claim_pending` back to "pending".
 
+        Its ``pasted_at`` stays: a message pasted once is submitted from the input box
+        that holds it, or pasted again only once that box is seen without it.
         Raises UnknownMessage, and StoreError if the message is not being
         delivered (it was delivered, failed or answered meanwhile).
         """

@@ -272,6 +272,8 @@ def test_reply_longer_than_the_screen_comes_back_whole(tmux: Tmux) -> None:
 
 def test_timeout_then_late_reply_goes_to_the_inbox(tmux: Tmux) -> None:
     start_demo()
+    # --timeout bounds the whole send, the wait for a just-started agent included
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     code, data = send_json("w1", "--timeout", "200", "BUSY[1000] slow answer")
     assert code == EXIT_TIMEOUT
     assert data["state"] == "timed_out"
@@ -318,6 +320,7 @@ def test_reply_after_timeout_lands_in_the_inbox(
     tmux: Tmux, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     start_demo()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     code, data = send_json("w1", "--timeout", "100", "NOREPLY")
     assert code == EXIT_TIMEOUT
     monkeypatch.setenv("IMESSENGER_SESSION", "w1")  # the user, acting for the target
@@ -450,6 +453,7 @@ def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) ->
     with Store.open() as store:
         # A sender that died after pasting (its id is on screen) and one that died before.
         store.set_state(shown_id, MessageState.DELIVERING)
+        store.mark_pasting(shown_id)
         store.add_message("0000abcd", tmux.label, "user", "w1", "never pasted")
         assert store.claim_pending(tmux.label, "w1") is not None
     code, data = send_json("w1", "newest")
@@ -462,25 +466,29 @@ def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) ->
     assert screen.index("message 0000abcd from") < screen.index(f"message {data['id']} from")
 
 
-def test_a_message_left_unsubmitted_in_the_input_box_is_not_called_delivered(tmux: Tmux) -> None:
+def test_a_message_left_unsubmitted_in_the_input_box_is_submitted_from_there_once(
+    tmux: Tmux,
+) -> None:
     start_demo("w1", "--startup-ms", "0")
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
     with Store.open() as store:
-        # A sender that died after pasting but before the agent took the text.
+        # A sender that died after pasting but before it pressed the submit key.
         store.add_message("0000abcd", tmux.label, "user", "w1", "left in the box")
         assert store.claim_pending(tmux.label, "w1") is not None
+        store.mark_pasting("0000abcd")
     AgentPane.of(tmux, "w1").paste("[imessenger] message 0000abcd from user: left in the box")
     wait_for(lambda: "0000abcd" in screen_of(tmux, "w1", 0), what="the pasted text")
-    result = run_imessenger("send", "--no-reply", "w1", "newest")
-    assert result.exit_code == EXIT_PENDING, result.output  # the box holds text: not pasted
+    result = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY newest")
+    assert result.exit_code == 0, result.output
+    newest = json.loads(result.stdout)["id"]
     with Store.open() as store:
         record = store.get_message("0000abcd")
         assert record is not None
-        assert record.state is MessageState.FAILED
-        assert "input box" in str(record.error)
-    # nothing was submitted: the text still waits in the box, once
-    assert screen_of(tmux, "w1").count("0000abcd") == 1
-    assert state_of(tmux, "w1") == "idle"
+        assert record.state is MessageState.DELIVERED  # submitted from the box
+    # submitted once, not pasted again, and before the newer message
+    screen = screen_of(tmux, "w1")
+    assert screen.count("0000abcd") == 1
+    assert screen.index("0000abcd") < screen.index(f"message {newest} from")
 
 
 def test_an_agent_too_slow_to_read_the_paste_is_waited_for(tmux: Tmux, isolated_home: Path) -> None:

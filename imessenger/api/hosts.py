@@ -202,7 +202,7 @@ class HostActions(Services):
                 option=str(data["option"]),
                 keys=tuple(str(k) for k in data["keys"]),
                 closed=bool(data["closed"]),
-                delivered=len(data["delivered"]),
+                delivered=sum(1 for sent in data["delivered"] if sent.get("state") != "pending"),
             )
         except (ValueError, KeyError, TypeError):
             raise ImessengerError(

@@ -40,7 +40,7 @@ def print_prompt(prompt: PromptView) -> None:
 
 def report_approval(approval: Approval) -> None:
     """Print what approve or deny did."""
-    from imessenger.api import Choice, describe
+    from imessenger.api import Choice, MessageState, describe
 
     verb = "denied" if approval.choice is Choice.NO else "approved"
     keys = " ".join(approval.keys)
@@ -48,9 +48,12 @@ def report_approval(approval: Approval) -> None:
         f'{verb} "{approval.session}": {approval.prompt.about()} -- {describe(approval.choice)} '
         f'(pressed {keys}: "{approval.option.label}")'
     )
-    if approval.delivered:
-        count = len(approval.delivered)
-        click.echo(f'delivered {count} waiting message(s) to "{approval.session}"', err=True)
+    for sent in approval.delivered:
+        why = f" ({sent.why})" if sent.why and sent.outcome is not MessageState.QUEUED else ""
+        click.echo(
+            f'waiting message {sent.message.id} to "{approval.session}": {sent.outcome.value}{why}',
+            err=True,
+        )
     if approval.delivery_error:
         click.echo(
             f'warning: waiting messages to "{approval.session}" were not delivered: '
@@ -71,7 +74,10 @@ def approval_json(approval: Approval) -> dict[str, Any]:
         "keys": list(approval.keys),
         "closed": approval.closed,
         "at": approval.record.at,
-        "delivered": [m.id for m in approval.delivered],
+        "delivered": [
+            {"id": sent.message.id, "state": str(sent.outcome), "why": sent.why}
+            for sent in approval.delivered
+        ],
         "delivery_error": approval.delivery_error,
     }
 

@@ -77,9 +77,10 @@ footer, then the footer. A program that reads the pane in between sees what it c
 always catch from a real agent that is redrawing: the input line without the line
 under it.
 
-``--record PATH`` appends each delimited answer, as it was meant rather than as
-drawn, to PATH as JSON lines ``{"type": "answer", "text": ...}``: the record
-imessenger reads for exact replies, as it reads the real agents' own records.
+``--record PATH`` appends each message it takes, ``{"type": "message", "text": ...}``,
+and each delimited answer, as it was meant rather than as drawn,
+``{"type": "answer", "text": ...}``, to PATH as JSON lines: the record imessenger reads
+for exact replies, as it reads the real agents' own records.
 ``--allow PREFIX`` lets a command that starts with PREFIX run with no prompt, as a
 real agent's pre-allowed commands. ``--hook-command CMD`` runs CMD (with /bin/sh)
 on each event, its JSON on stdin, with the field names of Claude Code's hooks:
@@ -90,6 +91,9 @@ hook; with ``--hook-sync`` the agent waits for it, drawing and reading nothing.
 ``--slow-paste MS`` makes taking in a paste cost MS milliseconds, drawing and
 reading nothing meanwhile; ``--paste-guard MS`` takes an Enter that comes within
 MS after a paste for a new line, as Gemini CLI does.
+
+SIGUSR1 ends the current message's busy phase at once, so that its prompt (``ASK``)
+opens at a moment a test chooses.
 
 ``--name`` changes the word in the footer and in the plain answer; the input
 line stays ``demo>`` so that imessenger's ``demo`` profile recognises every
@@ -518,7 +522,7 @@ class DemoAgent:
         old_wakeup = signal.set_wakeup_fd(wake_write)
         handlers = {
             signum: signal.signal(signum, self._on_signal)
-            for signum in (signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP)
+            for signum in (signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
         }
         try:
             name = self.options.name
@@ -591,6 +595,10 @@ class DemoAgent:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGWINCH:
             self.dirty = True  # redrawn for the new width at once (the wakeup fd ends select)
+        elif signum == signal.SIGUSR1:
+            # the busy phase ends now: its prompt (ASK) opens at a moment a test chose
+            if self.job is not None and self.job.phase == "busy":
+                self.job.busy_until = time.monotonic()
         else:
             self.exit_code = 128 + signum
 
@@ -749,6 +757,7 @@ class DemoAgent:
         if text.strip() == "/exit" and self.job is None and not self.queue:
             self.exit_code = 0
             return
+        self._keep_entry("message", text)
         if self.job is not None:
             # As Claude Code does: a message queued while busy shows in the transcript at
             # once, marked as queued, and is not shown again when its turn comes.
@@ -878,9 +887,13 @@ class DemoAgent:
 
     def _keep(self, answer: str) -> None:
         """--record: append the answer, as it was meant (not as drawn), to the record."""
+        self._keep_entry("answer", answer)
+
+    def _keep_entry(self, kind: str, text: str) -> None:
+        """--record: append one entry (a message taken, an answer) to the record."""
         if not self.options.record:
             return
-        line = json.dumps({"type": "answer", "text": answer}, ensure_ascii=False) + "\n"
+        line = json.dumps({"type": kind, "text": text}, ensure_ascii=False) + "\n"
         try:
             with open(self.options.record, "a", encoding="utf-8") as record:
                 record.write(line)

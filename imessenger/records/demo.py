@@ -1,9 +1,9 @@
 """The demo agent's record (``python -m imessenger.demo.agent --record PATH``).
 
-One JSON object a line, ``{"type": "answer", "text": ...}``, for each answer the demo
-agent gives, with the text as it was meant rather than as it was drawn (the screen
-expands tabs, for one). It stands in for the real agents' records in the tests that
-need no real agent.
+One JSON object a line: ``{"type": "message", "text": ...}`` for each message the demo
+agent takes, and ``{"type": "answer", "text": ...}`` for each answer it gives, with the
+text as it was meant rather than as it was drawn (the screen expands tabs, for one).
+It stands in for the real agents' records in the tests that need no real agent.
 """
 
 from __future__ import annotations

@@ -152,6 +152,23 @@ class PinnedRecord:
             self._reader = reader_for(self.kind, path)
         return self._reader.reply(delims)
 
+    def mentions(self, text: str) -> bool | None:
+        """Whether the record holds ``text``, as written or as a JSON string holds it.
+
+        None when there is no record to read (not located yet, not written yet, or
+        unreadable): only a True says something. An agent writes a message it took into
+        its record, so a message's envelope there is lasting evidence that it was taken.
+        """
+        path = self.path or locate(self.kind, self._current_ref())
+        if path is None:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        forms = {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+        return any(form.encode("utf-8") in data for form in forms)
+
 
 def made_here(ref: str, records_dir: Path) -> Path | None:
     """The file ``ref`` names when isesh made it, in ``records_dir`` (None for an agent's own

@@ -11,7 +11,9 @@ that a pane that is gone raises NoSuchSession listing the sessions there are.
 * Writing: :meth:`AgentPane.paste` pastes text from a buffer that tmux fills from
   its stdin (never through tmux's command parser, never through a file), and
   refuses while a person is in a mode in the pane; :meth:`AgentPane.press` presses
-  keys; :meth:`AgentPane.type` types a few literal characters.
+  keys, and :meth:`AgentPane.press_if_showing` presses them only while the screen
+  still shows what they were meant for; :meth:`AgentPane.type` types a few literal
+  characters.
 * Whether the program took its input: :meth:`AgentPane.unread_input`, read from
   the terminal without tmux.
 * ``in_mode`` and ``dead`` are as tmux last said; :meth:`AgentPane.refresh` asks
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from imessenger.errors import NoSuchSession, NoTmuxServer, PaneInMode, TmuxCommandFailed
 from imessenger.tmux.info import PaneInfo
-from imessenger.tmux.quoting import control_quote, whole_word
+from imessenger.tmux.quoting import control_quote, searched_literal, whole_word
 
 if TYPE_CHECKING:
     from imessenger.tmux.runner import Tmux
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 _PASTE_START, _PASTE_END = "\x1b[200~", "\x1b[201~"
 #: What a paste prints when tmux found the pane in a mode and pasted nothing.
 _IN_MODE = "imessenger-pane-in-mode"
+#: What a guarded key press prints when the pane no longer showed what it was meant for.
+_CHANGED = "imessenger-screen-changed"
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,36 @@ class AgentPane:
     def press(self, keys: Sequence[str]) -> None:
         """Press tmux keys (``Enter``, ``Escape``, ``1``, ``C-c``) in the pane."""
         self._cmd("send-keys", *map(whole_word, keys))
+
+    def press_if_showing(
+        self, keys: Sequence[str], screen: Sequence[str], rows: Sequence[int]
+    ) -> bool:
+        """Press ``keys`` only while the pane still shows what ``screen`` showed at ``rows``.
+
+        ``screen`` is the visible screen as last read, a line a row from the top, and
+        ``rows`` the rows that must be unchanged (an agent's input box holding a message:
+        a permission prompt that opened since would have covered it). tmux checks and
+        presses in one command (``if-shell -F``), so no output of the agent is taken in
+        between: the window left is the agent's own, between deciding to draw and
+        writing. Each row is checked with ``#{C:...}``, which gives the first row of
+        the screen that holds a text; a row whose line also appears higher up is
+        checked as that higher row (it is the best tmux can tell). Nothing is pressed
+        while a person is in a mode in the pane. Returns whether the keys were pressed.
+        """
+        checks = ["#{==:#{pane_in_mode},0}"]
+        for row in rows:
+            line = screen[row].rstrip() if 0 <= row < len(screen) else ""
+            if not line:
+                continue
+            first = next(index for index, text in enumerate(screen) if line in text)
+            checks.append(f"#{{==:#{{C:{searched_literal(line)}}},{first + 1}}}")
+        condition = checks[-1]
+        for check in reversed(checks[:-1]):
+            condition = f"#{{&&:{check},{condition}}}"
+        target = control_quote(self.info.pane_id)
+        act = " ".join(["send-keys", "-t", target, *map(control_quote, keys)])
+        out = self._cmd("if-shell", "-F", condition, act, f"display-message -p {_CHANGED}")
+        return _CHANGED not in out
 
     def type(self, text: str) -> None:
         """Type short literal text (a few characters, for example ``/exit``) into the pane."""

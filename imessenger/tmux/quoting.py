@@ -6,6 +6,7 @@ docstring (:mod:`imessenger.tmux`). Each function here escapes for one reader:
 * :func:`whole_word`: the split of tmux's argv into commands (a final ``;``);
 * :func:`format_literal`: one round of format expansion (``#``);
 * :func:`drawn_literal`: expansion, then drawing (``#[...]`` styles);
+* :func:`searched_literal`: expansion, then the pane search of ``#{C:...}`` (a glob);
 * :func:`control_quote`: tmux's command parser (a control client's lines, and the
   commands that ``if-shell`` and menu items run).
 """
@@ -46,6 +47,23 @@ def drawn_literal(text: str) -> str:
     escaped in turn. (Control characters are not drawn.)
     """
     return format_literal(text.replace("#", "##"))
+
+
+_SEARCH_SPECIAL = {
+    **{"#": "##", ",": "#,", "}": "#}"},  # the format
+    **{"\\": "\\\\", "*": "\\*", "?": "\\?", "[": "\\["},  # the glob
+}
+
+
+def searched_literal(text: str) -> str:
+    """Return ``text`` escaped to be found as it is by the format ``#{C:...}``.
+
+    tmux expands the argument of ``C:`` once (``##``, ``#,`` and ``#}`` give ``#``,
+    ``,`` and ``}``), then looks for it in each line of the pane as the glob
+    ``*text*`` (fnmatch), where a backslash makes ``*``, ``?``, ``[`` and itself plain.
+    So ``#(...)`` in a line read from a pane is never run, and ``*`` matches only a ``*``.
+    """
+    return "".join(_SEARCH_SPECIAL.get(char, char) for char in text)
 
 
 #: Arguments made only of these need no quotes (a leading "%" or "=" could, for example).

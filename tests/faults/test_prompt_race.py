@@ -1,0 +1,146 @@
+"""A permission prompt that opens while a message is being delivered, on real tmux.
+
+An agent that is busy with one message may open a prompt (its next tool call) at any
+moment, also between the look that found its input box and the submit key. Pasted
+into a prompt, a message is dropped, and its Enter answers "Yes": a command run that
+nobody approved, and a message lost. The demo agent opens its prompt when it gets
+SIGUSR1, so a test can put that moment anywhere in a delivery.
+
+What must hold: no submit key ever answers a prompt; the prompt is left as it was;
+the message is either taken exactly once or still pending, and once the prompt is
+answered it is delivered exactly once; ``approve`` reports each waiting message's
+real outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+from support import start_demo_in_shell, wait_for
+
+from imessenger.api import Api
+from imessenger.store import MessageState, Store
+from imessenger.tmux import AgentPane, Tmux
+
+#: States of a message that the agent took.
+TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED}
+
+
+def screen(tmux: Tmux, history: int = 5000) -> str:
+    return AgentPane.of(tmux, "w1").look(history=history)
+
+
+def echoes(tmux: Tmux, message_id: str) -> int:
+    """How many times the demo agent shows message ``message_id`` as submitted."""
+    return screen(tmux).count(f"❯ [imessenger] message {message_id} from")
+
+
+def asking_about(tmux: Tmux, command: str) -> bool:
+    text = screen(tmux, 0)
+    return f"$ {command}" in text and "Do you want to proceed?" in text
+
+
+def busy_asking_later(api: Api, command: str) -> None:
+    """Give the agent a message it works on until SIGUSR1, then asks about ``command``."""
+    first = api.send("w1", f"BUSY[600000] ASK[{command}] NOREPLY", wait=False)
+    assert first.outcome in TAKEN, first
+    wait_for(lambda: "esc to interrupt" in screen(Tmux(api.tmux.socket_name), 0), what="busy")
+
+
+def state_of(message_id: str) -> MessageState:
+    with Store.open() as store:
+        record = store.get_message(message_id)
+    assert record is not None
+    return record.state
+
+
+def idle_again(tmux: Tmux) -> None:
+    def idle() -> str:
+        text = screen(tmux, 0)
+        lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+        empty_box = len(lines) >= 2 and lines[-2] == "demo>" and "? for help" in lines[-1]
+        return "" if not empty_box or "esc to interrupt" in text else text
+
+    wait_for(idle, what="w1 idle with an empty input box")
+
+
+def test_a_prompt_opened_between_the_look_and_the_key_is_left_untouched(
+    tmux: Tmux, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = start_demo_in_shell(tmux, "w1")
+    api = Api(tmux.socket_name)
+    busy_asking_later(api, "touch seam")
+    real = AgentPane.press_if_showing
+    pressed: list[bool] = []
+
+    def prompt_first(pane: AgentPane, keys: Sequence[str], *args: object) -> bool:
+        # The worst moment: the look found the message in the box, and the key has not
+        # gone yet. The agent opens its prompt, and draws it, right here.
+        if not pressed:
+            os.kill(agent, signal.SIGUSR1)
+            wait_for(lambda: asking_about(tmux, "touch seam"), what="the prompt drawn")
+        done = real(pane, keys, *args)  # type: ignore[arg-type]
+        pressed.append(done)
+        return done
+
+    monkeypatch.setattr(AgentPane, "press_if_showing", prompt_first)
+    sent = api.send("w1", "NOREPLY after the prompt", wait=False)
+    monkeypatch.setattr(AgentPane, "press_if_showing", real)
+    assert pressed == [False]  # tmux found the box covered: nothing was pressed
+    assert sent.outcome is MessageState.PENDING, sent
+    assert "permission prompt" in sent.why
+    assert asking_about(tmux, "touch seam")  # the prompt is as it was
+    assert "Ran touch seam" not in screen(tmux)
+    assert state_of(sent.message.id) is MessageState.PENDING
+
+    approval = api.approve("w1")
+    assert approval.closed
+    [delivery] = approval.delivered
+    assert delivery.message.id == sent.message.id
+    assert delivery.outcome in TAKEN, delivery
+    wait_for(lambda: echoes(tmux, sent.message.id) == 1, what="the message submitted")
+    time.sleep(0.5)  # a second paste or Enter would show by now
+    assert echoes(tmux, sent.message.id) == 1
+    assert screen(tmux).count("Ran touch seam") == 1  # answered once, by approve
+
+
+def test_prompts_racing_deliveries_never_take_a_submit_key(tmux: Tmux) -> None:
+    """The prompt opens at a moment swept across the whole delivery, round after round."""
+    agent = start_demo_in_shell(tmux, "w1")
+    api = Api(tmux.socket_name)
+    outcomes: dict[str, int] = {}
+    rounds = 36
+    for step in range(rounds):
+        offset_s = step * 0.0025  # 0 to 87.5 ms after send begins
+        command = f"touch race-{step}"
+        busy_asking_later(api, command)
+        timer = threading.Timer(offset_s, os.kill, (agent, signal.SIGUSR1))
+        timer.start()
+        sent = api.send("w1", f"NOREPLY racing {step}", wait=False)
+        timer.join()
+        outcomes[str(sent.outcome)] = outcomes.get(str(sent.outcome), 0) + 1
+        # The prompt opens, and nothing answers it but approve below.
+        wait_for(
+            lambda command=command: asking_about(tmux, command) or f"Ran {command}" in screen(tmux),
+            what=f"the prompt of round {step}",
+        )
+        assert f"Ran {command}" not in screen(tmux), f"round {step}: a submit key answered"
+        assert sent.outcome in {MessageState.PENDING, *TAKEN}, (step, sent)
+        approval = api.approve("w1")
+        assert approval.closed, step
+        if state_of(sent.message.id) is MessageState.PENDING:
+            api.deliver("w1")
+        wait_for(
+            lambda sent=sent: state_of(sent.message.id) in TAKEN, what=f"round {step} delivered"
+        )
+        wait_for(lambda sent=sent: echoes(tmux, sent.message.id) == 1, what=f"round {step} shown")
+        idle_again(tmux)
+        assert echoes(tmux, sent.message.id) == 1, f"round {step}: submitted twice"
+        assert screen(tmux).count(f"Ran {command}") == 1, step
+    # the sweep met the prompt on both sides of the key, not only after it
+    assert outcomes.get("pending", 0) + sum(outcomes.get(str(s), 0) for s in TAKEN) == rounds
