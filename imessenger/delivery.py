@@ -127,6 +127,19 @@ def _lock_wait(deadline: float) -> float:
     return min(_LOCK_TIMEOUT_S, _left(deadline))
 
 
+def _above_input(text: str, screen: Screen, height: int) -> str:
+    """``text`` (a look with scrollback) without the input box and what is below it.
+
+    The screen was read from the last ``height`` lines of ``text``; its input box rows
+    count from there.
+    """
+    if screen.input_rows is None:
+        return text
+    lines = text.split("\n")
+    top = max(0, len(lines) - height)
+    return "\n".join(lines[: top + screen.input_rows[0]])
+
+
 def _rows(screen: Screen) -> range:
     """The rows of the input box a screen shows (none when it shows no box)."""
     if screen.input_rows is None:
@@ -497,7 +510,7 @@ class Courier:
             return  # it has not read everything yet: settle it at the next delivery
         view, shown = self.sessions.look(view, history=5000)
         typed = view.screen.input_text or ""
-        above = shown if not typed else shown.replace(typed, "")
+        above = _above_input(shown, view.screen, view.pane.info.height)
         for message in stuck:
             where = self._taken(message, above)
             if where:
@@ -636,7 +649,7 @@ class Courier:
         "" when it may: the box is empty, the agent has read all its input and nothing
         shows that it took the message. _TAKEN when something does; else why not yet.
         """
-        if self._taken(message, shown):
+        if self._taken(message, _above_input(shown, view.screen, view.pane.info.height)):
             return _TAKEN
         if view.pane.unread_input():
             return f'"{view.name}" has not read its input yet (it is slow or hung)'

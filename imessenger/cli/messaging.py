@@ -198,6 +198,8 @@ def send(
         MessageState.NOT_RECORDED,
         MessageState.ENDED,
     ):
+        if result.reply is not None:  # found, though the store could not keep it
+            click.echo(result.reply, nl=not result.reply.endswith("\n"))
         click.echo(f"message {result.message.id} {result.outcome.value}: {result.why}", err=True)
     elif result.outcome is MessageState.TIMED_OUT:
         click.echo(

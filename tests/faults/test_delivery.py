@@ -396,3 +396,188 @@ def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(
     final = message_with("NOREPLY taken late")
     assert final is not None
     assert final.state is MessageState.DELIVERED
+
+
+# --- a killed sender, settled from what lasts ----------------------------------------------
+
+
+def demo_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **changes: object) -> None:
+    """Make the profile "plain": the demo agent's, with ``changes`` (no record, no hooks)."""
+    import tomli_w
+
+    demo = {**load_config().values["agents"]["demo"], **changes}
+    config = tmp_path / "config.toml"
+    config.write_text(tomli_w.dumps({"agents": {"plain": demo}}), encoding="utf-8")
+    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+
+
+def left_by_a_killed_sender(tmux: Tmux, body: str, *, submitted: bool) -> str:
+    """Record, claim and paste a message as a sender does, then stop as a killed one.
+
+    The store was told that the paste began, as a real sender tells it first.
+    """
+    from imessenger.delivery import Courier
+
+    with Store.open() as store:
+        courier = Courier(Sessions(tmux, store, load_config()))
+        store.add_message("5ca1ab1e", tmux.label, "user", "w1", body)
+        claimed = store.claim_pending(tmux.label, "w1")
+        assert claimed is not None
+        store.mark_pasting(claimed.id)
+        AgentPane.of(tmux, "w1").paste(courier._envelope(claimed), ["Enter"] if submitted else [])
+    return "5ca1ab1e"
+
+
+def scrolled_off(tmux: Tmux, message_id: str) -> None:
+    """Push the message out of the pane: a person's long request, then history cleared."""
+    pane = AgentPane.of(tmux, "w1")
+    wait_for(lambda: echoes(tmux, "w1", message_id) == 1, what="the message taken")
+    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle")
+    pane.type("LINES[80]")
+    pane.press(["Enter"])
+    wait_for(lambda: "line 80" in pane.look(), what="the long answer")
+    tmux.run("clear-history", "-t", pane.info.pane_id)
+    assert message_id not in pane.look(history=5000)
+
+
+def taken_in_record(tmux: Tmux, message_id: str) -> int:
+    """How many times the demo agent's own record says it took message ``message_id``."""
+    with Store.open() as store:
+        session = store.get_session(tmux.label, "w1")
+    assert session is not None
+    assert session.record_ref
+    path = Path(json.loads(session.record_ref)["path"])
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    return sum(1 for e in entries if e["type"] == "message" and message_id in e["text"])
+
+
+def test_a_killed_senders_message_gone_from_the_screen_is_settled_from_the_agents_record(
+    tmux: Tmux,
+) -> None:
+    start_demo(tmux)
+    message_id = left_by_a_killed_sender(tmux, "NOREPLY taken, then scrolled off", submitted=True)
+    scrolled_off(tmux, message_id)
+    settled = run_imessenger("deliver", "w1")
+    assert settled.exit_code == 0, settled.output
+    final = message_with("taken, then scrolled off")
+    assert final is not None
+    assert final.state is MessageState.DELIVERED  # the record says so
+    time.sleep(1)  # a second paste would show by now
+    assert taken_in_record(tmux, message_id) == 1
+    assert message_id not in AgentPane.of(tmux, "w1").look(history=5000)
+
+
+def test_a_killed_senders_message_nothing_accounts_for_is_unconfirmed_not_pasted_again(
+    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo_profile(tmp_path, monkeypatch, record="", hooks="")  # no record, no hook to ask
+    assert run_isesh("start", "w1", "--agent", "plain").exit_code == 0
+    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
+    message_id = left_by_a_killed_sender(tmux, "NOREPLY taken, nothing says so", submitted=True)
+    scrolled_off(tmux, message_id)
+    settled = run_imessenger("deliver", "w1")
+    assert settled.exit_code == 0, settled.output
+    final = message_with("taken, nothing says so")
+    assert final is not None
+    assert final.state is MessageState.UNCONFIRMED
+    assert final.error is not None
+    assert "not pasted again" in final.error
+    time.sleep(1)  # a second paste would show by now
+    assert message_id not in AgentPane.of(tmux, "w1").look(history=5000)
+    assert run_imessenger("deliver", "w1").exit_code == 0  # and not later either
+    time.sleep(0.5)
+    assert message_id not in AgentPane.of(tmux, "w1").look(history=5000)
+
+
+def test_a_killed_senders_paste_the_agent_has_not_read_yet_is_submitted_once_it_shows(
+    tmux: Tmux,
+) -> None:
+    from support import start_demo_in_shell
+
+    agent = start_demo_in_shell(tmux, "w1")
+    os.kill(agent, signal.SIGSTOP)  # starved of CPU: it reads nothing
+    try:
+        message_id = left_by_a_killed_sender(tmux, "NOREPLY read late", submitted=False)
+        wait_for(lambda: AgentPane.of(tmux, "w1").unread_input(), what="the paste unread")
+        early = run_imessenger("deliver", "w1")
+        assert early.exit_code == 0, early.output
+        record = message_with("read late")
+        assert record is not None
+        assert record.state is MessageState.DELIVERING  # left for later: nothing pasted
+    finally:
+        os.kill(agent, signal.SIGCONT)
+    wait_for(lambda: message_id in AgentPane.of(tmux, "w1").look(), what="the paste shown")
+    settled = run_imessenger("deliver", "w1")
+    assert settled.exit_code == 0, settled.output
+    wait_for(lambda: echoes(tmux, "w1", message_id) == 1, what="submitted from the box")
+    final = message_with("read late")
+    assert final is not None
+    assert final.state is MessageState.DELIVERED
+    time.sleep(1)
+    assert echoes(tmux, "w1", message_id) == 1
+
+
+# --- the store fails while the reply is awaited --------------------------------------------
+
+
+def test_a_store_that_fails_while_the_reply_is_awaited_is_no_exit_1(tmux: Tmux) -> None:
+    start_demo(tmux)
+    with Store.open() as store:
+        path = store.path
+    with sqlite3.connect(path) as conn:  # what SQLite says when the disk is full
+        conn.execute(
+            "CREATE TRIGGER full BEFORE UPDATE OF reply ON messages "
+            "BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END"
+        )
+    sent = run_imessenger("send", "--json", "w1", "the reply meets a full disk")
+    assert sent.exit_code == 4, sent.output  # pasted: never 1, "nothing was sent"
+    data = json.loads(sent.stdout)
+    assert data["state"] == "not_recorded"
+    assert data["reply"] == "the reply meets a full disk"  # found, so given
+    assert "delivered" in data["why"]
+    plain = run_imessenger("send", "w1", "again, printed")
+    assert plain.exit_code == 4, plain.output
+    assert plain.stdout == "again, printed\n"
+    assert "store" in plain.stderr
+
+
+# --- a hung agent and --timeout ----------------------------------------------------------------
+
+
+def test_timeout_bounds_a_send_to_a_hung_agent(tmux: Tmux) -> None:
+    from support import start_demo_in_shell
+
+    agent = start_demo_in_shell(tmux, "w1")
+    os.kill(agent, signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        sent = run_imessenger("send", "--json", "--timeout", "3000", "w1", "are you there")
+        took = time.monotonic() - began
+        assert sent.exit_code == 3, sent.output  # pending: pasted, not read, not submitted
+        assert took < 6, took  # near 3 s, not the 20 s an unread paste is otherwise given
+        data = json.loads(sent.stdout)
+        assert "not read" in data["why"]
+    finally:
+        os.kill(agent, signal.SIGCONT)
+    message_id = str(data["id"])
+    wait_for(lambda: message_id in AgentPane.of(tmux, "w1").look(), what="the paste shown")
+    assert run_imessenger("deliver", "w1").exit_code == 0
+    wait_for(lambda: echoes(tmux, "w1", message_id) == 1, what="submitted once")
+    time.sleep(0.5)
+    assert echoes(tmux, "w1", message_id) == 1
+
+
+def test_timeout_bounds_a_send_to_an_agent_that_never_becomes_ready(tmux: Tmux) -> None:
+    assert run_isesh("start", "w1", "--agent", "demo", "--", *demo_command("--startup-ms", "60000"))
+    began = time.monotonic()
+    sent = run_imessenger("send", "--json", "--timeout", "1500", "w1", "hello")
+    took = time.monotonic() - began
+    assert sent.exit_code == 3, sent.output
+    assert took < 4, took
+    assert "not ready" in json.loads(sent.stdout)["why"]
+
+
+def demo_command(*extra: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "imessenger.demo.agent", *extra]
