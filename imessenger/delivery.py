@@ -44,7 +44,7 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from imessenger.access import Access
@@ -484,8 +484,10 @@ class Courier:
         back to pending. For one that may have been pasted, evidence that lasts
         decides (:meth:`_taken`): taken is delivered; its id in the input box means
         pasted and not submitted, and it is submitted from there (:meth:`_attempt`);
-        with no evidence either way it is marked unconfirmed and never pasted again
-        on its own. A raw message has no id to find: it is marked unconfirmed too.
+        an empty box and no key ever pressed for it (the store says so) mean it was
+        not taken, and it goes back to pending; with no evidence either way it is
+        marked unconfirmed and never pasted again on its own. A raw message has no
+        id to find: it is marked unconfirmed too.
         The screen is read once the youngest claim is ``_CLAIM_SETTLE_S`` old and the
         agent has read all its input: an agent that read a paste may take a while to
         show it. When the deadline leaves no time for that, the claims wait for the
@@ -518,6 +520,10 @@ class Courier:
                 self.store.mark_delivered(message.id)
             elif not message.raw and message.id in typed:
                 self.store.release_claim(message.id)  # in the box: submitted from there
+            elif message.submitted_at is None and not typed and not message.raw:
+                # No key was ever pressed for it, and the box is empty: its paste never
+                # arrived (the sender died first) or a prompt dropped it. It was not taken.
+                self.store.release_claim(message.id)
             else:
                 self.store.set_state(
                     message.id,
@@ -573,6 +579,8 @@ class Courier:
             message = self.store.mark_pasting(message.id)
             self._pasted.add(message.id)
             guarded = bool(profile.grammar.input_patterns)
+            if not guarded:
+                self.store.mark_submitting(message.id)  # the key goes with the paste
             try:
                 view.pane.paste(
                     self._text(message),
@@ -752,7 +760,6 @@ class Courier:
             view.pane, confirm_s, max(confirm_s, self.settings.send.ready_timeout_s)
         )
         history = min(5000, message.body.count("\n") + 2 * view.pane.info.height + 10)
-        keys = profile.drive.submit_keys
         watch: Submission | None = None
         pressed_again = False
         #: when the box was seen holding the text after the key: the agent had the paste
@@ -764,9 +771,7 @@ class Courier:
                 screen = view.screen
                 if screen.state is State.ASKING:
                     return _Unsubmitted.PROMPT
-                if self._ready_to_submit(screen) and view.pane.press_if_showing(
-                    keys, text.split("\n"), _rows(screen)
-                ):
+                if self._ready_to_submit(screen) and self._press(message, view, text, screen):
                     watch = Submission(screen, None if message.raw else message.id)
                     patience = Patience(view.pane, confirm_s, max(confirm_s, _left(deadline)))
                     continue
@@ -797,7 +802,7 @@ class Courier:
                     and not patience.unread  # it read the key and kept the text
                 ):
                     logger.info("submit key seemingly lost in %s; pressing it once more", view.name)
-                    pressed_again = self._press_again(view, keys)
+                    pressed_again = self._press_again(message, view)
             # Past the deadline, an agent that has not read its input is not waited for
             # (it is hung); one that has is given its usual moment to show what it did.
             expired = patience.expired() or (time.monotonic() >= deadline and bool(patience.unread))
@@ -816,12 +821,25 @@ class Courier:
             and screen.state in (State.IDLE, State.BUSY)
         )
 
-    def _press_again(self, view: SessionView, keys: Sequence[str]) -> bool:
+    def _press(self, message: MessageRecord, view: SessionView, text: str, screen: Screen) -> bool:
+        """Press the submit key while tmux still shows the box ``screen`` read; True if done.
+
+        The store hears of the key before it is pressed (and again if the screen refused
+        it), so that a sender killed in between is settled without pasting it again.
+        """
+        self.store.mark_submitting(message.id)
+        keys = self.sessions.view_profile(view).drive.submit_keys
+        if view.pane.press_if_showing(keys, text.split("\n"), _rows(screen)):
+            return True
+        self.store.mark_submitting(message.id, pressing=False)
+        return False
+
+    def _press_again(self, message: MessageRecord, view: SessionView) -> bool:
         """Press the submit key a second time, if the box still shows the text; True if done."""
         view, text = self.sessions.look(view)
         if not self._ready_to_submit(view.screen):
             return False
-        return view.pane.press_if_showing(keys, text.split("\n"), _rows(view.screen))
+        return self._press(message, view, text, view.screen)
 
     # -- pending messages ---------------------------------------------------------------
 

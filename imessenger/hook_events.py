@@ -9,7 +9,7 @@ kind        given                                   events -> state
 ========== ======================================= ===========================================
 ``claude``  JSON on stdin (``hook_event_name``)     SessionStart -> started,
                                                     UserPromptSubmit -> busy (the
-                                                    message's head kept),
+                                                    message's first line kept),
                                                     PermissionRequest -> asking (about
                                                     ``tool_input.command``), Stop -> idle
 ``demo``    the same JSON, from the demo agent      the same
@@ -77,8 +77,9 @@ def read_event(kind: str, payload: str) -> HookEvent:
         if state == ASKING:
             detail = _asked_about(data)
         elif state == BUSY:
-            # the head of the message it took: lasting evidence of which message that was
-            detail = neutralise(_text(data.get("prompt")))[:_DETAIL_MAX]
+            # the first line of the message it took (an envelope names its id there):
+            # lasting evidence of which message that was
+            detail = neutralise(_text(data.get("prompt")).split("\n", 1)[0])[:_DETAIL_MAX]
         else:
             detail = ""
         return HookEvent(name, state, detail)

@@ -196,6 +196,9 @@ class MessageRecord:
     #: when a paste of it was begun: from then on it may be in the agent's input box or
     #: taken, and is never pasted again without evidence that it is neither (None: never)
     pasted_at: float | None = None
+    #: when its submit key was about to be pressed (None: never, or refused by the screen):
+    #: from then on the agent may have taken it, and only evidence says it did not
+    submitted_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -367,8 +370,13 @@ def _paste_marks(conn: sqlite3.Connection) -> None:
     """Record when a message's paste began, so that a claim left by a killed sender is
     settled from what lasts, never by pasting it again on a guess."""
     conn.execute("ALTER TABLE messages ADD COLUMN pasted_at REAL")
-    # a claim left by an earlier version may have been pasted: never take it for unpasted
-    conn.execute("UPDATE messages SET pasted_at = claimed_at WHERE state = 'delivering'")
+    conn.execute("ALTER TABLE messages ADD COLUMN submitted_at REAL")
+    # a claim left by an earlier version may have been pasted and submitted (its paste
+    # and key went in one call): never take it for one that was not
+    conn.execute(
+        "UPDATE messages SET pasted_at = claimed_at, submitted_at = claimed_at "
+        "WHERE state = 'delivering'"
+    )
 
 
 #: The schema, in order: migration N (1-based) brings the database to ``user_version`` N.
@@ -401,7 +409,7 @@ HOOK_EVENTS_KEPT = 200
 _MESSAGE_COLUMNS = (
     "id, server, sender, target, body, raw, state, created_at, claimed_at, delivered_at, "
     "replied_at, reply, reply_via, waiting, error, waiter_pid, waiter_start, target_instance, "
-    "pasted_at"
+    "pasted_at, submitted_at"
 )
 _INBOX_COLUMNS = "id, owner, kind, message_id, title, body, created_at, read_at"
 _APPROVAL_COLUMNS = (
@@ -452,6 +460,7 @@ def _message(row: sqlite3.Row) -> MessageRecord:
         error=row["error"],
         target_instance=row["target_instance"],
         pasted_at=row["pasted_at"],
+        submitted_at=row["submitted_at"],
     )
 
 
@@ -1138,11 +1147,25 @@ class Store:
 
         Raises UnknownMessage, and StoreError if the message is not being delivered.
         """
-        with self._write(f'mark message "{message_id}" as being pasted') as conn:
+        return self._mark_step(message_id, "pasted_at", time.time(), "pasted")
+
+    def mark_submitting(self, message_id: str, pressing: bool = True) -> MessageRecord:
+        """Record that the submit key of a claimed message is about to be pressed (before
+        the key), or, with ``pressing`` False, that the screen refused it after all.
+
+        Raises UnknownMessage, and StoreError if the message is not being delivered.
+        """
+        at = time.time() if pressing else None
+        return self._mark_step(message_id, "submitted_at", at, "submitted")
+
+    def _mark_step(
+        self, message_id: str, column: str, at: float | None, step: str
+    ) -> MessageRecord:
+        with self._write(f'mark message "{message_id}" as being {step}') as conn:
             row = conn.execute(
-                "UPDATE messages SET pasted_at = ? WHERE id = ? AND state = ? "
+                f"UPDATE messages SET {column} = ? WHERE id = ? AND state = ? "
                 f"RETURNING {_MESSAGE_COLUMNS}",
-                (time.time(), message_id, MessageState.DELIVERING),
+                (at, message_id, MessageState.DELIVERING),
             ).fetchone()
         if row is not None:
             return _message(row)
@@ -1151,7 +1174,7 @@ class Store:
             raise UnknownMessage(message_id, self.path)
         raise StoreError(
             f'message "{message_id}" is not being delivered (its state is {current.state}), '
-            "so it cannot be pasted"
+            f"so it cannot be {step}"
         )
 
     def release_claim(self, message_id: str) -> MessageRecord:

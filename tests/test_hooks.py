@@ -134,7 +134,11 @@ def test_the_demo_agents_hooks_report_start_message_asking_and_done(
     ask(sessions, "w1", "ASK[touch it's $(here).txt] please")
     asking = ("PermissionRequest", "asking", "touch it's $(here).txt")
     wait_for(lambda: asking in events(tmux, "w1"), what="the PermissionRequest event")
-    assert events(tmux, "w1")[1:] == [("UserPromptSubmit", "busy", ""), asking]
+    [(submit, state, head), found] = events(tmux, "w1")[1:]
+    assert (submit, state, found) == ("UserPromptSubmit", "busy", asking)
+    # the first line of the message taken, which names its id: lasting evidence of it
+    [message] = [m for m in sessions.store.list_messages(session="w1") if "ASK" in m.body]
+    assert head == f"[imessenger] message {message.id} from user:"
     approved = run_imessenger("approve", "w1")
     assert approved.exit_code == 0, approved.output
     done = ("Stop", "idle", "")

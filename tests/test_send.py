@@ -454,6 +454,7 @@ def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) ->
         # A sender that died after pasting (its id is on screen) and one that died before.
         store.set_state(shown_id, MessageState.DELIVERING)
         store.mark_pasting(shown_id)
+        store.mark_submitting(shown_id)
         store.add_message("0000abcd", tmux.label, "user", "w1", "never pasted")
         assert store.claim_pending(tmux.label, "w1") is not None
     code, data = send_json("w1", "newest")

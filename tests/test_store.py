@@ -116,7 +116,7 @@ def test_journal_mode_is_wal(store: Store) -> None:
 
 
 def test_migrations_are_recorded(store: Store) -> None:
-    assert store.schema_version() == len(MIGRATIONS) == 6
+    assert store.schema_version() == len(MIGRATIONS) == 7
     applied = store.applied_migrations()
     assert [(version, name) for version, name, _ in applied] == [
         (1, "initial_schema"),
@@ -125,10 +125,11 @@ def test_migrations_are_recorded(store: Store) -> None:
         (4, "agent_records"),
         (5, "hook_events"),
         (6, "mcp_connections"),
+        (7, "paste_marks"),
     ]
     assert all(applied_at > 0 for _, _, applied_at in applied)
     with sqlite3.connect(store.path) as other:
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert other.execute("PRAGMA user_version").fetchone()[0] == 7
         tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
     expected = {"sessions", "messages", "inbox", "approvals", "refusals", "migrations"}
     assert {*expected, "hook_events"} <= tables
@@ -156,7 +157,7 @@ def test_new_migration_is_applied_in_order_on_reopen(
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, _add_notes])
     with Store.open() as store:
-        assert store.schema_version() == 7
+        assert store.schema_version() == 8
         assert [(v, n) for v, n, _ in store.applied_migrations()] == [
             (1, "initial_schema"),
             (2, "refusals"),
@@ -164,7 +165,8 @@ def test_new_migration_is_applied_in_order_on_reopen(
             (4, "agent_records"),
             (5, "hook_events"),
             (6, "mcp_connections"),
-            (7, "add_notes"),
+            (7, "paste_marks"),
+            (8, "add_notes"),
         ]
     with sqlite3.connect(home / DB_FILENAME) as other:
         assert other.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0
@@ -787,3 +789,25 @@ def test_two_processes_reply_to_the_same_messages(tmp_path: Path) -> None:
         for message in store.list_messages(limit=None):
             winner = "a" if message.id in first else "b"
             assert message.reply == f"reply from {winner}"
+
+
+def test_a_claim_left_by_an_earlier_version_counts_as_pasted_and_submitted(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before paste_marks, the paste and the key went in one tmux call: a claim left then
+    # may have been both, and must never be taken for one that was not (pasted again).
+    before = MIGRATIONS.index(store_module._paste_marks)
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:before])
+    with Store.open() as old:
+        old.add_message("0ld0c1a1", "default", "user", "w1", "claimed by an old sender")
+        old.add_message("0ld0f1e1", "default", "user", "w1", "still pending")
+        assert old.claim_pending("default", "w1") is not None
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
+    with Store.open() as new:
+        claimed = new.get_message("0ld0c1a1")
+        pending = new.get_message("0ld0f1e1")
+    assert claimed is not None
+    assert claimed.pasted_at == claimed.submitted_at == claimed.claimed_at
+    assert pending is not None
+    assert pending.pasted_at is None
+    assert pending.submitted_at is None

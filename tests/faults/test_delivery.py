@@ -387,6 +387,7 @@ def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(
         assert claimed is not None
         # what the killed sender did before it died: the paste and the submit key
         store.mark_pasting(claimed.id)
+        store.mark_submitting(claimed.id)
         AgentPane.of(tmux, "w1").paste(courier._envelope(claimed), ["Enter"])
     settled = run_imessenger("deliver", "w1")
     assert settled.exit_code == 0, settled.output
@@ -424,6 +425,8 @@ def left_by_a_killed_sender(tmux: Tmux, body: str, *, submitted: bool) -> str:
         claimed = store.claim_pending(tmux.label, "w1")
         assert claimed is not None
         store.mark_pasting(claimed.id)
+        if submitted:
+            store.mark_submitting(claimed.id)
         AgentPane.of(tmux, "w1").paste(courier._envelope(claimed), ["Enter"] if submitted else [])
     return "5ca1ab1e"
 
