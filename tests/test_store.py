@@ -799,9 +799,17 @@ def test_a_claim_left_by_an_earlier_version_counts_as_pasted_and_submitted(
     before = MIGRATIONS.index(store_module._paste_marks)
     monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:before])
     with Store.open() as old:
-        old.add_message("0ld0c1a1", "default", "user", "w1", "claimed by an old sender")
-        old.add_message("0ld0f1e1", "default", "user", "w1", "still pending")
-        assert old.claim_pending("default", "w1") is not None
+        path = old.path
+    with sqlite3.connect(path) as conn:  # as the earlier version wrote them
+        for message_id, state, claimed in (
+            ("0ld0c1a1", "delivering", 5.0),
+            ("0ld0f1e1", "pending", None),
+        ):
+            conn.execute(
+                "INSERT INTO messages (id, server, sender, target, body, raw, state, "
+                "created_at, claimed_at) VALUES (?, 'default', 'user', 'w1', 'm', 0, ?, 1.0, ?)",
+                (message_id, state, claimed),
+            )
     monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
     with Store.open() as new:
         claimed = new.get_message("0ld0c1a1")
