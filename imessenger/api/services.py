@@ -125,6 +125,19 @@ class Services:
         """The name messages are sent from: the session this runs in, else "user"."""
         return self.caller.name
 
+    def sees_prompt(self, session: str) -> bool:
+        """Whether the caller may see the permission prompt ``session`` (or
+        ``HOST:SESSION``) waits on: the user may, and an agent that the policy lets read
+        that session (``readers``) or answer its prompts (``approvers``). Everyone may
+        see that a session is asking; only these may see what it asks."""
+        from imessenger.policy import Action
+
+        if not self.caller.agent:
+            return True
+        return self.access.allows(Action.READ, session) or self.access.allows(
+            Action.APPROVE, session
+        )
+
     def _courier(self) -> Courier:
         from imessenger.delivery import Courier
 

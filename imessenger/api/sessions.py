@@ -15,6 +15,15 @@ if TYPE_CHECKING:
     from imessenger.sessions import SessionView
 
 
+def _state_only(view: SessionView) -> SessionView:
+    """``view`` with its screen's state and queue, without its prompt or typed text."""
+    from dataclasses import replace
+
+    from imessenger.screen import Screen
+
+    return replace(view, screen=Screen(view.screen.state, queued=view.screen.queued))
+
+
 class SessionActions(Services):
     """What isesh does."""
 
@@ -27,8 +36,15 @@ class SessionActions(Services):
         return self.sessions.start(name, directory, agent, list(command))
 
     def list_sessions(self, *, include_all: bool = False) -> list[SessionView]:
-        """The sessions isesh started (with ``include_all``, every session), with live states."""
-        return self.sessions.views(include_all=include_all)
+        """The sessions isesh started (with ``include_all``, every session), with live states.
+
+        An agent session sees the prompt and the input box of the sessions it may see the
+        prompts of (:meth:`sees_prompt`); of the others, only their state.
+        """
+        views = self.sessions.views(include_all=include_all)
+        if not self.caller.agent:
+            return views
+        return [view if self.sees_prompt(view.name) else _state_only(view) for view in views]
 
     def view(self, name: str) -> SessionView:
         """One session as it is now (started by isesh or not); NoSuchSession when absent."""
