@@ -38,13 +38,14 @@ import os
 from dataclasses import dataclass
 
 from imessenger.errors import NoTmuxServer, PolicyRefused, TmuxCommandFailed
+from imessenger.names import PERSON
 from imessenger.procfs import ancestors, controlling_tty, is_tmux_server, socket_of, tty_device
 from imessenger.tmux import PaneOwner, Tmux
 
 logger = logging.getLogger(__name__)
 
 #: The caller's name when it runs in no session.
-USER = "user"
+USER = PERSON
 
 
 @dataclass(frozen=True)

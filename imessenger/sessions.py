@@ -23,7 +23,7 @@ from imessenger.agent_setup import setup
 from imessenger.agents import Profile, get_profile, load_profiles
 from imessenger.config import FALLBACK_PROFILE, Config
 from imessenger.errors import ImessengerError, NoSuchSession, UsageError
-from imessenger.names import check_name
+from imessenger.names import check_free, check_name
 from imessenger.paths import fault_advice, make_private_dir, user_config_path, write_private_file
 from imessenger.policy import Action
 from imessenger.records.pinning import Pin, made_here, pin
@@ -137,10 +137,22 @@ class Sessions:
         return argv
 
     def start(
-        self, name: str, directory: Path, agent: str | None, command: list[str]
+        self,
+        name: str,
+        directory: Path,
+        agent: str | None,
+        command: list[str],
+        *,
+        person: str = "",
     ) -> SessionView:
-        """Start a detached session NAME in DIRECTORY running the agent; record it."""
+        """Start a detached session NAME in DIRECTORY running the agent; record it.
+
+        The name must be free (imessenger.names.check_free): not the person's ("user",
+        nor ``person``, the name the person starting it sends as), not "local", not a
+        host of the config.
+        """
         validate_name(name)
+        check_free(name, hosts=self.config.settings.hosts, person=person)
         profile = get_profile(self.config, agent or self.config.settings.default_agent)
         folder = directory.expanduser()
         if not folder.is_dir():

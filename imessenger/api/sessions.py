@@ -30,10 +30,18 @@ class SessionActions(Services):
     def start(
         self, name: str, directory: Path, agent: str | None = None, command: Sequence[str] = ()
     ) -> SessionView:
-        """Start agent session ``name`` in ``directory``, detached; return it as it starts."""
+        """Start agent session ``name`` in ``directory``, detached; return it as it starts.
+
+        A name that names someone or something else is refused (imessenger.names.check_free),
+        the name the person starting it sends as among them.
+        """
+        from imessenger.names import check_free
+
         check_name(name)
+        person = "" if self.caller.agent else self.caller.name
+        check_free(name, hosts=self.config.settings.hosts, person=person)
         self.access.require(Action.MANAGE, name)
-        return self.sessions.start(name, directory, agent, list(command))
+        return self.sessions.start(name, directory, agent, list(command), person=person)
 
     def list_sessions(self, *, include_all: bool = False) -> list[SessionView]:
         """The sessions isesh started (with ``include_all``, every session), with live states.
