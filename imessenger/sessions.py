@@ -93,7 +93,7 @@ class SessionView:
     @property
     def instance(self) -> str:
         """Which run of the session this is: a session started again under its name is another."""
-        return instance_of(self.pane.info.pane_id, self.pane.info.session_created)
+        return instance_of(self.pane.info.session_id, self.pane.info.session_created)
 
     @property
     def age(self) -> float:
@@ -210,6 +210,7 @@ class Sessions:
             options=self._agent_options(name),
             history=window.history_limit,
         )
+        instance = instance_of(pane.session_id, pane.session_created)
         try:
             self.store.record_session(
                 self.tmux.label,
@@ -222,12 +223,13 @@ class Sessions:
                 hooks=hooks,
                 files_dir=str(files_dir) if extra.files else "",
                 mcp=mcp,
+                instance=instance,
             )
             self.store.cancel_undelivered(  # an earlier session of this name is not this one
                 self.tmux.label,
                 name,
                 f'the session "{name}" it was for has ended; the one running now is another',
-                keep_instance=instance_of(pane.pane_id, pane.session_created),
+                keep_instance=instance,
             )
             return self._seen(
                 AgentPane(self.tmux, pane), self.store.get_session(self.tmux.label, name)

@@ -57,6 +57,7 @@ class MessageActions(Services):
             target,
             body,
             sender=self.caller.name,
+            sender_instance=self.caller.instance,
             raw=raw,
             wait=wait,
             timeout_ms=timeout_ms,
