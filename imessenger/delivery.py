@@ -30,7 +30,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from imessenger.access import Access
@@ -174,8 +174,13 @@ class Submission:
 class Courier:
     """Delivers messages to the sessions of one tmux server and collects replies."""
 
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(
+        self, sessions: Sessions, shows_prompt: Callable[[str], bool] | None = None
+    ) -> None:
+        """``shows_prompt`` says whether the sender may see what a session asks (the
+        readers grant): why a message waits names the prompt's subject only then."""
         self.sessions = sessions
+        self.shows_prompt = shows_prompt or (lambda _: True)
         self.tmux = sessions.tmux
         self.store = sessions.store
         self.settings = sessions.config.settings
@@ -470,15 +475,14 @@ class Courier:
             view = self.sessions.view(view.name)  # also notices a pane that died meanwhile
         return view
 
-    @staticmethod
-    def _refusal(view: SessionView, profile: Profile) -> str:
+    def _refusal(self, view: SessionView, profile: Profile) -> str:
         """Why the message must not be pasted now ("" when it may be)."""
         if view.pane.in_mode:
             return f'"{view.name}" is in copy mode (someone scrolled back in its pane)'
         screen = view.screen
         if screen.state is State.ASKING:
             subject = screen.prompt.subject if screen.prompt else ""
-            about = f" ({subject})" if subject else ""
+            about = f" ({subject})" if subject and self.shows_prompt(view.name) else ""
             return f'"{view.name}" is waiting at a permission prompt{about}'
         if screen.state is State.BUSY and not profile.drive.queues_when_busy:
             return f'"{view.name}" is busy and its agent cannot queue messages'

@@ -159,3 +159,19 @@ def test_mcp_sessions_shows_an_agent_only_the_prompts_it_may_read(
     evil = anyio.run(listed, "evil")
     assert (evil["state"], evil["asking"]) == ("asking", None)
     assert anyio.run(listed, "reader")["asking"] == SECRET
+
+
+def test_a_pending_message_tells_its_agent_sender_no_prompt_it_may_not_read(
+    tmux: Tmux, agents: dict[str, ShellAgent]
+) -> None:
+    for name, sees in (("evil", False), ("reader", True)):
+        code, output = agents[name].run(imessenger("send", "--json", "victim", "after the prompt"))
+        assert code == 3, output  # pending: the victim is asking
+        why = json.loads(output)["why"]
+        assert why.startswith('"victim" is waiting at a permission prompt')
+        assert (SECRET in output) is sees
+        code, output = agents[name].run(imessenger("inbox", "--json"))
+        assert code == 0, output
+        [notice] = [e for e in json.loads(output)["entries"] if e["kind"] == "pending"]
+        assert (SECRET in notice["body"]) is sees
+    assert SECRET in run_imessenger("send", "--no-reply", "victim", "and mine").output

@@ -150,4 +150,4 @@ class Services:
     def _courier(self) -> Courier:
         from imessenger.delivery import Courier
 
-        return Courier(self.sessions)
+        return Courier(self.sessions, self.sees_prompt)
