@@ -15,9 +15,9 @@ tmux server, decides who a caller is: never ``$IMESSENGER_SESSION``, ``$TMUX`` o
 3. Found in a session isesh started (tmux holds the session option
    ``@imessenger-agent``, which isesh sets), it is that agent session, with the data
    folder and config file isesh started it with, and that run of it (its
-   ``instance``: a session started again under the name is another). A claim to be anyone else
-   (``$IMESSENGER_SESSION`` naming another session, or "user") is refused with
-   :class:`Impersonation`.
+   ``instance``: a session started again under the name is another). A claim to be
+   anyone else (``$IMESSENGER_SESSION`` naming another session, or "user") is refused
+   with :class:`Impersonation`.
 4. Found in a session isesh did not start (a person's own tmux session), it is the
    user, named after that session unless ``$IMESSENGER_SESSION`` says otherwise.
 5. Under a tmux server but in none of its panes, tmux itself started it for a
@@ -96,8 +96,9 @@ class SessionEnded(PolicyRefused):
     def __init__(self, name: str) -> None:
         super().__init__(
             f'refused: this process acts for a session "{name}" that has ended (stopped, or '
-            f'started again since: the "{name}" running now is another, and nothing is done '
-            "in its name from here); start the agent again, or run the command in its pane"
+            f'started again since: the "{name}" running now is another one), and nothing is '
+            "done in the name of a session that has ended; restart the agent, whose MCP "
+            "server (imessenger mcp) starts with it"
         )
         self.name = name
 
