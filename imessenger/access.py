@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shlex
 from dataclasses import dataclass
+from typing import NoReturn
 
 from imessenger.caller import Caller, identify
 from imessenger.config import Config
@@ -92,6 +93,10 @@ class Access:
         refusal = self.policy.decide(self.caller.name, action, subject)
         if refusal is None:
             return
+        self.refuse(action, subject, refusal)
+
+    def refuse(self, action: Action, subject: str, refusal: Refusal) -> NoReturn:
+        """Record that the caller is refused ``action`` on ``subject``, and raise Refused."""
         error = Refused(self.caller, action, subject, refusal, self.config_path)
         logger.warning("%s", error)
         try:

@@ -14,9 +14,10 @@ tmux server, decides who a caller is: never ``$IMESSENGER_SESSION``, ``$TMUX`` o
    from /proc), whatever server the command names, and its panes are listed once.
 3. Found in a session isesh started (tmux holds the session option
    ``@imessenger-agent``, which isesh sets), it is that agent session, with the data
-   folder and config file isesh started it with. A claim to be anyone else
-   (``$IMESSENGER_SESSION`` naming another session, or "user") is refused with
-   :class:`Impersonation`.
+   folder and config file isesh started it with, and that run of it (its
+   ``instance``: a session started again under the name is another). A claim to be
+   anyone else (``$IMESSENGER_SESSION`` naming another session, or "user") is refused
+   with :class:`Impersonation`.
 4. Found in a session isesh did not start (a person's own tmux session), it is the
    user, named after that session unless ``$IMESSENGER_SESSION`` says otherwise.
 5. Under a tmux server but in none of its panes, tmux itself started it for a
@@ -38,13 +39,15 @@ import os
 from dataclasses import dataclass
 
 from imessenger.errors import NoTmuxServer, PolicyRefused, TmuxCommandFailed
+from imessenger.names import PERSON
 from imessenger.procfs import ancestors, controlling_tty, is_tmux_server, socket_of, tty_device
+from imessenger.store import instance_of
 from imessenger.tmux import PaneOwner, Tmux
 
 logger = logging.getLogger(__name__)
 
 #: The caller's name when it runs in no session.
-USER = "user"
+USER = PERSON
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class Caller:
     #: for an agent found in its pane: the data folder and config file isesh started it with
     home: str = ""
     config: str = ""
+    #: for an agent: which run of its session it is (imessenger.store.instance_of); a
+    #: session started again under the name is another
+    instance: str = ""
 
     @classmethod
     def user(cls, name: str = USER) -> Caller:
@@ -81,6 +87,20 @@ class Impersonation(PolicyRefused):
         )
         self.claimed = claimed
         self.actual = actual
+
+
+class SessionEnded(PolicyRefused):
+    """A process of an agent session that has ended acts for it still (an MCP server that
+    outlived its agent): the session of that name now, if any, is another."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f'refused: this process acts for a session "{name}" that has ended (stopped, or '
+            f'started again since: the "{name}" running now is another one), and nothing is '
+            "done in the name of a session that has ended; restart the agent, whose MCP "
+            "server (imessenger mcp) starts with it"
+        )
+        self.name = name
 
 
 # --- identifying ------------------------------------------------------------------------------
@@ -153,6 +173,7 @@ def _in_pane(owner: PaneOwner, claimed: str | None, tmux: Tmux) -> Caller:
         server=owner.server,
         home=owner.home,
         config=owner.config,
+        instance=instance_of(owner.session_id, owner.session_created),
     )
 
 
@@ -160,8 +181,15 @@ def _claim(claimed: str | None, tmux: Tmux) -> Caller:
     """A caller in no agent pane: the user, or the agent session it names."""
     if claimed is None or claimed == USER:
         return Caller.user()
-    agent = claimed in {o.agent for o in _owners(tmux) if o.agent}
-    return Caller(claimed, agent=agent, server=tmux.label if agent else "")
+    owner = next((o for o in _owners(tmux) if o.agent and o.agent == claimed), None)
+    if owner is None:
+        return Caller(claimed, agent=False)
+    return Caller(
+        claimed,
+        agent=True,
+        server=tmux.label,
+        instance=instance_of(owner.session_id, owner.session_created),
+    )
 
 
 def _owners(tmux: Tmux) -> list[PaneOwner]:

@@ -44,7 +44,7 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from imessenger.access import Access
@@ -59,7 +59,7 @@ from imessenger.errors import (
     UsageError,
 )
 from imessenger.locks import target_lock
-from imessenger.policy import Action
+from imessenger.policy import Action, Refusal
 from imessenger.protocol import (
     Delimiters,
     delimiters,
@@ -239,8 +239,13 @@ class Submission:
 class Courier:
     """Delivers messages to the sessions of one tmux server and collects replies."""
 
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(
+        self, sessions: Sessions, shows_prompt: Callable[[str], bool] | None = None
+    ) -> None:
+        """``shows_prompt`` says whether the sender may see what a session asks (the
+        readers grant): why a message waits names the prompt's subject only then."""
         self.sessions = sessions
+        self.shows_prompt = shows_prompt or (lambda _: True)
         self.tmux = sessions.tmux
         self.store = sessions.store
         self.settings = sessions.config.settings
@@ -269,6 +274,7 @@ class Courier:
         body: str,
         *,
         sender: str,
+        sender_instance: str = "",
         raw: bool = False,
         wait: bool = True,
         timeout_ms: int | None = None,
@@ -276,6 +282,8 @@ class Courier:
     ) -> SendResult:
         """Send ``body`` to session ``target``; wait for the reply unless ``wait`` is False.
 
+        ``sender_instance`` is the run of the agent session that sends it ("" for the
+        person): once it has ended, what comes for the message goes to the person.
         ``timeout_ms`` (default: the ``send.timeout_ms`` setting) bounds the whole call:
         waiting for other senders, for the agent to become ready, to show the paste and
         to take it, and for the reply. ``stop``, set from another thread, ends the wait
@@ -298,6 +306,7 @@ class Courier:
                 body,
                 view,
                 sender=sender,
+                sender_instance=sender_instance,
                 raw=raw,
                 wait=wait,
                 deadline=deadline,
@@ -371,6 +380,7 @@ class Courier:
         view: SessionView,
         *,
         sender: str,
+        sender_instance: str,
         raw: bool,
         wait: bool,
         deadline: float,
@@ -390,6 +400,7 @@ class Courier:
                 raw=raw,
                 waiting=wait and not raw,
                 target_instance=instance,
+                sender_instance=sender_instance,
             )
             self._forget_ended(target, instance)
             self._recover_claims(target, deadline)
@@ -434,13 +445,12 @@ class Courier:
         return view
 
     def _note_pending(self, message: MessageRecord, why: str) -> None:
-        self.store.add_inbox(
-            message.sender,
+        self.store.add_for_sender(
+            message,
             InboxKind.PENDING,
             f'message {message.id} to "{message.target}" is pending',
             f"{why}. It will be delivered when the session is ready "
             f"(`imessenger deliver {message.target}`).",
-            message_id=message.id,
         )
 
     def _forget_ended(self, target: str, instance: str) -> None:
@@ -706,15 +716,14 @@ class Courier:
             view = self.sessions.view(view.name)  # also notices a pane that died meanwhile
         return view
 
-    @staticmethod
-    def _refusal(view: SessionView, profile: Profile) -> str:
+    def _refusal(self, view: SessionView, profile: Profile) -> str:
         """Why the message must not be pasted now ("" when it may be)."""
         if view.pane.in_mode:
             return f'"{view.name}" is in copy mode (someone scrolled back in its pane)'
         screen = view.screen
         if screen.state is State.ASKING:
             subject = screen.prompt.subject if screen.prompt else ""
-            about = f" ({subject})" if subject else ""
+            about = f" ({subject})" if subject and self.shows_prompt(view.name) else ""
             return f'"{view.name}" is waiting at a permission prompt{about}'
         if screen.state is State.BUSY and not profile.drive.queues_when_busy:
             return f'"{view.name}" is busy and its agent cannot queue messages'
@@ -854,9 +863,7 @@ class Courier:
         deadline = time.monotonic() + timeout / 1000
         view = self._live_view(target)
         with target_lock(self.tmux.label, target, timeout=_lock_wait(deadline)):
-            self._forget_ended(
-                target, instance_of(view.pane.info.pane_id, view.pane.info.session_created)
-            )
+            self._forget_ended(target, view.instance)
             self._recover_claims(target, deadline)
             while True:
                 claimed = self.store.claim_pending(self.tmux.label, target)
@@ -1009,13 +1016,23 @@ class Courier:
             return record.reply if record is not None and record.reply is not None else reply
 
     def collect_late_replies(self) -> list[MessageRecord]:
-        """Find replies printed after their sender stopped waiting; put them in its inbox."""
+        """Find replies printed after their sender stopped waiting; put them in its inbox
+        (the person's, once the session that sent it has ended).
+
+        Only the run of the target session a message was for may answer it: a session
+        started again under its name (another instance) is not read for it.
+        """
         found: list[MessageRecord] = []
         late = [
             m
             for m in self.store.list_messages(self.tmux.label, limit=500)
             if m.reply is None and not m.raw and not m.waiting and m.state in _ANSWERABLE
         ]
+        if any(m.target_instance for m in late):
+            running = {
+                p.session: instance_of(p.session_id, p.session_created) for p in self.tmux.panes()
+            }
+            late = [m for m in late if m.target_instance in ("", running.get(m.target))]
         screens: dict[str, str] = {}
         records: dict[str, PinnedRecord | None] = {}
         for message in late:
@@ -1042,12 +1059,11 @@ class Courier:
                 record = self.store.record_reply(message.id, reply, via)
             except AlreadyReplied:
                 continue
-            self.store.add_inbox(
-                record.sender,
+            self.store.add_for_sender(
+                record,
                 InboxKind.REPLY,
                 f'reply from "{record.target}" to message {record.id}',
                 reply,
-                message_id=record.id,
             )
             found.append(record)
         return found
@@ -1057,20 +1073,29 @@ def reply_to(courier: Courier, message_id: str, text: str, access: Access) -> Me
     """Record a reply given with ``imessenger reply``, by the session the message went to.
 
     Anyone else (another session, or the user unless it names itself as the target)
-    is refused: a reply speaks in the target's name. A sender that is no longer
-    waiting finds the reply in its inbox.
+    is refused: a reply speaks in the target's name. So is a session started again
+    under the target's name: the message was for the run that has ended. A sender that
+    is no longer waiting finds the reply in its inbox (the person does, once the
+    session that sent it has ended).
     """
     found = courier.store.get_message(message_id)
     if found is None:
         raise UnknownMessage(message_id, courier.store.path)
     access.require(Action.REPLY, found.target, always=True)
+    caller = access.caller
+    if caller.agent and caller.instance and found.target_instance not in ("", caller.instance):
+        access.refuse(
+            Action.REPLY,
+            found.target,
+            Refusal(
+                "reply-to-own",
+                f'this message was sent to an earlier session "{found.target}", which has '
+                "ended; the one running now is another",
+            ),
+        )
     record = courier.store.record_reply(message_id, text, "command")
     if not record.waiting:
-        courier.store.add_inbox(
-            record.sender,
-            InboxKind.REPLY,
-            f'reply from "{record.target}" to message {record.id}',
-            text,
-            message_id=record.id,
+        courier.store.add_for_sender(
+            record, InboxKind.REPLY, f'reply from "{record.target}" to message {record.id}', text
         )
     return record

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imessenger.errors import ConfigError, UsageError
-from imessenger.names import RULE, check_name, is_valid_name
+from imessenger.names import LOCAL, RULE, check_name, is_valid_name
 
 #: The keys of a ``[hosts.NAME]`` table, with their defaults (None: required).
 HOST_KEYS: dict[str, Any] = {"destination": None, "ssh_args": [], "command": "imessenger"}
@@ -43,6 +43,11 @@ class Host:
         if not is_valid_name(name):
             raise ConfigError(
                 f'{where}: [hosts.{name}]: "{name}" is not a usable host name: {RULE}'
+            )
+        if name == LOCAL:
+            raise ConfigError(
+                f'{where}: [hosts.{LOCAL}]: "{LOCAL}" names this host (`isesh list --host '
+                f"{LOCAL}`): give that host another name"
             )
         destination = table.get("destination")
         if not isinstance(destination, str) or not destination.strip():

@@ -13,15 +13,28 @@ far more into a name than its letters:
 * ``;``, quotes, spaces and control bytes are read by shells when a name is printed
   in a hint for copy-paste.
 
+A name in the alphabet may still be taken: a few name someone or something else, and
+no session may take them (:func:`check_free`): ``user``, the person's own name (what
+the person sends is signed with it, and what is for it goes to the person's inbox);
+``local``, which names this host (``isesh list --host local``); a host of the config,
+since ``HOST:SESSION`` names that host's sessions; and the name the person starting
+the session sends as.
+
 >>> check_name("worker-1")
 'worker-1'
 >>> is_valid_name("$0"), is_valid_name("a;b"), is_valid_name("-x"), is_valid_name("x" * 65)
 (False, False, False, False)
+>>> check_free("worker-1", hosts=["buildbox"], person="alice")
+'worker-1'
+>>> [reserved_why(n, hosts=["buildbox"], person="alice") is not None
+...  for n in ("user", "local", "buildbox", "alice", "worker-1")]
+[True, True, True, True, False]
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from imessenger.errors import UsageError
 
@@ -32,6 +45,12 @@ RULE = (
     "letters, digits, '_' and '-', starting with a letter or a digit, "
     f"at most {MAX_LENGTH} characters"
 )
+
+#: The person's own name: the sender of what the person sends, and the owner of the
+#: person's inbox, whoever runs outside the agent sessions.
+PERSON = "user"
+#: The name that means this host where a host is expected (``isesh list --host local``).
+LOCAL = "local"
 
 _NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,{MAX_LENGTH - 1}}}")
 
@@ -77,3 +96,44 @@ def check_name(name: str, what: str = "session") -> str:
 def shown(name: str) -> str:
     """A name as it may be printed: as it is when valid, else escaped (no control bytes)."""
     return name if is_valid_name(name) else ascii(name)
+
+
+class ReservedName(UsageError):
+    """A name in the alphabet that names someone or something else; no session takes it."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(
+            f'no session may be named "{name}": {why}; pick another name (for example worker-1)'
+        )
+        self.name = name
+
+
+def reserved_why(name: str, *, hosts: Iterable[str] = (), person: str = "") -> str | None:
+    """Why no session may be named ``name`` (None: it may): the person's name ("user",
+    or ``person``, the name the person starting it sends as), "local", or a host of the
+    config (``hosts``)."""
+    if name == PERSON:
+        return (
+            f'"{PERSON}" is the person: what the person sends is signed "{PERSON}", and '
+            f'replies and notices for "{PERSON}" go to the person\'s inbox'
+        )
+    if person and name == person:
+        return (
+            f'"{name}" is the name you send as (your own tmux session, or '
+            "$IMESSENGER_SESSION): replies to you would go to that session's inbox"
+        )
+    if name == LOCAL:
+        return f'"{LOCAL}" names this host (`isesh list --host {LOCAL}`)'
+    if name in set(hosts):
+        return (
+            f'"{name}" is a host of the config ([hosts.{name}]), whose sessions are {name}:SESSION'
+        )
+    return None
+
+
+def check_free(name: str, *, hosts: Iterable[str] = (), person: str = "") -> str:
+    """Return ``name`` when a new session may take it; raise :class:`ReservedName` else."""
+    why = reserved_why(name, hosts=hosts, person=person)
+    if why is not None:
+        raise ReservedName(name, why)
+    return name

@@ -23,7 +23,7 @@ from imessenger.agent_setup import setup
 from imessenger.agents import Profile, get_profile, load_profiles
 from imessenger.config import FALLBACK_PROFILE, Config
 from imessenger.errors import ImessengerError, NoSuchSession, UsageError
-from imessenger.names import check_name
+from imessenger.names import check_free, check_name
 from imessenger.paths import fault_advice, make_private_dir, user_config_path, write_private_file
 from imessenger.policy import Action
 from imessenger.records.pinning import Pin, made_here, pin
@@ -93,7 +93,7 @@ class SessionView:
     @property
     def instance(self) -> str:
         """Which run of the session this is: a session started again under its name is another."""
-        return instance_of(self.pane.info.pane_id, self.pane.info.session_created)
+        return instance_of(self.pane.info.session_id, self.pane.info.session_created)
 
     @property
     def age(self) -> float:
@@ -137,10 +137,22 @@ class Sessions:
         return argv
 
     def start(
-        self, name: str, directory: Path, agent: str | None, command: list[str]
+        self,
+        name: str,
+        directory: Path,
+        agent: str | None,
+        command: list[str],
+        *,
+        person: str = "",
     ) -> SessionView:
-        """Start a detached session NAME in DIRECTORY running the agent; record it."""
+        """Start a detached session NAME in DIRECTORY running the agent; record it.
+
+        The name must be free (imessenger.names.check_free): not the person's ("user",
+        nor ``person``, the name the person starting it sends as), not "local", not a
+        host of the config.
+        """
         validate_name(name)
+        check_free(name, hosts=self.config.settings.hosts, person=person)
         profile = get_profile(self.config, agent or self.config.settings.default_agent)
         folder = directory.expanduser()
         if not folder.is_dir():
@@ -198,6 +210,7 @@ class Sessions:
             options=self._agent_options(name),
             history=window.history_limit,
         )
+        instance = instance_of(pane.session_id, pane.session_created)
         try:
             self.store.record_session(
                 self.tmux.label,
@@ -210,12 +223,13 @@ class Sessions:
                 hooks=hooks,
                 files_dir=str(files_dir) if extra.files else "",
                 mcp=mcp,
+                instance=instance,
             )
             self.store.cancel_undelivered(  # an earlier session of this name is not this one
                 self.tmux.label,
                 name,
                 f'the session "{name}" it was for has ended; the one running now is another',
-                keep_instance=instance_of(pane.pane_id, pane.session_created),
+                keep_instance=instance,
             )
             return self._seen(
                 AgentPane(self.tmux, pane), self.store.get_session(self.tmux.label, name)

@@ -29,6 +29,7 @@ from imessenger.paths import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
     from typing import Any
 
@@ -268,6 +269,39 @@ class Status:
             "hosts": self.data.get("hosts", {}) if self.watching else {},
             "updated_at": self.data.get("updated_at"),
         }
+
+    def without_prompts(self, shown: Callable[[str], bool]) -> Status:
+        """The same status, less the prompts of the sessions ``shown`` says no to: what
+        they ask, the question and the answers (their state still says "asking"). For a
+        caller the policy does not let read them; ``shown`` takes a session's name, or
+        ``HOST:SESSION`` for another host's session."""
+        data = dict(self.data)
+        data["sessions"] = _hide_prompts(data.get("sessions"), "", shown)
+        hosts = data.get("hosts")
+        if isinstance(hosts, dict):
+            data["hosts"] = {
+                host: {**seen, "sessions": _hide_prompts(seen.get("sessions"), f"{host}:", shown)}
+                if isinstance(seen, dict)
+                else seen
+                for host, seen in hosts.items()
+            }
+        return Status(self.server, self.watching, self.pid, data)
+
+
+#: What a session's entry in the status cache says of its prompt.
+_PROMPT_KEYS: dict[str, Any] = {"asking": None, "question": None, "choices": []}
+
+
+def _hide_prompts(entries: Any, prefix: str, shown: Callable[[str], bool]) -> list[Any]:
+    """The session entries of a status cache, without the prompts ``shown`` says no to."""
+    if not isinstance(entries, list):
+        return []
+    return [
+        entry
+        if not isinstance(entry, dict) or shown(f"{prefix}{entry.get('name')}")
+        else {**entry, **_PROMPT_KEYS}
+        for entry in entries
+    ]
 
 
 def read_status(server: str) -> Status:

@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from imessenger.errors import StoreError
+from imessenger.names import PERSON
 from imessenger.paths import ensure_data_dir, fault_advice, make_private_dir
 from imessenger.procfs import is_alive, start_time
 
@@ -152,6 +153,9 @@ class SessionRecord:
     #: this session (None: not yet, or never)
     mcp: str = ""
     mcp_connected_at: float | None = None
+    #: which run of the session this is (see :func:`instance_of`); "" for a session
+    #: recorded before sessions had one
+    instance: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,7 @@ class MessageRecord:
     reply_via: str | None  # "record", "screen" or "command"
     waiting: bool  # a sender process is waiting for the reply (and is still running)
     error: str | None
-    #: the target session the message is for: its pane and creation time (see
+    #: the target session the message is for: its id and creation time (see
     #: :func:`instance_of`); "" for messages recorded before sessions had one
     target_instance: str = ""
     #: when a paste of it was begun: from then on it may be in the agent's input box or
@@ -199,6 +203,9 @@ class MessageRecord:
     #: when its submit key was about to be pressed (None: never, or refused by the screen):
     #: from then on the agent may have taken it, and only evidence says it did not
     submitted_at: float | None = None
+    #: the agent session that sent it, as :func:`instance_of` names it; "" when the
+    #: person sent it (or for messages recorded before senders had one)
+    sender_instance: str = ""
 
 
 @dataclass(frozen=True)
@@ -379,6 +386,17 @@ def _paste_marks(conn: sqlite3.Connection) -> None:
     )
 
 
+def _session_instances(conn: sqlite3.Connection) -> None:
+    """Record which run of a session each session record is, and which sent each message.
+
+    Instances were named by pane before; a message's old name is no longer comparable,
+    so it reads as unknown.
+    """
+    conn.execute("ALTER TABLE sessions ADD COLUMN instance TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE messages ADD COLUMN sender_instance TEXT NOT NULL DEFAULT ''")
+    conn.execute("UPDATE messages SET target_instance = '' WHERE target_instance LIKE '%@%'")
+
+
 #: The schema, in order: migration N (1-based) brings the database to ``user_version`` N.
 #: Append new migrations; never edit or reorder the ones already released.
 MIGRATIONS: list[Migration] = [
@@ -389,6 +407,7 @@ MIGRATIONS: list[Migration] = [
     _hook_events,
     _mcp_connections,
     _paste_marks,
+    _session_instances,
 ]
 
 
@@ -401,7 +420,7 @@ def migration_name(migration: Migration) -> str:
 
 _SESSION_COLUMNS = (
     "server, name, agent, directory, command, started_at, record_kind, record_ref, hooks, "
-    "files_dir, mcp, mcp_connected_at"
+    "files_dir, mcp, mcp_connected_at, instance"
 )
 _HOOK_EVENT_COLUMNS = "id, at, server, session, kind, event, state, detail, screen"
 #: How many hook events are kept per session (the oldest go first).
@@ -409,7 +428,7 @@ HOOK_EVENTS_KEPT = 200
 _MESSAGE_COLUMNS = (
     "id, server, sender, target, body, raw, state, created_at, claimed_at, delivered_at, "
     "replied_at, reply, reply_via, waiting, error, waiter_pid, waiter_start, target_instance, "
-    "pasted_at, submitted_at"
+    "pasted_at, submitted_at, sender_instance"
 )
 _INBOX_COLUMNS = "id, owner, kind, message_id, title, body, created_at, read_at"
 _APPROVAL_COLUMNS = (
@@ -432,6 +451,7 @@ def _session(row: sqlite3.Row) -> SessionRecord:
         files_dir=row["files_dir"],
         mcp=row["mcp"],
         mcp_connected_at=row["mcp_connected_at"],
+        instance=row["instance"],
     )
 
 
@@ -461,6 +481,7 @@ def _message(row: sqlite3.Row) -> MessageRecord:
         target_instance=row["target_instance"],
         pasted_at=row["pasted_at"],
         submitted_at=row["submitted_at"],
+        sender_instance=row["sender_instance"],
     )
 
 
@@ -488,13 +509,36 @@ def _waiter(waiting: bool) -> tuple[int | None, int | None]:
     return pid, start_time(pid)
 
 
-def instance_of(pane_id: str, session_created: float) -> str:
-    """Name one session for good: its pane and when it was created ("%3@1733040000").
+def instance_of(session_id: str, session_created: float) -> str:
+    """Name one run of a session for good: its tmux id and when it was created
+    ("$3:1733040000").
 
     A session stopped and started again under the same name is another instance;
-    so is one on a tmux server started anew, which numbers its panes from 0 again.
+    so is one on a tmux server started anew, which numbers its sessions from 0 again.
+    A pane split or respawned in it leaves it the same.
     """
-    return f"{pane_id}@{session_created:.0f}"
+    return f"{session_id}:{session_created:.0f}"
+
+
+def ended_for(name: str) -> str:
+    """What the title of an entry meant for session ``name``, whose run has ended, gets
+    when it goes to the person."""
+    return f' (for "{name}", which has ended)'
+
+
+def _sender_inbox(conn: sqlite3.Connection, message: MessageRecord, title: str) -> tuple[str, str]:
+    """Whose inbox an entry about ``message`` goes to, and its title: its sender's, or,
+    once the run of the session that sent it has ended, the person's (see
+    :meth:`Store.add_for_sender`)."""
+    if not message.sender_instance:
+        return message.sender, title  # the person sent it, or it predates instances
+    running = conn.execute(
+        "SELECT 1 FROM sessions WHERE name = ? AND instance IN ('', ?) LIMIT 1",
+        (message.sender, message.sender_instance),
+    ).fetchone()
+    if running:
+        return message.sender, title
+    return PERSON, title + ended_for(message.sender)
 
 
 def _refusal(row: sqlite3.Row) -> RefusalRecord:
@@ -828,11 +872,14 @@ class Store:
         hooks: str = "",
         files_dir: str = "",
         mcp: str = "",
+        instance: str = "",
     ) -> SessionRecord:
         """Record that isesh started a session, replacing any record with the same key.
 
-        The hook events of an earlier session of the same name go, and so does its MCP
-        connection: they were not this one's."""
+        ``instance`` names this run of it (:func:`instance_of`). The hook events of an
+        earlier session of the same name go, and so does its MCP connection: they were
+        not this one's; so do the entries of its inbox, to the person's
+        (:meth:`_hand_over_inbox`)."""
         record = SessionRecord(
             server,
             name,
@@ -845,11 +892,14 @@ class Store:
             hooks,
             files_dir,
             mcp,
+            instance=instance,
         )
         with self._write(f'record session "{name}"') as conn:
+            conn.execute("DELETE FROM sessions WHERE server = ? AND name = ?", (server, name))
+            self._hand_over_inbox(conn, name)
             conn.execute(
-                f"INSERT OR REPLACE INTO sessions ({_SESSION_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                f"INSERT INTO sessions ({_SESSION_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                 (
                     server,
                     name,
@@ -862,10 +912,34 @@ class Store:
                     hooks,
                     files_dir,
                     mcp,
+                    instance,
                 ),
             )
             conn.execute("DELETE FROM hook_events WHERE server = ? AND session = ?", (server, name))
         return record
+
+    @staticmethod
+    def _hand_over_inbox(conn: sqlite3.Connection, name: str) -> int:
+        """Give the inbox of session ``name``, whose run has ended, to the person.
+
+        Its entries (read or not) become the person's, each title saying whom it was for,
+        so that a session started again under the name reads none of them and nothing is
+        lost. A prompt notice is the person's already (the watcher gives one to both),
+        so its copy comes read. Nothing moves while a session of that name is recorded
+        (one on another tmux server, which shares the inbox of the name). Returns how many
+        entries moved.
+        """
+        if name == PERSON:
+            return 0
+        if conn.execute("SELECT 1 FROM sessions WHERE name = ? LIMIT 1", (name,)).fetchone():
+            return 0
+        cursor = conn.execute(
+            "UPDATE inbox SET owner = ?, title = title || ?, "
+            "read_at = CASE WHEN kind = ? THEN COALESCE(read_at, ?) ELSE read_at END "
+            "WHERE owner = ?",
+            (PERSON, ended_for(name), InboxKind.PROMPT, time.time(), name),
+        )
+        return cursor.rowcount
 
     def set_record_ref(self, server: str, name: str, ref: str, *, was: str) -> bool:
         """Complete where session ``name``'s agent keeps its record, learned after its
@@ -910,12 +984,27 @@ class Store:
         return [_session(row) for row in rows]
 
     def forget_session(self, server: str, name: str) -> bool:
-        """Delete the record of a session; return whether there was one."""
+        """Delete the record of a session; return whether there was one.
+
+        Its run is over: its inbox goes to the person (:meth:`_hand_over_inbox`).
+        """
         with self._write(f'forget session "{name}"') as conn:
             cursor = conn.execute(
                 "DELETE FROM sessions WHERE server = ? AND name = ?", (server, name)
             )
+            self._hand_over_inbox(conn, name)
             return cursor.rowcount > 0
+
+    def is_current(self, name: str, instance: str) -> bool:
+        """Whether ``instance`` is the run of session ``name`` that is recorded now (on
+        any tmux server): False once it was stopped, or another started under its name.
+        A record older than instances counts as any run."""
+        rows = self._query(
+            f'read session "{name}"',
+            "SELECT 1 FROM sessions WHERE name = ? AND instance IN ('', ?) LIMIT 1",
+            (name, instance),
+        )
+        return bool(rows)
 
     # -- messages
 
@@ -931,11 +1020,13 @@ class Store:
         state: MessageState | str = MessageState.PENDING,
         waiting: bool = False,
         target_instance: str = "",
+        sender_instance: str = "",
     ) -> MessageRecord:
         """Store a new message and return it.
 
         With ``waiting``, this process is recorded as the one waiting for the reply.
-        ``target_instance`` is the target session it is for (see :func:`instance_of`).
+        ``target_instance`` is the target session it is for, ``sender_instance`` the
+        agent session that sends it ("" for the person; see :func:`instance_of`).
         Raises DuplicateMessage if the id is taken (make a new id and retry) and
         StoreError for an unknown state.
         """
@@ -946,8 +1037,9 @@ class Store:
             with self._write(f'add message "{message_id}"') as conn:
                 row = conn.execute(
                     "INSERT INTO messages (id, server, sender, target, body, raw, state, "
-                    "created_at, waiting, waiter_pid, waiter_start, target_instance) "
-                    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_MESSAGE_COLUMNS}",
+                    "created_at, waiting, waiter_pid, waiter_start, target_instance, "
+                    "sender_instance) "
+                    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_MESSAGE_COLUMNS}",
                     (
                         message_id,
                         server,
@@ -961,6 +1053,7 @@ class Store:
                         pid,
                         started,
                         target_instance,
+                        sender_instance,
                     ),
                 ).fetchone()
         except StoreError as exc:
@@ -1110,14 +1203,17 @@ class Store:
             ).fetchall()
             cancelled = sorted((_message(row) for row in rows), key=lambda m: m.created_at)
             for message in cancelled:
+                owner, title = _sender_inbox(
+                    conn, message, f'message {message.id} to "{target}" was cancelled'
+                )
                 conn.execute(
                     "INSERT INTO inbox (owner, kind, message_id, title, body, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (
-                        message.sender,
+                        owner,
                         InboxKind.NOTICE,
                         message.id,
-                        f'message {message.id} to "{target}" was cancelled',
+                        title,
                         f"{reason}; it was not delivered and will not be. Send it again "
                         "if it is still wanted.",
                         now,
@@ -1244,6 +1340,26 @@ class Store:
                 "INSERT INTO inbox (owner, kind, message_id, title, body, created_at) "
                 f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_INBOX_COLUMNS}",
                 (owner, kind, message_id, title, body, time.time()),
+            ).fetchone()
+        return _inbox(row)
+
+    def add_for_sender(
+        self, message: MessageRecord, kind: InboxKind | str, title: str, body: str
+    ) -> InboxEntry:
+        """Add an entry about ``message`` to the inbox of its sender, and return it.
+
+        That is the sender's own while the run of the session that sent it is the one
+        recorded; once it has ended (stopped, or another started under its name) the
+        entry is the person's, its title saying whom it was for: a session started
+        again under the name is not the one that sent the message.
+        """
+        kind = _enum_value(InboxKind, kind, "inbox entry kind")
+        with self._write(f'add to the inbox of "{message.sender}"') as conn:
+            owner, titled = _sender_inbox(conn, message, title)
+            row = conn.execute(
+                "INSERT INTO inbox (owner, kind, message_id, title, body, created_at) "
+                f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_INBOX_COLUMNS}",
+                (owner, kind, message.id, titled, body, time.time()),
             ).fetchone()
         return _inbox(row)
 

@@ -665,6 +665,7 @@ def test_hosts_are_typed_and_a_bad_one_is_named() -> None:
         ('[hosts.x]\ndestination = "-oProxyCommand=touch pwned"\n', "not one ssh destination"),
         ('[hosts.x]\ndestination = "a b"\n', "not one ssh destination"),
         ('[hosts."a:b"]\ndestination = "a"\n', "not a usable host name"),
+        ('[hosts.local]\ndestination = "a"\n', "names this host"),
         ('[hosts.x]\ndestination = "a"\nport = 22\n', 'unknown key "hosts.x.port"'),
     ]:
         write_user(table)

@@ -374,6 +374,38 @@ def test_the_watcher_follows_a_host_and_the_status_line_counts_it(
 
 
 @pytest.mark.ssh
+def test_an_agent_sees_no_prompt_of_a_session_on_a_host_it_may_not_read(
+    tmux: Tmux,
+    box: Host,
+    remote_host: RemoteHost,
+    local_watcher: subprocess.Popen[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from imessenger.api import Api
+
+    assert run_isesh("start", "coord", "--agent", "demo").exit_code == 0
+    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    wait_for(lambda: host_status(tmux).get("watching") is True, what="the watcher there")
+    asked = run_imessenger("send", "--no-reply", "box:w2", "ASK[touch secret-plan.txt]")
+    assert asked.exit_code == 0, asked.output
+    wait_for(lambda: host_status(tmux).get("asking") == 1, what="the prompt there, seen here")
+    monkeypatch.setenv("IMESSENGER_SESSION", "coord")  # an agent session, without grants
+    status = json.loads(run_imessenger("status", "--json").stdout)
+    [there] = status["hosts"]["box"]["sessions"]
+    assert (there["state"], there["asking"], there["question"]) == ("asking", None, None)
+    listed = json.loads(run_isesh("list", "--json").stdout)
+    assert [(r["name"], r["state"], r["asking"]) for r in listed if r["host"] == "box"] == [
+        ("w2", "asking", None)
+    ]
+    assert "secret-plan" not in run_imessenger("approve-menu", "-c", "/dev/null", "--print").stdout
+    rows = {row.name: row for row in Api(tmux.socket_name).overview().rows}
+    assert (rows["box:w2"].state, rows["box:w2"].asking) == ("asking", None)
+    monkeypatch.delenv("IMESSENGER_SESSION")  # the user sees it all
+    listed = json.loads(run_isesh("list", "--json").stdout)
+    assert [r["asking"] for r in listed if r["host"] == "box"] == ["touch secret-plan.txt"]
+
+
+@pytest.mark.ssh
 @pytest.mark.anyio
 async def test_the_send_tool_reaches_a_session_on_a_host(
     tmux: Tmux, box: Host, remote_host: RemoteHost

@@ -116,7 +116,7 @@ def test_journal_mode_is_wal(store: Store) -> None:
 
 
 def test_migrations_are_recorded(store: Store) -> None:
-    assert store.schema_version() == len(MIGRATIONS) == 7
+    assert store.schema_version() == len(MIGRATIONS) == 8
     applied = store.applied_migrations()
     assert [(version, name) for version, name, _ in applied] == [
         (1, "initial_schema"),
@@ -126,10 +126,11 @@ def test_migrations_are_recorded(store: Store) -> None:
         (5, "hook_events"),
         (6, "mcp_connections"),
         (7, "paste_marks"),
+        (8, "session_instances"),
     ]
     assert all(applied_at > 0 for _, _, applied_at in applied)
     with sqlite3.connect(store.path) as other:
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert other.execute("PRAGMA user_version").fetchone()[0] == 8
         tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
     expected = {"sessions", "messages", "inbox", "approvals", "refusals", "migrations"}
     assert {*expected, "hook_events"} <= tables
@@ -157,7 +158,7 @@ def test_new_migration_is_applied_in_order_on_reopen(
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, _add_notes])
     with Store.open() as store:
-        assert store.schema_version() == 8
+        assert store.schema_version() == 9
         assert [(v, n) for v, n, _ in store.applied_migrations()] == [
             (1, "initial_schema"),
             (2, "refusals"),
@@ -166,7 +167,8 @@ def test_new_migration_is_applied_in_order_on_reopen(
             (5, "hook_events"),
             (6, "mcp_connections"),
             (7, "paste_marks"),
-            (8, "add_notes"),
+            (8, "session_instances"),
+            (9, "add_notes"),
         ]
     with sqlite3.connect(home / DB_FILENAME) as other:
         assert other.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0
@@ -289,6 +291,45 @@ def test_an_mcp_connection_is_marked_until_the_session_is_recorded_anew(store: S
     again = store.get_session("default", "w1")
     assert again is not None
     assert again.mcp_connected_at is None
+
+
+def test_the_inbox_of_a_name_goes_to_the_person_once_no_session_of_it_is_recorded(
+    store: Store,
+) -> None:
+    store.record_session("a", "w1", "demo", "/src", ["demo"], instance="$1:100")
+    store.add_inbox("w1", "reply", "reply from w2", "done")
+    # the same name on another tmux server shares the inbox: nothing moves
+    store.record_session("b", "w1", "demo", "/src", ["demo"], instance="$1:200")
+    assert store.forget_session("b", "w1") is True
+    assert [e.title for e in store.read_inbox("w1", peek=True)] == ["reply from w2"]
+    assert store.is_current("w1", "$1:100")
+    assert not store.is_current("w1", "$1:200")
+    assert store.forget_session("a", "w1") is True
+    assert store.read_inbox("w1", peek=True, include_read=True) == []
+    [moved] = store.read_inbox("user", peek=True)
+    assert (moved.title, moved.body) == ('reply from w2 (for "w1", which has ended)', "done")
+    assert not store.is_current("w1", "$1:100")
+
+
+def test_a_message_for_a_session_named_by_its_pane_reads_as_for_any(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a database of schema 6, whose instances named a pane ("%3@...")
+    with monkeypatch.context() as patched:
+        patched.setattr(store_module, "MIGRATIONS", MIGRATIONS[:6])
+        Store.open().close()
+    with sqlite3.connect(home / DB_FILENAME) as conn:
+        conn.execute(
+            "INSERT INTO messages (id, server, sender, target, body, state, created_at, "
+            "target_instance) VALUES ('m1', 'default', 'user', 'w1', 'hi', 'pending', 1.0, "
+            "'%3@1733040000')"
+        )
+    with Store.open() as store:
+        message = store.get_message("m1")
+        assert message is not None
+        assert (message.target_instance, message.sender_instance) == ("", "")
+        cancelled = store.cancel_undelivered("default", "w1", "ended", keep_instance="$0:1")
+        assert cancelled == []  # not taken for another session's
 
 
 # --- messages -------------------------------------------------------------------------------

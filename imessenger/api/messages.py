@@ -9,6 +9,7 @@ from imessenger.api.prompts import prompt_view
 from imessenger.api.services import Services
 from imessenger.api.values import Inbox, Log, check_name
 from imessenger.errors import ImessengerError, UsageError
+from imessenger.names import PERSON
 from imessenger.policy import Action
 
 if TYPE_CHECKING:
@@ -41,6 +42,13 @@ class MessageActions(Services):
         longer waited for (timed out), and a late reply goes to the caller's inbox.
         """
         check_name(target)
+        if target == PERSON:
+            # a tmux session of that name (isesh starts none) would answer in the person's name
+            raise UsageError(
+                f'"{PERSON}" is the person, not a session: messages go to agent sessions, and '
+                "the person reads the replies to theirs in their inbox. A tmux session of that "
+                "name is not the person: rename it with `tmux rename-session` to reach it"
+            )
         if not body.strip():
             raise UsageError("the message is empty: nothing to send")
         if raw:
@@ -49,6 +57,7 @@ class MessageActions(Services):
             target,
             body,
             sender=self.caller.name,
+            sender_instance=self.caller.instance,
             raw=raw,
             wait=wait,
             timeout_ms=timeout_ms,

@@ -18,7 +18,11 @@ class PluginActions(Services):
 
     def asking(self) -> list[Asking]:
         """The sessions asking, by name: from the watcher's status when it runs (with the
-        other hosts' as HOST:SESSION), else the panes."""
+        other hosts' as HOST:SESSION), else the panes. An agent session gets only those
+        whose prompts it may see (:meth:`sees_prompt`)."""
+        return [entry for entry in self._asking() if self.sees_prompt(entry.name)]
+
+    def _asking(self) -> list[Asking]:
         from imessenger.names import is_valid_name
         from imessenger.status import read_status
         from imessenger.store import Choice

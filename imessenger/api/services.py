@@ -46,11 +46,20 @@ class Services:
         """The same caller, configuration and tmux server, with a store of this thread's own
         (on the same file), closed at the end: for an interface that acts on worker threads,
         since a Store belongs to the thread that opened it. The caller is the one this Api
-        found, not found again."""
+        found, not found again; an agent session that has ended since (stopped, or
+        started again: another run of it under the name) acts no more: SessionEnded."""
+        from imessenger.caller import SessionEnded
         from imessenger.store import Store
 
+        caller = self.caller
         with Store.open(self._store_file()) as store:
-            yield self.over(self.tmux, store, self.config, self.caller)
+            if (
+                caller.agent
+                and caller.instance
+                and not store.is_current(caller.name, caller.instance)
+            ):
+                raise SessionEnded(caller.name)
+            yield self.over(self.tmux, store, self.config, caller)
 
     def as_user(self) -> Self:
         """The same services, acting as the user: for the tour, whose agents are its own, on
@@ -125,7 +134,20 @@ class Services:
         """The name messages are sent from: the session this runs in, else "user"."""
         return self.caller.name
 
+    def sees_prompt(self, session: str) -> bool:
+        """Whether the caller may see the permission prompt ``session`` (or
+        ``HOST:SESSION``) waits on: the user may, and an agent that the policy lets read
+        that session (``readers``) or answer its prompts (``approvers``). Everyone may
+        see that a session is asking; only these may see what it asks."""
+        from imessenger.policy import Action
+
+        if not self.caller.agent:
+            return True
+        return self.access.allows(Action.READ, session) or self.access.allows(
+            Action.APPROVE, session
+        )
+
     def _courier(self) -> Courier:
         from imessenger.delivery import Courier
 
-        return Courier(self.sessions)
+        return Courier(self.sessions, self.sees_prompt)

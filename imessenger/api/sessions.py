@@ -15,20 +15,44 @@ if TYPE_CHECKING:
     from imessenger.sessions import SessionView
 
 
+def _state_only(view: SessionView) -> SessionView:
+    """``view`` with its screen's state and queue, without its prompt or typed text."""
+    from dataclasses import replace
+
+    from imessenger.screen import Screen
+
+    return replace(view, screen=Screen(view.screen.state, queued=view.screen.queued))
+
+
 class SessionActions(Services):
     """What isesh does."""
 
     def start(
         self, name: str, directory: Path, agent: str | None = None, command: Sequence[str] = ()
     ) -> SessionView:
-        """Start agent session ``name`` in ``directory``, detached; return it as it starts."""
+        """Start agent session ``name`` in ``directory``, detached; return it as it starts.
+
+        A name that names someone or something else is refused (imessenger.names.check_free),
+        the name the person starting it sends as among them.
+        """
+        from imessenger.names import check_free
+
         check_name(name)
+        person = "" if self.caller.agent else self.caller.name
+        check_free(name, hosts=self.config.settings.hosts, person=person)
         self.access.require(Action.MANAGE, name)
-        return self.sessions.start(name, directory, agent, list(command))
+        return self.sessions.start(name, directory, agent, list(command), person=person)
 
     def list_sessions(self, *, include_all: bool = False) -> list[SessionView]:
-        """The sessions isesh started (with ``include_all``, every session), with live states."""
-        return self.sessions.views(include_all=include_all)
+        """The sessions isesh started (with ``include_all``, every session), with live states.
+
+        An agent session sees the prompt and the input box of the sessions it may see the
+        prompts of (:meth:`sees_prompt`); of the others, only their state.
+        """
+        views = self.sessions.views(include_all=include_all)
+        if not self.caller.agent:
+            return views
+        return [view if self.sees_prompt(view.name) else _state_only(view) for view in views]
 
     def view(self, name: str) -> SessionView:
         """One session as it is now (started by isesh or not); NoSuchSession when absent."""

@@ -48,10 +48,17 @@ class WatchActions(Services):
         return stop_watcher(self.server)
 
     def status(self) -> Status:
-        """What the watcher last published (no tmux call, no database)."""
+        """What the watcher last published (no pane is read; the user's needs no database).
+
+        An agent session sees the prompts of the sessions it may see them of
+        (:meth:`sees_prompt`); of the others, only that they are asking.
+        """
         from imessenger.status import read_status
 
-        return read_status(self.server)
+        report = read_status(self.server)
+        if not self.caller.agent:
+            return report
+        return report.without_prompts(self.sees_prompt)
 
     def follow_status(self, interval_s: float = 0.2) -> Iterator[dict[str, Any]]:
         """The status (as :meth:`Status.as_json`), once now and again each time it changes.
@@ -109,7 +116,7 @@ class WatchActions(Services):
         for entry in entries:
             name = str(entry["name"])
             reads = self.access.allows(Action.READ, name)
-            sees_prompt = reads or self.access.allows(Action.APPROVE, name)
+            sees_prompt = self.sees_prompt(name)
             last, reply = _last_exchange(messages if reads else own, name)
             there = "host" in entry  # its counts are that host's
             rows.append(

@@ -123,7 +123,7 @@ def list_(api: Api, include_all: bool, only: str | None, as_json: bool) -> None:
     if only != "local":
         for answer in api.every_host("isesh", ["list", "--json", *["--all"] * include_all], only):
             try:
-                rows += [{**row, "host": answer.host} for row in answer.json()]
+                rows += [_seen(api, {**row, "host": answer.host}) for row in answer.json()]
             except ImessengerError as error:
                 click.echo(f"Error: {error}", err=True)
                 failed = True
@@ -136,6 +136,13 @@ def list_(api: Api, include_all: bool, only: str | None, as_json: bool) -> None:
         click.echo(f"no agent sessions{hint}", err=True)
     if failed:
         sys.exit(1)
+
+
+def _seen(api: Api, row: dict[str, Any]) -> dict[str, Any]:
+    """Another host's row, without what it asks unless the caller may see that."""
+    if row.get("asking") is None or api.sees_prompt(f"{row['host']}:{row.get('name')}"):
+        return row
+    return {**row, "asking": None}
 
 
 def _row(v: SessionView) -> dict[str, Any]:

@@ -22,6 +22,7 @@ OWNER_FORMAT = "\t".join(
         "#{" + AGENT_OPTION + "}",
         "#{" + HOME_OPTION + "}",
         "#{" + CONFIG_OPTION + "}",
+        "#{session_created}",
     ]
 )
 
@@ -41,6 +42,7 @@ PANE_FORMAT = "\t".join(
         "#{window_activity}",
         "#{pane_tty}",
         "#{pane_in_mode}",
+        "#{session_id}",
     ]
 )
 
@@ -62,14 +64,19 @@ class PaneOwner:
     config: str
     #: the label of the server ("default" or its socket name or path)
     server: str = ""
+    #: when the session was created (whole seconds since the epoch)
+    session_created: float = 0.0
 
     @classmethod
     def parse(cls, line: str, server: str) -> PaneOwner | None:
         """Build a PaneOwner from one line printed with ``OWNER_FORMAT``; None without a pid."""
-        pid, tty, session_id, session, agent, home, config = (line.split("\t") + [""] * 7)[:7]
+        fields = (line.split("\t") + [""] * 8)[:8]
+        pid, tty, session_id, session, agent, home, config, created = fields
         if not pid.isdigit():
             return None
-        return cls(int(pid), tty, session_id, session, agent, home, config, server)
+        return cls(
+            int(pid), tty, session_id, session, agent, home, config, server, _seconds(created)
+        )
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,8 @@ class PaneInfo:
     #: a person is in a tmux mode in the pane (copy mode: scrolled back), where a paste
     #: would not be bracketed and each line break would submit
     in_mode: bool = False
+    #: tmux's id of the session ("$3"), unique while its server runs
+    session_id: str = ""
 
     @classmethod
     def parse(cls, line: str) -> PaneInfo:
@@ -112,7 +121,8 @@ class PaneInfo:
             active,
             tty,
             in_mode,
-        ) = (fields + [""] * 13)[:13]
+            session_id,
+        ) = (fields + [""] * 14)[:14]
         exit_status = int(status) if status.lstrip("-").isdigit() else None
         if exit_status is None and dead == "1":
             exit_status = _unreaped_exit_status(pid)
@@ -130,7 +140,13 @@ class PaneInfo:
             window_activity=float(active or 0),
             tty=tty,
             in_mode=in_mode == "1",
+            session_id=session_id,
         )
+
+
+def _seconds(text: str) -> float:
+    """A time tmux printed in whole seconds; 0 when it printed none."""
+    return float(text) if text.isdigit() else 0.0
 
 
 def _unreaped_exit_status(pid: str) -> int | None:

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 from imessenger.errors import StoreError
+from imessenger.names import PERSON
 from imessenger.screen import Prompt, Screen, State, about
 from imessenger.store import HookEventRecord, InboxKind
 from imessenger.watcher.display import Display
@@ -34,7 +35,7 @@ from imessenger.watcher.store_view import StoreView
 logger = logging.getLogger(__name__)
 
 #: The owner of the inbox notices meant for the person at the keyboard.
-USER = "user"
+USER = PERSON
 #: How long a prompt that vanished waits for a second read before it counts as closed.
 PROMPT_GONE_S = 0.05
 
