@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from imessenger.api.services import Services
 from imessenger.api.values import Explained, check_name
+from imessenger.errors import EmptyArgument
 from imessenger.policy import Action
 
 if TYPE_CHECKING:
@@ -21,8 +22,16 @@ class SessionActions(Services):
     def start(
         self, name: str, directory: Path, agent: str | None = None, command: Sequence[str] = ()
     ) -> SessionView:
-        """Start agent session ``name`` in ``directory``, detached; return it as it starts."""
+        """Start agent session ``name`` in ``directory``, detached; return it as it starts.
+
+        ``agent`` None is the default profile; an empty one is refused."""
         check_name(name)
+        if agent is not None and not agent.strip():
+            profiles = self.config.values.get("agents", {})
+            raise EmptyArgument(
+                f"the agent profile is empty: give one ({', '.join(sorted(profiles))}), or "
+                f"leave it out for the default ({self.config.settings.default_agent})"
+            )
         self.access.require(Action.MANAGE, name)
         return self.sessions.start(name, directory, agent, list(command))
 
