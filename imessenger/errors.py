@@ -66,6 +66,13 @@ class UsageError(ImessengerError):
     """Input that the command cannot act on (bad name, missing directory...)."""
 
 
+class EmptyArgument(UsageError):
+    """An argument given empty, or only blanks, where a value is needed: a usage error
+    (exit 2, as the command line's own), never taken for "none given"."""
+
+    exit_code = 2
+
+
 class PolicyRefused(ImessengerError):
     """The caller may not do this (the policy, or a false claim of identity); nothing was done.
 

@@ -21,6 +21,10 @@ What Gemini CLI writes into the session's copy instead of the user's (a setting
 changed in the session, a file it replaced by renaming) is never dropped in
 silence: :func:`keep_changes` moves it out of the session folder before that folder
 goes, and says where.
+
+Whatever the umask, what isesh makes here is private (folders 0700, files 0600): the
+home and its copies, the folders it makes in the user's ``.gemini``, and what it keeps
+of Gemini CLI's writes (made under the umask of the agent).
 """
 
 from __future__ import annotations
@@ -32,7 +36,12 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from imessenger.paths import make_private_dir, write_private_file
+from imessenger.paths import (
+    PRIVATE_DIR_MODE,
+    PRIVATE_FILE_MODE,
+    make_private_dir,
+    write_private_file,
+)
 
 #: Entries that are the session's own, not links to the user's.
 _OWN = ("settings.json", "projects.json")
@@ -125,14 +134,14 @@ def build(
     make_private_dir(home)
     make_private_dir(gemini)
     for name in _MADE_FIRST:
-        (source / name).mkdir(parents=True, exist_ok=True)
+        make_private_dir(source / name)  # the user's own when there, else made private
     for entry in sorted(source.iterdir()):
         if entry.name in _OWN:
             continue
         (gemini / entry.name).symlink_to(entry)
     projects = source / "projects.json"
     if projects.is_file():
-        shutil.copyfile(projects, gemini / "projects.json")
+        write_private_file(gemini / "projects.json", projects.read_bytes())
     write_private_file(gemini / "settings.json", merged)
     write_private_file(home / _WRITTEN, merged)  # what keep_changes compares with
     trusted = environ.get("GEMINI_CLI_TRUSTED_FOLDERS_PATH") or str(source / "trustedFolders.json")
@@ -167,7 +176,16 @@ def keep_changes(session_folder: Path, kept_root: Path, name: str) -> Path | Non
     make_private_dir(kept)
     for entry in changed:
         shutil.move(str(entry), str(kept / entry.name))
+        _make_private(kept / entry.name)  # Gemini CLI made it under the umask
     return kept
+
+
+def _make_private(path: Path) -> None:
+    """Make ``path`` (and, a folder, everything in it) 0600 for files, 0700 for folders;
+    links are left as they are."""
+    for item in [path, *(path.rglob("*") if path.is_dir() and not path.is_symlink() else ())]:
+        if not item.is_symlink():
+            item.chmod(PRIVATE_DIR_MODE if item.is_dir() else PRIVATE_FILE_MODE)
 
 
 def _same_json(a: Path, b: Path) -> bool:

@@ -52,6 +52,7 @@ from pydantic import BaseModel, Field
 from imessenger import __version__
 from imessenger.api import Api, MessageState, PromptView, describe, split_target
 from imessenger.errors import ImessengerError
+from imessenger.mcp_stdio import stdio_wire
 
 if TYPE_CHECKING:
     from imessenger.api import Approval, HostSent, SendResult
@@ -294,8 +295,17 @@ def build_server(api: Api) -> MCPServer:
 
 
 def serve(api: Api) -> None:
-    """Serve the tools over stdio until the client closes the connection."""
-    build_server(api).run("stdio")
+    """Serve the tools over stdio until the client closes the connection, every line the
+    client sends answered (see :mod:`imessenger.mcp_stdio`)."""
+    anyio.run(_serve_stdio, build_server(api))
+
+
+async def _serve_stdio(server: MCPServer) -> None:
+    # the SDK's own stdio transport drops the lines it cannot decode: the server runs on
+    # ours, as the SDK's in-memory client runs it, on its low-level server
+    lowlevel = server._lowlevel_server
+    async with stdio_wire() as (read_stream, write_stream):
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
 
 
 class _Tools:

@@ -55,13 +55,21 @@ LOCAL = "local"
 _NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,{MAX_LENGTH - 1}}}")
 
 
+#: An example of each kind of name, for the messages.
+_EXAMPLES = {"session": "worker-1", "host": "buildbox", "message id": "3f9c2a1b"}
+
+
 class InvalidName(UsageError):
-    """A name outside the alphabet; the message says which rule it breaks."""
+    """A name outside the alphabet (an empty one too); the message says which rule it
+    breaks. A usage error: exit 2."""
+
+    exit_code = 2
 
     def __init__(self, name: str, what: str = "session") -> None:
-        example = "worker-1" if what == "session" else "buildbox"
+        example = _EXAMPLES.get(what, "worker-1")
+        noun = what if what.endswith(" id") else f"{what} name"
         super().__init__(
-            f"{what} name {_shown_short(name)} {_why(name)}: use {RULE} (for example {example})"
+            f"{noun} {_shown_short(name)} {_why(name)}: use {RULE} (for example {example})"
         )
         self.name = name
 
@@ -99,7 +107,12 @@ def shown(name: str) -> str:
 
 
 class ReservedName(UsageError):
-    """A name in the alphabet that names someone or something else; no session takes it."""
+    """A name in the alphabet that names someone or something else; no session takes it.
+
+    A usage error (exit 2), as a name outside the alphabet is.
+    """
+
+    exit_code = 2
 
     def __init__(self, name: str, why: str) -> None:
         super().__init__(

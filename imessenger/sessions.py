@@ -24,7 +24,13 @@ from imessenger.agents import Profile, get_profile, load_profiles
 from imessenger.config import FALLBACK_PROFILE, Config
 from imessenger.errors import ImessengerError, NoSuchSession, UsageError
 from imessenger.names import check_free, check_name
-from imessenger.paths import fault_advice, make_private_dir, user_config_path, write_private_file
+from imessenger.paths import (
+    fault_advice,
+    make_private_dir,
+    touch_private_file,
+    user_config_path,
+    write_private_file,
+)
 from imessenger.policy import Action
 from imessenger.records.pinning import Pin, made_here, pin
 from imessenger.screen import Screen, State, classify
@@ -200,16 +206,25 @@ class Sessions:
         hooks = profile.launch.hooks
         if extra.skipped or (hooks == "codex" and pinned is None):
             hooks = ""  # not installed: no events will come
-        pane = self.tmux.new_session(
-            name,
-            folder,
-            argv,
-            environment=environment,
-            width=window.width,
-            height=window.height,
-            options=self._agent_options(name),
-            history=window.history_limit,
-        )
+        record_file: Path | None = None
+        try:
+            record_file = self._make_record_file(pinned)
+            pane = self.tmux.new_session(
+                name,
+                folder,
+                argv,
+                environment=environment,
+                width=window.width,
+                height=window.height,
+                options=self._agent_options(name),
+                history=window.history_limit,
+            )
+        except BaseException:  # nothing made for the session is left
+            if record_file is not None:
+                record_file.unlink(missing_ok=True)
+            if extra.files:
+                shutil.rmtree(files_dir, ignore_errors=True)
+            raise
         instance = instance_of(pane.session_id, pane.session_created)
         try:
             self.store.record_session(
@@ -241,6 +256,8 @@ class Sessions:
                 self.tmux.kill_session(name)
             if extra.files:
                 shutil.rmtree(files_dir, ignore_errors=True)
+            if record_file is not None:
+                record_file.unlink(missing_ok=True)
             raise
 
     def _gemini_home(
@@ -269,11 +286,30 @@ class Sessions:
         """Fix which record the agent keeps of its answers (imessenger.records.pinning)."""
         if not profile.launch.record:
             return None
-        records = self.store.path.parent / "records"
+        records = self._records_dir()
         pinned = pin(profile.launch.record, argv, folder, records, name, os.environ)
         if pinned is not None and pinned.args:
             make_private_dir(records)
         return pinned
+
+    def _make_record_file(self, pinned: Pin | None) -> Path | None:
+        """Create the record file isesh names for the agent (Aider's chat history, the
+        demo agent's record), empty and 0600, in the private records folder: the agent
+        appends to it, and a file it made itself would have the agent's umask. None when
+        isesh named none."""
+        made = made_here(pinned.ref, self._records_dir()) if pinned is not None else None
+        if made is not None:
+            try:
+                touch_private_file(made)
+            except OSError as error:
+                advice = fault_advice(made.parent.parent, error) or str(error)
+                raise ImessengerError(
+                    f"could not make the agent's record {made}: {advice}"
+                ) from None
+        return made
+
+    def _records_dir(self) -> Path:
+        return self.store.path.parent / "records"
 
     def _files_dir(self, name: str) -> Path:
         """A new folder (not made yet) for the files isesh makes for one session."""

@@ -125,7 +125,7 @@ def test_every_module_is_on_the_map() -> None:
 
 #: The interfaces: they parse, call the Api, and show what it returns.
 INTERFACES = sorted((PACKAGE / "cli").glob("*.py")) + [
-    PACKAGE / f"{name}.py" for name in ("menu", "dashboard", "demo/tour", "mcp_server")
+    PACKAGE / f"{name}.py" for name in ("menu", "dashboard", "demo/tour", "mcp_server", "mcp_stdio")
 ]
 #: What every interface may import of imessenger: the Api, the errors, each other.
 INTERFACE_MAY_IMPORT = {
@@ -137,6 +137,7 @@ INTERFACE_MAY_IMPORT = {
     "imessenger.dashboard",
     "imessenger.demo.tour",
     "imessenger.mcp_server",
+    "imessenger.mcp_stdio",
 }
 #: And the few more some may, with the reason.
 INTERFACE_EXCEPTIONS = {

@@ -15,14 +15,18 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import python_cli, run_imessenger, start_demo, wait_for
+from click.testing import Result
+from support import python_cli, run_imessenger, run_isesh, start_demo, wait_for
 
 from imessenger.config import load_config
 from imessenger.locks import target_lock
+from imessenger.screen import State
 from imessenger.sessions import Sessions
 from imessenger.status import PidFile, write_status
 from imessenger.store import DB_FILENAME, Store
@@ -157,3 +161,113 @@ def test_a_send_killed_while_it_pastes_leaves_the_message_in_no_file(
     store_files = {data / (DB_FILENAME + suffix) for suffix in ("", "-wal", "-shm", "-journal")}
     holding = files_holding(message.encode(), Path("/tmp"), data)
     assert [path for path in holding if path not in store_files] == []
+
+
+# --- a realistic run, under umask 000 ------------------------------------------------------
+
+#: An agent that appends to the file imessenger names for its record, as Aider does to its
+#: chat history (``--chat-history-file PATH``, the first arguments isesh adds), then runs
+#: as the demo agent. ``$0`` is the Python to run.
+APPENDS_TO_ITS_RECORD = (
+    'printf "# aider chat started\\n" >> "$2"; exec "$0" -m imessenger.demo.agent'
+)
+#: An agent of any profile, run as the demo agent (the arguments isesh adds are left out).
+AS_THE_DEMO = 'exec "$0" -m imessenger.demo.agent'
+
+
+def umask_of(pid: int) -> str:
+    with open(f"/proc/{pid}/status") as status:
+        return next(line.split()[1] for line in status if line.startswith("Umask:"))
+
+
+def not_private(*tops: Path) -> dict[str, str]:
+    """What under ``tops`` (themselves included) is not private: folders not 0700, files
+    (and sockets) not 0600; links are left out (their own mode means nothing)."""
+    found = {}
+    for top in tops:
+        for path in [top, *top.rglob("*")]:
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                continue
+            wanted = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+            if stat.S_IMODE(info.st_mode) != wanted:
+                found[str(path)] = oct(stat.S_IMODE(info.st_mode))
+    return found
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_after_a_realistic_run_under_umask_000_everything_is_private(
+    tmux: Tmux,
+    tmp_path: Path,
+    isolated_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The data folder, the config folder, the runtime folder and what isesh makes in the
+    user's Gemini CLI folder, walked whole after sessions of several kinds were started,
+    messaged, asked, answered and stopped, with the watcher running: a file added later
+    anywhere there is walked too."""
+    runtime = Path(tempfile.mkdtemp(prefix="im-run-"))  # short: ssh's socket paths are
+    request.addfinalizer(lambda: shutil.rmtree(runtime, ignore_errors=True))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    user_gemini = isolated_home / ".gemini"  # the user's own folder, with a file of theirs
+    user_gemini.mkdir(mode=0o755)
+    (user_gemini / "projects.json").write_text('{"projects": {}}\n')
+    (user_gemini / "projects.json").chmod(0o644)
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def ok(result: Result) -> Result:
+        assert result.exit_code == 0, result.output
+        return result
+
+    ok(run_imessenger("config", "init"))
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "imessenger" / "config.toml"
+    ok(run_imessenger("watch", "--daemon"))
+    try:
+        with Store.open() as store:
+            sessions = Sessions(tmux, store, load_config())
+            for name in ("w1", "w2"):
+                ok(run_isesh("start", name, "--agent", "demo", "-d", str(work)))
+            ok(run_isesh("start", "a1", "--agent", "aider", "-d", str(work), "--",
+                         "sh", "-c", APPENDS_TO_ITS_RECORD, sys.executable))  # fmt: skip
+            for name in ("g1", "g2"):  # g1 is stopped below, g2 runs on
+                ok(run_isesh("start", name, "--agent", "gemini", "-d", str(work), "--",
+                             "sh", "-c", AS_THE_DEMO, sys.executable))  # fmt: skip
+            assert umask_of(tmux.pane("w1").pid) == "0000"  # the agents run under it too
+            for name in ("w1", "w2"):
+                wait_for(lambda n=name: sessions.view(n).state is State.IDLE, what="idle")
+            assert ok(run_imessenger("send", "w1", "hello")).stdout == "hello\n"
+            ok(run_imessenger("send", "w2", "--no-reply", "ASK[touch made.txt] go on"))
+            wait_for(lambda: sessions.view("w2").screen.prompt, what="w2 asking")
+            ok(run_imessenger("approve", "w2"))
+            for command in (["inbox"], ["log"], ["status"], ["whoami"]):
+                ok(run_imessenger(*command))
+            with open(config, "a") as more:
+                more.write('\n[hosts.box]\ndestination = "box.invalid"\n')
+            run_isesh("list")  # host box cannot be reached (exit 1): ssh's folder is made
+            # Gemini CLI writes a setting into the session's copy as it does: a new file
+            # renamed over the old one, made under the umask
+            record = store.get_session(tmux.label, "g1")
+            assert record is not None
+            assert record.files_dir
+            settings = Path(record.files_dir) / "gemini-home" / ".gemini" / "settings.json"
+            settings.with_name("settings.json.new").write_text('{"ui": {"theme": "x"}}\n')
+            settings.with_name("settings.json.new").rename(settings)
+            ok(run_isesh("stop", "g1", "--force"))  # what it wrote goes to kept/
+            wait_for(lambda: sessions.view("w2").state is State.IDLE, what="w2 done")
+    finally:
+        run_imessenger("watch", "--stop")
+    data = Path(os.environ["IMESSENGER_HOME"])
+    walked = [
+        data,
+        config.parent.parent,  # XDG_CONFIG_HOME: made by `config init`
+        runtime / f"imessenger-ssh-{os.getuid()}",
+        user_gemini / "tmp",  # made by isesh for Gemini CLI, in the user's folder
+        user_gemini / "history",
+    ]
+    names = {path.name for top in walked for path in top.rglob("*")}
+    for expected in ("imessenger.db", "locks", "records", "sessions", "kept", "projects.json"):
+        assert expected in names  # the run made them all
+    assert {p.suffix for p in (data / "records").iterdir()} == {".jsonl", ".md"}
+    assert not_private(*walked) == {}

@@ -24,6 +24,7 @@ from imessenger import paths
 from imessenger.api import Api
 from imessenger.errors import PolicyRefused, UsageError
 from imessenger.mcp_server import build_server
+from imessenger.names import ReservedName
 from imessenger.sessions import Sessions
 from imessenger.store import Store
 from imessenger.tmux import AgentPane, Tmux
@@ -56,7 +57,7 @@ def test_a_session_may_not_take_a_name_that_stands_for_someone_else(
     write_config('[hosts.buildbox]\ndestination = "me@buildbox"\n')
     monkeypatch.setenv("IMESSENGER_SESSION", "alice")  # the person, outside tmux, as alice
     started = run_isesh("start", name, "--agent", "shell", "--", "cat")
-    assert started.exit_code == EXIT_USAGE, started.output
+    assert started.exit_code == ReservedName.exit_code == 2, started.output
     assert f'no session may be named "{name}": {why}' in started.stderr
     assert "pick another name" in started.stderr
     assert tmux.session_names() == []  # nothing started
@@ -94,7 +95,7 @@ def test_the_person_in_their_own_tmux_session_may_not_give_its_name_to_an_agent(
     code, output = run_in(
         pane, [*isesh, "start", "main", "--agent", "shell", "--", "cat"], tmp_path
     )
-    assert code == EXIT_USAGE, output
+    assert code == ReservedName.exit_code, output
     assert 'no session may be named "main": "main" is the name you send as' in output
     assert other_server.session_names() == []
 

@@ -55,33 +55,35 @@ def test_start_without_dir_uses_the_current_folder(
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        pytest.param(["", "--agent", "shell"], "must not be empty", id="empty-name"),
-        pytest.param(["a:b", "--agent", "shell"], 'no host "a"', id="colon"),
-        pytest.param(["a.b", "--agent", "shell"], "'.'", id="dot"),
-        pytest.param(["a b", "--agent", "shell"], "' '", id="space"),
-        pytest.param(["a\tb", "--agent", "shell"], "'\\t'", id="tab"),
-        pytest.param(["a\x1bb", "--agent", "shell"], "'\\x1b'", id="escape"),
-        pytest.param(["-x", "--agent", "shell"], 'start with "-"', id="dash"),
+        # a name outside the alphabet is a usage error (2)
+        pytest.param(["", "--agent", "shell"], "must not be empty", 2, id="empty-name"),
+        pytest.param(["a:b", "--agent", "shell"], 'no host "a"', 1, id="colon"),
+        pytest.param(["a.b", "--agent", "shell"], "'.'", 2, id="dot"),
+        pytest.param(["a b", "--agent", "shell"], "' '", 2, id="space"),
+        pytest.param(["a\tb", "--agent", "shell"], "'\\t'", 2, id="tab"),
+        pytest.param(["a\x1bb", "--agent", "shell"], "'\\x1b'", 2, id="escape"),
+        pytest.param(["-x", "--agent", "shell"], 'start with "-"', 2, id="dash"),
+        # what cannot be started: an error (1)
         pytest.param(
-            ["w", "-d", "/nonexistent/x", "--agent", "shell"], "does not exist", id="missing-dir"
+            ["w", "-d", "/nonexistent/x", "--agent", "shell"], "does not exist", 1, id="missing-dir"
         ),
-        pytest.param(["w", "--agent", "nosuch"], "known profiles", id="unknown-profile"),
+        pytest.param(["w", "--agent", "nosuch"], "known profiles", 1, id="unknown-profile"),
         pytest.param(
-            ["w", "--agent", "shell", "--", "no-such-program-x"], "not found", id="no-command"
+            ["w", "--agent", "shell", "--", "no-such-program-x"], "not found", 1, id="no-command"
         ),
-        pytest.param(["w", "--agent", "claude"], None, id="profile-command-missing"),
+        pytest.param(["w", "--agent", "claude"], None, 1, id="profile-command-missing"),
     ],
 )
 def test_start_refusals(
-    tmux: Tmux, args: list[str], message: str | None, monkeypatch: pytest.MonkeyPatch
+    tmux: Tmux, args: list[str], message: str | None, code: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if message is None:
         monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no `claude` there
         message = 'command "claude" was not found'
     result = run_isesh("start", *args)
-    assert result.exit_code == 1
+    assert result.exit_code == code
     assert message in result.stderr
     assert tmux.session_names() == []
 

@@ -11,12 +11,15 @@ is taken for the session it claims, see imessenger.caller).
 from __future__ import annotations
 
 import contextlib
+import doctest
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -461,6 +464,179 @@ async def test_over_stdio_send_waits_and_a_cancel_stops_the_wait(
     assert names == TOOLS
     assert (text_of(result), structured(result)["outcome"]) == ("over stdio", "replied")
     assert stopped.body == "BUSY[3000] later"
+
+
+class RawClient:
+    """``python -m imessenger mcp`` as its own process, spoken to line by line: what an
+    agent's client may send, decodable or not, and every line the server writes."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "imessenger", "mcp"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.lines: queue.Queue[bytes] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def send(self, line: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + b"\n")
+        self.process.stdin.flush()
+
+    def request(self, request_id: int | str, method: str, params: dict[str, Any]) -> None:
+        line = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        self.send(json.dumps(line).encode())
+
+    def answers(self, count: int, seconds: float = 15.0) -> list[dict[str, Any]]:
+        """The next ``count`` lines the server writes, as JSON; fails after ``seconds``."""
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + seconds
+        while len(found) < count:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"timed out after {seconds}s: {count} answer(s) expected, got {found}")
+            found.append(json.loads(line))
+        return found
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=15)
+        self.reader.join(timeout=15)
+
+
+@contextlib.contextmanager
+def raw_client() -> Iterator[RawClient]:
+    """A raw client past the handshake the agents use."""
+    client = RawClient()
+    try:
+        client.request(0, "initialize", {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"},
+        })  # fmt: skip
+        [opened] = client.answers(1)
+        assert "result" in opened, opened
+        client.send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}')
+        yield client
+    finally:
+        client.close()
+
+
+def tool_call(request_id: object, name: object, arguments: object) -> bytes:
+    call = {"name": name, "arguments": arguments}
+    line = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": call}
+    return json.dumps(line).encode()
+
+
+#: Over the wire's limit of a line (imessenger.mcp_stdio.MAX_LINE_BYTES, 4 MiB).
+HUGE = "x" * (4 * 1024 * 1024 + 10)
+
+#: What a client may send that cannot be served: the line, the id the error must carry
+#: (None: null), and the error's code (a JSON-RPC error), or "tool error" (a tool's result
+#: marked isError, which is how MCP answers a tool's argument of the wrong type).
+BAD_LINES: list[tuple[str, bytes, object, object]] = [
+    ("not JSON", b'{"jsonrpc": "2.0", "id": 1, "method": "ping"', None, -32700),
+    ("not JSON at all", b"hello", None, -32700),
+    ("JSON but no request", b'{"hello": "world"}', None, -32600),
+    ("no method", b'{"jsonrpc": "2.0", "id": "a2", "params": {}}', "a2", -32600),
+    ("a string", b'"ping"', None, -32600),
+    ("a batch", b'[{"jsonrpc": "2.0", "id": 3, "method": "ping"}]', None, -32600),
+    ("jsonrpc 1.0", b'{"jsonrpc": "1.0", "id": 4, "method": "ping"}', 4, -32600),
+    ("method a number", b'{"jsonrpc": "2.0", "id": 5, "method": 5}', 5, -32600),
+    ("params an array", b'{"jsonrpc": "2.0", "id": 6, "method": "ping", "params": [1]}', 6, -32600),
+    ("tool name a number", tool_call(7, 5, {}), 7, -32602),
+    ("arguments a string", tool_call(8, "inbox", "w1"), 8, -32602),
+    ("timeout_ms a string",
+     tool_call(9, "send", {"target": "w1", "message": "m", "timeout_ms": "soon"}), 9,
+     "tool error"),
+    ("session a number", tool_call(10, "inbox", {"session": 5}), 10, "tool error"),
+    ("wait a list", tool_call(11, "send", {"target": "w1", "message": "m", "wait": []}), 11,
+     "tool error"),
+    ("lone surrogate",
+     tool_call(12, "send", {"target": "w1", "message": "x"}).replace(b'"x"', b'"a\\ud800b"'), 12,
+     -32700),
+    ("lone low surrogate in a key",
+     b'{"jsonrpc": "2.0", "id": 13, "method": "ping", "params": {"\\udc00": 1}}', 13, -32700),
+    ("invalid UTF-8",
+     tool_call(14, "send", {"target": "w1", "message": "x"}).replace(b'"x"', b'"a\xffb"'), 14,
+     -32700),
+    ("UTF-8 of a surrogate",
+     tool_call(15, "send", {"target": "w1", "message": "x"}).replace(b'"x"', b'"\xed\xa0\x80"'), 15,
+     -32700),
+    ("a huge line", tool_call(16, "send", {"target": "w1", "message": HUGE}), 16, -32600),
+    ("a huge line, id at its end",
+     b'{"jsonrpc": "2.0", "params": {"a": "' + HUGE.encode() + b'"}, "id": 17, "method": "ping"}',
+     None, -32600),
+    ("unknown method", b'{"jsonrpc": "2.0", "id": 18, "method": "tools/run"}', 18, -32601),
+    ("id an array", b'{"jsonrpc": "2.0", "id": [19], "method": "ping"}', None, -32600),
+    ("id an object", b'{"jsonrpc": "2.0", "id": {"n": 20}, "method": "ping"}', None, -32600),
+    ("id a fraction", b'{"jsonrpc": "2.0", "id": 21.5, "method": "ping"}', None, -32600),
+    ("id a boolean", b'{"jsonrpc": "2.0", "id": true, "method": "ping"}', None, -32600),
+    ("id null", b'{"jsonrpc": "2.0", "id": null, "method": "ping"}', None, -32600),
+]  # fmt: skip
+
+
+def test_every_line_gets_an_answer_and_the_server_serves_on(tmux: Tmux) -> None:
+    """Whatever a client sends, it is answered (a JSON-RPC error, with the line's id when
+    one can be read, else null; a tool error for a tool's argument of the wrong type), and
+    the next request is served; nothing was sent."""
+    got: dict[str, tuple[object, object]] = {}
+    with raw_client() as client:
+        for number, (what, line, _, _) in enumerate(BAD_LINES):
+            client.send(line)
+            client.request(f"next-{number}", "ping", {})
+            answers = {json.dumps(answer.get("id")): answer for answer in client.answers(2)}
+            assert answers.pop(json.dumps(f"next-{number}")) == {
+                "jsonrpc": "2.0", "id": f"next-{number}", "result": {},
+            }, what  # fmt: skip
+            [answer] = answers.values()
+            if "error" in answer:
+                error = answer["error"]
+                assert error["message"], what
+                got[what] = (answer["id"], error["code"])
+            else:
+                result = answer["result"]
+                is_tool_error = result.get("isError") and result["content"][0]["text"]
+                got[what] = (answer["id"], "tool error" if is_tool_error else result)
+    assert got == {what: (request_id, code) for what, _, request_id, code in BAD_LINES}
+    with Store.open() as store:
+        assert store.list_messages() == []
+
+
+def test_the_id_of_a_line_cut_short_is_read_only_when_whole() -> None:
+    import imessenger.mcp_stdio
+
+    result = doctest.testmod(imessenger.mcp_stdio)
+    assert (result.attempted, result.failed) == (3, 0)
+
+
+def test_a_bad_line_is_answered_with_what_to_send_instead(tmux: Tmux) -> None:
+    with raw_client() as client:
+        client.send(b'{"jsonrpc": "2.0", "id": 1, "method": "ping"')
+        client.send(tool_call(2, "inbox", {"session": "x"}).replace(b'"x"', b'"\\ud800"'))
+        client.send(b'[{"jsonrpc": "2.0", "id": 3, "method": "ping"}]')
+        client.send(b'{"jsonrpc": "2.0", "id": [4], "method": "ping"}')
+        said = [answer["error"]["message"] for answer in client.answers(4)]
+    assert said[0].startswith("Parse error: the line is not JSON (")
+    assert said[0].endswith("): send one JSON-RPC message a line")
+    assert said[1] == (
+        "Parse error: a string holds \\ud800, half of a surrogate pair, which is no text: "
+        "send whole characters (both halves of a pair, or the character in UTF-8)"
+    )
+    assert said[2] == (
+        "Invalid Request: a batch (a JSON array) is not supported: send one message a line"
+    )
+    assert said[3] == "Invalid Request: the id is an array: make it a string or an integer"
 
 
 # --- the connection marker, for "ready means ready" -----------------------------------------

@@ -98,15 +98,15 @@ def test_a_name_outside_the_alphabet_is_refused_before_tmux_sees_it(
     name = name.format(marker=marker)
     tmux.run("new-session", "-d", "-s", "victim")  # a session a bad target could reach
     result = run_isesh("start", name, "--agent", "shell", "--", "cat")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error
     assert "letters, digits, '_' and '-'" in result.stderr
     assert not marker.exists()
     assert tmux.session_names() == ["victim"]  # nothing started, nothing renamed
     for command in (["send", name, "hi"], ["approve", name], ["inbox", name]):
         refused = run_imessenger(*command)
-        assert refused.exit_code == 1, command
+        assert refused.exit_code == 2, command
         assert "letters, digits, '_' and '-'" in refused.stderr
-    assert run_isesh("stop", name).exit_code == 1
+    assert run_isesh("stop", name).exit_code == 2
     assert tmux.session_names() == ["victim"]
     assert not marker.exists()
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from imessenger.api.services import Services
 from imessenger.errors import ImessengerError
+from imessenger.names import check_name
 from imessenger.policy import Action
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ class HostActions(Services):
         """
         from imessenger import ssh
 
+        check_name(session)  # refused here: never a call to the host for nothing
         args = ["send", session, "-", "--json", *([] if wait else ["--no-reply"])]
         args += ["--timeout", str(timeout_ms)] if timeout_ms is not None else []
         waits = (timeout_ms or self.config.settings.send.timeout_ms) / 1000 if wait else 0.0
@@ -187,6 +189,7 @@ class HostActions(Services):
         from imessenger.ssh import RemoteFailed
         from imessenger.store import Choice
 
+        check_name(session)  # refused here: never a call to the host for nothing
         number = "2" if choice is Choice.YES_ALWAYS else "1"
         args = ["deny", session] if choice is Choice.NO else ["approve", session, number]
         done = self.on_host(host, "imessenger", [*args, "--json"])
@@ -230,6 +233,8 @@ class HostActions(Services):
         asked when the policy would not let the caller do it (what a host shows is
         its user's, an inbox for one): the caller sees this host's only.
         """
+        if only is not None:
+            check_name(only, "host")
         action = action_of(tool, args)
         if action is not None and not self.access.allows(action):
             return []

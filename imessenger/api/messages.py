@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from imessenger.api.prompts import prompt_view
 from imessenger.api.services import Services
 from imessenger.api.values import Inbox, Log, check_name
-from imessenger.errors import ImessengerError, UsageError
+from imessenger.errors import EmptyArgument, ImessengerError, UsageError
 from imessenger.names import PERSON
 from imessenger.policy import Action
 
@@ -75,15 +75,23 @@ class MessageActions(Services):
         """Record ``text`` as the reply to message ``message_id``: only its target may."""
         from imessenger.delivery import reply_to
 
+        if not message_id.strip():
+            raise EmptyArgument(
+                "the message id is empty: give the id the message's envelope names "
+                "(for example 3f9c2a1b)"
+            )
         return reply_to(self._courier(), message_id, text, self.access)
 
     def deliver(self, target: str | None = None) -> list[SendResult]:
-        """Deliver the pending messages of ``target`` (else of every session that has some).
+        """Deliver the pending messages of ``target`` (else, None, of every session that has
+        some: an empty name is refused, never taken for "every session").
 
         Late replies found on the way go to their senders' inboxes.
         """
+        if target is not None:
+            check_name(target)
         courier = self._courier()
-        targets = [check_name(target)] if target else courier.targets_with_pending()
+        targets = [target] if target is not None else courier.targets_with_pending()
         done = [sent for name in targets for sent in courier.deliver_pending(name)]
         courier.collect_late_replies()
         return done

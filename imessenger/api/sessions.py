@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from imessenger.api.services import Services
 from imessenger.api.values import Explained, check_name
+from imessenger.errors import EmptyArgument
 from imessenger.policy import Action
 
 if TYPE_CHECKING:
@@ -33,11 +34,18 @@ class SessionActions(Services):
         """Start agent session ``name`` in ``directory``, detached; return it as it starts.
 
         A name that names someone or something else is refused (imessenger.names.check_free),
-        the name the person starting it sends as among them.
+        the name the person starting it sends as among them. ``agent`` None is the default
+        profile; an empty one is refused.
         """
         from imessenger.names import check_free
 
         check_name(name)
+        if agent is not None and not agent.strip():
+            profiles = self.config.values.get("agents", {})
+            raise EmptyArgument(
+                f"the agent profile is empty: give one ({', '.join(sorted(profiles))}), or "
+                f"leave it out for the default ({self.config.settings.default_agent})"
+            )
         person = "" if self.caller.agent else self.caller.name
         check_free(name, hosts=self.config.settings.hosts, person=person)
         self.access.require(Action.MANAGE, name)

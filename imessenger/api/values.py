@@ -175,7 +175,7 @@ def describe(choice: Choice) -> str:
 
 
 def check_name(name: str) -> str:
-    """Return ``name`` when it is in the session-name alphabet; InvalidName (exit 1) else."""
+    """Return ``name`` when it is in the session-name alphabet; InvalidName (exit 2) else."""
     from imessenger import names
 
     return names.check_name(name)

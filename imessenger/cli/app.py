@@ -54,6 +54,18 @@ class Group(click.Group):
             sys.exit(error.exit_code)
 
 
+def not_blank(what: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A click callback that refuses an empty or blank value (a usage error, exit 2) instead
+    of taking it for "not given"; ``what``: what to give instead, in words."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise click.BadParameter(f"it is empty: give {what}", ctx, param)
+        return value
+
+    return check
+
+
 def socket_option(func: F) -> F:
     """The ``-L/--socket-name`` option (env ``IMESSENGER_TMUX_SOCKET``), as on tmux itself."""
     return click.option(
@@ -62,6 +74,7 @@ def socket_option(func: F) -> F:
         "socket_name",
         envvar="IMESSENGER_TMUX_SOCKET",
         metavar="NAME",
+        callback=not_blank("the tmux server's socket name, or leave -L out for the default"),
         help="tmux server socket name (default: $IMESSENGER_TMUX_SOCKET, else the default server).",
     )(func)
 

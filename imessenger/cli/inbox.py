@@ -144,8 +144,8 @@ def inbox(
         _waiting(api, as_json)
         return
     flags = ["--peek"] * peek + ["--all"] * show_all + ["--json"] * as_json
-    host = api.host_of(session) if session else None
-    if host is not None and session:
+    host = api.host_of(session) if session is not None else None
+    if host is not None and session is not None:
         relay(api, host, "imessenger", ["inbox", split_target(session)[1], *flags])
     found = api.inbox(session, peek=peek, include_read=show_all)
     answers = api.every_host("imessenger", ["inbox", *flags]) if session is None else []
@@ -210,8 +210,8 @@ def log(api: Api, session: str | None, limit: int, as_json: bool) -> None:
       imessenger log worker-1 -n 20
       imessenger log buildbox:worker-1
     """
-    host = api.host_of(session) if session else None
-    if host is not None and session:
+    host = api.host_of(session) if session is not None else None
+    if host is not None and session is not None:
         args = ["log", split_target(session)[1], "-n", str(limit), *["--json"] * as_json]
         relay(api, host, "imessenger", args)
     shown = api.log(session, limit=limit)

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from imessenger.api import Api, split_target
-from imessenger.cli.app import CONTEXT_SETTINGS, Group, pass_api, socket_option, version_option
+from imessenger.cli.app import (
+    CONTEXT_SETTINGS,
+    Group,
+    not_blank,
+    pass_api,
+    socket_option,
+    version_option,
+)
 from imessenger.cli.remote import relay
 from imessenger.errors import ImessengerError
 
@@ -46,7 +53,15 @@ def cli(ctx: click.Context, socket_name: str | None) -> None:
     show_default="the current folder",
     help="Folder the agent works in.",
 )
-@click.option("--agent", "agent", metavar="PROFILE", help="Agent profile (default from config).")
+@click.option(
+    "--agent",
+    "agent",
+    metavar="PROFILE",
+    callback=not_blank(
+        "a profile (`imessenger config show agents` lists them), or leave --agent out"
+    ),
+    help="Agent profile (default from config).",
+)
 @click.option("--attach", is_flag=True, help="Attach to the session after starting it.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @pass_api
@@ -73,7 +88,7 @@ def start(
             )
         # The folder is the remote host's (relative: to its home); "." means its home.
         args = ["start", split_target(name)[1], "-d", str(directory)]
-        args += ["--agent", agent] if agent else []
+        args += ["--agent", agent] if agent is not None else []
         relay(api, host, "isesh", [*args, *(["--", *command] if command else [])])
     view = api.start(name, directory, agent, command)
     click.echo(f'started "{view.name}" ({view.agent}) in {shlex.quote(view.directory)}')
@@ -97,7 +112,13 @@ def _age(seconds: float) -> str:
 
 @cli.command("list")
 @click.option("--all", "include_all", is_flag=True, help="Also sessions isesh did not start.")
-@click.option("--host", "only", metavar="HOST", help='Only this host\'s ("local": this one).')
+@click.option(
+    "--host",
+    "only",
+    metavar="HOST",
+    callback=not_blank('a host of the config, or "local"'),
+    help='Only this host\'s ("local": this one).',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_api
 def list_(api: Api, include_all: bool, only: str | None, as_json: bool) -> None:

@@ -274,8 +274,8 @@ def deliver(api: Api, target: str | None) -> None:
     """
     from imessenger.api import MessageState
 
-    host = api.host_of(target) if target else None
-    if host is not None and target:
+    host = api.host_of(target) if target is not None else None
+    if host is not None and target is not None:
         relay(api, host, "imessenger", ["deliver", split_target(target)[1]])
 
     left = 0

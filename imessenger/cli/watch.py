@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from imessenger.api import Api
-from imessenger.cli.app import pass_api
+from imessenger.api import Api, check_name
+from imessenger.cli.app import not_blank, pass_api
 
 # --- watch ---------------------------------------------------------------------------------
 
@@ -179,7 +179,14 @@ def _answer_from_menu(api: Api, client: str, session: str, choice_text: str) -> 
 
 
 @click.command("approve-menu")
-@click.option("-c", "--client", "client", required=True, help="The tmux client to show it on.")
+@click.option(
+    "-c",
+    "--client",
+    "client",
+    required=True,
+    callback=not_blank("a client as tmux names it (#{client_name}, tmux list-clients)"),
+    help="The tmux client to show it on.",
+)
 @click.option("--print", "print_only", is_flag=True, help="Print the menu's items instead.")
 @click.option(
     "--answer",
@@ -261,7 +268,10 @@ def compose(api: Api, target: str | None, wait_key: bool) -> None:
     from imessenger.errors import ImessengerError
 
     try:
-        name = target or _pick_target(api)
+        if target is not None:
+            api.host_of(target)  # HOST: or :SESSION refused as such
+            check_name(target)  # an empty name too, never taken for "pick one"
+        name = target if target is not None else _pick_target(api)
         if name is None:
             return
         click.echo(f"To {name}.")
@@ -282,7 +292,14 @@ def compose(api: Api, target: str | None, wait_key: bool) -> None:
 
 
 @click.command()
-@click.option("-c", "--client", "client", required=True, help="The tmux client to switch.")
+@click.option(
+    "-c",
+    "--client",
+    "client",
+    required=True,
+    callback=not_blank("a client as tmux names it (#{client_name}, tmux list-clients)"),
+    help="The tmux client to switch.",
+)
 @pass_api
 def jump(api: Api, client: str) -> None:
     """Switch a tmux client to the next session that is asking for permission.
