@@ -50,6 +50,7 @@ def _print_entries(entries: list[InboxEntry], *, show_read: bool) -> None:
 
 def _prompt_json(prompt: PromptView) -> dict[str, Any]:
     return {
+        "id": prompt.id,
         "question": prompt.question,
         "subject": prompt.subject,
         "text": prompt.text,
