@@ -23,7 +23,9 @@ The rules, in the order :func:`answer` applies them:
 3. The occurrence is claimed in the store (:meth:`Store.claim_prompt
    <imessenger.store.Store.claim_prompt>`), then the key is pressed: of two approvers,
    one claims it, the other is told who answered it and how.
-4. The key is the profile's (:meth:`Drive.keys_for`), pressed once. A key sent
+4. The key is the profile's (:meth:`Drive.keys_for`), pressed once, and not at all
+   while the pane is in a tmux mode (copy mode, a command's output shown over it),
+   where it would go to the mode (tmux checks that in the same invocation). A key sent
    in the instant a prompt appears can be dropped, so the prompt must have been
    on the screen for a moment first (``SETTLE_S`` since this process first saw
    it, or no output at all from the pane for a second or more). It is never
@@ -51,7 +53,7 @@ from dataclasses import dataclass, replace
 
 from imessenger.access import Access, access_for
 from imessenger.delivery import Courier
-from imessenger.errors import ImessengerError, NoSuchSession
+from imessenger.errors import ImessengerError, NoSuchSession, PaneInMode
 from imessenger.locks import target_lock
 from imessenger.names import is_valid_name
 from imessenger.policy import Action
@@ -271,6 +273,18 @@ class OtherPrompt(ApprovalRefused):
         )
         self.record = record
         self.other = other
+
+
+class InAMode(ApprovalRefused):
+    """The pane is in a tmux mode: a key would go to the mode, not to the agent."""
+
+    def __init__(self, session: str) -> None:
+        super().__init__(
+            session,
+            f'the pane of "{session}" is in a tmux mode (copy mode, or a command\'s output '
+            "shown over it): nothing was pressed. Leave the mode (press q in that pane) and "
+            "answer again",
+        )
 
 
 class PromptStillOpen(ImessengerError):
@@ -501,7 +515,11 @@ def answer(
             raise PromptAnswered(session, answered or occurrence)
         logger.info("answering %s in %s: option %s (%s)", asked.question, session, keys, choice)
         try:
-            view.pane.press(keys)
+            # the keys alone, unless the pane is in a mode (tmux checks, in one invocation)
+            view.pane.paste("", keys)
+        except PaneInMode:
+            sessions.store.release_prompt(occurrence.id)
+            raise InAMode(session) from None
         except ImessengerError:  # tmux took no key: the prompt is not answered
             sessions.store.release_prompt(occurrence.id)
             raise

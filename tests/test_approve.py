@@ -504,6 +504,24 @@ def test_a_malformed_prompt_id_is_a_usage_error(tmux: Tmux, sessions: Sessions, 
     assert sessions.store.list_approvals() == []
 
 
+def test_a_pane_in_a_mode_gets_no_key(tmux: Tmux, sessions: Sessions) -> None:
+    # In copy mode (or view mode, where tmux shows a command's output), a key goes to the
+    # mode: "1" would be a repeat count there, and the agent would never see it.
+    start(sessions, "w1")
+    ask(sessions, "w1", "ASK[touch mode.txt]")
+    shown = prompt_id("w1")
+    tmux.run("copy-mode", "-t", tmux.session_id("w1"))
+    refused = run_imessenger("approve", "w1", "--prompt", shown)
+    assert refused.exit_code == 1, refused.output
+    assert 'the pane of "w1" is in a tmux mode' in refused.stderr
+    assert "nothing was pressed" in refused.stderr
+    assert sessions.store.list_approvals() == []
+    tmux.run("send-keys", "-t", tmux.session_id("w1"), "-X", "cancel")  # q, as a person would
+    done = run_imessenger("approve", "w1", "--prompt", shown)  # not taken for answered
+    assert done.exit_code == 0, done.output
+    wait_for(lambda: shows(tmux, "w1", "● Ran touch mode.txt"), what="answered")
+
+
 def test_the_same_prompt_again_is_another_prompt(tmux: Tmux, sessions: Sessions) -> None:
     start(sessions, "w1")
     ask(sessions, "w1", "ASK[touch same.txt]")
