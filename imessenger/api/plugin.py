@@ -17,8 +17,8 @@ class PluginActions(Services):
     """What the key bindings, the popup menu and the dashboard call."""
 
     def asking(self) -> list[Asking]:
-        """The sessions asking, by name: from the watcher's status when it runs (with the
-        other hosts' as HOST:SESSION), else the panes."""
+        """The sessions asking, by name, each with the id of its prompt: from the watcher's
+        status when it runs (with the other hosts' as HOST:SESSION), else the panes."""
         from imessenger.names import is_valid_name
         from imessenger.status import read_status
         from imessenger.store import Choice
@@ -35,7 +35,10 @@ class PluginActions(Services):
                     continue
                 choices = tuple(Choice(c) for c in entry.get("choices", []) if c in set(Choice))
                 name = prefix + str(entry["name"])  # HOST:SESSION for another host's
-                found.append(Asking(name, str(entry["agent"]), str(entry["asking"]), choices))
+                prompt = entry.get("prompt_id")
+                shown = str(prompt) if prompt else None  # none from a watcher that lacks it
+                about = str(entry["asking"])
+                found.append(Asking(name, str(entry["agent"]), about, choices, shown))
             return sorted(found, key=lambda a: a.name)
         return sorted(
             (
@@ -44,6 +47,7 @@ class PluginActions(Services):
                     p.agent,
                     p.about(),
                     tuple(o.answer for o in p.options if o.answer is not None),
+                    p.id,
                 )
                 for p in asking_prompts(self.sessions)
             ),

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -148,8 +147,11 @@ def tmux_conf() -> None:
     click.echo(plugin_conf(_command()))
 
 
-def _answer_from_menu(api: Api, client: str, session: str, choice_text: str) -> None:
-    """Answer one prompt and show the outcome on the client (the menu's items do this)."""
+def _answer_from_menu(
+    api: Api, client: str, session: str, choice_text: str, prompt: str | None
+) -> None:
+    """Answer one prompt (the prompt of id ``prompt``, the one the menu showed) and show the
+    outcome on the client (the menu's items do this)."""
     from imessenger.api import Choice, describe, split_target
     from imessenger.errors import ImessengerError
 
@@ -163,19 +165,23 @@ def _answer_from_menu(api: Api, client: str, session: str, choice_text: str) -> 
     try:
         host = api.host_of(session)
         if host is not None:
-            there = api.answer_on_host(host, split_target(session)[1], choice)
+            there = api.answer_on_host(host, split_target(session)[1], choice, prompt)
             text = f'imessenger: "{session}": {describe(there.choice)} ("{there.option}")'
         else:
-            done = api.answer(session, choice)
+            done = api.answer(session, choice, prompt)
             text = f'imessenger: "{session}": {describe(done.choice)} ("{done.option.label}")'
     except ImessengerError as error:
         failed = error
         text = f"imessenger: {error}"
     click.echo(text, err=True)
-    with contextlib.suppress(ImessengerError):  # the client may have gone meanwhile
+    try:
         api.show_message(client, text)
-    if failed is not None:
-        sys.exit(failed.exit_code)  # shown on the client already; the exit code says it too
+    except ImessengerError:  # the client may have gone meanwhile: the exit status tells
+        if failed is not None:
+            sys.exit(failed.exit_code)
+    # Shown on the client: exit 0 even for a refusal, or tmux would cover the pane in
+    # front of the user with the command's exit status (in view mode, where keys go to
+    # the mode, not to the agent).
 
 
 @click.command("approve-menu")
@@ -187,22 +193,37 @@ def _answer_from_menu(api: Api, client: str, session: str, choice_text: str) -> 
     metavar="SESSION CHOICE",
     help="Answer SESSION (yes-once, yes-always or no) and show the outcome on the client.",
 )
+@click.option(
+    "--prompt",
+    "prompt",
+    metavar="ID",
+    help="With --answer: answer only the prompt of this id (the one the menu showed).",
+)
 @pass_api
-def approve_menu(api: Api, client: str, print_only: bool, answer: tuple[str, str] | None) -> None:
+def approve_menu(
+    api: Api, client: str, print_only: bool, answer: tuple[str, str] | None, prompt: str | None
+) -> None:
     """Show a tmux menu of the sessions asking for permission, to answer them.
 
     Each session has "Yes", "Yes, don't ask again" (when its prompt has it),
     "No" and "Show". The plugin's key runs this; --print lists the items and
-    their tmux commands instead. The items run `approve-menu --answer`.
+    their tmux commands instead. The items run `approve-menu --answer` with
+    the id of the prompt shown (--prompt): nothing is pressed when the
+    session shows another prompt by the time the item is picked. The outcome
+    is shown on the client; --answer exits 0 once it is (else with the
+    error's exit code).
 
     \b
     Examples:
       imessenger approve-menu -c /dev/pts/3
       imessenger approve-menu -c /dev/pts/3 --answer worker-1 yes-once
+      imessenger approve-menu -c /dev/pts/3 --answer worker-1 yes-once --prompt 3f9a0c2e1b
     """
     if answer is not None:
-        _answer_from_menu(api, client, *answer)
+        _answer_from_menu(api, client, *answer, prompt)
         return
+    if prompt is not None:
+        raise click.UsageError("--prompt goes with --answer")
     menu = api.approval_menu(_command(), client)
     if print_only:
         click.echo(menu.title.strip())
