@@ -226,7 +226,8 @@ class UnknownPrompt(ApprovalRefused):
         super().__init__(
             session,
             f'no prompt "{prompt}" was seen in "{session}"; nothing was pressed. '
-            "`imessenger inbox --waiting` shows every open prompt with its id",
+            "`imessenger inbox --waiting` (the sessions tool, for an agent) shows every open "
+            "prompt with its id",
         )
         self.prompt = prompt
 
@@ -269,7 +270,8 @@ class OtherPrompt(ApprovalRefused):
             session,
             f'the prompt {record.id} of "{session}" ({record.about}) is no longer open: the '
             f"open prompt is another ({other.id}: {other.about}); nothing was pressed. Look "
-            f"at it with `imessenger inbox {session}` before you answer it",
+            "at it before you answer it: `imessenger inbox --waiting` (the sessions tool, "
+            "for an agent) shows it with its id",
         )
         self.record = record
         self.other = other
