@@ -574,6 +574,14 @@ def test_refusals_for_missing_and_exited_sessions(tmux: Tmux, sessions: Sessions
         pytest.param(["approve", "w1", "no"], "CHOICE must be 1", id="choice-word"),
         pytest.param(["approve", "--all", "3"], "CHOICE must be 1", id="all-choice-3"),
         pytest.param(["approve", "--all", "w1", "1"], "with --all", id="all-and-session"),
+        pytest.param(
+            ["approve", "--all", "--prompt", "0123456789"], "no --prompt", id="all-and-prompt"
+        ),
+        pytest.param(
+            ["approve-menu", "-c", "/dev/null", "--prompt", "0123456789"],
+            "--prompt goes with --answer",
+            id="menu-prompt-alone",
+        ),
         pytest.param(["approve"], "name the SESSION", id="nothing"),
         pytest.param(["deny"], "Missing argument", id="deny-nothing"),
     ],
