@@ -408,6 +408,11 @@ def observe(sessions: Sessions, view: SessionView) -> PromptRecord | None:
     prompt = view.screen.prompt
     if view.state is not State.ASKING or prompt is None:
         return None
+    return _occurrence(sessions, view, prompt)
+
+
+def _occurrence(sessions: Sessions, view: SessionView, prompt: Prompt) -> PromptRecord:
+    """The occurrence of ``prompt``, which ``view`` shows."""
     return sessions.store.observe_prompt(
         sessions.tmux.label, view.name, view.instance, prompt.fingerprint(), prompt.about()
     )
@@ -493,8 +498,7 @@ def answer(
             if meant is None:
                 raise
             raise PromptClosed(session, meant, error.state) from None
-        occurrence = observe(sessions, view)
-        assert occurrence is not None  # the screen asks
+        occurrence = _occurrence(sessions, view, asked)
         if occurrence.answered:  # answered, and still on screen
             raise PromptAnswered(session, occurrence)
         if meant is not None and occurrence.id != meant.id:

@@ -4,8 +4,9 @@
   attached tmux client (``watch.tmux_message``), and the ``watch.notify_command``; one
   notice per appearance of a prompt, not per redraw (the prompt must be gone for two
   reads in a row to count as closed, like :mod:`imessenger.approval` does). Its
-  occurrence is recorded in the store (:func:`imessenger.approval.observe`; its id is in
-  the notice and the status cache), and closed there once it is gone;
+  occurrence is found or recorded in the store on each read, as every reader of a prompt
+  does (:func:`imessenger.approval.observe`), its id put in the notice and the status
+  cache, and it is closed there once it is gone;
 * a session ended (its agent exited, or its tmux session was closed outside isesh): a
   notice for "user" and the notify command, once per run of the session;
 * what was notified is kept in the :class:`Memory`, so a restarted watcher does not
@@ -73,6 +74,7 @@ class Notices:
         self._owed: list[_Notice] = []  # inbox notices not written yet, oldest first
         self._memory_dirty = False  # the memory changed since it was last saved
         self._hook_noticed: set[int] = set()  # hook events notified without a screen prompt
+        self._unrecorded: set[str] = set()  # sessions whose prompt the store refused
 
     # -- prompts ------------------------------------------------------------------------------
 
@@ -138,8 +140,12 @@ class Notices:
                 prompt.about(),
             )
         except StoreError as error:
-            logger.warning('the prompt of "%s" could not be recorded: %s', followed.name, error)
+            if followed.name not in self._unrecorded:  # once, not on every read
+                logger.warning('the prompt of "%s" could not be recorded: %s', followed.name, error)
+            self._unrecorded.add(followed.name)
             followed.occurrence = None
+        else:
+            self._unrecorded.discard(followed.name)
 
     def _closed(self, followed: Followed) -> None:
         """The prompt on screen is gone: close its occurrence (a store that refuses leaves
