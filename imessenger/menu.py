@@ -47,9 +47,14 @@ class Menu:
     items: tuple[MenuItem, ...]
 
 
-def run_shell(argv: list[str]) -> str:
-    """Return a menu item command that runs ``argv`` in the background (``run-shell -b``)."""
-    shell = shlex.join(argv)
+def run_shell(argv: list[str], *, quiet: bool = False) -> str:
+    """Return a menu item command that runs ``argv`` in the background (``run-shell -b``).
+
+    With ``quiet``, a failure's exit status is not shown: tmux would show it in view mode
+    over the pane in front of the user, where the next key goes to the mode (the command
+    shows its outcome on the client itself).
+    """
+    shell = shlex.join(argv) + (" || :" if quiet else "")
     return format_literal(f"run-shell -b {control_quote(format_literal(shell))}")
 
 
@@ -68,7 +73,7 @@ def approval_menu(asking: Sequence[tuple[Asking, str]], command: list[str], clie
             if entry.prompt_id:
                 argv += ["--prompt", entry.prompt_id]
             key = _FIRST_KEYS[choice] if index == 0 else ""
-            items.append(MenuItem(f"  {label}", key, run_shell(argv)))
+            items.append(MenuItem(f"  {label}", key, run_shell(argv, quiet=True)))
         if target:  # none for another host's session: its tmux is there
             show = format_literal(f"switch-client -t {control_quote(target)}")
             items.append(MenuItem("  Show", "s" if index == 0 else "", show))

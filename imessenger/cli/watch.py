@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -174,14 +175,10 @@ def _answer_from_menu(
         failed = error
         text = f"imessenger: {error}"
     click.echo(text, err=True)
-    try:
+    with contextlib.suppress(ImessengerError):  # the client may have gone meanwhile
         api.show_message(client, text)
-    except ImessengerError:  # the client may have gone meanwhile: the exit status tells
-        if failed is not None:
-            sys.exit(failed.exit_code)
-    # Shown on the client: exit 0 even for a refusal, or tmux would cover the pane in
-    # front of the user with the command's exit status (in view mode, where keys go to
-    # the mode, not to the agent).
+    if failed is not None:
+        sys.exit(failed.exit_code)  # shown on the client already; the exit code says it too
 
 
 @click.command("approve-menu")
@@ -209,9 +206,7 @@ def approve_menu(
     "No" and "Show". The plugin's key runs this; --print lists the items and
     their tmux commands instead. The items run `approve-menu --answer` with
     the id of the prompt shown (--prompt): nothing is pressed when the
-    session shows another prompt by the time the item is picked. The outcome
-    is shown on the client; --answer exits 0 once it is (else with the
-    error's exit code).
+    session shows another prompt by the time the item is picked.
 
     \b
     Examples:
