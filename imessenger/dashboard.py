@@ -1,8 +1,9 @@
 """The dashboard: every session at a glance, in a terminal (a tmux window or popup).
 
 It shows each session's agent, state, what it asks about, its last message and
-reply, and unread counts; keys answer a prompt, send a message or jump to the
-session. The screen is redrawn when something changed: the watcher's status
+reply, and unread counts; keys answer a prompt (the one shown: its id goes with the
+answer, so nothing is pressed when the session shows another by then), send a message
+or jump to the session. The screen is redrawn when something changed: the watcher's status
 cache or the database (their size and time are looked at every
 ``watch.interval_ms``; nothing is redrawn while they stay the same). Without a
 watcher the dashboard reads the panes itself at that interval.
@@ -164,17 +165,21 @@ class Dashboard:
         return False
 
     def _answer(self, choice: Choice) -> None:
-        name = self._current()
-        if name is None:
+        if not self.view.rows:
+            return
+        row = self.view.rows[self.selected]
+        name, prompt = row.name, row.prompt_id  # the prompt shown, not whatever asks by now
+        if row.state != "asking":
+            self.note = f'"{name}" is {row.state} here, not asking: nothing was pressed'
             return
         self.note = f'answering "{name}"…'
         try:
             host = self.api.host_of(name)
             if host is not None:
-                there = self.api.answer_on_host(host, split_target(name)[1], choice)
+                there = self.api.answer_on_host(host, split_target(name)[1], choice, prompt)
                 self.note = f'"{name}": {describe(there.choice)} ("{there.option}")'
                 return
-            done = self.api.answer(name, choice)
+            done = self.api.answer(name, choice, prompt)
             self.note = f'"{name}": {describe(done.choice)} ("{done.option.label}")'
         except ImessengerError as error:
             self.note = str(error)

@@ -10,8 +10,9 @@ them:
    acts as it, under the policy (an agent may not approve unless ``[policy]
    approvers`` lists it, and so on).
 2. Arguments are checked against each tool's input schema before anything runs (a
-   ``choice`` of 3 is refused there); names and messages are checked by the Api,
-   with the command line's messages.
+   ``choice`` of 3 is refused there, and approve and deny need the ``prompt_id`` of
+   the prompt they answer: the sessions and inbox tools show it); names and messages
+   are checked by the Api, with the command line's messages.
 3. Each call runs on a worker thread with a store of its own
    (:meth:`Api.on_this_thread <imessenger.api.services.Services.on_this_thread>`), so
    that a ``send`` waiting for its reply holds up no other call.
@@ -78,6 +79,9 @@ class SessionInfo(BaseModel):
         description="what its permission prompt asks about (a command, a file), when it is "
         "asking and the policy lets you see its prompts; else null"
     )
+    prompt_id: str | None = Field(
+        description="the id of that prompt, which approve and deny take; else null"
+    )
     unread: int = Field(description="unread entries in its inbox")
 
 
@@ -133,6 +137,7 @@ class OptionInfo(BaseModel):
 class PromptInfo(BaseModel):
     """The permission prompt a session waits on."""
 
+    id: str | None = Field(description="its id, which approve and deny take")
     question: str
     subject: str = Field(description="what it asks about: the command, the file")
     options: list[OptionInfo]
@@ -173,6 +178,7 @@ class Answered(BaseModel):
     """The result of ``approve`` and ``deny``."""
 
     session: str
+    prompt_id: str = Field(description="the id of the prompt answered")
     answer: str = Field(description="yes-once, yes-always or no")
     about: str = Field(description="what the prompt asked about")
     option: str = Field(description="the label of the option chosen")
@@ -201,6 +207,13 @@ OwnerName = Annotated[
 ]
 Peek = Annotated[bool, Field(description="leave the entries unread")]
 SessionName = Annotated[str, Field(description="the session whose permission prompt to answer")]
+PromptId = Annotated[
+    str,
+    Field(
+        description="the id of the prompt you answer, as the sessions or inbox tool showed it "
+        "(prompt_id): nothing is pressed when the session shows another prompt by then"
+    ),
+]
 ChoiceNumber = Annotated[
     Literal[1, 2], Field(description="1: yes, this once; 2: yes, and don't ask again")
 ]
@@ -226,7 +239,8 @@ def build_server(api: Api) -> MCPServer:
             f'You are "{me}". These tools reach the other agent sessions running in tmux: '
             "list them, send a message and get the reply, answer the messages sent to you "
             "(reply, with the id their envelope names), read your inbox, and answer "
-            "permission prompts where the policy lets you."
+            "permission prompts where the policy lets you (each by the id the sessions tool "
+            "shows, so that an answer goes to the prompt you saw and no later one)."
         ),
         log_level="WARNING",
         middleware=[_ConnectionMarker(api)],
@@ -267,17 +281,25 @@ def build_server(api: Api) -> MCPServer:
         return await tools.run(lambda worker: _inbox(worker, session, peek))
 
     async def approve(
-        session: SessionName, choice: ChoiceNumber = 1
+        session: SessionName, prompt_id: PromptId, choice: ChoiceNumber = 1
     ) -> Annotated[CallToolResult, Answered]:
-        """Say yes to the permission prompt a session waits on: choice 1 this once, 2 and
-        don't ask again. Allowed where the policy makes you an approver, never for your
-        own prompt."""
-        return await tools.run(lambda worker: _answered(worker.approve(session, str(choice))))
+        """Say yes to the permission prompt a session waits on, the one of prompt_id (the
+        sessions and inbox tools show it): choice 1 this once, 2 and don't ask again.
+        Nothing is pressed when the session shows another prompt, or it was answered
+        already. Allowed where the policy makes you an approver, never for your own
+        prompt."""
+        return await tools.run(
+            lambda worker: _answered(worker.approve(session, str(choice), prompt_id))
+        )
 
-    async def deny(session: SessionName) -> Annotated[CallToolResult, Answered]:
-        """Say no to the permission prompt a session waits on. Allowed where the policy
-        makes you an approver, never for your own prompt."""
-        return await tools.run(lambda worker: _answered(worker.deny(session)))
+    async def deny(
+        session: SessionName, prompt_id: PromptId
+    ) -> Annotated[CallToolResult, Answered]:
+        """Say no to the permission prompt a session waits on, the one of prompt_id (the
+        sessions and inbox tools show it). Nothing is pressed when the session shows
+        another prompt, or it was answered already. Allowed where the policy makes you an
+        approver, never for your own prompt."""
+        return await tools.run(lambda worker: _answered(worker.deny(session, prompt_id)))
 
     looks = ToolAnnotations(read_only_hint=True, open_world_hint=False)
     acts = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
@@ -422,6 +444,7 @@ def _sessions(api: Api) -> tuple[SessionList, str]:
                 agent=row.agent,
                 state=row.state,
                 asking=row.asking,
+                prompt_id=row.prompt_id if row.asking is not None else None,
                 unread=row.unread,
             )
             for row in rows
@@ -430,6 +453,7 @@ def _sessions(api: Api) -> tuple[SessionList, str]:
     lines = [f'you are "{listed.caller}"']
     for info in listed.sessions:
         asks = f": {info.asking}" if info.asking else ""
+        asks += f" (prompt {info.prompt_id})" if info.prompt_id else ""
         lines.append(f"{info.name} ({info.agent}) {info.state}{asks}, {info.unread} unread")
     if not listed.sessions:
         lines.append("no sessions")
@@ -513,7 +537,8 @@ def _inbox(api: Api, session: str | None, peek: bool) -> tuple[InboxResult, str]
     )
     lines = [f"warning: {warning}" for warning in result.warnings]
     if read.prompt is not None:
-        lines.append(f'"{read.prompt.session}" asks: {read.prompt.question}')
+        shown = f" (prompt {read.prompt.id})" if read.prompt.id else ""
+        lines.append(f'"{read.prompt.session}" asks{shown}: {read.prompt.question}')
         lines += [f"    {line}" for line in read.prompt.subject.splitlines()]
         for option in result.prompt.options if result.prompt is not None else []:
             picked = f"  ({option.answer})" if option.answer else ""
@@ -530,6 +555,7 @@ def _inbox(api: Api, session: str | None, peek: bool) -> tuple[InboxResult, str]
 
 def _prompt(prompt: PromptView) -> PromptInfo:
     return PromptInfo(
+        id=prompt.id,
         question=prompt.question,
         subject=prompt.subject,
         options=[
@@ -546,6 +572,7 @@ def _prompt(prompt: PromptView) -> PromptInfo:
 def _answered(approval: Approval) -> tuple[Answered, str]:
     answered = Answered(
         session=approval.session,
+        prompt_id=approval.prompt_id,
         answer=str(approval.choice),
         about=approval.prompt.about(),
         option=approval.option.label,

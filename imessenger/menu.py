@@ -3,8 +3,10 @@
 The plugin's keys run ``imessenger`` commands (see tmux/imessenger.tmux); those
 commands build their menus here. Which sessions are asking comes from the
 watcher's status cache when a watcher runs (no pane is read), else from reading
-the panes. A menu item's command runs ``imessenger approve-menu --answer``, which
-answers through :func:`imessenger.approval.answer` with all its checks.
+the panes. A menu item's command runs ``imessenger approve-menu --answer`` with the id
+of the prompt the menu showed (``--prompt``), which answers through
+:func:`imessenger.approval.answer` with all its checks: nothing is pressed when the
+session shows another prompt by then.
 
 A menu item's command goes through two rounds of tmux format expansion (when the
 menu is built, and in ``run-shell``), so it is escaped twice
@@ -45,9 +47,14 @@ class Menu:
     items: tuple[MenuItem, ...]
 
 
-def run_shell(argv: list[str]) -> str:
-    """Return a menu item command that runs ``argv`` in the background (``run-shell -b``)."""
-    shell = shlex.join(argv)
+def run_shell(argv: list[str], *, quiet: bool = False) -> str:
+    """Return a menu item command that runs ``argv`` in the background (``run-shell -b``).
+
+    With ``quiet``, a failure's exit status is not shown: tmux would show it in view mode
+    over the pane in front of the user, where the next key goes to the mode (the command
+    shows its outcome on the client itself).
+    """
+    shell = shlex.join(argv) + (" || :" if quiet else "")
     return format_literal(f"run-shell -b {control_quote(format_literal(shell))}")
 
 
@@ -63,8 +70,10 @@ def approval_menu(asking: Sequence[tuple[Asking, str]], command: list[str], clie
             if choice not in entry.choices:
                 continue
             argv = [*command, "approve-menu", "-c", client, "--answer", entry.name, str(choice)]
+            if entry.prompt_id:
+                argv += ["--prompt", entry.prompt_id]
             key = _FIRST_KEYS[choice] if index == 0 else ""
-            items.append(MenuItem(f"  {label}", key, run_shell(argv)))
+            items.append(MenuItem(f"  {label}", key, run_shell(argv, quiet=True)))
         if target:  # none for another host's session: its tmux is there
             show = format_literal(f"switch-client -t {control_quote(target)}")
             items.append(MenuItem("  Show", "s" if index == 0 else "", show))

@@ -289,7 +289,7 @@ class Status:
 
 
 #: What a session's entry in the status cache says of its prompt.
-_PROMPT_KEYS: dict[str, Any] = {"asking": None, "question": None, "choices": []}
+_PROMPT_KEYS: dict[str, Any] = {"asking": None, "question": None, "choices": [], "prompt_id": None}
 
 
 def _hide_prompts(entries: Any, prefix: str, shown: Callable[[str], bool]) -> list[Any]:

@@ -1,4 +1,4 @@
-"""The SQLite store: sessions, messages, inboxes and approvals, shared by every process.
+"""The SQLite store: sessions, messages, inboxes, approvals and prompts, shared by every process.
 
 Every imessenger process (a ``send`` waiting for a reply, a watcher, an agent
 running ``imessenger reply``) opens the same database file, so the store is
@@ -19,6 +19,7 @@ path. Timestamps are float unix seconds (:func:`time.time`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -240,6 +241,32 @@ class ApprovalRecord:
 
 
 @dataclass(frozen=True)
+class PromptRecord:
+    """One occurrence of a permission prompt: from when it was first seen on a session's
+    screen until it closed. Every reader of the screen (approve, the inbox, the menu, the
+    dashboard, the watcher) finds the same occurrence while the prompt stays open; a later
+    prompt, even one that reads the same, is another occurrence with another ``id``."""
+
+    id: str  # short and typeable: 10 hex digits (see :func:`prompt_id`)
+    server: str
+    session: str
+    #: the run of the session it was seen in (see :func:`instance_of`)
+    instance: str
+    #: what tells it from other prompts on screen (:meth:`imessenger.screen.Prompt.fingerprint`)
+    fingerprint: str
+    about: str  # what it asks about, on one line
+    first_seen: float
+    closed_at: float | None  # when it was seen gone (None: open, as far as was seen)
+    answered_at: float | None  # when a key was pressed to answer it (None: not answered)
+    answered_by: str | None  # who answered it (a session name, or "user")
+    choice: Choice | None  # the answer given
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at is not None
+
+
+@dataclass(frozen=True)
 class RefusalRecord:
     """One action the policy refused an agent session (see :mod:`imessenger.policy`)."""
 
@@ -397,6 +424,26 @@ def _session_instances(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE messages SET target_instance = '' WHERE target_instance LIKE '%@%'")
 
 
+def _prompts(conn: sqlite3.Connection) -> None:
+    """Record each occurrence of a permission prompt, and whether it was answered."""
+    conn.execute(
+        """CREATE TABLE prompts (
+            id TEXT PRIMARY KEY,
+            server TEXT NOT NULL,
+            session TEXT NOT NULL,
+            instance TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            about TEXT NOT NULL,
+            first_seen REAL NOT NULL,
+            closed_at REAL,
+            answered_at REAL,
+            answered_by TEXT,
+            choice TEXT
+        )"""
+    )
+    conn.execute("CREATE INDEX prompts_by_session ON prompts (server, session, closed_at)")
+
+
 #: The schema, in order: migration N (1-based) brings the database to ``user_version`` N.
 #: Append new migrations; never edit or reorder the ones already released.
 MIGRATIONS: list[Migration] = [
@@ -408,6 +455,7 @@ MIGRATIONS: list[Migration] = [
     _mcp_connections,
     _paste_marks,
     _session_instances,
+    _prompts,
 ]
 
 
@@ -430,6 +478,12 @@ _MESSAGE_COLUMNS = (
     "replied_at, reply, reply_via, waiting, error, waiter_pid, waiter_start, target_instance, "
     "pasted_at, submitted_at, sender_instance"
 )
+_PROMPT_COLUMNS = (
+    "id, server, session, instance, fingerprint, about, first_seen, closed_at, answered_at, "
+    "answered_by, choice"
+)
+#: How many closed prompt occurrences are kept per session (the oldest go first).
+PROMPTS_KEPT = 200
 _INBOX_COLUMNS = "id, owner, kind, message_id, title, body, created_at, read_at"
 _APPROVAL_COLUMNS = (
     "id, at, actor, server, session, prompt, subject, choice, option_label, key, closed"
@@ -539,6 +593,33 @@ def _sender_inbox(conn: sqlite3.Connection, message: MessageRecord, title: str) 
     if running:
         return message.sender, title
     return PERSON, title + ended_for(message.sender)
+
+
+def prompt_id(server: str, session: str, instance: str, fingerprint: str, at: float) -> str:
+    """The id of a prompt occurrence: 10 hex digits of a SHA-256 of where it was seen (the
+    server, the session and its run), what it shows and when it was first seen.
+
+    >>> prompt_id("default", "w1", "%3@1733040000", "3eedb510f8e520bd", 1733040100.25)
+    '4aefdc7003'
+    """
+    text = json.dumps([server, session, instance, fingerprint, f"{at:.6f}"])
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def _prompt(row: sqlite3.Row) -> PromptRecord:
+    return PromptRecord(
+        id=row["id"],
+        server=row["server"],
+        session=row["session"],
+        instance=row["instance"],
+        fingerprint=row["fingerprint"],
+        about=row["about"],
+        first_seen=row["first_seen"],
+        closed_at=row["closed_at"],
+        answered_at=row["answered_at"],
+        answered_by=row["answered_by"],
+        choice=Choice(row["choice"]) if row["choice"] is not None else None,
+    )
 
 
 def _refusal(row: sqlite3.Row) -> RefusalRecord:
@@ -1477,6 +1558,114 @@ class Store:
             sql += " LIMIT ?"
             params.append(limit)
         return self._query(f"list {table}", sql, tuple(params))
+
+    # -- prompt occurrences
+
+    def observe_prompt(
+        self,
+        server: str,
+        session: str,
+        instance: str,
+        fingerprint: str,
+        about: str,
+        at: float | None = None,
+    ) -> PromptRecord:
+        """The occurrence of the prompt a session shows now: the open one of that run of
+        the session with this fingerprint, else a new one (first seen ``at``, now by
+        default), which closes every other open one of the session.
+
+        Atomic across processes: readers that see a new prompt at once make one
+        occurrence. Costs no write while the occurrence is known.
+        """
+        where = "server = ? AND session = ? AND instance = ? AND fingerprint = ?"
+        key = (server, session, instance, fingerprint)
+        found = self._query(
+            f'read the prompt of "{session}"',
+            f"SELECT {_PROMPT_COLUMNS} FROM prompts WHERE {where} AND closed_at IS NULL",
+            key,
+        )
+        if found:
+            return _prompt(found[0])
+        now = time.time() if at is None else at
+        with self._write(f'record the prompt of "{session}"') as conn:
+            row = conn.execute(
+                f"SELECT {_PROMPT_COLUMNS} FROM prompts WHERE {where} AND closed_at IS NULL",
+                key,
+            ).fetchone()
+            if row is not None:  # another reader made it meanwhile
+                return _prompt(row)
+            conn.execute(
+                "UPDATE prompts SET closed_at = ? "
+                "WHERE server = ? AND session = ? AND closed_at IS NULL",
+                (now, server, session),
+            )
+            made = prompt_id(server, session, instance, fingerprint, now)
+            while conn.execute("SELECT 1 FROM prompts WHERE id = ?", (made,)).fetchone():
+                made = prompt_id(server, session, instance, fingerprint + made, now)
+            row = conn.execute(
+                "INSERT INTO prompts (id, server, session, instance, fingerprint, about, "
+                f"first_seen) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_PROMPT_COLUMNS}",
+                (made, server, session, instance, fingerprint, about, now),
+            ).fetchone()
+            conn.execute(
+                "DELETE FROM prompts WHERE server = ? AND session = ? AND closed_at IS NOT NULL "
+                "AND id NOT IN (SELECT id FROM prompts WHERE server = ? AND session = ? "
+                "ORDER BY first_seen DESC LIMIT ?)",
+                (server, session, server, session, PROMPTS_KEPT),
+            )
+        return _prompt(row)
+
+    def get_prompt(self, prompt: str) -> PromptRecord | None:
+        """The prompt occurrence with this id, or None."""
+        rows = self._query(
+            f'read prompt "{prompt}"',
+            f"SELECT {_PROMPT_COLUMNS} FROM prompts WHERE id = ?",
+            (prompt,),
+        )
+        return _prompt(rows[0]) if rows else None
+
+    def open_prompts(self, server: str) -> dict[str, PromptRecord]:
+        """The occurrences of ``server`` not seen closed yet, by session."""
+        rows = self._query(
+            "read the open prompts",
+            f"SELECT {_PROMPT_COLUMNS} FROM prompts WHERE server = ? AND closed_at IS NULL "
+            "ORDER BY first_seen",
+            (server,),
+        )
+        return {row["session"]: _prompt(row) for row in rows}
+
+    def close_prompt(self, prompt: str, at: float | None = None) -> None:
+        """Record that the prompt occurrence was seen gone (once: the first time counts)."""
+        with self._write(f'close prompt "{prompt}"') as conn:
+            conn.execute(
+                "UPDATE prompts SET closed_at = ? WHERE id = ? AND closed_at IS NULL",
+                (time.time() if at is None else at, prompt),
+            )
+
+    def claim_prompt(self, prompt: str, by: str, choice: Choice | str) -> PromptRecord | None:
+        """Record that ``by`` answers the prompt occurrence with ``choice``, now, unless it
+        was answered already: then None, and nothing changes.
+
+        Atomic across processes: of two approvers, one claims it. Claim it before the key
+        is pressed; :meth:`release_prompt` when the key could not be pressed after all.
+        """
+        choice = _enum_value(Choice, choice, "approval choice")
+        with self._write(f'claim prompt "{prompt}"') as conn:
+            row = conn.execute(
+                "UPDATE prompts SET answered_at = ?, answered_by = ?, choice = ? "
+                f"WHERE id = ? AND answered_at IS NULL RETURNING {_PROMPT_COLUMNS}",
+                (time.time(), by, choice, prompt),
+            ).fetchone()
+        return _prompt(row) if row is not None else None
+
+    def release_prompt(self, prompt: str) -> None:
+        """Undo :meth:`claim_prompt`: no key was pressed after all."""
+        with self._write(f'release prompt "{prompt}"') as conn:
+            conn.execute(
+                "UPDATE prompts SET answered_at = NULL, answered_by = NULL, choice = NULL "
+                "WHERE id = ?",
+                (prompt,),
+            )
 
     # -- refusals
 

@@ -81,6 +81,29 @@ def ask(sessions: Sessions, name: str, message: str) -> Prompt:
     return wait_for(lambda: sessions.view(name).screen.prompt, what=f"{name} asking")
 
 
+def prompt_id(name: str) -> str:
+    """The id of the prompt session ``name`` shows, as ``inbox --waiting --json`` gives it."""
+    import json
+
+    shown = run_imessenger("inbox", "--waiting", "--json")
+    assert shown.exit_code == 0, shown.output
+    [found] = [row for row in json.loads(shown.stdout)["asking"] if row["name"] == name]
+    identity = found["prompt"]["id"]
+    assert isinstance(identity, str), found
+    assert len(identity) == 10, found
+    return identity
+
+
+def answer_by_hand(tmux: Tmux, sessions: Sessions, name: str, key: str, shows: str) -> None:
+    """Answer the demo agent's prompt in its pane, as a person would (``key``), not through
+    imessenger; wait until it shows ``shows`` and is idle again."""
+    from imessenger.screen import State
+
+    AgentPane.of(tmux, name).press([key])
+    wait_for(lambda: shows in AgentPane.of(tmux, name).look(history=200), what=shows)
+    wait_for(lambda: sessions.view(name).state is State.IDLE, what=f"{name} idle")
+
+
 def start_demo_in_shell(tmux: Tmux, name: str) -> int:
     """Start the demo agent as session ``name`` under a shell; once idle, return its pid.
 

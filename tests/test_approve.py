@@ -7,6 +7,7 @@ the rest drive the demo agent in real tmux (see imessenger/demo/agent.py).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 from support import (
+    answer_by_hand,
     ask,
+    prompt_id,
     python_cli,
     run_imessenger,
     run_isesh,
@@ -393,20 +396,161 @@ def test_pending_messages_are_delivered_once_the_prompt_closed(
     wait_for(lambda: shows(tmux, "w1", "after the prompt"), what="the waiting message")
 
 
-def test_two_approvers_at_once_press_one_key(tmux: Tmux, sessions: Sessions) -> None:
+def approvers(*argvs: list[str]) -> list[tuple[int, str]]:
+    """Start one process per argv at once; (exit status, stderr) of each, in that order."""
+    procs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for argv in argvs
+    ]
+    outcomes = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        outcomes.append((proc.returncode, err))
+    return outcomes
+
+
+def test_two_approvers_of_one_prompt_answer_it_once(tmux: Tmux, sessions: Sessions) -> None:
+    # As the menu, the dashboard and a script each carry the id of the prompt they showed:
+    # started together, one presses its key, the other is told who answered it (exit 6).
     start(sessions, "w1")
-    ask(sessions, "w1", "ASK[touch r.txt]")
+    for round_ in range(5):
+        ask(sessions, "w1", f"ASK[touch r{round_}.txt]")
+        shown = prompt_id("w1")
+        argv = [*python_cli(), "approve", "w1", "--prompt", shown]
+        outcomes = approvers(argv, argv)
+        assert sorted(code for code, _ in outcomes) == [0, 6], outcomes
+        [refusal] = [err for code, err in outcomes if code == 6]
+        assert f'the prompt {shown} of "w1" (touch r{round_}.txt) was already answered' in refusal
+        assert 'by user ("yes, this once") at ' in refusal
+        assert "nothing was pressed" in refusal
+        wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
+        assert screen(tmux, "w1").count(f"● Ran touch r{round_}.txt") == 1
+        assert sessions.view("w1").screen.input_text == ""
+        assert len(sessions.store.list_approvals("w1")) == round_ + 1
+
+
+def test_two_approvers_without_ids_answer_the_prompt_they_saw_once(
+    tmux: Tmux, sessions: Sessions
+) -> None:
+    # Without --prompt, the prompt an approver answers is the one open when it started.
+    # SLOWKEY: the agent takes 3 s to act on the key, so the prompt stays on screen while
+    # the first one's key waits: the second sees it, then finds it answered.
+    start(sessions, "w1")
+    ask(sessions, "w1", "ASK[touch s.txt] SLOWKEY[3000]")
     argv = [*python_cli(), "approve", "w1"]
-    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
-    procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    outcomes = sorted(p.wait(timeout=60) for p in procs)
-    errors = "".join(p.stderr.read() for p in procs if p.stderr is not None)
-    assert outcomes == [0, 1], errors
-    assert "nothing was pressed" in errors
+    outcomes = approvers(argv, argv)
+    assert sorted(code for code, _ in outcomes) == [0, 6], outcomes
+    [refusal] = [err for code, err in outcomes if code == 6]
+    assert '"w1" (touch s.txt) was already answered by user' in refusal
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
-    assert screen(tmux, "w1").count("● Ran touch r.txt") == 1
+    assert screen(tmux, "w1").count("● Ran touch s.txt") == 1
     assert sessions.view("w1").screen.input_text == ""
     assert len(sessions.store.list_approvals("w1")) == 1
+
+
+def test_a_stale_prompt_id_presses_nothing(tmux: Tmux, sessions: Sessions) -> None:
+    start(sessions, "w1")
+    ask(sessions, "w1", "ASK[touch one.txt]")
+    first = prompt_id("w1")
+    answer_by_hand(tmux, sessions, "w1", "3", "● Did not run touch one.txt")
+    ask(sessions, "w1", "ASK[touch two.txt]")
+    before = screen(tmux, "w1")
+    for args in (["approve", "w1", "--prompt", first], ["deny", "w1", "--prompt", first]):
+        result = run_imessenger(*args)
+        assert result.exit_code == 1, result.output
+        assert f'the prompt {first} of "w1" (touch one.txt) is no longer open' in result.stderr
+        assert "the open prompt is another (" in result.stderr
+        assert ": touch two.txt); nothing was pressed" in result.stderr
+    assert screen(tmux, "w1") == before
+    assert sessions.view("w1").state is State.ASKING
+    assert sessions.store.list_approvals() == []
+    second = prompt_id("w1")
+    assert second != first
+    assert f"the open prompt is another ({second}: touch two.txt)" in result.stderr
+    done = run_imessenger("approve", "w1", "--prompt", second, "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["prompt_id"] == second
+    wait_for(lambda: shows(tmux, "w1", "● Ran touch two.txt"), what="the second prompt answered")
+    assert not shows(tmux, "w1", "● Ran touch one.txt")
+
+
+def test_an_id_whose_prompt_closed_presses_nothing(tmux: Tmux, sessions: Sessions) -> None:
+    start(sessions, "w1")
+    ask(sessions, "w1", "ASK[touch c.txt]")
+    shown = prompt_id("w1")
+    answer_by_hand(tmux, sessions, "w1", "1", "● Ran touch c.txt")
+    AgentPane.of(tmux, "w1").type("half typed")
+    wait_for(lambda: sessions.view("w1").screen.input_text == "half typed", what="typed text")
+    result = run_imessenger("approve", "w1", "--prompt", shown)
+    assert result.exit_code == 1, result.output
+    assert f'the prompt {shown} of "w1" (touch c.txt) is no longer open' in result.stderr
+    assert "(the screen reads idle); nothing was pressed" in result.stderr
+    assert sessions.view("w1").screen.input_text == "half typed"
+    unknown = run_imessenger("approve", "w1", "--prompt", "0123456789")
+    assert unknown.exit_code == 1
+    assert 'no prompt "0123456789" was seen in "w1"; nothing was pressed' in unknown.stderr
+    assert "inbox --waiting" in unknown.stderr
+    assert sessions.store.list_approvals() == []
+
+
+@pytest.mark.parametrize("text", ["12345", "not-an-id!", "0123456789a", "#(touch x)"])
+def test_a_malformed_prompt_id_is_a_usage_error(tmux: Tmux, sessions: Sessions, text: str) -> None:
+    start(sessions, "w1")
+    ask(sessions, "w1", "ASK[touch m.txt]")
+    for args in (["approve", "w1", "--prompt", text], ["deny", "w1", "--prompt", text]):
+        result = run_imessenger(*args)
+        assert result.exit_code == 2, result.output
+        assert "PROMPT must be the id of a prompt (10 hex digits" in result.stderr
+    assert sessions.view("w1").state is State.ASKING
+    assert sessions.store.list_approvals() == []
+
+
+def test_a_pane_in_a_mode_gets_no_key(tmux: Tmux, sessions: Sessions) -> None:
+    # In copy mode (or view mode, where tmux shows a command's output), a key goes to the
+    # mode: "1" would be a repeat count there, and the agent would never see it.
+    start(sessions, "w1")
+    ask(sessions, "w1", "ASK[touch mode.txt]")
+    shown = prompt_id("w1")
+    tmux.run("copy-mode", "-t", tmux.session_id("w1"))
+    refused = run_imessenger("approve", "w1", "--prompt", shown)
+    assert refused.exit_code == 1, refused.output
+    assert 'the pane of "w1" is in a tmux mode' in refused.stderr
+    assert "nothing was pressed" in refused.stderr
+    assert sessions.store.list_approvals() == []
+    tmux.run("send-keys", "-t", tmux.session_id("w1"), "-X", "cancel")  # q, as a person would
+    done = run_imessenger("approve", "w1", "--prompt", shown)  # not taken for answered
+    assert done.exit_code == 0, done.output
+    wait_for(lambda: shows(tmux, "w1", "● Ran touch mode.txt"), what="answered")
+
+
+def test_the_same_prompt_again_is_another_prompt(tmux: Tmux, sessions: Sessions) -> None:
+    start(sessions, "w1")
+    ask(sessions, "w1", "ASK[touch same.txt]")
+    first = prompt_id("w1")
+    assert prompt_id("w1") == first  # every reader finds the same one while it is open
+    done = run_imessenger("approve", "w1", "--prompt", first)
+    assert done.exit_code == 0, done.output
+    wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
+
+    ask(sessions, "w1", "ASK[touch same.txt]")  # reads exactly as the first did
+    second = prompt_id("w1")
+    assert second != first
+    again = run_imessenger("approve", "w1", "--prompt", first)
+    assert again.exit_code == 6, again.output
+    assert f'the prompt {first} of "w1" (touch same.txt) was already answered' in again.stderr
+    assert sessions.view("w1").state is State.ASKING
+    assert screen(tmux, "w1").count("● Ran touch same.txt") == 1
+
+    # answered in its pane: a reader that saw it gone closes it, so a third is new too
+    answer_by_hand(tmux, sessions, "w1", "1", "● Ran touch same.txt")
+    assert run_imessenger("inbox", "--waiting").exit_code == 0
+    ask(sessions, "w1", "ASK[touch same.txt]")
+    third = prompt_id("w1")
+    assert third not in (first, second)
+    stale = run_imessenger("approve", "w1", "--prompt", second)
+    assert stale.exit_code == 1, stale.output
+    assert f"the open prompt is another ({third}: touch same.txt)" in stale.stderr
+    assert screen(tmux, "w1").count("● Ran touch same.txt") == 2
 
 
 def test_refusals_for_missing_and_exited_sessions(tmux: Tmux, sessions: Sessions) -> None:
@@ -431,6 +575,14 @@ def test_refusals_for_missing_and_exited_sessions(tmux: Tmux, sessions: Sessions
         pytest.param(["approve", "w1", "no"], "CHOICE must be 1", id="choice-word"),
         pytest.param(["approve", "--all", "3"], "CHOICE must be 1", id="all-choice-3"),
         pytest.param(["approve", "--all", "w1", "1"], "with --all", id="all-and-session"),
+        pytest.param(
+            ["approve", "--all", "--prompt", "0123456789"], "no --prompt", id="all-and-prompt"
+        ),
+        pytest.param(
+            ["approve-menu", "-c", "/dev/null", "--prompt", "0123456789"],
+            "--prompt goes with --answer",
+            id="menu-prompt-alone",
+        ),
         pytest.param(["approve"], "name the SESSION", id="nothing"),
         pytest.param(["deny"], "Missing argument", id="deny-nothing"),
     ],

@@ -46,7 +46,10 @@ PLAIN = ["", " ", "\t"]
 IDS = ["", " ", ":", ":abc", f"{HOST}:"]
 
 #: What a refusal says: what to give instead.
-SAYS_WHAT_TO_DO = r"(must not be empty|contains .*): use letters|is empty: give "
+SAYS_WHAT_TO_DO = (
+    r"(must not be empty|contains .*): use letters|is empty: give "
+    r"|must be the id of a prompt \(10 hex digits, as `imessenger inbox --waiting` shows it\)"
+)
 
 #: Every parameter of every command that takes a name: how to run the command with the
 #: value V there (the other arguments valid), and the bad values to try.
@@ -58,9 +61,15 @@ NAMED: dict[tuple[str, str], tuple[list[str], list[str]]] = {
         ["approve-menu", "-c", "c1", "--answer", "V", "yes-once"],
         SESSIONS,
     ),
+    ("imessenger approve", "prompt"): (["approve", "w1", "--prompt", "V"], PLAIN),
+    ("imessenger approve-menu", "prompt"): (
+        ["approve-menu", "-c", "c1", "--answer", "w1", "yes-once", "--prompt", "V"],
+        PLAIN,
+    ),
     ("imessenger compose", "target"): (["compose", "V"], SESSIONS),
     ("imessenger deliver", "target"): (["deliver", "V"], SESSIONS),
     ("imessenger deny", "session"): (["deny", "V"], SESSIONS),
+    ("imessenger deny", "prompt"): (["deny", "w1", "--prompt", "V"], PLAIN),
     ("imessenger inbox", "session"): (["inbox", "V"], SESSIONS),
     ("imessenger jump", "client"): (["jump", "-c", "V"], PLAIN),
     ("imessenger log", "session"): (["log", "V"], SESSIONS),
@@ -276,8 +285,10 @@ def test_every_api_method_refuses_an_empty_or_blank_name_and_does_nothing(
 MCP_NAMED: dict[tuple[str, str], tuple[dict[str, Any], list[str]]] = {
     ("send", "target"): ({"message": "hello", "wait": False}, SESSIONS),
     ("inbox", "session"): ({"peek": True}, SESSIONS),
-    ("approve", "session"): ({}, SESSIONS),
-    ("deny", "session"): ({}, SESSIONS),
+    ("approve", "session"): ({"prompt_id": "0123456789"}, SESSIONS),
+    ("approve", "prompt_id"): ({"session": "w1"}, PLAIN),
+    ("deny", "session"): ({"prompt_id": "0123456789"}, SESSIONS),
+    ("deny", "prompt_id"): ({"session": "w1"}, PLAIN),
     ("reply", "message_id"): ({"text": "an answer"}, PLAIN),
 }
 #: The string inputs that name nothing.

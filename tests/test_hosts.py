@@ -237,6 +237,47 @@ def test_sessions_on_two_hosts_from_one_terminal(
     assert rows_left == {"w1"}
 
 
+def waiting_on(host: str, name: str, about: str) -> str | None:
+    """The id of the prompt ``HOST:NAME`` shows, once it asks about ``about``."""
+    shown = run_imessenger("inbox", "--waiting", "--json")
+    for row in json.loads(shown.stdout)["asking"] if shown.exit_code == 0 else []:
+        if (row["host"], row["name"], row["prompt"]["subject"]) == (host, name, about):
+            return str(row["prompt"]["id"])
+    return None
+
+
+@pytest.mark.ssh
+def test_a_prompt_on_another_host_is_answered_by_its_id(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    assert run_imessenger("send", "--no-reply", "box:w2", "ASK[touch one.txt]").exit_code == 0
+    first = wait_for(lambda: waiting_on("box", "w2", "touch one.txt"), what="the prompt there")
+    shown = run_imessenger("inbox", "box:w2").stdout
+    assert f"imessenger approve w2 1 --prompt {first}" in shown  # as that host words it
+    approved = run_imessenger("approve", "box:w2", "--prompt", first)
+    assert approved.exit_code == 0, approved.output
+    assert 'approved "box:w2": touch one.txt -- yes, this once' in approved.stdout
+
+    assert run_imessenger("send", "--no-reply", "box:w2", "ASK[touch one.txt]").exit_code == 0
+    second = wait_for(lambda: waiting_on("box", "w2", "touch one.txt"), what="the same again")
+    assert second != first
+    again = run_imessenger("approve", "box:w2", "--prompt", first)
+    assert again.exit_code == 6, again.output  # that host's exit status, relayed
+    assert f'the prompt {first} of "w2" (touch one.txt) was already answered by' in again.stderr
+    unknown = run_imessenger("deny", "box:w2", "--prompt", "0123456789")
+    assert unknown.exit_code == 1, unknown.output
+    assert 'no prompt "0123456789" was seen in "w2"' in unknown.stderr
+    malformed = run_imessenger("deny", "box:w2", "--prompt", "$(touch x)")
+    assert malformed.exit_code == 2, malformed.output  # refused here, never sent there
+    assert waiting_on("box", "w2", "touch one.txt") == second  # nothing was pressed
+    denied = run_imessenger("deny", "box:w2", "--prompt", second)
+    assert denied.exit_code == 0, denied.output
+    there = remote_json(remote_host, "log", "--json")
+    answers = [e["choice"] for e in there if "choice" in e]  # type: ignore[union-attr]
+    assert answers == ["yes-once", "no"]  # one answer a prompt, recorded there
+
+
 @pytest.mark.ssh
 def test_a_host_that_goes_down_is_named_and_comes_back(
     tmux: Tmux, box: Host, remote_host: RemoteHost
@@ -361,7 +402,12 @@ def test_the_watcher_follows_a_host_and_the_status_line_counts_it(
     assert rows["box:w2"].asking == "touch granted.txt"
     menu = run_imessenger("approve-menu", "-c", "/dev/null", "--print")
     assert "box:w2 (demo): touch granted.txt" in menu.stdout
-    answered = run_imessenger("approve-menu", "-c", "/dev/null", "--answer", "box:w2", "yes-once")
+    shown = rows["box:w2"].prompt_id  # that host's watcher published it
+    assert shown is not None
+    assert menu.stdout.count(f"--answer box:w2 yes-once --prompt {shown}") == 1, menu.stdout
+    answered = run_imessenger(
+        "approve-menu", "-c", "/dev/null", "--answer", "box:w2", "yes-once", "--prompt", shown
+    )
     assert '"box:w2": yes, this once' in answered.stderr
     wait_for(lambda: host_status(tmux).get("asking") == 0, what="the prompt answered there")
 

@@ -155,6 +155,9 @@ def test_inbox_of_a_session_shows_its_prompt_and_leaves_entries_unread(
     assert session["state"] == "asking"
     prompt = session["prompt"]
     assert prompt["subject"] == "touch x.txt"
+    assert f"  prompt {prompt['id']}\n" in out  # the same prompt: the same id
+    assert f"imessenger approve w1 1 --prompt {prompt['id']}" in out
+    assert inbox_json("--waiting")["asking"][0]["prompt"]["id"] == prompt["id"]
     assert [(o["key"], o["keys"], o["answer"]) for o in prompt["options"]] == [
         ("1", ["1"], "yes-once"),
         ("2", ["2"], "yes-always"),
@@ -166,10 +169,11 @@ def test_inbox_of_a_session_shows_its_prompt_and_leaves_entries_unread(
 def test_inbox_of_a_two_option_prompt_offers_no_yes_always(tmux: Tmux, sessions: Sessions) -> None:
     start(sessions, "w1")
     ask(sessions, "w1", "ASK2[rm y.txt]")
-    options = inbox_json("w1")["session"]["prompt"]["options"]
-    assert [(o["label"], o["command"]) for o in options] == [
-        ("Yes", "imessenger approve w1 1"),
-        ("No", "imessenger deny w1"),
+    prompt = inbox_json("w1")["session"]["prompt"]
+    shown = prompt["id"]  # each command answers this prompt, and no later one
+    assert [(o["label"], o["command"]) for o in prompt["options"]] == [
+        ("Yes", f"imessenger approve w1 1 --prompt {shown}"),
+        ("No", f"imessenger deny w1 --prompt {shown}"),
     ]
 
 

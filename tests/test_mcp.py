@@ -28,14 +28,22 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.types import CallToolResult, TextContent
-from support import ask, run_imessenger, run_isesh, start_demo, wait_for
+from support import (
+    answer_by_hand,
+    ask,
+    prompt_id,
+    run_imessenger,
+    run_isesh,
+    start_demo,
+    wait_for,
+)
 
 from imessenger.api import Api
 from imessenger.mcp_server import build_server
 from imessenger.screen import State
 from imessenger.sessions import Sessions
 from imessenger.store import MessageRecord, MessageState, Store
-from imessenger.tmux import Tmux
+from imessenger.tmux import AgentPane, Tmux
 
 pytestmark = pytest.mark.anyio
 
@@ -153,7 +161,7 @@ async def test_the_tools_their_inputs_and_outputs(tmux: Tmux) -> None:
     assert "required" not in inbox
     assert inbox["properties"]["peek"]["default"] is False
     approve = listed["approve"].input_schema
-    assert approve["required"] == ["session"]
+    assert approve["required"] == ["session", "prompt_id"]
     assert (
         approve["properties"]["choice"]["enum"],
         approve["properties"]["choice"]["default"],
@@ -161,7 +169,7 @@ async def test_the_tools_their_inputs_and_outputs(tmux: Tmux) -> None:
         [1, 2],
         1,
     )
-    assert listed["deny"].input_schema["required"] == ["session"]
+    assert listed["deny"].input_schema["required"] == ["session", "prompt_id"]
     assert set(listed["send"].output_schema["properties"]) >= {"id", "outcome", "reply"}
 
 
@@ -185,17 +193,24 @@ async def test_sessions_lists_states_prompts_and_unread_counts(
         "agent": "demo",
         "state": "idle",
         "asking": None,
+        "prompt_id": None,
         "unread": 1,
     }
     assert (rows["w2"]["state"], rows["w2"]["asking"]) == ("asking", "touch notes.txt")
-    assert "w2 (demo) asking: touch notes.txt, 0 unread" in text
+    shown = prompt_id("w2")
+    assert rows["w2"]["prompt_id"] == shown  # the id approve and deny take
+    assert f"w2 (demo) asking: touch notes.txt (prompt {shown}), 0 unread" in text
     # an agent session sees the states, not the prompts it may not read or answer
     monkeypatch.setenv("IMESSENGER_SESSION", "coord")
     async with connect() as client:
         seen = structured(await client.call_tool("sessions", {}))
     assert seen["caller"] == "coord"
     rows = {row["name"]: row for row in seen["sessions"]}
-    assert (rows["w2"]["state"], rows["w2"]["asking"]) == ("asking", None)
+    assert (rows["w2"]["state"], rows["w2"]["asking"], rows["w2"]["prompt_id"]) == (
+        "asking",
+        None,
+        None,
+    )
 
 
 # --- send -------------------------------------------------------------------------------------
@@ -339,6 +354,7 @@ async def test_inbox_of_another_session_shows_its_prompt_and_follows_the_policy(
         looked = structured(await client.call_tool("inbox", {"session": "w2"}))
     assert (looked["owner"], looked["session"], looked["state"]) == ("w2", "w2", "asking")
     assert looked["prompt"]["subject"] == "touch notes.txt"
+    assert looked["prompt"]["id"] == prompt_id("w2")
     answers = [option["answer"] for option in looked["prompt"]["options"]]
     assert answers == ["yes-once", "yes-always", "no"]
     monkeypatch.setenv("IMESSENGER_SESSION", "coord")
@@ -351,16 +367,26 @@ async def test_inbox_of_another_session_shows_its_prompt_and_follows_the_policy(
 # --- approve and deny ---------------------------------------------------------------------
 
 
+async def shown_prompt(client: Client, name: str) -> str:
+    """The id of the prompt session ``name`` shows, as the sessions tool gives it."""
+    listed = structured(await client.call_tool("sessions", {}))["sessions"]
+    [row] = [row for row in listed if row["name"] == name]
+    assert row["state"] == "asking", row
+    assert isinstance(row["prompt_id"], str), row
+    return row["prompt_id"]
+
+
 async def test_an_agent_may_not_approve_by_default(
     tmux: Tmux, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("coord", "w2"):
         start_demo(sessions, name)
     ask(sessions, "w2", "ASK[touch notes.txt] please")
+    shown = prompt_id("w2")
     monkeypatch.setenv("IMESSENGER_SESSION", "coord")
     async with connect() as client:
-        approved = await client.call_tool("approve", {"session": "w2"})
-        denied = await client.call_tool("deny", {"session": "w2"})
+        approved = await client.call_tool("approve", {"session": "w2", "prompt_id": shown})
+        denied = await client.call_tool("deny", {"session": "w2", "prompt_id": shown})
     for refused in (approved, denied):
         assert refused.is_error
         assert refused.structured_content is None
@@ -382,9 +408,12 @@ async def test_an_approver_approves_and_denies(
     monkeypatch.setenv("IMESSENGER_SESSION", "coord")
     ask(sessions, "w2", "ASK[touch notes.txt] please")
     async with connect() as client:
-        result = await client.call_tool("approve", {"session": "w2", "choice": 2})
+        shown = await shown_prompt(client, "w2")  # an approver sees the prompt, and its id
+        result = await client.call_tool(
+            "approve", {"session": "w2", "prompt_id": shown, "choice": 2}
+        )
         approved = structured(result)
-        assert approved["session"] == "w2"
+        assert (approved["session"], approved["prompt_id"]) == ("w2", shown)
         assert (approved["answer"], approved["keys"], approved["closed"]) == (
             "yes-always",
             ["2"],
@@ -393,14 +422,54 @@ async def test_an_approver_approves_and_denies(
         assert approved["about"] == "touch notes.txt"
         assert text_of(result).startswith('approved "w2": touch notes.txt -- yes, and don')
         ask(sessions, "w2", "ASK[rm notes.txt] please")
-        denied = structured(await client.call_tool("deny", {"session": "w2"}))
+        second = await shown_prompt(client, "w2")
+        assert second != shown
+        denied = structured(await client.call_tool("deny", {"session": "w2", "prompt_id": second}))
         assert (denied["answer"], denied["option"], denied["closed"]) == ("no", "No", True)
-        own = await client.call_tool("approve", {"session": "coord"})
+        own = await client.call_tool("approve", {"session": "coord", "prompt_id": second})
     assert own.is_error  # never one's own prompt (nothing is asking there either)
     assert "rule self" in text_of(own)
     approvals = sessions.store.list_approvals("w2")
     assert sorted(str(a.choice) for a in approvals) == ["no", "yes-always"]
     assert {a.actor for a in approvals} == {"coord"}
+
+
+async def test_approve_with_a_stale_prompt_id_presses_nothing(
+    tmux: Tmux, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config('[policy]\napprovers = ["coord"]\n')
+    for name in ("coord", "w2"):
+        start_demo(sessions, name)
+    monkeypatch.setenv("IMESSENGER_SESSION", "coord")
+    ask(sessions, "w2", "ASK[touch one.txt] please")
+    async with connect() as client:
+        first = await shown_prompt(client, "w2")
+        # the agent's view goes stale: the prompt is answered in its pane, and another asks
+        answer_by_hand(tmux, sessions, "w2", "3", "● Did not run touch one.txt")
+        ask(sessions, "w2", "ASK[rm -rf build] please")
+        before = AgentPane.of(tmux, "w2").look()
+        approved = await client.call_tool("approve", {"session": "w2", "prompt_id": first})
+        denied = await client.call_tool("deny", {"session": "w2", "prompt_id": first})
+        for stale in (approved, denied):
+            assert stale.is_error
+            text = text_of(stale)
+            assert f'the prompt {first} of "w2" (touch one.txt) is no longer open' in text
+            assert ": rm -rf build); nothing was pressed" in text
+        assert AgentPane.of(tmux, "w2").look() == before
+        assert sessions.view("w2").state is State.ASKING
+        assert sessions.store.list_approvals() == []
+        current = await shown_prompt(client, "w2")
+        done = structured(await client.call_tool("deny", {"session": "w2", "prompt_id": current}))
+        assert (done["prompt_id"], done["answer"]) == (current, "no")
+        again = await client.call_tool("approve", {"session": "w2", "prompt_id": current})
+    assert again.is_error
+    assert f'the prompt {current} of "w2" (rm -rf build) was already answered by coord' in (
+        text_of(again)
+    )
+    wait_for(
+        lambda: "● Did not run rm -rf build" in AgentPane.of(tmux, "w2").look(),
+        what="the prompt denied",
+    )
 
 
 # --- bad input ----------------------------------------------------------------------------
@@ -413,9 +482,19 @@ async def test_an_approver_approves_and_denies(
         ("send", {"target": "bad name", "message": "hi"}, "session name 'bad name' contains ' '"),
         ("send", {"target": "w1"}, "message\n  Field required"),
         ("send", {"target": "w1", "message": "hi", "timeout_ms": 0}, "greater than or equal to 1"),
-        ("approve", {"session": "w1", "choice": 3}, "choice\n  Input should be 1 or 2"),
-        ("approve", {"session": "#(touch x)"}, "session name '#(touch x)' contains '#'"),
-        ("deny", {"session": ""}, "session name '' must not be empty"),
+        (
+            "approve",
+            {"session": "w1", "prompt_id": "0123456789", "choice": 3},
+            "choice\n  Input should be 1 or 2",
+        ),
+        (
+            "approve",
+            {"session": "#(touch x)", "prompt_id": "0123456789"},
+            "session name '#(touch x)' contains '#'",
+        ),
+        ("deny", {"session": "", "prompt_id": "0123456789"}, "session name '' must not be empty"),
+        ("approve", {"session": "w1"}, "prompt_id\n  Field required"),
+        ("deny", {"session": "w1", "prompt_id": "$(touch x)"}, "PROMPT must be the id of a"),
         ("inbox", {"session": "a:b"}, "session name 'a:b' contains ':'"),
         ("reply", {"message_id": "deadbeef", "text": "hi"}, 'no message with id "deadbeef"'),
         ("nonesuch", {}, "Unknown tool: nonesuch"),
@@ -428,6 +507,8 @@ async def test_an_approver_approves_and_denies(
         "choice 3",
         "hostile session",
         "empty session",
+        "no prompt id",
+        "hostile prompt id",
         "target syntax",
         "unknown id",
         "unknown tool",

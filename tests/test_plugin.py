@@ -20,8 +20,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Terminal, python_cli, run_imessenger, run_isesh, wait_for
+from support import (
+    Terminal,
+    answer_by_hand,
+    prompt_id,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    wait_for,
+)
 
+from imessenger.screen import State
+from imessenger.sessions import Sessions
 from imessenger.status import running_pid
 from imessenger.store import Choice, InboxKind, Store
 from imessenger.tmux import AgentPane, Tmux
@@ -215,6 +225,37 @@ def test_each_menu_item_answers_its_session(server: Tmux, tmp_path: Path) -> Non
     }
     after = run_imessenger("approve-menu", "-c", "nobody", "--print").stdout
     assert after.splitlines()[1:] == ["-no session is asking\t\t"]
+
+
+def test_a_menu_item_answers_only_the_prompt_the_menu_showed(
+    server: Tmux, terminal: Terminal, sessions: Sessions, tmp_path: Path
+) -> None:
+    start_demo("w1")
+    ask(server, "w1", "ASK[touch one.txt]")
+    first = prompt_id("w1")
+    menu = menu_items(terminal.name)
+    for label, _, command in menu["w1"][:3]:
+        assert f"--prompt {first}" in command, (label, command)
+    # the prompt changes before an item is picked: answered in its pane, and another asks
+    answer_by_hand(server, sessions, "w1", "3", "● Did not run touch one.txt")
+    ask(server, "w1", "ASK[touch two.txt]")
+    before = AgentPane.of(server, "w1").look()
+    run_item(server, menu["w1"][0][2], tmp_path)  # "Yes", as the menu showed it
+    wait_for(lambda: terminal.shows(f"imessenger: the prompt {first} of"), what="the refusal")
+    assert AgentPane.of(server, "w1").look() == before
+    assert sessions.view("w1").state is State.ASKING
+    with Store.open() as store:
+        assert store.list_approvals() == []
+    # shown on the client, the refusal leaves the panes alone (no exit status over them)
+    panes = server.run("list-panes", "-a", "-F", "#{session_name} #{pane_in_mode}")
+    assert sorted(panes) == ["main 0", "w1 0"]
+    # the menu built anew shows the new prompt, and its item answers it
+    again = menu_items(terminal.name)["w1"][0][2]
+    assert f"--prompt {prompt_id('w1')}" in again
+    run_item(server, again, tmp_path)
+    wait_for(lambda: terminal.shows('"w1": yes, this once'), what="the answer shown")
+    wait_for(lambda: "● Ran touch two.txt" in AgentPane.of(server, "w1").look(), what="ran")
+    assert "● Ran touch one.txt" not in AgentPane.of(server, "w1").look(history=200)
 
 
 def test_menu_and_jump_on_a_terminal_client(server: Tmux, terminal: Terminal) -> None:

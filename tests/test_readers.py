@@ -90,10 +90,12 @@ def test_status_shows_an_agent_only_the_prompts_it_may_read(
         entry = victim_in(json.loads(output))
         assert entry["state"] == "asking"  # that it asks is for everyone to see
         assert (entry["asking"], entry["question"], entry["choices"]) == (None, None, [])
+        assert entry["prompt_id"] is None  # nor which prompt it is
         assert SECRET not in output
         code, output = reader.run(command)
         assert code == 0, output
         assert victim_in(json.loads(output))["asking"] == SECRET
+        assert victim_in(json.loads(output))["prompt_id"]
     user = json.loads(run_imessenger("status", "--json").stdout)
     assert victim_in(user)["asking"] == SECRET
 

@@ -116,7 +116,7 @@ def test_journal_mode_is_wal(store: Store) -> None:
 
 
 def test_migrations_are_recorded(store: Store) -> None:
-    assert store.schema_version() == len(MIGRATIONS) == 8
+    assert store.schema_version() == len(MIGRATIONS) == 9
     applied = store.applied_migrations()
     assert [(version, name) for version, name, _ in applied] == [
         (1, "initial_schema"),
@@ -127,13 +127,14 @@ def test_migrations_are_recorded(store: Store) -> None:
         (6, "mcp_connections"),
         (7, "paste_marks"),
         (8, "session_instances"),
+        (9, "prompts"),
     ]
     assert all(applied_at > 0 for _, _, applied_at in applied)
     with sqlite3.connect(store.path) as other:
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 8
+        assert other.execute("PRAGMA user_version").fetchone()[0] == 9
         tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
     expected = {"sessions", "messages", "inbox", "approvals", "refusals", "migrations"}
-    assert {*expected, "hook_events"} <= tables
+    assert {*expected, "hook_events", "prompts"} <= tables
 
 
 def test_reopening_applies_nothing_twice(home: Path) -> None:
@@ -158,7 +159,7 @@ def test_new_migration_is_applied_in_order_on_reopen(
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, _add_notes])
     with Store.open() as store:
-        assert store.schema_version() == 9
+        assert store.schema_version() == 10
         assert [(v, n) for v, n, _ in store.applied_migrations()] == [
             (1, "initial_schema"),
             (2, "refusals"),
@@ -168,7 +169,8 @@ def test_new_migration_is_applied_in_order_on_reopen(
             (6, "mcp_connections"),
             (7, "paste_marks"),
             (8, "session_instances"),
-            (9, "add_notes"),
+            (9, "prompts"),
+            (10, "add_notes"),
         ]
     with sqlite3.connect(home / DB_FILENAME) as other:
         assert other.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0
@@ -600,6 +602,80 @@ def test_approvals(store: Store) -> None:
         approve("w1", "maybe", 1.0)
 
 
+# --- prompt occurrences ---------------------------------------------------------------------
+
+
+def test_a_prompt_is_one_occurrence_while_it_stays_open(store: Store) -> None:
+    first = store.observe_prompt("sock", "w1", "%1@100", "fp-a", "touch a.txt", at=1000.0)
+    assert (first.session, first.about, first.first_seen) == ("w1", "touch a.txt", 1000.0)
+    assert len(first.id) == 10
+    assert int(first.id, 16) >= 0
+    assert (first.closed_at, first.answered, first.answered_by, first.choice) == (
+        None,
+        False,
+        None,
+        None,
+    )
+    assert store.observe_prompt("sock", "w1", "%1@100", "fp-a", "touch a.txt") == first
+    assert store.get_prompt(first.id) == first
+    assert store.open_prompts("sock") == {"w1": first}
+    # another prompt in the session closes the first
+    other = store.observe_prompt("sock", "w1", "%1@100", "fp-b", "touch b.txt", at=1001.0)
+    assert other.id != first.id
+    closed = store.get_prompt(first.id)
+    assert closed is not None
+    assert closed.closed_at == 1001.0
+    assert store.open_prompts("sock") == {"w1": other}
+    # the first prompt again, once closed, is a new occurrence
+    again = store.observe_prompt("sock", "w1", "%1@100", "fp-a", "touch a.txt", at=1002.0)
+    assert again.id not in (first.id, other.id)
+    store.close_prompt(again.id, at=1003.0)
+    store.close_prompt(again.id, at=1004.0)  # the first time it was seen gone counts
+    assert store.open_prompts("sock") == {}
+    reread = store.get_prompt(again.id)
+    assert reread is not None
+    assert reread.closed_at == 1003.0
+    # a new run of the session, another session, another server: each its own
+    assert store.observe_prompt("sock", "w1", "%4@200", "fp-a", "a").id != again.id
+    assert store.observe_prompt("sock", "w2", "%1@100", "fp-a", "a").session == "w2"
+    assert store.observe_prompt("other", "w1", "%1@100", "fp-a", "a").server == "other"
+    assert set(store.open_prompts("sock")) == {"w1", "w2"}
+    assert store.get_prompt("0000000000") is None
+
+
+def test_a_prompt_is_claimed_once(store: Store) -> None:
+    seen = store.observe_prompt("sock", "w1", "%1@100", "fp", "touch x.txt")
+    claimed = store.claim_prompt(seen.id, "coord", Choice.YES_ALWAYS)
+    assert claimed is not None
+    assert (claimed.answered, claimed.answered_by, claimed.choice) == (
+        True,
+        "coord",
+        Choice.YES_ALWAYS,
+    )
+    assert store.claim_prompt(seen.id, "user", Choice.NO) is None
+    assert store.get_prompt(seen.id) == claimed
+    # answered and still on screen: every reader still finds that (answered) occurrence
+    assert store.observe_prompt("sock", "w1", "%1@100", "fp", "touch x.txt") == claimed
+    store.release_prompt(seen.id)  # no key could be pressed after all
+    assert store.claim_prompt(seen.id, "user", "no") is not None
+    with pytest.raises(StoreError, match='unknown approval choice "maybe"'):
+        store.claim_prompt(seen.id, "user", "maybe")
+
+
+def test_closed_prompts_are_kept_up_to_a_limit(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "PROMPTS_KEPT", 3)
+    made = [
+        store.observe_prompt("sock", "w1", "%1@100", f"fp-{i}", f"p{i}", at=float(i)).id
+        for i in range(6)
+    ]
+    other = store.observe_prompt("sock", "w2", "%2@100", "fp", "p", at=0.5).id
+    kept = [identity for identity in made if store.get_prompt(identity) is not None]
+    assert kept == made[-3:]
+    assert store.get_prompt(other) is not None
+
+
 # --- failures are reported, never dropped ---------------------------------------------------
 
 
@@ -704,6 +780,11 @@ with store or Store.open(path) as store:
         while (message := store.claim_pending("default", "target")) is not None:
             store.mark_delivered(message.id)
             result.append(message.id)
+    elif job == "prompts":
+        for i in range(count):
+            seen = store.observe_prompt("default", f"s{i}", "%1@1", "fp", f"touch {i}")
+            claimed = store.claim_prompt(seen.id, tag, "yes-once") is not None
+            result.append([seen.id, claimed])
     elif job == "reply":
         for i in range(count):
             try:
@@ -816,6 +897,19 @@ def test_two_processes_claim_pending_at_once(tmp_path: Path) -> None:
         assert store.pending_messages("default", "target") == []
         states = {m.state for m in store.list_messages(limit=None)}
         assert states == {MessageState.DELIVERED}
+
+
+def test_two_processes_see_and_claim_the_same_prompts_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    Store.open(path).close()
+    first, second = run_together(path, [("prompts", "a", 150), ("prompts", "b", 150)])
+    assert [entry[0] for entry in first] == [entry[0] for entry in second]  # one id each
+    assert all(a[1] != b[1] for a, b in zip(first, second, strict=True))  # one claim each
+    with Store.open(path) as store:
+        opened = store.open_prompts("default")
+        assert len(opened) == 150
+        assert {p.answered_by for p in opened.values()} <= {"a", "b"}
+        assert all(p.answered for p in opened.values())
 
 
 def test_two_processes_reply_to_the_same_messages(tmp_path: Path) -> None:

@@ -56,10 +56,13 @@ def check_tour(out: str, socket: str) -> None:
     inbox = out.split(f"$ imessenger -L {socket} inbox --waiting\n", 1)[1]
     asks = '"worker-2" (demo) asks: Do you want to proceed?\n    touch notes.txt\n'
     assert inbox.startswith(asks)
-    assert re.search(r"1\. Yes +key 1 +imessenger approve worker-2 1\n", inbox)
-    assert re.search(r"3\. No +key 3 +imessenger deny worker-2\n", inbox)
+    shown = re.search(r"\n  prompt ([0-9a-f]{10})\n", inbox)
+    assert shown, inbox
+    prompt = shown[1]
+    assert re.search(rf"1\. Yes +key 1 +imessenger approve worker-2 1 --prompt {prompt}\n", inbox)
+    assert re.search(rf"3\. No +key 3 +imessenger deny worker-2 --prompt {prompt}\n", inbox)
     assert (
-        f"$ imessenger -L {socket} approve worker-2\n"
+        f"$ imessenger -L {socket} approve worker-2 --prompt {prompt}\n"
         'approved "worker-2": touch notes.txt -- yes, this once (pressed 1: "Yes")\n'
     ) in out
     log = out.split(f"$ imessenger -L {socket} log worker-2 -n 3\n", 1)[1].splitlines()[:3]

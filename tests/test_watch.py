@@ -12,10 +12,19 @@ import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from support import delivered, python_cli, run_imessenger, run_isesh, scrollback, wait_for
+from support import (
+    answer_by_hand,
+    delivered,
+    prompt_id,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    scrollback,
+    wait_for,
+)
 
 from imessenger import paths
 from imessenger.config import load_config
@@ -119,6 +128,41 @@ def test_prompt_noticed_once_and_pending_message_delivered_once(
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle again")
     assert scrollback(tmux, "w1").count(f"message {pending.id} from") == 1  # pasted once
     assert len(entries(store, "user", InboxKind.PROMPT)) == 1  # redraws raise no new notice
+
+
+def asking_with_id(tmux: Tmux, name: str, about: str) -> str | None:
+    """The id the status cache gives the prompt of ``name``, once it asks about ``about``."""
+    entry = watched(tmux, name)
+    if entry is None or entry["state"] != "asking" or entry["asking"] != about:
+        return None
+    return entry["prompt_id"]
+
+
+def test_the_watcher_publishes_each_prompt_with_its_id(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    start_demo("w1")
+    watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] BUSY[50]").exit_code == 0
+    first = wait_for(lambda: asking_with_id(tmux, "w1", "touch x.txt"), what="the prompt's id")
+    assert prompt_id("w1") == first  # every reader finds the one occurrence
+    [notice] = wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="the notice")
+    assert f"`imessenger approve w1 --prompt {first}` (yes)" in notice.body
+    assert f"`imessenger deny w1 --prompt {first}`" in notice.body
+    menu = run_imessenger("approve-menu", "-c", "nobody", "--print")  # from the status cache
+    assert menu.stdout.count(f"--prompt {first}") == 3, menu.stdout
+
+    AgentPane.of(tmux, "w1").press(["1"])  # answered in the pane: the watcher sees it go
+    wait_for(lambda: (p := store.get_prompt(first)) and p.closed_at, what="the prompt closed")
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle again")
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] BUSY[50]").exit_code == 0
+    second = wait_for(lambda: asking_with_id(tmux, "w1", "touch x.txt"), what="the new id")
+    assert second != first  # the same prompt again: another occurrence
+    stale = run_imessenger("approve", "w1", "--prompt", first)
+    assert stale.exit_code == 1, stale.output
+    assert f"the open prompt is another ({second}: touch x.txt)" in stale.stderr
+    assert scrollback(tmux, "w1").count("● Ran touch x.txt") == 1
 
 
 def test_restart_repeats_no_notice_and_loses_no_pending_message(
@@ -282,6 +326,53 @@ def test_dashboard_shows_sessions_and_approves_with_a_key(
     wait_for(lambda: '("Yes")' in scrollback(tmux, "dash"), what="the outcome shown")
     AgentPane.of(tmux, "dash").press(["q"])
     wait_for(lambda: tmux.pane("dash").dead, what="the dashboard quit")
+
+
+def test_a_dashboard_key_answers_only_the_prompt_it_shows(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    # The dashboard's view is as old as its last redraw: the prompt may change before a key.
+    from imessenger.api import Api
+    from imessenger.dashboard import Dashboard
+
+    start_demo("w1")
+    watcher()
+    sessions = Sessions(tmux, store, load_config())
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch d1.txt] BUSY[50]").exit_code == 0
+    first = wait_for(lambda: asking_with_id(tmux, "w1", "touch d1.txt"), what="the prompt")
+    dashboard = Dashboard(Api(tmux.socket_name))
+    dashboard.reload()
+    [row] = dashboard.view.rows
+    assert (row.asking, row.prompt_id) == ("touch d1.txt", first)
+
+    answer_by_hand(tmux, sessions, "w1", "3", "● Did not run touch d1.txt")
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch d2.txt] BUSY[50]").exit_code == 0
+    wait_for(lambda: sessions.view("w1").state.value == "asking", what="the second prompt")
+    before = scrollback(tmux, "w1")
+    dashboard._act(cast(Any, None), ord("y"))  # the key "y", on the row as it was drawn
+    assert f'the prompt {first} of "w1" (touch d1.txt) is no longer open' in dashboard.note
+    assert "nothing was pressed" in dashboard.note
+    assert scrollback(tmux, "w1") == before
+    assert store.list_approvals("w1") == []
+
+    second = wait_for(lambda: asking_with_id(tmux, "w1", "touch d2.txt"), what="the new one")
+    dashboard.reload()  # redrawn: the prompt on screen now
+    assert dashboard.view.rows[0].prompt_id == second
+    dashboard._act(cast(Any, None), ord("n"))
+    assert dashboard.note == '"w1": no ("No")', dashboard.note
+    wait_for(lambda: "● Did not run touch d2.txt" in scrollback(tmux, "w1"), what="answered")
+    [approval] = store.list_approvals("w1")
+    assert approval.choice == "no"
+    # a row drawn idle answers nothing, whatever asks by the time of the key
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
+    dashboard.reload()
+    assert dashboard.view.rows[0].state == "idle"
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch d3.txt] BUSY[50]").exit_code == 0
+    wait_for(lambda: sessions.view("w1").state.value == "asking", what="the third prompt")
+    dashboard._act(cast(Any, None), ord("y"))
+    assert dashboard.note == '"w1" is idle here, not asking: nothing was pressed'
+    assert len(store.list_approvals("w1")) == 1
 
 
 def test_dashboard_without_a_watcher_reads_the_panes(tmux: Tmux, store: Store) -> None:

@@ -66,6 +66,8 @@ class HostApproval:
     keys: tuple[str, ...]
     closed: bool
     delivered: int
+    #: the id of the prompt answered, there ("" when that host did not say)
+    prompt_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,20 +180,26 @@ class HostActions(Services):
             raise ssh.RemoteFailed(f'host "{host.name}": {said}', done.code) from None
         return sent
 
-    def answer_on_host(self, host: Host, session: str, choice: Choice) -> HostApproval:
-        """Answer the prompt of ``session`` on ``host`` (approve or deny, by ``choice``).
+    def answer_on_host(
+        self, host: Host, session: str, choice: Choice, prompt: str | None = None
+    ) -> HostApproval:
+        """Answer the prompt of ``session`` on ``host`` (approve or deny, by ``choice``);
+        with ``prompt``, only the prompt of that id (that host's).
 
         The host's imessenger answers it and records it; so does this side, in its
         own log, as the caller's answer to ``HOST:SESSION``. Raises Refused (this
-        host's policy), ImessengerError with the host's message when it answered
-        nothing.
+        host's policy), BadPromptId, ImessengerError with the host's message (and exit
+        status) when it answered nothing.
         """
+        from imessenger.approval import parse_prompt_id
         from imessenger.ssh import RemoteFailed
         from imessenger.store import Choice
 
         check_name(session)  # refused here: never a call to the host for nothing
         number = "2" if choice is Choice.YES_ALWAYS else "1"
         args = ["deny", session] if choice is Choice.NO else ["approve", session, number]
+        if prompt is not None:
+            args += ["--prompt", parse_prompt_id(prompt)]
         done = self.on_host(host, "imessenger", [*args, "--json"])
         if done.code != 0:
             said = done.stderr.strip().removeprefix("Error: ") or f"exit status {done.code}"
@@ -206,6 +214,7 @@ class HostActions(Services):
                 keys=tuple(str(k) for k in data["keys"]),
                 closed=bool(data["closed"]),
                 delivered=sum(1 for sent in data["delivered"] if sent.get("state") != "pending"),
+                prompt_id=str(data.get("prompt_id") or ""),
             )
         except (ValueError, KeyError, TypeError):
             raise ImessengerError(

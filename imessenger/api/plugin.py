@@ -17,9 +17,9 @@ class PluginActions(Services):
     """What the key bindings, the popup menu and the dashboard call."""
 
     def asking(self) -> list[Asking]:
-        """The sessions asking, by name: from the watcher's status when it runs (with the
-        other hosts' as HOST:SESSION), else the panes. An agent session gets only those
-        whose prompts it may see (:meth:`sees_prompt`)."""
+        """The sessions asking, by name, each with the id of its prompt: from the watcher's
+        status when it runs (with the other hosts' as HOST:SESSION), else the panes. An
+        agent session gets only those whose prompts it may see (:meth:`sees_prompt`)."""
         return [entry for entry in self._asking() if self.sees_prompt(entry.name)]
 
     def _asking(self) -> list[Asking]:
@@ -39,7 +39,10 @@ class PluginActions(Services):
                     continue
                 choices = tuple(Choice(c) for c in entry.get("choices", []) if c in set(Choice))
                 name = prefix + str(entry["name"])  # HOST:SESSION for another host's
-                found.append(Asking(name, str(entry["agent"]), str(entry["asking"]), choices))
+                prompt = entry.get("prompt_id")
+                shown = str(prompt) if prompt else None  # none from a watcher that lacks it
+                about = str(entry["asking"])
+                found.append(Asking(name, str(entry["agent"]), about, choices, shown))
             return sorted(found, key=lambda a: a.name)
         return sorted(
             (
@@ -48,6 +51,7 @@ class PluginActions(Services):
                     p.agent,
                     p.about(),
                     tuple(o.answer for o in p.options if o.answer is not None),
+                    p.id,
                 )
                 for p in asking_prompts(self.sessions)
             ),

@@ -1,18 +1,21 @@
-"""The actions on permission prompts: show them, answer them."""
+"""The actions on permission prompts: show them (each with its id), answer them."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from imessenger.api.services import Services
 from imessenger.api.values import Answered, OptionView, PromptView, check_name, parse_choice
-from imessenger.errors import ImessengerError
+from imessenger.errors import ImessengerError, StoreError
 from imessenger.policy import Action
 
 if TYPE_CHECKING:
     from imessenger.approval import Approval
     from imessenger.sessions import Sessions, SessionView
     from imessenger.store import Choice
+
+logger = logging.getLogger(__name__)
 
 
 class PromptActions(Services):
@@ -31,17 +34,26 @@ class PromptActions(Services):
             self.access.require(Action.READ)
         return asking_prompts(self.sessions)
 
-    def answer(self, session: str, choice: Choice) -> Approval:
+    def answer(self, session: str, choice: Choice, prompt: str | None = None) -> Approval:
         """Answer ``session``'s prompt with the option that means ``choice``; record it.
 
-        Nothing is pressed when the session is not asking, has no such option, or
-        its screen cannot be read with certainty (see imessenger.approval).
+        ``prompt`` is the id of the prompt the answer is for (as :meth:`waiting` shows
+        it); None: the one on screen now. Nothing is pressed when the session is not
+        asking, shows another prompt, was answered already, has no such option, or its
+        screen cannot be read with certainty (see imessenger.approval).
         """
-        from imessenger.approval import HookSaysAsking, NothingAsking, UnreadableScreen, answer
+        from imessenger.approval import (
+            HookSaysAsking,
+            NothingAsking,
+            UnreadableScreen,
+            answer,
+            parse_prompt_id,
+        )
 
         check_name(session)
+        bound = parse_prompt_id(prompt) if prompt is not None else None
         try:
-            return answer(self.sessions, session, choice, access=self.access)
+            return answer(self.sessions, session, choice, access=self.access, prompt=bound)
         except (NothingAsking, UnreadableScreen) as error:
             said = self._hook_asking(session)
             if said is None:
@@ -65,42 +77,58 @@ class PromptActions(Services):
             return None  # answered since: its next event has not come yet
         return last.detail or last.event
 
-    def approve(self, session: str, choice: str | None = None) -> Approval:
-        """Say yes: CHOICE "1" (default) once, "2" and don't ask again."""
-        return self.answer(session, parse_choice(choice))
+    def approve(
+        self, session: str, choice: str | None = None, prompt: str | None = None
+    ) -> Approval:
+        """Say yes: CHOICE "1" (default) once, "2" and don't ask again; to prompt ``prompt``."""
+        return self.answer(session, parse_choice(choice), prompt)
 
-    def deny(self, session: str) -> Approval:
-        """Say no."""
+    def deny(self, session: str, prompt: str | None = None) -> Approval:
+        """Say no (to prompt ``prompt``)."""
         from imessenger.store import Choice
 
-        return self.answer(session, Choice.NO)
+        return self.answer(session, Choice.NO, prompt)
 
     def answer_all(self, choice: Choice) -> Answered:
-        """Answer every session asking (but the caller's own) with ``choice``, in name order."""
-        from imessenger.approval import NothingAsking, SessionExited, asking
+        """Answer every session asking (but the caller's own) with ``choice``, in name order:
+        each the prompt it showed when this began."""
+        from imessenger.approval import NothingAsking, PromptAnswered, PromptClosed, SessionExited
 
         self.access.require(Action.APPROVE)
-        names = [view.name for view in asking(self.sessions) if view.name != self.caller.name]
+        prompts = [p for p in asking_prompts(self.sessions) if p.session != self.caller.name]
         approvals: list[Approval] = []
-        skipped: list[str] = []
+        skipped: list[tuple[str, str]] = []
         failed: list[tuple[str, str]] = []
-        for name in names:
+        for prompt in prompts:
+            name = prompt.session
             try:
-                approvals.append(self.answer(name, choice))
-            except (NothingAsking, SessionExited):
-                skipped.append(name)
+                approvals.append(self.answer(name, choice, prompt.id))
+            except (NothingAsking, PromptClosed, SessionExited):
+                skipped.append((name, "no longer asking"))
+            except PromptAnswered as error:
+                skipped.append((name, f"answered already by {error.record.answered_by}"))
             except ImessengerError as error:
                 failed.append((name, str(error)))
-        return Answered(len(names), approvals, skipped, failed)
+        return Answered(len(prompts), approvals, skipped, failed)
 
 
 def prompt_view(sessions: Sessions, view: SessionView) -> PromptView | None:
-    """The prompt ``view`` shows, with each option's keys and answer; None when none."""
-    from imessenger.approval import answers, command_for
+    """The prompt ``view`` shows, with its id, each option's keys and answer; None when none.
+
+    Its id is None when the store could not record it (a full disk): the commands shown
+    then answer whatever prompt is open.
+    """
+    from imessenger.approval import answers, command_for, observe
 
     prompt = view.screen.prompt
     if prompt is None:
         return None
+    try:
+        seen = observe(sessions, view)
+    except StoreError as error:
+        logger.warning("the prompt of %s could not be recorded: %s", view.name, error)
+        seen = None
+    known = seen.id if seen is not None else None
     profile = sessions.view_profile(view)
     chosen = answers(view.name, prompt)
     options = tuple(
@@ -111,7 +139,9 @@ def prompt_view(sessions: Sessions, view: SessionView) -> PromptView | None:
             selected=option.selected,
             keys=tuple(profile.drive.keys_for(option)),
             answer=chosen.get(option.key),
-            command=command_for(view.name, chosen[option.key]) if option.key in chosen else None,
+            command=(
+                command_for(view.name, chosen[option.key], known) if option.key in chosen else None
+            ),
         )
         for option in prompt.options
     )
@@ -123,12 +153,26 @@ def prompt_view(sessions: Sessions, view: SessionView) -> PromptView | None:
         prompt.subject,
         prompt.text,
         options,
+        known,
     )
 
 
+def note_closed(sessions: Sessions, views: list[SessionView]) -> None:
+    """Close the prompts no longer shown in ``views`` (see imessenger.approval); a store
+    that refuses is logged: the next reader tries again."""
+    from imessenger import approval
+
+    try:
+        approval.note_closed(sessions, views)
+    except StoreError as error:
+        logger.warning("could not record which prompts closed: %s", error)
+
+
 def asking_prompts(sessions: Sessions) -> list[PromptView]:
-    """The prompt of every session asking, read from its pane."""
+    """The prompt of every session asking, read from its pane, each with its id."""
     from imessenger.approval import asking
 
-    found = (prompt_view(sessions, view) for view in asking(sessions))
+    views = sessions.views(include_all=True)
+    note_closed(sessions, views)
+    found = (prompt_view(sessions, view) for view in asking(sessions, views))
     return [prompt for prompt in found if prompt is not None]

@@ -40,6 +40,9 @@ class PromptView:
     subject: str
     text: str
     options: tuple[OptionView, ...]
+    #: the id of this occurrence of the prompt, for ``approve --prompt``; None when the
+    #: store could not record it
+    id: str | None = None
 
     def about(self) -> str:
         """What the prompt asks about, on one line (its subject, else its question)."""
@@ -94,8 +97,9 @@ class Answered:
 
     asked: int
     approvals: list[Approval]
-    #: sessions that stopped asking before their turn came
-    skipped: list[str]
+    #: (session, why) for each session whose prompt closed or was answered by another
+    #: before its turn came
+    skipped: list[tuple[str, str]]
     #: (session, error) for each session that could not be answered
     failed: list[tuple[str, str]]
 
@@ -116,6 +120,8 @@ class Asking:
     agent: str
     about: str
     choices: tuple[Choice, ...]
+    #: the id of the prompt it shows (None when it is not known)
+    prompt_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,8 @@ class Row:
     last_reply: str = ""
     unread: int = 0
     pending: bool = False
+    #: the id of the prompt it shows (None when it is not asking, or it is not known)
+    prompt_id: str | None = None
 
 
 @dataclass

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imessenger.api.prompts import prompt_view
+from imessenger.api.prompts import note_closed, prompt_view
 from imessenger.api.services import Services
 from imessenger.api.values import Overview, Row, first_line
 from imessenger.policy import Action
@@ -94,7 +94,9 @@ class WatchActions(Services):
                 entries += [{**e, "name": f"{host}:{e['name']}", "host": host} for e in sessions]
         else:
             entries = []
-            for view in self.sessions.views():
+            views = self.sessions.views()
+            note_closed(self.sessions, views)
+            for view in views:
                 prompt = prompt_view(self.sessions, view)
                 entries.append(
                     {
@@ -105,6 +107,7 @@ class WatchActions(Services):
                         "choices": [str(o.answer) for o in prompt.options if o.answer]
                         if prompt is not None
                         else [],
+                        "prompt_id": prompt.id if prompt is not None else None,
                     }
                 )
         messages = self.store.list_messages(self.tmux.label, limit=500)
@@ -119,6 +122,7 @@ class WatchActions(Services):
             sees_prompt = self.sees_prompt(name)
             last, reply = _last_exchange(messages if reads else own, name)
             there = "host" in entry  # its counts are that host's
+            shown = entry.get("prompt_id") if sees_prompt else None
             rows.append(
                 Row(
                     name=name,
@@ -130,6 +134,7 @@ class WatchActions(Services):
                     last_reply=reply,
                     unread=int(entry.get("unread", 0)) if there else unread.get(name, 0),
                     pending=bool(entry.get("pending")) if there else name in pending,
+                    prompt_id=str(shown) if shown else None,
                 )
             )
         return Overview(rows, status.watching, unread.get("user", 0))

@@ -50,6 +50,7 @@ def _print_entries(entries: list[InboxEntry], *, show_read: bool) -> None:
 
 def _prompt_json(prompt: PromptView) -> dict[str, Any]:
     return {
+        "id": prompt.id,
         "question": prompt.question,
         "subject": prompt.subject,
         "text": prompt.text,
@@ -127,8 +128,9 @@ def inbox(
     that of `imessenger whoami`; your inbox on every host of the config
     ([hosts.NAME]) is shown (and read) too. With SESSION: that session's unread entries
     (left unread: they are for that session to read) and the permission
-    prompt it is waiting on, with the key `approve` would press. --waiting
-    shows every session that is asking, to answer them in turn.
+    prompt it is waiting on, with the key `approve` would press and the
+    prompt's id (`approve --prompt ID` answers that prompt and no later one).
+    --waiting shows every session that is asking, to answer them in turn.
 
     \b
     Examples:

@@ -27,7 +27,8 @@ def one_line(text: str, width: int = 72) -> str:
 
 
 def print_prompt(prompt: PromptView) -> None:
-    """Print a live prompt: question, subject, each option with its keys and command."""
+    """Print a live prompt: question, subject, each option with its keys and command, and
+    its id."""
     click.echo(f'"{prompt.session}" ({prompt.agent}) asks: {prompt.question}')
     for line in prompt.subject.splitlines():
         click.echo(f"    {line}")
@@ -36,6 +37,8 @@ def print_prompt(prompt: PromptView) -> None:
         keys = " ".join(option.keys)
         label = f"{option.key}. {option.label}".ljust(width)
         click.echo(f"  {label}  key {keys:<6} {option.command or '-'}".rstrip())
+    if prompt.id is not None:
+        click.echo(f"  prompt {prompt.id}")
 
 
 def report_approval(approval: Approval) -> None:
@@ -67,6 +70,7 @@ def approval_json(approval: Approval) -> dict[str, Any]:
     return {
         "session": approval.session,
         "agent": approval.agent,
+        "prompt_id": approval.prompt_id,
         "choice": str(approval.choice),
         "about": approval.prompt.about(),
         "subject": approval.prompt.subject,

@@ -148,8 +148,11 @@ def tmux_conf() -> None:
     click.echo(plugin_conf(_command()))
 
 
-def _answer_from_menu(api: Api, client: str, session: str, choice_text: str) -> None:
-    """Answer one prompt and show the outcome on the client (the menu's items do this)."""
+def _answer_from_menu(
+    api: Api, client: str, session: str, choice_text: str, prompt: str | None
+) -> None:
+    """Answer one prompt (the prompt of id ``prompt``, the one the menu showed) and show the
+    outcome on the client (the menu's items do this)."""
     from imessenger.api import Choice, describe, split_target
     from imessenger.errors import ImessengerError
 
@@ -163,10 +166,10 @@ def _answer_from_menu(api: Api, client: str, session: str, choice_text: str) -> 
     try:
         host = api.host_of(session)
         if host is not None:
-            there = api.answer_on_host(host, split_target(session)[1], choice)
+            there = api.answer_on_host(host, split_target(session)[1], choice, prompt)
             text = f'imessenger: "{session}": {describe(there.choice)} ("{there.option}")'
         else:
-            done = api.answer(session, choice)
+            done = api.answer(session, choice, prompt)
             text = f'imessenger: "{session}": {describe(done.choice)} ("{done.option.label}")'
     except ImessengerError as error:
         failed = error
@@ -194,22 +197,35 @@ def _answer_from_menu(api: Api, client: str, session: str, choice_text: str) -> 
     metavar="SESSION CHOICE",
     help="Answer SESSION (yes-once, yes-always or no) and show the outcome on the client.",
 )
+@click.option(
+    "--prompt",
+    "prompt",
+    metavar="ID",
+    help="With --answer: answer only the prompt of this id (the one the menu showed).",
+)
 @pass_api
-def approve_menu(api: Api, client: str, print_only: bool, answer: tuple[str, str] | None) -> None:
+def approve_menu(
+    api: Api, client: str, print_only: bool, answer: tuple[str, str] | None, prompt: str | None
+) -> None:
     """Show a tmux menu of the sessions asking for permission, to answer them.
 
     Each session has "Yes", "Yes, don't ask again" (when its prompt has it),
     "No" and "Show". The plugin's key runs this; --print lists the items and
-    their tmux commands instead. The items run `approve-menu --answer`.
+    their tmux commands instead. The items run `approve-menu --answer` with
+    the id of the prompt shown (--prompt): nothing is pressed when the
+    session shows another prompt by the time the item is picked.
 
     \b
     Examples:
       imessenger approve-menu -c /dev/pts/3
       imessenger approve-menu -c /dev/pts/3 --answer worker-1 yes-once
+      imessenger approve-menu -c /dev/pts/3 --answer worker-1 yes-once --prompt 3f9a0c2e1b
     """
     if answer is not None:
-        _answer_from_menu(api, client, *answer)
+        _answer_from_menu(api, client, *answer, prompt)
         return
+    if prompt is not None:
+        raise click.UsageError("--prompt goes with --answer")
     menu = api.approval_menu(_command(), client)
     if print_only:
         click.echo(menu.title.strip())

@@ -224,8 +224,9 @@ class Tour:
         yield self._converse()
         sent, step = self._ask()
         yield step
-        yield self._waiting()
-        yield self._approve()
+        shown, step = self._waiting()
+        yield step
+        yield self._approve(shown)
         yield self._log(sent)
         yield self._keep() if keep else self._stop()
 
@@ -288,14 +289,15 @@ class Tour:
             ),
         )
 
-    def _waiting(self) -> Step:
+    def _waiting(self) -> tuple[PromptView, Step]:
         prompt = self._until_asking("worker-2")
-        return Step(
+        return prompt, Step(
             4,
             "See who is waiting for a permission answer",
             (
                 "The inbox reads the prompt off worker-2's screen: the command it wants to run,",
-                "its options, the key each one takes and the command that answers with it.",
+                "its options, the key each one takes, the command that answers with it and",
+                "the prompt's id, which ties the answer to this prompt and no later one.",
             ),
             (Shown(self.command("imessenger", "inbox", "--waiting"), Waiting((prompt,))),),
         )
@@ -315,9 +317,10 @@ class Tour:
                 )
             time.sleep(self.poll)
 
-    def _approve(self) -> Step:
+    def _approve(self, shown: PromptView) -> Step:
         # The tour's agents are its own, on its own tmux server: it answers them as their user.
-        approval = self.api.as_user().answer("worker-2", Choice.YES_ONCE)
+        approval = self.api.as_user().answer("worker-2", Choice.YES_ONCE, shown.id)
+        bound = ["--prompt", shown.id] if shown.id else []
         return Step(
             5,
             "Approve it",
@@ -325,7 +328,7 @@ class Tour:
                 "approve picks the option by what its label says (yes, this once), never by",
                 "its number, presses its key, checks that the prompt closed and records it.",
             ),
-            (Shown(self.command("imessenger", "approve", "worker-2"), Approved(approval)),),
+            (Shown(self.command("imessenger", "approve", "worker-2", *bound), Approved(approval)),),
         )
 
     def _log(self, sent: SendResult) -> Step:

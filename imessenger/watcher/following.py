@@ -26,7 +26,7 @@ from imessenger.agents import Profile
 from imessenger.errors import ImessengerError
 from imessenger.screen import Screen, State, classify
 from imessenger.sessions import Sessions, waiting_for_tools
-from imessenger.store import SessionRecord
+from imessenger.store import PromptRecord, SessionRecord
 from imessenger.tmux import (
     CLIENT_EXIT,
     OUTPUT,
@@ -58,6 +58,8 @@ class Followed:
     dirty_since: float | None = None  # first change not read yet (monotonic)
     described: bool = False  # ``pane`` is up to date (else the next read asks tmux)
     prompt: str | None = None  # key of the prompt on screen (notified)
+    #: the occurrence of the prompt on screen, as the store knows it (its id is published)
+    occurrence: PromptRecord | None = None
     prompt_gone_at: float | None = None  # a read without that prompt (monotonic)
     #: a prompt on screen not notified yet, waiting for its hook event: since (monotonic)
     prompt_waits_since: float | None = None

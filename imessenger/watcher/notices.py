@@ -3,7 +3,10 @@
 * a prompt appears: an inbox notice for "user" and for the session, a message on every
   attached tmux client (``watch.tmux_message``), and the ``watch.notify_command``; one
   notice per appearance of a prompt, not per redraw (the prompt must be gone for two
-  reads in a row to count as closed, like :mod:`imessenger.approval` does);
+  reads in a row to count as closed, like :mod:`imessenger.approval` does). Its
+  occurrence is found or recorded in the store on each read, as every reader of a prompt
+  does (:func:`imessenger.approval.observe`), its id put in the notice and the status
+  cache, and it is closed there once it is gone;
 * a session ended (its agent exited, or its tmux session was closed outside isesh): a
   notice for "user" and the notify command, once per run of the session;
 * what was notified is kept in the :class:`Memory`, so a restarted watcher does not
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from imessenger.errors import StoreError
 from imessenger.names import PERSON
 from imessenger.screen import Prompt, Screen, State, about
-from imessenger.store import HookEventRecord, InboxKind
+from imessenger.store import HookEventRecord, InboxKind, instance_of
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Followed
 from imessenger.watcher.hooks import HOOK_WAIT_S
@@ -72,6 +75,7 @@ class Notices:
         self._owed: list[_Notice] = []  # inbox notices not written yet, oldest first
         self._memory_dirty = False  # the memory changed since it was last saved
         self._hook_noticed: set[int] = set()  # hook events notified without a screen prompt
+        self._unrecorded: set[str] = set()  # sessions whose prompt the store refused
 
     # -- prompts ------------------------------------------------------------------------------
 
@@ -92,6 +96,7 @@ class Notices:
         if screen.state is State.ASKING and screen.prompt is not None:
             key = screen.prompt.fingerprint()
             followed.prompt_gone_at = None
+            self._observe(followed, screen.prompt)
             if key == followed.prompt:
                 return None
             if remembered.prompt != key:
@@ -108,17 +113,51 @@ class Notices:
             followed.prompt = key
             return None
         followed.prompt_waits_since = None
-        if followed.prompt is None and remembered.prompt is None:
+        if followed.prompt is None and remembered.prompt is None and followed.occurrence is None:
             return None
         if followed.prompt_gone_at is None:
             followed.prompt_gone_at = time.monotonic()
             return PROMPT_GONE_S
         followed.prompt = None
         followed.prompt_gone_at = None
+        self._closed(followed)
         if remembered.prompt is not None:
             remembered.prompt = None
             self.save_memory()
         return None
+
+    def _observe(self, followed: Followed, prompt: Prompt) -> None:
+        """Find (or record) the occurrence of the prompt on screen; a store that refuses
+        leaves it unknown until the next read."""
+        pane = followed.pane
+        if pane is None:
+            return
+        try:
+            followed.occurrence = self.view.store.observe_prompt(
+                self.view.server,
+                followed.name,
+                instance_of(pane.session_id, pane.session_created),
+                prompt.fingerprint(),
+                prompt.about(),
+            )
+        except StoreError as error:
+            if followed.name not in self._unrecorded:  # once, not on every read
+                logger.warning('the prompt of "%s" could not be recorded: %s', followed.name, error)
+            self._unrecorded.add(followed.name)
+            followed.occurrence = None
+        else:
+            self._unrecorded.discard(followed.name)
+
+    def _closed(self, followed: Followed) -> None:
+        """The prompt on screen is gone: close its occurrence (a store that refuses leaves
+        it open: the next prompt seen closes it)."""
+        occurrence, followed.occurrence = followed.occurrence, None
+        if occurrence is None:
+            return
+        try:
+            self.view.store.close_prompt(occurrence.id)
+        except StoreError as error:
+            logger.warning('the prompt of "%s" could not be closed: %s', followed.name, error)
 
     def _notice_prompt(
         self, followed: Followed, prompt: Prompt, hook: HookEventRecord | None
@@ -128,10 +167,13 @@ class Notices:
         logger.info('"%s" is asking: %s', name, subject)
         title = f'"{name}" is asking: {subject}'
         said = f"Its hook reported it ({hook.event}) and its screen shows:\n" if hook else ""
+        occurrence = followed.occurrence
+        bound = f" --prompt {occurrence.id}" if occurrence is not None else ""
         body = (
             f"{said}{prompt.text}\n\n"
-            f"Answer with `imessenger approve {name}` (yes), `imessenger approve {name} 2` "
-            f"(yes, and don't ask again) or `imessenger deny {name}`."
+            f"Answer with `imessenger approve {name}{bound}` (yes), "
+            f"`imessenger approve {name} 2{bound}` (yes, and don't ask again) or "
+            f"`imessenger deny {name}{bound}`."
         )
         self._asking(name, title, body, f'"{name}" asks: {subject}  (imessenger approve {name})')
 

@@ -1,8 +1,8 @@
 """The status the watcher publishes, for ``imessenger status`` and the dashboard.
 
 After each round the watcher renders what it sees (every followed session's state and
-prompt, what each other host's watcher last published, the counts of all of them, the
-status line in the user's ``[status]`` formats) and writes it
+prompt, with the prompt's id, what each other host's watcher last published, the counts
+of all of them, the status line in the user's ``[status]`` formats) and writes it
 to the status cache (:func:`imessenger.status.write_status`) when it changed. When a
 count the status line shows changed, every attached tmux client redraws its status
 line. A cache that could not be written is written again, with what the watcher sees
@@ -52,6 +52,13 @@ class Publisher:
         for name in sorted(followed_sessions):
             followed = followed_sessions[name]
             prompt = followed.screen.prompt
+            occurrence = followed.occurrence
+            if (
+                occurrence is None
+                or prompt is None
+                or occurrence.fingerprint != prompt.fingerprint()
+            ):
+                occurrence = None  # a prompt not known yet: no id rather than another's
             sessions.append(
                 {
                     "name": name,
@@ -61,6 +68,7 @@ class Publisher:
                     "asking": prompt.about() if prompt is not None else None,
                     "question": prompt.question if prompt is not None else None,
                     "choices": [str(c) for c in answers(name, prompt).values()] if prompt else [],
+                    "prompt_id": occurrence.id if occurrence is not None else None,
                     "input": bool(followed.screen.input_text),
                     "pending": name in self.view.pending_targets,
                     "unread": self.view.unread.get(name, 0),
