@@ -643,11 +643,6 @@ def approve_through_the_tools_needs_the_policy(agent: Agent, tool: Callable[[str
     another session's prompt."""
     from imessenger import paths
 
-    agent.script.on(
-        "APPROVE-IT",
-        calls=[(tool("approve"), {"session": "worker-demo", "choice": 1})],
-        after="approve said: {outputs}",
-    )
     config = paths.user_config_path()
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text('[policy]\napprovers = ["boss"]\n', encoding="utf-8")
@@ -659,6 +654,14 @@ def approve_through_the_tools_needs_the_policy(agent: Agent, tool: Callable[[str
     asked = send("--no-reply", "worker-demo", "ASK[touch granted.txt]")
     assert asked.exit_code == 0, asked.output
     agent.wait_state("worker-demo", "asking")
+    # the id of the prompt, as the `sessions` tool shows it to an approver
+    waiting = json.loads(run_imessenger("inbox", "--waiting", "--json").stdout)["asking"]
+    [prompt_id] = [row["prompt"]["id"] for row in waiting if row["name"] == "worker-demo"]
+    agent.script.on(
+        "APPROVE-IT",
+        calls=[(tool("approve"), {"session": "worker-demo", "prompt_id": prompt_id, "choice": 1})],
+        after="approve said: {outputs}",
+    )
 
     # not an approver: the agent asks before it uses the tool, and the policy refuses it
     refused = subprocess.Popen(
