@@ -587,3 +587,44 @@ def test_a_menu_of_any_subject_is_drawn_and_tmux_keeps_answering(
     finally:
         terminal.type(b"\x1b")
         shown.join(10)
+
+
+#: Short texts of control, invisible and tmux-format characters, no spaces (tmux may
+#: draw a run of spaces by moving the cursor).
+menu_text = st.lists(
+    st.sampled_from([*CONTROLS, *INVISIBLE, *"ab#{}()[]-~;'\"$%"]), min_size=1, max_size=24
+).map("".join)
+
+
+@FEW
+@given(text=menu_text)
+def test_a_menu_of_any_generated_subject_is_drawn_visibly(
+    tmux: Tmux, terminal: Terminal, text: str
+) -> None:
+    server = int(tmux.run("display-message", "-p", "#{pid}")[0])
+    about = f"<{os.urandom(4).hex()}:{text}>"  # a label of its own in what the terminal got
+    entry = Asking("w1", "demo", about, (Choice.YES_ONCE, Choice.NO))
+    menu = approval_menu([(entry, "")], ["true"], terminal.name)
+    shown = threading.Thread(target=tmux.display_menu, args=(terminal.name, menu.title, menu.items))
+    shown.start()
+    head = about.split(":")[0]
+    began = time.monotonic()
+    while not terminal.shows(head) and time.monotonic() < began + 10:
+        time.sleep(0.02)
+    try:
+        answered = subprocess.run(tmux.argv("list-sessions"), capture_output=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        os.kill(server, signal.SIGKILL)  # hung: ours to end, as nothing else can
+        shown.join(10)
+        pytest.fail("the tmux server stopped answering once the menu was shown")
+    try:
+        assert answered.returncode == 0
+        from imessenger.api import visible
+
+        wait_for(lambda: terminal.shows(f"w1 (demo): {visible(about)}"), what="the label")
+        for char in about:
+            if ord(char) >= 0x7F and UNSAFE.match(char):
+                assert not terminal.shows(char), f"{char!r} reached the terminal"
+    finally:
+        terminal.type(b"\x1b")
+        shown.join(10)
