@@ -40,7 +40,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support import Terminal, python_cli, run_imessenger, start_demo, wait_for
+from support import Terminal, python_cli, run_imessenger, run_isesh, start_demo, wait_for
 
 from imessenger.api import Asking
 from imessenger.dashboard import Overview, Row, render
@@ -432,6 +432,36 @@ def test_the_watchers_log_on_a_terminal_shows_a_subject_safely(
     assert_shown_safely(shown)
     assert '"w1" is asking: \\u202ecod.exe' in shown
     assert "\u202e" in subject
+
+
+def test_an_error_quoting_what_an_agents_hook_said_shows_it_safely(
+    tmux: Tmux, watcher: None
+) -> None:
+    # a profile that cannot read the demo agent's prompts: approve refuses, and its error
+    # quotes what the agent's own hook said it asks about
+    import tomli_w
+
+    from imessenger import paths
+    from imessenger.config import load_config
+
+    profile = {**load_config().values["agents"]["demo"], "question_patterns": ["^never$"]}
+    config = paths.user_config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(tomli_w.dumps({"agents": {"blind": profile}}), encoding="utf-8")
+    started = run_isesh("start", "w1", "--agent", "blind")
+    assert started.exit_code == 0, started.output
+    wait_for(lambda: "? for help" in AgentPane.of(tmux, "w1").look(), what="w1 idle")
+    command = escaped(SUBJECT)
+    sent = run_imessenger("send", "w1", "--no-reply", f"UNESCAPE BUSY[50] ASK[{command}]")
+    assert sent.exit_code == 0, sent.output
+
+    def refused() -> str | None:
+        code, shown = on_terminal("approve", "w1")
+        return shown if code != 0 and "hook says it asks about" in shown else None
+
+    shown = wait_for(refused, 20, what="approve refused, quoting the hook")
+    assert_shown_safely(shown)
+    assert "hook says it asks about: \\u202ecod.exe\\u202c #(touch MARKER)" in shown
 
 
 # --- isesh logs ------------------------------------------------------------------------------
