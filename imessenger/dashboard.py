@@ -11,6 +11,11 @@ watcher the dashboard reads the panes itself at that interval.
 What it shows comes from :meth:`imessenger.api.Api.overview`; :func:`render` is a
 plain function (data in, text lines out); :class:`Dashboard` is the curses loop
 around them, and every key calls the Api.
+
+Every line is drawn with its control and invisible characters shown as stand-ins
+(:func:`imessenger.visible.visible`): an agent's reply or prompt may hold ESC
+sequences, which curses would send on to the terminal, or a NUL, which curses
+refuses (it ended the dashboard).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from imessenger.api import Choice, Overview, Row, describe, split_target
+from imessenger.api import Choice, Overview, Row, describe, split_target, visible
 from imessenger.errors import ImessengerError
 from imessenger.status import render_plain
 
@@ -39,8 +44,10 @@ _ANSWER_KEYS = {ord("y"): Choice.YES_ONCE, ord("a"): Choice.YES_ALWAYS, ord("n")
 
 
 def _fit(text: str, width: int) -> str:
+    """One line of the dashboard: made visible, then cut to ``width`` (with "…")."""
     if width <= 0:
         return ""
+    text = visible(text)
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 

@@ -10,7 +10,10 @@ session shows another prompt by then.
 
 A menu item's command goes through two rounds of tmux format expansion (when the
 menu is built, and in ``run-shell``), so it is escaped twice
-(:func:`imessenger.tmux.format_literal`).
+(:func:`imessenger.tmux.format_literal`). A label holds what an agent asks about (from
+its screen, or from another host's watcher): tmux shows it literally, ``#{...}`` and
+``#(...)`` as they are and control and invisible characters as stand-ins
+(:func:`imessenger.tmux.drawn_literal`, which ``Tmux.display_menu`` applies).
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ import secrets
 import string
 from dataclasses import dataclass
 
+from imessenger.visible import stand_in
+
 #: Glyphs agents put in front of the first line of a block of output (Claude Code,
 #: Codex, Gemini CLI), then those that mark the lines of a tool's output.
 BULLETS = ("●", "•", "⏺", "✦", "⎿", "└")
@@ -63,24 +65,15 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _picture(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    if code < 0x20:
-        return chr(0x2400 + code)  # the Unicode control pictures: ␛ for ESC, ␃ for ^C
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    return f"\\x{code:02x}"
-
-
 def neutralise(text: str) -> str:
     """Make text safe to paste: no byte in it can act as a key or end a bracketed paste.
 
     Line endings become LF; tabs and newlines stay; every other control
     character (ESC, ^C, ^D, BEL, DEL, and the C1 range) is replaced by a
-    visible stand-in, so nothing is silently lost and ``ESC[201~`` can no
-    longer close the paste early.
+    visible stand-in (the same as :mod:`imessenger.visible` shows), so nothing is
+    silently lost and ``ESC[201~`` can no longer close the paste early.
     """
-    return _CONTROL.sub(_picture, normalise_newlines(text))
+    return _CONTROL.sub(lambda found: stand_in(found.group()), normalise_newlines(text))
 
 
 #: What may stand between the characters of a shape and still look like it on screen:

@@ -30,6 +30,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from imessenger import __version__
 from imessenger.errors import ImessengerError
@@ -171,12 +172,21 @@ def run(
     ConnectionDropped; any other exit status is the remote command's own, returned
     with what it printed.
     """
-    process = connect(host, share=share)
+    # bytes, decoded here: a pipe of text would read a "\r" the command printed as "\n"
+    try:
+        process = subprocess.Popen(
+            ssh_argv(host, remote_command(host), share=share),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise _no_ssh(host) from None
     finished = threading.Event()
     if stop is not None:
         threading.Thread(target=_end_on, args=(stop, finished, process), daemon=True).start()
     try:
-        out, err = process.communicate(request(tool, args, stdin), timeout=timeout)
+        data, errors = process.communicate(request(tool, args, stdin).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
@@ -187,6 +197,7 @@ def run(
         ) from None
     finally:
         finished.set()
+    out, err = data.decode("utf-8", "replace"), errors.decode("utf-8", "replace")
     return _checked(host, Completed(process.returncode, out, err))
 
 
@@ -207,14 +218,17 @@ def connect(host: Host, *, share: bool = True) -> subprocess.Popen[str]:
             errors="replace",
         )
     except FileNotFoundError:
-        raise HostUnreachable(
-            f'cannot reach host "{host.name}": there is no ssh command here (install OpenSSH\'s '
-            "client)"
-        ) from None
+        raise _no_ssh(host) from None
+
+
+def _no_ssh(host: Host) -> HostUnreachable:
+    return HostUnreachable(
+        f'cannot reach host "{host.name}": there is no ssh command here (install OpenSSH\'s client)'
+    )
 
 
 def _end_on(
-    stop: threading.Event, finished: threading.Event, process: subprocess.Popen[str]
+    stop: threading.Event, finished: threading.Event, process: subprocess.Popen[Any]
 ) -> None:
     while not finished.is_set():
         if stop.wait(0.1):

@@ -13,7 +13,16 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "imessenger"
 #: The tmux adapter: the one package that imports libtmux or runs the tmux program.
 TMUX = PACKAGE / "tmux"
-PURE = ("protocol", "screen", "names", "policy", "errors", "agent_setup", "hook_events")
+PURE = (
+    "protocol",
+    "screen",
+    "names",
+    "policy",
+    "errors",
+    "agent_setup",
+    "hook_events",
+    "visible",
+)
 #: Modules that reach tmux, the database or the process table (with their submodules).
 IMPURE = {
     "imessenger.tmux",
@@ -104,7 +113,7 @@ def test_the_store_and_the_tmux_package_know_nothing_of_each_other() -> None:
         assert not reached, f"tmux/{path.name} imports {sorted(reached)}"
 
 
-@pytest.mark.parametrize("name", ["protocol", "screen", "names", "policy"])
+@pytest.mark.parametrize("name", ["protocol", "screen", "names", "policy", "visible"])
 def test_docstring_examples_of_the_pure_modules(name: str) -> None:
     module = importlib.import_module(f"imessenger.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

@@ -23,7 +23,7 @@ import pytest
 from libtmux.session import Session
 
 from imessenger import protocol
-from imessenger.demo.agent import Event, KeyReader, parse_directives, read_message
+from imessenger.demo.agent import Event, KeyReader, parse_directives, read_message, unescape
 
 ROOT = Path(__file__).resolve().parent.parent
 START = "<<IMSG-REPLY {id}>>"
@@ -524,3 +524,13 @@ def test_read_message_finds_id_body_and_directives() -> None:
     assert plain.directives.exit
     assert parse_directives("ASK[touch f]").ask_options == 3
     assert parse_directives("ASK[touch f] SLOWKEY[1200]").slowkey_ms == 1200
+
+
+def test_unescape_decodes_the_answer_and_the_command_it_asks_about() -> None:
+    spelled = r"UNESCAPE ASK[\u202erm \x1b\x5d2;t\x07] a\x00b \\x41 \q"  # \x5d: "]"
+    directives = parse_directives(spelled)
+    assert directives.unescape
+    assert directives.ask == "\u202erm \x1b]2;t\x07"
+    assert unescape(spelled.split("] ")[1]) == "a\x00b \\x41 \\q"  # "\\" is one backslash
+    assert not parse_directives(r"ASK[\x41]").unescape
+    assert parse_directives(r"ASK[\x41]").ask == r"\x41"

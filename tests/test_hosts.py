@@ -505,3 +505,30 @@ def test_a_host_that_answers_nothing_is_a_timeout_not_a_hang(
     assert listed.exit_code == 1
     assert 'host "box"' in listed.stderr
     assert took < ssh.CONNECT_TIMEOUT_S + 10, took
+
+
+@pytest.mark.ssh
+def test_what_a_host_prints_of_an_agent_is_shown_safely_here(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    from test_hostile_text import ALL_NAMED, assert_shown_safely, escaped, on_terminal
+
+    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
+    message = f"UNESCAPE {escaped(ALL_NAMED)}"
+    # the command there prints to a pipe, exactly; here, to a terminal, made visible
+    code, shown = on_terminal("send", "box:w2", message)
+    assert code == 0, shown
+    assert_shown_safely(shown)
+    assert "osc52: ␛]52;c;cm0gLXJmIH4K␇" in shown
+    assert "bidi: \\u202etxt.exe\\u202c" in shown
+    piped = subprocess.run([*python_cli(), "send", "box:w2", message], capture_output=True)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == f"UNESCAPE {ALL_NAMED}\n".encode()
+    # what every host printed (the log there, under its name)
+    code, shown = on_terminal("inbox", "--waiting")
+    assert_shown_safely(shown)
+    code, shown = on_terminal("log", "box:w2")
+    assert code == 0, shown
+    assert_shown_safely(shown)
+    assert "UNESCAPE osc52: ␛]52;c;" in shown

@@ -23,7 +23,8 @@ on one ``services`` base whose services (tmux, the caller, the configuration, th
 are made on first use, so that a command pays only for what it touches. The
 dataclasses they return are in ``values``. The value types the interfaces need
 (``MessageState``, ``Choice``, ``SessionView`` ...) can be imported from here;
-their modules load when first used.
+their modules load when first used. So can the functions that show an agent's text
+to a person (``visible``, ``for_terminal``, ``json_text``: see imessenger.visible).
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ from imessenger.api.values import first_line as first_line
 from imessenger.api.values import parse_choice as parse_choice
 from imessenger.api.watching import WatchActions
 from imessenger.history import Event as Event
+from imessenger.visible import for_terminal as for_terminal
+from imessenger.visible import json_text as json_text
+from imessenger.visible import visible as visible
 
 if TYPE_CHECKING:
     from imessenger.approval import Approval as Approval

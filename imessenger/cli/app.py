@@ -1,4 +1,5 @@
-"""What both command lines share: the click group class, the socket option, the Api.
+"""What both command lines share: the click group class, the socket option, the Api, and
+:func:`echo`, how text that may hold an agent's is printed.
 
 A command gets the :class:`imessenger.api.Api` of its run with ``@pass_api``.
 """
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from imessenger import __version__
-from imessenger.api import Api
+from imessenger.api import Api, for_terminal
 from imessenger.errors import ImessengerError
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -50,7 +51,7 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except ImessengerError as error:
-            click.echo(f"Error: {error}", err=True)
+            echo(f"Error: {error}", err=True)  # it may quote an agent's text
             sys.exit(error.exit_code)
 
 
@@ -84,3 +85,26 @@ def version_option(prog: str) -> Callable[[F], F]:
 
 
 pass_api = click.make_pass_decorator(Api)
+
+
+def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print ``text``, which may hold an agent's text (or a pane's, or another host's).
+
+    To a terminal, control and invisible characters are shown as stand-ins
+    (:func:`imessenger.visible.for_terminal`: line feeds and tabs keep their meaning),
+    so that nothing in it can act on the terminal: set the clipboard, retitle the
+    window, move the cursor. To anything else (a file, a pipe) it is written exactly as
+    it is: ``imessenger send w1 ... > file`` keeps every byte of the reply (click.echo
+    alone would take ANSI sequences out there).
+    """
+    stream = sys.stderr if err else sys.stdout
+    if _is_terminal(stream):
+        text = for_terminal(text)
+    click.echo(text, err=err, nl=nl, color=True)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no such method, or closed
+        return False

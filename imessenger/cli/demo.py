@@ -12,6 +12,7 @@ import click
 from click.core import ParameterSource
 
 from imessenger.api import Api
+from imessenger.cli.app import echo
 from imessenger.cli.render import event_line, print_prompt, report_approval
 from imessenger.errors import ImessengerError
 
@@ -40,30 +41,31 @@ def tour_socket(ctx: click.Context) -> str:
 
 
 def _render(result: Result) -> None:
-    """Print a step's result as the real command prints it."""
+    """Print a step's result as the real command prints it (the agents' text made visible
+    on a terminal)."""
     from imessenger.demo.tour import Approved, Logged, Sent, Started, Stopped, Waiting
 
     if isinstance(result, Started):
         view = result.view
-        click.echo(f'started "{view.name}" ({view.agent}) in {view.directory}')
+        echo(f'started "{view.name}" ({view.agent}) in {view.directory}')
     elif isinstance(result, Sent):
         sent = result.result
         if sent.reply is not None:
-            click.echo(sent.reply)
+            echo(sent.reply)
         else:
-            click.echo(f"message {sent.message.id} {sent.outcome.value}")
+            echo(f"message {sent.message.id} {sent.outcome.value}")
     elif isinstance(result, Waiting):
         for index, prompt in enumerate(result.prompts):
             if index:
-                click.echo()
+                echo()
             print_prompt(prompt)
     elif isinstance(result, Approved):
         report_approval(result.approval)
     elif isinstance(result, Logged):
         for event in result.events:
-            click.echo(event_line(event))
+            echo(event_line(event))
     elif isinstance(result, Stopped):
-        click.echo(f'stopped "{result.name}" ({result.how})')
+        echo(f'stopped "{result.name}" ({result.how})')
 
 
 def _show(step: Step) -> None:

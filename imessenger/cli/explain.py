@@ -8,20 +8,20 @@ quotes (a rule drawn with one character as ``"─" × 200``); a pattern as
 in that key's list, from 0, so that it can be found in the profile and replaced in
 one's own config.
 
-Nothing from the pane or the profile reaches the terminal as it is: control
-characters are shown as the Unicode control pictures (ESC as ``␛``, a tab as ``␉``,
-a line break inside a text as ``␊``), DEL and C1 characters and the invisible
-format characters (zero-width, bidirectional overrides) as ``\\xNN`` or ``\\uNNNN``.
-In JSON, those same characters are written as ``\\u`` escapes.
+Nothing from the pane or the profile reaches the terminal as it is: every text is
+shown with :func:`imessenger.visible.visible` (ESC as ``␛``, a tab as ``␉``, a line
+break inside a text as ``␊``, C1 and invisible characters as ``\\xNN`` or
+``\\uNNNN``), and the JSON with :func:`imessenger.visible.json_text` (those same
+characters as ``\\u`` escapes).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
 import time
 from typing import TYPE_CHECKING, Any
+
+from imessenger.api import json_text, visible
 
 if TYPE_CHECKING:
     from imessenger.api import (
@@ -37,35 +37,10 @@ if TYPE_CHECKING:
         ScreenLine,
     )
 
-#: The invisible format characters that hide or reorder text, as a regex character range.
-_INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
-#: Characters never written to the terminal as they are: C0 controls, DEL and C1
-#: controls, and the invisible ones.
-_UNSEEN = re.compile(f"[\x00-\x1f\x7f-\x9f{_INVISIBLE}]")
 #: How long a line made of one character must be to be shown as that character × length.
 _RULE = 8
 #: The indent of a pattern under the line it matched.
 _UNDER = " " * 10
-
-
-def visible(text: str) -> str:
-    """Return ``text`` with every control or invisible character replaced by a stand-in.
-
-    >>> visible("a\\x1b[2Jb\\tc\\u202ed")
-    'a␛[2Jb␉c\\\\u202ed'
-    """
-    return _UNSEEN.sub(_stand_in, text)
-
-
-def _stand_in(found: re.Match[str]) -> str:
-    code = ord(found.group())
-    if code < 0x20:
-        return chr(0x2400 + code)  # the Unicode control pictures: ␛ for ESC, ␉ for a tab
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}"
 
 
 def quoted(text: str) -> str:
@@ -383,14 +358,10 @@ def _tools(tools: str) -> list[str]:
 
 # --- JSON -------------------------------------------------------------------------------
 
-#: What JSON leaves as it is (with ensure_ascii off) but a terminal must not get raw.
-_JSON_UNSEEN = re.compile(f"[\x7f-\x9f{_INVISIBLE}]")
-
 
 def as_json(explained: Explained) -> str:
     """Return the explanation as JSON: the Api's value whole, and the line that decided."""
     data: dict[str, Any] = dataclasses.asdict(explained)
     decided = explained.explanation.decided_by
     data["explanation"]["decided_by"] = dataclasses.asdict(decided) if decided else None
-    text = json.dumps(data, ensure_ascii=False, indent=2)
-    return _JSON_UNSEEN.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+    return json_text(data)

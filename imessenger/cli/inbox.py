@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from imessenger.api import Api, split_target
-from imessenger.cli.app import pass_api
+from imessenger.api import Api, json_text, split_target
+from imessenger.cli.app import echo, pass_api
 from imessenger.cli.remote import print_each, relay
 from imessenger.cli.render import event_line, print_prompt, when
 from imessenger.errors import ImessengerError
@@ -40,9 +39,9 @@ def _print_entries(entries: list[InboxEntry], *, show_read: bool) -> None:
         mark = ""
         if show_read:
             mark = "new   " if entry.read_at is None else "read  "
-        click.echo(f"{mark}{when(entry.created_at)}  {entry.kind:<7}  {entry.title}")
+        echo(f"{mark}{when(entry.created_at)}  {entry.kind:<7}  {entry.title}")
         for line in entry.body.splitlines():
-            click.echo(f"    {line}".rstrip())
+            echo(f"    {line}".rstrip())
 
 
 # --- live prompts --------------------------------------------------------------------------
@@ -89,13 +88,13 @@ def _waiting(api: Api, as_json: bool) -> None:
         asking = [{"host": None, **_session_json(p.session, p.agent, p.state, p)} for p in prompts]
         for answer in answers:
             asking += [{**row, "host": answer.host} for row in _json_of(answer, "asking")]
-        click.echo(json.dumps({"asking": asking}, ensure_ascii=False, indent=2))
+        echo(json_text({"asking": asking}))
     else:
         if not prompts and not answers:
             click.echo("no session is asking for permission", err=True)
         for index, prompt in enumerate(prompts):
             if index:
-                click.echo()
+                echo()
             print_prompt(prompt)
         print_each(answers)
     if not all(a.answered for a in answers):
@@ -107,7 +106,7 @@ def _json_of(answer: FromHost, key: str) -> list[dict[str, Any]]:
     try:
         rows = answer.json()[key]
     except (ImessengerError, KeyError, TypeError) as error:
-        click.echo(f"Error: {error}", err=True)
+        echo(f"Error: {error}", err=True)
         return []
     return list(rows)
 
@@ -152,7 +151,7 @@ def inbox(
     found = api.inbox(session, peek=peek, include_read=show_all)
     answers = api.every_host("imessenger", ["inbox", *flags]) if session is None else []
     for warning in found.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     if as_json:
         data: dict[str, Any] = {
             "owner": found.owner,
@@ -163,7 +162,7 @@ def inbox(
         data["entries"] = [{"host": None, **entry} for entry in data["entries"]]
         for answer in answers:
             data["entries"] += [{**e, "host": answer.host} for e in _json_of(answer, "entries")]
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        echo(json_text(data))
         if not all(a.answered for a in answers):
             sys.exit(1)
         return
@@ -180,7 +179,7 @@ def inbox(
         click.echo(f'session "{session}" is not running', err=True)
     elif found.prompt is not None:
         if found.entries:
-            click.echo()
+            echo()
         print_prompt(found.prompt)
     else:
         click.echo(f'"{session}" is not asking for permission (it is {found.live.state})', err=True)
@@ -218,11 +217,11 @@ def log(api: Api, session: str | None, limit: int, as_json: bool) -> None:
         relay(api, host, "imessenger", args)
     shown = api.log(session, limit=limit)
     if as_json:
-        click.echo(json.dumps([e.fields for e in shown.events], ensure_ascii=False, indent=2))
+        echo(json_text([e.fields for e in shown.events]))
         return
     if not shown.events:
         whose = f' for "{shown.session}"' if shown.session else ""
         click.echo(f"nothing in the log{whose} yet", err=True)
         return
     for event in shown.events:
-        click.echo(event_line(event))
+        echo(event_line(event))

@@ -14,6 +14,7 @@ from imessenger.api import Api, split_target
 from imessenger.cli.app import (
     CONTEXT_SETTINGS,
     Group,
+    echo,
     not_blank,
     pass_api,
     socket_option,
@@ -146,7 +147,7 @@ def list_(api: Api, include_all: bool, only: str | None, as_json: bool) -> None:
             try:
                 rows += [_seen(api, {**row, "host": answer.host}) for row in answer.json()]
             except ImessengerError as error:
-                click.echo(f"Error: {error}", err=True)
+                echo(f"Error: {error}", err=True)
                 failed = True
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -197,7 +198,7 @@ def _print_rows(rows: list[dict[str, Any]], *, with_host: bool) -> None:
     table = [tuple(line[i] for i in keep) for line in [header, *cells]]
     widths = [max(len(line[i]) for line in table) for i in range(len(keep))]
     for line in table:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+        echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
 
 
 @cli.command()
@@ -258,7 +259,7 @@ def logs(api: Api, name: str, lines: int) -> None:
     host = api.host_of(name)
     if host is not None:
         relay(api, host, "isesh", ["logs", split_target(name)[1], "-n", str(lines)])
-    click.echo(api.logs(name, lines))
+    echo(api.logs(name, lines))
 
 
 @cli.command()
@@ -286,7 +287,7 @@ def explain(api: Api, name: str, as_json: bool) -> None:
     if host is not None:
         relay(api, host, "isesh", ["explain", split_target(name)[1], *["--json"] * as_json])
     explained = api.explain(name)
-    click.echo(explanation_json(explained) if as_json else render(explained))
+    echo(explanation_json(explained) if as_json else render(explained))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -13,8 +12,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from imessenger.api import Api, split_target
-from imessenger.cli.app import pass_api
+from imessenger.api import Api, json_text, split_target
+from imessenger.cli.app import echo, pass_api
 from imessenger.cli.remote import relay
 from imessenger.errors import UsageError
 
@@ -84,8 +83,8 @@ def _read_message(message: str | None, file: Path | None) -> str:
 
 def _print_json(result: SendResult) -> None:
     record = result.message
-    click.echo(
-        json.dumps(
+    echo(
+        json_text(
             {
                 "id": record.id,
                 "target": record.target,
@@ -100,9 +99,7 @@ def _print_json(result: SendResult) -> None:
                 "delivered_at": record.delivered_at,
                 "replied_at": record.replied_at,
                 "timings_ms": result.timings,
-            },
-            ensure_ascii=False,
-            indent=2,
+            }
         )
     )
 
@@ -176,19 +173,18 @@ def send(
             _print_json(failed.result)
         raise
     except KeyboardInterrupt as interrupted:
-        click.echo(
-            "interrupted: the message stays recorded; a late reply goes to your inbox", err=True
-        )
+        echo("interrupted: the message stays recorded; a late reply goes to your inbox", err=True)
         code = 128 + interrupted.signum if isinstance(interrupted, _Stopped) else EXIT_INTERRUPTED
         sys.exit(code)
     if as_json:
         _print_json(result)
     elif result.outcome is MessageState.REPLIED:
-        # as it came, ended by one line break (--json tells "x" from "x\n")
+        # as it came, ended by one line break (--json tells "x" from "x\n"); on a
+        # terminal, with its control characters shown (see imessenger.visible)
         reply = result.reply or ""
-        click.echo(reply, nl=not reply.endswith("\n"))
+        echo(reply, nl=not reply.endswith("\n"))
     elif result.outcome is MessageState.PENDING:
-        click.echo(
+        echo(
             f"message {result.message.id} is pending: {result.why}; it will be delivered "
             f"when the session is ready (`imessenger deliver {target}`)",
             err=True,
@@ -199,16 +195,16 @@ def send(
         MessageState.ENDED,
     ):
         if result.reply is not None:  # found, though the store could not keep it
-            click.echo(result.reply, nl=not result.reply.endswith("\n"))
-        click.echo(f"message {result.message.id} {result.outcome.value}: {result.why}", err=True)
+            echo(result.reply, nl=not result.reply.endswith("\n"))
+        echo(f"message {result.message.id} {result.outcome.value}: {result.why}", err=True)
     elif result.outcome is MessageState.TIMED_OUT:
-        click.echo(
+        echo(
             f"no reply from {target} to message {result.message.id} within the timeout; "
             "a later reply goes to your inbox (`imessenger inbox`)",
             err=True,
         )
     else:
-        click.echo(f"message {result.message.id} {result.outcome.value}", err=True)
+        echo(f"message {result.message.id} {result.outcome.value}", err=True)
     if result.outcome is MessageState.PENDING:
         sys.exit(EXIT_PENDING)
     if result.outcome is MessageState.TIMED_OUT:
@@ -229,7 +225,7 @@ def _send_on_host(
     try:
         relay(api, host, "imessenger", args, stdin=body, waits_s=waits)
     except (ConnectionDropped, HostTimedOut) as lost:
-        click.echo(
+        echo(
             f"Error: {lost}. The message may have been delivered; it is not sent again: "
             f"look with `imessenger log {target}`; a late reply goes to your inbox on "
             f"{host.name} (`imessenger inbox`)",
@@ -283,8 +279,8 @@ def deliver(api: Api, target: str | None) -> None:
         name = done.message.target
         if done.outcome is MessageState.PENDING:
             left += 1
-            click.echo(f"{done.message.id} -> {name}: still pending ({done.why})")
+            echo(f"{done.message.id} -> {name}: still pending ({done.why})")
         else:
-            click.echo(f"{done.message.id} -> {name}: {done.outcome.value}")
+            echo(f"{done.message.id} -> {name}: {done.outcome.value}")
     if left:
         sys.exit(EXIT_PENDING)

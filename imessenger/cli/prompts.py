@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING
 
 import click
 
-from imessenger.api import Api, parse_choice, split_target
-from imessenger.cli.app import pass_api
+from imessenger.api import Api, json_text, parse_choice, split_target
+from imessenger.cli.app import echo, pass_api
 from imessenger.cli.remote import print_each
 from imessenger.cli.render import approval_json, report_approval, report_host_approval
 
@@ -28,7 +27,7 @@ def _answer_all(api: Api, choice_text: str | None) -> bool:
     for name, why in done.skipped:
         click.echo(f'"{name}" skipped: {why}', err=True)
     for name, error in done.failed:
-        click.echo(f'"{name}" not answered: {error}', err=True)
+        echo(f'"{name}" not answered: {error}', err=True)
     summary = f"answered {len(done.approvals)} of {done.asked} asking session(s)"
     if done.skipped:
         summary += f", {len(done.skipped)} skipped"
@@ -106,7 +105,7 @@ def approve(
 
 def _report(approval: Approval, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(approval_json(approval), ensure_ascii=False, indent=2))
+        echo(json_text(approval_json(approval)))
     else:
         report_approval(approval)
 

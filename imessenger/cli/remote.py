@@ -4,7 +4,10 @@
 ssh (see imessenger.ssh), the call as JSON on stdin: ``isesh ARGS`` or ``imessenger
 ARGS``, as this host's user, once the protocol checks. :func:`relay` is the calling side: it prints
 what the remote command printed and exits with its status; :func:`print_each` prints
-what every host printed, for the commands that look at all of them.
+what every host printed, for the commands that look at all of them. What a host printed
+is printed here as a command here prints its own output (:func:`imessenger.cli.app.echo`):
+the remote command writes to a pipe, so exactly; here, to a terminal, with its control
+characters shown.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from imessenger import __version__
+from imessenger.cli.app import echo
 
 if TYPE_CHECKING:
     from imessenger.api import Api, FromHost, Host
@@ -123,9 +127,9 @@ def relay(
     """Run ``TOOL ARGS`` on ``host``, print what it printed, exit with its status."""
     done = api.on_host(host, tool, args, stdin=stdin, waits_s=waits_s)
     if done.stdout:
-        click.echo(done.stdout, nl=False)
+        echo(done.stdout, nl=False)
     if done.stderr:
-        click.echo(done.stderr, nl=False, err=True)
+        echo(done.stderr, nl=False, err=True)
     sys.exit(done.code)
 
 
@@ -136,12 +140,12 @@ def print_each(answers: list[FromHost]) -> bool:
     """
     for answer in answers:
         if answer.done is None:
-            click.echo(f"Error: {answer.error}", err=True)
+            echo(f"Error: {answer.error}", err=True)
             continue
         if answer.done.stdout or answer.done.stderr:
-            click.echo(f"-- on host {answer.host} --")
+            echo(f"-- on host {answer.host} --")
         if answer.done.stdout:
-            click.echo(answer.done.stdout, nl=False)
+            echo(answer.done.stdout, nl=False)
         if answer.done.stderr:
-            click.echo(answer.done.stderr, nl=False, err=True)
+            echo(answer.done.stderr, nl=False, err=True)
     return all(answer.answered for answer in answers)

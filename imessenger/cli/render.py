@@ -1,11 +1,16 @@
-"""How the commands show prompts, approvals and history: shared by inbox, approve, log, demo."""
+"""How the commands show prompts, approvals and history: shared by inbox, approve, log, demo.
+
+They print with :func:`imessenger.cli.app.echo`: on a terminal, an agent's text in them
+(a prompt's question, subject and labels, a log's messages) has its control characters
+shown as stand-ins.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
 
-import click
+from imessenger.cli.app import echo
 
 if TYPE_CHECKING:
     from imessenger.api import Approval, Event, HostApproval, PromptView
@@ -29,16 +34,16 @@ def one_line(text: str, width: int = 72) -> str:
 def print_prompt(prompt: PromptView) -> None:
     """Print a live prompt: question, subject, each option with its keys and command, and
     its id."""
-    click.echo(f'"{prompt.session}" ({prompt.agent}) asks: {prompt.question}')
+    echo(f'"{prompt.session}" ({prompt.agent}) asks: {prompt.question}')
     for line in prompt.subject.splitlines():
-        click.echo(f"    {line}")
+        echo(f"    {line}")
     width = max(len(f"{o.key}. {o.label}") for o in prompt.options)
     for option in prompt.options:
         keys = " ".join(option.keys)
         label = f"{option.key}. {option.label}".ljust(width)
-        click.echo(f"  {label}  key {keys:<6} {option.command or '-'}".rstrip())
+        echo(f"  {label}  key {keys:<6} {option.command or '-'}".rstrip())
     if prompt.id is not None:
-        click.echo(f"  prompt {prompt.id}")
+        echo(f"  prompt {prompt.id}")
 
 
 def report_approval(approval: Approval) -> None:
@@ -47,18 +52,18 @@ def report_approval(approval: Approval) -> None:
 
     verb = "denied" if approval.choice is Choice.NO else "approved"
     keys = " ".join(approval.keys)
-    click.echo(
+    echo(
         f'{verb} "{approval.session}": {approval.prompt.about()} -- {describe(approval.choice)} '
         f'(pressed {keys}: "{approval.option.label}")'
     )
     for sent in approval.delivered:
         why = f" ({sent.why})" if sent.why and sent.outcome is not MessageState.QUEUED else ""
-        click.echo(
+        echo(
             f'waiting message {sent.message.id} to "{approval.session}": {sent.outcome.value}{why}',
             err=True,
         )
     if approval.delivery_error:
-        click.echo(
+        echo(
             f'warning: waiting messages to "{approval.session}" were not delivered: '
             f"{approval.delivery_error}",
             err=True,
@@ -91,14 +96,12 @@ def report_host_approval(answered: HostApproval) -> None:
     from imessenger.api import Choice, describe
 
     verb = "denied" if answered.choice is Choice.NO else "approved"
-    click.echo(
+    echo(
         f'{verb} "{answered.session}": {answered.about} -- {describe(answered.choice)} '
         f'(pressed {" ".join(answered.keys)}: "{answered.option}")'
     )
     if answered.delivered:
-        click.echo(
-            f'delivered {answered.delivered} waiting message(s) to "{answered.session}"', err=True
-        )
+        echo(f'delivered {answered.delivered} waiting message(s) to "{answered.session}"', err=True)
 
 
 def event_line(shown: Event) -> str:

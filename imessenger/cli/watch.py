@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from pathlib import Path
 
 import click
 
-from imessenger.api import Api, check_name
-from imessenger.cli.app import not_blank, pass_api
+from imessenger.api import Api, check_name, json_text
+from imessenger.cli.app import echo, not_blank, pass_api
 
 # --- watch ---------------------------------------------------------------------------------
 
@@ -88,12 +87,12 @@ def status(api: Api, as_json: bool, plain: bool, follow: bool) -> None:
             raise click.UsageError("--follow prints JSON lines: give --json too")
         try:
             for data in api.follow_status():
-                click.echo(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+                echo(json_text(data, compact=True))
         except (BrokenPipeError, KeyboardInterrupt):
             sys.exit(0)  # nobody reads any more
     report = api.status()
     if as_json:
-        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+        echo(json_text(report.as_json()))
     elif plain:
         click.echo(report.plain())
     else:
@@ -174,7 +173,7 @@ def _answer_from_menu(
     except ImessengerError as error:
         failed = error
         text = f"imessenger: {error}"
-    click.echo(text, err=True)
+    echo(text, err=True)
     with contextlib.suppress(ImessengerError):  # the client may have gone meanwhile
         api.show_message(client, text)
     if failed is not None:
@@ -228,9 +227,9 @@ def approve_menu(
         raise click.UsageError("--prompt goes with --answer")
     menu = api.approval_menu(_command(), client)
     if print_only:
-        click.echo(menu.title.strip())
+        echo(menu.title.strip())
         for item in menu.items:
-            click.echo(f"{item.label}\t{item.key}\t{item.command}" if item.label else "")
+            echo(f"{item.label}\t{item.key}\t{item.command}" if item.label else "")
         return
     api.show_menu(client, menu)
 
@@ -297,9 +296,9 @@ def compose(api: Api, target: str | None, wait_key: bool) -> None:
             return
         result = api.send(name, body, wait=False)
         why = f" ({result.why})" if result.why else ""
-        click.echo(f"message {result.message.id} to {name}: {result.outcome.value}{why}")
+        echo(f"message {result.message.id} to {name}: {result.outcome.value}{why}")
     except ImessengerError as error:
-        click.echo(f"Error: {error}", err=True)
+        echo(f"Error: {error}", err=True)
         if not wait_key:
             sys.exit(error.exit_code)
     finally:

@@ -69,6 +69,10 @@ Directives, written anywhere in the message body:
     ``--allow`` prefix lets through is asked about first, like ``ASK``.
 ``NOREPLY``
     answer nothing.
+``UNESCAPE``
+    decode ``\\xNN``, ``\\uNNNN`` and ``\\\\`` in the answer and in ``ASK[...]``'s
+    command first: the tests' way to have an agent answer or ask with control
+    characters (ESC, NUL, C1) and invisible ones, which a pasted message cannot hold.
 ``EXIT``
     exit with status 0 instead of answering.
 
@@ -148,7 +152,7 @@ DROP_WINDOW = 0.15  # seconds after a DROPKEY prompt appears in which its keys a
 HELP = (
     "  Type a message and press Enter; a paste is inserted without submitting.",
     "  Directives: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] BUSY[ms] LINES[n] REPLYCMD",
-    "              NOREPLY EXIT",
+    "              NOREPLY EXIT UNESCAPE",
     "  Quit with /exit, Ctrl-D on an empty input, or Ctrl-C twice.",
 )
 
@@ -156,6 +160,7 @@ _ASK = re.compile(r"\bASK(2?)\[([^\]\n]*)\]")
 _BUSY = re.compile(r"\bBUSY\[(\d+)\]")
 _LINES = re.compile(r"\bLINES\[(\d+)\]")
 _SLOWKEY = re.compile(r"\bSLOWKEY\[(\d+)\]")
+_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|(\\))")
 _CONTROL = re.compile("[\x00-\x1f\x7f\x80-\x9f]")
 
 
@@ -349,16 +354,28 @@ class Directives:
     replycmd: bool = False
     noreply: bool = False
     exit: bool = False
+    unescape: bool = False
+
+
+def unescape(text: str) -> str:
+    """Decode ``\\xNN``, ``\\uNNNN`` and ``\\\\`` (UNESCAPE); any other backslash stays."""
+
+    def decoded(found: re.Match[str]) -> str:
+        code = found.group(1) or found.group(2)
+        return chr(int(code, 16)) if code else "\\"
+
+    return _ESCAPE.sub(decoded, text)
 
 
 def parse_directives(text: str) -> Directives:
     """Read the directives written in ``text``."""
+    decode = re.search(r"\bUNESCAPE\b", text) is not None
     ask = _ASK.search(text)
     busy = _BUSY.search(text)
     lines = _LINES.search(text)
     slowkey = _SLOWKEY.search(text)
     return Directives(
-        ask=ask.group(2).strip() if ask else None,
+        ask=(unescape if decode else str)(ask.group(2).strip()) if ask else None,
         ask_options=2 if ask and ask.group(1) else 3,
         dropkey=re.search(r"\bDROPKEY\b", text) is not None,
         slowkey_ms=int(slowkey.group(1)) if slowkey else 0,
@@ -367,6 +384,7 @@ def parse_directives(text: str) -> Directives:
         replycmd=re.search(r"\bREPLYCMD\b", text) is not None,
         noreply=re.search(r"\bNOREPLY\b", text) is not None,
         exit=re.search(r"\bEXIT\b", text) is not None,
+        unescape=decode,
     )
 
 
@@ -869,7 +887,7 @@ class DemoAgent:
         if directives.lines is not None:
             text = "\n".join(f"line {number}" for number in range(1, directives.lines + 1))
         elif message.message_id is not None:
-            text = message.body
+            text = unescape(message.body) if directives.unescape else message.body
         else:
             count = len(message.text.split("\n"))
             self.transcript.extend(block("● ", [f"{self.options.name} got {count} line(s)"]))
@@ -1078,7 +1096,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         prog="python -m imessenger.demo.agent",
         description="A stand-in for an AI coding agent's terminal UI, to try imessenger with.",
         epilog="Directives in a message: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] BUSY[ms] LINES[n] "
-        "REPLYCMD NOREPLY EXIT (see the module docstring).",
+        "REPLYCMD NOREPLY EXIT UNESCAPE (see the module docstring).",
     )
     parser.add_argument(
         "--startup-ms",

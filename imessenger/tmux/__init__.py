@@ -33,8 +33,9 @@ in one of these ways:
   be run by the default shell, so :meth:`Tmux.new_session` runs it through ``env``.
   ``set-option`` takes values as they are.
 * ``display-message`` and menu labels and titles are expanded as formats (the
-  message with ``strftime`` too) and then drawn, where ``#[...]`` is a style:
-  :func:`drawn_literal`.
+  message with ``strftime`` too) and then drawn, where ``#[...]`` is a style, and
+  where a control character is dropped, a bidirectional override goes on to the
+  terminal, and a C1 character in a menu hangs the server: :func:`drawn_literal`.
 * A target is an id tmux gave (``%3`` pane, ``$3`` session), looked up by exact name
   in Python, or ``=NAME`` with a name :func:`imessenger.names.check_name` passed: as
   a target, a name can be read as an id (``$0``), a client, a prefix or a pattern.

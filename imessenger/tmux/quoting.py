@@ -5,7 +5,8 @@ docstring (:mod:`imessenger.tmux`). Each function here escapes for one reader:
 
 * :func:`whole_word`: the split of tmux's argv into commands (a final ``;``);
 * :func:`format_literal`: one round of format expansion (``#``);
-* :func:`drawn_literal`: expansion, then drawing (``#[...]`` styles);
+* :func:`drawn_literal`: expansion, then drawing (``#[...]`` styles, and control
+  characters, shown as stand-ins);
 * :func:`searched_literal`: expansion, then the pane search of ``#{C:...}`` (a glob);
 * :func:`control_quote`: tmux's command parser (a control client's lines, and the
   commands that ``if-shell`` and menu items run).
@@ -14,6 +15,8 @@ docstring (:mod:`imessenger.tmux`). Each function here escapes for one reader:
 from __future__ import annotations
 
 import re
+
+from imessenger.visible import visible
 
 
 def whole_word(arg: str) -> str:
@@ -44,9 +47,12 @@ def drawn_literal(text: str) -> str:
 
     tmux expands the text as a format, then draws it, where ``#[...]`` is a style and
     ``##`` one ``#``: drawing needs every ``#`` doubled, and expansion needs that
-    escaped in turn. (Control characters are not drawn.)
+    escaped in turn. Control and invisible characters are shown as their stand-ins
+    (:func:`imessenger.visible.visible`): tmux would drop a control character, pass a
+    bidirectional override on to the terminal, and a menu holding a C1 character
+    hangs the tmux server (seen on tmux 3.3a).
     """
-    return format_literal(text.replace("#", "##"))
+    return format_literal(visible(text).replace("#", "##"))
 
 
 _SEARCH_SPECIAL = {

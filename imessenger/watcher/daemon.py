@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from imessenger.errors import ImessengerError
 from imessenger.paths import ensure_data_dir, touch_private_file
 from imessenger.status import PidFile, data_file_error, log_path, running_pid
+from imessenger.visible import for_terminal
 
 if TYPE_CHECKING:
     from imessenger.sessions import Sessions
@@ -122,6 +123,14 @@ class _PrivateLog(logging.handlers.RotatingFileHandler):
         """
 
 
+class _ShownLog(logging.Formatter):
+    """Log lines for a terminal: the text of agents (a prompt's subject) and of other hosts
+    in them has its control characters shown as stand-ins (imessenger.visible)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(super().format(record))
+
+
 def log_to(path: Path | None, *, verbose: bool) -> None:
     """Send imessenger's log to ``path`` (a private rotating file), or to stderr when None.
 
@@ -136,7 +145,8 @@ def log_to(path: Path | None, *, verbose: bool) -> None:
             handler = _PrivateLog(path, maxBytes=1_000_000, backupCount=1, encoding="utf-8")
         except OSError as error:
             raise data_file_error("open the log", path, error) from error
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    shown = _ShownLog if path is None and sys.stderr.isatty() else logging.Formatter
+    handler.setFormatter(shown("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("imessenger")
     root.addHandler(handler)
     root.setLevel(level)
