@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -298,3 +299,35 @@ def test_patience_gives_up_at_slow_s(tmux: Tmux) -> None:
         time.sleep(0.02)
     assert time.monotonic() - patience.began >= 0.6
     assert patience.deadline == patience.began + 0.6
+
+
+_FIRST_CALLS_AT_ONCE = """
+import threading
+from imessenger.tmux import runner
+barrier = threading.Barrier(8)
+errors = []
+def first_call():
+    barrier.wait()
+    try:
+        runner._libtmux()
+    except BaseException as error:
+        errors.append(repr(error))
+threads = [threading.Thread(target=first_call) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(errors)
+"""
+
+
+def test_threads_that_first_call_tmux_at_once_all_get_it() -> None:
+    # The watcher's worker threads may make their first tmux call at the same moment;
+    # libtmux's modules were loaded by a step that one thread could undo under another
+    # (seen: KeyError 'libtmux' killed the watcher in the suite).
+    for _ in range(5):
+        done = subprocess.run(
+            [sys.executable, "-c", _FIRST_CALLS_AT_ONCE], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "[]", done.stdout

@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,10 @@ def _lines(output: str) -> list[str]:
     return lines
 
 
+#: Held while libtmux's modules load (the package is in sys.modules only for that moment).
+_LIBTMUX_LOADING = threading.Lock()
+
+
 @functools.cache
 def _libtmux() -> tuple[type[tmux_cmd], type[Exception]]:
     """Return libtmux's ``tmux_cmd`` and ``TmuxCommandNotFound``, loading no more of libtmux.
@@ -83,14 +88,15 @@ def _libtmux() -> tuple[type[tmux_cmd], type[Exception]]:
     load, then taken out again, so that a later ``import libtmux`` (the
     tests do) runs the package as usual and shares these same modules.
     """
-    if "libtmux" not in sys.modules:
-        spec = importlib.util.find_spec("libtmux")
-        if spec is not None:
-            sys.modules["libtmux"] = importlib.util.module_from_spec(spec)
-            try:
-                importlib.import_module("libtmux.common")
-            finally:
-                del sys.modules["libtmux"]
+    with _LIBTMUX_LOADING:  # two threads of the watcher may come here at once
+        if "libtmux.common" not in sys.modules and "libtmux" not in sys.modules:
+            spec = importlib.util.find_spec("libtmux")
+            if spec is not None:
+                sys.modules["libtmux"] = importlib.util.module_from_spec(spec)
+                try:
+                    importlib.import_module("libtmux.common")
+                finally:
+                    del sys.modules["libtmux"]
     common = importlib.import_module("libtmux.common")
     exc = importlib.import_module("libtmux.exc")
     return cast("type[tmux_cmd]", common.tmux_cmd), cast("type[Exception]", exc.TmuxCommandNotFound)
