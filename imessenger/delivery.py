@@ -515,11 +515,14 @@ class Courier:
         youngest = max(message.pasted_at or 0.0 for message in stuck)
         settle = max(0.0, min(youngest + _CLAIM_SETTLE_S - time.time(), _CLAIM_SETTLE_S))
         if time.monotonic() + settle >= deadline:
+            logger.info("claims on %s left for the next delivery: no time to settle them", target)
             return
         time.sleep(settle)
         view = self.sessions.view(target, capture=False)
         if view.pane.unread_input():
-            return  # it has not read everything yet: settle it at the next delivery
+            # it has not read everything yet: settle it at the next delivery
+            logger.info("claims on %s left for the next delivery: input unread", target)
+            return
         view, shown = self.sessions.look(view, history=5000)
         typed = view.screen.input_text or ""
         above = _above_input(shown, view.screen, view.pane.info.height)

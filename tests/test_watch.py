@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -31,7 +32,7 @@ from imessenger.config import load_config
 from imessenger.dashboard import Overview, Row, render
 from imessenger.sessions import Sessions
 from imessenger.status import read_status, running_pid
-from imessenger.store import InboxEntry, InboxKind, Store
+from imessenger.store import InboxEntry, InboxKind, MessageState, Store
 from imessenger.tmux import AgentPane, Tmux
 
 StartWatcher = Callable[[], subprocess.Popen[bytes]]
@@ -407,6 +408,40 @@ def test_the_reply_of_a_sender_killed_while_waiting_reaches_its_inbox(
         sender.wait()
     [reply] = wait_for(lambda: entries(store, "user", InboxKind.REPLY), 20, what="the reply")
     assert "answer a dead man" in reply.body
+
+
+@pytest.mark.parametrize("left", ["claimed", "pending"])
+def test_a_message_left_in_the_input_box_is_submitted_by_the_watcher_once(
+    tmux: Tmux, store: Store, watcher: StartWatcher, left: str
+) -> None:
+    # Pasted, and no key pressed: a sender killed before the key (its claim is left), or a
+    # prompt that opened before it (the message went back to pending). The box holds the
+    # message, so the session never reads as ready for a message: the watcher must
+    # still submit it from there, and only once.
+    from imessenger.config import load_config
+    from imessenger.delivery import Courier
+    from imessenger.sessions import Sessions
+
+    start_demo("w1")
+    watcher()
+    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    courier = Courier(Sessions(tmux, store, load_config()))
+    store.add_message("0b0e1e57", tmux.label, "user", "w1", "NOREPLY left in the box")
+    claimed = store.claim_pending(tmux.label, "w1")
+    assert claimed is not None
+    store.mark_pasting(claimed.id)
+    AgentPane.of(tmux, "w1").paste(courier._envelope(claimed))
+    if left == "pending":
+        store.release_claim(claimed.id)
+
+    def submitted() -> bool:
+        record = store.get_message("0b0e1e57")
+        return record is not None and record.state is MessageState.DELIVERED
+
+    wait_for(submitted, 20, what="the message submitted from the box")
+    time.sleep(0.5)  # a second paste would show by now
+    screen = AgentPane.of(tmux, "w1").look(history=1000)
+    assert screen.count("❯ [imessenger] message 0b0e1e57 from") == 1
 
 
 # --- the agents' own hooks: the prompt notice comes from the hook, checked with the screen --

@@ -273,7 +273,7 @@ class Watcher:
             and not self.notices.told_end(followed)
         ):
             followed.end_later()
-        if followed.ready and followed.name in self.view.pending_targets:
+        if self.view.deliverable(followed.name, followed.screen):
             self.jobs.deliver(followed.name)
         waiting_ids = self.view.outstanding.get(followed.name)
         if waiting_ids and (
@@ -299,11 +299,9 @@ class Watcher:
             followed.hook_due = now + HOOK_WAIT_S
 
     def _deliver_if_ready(self, name: str) -> None:
-        """Deliver to ``name`` if it has pending messages and is idle with an empty input."""
+        """Deliver to ``name`` when a delivery has work to do (:meth:`StoreView.deliverable`)."""
         followed = self.following.followed.get(name)
-        if name not in self.view.pending_targets or followed is None:
-            return
-        if followed.ready:
+        if followed is not None and self.view.deliverable(name, followed.screen):
             self.jobs.deliver(name)
 
     def _end(self, followed: Followed, *, closed: bool) -> bool:

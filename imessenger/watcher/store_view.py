@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from imessenger.errors import StoreError
+from imessenger.screen import Screen, State
 from imessenger.store import HookEventRecord, MessageState, SessionRecord, Store
 from imessenger.watcher.following import Followed
 from imessenger.watcher.retry import Retry
@@ -51,6 +52,12 @@ class StoreView:
         self.server = server
         self.records: dict[str, SessionRecord] = {}
         self.pending_targets: set[str] = set()
+        #: targets with a claim left by a sender that died: a delivery settles it whatever
+        #: the screen (the input box may hold the message itself)
+        self.claimed_targets: set[str] = set()
+        #: target -> ids of its pending messages pasted once (a prompt came before the
+        #: submit key): delivered from the input box when the box shows one of them
+        self.pasted: dict[str, list[str]] = {}
         self.outstanding: dict[str, list[str]] = {}  # target -> ids of unanswered messages
         self.unread: dict[str, int] = {}
         self.pending_count = 0
@@ -69,6 +76,17 @@ class StoreView:
             return None
         self._seen = marks
         return self.refresh()
+
+    def deliverable(self, name: str, screen: Screen) -> bool:
+        """Whether a delivery to ``name``, whose screen reads ``screen``, has work to do: it
+        has pending messages and is idle with an empty input box, or it has a claim to
+        settle, or its input box holds a message pasted once."""
+        if name not in self.pending_targets:
+            return False
+        if screen.state is State.IDLE and not screen.input_text:
+            return True
+        typed = screen.input_text or ""
+        return name in self.claimed_targets or any(i in typed for i in self.pasted.get(name, ()))
 
     def look_again(self) -> None:
         """Have the next :meth:`poll` read the store, whatever its files say."""
@@ -97,6 +115,8 @@ class StoreView:
         )
         self.records = records
         pending: set[str] = set()
+        claimed: set[str] = set()
+        pasted: dict[str, list[str]] = {}
         outstanding: dict[str, list[str]] = {}
         unwaited: set[str] = set()
         count = 0
@@ -105,6 +125,10 @@ class StoreView:
                 # a claim left by a process that died is settled by deliver_pending too
                 pending.add(message.target)
                 count += message.state is MessageState.PENDING
+                if message.state is MessageState.DELIVERING:
+                    claimed.add(message.target)
+                elif message.pasted_at is not None:
+                    pasted.setdefault(message.target, []).append(message.id)
             elif (
                 message.state in _OUTSTANDING
                 and message.reply is None
@@ -114,6 +138,7 @@ class StoreView:
                 outstanding.setdefault(message.target, []).append(message.id)
                 unwaited.add(message.id)
         self.pending_targets, self.outstanding, self.pending_count = pending, outstanding, count
+        self.claimed_targets, self.pasted = claimed, pasted
         # a sender just stopped waiting (it gave up, or was killed: the store reads a dead
         # waiter as gone): its reply may be on screen already
         stopped_waiting = bool(unwaited - self._unwaited)
