@@ -173,7 +173,7 @@ def _in_pane(owner: PaneOwner, claimed: str | None, tmux: Tmux) -> Caller:
         server=owner.server,
         home=owner.home,
         config=owner.config,
-        instance=instance_of(owner.session_id, owner.session_created),
+        instance=instance_of(owner.server_pid, owner.session_id, owner.session_created),
     )
 
 
@@ -188,7 +188,7 @@ def _claim(claimed: str | None, tmux: Tmux) -> Caller:
         claimed,
         agent=True,
         server=tmux.label,
-        instance=instance_of(owner.session_id, owner.session_created),
+        instance=instance_of(owner.server_pid, owner.session_id, owner.session_created),
     )
 
 

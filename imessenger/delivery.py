@@ -1033,7 +1033,8 @@ class Courier:
         ]
         if any(m.target_instance for m in late):
             running = {
-                p.session: instance_of(p.session_id, p.session_created) for p in self.tmux.panes()
+                p.session: instance_of(p.server_pid, p.session_id, p.session_created)
+                for p in self.tmux.panes()
             }
             late = [m for m in late if m.target_instance in ("", running.get(m.target))]
         screens: dict[str, str] = {}

@@ -99,7 +99,8 @@ class SessionView:
     @property
     def instance(self) -> str:
         """Which run of the session this is: a session started again under its name is another."""
-        return instance_of(self.pane.info.session_id, self.pane.info.session_created)
+        info = self.pane.info
+        return instance_of(info.server_pid, info.session_id, info.session_created)
 
     @property
     def age(self) -> float:
@@ -225,7 +226,7 @@ class Sessions:
             if extra.files:
                 shutil.rmtree(files_dir, ignore_errors=True)
             raise
-        instance = instance_of(pane.session_id, pane.session_created)
+        instance = instance_of(pane.server_pid, pane.session_id, pane.session_created)
         try:
             self.store.record_session(
                 self.tmux.label,

@@ -563,15 +563,16 @@ def _waiter(waiting: bool) -> tuple[int | None, int | None]:
     return pid, start_time(pid)
 
 
-def instance_of(session_id: str, session_created: float) -> str:
-    """Name one run of a session for good: its tmux id and when it was created
-    ("$3:1733040000").
+def instance_of(server_pid: int, session_id: str, session_created: float) -> str:
+    """Name one run of a session for good: its tmux server's process, its tmux id and when
+    it was created ("4711$3:1733040000").
 
     A session stopped and started again under the same name is another instance;
-    so is one on a tmux server started anew, which numbers its sessions from 0 again.
-    A pane split or respawned in it leaves it the same.
+    so is one on a tmux server started anew, which numbers its sessions from 0 again
+    (in the same second, too: its process is another). A pane split or respawned in it
+    leaves it the same.
     """
-    return f"{session_id}:{session_created:.0f}"
+    return f"{server_pid}{session_id}:{session_created:.0f}"
 
 
 def ended_for(name: str) -> str:

@@ -26,7 +26,7 @@ from imessenger.errors import PolicyRefused, UsageError
 from imessenger.mcp_server import build_server
 from imessenger.names import ReservedName
 from imessenger.sessions import Sessions
-from imessenger.store import Store
+from imessenger.store import Store, instance_of
 from imessenger.tmux import AgentPane, Tmux
 
 EXIT_USAGE = UsageError.exit_code
@@ -295,3 +295,27 @@ def test_the_mcp_server_of_a_session_that_ended_acts_no_more(
     anyio.run(serve)
     with Store.open() as store:
         assert store.list_messages(limit=None) == []  # nothing was sent in its name
+
+
+def test_a_session_on_a_server_started_anew_in_the_same_second_is_another_run(
+    tmux: Tmux, other_server: Tmux, tmp_path: Path
+) -> None:
+    # A server started anew numbers its sessions from $0 again, and tmux gives creation
+    # times in whole seconds: the same name, id and second can come back at once (seen:
+    # a pending message for the old w1 reached the new one). The server is another.
+    for _ in range(5):
+        first = tmux.new_session("w1", tmp_path, ["cat"], environment={}, width=80, height=24)
+        second = other_server.new_session(
+            "w1", tmp_path, ["cat"], environment={}, width=80, height=24
+        )
+        if (first.session_id, first.session_created) == (
+            second.session_id,
+            second.session_created,
+        ):
+            break
+        tmux.run("kill-server")
+        other_server.run("kill-server")
+    assert (first.session_id, first.session_created) == (second.session_id, second.session_created)
+    assert instance_of(first.server_pid, first.session_id, first.session_created) != (
+        instance_of(second.server_pid, second.session_id, second.session_created)
+    )

@@ -23,6 +23,7 @@ OWNER_FORMAT = "\t".join(
         "#{" + HOME_OPTION + "}",
         "#{" + CONFIG_OPTION + "}",
         "#{session_created}",
+        "#{pid}",
     ]
 )
 
@@ -43,6 +44,7 @@ PANE_FORMAT = "\t".join(
         "#{pane_tty}",
         "#{pane_in_mode}",
         "#{session_id}",
+        "#{pid}",
     ]
 )
 
@@ -66,16 +68,27 @@ class PaneOwner:
     server: str = ""
     #: when the session was created (whole seconds since the epoch)
     session_created: float = 0.0
+    #: the process id of the tmux server (a server started anew has another)
+    server_pid: int = 0
 
     @classmethod
     def parse(cls, line: str, server: str) -> PaneOwner | None:
         """Build a PaneOwner from one line printed with ``OWNER_FORMAT``; None without a pid."""
-        fields = (line.split("\t") + [""] * 8)[:8]
-        pid, tty, session_id, session, agent, home, config, created = fields
+        fields = (line.split("\t") + [""] * 9)[:9]
+        pid, tty, session_id, session, agent, home, config, created, server_pid = fields
         if not pid.isdigit():
             return None
         return cls(
-            int(pid), tty, session_id, session, agent, home, config, server, _seconds(created)
+            int(pid),
+            tty,
+            session_id,
+            session,
+            agent,
+            home,
+            config,
+            server,
+            _seconds(created),
+            int(server_pid) if server_pid.isdigit() else 0,
         )
 
 
@@ -102,6 +115,8 @@ class PaneInfo:
     in_mode: bool = False
     #: tmux's id of the session ("$3"), unique while its server runs
     session_id: str = ""
+    #: the process id of the tmux server (a server started anew has another)
+    server_pid: int = 0
 
     @classmethod
     def parse(cls, line: str) -> PaneInfo:
@@ -122,7 +137,8 @@ class PaneInfo:
             tty,
             in_mode,
             session_id,
-        ) = (fields + [""] * 14)[:14]
+            server_pid,
+        ) = (fields + [""] * 15)[:15]
         exit_status = int(status) if status.lstrip("-").isdigit() else None
         if exit_status is None and dead == "1":
             exit_status = _unreaped_exit_status(pid)
@@ -141,6 +157,7 @@ class PaneInfo:
             tty=tty,
             in_mode=in_mode == "1",
             session_id=session_id,
+            server_pid=int(server_pid) if server_pid.isdigit() else 0,
         )
 
 

@@ -136,7 +136,7 @@ class Notices:
             followed.occurrence = self.view.store.observe_prompt(
                 self.view.server,
                 followed.name,
-                instance_of(pane.session_id, pane.session_created),
+                instance_of(pane.server_pid, pane.session_id, pane.session_created),
                 prompt.fingerprint(),
                 prompt.about(),
             )
