@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 from click.testing import CliRunner, Result
 
-from imessenger.tmux import AgentPane
+from imessenger.adapters.tmux import AgentPane
 
 if TYPE_CHECKING:
-    from imessenger.screen import Prompt
-    from imessenger.sessions import Sessions
-    from imessenger.store import Store
-    from imessenger.tmux import Tmux
+    from imessenger.actions.sessions import Sessions
+    from imessenger.adapters.store import Store
+    from imessenger.adapters.tmux import Tmux
+    from imessenger.core.screen import Prompt
 
 T = TypeVar("T")
 
@@ -48,14 +48,14 @@ def stays(check: Callable[[], bool], seconds: float, what: str) -> None:
 
 def run_isesh(*args: str) -> Result:
     """Run ``isesh`` in-process and return click's result (exit code, stdout, stderr)."""
-    from imessenger.cli.isesh import cli as isesh_cli
+    from imessenger.interfaces.cli.isesh import cli as isesh_cli
 
     return CliRunner().invoke(isesh_cli, list(args), catch_exceptions=False)
 
 
 def run_imessenger(*args: str, stdin: str | None = None) -> Result:
     """Run ``imessenger`` in-process and return click's result."""
-    from imessenger.cli.main import cli as imessenger_cli
+    from imessenger.interfaces.cli.main import cli as imessenger_cli
 
     return CliRunner().invoke(imessenger_cli, list(args), input=stdin, catch_exceptions=False)
 
@@ -67,7 +67,7 @@ def python_cli(module: str = "imessenger") -> list[str]:
 
 def start_demo(sessions: Sessions, name: str) -> None:
     """Start the demo agent as session ``name`` with isesh and wait until it is idle."""
-    from imessenger.screen import State
+    from imessenger.core.screen import State
 
     result = run_isesh("start", name, "--agent", "demo")
     assert result.exit_code == 0, result.output
@@ -97,7 +97,7 @@ def prompt_id(name: str) -> str:
 def answer_by_hand(tmux: Tmux, sessions: Sessions, name: str, key: str, shows: str) -> None:
     """Answer the demo agent's prompt in its pane, as a person would (``key``), not through
     imessenger; wait until it shows ``shows`` and is idle again."""
-    from imessenger.screen import State
+    from imessenger.core.screen import State
 
     AgentPane.of(tmux, name).press([key])
     wait_for(lambda: shows in AgentPane.of(tmux, name).look(history=200), what=shows)
@@ -122,7 +122,7 @@ def start_demo_in_shell(tmux: Tmux, name: str) -> int:
 
 def delivered(store: Store, message_id: str) -> bool:
     """True once the message was submitted to its target (or even answered)."""
-    from imessenger.store import MessageState
+    from imessenger.adapters.store import MessageState
 
     message = store.get_message(message_id)
     done = (MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED)

@@ -28,10 +28,8 @@ from support import (
 )
 from support import start_demo as start
 
-from imessenger import approval as approval_module
-from imessenger.access import access_for
-from imessenger.agents import Profile, load_profiles
-from imessenger.approval import (
+from imessenger.actions import approval as approval_module
+from imessenger.actions.approval import (
     ApprovalRefused,
     BadChoice,
     NoSuchOption,
@@ -44,13 +42,15 @@ from imessenger.approval import (
     choose_option,
     parse_choice,
 )
-from imessenger.caller import Caller
-from imessenger.config import load_config
-from imessenger.errors import NoSuchSession
-from imessenger.screen import Meaning, Option, Prompt, State, classify
-from imessenger.sessions import Sessions
-from imessenger.store import Choice, MessageState
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.caller import Caller
+from imessenger.adapters.store import Choice, MessageState
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app.access import access_for
+from imessenger.core.config import load_config
+from imessenger.core.errors import NoSuchSession
+from imessenger.core.profiles import Profile, load_profiles
+from imessenger.core.screen import Meaning, Option, Prompt, State, classify
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

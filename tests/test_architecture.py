@@ -25,17 +25,17 @@ PURE = (
 )
 #: Modules that reach tmux, the database or the process table (with their submodules).
 IMPURE = {
-    "imessenger.tmux",
-    "imessenger.store",
-    "imessenger.procfs",
-    "imessenger.caller",
-    "imessenger.access",
-    "imessenger.sessions",
-    "imessenger.delivery",
-    "imessenger.approval",
+    "imessenger.adapters.tmux",
+    "imessenger.adapters.store",
+    "imessenger.adapters.procfs",
+    "imessenger.adapters.caller",
+    "imessenger.app.access",
+    "imessenger.actions.sessions",
+    "imessenger.actions.delivery",
+    "imessenger.actions.approval",
     "imessenger.watcher",
-    "imessenger.status",
-    "imessenger.locks",
+    "imessenger.adapters.status_cache",
+    "imessenger.adapters.locks",
 }
 
 
@@ -107,9 +107,11 @@ def test_renderers_are_pure(where: str) -> None:
 
 
 def test_the_store_and_the_tmux_package_know_nothing_of_each_other() -> None:
-    assert not {n for n in imports(PACKAGE / "store.py") if reaches(n, {"imessenger.tmux"})}
+    assert not {
+        n for n in imports(PACKAGE / "store.py") if reaches(n, {"imessenger.adapters.tmux"})
+    }
     for path in sorted(TMUX.glob("*.py")):
-        reached = {n for n in imports(path) if reaches(n, {"imessenger.store"})}
+        reached = {n for n in imports(path) if reaches(n, {"imessenger.adapters.store"})}
         assert not reached, f"tmux/{path.name} imports {sorted(reached)}"
 
 
@@ -139,23 +141,23 @@ INTERFACES = sorted((PACKAGE / "cli").glob("*.py")) + [
 #: What every interface may import of imessenger: the Api, the errors, each other.
 INTERFACE_MAY_IMPORT = {
     "imessenger",
-    "imessenger.api",
-    "imessenger.errors",
-    "imessenger.cli",
-    "imessenger.menu",
-    "imessenger.dashboard",
-    "imessenger.demo.tour",
-    "imessenger.mcp_server",
-    "imessenger.mcp_stdio",
+    "imessenger.app",
+    "imessenger.core.errors",
+    "imessenger.interfaces.cli",
+    "imessenger.interfaces.menu",
+    "imessenger.interfaces.dashboard",
+    "imessenger.interfaces.tour",
+    "imessenger.interfaces.mcp.server",
+    "imessenger.interfaces.mcp.stdio",
 }
 #: And the few more some may, with the reason.
 INTERFACE_EXCEPTIONS = {
     # `imessenger status` for tmux's status bar, answered without click or the Api
-    "cli/entry.py": {"imessenger.status"},
+    "cli/entry.py": {"imessenger.adapters.status_cache"},
     # a tmux menu is made of tmux menu items, quoted for tmux
-    "menu.py": {"imessenger.tmux"},
+    "menu.py": {"imessenger.adapters.tmux"},
     # the header's counts in words, as `imessenger status --plain` prints them
-    "dashboard.py": {"imessenger.status"},
+    "dashboard.py": {"imessenger.adapters.status_cache"},
 }
 
 
@@ -183,7 +185,7 @@ def test_interfaces_call_only_the_api(path: Path) -> None:
         for name in imported_modules(path)
         if name != "imessenger" and not reaches(name, allowed)
     }
-    assert not stray, f"{where} imports {sorted(stray)}: call imessenger.api instead"
+    assert not stray, f"{where} imports {sorted(stray)}: call imessenger.app instead"
 
 
 def test_every_package_is_installed() -> None:

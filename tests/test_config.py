@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from imessenger import paths
-from imessenger.cli.config import config_group
-from imessenger.config import (
+from imessenger.adapters import paths
+from imessenger.core.config import (
     DEFAULT_SOURCE,
     FALLBACK_PROFILE,
     Config,
@@ -30,8 +29,9 @@ from imessenger.config import (
     load_defaults,
     starter_text,
 )
-from imessenger.errors import ConfigError
-from imessenger.policy import Policy
+from imessenger.core.errors import ConfigError
+from imessenger.core.policy import Policy
+from imessenger.interfaces.cli.config import config_group
 
 GENERAL_KEYS = {
     "default_agent",
@@ -116,7 +116,7 @@ def test_shipped_envelope_names_sender_id_and_both_ways_to_answer() -> None:
 
 def test_config_module_imports_nothing_heavy() -> None:
     code = (
-        "import sys, imessenger.config; "
+        "import sys, imessenger.core.config; "
         "print(sorted({'click', 'tomli_w', 'libtmux'} & set(sys.modules)))"
     )
     out = subprocess.run(
@@ -355,7 +355,7 @@ def test_new_profile_takes_the_users_own_shell_changes() -> None:
 
 
 def test_new_profile_is_found_by_get_profile() -> None:
-    agents = pytest.importorskip("imessenger.agents")
+    agents = pytest.importorskip("imessenger.core.profiles")
     write_user('[agents.myagent]\ncommand = ["myagent"]\ndescription = "mine"\n')
     profile = agents.get_profile(load_config(), "myagent")
     assert profile.name == "myagent"

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from libtmux.session import Session
 
-from imessenger import protocol
+from imessenger.core import envelope as envelopes
 from imessenger.demo.agent import Event, KeyReader, parse_directives, read_message, unescape
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,8 +49,8 @@ def session_params() -> dict[str, Any]:
 
 def envelope(message_id: str, body: str) -> str:
     """Wrap ``body`` the way imessenger does."""
-    delims = protocol.delimiters(message_id, START, END)
-    return protocol.render_envelope(
+    delims = envelopes.delimiters(message_id, START, END)
+    return envelopes.render_envelope(
         ENVELOPE,
         body=body,
         message_id=message_id,
@@ -62,7 +62,7 @@ def envelope(message_id: str, body: str) -> str:
 
 def reply_in(lines: list[str], message_id: str) -> str | None:
     """Return the reply to ``message_id`` found on a captured screen."""
-    return protocol.find_reply("\n".join(lines), protocol.delimiters(message_id, START, END))
+    return envelopes.find_reply("\n".join(lines), envelopes.delimiters(message_id, START, END))
 
 
 @dataclass

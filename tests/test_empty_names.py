@@ -26,15 +26,15 @@ import pytest
 from mcp import Client
 from support import run_imessenger, run_isesh, start_demo, wait_for
 
-from imessenger.api import Api, Choice
-from imessenger.cli.isesh import cli as isesh_cli
-from imessenger.cli.main import cli as imessenger_cli
-from imessenger.errors import ImessengerError
-from imessenger.mcp_server import build_server
-from imessenger.paths import data_dir
-from imessenger.sessions import Sessions
-from imessenger.store import DB_FILENAME, MessageState
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.paths import data_dir
+from imessenger.adapters.store import DB_FILENAME, MessageState
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app import Api, Choice
+from imessenger.core.errors import ImessengerError
+from imessenger.interfaces.cli.isesh import cli as isesh_cli
+from imessenger.interfaces.cli.main import cli as imessenger_cli
+from imessenger.interfaces.mcp.server import build_server
 
 #: A host of the config, never reached (nothing may be sent to it).
 HOST = "box"

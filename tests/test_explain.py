@@ -1,6 +1,6 @@
 """``isesh explain``: the trace of a classification, how it is shown, and the command.
 
-:func:`imessenger.screen.explain` must say what :func:`classify` decides, on every
+:func:`imessenger.core.screen.explain` must say what :func:`classify` decides, on every
 fixture screen with every profile, and name lines and patterns that really match;
 then specific facts on the real captures; then the text and JSON it is shown as
 (nothing of the pane reaches the terminal raw); then ``isesh explain`` on real tmux
@@ -32,9 +32,10 @@ from test_screen import (
     resized,
 )
 
-from imessenger.api import Explained, HookEventRecord
-from imessenger.cli import explain as shown
-from imessenger.screen import (
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.tmux import Tmux
+from imessenger.app import Explained, HookEventRecord
+from imessenger.core.screen import (
     Explanation,
     Hit,
     InputMiss,
@@ -49,8 +50,7 @@ from imessenger.screen import (
     classify,
     explain,
 )
-from imessenger.sessions import Sessions
-from imessenger.tmux import Tmux
+from imessenger.interfaces.cli import explain as shown
 
 PROFILES = sorted(grammars())
 SCREENS = sorted(EXPECTED)

@@ -19,11 +19,11 @@ from support import (
     wait_for,
 )
 
-from imessenger.config import load_config
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.store import SessionRecord, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.store import SessionRecord, Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.config import load_config
+from imessenger.core.screen import State
 
 THREAD = "01a23156-51fe-7732-b652-e78f3ec07f09"
 TITLE_THREAD = "01a23156-0000-7000-8000-000000000000"
@@ -290,7 +290,8 @@ def test_the_console_script_answers_a_hook_without_click(tmux: Tmux) -> None:
     import subprocess
 
     code = (
-        "import sys; from imessenger.cli import entry; sys.argv[1:] = ['hook', 'event', 'demo']; "
+        "import sys; from imessenger.interfaces.cli import entry; "
+        "sys.argv[1:] = ['hook', 'event', 'demo']; "
         "entry.main()"
     )
     bad = subprocess.run(
@@ -314,7 +315,7 @@ def test_the_console_script_answers_a_hook_without_click(tmux: Tmux) -> None:
 def test_an_agent_with_imessengers_mcp_server_is_ready_once_the_server_connected(
     tmux: Tmux, sessions: Sessions
 ) -> None:
-    from imessenger import paths
+    from imessenger.adapters import paths
 
     config = paths.user_config_path()
     config.parent.mkdir(parents=True, exist_ok=True)

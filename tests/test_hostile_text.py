@@ -42,13 +42,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from support import Terminal, python_cli, run_imessenger, run_isesh, start_demo, wait_for
 
-from imessenger.api import Asking
-from imessenger.dashboard import Overview, Row, render
-from imessenger.menu import approval_menu
-from imessenger.sessions import Sessions
-from imessenger.status import running_pid
-from imessenger.store import Choice, InboxKind, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.status_cache import running_pid
+from imessenger.adapters.store import Choice, InboxKind, Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app import Asking
+from imessenger.interfaces.dashboard import Overview, Row, render
+from imessenger.interfaces.menu import approval_menu
 
 #: Named hostile texts, each with what it does on a terminal that gets it as it is.
 HOSTILE = {
@@ -255,7 +255,7 @@ def test_any_reply_is_shown_on_a_terminal_with_its_controls_visible(
     code, shown = on_terminal("send", "w1", f"UNESCAPE {escaped(text)}")
     assert code == 0, shown
     assert_shown_safely(shown)
-    from imessenger.api import for_terminal
+    from imessenger.app import for_terminal
 
     reply = f"UNESCAPE {text}"
     assert shown == for_terminal(reply) + ("" if reply.endswith("\n") else "\n")
@@ -441,8 +441,8 @@ def test_an_error_quoting_what_an_agents_hook_said_shows_it_safely(
     # quotes what the agent's own hook said it asks about
     import tomli_w
 
-    from imessenger import paths
-    from imessenger.config import load_config
+    from imessenger.adapters import paths
+    from imessenger.core.config import load_config
 
     profile = {**load_config().values["agents"]["demo"], "question_patterns": ["^never$"]}
     config = paths.user_config_path()
@@ -470,7 +470,7 @@ def test_an_error_quoting_what_an_agents_hook_said_shows_it_safely(
 def test_isesh_logs_shows_a_panes_invisible_characters(sessions: Sessions, tmux: Tmux) -> None:
     start_demo(sessions, "w1")
     asking(sessions, "w1", SUBJECT)
-    code, shown = on_terminal("logs", "w1", module="imessenger.cli.isesh")
+    code, shown = on_terminal("logs", "w1", module="imessenger.interfaces.cli.isesh")
     assert code == 0, shown
     assert_shown_safely(shown)
     assert "$ \\u202ecod.exe\\u202c #(touch MARKER)" in shown
@@ -649,7 +649,7 @@ def test_a_menu_of_any_generated_subject_is_drawn_visibly(
         pytest.fail("the tmux server stopped answering once the menu was shown")
     try:
         assert answered.returncode == 0
-        from imessenger.api import visible
+        from imessenger.app import visible
 
         wait_for(lambda: terminal.shows(f"w1 (demo): {visible(about)}"), what="the label")
         for char in about:

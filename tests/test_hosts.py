@@ -21,15 +21,15 @@ import pytest
 from remote_host import RemoteHost
 from support import python_cli, run_imessenger, run_isesh, wait_for
 
-from imessenger import paths, ssh
-from imessenger.api.hosts import action_of
-from imessenger.config import load_config
-from imessenger.errors import UsageError
-from imessenger.hosts import Host, host_of, split_target
-from imessenger.names import InvalidName
-from imessenger.policy import Action
-from imessenger.store import MessageState, Store
-from imessenger.tmux import Tmux
+from imessenger.adapters import paths, ssh
+from imessenger.adapters.store import MessageState, Store
+from imessenger.adapters.tmux import Tmux
+from imessenger.app.remote import action_of
+from imessenger.core.config import load_config
+from imessenger.core.errors import UsageError
+from imessenger.core.names import InvalidName
+from imessenger.core.policy import Action
+from imessenger.core.targets import Host, host_of, split_target
 
 HOST = Host("box", "someone@127.0.0.1")
 
@@ -355,7 +355,7 @@ def test_ssh_killed_mid_send_is_settled_there_and_never_sent_twice(
 @pytest.fixture
 def local_watcher(tmux: Tmux, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``imessenger watch`` of this host, as its own process; stopped at the end."""
-    from imessenger.status import running_pid
+    from imessenger.adapters.status_cache import running_pid
 
     log = tmp_path / "watch.log"
     with open(log, "wb") as output:
@@ -374,7 +374,7 @@ def local_watcher(tmux: Tmux, tmp_path: Path) -> Iterator[subprocess.Popen[bytes
 
 
 def host_status(tmux: Tmux) -> dict[str, object]:
-    from imessenger.status import read_status
+    from imessenger.adapters.status_cache import read_status
 
     hosts = read_status(tmux.label).data.get("hosts", {})
     return dict(hosts.get("box", {}))
@@ -384,8 +384,8 @@ def host_status(tmux: Tmux) -> dict[str, object]:
 def test_the_watcher_follows_a_host_and_the_status_line_counts_it(
     tmux: Tmux, box: Host, remote_host: RemoteHost, local_watcher: subprocess.Popen[bytes]
 ) -> None:
-    from imessenger.api import Api
-    from imessenger.status import read_status
+    from imessenger.adapters.status_cache import read_status
+    from imessenger.app import Api
 
     assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
     # its stream started that host's watcher, which follows w2 there
@@ -427,7 +427,7 @@ def test_an_agent_sees_no_prompt_of_a_session_on_a_host_it_may_not_read(
     local_watcher: subprocess.Popen[bytes],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from imessenger.api import Api
+    from imessenger.app import Api
 
     assert run_isesh("start", "coord", "--agent", "demo").exit_code == 0
     assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
@@ -458,8 +458,8 @@ async def test_the_send_tool_reaches_a_session_on_a_host(
 ) -> None:
     from mcp import Client
 
-    from imessenger.api import Api
-    from imessenger.mcp_server import build_server
+    from imessenger.app import Api
+    from imessenger.interfaces.mcp.server import build_server
 
     assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
     wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)

@@ -20,14 +20,14 @@ from mcp import Client
 from mcp.types import TextContent
 from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait_for
 
-from imessenger import paths
-from imessenger.api import Api
-from imessenger.errors import PolicyRefused, UsageError
-from imessenger.mcp_server import build_server
-from imessenger.names import ReservedName
-from imessenger.sessions import Sessions
-from imessenger.store import Store, instance_of
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters import paths
+from imessenger.adapters.store import Store, instance_of
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app import Api
+from imessenger.core.errors import PolicyRefused, UsageError
+from imessenger.core.names import ReservedName
+from imessenger.interfaces.mcp.server import build_server
 
 EXIT_USAGE = UsageError.exit_code
 EXIT_REFUSED = PolicyRefused.exit_code
@@ -91,7 +91,7 @@ def test_the_person_in_their_own_tmux_session_may_not_give_its_name_to_an_agent(
     pane = AgentPane.of(tmux, "main")
     assert run_in(pane, [*python_cli(), "whoami"], tmp_path) == (0, "main\n")
     # an agent "main" on another tmux server would read the replies sent to the person
-    isesh = [*python_cli("imessenger.cli.isesh"), "-L", str(other_server.socket_name)]
+    isesh = [*python_cli("imessenger.interfaces.cli.isesh"), "-L", str(other_server.socket_name)]
     code, output = run_in(
         pane, [*isesh, "start", "main", "--agent", "shell", "--", "cat"], tmp_path
     )
@@ -123,7 +123,7 @@ def test_a_tmux_session_named_user_is_not_the_person(
 
 def as_session(monkeypatch: pytest.MonkeyPatch, name: str | None) -> None:
     """Run the next commands as agent session ``name`` (a process in no pane is taken for
-    the session it names, see imessenger.caller), or as the person (None)."""
+    the session it names, see imessenger.adapters.caller), or as the person (None)."""
     if name is None:
         monkeypatch.delenv("IMESSENGER_SESSION", raising=False)
     else:

@@ -11,11 +11,11 @@ import pytest
 from support import ask, python_cli, run_imessenger, wait_for
 from support import start_demo as start
 
-from imessenger.config import load_config
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.store import InboxKind, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.store import InboxKind, Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.config import load_config
+from imessenger.core.screen import State
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from support import run_imessenger, run_isesh, wait_for
 
-from imessenger.store import Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
 
 
 def states(*args: str) -> dict[str, str]:
@@ -172,7 +172,7 @@ def test_no_server_running(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(("program", "module"), [("isesh", "isesh"), ("imessenger", "main")])
 def test_version_and_help(program: str, module: str) -> None:
-    code = f"from imessenger.cli.{module} import cli; cli(prog_name='{program}')"
+    code = f"from imessenger.interfaces.cli.{module} import cli; cli(prog_name='{program}')"
     for flag in ("--version", "-V"):
         out = subprocess.run(
             [sys.executable, "-c", code, flag], capture_output=True, text=True, check=True

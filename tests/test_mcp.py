@@ -5,7 +5,7 @@ through the SDK's direct dispatcher, or, with ``mode="legacy"``, the handshake t
 agents use, as JSON-RPC over memory streams); the stdio tests start ``python -m
 imessenger mcp`` as its own process, as an agent does. The caller is this test process:
 the user, or the agent session that ``IMESSENGER_SESSION`` names (a process in no pane
-is taken for the session it claims, see imessenger.caller).
+is taken for the session it claims, see imessenger.adapters.caller).
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ from support import (
     wait_for,
 )
 
-from imessenger.api import Api
-from imessenger.mcp_server import build_server
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.store import MessageRecord, MessageState, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.store import MessageRecord, MessageState, Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app import Api
+from imessenger.core.screen import State
+from imessenger.interfaces.mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -619,7 +619,7 @@ def tool_call(request_id: object, name: object, arguments: object) -> bytes:
     return json.dumps(line).encode()
 
 
-#: Over the wire's limit of a line (imessenger.mcp_stdio.MAX_LINE_BYTES, 4 MiB).
+#: Over the wire's limit of a line (imessenger.interfaces.mcp.stdio.MAX_LINE_BYTES, 4 MiB).
 HUGE = "x" * (4 * 1024 * 1024 + 10)
 
 #: What a client may send that cannot be served: the line, the id the error must carry
@@ -695,9 +695,9 @@ def test_every_line_gets_an_answer_and_the_server_serves_on(tmux: Tmux) -> None:
 
 
 def test_the_id_of_a_line_cut_short_is_read_only_when_whole() -> None:
-    import imessenger.mcp_stdio
+    import imessenger.interfaces.mcp.stdio
 
-    result = doctest.testmod(imessenger.mcp_stdio)
+    result = doctest.testmod(imessenger.interfaces.mcp.stdio)
     assert (result.attempted, result.failed) == (3, 0)
 
 
@@ -771,7 +771,7 @@ def test_other_commands_do_not_import_the_mcp_sdk(tmux: Tmux, args: list[str]) -
     code = (
         "import sys\n"
         f"sys.argv = ['imessenger', *{args!r}]\n"
-        "from imessenger.cli.entry import main\n"
+        "from imessenger.interfaces.cli.entry import main\n"
         "try:\n"
         "    main()\n"
         "except SystemExit:\n"

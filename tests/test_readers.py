@@ -19,12 +19,12 @@ from mcp import Client
 from support import ask, python_cli, run_imessenger, start_demo, wait_for
 from test_security import ShellAgent, imessenger
 
-from imessenger import paths
-from imessenger.api import Api
-from imessenger.mcp_server import build_server
-from imessenger.sessions import Sessions
-from imessenger.status import read_status, running_pid
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters import paths
+from imessenger.adapters.status_cache import read_status, running_pid
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app import Api
+from imessenger.interfaces.mcp.server import build_server
 
 #: What the victim's prompt asks about: no view may show it to an agent without the grant.
 SECRET = "rm -rf ~/precious-plans"
@@ -32,7 +32,7 @@ SECRET = "rm -rf ~/precious-plans"
 
 def isesh(*args: str) -> str:
     """The shell command line that runs isesh with these arguments."""
-    return imessenger(*args).replace(" -m imessenger", " -m imessenger.cli.isesh", 1)
+    return imessenger(*args).replace(" -m imessenger", " -m imessenger.interfaces.cli.isesh", 1)
 
 
 @pytest.fixture

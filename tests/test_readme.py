@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 import pytest
 
-from imessenger.cli.isesh import cli as isesh_cli
-from imessenger.cli.main import cli as imessenger_cli
+from imessenger.interfaces.cli.isesh import cli as isesh_cli
+from imessenger.interfaces.cli.main import cli as imessenger_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imessenger.errors import ConfigError
-from imessenger.screen import (
+from imessenger.core.errors import ConfigError
+from imessenger.core.screen import (
     PATTERN_KEYS,
     GrammarError,
     Meaning,
@@ -432,8 +432,8 @@ def test_the_screen_module_does_not_import_the_profiles() -> None:
         if isinstance(node, ast.Import)
         for alias in node.names
     }
-    assert "imessenger.agents" not in imported
-    assert "imessenger.config" not in imported
+    assert "imessenger.core.profiles" not in imported
+    assert "imessenger.core.config" not in imported
 
 
 # --- meanings come from labels, never from the digit ----------------------------------

@@ -17,19 +17,19 @@ from pathlib import Path
 import pytest
 from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait_for
 
-from imessenger.errors import PolicyRefused
-from imessenger.protocol import find_reply
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.store import Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.envelope import find_reply
+from imessenger.core.errors import PolicyRefused
+from imessenger.core.screen import State
 
 EXIT_REFUSED = PolicyRefused.exit_code
 
 
 @pytest.fixture
 def sessions(tmux: Tmux) -> Sessions:
-    from imessenger.config import load_config
+    from imessenger.core.config import load_config
 
     return Sessions(tmux, Store.open(), load_config())
 
@@ -174,7 +174,7 @@ def test_a_body_cannot_forge_another_messages_reply(tmux: Tmux, sessions: Sessio
 
 
 def test_a_reply_printed_before_the_message_arrived_is_not_its_reply() -> None:
-    from imessenger.protocol import Delimiters
+    from imessenger.core.envelope import Delimiters
 
     delims = Delimiters("<<IMSG-REPLY 1234abcd>>", "<<IMSG-END 1234abcd>>")
     screen = "\n".join(
@@ -295,8 +295,8 @@ def test_whoami_in_an_agent_pane_is_that_session(
 
 
 def test_printed_hints_are_shell_quoted() -> None:
-    from imessenger.approval import command_for
-    from imessenger.store import Choice
+    from imessenger.actions.approval import command_for
+    from imessenger.adapters.store import Choice
 
     assert command_for("w1", Choice.YES_ALWAYS) == "imessenger approve w1 2"
     assert command_for("a;b", Choice.NO) == "imessenger deny 'a;b'"

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from support import python_cli, run_imessenger, run_isesh, start_demo_in_shell, wait_for
 
-from imessenger.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOUT
-from imessenger.config import load_config
-from imessenger.sessions import Sessions
-from imessenger.store import MessageState, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.store import MessageState, Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.config import load_config
+from imessenger.interfaces.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOUT
 
 RECORDER = Path(__file__).parent / "programs" / "raw_recorder.py"
 
@@ -408,8 +408,8 @@ def test_ctrl_c_between_the_delivery_and_the_wait_still_ends_the_wait(
 ) -> None:
     # The signal's timing, made exact: it lands the instant the message is delivered,
     # before the wait for its reply begins (seen in CI: the state stayed "delivered").
-    from imessenger.api import Api
-    from imessenger.delivery import Courier
+    from imessenger.actions.delivery import Courier
+    from imessenger.app import Api
 
     start_demo()
 

@@ -9,8 +9,7 @@ import subprocess
 import pytest
 from support import python_cli, run_imessenger
 
-from imessenger.config import load_config
-from imessenger.status import (
+from imessenger.adapters.status_cache import (
     DEFAULT_STOPPED,
     STATUS_VERSION,
     PidFile,
@@ -23,6 +22,7 @@ from imessenger.status import (
     status_path,
     write_status,
 )
+from imessenger.core.config import load_config
 
 
 @pytest.mark.parametrize(

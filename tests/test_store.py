@@ -22,9 +22,8 @@ from pathlib import Path
 import pytest
 
 import imessenger
-from imessenger import store as store_module
-from imessenger.errors import StoreError
-from imessenger.store import (
+from imessenger.adapters import store as store_module
+from imessenger.adapters.store import (
     DB_FILENAME,
     MIGRATIONS,
     REPORTED_ONLY,
@@ -39,6 +38,7 @@ from imessenger.store import (
     Store,
     UnknownMessage,
 )
+from imessenger.core.errors import StoreError
 
 
 @pytest.fixture
@@ -750,7 +750,7 @@ def test_unwritable_directory_raises(tmp_path: Path) -> None:
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
-from imessenger.store import AlreadyReplied, Store
+from imessenger.adapters.store import AlreadyReplied, Store
 
 path, job, tag, count = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 open_late = sys.argv[5] == "late"  # open the store after the start signal, not before

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from support import stays, wait_for
 
-from imessenger.errors import NoSuchSession, NoTmuxServer, PaneInMode, TmuxNotInstalled
-from imessenger.tmux import AgentPane, Patience, Tmux
+from imessenger.adapters.tmux import AgentPane, Patience, Tmux
+from imessenger.core.errors import NoSuchSession, NoTmuxServer, PaneInMode, TmuxNotInstalled
 
 
 def start_cat(tmux: Tmux, name: str = "w1", directory: Path = Path("/")) -> None:
@@ -303,7 +303,7 @@ def test_patience_gives_up_at_slow_s(tmux: Tmux) -> None:
 
 _FIRST_CALLS_AT_ONCE = """
 import threading
-from imessenger.tmux import runner
+from imessenger.adapters.tmux import runner
 barrier = threading.Barrier(8)
 errors = []
 def first_call():

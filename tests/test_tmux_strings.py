@@ -1,6 +1,6 @@
 """Strings from people and agents reach tmux literally: nothing in them is run or expanded.
 
-Every call of :mod:`imessenger.tmux` that carries such a string (a folder, an
+Every call of :mod:`imessenger.adapters.tmux` that carries such a string (a folder, an
 environment value, a program's argv, a message, typed text, a status message, a
 menu, a pane's output, a session name) gets hostile strings on a private tmux
 server: formats (``#(touch MARKER)`` would run a shell command, ``#{...}``), ids and
@@ -32,9 +32,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from support import Terminal, wait_for
 
-from imessenger.errors import NoSuchSession
-from imessenger.menu import run_shell
-from imessenger.tmux import (
+from imessenger.adapters.tmux import (
     AgentPane,
     ControlClient,
     MenuItem,
@@ -43,6 +41,8 @@ from imessenger.tmux import (
     drawn_literal,
     format_literal,
 )
+from imessenger.core.errors import NoSuchSession
+from imessenger.interfaces.menu import run_shell
 
 #: Hostile strings; MARKER is replaced by a path in the test's folder.
 HOSTILE = {
@@ -65,7 +65,7 @@ IDS = list(HOSTILE)
 #: Pieces hypothesis builds strings from, beside arbitrary printable characters.
 PIECES = [*HOSTILE.values(), "#", "##", "#[", "#(", "#{", "\\", "~", "-", "--"]
 #: Printable text: no NUL, no control character (a message has them replaced before it
-#: is pasted, see imessenger.protocol.neutralise) and no unpaired surrogate.
+#: is pasted, see imessenger.core.envelope.neutralise) and no unpaired surrogate.
 PRINTABLE = st.characters(blacklist_categories=("Cc", "Cs"))
 hostile_text = st.lists(
     st.one_of(st.sampled_from(PIECES), st.text(PRINTABLE, max_size=4)), max_size=8
@@ -278,7 +278,7 @@ def test_a_pane_printing_hostile_text_is_captured_as_it_is(
 
 # --- sessions named by hand: ids, not names, reach tmux ------------------------------------
 
-#: Names a session made by hand may have (never isesh: see imessenger.names).
+#: Names a session made by hand may have (never isesh: see imessenger.core.names).
 HAND_MADE = ["$0", "$1", "=first", "%0", "@0", "#{session_name}", "#(touch MARKER)", "fir"]
 
 
@@ -376,7 +376,7 @@ def test_a_status_message_shows_the_text_as_it_is(
 
 
 def show_menu_and_choose(tmux: Tmux, terminal: Terminal, tmp_path: Path, chosen: str) -> None:
-    """Show a menu of hostile labels whose item runs (as imessenger.menu builds it) a
+    """Show a menu of hostile labels whose item runs (as imessenger.interfaces.menu builds it) a
     command given ``chosen``; choose it; check the labels drawn and what the command got."""
     marker, out = tmp_path / "marker", tmp_path / "chosen"
     chosen = chosen.replace("MARKER", str(marker))

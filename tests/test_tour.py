@@ -19,9 +19,9 @@ import pytest
 from libtmux.server import Server
 from support import python_cli, run_imessenger, run_isesh
 
-from imessenger.demo.tour import ASK_MESSAGE, GREETING, PROFILES
-from imessenger.store import Choice, MessageState, Store
-from imessenger.tmux import Tmux
+from imessenger.adapters.store import Choice, MessageState, Store
+from imessenger.adapters.tmux import Tmux
+from imessenger.interfaces.tour import ASK_MESSAGE, GREETING, PROFILES
 
 STEPS = [
     "1. Start a coordinator and two demo agents",
@@ -174,7 +174,7 @@ def test_ignores_the_socket_variable_and_uses_its_own_server(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     socket = socket_of(server)
-    monkeypatch.setattr("imessenger.demo.tour.DEFAULT_SOCKET", socket)
+    monkeypatch.setattr("imessenger.interfaces.tour.DEFAULT_SOCKET", socket)
     elsewhere = f"imessenger-test-untouched-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("IMESSENGER_TMUX_SOCKET", elsewhere)
     result = run_imessenger("demo")

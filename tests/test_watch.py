@@ -27,13 +27,13 @@ from support import (
     wait_for,
 )
 
-from imessenger import paths
-from imessenger.config import load_config
-from imessenger.dashboard import Overview, Row, render
-from imessenger.sessions import Sessions
-from imessenger.status import read_status, running_pid
-from imessenger.store import InboxEntry, InboxKind, MessageState, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters import paths
+from imessenger.adapters.status_cache import read_status, running_pid
+from imessenger.adapters.store import InboxEntry, InboxKind, MessageState, Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.config import load_config
+from imessenger.interfaces.dashboard import Overview, Row, render
 
 StartWatcher = Callable[[], subprocess.Popen[bytes]]
 
@@ -333,8 +333,8 @@ def test_a_dashboard_key_answers_only_the_prompt_it_shows(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
     # The dashboard's view is as old as its last redraw: the prompt may change before a key.
-    from imessenger.api import Api
-    from imessenger.dashboard import Dashboard
+    from imessenger.app import Api
+    from imessenger.interfaces.dashboard import Dashboard
 
     start_demo("w1")
     watcher()
@@ -380,7 +380,7 @@ def test_dashboard_without_a_watcher_reads_the_panes(tmux: Tmux, store: Store) -
     start_demo("w1")
     sessions = Sessions(tmux, store, load_config())
     wait_for(lambda: sessions.view("w1").state.value == "idle", what="w1 idle")
-    from imessenger.api import Api
+    from imessenger.app import Api
 
     view = Api.over(tmux, store, sessions.config).overview()
     assert not view.watching
@@ -418,9 +418,9 @@ def test_a_message_left_in_the_input_box_is_submitted_by_the_watcher_once(
     # prompt that opened before it (the message went back to pending). The box holds the
     # message, so the session never reads as ready for a message: the watcher must
     # still submit it from there, and only once.
-    from imessenger.config import load_config
-    from imessenger.delivery import Courier
-    from imessenger.sessions import Sessions
+    from imessenger.actions.delivery import Courier
+    from imessenger.actions.sessions import Sessions
+    from imessenger.core.config import load_config
 
     start_demo("w1")
     watcher()

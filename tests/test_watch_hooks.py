@@ -1,5 +1,5 @@
 """How the watcher checks the agents' hook events against their screens
-(imessenger.watcher.hooks), on a real store, with the reads given by hand."""
+(imessenger.watcher.hook_checks), on a real store, with the reads given by hand."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from imessenger.agents import load_profiles
-from imessenger.config import load_config
-from imessenger.screen import Screen, State
-from imessenger.store import HookEventRecord, SessionRecord, Store
+from imessenger.adapters.store import HookEventRecord, SessionRecord, Store
+from imessenger.core.config import load_config
+from imessenger.core.profiles import load_profiles
+from imessenger.core.screen import Screen, State
 from imessenger.watcher.following import Followed
-from imessenger.watcher.hooks import HookWatch
+from imessenger.watcher.hook_checks import HookWatch
 
 
 @pytest.fixture

@@ -130,7 +130,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import IO
 
-from imessenger import protocol
+from imessenger.core import envelope
 
 logger = logging.getLogger(__name__)
 
@@ -205,12 +205,12 @@ def fit_tail(text: str, limit: int) -> str:
 
 def printable(text: str) -> str:
     """Make one line safe to draw: tabs become spaces, other control characters pictures."""
-    return protocol.neutralise(text.replace("\t", "    ")).replace("\n", " ")
+    return envelope.neutralise(text.replace("\t", "    ")).replace("\n", " ")
 
 
 def safe(text: str) -> str:
     """Make transcript text safe to print: only tabs and newlines stay as control characters."""
-    return protocol.neutralise(text)
+    return envelope.neutralise(text)
 
 
 # --- keyboard input ------------------------------------------------------------------------------
@@ -306,7 +306,7 @@ class KeyReader:
                     index = len(text) - keep
                     break
                 self._paste.append(text[index:end])
-                events.append(Event("paste", protocol.normalise_newlines("".join(self._paste))))
+                events.append(Event("paste", envelope.normalise_newlines("".join(self._paste))))
                 self._paste = None
                 index = end + len(PASTE_END)
                 continue
@@ -402,7 +402,7 @@ class Message:
 
 def read_message(text: str, start_format: str) -> Message:
     """Find the envelope id and body of a submitted message and the body's directives."""
-    message_id = protocol.message_id_in(text, start_format)
+    message_id = envelope.message_id_in(text, start_format)
     command = ""
     if message_id is None:
         body = text
@@ -417,7 +417,7 @@ def read_message(text: str, start_format: str) -> Message:
 def reply_formats() -> tuple[str, str]:
     """Return the configured reply start and end formats, or the defaults if unreadable."""
     try:
-        from imessenger.config import load_config
+        from imessenger.core.config import load_config
 
         protocol = load_config().settings.protocol
     except Exception as exc:  # any failure: the demo still works with the defaults
@@ -898,7 +898,7 @@ class DemoAgent:
         if directives.replycmd:
             self._reply_by_command(job, message.message_id, text)
             return
-        delims = protocol.delimiters(message.message_id, self.start_format, self.end_format)
+        delims = envelope.delimiters(message.message_id, self.start_format, self.end_format)
         lines = [delims.start, *safe(text).split("\n"), delims.end]
         self.transcript.extend(block("● ", lines))
         self._keep("\n".join([delims.start, text, delims.end]))

@@ -3,7 +3,7 @@
 After each round the watcher renders what it sees (every followed session's state and
 prompt, with the prompt's id, what each other host's watcher last published, the counts
 of all of them, the status line in the user's ``[status]`` formats) and writes it
-to the status cache (:func:`imessenger.status.write_status`) when it changed. When a
+to the status cache (:func:`imessenger.adapters.status_cache.write_status`) when it changed. When a
 count the status line shows changed, every attached tmux client redraws its status
 line. A cache that could not be written is written again, with what the watcher sees
 by then.
@@ -15,12 +15,17 @@ import os
 import time
 from typing import Any
 
-from imessenger.approval import answers
-from imessenger.screen import State
-from imessenger.status import STATUS_VERSION, StatusFormats, render_line, write_status
+from imessenger.actions.approval import answers
+from imessenger.adapters.status_cache import (
+    STATUS_VERSION,
+    StatusFormats,
+    render_line,
+    write_status,
+)
+from imessenger.core.screen import State
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Following
-from imessenger.watcher.hosts import HostStreams
+from imessenger.watcher.host_streams import HostStreams
 from imessenger.watcher.notices import USER
 from imessenger.watcher.retry import Retry
 from imessenger.watcher.store_view import StoreView

@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from imessenger.errors import StoreError
-from imessenger.screen import Screen, State
-from imessenger.store import HookEventRecord, MessageState, SessionRecord, Store
+from imessenger.adapters.store import HookEventRecord, MessageState, SessionRecord, Store
+from imessenger.core.errors import StoreError
+from imessenger.core.screen import Screen, State
 from imessenger.watcher.following import Followed
 from imessenger.watcher.retry import Retry
 

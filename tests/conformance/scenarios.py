@@ -24,10 +24,10 @@ from fake_model import envelope_body
 from real_agents import Agent
 from support import python_cli, run_imessenger, run_isesh, stays, wait_for
 
-from imessenger.agents import load_profiles
-from imessenger.cli.messaging import EXIT_PENDING
-from imessenger.config import load_config
-from imessenger.store import InboxEntry, InboxKind, MessageRecord, MessageState, Store
+from imessenger.adapters.store import InboxEntry, InboxKind, MessageRecord, MessageState, Store
+from imessenger.core.config import load_config
+from imessenger.core.profiles import load_profiles
+from imessenger.interfaces.cli.messaging import EXIT_PENDING
 
 NAME = "agent-1"
 
@@ -381,7 +381,7 @@ def reply_command_needs_no_permission(agent: Agent) -> None:
 @contextlib.contextmanager
 def watching() -> Iterator[None]:
     """``imessenger watch`` running as its own process, stopped at the end."""
-    from imessenger.status import running_pid
+    from imessenger.adapters.status_cache import running_pid
 
     watcher = subprocess.Popen(
         [sys.executable, "-m", "imessenger", "watch"],
@@ -401,7 +401,7 @@ def watching() -> Iterator[None]:
 
 
 def server_label() -> str:
-    from imessenger.tmux import Tmux
+    from imessenger.adapters.tmux import Tmux
 
     return Tmux.from_environment(None).label
 
@@ -641,7 +641,7 @@ def approve_through_the_tools_needs_the_policy(agent: Agent, tool: Callable[[str
     """An agent's ``approve`` tool is not pre-allowed and is refused by the policy, naming
     the rule; for a session ``[policy] approvers`` lists, it is pre-allowed and answers
     another session's prompt."""
-    from imessenger import paths
+    from imessenger.adapters import paths
 
     config = paths.user_config_path()
     config.parent.mkdir(parents=True, exist_ok=True)

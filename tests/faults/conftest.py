@@ -18,8 +18,8 @@ import pytest
 from harness import Disk, Watching
 from support import python_cli, wait_for
 
-from imessenger.status import running_pid
-from imessenger.tmux import Tmux
+from imessenger.adapters.status_cache import running_pid
+from imessenger.adapters.tmux import Tmux
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from imessenger.status import read_status
+from imessenger.adapters.status_cache import read_status
 
 #: The size of a test's tmpfs: room for the database, its journal and the status files.
 DISK_SIZE = "4m"

@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import python_cli, run_imessenger, run_isesh, wait_for
 
-from imessenger.config import load_config
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.store import MessageRecord, MessageState, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.store import MessageRecord, MessageState, Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.config import load_config
+from imessenger.core.screen import State
 
 #: States in which a message was pasted and taken (or may still answer).
 TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED, MessageState.TIMED_OUT}
@@ -370,7 +370,7 @@ def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(
     # after its paste leaves a claim; the screen shows nothing of the message yet.
     import tomli_w
 
-    from imessenger.delivery import Courier
+    from imessenger.actions.delivery import Courier
 
     demo = dict(load_config().values["agents"]["demo"])
     demo["command"] = [*demo["command"], "--hook-command", "sleep 1.5", "--hook-sync"]
@@ -417,7 +417,7 @@ def left_by_a_killed_sender(tmux: Tmux, body: str, *, submitted: bool) -> str:
 
     The store was told that the paste began, as a real sender tells it first.
     """
-    from imessenger.delivery import Courier
+    from imessenger.actions.delivery import Courier
 
     with Store.open() as store:
         courier = Courier(Sessions(tmux, store, load_config()))

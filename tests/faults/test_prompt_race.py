@@ -23,9 +23,9 @@ from collections.abc import Sequence
 import pytest
 from support import start_demo_in_shell, wait_for
 
-from imessenger.api import Api
-from imessenger.store import MessageState, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.adapters.store import MessageState, Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app import Api
 
 #: States of a message that the agent took.
 TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED}

@@ -17,9 +17,9 @@ import pytest
 from harness import Disk, Watching
 from support import delivered, python_cli, run_imessenger, run_isesh, scrollback, wait_for
 
-from imessenger.status import running_pid
-from imessenger.store import DB_FILENAME, InboxEntry, InboxKind, MessageState, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.adapters.status_cache import running_pid
+from imessenger.adapters.store import DB_FILENAME, InboxEntry, InboxKind, MessageState, Store
+from imessenger.adapters.tmux import AgentPane, Tmux
 
 StartWatcher = Callable[[], Watching]
 

@@ -15,7 +15,7 @@ from harness import Watching
 from libtmux.server import Server
 from support import python_cli, run_isesh, wait_for
 
-from imessenger.tmux import Tmux
+from imessenger.adapters.tmux import Tmux
 
 StartWatcher = Callable[[], Watching]
 

@@ -1,0 +1,121 @@
+"""What the tmux plugin does: its menu, its messages, jumping between sessions asking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imessenger.app.prompts import asking_prompts
+from imessenger.app.services import Services
+from imessenger.app.values import Asking, check_name
+
+if TYPE_CHECKING:
+    from imessenger.interfaces.menu import Menu
+
+
+class PluginActions(Services):
+    """What the key bindings, the popup menu and the dashboard call."""
+
+    def asking(self) -> list[Asking]:
+        """The sessions asking, by name, each with the id of its prompt: from the watcher's
+        status when it runs (with the other hosts' as HOST:SESSION), else the panes. An
+        agent session gets only those whose prompts it may see (:meth:`sees_prompt`)."""
+        return [entry for entry in self._asking() if self.sees_prompt(entry.name)]
+
+    def _asking(self) -> list[Asking]:
+        from imessenger.adapters.status_cache import read_status
+        from imessenger.adapters.store import Choice
+        from imessenger.core.names import is_valid_name
+
+        status = read_status(self.server)
+        if status.watching:
+            found = []
+            entries = [("", e) for e in status.data.get("sessions", [])]
+            for host, seen in status.data.get("hosts", {}).items():
+                if seen.get("reachable") and is_valid_name(str(host)):
+                    entries += [(f"{host}:", e) for e in seen.get("sessions", [])]
+            for prefix, entry in entries:
+                if entry.get("state") != "asking" or not is_valid_name(str(entry.get("name"))):
+                    continue
+                choices = tuple(Choice(c) for c in entry.get("choices", []) if c in set(Choice))
+                name = prefix + str(entry["name"])  # HOST:SESSION for another host's
+                prompt = entry.get("prompt_id")
+                shown = str(prompt) if prompt else None  # none from a watcher that lacks it
+                about = str(entry["asking"])
+                found.append(Asking(name, str(entry["agent"]), about, choices, shown))
+            return sorted(found, key=lambda a: a.name)
+        return sorted(
+            (
+                Asking(
+                    p.session,
+                    p.agent,
+                    p.about(),
+                    tuple(o.answer for o in p.options if o.answer is not None),
+                    p.id,
+                )
+                for p in asking_prompts(self.sessions)
+            ),
+            key=lambda a: a.name,
+        )
+
+    def approval_menu(self, command: list[str], client: str) -> Menu:
+        """The plugin's menu of the sessions asking; its items run ``command`` (imessenger)."""
+        from imessenger.core.errors import NoSuchSession
+        from imessenger.interfaces.menu import approval_menu
+
+        found = []
+        for entry in self.asking():
+            if ":" in entry.name:  # another host's: answered there, nothing to show here
+                found.append((entry, ""))
+                continue
+            try:  # an id, never a name tmux may misread; a session gone meanwhile is left out
+                found.append((entry, self.tmux.session_id(entry.name)))
+            except NoSuchSession:
+                continue
+        socket = ["-L", self.tmux.socket_name] if self.tmux.socket_name else []
+        return approval_menu(found, [*command, *socket], client)
+
+    def show_menu(self, client: str, menu: Menu) -> None:
+        """Show ``menu`` on tmux client ``client``."""
+        self.tmux.display_menu(client, menu.title, menu.items)
+
+    def show_message(self, client: str, text: str) -> None:
+        """Show ``text`` in the status line of tmux client ``client``."""
+        self.tmux.display_message(client, text)
+
+    def jump(self, client: str) -> str | None:
+        """Switch ``client`` to the next session asking (by name, wrapping); None when none."""
+        from imessenger.interfaces.menu import next_in_turn
+
+        current = next((c.session for c in self.tmux.clients() if c.name == client), None)
+        here = [entry.name for entry in self.asking() if ":" not in entry.name]
+        name = next_in_turn(here, current)
+        if name is not None:
+            self.tmux.switch_client(client, name)
+        return name
+
+    def switch(self, client: str, name: str) -> None:
+        """Switch tmux client ``client`` to session ``name``."""
+        check_name(name)
+        self.tmux.switch_client(client, name)
+
+    def popup_client(self) -> str | None:
+        """In a tmux popup (``$TMUX`` set, no pane), the terminal client that opened it.
+
+        That is the terminal client with the latest input: the key that opened the popup.
+        """
+        import os
+
+        if not os.environ.get("TMUX") or os.environ.get("TMUX_PANE"):
+            return None
+        terminals = [c for c in self.tmux.clients() if not c.control]
+        if not terminals:
+            return None
+        return max(terminals, key=lambda c: c.activity).name
+
+    def changes_to_watch(self) -> list[Path]:
+        """The files whose size and time change when what the dashboard shows changes."""
+        from imessenger.adapters.status_cache import status_path
+
+        db = self.store.path
+        return [status_path(self.tmux.label), db, db.with_name(db.name + "-wal")]
