@@ -33,7 +33,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from imessenger.adapters.tmux.info import PaneInfo
-from imessenger.adapters.tmux.quoting import control_quote, searched_literal, whole_word
+from imessenger.adapters.tmux.quoting import (
+    control_quote,
+    format_literal,
+    searched_literal,
+    whole_word,
+)
 from imessenger.core.errors import NoSuchSession, NoTmuxServer, PaneInMode, TmuxCommandFailed
 
 if TYPE_CHECKING:
@@ -45,6 +50,8 @@ _PASTE_START, _PASTE_END = "\x1b[200~", "\x1b[201~"
 _IN_MODE = "imessenger-pane-in-mode"
 #: What a guarded key press prints when the pane no longer showed what it was meant for.
 _CHANGED = "imessenger-screen-changed"
+#: How long tmux waits before it checks the screen for a guarded key (a timer of its own).
+_CHECK_DELAY_S = "0.001"
 
 
 @dataclass(frozen=True)
@@ -169,11 +176,15 @@ class AgentPane:
         ``rows`` the rows that must be unchanged (an agent's input box holding a message:
         a permission prompt that opened since would have covered it). tmux checks and
         presses in one command (``if-shell -F``), so no output of the agent is taken in
-        between: the window left is the agent's own, between deciding to draw and
-        writing. Each row is checked with ``#{C:...}``, which gives the first row of
-        the screen that holds a text; a row whose line also appears higher up is
-        checked as that higher row (it is the best tmux can tell). Nothing is pressed
-        while a person is in a mode in the pane. Returns whether the keys were pressed.
+        between. And it checks from a timer (``run-shell -d``): tmux reads what its panes
+        printed before it runs its timers, so a prompt the agent drew before the command
+        arrived is on tmux's screen when it checks, even when tmux had no processor
+        time to read it until then. The window left is the agent's own, between
+        deciding to draw and writing. Each row is checked with ``#{C:...}``, which gives
+        the first row of the screen that holds a text; a row whose line also appears
+        higher up is checked as that higher row (it is the best tmux can tell). Nothing
+        is pressed while a person is in a mode in the pane. Returns whether the keys
+        were pressed.
         """
         checks = ["#{==:#{pane_in_mode},0}"]
         for row in rows:
@@ -187,7 +198,17 @@ class AgentPane:
             condition = f"#{{&&:{check},{condition}}}"
         target = control_quote(self.info.pane_id)
         act = " ".join(["send-keys", "-t", target, *map(control_quote, keys)])
-        out = self._cmd("if-shell", "-F", condition, act, f"display-message -p {_CHANGED}")
+        check = " ".join(
+            [
+                "if-shell -F -t",
+                target,
+                control_quote(condition),
+                control_quote(act),
+                control_quote(f"display-message -p {_CHANGED}"),
+            ]
+        )
+        # run-shell expands its command as a format once before it runs it: escaped here
+        out = self._cmd("run-shell", "-d", _CHECK_DELAY_S, "-C", format_literal(check))
         return _CHANGED not in out
 
     def type(self, text: str) -> None:
