@@ -31,8 +31,17 @@ TOOLS = ("isesh", "imessenger")
     hidden=True,
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@click.option("--protocol", type=int, required=True)
-@click.option("--caller-version", default="?")
+@click.option(
+    "--protocol",
+    type=int,
+    required=True,
+    help="The calling host's protocol version: a call of another version is refused (exit 65).",
+)
+@click.option(
+    "--caller-version",
+    default="?",
+    help="The calling host's imessenger version, named in the refusal.",
+)
 @click.argument("tool", type=click.Choice(TOOLS), required=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def remote(protocol: int, caller_version: str, tool: str | None, args: tuple[str, ...]) -> NoReturn:

@@ -20,7 +20,12 @@ from imessenger.interfaces.cli.group import echo, not_blank, pass_api
 @click.option("--daemon", is_flag=True, help="Run in the background; the log goes to a file.")
 @click.option("--stop", is_flag=True, help="Stop the watcher of this tmux server.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every state change.")
-@click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False), hidden=True)
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    hidden=True,
+    help="Log to this file instead of stderr (what --daemon starts the watcher with).",
+)
 @pass_api
 def watch(api: Api, daemon: bool, stop: bool, verbose: bool, log_file: Path | None) -> None:
     """Follow every agent session and act as soon as one changes.
