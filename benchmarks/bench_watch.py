@@ -179,7 +179,7 @@ def hook_latencies(sessions: Any, store: Any, rounds: int) -> tuple[list[float],
     to the inbox notice, and from the send's return to it, over ``rounds`` prompts."""
     from imessenger.actions.approval import answer
     from imessenger.core.screen import State
-    from imessenger.adapters.store import Choice, InboxKind
+    from imessenger.core.values import Choice, InboxKind
 
     server = sessions.tmux.label
     from_hook, from_send = [], []
@@ -210,12 +210,13 @@ def hook_latencies(sessions: Any, store: Any, rounds: int) -> tuple[list[float],
 
 
 def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[bytes]:
-    from imessenger.core.config import load_config
-    from imessenger.core.screen import State, classify
     from imessenger.actions.sessions import Sessions
     from imessenger.adapters.status_cache import read_status, running_pid
-    from imessenger.adapters.store import InboxKind, Store
+    from imessenger.adapters.store import Store
     from imessenger.adapters.tmux import Tmux
+    from imessenger.core.config import load_config
+    from imessenger.core.screen import State, classify
+    from imessenger.core.values import InboxKind
 
     config = load_config()
     demo = Sessions(Tmux(socket), Store.open(), config).profiles["demo"]

@@ -122,7 +122,7 @@ def start_demo_in_shell(tmux: Tmux, name: str) -> int:
 
 def delivered(store: Store, message_id: str) -> bool:
     """True once the message was submitted to its target (or even answered)."""
-    from imessenger.adapters.store import MessageState
+    from imessenger.core.values import MessageState
 
     message = store.get_message(message_id)
     done = (MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED)

@@ -44,13 +44,13 @@ from imessenger.actions.approval import (
 )
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.caller import Caller
-from imessenger.adapters.store import Choice, MessageState
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app.access import access_for
 from imessenger.core.config import load_config
 from imessenger.core.errors import NoSuchSession
 from imessenger.core.profiles import Profile, load_profiles
 from imessenger.core.screen import Meaning, Option, Prompt, State, classify
+from imessenger.core.values import Choice, MessageState
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -20,10 +20,11 @@ from support import (
 )
 
 from imessenger.actions.sessions import Sessions
-from imessenger.adapters.store import SessionRecord, Store
+from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.core.config import load_config
 from imessenger.core.screen import State
+from imessenger.core.values import SessionRecord
 
 THREAD = "01a23156-51fe-7732-b652-e78f3ec07f09"
 TITLE_THREAD = "01a23156-0000-7000-8000-000000000000"

@@ -44,9 +44,10 @@ from support import Terminal, python_cli, run_imessenger, run_isesh, start_demo,
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.status_cache import running_pid
-from imessenger.adapters.store import Choice, InboxKind, Store
+from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app import Asking
+from imessenger.core.values import Choice, InboxKind
 from imessenger.interfaces.dashboard import Overview, Row, render
 from imessenger.interfaces.menu import approval_menu
 

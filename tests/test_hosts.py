@@ -22,7 +22,7 @@ from remote_host import RemoteHost
 from support import python_cli, run_imessenger, run_isesh, wait_for
 
 from imessenger.adapters import paths, ssh
-from imessenger.adapters.store import MessageState, Store
+from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import Tmux
 from imessenger.app.remote import action_of
 from imessenger.core.config import load_config
@@ -30,6 +30,7 @@ from imessenger.core.errors import UsageError
 from imessenger.core.names import InvalidName
 from imessenger.core.policy import Action
 from imessenger.core.targets import Host, host_of, split_target
+from imessenger.core.values import MessageState
 
 HOST = Host("box", "someone@127.0.0.1")
 

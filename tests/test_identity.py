@@ -22,11 +22,12 @@ from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters import paths
-from imessenger.adapters.store import Store, instance_of
+from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app import Api
 from imessenger.core.errors import PolicyRefused, UsageError
 from imessenger.core.names import ReservedName
+from imessenger.core.values import instance_of
 from imessenger.interfaces.mcp.server import build_server
 
 EXIT_USAGE = UsageError.exit_code

@@ -39,10 +39,11 @@ from support import (
 )
 
 from imessenger.actions.sessions import Sessions
-from imessenger.adapters.store import MessageRecord, MessageState, Store
+from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app import Api
 from imessenger.core.screen import State
+from imessenger.core.values import MessageRecord, MessageState
 from imessenger.interfaces.mcp.server import build_server
 
 pytestmark = pytest.mark.anyio

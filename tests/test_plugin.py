@@ -32,9 +32,10 @@ from support import (
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.status_cache import running_pid
-from imessenger.adapters.store import Choice, InboxKind, Store
+from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.core.screen import State
+from imessenger.core.values import Choice, InboxKind
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "tmux" / "imessenger.adapters.tmux"

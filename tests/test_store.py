@@ -26,19 +26,21 @@ from imessenger.adapters import store as store_module
 from imessenger.adapters.store import (
     DB_FILENAME,
     MIGRATIONS,
-    REPORTED_ONLY,
     AlreadyReplied,
-    ApprovalRecord,
-    Choice,
     DuplicateMessage,
-    InboxKind,
-    MessageRecord,
-    MessageState,
-    SessionRecord,
     Store,
     UnknownMessage,
 )
 from imessenger.core.errors import StoreError
+from imessenger.core.values import (
+    REPORTED_ONLY,
+    ApprovalRecord,
+    Choice,
+    InboxKind,
+    MessageRecord,
+    MessageState,
+    SessionRecord,
+)
 
 
 @pytest.fixture

@@ -19,8 +19,9 @@ import pytest
 from libtmux.server import Server
 from support import python_cli, run_imessenger, run_isesh
 
-from imessenger.adapters.store import Choice, MessageState, Store
+from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import Tmux
+from imessenger.core.values import Choice, MessageState
 from imessenger.interfaces.tour import ASK_MESSAGE, GREETING, PROFILES
 
 STEPS = [

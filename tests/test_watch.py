@@ -30,9 +30,10 @@ from support import (
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters import paths
 from imessenger.adapters.status_cache import read_status, running_pid
-from imessenger.adapters.store import InboxEntry, InboxKind, MessageState, Store
+from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.core.config import load_config
+from imessenger.core.values import InboxEntry, InboxKind, MessageState
 from imessenger.interfaces.dashboard import Overview, Row, render
 
 StartWatcher = Callable[[], subprocess.Popen[bytes]]

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from imessenger.adapters.store import HookEventRecord, SessionRecord, Store
+from imessenger.adapters.store import Store
 from imessenger.core.config import load_config
 from imessenger.core.profiles import load_profiles
 from imessenger.core.screen import Screen, State
+from imessenger.core.values import HookEventRecord, SessionRecord
 from imessenger.watcher.following import Followed
 from imessenger.watcher.hook_checks import HookWatch
 

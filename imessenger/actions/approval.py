@@ -51,18 +51,18 @@ from __future__ import annotations
 import logging
 import shlex
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from imessenger.actions.delivery import Courier, SendResult
+from imessenger.actions.delivery import Courier
 from imessenger.actions.sessions import Sessions, SessionView
 from imessenger.adapters.locks import target_lock
-from imessenger.adapters.store import ApprovalRecord, Choice, PromptRecord
 from imessenger.adapters.tmux import Patience
 from imessenger.app.access import Access, access_for
 from imessenger.core.errors import ImessengerError, NoSuchSession, PaneInMode
 from imessenger.core.names import is_valid_name
 from imessenger.core.policy import Action
 from imessenger.core.screen import Meaning, Option, Prompt, Screen, State
+from imessenger.core.values import Approval, Choice, PromptRecord
 
 logger = logging.getLogger(__name__)
 
@@ -372,26 +372,6 @@ def answers(session: str, prompt: Prompt) -> dict[str, Choice]:
 
 
 # --- answering a live session -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Approval:
-    """One answer given to a session's prompt, and what came of it."""
-
-    session: str
-    agent: str
-    choice: Choice
-    prompt: Prompt
-    option: Option
-    keys: tuple[str, ...]
-    closed: bool
-    record: ApprovalRecord
-    #: the id of the prompt occurrence answered
-    prompt_id: str = ""
-    #: what became of each message that waited for the session: delivered, queued,
-    #: unconfirmed, or still pending and why (see imessenger.actions.delivery)
-    delivered: tuple[SendResult, ...] = ()
-    delivery_error: str | None = None
 
 
 def asking(sessions: Sessions, views: list[SessionView] | None = None) -> list[SessionView]:

@@ -45,19 +45,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 from imessenger.actions.sessions import Sessions, SessionView
 from imessenger.adapters.locks import target_lock
 from imessenger.adapters.records.pinning import PinnedRecord
-from imessenger.adapters.store import (
-    AlreadyReplied,
-    InboxKind,
-    MessageRecord,
-    MessageState,
-    UnknownMessage,
-    instance_of,
-)
+from imessenger.adapters.store import AlreadyReplied, UnknownMessage
 from imessenger.adapters.tmux import AgentPane, Patience
 from imessenger.app.access import Access
 from imessenger.core.agent_setup import reply_command
@@ -83,6 +75,7 @@ from imessenger.core.errors import (
 from imessenger.core.policy import Action, Refusal
 from imessenger.core.profiles import Profile
 from imessenger.core.screen import Screen, State
+from imessenger.core.values import InboxKind, MessageRecord, MessageState, SendResult, instance_of
 
 logger = logging.getLogger(__name__)
 
@@ -172,18 +165,6 @@ class NotDelivered(ImessengerError):
     def __init__(self, message: str, result: SendResult | None = None) -> None:
         super().__init__(message)
         self.result = result
-
-
-@dataclass
-class SendResult:
-    """What became of a message: its record, the state it reached, why, its reply and
-    timings (ms). ``send`` returns one, and so does each delivery attempt."""
-
-    message: MessageRecord
-    outcome: MessageState
-    why: str = ""
-    reply: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _ms(since: float) -> float:

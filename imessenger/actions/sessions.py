@@ -27,7 +27,7 @@ from imessenger.adapters.paths import (
     write_private_file,
 )
 from imessenger.adapters.records.pinning import Pin, made_here, pin
-from imessenger.adapters.store import SessionRecord, Store, instance_of
+from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import (
     AGENT_OPTION,
     CONFIG_OPTION,
@@ -43,6 +43,7 @@ from imessenger.core.names import check_free, check_name
 from imessenger.core.policy import Action
 from imessenger.core.profiles import Profile, get_profile, load_profiles
 from imessenger.core.screen import Screen, State, classify
+from imessenger.core.values import SessionRecord, instance_of
 
 logger = logging.getLogger(__name__)
 

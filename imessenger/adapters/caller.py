@@ -45,10 +45,10 @@ from imessenger.adapters.procfs import (
     socket_of,
     tty_device,
 )
-from imessenger.adapters.store import instance_of
 from imessenger.adapters.tmux import PaneOwner, Tmux
 from imessenger.core.errors import NoTmuxServer, PolicyRefused, TmuxCommandFailed
 from imessenger.core.names import PERSON
+from imessenger.core.values import instance_of
 
 logger = logging.getLogger(__name__)
 

@@ -62,9 +62,7 @@ from imessenger.core.visible import json_text as json_text
 from imessenger.core.visible import visible as visible
 
 if TYPE_CHECKING:
-    from imessenger.actions.approval import Approval as Approval
     from imessenger.actions.delivery import NotDelivered as NotDelivered
-    from imessenger.actions.delivery import SendResult as SendResult
     from imessenger.actions.sessions import SessionView as SessionView
     from imessenger.adapters.ssh import EXIT_INCOMPATIBLE as EXIT_INCOMPATIBLE
     from imessenger.adapters.ssh import PROTOCOL as PROTOCOL
@@ -72,11 +70,6 @@ if TYPE_CHECKING:
     from imessenger.adapters.ssh import HostTimedOut as HostTimedOut
     from imessenger.adapters.status_cache import Status as Status
     from imessenger.adapters.status_cache import WatcherRunning as WatcherRunning
-    from imessenger.adapters.store import Choice as Choice
-    from imessenger.adapters.store import HookEventRecord as HookEventRecord
-    from imessenger.adapters.store import InboxEntry as InboxEntry
-    from imessenger.adapters.store import MessageRecord as MessageRecord
-    from imessenger.adapters.store import MessageState as MessageState
     from imessenger.core.screen import Explanation as Explanation
     from imessenger.core.screen import Hit as Hit
     from imessenger.core.screen import InputMiss as InputMiss
@@ -91,6 +84,13 @@ if TYPE_CHECKING:
     from imessenger.core.screen import Subject as Subject
     from imessenger.core.targets import Host as Host
     from imessenger.core.targets import split_target as split_target
+    from imessenger.core.values import Approval as Approval
+    from imessenger.core.values import Choice as Choice
+    from imessenger.core.values import HookEventRecord as HookEventRecord
+    from imessenger.core.values import InboxEntry as InboxEntry
+    from imessenger.core.values import MessageRecord as MessageRecord
+    from imessenger.core.values import MessageState as MessageState
+    from imessenger.core.values import SendResult as SendResult
     from imessenger.interfaces.menu import Menu as Menu
     from imessenger.watcher.daemon import Daemon as Daemon
     from imessenger.watcher.daemon import Stopped as Stopped

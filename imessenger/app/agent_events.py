@@ -18,7 +18,7 @@ from imessenger.app.services import Services
 from imessenger.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from imessenger.adapters.store import HookEventRecord
+    from imessenger.core.values import HookEventRecord
 
 logger = logging.getLogger(__name__)
 

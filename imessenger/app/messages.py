@@ -15,10 +15,9 @@ from imessenger.core.policy import Action
 if TYPE_CHECKING:
     import threading
 
-    from imessenger.actions.delivery import SendResult
     from imessenger.actions.sessions import SessionView
-    from imessenger.adapters.store import MessageRecord
     from imessenger.core.history import Event
+    from imessenger.core.values import MessageRecord, SendResult
 
 
 class MessageActions(Services):

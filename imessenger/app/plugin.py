@@ -24,8 +24,8 @@ class PluginActions(Services):
 
     def _asking(self) -> list[Asking]:
         from imessenger.adapters.status_cache import read_status
-        from imessenger.adapters.store import Choice
         from imessenger.core.names import is_valid_name
+        from imessenger.core.values import Choice
 
         status = read_status(self.server)
         if status.watching:

@@ -11,9 +11,8 @@ from imessenger.core.errors import ImessengerError, StoreError
 from imessenger.core.policy import Action
 
 if TYPE_CHECKING:
-    from imessenger.actions.approval import Approval
     from imessenger.actions.sessions import Sessions, SessionView
-    from imessenger.adapters.store import Choice
+    from imessenger.core.values import Approval, Choice
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ class PromptActions(Services):
 
     def deny(self, session: str, prompt: str | None = None) -> Approval:
         """Say no (to prompt ``prompt``)."""
-        from imessenger.adapters.store import Choice
+        from imessenger.core.values import Choice
 
         return self.answer(session, Choice.NO, prompt)
 

@@ -21,8 +21,8 @@ from imessenger.core.policy import Action
 
 if TYPE_CHECKING:
     from imessenger.adapters.ssh import Completed
-    from imessenger.adapters.store import Choice
     from imessenger.core.targets import Host
+    from imessenger.core.values import Choice
 
 #: Seconds a remote call may take beyond what it waits for itself.
 CALL_MARGIN_S = 30.0
@@ -193,7 +193,7 @@ class HostActions(Services):
         """
         from imessenger.actions.approval import parse_prompt_id
         from imessenger.adapters.ssh import RemoteFailed
-        from imessenger.adapters.store import Choice
+        from imessenger.core.values import Choice
 
         check_name(session)  # refused here: never a call to the host for nothing
         number = "2" if choice is Choice.YES_ALWAYS else "1"

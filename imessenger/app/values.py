@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from imessenger.actions.approval import Approval
     from imessenger.actions.sessions import SessionView
-    from imessenger.adapters.store import Choice, HookEventRecord, InboxEntry
     from imessenger.core.history import Event
     from imessenger.core.screen import Explanation, Meaning
+    from imessenger.core.values import Approval, Choice, HookEventRecord, InboxEntry
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from imessenger.core.policy import Action
 
 if TYPE_CHECKING:
     from imessenger.adapters.status_cache import Status
-    from imessenger.adapters.store import MessageRecord
+    from imessenger.core.values import MessageRecord
     from imessenger.watcher.daemon import Daemon, Stopped
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from imessenger.adapters.store import ApprovalRecord, MessageRecord, RefusalRecord
+    from imessenger.core.values import ApprovalRecord, MessageRecord, RefusalRecord
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from imessenger.actions.sessions import Sessions, waiting_for_tools
-from imessenger.adapters.store import PromptRecord, SessionRecord
 from imessenger.adapters.tmux import (
     CLIENT_EXIT,
     OUTPUT,
@@ -36,6 +35,7 @@ from imessenger.adapters.tmux import (
 from imessenger.core.errors import ImessengerError
 from imessenger.core.profiles import Profile
 from imessenger.core.screen import Screen, State, classify
+from imessenger.core.values import PromptRecord, SessionRecord
 from imessenger.watcher.retry import Retry
 
 logger = logging.getLogger(__name__)

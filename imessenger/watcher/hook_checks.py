@@ -24,10 +24,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from imessenger.adapters.store import HookEventRecord, Store
+from imessenger.adapters.store import Store
 from imessenger.core.errors import StoreError
 from imessenger.core.hook_events import ASKING, BUSY, IDLE, STARTED, WAITING
 from imessenger.core.screen import State
+from imessenger.core.values import HookEventRecord
 from imessenger.watcher.following import Followed
 
 logger = logging.getLogger(__name__)

@@ -50,13 +50,13 @@ import threading
 import time
 
 from imessenger.actions.sessions import Sessions
-from imessenger.adapters.store import HookEventRecord
 from imessenger.adapters.tmux import ControlEvent
 from imessenger.core.config import Config
 from imessenger.core.envelope import delimiters
 from imessenger.core.errors import ImessengerError
 from imessenger.core.hook_events import ASKING
 from imessenger.core.screen import State
+from imessenger.core.values import HookEventRecord
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Followed, Following
 from imessenger.watcher.hook_checks import HOOK_WAIT_S, HookWatch

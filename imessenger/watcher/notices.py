@@ -23,10 +23,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from imessenger.adapters.store import HookEventRecord, InboxKind, instance_of
 from imessenger.core.errors import StoreError
 from imessenger.core.names import PERSON
 from imessenger.core.screen import Prompt, Screen, State, about
+from imessenger.core.values import HookEventRecord, InboxKind, instance_of
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Followed
 from imessenger.watcher.hook_checks import HOOK_WAIT_S

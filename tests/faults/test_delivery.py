@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 from support import python_cli, run_imessenger, run_isesh, wait_for
 
 from imessenger.actions.sessions import Sessions
-from imessenger.adapters.store import MessageRecord, MessageState, Store
+from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.core.config import load_config
 from imessenger.core.screen import State
+from imessenger.core.values import MessageRecord, MessageState
 
 #: States in which a message was pasted and taken (or may still answer).
 TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED, MessageState.TIMED_OUT}

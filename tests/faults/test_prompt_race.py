@@ -23,9 +23,10 @@ from collections.abc import Sequence
 import pytest
 from support import start_demo_in_shell, wait_for
 
-from imessenger.adapters.store import MessageState, Store
+from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app import Api
+from imessenger.core.values import MessageState
 
 #: States of a message that the agent took.
 TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED}

@@ -18,8 +18,9 @@ from harness import Disk, Watching
 from support import delivered, python_cli, run_imessenger, run_isesh, scrollback, wait_for
 
 from imessenger.adapters.status_cache import running_pid
-from imessenger.adapters.store import DB_FILENAME, InboxEntry, InboxKind, MessageState, Store
+from imessenger.adapters.store import DB_FILENAME, Store
 from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.values import InboxEntry, InboxKind, MessageState
 
 StartWatcher = Callable[[], Watching]
 
