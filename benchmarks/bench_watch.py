@@ -166,7 +166,7 @@ def write_drawer_profile(home: Path) -> str:
     (the drawer takes no options: its prompts are noticed from the screen alone)."""
     import tomli_w
 
-    from imessenger.core.config import load_config
+    from imessenger.adapters.config_files import load_config
 
     table = {**load_config().values["agents"]["demo"], "hooks": "", "allow_reply": "", "record": ""}
     path = home / "config.toml"
@@ -211,10 +211,10 @@ def hook_latencies(sessions: Any, store: Any, rounds: int) -> tuple[list[float],
 
 def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[bytes]:
     from imessenger.actions.sessions import Sessions
+    from imessenger.adapters.config_files import load_config
     from imessenger.adapters.status_cache import read_status, running_pid
     from imessenger.adapters.store import Store
     from imessenger.adapters.tmux import Tmux
-    from imessenger.core.config import load_config
     from imessenger.core.screen import State, classify
     from imessenger.core.values import InboxKind
 

@@ -19,9 +19,9 @@ from libtmux.server import Server
 from remote_host import RemoteHost, remote_host_running
 
 from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import Tmux
-from imessenger.core.config import load_config
 
 # The shared helpers assert too: show what their assertions compared, as in test files.
 pytest.register_assert_rewrite("support", "scenarios", "real_agents")

@@ -85,7 +85,7 @@ def test_only_claude_and_demo_queue_while_busy() -> None:
 
 
 def test_profiles_load_through_the_config_module(tmp_path: Path) -> None:
-    from imessenger.core.config import load_config
+    from imessenger.adapters.config_files import load_config
 
     user = tmp_path / "config.toml"
     user.write_text('[agents.top]\ncommand = ["top"]\n', encoding="utf-8")

@@ -44,9 +44,9 @@ from imessenger.actions.approval import (
 )
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.caller import Caller
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app.access import access_for
-from imessenger.core.config import load_config
 from imessenger.core.errors import NoSuchSession
 from imessenger.core.profiles import Profile, load_profiles
 from imessenger.core.screen import Meaning, Option, Prompt, State, classify

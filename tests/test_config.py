@@ -20,15 +20,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from imessenger.adapters import paths
-from imessenger.core.config import (
-    DEFAULT_SOURCE,
-    FALLBACK_PROFILE,
-    Config,
-    Settings,
-    load_config,
-    load_defaults,
-    starter_text,
-)
+from imessenger.adapters.config_files import load_config, load_defaults, starter_text
+from imessenger.core.config import DEFAULT_SOURCE, FALLBACK_PROFILE, Config, Settings
 from imessenger.core.errors import ConfigError
 from imessenger.core.policy import Policy
 from imessenger.interfaces.cli.config import config_group

@@ -25,11 +25,11 @@ from click.testing import Result
 from support import python_cli, run_imessenger, run_isesh, start_demo, wait_for
 
 from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.locks import target_lock
 from imessenger.adapters.status_cache import PidFile, write_status
 from imessenger.adapters.store import DB_FILENAME, Store
 from imessenger.adapters.tmux import Tmux
-from imessenger.core.config import load_config
 from imessenger.core.screen import State
 from imessenger.watcher import Memory, memory_path
 

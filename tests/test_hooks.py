@@ -20,9 +20,9 @@ from support import (
 )
 
 from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.core.config import load_config
 from imessenger.core.screen import State
 from imessenger.core.values import SessionRecord
 

@@ -443,7 +443,7 @@ def test_an_error_quoting_what_an_agents_hook_said_shows_it_safely(
     import tomli_w
 
     from imessenger.adapters import paths
-    from imessenger.core.config import load_config
+    from imessenger.adapters.config_files import load_config
 
     profile = {**load_config().values["agents"]["demo"], "question_patterns": ["^never$"]}
     config = paths.user_config_path()

@@ -22,10 +22,10 @@ from remote_host import RemoteHost
 from support import python_cli, run_imessenger, run_isesh, wait_for
 
 from imessenger.adapters import paths, ssh
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import Tmux
 from imessenger.app.remote import action_of
-from imessenger.core.config import load_config
 from imessenger.core.errors import UsageError
 from imessenger.core.names import InvalidName
 from imessenger.core.policy import Action

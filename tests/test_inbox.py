@@ -12,9 +12,9 @@ from support import ask, python_cli, run_imessenger, wait_for
 from support import start_demo as start
 
 from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.core.config import load_config
 from imessenger.core.screen import State
 from imessenger.core.values import InboxKind
 

@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
-import imessenger.adapters.records
-from imessenger.adapters.records import KINDS, RecordReader, claude, codex, gemini, reader_for
+import imessenger.adapters.records.reading
+from imessenger.adapters.records import claude, codex, gemini, reader_for
+from imessenger.adapters.records.reading import RecordReader
 from imessenger.core.envelope import Delimiters, delimiters, exact_reply, message_id_in
+from imessenger.core.profiles import RECORD_KINDS as KINDS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "records"
 START = "<<IMSG-REPLY {id}>>"
@@ -224,7 +226,7 @@ class Opens:
             def read(self, *args: int) -> Any:
                 return self.handle.read(*args)
 
-        monkeypatch.setattr(imessenger.adapters.records, "open", Counted, raising=False)
+        monkeypatch.setattr(imessenger.adapters.records.reading, "open", Counted, raising=False)
 
 
 def test_only_what_was_appended_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -311,9 +313,10 @@ def test_an_unreadable_record_gives_none(tmp_path: Path, monkeypatch: pytest.Mon
     def denied(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(imessenger.adapters.records, "open", denied, raising=False)
+    monkeypatch.setattr(imessenger.adapters.records.reading, "open", denied, raising=False)
     assert reader.reply(MARKS) is None
-    monkeypatch.undo()
+    monkeypatch.delattr(imessenger.adapters.records.reading, "open")  # not undo(): it would
+    # also take back the test's own home (conftest's isolated_home)
     assert reader.reply(MARKS) == "readable again"
 
 

@@ -29,7 +29,7 @@ EXIT_REFUSED = PolicyRefused.exit_code
 
 @pytest.fixture
 def sessions(tmux: Tmux) -> Sessions:
-    from imessenger.core.config import load_config
+    from imessenger.adapters.config_files import load_config
 
     return Sessions(tmux, Store.open(), load_config())
 

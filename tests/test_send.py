@@ -14,9 +14,9 @@ import pytest
 from support import python_cli, run_imessenger, run_isesh, start_demo_in_shell, wait_for
 
 from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.core.config import load_config
 from imessenger.core.values import MessageState
 from imessenger.interfaces.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOUT
 

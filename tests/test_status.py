@@ -9,11 +9,10 @@ import subprocess
 import pytest
 from support import python_cli, run_imessenger
 
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.status_cache import (
-    DEFAULT_STOPPED,
     STATUS_VERSION,
     PidFile,
-    StatusFormats,
     WatcherRunning,
     read_status,
     render_line,
@@ -22,7 +21,7 @@ from imessenger.adapters.status_cache import (
     status_path,
     write_status,
 )
-from imessenger.core.config import load_config
+from imessenger.core.status_line import DEFAULT_STOPPED, StatusFormats
 
 
 @pytest.mark.parametrize(

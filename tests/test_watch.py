@@ -29,10 +29,10 @@ from support import (
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters import paths
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.status_cache import read_status, running_pid
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.core.config import load_config
 from imessenger.core.values import InboxEntry, InboxKind, MessageState
 from imessenger.interfaces.dashboard import Overview, Row, render
 
@@ -421,7 +421,7 @@ def test_a_message_left_in_the_input_box_is_submitted_by_the_watcher_once(
     # still submit it from there, and only once.
     from imessenger.actions.delivery import Courier
     from imessenger.actions.sessions import Sessions
-    from imessenger.core.config import load_config
+    from imessenger.adapters.config_files import load_config
 
     start_demo("w1")
     watcher()

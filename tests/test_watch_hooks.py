@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
-from imessenger.core.config import load_config
 from imessenger.core.profiles import load_profiles
 from imessenger.core.screen import Screen, State
 from imessenger.core.values import HookEventRecord, SessionRecord

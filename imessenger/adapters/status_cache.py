@@ -27,6 +27,7 @@ from imessenger.adapters.paths import (
     write_private_file,
 )
 from imessenger.core.errors import ImessengerError, StoreError
+from imessenger.core.status_line import DEFAULT_STOPPED, StatusFormats
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 #: Version of the status cache's layout; a reader ignores a cache of another version.
 STATUS_VERSION = 1
 
-#: What the status line says when no watcher runs and the configuration was not read.
-DEFAULT_STOPPED = "imessenger: not watching"
 
 _SAFE_LABEL = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -159,32 +158,6 @@ def running_pid(server: str) -> int | None:
 
 
 # --- the status cache -------------------------------------------------------------------------
-
-
-class StatusFormats:
-    """How the status line reads: the ``[status]`` table of the configuration, as
-    ``config.settings.status`` has it (a plain class: see above)."""
-
-    __slots__ = ("asking", "separator", "stopped", "unread")
-
-    def __init__(
-        self,
-        asking: str = "⚠ {count} asking",
-        unread: str = "✉ {count}",
-        separator: str = " · ",
-        stopped: str = DEFAULT_STOPPED,
-    ) -> None:
-        self.asking = asking
-        self.unread = unread
-        self.separator = separator
-        self.stopped = stopped
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, StatusFormats):
-            return NotImplemented
-        return all(getattr(self, key) == getattr(other, key) for key in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def render_line(asking: int, unread: int, formats: StatusFormats) -> str:

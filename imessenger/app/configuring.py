@@ -18,7 +18,7 @@ class ConfigActions(Services):
 
     def user_config(self) -> Config:
         """The configuration of the user's file (``config_file``) over the shipped defaults."""
-        from imessenger.core.config import load_config
+        from imessenger.adapters.config_files import load_config
 
         return load_config()
 
@@ -34,7 +34,7 @@ class ConfigActions(Services):
         An existing file is kept unless ``force``; an agent session is refused.
         """
         from imessenger.adapters import paths
-        from imessenger.core.config import load_config, starter_text
+        from imessenger.adapters.config_files import load_config, starter_text
 
         if self.caller.agent:
             self.access.require(Action.CONFIGURE)

@@ -86,7 +86,7 @@ class Services:
     @functools.cached_property
     def config(self) -> Config:
         """The configuration; for an agent session, the file isesh started it with."""
-        from imessenger.core.config import load_config
+        from imessenger.adapters.config_files import load_config
 
         recorded = self.caller.config if self.caller.agent else ""
         return load_config(Path(recorded) if recorded else None)

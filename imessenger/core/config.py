@@ -2,8 +2,9 @@
 
 The defaults are two TOML files in the ``imessenger.conf`` package (``conf/`` in the
 source tree): ``imessenger.toml`` (general settings) and ``agents.toml`` (agent
-profiles, ``[agents.NAME]``). The user's file (:func:`imessenger.adapters.paths.user_config_path`)
-may hold keys of both, in one file. Merging is deep for tables; a list or a scalar in
+profiles, ``[agents.NAME]``), read by :mod:`imessenger.adapters.config_files`, as is the
+user's file, which may hold keys of both. This module is pure: it checks, merges and types
+what was read. Merging is deep for tables; a list or a scalar in
 the user's file replaces the default value as a whole.
 
 The defaults are the schema: the user's file may only set keys the defaults have,
@@ -33,12 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imessenger.adapters import paths
-from imessenger.adapters.status_cache import StatusFormats
 from imessenger.core.envelope import validate_envelope_template
 from imessenger.core.errors import ConfigError
 from imessenger.core.policy import Policy
 from imessenger.core.screen import PatternError, compile_patterns
+from imessenger.core.status_line import StatusFormats
 from imessenger.core.targets import HOST_KEYS, Host
 
 logger = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ def _schema(defaults: dict[str, Any]) -> _Table:
 # --- reading files -----------------------------------------------------------------------
 
 
-def _dotted(prefix: str, key: str) -> str:
+def dotted_key(prefix: str, key: str) -> str:
     """Join a dotted prefix and a key, quoting keys that are not bare TOML keys."""
     part = key if _BARE_KEY.match(key) else '"' + key.replace('"', '\\"') + '"'
     return f"{prefix}.{part}" if prefix else part
@@ -259,7 +259,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _parse(data: bytes, where: str) -> dict[str, Any]:
+def parse_toml(data: bytes, where: str) -> dict[str, Any]:
     """Parse TOML bytes; raise ConfigError naming ``where`` and tomllib's reason."""
     try:
         return tomllib.loads(data.decode("utf-8"))
@@ -267,46 +267,6 @@ def _parse(data: bytes, where: str) -> dict[str, Any]:
         raise ConfigError(f"{where}: not UTF-8 text ({exc}); save it as UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: invalid TOML: {exc}") from exc
-
-
-def _read_default(name: str, defaults_dir: Path | None) -> tuple[str, bytes]:
-    """Return (location, bytes) of a shipped default file."""
-    if defaults_dir is not None:
-        candidates = [defaults_dir / name]
-    else:
-        candidates = []
-        try:
-            from importlib.resources import files
-
-            candidates.append(Path(str(files("imessenger.conf").joinpath(name))))
-        except (ModuleNotFoundError, TypeError, ValueError):
-            pass  # an editable install or a plain checkout: the source tree below
-        import imessenger
-
-        candidates.append(Path(imessenger.__file__).resolve().parent.parent / "conf" / name)
-    for candidate in candidates:
-        try:
-            return str(candidate), candidate.read_bytes()
-        except OSError:
-            continue
-    tried = ", ".join(str(candidate) for candidate in candidates)
-    raise ConfigError(
-        f"the default configuration file {name} is missing (looked at {tried}); "
-        "reinstall imessenger"
-    )
-
-
-def _read_user(path: Path) -> dict[str, Any] | None:
-    """Parse the user's file; None when it does not exist."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError as exc:
-        raise ConfigError(f"{path}: is a directory, not a TOML file") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from exc
-    return _parse(data, str(path))
 
 
 # --- checking the user's file --------------------------------------------------------------
@@ -344,7 +304,7 @@ def article(noun: str) -> str:
 def _check_table(table: dict[str, Any], schema: _Table, prefix: str, where: str) -> None:
     """Raise ConfigError for the first unknown key or wrongly typed value in ``table``."""
     for key, value in table.items():
-        dotted = _dotted(prefix, key)
+        dotted = dotted_key(prefix, key)
         if schema.entries is not None:
             if not isinstance(value, dict):
                 raise ConfigError(
@@ -384,7 +344,7 @@ def _check_table(table: dict[str, Any], schema: _Table, prefix: str, where: str)
 def _leaves(table: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     """Yield (dotted key, value) for every non-table value, depth first."""
     for key, value in table.items():
-        dotted = _dotted(prefix, key)
+        dotted = dotted_key(prefix, key)
         if isinstance(value, dict):
             yield from _leaves(value, dotted)
         else:
@@ -402,7 +362,7 @@ def _merge(
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value, sources, source, _dotted(prefix, key))
+            merged[key] = _merge(merged[key], value, sources, source, dotted_key(prefix, key))
         else:
             merged[key] = value
             for leaf, _ in _leaves({key: value}, prefix):
@@ -436,7 +396,7 @@ def _complete_new_profiles(
         required = sorted({key for profile in default_profiles.values() for key in profile})
         missing = [key for key in required if key not in profiles[name]]
         if missing:
-            keys = ", ".join(_dotted(f"agents.{name}", key) for key in missing)
+            keys = ", ".join(dotted_key(f"agents.{name}", key) for key in missing)
             raise ConfigError(
                 f"{where}: new profile [agents.{name}] must set {keys} "
                 f'(there is no "{FALLBACK_PROFILE}" profile to take missing keys from)'
@@ -462,8 +422,8 @@ def _fill(
             filled[key] = _fill(
                 filled[key],
                 value,
-                _dotted(prefix, key),
-                _dotted(fallback_prefix, key),
+                dotted_key(prefix, key),
+                dotted_key(fallback_prefix, key),
                 sources,
             )
     return filled
@@ -594,67 +554,37 @@ def _settings(values: dict[str, Any], where: str) -> Settings:
 # --- the starter file ------------------------------------------------------------------------
 
 
-def starter_text(defaults_dir: Path | None = None) -> str:
-    """Return the text of a starter user file: a header, then the general defaults commented out.
-
-    Keeping the values commented out means the file changes nothing until the user
-    uncomments a key, so later changes to the shipped defaults still reach them.
-    The table headers (``[send]``...) stay live, so an uncommented key lands in the
-    right table. Raises ConfigError when the default file cannot be read.
-    """
-    import tomli_w
-
-    where, data = _read_default(GENERAL_FILE, defaults_dir)
-    general = _parse(data, where)
-    lines = [
-        "# imessenger user configuration.",
-        "#",
-        "# A key set here replaces imessenger's default for that key; every key you leave",
-        "# out keeps its default. Below are the general defaults, commented out: to change",
-        '# one, remove the "# " in front of its lines (keep it under its [table] line).',
-        f"# What each setting does: see the shipped defaults in {where}",
-        "# `imessenger config show` prints every setting and where its value came from.",
-        "#",
-        "# Agent profiles can be changed here too, for example:",
-        "#   [agents.claude]",
-        '#   command = ["claude", "--model", "sonnet"]',
-        "# or added without any code (every key you leave out is taken from the",
-        f'# "{FALLBACK_PROFILE}" profile, see `imessenger config show agents.{FALLBACK_PROFILE}`):',
-        "#   [agents.myagent]",
-        '#   command = ["myagent", "--no-color"]',
-        '#   description = "my own agent"',
-    ]
-
-    def emit(table: dict[str, Any], prefix: str) -> None:
-        for key, value in table.items():
-            if not isinstance(value, dict):
-                text = tomli_w.dumps({key: value}, multiline_strings=True)
-                lines.extend("# " + line for line in text.rstrip("\n").split("\n"))
-        for key, value in table.items():
-            if isinstance(value, dict):
-                dotted = _dotted(prefix, key)
-                lines.extend(["", f"[{dotted}]"])
-                emit(value, dotted)
-
-    lines.append("")
-    emit(general, "")
-    return "\n".join(lines) + "\n"
-
-
 # --- the entry point -------------------------------------------------------------------------
 
 
-def load_defaults(defaults_dir: Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """Return the shipped defaults merged from both files, and their sources.
+def build_config(
+    defaults: dict[str, Any],
+    sources: dict[str, str],
+    user: dict[str, Any] | None,
+    user_path: Path,
+) -> Config:
+    """Check the user's table (None: no file) against the defaults, merge it over them and
+    type the result. ``sources`` says where each default came from (it is completed
+    with the user's keys). Raises ConfigError naming file, key and reason."""
+    values = defaults
+    if user is not None:
+        where = str(user_path)
+        _check_table(user, _schema(defaults), "", where)
+        values = _merge(defaults, user, sources, where)
+        _complete_new_profiles(values, user, defaults, sources, where)
+    _check_merged(values, sources)
+    settings = _settings(values, str(user_path))
+    return Config(values=values, sources=sources, settings=settings, user_path=user_path)
 
-    ``defaults_dir`` replaces the shipped ``conf/`` directory (for tests).
-    Raises ConfigError when a default file is missing or invalid.
-    """
+
+def merge_defaults(
+    files: list[tuple[str, str, dict[str, Any]]],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The shipped default files, ``(name, where, table)`` each, merged into one table, and
+    where each key came from. Raises ConfigError when two files set the same key."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for name in DEFAULT_FILES:
-        where, data = _read_default(name, defaults_dir)
-        table = _parse(data, where)
+    for name, where, table in files:
         clash = sorted(set(table) & set(values))
         if clash:
             raise ConfigError(
@@ -666,26 +596,3 @@ def load_defaults(defaults_dir: Path | None = None) -> tuple[dict[str, Any], dic
         for key, _ in _leaves(table):
             sources[key] = label
     return values, sources
-
-
-def load_config(user_path: Path | None = None, *, defaults_dir: Path | None = None) -> Config:
-    """Load the defaults, then the user's file over them, and check the result.
-
-    ``user_path`` defaults to :func:`imessenger.adapters.paths.user_config_path`; a missing
-    file is fine (the defaults apply). ``defaults_dir`` replaces the shipped
-    ``conf/`` directory (for tests). Raises ConfigError naming file, key and reason
-    for invalid TOML, an unknown key, a wrongly typed or unusable value.
-    """
-    path = user_path if user_path is not None else paths.user_config_path()
-    defaults, sources = load_defaults(defaults_dir)
-    values = defaults
-    user = _read_user(path)
-    if user is not None:
-        where = str(path)
-        _check_table(user, _schema(defaults), "", where)
-        values = _merge(defaults, user, sources, where)
-        _complete_new_profiles(values, user, defaults, sources, where)
-        logger.debug("loaded configuration from %s over the defaults", path)
-    _check_merged(values, sources)
-    settings = _settings(values, str(path))
-    return Config(values=values, sources=sources, settings=settings, user_path=path)

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from imessenger.adapters import records
 from imessenger.core import agent_setup
 from imessenger.core.config import TOML_TYPE_NAMES, article, type_name
 from imessenger.core.errors import ConfigError, UsageError
@@ -75,6 +74,11 @@ class _ConfigLike(Protocol):
 
     @property
     def sources(self) -> dict[str, str]: ...
+
+
+#: The agent kinds whose records can be read (a profile's ``record``; see
+#: imessenger.adapters.records).
+RECORD_KINDS = ("claude", "codex", "gemini", "aider", "demo")
 
 
 @dataclass(frozen=True)
@@ -247,7 +251,7 @@ class Profile:
         if launch.startup_ms < 0:
             raise self._fail("startup_ms", f"must be 0 or more, not {launch.startup_ms}")
         for key, value, kinds in (
-            ("record", launch.record, records.KINDS),
+            ("record", launch.record, RECORD_KINDS),
             ("allow_reply", launch.allow_reply, agent_setup.ALLOW_KINDS),
             ("hooks", launch.hooks, agent_setup.HOOK_KINDS),
             ("mcp", launch.mcp, agent_setup.MCP_KINDS),

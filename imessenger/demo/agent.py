@@ -417,7 +417,7 @@ def read_message(text: str, start_format: str) -> Message:
 def reply_formats() -> tuple[str, str]:
     """Return the configured reply start and end formats, or the defaults if unreadable."""
     try:
-        from imessenger.core.config import load_config
+        from imessenger.adapters.config_files import load_config
 
         protocol = load_config().settings.protocol
     except Exception as exc:  # any failure: the demo still works with the defaults

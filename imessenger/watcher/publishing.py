@@ -16,13 +16,9 @@ import time
 from typing import Any
 
 from imessenger.actions.approval import answers
-from imessenger.adapters.status_cache import (
-    STATUS_VERSION,
-    StatusFormats,
-    render_line,
-    write_status,
-)
+from imessenger.adapters.status_cache import STATUS_VERSION, render_line, write_status
 from imessenger.core.screen import State
+from imessenger.core.status_line import StatusFormats
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Following
 from imessenger.watcher.host_streams import HostStreams

@@ -28,9 +28,9 @@ from fake_model import FakeModelServer, Script
 from support import run_isesh, wait_for
 
 from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.core.config import load_config
 from imessenger.core.profiles import load_profiles
 
 #: Set to 1 to make a missing node/npm or a failed install fail the suite instead of skip it.

@@ -24,8 +24,8 @@ from fake_model import envelope_body
 from real_agents import Agent
 from support import python_cli, run_imessenger, run_isesh, stays, wait_for
 
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
-from imessenger.core.config import load_config
 from imessenger.core.profiles import load_profiles
 from imessenger.core.values import InboxEntry, InboxKind, MessageRecord, MessageState
 from imessenger.interfaces.cli.messaging import EXIT_PENDING

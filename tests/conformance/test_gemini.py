@@ -14,8 +14,8 @@ from real_agents import Agent, alive
 from scenarios import NAME
 from support import run_imessenger, run_isesh, wait_for
 
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.tmux import AgentPane
-from imessenger.core.config import load_config
 from imessenger.core.envelope import delimiters, find_reply
 from imessenger.core.profiles import load_profiles
 from imessenger.core.screen import State, classify

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from support import python_cli, run_imessenger, run_isesh, wait_for
 
 from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.core.config import load_config
 from imessenger.core.screen import State
 from imessenger.core.values import MessageRecord, MessageState
 

@@ -29,7 +29,7 @@ import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from imessenger.adapters.records import JsonTranscript
+from imessenger.adapters.records.reading import JsonTranscript
 
 #: Above this many characters a folder name is cut and given a hash of the whole path.
 MAX_FOLDER_NAME = 200

@@ -22,7 +22,7 @@ import glob
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from imessenger.adapters.records import JsonTranscript
+from imessenger.adapters.records.reading import JsonTranscript
 
 
 def codex_home(environ: Mapping[str, str]) -> Path:

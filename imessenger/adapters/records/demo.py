@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from imessenger.adapters.records import JsonTranscript
+from imessenger.adapters.records.reading import JsonTranscript
 
 
 class DemoRecord(JsonTranscript):

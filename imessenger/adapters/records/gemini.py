@@ -42,7 +42,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from imessenger.adapters.records import JsonTranscript
+from imessenger.adapters.records.reading import JsonTranscript
 
 logger = logging.getLogger(__name__)
 

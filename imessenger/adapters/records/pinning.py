@@ -34,7 +34,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from imessenger.adapters.records import RecordReader, claude, codex, gemini, reader_for
+from imessenger.adapters.records import claude, codex, gemini, reader_for
+from imessenger.adapters.records.reading import RecordReader
 from imessenger.core.envelope import Delimiters
 
 #: How often a record that cannot be located yet is looked for again, in seconds.
