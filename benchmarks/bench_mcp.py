@@ -55,7 +55,7 @@ async def measure(runs: int) -> list[str]:
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
-    from imessenger.app import Api
+    from imessenger.app.api import Api
     from imessenger.interfaces.mcp.server import build_server
 
     def expect(result: Any, body: str) -> None:

@@ -31,7 +31,6 @@ from support import start_demo as start
 from imessenger.actions import approval as approval_module
 from imessenger.actions.approval import (
     ApprovalRefused,
-    BadChoice,
     NoSuchOption,
     NothingAsking,
     SessionExited,
@@ -40,13 +39,13 @@ from imessenger.actions.approval import (
     answers,
     asked_prompt,
     choose_option,
-    parse_choice,
 )
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.caller import Caller
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app.access import access_for
+from imessenger.core.answers import BadChoice, parse_choice
 from imessenger.core.errors import NoSuchSession
 from imessenger.core.profiles import Profile, load_profiles
 from imessenger.core.screen import Meaning, Option, Prompt, State, classify

@@ -30,9 +30,9 @@ from imessenger.actions.sessions import Sessions
 from imessenger.adapters.paths import data_dir
 from imessenger.adapters.store import DB_FILENAME
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.app import Api, Choice
+from imessenger.app.api import Api
 from imessenger.core.errors import ImessengerError
-from imessenger.core.values import MessageState
+from imessenger.core.values import Choice, MessageState
 from imessenger.interfaces.cli.isesh import cli as isesh_cli
 from imessenger.interfaces.cli.main import cli as imessenger_cli
 from imessenger.interfaces.mcp.server import build_server

@@ -34,7 +34,7 @@ from test_screen import (
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.tmux import Tmux
-from imessenger.app import Explained, HookEventRecord
+from imessenger.app.values import Explained
 from imessenger.core.screen import (
     Explanation,
     Hit,
@@ -50,6 +50,7 @@ from imessenger.core.screen import (
     classify,
     explain,
 )
+from imessenger.core.values import HookEventRecord
 from imessenger.interfaces.cli import explain as shown
 
 PROFILES = sorted(grammars())

@@ -46,7 +46,7 @@ from imessenger.actions.sessions import Sessions
 from imessenger.adapters.status_cache import running_pid
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.app import Asking
+from imessenger.app.values import Asking
 from imessenger.core.values import Choice, InboxKind
 from imessenger.interfaces.dashboard import Overview, Row, render
 from imessenger.interfaces.menu import approval_menu
@@ -256,7 +256,7 @@ def test_any_reply_is_shown_on_a_terminal_with_its_controls_visible(
     code, shown = on_terminal("send", "w1", f"UNESCAPE {escaped(text)}")
     assert code == 0, shown
     assert_shown_safely(shown)
-    from imessenger.app import for_terminal
+    from imessenger.core.visible import for_terminal
 
     reply = f"UNESCAPE {text}"
     assert shown == for_terminal(reply) + ("" if reply.endswith("\n") else "\n")
@@ -650,7 +650,7 @@ def test_a_menu_of_any_generated_subject_is_drawn_visibly(
         pytest.fail("the tmux server stopped answering once the menu was shown")
     try:
         assert answered.returncode == 0
-        from imessenger.app import visible
+        from imessenger.core.visible import visible
 
         wait_for(lambda: terminal.shows(f"w1 (demo): {visible(about)}"), what="the label")
         for char in about:

@@ -25,12 +25,11 @@ from imessenger.adapters import paths, ssh
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import Tmux
-from imessenger.app.remote import action_of
+from imessenger.core import wire
 from imessenger.core.errors import UsageError
 from imessenger.core.names import InvalidName
-from imessenger.core.policy import Action
 from imessenger.core.targets import Host, host_of, split_target
-from imessenger.core.values import MessageState
+from imessenger.core.values import MessageState, SendResult
 
 HOST = Host("box", "someone@127.0.0.1")
 
@@ -74,20 +73,10 @@ def test_a_target_names_a_host_or_is_local() -> None:
             host_of(bad, hosts)
 
 
-def test_what_the_policy_must_grant_for_each_command_on_a_host() -> None:
-    assert action_of("imessenger", ["send", "w1", "-"]) is None
-    assert action_of("imessenger", ["send", "w1", "-", "--raw"]) is Action.SEND_RAW
-    assert action_of("imessenger", ["approve", "w1", "1", "--json"]) is Action.APPROVE
-    assert action_of("imessenger", ["deny", "w1"]) is Action.APPROVE
-    assert action_of("imessenger", ["inbox", "w1"]) is Action.READ
-    assert action_of("isesh", ["start", "w1"]) is Action.MANAGE
-    assert action_of("isesh", ["list", "--json"]) is None
-
-
 def test_the_ssh_command_line_holds_fixed_words_and_shares_the_connection() -> None:
     host = Host("box", "me@buildbox", ("-p", "2222"), "~/bin/imessenger")
-    command = ssh.remote_command(host)
-    assert command == "~/bin/imessenger remote --protocol 1 --caller-version 0.1.0"
+    command = ssh.remote_command(host, wire.PROTOCOL)
+    assert command == "~/bin/imessenger remote --protocol 2 --caller-version 0.1.0"
     argv = ssh.ssh_argv(host, command)
     assert argv[-3:] == ["--", "me@buildbox", command]  # "--": a destination is no option
     assert "BatchMode=yes" in argv
@@ -95,40 +84,48 @@ def test_the_ssh_command_line_holds_fixed_words_and_shares_the_connection() -> N
     control = Path(next(a for a in argv if a.startswith("ControlPath=")).split("=", 1)[1])
     assert oct(control.parent.stat().st_mode & 0o777) == "0o700"
     assert argv[argv.index("-p") + 1] == "2222"
-    # what to run goes on stdin, where no shell reads it
+    # what to do goes on stdin, where no shell reads it
     body = "$(touch x); `id` 'q\" \\ #{session_name}\n"
-    assert json.loads(ssh.request("imessenger", ["send", "w1", "-"], body)) == {
-        "tool": "imessenger",
-        "args": ["send", "w1", "-"],
-        "input": body,
-    }
-    assert ssh.tty_command(host, "isesh", ["attach", "w1"]).endswith(" isesh attach w1")
+    line = wire.call_line("send", {"target": "w1", "body": body}, "0.1.0")
+    assert json.loads(line)["args"] == {"target": "w1", "body": body}
+    assert ssh.tty_command(host, 2, "isesh", ["attach", "w1"]).endswith(" isesh attach w1")
     with pytest.raises(ValueError, match="not a plain word"):
-        ssh.tty_command(host, "isesh", ["attach", "w1;id"])
+        ssh.tty_command(host, 2, "isesh", ["attach", "w1;id"])
 
 
-def test_the_remote_side_reads_its_call_and_the_input_from_stdin(tmux: Tmux) -> None:
-    start = ssh.request("isesh", ["start", "w1", "--agent", "demo"])
+def remote_call(call: str, **args: object) -> tuple[int, object]:
+    """Run ``imessenger remote`` here with one call; its exit status and what it answered."""
+    line = wire.call_line(call, args, "0.1.0")
     done = subprocess.run(
-        [*python_cli(), "remote", "--protocol", "1"], input=start, capture_output=True, text=True
+        [*python_cli(), "remote", "--protocol", str(wire.PROTOCOL)],
+        input=line,
+        capture_output=True,
+        text=True,
     )
-    assert done.returncode == 0, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_the_remote_side_reads_its_call_from_stdin_and_answers_in_kind(tmux: Tmux) -> None:
+    code, started = remote_call("start", name="w1", directory=".", agent="demo", command=[])
+    assert code == 0, started
     wait_for(lambda: '"idle"' in run_isesh("list", "--json").stdout)
     body = "line one\n$(touch pwned) 'q\" \\ end"
-    call = ssh.request("imessenger", ["send", "w1", "-", "--json"], body)
-    sent = subprocess.run(
-        [*python_cli(), "remote", "--protocol", "1"], input=call, capture_output=True, text=True
-    )
-    assert sent.returncode == 0, sent.stderr
-    assert json.loads(sent.stdout)["reply"] == body
+    code, sent = remote_call("send", target="w1", body=body, raw=False, wait=True, timeout_ms=None)
+    assert code == 0, sent
+    assert isinstance(sent, dict)
+    assert sent["result"]["reply"] == body
+    assert wire.read_answer(json.dumps(sent), SendResult).reply == body
+    code, refused = remote_call("send", target="box:w1", body="hop", raw=False, wait=False)
+    assert code == 2  # another host's session: no call goes on to a third host
+    assert "error" in refused  # type: ignore[operator]
     bad = subprocess.run(
-        [*python_cli(), "remote", "--protocol", "1"],
-        input="not json",
+        [*python_cli(), "remote", "--protocol", "2"],
+        input="not json\n",
         capture_output=True,
         text=True,
     )
     assert bad.returncode == 2
-    assert "the call on stdin cannot be read" in bad.stderr
+    assert "not JSON" in json.loads(bad.stdout)["error"]["message"]
 
 
 def test_another_protocol_is_refused_and_names_the_version_to_install() -> None:
@@ -138,7 +135,7 @@ def test_another_protocol_is_refused_and_names_the_version_to_install() -> None:
         text=True,
         check=False,
     )
-    assert done.returncode == ssh.EXIT_INCOMPATIBLE
+    assert done.returncode == wire.EXIT_INCOMPATIBLE
     assert "protocol 99" in done.stderr
     assert "pip install imessenger==" in done.stderr
 
@@ -198,7 +195,7 @@ def test_sessions_on_two_hosts_from_one_terminal(
     assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
     started = run_isesh("start", "box:w2", "--agent", "demo")
     assert started.exit_code == 0, started.output
-    assert 'started "w2" (demo)' in started.stdout
+    assert 'started "box:w2" (demo)' in started.stdout
 
     listed = run_isesh("list", "--json")
     assert listed.exit_code == 0, listed.output
@@ -255,7 +252,7 @@ def test_a_prompt_on_another_host_is_answered_by_its_id(
     assert run_imessenger("send", "--no-reply", "box:w2", "ASK[touch one.txt]").exit_code == 0
     first = wait_for(lambda: waiting_on("box", "w2", "touch one.txt"), what="the prompt there")
     shown = run_imessenger("inbox", "box:w2").stdout
-    assert f"imessenger approve w2 1 --prompt {first}" in shown  # as that host words it
+    assert f"imessenger approve box:w2 1 --prompt {first}" in shown  # as it is given here
     approved = run_imessenger("approve", "box:w2", "--prompt", first)
     assert approved.exit_code == 0, approved.output
     assert 'approved "box:w2": touch one.txt -- yes, this once' in approved.stdout
@@ -386,7 +383,7 @@ def test_the_watcher_follows_a_host_and_the_status_line_counts_it(
     tmux: Tmux, box: Host, remote_host: RemoteHost, local_watcher: subprocess.Popen[bytes]
 ) -> None:
     from imessenger.adapters.status_cache import read_status
-    from imessenger.app import Api
+    from imessenger.app.api import Api
 
     assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
     # its stream started that host's watcher, which follows w2 there
@@ -428,7 +425,7 @@ def test_an_agent_sees_no_prompt_of_a_session_on_a_host_it_may_not_read(
     local_watcher: subprocess.Popen[bytes],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from imessenger.app import Api
+    from imessenger.app.api import Api
 
     assert run_isesh("start", "coord", "--agent", "demo").exit_code == 0
     assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
@@ -459,7 +456,7 @@ async def test_the_send_tool_reaches_a_session_on_a_host(
 ) -> None:
     from mcp import Client
 
-    from imessenger.app import Api
+    from imessenger.app.api import Api
     from imessenger.interfaces.mcp.server import build_server
 
     assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0

@@ -24,7 +24,7 @@ from imessenger.actions.sessions import Sessions
 from imessenger.adapters import paths
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.app import Api
+from imessenger.app.api import Api
 from imessenger.core.errors import PolicyRefused, UsageError
 from imessenger.core.names import ReservedName
 from imessenger.core.values import instance_of

@@ -41,7 +41,7 @@ from support import (
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.app import Api
+from imessenger.app.api import Api
 from imessenger.core.screen import State
 from imessenger.core.values import MessageRecord, MessageState
 from imessenger.interfaces.mcp.server import build_server

@@ -23,7 +23,7 @@ from imessenger.actions.sessions import Sessions
 from imessenger.adapters import paths
 from imessenger.adapters.status_cache import read_status, running_pid
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.app import Api
+from imessenger.app.api import Api
 from imessenger.interfaces.mcp.server import build_server
 
 #: What the victim's prompt asks about: no view may show it to an agent without the grant.

@@ -295,7 +295,7 @@ def test_whoami_in_an_agent_pane_is_that_session(
 
 
 def test_printed_hints_are_shell_quoted() -> None:
-    from imessenger.actions.approval import command_for
+    from imessenger.core.answers import command_for
     from imessenger.core.values import Choice
 
     assert command_for("w1", Choice.YES_ALWAYS) == "imessenger approve w1 2"

@@ -410,7 +410,7 @@ def test_ctrl_c_between_the_delivery_and_the_wait_still_ends_the_wait(
     # The signal's timing, made exact: it lands the instant the message is delivered,
     # before the wait for its reply begins (seen in CI: the state stayed "delivered").
     from imessenger.actions.delivery import Courier
-    from imessenger.app import Api
+    from imessenger.app.api import Api
 
     start_demo()
 

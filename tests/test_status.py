@@ -13,7 +13,6 @@ from imessenger.adapters.config_files import load_config
 from imessenger.adapters.status_cache import (
     STATUS_VERSION,
     PidFile,
-    WatcherRunning,
     read_status,
     render_line,
     render_plain,
@@ -21,6 +20,7 @@ from imessenger.adapters.status_cache import (
     status_path,
     write_status,
 )
+from imessenger.core.errors import WatcherRunning
 from imessenger.core.status_line import DEFAULT_STOPPED, StatusFormats
 
 

@@ -334,7 +334,7 @@ def test_a_dashboard_key_answers_only_the_prompt_it_shows(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
     # The dashboard's view is as old as its last redraw: the prompt may change before a key.
-    from imessenger.app import Api
+    from imessenger.app.api import Api
     from imessenger.interfaces.dashboard import Dashboard
 
     start_demo("w1")
@@ -381,7 +381,7 @@ def test_dashboard_without_a_watcher_reads_the_panes(tmux: Tmux, store: Store) -
     start_demo("w1")
     sessions = Sessions(tmux, store, load_config())
     wait_for(lambda: sessions.view("w1").state.value == "idle", what="w1 idle")
-    from imessenger.app import Api
+    from imessenger.app.api import Api
 
     view = Api.over(tmux, store, sessions.config).overview()
     assert not view.watching

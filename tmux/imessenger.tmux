@@ -1,7 +1,7 @@
 #!/usr/bin/env sh
 # imessenger's tmux plugin: keys to answer, message and find agents, a status-line
 # segment, and the watcher. Load it with TPM (set -g @plugin '...') or with
-# `run-shell /path/to/imessenger.adapters.tmux`; `imessenger tmux-conf` prints the lines.
+# `run-shell /path/to/imessenger.tmux`; `imessenger tmux-conf` prints the lines.
 #
 # This file only reads the @imessenger-* options (each default is beside it) and binds
 # keys; the work is done by `imessenger` commands (scripts/run.sh runs them on this

@@ -49,7 +49,6 @@ cannot be told from one prompt: both have one id.
 from __future__ import annotations
 
 import logging
-import shlex
 import time
 from dataclasses import replace
 
@@ -57,11 +56,14 @@ from imessenger.actions.delivery import Courier
 from imessenger.actions.sessions import Sessions, SessionView
 from imessenger.adapters.locks import target_lock
 from imessenger.adapters.tmux import Patience
-from imessenger.app.access import Access, access_for
+from imessenger.core.answers import (
+    MEANINGS,
+    command_for,
+    describe,
+)
 from imessenger.core.errors import ImessengerError, NoSuchSession, PaneInMode
 from imessenger.core.names import is_valid_name
-from imessenger.core.policy import Action
-from imessenger.core.screen import Meaning, Option, Prompt, Screen, State
+from imessenger.core.screen import Option, Prompt, Screen, State
 from imessenger.core.values import Approval, Choice, PromptRecord
 
 logger = logging.getLogger(__name__)
@@ -80,37 +82,6 @@ POLL_S = 0.015
 #: How long to wait for another process that is sending to or answering the session.
 LOCK_TIMEOUT_S = 30.0
 
-#: The answer behind each CHOICE of ``imessenger approve``.
-CHOICES: dict[str, Choice] = {"1": Choice.YES_ONCE, "2": Choice.YES_ALWAYS}
-
-#: The meaning an option's label must have for each answer.
-MEANINGS: dict[Choice, Meaning] = {
-    Choice.YES_ONCE: Meaning.YES_ONCE,
-    Choice.YES_ALWAYS: Meaning.YES_ALWAYS,
-    Choice.NO: Meaning.NO,
-}
-
-_SAID = {
-    Choice.YES_ONCE: "yes, this once",
-    Choice.YES_ALWAYS: "yes, and don't ask again",
-    Choice.NO: "no",
-}
-
-
-def describe(choice: Choice) -> str:
-    """Return the answer in words ("yes, this once")."""
-    return _SAID[choice]
-
-
-def command_for(session: str, choice: Choice, prompt: str | None = None) -> str:
-    """Return the imessenger command that gives this answer to a session (shell-quoted);
-    with ``prompt``, to that prompt only."""
-    bound = ["--prompt", prompt] if prompt else []
-    if choice is Choice.NO:
-        return shlex.join(["imessenger", "deny", session, *bound])
-    digit = next(text for text, known in CHOICES.items() if known is choice)
-    return shlex.join(["imessenger", "approve", session, digit, *bound])
-
 
 def when(at: float) -> str:
     """A local date and time, to the second."""
@@ -118,18 +89,6 @@ def when(at: float) -> str:
 
 
 # --- errors ----------------------------------------------------------------------------
-
-
-class BadChoice(ImessengerError):
-    """CHOICE is neither 1 nor 2 (a usage error)."""
-
-    exit_code = 2
-
-    def __init__(self, text: str) -> None:
-        super().__init__(
-            f'CHOICE must be 1 (yes, this once) or 2 (yes, and don\'t ask again), not "{text}"; '
-            "to answer no, use `imessenger deny SESSION`"
-        )
 
 
 class ApprovalRefused(ImessengerError):
@@ -208,18 +167,6 @@ class PromptChanged(ApprovalRefused):
             session,
             f'the screen of "{session}" changed while it was being read; nothing was pressed. '
             f"Look again with `imessenger inbox {session}`",
-        )
-
-
-class BadPromptId(ImessengerError):
-    """PROMPT is not a prompt's id (a usage error)."""
-
-    exit_code = 2
-
-    def __init__(self, text: str) -> None:
-        super().__init__(
-            f"PROMPT must be the id of a prompt (10 hex digits, as `imessenger inbox --waiting` "
-            f"shows it), not {text!r}"
         )
 
 
@@ -307,16 +254,6 @@ class PromptStillOpen(ImessengerError):
 # --- pure choice ---------------------------------------------------------------------------
 
 
-def parse_choice(text: str | None) -> Choice:
-    """Return the answer that CHOICE ("1", "2" or None for "1") stands for; BadChoice else."""
-    if text is None:
-        return Choice.YES_ONCE
-    choice = CHOICES.get(text.strip())
-    if choice is None:
-        raise BadChoice(text)
-    return choice
-
-
 def asked_prompt(session: str, screen: Screen) -> Prompt:
     """Return the prompt a session's screen is asking.
 
@@ -329,14 +266,6 @@ def asked_prompt(session: str, screen: Screen) -> Prompt:
     if screen.state is State.UNKNOWN:
         raise UnreadableScreen(session, "it shows none of its agent's markers")
     raise NothingAsking(session, screen.state)
-
-
-def parse_prompt_id(text: str) -> str:
-    """Return the prompt id ``text`` holds (10 hex digits, any case); BadPromptId else."""
-    found = text.strip().lower()
-    if len(found) != 10 or any(c not in "0123456789abcdef" for c in found):
-        raise BadPromptId(text)
-    return found
 
 
 def choose_option(
@@ -445,27 +374,23 @@ def answer(
     session: str,
     choice: Choice,
     *,
-    access: Access | None = None,
+    who: str,
     deliver: bool = True,
     prompt: str | None = None,
 ) -> Approval:
-    """Answer the prompt of ``session`` with the option that means ``choice``.
+    """Answer the prompt of ``session`` with the option that means ``choice``, as ``who``
+    (the API's door has let them).
 
     ``prompt`` is the id of the prompt occurrence the answer is for (the one the approver
-    was shown); None: the one on screen now. ``access`` is who answers and what the
-    policy lets them do (default: whoever runs this process, found from its process
-    tree). With ``deliver``, the session's pending messages are delivered once the
-    prompt closed; an error there is reported in ``delivery_error``, not raised.
+    was shown); None: the one on screen now. With ``deliver``, the session's pending
+    messages are delivered once the prompt closed; an error there is reported in
+    ``delivery_error``, not raised.
 
-    Raises Refused (the policy), NoSuchSession and the :class:`ApprovalRefused`
+    Raises NoSuchSession and the :class:`ApprovalRefused`
     errors (nothing was pressed), and PromptStillOpen when the key was pressed but
     the prompt did not close (the answer is recorded either way).
     """
     tmux = sessions.tmux
-    if access is None:
-        access = access_for(tmux, sessions.store, sessions.config)
-    access.require(Action.APPROVE, session)
-    who = access.caller.name
     # NoSuchSession before taking a lock for a name that is not there; and without an
     # id, the prompt on screen now is the one this answer is for
     shown = sessions.view(session)

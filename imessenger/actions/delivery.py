@@ -49,9 +49,8 @@ from collections.abc import Callable, Iterator
 from imessenger.actions.sessions import Sessions, SessionView
 from imessenger.adapters.locks import target_lock
 from imessenger.adapters.records.pinning import PinnedRecord
-from imessenger.adapters.store import AlreadyReplied, UnknownMessage
+from imessenger.adapters.store import AlreadyReplied
 from imessenger.adapters.tmux import AgentPane, Patience
-from imessenger.app.access import Access
 from imessenger.core.agent_setup import reply_command
 from imessenger.core.envelope import (
     Delimiters,
@@ -70,12 +69,19 @@ from imessenger.core.errors import (
     NoTmuxServer,
     PaneInMode,
     StoreError,
+    TargetExited,
     UsageError,
 )
-from imessenger.core.policy import Action, Refusal
 from imessenger.core.profiles import Profile
 from imessenger.core.screen import Screen, State
-from imessenger.core.values import InboxKind, MessageRecord, MessageState, SendResult, instance_of
+from imessenger.core.values import (
+    InboxKind,
+    MessageRecord,
+    MessageState,
+    NotDelivered,
+    SendResult,
+    instance_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -148,23 +154,6 @@ _ANSWERABLE = (
     MessageState.QUEUED,
     MessageState.UNCONFIRMED,
 )
-
-
-class TargetExited(ImessengerError):
-    def __init__(self, name: str, existing: list[str]) -> None:
-        listing = ", ".join(existing) if existing else "(none)"
-        super().__init__(
-            f'session "{name}" has exited: restart it with `isesh stop {name}` and '
-            f"`isesh start {name} ...`; running sessions: {listing}"
-        )
-
-
-class NotDelivered(ImessengerError):
-    """Nothing was pasted, and nothing will be; ``result`` says what is recorded."""
-
-    def __init__(self, message: str, result: SendResult | None = None) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 def _ms(since: float) -> float:
@@ -1054,31 +1043,13 @@ class Courier:
         return found
 
 
-def reply_to(courier: Courier, message_id: str, text: str, access: Access) -> MessageRecord:
-    """Record a reply given with ``imessenger reply``, by the session the message went to.
-
-    Anyone else (another session, or the user unless it names itself as the target)
-    is refused: a reply speaks in the target's name. So is a session started again
-    under the target's name: the message was for the run that has ended. A sender that
-    is no longer waiting finds the reply in its inbox (the person does, once the
-    session that sent it has ended).
+def reply_to(courier: Courier, message: MessageRecord, text: str) -> MessageRecord:
+    """Record a reply given with ``imessenger reply`` to ``message`` (the API's door let
+    only its target's running session, or the person speaking for it, through). A sender
+    that is no longer waiting finds the reply in its inbox (the person does, once the
+    session that sent it has ended). Raises AlreadyReplied.
     """
-    found = courier.store.get_message(message_id)
-    if found is None:
-        raise UnknownMessage(message_id, courier.store.path)
-    access.require(Action.REPLY, found.target, always=True)
-    caller = access.caller
-    if caller.agent and caller.instance and found.target_instance not in ("", caller.instance):
-        access.refuse(
-            Action.REPLY,
-            found.target,
-            Refusal(
-                "reply-to-own",
-                f'this message was sent to an earlier session "{found.target}", which has '
-                "ended; the one running now is another",
-            ),
-        )
-    record = courier.store.record_reply(message_id, text, "command")
+    record = courier.store.record_reply(message.id, text, "command")
     if not record.waiting:
         courier.store.add_for_sender(
             record, InboxKind.REPLY, f'reply from "{record.target}" to message {record.id}', text

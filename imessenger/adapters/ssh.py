@@ -21,7 +21,6 @@ command ran), :class:`HostTimedOut`, :class:`RemoteMissing`
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -38,9 +37,8 @@ from imessenger.core.envelope import neutralise
 from imessenger.core.errors import ImessengerError
 from imessenger.core.targets import Host
 
-#: The version of what the two sides say to each other; both must speak the same.
-PROTOCOL = 1
-#: The exit status of ``imessenger remote`` when the caller speaks another protocol.
+#: The exit status of ``imessenger remote`` when the caller speaks another protocol (as
+#: imessenger.core.wire has it).
 EXIT_INCOMPATIBLE = 65
 #: Seconds ssh waits for a connection, and the keep-alive that notices a dead one.
 CONNECT_TIMEOUT_S = 10
@@ -108,25 +106,20 @@ def control_dir() -> Path:
     return folder
 
 
-def remote_command(host: Host) -> str:
+def remote_command(host: Host, protocol: int) -> str:
     """The command line the remote shell runs: the host's command (as the user wrote it),
-    then fixed words. What to run comes on stdin (:func:`request`), where no shell of
-    any kind (sh, bash, zsh, fish) reads it."""
-    return f"{host.command} remote --protocol {PROTOCOL} --caller-version {_VERSION}"
+    then fixed words, ``protocol`` the version of the calls' format. What to do comes on
+    stdin (the call), where no shell of any kind (sh, bash, zsh, fish) reads it."""
+    return f"{host.command} remote --protocol {protocol} --caller-version {_VERSION}"
 
 
-def request(tool: str, args: list[str], stdin: str | None = None) -> str:
-    """What :func:`remote_command` reads on stdin: the call, and the command's own input."""
-    return json.dumps({"tool": tool, "args": args, "input": stdin}) + "\n"
-
-
-def tty_command(host: Host, tool: str, args: list[str]) -> str:
+def tty_command(host: Host, protocol: int, tool: str, args: list[str]) -> str:
     """The command line for a call in a terminal (``isesh attach``), whose stdin is the
     terminal: its words go on the command line, so each must be a plain word."""
     for word in [tool, *args]:
         if not _PLAIN.fullmatch(word):
             raise ValueError(f"{word!r} is not a plain word")
-    return f"{remote_command(host)} {' '.join([tool, *args])}"
+    return f"{remote_command(host, protocol)} {' '.join([tool, *args])}"
 
 
 def ssh_argv(host: Host, command: str, *, share: bool = True, tty: bool = False) -> list[str]:
@@ -154,28 +147,26 @@ def ssh_argv(host: Host, command: str, *, share: bool = True, tty: bool = False)
     return ["ssh", *options, *host.ssh_args, "--", host.destination, command]
 
 
-def run(
+def call(
     host: Host,
-    tool: str,
-    args: list[str],
+    protocol: int,
+    line: str,
     *,
-    stdin: str | None = None,
     timeout: float = 60.0,
     share: bool = True,
     stop: threading.Event | None = None,
 ) -> Completed:
-    """Run ``TOOL ARGS`` (``isesh`` or ``imessenger``) with the host's imessenger.
+    """Give the host's imessenger the call ``line`` (protocol ``protocol``) on its stdin.
 
     ``stop``, set from another thread, ends the call as a dropped link would (the
-    remote command settles as on Ctrl-C: see :mod:`imessenger.interfaces.cli.serving`).
-    Raises HostUnreachable, HostTimedOut, RemoteMissing, RemoteIncompatible,
-    ConnectionDropped; any other exit status is the remote command's own, returned
-    with what it printed.
+    remote side settles as on Ctrl-C: see imessenger.app.remote). Raises
+    HostUnreachable, HostTimedOut, RemoteMissing, RemoteIncompatible, ConnectionDropped;
+    any other exit status is the remote side's own, returned with what it printed.
     """
     # bytes, decoded here: a pipe of text would read a "\r" the command printed as "\n"
     try:
         process = subprocess.Popen(
-            ssh_argv(host, remote_command(host), share=share),
+            ssh_argv(host, remote_command(host, protocol), share=share),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -186,7 +177,7 @@ def run(
     if stop is not None:
         threading.Thread(target=_end_on, args=(stop, finished, process), daemon=True).start()
     try:
-        data, errors = process.communicate(request(tool, args, stdin).encode(), timeout=timeout)
+        data, errors = process.communicate(line.encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
@@ -201,15 +192,15 @@ def run(
     return _checked(host, Completed(process.returncode, out, err))
 
 
-def connect(host: Host, *, share: bool = True) -> subprocess.Popen[str]:
+def connect(host: Host, protocol: int, *, share: bool = True) -> subprocess.Popen[str]:
     """ssh to ``host`` running its imessenger (:func:`remote_command`), its stdin, stdout
-    and stderr pipes of text: the call goes on stdin (:func:`request`).
+    and stderr pipes of text: the call goes on stdin.
 
     Raises HostUnreachable when there is no ssh here.
     """
     try:
         return subprocess.Popen(
-            ssh_argv(host, remote_command(host), share=share),
+            ssh_argv(host, remote_command(host, protocol), share=share),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -288,7 +279,7 @@ def close(host: Host) -> None:
     )
 
 
-def attach(host: Host, args: list[str]) -> int:
+def attach(host: Host, protocol: int, args: list[str]) -> int:
     """Run ``isesh ARGS`` on ``host`` in this terminal (``-t``), for ``isesh attach``."""
-    argv = ssh_argv(host, tty_command(host, "isesh", args), tty=True)
+    argv = ssh_argv(host, tty_command(host, protocol, "isesh", args), tty=True)
     return subprocess.call(argv)

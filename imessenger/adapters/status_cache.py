@@ -26,7 +26,7 @@ from imessenger.adapters.paths import (
     fault_advice,
     write_private_file,
 )
-from imessenger.core.errors import ImessengerError, StoreError
+from imessenger.core.errors import StoreError, WatcherRunning
 from imessenger.core.status_line import DEFAULT_STOPPED, StatusFormats
 
 if TYPE_CHECKING:
@@ -79,19 +79,6 @@ def log_path(server: str) -> Path:
 
 
 # --- the pid file ---------------------------------------------------------------------------
-
-
-class WatcherRunning(ImessengerError):
-    """Another watcher already follows this tmux server."""
-
-    def __init__(self, server: str, pid: int | None) -> None:
-        which = f" (pid {pid})" if pid else ""
-        super().__init__(
-            f'imessenger watch is already running for tmux server "{server}"{which}; '
-            "stop it with `imessenger watch --stop` to start another"
-        )
-        self.server = server
-        self.pid = pid
 
 
 class PidFile:

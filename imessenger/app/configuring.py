@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from imessenger.app.services import Services
 from imessenger.core.errors import UsageError
-from imessenger.core.policy import Action
 
 if TYPE_CHECKING:
     from imessenger.core.config import Config
@@ -31,13 +30,11 @@ class ConfigActions(Services):
     def write_starter_config(self, *, force: bool = False) -> Path:
         """Write the starter configuration at ``config_file`` (0600); return where.
 
-        An existing file is kept unless ``force``; an agent session is refused.
+        An existing file is kept unless ``force``.
         """
         from imessenger.adapters import paths
         from imessenger.adapters.config_files import load_config, starter_text
 
-        if self.caller.agent:
-            self.access.require(Action.CONFIGURE)
         where = self.config_file()
         if where.exists() and not force:
             raise UsageError(f"{where} already exists; use --force to overwrite it")

@@ -1,4 +1,8 @@
-"""The actions on sessions: start, list, look at, explain, attach to, stop them."""
+"""Sessions here: start, list, look at, explain, attach to, stop them.
+
+The door (imessenger.app.api) has checked the names and the policy before any of this
+runs.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imessenger.app.services import Services
-from imessenger.app.values import Explained, check_name
+from imessenger.app.values import Explained
 from imessenger.core.errors import EmptyArgument
-from imessenger.core.policy import Action
 
 if TYPE_CHECKING:
     from imessenger.actions.sessions import SessionView
-
-
-def _state_only(view: SessionView) -> SessionView:
-    """``view`` with its screen's state and queue, without its prompt or typed text."""
-    from dataclasses import replace
-
-    from imessenger.core.screen import Screen
-
-    return replace(view, screen=Screen(view.screen.state, queued=view.screen.queued))
 
 
 class SessionActions(Services):
@@ -39,7 +33,6 @@ class SessionActions(Services):
         """
         from imessenger.core.names import check_free
 
-        check_name(name)
         if agent is not None and not agent.strip():
             profiles = self.config.values.get("agents", {})
             raise EmptyArgument(
@@ -48,55 +41,37 @@ class SessionActions(Services):
             )
         person = "" if self.caller.agent else self.caller.name
         check_free(name, hosts=self.config.settings.hosts, person=person)
-        self.access.require(Action.MANAGE, name)
         return self.sessions.start(name, directory, agent, list(command), person=person)
 
     def list_sessions(self, *, include_all: bool = False) -> list[SessionView]:
-        """The sessions isesh started (with ``include_all``, every session), with live states.
-
-        An agent session sees the prompt and the input box of the sessions it may see the
-        prompts of (:meth:`sees_prompt`); of the others, only their state.
-        """
-        views = self.sessions.views(include_all=include_all)
-        if not self.caller.agent:
-            return views
-        return [view if self.sees_prompt(view.name) else _state_only(view) for view in views]
+        """The sessions isesh started (with ``include_all``, every session), with live states."""
+        return self.sessions.views(include_all=include_all)
 
     def view(self, name: str) -> SessionView:
         """One session as it is now (started by isesh or not); NoSuchSession when absent."""
-        check_name(name)
         return self.sessions.view(name)
 
     def forget_session(self, name: str) -> None:
         """Drop isesh's record of session ``name``; its tmux session, if any, is not touched."""
-        check_name(name)
-        self.access.require(Action.MANAGE, name)
         self.store.forget_session(self.tmux.label, name)
 
     def end_server(self) -> None:
         """End the tmux server and every session on it (the tour's private server)."""
         from imessenger.core.errors import NoTmuxServer
 
-        self.access.require(Action.MANAGE)
         with contextlib.suppress(NoTmuxServer):  # it exited with its last session
             self.tmux.run("kill-server")
 
     def attach(self, name: str) -> None:
         """Attach this terminal to session ``name`` (switch the client inside tmux)."""
-        check_name(name)
-        self.access.require(Action.MANAGE, name)
         self.tmux.attach(name)
 
     def stop(self, name: str, *, force: bool = False) -> str:
         """Stop session ``name``; return "exited" (it left when asked) or "killed"."""
-        check_name(name)
-        self.access.require(Action.MANAGE, name)
         return self.sessions.stop(name, force=force)
 
     def logs(self, name: str, lines: int) -> str:
         """The text of the session's pane with up to ``lines`` lines of scrollback."""
-        check_name(name)
-        self.access.require(Action.MANAGE, name)
         return self.sessions.logs(name, lines)
 
     def explain(self, name: str) -> Explained:
@@ -110,8 +85,6 @@ class SessionActions(Services):
         """
         from imessenger.core.screen import explain
 
-        check_name(name)
-        self.access.require(Action.MANAGE, name)
         view = self.sessions.view(name, capture=False)
         profile = self.sessions.view_profile(view)
         dead = view.pane.info.dead

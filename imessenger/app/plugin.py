@@ -1,16 +1,13 @@
-"""What the tmux plugin does: its menu, its messages, jumping between sessions asking."""
+"""What the tmux plugin reads and does here: the sessions asking, tmux's messages and
+clients (the menu itself is the menu interface's: imessenger.interfaces.menu)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from imessenger.app.prompts import asking_prompts
 from imessenger.app.services import Services
-from imessenger.app.values import Asking, check_name
-
-if TYPE_CHECKING:
-    from imessenger.interfaces.menu import Menu
+from imessenger.app.values import Asking
 
 
 class PluginActions(Services):
@@ -18,11 +15,7 @@ class PluginActions(Services):
 
     def asking(self) -> list[Asking]:
         """The sessions asking, by name, each with the id of its prompt: from the watcher's
-        status when it runs (with the other hosts' as HOST:SESSION), else the panes. An
-        agent session gets only those whose prompts it may see (:meth:`sees_prompt`)."""
-        return [entry for entry in self._asking() if self.sees_prompt(entry.name)]
-
-    def _asking(self) -> list[Asking]:
+        status when it runs (with the other hosts' as HOST:SESSION), else the panes."""
         from imessenger.adapters.status_cache import read_status
         from imessenger.core.names import is_valid_name
         from imessenger.core.values import Choice
@@ -58,45 +51,12 @@ class PluginActions(Services):
             key=lambda a: a.name,
         )
 
-    def approval_menu(self, command: list[str], client: str) -> Menu:
-        """The plugin's menu of the sessions asking; its items run ``command`` (imessenger)."""
-        from imessenger.core.errors import NoSuchSession
-        from imessenger.interfaces.menu import approval_menu
-
-        found = []
-        for entry in self.asking():
-            if ":" in entry.name:  # another host's: answered there, nothing to show here
-                found.append((entry, ""))
-                continue
-            try:  # an id, never a name tmux may misread; a session gone meanwhile is left out
-                found.append((entry, self.tmux.session_id(entry.name)))
-            except NoSuchSession:
-                continue
-        socket = ["-L", self.tmux.socket_name] if self.tmux.socket_name else []
-        return approval_menu(found, [*command, *socket], client)
-
-    def show_menu(self, client: str, menu: Menu) -> None:
-        """Show ``menu`` on tmux client ``client``."""
-        self.tmux.display_menu(client, menu.title, menu.items)
-
     def show_message(self, client: str, text: str) -> None:
         """Show ``text`` in the status line of tmux client ``client``."""
         self.tmux.display_message(client, text)
 
-    def jump(self, client: str) -> str | None:
-        """Switch ``client`` to the next session asking (by name, wrapping); None when none."""
-        from imessenger.interfaces.menu import next_in_turn
-
-        current = next((c.session for c in self.tmux.clients() if c.name == client), None)
-        here = [entry.name for entry in self.asking() if ":" not in entry.name]
-        name = next_in_turn(here, current)
-        if name is not None:
-            self.tmux.switch_client(client, name)
-        return name
-
     def switch(self, client: str, name: str) -> None:
         """Switch tmux client ``client`` to session ``name``."""
-        check_name(name)
         self.tmux.switch_client(client, name)
 
     def popup_client(self) -> str | None:

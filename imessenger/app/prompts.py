@@ -1,4 +1,8 @@
-"""The actions on permission prompts: show them (each with its id), answer them."""
+"""Permission prompts here: show them (each with its id), answer them.
+
+The door (imessenger.app.api) has checked the names and the policy before any of this
+runs.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from imessenger.app.services import Services
-from imessenger.app.values import Answered, OptionView, PromptView, check_name, parse_choice
+from imessenger.app.values import AnsweredAll, OptionView, PromptView
 from imessenger.core.errors import ImessengerError, StoreError
-from imessenger.core.policy import Action
 
 if TYPE_CHECKING:
     from imessenger.actions.sessions import Sessions, SessionView
@@ -25,12 +28,7 @@ class PromptActions(Services):
         return prompt_view(self.sessions, view)
 
     def waiting(self) -> list[PromptView]:
-        """Every session asking for permission, read from its pane, with its prompt.
-
-        Approvers, readers and the user may look.
-        """
-        if not self.access.allows(Action.APPROVE):
-            self.access.require(Action.READ)
+        """Every session asking for permission, read from its pane, with its prompt."""
         return asking_prompts(self.sessions)
 
     def answer(self, session: str, choice: Choice, prompt: str | None = None) -> Approval:
@@ -46,13 +44,12 @@ class PromptActions(Services):
             NothingAsking,
             UnreadableScreen,
             answer,
-            parse_prompt_id,
         )
+        from imessenger.core.answers import parse_prompt_id
 
-        check_name(session)
         bound = parse_prompt_id(prompt) if prompt is not None else None
         try:
-            return answer(self.sessions, session, choice, access=self.access, prompt=bound)
+            return answer(self.sessions, session, choice, who=self.caller.name, prompt=bound)
         except (NothingAsking, UnreadableScreen) as error:
             said = self._hook_asking(session)
             if said is None:
@@ -76,19 +73,7 @@ class PromptActions(Services):
             return None  # answered since: its next event has not come yet
         return last.detail or last.event
 
-    def approve(
-        self, session: str, choice: str | None = None, prompt: str | None = None
-    ) -> Approval:
-        """Say yes: CHOICE "1" (default) once, "2" and don't ask again; to prompt ``prompt``."""
-        return self.answer(session, parse_choice(choice), prompt)
-
-    def deny(self, session: str, prompt: str | None = None) -> Approval:
-        """Say no (to prompt ``prompt``)."""
-        from imessenger.core.values import Choice
-
-        return self.answer(session, Choice.NO, prompt)
-
-    def answer_all(self, choice: Choice) -> Answered:
+    def answer_all(self, choice: Choice) -> AnsweredAll:
         """Answer every session asking (but the caller's own) with ``choice``, in name order:
         each the prompt it showed when this began."""
         from imessenger.actions.approval import (
@@ -98,7 +83,6 @@ class PromptActions(Services):
             SessionExited,
         )
 
-        self.access.require(Action.APPROVE)
         prompts = [p for p in asking_prompts(self.sessions) if p.session != self.caller.name]
         approvals: list[Approval] = []
         skipped: list[tuple[str, str]] = []
@@ -113,7 +97,7 @@ class PromptActions(Services):
                 skipped.append((name, f"answered already by {error.record.answered_by}"))
             except ImessengerError as error:
                 failed.append((name, str(error)))
-        return Answered(len(prompts), approvals, skipped, failed)
+        return AnsweredAll(len(prompts), approvals, skipped, failed)
 
 
 def prompt_view(sessions: Sessions, view: SessionView) -> PromptView | None:
@@ -122,7 +106,8 @@ def prompt_view(sessions: Sessions, view: SessionView) -> PromptView | None:
     Its id is None when the store could not record it (a full disk): the commands shown
     then answer whatever prompt is open.
     """
-    from imessenger.actions.approval import answers, command_for, observe
+    from imessenger.actions.approval import answers, observe
+    from imessenger.core.answers import command_for
 
     prompt = view.screen.prompt
     if prompt is None:

@@ -1,292 +1,381 @@
-"""Sessions on other hosts: ``HOST:SESSION``, each call done by that host's imessenger.
+"""Another host's API: the same actions as here, done by that host's imessenger over ssh.
 
-The remote side does the work next to its panes and its store (delivery, confirmation,
-waiting for the reply); this side makes one ssh call (:mod:`imessenger.adapters.ssh`) and hands
-back what the remote command printed and exited with, or, for the views that span
-every host (``isesh list``, the inbox, the prompts waiting), its JSON.
+:class:`Remote` has the methods of the API that a session of another host needs
+(start, stop, send, reply, inbox, answer...), with the same arguments and the same
+values back, so the door (imessenger.app.api) decides once where an action runs and
+calls either place the same way. A call is one ssh call (imessenger.adapters.ssh) to
+``imessenger remote`` there, the call and its answer in the typed wire format
+(imessenger.core.wire), never a command line's printed output. That host does the work
+next to its panes and its store, under its own policy, as its user.
+
+What comes back names that host's sessions as that host knows them; :class:`Remote`
+names them ``HOST:SESSION`` (and its messages ``HOST:ID``), as the caller does.
+
+:func:`serve` is the other end: what ``imessenger remote`` runs for a call it reads.
 """
 
 from __future__ import annotations
 
-import json
+import signal
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imessenger.app.services import Services
+from imessenger import __version__
+from imessenger.app.values import (
+    AnsweredAll,
+    Explained,
+    Inbox,
+    Listing,
+    Log,
+    OptionView,
+    PromptView,
+    Session,
+    Waiting,
+)
+from imessenger.core import wire
 from imessenger.core.errors import ImessengerError
 from imessenger.core.names import check_name
-from imessenger.core.policy import Action
+from imessenger.core.values import Approval, Choice, MessageRecord, SendResult
 
 if TYPE_CHECKING:
-    from imessenger.adapters.ssh import Completed
     from imessenger.core.targets import Host
-    from imessenger.core.values import Choice
 
-#: Seconds a remote call may take beyond what it waits for itself.
+#: Seconds a call may take beyond what it waits for itself.
 CALL_MARGIN_S = 30.0
+#: How long an answer may take there: the key, the prompt closing, the waiting messages.
+ANSWER_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
-class FromHost:
-    """What one host answered to a call made of every host: what its command printed
-    (and exited with), or why it could not be asked."""
+class Call:
+    """One action another host's API takes: its arguments' types and its value's."""
 
-    host: str
-    done: Completed | None = None
-    error: str = ""
-
-    @property
-    def answered(self) -> bool:
-        """It could be asked, and its command succeeded."""
-        return self.done is not None and self.done.code == 0
-
-    def json(self) -> Any:
-        """What it printed, as JSON; raises ImessengerError when it failed or printed none."""
-        if self.done is None:
-            raise ImessengerError(self.error)
-        if self.done.code != 0:
-            said = self.done.stderr.strip() or f"exit status {self.done.code}"
-            raise ImessengerError(f'host "{self.host}": {said}')
-        try:
-            return json.loads(self.done.stdout)
-        except ValueError:
-            raise ImessengerError(f'host "{self.host}" answered no JSON') from None
+    params: dict[str, Any]
+    result: Any
+    #: it answers with one value after another (a stream), until the caller hangs up
+    stream: bool = False
+    #: the arguments that name a session (or a message) of that host: plain names there
+    names: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class HostApproval:
-    """What approve or deny did on another host (recorded there, and here)."""
-
-    session: str  # HOST:SESSION
-    choice: Choice
-    about: str
-    option: str
-    keys: tuple[str, ...]
-    closed: bool
-    delivered: int
-    #: the id of the prompt answered, there ("" when that host did not say)
-    prompt_id: str = ""
-
-
-@dataclass(frozen=True)
-class HostSent:
-    """What ``send`` did on another host, as that host's imessenger told it."""
-
-    id: str
-    target: str  # HOST:SESSION
-    state: str  # a MessageState value, or "" when the host said nothing readable
-    reply: str | None = None
-    reply_via: str | None = None
-    why: str | None = None
-
-
-class HostActions(Services):
-    """Calls to the hosts of ``[hosts.NAME]``."""
-
-    @property
-    def hosts(self) -> dict[str, Host]:
-        return self.config.settings.hosts
-
-    def host_of(self, target: str, what: str = "session") -> Host | None:
-        """The host ``target`` (``HOST:SESSION``) names; None for a local target.
-
-        Raises UsageError for a host the config lacks, InvalidName for a bad name.
-        """
-        from imessenger.core.targets import host_of
-
-        return host_of(target, self.hosts, what)
-
-    def on_host(
-        self,
-        host: Host,
-        tool: str,
-        args: list[str],
-        *,
-        stdin: str | None = None,
-        waits_s: float = 0.0,
-        stop: threading.Event | None = None,
-    ) -> Completed:
-        """Run ``TOOL ARGS`` on ``host``; ``waits_s``: how long the command itself may wait;
-        ``stop`` (set by another thread) hangs up, as a dropped link would.
-
-        The host's imessenger acts as its user, who may do everything there, so this
-        host's policy is applied first, as for a session here (see :func:`action_of`;
-        a refusal is recorded here and raised).
-        """
-        from imessenger.adapters import ssh
-
-        self._require(host, tool, args)
-        timeout = waits_s + CALL_MARGIN_S
-        return ssh.run(host, tool, args, stdin=stdin, timeout=timeout, stop=stop)
-
-    def _require(self, host: Host, tool: str, args: list[str]) -> None:
-        action = action_of(tool, args)
-        subject = f"{host.name}:{_positional(args)}"
-        if action is Action.REPLY:
-            # only a message's target may reply; none is here, so only the user
-            self.access.require(Action.REPLY, subject, always=not self.access.is_user)
-        elif action is not None:
-            self.access.require(action, subject)
-
-    def attach_on_host(self, host: Host, args: list[str]) -> int:
-        """``isesh ARGS`` on ``host``, in this terminal."""
-        from imessenger.adapters import ssh
-
-        self._require(host, "isesh", args)
-        return ssh.attach(host, args)
-
-    def send_on_host(
-        self,
-        host: Host,
-        session: str,
-        body: str,
-        *,
-        wait: bool = True,
-        timeout_ms: int | None = None,
-        stop: threading.Event | None = None,
-    ) -> HostSent:
-        """Send ``body`` to ``session`` on ``host``, where its imessenger delivers it and
-        waits for the reply; ``stop`` (set by another thread) ends the wait, and the
-        reply goes to the inbox there, as on Ctrl-C.
-
-        Raises the host's error (the CLI's message and exit status), or ssh's.
-        """
-        from imessenger.adapters import ssh
-
-        check_name(session)  # refused here: never a call to the host for nothing
-        args = ["send", session, "-", "--json", *([] if wait else ["--no-reply"])]
-        args += ["--timeout", str(timeout_ms)] if timeout_ms is not None else []
-        waits = (timeout_ms or self.config.settings.send.timeout_ms) / 1000 if wait else 0.0
-        try:
-            done = self.on_host(host, "imessenger", args, stdin=body, waits_s=waits, stop=stop)
-        except ssh.ConnectionDropped:
-            if stop is None or not stop.is_set():
-                raise
-            return HostSent("", f"{host.name}:{session}", "timed_out", why="no longer waited for")
-        try:
-            data = json.loads(done.stdout)
-            sent = HostSent(
-                id=str(data["id"]),
-                target=f"{host.name}:{session}",
-                state=str(data["state"]),
-                reply=data.get("reply"),
-                reply_via=data.get("reply_via"),
-                why=data.get("why"),
-            )
-        except (ValueError, KeyError, TypeError):
-            said = done.stderr.strip().removeprefix("Error: ") or f"exit status {done.code}"
-            raise ssh.RemoteFailed(f'host "{host.name}": {said}', done.code) from None
-        return sent
-
-    def answer_on_host(
-        self, host: Host, session: str, choice: Choice, prompt: str | None = None
-    ) -> HostApproval:
-        """Answer the prompt of ``session`` on ``host`` (approve or deny, by ``choice``);
-        with ``prompt``, only the prompt of that id (that host's).
-
-        The host's imessenger answers it and records it; so does this side, in its
-        own log, as the caller's answer to ``HOST:SESSION``. Raises Refused (this
-        host's policy), BadPromptId, ImessengerError with the host's message (and exit
-        status) when it answered nothing.
-        """
-        from imessenger.actions.approval import parse_prompt_id
-        from imessenger.adapters.ssh import RemoteFailed
-        from imessenger.core.values import Choice
-
-        check_name(session)  # refused here: never a call to the host for nothing
-        number = "2" if choice is Choice.YES_ALWAYS else "1"
-        args = ["deny", session] if choice is Choice.NO else ["approve", session, number]
-        if prompt is not None:
-            args += ["--prompt", parse_prompt_id(prompt)]
-        done = self.on_host(host, "imessenger", [*args, "--json"])
-        if done.code != 0:
-            said = done.stderr.strip().removeprefix("Error: ") or f"exit status {done.code}"
-            raise RemoteFailed(f'host "{host.name}": {said}', done.code)
-        try:
-            data = json.loads(done.stdout)
-            answered = HostApproval(
-                session=f"{host.name}:{data['session']}",
-                choice=Choice(data["choice"]),
-                about=str(data["about"]),
-                option=str(data["option"]),
-                keys=tuple(str(k) for k in data["keys"]),
-                closed=bool(data["closed"]),
-                delivered=sum(1 for sent in data["delivered"] if sent.get("state") != "pending"),
-                prompt_id=str(data.get("prompt_id") or ""),
-            )
-        except (ValueError, KeyError, TypeError):
-            raise ImessengerError(
-                f'host "{host.name}" answered the prompt of "{session}" but said nothing this '
-                f"side can read: look with `imessenger log {host.name}:{session}`"
-            ) from None
-        self.store.add_approval(
-            actor=self.caller.name,
-            server=self.tmux.label,
-            session=answered.session,
-            prompt=answered.about,
-            subject=str(data.get("subject", "")),
-            choice=answered.choice,
-            option_label=answered.option,
-            key=" ".join(answered.keys),
-            closed=answered.closed,
-            at=float(data["at"]),
-        )
-        return answered
-
-    def every_host(self, tool: str, args: list[str], only: str | None = None) -> list[FromHost]:
-        """Run ``TOOL ARGS`` on every host (``only``: on that one), all at once.
-
-        A host that is down gives its error; the others what they printed. No host is
-        asked when the policy would not let the caller do it (what a host shows is
-        its user's, an inbox for one): the caller sees this host's only.
-        """
-        if only is not None:
-            check_name(only, "host")
-        action = action_of(tool, args)
-        if action is not None and not self.access.allows(action):
-            return []
-        hosts = [h for name, h in sorted(self.hosts.items()) if only is None or name == only]
-
-        def ask(host: Host) -> FromHost:
-            try:
-                return FromHost(host.name, self.on_host(host, tool, args))
-            except ImessengerError as error:
-                return FromHost(host.name, error=str(error))
-
-        if not hosts:
-            return []
-        with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as pool:
-            return list(pool.map(ask, hosts))
-
-
-#: What each command on another host needs of the policy here (see :func:`action_of`).
-_ACTIONS: dict[tuple[str, str], Action] = {
-    ("isesh", "start"): Action.MANAGE,
-    ("isesh", "stop"): Action.MANAGE,
-    ("isesh", "logs"): Action.MANAGE,
-    ("isesh", "attach"): Action.MANAGE,
-    ("isesh", "explain"): Action.MANAGE,
-    ("imessenger", "approve"): Action.APPROVE,
-    ("imessenger", "deny"): Action.APPROVE,
-    ("imessenger", "reply"): Action.REPLY,
-    ("imessenger", "inbox"): Action.READ,  # there, every inbox is another's
-    ("imessenger", "log"): Action.READ,
+#: The calls, by the API's method names.
+CALLS: dict[str, Call] = {
+    "start": Call(
+        {"name": str, "directory": Path, "agent": str | None, "command": list[str]},
+        Session,
+        names=("name",),
+    ),
+    "stop": Call({"name": str, "force": bool}, str, names=("name",)),
+    "logs": Call({"name": str, "lines": int}, str, names=("name",)),
+    "explain": Call({"name": str}, Explained, names=("name",)),
+    "view": Call({"name": str}, Session, names=("name",)),
+    "list_sessions": Call({"include_all": bool}, Listing),
+    "send": Call(
+        {"target": str, "body": str, "raw": bool, "wait": bool, "timeout_ms": int | None},
+        SendResult,
+        names=("target",),
+    ),
+    "reply": Call({"message_id": str, "text": str}, MessageRecord, names=("message_id",)),
+    "deliver": Call({"target": str | None}, list[SendResult], names=("target",)),
+    "inbox": Call(
+        {"session": str | None, "peek": bool, "include_read": bool}, Inbox, names=("session",)
+    ),
+    "log": Call({"session": str | None, "limit": int}, Log, names=("session",)),
+    "answer": Call(
+        {"session": str, "choice": Choice, "prompt": str | None}, Approval, names=("session",)
+    ),
+    "waiting": Call({}, Waiting),
+    "answer_all": Call({"choice": Choice}, AnsweredAll),
+    "follow_status": Call({}, dict[str, Any], stream=True),
+    "start_watcher": Call({}, Any),
 }
 
 
-def action_of(tool: str, args: list[str]) -> Action | None:
-    """What the policy must grant the caller for ``TOOL ARGS`` on another host.
+class Remote:
+    """The API of one other host (see the module docstring)."""
 
-    None for what every session may do (list sessions, send, deliver).
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    # -- sessions
+
+    def start(self, name: str, directory: Path, agent: str | None, command: list[str]) -> Session:
+        args = {"name": name, "directory": directory, "agent": agent, "command": command}
+        return self._session(self._call("start", args))
+
+    def stop(self, name: str, *, force: bool = False) -> str:
+        return str(self._call("stop", {"name": name, "force": force}))
+
+    def logs(self, name: str, lines: int) -> str:
+        return str(self._call("logs", {"name": name, "lines": lines}))
+
+    def explain(self, name: str) -> Explained:
+        found: Explained = self._call("explain", {"name": name})
+        return replace(found, session=self._name(found.session))
+
+    def view(self, name: str) -> Session:
+        return self._session(self._call("view", {"name": name}))
+
+    def list_sessions(self, *, include_all: bool = False) -> list[Session]:
+        listed: Listing = self._call("list_sessions", {"include_all": include_all})
+        return [self._session(s) for s in listed.sessions]
+
+    def attach(self, name: str) -> int:
+        """Attach this terminal to session ``name`` there (ssh with a terminal)."""
+        from imessenger.adapters import ssh
+
+        return ssh.attach(self.host, wire.PROTOCOL, ["attach", name])
+
+    # -- messages
+
+    def send(
+        self,
+        target: str,
+        body: str,
+        *,
+        raw: bool = False,
+        wait: bool = True,
+        timeout_ms: int | None = None,
+        default_timeout_ms: int = 30000,
+        stop: threading.Event | None = None,
+    ) -> SendResult:
+        """Send there; ``stop`` (set by another thread) hangs up, as a dropped link would,
+        and that host settles the message as on Ctrl-C (its reply goes to the inbox there)."""
+        from imessenger.adapters.ssh import ConnectionDropped, HostTimedOut
+
+        args = {"target": target, "body": body, "raw": raw, "wait": wait, "timeout_ms": timeout_ms}
+        waits = (timeout_ms or default_timeout_ms) / 1000 if wait else 0.0
+        try:
+            sent: SendResult = self._call("send", args, waits_s=waits, stop=stop)
+        except (ConnectionDropped, HostTimedOut) as lost:
+            return self._lost(target, body, raw, lost, cancelled=stop is not None and stop.is_set())
+        return self._sent(sent)
+
+    def _lost(
+        self, target: str, body: str, raw: bool, lost: ImessengerError, *, cancelled: bool
+    ) -> SendResult:
+        """What is known of a message whose link dropped (or was hung up on) mid-call: it may
+        have been delivered there, and it is not sent again from here."""
+        import time
+
+        from imessenger.core.values import MessageState
+
+        name = self._name(target)
+        state = MessageState.TIMED_OUT if cancelled else MessageState.UNCONFIRMED
+        message = MessageRecord(
+            id="",
+            server="",
+            sender="",
+            target=name,
+            body=body,
+            raw=raw,
+            state=state,
+            created_at=time.time(),
+            claimed_at=None,
+            delivered_at=None,
+            replied_at=None,
+            reply=None,
+            reply_via=None,
+            waiting=False,
+            error=str(lost),
+        )
+        if cancelled:
+            return SendResult(
+                message,
+                state,
+                f"no longer waited for; a late reply goes to the inbox on {self.host.name}",
+            )
+        why = (
+            f"{lost}. The message may have been delivered; it is not sent again: look with "
+            f"`imessenger log {name}`; a late reply goes to your inbox on {self.host.name} "
+            "(`imessenger inbox`)"
+        )
+        return SendResult(message, state, why)
+
+    def reply(self, message_id: str, text: str) -> MessageRecord:
+        return self._message(self._call("reply", {"message_id": message_id, "text": text}))
+
+    def deliver(self, target: str | None = None) -> list[SendResult]:
+        return [self._sent(sent) for sent in self._call("deliver", {"target": target})]
+
+    def inbox(
+        self, session: str | None = None, *, peek: bool = False, include_read: bool = False
+    ) -> Inbox:
+        args = {"session": session, "peek": peek, "include_read": include_read}
+        found: Inbox = self._call("inbox", args)
+        return replace(
+            found,
+            owner=self._name(found.owner) if session is not None else found.owner,
+            session=self._name(found.session) if found.session else found.session,
+            entries=[self._entry(e) for e in found.entries],
+            live=self._session(found.live) if found.live is not None else None,
+            prompt=self._prompt(found.prompt) if found.prompt is not None else None,
+        )
+
+    def log(self, session: str | None = None, *, limit: int = 50) -> Log:
+        found: Log = self._call("log", {"session": session, "limit": limit})
+        return replace(found, session=self._name(found.session) if found.session else None)
+
+    # -- prompts
+
+    def answer(self, session: str, choice: Choice, prompt: str | None = None) -> Approval:
+        args = {"session": session, "choice": choice, "prompt": prompt}
+        found: Approval = self._call("answer", args, waits_s=ANSWER_WAIT_S)
+        return replace(
+            found,
+            session=self._name(found.session),
+            delivered=tuple(self._sent(sent) for sent in found.delivered),
+        )
+
+    def waiting(self) -> list[PromptView]:
+        found: Waiting = self._call("waiting", {})
+        return [self._prompt(p) for p in found.prompts]
+
+    def answer_all(self, choice: Choice) -> AnsweredAll:
+        found: AnsweredAll = self._call("answer_all", {"choice": choice}, waits_s=ANSWER_WAIT_S)
+        return replace(
+            found,
+            approvals=[replace(a, session=self._name(a.session)) for a in found.approvals],
+            skipped=[(self._name(n), why) for n, why in found.skipped],
+            failed=[(self._name(n), why) for n, why in found.failed],
+        )
+
+    # -- the watcher's stream
+
+    def follow_status(self) -> Iterator[dict[str, Any]]:
+        """That host's status, once now and again each time it changes, until the caller
+        stops reading (then the connection is closed). Raises the host's error, or ssh's."""
+        from imessenger.adapters import ssh
+
+        process = ssh.connect(self.host, wire.PROTOCOL)
+        assert process.stdin is not None
+        assert process.stdout is not None
+        try:
+            process.stdin.write(wire.call_line("follow_status", {}, __version__))
+            process.stdin.flush()
+            for line in process.stdout:
+                yield wire.read_answer(line, dict[str, Any])
+        finally:
+            process.kill()
+            process.wait()
+
+    # -- the call, and the names of what comes back
+
+    def _call(
+        self,
+        name: str,
+        args: dict[str, Any],
+        *,
+        waits_s: float = 0.0,
+        stop: threading.Event | None = None,
+    ) -> Any:
+        from imessenger.adapters import ssh
+
+        line = wire.call_line(name, args, __version__)
+        done = ssh.call(self.host, wire.PROTOCOL, line, timeout=waits_s + CALL_MARGIN_S, stop=stop)
+        answer = done.stdout.strip().splitlines()
+        if not answer:
+            said = done.stderr.strip().removeprefix("Error: ") or f"exit status {done.code}"
+            raise ssh.RemoteFailed(f'host "{self.host.name}": {said}', done.code)
+        try:
+            return wire.read_answer(answer[-1], CALLS[name].result)
+        except wire.RemoteError as error:
+            raise wire.RemoteError(
+                error.kind, f'host "{self.host.name}": {error}', error.exit_code
+            ) from None
+
+    def _name(self, name: str) -> str:
+        return f"{self.host.name}:{name}"
+
+    def _session(self, session: Session) -> Session:
+        return replace(session, name=self._name(session.name), host=self.host.name)
+
+    def _message(self, message: MessageRecord) -> MessageRecord:
+        return replace(message, id=self._name(message.id), target=self._name(message.target))
+
+    def _sent(self, sent: SendResult) -> SendResult:
+        return replace(sent, message=self._message(sent.message))
+
+    def _entry(self, entry: Any) -> Any:
+        message_id = self._name(entry.message_id) if entry.message_id else entry.message_id
+        return replace(entry, message_id=message_id, host=self.host.name)
+
+    def _prompt(self, prompt: PromptView) -> PromptView:
+        from imessenger.core.answers import command_for
+
+        session = self._name(prompt.session)
+
+        def command(option: OptionView) -> str | None:
+            if option.answer is None:
+                return None
+            return command_for(session, option.answer, prompt.id)
+
+        options = tuple(replace(o, command=command(o)) for o in prompt.options)
+        return replace(prompt, session=session, options=options)
+
+
+# --- the other end --------------------------------------------------------------------------
+
+
+def serve(api: Any, line: str, write: Callable[[str], None]) -> int:
+    """Do the call ``line`` asks of ``api`` (this host's API) and ``write`` its answer (one
+    line; several for a stream); return the exit status for ``imessenger remote``.
+
+    Only this host's sessions are named: a ``HOST:`` in a name is refused (no call goes on
+    to a third host). SIGHUP and SIGTERM (the caller hung up) end the call as Ctrl-C does.
     """
-    command = args[0] if args else ""
-    if (tool, command) == ("imessenger", "send"):
-        return Action.SEND_RAW if "--raw" in args else None
-    return _ACTIONS.get((tool, command))
+    try:
+        name, raw = wire.read_call(line)
+        call = CALLS.get(name)
+        if call is None:
+            raise wire.WireError(f'there is no call "{name}"')
+        args = _arguments(call, raw)
+    except ImessengerError as error:
+        write(wire.error_line(error))
+        return 2
+    method = getattr(api, name)
+    previous = _interrupted_on_hang_up()
+    try:
+        if call.stream:
+            for value in method(**args):
+                write(wire.result_line(value))
+            return 0
+        kwargs = dict(args)
+        if name in ("list_sessions", "inbox", "waiting", "answer_all"):
+            kwargs["everywhere"] = False
+        write(wire.result_line(method(**kwargs)))
+        return 0
+    except ImessengerError as error:
+        write(wire.error_line(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-def _positional(args: list[str]) -> str:
-    """The first argument after the command that is not an option (the session)."""
-    return next((arg for arg in args[1:] if not arg.startswith("-")), "")
+def _arguments(call: Call, raw: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(raw) - set(call.params)
+    if unknown:
+        raise wire.WireError(f"unknown arguments: {', '.join(sorted(unknown))}")
+    args = {key: wire.decode(raw[key], kind) for key, kind in call.params.items() if key in raw}
+    for key in call.names:
+        value = args.get(key)
+        if isinstance(value, str):
+            check_name(value, "message id" if key == "message_id" else "session")
+    return args
+
+
+def _interrupted_on_hang_up() -> dict[int, Any]:
+    """SIGHUP and SIGTERM raise KeyboardInterrupt (a send settles as on Ctrl-C)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, interrupt) for sig in (signal.SIGHUP, signal.SIGTERM)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,20 +134,7 @@ class Services:
         """The name messages are sent from: the session this runs in, else "user"."""
         return self.caller.name
 
-    def sees_prompt(self, session: str) -> bool:
-        """Whether the caller may see the permission prompt ``session`` (or
-        ``HOST:SESSION``) waits on: the user may, and an agent that the policy lets read
-        that session (``readers``) or answer its prompts (``approvers``). Everyone may
-        see that a session is asking; only these may see what it asks."""
-        from imessenger.core.policy import Action
-
-        if not self.caller.agent:
-            return True
-        return self.access.allows(Action.READ, session) or self.access.allows(
-            Action.APPROVE, session
-        )
-
-    def _courier(self) -> Courier:
+    def _courier(self, sees: Callable[[str], bool] | None = None) -> Courier:
         from imessenger.actions.delivery import Courier
 
-        return Courier(self.sessions, self.sees_prompt)
+        return Courier(self.sessions, sees)

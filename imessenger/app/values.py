@@ -1,16 +1,50 @@
-"""What the actions take and return: plain dataclasses, and the small helpers on names,
-answers and lines of text that the interfaces share."""
+"""What the API returns besides the core's values: plain dataclasses, each field of a
+type the wire knows (imessenger.core.wire), and the small helpers on names, answers and
+lines of text that the interfaces share.
+
+A value of another host's session names it ``HOST:SESSION`` (and its messages
+``HOST:ID``); ``host`` says which host, None for this one.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from imessenger.actions.sessions import SessionView
-    from imessenger.core.history import Event
-    from imessenger.core.screen import Explanation, Meaning
-    from imessenger.core.values import Approval, Choice, HookEventRecord, InboxEntry
+from imessenger.core.history import Event
+from imessenger.core.screen import Explanation, Meaning, Screen, State
+from imessenger.core.values import Approval, Choice, HookEventRecord, InboxEntry
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session as seen now: who runs in it, where, and what its screen reads."""
+
+    name: str
+    agent: str
+    directory: str
+    started_at: float
+    #: isesh started it (else it is only a tmux session with a program in it)
+    managed: bool
+    screen: Screen
+    #: which run of the session it is (see imessenger.core.values.instance_of)
+    instance: str = ""
+    #: tmux's id of its pane ("%3")
+    pane: str = ""
+    #: its agent's imessenger MCP tools are registered and not connected yet
+    tools_pending: bool = False
+    host: str | None = None
+
+    @property
+    def state(self) -> State:
+        return self.screen.state
+
+
+@dataclass(frozen=True)
+class HostFailure:
+    """A host that could not be asked for a view of every host, and why."""
+
+    host: str
+    why: str
 
 
 @dataclass(frozen=True)
@@ -59,10 +93,12 @@ class Inbox:
     #: the session asked about (None for one's own inbox)
     session: str | None = None
     #: that session as it is now, when it runs
-    live: SessionView | None = None
+    live: Session | None = None
     prompt: PromptView | None = None
     #: what could not be done on the way (e.g. looking for late replies)
     warnings: list[str] = field(default_factory=list)
+    #: the hosts whose inboxes could not be read
+    unreachable: list[HostFailure] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -91,7 +127,7 @@ class Explained:
 
 
 @dataclass(frozen=True)
-class Answered:
+class AnsweredAll:
     """What ``approve --all`` did: the answers given, the sessions skipped or failed."""
 
     asked: int
@@ -101,6 +137,24 @@ class Answered:
     skipped: list[tuple[str, str]]
     #: (session, error) for each session that could not be answered
     failed: list[tuple[str, str]]
+    #: the hosts that could not be asked
+    unreachable: list[HostFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The sessions of every host (``isesh list``), and the hosts that could not be asked."""
+
+    sessions: list[Session]
+    unreachable: list[HostFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The prompts every host's sessions wait on, and the hosts that could not be asked."""
+
+    prompts: list[PromptView]
+    unreachable: list[HostFailure] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -162,27 +216,3 @@ def first_line(text: str | None, width: int = 60) -> str:
     if len(line) > width:
         line, more = line[: width - 1], True
     return line + ("…" if more else "")
-
-
-# --- the actions ----------------------------------------------------------------------------
-
-
-def parse_choice(text: str | None) -> Choice:
-    """The answer CHOICE stands for: "1" (or None) yes once, "2" yes always; BadChoice else."""
-    from imessenger.actions.approval import parse_choice as parse
-
-    return parse(text)
-
-
-def describe(choice: Choice) -> str:
-    """An answer in words: "yes, this once", "yes, and don't ask again" or "no"."""
-    from imessenger.actions import approval
-
-    return approval.describe(choice)
-
-
-def check_name(name: str) -> str:
-    """Return ``name`` when it is in the session-name alphabet; InvalidName (exit 2) else."""
-    from imessenger.core import names
-
-    return names.check_name(name)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imessenger.app.prompts import note_closed, prompt_view
 from imessenger.app.services import Services
 from imessenger.app.values import Overview, Row, first_line
-from imessenger.core.policy import Action
 
 if TYPE_CHECKING:
     from imessenger.adapters.status_cache import Status
@@ -29,7 +28,6 @@ class WatchActions(Services):
         """
         from imessenger.watcher.daemon import log_to, run_watcher
 
-        self.access.require(Action.MANAGE)
         log_to(log_file, verbose=verbose)
         run_watcher(self.server, self.sessions)
 
@@ -37,52 +35,47 @@ class WatchActions(Services):
         """Start the watcher in the background, logging to its file; say whether it started."""
         from imessenger.watcher.daemon import start_daemon
 
-        self.access.require(Action.MANAGE)
         return start_daemon(self.server, self.socket_name, verbose=verbose)
 
     def stop_watcher(self) -> Stopped:
         """Stop the watcher of this server, and wait until it has."""
         from imessenger.watcher.daemon import stop_watcher
 
-        self.access.require(Action.MANAGE)
         return stop_watcher(self.server)
 
     def status(self) -> Status:
-        """What the watcher last published (no pane is read; the user's needs no database).
-
-        An agent session sees the prompts of the sessions it may see them of
-        (:meth:`sees_prompt`); of the others, only that they are asking.
-        """
+        """What the watcher last published (no pane is read; the user's needs no database)."""
         from imessenger.adapters.status_cache import read_status
 
-        report = read_status(self.server)
-        if not self.caller.agent:
-            return report
-        return report.without_prompts(self.sees_prompt)
+        return read_status(self.server)
 
-    def follow_status(self, interval_s: float = 0.2) -> Iterator[dict[str, Any]]:
-        """The status (as :meth:`Status.as_json`), once now and again each time it changes.
+    def follow_status(
+        self, interval_s: float = 0.2, read: Callable[[], Status] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The status (as :meth:`Status.as_json`, from ``read``, else :meth:`status`), once
+        now and again each time it changes.
 
-        What another host's watcher follows this host through (``imessenger status
-        --follow``): one small file read per interval, here, never a pane.
+        What another host's watcher follows this host through: one small file read per
+        interval, here, never a pane.
         """
         shown: dict[str, Any] | None = None
+        read = read if read is not None else self.status
         while True:
-            now = {k: v for k, v in self.status().as_json().items() if k != "updated_at"}
+            now = {k: v for k, v in read().as_json().items() if k != "updated_at"}
             if now != shown:
                 shown = now
                 yield now
             time.sleep(interval_s)
 
-    def overview(self) -> Overview:
+    def overview(self, reads: Callable[[str], bool], sees: Callable[[str], bool]) -> Overview:
         """Every session at a glance: states from the watcher (else the panes), the rest from
         the store; with a watcher, the sessions of the other hosts too (HOST:SESSION), as
         their own watchers published them.
 
-        An agent session sees every session's state and unread count; the prompt a session
-        waits on only where the policy lets it read or answer that session's prompts, and
-        the last exchange only where it may read that session's messages, or when it sent
-        or received them itself.
+        Every session's state and unread count are shown; the prompt a session waits on
+        only where ``sees`` says the caller may see it, and the last exchange only where
+        ``reads`` says the caller may read that session's messages, or when it sent or
+        received them itself (the door decides both).
         """
         status = self.status()
         entries: list[dict[str, Any]]
@@ -118,9 +111,8 @@ class WatchActions(Services):
         rows = []
         for entry in entries:
             name = str(entry["name"])
-            reads = self.access.allows(Action.READ, name)
-            sees_prompt = self.sees_prompt(name)
-            last, reply = _last_exchange(messages if reads else own, name)
+            sees_prompt = sees(name)
+            last, reply = _last_exchange(messages if reads(name) else own, name)
             there = "host" in entry  # its counts are that host's
             shown = entry.get("prompt_id") if sees_prompt else None
             rows.append(

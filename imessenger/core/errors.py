@@ -81,3 +81,25 @@ class PolicyRefused(ImessengerError):
     """
 
     exit_code = 77
+
+
+class TargetExited(ImessengerError):
+    def __init__(self, name: str, existing: list[str]) -> None:
+        listing = ", ".join(existing) if existing else "(none)"
+        super().__init__(
+            f'session "{name}" has exited: restart it with `isesh stop {name}` and '
+            f"`isesh start {name} ...`; running sessions: {listing}"
+        )
+
+
+class WatcherRunning(ImessengerError):
+    """Another watcher already follows this tmux server."""
+
+    def __init__(self, server: str, pid: int | None) -> None:
+        which = f" (pid {pid})" if pid else ""
+        super().__init__(
+            f'imessenger watch is already running for tmux server "{server}"{which}; '
+            "stop it with `imessenger watch --stop` to start another"
+        )
+        self.server = server
+        self.pid = pid

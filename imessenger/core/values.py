@@ -2,7 +2,7 @@
 
 Pure: plain frozen dataclasses and enums, no I/O. The store keeps them (imessenger.
 adapters.store), the actions make them, the API returns them, and another host's API
-sends them over the wire (imessenger.app.wire): every field has a type the wire knows.
+sends them over the wire (imessenger.core.wire): every field has a type the wire knows.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from imessenger.core.errors import ImessengerError
 from imessenger.core.screen import Option, Prompt
 
 
@@ -153,6 +154,8 @@ class InboxEntry:
     body: str
     created_at: float
     read_at: float | None
+    #: the host whose inbox holds it (None: this host's)
+    host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -270,3 +273,11 @@ class Approval:
     #: unconfirmed, or still pending and why (see imessenger.actions.delivery)
     delivered: tuple[SendResult, ...] = ()
     delivery_error: str | None = None
+
+
+class NotDelivered(ImessengerError):
+    """Nothing was pasted, and nothing will be; ``result`` says what is recorded."""
+
+    def __init__(self, message: str, result: SendResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result

@@ -28,11 +28,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from imessenger.adapters.status_cache import render_plain
-from imessenger.app import Choice, Overview, Row, describe, split_target, visible
+from imessenger.app.values import Overview, Row
+from imessenger.core.answers import describe
 from imessenger.core.errors import ImessengerError
+from imessenger.core.values import Choice
+from imessenger.core.visible import visible
 
 if TYPE_CHECKING:
-    from imessenger.app import Api
+    from imessenger.app.api import Api
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +99,7 @@ class Dashboard:
         self.view = Overview()
         self.selected = 0
         self.note = ""
-        self.interval_ms = max(api.config.settings.watch.interval_ms, 20)
+        self.interval_ms = max(api.settings.watch.interval_ms, 20)
         self._marks: tuple[Any, ...] | None = None
 
     def _changed(self) -> bool:
@@ -181,11 +184,6 @@ class Dashboard:
             return
         self.note = f'answering "{name}"…'
         try:
-            host = self.api.host_of(name)
-            if host is not None:
-                there = self.api.answer_on_host(host, split_target(name)[1], choice, prompt)
-                self.note = f'"{name}": {describe(there.choice)} ("{there.option}")'
-                return
             done = self.api.answer(name, choice, prompt)
             self.note = f'"{name}": {describe(done.choice)} ("{done.option.label}")'
         except ImessengerError as error:
@@ -214,11 +212,6 @@ class Dashboard:
             self.note = "nothing sent"
             return
         try:
-            host = self.api.host_of(name)
-            if host is not None:
-                sent = self.api.send_on_host(host, split_target(name)[1], body, wait=False)
-                self.note = f"message {sent.id} to {name}: {sent.state}"
-                return
             result = self.api.send(name, body, wait=False)
             self.note = f"message {result.message.id} to {name}: {result.outcome.value}"
         except ImessengerError as error:

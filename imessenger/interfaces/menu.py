@@ -1,6 +1,6 @@
 """What the tmux plugin shows: the approval menu, the next session to jump to, its conf lines.
 
-The plugin's keys run ``imessenger`` commands (see tmux/imessenger.adapters.tmux); those
+The plugin's keys run ``imessenger`` commands (see tmux/imessenger.tmux); those
 commands build their menus here. Which sessions are asking comes from the
 watcher's status cache when a watcher runs (no pane is read), else from reading
 the panes. A menu item's command runs ``imessenger approve-menu --answer`` with the id
@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 
 import imessenger
 from imessenger.adapters.tmux import MenuItem, control_quote, format_literal
-from imessenger.app import Choice
 from imessenger.core.errors import UsageError
+from imessenger.core.values import Choice
 
 if TYPE_CHECKING:
-    from imessenger.app import Asking
+    from imessenger.app.values import Asking
 
 #: The menu's label for each answer, in the order the menu lists them.
 CHOICE_LABELS: dict[Choice, str] = {
@@ -103,18 +103,18 @@ def next_in_turn(names: Sequence[str], current: str | None) -> str | None:
 
 
 def plugin_file() -> Path:
-    """Return the plugin's entry file, ``imessenger.adapters.tmux``.
+    """Return the plugin's entry file, ``imessenger.tmux``.
 
-    It is ``tmux/imessenger.adapters.tmux`` in a source checkout, or ``imessenger/tmux_plugin/``
+    It is ``tmux/imessenger.tmux`` in a source checkout, or ``imessenger/tmux_plugin/``
     in an installed package. Raises UsageError when neither is there.
     """
     package = Path(imessenger.__file__).resolve().parent
     for folder in (package / "tmux_plugin", package.parent / "tmux"):
-        candidate = folder / "imessenger.adapters.tmux"
+        candidate = folder / "imessenger.tmux"
         if candidate.is_file():
             return candidate
     raise UsageError(
-        "the tmux plugin (imessenger.adapters.tmux) is not installed with this imessenger; "
+        "the tmux plugin (imessenger.tmux) is not installed with this imessenger; "
         "install it with TPM (set -g @plugin ...) or from a source checkout"
     )
 

@@ -26,17 +26,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from imessenger.app import (
-    Api,
-    Approval,
-    Choice,
-    Event,
-    MessageState,
-    PromptView,
-    SendResult,
-    SessionView,
-)
+from imessenger.app.api import Api
+from imessenger.app.values import PromptView, Session
 from imessenger.core.errors import ImessengerError, NoSuchSession, UsageError
+from imessenger.core.history import Event
+from imessenger.core.values import Approval, Choice, MessageState, SendResult
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +91,7 @@ class TourStalled(ImessengerError):
 class Started:
     """A session the tour started (``isesh start``)."""
 
-    view: SessionView
+    view: Session
 
 
 @dataclass(frozen=True)
@@ -168,7 +162,7 @@ class Tour:
     """
 
     def __init__(self, api: Api, directory: Path) -> None:
-        socket = api.tmux.socket_name
+        socket = api.socket_name
         if not socket or socket == "default":
             raise UsageError(
                 "the demo runs on a private tmux server, never on the default one: "
@@ -177,7 +171,7 @@ class Tour:
         self.api = api
         self.socket = socket
         self.directory = directory
-        self.poll = api.config.settings.send.poll_s
+        self.poll = api.settings.send.poll_s
 
     def command(self, program: str, *args: str) -> str:
         """Return the command line a user types to do this on the tour's server."""
@@ -192,7 +186,7 @@ class Tour:
         sessions the tour did not start, DemoAlreadyRunning when an earlier demo
         runs and ``restart`` is not given, TmuxNotInstalled without tmux.
         """
-        views = self.api.list_sessions(include_all=True)
+        views = self.api.list_sessions(include_all=True, only="local").sessions
         if not views:
             return []
         names = [view.name for view in views]

@@ -16,7 +16,6 @@ host in the status cache (:mod:`imessenger.watcher.publishing`).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import subprocess
 import threading
@@ -25,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from imessenger import __version__
 from imessenger.adapters import ssh
+from imessenger.core import wire
 from imessenger.core.errors import ImessengerError
 from imessenger.core.targets import Host
 
@@ -118,7 +119,7 @@ class HostStreams:
     def _read_stream(self, host: Host) -> str:
         """Read the host's stream until it ends; return why it ended."""
         try:
-            process = ssh.connect(host)
+            process = ssh.connect(host, wire.PROTOCOL)
         except (OSError, ImessengerError) as error:
             return f"cannot run ssh: {error}"
         with self._lock:
@@ -128,14 +129,14 @@ class HostStreams:
             assert process.stdin is not None
             assert process.stdout is not None
             with contextlib.suppress(OSError):
-                process.stdin.write(ssh.request("imessenger", ["status", "--json", "--follow"]))
+                process.stdin.write(wire.call_line("follow_status", {}, __version__))
                 process.stdin.close()
             for line in process.stdout:
                 try:
-                    status = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(status, dict):
+                    status = wire.read_answer(line, dict[str, Any])
+                except wire.RemoteError as error:
+                    return str(error)
+                except wire.WireError:
                     continue
                 self._set(host.name, reachable=True, error="", status=status)
                 if not status.get("watching") and not started_watcher:
@@ -152,15 +153,21 @@ class HostStreams:
         return said or f"its stream ended (ssh exit status {process.returncode})"
 
     def _start_watcher(self, host: Host) -> None:
+        line = wire.call_line("start_watcher", {}, __version__)
         try:
-            done = ssh.run(host, "imessenger", ["watch", "--daemon"], timeout=30)
+            done = ssh.call(host, wire.PROTOCOL, line, timeout=30)
+            said = done.stdout.strip().splitlines()
+            if not said:
+                raise ImessengerError(done.stderr.strip() or f"exit status {done.code}")
+            wire.read_answer(said[-1], Any)
+        except wire.RemoteError as error:
+            if error.kind != "WatcherRunning":
+                logger.warning('host "%s": its watcher did not start: %s', host.name, error)
+            return
         except ImessengerError as error:
             logger.warning('host "%s": could not start its watcher: %s', host.name, error)
             return
-        if done.code not in (0, 1):  # 1: one runs already
-            logger.warning('host "%s": its watcher did not start: %s', host.name, done.stderr)
-        else:
-            logger.info('host "%s": started its watcher', host.name)
+        logger.info('host "%s": started its watcher', host.name)
 
     def _set(self, name: str, *, reachable: bool, error: str, status: Any = None) -> None:
         with self._lock:

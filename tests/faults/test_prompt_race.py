@@ -25,7 +25,7 @@ from support import start_demo_in_shell, wait_for
 
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.app import Api
+from imessenger.app.api import Api
 from imessenger.core.values import MessageState
 
 #: States of a message that the agent took.

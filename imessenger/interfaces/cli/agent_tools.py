@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from imessenger.app import Api
+from imessenger.app.api import Api
 from imessenger.interfaces.cli.group import pass_api
 
 

@@ -11,7 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from imessenger.app import Api
+from imessenger.app.api import Api
 from imessenger.core.errors import ImessengerError
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from imessenger.app import Api
+from imessenger.app.api import Api
 from imessenger.core.errors import ImessengerError
 from imessenger.interfaces.cli.group import echo
 from imessenger.interfaces.cli.render import event_line, print_prompt, report_approval

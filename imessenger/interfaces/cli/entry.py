@@ -32,7 +32,7 @@ def _hook_event(kind: str) -> int:
 
     Exits 1 on any fault, never 2: Claude Code takes a hook's status 2 as "deny".
     """
-    from imessenger.app import Api
+    from imessenger.app.api import Api
     from imessenger.core.errors import ImessengerError
 
     payload = "" if kind == "aider" else sys.stdin.read()  # Aider's stdin is the terminal

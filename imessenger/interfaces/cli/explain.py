@@ -21,14 +21,13 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from imessenger.app import json_text, visible
+from imessenger.core.visible import json_text, visible
 
 if TYPE_CHECKING:
-    from imessenger.app import (
-        Explained,
+    from imessenger.app.values import Explained
+    from imessenger.core.screen import (
         Explanation,
         Hit,
-        HookEventRecord,
         InputTrace,
         MarkerTrace,
         OptionTrace,
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
         PromptTrace,
         ScreenLine,
     )
+    from imessenger.core.values import HookEventRecord
 
 #: How long a line made of one character must be to be shown as that character × length.
 _RULE = 8
@@ -113,7 +113,7 @@ _ORDER = "1 exited, 2 prompt, 3 busy, 4 starting, 5 input box or idle, 6 startin
 
 
 def _state(explanation: Explanation) -> list[str]:
-    from imessenger.app import Rule
+    from imessenger.core.screen import Rule
 
     rule = explanation.rule
     decided = explanation.decided_by
@@ -177,7 +177,7 @@ def _marker(kind: str, hit: Hit | None, rule: str) -> list[str]:
 
 
 def _input(trace: InputTrace) -> list[str]:
-    from imessenger.app import InputMiss
+    from imessenger.core.screen import InputMiss
 
     if trace.miss is InputMiss.NO_PATTERNS:
         return ["input box: none (the profile has no input_patterns)"]
@@ -204,7 +204,7 @@ def _input(trace: InputTrace) -> list[str]:
 
 
 def _under(trace: InputTrace) -> list[str]:
-    from imessenger.app import InputMiss
+    from imessenger.core.screen import InputMiss
 
     under, miss = trace.under, trace.miss
     if miss is InputMiss.NOTHING_UNDER:
@@ -225,7 +225,7 @@ def _under(trace: InputTrace) -> list[str]:
 
 
 def _prompt(explanation: Explanation, trace: PromptTrace) -> list[str]:
-    from imessenger.app import PromptMiss
+    from imessenger.core.screen import PromptMiss
 
     prompt = explanation.screen.prompt
     miss = trace.miss
@@ -251,7 +251,7 @@ def _prompt(explanation: Explanation, trace: PromptTrace) -> list[str]:
 
 def _why_not(trace: PromptTrace) -> str:
     """Why a question line is no prompt, in words."""
-    from imessenger.app import PromptMiss
+    from imessenger.core.screen import PromptMiss
 
     asked = trace.question.row if trace.question is not None else 0
     blocker = trace.blocker.row if trace.blocker is not None else 0
@@ -277,7 +277,7 @@ def _why_not(trace: PromptTrace) -> str:
 
 
 def _blocked(trace: PromptTrace) -> str:
-    from imessenger.app import PromptMiss
+    from imessenger.core.screen import PromptMiss
 
     if trace.miss is PromptMiss.INPUT_BELOW:
         return "the input box's first line"
@@ -302,7 +302,7 @@ def _option(number: int, trace: OptionTrace) -> list[str]:
 
 
 def _start_and_subject(trace: PromptTrace) -> list[str]:
-    from imessenger.app import Subject
+    from imessenger.core.screen import Subject
 
     if trace.start is not None:
         lines = _hit(trace.start, "start")

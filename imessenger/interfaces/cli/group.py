@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import click
 
 from imessenger import __version__
-from imessenger.app import Api, for_terminal
+from imessenger.app.api import Api
 from imessenger.core.errors import ImessengerError
+from imessenger.core.visible import for_terminal
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from imessenger.app import Api
+from imessenger.app.api import Api
 from imessenger.core.errors import ImessengerError
 from imessenger.interfaces.cli.group import pass_api
 

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from imessenger.app import Api, json_text, split_target
-from imessenger.core.errors import ImessengerError
+from imessenger.app.api import Api
+from imessenger.core.visible import json_text
 from imessenger.interfaces.cli.group import echo, pass_api
 from imessenger.interfaces.cli.render import event_line, print_prompt, when
-from imessenger.interfaces.cli.serving import print_each, relay
 
 if TYPE_CHECKING:
-    from imessenger.app import FromHost, InboxEntry, PromptView, SessionView
+    from imessenger.app.values import HostFailure, PromptView, Session
+    from imessenger.core.values import InboxEntry
 
 
 # --- inbox entries -----------------------------------------------------------------------
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 def _entry_json(entry: InboxEntry) -> dict[str, Any]:
     return {
+        "host": entry.host,
         "id": entry.id,
         "owner": entry.owner,
         "kind": str(entry.kind),
@@ -39,7 +40,8 @@ def _print_entries(entries: list[InboxEntry], *, show_read: bool) -> None:
         mark = ""
         if show_read:
             mark = "new   " if entry.read_at is None else "read  "
-        echo(f"{mark}{when(entry.created_at)}  {entry.kind:<7}  {entry.title}")
+        there = f"  (on {entry.host})" if entry.host else ""
+        echo(f"{mark}{when(entry.created_at)}  {entry.kind:<7}  {entry.title}{there}")
         for line in entry.body.splitlines():
             echo(f"    {line}".rstrip())
 
@@ -69,46 +71,41 @@ def _prompt_json(prompt: PromptView) -> dict[str, Any]:
 
 
 def _session_json(name: str, agent: str, state: str, prompt: PromptView | None) -> dict[str, Any]:
+    host, colon, there = name.partition(":")
     return {
-        "name": name,
+        "host": host if colon else None,
+        "name": there if colon else name,
         "agent": agent,
         "state": state,
         "prompt": _prompt_json(prompt) if prompt is not None else None,
     }
 
 
-def _live_json(view: SessionView, prompt: PromptView | None) -> dict[str, Any]:
+def _live_json(view: Session, prompt: PromptView | None) -> dict[str, Any]:
     return _session_json(view.name, view.agent, str(view.state), prompt)
 
 
+def _unreachable(failures: list[HostFailure]) -> None:
+    """Name each host that could not be asked; exit 1 once the rest is shown."""
+    for failure in failures:
+        echo(f"Error: {failure.why}", err=True)
+
+
 def _waiting(api: Api, as_json: bool) -> None:
-    prompts = api.waiting()
-    answers = api.every_host("imessenger", ["inbox", "--waiting", *["--json"] * as_json])
+    found = api.waiting()
     if as_json:
-        asking = [{"host": None, **_session_json(p.session, p.agent, p.state, p)} for p in prompts]
-        for answer in answers:
-            asking += [{**row, "host": answer.host} for row in _json_of(answer, "asking")]
+        asking = [_session_json(p.session, p.agent, p.state, p) for p in found.prompts]
         echo(json_text({"asking": asking}))
     else:
-        if not prompts and not answers:
+        if not found.prompts and not found.unreachable:
             click.echo("no session is asking for permission", err=True)
-        for index, prompt in enumerate(prompts):
+        for index, prompt in enumerate(found.prompts):
             if index:
                 echo()
             print_prompt(prompt)
-        print_each(answers)
-    if not all(a.answered for a in answers):
+    _unreachable(found.unreachable)
+    if found.unreachable:
         sys.exit(1)
-
-
-def _json_of(answer: FromHost, key: str) -> list[dict[str, Any]]:
-    """The list ``key`` of what a host printed as JSON; a failure is named on stderr."""
-    try:
-        rows = answer.json()[key]
-    except (ImessengerError, KeyError, TypeError) as error:
-        echo(f"Error: {error}", err=True)
-        return []
-    return list(rows)
 
 
 @click.command()
@@ -144,12 +141,7 @@ def inbox(
             raise click.UsageError("--waiting takes no SESSION, --peek or --all")
         _waiting(api, as_json)
         return
-    flags = ["--peek"] * peek + ["--all"] * show_all + ["--json"] * as_json
-    host = api.host_of(session) if session is not None else None
-    if host is not None and session is not None:
-        relay(api, host, "imessenger", ["inbox", split_target(session)[1], *flags])
     found = api.inbox(session, peek=peek, include_read=show_all)
-    answers = api.every_host("imessenger", ["inbox", *flags]) if session is None else []
     for warning in found.warnings:
         echo(f"warning: {warning}", err=True)
     if as_json:
@@ -159,20 +151,19 @@ def inbox(
         }
         if session is not None:
             data["session"] = _live_json(found.live, found.prompt) if found.live else None
-        data["entries"] = [{"host": None, **entry} for entry in data["entries"]]
-        for answer in answers:
-            data["entries"] += [{**e, "host": answer.host} for e in _json_of(answer, "entries")]
         echo(json_text(data))
-        if not all(a.answered for a in answers):
+        _unreachable(found.unreachable)
+        if found.unreachable:
             sys.exit(1)
         return
     if found.entries:
         _print_entries(found.entries, show_read=show_all)
-    elif not answers:
+    else:
         which = "entries" if show_all else "unread entries"
         click.echo(f'no {which} in the inbox of "{found.owner}"', err=True)
     if session is None:
-        if not print_each(answers):
+        _unreachable(found.unreachable)
+        if found.unreachable:
             sys.exit(1)
         return
     if found.live is None:
@@ -211,10 +202,6 @@ def log(api: Api, session: str | None, limit: int, as_json: bool) -> None:
       imessenger log worker-1 -n 20
       imessenger log buildbox:worker-1
     """
-    host = api.host_of(session) if session is not None else None
-    if host is not None and session is not None:
-        args = ["log", split_target(session)[1], "-n", str(limit), *["--json"] * as_json]
-        relay(api, host, "imessenger", args)
     shown = api.log(session, limit=limit)
     if as_json:
         echo(json_text([e.fields for e in shown.events]))

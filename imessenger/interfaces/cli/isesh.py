@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from imessenger.app import Api, split_target
-from imessenger.core.errors import ImessengerError
+from imessenger.app.api import Api
 from imessenger.interfaces.cli.group import (
     CONTEXT_SETTINGS,
     Group,
@@ -21,10 +21,9 @@ from imessenger.interfaces.cli.group import (
     socket_option,
     version_option,
 )
-from imessenger.interfaces.cli.serving import relay
 
 if TYPE_CHECKING:
-    from imessenger.app import SessionView
+    from imessenger.app.values import Session
 
 
 @click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
@@ -81,23 +80,13 @@ def start(
       isesh start w1 -d /tmp/w1 --agent shell -- cat
       isesh start buildbox:w1 -d src/app     # on host buildbox, -d a folder there
     """
-    host = api.host_of(name)
-    if host is not None:
-        if attach:
-            raise click.UsageError(
-                f"--attach is for local sessions: start, then `isesh attach {name}`"
-            )
-        # The folder is the remote host's (relative: to its home); "." means its home.
-        args = ["start", split_target(name)[1], "-d", str(directory)]
-        args += ["--agent", agent] if agent is not None else []
-        relay(api, host, "isesh", [*args, *(["--", *command] if command else [])])
+    # On another host, the folder is that host's (relative: to its home); "." is its home.
     view = api.start(name, directory, agent, command)
-    click.echo(f'started "{view.name}" ({view.agent}) in {shlex.quote(view.directory)}')
-    socket = ["-L", api.tmux.socket_name] if api.tmux.socket_name else []
+    echo(f'started "{view.name}" ({view.agent}) in {shlex.quote(view.directory)}')
+    socket = ["-L", api.socket_name] if api.socket_name and view.host is None else []
     if attach:
-        api.attach(view.name)
-    else:
-        click.echo(f"attach with: {shlex.join(['isesh', *socket, 'attach', view.name])}")
+        sys.exit(api.attach(view.name))
+    echo(f"attach with: {shlex.join(['isesh', *socket, 'attach', view.name])}")
 
 
 def _age(seconds: float) -> str:
@@ -135,20 +124,10 @@ def list_(api: Api, include_all: bool, only: str | None, as_json: bool) -> None:
       isesh list --all
       isesh list --host buildbox
     """
-    if only is not None and only != "local" and only not in api.hosts:
-        known = ", ".join(["local", *sorted(api.hosts)])
-        raise click.UsageError(f'no host "{only}" in the config (known: {known})')
-    rows: list[dict[str, Any]] = []
-    if only in (None, "local"):
-        rows = [{"host": None, **_row(v)} for v in api.list_sessions(include_all=include_all)]
-    failed = False
-    if only != "local":
-        for answer in api.every_host("isesh", ["list", "--json", *["--all"] * include_all], only):
-            try:
-                rows += [_seen(api, {**row, "host": answer.host}) for row in answer.json()]
-            except ImessengerError as error:
-                echo(f"Error: {error}", err=True)
-                failed = True
+    listed = api.list_sessions(include_all=include_all, only=only)
+    rows = [_row(session) for session in listed.sessions]
+    for failure in listed.unreachable:
+        echo(f"Error: {failure.why}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     elif rows:
@@ -156,27 +135,21 @@ def list_(api: Api, include_all: bool, only: str | None, as_json: bool) -> None:
     else:
         hint = "" if include_all else " (--all shows sessions isesh did not start)"
         click.echo(f"no agent sessions{hint}", err=True)
-    if failed:
+    if listed.unreachable:
         sys.exit(1)
 
 
-def _seen(api: Api, row: dict[str, Any]) -> dict[str, Any]:
-    """Another host's row, without what it asks unless the caller may see that."""
-    if row.get("asking") is None or api.sees_prompt(f"{row['host']}:{row.get('name')}"):
-        return row
-    return {**row, "asking": None}
-
-
-def _row(v: SessionView) -> dict[str, Any]:
+def _row(v: Session) -> dict[str, Any]:
     return {
-        "name": v.name,
+        "host": v.host,
+        "name": v.name.split(":", 1)[1] if v.host else v.name,
         "agent": v.agent,
         "directory": v.directory,
         "state": str(v.state),
         "started_at": v.started_at,
-        "age_seconds": round(v.age, 1),
+        "age_seconds": round(max(0.0, time.time() - v.started_at), 1),
         "managed": v.managed,
-        "pane": v.pane.info.pane_id,
+        "pane": v.pane,
         "asking": v.screen.prompt.subject if v.screen.prompt else None,
     }
 
@@ -212,10 +185,9 @@ def attach(api: Api, name: str) -> None:
       isesh attach worker-1
       isesh attach buildbox:worker-1
     """
-    host = api.host_of(name)
-    if host is not None:
-        sys.exit(api.attach_on_host(host, ["attach", split_target(name)[1]]))
-    api.attach(name)
+    code = api.attach(name)
+    if code:
+        sys.exit(code)
 
 
 @cli.command()
@@ -230,9 +202,6 @@ def stop(api: Api, name: str, force: bool) -> None:
       isesh stop worker-1
       isesh stop buildbox:worker-1
     """
-    host = api.host_of(name)
-    if host is not None:
-        relay(api, host, "isesh", ["stop", split_target(name)[1], *(["--force"] if force else [])])
     how = api.stop(name, force=force)
     click.echo(f'stopped "{name}" ({how})')
 
@@ -256,9 +225,6 @@ def logs(api: Api, name: str, lines: int) -> None:
       isesh logs worker-1 -n 200
       isesh logs buildbox:worker-1
     """
-    host = api.host_of(name)
-    if host is not None:
-        relay(api, host, "isesh", ["logs", split_target(name)[1], "-n", str(lines)])
     echo(api.logs(name, lines))
 
 
@@ -283,9 +249,6 @@ def explain(api: Api, name: str, as_json: bool) -> None:
     from imessenger.interfaces.cli.explain import as_json as explanation_json
     from imessenger.interfaces.cli.explain import render
 
-    host = api.host_of(name)
-    if host is not None:
-        relay(api, host, "isesh", ["explain", split_target(name)[1], *["--json"] * as_json])
     explained = api.explain(name)
     echo(explanation_json(explained) if as_json else render(explained))
 

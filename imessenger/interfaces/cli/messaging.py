@@ -8,17 +8,17 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
-from imessenger.app import Api, json_text, split_target
+from imessenger.app.api import Api
 from imessenger.core.errors import UsageError
+from imessenger.core.visible import json_text
 from imessenger.interfaces.cli.group import echo, pass_api
-from imessenger.interfaces.cli.serving import relay
 
 if TYPE_CHECKING:
-    from imessenger.app import Host, SendResult
+    from imessenger.core.values import SendResult
 
 #: Exit codes of ``send`` beyond 0 (replied/delivered), 1 (error: nothing pasted) and 2 (usage).
 EXIT_PENDING = 3
@@ -153,18 +153,9 @@ def send(
       git diff | imessenger send reviewer - --timeout 120000
       imessenger send worker-1 --no-reply "Also add tests"
     """
-    from imessenger.app import MessageState, NotDelivered, check_name
+    from imessenger.core.values import MessageState, NotDelivered
 
-    host = api.host_of(target)
     body = _read_message(message, file)
-    if host is not None:
-        # sent by that host's imessenger, which waits there; the message goes on stdin
-        args = ["send", split_target(target)[1], "-"]
-        args += ["--no-reply"] * no_reply + ["--raw"] * raw + ["--json"] * as_json
-        args += ["--timeout", str(timeout_ms)] if timeout_ms is not None else []
-        waits = (timeout_ms or api.config.settings.send.timeout_ms) / 1000
-        _send_on_host(api, host, target, args, body, waits)
-    check_name(target)
     try:
         with _stopped_as_interrupted():
             result = api.send(target, body, raw=raw, wait=not no_reply, timeout_ms=timeout_ms)
@@ -215,25 +206,6 @@ def send(
         sys.exit(EXIT_ENDED)
 
 
-def _send_on_host(
-    api: Api, host: Host, target: str, args: list[str], body: str, waits: float
-) -> NoReturn:
-    """``send`` by the host's imessenger; a dropped link or a timeout is exit 4: the
-    message may have been delivered there, and is never sent again from here."""
-    from imessenger.app import ConnectionDropped, HostTimedOut
-
-    try:
-        relay(api, host, "imessenger", args, stdin=body, waits_s=waits)
-    except (ConnectionDropped, HostTimedOut) as lost:
-        echo(
-            f"Error: {lost}. The message may have been delivered; it is not sent again: "
-            f"look with `imessenger log {target}`; a late reply goes to your inbox on "
-            f"{host.name} (`imessenger inbox`)",
-            err=True,
-        )
-        sys.exit(EXIT_UNCONFIRMED)
-
-
 @click.command()
 @click.argument("message_id", metavar="ID")
 @click.argument("text", required=False)
@@ -250,9 +222,6 @@ def reply(api: Api, message_id: str, text: str | None) -> None:
       imessenger reply buildbox:3f9c2a1b "Done"     # a message of host buildbox
     """
     answer = _read_message(text, None)
-    host = api.host_of(message_id, "message id")
-    if host is not None:
-        relay(api, host, "imessenger", ["reply", split_target(message_id)[1], "-"], stdin=answer)
     record = api.reply(message_id, answer)
     click.echo(f"reply to {record.sender} recorded (message {record.id})", err=True)
 
@@ -268,11 +237,7 @@ def deliver(api: Api, target: str | None) -> None:
       imessenger deliver worker-1
       imessenger deliver buildbox:worker-1
     """
-    from imessenger.app import MessageState
-
-    host = api.host_of(target) if target is not None else None
-    if host is not None and target is not None:
-        relay(api, host, "imessenger", ["deliver", split_target(target)[1]])
+    from imessenger.core.values import MessageState
 
     left = 0
     for done in api.deliver(target):

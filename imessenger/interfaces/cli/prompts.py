@@ -7,21 +7,25 @@ from typing import TYPE_CHECKING
 
 import click
 
-from imessenger.app import Api, json_text, parse_choice, split_target
+from imessenger.app.api import Api
+from imessenger.core.answers import parse_choice
+from imessenger.core.visible import json_text
 from imessenger.interfaces.cli.group import echo, pass_api
-from imessenger.interfaces.cli.render import approval_json, report_approval, report_host_approval
-from imessenger.interfaces.cli.serving import print_each
+from imessenger.interfaces.cli.render import approval_json, report_approval
 
 if TYPE_CHECKING:
-    from imessenger.app import Approval
+    from imessenger.core.values import Approval
 
 
 def _answer_all(api: Api, choice_text: str | None) -> bool:
-    """Answer every local session that asks; False when one could not be answered."""
+    """Answer every session that asks, here and on every host; False when one could not
+    be answered, or a host could not be asked."""
     done = api.answer_all(parse_choice(choice_text))
+    for failure in done.unreachable:
+        echo(f"Error: {failure.why}", err=True)
     if not done.asked:
-        click.echo("no session is asking for permission" + " here" * bool(api.hosts), err=True)
-        return True
+        click.echo("no session is asking for permission", err=True)
+        return not done.unreachable
     for approval in done.approvals:
         report_approval(approval)
     for name, why in done.skipped:
@@ -34,7 +38,7 @@ def _answer_all(api: Api, choice_text: str | None) -> bool:
     if done.failed:
         summary += f", {len(done.failed)} not answered ({', '.join(n for n, _ in done.failed)})"
     click.echo(summary)
-    return not done.failed
+    return not done.failed and not done.unreachable
 
 
 _PROMPT_HELP = (
@@ -88,18 +92,11 @@ def approve(
                 "with --all, each session's prompt is the one it shows now: no --prompt"
             )
         choice_text = session if choice is None else choice
-        answered = _answer_all(api, choice_text)
-        answers = api.every_host("imessenger", ["approve", "--all", *filter(None, [choice_text])])
-        if not print_each(answers) or not answered:
+        if not _answer_all(api, choice_text):
             sys.exit(1)
         return
     if session is None:
         raise click.UsageError("name the SESSION to answer, or use --all")
-    host = api.host_of(session)
-    if host is not None:
-        done = api.answer_on_host(host, split_target(session)[1], parse_choice(choice), prompt)
-        report_host_approval(done)
-        return
     _report(api.approve(session, choice, prompt), as_json)
 
 
@@ -128,11 +125,4 @@ def deny(api: Api, session: str, prompt: str | None, as_json: bool) -> None:
       imessenger deny worker-1 --prompt 3f9a0c2e1b
       imessenger deny buildbox:worker-1
     """
-    host = api.host_of(session)
-    if host is not None:
-        from imessenger.app import Choice
-
-        there = api.answer_on_host(host, split_target(session)[1], Choice.NO, prompt)
-        report_host_approval(there)
-        return
     _report(api.deny(session, prompt), as_json)

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from imessenger.interfaces.cli.group import echo
 
 if TYPE_CHECKING:
-    from imessenger.app import Approval, Event, HostApproval, PromptView
+    from imessenger.app.values import PromptView
+    from imessenger.core.history import Event
+    from imessenger.core.values import Approval
 
 
 def when(at: float) -> str:
@@ -48,7 +50,8 @@ def print_prompt(prompt: PromptView) -> None:
 
 def report_approval(approval: Approval) -> None:
     """Print what approve or deny did."""
-    from imessenger.app import Choice, MessageState, describe
+    from imessenger.core.answers import describe
+    from imessenger.core.values import Choice, MessageState
 
     verb = "denied" if approval.choice is Choice.NO else "approved"
     keys = " ".join(approval.keys)
@@ -89,19 +92,6 @@ def approval_json(approval: Approval) -> dict[str, Any]:
         ],
         "delivery_error": approval.delivery_error,
     }
-
-
-def report_host_approval(answered: HostApproval) -> None:
-    """Print what approve or deny did on another host (as :func:`report_approval`)."""
-    from imessenger.app import Choice, describe
-
-    verb = "denied" if answered.choice is Choice.NO else "approved"
-    echo(
-        f'{verb} "{answered.session}": {answered.about} -- {describe(answered.choice)} '
-        f'(pressed {" ".join(answered.keys)}: "{answered.option}")'
-    )
-    if answered.delivered:
-        echo(f'delivered {answered.delivered} waiting message(s) to "{answered.session}"', err=True)
 
 
 def event_line(shown: Event) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from imessenger.app import Api, check_name, json_text
+from imessenger.app.api import Api
+from imessenger.core.visible import json_text
 from imessenger.interfaces.cli.group import echo, not_blank, pass_api
 
 # --- watch ---------------------------------------------------------------------------------
@@ -44,7 +45,7 @@ def watch(api: Api, daemon: bool, stop: bool, verbose: bool, log_file: Path | No
       imessenger watch --daemon     # in the background (the tmux plugin does this)
       imessenger watch --stop
     """
-    from imessenger.app import WatcherRunning
+    from imessenger.core.errors import WatcherRunning
 
     if daemon and stop:
         raise click.UsageError("give --daemon or --stop, not both")
@@ -157,8 +158,9 @@ def _answer_from_menu(
 ) -> None:
     """Answer one prompt (the prompt of id ``prompt``, the one the menu showed) and show the
     outcome on the client (the menu's items do this)."""
-    from imessenger.app import Choice, describe, split_target
+    from imessenger.core.answers import describe
     from imessenger.core.errors import ImessengerError
+    from imessenger.core.values import Choice
 
     try:
         choice = Choice(choice_text)
@@ -168,13 +170,8 @@ def _answer_from_menu(
         ) from None
     failed: ImessengerError | None = None
     try:
-        host = api.host_of(session)
-        if host is not None:
-            there = api.answer_on_host(host, split_target(session)[1], choice, prompt)
-            text = f'imessenger: "{session}": {describe(there.choice)} ("{there.option}")'
-        else:
-            done = api.answer(session, choice, prompt)
-            text = f'imessenger: "{session}": {describe(done.choice)} ("{done.option.label}")'
+        done = api.answer(session, choice, prompt)
+        text = f'imessenger: "{session}": {describe(done.choice)} ("{done.option.label}")'
     except ImessengerError as error:
         failed = error
         text = f"imessenger: {error}"
@@ -230,17 +227,30 @@ def approve_menu(
         return
     if prompt is not None:
         raise click.UsageError("--prompt goes with --answer")
-    menu = api.approval_menu(_command(), client)
+    from imessenger.core.errors import NoSuchSession
+    from imessenger.interfaces.menu import approval_menu
+
+    shown = []
+    for entry in api.asking():
+        if ":" in entry.name:  # another host's: answered there, nothing to show here
+            shown.append((entry, ""))
+            continue
+        try:  # an id, never a name tmux may misread; a session gone meanwhile is left out
+            shown.append((entry, api.session_id(entry.name)))
+        except NoSuchSession:
+            continue
+    socket = ["-L", api.socket_name] if api.socket_name else []
+    menu = approval_menu(shown, [*_command(), *socket], client)
     if print_only:
         echo(menu.title.strip())
         for item in menu.items:
             echo(f"{item.label}\t{item.key}\t{item.command}" if item.label else "")
         return
-    api.show_menu(client, menu)
+    api.show_menu(client, menu.title, menu.items)
 
 
 def _pick_target(api: Api) -> str | None:
-    names = [view.name for view in api.list_sessions()]
+    names = [session.name for session in api.list_sessions().sessions]
     if not names:
         click.echo("no agent sessions (start one with `isesh start NAME`)")
         return None
@@ -289,8 +299,7 @@ def compose(api: Api, target: str | None, wait_key: bool) -> None:
 
     try:
         if target is not None:
-            api.host_of(target)  # HOST: or :SESSION refused as such
-            check_name(target)  # an empty name too, never taken for "pick one"
+            api.view(target)  # a bad name (an empty one too: never "pick one"), or none there
         name = target if target is not None else _pick_target(api)
         if name is None:
             return
@@ -328,7 +337,12 @@ def jump(api: Api, client: str) -> None:
     Example:
       imessenger jump -c /dev/pts/3
     """
-    name = api.jump(client)
+    from imessenger.interfaces.menu import next_in_turn
+
+    here = [entry.name for entry in api.asking() if ":" not in entry.name]
+    name = next_in_turn(here, api.client_session(client))
+    if name is not None:
+        api.switch(client, name)
     if name is None:
         api.show_message(client, "imessenger: no session is asking")
         click.echo("no session is asking for permission", err=True)

@@ -51,12 +51,16 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from imessenger import __version__
-from imessenger.app import Api, MessageState, PromptView, describe, split_target
+from imessenger.app.api import Api
+from imessenger.app.values import PromptView
+from imessenger.core.answers import describe
 from imessenger.core.errors import ImessengerError
+from imessenger.core.names import PERSON
+from imessenger.core.values import MessageState
 from imessenger.interfaces.mcp.stdio import stdio_wire
 
 if TYPE_CHECKING:
-    from imessenger.app import Approval, HostSent, SendResult
+    from imessenger.core.values import Approval, SendResult
 
 logger = logging.getLogger(__name__)
 
@@ -228,8 +232,8 @@ def build_server(api: Api) -> MCPServer:
     The caller, the configuration and the store are found here, once (see the module
     docstring). Raises what finding them raises (an ImessengerError).
     """
-    me = api.caller.name
-    default_timeout_ms = api.config.settings.send.timeout_ms
+    me = api.whoami()
+    default_timeout_ms = api.settings.send.timeout_ms
     tools = _Tools(api)
     server: MCPServer = MCPServer(
         "imessenger",
@@ -361,17 +365,7 @@ class _Tools:
         stop = threading.Event()
 
         def sending(worker: Api) -> tuple[Sent, str]:
-            host = worker.host_of(target)
-            if host is not None:  # HOST:SESSION: sent, and waited for, by that host
-                on_host = worker.send_on_host(
-                    host,
-                    split_target(target)[1],
-                    message,
-                    wait=wait,
-                    timeout_ms=timeout_ms,
-                    stop=stop,
-                )
-                return _sent_on_host(on_host)
+            # HOST:SESSION too: sent, and waited for, by that host
             return _sent(worker.send(target, message, wait=wait, timeout_ms=timeout_ms, stop=stop))
 
         async with anyio.create_task_group() as group:
@@ -425,7 +419,7 @@ class _ConnectionMarker:
         """Mark the caller's session connected; True once there is nothing more to do."""
         try:
             with self.api.on_this_thread() as worker:
-                return worker.mcp_connected() or not worker.caller.agent
+                return worker.mcp_connected() or worker.whoami() == PERSON
         except ImessengerError as error:
             logger.warning("could not record that the MCP client connected: %s", error)
             return False
@@ -486,24 +480,6 @@ def _sent(result: SendResult) -> tuple[Sent, str]:
         text = f"message {record.id} {result.outcome.value}: {result.why}"
     else:
         text = f"message {record.id} {result.outcome.value}"
-    return sent, text
-
-
-def _sent_on_host(result: HostSent) -> tuple[Sent, str]:
-    sent = Sent(
-        id=result.id,
-        target=result.target,
-        outcome=result.state,
-        reply=result.reply,
-        reply_via=result.reply_via if result.reply is not None else None,
-        why=result.why or None,
-    )
-    if result.reply is not None:
-        return sent, result.reply
-    why = f": {result.why}" if result.why else ""
-    text = f"message {result.id} to {result.target} {result.state}{why}"
-    if result.state == MessageState.TIMED_OUT.value:
-        text += f"; a later reply goes to the inbox on host {result.target.split(':')[0]}"
     return sent, text
 
 
