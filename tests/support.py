@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from imessenger.actions.sessions import Sessions
     from imessenger.adapters.store import Store
     from imessenger.adapters.tmux import Tmux
-    from imessenger.core.screen import Prompt
+    from imessenger.core.screen import Prompt, State
 
 T = TypeVar("T")
 
@@ -65,13 +66,46 @@ def python_cli(module: str = "imessenger") -> list[str]:
     return [sys.executable, "-m", module]
 
 
-def start_demo(sessions: Sessions, name: str) -> None:
-    """Start the demo agent as session ``name`` with isesh and wait until it is idle."""
+def demo_command(*agent_args: str) -> list[str]:
+    """The argv that runs the demo agent with ``agent_args`` (``--startup-ms 0``...)."""
+    return [sys.executable, "-m", "imessenger.demo.agent", *agent_args]
+
+
+def state_of(tmux: Tmux, name: str) -> State:
+    """What session ``name`` is doing as imessenger reads it now (on a store of its own)."""
+    from imessenger.actions.sessions import Sessions
+    from imessenger.adapters.store import Store
+    from imessenger.core.config import load_config
+
+    with Store.open() as store:
+        return Sessions(tmux, store, load_config()).view(name).state
+
+
+def start_demo(
+    name: str = "w1", *agent_args: str, idle: bool = True, folder: Path | None = None
+) -> None:
+    """Start the demo agent as session ``name`` with ``isesh start``, on the test's tmux
+    server (the ``tmux`` fixture's: the command lines find it through the environment).
+
+    ``agent_args`` are given to the demo agent (else the demo profile's command runs);
+    ``folder`` is its working directory; with ``idle`` (the default) wait until
+    imessenger reads it as idle.
+    """
+    from imessenger.adapters.tmux import Tmux
     from imessenger.core.screen import State
 
-    result = run_isesh("start", name, "--agent", "demo")
+    args = ["start", name, "--agent", "demo"]
+    if folder is not None:
+        args += ["-d", str(folder)]
+    if agent_args:
+        args += ["--", *demo_command(*agent_args)]
+    result = run_isesh(*args)
     assert result.exit_code == 0, result.output
-    wait_for(lambda: sessions.view(name).state is State.IDLE, what=f"{name} idle")
+    if idle:
+        socket = os.environ.get("IMESSENGER_TMUX_SOCKET")
+        assert socket, "start_demo needs the test's tmux server: take the tmux fixture"
+        tmux = Tmux(socket)
+        wait_for(lambda: state_of(tmux, name) is State.IDLE, what=f"{name} idle")
 
 
 def ask(sessions: Sessions, name: str, message: str) -> Prompt:
@@ -110,7 +144,7 @@ def start_demo_in_shell(tmux: Tmux, name: str) -> int:
     tmux continues any program of its own that stops, so a test that stops the agent
     (SIGSTOP, as if it were starved of CPU) needs it one process further down.
     """
-    demo = shlex.join([sys.executable, "-m", "imessenger.demo.agent", "--startup-ms", "0"])
+    demo = shlex.join(demo_command("--startup-ms", "0"))
     started = run_isesh("start", name, "--agent", "demo", "--", "sh", "-c", f"{demo}; exit")
     assert started.exit_code == 0, started.output
     wait_for(lambda: "? for help" in AgentPane.of(tmux, name).look(), what=f"{name} idle")

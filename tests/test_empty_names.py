@@ -159,7 +159,7 @@ def w1_with_a_pending_message(tmux: Tmux, sessions: Sessions) -> str:
     """Session w1 (the demo agent), a message pending for it that `deliver` would deliver
     now, and a host in the config; the message's id."""
     write_config(f'[hosts.{HOST}]\ndestination = "{HOST}.invalid"\n')
-    start_demo(sessions, "w1")
+    start_demo("w1")
     pane = AgentPane.of(tmux, "w1")
     pane.type("half typed")
     wait_for(lambda: "half typed" in pane.look(), what="the typed text")

@@ -124,7 +124,7 @@ def events(tmux: Tmux, name: str) -> list[tuple[str, str, str]]:
 def test_the_demo_agents_hooks_report_start_message_asking_and_done(
     tmux: Tmux, sessions: Sessions
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     with Store.open() as store:
         session = store.get_session(tmux.label, "w1")
     assert session is not None
@@ -146,13 +146,13 @@ def test_the_demo_agents_hooks_report_start_message_asking_and_done(
     assert events(tmux, "w1")[3:] == [done]
     # stopped and started again, the new session starts with none of the old one's events
     assert run_isesh("stop", "w1").exit_code == 0
-    start_demo(sessions, "w1")
+    start_demo("w1")
     wait_for(lambda: events(tmux, "w1"), what="the new SessionStart event")
     assert events(tmux, "w1") == [("SessionStart", "started", "")]
 
 
 def test_a_hook_run_outside_the_sessions_records_nothing(tmux: Tmux, sessions: Sessions) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     wait_for(lambda: events(tmux, "w1"), what="the SessionStart event")
     forged = json.dumps({"hook_event_name": "PermissionRequest", "tool_input": {"command": "x"}})
     result = run_imessenger("hook", "event", "demo", stdin=forged)
@@ -224,7 +224,7 @@ def demo_that_asks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_reply_command_runs_without_a_prompt_where_the_profile_allows_it(
     tmux: Tmux, sessions: Sessions
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     answered = run_imessenger("send", "--json", "w1", "REPLYCMD: it's `done` $(now)")
     assert answered.exit_code == 0, answered.output
     data = json.loads(answered.stdout)
@@ -320,7 +320,7 @@ def test_an_agent_with_imessengers_mcp_server_is_ready_once_the_server_connected
     config = paths.user_config_path()
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text("[send]\nready_timeout_ms = 1000\n", encoding="utf-8")
-    start_demo(sessions, "w1")
+    start_demo("w1")
     with Store.open() as store:
         # as if its profile registered the server (the demo agent runs none)
         with store._write("test") as conn:

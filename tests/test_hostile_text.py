@@ -233,7 +233,7 @@ def store() -> Iterator[Store]:
 def test_a_reply_cannot_drive_the_terminal_of_its_sender(
     sessions: Sessions, tmux: Tmux, tmp_path: Path
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     shown = in_pane(tmux, "out", tmp_path, "send", "w1", f"UNESCAPE {escaped(ALL_NAMED)}")
     assert "osc52: ␛]52;c;cm0gLXJmIH4K␇" in shown
     assert "osc2: ␛]2;pwned␛\\" in shown
@@ -251,7 +251,7 @@ def test_any_reply_is_shown_on_a_terminal_with_its_controls_visible(
     sessions: Sessions, text: str
 ) -> None:
     if "w1" not in sessions.tmux.session_names():
-        start_demo(sessions, "w1")
+        start_demo("w1")
     code, shown = on_terminal("send", "w1", f"UNESCAPE {escaped(text)}")
     assert code == 0, shown
     assert_shown_safely(shown)
@@ -266,7 +266,7 @@ def test_any_reply_is_shown_on_a_terminal_with_its_controls_visible(
 @example(text=HOSTILE["csi"])  # click.echo takes ANSI sequences out of what goes to a pipe
 def test_a_reply_to_a_pipe_is_byte_exact_and_json_is_exact(sessions: Sessions, text: str) -> None:
     if "w1" not in sessions.tmux.session_names():
-        start_demo(sessions, "w1")
+        start_demo("w1")
     reply = f"UNESCAPE {text}"
     piped = subprocess.run(
         [*python_cli(), "send", "w1", f"UNESCAPE {escaped(text)}"], capture_output=True
@@ -303,7 +303,7 @@ def test_inbox_entries_are_shown_with_their_controls_visible(
 def test_a_late_reply_in_the_inbox_is_shown_with_its_controls_visible(
     sessions: Sessions, tmux: Tmux
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     sent = run_imessenger("send", "w1", "--no-reply", f"UNESCAPE {escaped(ALL_NAMED)}")
     assert sent.exit_code == 0, sent.output
     wait_for(lambda: "<<IMSG-END" in AgentPane.of(tmux, "w1").look(), what="the answer")
@@ -345,7 +345,7 @@ SUBJECT = "\u202ecod.exe\u202c #(touch MARKER) #{pane_id} \u200bx"
 def test_a_prompt_is_shown_with_its_invisible_characters_visible(
     sessions: Sessions, tmux: Tmux
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     subject = asking(sessions, "w1", SUBJECT)
     assert "\u202e" in subject  # what the screen gave
 
@@ -404,7 +404,7 @@ def watcher(tmux: Tmux, tmp_path: Path) -> Iterator[None]:
 def test_status_json_and_its_follow_show_a_subject_with_escapes(
     sessions: Sessions, tmux: Tmux, watcher: None
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     subject = asking(sessions, "w1", SUBJECT)
 
     def asks() -> str | None:
@@ -426,7 +426,7 @@ def test_status_json_and_its_follow_show_a_subject_with_escapes(
 def test_the_watchers_log_on_a_terminal_shows_a_subject_safely(
     sessions: Sessions, tmux: Tmux
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     subject = asking(sessions, "w1", SUBJECT)
     _, shown = on_terminal("watch", until="cod.exe")
     assert_shown_safely(shown)
@@ -468,7 +468,7 @@ def test_an_error_quoting_what_an_agents_hook_said_shows_it_safely(
 
 
 def test_isesh_logs_shows_a_panes_invisible_characters(sessions: Sessions, tmux: Tmux) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     asking(sessions, "w1", SUBJECT)
     code, shown = on_terminal("logs", "w1", module="imessenger.interfaces.cli.isesh")
     assert code == 0, shown
@@ -499,7 +499,7 @@ def test_the_dashboards_lines_hold_nothing_a_terminal_acts_on(
 def test_the_dashboard_keeps_running_and_shows_a_reply_with_nul_and_escapes(
     sessions: Sessions, tmux: Tmux, tmp_path: Path
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     tmux.run("set-option", "-s", "set-clipboard", "on")
     # curses takes the size from COLUMNS and LINES when they are set (the test's tmux
     # server has them in its environment)
@@ -565,7 +565,7 @@ def test_the_menu_shows_a_hostile_subject_literally(
     sessions: Sessions, tmux: Tmux, terminal: Terminal, tmp_path: Path
 ) -> None:
     marker = tmp_path / "marker"
-    start_demo(sessions, "w1")
+    start_demo("w1")
     asking(sessions, "w1", SUBJECT.replace("MARKER", str(marker)))
     code, shown = on_terminal("approve-menu", "-c", terminal.name, "--print")
     assert code == 0, shown

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from remote_host import RemoteHost
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import python_cli, run_imessenger, run_isesh, start_demo, wait_for
 
 from imessenger.adapters import paths, ssh
 from imessenger.adapters.store import MessageState, Store
@@ -144,7 +144,7 @@ def test_another_protocol_is_refused_and_names_the_version_to_install() -> None:
 
 def test_a_host_that_is_down_is_named_and_the_others_still_answer(tmux: Tmux) -> None:
     write_hosts(dead=dead_host())
-    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    start_demo("w1", idle=False)
     listed = run_isesh("list")
     assert listed.exit_code == 1
     assert "w1" in listed.stdout  # this host's sessions are still listed
@@ -160,7 +160,7 @@ def test_an_agent_session_gets_no_more_on_a_host_than_here(
 ) -> None:
     # the host is down: a refusal that came from it would read "cannot reach host"
     write_hosts(dead=dead_host())
-    assert run_isesh("start", "coord", "--agent", "demo").exit_code == 0
+    start_demo("coord", idle=False)
     monkeypatch.setenv("IMESSENGER_SESSION", "coord")
     for args in (["approve", "dead:w1"], ["deny", "dead:w1"], ["inbox", "dead:w1"]):
         refused = run_imessenger(*args)
@@ -194,7 +194,7 @@ def remote_json(remote_host: RemoteHost, *args: str) -> object:
 def test_sessions_on_two_hosts_from_one_terminal(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    start_demo("w1", idle=False)
     started = run_isesh("start", "box:w2", "--agent", "demo")
     assert started.exit_code == 0, started.output
     assert 'started "w2" (demo)' in started.stdout
@@ -250,7 +250,7 @@ def waiting_on(host: str, name: str, about: str) -> str | None:
 def test_a_prompt_on_another_host_is_answered_by_its_id(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     assert run_imessenger("send", "--no-reply", "box:w2", "ASK[touch one.txt]").exit_code == 0
     first = wait_for(lambda: waiting_on("box", "w2", "touch one.txt"), what="the prompt there")
     shown = run_imessenger("inbox", "box:w2").stdout
@@ -282,7 +282,7 @@ def test_a_prompt_on_another_host_is_answered_by_its_id(
 def test_a_host_that_goes_down_is_named_and_comes_back(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     ssh.close(box)  # a shared connection outlives sshd's listener
     remote_host.stop_sshd()
     began = time.monotonic()
@@ -310,7 +310,7 @@ def ssh_child_of(pid: int) -> int:
 def test_ssh_killed_mid_send_is_settled_there_and_never_sent_twice(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
     sender = subprocess.Popen(
         [*python_cli(), "send", "box:w2", "BUSY[4000] the slow one"],
@@ -387,7 +387,7 @@ def test_the_watcher_follows_a_host_and_the_status_line_counts_it(
     from imessenger.adapters.status_cache import read_status
     from imessenger.app import Api
 
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     # its stream started that host's watcher, which follows w2 there
     wait_for(lambda: host_status(tmux).get("watching") is True, what="the watcher there")
     asked = run_imessenger("send", "--no-reply", "box:w2", "ASK[touch granted.txt]")
@@ -429,8 +429,8 @@ def test_an_agent_sees_no_prompt_of_a_session_on_a_host_it_may_not_read(
 ) -> None:
     from imessenger.app import Api
 
-    assert run_isesh("start", "coord", "--agent", "demo").exit_code == 0
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("coord", idle=False)
+    start_demo("box:w2", idle=False)
     wait_for(lambda: host_status(tmux).get("watching") is True, what="the watcher there")
     asked = run_imessenger("send", "--no-reply", "box:w2", "ASK[touch secret-plan.txt]")
     assert asked.exit_code == 0, asked.output
@@ -461,7 +461,7 @@ async def test_the_send_tool_reaches_a_session_on_a_host(
     from imessenger.app import Api
     from imessenger.interfaces.mcp.server import build_server
 
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
     async with Client(build_server(Api(tmux.socket_name))) as client:
         result = await client.call_tool("send", {"target": "box:w2", "message": "tools too"})
@@ -513,7 +513,7 @@ def test_what_a_host_prints_of_an_agent_is_shown_safely_here(
 ) -> None:
     from test_hostile_text import ALL_NAMED, assert_shown_safely, escaped, on_terminal
 
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
     message = f"UNESCAPE {escaped(ALL_NAMED)}"
     # the command there prints to a pipe, exactly; here, to a terminal, made visible

@@ -155,7 +155,7 @@ def start_again(monkeypatch: pytest.MonkeyPatch, name: str, *command: str) -> No
 def w1_and_w2(tmux: Tmux, sessions: Sessions) -> None:
     """Agent session w1 (a plain program: it only sends here) and the demo agent w2."""
     assert run_isesh("start", "w1", "--agent", "shell", "--", "cat").exit_code == 0
-    start_demo(sessions, "w2")
+    start_demo("w2")
 
 
 def test_a_late_reply_to_a_session_stopped_since_goes_to_the_person(

@@ -26,7 +26,7 @@ from support import (
     prompt_id,
     python_cli,
     run_imessenger,
-    run_isesh,
+    start_demo,
     wait_for,
 )
 
@@ -81,11 +81,6 @@ def tmux_env(tmux: Tmux) -> dict[str, str]:
     socket = tmux.socket_path()
     assert socket is not None
     return {**os.environ, "TMUX": f"{socket},1,0"}
-
-
-def start_demo(name: str) -> None:
-    result = run_isesh("start", name, "--agent", "demo")
-    assert result.exit_code == 0, result.output
 
 
 def ask(tmux: Tmux, name: str, directive: str) -> None:
@@ -200,8 +195,8 @@ def run_item(tmux: Tmux, command: str, tmp_path: Path) -> None:
 
 
 def test_each_menu_item_answers_its_session(server: Tmux, tmp_path: Path) -> None:
-    start_demo("w1")
-    start_demo("w2")
+    start_demo("w1", idle=False)
+    start_demo("w2", idle=False)
     ask(server, "w1", "ASK[touch one.txt]")
     ask(server, "w2", "ASK2[rm two.txt]")
     menu = menu_items()
@@ -230,7 +225,7 @@ def test_each_menu_item_answers_its_session(server: Tmux, tmp_path: Path) -> Non
 def test_a_menu_item_answers_only_the_prompt_the_menu_showed(
     server: Tmux, terminal: Terminal, sessions: Sessions, tmp_path: Path
 ) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     ask(server, "w1", "ASK[touch one.txt]")
     first = prompt_id("w1")
     menu = menu_items(terminal.name)
@@ -259,7 +254,7 @@ def test_a_menu_item_answers_only_the_prompt_the_menu_showed(
 
 
 def test_menu_and_jump_on_a_terminal_client(server: Tmux, terminal: Terminal) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     ask(server, "w1", "ASK[touch t.txt]")
     jumped = run_imessenger("jump", "-c", terminal.name)
     assert jumped.exit_code == 0, jumped.output
@@ -289,7 +284,7 @@ def test_menu_and_jump_on_a_terminal_client(server: Tmux, terminal: Terminal) ->
 
 
 def test_send_popup_sends_a_multi_line_message(server: Tmux) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     wait_for(lambda: "demo>" in AgentPane.of(server, "w1").look(), what="w1 ready")
     result = run_imessenger("compose", stdin="1\nfirst line\nsecond line\n.\n")
     assert result.exit_code == 0, result.output
@@ -302,7 +297,7 @@ def test_send_popup_sends_a_multi_line_message(server: Tmux) -> None:
 
 def test_inbox_popup_shows_the_inbox_and_who_is_asking(server: Tmux) -> None:
     load(server)
-    start_demo("w1")
+    start_demo("w1", idle=False)
     ask(server, "w1", "ASK[touch i.txt]")
     with Store.open() as store:
         store.add_inbox("user", InboxKind.NOTICE, "a notice for you", "its body")

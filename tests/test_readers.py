@@ -47,7 +47,7 @@ def agents(tmux: Tmux, sessions: Sessions, tmp_path: Path) -> dict[str, ShellAge
         folder = tmp_path / name
         folder.mkdir()
         found[name] = ShellAgent(tmux, name, folder)
-    start_demo(sessions, "victim")
+    start_demo("victim")
     ask(sessions, "victim", f"ASK[{SECRET}] the user's secret plan")
     return found
 

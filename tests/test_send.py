@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import python_cli, run_imessenger, run_isesh, start_demo_in_shell, wait_for
+from support import python_cli, run_imessenger, run_isesh, start_demo, start_demo_in_shell, wait_for
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import MessageState, Store
@@ -20,14 +20,6 @@ from imessenger.core.config import load_config
 from imessenger.interfaces.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOUT
 
 RECORDER = Path(__file__).parent / "programs" / "raw_recorder.py"
-
-
-def start_demo(name: str = "w1", *extra: str) -> None:
-    args = ["start", name, "--agent", "demo"]
-    if extra:
-        args += ["--", sys.executable, "-m", "imessenger.demo.agent", *extra]
-    result = run_isesh(*args)
-    assert result.exit_code == 0, result.output
 
 
 def state_of(tmux: Tmux, name: str) -> str:
@@ -64,7 +56,7 @@ def send_json(*args: str) -> tuple[int, dict[str, object]]:
     ],
 )
 def test_send_returns_the_exact_reply(tmux: Tmux, body: str) -> None:
-    start_demo()
+    start_demo(idle=False)
     result = run_imessenger("send", "--json", "w1", "--", body)  # the body may start with "-"
     assert result.exit_code == 0, result.output
     # The demo agent answers with the body it received, and keeps its answer in its
@@ -84,7 +76,7 @@ def test_the_screen_gives_the_reply_when_the_record_cannot(tmux: Tmux, tmp_path:
     # reply read from the screen is taken, as the terminal drew it (tabs expanded)
     body = "def f(x):\n\treturn x"
     missing = tmp_path / "no-such-folder" / "record.jsonl"
-    start_demo("w1", "--startup-ms", "0", "--record", str(missing))
+    start_demo("w1", "--startup-ms", "0", "--record", str(missing), idle=False)
     code, data = send_json("--timeout", "10000", "w1", body)
     assert code == 0, data
     assert data["reply_via"] == "screen"
@@ -95,7 +87,7 @@ def test_the_screen_gives_the_reply_when_the_record_cannot(tmux: Tmux, tmp_path:
 
 
 def test_json_reports_id_state_reply_and_timings(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     code, data = send_json("w1", "hello")
     assert code == 0
     assert data["state"] == "replied"
@@ -105,7 +97,7 @@ def test_json_reports_id_state_reply_and_timings(tmux: Tmux) -> None:
 
 
 def test_message_from_stdin_and_file(tmux: Tmux, tmp_path: Path) -> None:
-    start_demo()
+    start_demo(idle=False)
     piped = run_imessenger("send", "w1", "-", stdin="from stdin\nsecond line\n")
     assert piped.stdout == "from stdin\nsecond line\n"  # the reply's own line break ends it
     file = tmp_path / "msg.txt"
@@ -114,7 +106,7 @@ def test_message_from_stdin_and_file(tmux: Tmux, tmp_path: Path) -> None:
 
 
 def test_control_characters_are_neutralised(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     result = run_imessenger("send", "w1", "a\x1b[201~b\x03c\x04d\x07e\tf REPLYCMD")
     assert result.exit_code == 0, result.output
     # What the agent received (it answers through `imessenger reply`, byte for byte):
@@ -125,14 +117,14 @@ def test_control_characters_are_neutralised(tmux: Tmux) -> None:
 
 
 def test_first_message_right_after_start_is_submitted(tmux: Tmux) -> None:
-    start_demo("w1", "--startup-ms", "600")
+    start_demo("w1", "--startup-ms", "600", idle=False)
     result = run_imessenger("send", "w1", "first words")
     assert result.exit_code == 0, result.output
     assert result.stdout == "first words\n"
 
 
 def test_a_lost_enter_is_pressed_once_more_and_submitted_once(tmux: Tmux) -> None:
-    start_demo("w1", "--startup-ms", "0", "--drop-enters", "1")
+    start_demo("w1", "--startup-ms", "0", "--drop-enters", "1", idle=False)
     code, data = send_json("w1", "only once please")
     assert code == 0
     assert data["reply"] == "only once please"
@@ -143,7 +135,7 @@ def test_the_key_pressed_again_waits_until_the_agent_has_shown_the_paste(tmux: T
     # As Gemini CLI short of CPU does: it takes in the paste late, and an Enter that comes
     # soon after it has taken the paste in becomes a new line. The Enter that came with
     # the paste is lost that way; the one pressed again must not come too soon as well.
-    start_demo("w1", "--startup-ms", "0", "--slow-paste", "300", "--paste-guard", "250")
+    start_demo("w1", "--startup-ms", "0", "--slow-paste", "300", "--paste-guard", "250", idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     code, data = send_json("--timeout", "10000", "w1", "taken in late")
     assert code == 0, data
@@ -155,7 +147,7 @@ def test_a_half_drawn_screen_is_not_taken_for_a_submitted_message(tmux: Tmux) ->
     # The agent loses the Enter that comes with the paste (as Gemini CLI does) and, each
     # time it redraws, shows the pasted text for a while without the line under its
     # input box: a look at that moment must not count as "the input box emptied".
-    start_demo("w1", "--startup-ms", "0", "--drop-enters", "1", "--torn-frames", "80")
+    start_demo("w1", "--startup-ms", "0", "--drop-enters", "1", "--torn-frames", "80", idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     code, data = send_json("--timeout", "10000", "w1", "submitted, not left in the box")
     assert code == 0, data
@@ -164,7 +156,7 @@ def test_a_half_drawn_screen_is_not_taken_for_a_submitted_message(tmux: Tmux) ->
 
 
 def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     asked = run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] first")
     assert asked.exit_code == 0, asked.output
     wait_for(lambda: state_of(tmux, "w1") == "asking", what="the prompt")
@@ -190,7 +182,7 @@ def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
 
 
 def test_never_pastes_over_half_typed_input(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
     AgentPane.of(tmux, "w1").type("half typed")
     wait_for(lambda: "demo> half typed" in screen_of(tmux, "w1", 0), what="typed text")
@@ -205,7 +197,7 @@ def test_never_pastes_over_half_typed_input(tmux: Tmux) -> None:
 
 
 def test_busy_agent_queues_and_answers_once(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     first = run_imessenger("send", "w1", "--no-reply", "BUSY[1500] long job")
     assert first.exit_code == 0, first.output
     wait_for(lambda: state_of(tmux, "w1") == "busy", what="busy")
@@ -217,7 +209,7 @@ def test_busy_agent_queues_and_answers_once(tmux: Tmux) -> None:
 
 def test_a_message_queued_behind_a_queued_one_is_reported_queued(tmux: Tmux) -> None:
     # The queue was there before this message: it must be seen growing, not appearing.
-    start_demo()
+    start_demo(idle=False)
     assert run_imessenger("send", "w1", "--no-reply", "BUSY[4000] long job").exit_code == 0
     wait_for(lambda: state_of(tmux, "w1") == "busy", what="busy")
     second = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY second")
@@ -231,7 +223,7 @@ def test_a_message_queued_behind_a_queued_one_is_reported_queued(tmux: Tmux) -> 
 
 
 def test_missing_and_exited_targets(tmux: Tmux) -> None:
-    start_demo("alive")
+    start_demo("alive", idle=False)
     missing = run_imessenger("send", "ghost", "hello")
     assert missing.exit_code == 1
     assert 'no session named "ghost"; running sessions: alive' in missing.stderr
@@ -243,7 +235,7 @@ def test_missing_and_exited_targets(tmux: Tmux) -> None:
 
 
 def test_ten_concurrent_senders(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     procs = [
         subprocess.Popen(
             [*python_cli(), "send", "w1", f"message number {i}\nsecond line of {i}"],
@@ -264,14 +256,14 @@ def test_ten_concurrent_senders(tmux: Tmux) -> None:
 
 
 def test_reply_longer_than_the_screen_comes_back_whole(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     result = run_imessenger("send", "w1", "LINES[120]")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [f"line {n}" for n in range(1, 121)]
 
 
 def test_timeout_then_late_reply_goes_to_the_inbox(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     # --timeout bounds the whole send, the wait for a just-started agent included
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     code, data = send_json("w1", "--timeout", "200", "BUSY[1000] slow answer")
@@ -288,13 +280,13 @@ def test_timeout_then_late_reply_goes_to_the_inbox(tmux: Tmux) -> None:
 
 
 def test_the_echo_is_never_taken_for_a_reply(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     result = run_imessenger("send", "w1", "--timeout", "700", "NOREPLY just read this")
     assert result.exit_code == EXIT_TIMEOUT
 
 
 def test_reply_command_reaches_the_waiting_sender(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     result = run_imessenger("send", "w1", "REPLYCMD answer through the command")
     assert result.exit_code == 0, result.output
     with Store.open() as store:
@@ -304,7 +296,7 @@ def test_reply_command_reaches_the_waiting_sender(tmux: Tmux) -> None:
 
 
 def test_reply_refusals(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
-    start_demo()
+    start_demo(idle=False)
     unknown = run_imessenger("reply", "deadbeef", "hi")
     assert unknown.exit_code == 1
     assert 'no message with id "deadbeef"' in unknown.stderr
@@ -319,7 +311,7 @@ def test_reply_refusals(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_reply_after_timeout_lands_in_the_inbox(
     tmux: Tmux, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    start_demo()
+    start_demo(idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     code, data = send_json("w1", "--timeout", "100", "NOREPLY")
     assert code == EXIT_TIMEOUT
@@ -360,7 +352,7 @@ def test_raw_megabyte_reaches_a_line_mode_reader(tmux: Tmux, tmp_path: Path) -> 
 
 
 def test_empty_message_and_conflicting_sources_are_usage_errors(tmux: Tmux, tmp_path: Path) -> None:
-    start_demo()
+    start_demo(idle=False)
     empty = run_imessenger("send", "w1", "   ")
     assert empty.exit_code == 1
     assert "empty" in empty.stderr
@@ -372,7 +364,7 @@ def test_empty_message_and_conflicting_sources_are_usage_errors(tmux: Tmux, tmp_
 
 
 def test_ctrl_c_while_waiting_leaves_the_message_recorded(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     proc = subprocess.Popen(
         [*python_cli(), "send", "w1", "--json", "BUSY[1500] take your time"],
         stdout=subprocess.PIPE,
@@ -411,7 +403,7 @@ def test_ctrl_c_between_the_delivery_and_the_wait_still_ends_the_wait(
     from imessenger.actions.delivery import Courier
     from imessenger.app import Api
 
-    start_demo()
+    start_demo(idle=False)
 
     def interrupted(*args: object, **kwargs: object) -> object:
         raise KeyboardInterrupt
@@ -438,7 +430,7 @@ def test_whoami(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_session_cannot_message_itself(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
-    start_demo()
+    start_demo(idle=False)
     monkeypatch.setenv("IMESSENGER_SESSION", "w1")
     result = run_imessenger("send", "w1", "hello me")
     assert result.exit_code == 1
@@ -446,7 +438,7 @@ def test_a_session_cannot_message_itself(tmux: Tmux, monkeypatch: pytest.MonkeyP
 
 
 def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     done = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY already on screen")
     shown_id = json.loads(done.stdout)["id"]
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
@@ -470,7 +462,7 @@ def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) ->
 def test_a_message_left_unsubmitted_in_the_input_box_is_submitted_from_there_once(
     tmux: Tmux,
 ) -> None:
-    start_demo("w1", "--startup-ms", "0")
+    start_demo("w1", "--startup-ms", "0", idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
     with Store.open() as store:
         # A sender that died after pasting but before it pressed the submit key.

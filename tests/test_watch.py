@@ -24,6 +24,7 @@ from support import (
     run_imessenger,
     run_isesh,
     scrollback,
+    start_demo,
     wait_for,
 )
 
@@ -71,11 +72,6 @@ def watcher(tmux: Tmux, tmp_path: Path) -> Iterator[StartWatcher]:
         print(f"--- {log.name} (exit {proc.returncode})\n{log.read_text(errors='replace')}")
 
 
-def start_demo(name: str) -> None:
-    result = run_isesh("start", name, "--agent", "demo")
-    assert result.exit_code == 0, result.output
-
-
 def watched(tmux: Tmux, name: str) -> dict[str, Any] | None:
     """The watcher's view of a session (from its status cache), or None."""
     for entry in read_status(tmux.label).data.get("sessions", []):
@@ -101,7 +97,7 @@ def test_prompt_noticed_once_and_pending_message_delivered_once(
     config.parent.mkdir(parents=True, exist_ok=True)
     command = f'echo "$IMESSENGER_EVENT $IMESSENGER_EVENT_SESSION" >> {events}'
     config.write_text(f"[watch]\nnotify_command = '{command}'\n", encoding="utf-8")
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle in the status cache")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] BUSY[50]").exit_code == 0
@@ -142,7 +138,7 @@ def asking_with_id(tmux: Tmux, name: str, about: str) -> str | None:
 def test_the_watcher_publishes_each_prompt_with_its_id(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] BUSY[50]").exit_code == 0
@@ -169,7 +165,7 @@ def test_the_watcher_publishes_each_prompt_with_its_id(
 def test_restart_repeats_no_notice_and_loses_no_pending_message(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     first = watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch r.txt] BUSY[50]").exit_code == 0
@@ -193,8 +189,8 @@ def test_sessions_come_and_go_and_the_server_restarts(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
     watcher()  # no server and no session yet
-    start_demo("a1")
-    start_demo("a2")
+    start_demo("a1", idle=False)
+    start_demo("a2", idle=False)
     wait_for(lambda: state_of(tmux, "a1") == state_of(tmux, "a2") == "idle", what="both idle")
 
     assert run_imessenger("send", "a1", "--no-reply", "ASK[touch a.txt] BUSY[50]").exit_code == 0
@@ -203,7 +199,7 @@ def test_sessions_come_and_go_and_the_server_restarts(
     wait_for(lambda: entries(store, "user", InboxKind.NOTICE), what="a notice for a1")
     assert [e.title for e in entries(store, "user", InboxKind.NOTICE)] == ['"a1" ended']
     run_isesh("stop", "a1")  # forgets it
-    start_demo("a1")  # a new run under the same name: the same prompt is news again
+    start_demo("a1", idle=False)  # a new run under the same name: the same prompt is news again
     wait_for(lambda: state_of(tmux, "a1") == "idle", what="the new a1 followed")
     assert run_imessenger("send", "a1", "--no-reply", "ASK[touch a.txt] BUSY[50]").exit_code == 0
     wait_for(lambda: len(entries(store, "user", InboxKind.PROMPT)) == 2, what="a second notice")
@@ -212,7 +208,7 @@ def test_sessions_come_and_go_and_the_server_restarts(
     assert run_isesh("stop", "a2").exit_code == 0  # stopped by isesh: no notice
     wait_for(lambda: watched(tmux, "a2") is None, what="a2 no longer followed")
 
-    start_demo("a3")
+    start_demo("a3", idle=False)
     wait_for(lambda: state_of(tmux, "a3") == "idle", what="a3 idle")
     assert run_imessenger("send", "a3", "--no-reply", "EXIT").exit_code == 0
     wait_for(lambda: state_of(tmux, "a3") == "exited", what="a3 exited")
@@ -223,7 +219,7 @@ def test_sessions_come_and_go_and_the_server_restarts(
     tmux.run("kill-server")  # the whole server goes, then a new one starts
     wait_for(lambda: watched(tmux, "a3") is None, what="nothing followed without a server")
     run_isesh("stop", "a3")  # forget the old record
-    start_demo("b1")
+    start_demo("b1", idle=False)
     wait_for(lambda: state_of(tmux, "b1") == "idle", what="b1 followed on the new server")
     assert len(entries(store, "user", InboxKind.NOTICE)) == 2  # the server's end said nothing
 
@@ -231,7 +227,7 @@ def test_sessions_come_and_go_and_the_server_restarts(
 def test_a_reply_after_the_sender_gave_up_reaches_its_inbox(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     gave_up = run_imessenger("send", "w1", "--timeout", "100", "BUSY[700] slow one")
@@ -246,7 +242,7 @@ def test_a_pane_printing_fast_does_not_hold_others_up(
 ) -> None:
     loud = ["sh", "-c", "while :; do seq 1 2000; done"]
     assert run_isesh("start", "loud", "-d", str(tmp_path), "--agent", "shell", "--", *loud)
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch f.txt] BUSY[50]").exit_code == 0
@@ -304,7 +300,7 @@ def test_render_fits_the_window_and_marks_the_selection() -> None:
 def test_dashboard_shows_sessions_and_approves_with_a_key(
     tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
 ) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     environment = {k: v for k, v in os.environ.items() if k.startswith(("IMESSENGER", "XDG"))}
@@ -336,7 +332,7 @@ def test_a_dashboard_key_answers_only_the_prompt_it_shows(
     from imessenger.app import Api
     from imessenger.interfaces.dashboard import Dashboard
 
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
     sessions = Sessions(tmux, store, load_config())
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
@@ -377,7 +373,7 @@ def test_a_dashboard_key_answers_only_the_prompt_it_shows(
 
 
 def test_dashboard_without_a_watcher_reads_the_panes(tmux: Tmux, store: Store) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     sessions = Sessions(tmux, store, load_config())
     wait_for(lambda: sessions.view("w1").state.value == "idle", what="w1 idle")
     from imessenger.app import Api
@@ -392,7 +388,7 @@ def test_the_reply_of_a_sender_killed_while_waiting_reaches_its_inbox(
 ) -> None:
     # SIGKILL leaves the "waiting" flag set; the watcher must see that the waiter is gone
     # and put the reply, already printed or still to come, in the sender's inbox.
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     sender = subprocess.Popen([*python_cli(), "send", "w1", "BUSY[300] answer a dead man"])
@@ -422,7 +418,7 @@ def test_a_message_left_in_the_input_box_is_submitted_by_the_watcher_once(
     from imessenger.actions.sessions import Sessions
     from imessenger.core.config import load_config
 
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     courier = Courier(Sessions(tmux, store, load_config()))
@@ -464,7 +460,7 @@ def a_demo_profile(name: str, **changes: object) -> None:
 def test_the_prompt_notice_comes_from_the_hook_and_every_event_agrees_with_the_screen(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     command = "touch 'a b'.txt; echo $(date) `id` #{pane_id}"

@@ -22,7 +22,7 @@ from typing import Any
 from click.testing import Result
 from fake_model import envelope_body
 from real_agents import Agent
-from support import python_cli, run_imessenger, run_isesh, stays, wait_for
+from support import python_cli, run_imessenger, start_demo, stays, wait_for
 
 from imessenger.adapters.store import InboxEntry, InboxKind, MessageRecord, MessageState, Store
 from imessenger.core.config import load_config
@@ -612,8 +612,7 @@ def coordinator_delegates_through_the_tools(agent: Agent, tool: Callable[[str], 
         ],
         after="collected:\n{outputs}",
     )
-    started = run_isesh("start", "worker-demo", "--agent", "demo", "-d", str(agent.workdir))
-    assert started.exit_code == 0, started.output
+    start_demo("worker-demo", folder=agent.workdir, idle=False)
     agent.start("worker-agent")
     agent.start("coordinator")
     # sent right after the start: the coordinator takes it once its tools are connected
@@ -646,8 +645,7 @@ def approve_through_the_tools_needs_the_policy(agent: Agent, tool: Callable[[str
     config = paths.user_config_path()
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text('[policy]\napprovers = ["boss"]\n', encoding="utf-8")
-    started = run_isesh("start", "worker-demo", "--agent", "demo", "-d", str(agent.workdir))
-    assert started.exit_code == 0, started.output
+    start_demo("worker-demo", folder=agent.workdir, idle=False)
     agent.start("coordinator")
     agent.start("boss")
     agent.wait_state("worker-demo", "idle")

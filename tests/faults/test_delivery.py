@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import python_cli, run_imessenger, run_isesh, start_demo, wait_for
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import MessageRecord, MessageState, Store
@@ -29,12 +29,6 @@ from imessenger.core.screen import State
 
 #: States in which a message was pasted and taken (or may still answer).
 TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED, MessageState.TIMED_OUT}
-
-
-def start_demo(tmux: Tmux, name: str = "w1") -> None:
-    result = run_isesh("start", name, "--agent", "demo")
-    assert result.exit_code == 0, result.output
-    wait_for(lambda: state(tmux, name) is State.IDLE, what=f"{name} idle")
 
 
 def state(tmux: Tmux, name: str) -> State:
@@ -72,7 +66,7 @@ def spawn_send(*args: str) -> subprocess.Popen[str]:
     ],
 )
 def test_the_reply_of_a_killed_sender_reaches_its_inbox(tmux: Tmux, signum: int) -> None:
-    start_demo(tmux)
+    start_demo()
     sender = spawn_send("w1", "BUSY[1200] answer me later")
 
     def waiting_for_the_reply() -> MessageRecord | None:
@@ -93,7 +87,7 @@ def test_the_reply_of_a_killed_sender_reaches_its_inbox(tmux: Tmux, signum: int)
 def test_a_reply_given_with_the_command_after_the_sender_was_killed_reaches_its_inbox(
     tmux: Tmux, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    start_demo(tmux)
+    start_demo()
     sender = spawn_send("w1", "NOREPLY tell me later")
     record = wait_for(lambda: (m := message_with("tell me later")) and m.waiting and m)
     sender.kill()
@@ -115,7 +109,7 @@ def test_send_killed_at_any_point_delivers_at_most_once_and_says_so(
     tmux: Tmux, delay_ms: int
 ) -> None:
     if not tmux.has_session("w1"):
-        start_demo(tmux)
+        start_demo()
     wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle")
     body = f"NOREPLY killed after {delay_ms} ms {time.monotonic_ns()}"
     sender = spawn_send("--no-reply", "w1", body)
@@ -149,7 +143,7 @@ def test_send_killed_at_any_point_delivers_at_most_once_and_says_so(
 def test_the_tmux_server_killed_while_send_waits_is_not_reported_as_not_sent(
     tmux: Tmux,
 ) -> None:
-    start_demo(tmux)
+    start_demo()
     sender = spawn_send("--json", "w1", "BUSY[5000] last words")
     wait_for(
         lambda: (m := message_with("last words")) and m.state is MessageState.DELIVERED,
@@ -162,14 +156,14 @@ def test_the_tmux_server_killed_while_send_waits_is_not_reported_as_not_sent(
 
 
 def test_a_pending_message_never_reaches_a_new_session_of_the_same_name(tmux: Tmux) -> None:
-    start_demo(tmux)
+    start_demo()
     assert run_imessenger("send", "--no-reply", "w1", "ASK[touch x] first").exit_code == 0
     wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
     pending = run_imessenger("send", "--json", "--no-reply", "w1", "for the old w1 only")
     assert pending.exit_code == 3
     message_id = json.loads(pending.stdout)["id"]
     tmux.run("kill-server")  # no `isesh stop`: the session just ends
-    start_demo(tmux)  # another w1, on a new server
+    start_demo()  # another w1, on a new server
     assert run_imessenger("deliver", "w1").exit_code == 0
     wait_for(lambda: state(tmux, "w1") is State.IDLE, what="the new w1 idle")
     assert echoes(tmux, "w1", message_id) == 0
@@ -181,7 +175,7 @@ def test_a_pending_message_never_reaches_a_new_session_of_the_same_name(tmux: Tm
 
 
 def test_a_stopped_sessions_pending_messages_are_cancelled_with_a_notice(tmux: Tmux) -> None:
-    start_demo(tmux)
+    start_demo()
     asked = run_imessenger("send", "--no-reply", "w1", "ASK[touch x] first")
     assert asked.exit_code == 0
     wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
@@ -189,7 +183,7 @@ def test_a_stopped_sessions_pending_messages_are_cancelled_with_a_notice(tmux: T
     assert pending.exit_code == 3
     message_id = json.loads(pending.stdout)["id"]
     assert run_isesh("stop", "--force", "w1").exit_code == 0
-    start_demo(tmux)  # another w1
+    start_demo()  # another w1
     assert run_imessenger("deliver", "w1").exit_code == 0
     assert echoes(tmux, "w1", message_id) == 0
     record = message_with("waits behind the prompt")
@@ -205,7 +199,7 @@ def test_a_stopped_sessions_pending_messages_are_cancelled_with_a_notice(tmux: T
 
 
 def test_a_pane_in_copy_mode_gets_the_message_whole_once_the_mode_ends(tmux: Tmux) -> None:
-    start_demo(tmux)
+    start_demo()
     pane = tmux.pane("w1")
     tmux.run("copy-mode", "-t", pane.pane_id)
     body = "NOREPLY first line\nsecond line\nthird line"
@@ -227,7 +221,7 @@ def test_a_pane_in_copy_mode_gets_the_message_whole_once_the_mode_ends(tmux: Tmu
 
 
 def test_a_reply_of_ten_thousand_lines_comes_back_whole(tmux: Tmux) -> None:
-    start_demo(tmux)
+    start_demo()
     result = run_imessenger("send", "--timeout", "60000", "w1", "LINES[10000]")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -242,7 +236,7 @@ def test_a_reply_of_ten_thousand_lines_comes_back_whole(tmux: Tmux) -> None:
 def test_a_store_that_fails_after_the_paste_is_reported_and_never_pasted_again(
     tmux: Tmux,
 ) -> None:
-    start_demo(tmux)
+    start_demo()
     with Store.open() as store:
         path = store.path
     with sqlite3.connect(path) as conn:  # what SQLite says when the disk is full
@@ -267,7 +261,7 @@ def test_a_store_that_fails_after_the_paste_is_reported_and_never_pasted_again(
 
 
 def test_a_message_that_is_not_utf8_is_refused_clearly(tmux: Tmux, tmp_path: Path) -> None:
-    start_demo(tmux)
+    start_demo()
     bad = b"caf\xe9 au lait"
     as_argument = subprocess.run(
         [os.fsencode(part) for part in python_cli()] + [b"send", b"w1", bad],
@@ -338,7 +332,7 @@ def test_a_watcher_killed_while_it_delivers_leaves_each_message_delivered_once(
     tmux: Tmux, tmp_path: Path, delay_ms: int
 ) -> None:
     if not tmux.has_session("w1"):
-        start_demo(tmux)
+        start_demo()
     wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle")
     assert run_imessenger("send", "--no-reply", "w1", "ASK[touch k] hold").exit_code == 0
     wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
@@ -457,7 +451,7 @@ def taken_in_record(tmux: Tmux, message_id: str) -> int:
 def test_a_killed_senders_message_gone_from_the_screen_is_settled_from_the_agents_record(
     tmux: Tmux,
 ) -> None:
-    start_demo(tmux)
+    start_demo()
     message_id = left_by_a_killed_sender(tmux, "NOREPLY taken, then scrolled off", submitted=True)
     scrolled_off(tmux, message_id)
     settled = run_imessenger("deliver", "w1")
@@ -524,7 +518,7 @@ def test_a_killed_senders_paste_the_agent_has_not_read_yet_is_submitted_once_it_
 
 
 def test_a_store_that_fails_while_the_reply_is_awaited_is_no_exit_1(tmux: Tmux) -> None:
-    start_demo(tmux)
+    start_demo()
     with Store.open() as store:
         path = store.path
     with sqlite3.connect(path) as conn:  # what SQLite says when the disk is full
@@ -571,16 +565,10 @@ def test_timeout_bounds_a_send_to_a_hung_agent(tmux: Tmux) -> None:
 
 
 def test_timeout_bounds_a_send_to_an_agent_that_never_becomes_ready(tmux: Tmux) -> None:
-    assert run_isesh("start", "w1", "--agent", "demo", "--", *demo_command("--startup-ms", "60000"))
+    start_demo("w1", "--startup-ms", "60000", idle=False)
     began = time.monotonic()
     sent = run_imessenger("send", "--json", "--timeout", "1500", "w1", "hello")
     took = time.monotonic() - began
     assert sent.exit_code == 3, sent.output
     assert took < 4, took
     assert "not ready" in json.loads(sent.stdout)["why"]
-
-
-def demo_command(*extra: str) -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "imessenger.demo.agent", *extra]
