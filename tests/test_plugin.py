@@ -1,4 +1,4 @@
-"""The tmux plugin (tmux/imessenger.adapters.tmux) loaded into a private tmux server.
+"""The tmux plugin (tmux/imessenger.tmux) loaded into a private tmux server.
 
 Keys, notes and options are read back from tmux. Each menu item and popup command
 is run directly (``source-file`` of the item's tmux command, the popup's script),
@@ -37,7 +37,7 @@ from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.core.screen import State
 
 ROOT = Path(__file__).resolve().parent.parent
-PLUGIN = ROOT / "tmux" / "imessenger.adapters.tmux"
+PLUGIN = ROOT / "tmux" / "imessenger.tmux"
 COMMAND = shlex.join(python_cli())
 KEYS = {
     "a": "imessenger: answer the sessions asking for permission",
