@@ -4,7 +4,8 @@ Every test runs with HOME, the XDG folders and IMESSENGER_HOME in its own
 temporary folder, and without the caller's tmux variables, so no test reads
 or writes the developer's data or talks to their tmux server. Tests that
 need tmux take libtmux's ``server`` fixture (a private socket per test,
-killed afterwards) through the ``tmux`` fixture here. Tests that need a
+killed afterwards) through the ``tmux`` fixture here; ``store`` is the store of the
+test's data folder, ``sessions`` the sessions of its tmux server. Tests that need a
 remote host take ``remote_host``: a second local user behind a real sshd
 on 127.0.0.1, made once per session (remote_host.py), as new for each test.
 """
@@ -58,13 +59,16 @@ def tmux(server: Server, monkeypatch: pytest.MonkeyPatch) -> Tmux:
 
 
 @pytest.fixture
-def sessions(tmux: Tmux) -> Iterator[Sessions]:
-    """The sessions of this test's tmux server, on a store of the test's data folder."""
-    store = Store.open()
-    try:
-        yield Sessions(tmux, store, load_config())
-    finally:
-        store.close()
+def store() -> Iterator[Store]:
+    """The store of the test's data folder (IMESSENGER_HOME), closed after the test."""
+    with Store.open() as opened:
+        yield opened
+
+
+@pytest.fixture
+def sessions(tmux: Tmux, store: Store) -> Sessions:
+    """The sessions of this test's tmux server, on the test's store."""
+    return Sessions(tmux, store, load_config())
 
 
 @pytest.fixture(scope="session")

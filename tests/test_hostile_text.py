@@ -221,12 +221,6 @@ def asking(sessions: Sessions, name: str, command: str) -> str:
     return prompt.subject
 
 
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open() as opened:
-        yield opened
-
-
 # --- send: the reply -------------------------------------------------------------------------
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,22 +12,7 @@ from support import ask, python_cli, run_imessenger, start_demo, wait_for
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import InboxKind, Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.core.config import load_config
 from imessenger.core.screen import State
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    opened = Store.open()
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-@pytest.fixture
-def sessions(tmux: Tmux, store: Store) -> Sessions:
-    return Sessions(tmux, store, load_config())
 
 
 def inbox_json(*args: str) -> Any:

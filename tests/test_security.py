@@ -27,13 +27,6 @@ from imessenger.core.screen import State
 EXIT_REFUSED = PolicyRefused.exit_code
 
 
-@pytest.fixture
-def sessions(tmux: Tmux) -> Sessions:
-    from imessenger.core.config import load_config
-
-    return Sessions(tmux, Store.open(), load_config())
-
-
 class ShellAgent:
     """A shell started by isesh as an agent session: what an agent's shell tool can run."""
 

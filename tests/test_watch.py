@@ -40,12 +40,6 @@ StartWatcher = Callable[[], subprocess.Popen[bytes]]
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open() as opened:
-        yield opened
-
-
-@pytest.fixture
 def watcher(tmux: Tmux, tmp_path: Path) -> Iterator[StartWatcher]:
     """Start ``imessenger watch`` (as many times as asked); terminate them all at the end."""
     started: list[tuple[subprocess.Popen[bytes], Path]] = []

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from imessenger.adapters.store import HookEventRecord, SessionRecord, Store
 from imessenger.core.config import load_config
@@ -14,12 +11,6 @@ from imessenger.core.profiles import load_profiles
 from imessenger.core.screen import Screen, State
 from imessenger.watcher.following import Followed
 from imessenger.watcher.hook_checks import HookWatch
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open() as opened:
-        yield opened
 
 
 def followed(state: State) -> Followed:
