@@ -18,7 +18,7 @@ from imessenger.adapters.tmux import AgentPane
 
 if TYPE_CHECKING:
     from imessenger.actions.sessions import Sessions
-    from imessenger.adapters.store import Store
+    from imessenger.adapters.store import MessageState, Store
     from imessenger.adapters.tmux import Tmux
     from imessenger.core.screen import Prompt, State
 
@@ -79,6 +79,16 @@ def state_of(tmux: Tmux, name: str) -> State:
 
     with Store.open() as store:
         return Sessions(tmux, store, load_config()).view(name).state
+
+
+def message_state(message_id: str) -> MessageState:
+    """The state the store gives message ``message_id`` now (it must exist)."""
+    from imessenger.adapters.store import Store
+
+    with Store.open() as store:
+        record = store.get_message(message_id)
+    assert record is not None, f"no message {message_id} in the store"
+    return record.state
 
 
 def start_demo(

@@ -11,31 +11,26 @@ import time
 from pathlib import Path
 
 import pytest
-from support import python_cli, run_imessenger, run_isesh, start_demo, start_demo_in_shell, wait_for
+from support import (
+    message_state,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    start_demo,
+    start_demo_in_shell,
+    state_of,
+    wait_for,
+)
 
-from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import MessageState, Store
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.core.config import load_config
 from imessenger.interfaces.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOUT
 
 RECORDER = Path(__file__).parent / "programs" / "raw_recorder.py"
 
 
-def state_of(tmux: Tmux, name: str) -> str:
-    with Store.open() as store:
-        return str(Sessions(tmux, store, load_config()).view(name).state)
-
-
 def screen_of(tmux: Tmux, name: str, history: int = 2000) -> str:
     return AgentPane.of(tmux, name).look(history=history)
-
-
-def message_state(message_id: str) -> MessageState:
-    with Store.open() as store:
-        record = store.get_message(message_id)
-        assert record is not None
-        return record.state
 
 
 def send_json(*args: str) -> tuple[int, dict[str, object]]:

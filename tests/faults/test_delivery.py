@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import python_cli, run_imessenger, run_isesh, start_demo, wait_for
+from support import python_cli, run_imessenger, run_isesh, start_demo, state_of, wait_for
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import MessageRecord, MessageState, Store
@@ -29,11 +29,6 @@ from imessenger.core.screen import State
 
 #: States in which a message was pasted and taken (or may still answer).
 TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED, MessageState.TIMED_OUT}
-
-
-def state(tmux: Tmux, name: str) -> State:
-    with Store.open() as store:
-        return Sessions(tmux, store, load_config()).view(name).state
 
 
 def message_with(text: str) -> MessageRecord | None:
@@ -110,7 +105,7 @@ def test_send_killed_at_any_point_delivers_at_most_once_and_says_so(
 ) -> None:
     if not tmux.has_session("w1"):
         start_demo()
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle")
     body = f"NOREPLY killed after {delay_ms} ms {time.monotonic_ns()}"
     sender = spawn_send("--no-reply", "w1", body)
     time.sleep(delay_ms / 1000)
@@ -121,7 +116,7 @@ def test_send_killed_at_any_point_delivers_at_most_once_and_says_so(
         return  # killed before it recorded anything: nothing pasted, nothing to settle
     settled = run_imessenger("deliver", "w1")  # settles a claim the sender left behind
     assert settled.exit_code in (0, 3), settled.output
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle again")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle again")
     final = message_with(body)
     assert final is not None
     shown = echoes(tmux, "w1", final.id)
@@ -158,14 +153,14 @@ def test_the_tmux_server_killed_while_send_waits_is_not_reported_as_not_sent(
 def test_a_pending_message_never_reaches_a_new_session_of_the_same_name(tmux: Tmux) -> None:
     start_demo()
     assert run_imessenger("send", "--no-reply", "w1", "ASK[touch x] first").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
+    wait_for(lambda: state_of(tmux, "w1") is State.ASKING, what="asking")
     pending = run_imessenger("send", "--json", "--no-reply", "w1", "for the old w1 only")
     assert pending.exit_code == 3
     message_id = json.loads(pending.stdout)["id"]
     tmux.run("kill-server")  # no `isesh stop`: the session just ends
     start_demo()  # another w1, on a new server
     assert run_imessenger("deliver", "w1").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="the new w1 idle")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="the new w1 idle")
     assert echoes(tmux, "w1", message_id) == 0
     record = message_with("for the old w1 only")
     assert record is not None
@@ -178,7 +173,7 @@ def test_a_stopped_sessions_pending_messages_are_cancelled_with_a_notice(tmux: T
     start_demo()
     asked = run_imessenger("send", "--no-reply", "w1", "ASK[touch x] first")
     assert asked.exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
+    wait_for(lambda: state_of(tmux, "w1") is State.ASKING, what="asking")
     pending = run_imessenger("send", "--json", "--no-reply", "w1", "waits behind the prompt")
     assert pending.exit_code == 3
     message_id = json.loads(pending.stdout)["id"]
@@ -211,7 +206,7 @@ def test_a_pane_in_copy_mode_gets_the_message_whole_once_the_mode_ends(tmux: Tmu
     AgentPane(tmux, pane).press(["q"])
     wait_for(lambda: not tmux.pane("w1").in_mode, what="copy mode ended")
     assert run_imessenger("deliver", "w1").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="answered")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="answered")
     assert echoes(tmux, "w1", message_id) == 1
     screen = AgentPane.of(tmux, "w1").look(history=200)
     assert "demo got 3 line" not in screen  # never split into several messages
@@ -333,9 +328,9 @@ def test_a_watcher_killed_while_it_delivers_leaves_each_message_delivered_once(
 ) -> None:
     if not tmux.has_session("w1"):
         start_demo()
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle")
     assert run_imessenger("send", "--no-reply", "w1", "ASK[touch k] hold").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
+    wait_for(lambda: state_of(tmux, "w1") is State.ASKING, what="asking")
     body = f"NOREPLY behind the prompt {time.monotonic_ns()}"
     assert run_imessenger("send", "--no-reply", "w1", body).exit_code == 3
     log = tmp_path / f"watch-{time.monotonic_ns()}.log"
@@ -347,9 +342,9 @@ def test_a_watcher_killed_while_it_delivers_leaves_each_message_delivered_once(
     finally:
         watcher.kill()
         watcher.wait()
-    wait_for(lambda: state(tmux, "w1") is not State.ASKING, what="the prompt closed")
+    wait_for(lambda: state_of(tmux, "w1") is not State.ASKING, what="the prompt closed")
     assert run_imessenger("deliver", "w1").exit_code == 0  # settles what the watcher left
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, seconds=20, what="w1 idle")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, seconds=20, what="w1 idle")
     record = message_with(body)
     assert record is not None
     assert echoes(tmux, "w1", record.id) == 1, record
@@ -373,7 +368,7 @@ def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(
     config.write_text(tomli_w.dumps({"agents": {"slow": demo}}), encoding="utf-8")
     monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
     assert run_isesh("start", "w1", "--agent", "slow").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
     with Store.open() as store:
         courier = Courier(Sessions(tmux, store, load_config()))
         store.add_message("5ca1ab1e", tmux.label, "user", "w1", "NOREPLY taken late")
@@ -429,7 +424,7 @@ def scrolled_off(tmux: Tmux, message_id: str) -> None:
     """Push the message out of the pane: a person's long request, then history cleared."""
     pane = AgentPane.of(tmux, "w1")
     wait_for(lambda: echoes(tmux, "w1", message_id) == 1, what="the message taken")
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle")
     pane.type("LINES[80]")
     pane.press(["Enter"])
     wait_for(lambda: "line 80" in pane.look(), what="the long answer")
@@ -469,7 +464,7 @@ def test_a_killed_senders_message_nothing_accounts_for_is_unconfirmed_not_pasted
 ) -> None:
     demo_profile(tmp_path, monkeypatch, record="", hooks="")  # no record, no hook to ask
     assert run_isesh("start", "w1", "--agent", "plain").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
     message_id = left_by_a_killed_sender(tmux, "NOREPLY taken, nothing says so", submitted=True)
     scrolled_off(tmux, message_id)
     settled = run_imessenger("deliver", "w1")

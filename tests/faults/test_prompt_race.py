@@ -21,9 +21,9 @@ import time
 from collections.abc import Sequence
 
 import pytest
-from support import start_demo_in_shell, wait_for
+from support import message_state, start_demo_in_shell, wait_for
 
-from imessenger.adapters.store import MessageState, Store
+from imessenger.adapters.store import MessageState
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app import Api
 
@@ -50,13 +50,6 @@ def busy_asking_later(api: Api, command: str) -> None:
     first = api.send("w1", f"BUSY[600000] ASK[{command}] NOREPLY", wait=False)
     assert first.outcome in TAKEN, first
     wait_for(lambda: "esc to interrupt" in screen(Tmux(api.tmux.socket_name), 0), what="busy")
-
-
-def state_of(message_id: str) -> MessageState:
-    with Store.open() as store:
-        record = store.get_message(message_id)
-    assert record is not None
-    return record.state
 
 
 def idle_again(tmux: Tmux) -> None:
@@ -96,7 +89,7 @@ def test_a_prompt_opened_between_the_look_and_the_key_is_left_untouched(
     assert "permission prompt" in sent.why
     assert asking_about(tmux, "touch seam")  # the prompt is as it was
     assert "Ran touch seam" not in screen(tmux)
-    assert state_of(sent.message.id) is MessageState.PENDING
+    assert message_state(sent.message.id) is MessageState.PENDING
 
     approval = api.approve("w1")
     assert approval.closed
@@ -133,10 +126,11 @@ def test_prompts_racing_deliveries_never_take_a_submit_key(tmux: Tmux) -> None:
         assert sent.outcome in {MessageState.PENDING, *TAKEN}, (step, sent)
         approval = api.approve("w1")
         assert approval.closed, step
-        if state_of(sent.message.id) is MessageState.PENDING:
+        if message_state(sent.message.id) is MessageState.PENDING:
             api.deliver("w1")
         wait_for(
-            lambda sent=sent: state_of(sent.message.id) in TAKEN, what=f"round {step} delivered"
+            lambda sent=sent: message_state(sent.message.id) in TAKEN,
+            what=f"round {step} delivered",
         )
         wait_for(lambda sent=sent: echoes(tmux, sent.message.id) == 1, what=f"round {step} shown")
         idle_again(tmux)
