@@ -173,9 +173,15 @@ def delivered(store: Store, message_id: str) -> bool:
     return message is not None and message.state in done
 
 
-def scrollback(tmux: Tmux, name: str) -> str:
-    """The text of a session's pane with 2000 lines of scrollback."""
-    return AgentPane.of(tmux, name).look(history=2000)
+def scrollback(tmux: Tmux, name: str, history: int = 2000) -> str:
+    """The text of a session's pane with ``history`` lines of scrollback."""
+    return AgentPane.of(tmux, name).look(history=history)
+
+
+def echoes(tmux: Tmux, name: str, message_id: str) -> int:
+    """How many times the demo agent in session ``name`` shows message ``message_id`` as
+    submitted (its echo of the envelope's first line, in 5000 lines of scrollback)."""
+    return scrollback(tmux, name, 5000).count(f"❯ [imessenger] message {message_id} from")
 
 
 class Terminal:

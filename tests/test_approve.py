@@ -22,6 +22,7 @@ from support import (
     python_cli,
     run_imessenger,
     run_isesh,
+    scrollback,
     start_demo,
     start_demo_in_shell,
     stays,
@@ -181,12 +182,8 @@ def test_parse_choice_refuses_anything_else(text: str) -> None:
 # --- on real tmux with the demo agent ------------------------------------------------------
 
 
-def screen(tmux: Tmux, name: str) -> str:
-    return AgentPane.of(tmux, name).look(history=200)
-
-
 def shows(tmux: Tmux, name: str, text: str) -> bool:
-    return text in screen(tmux, name)
+    return text in scrollback(tmux, name, 200)
 
 
 def test_approve_three_option_prompt_once(tmux: Tmux, sessions: Sessions) -> None:
@@ -220,13 +217,13 @@ def test_approve_2_is_yes_and_dont_ask_again(tmux: Tmux, sessions: Sessions) -> 
 def test_two_option_prompt_refuses_2_and_sends_nothing(tmux: Tmux, sessions: Sessions) -> None:
     start_demo("w1")
     ask(sessions, "w1", "ASK2[rm y.txt]")
-    before = screen(tmux, "w1")
+    before = scrollback(tmux, "w1", 200)
     result = run_imessenger("approve", "w1", "2")
     assert result.exit_code == 1
     assert "no option meaning" in result.stderr
     assert "nothing was pressed" in result.stderr
     assert "imessenger deny w1" in result.stderr
-    assert screen(tmux, "w1") == before
+    assert scrollback(tmux, "w1", 200) == before
     assert sessions.store.list_approvals() == []
     # ... while deny picks its "2", which means No there
     denied = run_imessenger("deny", "w1")
@@ -254,12 +251,12 @@ def test_approve_with_nothing_asking_leaves_the_input_box_alone(
     start_demo("w1")
     AgentPane.of(tmux, "w1").type("half typed")
     wait_for(lambda: sessions.view("w1").screen.input_text == "half typed", what="typed text")
-    before = screen(tmux, "w1")
+    before = scrollback(tmux, "w1", 200)
     for args in (["approve", "w1"], ["approve", "w1", "2"], ["deny", "w1"]):
         result = run_imessenger(*args)
         assert result.exit_code == 1
         assert '"w1" is not asking for permission (its screen reads idle)' in result.stderr
-    assert screen(tmux, "w1") == before
+    assert scrollback(tmux, "w1", 200) == before
     assert sessions.view("w1").screen.input_text == "half typed"
     assert sessions.store.list_approvals() == []
 
@@ -272,7 +269,7 @@ def test_a_prompt_just_drawn_gets_a_moment_before_its_key(tmux: Tmux, sessions: 
     approval = answer(sessions, "w1", Choice.YES_ONCE, access=tester)
     assert approval.closed
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle after the answer")
-    assert screen(tmux, "w1").count("● Ran touch k.txt") == 1
+    assert scrollback(tmux, "w1", 200).count("● Ran touch k.txt") == 1
     assert sessions.view("w1").screen.input_text == ""  # no stray key in the input box
     [record] = sessions.store.list_approvals("w1")
     assert (record.actor, record.closed, record.key) == ("tester", True, "1")
@@ -297,7 +294,7 @@ def test_an_agent_slow_to_take_the_key_gets_one_key(tmux: Tmux, sessions: Sessio
     assert approval.closed
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
     stays(lambda: sessions.view("w1").screen.input_text == "", 0.5, "an empty input box")
-    assert screen(tmux, "w1").count("● Ran touch s.txt") == 1
+    assert scrollback(tmux, "w1", 200).count("● Ran touch s.txt") == 1
 
 
 def test_an_agent_that_has_not_read_the_key_is_waited_for(
@@ -319,7 +316,7 @@ def test_an_agent_that_has_not_read_the_key_is_waited_for(
         os.kill(agent, signal.SIGCONT)
     assert approval.closed
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
-    assert screen(tmux, "w1").count("● Ran touch w.txt") == 1
+    assert scrollback(tmux, "w1", 200).count("● Ran touch w.txt") == 1
     assert sessions.view("w1").screen.input_text == ""
 
 
@@ -424,7 +421,7 @@ def test_two_approvers_of_one_prompt_answer_it_once(tmux: Tmux, sessions: Sessio
         assert 'by user ("yes, this once") at ' in refusal
         assert "nothing was pressed" in refusal
         wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
-        assert screen(tmux, "w1").count(f"● Ran touch r{round_}.txt") == 1
+        assert scrollback(tmux, "w1", 200).count(f"● Ran touch r{round_}.txt") == 1
         assert sessions.view("w1").screen.input_text == ""
         assert len(sessions.store.list_approvals("w1")) == round_ + 1
 
@@ -443,7 +440,7 @@ def test_two_approvers_without_ids_answer_the_prompt_they_saw_once(
     [refusal] = [err for code, err in outcomes if code == 6]
     assert '"w1" (touch s.txt) was already answered by user' in refusal
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
-    assert screen(tmux, "w1").count("● Ran touch s.txt") == 1
+    assert scrollback(tmux, "w1", 200).count("● Ran touch s.txt") == 1
     assert sessions.view("w1").screen.input_text == ""
     assert len(sessions.store.list_approvals("w1")) == 1
 
@@ -454,14 +451,14 @@ def test_a_stale_prompt_id_presses_nothing(tmux: Tmux, sessions: Sessions) -> No
     first = prompt_id("w1")
     answer_by_hand(tmux, sessions, "w1", "3", "● Did not run touch one.txt")
     ask(sessions, "w1", "ASK[touch two.txt]")
-    before = screen(tmux, "w1")
+    before = scrollback(tmux, "w1", 200)
     for args in (["approve", "w1", "--prompt", first], ["deny", "w1", "--prompt", first]):
         result = run_imessenger(*args)
         assert result.exit_code == 1, result.output
         assert f'the prompt {first} of "w1" (touch one.txt) is no longer open' in result.stderr
         assert "the open prompt is another (" in result.stderr
         assert ": touch two.txt); nothing was pressed" in result.stderr
-    assert screen(tmux, "w1") == before
+    assert scrollback(tmux, "w1", 200) == before
     assert sessions.view("w1").state is State.ASKING
     assert sessions.store.list_approvals() == []
     second = prompt_id("w1")
@@ -539,7 +536,7 @@ def test_the_same_prompt_again_is_another_prompt(tmux: Tmux, sessions: Sessions)
     assert again.exit_code == 6, again.output
     assert f'the prompt {first} of "w1" (touch same.txt) was already answered' in again.stderr
     assert sessions.view("w1").state is State.ASKING
-    assert screen(tmux, "w1").count("● Ran touch same.txt") == 1
+    assert scrollback(tmux, "w1", 200).count("● Ran touch same.txt") == 1
 
     # answered in its pane: a reader that saw it gone closes it, so a third is new too
     answer_by_hand(tmux, sessions, "w1", "1", "● Ran touch same.txt")
@@ -550,7 +547,7 @@ def test_the_same_prompt_again_is_another_prompt(tmux: Tmux, sessions: Sessions)
     stale = run_imessenger("approve", "w1", "--prompt", second)
     assert stale.exit_code == 1, stale.output
     assert f"the open prompt is another ({third}: touch same.txt)" in stale.stderr
-    assert screen(tmux, "w1").count("● Ran touch same.txt") == 2
+    assert scrollback(tmux, "w1", 200).count("● Ran touch same.txt") == 2
 
 
 def test_refusals_for_missing_and_exited_sessions(tmux: Tmux, sessions: Sessions) -> None:

@@ -16,6 +16,7 @@ from support import (
     python_cli,
     run_imessenger,
     run_isesh,
+    scrollback,
     start_demo,
     start_demo_in_shell,
     state_of,
@@ -27,10 +28,6 @@ from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.interfaces.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOUT
 
 RECORDER = Path(__file__).parent / "programs" / "raw_recorder.py"
-
-
-def screen_of(tmux: Tmux, name: str, history: int = 2000) -> str:
-    return AgentPane.of(tmux, name).look(history=history)
 
 
 def send_json(*args: str) -> tuple[int, dict[str, object]]:
@@ -108,7 +105,7 @@ def test_control_characters_are_neutralised(tmux: Tmux) -> None:
     assert result.stdout == "a\u241b[201~b\u2403c\u2404d\u2407e\tf REPLYCMD\n"
     # No ^C interrupted the agent and no ^D ended it.
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle after answering")
-    assert "Interrupted" not in screen_of(tmux, "w1")
+    assert "Interrupted" not in scrollback(tmux, "w1")
 
 
 def test_first_message_right_after_start_is_submitted(tmux: Tmux) -> None:
@@ -123,7 +120,7 @@ def test_a_lost_enter_is_pressed_once_more_and_submitted_once(tmux: Tmux) -> Non
     code, data = send_json("w1", "only once please")
     assert code == 0
     assert data["reply"] == "only once please"
-    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+    assert scrollback(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
 def test_the_key_pressed_again_waits_until_the_agent_has_shown_the_paste(tmux: Tmux) -> None:
@@ -135,7 +132,7 @@ def test_the_key_pressed_again_waits_until_the_agent_has_shown_the_paste(tmux: T
     code, data = send_json("--timeout", "10000", "w1", "taken in late")
     assert code == 0, data
     assert data["reply"] == "taken in late"
-    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+    assert scrollback(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
 def test_a_half_drawn_screen_is_not_taken_for_a_submitted_message(tmux: Tmux) -> None:
@@ -147,7 +144,7 @@ def test_a_half_drawn_screen_is_not_taken_for_a_submitted_message(tmux: Tmux) ->
     code, data = send_json("--timeout", "10000", "w1", "submitted, not left in the box")
     assert code == 0, data
     assert data["reply"] == "submitted, not left in the box"
-    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+    assert scrollback(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
 def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
@@ -161,7 +158,7 @@ def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
     assert "permission prompt" in str(data["why"])
     # The prompt is still open: nothing answered it.
     assert state_of(tmux, "w1") == "asking"
-    assert "Ran touch" not in screen_of(tmux, "w1")
+    assert "Ran touch" not in scrollback(tmux, "w1")
     assert message_state(str(data["id"])) is MessageState.PENDING
     # Nor does `deliver` while it is asking.
     assert run_imessenger("deliver", "w1").exit_code == EXIT_PENDING
@@ -171,7 +168,7 @@ def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
     assert delivered.exit_code == 0, delivered.output
     assert f"{data['id']} -> w1: delivered" in delivered.stdout
     wait_for(lambda: message_state(str(data["id"])) is MessageState.DELIVERED or None)
-    screen = screen_of(tmux, "w1")
+    screen = scrollback(tmux, "w1")
     assert "Did not run touch x.txt" in screen
     assert screen.count(f"message {data['id']} from") == 1
 
@@ -180,15 +177,15 @@ def test_never_pastes_over_half_typed_input(tmux: Tmux) -> None:
     start_demo(idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
     AgentPane.of(tmux, "w1").type("half typed")
-    wait_for(lambda: "demo> half typed" in screen_of(tmux, "w1", 0), what="typed text")
+    wait_for(lambda: "demo> half typed" in scrollback(tmux, "w1", 0), what="typed text")
     code, data = send_json("w1", "do not mix with me")
     assert code == EXIT_PENDING
     assert "half-typed" in str(data["why"])
-    assert "demo> half typed" in screen_of(tmux, "w1", 0)  # untouched
+    assert "demo> half typed" in scrollback(tmux, "w1", 0)  # untouched
     AgentPane.of(tmux, "w1").press(["BSpace"] * len("half typed"))
-    wait_for(lambda: "demo>\n" in screen_of(tmux, "w1", 0) + "\n", what="empty input")
+    wait_for(lambda: "demo>\n" in scrollback(tmux, "w1", 0) + "\n", what="empty input")
     assert run_imessenger("deliver").exit_code == 0
-    wait_for(lambda: "do not mix with me" in screen_of(tmux, "w1"), what="delivered")
+    wait_for(lambda: "do not mix with me" in scrollback(tmux, "w1"), what="delivered")
 
 
 def test_busy_agent_queues_and_answers_once(tmux: Tmux) -> None:
@@ -199,7 +196,7 @@ def test_busy_agent_queues_and_answers_once(tmux: Tmux) -> None:
     code, data = send_json("w1", "while you work")
     assert code == 0
     assert data["reply"] == "while you work"
-    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+    assert scrollback(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
 def test_a_message_queued_behind_a_queued_one_is_reported_queued(tmux: Tmux) -> None:
@@ -212,9 +209,9 @@ def test_a_message_queued_behind_a_queued_one_is_reported_queued(tmux: Tmux) -> 
     third = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY third")
     assert third.exit_code == 0, third.output
     assert json.loads(third.stdout)["state"] == "queued"
-    wait_for(lambda: "2 queued" in screen_of(tmux, "w1", 0) or state_of(tmux, "w1") == "idle")
+    wait_for(lambda: "2 queued" in scrollback(tmux, "w1", 0) or state_of(tmux, "w1") == "idle")
     wait_for(lambda: state_of(tmux, "w1") == "idle", seconds=20, what="all three answered")
-    assert screen_of(tmux, "w1").count("NOREPLY third") == 1  # taken once, not resent
+    assert scrollback(tmux, "w1").count("NOREPLY third") == 1  # taken once, not resent
 
 
 def test_missing_and_exited_targets(tmux: Tmux) -> None:
@@ -244,7 +241,7 @@ def test_ten_concurrent_senders(tmux: Tmux) -> None:
     for i, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
         assert proc.returncode == 0, err
         assert out == f"message number {i}\nsecond line of {i}\n"
-    screen = screen_of(tmux, "w1", 5000)
+    screen = scrollback(tmux, "w1", 5000)
     for i in range(10):
         # each message was submitted exactly once, whole
         assert screen.count(f"  message number {i}\n  second line of {i}\n") == 2  # echo + reply
@@ -266,7 +263,7 @@ def test_timeout_then_late_reply_goes_to_the_inbox(tmux: Tmux) -> None:
     assert data["state"] == "timed_out"
     message_id = str(data["id"])
     assert message_state(message_id) is MessageState.TIMED_OUT
-    wait_for(lambda: f"<<IMSG-END {message_id}>>" in screen_of(tmux, "w1"), what="late reply")
+    wait_for(lambda: f"<<IMSG-END {message_id}>>" in scrollback(tmux, "w1"), what="late reply")
     assert run_imessenger("deliver").exit_code == 0  # any command that looks collects it
     with Store.open() as store:
         entries = store.read_inbox("user")
@@ -383,7 +380,7 @@ def test_ctrl_c_while_waiting_leaves_the_message_recorded(tmux: Tmux) -> None:
         [record] = store.list_messages(limit=1)
     assert record.state is MessageState.TIMED_OUT
     assert not record.waiting
-    wait_for(lambda: f"<<IMSG-END {record.id}>>" in screen_of(tmux, "w1"), what="the reply")
+    wait_for(lambda: f"<<IMSG-END {record.id}>>" in scrollback(tmux, "w1"), what="the reply")
     assert run_imessenger("deliver").exit_code == 0
     with Store.open() as store:
         [entry] = store.read_inbox("user")
@@ -448,7 +445,7 @@ def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) ->
     assert code == 0
     assert data["reply"] == "newest"
     assert message_state(shown_id) is MessageState.DELIVERED  # settled, not pasted again
-    screen = screen_of(tmux, "w1")
+    screen = scrollback(tmux, "w1")
     assert screen.count(f"message {shown_id} from") == 1
     assert screen.count("message 0000abcd from") == 1  # pasted once, before "newest"
     assert screen.index("message 0000abcd from") < screen.index(f"message {data['id']} from")
@@ -465,7 +462,7 @@ def test_a_message_left_unsubmitted_in_the_input_box_is_submitted_from_there_onc
         assert store.claim_pending(tmux.label, "w1") is not None
         store.mark_pasting("0000abcd")
     AgentPane.of(tmux, "w1").paste("[imessenger] message 0000abcd from user: left in the box")
-    wait_for(lambda: "0000abcd" in screen_of(tmux, "w1", 0), what="the pasted text")
+    wait_for(lambda: "0000abcd" in scrollback(tmux, "w1", 0), what="the pasted text")
     result = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY newest")
     assert result.exit_code == 0, result.output
     newest = json.loads(result.stdout)["id"]
@@ -474,7 +471,7 @@ def test_a_message_left_unsubmitted_in_the_input_box_is_submitted_from_there_onc
         assert record is not None
         assert record.state is MessageState.DELIVERED  # submitted from the box
     # submitted once, not pasted again, and before the newer message
-    screen = screen_of(tmux, "w1")
+    screen = scrollback(tmux, "w1")
     assert screen.count("0000abcd") == 1
     assert screen.index("0000abcd") < screen.index(f"message {newest} from")
 
@@ -506,4 +503,4 @@ def test_an_agent_too_slow_to_read_the_paste_is_waited_for(tmux: Tmux, isolated_
     assert sender.returncode == 0, out
     data = json.loads(out)
     assert data["reply"] == "read me when you wake up"
-    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+    assert scrollback(tmux, "w1").count(f"message {data['id']} from") == 1

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import python_cli, run_imessenger, run_isesh, start_demo, state_of, wait_for
+from support import echoes, python_cli, run_imessenger, run_isesh, start_demo, state_of, wait_for
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import MessageRecord, MessageState, Store
@@ -35,12 +35,6 @@ def message_with(text: str) -> MessageRecord | None:
     with Store.open() as store:
         found = [m for m in store.list_messages(limit=None) if text in m.body]
     return found[0] if found else None
-
-
-def echoes(tmux: Tmux, name: str, message_id: str) -> int:
-    """How many times the agent shows message ``message_id`` as submitted."""
-    screen = AgentPane.of(tmux, name).look(history=5000)
-    return screen.count(f"❯ [imessenger] message {message_id} from")
 
 
 def spawn_send(*args: str) -> subprocess.Popen[str]:
