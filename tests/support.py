@@ -18,7 +18,7 @@ from imessenger.adapters.tmux import AgentPane
 
 if TYPE_CHECKING:
     from imessenger.actions.sessions import Sessions
-    from imessenger.adapters.store import MessageState, Store
+    from imessenger.adapters.store import MessageRecord, MessageState, Store
     from imessenger.adapters.tmux import Tmux
     from imessenger.core.screen import Prompt, State
 
@@ -89,6 +89,14 @@ def message_state(message_id: str) -> MessageState:
         record = store.get_message(message_id)
     assert record is not None, f"no message {message_id} in the store"
     return record.state
+
+
+def message_with(text: str) -> MessageRecord | None:
+    """The newest message whose body holds ``text``, if any."""
+    from imessenger.adapters.store import Store
+
+    with Store.open() as store:
+        return next((m for m in store.list_messages(limit=None) if text in m.body), None)
 
 
 def start_demo(

@@ -22,9 +22,9 @@ from typing import Any
 from click.testing import Result
 from fake_model import envelope_body
 from real_agents import Agent
-from support import python_cli, run_imessenger, start_demo, stays, wait_for
+from support import message_with, python_cli, run_imessenger, start_demo, stays, wait_for
 
-from imessenger.adapters.store import InboxEntry, InboxKind, MessageRecord, MessageState, Store
+from imessenger.adapters.store import InboxEntry, InboxKind, MessageState, Store
 from imessenger.core.config import load_config
 from imessenger.core.profiles import load_profiles
 from imessenger.interfaces.cli.messaging import EXIT_PENDING
@@ -75,12 +75,6 @@ def finish(process: subprocess.Popen[str], seconds: float = 60.0) -> tuple[int, 
     out, err = process.communicate(timeout=seconds)
     assert out.strip(), f"send printed nothing (exit {process.returncode}): {err}"
     return process.returncode, json.loads(out)
-
-
-def message_with(needle: str) -> MessageRecord | None:
-    """The newest message whose body contains ``needle``."""
-    with Store.open() as store:
-        return next((m for m in store.list_messages(limit=None) if needle in m.body), None)
 
 
 def imessenger_command() -> str:

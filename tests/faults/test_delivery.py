@@ -19,7 +19,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import echoes, python_cli, run_imessenger, run_isesh, start_demo, state_of, wait_for
+from support import (
+    echoes,
+    message_with,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    start_demo,
+    state_of,
+    wait_for,
+)
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import MessageRecord, MessageState, Store
@@ -29,12 +38,6 @@ from imessenger.core.screen import State
 
 #: States in which a message was pasted and taken (or may still answer).
 TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED, MessageState.TIMED_OUT}
-
-
-def message_with(text: str) -> MessageRecord | None:
-    with Store.open() as store:
-        found = [m for m in store.list_messages(limit=None) if text in m.body]
-    return found[0] if found else None
 
 
 def spawn_send(*args: str) -> subprocess.Popen[str]:
