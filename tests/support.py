@@ -66,6 +66,28 @@ def python_cli(module: str = "imessenger") -> list[str]:
     return [sys.executable, "-m", module]
 
 
+def write_config(text: str) -> Path:
+    """Write the user's config file (``$IMESSENGER_CONFIG``, else the XDG one) and return
+    its path."""
+    from imessenger.adapters import paths
+
+    path = paths.user_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def demo_profile(name: str, **changes: object) -> Path:
+    """Write the user's config file with one profile, ``name``: the demo agent's, with
+    ``changes``; return its path."""
+    import tomli_w
+
+    from imessenger.core.config import load_config
+
+    table = {**load_config().values["agents"]["demo"], **changes}
+    return write_config(tomli_w.dumps({"agents": {name: table}}))
+
+
 def demo_command(*agent_args: str) -> list[str]:
     """The argv that runs the demo agent with ``agent_args`` (``--startup-ms 0``...)."""
     return [sys.executable, "-m", "imessenger.demo.agent", *agent_args]

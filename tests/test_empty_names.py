@@ -13,7 +13,6 @@ or the walk fails: so a name added later is tried too.
 from __future__ import annotations
 
 import inspect
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ import anyio
 import click
 import pytest
 from mcp import Client
-from support import run_imessenger, run_isesh, start_demo, wait_for
+from support import run_imessenger, run_isesh, start_demo, wait_for, write_config
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.paths import data_dir
@@ -137,12 +136,6 @@ def test_every_parameter_of_every_command_is_classified() -> None:
     }
     named = {key for key in NAMED if key[1] != "agent on a host"}
     assert found == named | set(UNNAMED)
-
-
-def write_config(text: str) -> None:
-    path = Path(os.environ["XDG_CONFIG_HOME"]) / "imessenger" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 def snapshot(tmux: Tmux) -> tuple[Any, ...]:

@@ -17,6 +17,7 @@ from support import (
     start_demo,
     stays,
     wait_for,
+    write_config,
 )
 
 from imessenger.actions.sessions import Sessions
@@ -202,10 +203,9 @@ def test_aider_s_hook_does_not_read_its_terminal(tmux: Tmux, tmp_path: Path) -> 
 # --- the reply command, pre-allowed by the profile -----------------------------------------
 
 
-def demo_that_asks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def demo_that_asks() -> None:
     """A user profile ``asker``: the demo agent without a pre-allowed reply command."""
-    config = tmp_path / "config.toml"
-    config.write_text(
+    write_config(
         "[agents.asker]\n"
         'command = ["{python}", "-m", "imessenger.demo.agent", "--startup-ms", "0"]\n'
         'record = "demo"\n'
@@ -218,7 +218,6 @@ def demo_that_asks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             if key.endswith("_patterns") or key == "marker_lines"
         )
     )
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
 
 
 def test_the_reply_command_runs_without_a_prompt_where_the_profile_allows_it(
@@ -234,10 +233,8 @@ def test_the_reply_command_runs_without_a_prompt_where_the_profile_allows_it(
     assert "wants to run a command" not in scrollback(tmux, "w1")  # it never asked
 
 
-def test_without_the_profiles_allowance_the_reply_command_asks_first(
-    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    demo_that_asks(tmp_path, monkeypatch)
+def test_without_the_profiles_allowance_the_reply_command_asks_first(tmux: Tmux) -> None:
+    demo_that_asks()
     store = Store.open()
     sessions = Sessions(tmux, store, load_config())
     try:
@@ -315,11 +312,7 @@ def test_the_console_script_answers_a_hook_without_click(tmux: Tmux) -> None:
 def test_an_agent_with_imessengers_mcp_server_is_ready_once_the_server_connected(
     tmux: Tmux, sessions: Sessions
 ) -> None:
-    from imessenger.adapters import paths
-
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("[send]\nready_timeout_ms = 1000\n", encoding="utf-8")
+    write_config("[send]\nready_timeout_ms = 1000\n")
     start_demo("w1")
     with Store.open() as store:
         # as if its profile registered the server (the demo agent runs none)

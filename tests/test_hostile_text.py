@@ -40,7 +40,15 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support import Terminal, python_cli, run_imessenger, run_isesh, start_demo, wait_for
+from support import (
+    Terminal,
+    demo_profile,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    start_demo,
+    wait_for,
+)
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.status_cache import running_pid
@@ -433,15 +441,7 @@ def test_an_error_quoting_what_an_agents_hook_said_shows_it_safely(
 ) -> None:
     # a profile that cannot read the demo agent's prompts: approve refuses, and its error
     # quotes what the agent's own hook said it asks about
-    import tomli_w
-
-    from imessenger.adapters import paths
-    from imessenger.core.config import load_config
-
-    profile = {**load_config().values["agents"]["demo"], "question_patterns": ["^never$"]}
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(tomli_w.dumps({"agents": {"blind": profile}}), encoding="utf-8")
+    demo_profile("blind", question_patterns=["^never$"])
     started = run_isesh("start", "w1", "--agent", "blind")
     assert started.exit_code == 0, started.output
     wait_for(lambda: "? for help" in AgentPane.of(tmux, "w1").look(), what="w1 idle")

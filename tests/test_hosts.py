@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 from remote_host import RemoteHost
-from support import python_cli, run_imessenger, run_isesh, start_demo, wait_for
+from support import python_cli, run_imessenger, run_isesh, start_demo, wait_for, write_config
 
-from imessenger.adapters import paths, ssh
+from imessenger.adapters import ssh
 from imessenger.adapters.store import MessageState, Store
 from imessenger.adapters.tmux import Tmux
 from imessenger.app.remote import action_of
@@ -43,9 +43,7 @@ def write_hosts(**hosts: Host) -> None:
             f"ssh_args = {json.dumps(list(host.ssh_args))}",
             f"command = {json.dumps(host.command)}",
         ]
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_config("\n".join(lines) + "\n")
 
 
 def closed_port() -> int:

@@ -18,10 +18,9 @@ import anyio.to_thread
 import pytest
 from mcp import Client
 from mcp.types import TextContent
-from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait_for
+from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait_for, write_config
 
 from imessenger.actions.sessions import Sessions
-from imessenger.adapters import paths
 from imessenger.adapters.store import Store, instance_of
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app import Api
@@ -31,12 +30,6 @@ from imessenger.interfaces.mcp.server import build_server
 
 EXIT_USAGE = UsageError.exit_code
 EXIT_REFUSED = PolicyRefused.exit_code
-
-
-def write_config(text: str) -> None:
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(text, encoding="utf-8")
 
 
 # --- names no session may take ----------------------------------------------------------------

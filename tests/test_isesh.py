@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import run_imessenger, run_isesh, start_demo, wait_for
+from support import run_imessenger, run_isesh, start_demo, wait_for, write_config
 
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
@@ -110,12 +110,8 @@ def test_exited_agent_shows_as_exited(tmux: Tmux) -> None:
     assert tmux.session_names() == []
 
 
-def test_stop_kills_an_agent_that_does_not_exit(
-    tmux: Tmux, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text("[stop]\ngrace_ms = 200\n")
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+def test_stop_kills_an_agent_that_does_not_exit(tmux: Tmux) -> None:
+    write_config("[stop]\ngrace_ms = 200\n")
     # Ignores ^C and ^D (the shell profile's way to ask); tmux's SIGHUP still ends it.
     stubborn = ["sh", "-c", "trap '' INT; exec sleep 60"]
     assert run_isesh("start", "w1", "--agent", "shell", "--", *stubborn).exit_code == 0
@@ -195,15 +191,11 @@ def test_python_dash_m_runs_imessenger() -> None:
     assert out.stdout.startswith("imessenger, version ")
 
 
-def test_profile_environment_reaches_the_agent(
-    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text('[agents.shell]\nenvironment = ["GREETING=hello world"]\n')
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+def test_profile_environment_reaches_the_agent(tmux: Tmux) -> None:
+    write_config('[agents.shell]\nenvironment = ["GREETING=hello world"]\n')
     assert run_isesh("start", "w1", "--agent", "shell", "--", "cat").exit_code == 0
     assert tmux.environment("w1", "GREETING") == "hello world"
-    config.write_text('[agents.shell]\nenvironment = ["no equals sign"]\n')
+    write_config('[agents.shell]\nenvironment = ["no equals sign"]\n')
     bad = run_isesh("start", "w2", "--agent", "shell", "--", "cat")
     assert bad.exit_code == 1
     assert "environment" in bad.stderr

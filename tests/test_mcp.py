@@ -36,6 +36,7 @@ from support import (
     run_isesh,
     start_demo,
     wait_for,
+    write_config,
 )
 
 from imessenger.actions.sessions import Sessions
@@ -127,12 +128,6 @@ async def late_replies(client: Client, message_id: str) -> list[dict[str, Any]]:
             return found
         await anyio.sleep(0.1)
     pytest.fail(f"no reply to message {message_id} reached the inbox")
-
-
-def write_config(text: str) -> None:
-    path = Path(os.environ["XDG_CONFIG_HOME"]) / "imessenger" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 # --- the tools and their schemas ---------------------------------------------------------

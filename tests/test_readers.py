@@ -16,11 +16,10 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp import Client
-from support import ask, python_cli, run_imessenger, start_demo, wait_for
+from support import ask, python_cli, run_imessenger, start_demo, wait_for, write_config
 from test_security import ShellAgent, imessenger
 
 from imessenger.actions.sessions import Sessions
-from imessenger.adapters import paths
 from imessenger.adapters.status_cache import read_status, running_pid
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app import Api
@@ -39,9 +38,7 @@ def isesh(*args: str) -> str:
 def agents(tmux: Tmux, sessions: Sessions, tmp_path: Path) -> dict[str, ShellAgent]:
     """Two shell agents, "reader" (granted ``readers``) and "evil" (no grant), and a demo
     session "victim" asking about SECRET."""
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text('[policy]\nreaders = ["reader"]\n', encoding="utf-8")
+    write_config('[policy]\nreaders = ["reader"]\n')
     found = {}
     for name in ("reader", "evil"):
         folder = tmp_path / name

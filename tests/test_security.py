@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait_for
+from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait_for, write_config
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import Store
@@ -253,11 +253,9 @@ def test_only_the_target_replies_to_a_message(
 
 
 def test_a_session_the_policy_names_may_approve(
-    tmux: Tmux, sessions: Sessions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmux: Tmux, sessions: Sessions, tmp_path: Path
 ) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text('[policy]\napprovers = ["coord*"]\n')
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+    write_config('[policy]\napprovers = ["coord*"]\n')
     folder = tmp_path / "coord"
     folder.mkdir()
     coordinator = ShellAgent(tmux, "coordinator", folder)

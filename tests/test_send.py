@@ -21,6 +21,7 @@ from support import (
     start_demo_in_shell,
     state_of,
     wait_for,
+    write_config,
 )
 
 from imessenger.adapters.store import MessageState, Store
@@ -476,13 +477,11 @@ def test_a_message_left_unsubmitted_in_the_input_box_is_submitted_from_there_onc
     assert screen.index("0000abcd") < screen.index(f"message {newest} from")
 
 
-def test_an_agent_too_slow_to_read_the_paste_is_waited_for(tmux: Tmux, isolated_home: Path) -> None:
+def test_an_agent_too_slow_to_read_the_paste_is_waited_for(tmux: Tmux) -> None:
     # The agent is stopped (as if starved of CPU) for longer than send waits to see a
     # message submitted. It has not read the paste, so "not delivered" would be wrong:
     # send waits while the terminal still holds the unread text.
-    config = isolated_home / ".config" / "imessenger" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("[send]\nsubmit_confirm_ms = 500\n")
+    write_config("[send]\nsubmit_confirm_ms = 500\n")
     agent = start_demo_in_shell(tmux, "w1")
     os.kill(agent, signal.SIGSTOP)
     try:

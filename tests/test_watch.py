@@ -19,6 +19,7 @@ import pytest
 from support import (
     answer_by_hand,
     delivered,
+    demo_profile,
     prompt_id,
     python_cli,
     run_imessenger,
@@ -26,10 +27,10 @@ from support import (
     scrollback,
     start_demo,
     wait_for,
+    write_config,
 )
 
 from imessenger.actions.sessions import Sessions
-from imessenger.adapters import paths
 from imessenger.adapters.status_cache import read_status, running_pid
 from imessenger.adapters.store import InboxEntry, InboxKind, MessageState, Store
 from imessenger.adapters.tmux import AgentPane, Tmux
@@ -87,10 +88,8 @@ def test_prompt_noticed_once_and_pending_message_delivered_once(
     tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
 ) -> None:
     events = tmp_path / "events.txt"
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
     command = f'echo "$IMESSENGER_EVENT $IMESSENGER_EVENT_SESSION" >> {events}'
-    config.write_text(f"[watch]\nnotify_command = '{command}'\n", encoding="utf-8")
+    write_config(f"[watch]\nnotify_command = '{command}'\n")
     start_demo("w1", idle=False)
     watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle in the status cache")
@@ -441,16 +440,6 @@ def hook_events(store: Store, tmux: Tmux, name: str) -> list[tuple[str, str, str
     return [(e.event, e.state, e.screen) for e in store.hook_events(tmux.label, name, limit=50)]
 
 
-def a_demo_profile(name: str, **changes: object) -> None:
-    """A user profile ``name``: the demo agent's, with ``changes``."""
-    import tomli_w
-
-    table = {**load_config().values["agents"]["demo"], **changes}
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(tomli_w.dumps({"agents": {name: table}}), encoding="utf-8")
-
-
 def test_the_prompt_notice_comes_from_the_hook_and_every_event_agrees_with_the_screen(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
@@ -484,7 +473,7 @@ def test_a_hook_that_says_asking_without_a_prompt_on_screen_is_noticed_and_no_ke
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
     # a profile that cannot read the demo agent's prompts (as after an agent's update)
-    a_demo_profile("blind", question_patterns=["^never matches$"])
+    demo_profile("blind", question_patterns=["^never matches$"])
     assert run_isesh("start", "w1", "--agent", "blind").exit_code == 0
     watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
@@ -506,7 +495,7 @@ def test_a_hook_that_says_asking_without_a_prompt_on_screen_is_noticed_and_no_ke
 def test_without_hooks_the_prompt_notice_comes_from_the_screen(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
-    a_demo_profile("plain", hooks="")
+    demo_profile("plain", hooks="")
     assert run_isesh("start", "w1", "--agent", "plain").exit_code == 0
     watcher()
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")

@@ -22,7 +22,15 @@ from typing import Any
 from click.testing import Result
 from fake_model import envelope_body
 from real_agents import Agent
-from support import message_with, python_cli, run_imessenger, start_demo, stays, wait_for
+from support import (
+    message_with,
+    python_cli,
+    run_imessenger,
+    start_demo,
+    stays,
+    wait_for,
+    write_config,
+)
 
 from imessenger.adapters.store import InboxEntry, InboxKind, MessageState, Store
 from imessenger.core.config import load_config
@@ -634,11 +642,7 @@ def approve_through_the_tools_needs_the_policy(agent: Agent, tool: Callable[[str
     """An agent's ``approve`` tool is not pre-allowed and is refused by the policy, naming
     the rule; for a session ``[policy] approvers`` lists, it is pre-allowed and answers
     another session's prompt."""
-    from imessenger.adapters import paths
-
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text('[policy]\napprovers = ["boss"]\n', encoding="utf-8")
+    write_config('[policy]\napprovers = ["boss"]\n')
     start_demo("worker-demo", folder=agent.workdir, idle=False)
     agent.start("coordinator")
     agent.start("boss")

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import (
+    demo_profile,
     echoes,
     message_with,
     python_cli,
@@ -348,22 +349,15 @@ def test_a_watcher_killed_while_it_delivers_leaves_each_message_delivered_once(
     assert record.state in TAKEN
 
 
-def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(
-    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(tmux: Tmux) -> None:
     # The agent runs a slow hook of its own when it takes a message (as Claude Code runs
     # its UserPromptSubmit hooks), drawing nothing meanwhile. A sender killed right
     # after its paste leaves a claim; the screen shows nothing of the message yet.
-    import tomli_w
-
     from imessenger.actions.delivery import Courier
 
-    demo = dict(load_config().values["agents"]["demo"])
-    demo["command"] = [*demo["command"], "--hook-command", "sleep 1.5", "--hook-sync"]
-    demo["hooks"] = ""  # the slow hook above is the only one
-    config = tmp_path / "config.toml"
-    config.write_text(tomli_w.dumps({"agents": {"slow": demo}}), encoding="utf-8")
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+    command = load_config().values["agents"]["demo"]["command"]
+    slow = [*command, "--hook-command", "sleep 1.5", "--hook-sync"]
+    demo_profile("slow", command=slow, hooks="")  # the slow hook above is the only one
     assert run_isesh("start", "w1", "--agent", "slow").exit_code == 0
     wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
     with Store.open() as store:
@@ -386,16 +380,6 @@ def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(
 
 
 # --- a killed sender, settled from what lasts ----------------------------------------------
-
-
-def demo_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **changes: object) -> None:
-    """Make the profile "plain": the demo agent's, with ``changes`` (no record, no hooks)."""
-    import tomli_w
-
-    demo = {**load_config().values["agents"]["demo"], **changes}
-    config = tmp_path / "config.toml"
-    config.write_text(tomli_w.dumps({"agents": {"plain": demo}}), encoding="utf-8")
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
 
 
 def left_by_a_killed_sender(tmux: Tmux, body: str, *, submitted: bool) -> str:
@@ -457,9 +441,9 @@ def test_a_killed_senders_message_gone_from_the_screen_is_settled_from_the_agent
 
 
 def test_a_killed_senders_message_nothing_accounts_for_is_unconfirmed_not_pasted_again(
-    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmux: Tmux,
 ) -> None:
-    demo_profile(tmp_path, monkeypatch, record="", hooks="")  # no record, no hook to ask
+    demo_profile("plain", record="", hooks="")  # no record, no hook to ask
     assert run_isesh("start", "w1", "--agent", "plain").exit_code == 0
     wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
     message_id = left_by_a_killed_sender(tmux, "NOREPLY taken, nothing says so", submitted=True)
