@@ -1,15 +1,18 @@
-"""Helpers the tests share: polling with a deadline, and running the command lines."""
+"""Helpers the tests share: polling with a deadline, running the command lines, starting
+the demo agent, and reading what tmux, the store and the watcher show."""
 
 from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from click.testing import CliRunner, Result
@@ -212,6 +215,47 @@ def echoes(tmux: Tmux, name: str, message_id: str) -> int:
     """How many times the demo agent in session ``name`` shows message ``message_id`` as
     submitted (its echo of the envelope's first line, in 5000 lines of scrollback)."""
     return scrollback(tmux, name, 5000).count(f"❯ [imessenger] message {message_id} from")
+
+
+def watched(server: str, name: str) -> dict[str, Any] | None:
+    """The watcher's view of session ``name`` on tmux server ``server`` (its label), from
+    its status cache; None while it does not follow it."""
+    from imessenger.adapters.status_cache import read_status
+
+    for entry in read_status(server).data.get("sessions", []):
+        if entry["name"] == name:
+            return dict(entry)
+    return None
+
+
+def watched_state(server: str, name: str) -> str | None:
+    """The state the watcher publishes for session ``name`` (None: not followed)."""
+    entry = watched(server, name)
+    return str(entry["state"]) if entry else None
+
+
+@dataclass
+class Watching:
+    """An ``imessenger watch -v`` process of the test (see the ``watcher`` fixture), and
+    its log."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+    server: str
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def said(self, level: str, words: str) -> int:
+        """How many lines of its log, at this level (WARNING, INFO, DEBUG), hold ``words``."""
+        return sum(f" {level} " in line and words in line for line in self.text().splitlines())
+
+    def entry(self, name: str) -> dict[str, Any] | None:
+        """Its view of a session, from its status cache (None: not followed)."""
+        return watched(self.server, name)
+
+    def state(self, name: str) -> str | None:
+        return watched_state(self.server, name)
 
 
 class Terminal:

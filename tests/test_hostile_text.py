@@ -42,6 +42,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from support import (
     Terminal,
+    Watching,
     demo_profile,
     python_cli,
     run_imessenger,
@@ -51,7 +52,6 @@ from support import (
 )
 
 from imessenger.actions.sessions import Sessions
-from imessenger.adapters.status_cache import running_pid
 from imessenger.adapters.store import Choice, InboxKind, Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app import Asking
@@ -389,22 +389,8 @@ def test_a_prompt_is_shown_with_its_invisible_characters_visible(
 # --- status, the watcher's log ---------------------------------------------------------------
 
 
-@pytest.fixture
-def watcher(tmux: Tmux, tmp_path: Path) -> Iterator[None]:
-    """``imessenger watch`` on its own process; terminated (by its pid) afterwards."""
-    log = tmp_path / "watch.log"
-    with open(log, "wb") as output:
-        proc = subprocess.Popen([*python_cli(), "watch"], stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: running_pid(tmux.label) == proc.pid, what="the watcher to start")
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(20)
-
-
 def test_status_json_and_its_follow_show_a_subject_with_escapes(
-    sessions: Sessions, tmux: Tmux, watcher: None
+    sessions: Sessions, tmux: Tmux, watching: Watching
 ) -> None:
     start_demo("w1")
     subject = asking(sessions, "w1", SUBJECT)
@@ -437,7 +423,7 @@ def test_the_watchers_log_on_a_terminal_shows_a_subject_safely(
 
 
 def test_an_error_quoting_what_an_agents_hook_said_shows_it_safely(
-    tmux: Tmux, watcher: None
+    tmux: Tmux, watching: Watching
 ) -> None:
     # a profile that cannot read the demo agent's prompts: approve refuses, and its error
     # quotes what the agent's own hook said it asks about

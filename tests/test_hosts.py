@@ -19,7 +19,15 @@ from pathlib import Path
 
 import pytest
 from remote_host import RemoteHost
-from support import python_cli, run_imessenger, run_isesh, start_demo, wait_for, write_config
+from support import (
+    Watching,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    start_demo,
+    wait_for,
+    write_config,
+)
 
 from imessenger.adapters import ssh
 from imessenger.adapters.store import MessageState, Store
@@ -350,27 +358,6 @@ def test_ssh_killed_mid_send_is_settled_there_and_never_sent_twice(
 # --- the watcher, the status line, the dashboard, the menu and the tools, over ssh ---------
 
 
-@pytest.fixture
-def local_watcher(tmux: Tmux, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``imessenger watch`` of this host, as its own process; stopped at the end."""
-    from imessenger.adapters.status_cache import running_pid
-
-    log = tmp_path / "watch.log"
-    with open(log, "wb") as output:
-        proc = subprocess.Popen(
-            [*python_cli(), "watch", "-v"], stdout=output, stderr=subprocess.STDOUT
-        )
-    wait_for(lambda: running_pid(tmux.label) == proc.pid, what="the watcher to start")
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    print(log.read_text(errors="replace"))
-
-
 def host_status(tmux: Tmux) -> dict[str, object]:
     from imessenger.adapters.status_cache import read_status
 
@@ -380,7 +367,7 @@ def host_status(tmux: Tmux) -> dict[str, object]:
 
 @pytest.mark.ssh
 def test_the_watcher_follows_a_host_and_the_status_line_counts_it(
-    tmux: Tmux, box: Host, remote_host: RemoteHost, local_watcher: subprocess.Popen[bytes]
+    tmux: Tmux, box: Host, remote_host: RemoteHost, watching: Watching
 ) -> None:
     from imessenger.adapters.status_cache import read_status
     from imessenger.app import Api
@@ -422,7 +409,7 @@ def test_an_agent_sees_no_prompt_of_a_session_on_a_host_it_may_not_read(
     tmux: Tmux,
     box: Host,
     remote_host: RemoteHost,
-    local_watcher: subprocess.Popen[bytes],
+    watching: Watching,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from imessenger.app import Api

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import Disk, Watching
+from harness import Disk
 from support import (
+    Watching,
     delivered,
     python_cli,
     run_imessenger,

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Watching
 from libtmux.server import Server
-from support import python_cli, start_demo, wait_for
+from support import Watching, python_cli, start_demo, wait_for
 
 from imessenger.adapters.tmux import Tmux
 
