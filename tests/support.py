@@ -3,13 +3,19 @@ the demo agent, and reading what tmux, the store and the watcher show."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import pty
 import shlex
+import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -286,3 +292,34 @@ class Terminal:
 
     def type(self, keys: bytes) -> None:
         os.write(self.fd, keys)
+
+
+@contextlib.contextmanager
+def attached(
+    tmux: Tmux, target: str, *, utf8: bool = False, size: tuple[int, int] | None = None
+) -> Iterator[Terminal]:
+    """A :class:`Terminal` attached to session ``target`` (``tmux -u`` with ``utf8``; of
+    ``size`` rows and columns, else the pseudo-terminal's own), once tmux lists it as a
+    client; ended (by its pid) at the end."""
+    argv = tmux.argv(*(["-u"] if utf8 else []), "attach-session", "-t", target)
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+    env["TERM"] = "xterm-256color"
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes tmux at once
+        if size is not None:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+        os.execve(argv[0], argv, env)
+    terminal = Terminal(fd)
+    reader = threading.Thread(target=terminal.drain, daemon=True)
+    reader.start()
+    try:
+        terminal.name = wait_for(
+            lambda: next((c.name for c in tmux.clients() if not c.control), None),
+            what="the terminal client",
+        )
+        yield terminal
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        os.close(fd)
+        reader.join(5)

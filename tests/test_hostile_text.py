@@ -22,16 +22,13 @@ is filled with it directly.
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import pty
 import re
 import select
 import signal
-import struct
 import subprocess
-import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -43,6 +40,7 @@ from hypothesis import strategies as st
 from support import (
     Terminal,
     Watching,
+    attached,
     demo_profile,
     python_cli,
     run_imessenger,
@@ -517,28 +515,9 @@ def test_the_dashboard_keeps_running_and_shows_a_reply_with_nul_and_escapes(
 def terminal(tmux: Tmux, tmp_path: Path) -> Iterator[Terminal]:
     """A terminal client (``tmux attach`` in a pseudo-terminal) on a session "main"."""
     tmux.new_session("main", tmp_path, ["sleep", "600"], environment={}, width=200, height=40)
-    argv = tmux.argv("-u", "attach-session", "-t", tmux.session_id("main"))
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-    env["TERM"] = "xterm-256color"
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child becomes tmux at once
-        # wide enough for a menu label that names a path in the test's folder
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 320, 0, 0))
-        os.execve(argv[0], argv, env)
-    terminal = Terminal(fd)
-    reader = threading.Thread(target=terminal.drain, daemon=True)
-    reader.start()
-    try:
-        terminal.name = wait_for(
-            lambda: next((c.name for c in tmux.clients() if not c.control), None),
-            what="the terminal client",
-        )
+    # wide enough for a menu label that names a path in the test's folder
+    with attached(tmux, tmux.session_id("main"), utf8=True, size=(40, 320)) as terminal:
         yield terminal
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-        os.close(fd)
-        reader.join(5)
 
 
 def test_the_menu_shows_a_hostile_subject_literally(

@@ -10,12 +10,9 @@ server).
 from __future__ import annotations
 
 import os
-import pty
 import shlex
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import pytest
 from support import (
     Terminal,
     answer_by_hand,
+    attached,
     prompt_id,
     python_cli,
     run_imessenger,
@@ -94,26 +92,8 @@ def ask(tmux: Tmux, name: str, directive: str) -> None:
 @pytest.fixture
 def terminal(server: Tmux) -> Iterator[Terminal]:
     """A terminal client attached to "main"; ended (by its pid) after the test."""
-    argv = server.argv("attach-session", "-t", "=main")
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-    env["TERM"] = "xterm-256color"
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child becomes tmux at once
-        os.execve(argv[0], argv, env)
-    terminal = Terminal(fd)
-    reader = threading.Thread(target=terminal.drain, daemon=True)
-    reader.start()
-    try:
-        terminal.name = wait_for(
-            lambda: next((c.name for c in server.clients() if not c.control), None),
-            what="the terminal client",
-        )
+    with attached(server, "=main") as terminal:
         yield terminal
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-        os.close(fd)
-        reader.join(5)
 
 
 # --- loading -------------------------------------------------------------------------------
