@@ -75,6 +75,13 @@ def python_cli(module: str = "imessenger") -> list[str]:
     return [sys.executable, "-m", module]
 
 
+def pane_environment() -> dict[str, str]:
+    """The test's environment for a program a tmux pane runs: its data and config folders
+    (IMESSENGER_*, XDG_*) and its HOME."""
+    found = {k: v for k, v in os.environ.items() if k.startswith(("IMESSENGER", "XDG"))}
+    return {**found, "HOME": os.environ["HOME"]}
+
+
 def write_config(text: str) -> Path:
     """Write the user's config file (``$IMESSENGER_CONFIG``, else the XDG one) and return
     its path."""

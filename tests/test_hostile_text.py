@@ -42,6 +42,7 @@ from support import (
     Watching,
     attached,
     demo_profile,
+    pane_environment,
     python_cli,
     run_imessenger,
     run_isesh,
@@ -187,12 +188,6 @@ def on_terminal(
     return (None if until is not None else code), out.decode("utf-8").replace("\r\n", "\n")
 
 
-def environment() -> dict[str, str]:
-    """The test's environment for a program a tmux pane runs."""
-    found = {k: v for k, v in os.environ.items() if k.startswith(("IMESSENGER", "XDG"))}
-    return {**found, "HOME": os.environ["HOME"]}
-
-
 def title(tmux: Tmux, name: str) -> str:
     [found] = tmux.run("display-message", "-p", "-t", tmux.pane(name).pane_id, "#{pane_title}")
     return found
@@ -209,7 +204,7 @@ def in_pane(tmux: Tmux, name: str, tmp_path: Path, *args: str) -> str:
     tmux.run("set-option", "-s", "set-clipboard", "on")
     before = set(buffers(tmux))
     tmux.new_session(
-        name, tmp_path, [*python_cli(), *args], environment=environment(), width=200, height=50
+        name, tmp_path, [*python_cli(), *args], environment=pane_environment(), width=200, height=50
     )
     wait_for(lambda: tmux.pane(name).dead, 60, what=f"{args} to end")
     assert set(buffers(tmux)) == before, "a paste buffer was set (OSC 52)"
@@ -486,7 +481,7 @@ def test_the_dashboard_keeps_running_and_shows_a_reply_with_nul_and_escapes(
         "dash",
         tmp_path,
         [*python_cli(), "dashboard"],
-        environment={**environment(), **size},
+        environment={**pane_environment(), **size},
         width=200,
         height=20,
     )

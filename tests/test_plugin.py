@@ -20,6 +20,7 @@ import pytest
 from support import (
     Terminal,
     answer_by_hand,
+    ask,
     attached,
     prompt_id,
     python_cli,
@@ -79,14 +80,6 @@ def tmux_env(tmux: Tmux) -> dict[str, str]:
     socket = tmux.socket_path()
     assert socket is not None
     return {**os.environ, "TMUX": f"{socket},1,0"}
-
-
-def ask(tmux: Tmux, name: str, directive: str) -> None:
-    assert run_imessenger("send", name, "--no-reply", f"{directive} BUSY[50]").exit_code == 0
-    wait_for(
-        lambda: "Do you want to proceed?" in AgentPane.of(tmux, name).look(),
-        what="a prompt",
-    )
 
 
 @pytest.fixture
@@ -174,11 +167,13 @@ def run_item(tmux: Tmux, command: str, tmp_path: Path) -> None:
     tmux.run("source-file", str(item))
 
 
-def test_each_menu_item_answers_its_session(server: Tmux, tmp_path: Path) -> None:
+def test_each_menu_item_answers_its_session(
+    server: Tmux, sessions: Sessions, tmp_path: Path
+) -> None:
     start_demo("w1", idle=False)
     start_demo("w2", idle=False)
-    ask(server, "w1", "ASK[touch one.txt]")
-    ask(server, "w2", "ASK2[rm two.txt]")
+    ask(sessions, "w1", "ASK[touch one.txt] BUSY[50]")
+    ask(sessions, "w2", "ASK2[rm two.txt] BUSY[50]")
     menu = menu_items()
     assert [item[:2] for item in menu["w1"]] == [
         ("Yes", "y"),
@@ -206,14 +201,14 @@ def test_a_menu_item_answers_only_the_prompt_the_menu_showed(
     server: Tmux, terminal: Terminal, sessions: Sessions, tmp_path: Path
 ) -> None:
     start_demo("w1", idle=False)
-    ask(server, "w1", "ASK[touch one.txt]")
+    ask(sessions, "w1", "ASK[touch one.txt] BUSY[50]")
     first = prompt_id("w1")
     menu = menu_items(terminal.name)
     for label, _, command in menu["w1"][:3]:
         assert f"--prompt {first}" in command, (label, command)
     # the prompt changes before an item is picked: answered in its pane, and another asks
     answer_by_hand(server, sessions, "w1", "3", "● Did not run touch one.txt")
-    ask(server, "w1", "ASK[touch two.txt]")
+    ask(sessions, "w1", "ASK[touch two.txt] BUSY[50]")
     before = AgentPane.of(server, "w1").look()
     run_item(server, menu["w1"][0][2], tmp_path)  # "Yes", as the menu showed it
     wait_for(lambda: terminal.shows(f"imessenger: the prompt {first} of"), what="the refusal")
@@ -233,9 +228,11 @@ def test_a_menu_item_answers_only_the_prompt_the_menu_showed(
     assert "● Ran touch one.txt" not in AgentPane.of(server, "w1").look(history=200)
 
 
-def test_menu_and_jump_on_a_terminal_client(server: Tmux, terminal: Terminal) -> None:
+def test_menu_and_jump_on_a_terminal_client(
+    server: Tmux, terminal: Terminal, sessions: Sessions
+) -> None:
     start_demo("w1", idle=False)
-    ask(server, "w1", "ASK[touch t.txt]")
+    ask(sessions, "w1", "ASK[touch t.txt] BUSY[50]")
     jumped = run_imessenger("jump", "-c", terminal.name)
     assert jumped.exit_code == 0, jumped.output
     assert jumped.stdout == "w1\n"
@@ -275,10 +272,10 @@ def test_send_popup_sends_a_multi_line_message(server: Tmux) -> None:
     assert (message.sender, message.body) == ("user", "first line\nsecond line")
 
 
-def test_inbox_popup_shows_the_inbox_and_who_is_asking(server: Tmux) -> None:
+def test_inbox_popup_shows_the_inbox_and_who_is_asking(server: Tmux, sessions: Sessions) -> None:
     load(server)
     start_demo("w1", idle=False)
-    ask(server, "w1", "ASK[touch i.txt]")
+    ask(sessions, "w1", "ASK[touch i.txt] BUSY[50]")
     with Store.open() as store:
         store.add_inbox("user", InboxKind.NOTICE, "a notice for you", "its body")
     script = PLUGIN.parent / "scripts" / "inbox.sh"

@@ -7,7 +7,6 @@ What it does is read back from the store and from its status cache.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -21,6 +20,7 @@ from support import (
     answer_by_hand,
     delivered,
     demo_profile,
+    pane_environment,
     prompt_id,
     python_cli,
     run_imessenger,
@@ -267,13 +267,11 @@ def test_dashboard_shows_sessions_and_approves_with_a_key(
     start_demo("w1", idle=False)
     watcher()
     wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
-    environment = {k: v for k, v in os.environ.items() if k.startswith(("IMESSENGER", "XDG"))}
-    environment["HOME"] = os.environ["HOME"]
     tmux.new_session(
         "dash",
         tmp_path,
         [*python_cli(), "dashboard"],
-        environment=environment,
+        environment=pane_environment(),
         width=100,
         height=20,
     )
