@@ -47,12 +47,17 @@ def wait_for(check: Callable[[], T | None], seconds: float = 10.0, what: str = "
 
 
 def stays(check: Callable[[], bool], seconds: float, what: str) -> None:
-    """Read ``check`` again and again for ``seconds``: it must hold every time."""
+    """Read ``check`` again and again for ``seconds``: it must hold every time.
+
+    It is how a test says that something does not happen (or happens only once) within a
+    while: never a fixed sleep and one look at the end.
+    """
     deadline = time.monotonic() + seconds
     reads = 0
     while time.monotonic() < deadline:
         assert check(), f"{what} stopped holding after {reads} reads"
         reads += 1
+        time.sleep(0.01)  # a cheap check would otherwise keep a CPU from what it watches
     assert reads > 1
 
 

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from support import (
     start_demo,
     start_demo_in_shell,
     state_of,
+    stays,
     wait_for,
     write_config,
 )
@@ -494,8 +494,11 @@ def test_an_agent_too_slow_to_read_the_paste_is_waited_for(tmux: Tmux) -> None:
             lambda: (AgentPane.of(tmux, "w1").unread_input() or 0) > 0,
             what="the unread paste",
         )
-        time.sleep(1.5)  # three times submit_confirm_ms
-        assert sender.poll() is None, "send gave up on an agent that had not read the paste"
+        stays(  # three times submit_confirm_ms
+            lambda: sender.poll() is None,
+            1.5,
+            what="send waiting for the agent that had not read the paste",
+        )
     finally:
         os.kill(agent, signal.SIGCONT)
     out, _ = sender.communicate(timeout=30)

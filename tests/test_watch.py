@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +19,7 @@ from support import (
     answer_by_hand,
     delivered,
     demo_profile,
+    echoes,
     pane_environment,
     prompt_id,
     python_cli,
@@ -27,6 +27,7 @@ from support import (
     run_isesh,
     scrollback,
     start_demo,
+    stays,
     wait_for,
     watched,
     watched_state,
@@ -397,9 +398,9 @@ def test_a_message_left_in_the_input_box_is_submitted_by_the_watcher_once(
         return record is not None and record.state is MessageState.DELIVERED
 
     wait_for(submitted, 20, what="the message submitted from the box")
-    time.sleep(0.5)  # a second paste would show by now
-    screen = AgentPane.of(tmux, "w1").look(history=1000)
-    assert screen.count("❯ [imessenger] message 0b0e1e57 from") == 1
+    wait_for(lambda: echoes(tmux, "w1", "0b0e1e57") >= 1, what="the message shown")
+    # a second paste would show within 0.5 s
+    stays(lambda: echoes(tmux, "w1", "0b0e1e57") == 1, 0.5, what="submitted once")
 
 
 # --- the agents' own hooks: the prompt notice comes from the hook, checked with the screen --

@@ -17,11 +17,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections.abc import Sequence
 
 import pytest
-from support import echoes, message_state, scrollback, start_demo_in_shell, wait_for
+from support import echoes, message_state, scrollback, start_demo_in_shell, stays, wait_for
 
 from imessenger.adapters.store import MessageState
 from imessenger.adapters.tmux import AgentPane, Tmux
@@ -90,8 +89,8 @@ def test_a_prompt_opened_between_the_look_and_the_key_is_left_untouched(
     assert delivery.message.id == sent.message.id
     assert delivery.outcome in TAKEN, delivery
     wait_for(lambda: echoes(tmux, "w1", sent.message.id) == 1, what="the message submitted")
-    time.sleep(0.5)  # a second paste or Enter would show by now
-    assert echoes(tmux, "w1", sent.message.id) == 1
+    # a second paste or Enter would show within 0.5 s
+    stays(lambda: echoes(tmux, "w1", sent.message.id) == 1, 0.5, what="submitted once")
     assert scrollback(tmux, "w1", 5000).count("Ran touch seam") == 1  # answered once, by approve
 
 
