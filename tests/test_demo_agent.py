@@ -344,6 +344,8 @@ def test_dropkey_loses_the_keys_of_the_prompt_s_first_moment(
     demo.paste(envelope("66666666", "ASK[touch k.txt] DROPKEY"))
     demo.wait(prompt_open, "the permission prompt")
     demo.keys("3")
+    # the pause is what this test exercises: "3" came in the prompt's first 150 ms, in
+    # which DROPKEY loses keys; "1" comes after them
     time.sleep(0.3)
     demo.keys("1")
     demo.wait_reply("66666666")
