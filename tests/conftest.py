@@ -116,6 +116,12 @@ def watching(watcher: Callable[[], Watching]) -> Watching:
     return watcher()
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """The event loop of the tests marked ``pytest.mark.anyio``."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def remote_host_session() -> Iterator[RemoteHost]:
     """The remote host of the whole session: made at first use, removed at the end."""

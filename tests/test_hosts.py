@@ -456,11 +456,6 @@ async def test_the_send_tool_reaches_a_session_on_a_host(
     assert result.structured_content["target"] == "box:w2"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.ssh
 def test_a_host_without_imessenger_says_what_to_install(
     tmux: Tmux, box: Host, remote_host: RemoteHost

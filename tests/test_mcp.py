@@ -56,11 +56,6 @@ MODES = ["auto", "legacy"]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @contextlib.asynccontextmanager
 async def connect(mode: str = "auto") -> AsyncIterator[Client]:
     """An SDK client connected in-process to a server for this process's caller."""
