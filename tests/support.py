@@ -75,6 +75,15 @@ def run_imessenger(*args: str, stdin: str | None = None) -> Result:
     return CliRunner().invoke(imessenger_cli, list(args), input=stdin, catch_exceptions=False)
 
 
+def inbox_json(*args: str) -> Any:
+    """``imessenger inbox --json ARGS``, which must succeed, as parsed from its JSON."""
+    import json
+
+    result = run_imessenger("inbox", "--json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
 def python_cli(module: str = "imessenger") -> list[str]:
     """The argv that runs a command line as its own process (``python -m imessenger``)."""
     return [sys.executable, "-m", module]

@@ -18,7 +18,16 @@ import anyio.to_thread
 import pytest
 from mcp import Client
 from mcp.types import TextContent
-from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait_for, write_config
+from support import (
+    ask,
+    inbox_json,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    start_demo,
+    wait_for,
+    write_config,
+)
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import Store, instance_of
@@ -124,9 +133,7 @@ def as_session(monkeypatch: pytest.MonkeyPatch, name: str | None) -> None:
 
 
 def inbox(*args: str) -> list[dict[str, object]]:
-    read = run_imessenger("inbox", "--json", "--peek", *args)
-    assert read.exit_code == 0, read.output
-    entries = json.loads(read.stdout)["entries"]
+    entries = inbox_json("--peek", *args)["entries"]
     assert isinstance(entries, list)
     return entries
 

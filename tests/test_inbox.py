@@ -7,18 +7,12 @@ import subprocess
 from typing import Any
 
 import pytest
-from support import ask, python_cli, run_imessenger, start_demo, wait_for
+from support import ask, inbox_json, python_cli, run_imessenger, start_demo, wait_for
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import InboxKind, Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.core.screen import State
-
-
-def inbox_json(*args: str) -> Any:
-    result = run_imessenger("inbox", "--json", *args)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def titles(data: Any) -> list[str]:

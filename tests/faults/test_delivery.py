@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from support import (
     demo_profile,
     echoes,
+    inbox_json,
     message_with,
     python_cli,
     run_imessenger,
@@ -73,8 +74,7 @@ def test_the_reply_of_a_killed_sender_reaches_its_inbox(tmux: Tmux, signum: int)
     sender.wait(10)
     assert sender.returncode != 0
     wait_for(lambda: f"<<IMSG-END {record.id}>>" in AgentPane.of(tmux, "w1").look(history=200))
-    inbox = run_imessenger("inbox", "--json")
-    entries = json.loads(inbox.stdout)["entries"]
+    entries = inbox_json()["entries"]
     assert [(e["kind"], e["message_id"]) for e in entries] == [("reply", record.id)]
     assert "answer me later" in entries[0]["body"]
 
@@ -90,7 +90,7 @@ def test_a_reply_given_with_the_command_after_the_sender_was_killed_reaches_its_
     monkeypatch.setenv("IMESSENGER_SESSION", "w1")  # as the agent would, from its pane
     assert run_imessenger("reply", record.id, "here it is").exit_code == 0
     monkeypatch.delenv("IMESSENGER_SESSION")
-    entries = json.loads(run_imessenger("inbox", "--json").stdout)["entries"]
+    entries = inbox_json()["entries"]
     assert [(e["kind"], e["body"]) for e in entries] == [("reply", "here it is")]
 
 
@@ -165,7 +165,7 @@ def test_a_pending_message_never_reaches_a_new_session_of_the_same_name(tmux: Tm
     record = message_with("for the old w1 only")
     assert record is not None
     assert record.state is MessageState.CANCELLED
-    entries = json.loads(run_imessenger("inbox", "--json").stdout)["entries"]
+    entries = inbox_json()["entries"]
     assert any(e["message_id"] == message_id and e["kind"] == "notice" for e in entries)
 
 
@@ -184,7 +184,7 @@ def test_a_stopped_sessions_pending_messages_are_cancelled_with_a_notice(tmux: T
     record = message_with("waits behind the prompt")
     assert record is not None
     assert record.state is MessageState.CANCELLED
-    entries = json.loads(run_imessenger("inbox", "--json").stdout)["entries"]
+    entries = inbox_json()["entries"]
     notices = [e for e in entries if e["message_id"] == message_id and e["kind"] == "notice"]
     assert len(notices) == 1
     assert "cancelled" in notices[0]["title"]
