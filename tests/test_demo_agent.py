@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import re
 import shlex
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 from libtmux.session import Session
+from support import demo_command
 
 from imessenger.core import envelope as envelopes
 from imessenger.demo.agent import Event, KeyReader, parse_directives, read_message, unescape
@@ -141,10 +141,11 @@ class Demo:
         self.tmux("send-keys", "-t", self.pane_id, "-l", text)
 
 
-def start_demo(session: Session, folder: Path, *args: str, wrapped: bool = False) -> Demo:
-    """Start the demo agent in a new window; ``wrapped`` runs it under a shell that reports
-    its exit status and whether the terminal settings came back."""
-    command = shlex.join([sys.executable, "-m", "imessenger.demo.agent", *args])
+def demo_in_window(session: Session, folder: Path, *args: str, wrapped: bool = False) -> Demo:
+    """Start the demo agent in a new window, on its own (not through isesh: the sessions of
+    imessenger start with support.start_demo); ``wrapped`` runs it under a shell that
+    reports its exit status and whether the terminal settings came back."""
+    command = shlex.join(demo_command(*args))
     if wrapped:
         script = folder / "wrapped.sh"
         script.write_text(
@@ -174,7 +175,7 @@ def start_demo(session: Session, folder: Path, *args: str, wrapped: bool = False
 
 def started(session: Session, folder: Path, *args: str) -> Demo:
     """Start a fast demo agent and wait until it is idle."""
-    demo = start_demo(session, folder, *FAST, *args)
+    demo = demo_in_window(session, folder, *FAST, *args)
     demo.wait_idle()
     return demo
 
@@ -183,7 +184,7 @@ def started(session: Session, folder: Path, *args: str) -> Demo:
 
 
 def test_startup_drops_enter_then_idle_input_edits(session: Session, tmp_path: Path) -> None:
-    demo = start_demo(session, tmp_path, "--startup-ms", "1500", "--busy-ms", "50")
+    demo = demo_in_window(session, tmp_path, "--startup-ms", "1500", "--busy-ms", "50")
     demo.wait(lambda lines: lines[-2:] == ["demo>", "  demo · starting…"], "the starting screen")
     demo.type("hellp")
     demo.keys("BSpace")
@@ -343,6 +344,8 @@ def test_dropkey_loses_the_keys_of_the_prompt_s_first_moment(
     demo.paste(envelope("66666666", "ASK[touch k.txt] DROPKEY"))
     demo.wait(prompt_open, "the permission prompt")
     demo.keys("3")
+    # the pause is what this test exercises: "3" came in the prompt's first 150 ms, in
+    # which DROPKEY loses keys; "1" comes after them
     time.sleep(0.3)
     demo.keys("1")
     demo.wait_reply("66666666")
@@ -440,7 +443,7 @@ def test_drawing_survives_a_narrow_pane(session: Session, tmp_path: Path) -> Non
     ],
 )
 def test_exit_restores_the_terminal(session: Session, tmp_path: Path, how: str) -> None:
-    demo = start_demo(session, tmp_path, *FAST, wrapped=True)
+    demo = demo_in_window(session, tmp_path, *FAST, wrapped=True)
     demo.wait_idle()
     if how == "/exit":
         demo.type("/exit")

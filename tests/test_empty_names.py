@@ -13,7 +13,6 @@ or the walk fails: so a name added later is tried too.
 from __future__ import annotations
 
 import inspect
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ import anyio
 import click
 import pytest
 from mcp import Client
-from support import run_imessenger, run_isesh, start_demo, wait_for
+from support import run_imessenger, run_isesh, start_demo, wait_for, write_config
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.paths import data_dir
@@ -140,12 +139,6 @@ def test_every_parameter_of_every_command_is_classified() -> None:
     assert found == named | set(UNNAMED)
 
 
-def write_config(text: str) -> None:
-    path = Path(os.environ["XDG_CONFIG_HOME"]) / "imessenger" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 def snapshot(tmux: Tmux) -> tuple[Any, ...]:
     """What a command could have done: the store's rows, the tmux sessions, w1's screen."""
     with sqlite3.connect(data_dir() / DB_FILENAME) as db:
@@ -160,7 +153,7 @@ def w1_with_a_pending_message(tmux: Tmux, sessions: Sessions) -> str:
     """Session w1 (the demo agent), a message pending for it that `deliver` would deliver
     now, and a host in the config; the message's id."""
     write_config(f'[hosts.{HOST}]\ndestination = "{HOST}.invalid"\n')
-    start_demo(sessions, "w1")
+    start_demo("w1")
     pane = AgentPane.of(tmux, "w1")
     pane.type("half typed")
     wait_for(lambda: "half typed" in pane.look(), what="the typed text")

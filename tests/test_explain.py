@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import ask, run_isesh, wait_for
-from support import start_demo as start
+from support import ask, run_isesh, start_demo, wait_for
 from test_screen import (
     CLAUDE_DIR,
     CODEX_DIR,
@@ -597,7 +596,7 @@ def test_the_renderer_examples() -> None:
 
 
 def test_isesh_explain_on_the_demo_agent(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     idle = run_isesh("explain", "w1")
     assert idle.exit_code == 0, idle.output
     lines = idle.stdout.splitlines()

@@ -19,9 +19,17 @@ from pathlib import Path
 
 import pytest
 from remote_host import RemoteHost
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import (
+    Watching,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    start_demo,
+    wait_for,
+    write_config,
+)
 
-from imessenger.adapters import paths, ssh
+from imessenger.adapters import ssh
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import Tmux
@@ -43,9 +51,7 @@ def write_hosts(**hosts: Host) -> None:
             f"ssh_args = {json.dumps(list(host.ssh_args))}",
             f"command = {json.dumps(host.command)}",
         ]
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_config("\n".join(lines) + "\n")
 
 
 def closed_port() -> int:
@@ -142,7 +148,7 @@ def test_another_protocol_is_refused_and_names_the_version_to_install() -> None:
 
 def test_a_host_that_is_down_is_named_and_the_others_still_answer(tmux: Tmux) -> None:
     write_hosts(dead=dead_host())
-    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    start_demo("w1", idle=False)
     listed = run_isesh("list")
     assert listed.exit_code == 1
     assert "w1" in listed.stdout  # this host's sessions are still listed
@@ -158,7 +164,7 @@ def test_an_agent_session_gets_no_more_on_a_host_than_here(
 ) -> None:
     # the host is down: a refusal that came from it would read "cannot reach host"
     write_hosts(dead=dead_host())
-    assert run_isesh("start", "coord", "--agent", "demo").exit_code == 0
+    start_demo("coord", idle=False)
     monkeypatch.setenv("IMESSENGER_SESSION", "coord")
     for args in (["approve", "dead:w1"], ["deny", "dead:w1"], ["inbox", "dead:w1"]):
         refused = run_imessenger(*args)
@@ -192,7 +198,7 @@ def remote_json(remote_host: RemoteHost, *args: str) -> object:
 def test_sessions_on_two_hosts_from_one_terminal(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    start_demo("w1", idle=False)
     started = run_isesh("start", "box:w2", "--agent", "demo")
     assert started.exit_code == 0, started.output
     assert 'started "box:w2" (demo)' in started.stdout
@@ -248,7 +254,7 @@ def waiting_on(host: str, name: str, about: str) -> str | None:
 def test_a_prompt_on_another_host_is_answered_by_its_id(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     assert run_imessenger("send", "--no-reply", "box:w2", "ASK[touch one.txt]").exit_code == 0
     first = wait_for(lambda: waiting_on("box", "w2", "touch one.txt"), what="the prompt there")
     shown = run_imessenger("inbox", "box:w2").stdout
@@ -280,7 +286,7 @@ def test_a_prompt_on_another_host_is_answered_by_its_id(
 def test_a_host_that_goes_down_is_named_and_comes_back(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     ssh.close(box)  # a shared connection outlives sshd's listener
     remote_host.stop_sshd()
     began = time.monotonic()
@@ -308,7 +314,7 @@ def ssh_child_of(pid: int) -> int:
 def test_ssh_killed_mid_send_is_settled_there_and_never_sent_twice(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
     sender = subprocess.Popen(
         [*python_cli(), "send", "box:w2", "BUSY[4000] the slow one"],
@@ -350,27 +356,6 @@ def test_ssh_killed_mid_send_is_settled_there_and_never_sent_twice(
 # --- the watcher, the status line, the dashboard, the menu and the tools, over ssh ---------
 
 
-@pytest.fixture
-def local_watcher(tmux: Tmux, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``imessenger watch`` of this host, as its own process; stopped at the end."""
-    from imessenger.adapters.status_cache import running_pid
-
-    log = tmp_path / "watch.log"
-    with open(log, "wb") as output:
-        proc = subprocess.Popen(
-            [*python_cli(), "watch", "-v"], stdout=output, stderr=subprocess.STDOUT
-        )
-    wait_for(lambda: running_pid(tmux.label) == proc.pid, what="the watcher to start")
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    print(log.read_text(errors="replace"))
-
-
 def host_status(tmux: Tmux) -> dict[str, object]:
     from imessenger.adapters.status_cache import read_status
 
@@ -380,12 +365,12 @@ def host_status(tmux: Tmux) -> dict[str, object]:
 
 @pytest.mark.ssh
 def test_the_watcher_follows_a_host_and_the_status_line_counts_it(
-    tmux: Tmux, box: Host, remote_host: RemoteHost, local_watcher: subprocess.Popen[bytes]
+    tmux: Tmux, box: Host, remote_host: RemoteHost, watching: Watching
 ) -> None:
     from imessenger.adapters.status_cache import read_status
     from imessenger.app.api import Api
 
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     # its stream started that host's watcher, which follows w2 there
     wait_for(lambda: host_status(tmux).get("watching") is True, what="the watcher there")
     asked = run_imessenger("send", "--no-reply", "box:w2", "ASK[touch granted.txt]")
@@ -422,13 +407,13 @@ def test_an_agent_sees_no_prompt_of_a_session_on_a_host_it_may_not_read(
     tmux: Tmux,
     box: Host,
     remote_host: RemoteHost,
-    local_watcher: subprocess.Popen[bytes],
+    watching: Watching,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from imessenger.app.api import Api
 
-    assert run_isesh("start", "coord", "--agent", "demo").exit_code == 0
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("coord", idle=False)
+    start_demo("box:w2", idle=False)
     wait_for(lambda: host_status(tmux).get("watching") is True, what="the watcher there")
     asked = run_imessenger("send", "--no-reply", "box:w2", "ASK[touch secret-plan.txt]")
     assert asked.exit_code == 0, asked.output
@@ -459,7 +444,7 @@ async def test_the_send_tool_reaches_a_session_on_a_host(
     from imessenger.app.api import Api
     from imessenger.interfaces.mcp.server import build_server
 
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
     async with Client(build_server(Api(tmux.socket_name))) as client:
         result = await client.call_tool("send", {"target": "box:w2", "message": "tools too"})
@@ -467,11 +452,6 @@ async def test_the_send_tool_reaches_a_session_on_a_host(
     assert result.structured_content is not None
     assert result.structured_content["reply"] == "tools too"
     assert result.structured_content["target"] == "box:w2"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.mark.ssh
@@ -511,7 +491,7 @@ def test_what_a_host_prints_of_an_agent_is_shown_safely_here(
 ) -> None:
     from test_hostile_text import ALL_NAMED, assert_shown_safely, escaped, on_terminal
 
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
     message = f"UNESCAPE {escaped(ALL_NAMED)}"
     # the command there prints to a pipe, exactly; here, to a terminal, made visible

@@ -18,10 +18,18 @@ import anyio.to_thread
 import pytest
 from mcp import Client
 from mcp.types import TextContent
-from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait_for
+from support import (
+    ask,
+    inbox_json,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    start_demo,
+    wait_for,
+    write_config,
+)
 
 from imessenger.actions.sessions import Sessions
-from imessenger.adapters import paths
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app.api import Api
@@ -32,12 +40,6 @@ from imessenger.interfaces.mcp.server import build_server
 
 EXIT_USAGE = UsageError.exit_code
 EXIT_REFUSED = PolicyRefused.exit_code
-
-
-def write_config(text: str) -> None:
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(text, encoding="utf-8")
 
 
 # --- names no session may take ----------------------------------------------------------------
@@ -132,9 +134,7 @@ def as_session(monkeypatch: pytest.MonkeyPatch, name: str | None) -> None:
 
 
 def inbox(*args: str) -> list[dict[str, object]]:
-    read = run_imessenger("inbox", "--json", "--peek", *args)
-    assert read.exit_code == 0, read.output
-    entries = json.loads(read.stdout)["entries"]
+    entries = inbox_json("--peek", *args)["entries"]
     assert isinstance(entries, list)
     return entries
 
@@ -156,7 +156,7 @@ def start_again(monkeypatch: pytest.MonkeyPatch, name: str, *command: str) -> No
 def w1_and_w2(tmux: Tmux, sessions: Sessions) -> None:
     """Agent session w1 (a plain program: it only sends here) and the demo agent w2."""
     assert run_isesh("start", "w1", "--agent", "shell", "--", "cat").exit_code == 0
-    start_demo(sessions, "w2")
+    start_demo("w2")
 
 
 def test_a_late_reply_to_a_session_stopped_since_goes_to_the_person(

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import imessenger
+from imessenger.adapters import paths
 from imessenger.adapters import store as store_module
 from imessenger.adapters.store import (
     DB_FILENAME,
@@ -44,18 +45,12 @@ from imessenger.core.values import (
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point IMESSENGER_HOME at a data directory that does not exist yet."""
-    data = tmp_path / "imessenger-home"
-    monkeypatch.setenv("IMESSENGER_HOME", str(data))
-    return data
+def home() -> Path:
+    """The test's data directory (IMESSENGER_HOME, see conftest.py): it does not exist yet.
 
-
-@pytest.fixture
-def store(home: Path) -> Iterator[Store]:
-    """A store at the default location inside ``home``."""
-    with Store.open() as opened:
-        yield opened
+    The ``store`` fixture (conftest.py) is the store at the default location inside it.
+    """
+    return paths.data_dir()
 
 
 def mode_of(path: Path) -> int:

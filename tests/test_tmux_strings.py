@@ -12,16 +12,11 @@ is drawn) and that MARKER was never made.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import secrets
 import shlex
-import signal
-import struct
 import sys
 import tempfile
-import termios
 import threading
 from collections.abc import Iterator
 from itertools import count
@@ -30,7 +25,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from support import Terminal, wait_for
+from support import Terminal, attached, wait_for
 
 from imessenger.adapters.tmux import (
     AgentPane,
@@ -340,28 +335,9 @@ def test_a_name_that_is_not_there_is_not_looked_for_by_prefix(tmux: Tmux) -> Non
 def terminal(tmux: Tmux) -> Iterator[Terminal]:
     """A terminal client attached to session "main"; ended (by its pid) after the test."""
     sleeper(tmux, "main")
-    argv = tmux.argv("-u", "attach-session", "-t", tmux.session_id("main"))  # -u: UTF-8
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-    env["TERM"] = "xterm-256color"
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child becomes tmux at once
-        # wide enough for the longest hostile text twice over
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 320, 0, 0))
-        os.execve(argv[0], argv, env)
-    terminal = Terminal(fd)
-    reader = threading.Thread(target=terminal.drain, daemon=True)
-    reader.start()
-    try:
-        terminal.name = wait_for(
-            lambda: next((c.name for c in tmux.clients() if not c.control), None),
-            what="the terminal client",
-        )
+    # wide enough for the longest hostile text twice over
+    with attached(tmux, tmux.session_id("main"), utf8=True, size=(40, 320)) as terminal:
         yield terminal
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-        os.close(fd)
-        reader.join(5)
 
 
 @pytest.mark.parametrize("key", IDS)

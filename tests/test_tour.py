@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from libtmux.server import Server
-from support import python_cli, run_imessenger, run_isesh
+from support import python_cli, run_imessenger, run_isesh, write_config
 
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import Tmux
@@ -158,12 +158,8 @@ def test_leaves_a_server_with_other_sessions_alone(
     assert Tmux(socket).session_names() == [name]
 
 
-def test_a_failing_step_still_removes_the_server(
-    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text('[agents.demo]\ncommand = ["{python}", "-c", "pass"]\n', encoding="utf-8")
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+def test_a_failing_step_still_removes_the_server(server: Server) -> None:
+    write_config('[agents.demo]\ncommand = ["{python}", "-c", "pass"]\n')
     socket = socket_of(server)
     result = run_imessenger("-L", socket, "demo")
     assert result.exit_code == 1

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
@@ -15,12 +12,6 @@ from imessenger.core.screen import Screen, State
 from imessenger.core.values import HookEventRecord, SessionRecord
 from imessenger.watcher.following import Followed
 from imessenger.watcher.hook_checks import HookWatch
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open() as opened:
-        yield opened
 
 
 def followed(state: State) -> Followed:
