@@ -42,10 +42,8 @@ from imessenger.actions.approval import (
     choose_option,
 )
 from imessenger.actions.sessions import Sessions
-from imessenger.adapters.caller import Caller
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.tmux import AgentPane, Tmux
-from imessenger.app.access import access_for
 from imessenger.core.answers import BadChoice, parse_choice
 from imessenger.core.errors import NoSuchSession
 from imessenger.core.profiles import Profile, load_profiles
@@ -264,8 +262,7 @@ def test_a_prompt_just_drawn_gets_a_moment_before_its_key(tmux: Tmux, sessions: 
     # DROPKEY: the prompt loses the keys of its first 150 ms; approve comes at once
     start_demo("w1")
     ask(sessions, "w1", "ASK[touch k.txt] DROPKEY")
-    tester = access_for(sessions.tmux, sessions.store, sessions.config, Caller.user("tester"))
-    approval = answer(sessions, "w1", Choice.YES_ONCE, access=tester)
+    approval = answer(sessions, "w1", Choice.YES_ONCE, who="tester")
     assert approval.closed
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle after the answer")
     assert scrollback(tmux, "w1", 200).count("● Ran touch k.txt") == 1
@@ -277,7 +274,7 @@ def test_a_prompt_just_drawn_gets_a_moment_before_its_key(tmux: Tmux, sessions: 
 def test_a_taken_key_is_not_pressed_again(tmux: Tmux, sessions: Sessions) -> None:
     start_demo("w1")
     ask(sessions, "w1", "ASK[touch t.txt] BUSY[50]")
-    approval = answer(sessions, "w1", Choice.YES_ONCE)
+    approval = answer(sessions, "w1", Choice.YES_ONCE, who="user")
     assert approval.closed
     wait_for(lambda: shows(tmux, "w1", "● Ran touch t.txt"), what="ran")
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
@@ -289,7 +286,7 @@ def test_an_agent_slow_to_take_the_key_gets_one_key(tmux: Tmux, sessions: Sessio
     # a loaded machine; a second key would have gone into its input box
     start_demo("w1")
     ask(sessions, "w1", "ASK[touch s.txt] SLOWKEY[1200]")
-    approval = answer(sessions, "w1", Choice.YES_ONCE)
+    approval = answer(sessions, "w1", Choice.YES_ONCE, who="user")
     assert approval.closed
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
     stays(lambda: sessions.view("w1").screen.input_text == "", 0.5, "an empty input box")
@@ -309,7 +306,7 @@ def test_an_agent_that_has_not_read_the_key_is_waited_for(
     waking = threading.Timer(1.5, os.kill, (agent, signal.SIGCONT))
     waking.start()
     try:
-        approval = answer(sessions, "w1", Choice.YES_ONCE)
+        approval = answer(sessions, "w1", Choice.YES_ONCE, who="user")
     finally:
         waking.join()
         os.kill(agent, signal.SIGCONT)
@@ -555,7 +552,7 @@ def test_refusals_for_missing_and_exited_sessions(tmux: Tmux, sessions: Sessions
     assert missing.exit_code == 1
     assert 'no session named "nosuch"; running sessions: w1' in missing.stderr
     with pytest.raises(NoSuchSession):
-        answer(sessions, "nosuch", Choice.NO)
+        answer(sessions, "nosuch", Choice.NO, who="user")
     assert run_imessenger("send", "w1", "EXIT", "--no-reply").exit_code == 0
     wait_for(lambda: tmux.pane("w1").dead, what="the demo agent exited")
     exited = run_imessenger("deny", "w1")

@@ -486,7 +486,7 @@ async def test_approve_with_a_stale_prompt_id_presses_nothing(
         ("deny", {"session": "", "prompt_id": "0123456789"}, "session name '' must not be empty"),
         ("approve", {"session": "w1"}, "prompt_id\n  Field required"),
         ("deny", {"session": "w1", "prompt_id": "$(touch x)"}, "PROMPT must be the id of a"),
-        ("inbox", {"session": "a:b"}, "session name 'a:b' contains ':'"),
+        ("inbox", {"session": "a:b"}, 'no host "a" in the config'),
         ("reply", {"message_id": "deadbeef", "text": "hi"}, 'no message with id "deadbeef"'),
         ("nonesuch", {}, "Unknown tool: nonesuch"),
     ],

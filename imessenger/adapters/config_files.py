@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from imessenger.adapters import paths
-from imessenger.core.config import DEFAULT_FILES, FALLBACK_PROFILE, GENERAL_FILE, Config, build_config, dotted_key, merge_defaults, parse_toml
+from imessenger.core.config import (
+    DEFAULT_FILES,
+    FALLBACK_PROFILE,
+    GENERAL_FILE,
+    Config,
+    build_config,
+    dotted_key,
+    merge_defaults,
+    parse_toml,
+)
 from imessenger.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)

@@ -138,10 +138,6 @@ class Api:
         """The host ``target`` names (None: this one) and the name there; checks both."""
         from imessenger.core.targets import host_of, split_target
 
-        if not target.strip():
-            raise EmptyArgument(
-                f"the {what} is empty: give one (a session's name, or HOST:SESSION)"
-            )
         host = host_of(target, self.hosts, what)
         if host is None:
             return None, check_name(target, what)
@@ -216,6 +212,8 @@ class Api:
         """The sessions isesh started (with ``include_all``, every session) here and on every
         host (``only``: on that host, or "local"); an agent sees the prompt of a session
         only where it may (:meth:`sees_prompt`)."""
+        if only is not None and not only.strip():
+            raise EmptyArgument('the host is empty: give a host of the config, or "local"')
         if only is not None and only != "local" and only not in self.hosts:
             known = ", ".join(["local", *sorted(self.hosts)])
             raise UsageError(f'no host "{only}" in the config: use one of {known}')
@@ -456,14 +454,14 @@ class Api:
         there, unreachable = self._every_host(lambda remote: remote.waiting())
         return Waiting([*found, *(p for prompts in there for p in prompts)], unreachable)
 
-    def prompt_of(self, session: Session) -> PromptView | None:
-        """The prompt ``session`` (as :meth:`view` gave it) shows; None when none."""
-        if session.host is not None:
-            found = self._remote(self.hosts[session.host]).inbox(session.name.split(":", 1)[1])
+    def prompt_of(self, shown: Session) -> PromptView | None:
+        """The prompt a session (as :meth:`view` gave it) shows; None when none."""
+        if shown.host is not None:
+            found = self._remote(self.hosts[shown.host]).inbox(shown.name.split(":", 1)[1])
             return found.prompt
-        if not self.sees_prompt(session.name):
+        if not self.sees_prompt(shown.name):
             return None
-        return self.here.prompt_of(self.here.sessions.view(session.name))
+        return self.here.prompt_of(self.here.sessions.view(shown.name))
 
     def answer(self, session: str, choice: Choice, prompt: str | None = None) -> Approval:
         """Answer ``session``'s prompt with the option that means ``choice``; record it.

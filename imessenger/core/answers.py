@@ -70,7 +70,11 @@ class BadPromptId(ImessengerError):
 
 
 def parse_choice(text: str | None) -> Choice:
-    """Return the answer that CHOICE ("1", "2" or None for "1") stands for; BadChoice else."""
+    """Return the answer that CHOICE ("1", "2" or None for "1") stands for; BadChoice else.
+
+    >>> parse_choice("2"), describe(parse_choice(None))
+    (<Choice.YES_ALWAYS: 'yes-always'>, 'yes, this once')
+    """
     if text is None:
         return Choice.YES_ONCE
     choice = CHOICES.get(text.strip())

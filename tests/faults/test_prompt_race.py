@@ -39,9 +39,7 @@ def busy_asking_later(api: Api, command: str) -> None:
     """Give the agent a message it works on until SIGUSR1, then asks about ``command``."""
     first = api.send("w1", f"BUSY[600000] ASK[{command}] NOREPLY", wait=False)
     assert first.outcome in TAKEN, first
-    wait_for(
-        lambda: "esc to interrupt" in scrollback(Tmux(api.socket_name), "w1", 0), what="busy"
-    )
+    wait_for(lambda: "esc to interrupt" in scrollback(Tmux(api.socket_name), "w1", 0), what="busy")
 
 
 def idle_again(tmux: Tmux) -> None:
