@@ -181,7 +181,6 @@ def hook_latencies(sessions: Any, store: Any, rounds: int) -> tuple[list[float],
     from imessenger.core.screen import State
     from imessenger.core.values import Choice, InboxKind
 
-    server = sessions.tmux.label
     from_hook, from_send = [], []
     for n in range(rounds):
         command = f"touch hooked-{n}"
@@ -198,9 +197,9 @@ def hook_latencies(sessions: Any, store: Any, rounds: int) -> tuple[list[float],
             if time.monotonic() > deadline:
                 raise SystemExit(f"no notice for {command}")
             time.sleep(0.002)
-            prompts = [e for e in store.read_inbox("user", peek=True) if e.kind == InboxKind.PROMPT]
+            prompts = [e for e in store.inbox.read("user", peek=True) if e.kind == InboxKind.PROMPT]
             entry = next((e for e in prompts if e.title == title), None)
-        events = store.hook_events(server, "hooked", limit=20)
+        events = store.hook_events.recent("hooked", limit=20)
         [event] = [e for e in events if e.detail == command]
         from_hook.append((entry.created_at - event.at) * 1000)
         from_send.append((entry.created_at - sent) * 1000)
@@ -219,14 +218,14 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[b
     from imessenger.core.values import InboxKind
 
     config = load_config()
-    demo = Sessions(Tmux(socket), Store.open(), config).profiles["demo"]
+    tmux = Tmux(socket)
+    demo = Sessions(tmux, Store.open(server=tmux.label), config).profiles["demo"]
     idle_text = IDLE_SCREEN.split("\x1b[2J")[1].replace("\r", "")
     prompt_text = PROMPT_SCREEN.format(n=1).split("\x1b[2J")[1].replace("\r", "")
     assert classify(idle_text, demo.grammar).state is State.IDLE
     assert classify(prompt_text, demo.grammar).state is State.ASKING
 
-    store = Store.open()
-    tmux = Tmux(socket)
+    store = Store.open(server=tmux.label)
     sessions = Sessions(tmux, store, config)
     print(f"starting {args.sessions} demo agents ...", file=sys.stderr)
     for index in range(args.sessions):
@@ -285,7 +284,7 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[b
                 entry = next(
                     (
                         e
-                        for e in store.read_inbox("user", peek=True)
+                        for e in store.inbox.read("user", peek=True)
                         if e.kind == InboxKind.PROMPT and e.title == title
                     ),
                     None,

@@ -5,10 +5,10 @@ temporary folder, and without the caller's tmux variables, so no test reads
 or writes the developer's data or talks to their tmux server. Tests that
 need tmux take libtmux's ``server`` fixture (a private socket per test,
 killed afterwards) through the ``tmux`` fixture here; ``store`` is the store of the
-test's data folder, ``sessions`` the sessions of its tmux server; ``watcher`` starts
-``imessenger watch`` processes (``watching``: one, for the whole test). Tests that need a
-remote host take ``remote_host``: a second local user behind a real sshd
-on 127.0.0.1, made once per session (remote_host.py), as new for each test.
+test's data folder, opened for that server, ``sessions`` the sessions of the server;
+``watcher`` starts ``imessenger watch`` processes (``watching``: one, for the whole
+test). Tests that need a remote host take ``remote_host``: a second local user behind a
+real sshd on 127.0.0.1, made once per session (remote_host.py), as new for each test.
 """
 
 from __future__ import annotations
@@ -66,9 +66,10 @@ def tmux(server: Server, monkeypatch: pytest.MonkeyPatch) -> Tmux:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    """The store of the test's data folder (IMESSENGER_HOME), closed after the test."""
-    with Store.open() as opened:
+def store(tmux: Tmux) -> Iterator[Store]:
+    """The store of the test's data folder (IMESSENGER_HOME), opened for the test's tmux
+    server, closed after the test."""
+    with Store.open(server=tmux.label) as opened:
         yield opened
 
 

@@ -130,26 +130,42 @@ def state_of(tmux: Tmux, name: str) -> State:
     from imessenger.adapters.config_files import load_config
     from imessenger.adapters.store import Store
 
-    with Store.open() as store:
+    with Store.open(server=tmux.label) as store:
         return Sessions(tmux, store, load_config()).view(name).state
+
+
+def open_store() -> Store:
+    """The store of the test's data folder, opened for the tmux server the environment
+    names (the ``tmux`` fixture's, which the command lines find the same way)."""
+    from imessenger.adapters.store import Store
+    from imessenger.adapters.tmux import Tmux
+
+    return Store.open(server=Tmux.from_environment().label)
 
 
 def message_state(message_id: str) -> MessageState:
     """The state the store gives message ``message_id`` now (it must exist)."""
-    from imessenger.adapters.store import Store
-
-    with Store.open() as store:
-        record = store.get_message(message_id)
+    with open_store() as store:
+        record = store.messages.get(message_id)
     assert record is not None, f"no message {message_id} in the store"
     return record.state
 
 
 def message_with(text: str) -> MessageRecord | None:
-    """The newest message whose body holds ``text``, if any."""
-    from imessenger.adapters.store import Store
+    """The newest message whose body holds ``text``, if any (sent on the tmux server the
+    environment names)."""
+    with open_store() as store:
+        return next((m for m in store.messages.latest(limit=None) if text in m.body), None)
 
-    with Store.open() as store:
-        return next((m for m in store.list_messages(limit=None) if text in m.body), None)
+
+def ids_on_any_server(store: Store, table: str) -> list[object]:
+    """The id of every row of ``table`` ("messages", "approvals") in the store's file,
+    whatever tmux server it was recorded on (the store lists those of the server it was
+    opened for): for a test that nothing was recorded at all."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(store.path)) as conn:
+        return [row[0] for row in conn.execute(f"SELECT id FROM {table} ORDER BY id")]
 
 
 def start_demo(
@@ -229,7 +245,7 @@ def delivered(store: Store, message_id: str) -> bool:
     """True once the message was submitted to its target (or even answered)."""
     from imessenger.core.values import MessageState
 
-    message = store.get_message(message_id)
+    message = store.messages.get(message_id)
     done = (MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED)
     return message is not None and message.state in done
 

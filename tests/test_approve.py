@@ -18,6 +18,7 @@ import pytest
 from support import (
     answer_by_hand,
     ask,
+    ids_on_any_server,
     prompt_id,
     python_cli,
     run_imessenger,
@@ -190,7 +191,7 @@ def test_approve_three_option_prompt_once(tmux: Tmux, sessions: Sessions) -> Non
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith('approved "w1": touch x.txt -- yes, this once (pressed 1: ')
     wait_for(lambda: shows(tmux, "w1", "● Ran touch x.txt"), what="the command ran")
-    [record] = sessions.store.list_approvals("w1")
+    [record] = sessions.store.approvals.latest("w1")
     assert (record.actor, record.server, record.choice) == ("user", tmux.label, Choice.YES_ONCE)
     assert (record.option_label, record.key, record.closed) == ("Yes", "1", True)
     assert record.subject == "touch x.txt"
@@ -203,7 +204,7 @@ def test_approve_2_is_yes_and_dont_ask_again(tmux: Tmux, sessions: Sessions) -> 
     result = run_imessenger("approve", "w1", "2")
     assert result.exit_code == 0, result.output
     assert "yes, and don't ask again" in result.stdout
-    [record] = sessions.store.list_approvals("w1")
+    [record] = sessions.store.approvals.latest("w1")
     assert (record.key, record.choice) == ("2", Choice.YES_ALWAYS)
     assert record.option_label == "Yes, and don't ask again for: touch"
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle again")
@@ -221,14 +222,14 @@ def test_two_option_prompt_refuses_2_and_sends_nothing(tmux: Tmux, sessions: Ses
     assert "nothing was pressed" in result.stderr
     assert "imessenger deny w1" in result.stderr
     assert scrollback(tmux, "w1", 200) == before
-    assert sessions.store.list_approvals() == []
+    assert ids_on_any_server(sessions.store, "approvals") == []
     # ... while deny picks its "2", which means No there
     denied = run_imessenger("deny", "w1")
     assert denied.exit_code == 0, denied.output
     assert denied.stdout.startswith('denied "w1": rm y.txt -- no (pressed 2: "No")')
     wait_for(lambda: shows(tmux, "w1", "● Did not run rm y.txt"), what="the command refused")
     assert not shows(tmux, "w1", "● Ran rm y.txt")
-    [record] = sessions.store.list_approvals("w1")
+    [record] = sessions.store.approvals.latest("w1")
     assert (record.choice, record.key, record.closed) == (Choice.NO, "2", True)
 
 
@@ -238,7 +239,7 @@ def test_deny_three_option_prompt(tmux: Tmux, sessions: Sessions) -> None:
     result = run_imessenger("deny", "w1")
     assert result.exit_code == 0, result.output
     wait_for(lambda: shows(tmux, "w1", "● Did not run touch z.txt"), what="not run")
-    [record] = sessions.store.list_approvals("w1")
+    [record] = sessions.store.approvals.latest("w1")
     assert (record.choice, record.key, record.option_label) == (Choice.NO, "3", "No")
 
 
@@ -255,7 +256,7 @@ def test_approve_with_nothing_asking_leaves_the_input_box_alone(
         assert '"w1" is not asking for permission (its screen reads idle)' in result.stderr
     assert scrollback(tmux, "w1", 200) == before
     assert sessions.view("w1").screen.input_text == "half typed"
-    assert sessions.store.list_approvals() == []
+    assert ids_on_any_server(sessions.store, "approvals") == []
 
 
 def test_a_prompt_just_drawn_gets_a_moment_before_its_key(tmux: Tmux, sessions: Sessions) -> None:
@@ -267,7 +268,7 @@ def test_a_prompt_just_drawn_gets_a_moment_before_its_key(tmux: Tmux, sessions: 
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle after the answer")
     assert scrollback(tmux, "w1", 200).count("● Ran touch k.txt") == 1
     assert sessions.view("w1").screen.input_text == ""  # no stray key in the input box
-    [record] = sessions.store.list_approvals("w1")
+    [record] = sessions.store.approvals.latest("w1")
     assert (record.actor, record.closed, record.key) == ("tester", True, "1")
 
 
@@ -336,7 +337,7 @@ def test_a_prompt_that_never_closes_gets_one_key(
     assert result.exit_code == 1
     assert 'pressed 1 in "stuck" but its prompt is still open' in result.stderr
     assert (tmp_path / "keys.log").read_text() == "1"  # one key, never a second
-    [record] = sessions.store.list_approvals("stuck")
+    [record] = sessions.store.approvals.latest("stuck")
     assert (record.closed, record.key, record.subject) == (False, "1", "touch x.txt")
 
 
@@ -352,7 +353,7 @@ def test_approve_all_answers_every_asking_session(tmux: Tmux, sessions: Sessions
     for name in ("a1", "a2", "a3"):
         assert f'approved "{name}": touch {name}.txt' in result.stdout
         wait_for(lambda n=name: shows(tmux, n, f"● Ran touch {n}.txt"), what=f"{name} ran")
-    assert sorted(r.session for r in sessions.store.list_approvals()) == ["a1", "a2", "a3"]
+    assert sorted(r.session for r in sessions.store.approvals.latest()) == ["a1", "a2", "a3"]
     again = run_imessenger("approve", "--all")
     assert again.exit_code == 0
     assert "no session is asking" in again.stderr
@@ -370,7 +371,7 @@ def test_approve_all_2_reports_the_prompt_that_has_no_such_option(
     assert "answered 1 of 2 asking session(s), 1 not answered (b2)" in result.stdout
     assert '"b2" not answered' in result.stderr
     assert sessions.view("b2").state is State.ASKING
-    assert [r.session for r in sessions.store.list_approvals()] == ["b1"]
+    assert [r.session for r in sessions.store.approvals.latest()] == ["b1"]
 
 
 def test_pending_messages_are_delivered_once_the_prompt_closed(
@@ -382,7 +383,7 @@ def test_pending_messages_are_delivered_once_the_prompt_closed(
     assert waiting.exit_code == 3, waiting.output  # pending: never pasted into a prompt
     result = run_imessenger("approve", "w1")
     assert result.exit_code == 0, result.output
-    [message] = [m for m in sessions.store.list_messages(session="w1") if "LINES" in m.body]
+    [message] = [m for m in sessions.store.messages.latest(session="w1") if "LINES" in m.body]
     assert message.state in (MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED)
     # each waiting message's own outcome, not a count
     assert f'waiting message {message.id} to "w1": ' in result.stderr
@@ -419,7 +420,7 @@ def test_two_approvers_of_one_prompt_answer_it_once(tmux: Tmux, sessions: Sessio
         wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
         assert scrollback(tmux, "w1", 200).count(f"● Ran touch r{round_}.txt") == 1
         assert sessions.view("w1").screen.input_text == ""
-        assert len(sessions.store.list_approvals("w1")) == round_ + 1
+        assert len(sessions.store.approvals.latest("w1")) == round_ + 1
 
 
 def test_two_approvers_without_ids_answer_the_prompt_they_saw_once(
@@ -438,7 +439,7 @@ def test_two_approvers_without_ids_answer_the_prompt_they_saw_once(
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
     assert scrollback(tmux, "w1", 200).count("● Ran touch s.txt") == 1
     assert sessions.view("w1").screen.input_text == ""
-    assert len(sessions.store.list_approvals("w1")) == 1
+    assert len(sessions.store.approvals.latest("w1")) == 1
 
 
 def test_a_stale_prompt_id_presses_nothing(tmux: Tmux, sessions: Sessions) -> None:
@@ -456,7 +457,7 @@ def test_a_stale_prompt_id_presses_nothing(tmux: Tmux, sessions: Sessions) -> No
         assert ": touch two.txt); nothing was pressed" in result.stderr
     assert scrollback(tmux, "w1", 200) == before
     assert sessions.view("w1").state is State.ASKING
-    assert sessions.store.list_approvals() == []
+    assert ids_on_any_server(sessions.store, "approvals") == []
     second = prompt_id("w1")
     assert second != first
     assert f"the open prompt is another ({second}: touch two.txt)" in result.stderr
@@ -483,7 +484,7 @@ def test_an_id_whose_prompt_closed_presses_nothing(tmux: Tmux, sessions: Session
     assert unknown.exit_code == 1
     assert 'no prompt "0123456789" was seen in "w1"; nothing was pressed' in unknown.stderr
     assert "inbox --waiting" in unknown.stderr
-    assert sessions.store.list_approvals() == []
+    assert ids_on_any_server(sessions.store, "approvals") == []
 
 
 @pytest.mark.parametrize("text", ["12345", "not-an-id!", "0123456789a", "#(touch x)"])
@@ -495,7 +496,7 @@ def test_a_malformed_prompt_id_is_a_usage_error(tmux: Tmux, sessions: Sessions, 
         assert result.exit_code == 2, result.output
         assert "PROMPT must be the id of a prompt (10 hex digits" in result.stderr
     assert sessions.view("w1").state is State.ASKING
-    assert sessions.store.list_approvals() == []
+    assert ids_on_any_server(sessions.store, "approvals") == []
 
 
 def test_a_pane_in_a_mode_gets_no_key(tmux: Tmux, sessions: Sessions) -> None:
@@ -509,7 +510,7 @@ def test_a_pane_in_a_mode_gets_no_key(tmux: Tmux, sessions: Sessions) -> None:
     assert refused.exit_code == 1, refused.output
     assert 'the pane of "w1" is in a tmux mode' in refused.stderr
     assert "nothing was pressed" in refused.stderr
-    assert sessions.store.list_approvals() == []
+    assert ids_on_any_server(sessions.store, "approvals") == []
     tmux.run("send-keys", "-t", tmux.session_id("w1"), "-X", "cancel")  # q, as a person would
     done = run_imessenger("approve", "w1", "--prompt", shown)  # not taken for answered
     assert done.exit_code == 0, done.output
@@ -558,7 +559,7 @@ def test_refusals_for_missing_and_exited_sessions(tmux: Tmux, sessions: Sessions
     exited = run_imessenger("deny", "w1")
     assert exited.exit_code == 1
     assert 'session "w1" has exited' in exited.stderr
-    assert sessions.store.list_approvals() == []
+    assert ids_on_any_server(sessions.store, "approvals") == []
 
 
 @pytest.mark.parametrize(
@@ -589,7 +590,7 @@ def test_usage_errors_exit_2_and_press_nothing(
     assert result.exit_code == 2
     assert message in result.stderr
     assert sessions.view("w1").state is State.ASKING
-    assert sessions.store.list_approvals() == []
+    assert ids_on_any_server(sessions.store, "approvals") == []
 
 
 def test_commands_have_help_with_an_example() -> None:

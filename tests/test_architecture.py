@@ -27,6 +27,8 @@ ROOT = PACKAGE.parent
 LAYERS = ("core", "adapters", "actions", "watcher", "app", "interfaces")
 #: The tmux adapter: the one package that imports libtmux or runs the tmux program.
 TMUX = PACKAGE / "adapters" / "tmux"
+#: The store (SQLite): a package of its own, one module per table.
+STORE = PACKAGE / "adapters" / "store"
 
 
 def module_of(path: Path) -> str:
@@ -180,8 +182,9 @@ def test_only_the_tmux_adapter_reaches_libtmux_or_the_tmux_program(module: str) 
 
 
 def test_the_store_and_the_tmux_adapter_know_nothing_of_each_other() -> None:
-    store = PACKAGE / "adapters" / "store.py"
-    assert not {n for n in imports(store) if n.startswith("imessenger.adapters.tmux")}
+    for path in sorted(STORE.glob("*.py")):
+        reached = {n for n in imports(path) if n.startswith("imessenger.adapters.tmux")}
+        assert not reached, f"adapters/store/{path.name} imports {sorted(reached)}"
     for path in sorted(TMUX.glob("*.py")):
         reached = {n for n in imports(path) if n.startswith("imessenger.adapters.store")}
         assert not reached, f"adapters/tmux/{path.name} imports {sorted(reached)}"

@@ -162,7 +162,7 @@ def w1_with_a_pending_message(tmux: Tmux, sessions: Sessions) -> str:
     assert sent.exit_code == 3, sent.output  # pending: w1 has half-typed input
     pane.press(["BSpace"] * len("half typed"))
     wait_for(lambda: "half typed" not in pane.look(), what="the typed text erased")
-    [pending] = sessions.store.list_messages()
+    [pending] = sessions.store.messages.latest()
     assert pending.state is MessageState.PENDING
     return pending.id
 

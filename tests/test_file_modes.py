@@ -84,8 +84,8 @@ def test_the_store_status_files_and_locks_are_private(
 ) -> None:
     top = tmp_path / "new"
     monkeypatch.setenv("IMESSENGER_HOME", str(top / "folders" / "data"))
-    with Store.open() as store:
-        store.add_inbox("user", "notice", "a title", "a body")  # the -wal and -shm files too
+    with Store.open(server="default") as store:
+        store.inbox.add("user", "notice", "a title", "a body")  # the -wal and -shm files too
         write_status("default", {"version": 1, "line": ""})
         pid = PidFile("default")
         pid.acquire()
@@ -121,7 +121,7 @@ def files_holding(text: bytes, *folders: Path) -> list[Path]:
 def test_a_send_killed_while_it_pastes_leaves_the_message_in_no_file(
     tmux: Tmux, tmp_path: Path
 ) -> None:
-    with Store.open() as store:
+    with Store.open(server=tmux.label) as store:
         start_demo("w1")
         data = store.path.parent
     # a tmux on PATH that stops at the paste (load-buffer) until the test has killed `send`
@@ -225,7 +225,7 @@ def test_after_a_realistic_run_under_umask_000_everything_is_private(
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "imessenger" / "config.toml"
     ok(run_imessenger("watch", "--daemon"))
     try:
-        with Store.open() as store:
+        with Store.open(server=tmux.label) as store:
             sessions = Sessions(tmux, store, load_config())
             for name in ("w1", "w2"):
                 start_demo(name, folder=work, idle=False)
@@ -248,7 +248,7 @@ def test_after_a_realistic_run_under_umask_000_everything_is_private(
             run_isesh("list")  # host box cannot be reached (exit 1): ssh's folder is made
             # Gemini CLI writes a setting into the session's copy as it does: a new file
             # renamed over the old one, made under the umask
-            record = store.get_session(tmux.label, "g1")
+            record = store.sessions.get("g1")
             assert record is not None
             assert record.files_dir
             settings = Path(record.files_dir) / "gemini-home" / ".gemini" / "settings.json"

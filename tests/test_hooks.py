@@ -45,8 +45,8 @@ def notify(thread: str) -> str:
 
 
 def record_ref(tmux: Tmux, name: str) -> dict[str, str]:
-    with Store.open() as store:
-        session = store.get_session(tmux.label, name)
+    with Store.open(server=tmux.label) as store:
+        session = store.sessions.get(name)
     assert session is not None
     return dict(json.loads(session.record_ref)) if session.record_ref else {}
 
@@ -71,8 +71,8 @@ def test_codex_notify_names_the_rollout_of_the_session(
     wait_for(done.exists, what="the notify programs to have run")
     assert (tmp_path / "hook.log").read_text() == ""
     assert record_ref(tmux, "w1")["thread_id"] == THREAD
-    with Store.open() as store:
-        session = store.get_session(tmux.label, "w1")
+    with Store.open(server=tmux.label) as store:
+        session = store.sessions.get("w1")
     assert session is not None
     [ours] = [arg for arg in session.command if arg.startswith("notify=")]
     assert session.command[session.command.index(ours) - 1] == "-c"
@@ -91,8 +91,8 @@ def test_the_users_own_notify_runs_after_with_the_payload(
     rollout(codex_home, THREAD)
     started = run_isesh("start", "w1", "--agent", "codex", "--", "sh", "-c", "sleep 60")
     assert started.exit_code == 0, started.output
-    with Store.open() as store:
-        session = store.get_session(tmux.label, "w1")
+    with Store.open(server=tmux.label) as store:
+        session = store.sessions.get("w1")
     assert session is not None
     [ours] = [arg for arg in session.command if arg.startswith("notify=")]
     given = json.loads(ours.removeprefix("notify="))
@@ -118,8 +118,8 @@ def test_a_payload_that_is_not_json_is_refused(tmux: Tmux) -> None:
 
 
 def events(tmux: Tmux, name: str) -> list[tuple[str, str, str]]:
-    with Store.open() as store:
-        found = store.hook_events(tmux.label, name, limit=100)
+    with Store.open(server=tmux.label) as store:
+        found = store.hook_events.recent(name, limit=100)
     return [(e.event, e.state, e.detail) for e in found]
 
 
@@ -127,8 +127,8 @@ def test_the_demo_agents_hooks_report_start_message_asking_and_done(
     tmux: Tmux, sessions: Sessions
 ) -> None:
     start_demo("w1")
-    with Store.open() as store:
-        session = store.get_session(tmux.label, "w1")
+    with Store.open(server=tmux.label) as store:
+        session = store.sessions.get("w1")
     assert session is not None
     assert session.hooks == "demo"
     wait_for(lambda: events(tmux, "w1"), what="the SessionStart event")
@@ -139,7 +139,7 @@ def test_the_demo_agents_hooks_report_start_message_asking_and_done(
     [(submit, state, head), found] = events(tmux, "w1")[1:]
     assert (submit, state, found) == ("UserPromptSubmit", "busy", asking)
     # the first line of the message taken, which names its id: lasting evidence of it
-    [message] = [m for m in sessions.store.list_messages(session="w1") if "ASK" in m.body]
+    [message] = [m for m in sessions.store.messages.latest(session="w1") if "ASK" in m.body]
     assert head == f"[imessenger] message {message.id} from user:"
     approved = run_imessenger("approve", "w1")
     assert approved.exit_code == 0, approved.output
@@ -236,7 +236,7 @@ def test_the_reply_command_runs_without_a_prompt_where_the_profile_allows_it(
 
 def test_without_the_profiles_allowance_the_reply_command_asks_first(tmux: Tmux) -> None:
     demo_that_asks()
-    store = Store.open()
+    store = Store.open(server=tmux.label)
     sessions = Sessions(tmux, store, load_config())
     try:
         started = run_isesh("start", "w1", "--agent", "asker")
@@ -247,17 +247,17 @@ def test_without_the_profiles_allowance_the_reply_command_asks_first(tmux: Tmux)
         message_id = json.loads(sent.stdout)["id"]
         prompt = wait_for(lambda: sessions.view("w1").screen.prompt, what="the prompt")
         assert f" reply {message_id} " in prompt.subject
-        stays(lambda: store.get_message(message_id).reply is None, 0.5, "no reply yet")
+        stays(lambda: store.messages.get(message_id).reply is None, 0.5, "no reply yet")
         assert run_imessenger("approve", "w1").exit_code == 0
-        wait_for(lambda: store.get_message(message_id).reply, what="the reply")
-        assert store.get_message(message_id).reply_via == "command"
+        wait_for(lambda: store.messages.get(message_id).reply, what="the reply")
+        assert store.messages.get(message_id).reply_via == "command"
     finally:
         store.close()
 
 
 def session_record(tmux: Tmux, name: str) -> SessionRecord | None:
-    with Store.open() as store:
-        return store.get_session(tmux.label, name)
+    with Store.open(server=tmux.label) as store:
+        return store.sessions.get(name)
 
 
 def test_the_sessions_own_files_go_when_it_stops(tmux: Tmux) -> None:
@@ -315,14 +315,14 @@ def test_an_agent_with_imessengers_mcp_server_is_ready_once_the_server_connected
 ) -> None:
     write_config("[send]\nready_timeout_ms = 1000\n")
     start_demo("w1")
-    with Store.open() as store:
+    with Store.open(server=tmux.label) as store:
         # as if its profile registered the server (the demo agent runs none)
-        with store._write("test") as conn:
+        with store._db.write("test") as conn:
             conn.execute("UPDATE sessions SET mcp = 'claude' WHERE name = 'w1'")
         assert sessions.view("w1").state is State.STARTING
         sent = run_imessenger("send", "--no-reply", "--timeout", "300", "w1", "too early")
         assert sent.exit_code != 0  # not pasted before its tools are there
-        assert store.mark_mcp_connected(tmux.label, "w1")
+        assert store.sessions.mark_mcp_connected("w1")
     assert sessions.view("w1").state is State.IDLE
     sent = run_imessenger("send", "--no-reply", "w1", "now")
     assert sent.exit_code == 0, sent.output

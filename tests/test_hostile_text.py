@@ -285,7 +285,7 @@ def test_a_reply_to_a_pipe_is_byte_exact_and_json_is_exact(sessions: Sessions, t
 def test_inbox_entries_are_shown_with_their_controls_visible(
     tmux: Tmux, store: Store, title_text: str, body: str
 ) -> None:
-    store.add_inbox("user", InboxKind.REPLY, title_text, body)
+    store.inbox.add("user", InboxKind.REPLY, title_text, body)
     code, shown = on_terminal("inbox", "--peek")
     assert code == 0, shown
     assert_shown_safely(shown)
@@ -320,8 +320,8 @@ def test_the_log_shows_messages_and_replies_with_their_controls_visible(
     tmux: Tmux, store: Store, body: str, reply: str
 ) -> None:
     message_id = os.urandom(4).hex()
-    store.add_message(message_id, tmux.label, "user", "w1", body)
-    store.record_reply(message_id, reply, "command")
+    store.messages.add(message_id, "user", "w1", body)
+    store.messages.record_reply(message_id, reply, "command")
     code, shown = on_terminal("log", "-n", "1")
     assert code == 0, shown
     assert_shown_safely(shown)

@@ -231,8 +231,8 @@ def test_sessions_on_two_hosts_from_one_terminal(
     assert 'approved "box:w2": touch granted.txt -- yes, this once' in approved.stdout
     there = remote_json(remote_host, "log", "--json")
     assert any(e.get("choice") == "yes-once" for e in there)  # type: ignore[union-attr]
-    with Store.open() as store:
-        [here] = store.list_approvals("box:w2")
+    with Store.open(server=tmux.label) as store:
+        [here] = store.approvals.latest("box:w2")
     assert (here.actor, here.choice) == ("user", "yes-once")
 
     stopped = run_isesh("stop", "box:w2")

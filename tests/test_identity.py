@@ -20,6 +20,7 @@ from mcp import Client
 from mcp.types import TextContent
 from support import (
     ask,
+    ids_on_any_server,
     inbox_json,
     python_cli,
     run_imessenger,
@@ -294,8 +295,8 @@ def test_the_mcp_server_of_a_session_that_ended_acts_no_more(
                 assert 'acts for a session "w1" that has ended' in text.text
 
     anyio.run(serve)
-    with Store.open() as store:
-        assert store.list_messages(limit=None) == []  # nothing was sent in its name
+    with Store.open(server=tmux.label) as store:
+        assert ids_on_any_server(store, "messages") == []  # nothing was sent in its name
 
 
 def test_a_session_on_a_server_started_anew_in_the_same_second_is_another_run(

@@ -24,14 +24,14 @@ def titles(data: Any) -> list[str]:
 
 
 def test_reading_clears_peek_keeps_all_shows_read(store: Store) -> None:
-    store.add_inbox("user", InboxKind.NOTICE, '"w1" is asking for permission', "touch x.txt")
-    store.add_inbox("user", InboxKind.REPLY, 'reply from "w2" to message abcd1234', "done\nok")
-    store.add_inbox("w9", InboxKind.NOTICE, "for someone else", "")
+    store.inbox.add("user", InboxKind.NOTICE, '"w1" is asking for permission', "touch x.txt")
+    store.inbox.add("user", InboxKind.REPLY, 'reply from "w2" to message abcd1234', "done\nok")
+    store.inbox.add("w9", InboxKind.NOTICE, "for someone else", "")
 
     peeked = run_imessenger("inbox", "--peek")
     assert peeked.exit_code == 0, peeked.output
     assert '"w1" is asking for permission' in peeked.stdout
-    assert store.unread_counts() == {"user": 2, "w9": 1}
+    assert store.inbox.unread_counts() == {"user": 2, "w9": 1}
 
     first = run_imessenger("inbox")
     assert first.exit_code == 0, first.output
@@ -42,7 +42,7 @@ def test_reading_clears_peek_keeps_all_shows_read(store: Store) -> None:
     assert "abcd1234" in lines[2]
     assert lines[3:5] == ["    done", "    ok"]
     assert "for someone else" not in first.stdout
-    assert store.unread_counts() == {"w9": 1}
+    assert store.inbox.unread_counts() == {"w9": 1}
 
     second = run_imessenger("inbox")
     assert second.exit_code == 0
@@ -57,7 +57,7 @@ def test_reading_clears_peek_keeps_all_shows_read(store: Store) -> None:
 
 
 def test_json_lists_entries_and_marks_them_read(store: Store) -> None:
-    entry = store.add_inbox("user", InboxKind.PENDING, "message m1 is pending", "why", "m1")
+    entry = store.inbox.add("user", InboxKind.PENDING, "message m1 is pending", "why", "m1")
     data = inbox_json("--peek")
     assert data["owner"] == "user"
     assert data["entries"] == [
@@ -84,15 +84,15 @@ def test_json_lists_entries_and_marks_them_read(store: Store) -> None:
 def test_inside_a_session_the_inbox_is_that_sessions(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.add_inbox("w1", InboxKind.REPLY, "for w1", "")
-    store.add_inbox("user", InboxKind.REPLY, "for the user", "")
+    store.inbox.add("w1", InboxKind.REPLY, "for w1", "")
+    store.inbox.add("user", InboxKind.REPLY, "for the user", "")
     monkeypatch.setenv("IMESSENGER_SESSION", "w1")
     assert titles(inbox_json()) == ["for w1"]
-    assert store.unread_counts() == {"user": 1}
+    assert store.inbox.unread_counts() == {"user": 1}
 
 
 def test_two_readers_of_one_inbox_get_each_entry_once(store: Store) -> None:
-    expected = {store.add_inbox("user", InboxKind.NOTICE, f"n{i}", "").id for i in range(300)}
+    expected = {store.inbox.add("user", InboxKind.NOTICE, f"n{i}", "").id for i in range(300)}
     argv = [*python_cli(), "inbox", "--json"]
     procs = [
         subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -104,7 +104,7 @@ def test_two_readers_of_one_inbox_get_each_entry_once(store: Store) -> None:
         assert proc.returncode == 0, err
         seen += [entry["id"] for entry in json.loads(out)["entries"]]
     assert sorted(seen) == sorted(expected)  # every entry once, none twice
-    assert store.unread_counts() == {}
+    assert store.inbox.unread_counts() == {}
 
 
 # --- with live sessions --------------------------------------------------------------------
@@ -114,7 +114,7 @@ def test_inbox_of_a_session_shows_its_prompt_and_leaves_entries_unread(
     tmux: Tmux, sessions: Sessions, store: Store
 ) -> None:
     start_demo("w1")
-    store.add_inbox("w1", InboxKind.REPLY, "a reply for w1", "text")
+    store.inbox.add("w1", InboxKind.REPLY, "a reply for w1", "text")
     ask(sessions, "w1", "ASK[touch x.txt]")
     result = run_imessenger("inbox", "w1")
     assert result.exit_code == 0, result.output
@@ -126,7 +126,7 @@ def test_inbox_of_a_session_shows_its_prompt_and_leaves_entries_unread(
     assert "imessenger approve w1 1" in out
     assert "imessenger approve w1 2" in out
     assert "imessenger deny w1" in out
-    assert store.unread_counts() == {"w1": 1}  # w1's entries are for w1 to read
+    assert store.inbox.unread_counts() == {"w1": 1}  # w1's entries are for w1 to read
 
     data = inbox_json("w1")
     session = data["session"]

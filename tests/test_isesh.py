@@ -214,8 +214,8 @@ def test_start_pins_the_record_the_agent_keeps(tmux: Tmux, tmp_path: Path) -> No
     assert run_isesh("start", "w1", "--agent", "claude", "--", *program).exit_code == 0
     args = wait_for(lambda: shown.is_file() and json.loads(shown.read_text()), what="argv")
     assert args[0] == "--session-id"
-    with Store.open() as store:
-        record = store.get_session(tmux.label, "w1")
+    with Store.open(server=tmux.label) as store:
+        record = store.sessions.get("w1")
     assert record is not None
     assert record.record_kind == "claude"
     assert record.command[len(program) : len(program) + 2] == ("--session-id", args[1])
@@ -225,8 +225,8 @@ def test_start_pins_the_record_the_agent_keeps(tmux: Tmux, tmp_path: Path) -> No
     # a command line that resumes a session of its own is left as it is
     resumed = [*program, "--resume", "abc"]
     assert run_isesh("start", "w2", "--agent", "claude", "--", *resumed).exit_code == 0
-    with Store.open() as store:
-        left = store.get_session(tmux.label, "w2")
+    with Store.open(server=tmux.label) as store:
+        left = store.sessions.get("w2")
     assert left is not None
     assert (left.record_kind, left.command[: len(resumed)]) == ("", tuple(resumed))
     assert "--session-id" not in left.command
@@ -236,8 +236,8 @@ def test_stop_removes_the_record_file_isesh_made(tmux: Tmux, tmp_path: Path) -> 
     start_demo("w1", idle=False)
     mine = tmp_path / "mine.jsonl"
     start_demo("w2", "--record", str(mine), idle=False)
-    with Store.open() as store:
-        record = store.get_session(tmux.label, "w1")
+    with Store.open(server=tmux.label) as store:
+        record = store.sessions.get("w1")
         assert record is not None
         made = Path(json.loads(record.record_ref)["path"])
     wait_for(lambda: states().get("w1") == "idle", what="w1 idle")

@@ -31,6 +31,7 @@ from mcp.types import CallToolResult, TextContent
 from support import (
     answer_by_hand,
     ask,
+    ids_on_any_server,
     prompt_id,
     run_imessenger,
     run_isesh,
@@ -96,7 +97,7 @@ async def until(check: Callable[[], T | None], seconds: float = 10.0, what: str 
 
 
 def last_message(store: Store) -> MessageRecord | None:
-    found = store.list_messages(limit=1)
+    found = store.messages.latest(limit=1)
     return found[0] if found else None
 
 
@@ -173,7 +174,7 @@ async def test_sessions_lists_states_prompts_and_unread_counts(
     for name in ("coord", "w1", "w2"):
         start_demo(name)
     ask(sessions, "w2", "ASK[touch notes.txt] please")
-    sessions.store.add_inbox("w1", "notice", "for w1", "")
+    sessions.store.inbox.add("w1", "notice", "for w1", "")
     async with connect() as client:
         listed = structured(await client.call_tool("sessions", {}))
         text = text_of(await client.call_tool("sessions", {}))
@@ -217,7 +218,7 @@ async def test_send_waits_and_returns_the_reply(tmux: Tmux, sessions: Sessions, 
     sent = structured(result)
     assert (sent["target"], sent["outcome"], sent["reply"]) == ("w1", "replied", body)
     assert sent["reply_via"] in ("record", "screen")
-    record = sessions.store.get_message(sent["id"])
+    record = sessions.store.messages.get(sent["id"])
     assert record is not None
     assert (record.sender, record.state, record.waiting) == ("user", MessageState.REPLIED, False)
 
@@ -234,7 +235,7 @@ async def test_send_without_waiting_returns_the_id_and_outcome(
     assert sent["outcome"] in ("delivered", "queued")
     assert sent["reply"] is None
     assert text_of(result) == f"message {sent['id']} {sent['outcome']}"
-    record = sessions.store.get_message(sent["id"])
+    record = sessions.store.messages.get(sent["id"])
     assert record is not None
     assert (record.state.value, record.waiting) == (sent["outcome"], False)
 
@@ -282,7 +283,7 @@ async def test_a_cancelled_send_stays_recorded_and_its_late_reply_goes_to_the_in
         # the agent answers later: the reply is collected into the caller's inbox
         replies = await late_replies(client, message.id)
     assert [(e["kind"], e["body"]) for e in replies] == [("reply", body)]
-    answered = sessions.store.get_message(message.id)
+    answered = sessions.store.messages.get(message.id)
     assert answered is not None
     assert (answered.reply, answered.waiting) == (body, False)
 
@@ -311,7 +312,7 @@ async def test_reply_answers_a_message_sent_to_the_caller_and_the_inbox_holds_it
     assert text_of(result).startswith(f"reply to user recorded (message {message.id})")
     assert again.is_error
     assert "already has a reply" in text_of(again)
-    record = sessions.store.get_message(message.id)
+    record = sessions.store.messages.get(message.id)
     assert record is not None
     assert (record.reply, record.reply_via) == (answer, "command")
 
@@ -386,7 +387,7 @@ async def test_an_agent_may_not_approve_by_default(
         assert "rule approvers" in text
         assert "approvers under [policy]" in text
     assert sessions.view("w2").state is State.ASKING  # nothing was pressed
-    refusals = sessions.store.list_refusals("coord")
+    refusals = sessions.store.refusals.latest("coord")
     assert [(r.action, r.subject, r.rule) for r in refusals] == [("approve", "w2", "approvers")] * 2
 
 
@@ -420,7 +421,7 @@ async def test_an_approver_approves_and_denies(
         own = await client.call_tool("approve", {"session": "coord", "prompt_id": second})
     assert own.is_error  # never one's own prompt (nothing is asking there either)
     assert "rule self" in text_of(own)
-    approvals = sessions.store.list_approvals("w2")
+    approvals = sessions.store.approvals.latest("w2")
     assert sorted(str(a.choice) for a in approvals) == ["no", "yes-always"]
     assert {a.actor for a in approvals} == {"coord"}
 
@@ -448,7 +449,7 @@ async def test_approve_with_a_stale_prompt_id_presses_nothing(
             assert ": rm -rf build); nothing was pressed" in text
         assert AgentPane.of(tmux, "w2").look() == before
         assert sessions.view("w2").state is State.ASKING
-        assert sessions.store.list_approvals() == []
+        assert ids_on_any_server(sessions.store, "approvals") == []
         current = await shown_prompt(client, "w2")
         done = structured(await client.call_tool("deny", {"session": "w2", "prompt_id": current}))
         assert (done["prompt_id"], done["answer"]) == (current, "no")
@@ -681,8 +682,8 @@ def test_every_line_gets_an_answer_and_the_server_serves_on(tmux: Tmux) -> None:
                 is_tool_error = result.get("isError") and result["content"][0]["text"]
                 got[what] = (answer["id"], "tool error" if is_tool_error else result)
     assert got == {what: (request_id, code) for what, _, request_id, code in BAD_LINES}
-    with Store.open() as store:
-        assert store.list_messages() == []
+    with Store.open(server=tmux.label) as store:
+        assert ids_on_any_server(store, "messages") == []
 
 
 def test_the_id_of_a_line_cut_short_is_read_only_when_whole() -> None:
@@ -724,8 +725,8 @@ def test_an_agent_that_connects_is_marked_in_its_session(tmux: Tmux, tmp_path: P
     wait_for(output.exists, seconds=30, what="the agent's MCP client to have called a tool")
     listed = json.loads(output.read_text())
     assert listed["caller"] == "a1"  # found from the process tree: the server runs in a1
-    with Store.open() as store:
-        session = store.get_session(tmux.label, "a1")
+    with Store.open(server=tmux.label) as store:
+        session = store.sessions.get("a1")
     assert session is not None
     assert session.mcp_connected_at is not None
     assert session.started_at <= session.mcp_connected_at <= time.time()
@@ -744,7 +745,7 @@ async def test_the_marker_is_set_by_the_2026_protocol_too_and_only_for_agents(
     marked = {
         name: record.mcp_connected_at
         for name in ("coord", "w1")
-        if (record := sessions.store.get_session(tmux.label, name)) is not None
+        if (record := sessions.store.sessions.get(name)) is not None
     }
     assert marked["coord"] is not None
     assert marked["w1"] is None

@@ -22,6 +22,7 @@ from support import (
     answer_by_hand,
     ask,
     attached,
+    ids_on_any_server,
     prompt_id,
     python_cli,
     run_imessenger,
@@ -187,9 +188,9 @@ def test_each_menu_item_answers_its_session(
 
     run_item(server, menu["w1"][1][2], tmp_path)  # "Yes, don't ask again"
     run_item(server, menu["w2"][1][2], tmp_path)  # "No"
-    with Store.open() as store:
-        wait_for(lambda: len(store.list_approvals()) == 2, what="both answered")
-        answers = {r.session: (r.actor, r.choice, r.closed) for r in store.list_approvals()}
+    with Store.open(server=server.socket_name) as store:
+        wait_for(lambda: len(store.approvals.latest()) == 2, what="both answered")
+        answers = {r.session: (r.actor, r.choice, r.closed) for r in store.approvals.latest()}
     assert answers == {
         "w1": ("user", Choice.YES_ALWAYS, True),
         "w2": ("user", Choice.NO, True),
@@ -215,8 +216,8 @@ def test_a_menu_item_answers_only_the_prompt_the_menu_showed(
     wait_for(lambda: terminal.shows(f"imessenger: the prompt {first} of"), what="the refusal")
     assert AgentPane.of(server, "w1").look() == before
     assert sessions.view("w1").state is State.ASKING
-    with Store.open() as store:
-        assert store.list_approvals() == []
+    with Store.open(server=server.socket_name) as store:
+        assert ids_on_any_server(store, "approvals") == []
     # shown on the client, the refusal leaves the panes alone (no exit status over them)
     panes = server.run("list-panes", "-a", "-F", "#{session_name} #{pane_in_mode}")
     assert sorted(panes) == ["main 0", "w1 0"]
@@ -249,9 +250,9 @@ def test_menu_and_jump_on_a_terminal_client(
         if menu.poll() is None:
             menu.terminate()
             menu.wait()
-    with Store.open() as store:
-        wait_for(lambda: store.list_approvals("w1"), what="the answer given from the menu")
-        [record] = store.list_approvals("w1")
+    with Store.open(server=server.socket_name) as store:
+        wait_for(lambda: store.approvals.latest("w1"), what="the answer given from the menu")
+        [record] = store.approvals.latest("w1")
     assert (record.choice, record.closed) == (Choice.YES_ONCE, True)
     wait_for(lambda: terminal.shows('"w1": yes, this once'), what="the outcome shown")
     nothing = run_imessenger("jump", "-c", terminal.name)
@@ -268,8 +269,8 @@ def test_send_popup_sends_a_multi_line_message(server: Tmux) -> None:
     assert result.exit_code == 0, result.output
     assert "1. w1" in result.stdout
     assert "to w1: delivered" in result.stdout or "to w1: queued" in result.stdout
-    with Store.open() as store:
-        [message] = store.list_messages(session="w1")
+    with Store.open(server=server.socket_name) as store:
+        [message] = store.messages.latest(session="w1")
     assert (message.sender, message.body) == ("user", "first line\nsecond line")
 
 
@@ -277,8 +278,8 @@ def test_inbox_popup_shows_the_inbox_and_who_is_asking(server: Tmux, sessions: S
     load(server)
     start_demo("w1", idle=False)
     ask(sessions, "w1", "ASK[touch i.txt] BUSY[50]")
-    with Store.open() as store:
-        store.add_inbox("user", InboxKind.NOTICE, "a notice for you", "its body")
+    with Store.open(server=server.socket_name) as store:
+        store.inbox.add("user", InboxKind.NOTICE, "a notice for you", "its body")
     script = PLUGIN.parent / "scripts" / "inbox.sh"
     out = subprocess.run(
         ["sh", str(script)], env=tmux_env(server), input="\n", capture_output=True, text=True

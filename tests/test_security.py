@@ -120,7 +120,7 @@ def test_a_folder_with_formats_is_taken_literally(tmux: Tmux, tmp_path: Path) ->
 
 
 def test_a_failed_start_leaves_no_session(tmux: Tmux) -> None:
-    with Store.open() as store:
+    with Store.open(server=tmux.label) as store:
         path = store.path
     with sqlite3.connect(path) as conn:  # the store refuses to record the new session
         conn.execute(
@@ -145,7 +145,7 @@ def test_a_body_cannot_forge_another_messages_reply(tmux: Tmux, sessions: Sessio
     try:
 
         def alice_id() -> str | None:
-            messages = sessions.store.list_messages(limit=5)
+            messages = sessions.store.messages.latest(limit=5)
             return next((m.id for m in messages if "alice" in m.body), None)
 
         message_id = wait_for(alice_id, what="alice's message recorded")
@@ -240,7 +240,7 @@ def test_only_the_target_replies_to_a_message(
     code, output = evil.run(imessenger("reply", message_id, "forged answer"))
     assert code == EXIT_REFUSED, output
     assert 'in the name of "victim"' in output
-    record = sessions.store.get_message(message_id)
+    record = sessions.store.messages.get(message_id)
     assert record is not None
     assert record.reply is None
     refused = run_imessenger("reply", message_id, "the user is not victim either")
@@ -248,7 +248,7 @@ def test_only_the_target_replies_to_a_message(
     # the target itself, through `imessenger reply` run inside its own pane
     done = run_imessenger("send", "--json", "victim", "REPLYCMD answer for real")
     assert "answer for real" in json.loads(done.stdout)["reply"]
-    [record] = sessions.store.list_messages(limit=1)
+    [record] = sessions.store.messages.latest(limit=1)
     assert record.reply_via == "command"
 
 
@@ -266,7 +266,7 @@ def test_a_session_the_policy_names_may_approve(
     code, output = coordinator.run(imessenger("approve", "victim"))
     assert code == 0, output
     wait_for(lambda: sessions.view("victim").state is State.IDLE, what="victim idle")
-    [record] = sessions.store.list_approvals("victim")
+    [record] = sessions.store.approvals.latest("victim")
     assert record.actor == "coordinator"
     # granted for others' prompts, never for its own, and no way to grant itself more
     code, output = coordinator.run(imessenger("config", "init", "--force"))

@@ -267,8 +267,8 @@ def test_timeout_then_late_reply_goes_to_the_inbox(tmux: Tmux) -> None:
     assert message_state(message_id) is MessageState.TIMED_OUT
     wait_for(lambda: f"<<IMSG-END {message_id}>>" in scrollback(tmux, "w1"), what="late reply")
     assert run_imessenger("deliver").exit_code == 0  # any command that looks collects it
-    with Store.open() as store:
-        entries = store.read_inbox("user")
+    with Store.open(server=tmux.label) as store:
+        entries = store.inbox.read("user")
     assert [(e.kind, e.message_id) for e in entries] == [("reply", message_id)]
     assert "slow answer" in entries[0].body
 
@@ -283,8 +283,8 @@ def test_reply_command_reaches_the_waiting_sender(tmux: Tmux) -> None:
     start_demo(idle=False)
     result = run_imessenger("send", "w1", "REPLYCMD answer through the command")
     assert result.exit_code == 0, result.output
-    with Store.open() as store:
-        [record] = store.list_messages(limit=1)
+    with Store.open(server=tmux.label) as store:
+        [record] = store.messages.latest(limit=1)
     assert record.reply_via == "command"
     assert "answer through the command" in result.stdout
 
@@ -311,8 +311,8 @@ def test_reply_after_timeout_lands_in_the_inbox(
     assert code == EXIT_TIMEOUT
     monkeypatch.setenv("IMESSENGER_SESSION", "w1")  # the user, acting for the target
     assert run_imessenger("reply", str(data["id"]), "late but here").exit_code == 0
-    with Store.open() as store:
-        [entry] = store.read_inbox("user")
+    with Store.open(server=tmux.label) as store:
+        [entry] = store.inbox.read("user")
     assert entry.body == "late but here"
 
 
@@ -367,8 +367,8 @@ def test_ctrl_c_while_waiting_leaves_the_message_recorded(tmux: Tmux) -> None:
     )
 
     def waiting_for_the_reply() -> bool:
-        with Store.open() as store:
-            records = store.list_messages(limit=1)
+        with Store.open(server=tmux.label) as store:
+            records = store.messages.latest(limit=1)
         return bool(records) and records[0].state is MessageState.DELIVERED
 
     # Interrupted while it waits for the reply (an interruption while pasting is the
@@ -378,14 +378,14 @@ def test_ctrl_c_while_waiting_leaves_the_message_recorded(tmux: Tmux) -> None:
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == EXIT_INTERRUPTED
     assert "late reply goes to your inbox" in err
-    with Store.open() as store:
-        [record] = store.list_messages(limit=1)
+    with Store.open(server=tmux.label) as store:
+        [record] = store.messages.latest(limit=1)
     assert record.state is MessageState.TIMED_OUT
     assert not record.waiting
     wait_for(lambda: f"<<IMSG-END {record.id}>>" in scrollback(tmux, "w1"), what="the reply")
     assert run_imessenger("deliver").exit_code == 0
-    with Store.open() as store:
-        [entry] = store.read_inbox("user")
+    with Store.open(server=tmux.label) as store:
+        [entry] = store.inbox.read("user")
     assert entry.message_id == record.id
 
 
@@ -405,8 +405,8 @@ def test_ctrl_c_between_the_delivery_and_the_wait_still_ends_the_wait(
     monkeypatch.setattr(Courier, "wait_for_reply", interrupted)
     with pytest.raises(KeyboardInterrupt):
         Api().send("w1", "BUSY[500] take your time")
-    with Store.open() as store:
-        [record] = store.list_messages(limit=1)
+    with Store.open(server=tmux.label) as store:
+        [record] = store.messages.latest(limit=1)
     assert record.state is MessageState.TIMED_OUT
     assert not record.waiting
 
@@ -436,13 +436,13 @@ def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) ->
     done = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY already on screen")
     shown_id = json.loads(done.stdout)["id"]
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
-    with Store.open() as store:
+    with Store.open(server=tmux.label) as store:
         # A sender that died after pasting (its id is on screen) and one that died before.
-        store.set_state(shown_id, MessageState.DELIVERING)
-        store.mark_pasting(shown_id)
-        store.mark_submitting(shown_id)
-        store.add_message("0000abcd", tmux.label, "user", "w1", "never pasted")
-        assert store.claim_pending(tmux.label, "w1") is not None
+        store.messages.set_state(shown_id, MessageState.DELIVERING)
+        store.messages.mark_pasting(shown_id)
+        store.messages.mark_submitting(shown_id)
+        store.messages.add("0000abcd", "user", "w1", "never pasted")
+        assert store.messages.claim_pending("w1") is not None
     code, data = send_json("w1", "newest")
     assert code == 0
     assert data["reply"] == "newest"
@@ -458,18 +458,18 @@ def test_a_message_left_unsubmitted_in_the_input_box_is_submitted_from_there_onc
 ) -> None:
     start_demo("w1", "--startup-ms", "0", idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
-    with Store.open() as store:
+    with Store.open(server=tmux.label) as store:
         # A sender that died after pasting but before it pressed the submit key.
-        store.add_message("0000abcd", tmux.label, "user", "w1", "left in the box")
-        assert store.claim_pending(tmux.label, "w1") is not None
-        store.mark_pasting("0000abcd")
+        store.messages.add("0000abcd", "user", "w1", "left in the box")
+        assert store.messages.claim_pending("w1") is not None
+        store.messages.mark_pasting("0000abcd")
     AgentPane.of(tmux, "w1").paste("[imessenger] message 0000abcd from user: left in the box")
     wait_for(lambda: "0000abcd" in scrollback(tmux, "w1", 0), what="the pasted text")
     result = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY newest")
     assert result.exit_code == 0, result.output
     newest = json.loads(result.stdout)["id"]
-    with Store.open() as store:
-        record = store.get_message("0000abcd")
+    with Store.open(server=tmux.label) as store:
+        record = store.messages.get("0000abcd")
         assert record is not None
         assert record.state is MessageState.DELIVERED  # submitted from the box
     # submitted once, not pasted again, and before the newer message

@@ -79,8 +79,8 @@ def check_stopped(out: str, socket: str) -> None:
     assert f'$ isesh -L {socket} stop coordinator --force\nstopped "coordinator" (killed)\n' in out
     assert re.search(r"\nDone in \d+\.\ds\. `imessenger demo --keep`", out)
     assert not Tmux(socket).is_running(), "the tour left its tmux server running"
-    with Store.open() as store:
-        assert store.list_sessions(socket) == []
+    with Store.open(server=socket) as store:
+        assert store.sessions.all() == []
 
 
 def test_tour_in_process_shows_every_step_and_leaves_no_server(server: Server) -> None:
@@ -92,9 +92,9 @@ def test_tour_in_process_shows_every_step_and_leaves_no_server(server: Server) -
     check_tour(result.stdout, socket)
     check_stopped(result.stdout, socket)
     assert result.stderr == ""
-    with Store.open() as store:
-        messages = store.list_messages(socket)
-        approvals = store.list_approvals(server=socket)
+    with Store.open(server=socket) as store:
+        messages = store.messages.latest()
+        approvals = store.approvals.latest()
     assert {m.target: (m.body, m.reply, m.state) for m in messages} == {
         "worker-1": (GREETING, GREETING, MessageState.REPLIED),
         "worker-2": (ASK_MESSAGE, ASK_MESSAGE, MessageState.REPLIED),

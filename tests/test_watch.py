@@ -46,7 +46,7 @@ StartWatcher = Callable[[], Watching]
 
 
 def entries(store: Store, owner: str, kind: InboxKind) -> list[InboxEntry]:
-    return [e for e in store.read_inbox(owner, peek=True, include_read=True) if e.kind == kind]
+    return [e for e in store.inbox.read(owner, peek=True, include_read=True) if e.kind == kind]
 
 
 def test_prompt_noticed_once_and_pending_message_delivered_once(
@@ -75,7 +75,7 @@ def test_prompt_noticed_once_and_pending_message_delivered_once(
 
     waiting = run_imessenger("send", "w1", "--no-reply", "after the prompt LINES[2]")
     assert waiting.exit_code == 3, waiting.output  # pending: never pasted into a prompt
-    [pending] = store.pending_messages(tmux.label, "w1")
+    [pending] = store.messages.pending("w1")
     AgentPane.of(tmux, "w1").press(["1"])  # answered in the pane itself, not by imessenger
 
     wait_for(lambda: delivered(store, pending.id), what="the pending message delivered")
@@ -110,7 +110,7 @@ def test_the_watcher_publishes_each_prompt_with_its_id(
     assert menu.stdout.count(f"--prompt {first}") == 3, menu.stdout
 
     AgentPane.of(tmux, "w1").press(["1"])  # answered in the pane: the watcher sees it go
-    wait_for(lambda: (p := store.get_prompt(first)) and p.closed_at, what="the prompt closed")
+    wait_for(lambda: (p := store.prompts.get(first)) and p.closed_at, what="the prompt closed")
     wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="idle again")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] BUSY[50]").exit_code == 0
     second = wait_for(lambda: asking_with_id(tmux, "w1", "touch x.txt"), what="the new id")
@@ -138,7 +138,7 @@ def test_restart_repeats_no_notice_and_loses_no_pending_message(
         lambda: watched_state(tmux.label, "w1") == "asking", what="the new watcher sees the prompt"
     )
     assert len(entries(store, "user", InboxKind.PROMPT)) == 1
-    [pending] = store.pending_messages(tmux.label, "w1")
+    [pending] = store.messages.pending("w1")
     AgentPane.of(tmux, "w1").press(["1"])
     wait_for(lambda: delivered(store, pending.id), what="delivered after the restart")
     wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="idle")
@@ -280,8 +280,8 @@ def test_dashboard_shows_sessions_and_approves_with_a_key(
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch d.txt] BUSY[50]").exit_code == 0
     wait_for(lambda: "asks: touch d.txt" in scrollback(tmux, "dash"), what="the prompt shown")
     AgentPane.of(tmux, "dash").press(["y"])
-    wait_for(lambda: store.list_approvals("w1"), what="the approval")
-    [approval] = store.list_approvals("w1")
+    wait_for(lambda: store.approvals.latest("w1"), what="the approval")
+    [approval] = store.approvals.latest("w1")
     # recorded as who answered: the person in tmux session "dash" (not an agent session)
     assert (approval.actor, approval.option_label) == ("dash", "Yes")
     wait_for(lambda: '("Yes")' in scrollback(tmux, "dash"), what="the outcome shown")
@@ -315,7 +315,7 @@ def test_a_dashboard_key_answers_only_the_prompt_it_shows(
     assert f'the prompt {first} of "w1" (touch d1.txt) is no longer open' in dashboard.note
     assert "nothing was pressed" in dashboard.note
     assert scrollback(tmux, "w1") == before
-    assert store.list_approvals("w1") == []
+    assert store.approvals.latest("w1") == []
 
     second = wait_for(lambda: asking_with_id(tmux, "w1", "touch d2.txt"), what="the new one")
     dashboard.reload()  # redrawn: the prompt on screen now
@@ -323,7 +323,7 @@ def test_a_dashboard_key_answers_only_the_prompt_it_shows(
     dashboard._act(cast(Any, None), ord("n"))
     assert dashboard.note == '"w1": no ("No")', dashboard.note
     wait_for(lambda: "● Did not run touch d2.txt" in scrollback(tmux, "w1"), what="answered")
-    [approval] = store.list_approvals("w1")
+    [approval] = store.approvals.latest("w1")
     assert approval.choice == "no"
     # a row drawn idle answers nothing, whatever asks by the time of the key
     wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="idle")
@@ -333,7 +333,7 @@ def test_a_dashboard_key_answers_only_the_prompt_it_shows(
     wait_for(lambda: sessions.view("w1").state.value == "asking", what="the third prompt")
     dashboard._act(cast(Any, None), ord("y"))
     assert dashboard.note == '"w1" is idle here, not asking: nothing was pressed'
-    assert len(store.list_approvals("w1")) == 1
+    assert len(store.approvals.latest("w1")) == 1
 
 
 def test_dashboard_without_a_watcher_reads_the_panes(tmux: Tmux, store: Store) -> None:
@@ -359,7 +359,7 @@ def test_the_reply_of_a_sender_killed_while_waiting_reaches_its_inbox(
     try:
 
         def waiting() -> bool:
-            messages = store.list_messages(limit=1)
+            messages = store.messages.latest(limit=1)
             return bool(messages) and messages[0].waiting  # delivered or not: no matter
 
         wait_for(waiting, what="the sender waiting")
@@ -386,16 +386,16 @@ def test_a_message_left_in_the_input_box_is_submitted_by_the_watcher_once(
     watcher()
     wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     courier = Courier(Sessions(tmux, store, load_config()))
-    store.add_message("0b0e1e57", tmux.label, "user", "w1", "NOREPLY left in the box")
-    claimed = store.claim_pending(tmux.label, "w1")
+    store.messages.add("0b0e1e57", "user", "w1", "NOREPLY left in the box")
+    claimed = store.messages.claim_pending("w1")
     assert claimed is not None
-    store.mark_pasting(claimed.id)
+    store.messages.mark_pasting(claimed.id)
     AgentPane.of(tmux, "w1").paste(courier._envelope(claimed))
     if left == "pending":
-        store.release_claim(claimed.id)
+        store.messages.release_claim(claimed.id)
 
     def submitted() -> bool:
-        record = store.get_message("0b0e1e57")
+        record = store.messages.get("0b0e1e57")
         return record is not None and record.state is MessageState.DELIVERED
 
     wait_for(submitted, 20, what="the message submitted from the box")
@@ -408,7 +408,7 @@ def test_a_message_left_in_the_input_box_is_submitted_by_the_watcher_once(
 
 
 def hook_events(store: Store, tmux: Tmux, name: str) -> list[tuple[str, str, str]]:
-    return [(e.event, e.state, e.screen) for e in store.hook_events(tmux.label, name, limit=50)]
+    return [(e.event, e.state, e.screen) for e in store.hook_events.recent(name, limit=50)]
 
 
 def test_the_prompt_notice_comes_from_the_hook_and_every_event_agrees_with_the_screen(

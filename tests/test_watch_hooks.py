@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+
+import pytest
 
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
@@ -14,6 +17,14 @@ from imessenger.watcher.following import Followed
 from imessenger.watcher.hook_checks import HookWatch
 
 
+@pytest.fixture
+def store() -> Iterator[Store]:
+    """The store of the test's data folder, opened for the tmux server "srv" (the records
+    here are made by hand: no tmux server runs)."""
+    with Store.open(server="srv") as opened:
+        yield opened
+
+
 def followed(state: State) -> Followed:
     record = SessionRecord("srv", "w1", "demo", "/src", ("demo",), 1.0, hooks="demo")
     profile = load_profiles(load_config())["demo"]
@@ -21,13 +32,13 @@ def followed(state: State) -> Followed:
 
 
 def event(store: Store, state: str, name: str, at: float) -> HookEventRecord:
-    return store.add_hook_event(
-        "srv", "w1", kind="demo", event=name, state=state, detail="touch x", at=at
+    return store.hook_events.add(
+        "w1", kind="demo", event=name, state=state, detail="touch x", at=at
     )
 
 
 def checks(store: Store) -> list[tuple[str, str]]:
-    return [(e.event, e.screen) for e in store.hook_events("srv", "w1")]
+    return [(e.event, e.screen) for e in store.hook_events.recent("w1")]
 
 
 def test_an_event_agrees_with_a_read_just_before_or_after_it(store: Store) -> None:

@@ -1,6 +1,6 @@
 """Answering agents' permission prompts: choose by meaning, press, confirm, record.
 
-Each prompt is known by its occurrence (:class:`~imessenger.adapters.store.PromptRecord`): every
+Each prompt is known by its occurrence (:class:`~imessenger.core.values.PromptRecord`): every
 reader of a screen (approve, the inbox, the menu, the dashboard, the watcher) that sees
 a prompt finds the open occurrence of that session with the same
 :meth:`Prompt.fingerprint`, or records a new one with a new id (:func:`observe`). It is
@@ -20,9 +20,9 @@ The rules, in the order :func:`answer` applies them:
    reads, the second right before the key, show the same prompt: the same
    :meth:`Prompt.fingerprint`) and the prompt has exactly one option with the wanted
    meaning.
-3. The occurrence is claimed in the store (:meth:`Store.claim_prompt
-   <imessenger.adapters.store.Store.claim_prompt>`), then the key is pressed: of two approvers,
-   one claims it, the other is told who answered it and how.
+3. The occurrence is claimed in the store (:meth:`PromptTable.claim
+   <imessenger.adapters.store.prompts.PromptTable.claim>`), then the key is pressed: of
+   two approvers, one claims it, the other is told who answered it and how.
 4. The key is the profile's (:meth:`Drive.keys_for`), pressed once, and not at all
    while the pane is in a tmux mode (copy mode, a command's output shown over it),
    where it would go to the mode (tmux checks that in the same invocation). A key sent
@@ -326,8 +326,8 @@ def observe(sessions: Sessions, view: SessionView) -> PromptRecord | None:
 
 def _occurrence(sessions: Sessions, view: SessionView, prompt: Prompt) -> PromptRecord:
     """The occurrence of ``prompt``, which ``view`` shows."""
-    return sessions.store.observe_prompt(
-        sessions.tmux.label, view.name, view.instance, prompt.fingerprint(), prompt.about()
+    return sessions.store.prompts.observe(
+        view.name, view.instance, prompt.fingerprint(), prompt.about()
     )
 
 
@@ -344,7 +344,7 @@ def _shows(view: SessionView, record: PromptRecord) -> bool:
 def note_closed(sessions: Sessions, views: list[SessionView]) -> None:
     """Close the open prompt occurrence of each session in ``views`` that no longer shows
     it, seen so on two reads (a screen caught mid-redraw does not count)."""
-    open_now = sessions.store.open_prompts(sessions.tmux.label)
+    open_now = sessions.store.prompts.unclosed()
     for view in views:
         record = open_now.get(view.name)
         if record is None or _shows(view, record):
@@ -355,13 +355,13 @@ def note_closed(sessions: Sessions, views: list[SessionView]) -> None:
         except NoSuchSession:
             again = None
         if again is None or not _shows(again, record):
-            sessions.store.close_prompt(record.id)
+            sessions.store.prompts.mark_closed(record.id)
 
 
 def _meant(sessions: Sessions, session: str, prompt: str) -> PromptRecord:
     """The occurrence an answer is for: UnknownPrompt when ``session`` had none with that
     id, PromptAnswered when it was answered already."""
-    record = sessions.store.get_prompt(prompt)
+    record = sessions.store.prompts.get(prompt)
     if record is None or (record.server, record.session) != (sessions.tmux.label, session):
         raise UnknownPrompt(session, prompt)
     if record.answered:
@@ -425,25 +425,24 @@ def answer(
             raise PromptChanged(session) from None
         if asked.fingerprint() != again.fingerprint() or view.instance != occurrence.instance:
             raise PromptChanged(session)
-        if sessions.store.claim_prompt(occurrence.id, who, choice) is None:
-            answered = sessions.store.get_prompt(occurrence.id)
+        if sessions.store.prompts.claim(occurrence.id, who, choice) is None:
+            answered = sessions.store.prompts.get(occurrence.id)
             raise PromptAnswered(session, answered or occurrence)
         logger.info("answering %s in %s: option %s (%s)", asked.question, session, keys, choice)
         try:
             # the keys alone, unless the pane is in a mode (tmux checks, in one invocation)
             view.pane.paste("", keys)
         except PaneInMode:
-            sessions.store.release_prompt(occurrence.id)
+            sessions.store.prompts.release_claim(occurrence.id)
             raise InAMode(session) from None
         except ImessengerError:  # tmux took no key: the prompt is not answered
-            sessions.store.release_prompt(occurrence.id)
+            sessions.store.prompts.release_claim(occurrence.id)
             raise
         closed = _closed(sessions, view, again)
         if closed:
-            sessions.store.close_prompt(occurrence.id)
-        record = sessions.store.add_approval(
+            sessions.store.prompts.mark_closed(occurrence.id)
+        record = sessions.store.approvals.add(
             actor=who,
-            server=tmux.label,
             session=session,
             prompt=again.text,
             subject=again.subject,
@@ -501,7 +500,7 @@ def _closed(sessions: Sessions, view: SessionView, prompt: Prompt) -> bool:
 
 def _deliver_waiting(sessions: Sessions, approval: Approval) -> Approval:
     """Deliver the session's pending messages, now that its prompt closed."""
-    if not sessions.store.pending_messages(sessions.tmux.label, approval.session):
+    if not sessions.store.messages.pending(approval.session):
         return approval
     try:
         done = Courier(sessions).deliver_pending(approval.session)

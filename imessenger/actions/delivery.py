@@ -338,10 +338,10 @@ class Courier:
         for the claim recovery to settle.
         """
         with contextlib.suppress(ImessengerError):  # the store may be what failed
-            record = self.store.get_message(message_id)
+            record = self.store.messages.get(message_id)
             if record is not None and record.state in (MessageState.DELIVERED, MessageState.QUEUED):
-                self.store.set_waiting(message_id, False)
-                self.store.set_state(message_id, MessageState.TIMED_OUT)
+                self.store.messages.set_waiting(message_id, False)
+                self.store.messages.set_state(message_id, MessageState.TIMED_OUT)
 
     def _send(
         self,
@@ -361,9 +361,8 @@ class Courier:
         with target_lock(self.tmux.label, target, timeout=_lock_wait(deadline)):
             # Recorded under the lock: every pending message older than this one was
             # left by a sender that has finished, so it is ours to deliver first.
-            message = self.store.add_message(
+            message = self.store.messages.add(
                 message_id,
-                self.tmux.label,
                 sender,
                 target,
                 neutralise(body) if raw else self.clean_body(body),
@@ -378,7 +377,7 @@ class Courier:
                 message, MessageState.PENDING, "older messages to this session wait first"
             )
             while True:
-                claimed = self.store.claim_pending(self.tmux.label, target)
+                claimed = self.store.messages.claim_pending(target)
                 if claimed is None:
                     break
                 done = self._attempt(claimed, view, deadline)
@@ -391,18 +390,18 @@ class Courier:
         sent.timings["deliver_ms"] = _ms(started)
         if sent.outcome is MessageState.NOT_RECORDED:
             return sent
-        sent.message = self.store.get_message(message.id) or sent.message
+        sent.message = self.store.messages.get(message.id) or sent.message
         if sent.outcome is MessageState.PENDING:
-            self.store.set_waiting(message.id, False)
+            self.store.messages.set_waiting(message.id, False)
             self._note_pending(sent.message, sent.why)
             return sent
         if sent.outcome is MessageState.FAILED:
-            self.store.set_waiting(message.id, False)
+            self.store.messages.set_waiting(message.id, False)
             raise NotDelivered(
                 f'message {message.id} was not delivered to "{target}": {sent.why}', sent
             )
         if sent.outcome is MessageState.UNCONFIRMED:
-            self.store.set_waiting(message.id, False)
+            self.store.messages.set_waiting(message.id, False)
             return sent
         if not wait or raw:
             return sent
@@ -415,7 +414,7 @@ class Courier:
         return view
 
     def _note_pending(self, message: MessageRecord, why: str) -> None:
-        self.store.add_for_sender(
+        self.store.inbox.add_for_sender(
             message,
             InboxKind.PENDING,
             f'message {message.id} to "{message.target}" is pending',
@@ -425,8 +424,7 @@ class Courier:
 
     def _forget_ended(self, target: str, instance: str) -> None:
         """Cancel what waits for an earlier session of this name: it is not this one's."""
-        self.store.cancel_undelivered(
-            self.tmux.label,
+        self.store.messages.cancel_undelivered(
             target,
             f'the session "{target}" it was for has ended; the one running now is another',
             keep_instance=instance,
@@ -449,7 +447,7 @@ class Courier:
         if record is not None and record.mentions(anchor):
             return "its record"
         since = message.claimed_at or message.created_at
-        for event in self.store.hook_events(self.tmux.label, message.target, limit=50):
+        for event in self.store.hook_events.recent(message.target, limit=50):
             if event.at >= since - 1 and anchor in event.detail:
                 return "its hook"
         if message.id in shown:
@@ -473,12 +471,12 @@ class Courier:
         show it. When the deadline leaves no time for that, the claims wait for the
         next delivery.
         """
-        stuck = self.store.messages_in_state(self.tmux.label, target, MessageState.DELIVERING)
+        stuck = self.store.messages.in_state(target, MessageState.DELIVERING)
         if not stuck:
             return
         unpasted = [message for message in stuck if message.pasted_at is None]
         for message in unpasted:
-            self.store.release_claim(message.id)  # never pasted: nothing to settle
+            self.store.messages.release_claim(message.id)  # never pasted: nothing to settle
         stuck = [message for message in stuck if message.pasted_at is not None]
         if not stuck:
             return
@@ -500,15 +498,15 @@ class Courier:
             where = self._taken(message, above)
             if where:
                 logger.info("message %s was taken, says %s", message.id, where)
-                self.store.mark_delivered(message.id)
+                self.store.messages.mark_delivered(message.id)
             elif not message.raw and message.id in typed:
-                self.store.release_claim(message.id)  # in the box: submitted from there
+                self.store.messages.release_claim(message.id)  # in the box: submitted from there
             elif message.submitted_at is None and not typed and not message.raw:
                 # No key was ever pressed for it, and the box is empty: its paste never
                 # arrived (the sender died first) or a prompt dropped it. It was not taken.
-                self.store.release_claim(message.id)
+                self.store.messages.release_claim(message.id)
             else:
-                self.store.set_state(
+                self.store.messages.set_state(
                     message.id,
                     MessageState.UNCONFIRMED,
                     error=(
@@ -546,24 +544,24 @@ class Courier:
             if not refusal and not held and message.pasted_at is not None:
                 refusal = self._pasted_before(message, view, shown)
         except NoSuchSession:
-            self.store.mark_failed(message.id, "the session went away")
+            self.store.messages.mark_failed(message.id, "the session went away")
             raise
         except BaseException:
-            self.store.release_claim(message.id)  # nothing was pasted
+            self.store.messages.release_claim(message.id)  # nothing was pasted
             raise
         if refusal:
             if refusal == _TAKEN:
-                record = self.store.mark_delivered(message.id)
+                record = self.store.messages.mark_delivered(message.id)
                 return SendResult(record, MessageState.DELIVERED, "taken before")
-            self.store.release_claim(message.id)
+            self.store.messages.release_claim(message.id)
             return SendResult(message, MessageState.PENDING, refusal)
         began = time.monotonic()
         if not held:
-            message = self.store.mark_pasting(message.id)
+            message = self.store.messages.mark_pasting(message.id)
             self._pasted.add(message.id)
             guarded = bool(profile.grammar.input_patterns)
             if not guarded:
-                self.store.mark_submitting(message.id)  # the key goes with the paste
+                self.store.messages.mark_submitting(message.id)  # the key goes with the paste
             try:
                 view.pane.paste(
                     self._text(message),
@@ -573,14 +571,16 @@ class Courier:
             except PaneInMode:
                 # tmux itself found the pane in copy mode and pasted nothing
                 self._pasted.discard(message.id)
-                self.store.release_claim(message.id)
+                self.store.messages.release_claim(message.id)
                 return SendResult(
                     message,
                     MessageState.PENDING,
                     f'"{view.name}" is in copy mode (someone scrolled back)',
                 )
             except (NoSuchSession, NoTmuxServer):
-                self.store.mark_failed(message.id, "the session went away before the paste")
+                self.store.messages.mark_failed(
+                    message.id, "the session went away before the paste"
+                )
                 raise
             if not guarded:
                 # A plain program: no input box to watch; the paste and the key went in.
@@ -607,7 +607,7 @@ class Courier:
                 "submitted once its input box shows it"
             )
             try:
-                self.store.release_claim(message.id)
+                self.store.messages.release_claim(message.id)
             except StoreError as error:
                 return self._not_recorded(message, error, timings)
             return SendResult(message, MessageState.PENDING, why, timings=timings)
@@ -658,9 +658,9 @@ class Courier:
         message_id = sent.message.id
         try:
             if sent.outcome in (MessageState.DELIVERED, MessageState.QUEUED):
-                sent.message = self.store.mark_delivered(message_id, sent.outcome)
+                sent.message = self.store.messages.mark_delivered(message_id, sent.outcome)
             else:
-                sent.message = self.store.set_state(
+                sent.message = self.store.messages.set_state(
                     message_id, MessageState.UNCONFIRMED, error=sent.why
                 )
         except StoreError as error:
@@ -809,11 +809,11 @@ class Courier:
         The store hears of the key before it is pressed (and again if the screen refused
         it), so that a sender killed in between is settled without pasting it again.
         """
-        self.store.mark_submitting(message.id)
+        self.store.messages.mark_submitting(message.id)
         keys = self.sessions.view_profile(view).drive.submit_keys
         if view.pane.press_if_showing(keys, text.split("\n"), _rows(screen)):
             return True
-        self.store.mark_submitting(message.id, pressing=False)
+        self.store.messages.mark_submitting(message.id, pressing=False)
         return False
 
     def _press_again(self, message: MessageRecord, view: SessionView) -> bool:
@@ -839,12 +839,12 @@ class Courier:
             self._forget_ended(target, view.instance)
             self._recover_claims(target, deadline)
             while True:
-                claimed = self.store.claim_pending(self.tmux.label, target)
+                claimed = self.store.messages.claim_pending(target)
                 if claimed is None:
                     break
                 attempt = self._attempt(claimed, view, deadline)
                 if attempt.outcome is not MessageState.NOT_RECORDED:
-                    attempt.message = self.store.get_message(claimed.id) or attempt.message
+                    attempt.message = self.store.messages.get(claimed.id) or attempt.message
                 done.append(attempt)
                 if attempt.outcome is MessageState.PENDING:
                     break
@@ -852,7 +852,7 @@ class Courier:
 
     def targets_with_pending(self) -> list[str]:
         """Sessions of this server that have pending messages, in name order."""
-        messages = self.store.list_messages(self.tmux.label, limit=None)
+        messages = self.store.messages.latest(limit=None)
         return sorted({m.target for m in messages if m.state is MessageState.PENDING})
 
     # -- replies --------------------------------------------------------------------------
@@ -889,12 +889,12 @@ class Courier:
             except (NoSuchSession, NoTmuxServer) as gone:
                 ended = f"it was delivered, then its session ended before it replied ({gone})"
             finally:
-                self.store.set_waiting(message.id, False)
-                record = self.store.get_message(message.id) or message
+                self.store.messages.set_waiting(message.id, False)
+                record = self.store.messages.get(message.id) or message
                 if reply is None and record.reply is not None:
                     reply = record.reply  # answered with `imessenger reply` in the last instant
                 if reply is None:
-                    record = self.store.set_state(message.id, MessageState.TIMED_OUT)
+                    record = self.store.messages.set_state(message.id, MessageState.TIMED_OUT)
         except StoreError as error:
             logger.warning("waiting for the reply to %s: %s", message.id, error)
             why = (
@@ -930,7 +930,7 @@ class Courier:
         history = pane.info.height
         on_screen_since: float | None = None
         while True:
-            record = self.store.get_message(message.id)
+            record = self.store.messages.get(message.id)
             if record is not None and record.reply is not None:
                 yield record.reply, "command"
                 return
@@ -969,12 +969,12 @@ class Courier:
 
     def pinned_record(self, target: str) -> PinnedRecord | None:
         """The record the agent of ``target`` keeps of its answers, when isesh pinned one."""
-        session = self.store.get_session(self.tmux.label, target)
+        session = self.store.sessions.get(target)
         if session is None or not session.record_kind:
             return None
 
         def current_ref() -> str:
-            now = self.store.get_session(self.tmux.label, target)
+            now = self.store.sessions.get(target)
             return now.record_ref if now is not None else ""
 
         return PinnedRecord(session.record_kind, current_ref)
@@ -983,9 +983,9 @@ class Courier:
         if via == "command":
             return reply  # recorded by `imessenger reply` itself
         try:
-            return self.store.record_reply(message_id, reply, via).reply or reply
+            return self.store.messages.record_reply(message_id, reply, via).reply or reply
         except AlreadyReplied:
-            record = self.store.get_message(message_id)
+            record = self.store.messages.get(message_id)
             return record.reply if record is not None and record.reply is not None else reply
 
     def collect_late_replies(self) -> list[MessageRecord]:
@@ -998,7 +998,7 @@ class Courier:
         found: list[MessageRecord] = []
         late = [
             m
-            for m in self.store.list_messages(self.tmux.label, limit=500)
+            for m in self.store.messages.latest(limit=500)
             if m.reply is None and not m.raw and not m.waiting and m.state in _ANSWERABLE
         ]
         if any(m.target_instance for m in late):
@@ -1030,10 +1030,10 @@ class Courier:
             if reply is None:
                 continue
             try:
-                record = self.store.record_reply(message.id, reply, via)
+                record = self.store.messages.record_reply(message.id, reply, via)
             except AlreadyReplied:
                 continue
-            self.store.add_for_sender(
+            self.store.inbox.add_for_sender(
                 record,
                 InboxKind.REPLY,
                 f'reply from "{record.target}" to message {record.id}',
@@ -1049,9 +1049,9 @@ def reply_to(courier: Courier, message: MessageRecord, text: str) -> MessageReco
     that is no longer waiting finds the reply in its inbox (the person does, once the
     session that sent it has ended). Raises AlreadyReplied.
     """
-    record = courier.store.record_reply(message.id, text, "command")
+    record = courier.store.messages.record_reply(message.id, text, "command")
     if not record.waiting:
-        courier.store.add_for_sender(
+        courier.store.inbox.add_for_sender(
             record, InboxKind.REPLY, f'reply from "{record.target}" to message {record.id}', text
         )
     return record

@@ -117,9 +117,14 @@ class SessionView:
 
 
 class Sessions:
-    """The sessions of one tmux server, with their records in the store."""
+    """The sessions of one tmux server, with their records in the store opened for it."""
 
     def __init__(self, tmux: Tmux, store: Store, config: Config) -> None:
+        if store.server != tmux.label:
+            raise ValueError(
+                f'a store opened for tmux server "{store.server}" holds none of the records '
+                f'of "{tmux.label}": open it with server=tmux.label'
+            )
         self.tmux = tmux
         self.store = store
         self.config = config
@@ -236,8 +241,7 @@ class Sessions:
             raise
         instance = instance_of(pane.server_pid, pane.session_id, pane.session_created)
         try:
-            self.store.record_session(
-                self.tmux.label,
+            self.store.sessions.record(
                 name,
                 profile.name,
                 str(folder),
@@ -249,15 +253,12 @@ class Sessions:
                 mcp=mcp,
                 instance=instance,
             )
-            self.store.cancel_undelivered(  # an earlier session of this name is not this one
-                self.tmux.label,
+            self.store.messages.cancel_undelivered(  # an earlier session of this name is not it
                 name,
                 f'the session "{name}" it was for has ended; the one running now is another',
                 keep_instance=instance,
             )
-            return self._seen(
-                AgentPane(self.tmux, pane), self.store.get_session(self.tmux.label, name)
-            )
+            return self._seen(AgentPane(self.tmux, pane), self.store.sessions.get(name))
         except BaseException:
             # Nothing half-started is left behind: the session goes with the failed start.
             _end_process_group(pane.pid, grace=0.2)
@@ -342,7 +343,7 @@ class Sessions:
 
     def views(self, *, include_all: bool = False) -> list[SessionView]:
         """Return the sessions isesh started (and, with include_all, every other one)."""
-        records = {r.name: r for r in self.store.list_sessions(self.tmux.label)}
+        records = {r.name: r for r in self.store.sessions.all()}
         views = []
         for info in self.tmux.panes():
             record = records.get(info.session)
@@ -360,7 +361,7 @@ class Sessions:
         """
         check_name(name)
         pane = AgentPane.of(self.tmux, name)
-        record = self.store.get_session(self.tmux.label, name)
+        record = self.store.sessions.get(name)
         if not capture and record is not None:
             state = State.EXITED if pane.dead else State.UNKNOWN
             return SessionView(
@@ -398,7 +399,7 @@ class Sessions:
         screen = classify(visible, profile.grammar, dead=info.dead, starting=starting)
         pending = view.tools_pending
         if pending and screen.state is State.IDLE:
-            record = self.store.get_session(self.tmux.label, view.name)
+            record = self.store.sessions.get(view.name)
             pending = _tools_pending(record)
             screen = waiting_for_tools(record, screen)
         return replace(view, screen=screen, tools_pending=pending), text
@@ -458,7 +459,7 @@ class Sessions:
         Returns "exited" when the agent left by itself, "killed" otherwise.
         """
         check_name(name)
-        record = self.store.get_session(self.tmux.label, name)
+        record = self.store.sessions.get(name)
         try:
             view = self.view(name)
         except NoSuchSession:
@@ -477,15 +478,15 @@ class Sessions:
         _end_process_group(view.pane.info.pid)
         if self.tmux.has_session(name):
             self.tmux.kill_session(name)
-        self.store.cancel_undelivered(
-            self.tmux.label, name, f'the session "{name}" was stopped before it could take it'
+        self.store.messages.cancel_undelivered(
+            name, f'the session "{name}" was stopped before it could take it'
         )
         self._forget(name, record)
         return how
 
     def _forget(self, name: str, record: SessionRecord | None) -> None:
         """Drop the session's record, and the file isesh made for its agent's answers."""
-        self.store.forget_session(self.tmux.label, name)
+        self.store.sessions.forget(name)
         if record is None:
             return
         made = made_here(record.record_ref, self.store.path.parent / "records")

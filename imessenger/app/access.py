@@ -70,7 +70,6 @@ class Access:
     caller: Caller
     policy: Policy
     store: Store
-    server: str
     config_path: str = "your config file"
 
     @property
@@ -100,9 +99,8 @@ class Access:
         error = Refused(self.caller, action, subject, refusal, self.config_path)
         logger.warning("%s", error)
         try:
-            self.store.add_refusal(
+            self.store.refusals.add(
                 actor=self.caller.name,
-                server=self.server,
                 action=str(action),
                 subject=subject,
                 rule=refusal.key,
@@ -119,6 +117,5 @@ def access_for(tmux: Tmux, store: Store, config: Config, caller: Caller | None =
         caller if caller is not None else identify(tmux),
         config.settings.policy,
         store,
-        tmux.label,
         where,
     )

@@ -47,7 +47,7 @@ class HookActions(Services):
     def _record(self, kind: str, event: str, state: str, detail: str) -> HookEventRecord | None:
         if not self.caller.agent:
             return None
-        session = self.store.get_session(self.tmux.label, self.caller.name)
+        session = self.store.sessions.get(self.caller.name)
         if session is None or session.hooks != kind:
             return None
         import os
@@ -57,8 +57,7 @@ class HookActions(Services):
 
         # when the agent ran the hook: this process's start (it may have waited for the CPU)
         at = time.time() - (age_of(os.getpid()) or 0.0)
-        return self.store.add_hook_event(
-            self.tmux.label,
+        return self.store.hook_events.add(
             session.name,
             kind=kind,
             event=event,
@@ -76,7 +75,7 @@ class HookActions(Services):
         """
         if not self.caller.agent:
             return False
-        return self.store.mark_mcp_connected(self.tmux.label, self.caller.name)
+        return self.store.sessions.mark_mcp_connected(self.caller.name)
 
     def codex_turn_ended(self, payload: str, chained: Sequence[str] = ()) -> bool:
         """Codex's ``notify`` program, at the end of a turn: learn the session's thread id,
@@ -104,10 +103,10 @@ class HookActions(Services):
         thread = event.get("thread-id") if isinstance(event, dict) else None
         if not isinstance(thread, str) or not thread:
             return False
-        session = self.store.get_session(self.tmux.label, self.caller.name)
+        session = self.store.sessions.get(self.caller.name)
         if session is None or session.record_kind != "codex":
             return False
         ref = learned(session.record_ref, thread_id=thread)
         if locate("codex", ref) is None:
             return False  # no rollout of that thread: not the session's own
-        return self.store.set_record_ref(self.tmux.label, session.name, ref, was=session.record_ref)
+        return self.store.sessions.set_record_ref(session.name, ref, was=session.record_ref)

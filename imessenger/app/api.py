@@ -350,7 +350,7 @@ class Api:
             access.require(Action.REPLY, message_id, always=not access.is_user)
             return self._remote(host).reply(there, text)
         store = self.here.store
-        message = store.get_message(there)
+        message = store.messages.get(there)
         if message is None:
             raise UnknownMessage(there, store.path)
         access = self.here.access
@@ -477,9 +477,8 @@ class Api:
         if host is None:
             return self.here.answer(there, choice, prompt)
         answered = self._remote(host).answer(there, choice, prompt)
-        self.here.store.add_approval(
+        self.here.store.approvals.add(
             actor=self.whoami(),
-            server=self.here.tmux.label,
             session=answered.session,
             prompt=answered.prompt.about(),
             subject=answered.prompt.subject,

@@ -53,7 +53,7 @@ class SessionActions(Services):
 
     def forget_session(self, name: str) -> None:
         """Drop isesh's record of session ``name``; its tmux session, if any, is not touched."""
-        self.store.forget_session(self.tmux.label, name)
+        self.store.sessions.forget(name)
 
     def end_server(self) -> None:
         """End the tmux server and every session on it (the tour's private server)."""
@@ -92,7 +92,7 @@ class SessionActions(Services):
         # as Sessions reads a state: a screen without markers is "starting" for an agent
         # isesh started less than the profile's startup_ms ago
         starting = view.managed and profile.launch.starting(view.age)
-        record = self.store.get_session(self.tmux.label, name) if view.managed else None
+        record = self.store.sessions.get(name) if view.managed else None
         tools = ""
         if record is not None and record.mcp:
             tools = "connected" if record.mcp_connected_at is not None else "not connected yet"
@@ -103,6 +103,6 @@ class SessionActions(Services):
             managed=view.managed,
             capture=text,
             explanation=explain(text, profile.grammar, dead=dead, starting=starting),
-            hook_events=tuple(self.store.hook_events(self.tmux.label, name, limit=10)),
+            hook_events=tuple(self.store.hook_events.recent(name, limit=10)),
             tools=tools,
         )

@@ -94,7 +94,7 @@ class MessageActions(Services):
         except ImessengerError as error:
             warnings.append(f"could not look for late replies: {error}")
         me = self.caller.name
-        entries = self.store.read_inbox(me, peek=peek, include_read=include_read)
+        entries = self.store.inbox.read(me, peek=peek, include_read=include_read)
         return Inbox(me, entries, warnings=warnings)
 
     def inbox_of(
@@ -110,7 +110,7 @@ class MessageActions(Services):
             live = self.sessions.view(session)
         except NoSuchSession:
             live = None
-        entries = self.store.read_inbox(session, peek=True, include_read=include_read)
+        entries = self.store.inbox.read(session, peek=True, include_read=include_read)
         if live is None and not entries:
             self.sessions.view(session)  # raises NoSuchSession, listing the sessions there are
         prompt = prompt_view(self.sessions, live) if live is not None else None
@@ -124,11 +124,10 @@ class MessageActions(Services):
     def _history(self, session: str | None, limit: int) -> list[Event]:
         from imessenger.core import history
 
-        server = self.tmux.label
         store = self.store
         return history.latest(
-            store.list_messages(server, session, limit=limit),
-            store.list_approvals(session, limit=limit, server=server),
-            store.list_refusals(session, limit=limit, server=server),
+            store.messages.latest(session, limit=limit),
+            store.approvals.latest(session, limit=limit),
+            store.refusals.latest(session, limit=limit),
             limit,
         )

@@ -64,11 +64,10 @@ class PromptActions(Services):
     def _hook_asking(self, session: str) -> str | None:
         """What the session's own hook last said it asks about, when its last event says
         it asks (the screen wins for keys: this only explains why nothing was pressed)."""
-        server = self.tmux.label
-        [*_, last] = [None, *self.store.hook_events(server, session, limit=1)]
+        [*_, last] = [None, *self.store.hook_events.recent(session, limit=1)]
         if last is None or last.state != "asking":
             return None
-        answers = self.store.list_approvals(session, limit=1, server=server)
+        answers = self.store.approvals.latest(session, limit=1)
         if answers and answers[0].at >= last.at:
             return None  # answered since: its next event has not come yet
         return last.detail or last.event

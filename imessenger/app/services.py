@@ -52,11 +52,11 @@ class Services:
         from imessenger.adapters.store import Store
 
         caller = self.caller
-        with Store.open(self._store_file()) as store:
+        with Store.open(self._store_file(), server=self.tmux.label) as store:
             if (
                 caller.agent
                 and caller.instance
-                and not store.is_current(caller.name, caller.instance)
+                and not store.sessions.is_current(caller.name, caller.instance)
             ):
                 raise SessionEnded(caller.name)
             yield self.over(self.tmux, store, self.config, caller)
@@ -93,10 +93,11 @@ class Services:
 
     @functools.cached_property
     def store(self) -> Store:
-        """The store; for an agent session, the one in the data folder isesh started it with."""
+        """The store, opened for this tmux server; for an agent session, the one in the data
+        folder isesh started it with."""
         from imessenger.adapters.store import Store
 
-        return Store.open(self._store_file())
+        return Store.open(self._store_file(), server=self.tmux.label)
 
     def _store_file(self) -> Path | None:
         """The store's file: the one open already, else for an agent session the one in the

@@ -103,9 +103,9 @@ class WatchActions(Services):
                         "prompt_id": prompt.id if prompt is not None else None,
                     }
                 )
-        messages = self.store.list_messages(self.tmux.label, limit=500)
+        messages = self.store.messages.latest(limit=500)
         pending = {m.target for m in messages if m.state == "pending"}
-        unread = self.store.unread_counts()
+        unread = self.store.inbox.unread_counts()
         me = self.caller.name
         own = [m for m in messages if me in (m.sender, m.target)]
         rows = []

@@ -200,7 +200,7 @@ class Following:
             and followed.record.mcp_connected_at is None
         ):
             # ready once its imessenger MCP server connected: the record tells
-            fresh = self.sessions.store.get_session(self.tmux.label, followed.name)
+            fresh = self.sessions.store.sessions.get(followed.name)
             if fresh is not None and fresh.started_at == followed.record.started_at:
                 followed.record = fresh
             screen = waiting_for_tools(followed.record, screen)

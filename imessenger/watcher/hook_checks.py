@@ -144,7 +144,7 @@ class HookWatch:
 
     def _record(self, event: HookEventRecord, verdict: str) -> None:
         try:
-            self.store.check_hook_event(event.id, verdict)
+            self.store.hook_events.record_check(event.id, verdict)
         except StoreError as error:
             logger.debug("could not record the check of a hook event: %s", error)
 

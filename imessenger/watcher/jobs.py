@@ -14,9 +14,10 @@ the loop; when it ends, a :class:`Done` event goes back to the loop.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -112,17 +113,22 @@ class Jobs:
         """Wait for the jobs that run; drop the others."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _courier(self, store: Store) -> Courier:
-        return Courier(Sessions(Tmux(self.tmux.socket_name), store, self.config))
+    @contextlib.contextmanager
+    def _courier(self) -> Iterator[Courier]:
+        """A courier of this job's own: its own tmux adapter, and a store on the watcher's
+        file, opened for the same server, closed at the end."""
+        tmux = Tmux(self.tmux.socket_name)
+        with Store.open(self.view.store.path, server=tmux.label) as store:
+            yield Courier(Sessions(tmux, store, self.config))
 
     def _deliver_in_worker(self, name: str) -> None:
-        with Store.open(self.view.store.path) as store:
-            for sent in self._courier(store).deliver_pending(name):
+        with self._courier() as courier:
+            for sent in courier.deliver_pending(name):
                 logger.info("message %s -> %s: %s", sent.message.id, name, sent.outcome.value)
 
     def _collect_in_worker(self) -> None:
-        with Store.open(self.view.store.path) as store:
-            for record in self._courier(store).collect_late_replies():
+        with self._courier() as courier:
+            for record in courier.collect_late_replies():
                 logger.info(
                     "late reply from %s to %s (%s)", record.target, record.sender, record.id
                 )

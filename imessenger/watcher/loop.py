@@ -92,7 +92,7 @@ class Watcher:
         self.interval = max(settings.watch.interval_ms, 10) / 1000
         self._events: queue.Queue[_Event] = queue.Queue()
         self._stop = threading.Event()
-        self.view = StoreView(sessions.store, self.server)
+        self.view = StoreView(sessions.store)
         self.following = Following(sessions, self._events.put)
         self.jobs = Jobs(tmux, self.config, self.view, self._events.put)
         self.display = Display(tmux)

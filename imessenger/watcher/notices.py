@@ -133,8 +133,7 @@ class Notices:
         if pane is None:
             return
         try:
-            followed.occurrence = self.view.store.observe_prompt(
-                self.view.server,
+            followed.occurrence = self.view.store.prompts.observe(
                 followed.name,
                 instance_of(pane.server_pid, pane.session_id, pane.session_created),
                 prompt.fingerprint(),
@@ -155,7 +154,7 @@ class Notices:
         if occurrence is None:
             return
         try:
-            self.view.store.close_prompt(occurrence.id)
+            self.view.store.prompts.mark_closed(occurrence.id)
         except StoreError as error:
             logger.warning('the prompt of "%s" could not be closed: %s', followed.name, error)
 
@@ -261,7 +260,7 @@ class Notices:
             while self._owed:
                 notice = self._owed[0]
                 try:
-                    self.view.store.add_inbox(notice.owner, notice.kind, notice.title, notice.body)
+                    self.view.store.inbox.add(notice.owner, notice.kind, notice.title, notice.body)
                 except StoreError as error:
                     self.notice_retry.failed(error)
                     break

@@ -48,9 +48,9 @@ class News:
 class StoreView:
     """The records, messages and inbox counts of one tmux server, as last read."""
 
-    def __init__(self, store: Store, server: str) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.server = server
+        self.server = store.server
         self.records: dict[str, SessionRecord] = {}
         self.pending_targets: set[str] = set()
         #: targets with a claim left by a sender that died: a delivery settles it whatever
@@ -100,11 +100,11 @@ class StoreView:
         store is read again by a :meth:`poll` once the retry's delay is over.
         """
         try:
-            listed = self.store.list_sessions(self.server)
-            messages = self.store.list_messages(self.server, limit=None)
-            unread = self.store.unread_counts()
+            listed = self.store.sessions.all()
+            messages = self.store.messages.latest(limit=None)
+            unread = self.store.inbox.unread_counts()
             first = self._hook_id is None
-            hooks = self.store.hook_events(self.server, after=self._hook_id or 0, limit=500)
+            hooks = self.store.hook_events.recent(after=self._hook_id or 0, limit=500)
         except StoreError as error:
             self.retry.failed(error)
             self._seen = None
@@ -160,7 +160,7 @@ class StoreView:
     def still_recorded(self, followed: Followed) -> bool | None:
         """Whether isesh still records this run of the session; None: the store cannot say."""
         try:
-            record = self.store.get_session(self.server, followed.name)
+            record = self.store.sessions.get(followed.name)
         except StoreError as error:
             self.retry.failed(error)
             return None

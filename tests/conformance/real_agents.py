@@ -203,7 +203,7 @@ class Agent:
 
     def screen_state(self, name: str) -> tuple[str, str | None]:
         """The classified state and input-box text of the session's screen."""
-        with Store.open() as store:
+        with Store.open(server=self.tmux.label) as store:
             view = Sessions(self.tmux, store, load_config()).view(name)
         return str(view.state), view.screen.input_text
 

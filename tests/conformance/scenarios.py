@@ -410,15 +410,15 @@ def server_label() -> str:
 
 
 def hook_events(agent: Agent) -> list[tuple[str, str, str]]:
-    with Store.open() as store:
-        found = store.hook_events(agent.tmux.label, NAME, limit=100)
+    with Store.open(server=agent.tmux.label) as store:
+        found = store.hook_events.recent(NAME, limit=100)
     return [(e.event, e.state, e.screen) for e in found]
 
 
 def prompt_notice() -> InboxEntry | None:
     """The first prompt notice in the user's inbox, or None."""
-    with Store.open() as store:
-        found = store.read_inbox("user", peek=True, include_read=True)
+    with Store.open(server=server_label()) as store:
+        found = store.inbox.read("user", peek=True, include_read=True)
     return next((entry for entry in found if entry.kind is InboxKind.PROMPT), None)
 
 
@@ -628,8 +628,8 @@ def coordinator_delegates_through_the_tools(agent: Agent, tool: Callable[[str], 
     assert "WORK-FOR-DEMO: echo me" in reply, reply
     assert "agent worker: **done** `x`" in reply, reply
     print(f"delegation to two workers through the tools: {took:.2f} s")
-    with Store.open() as store:
-        sent = {m.target: m for m in store.list_messages(limit=None) if m.sender == "coordinator"}
+    with Store.open(server=agent.tmux.label) as store:
+        sent = {m.target: m for m in store.messages.latest(limit=None) if m.sender == "coordinator"}
     assert sent["worker-agent"].reply_via == "command"  # the reply tool, not the screen
     assert {m.state for m in sent.values()} == {MessageState.REPLIED}
     for target, message in sorted(sent.items()):

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from support import (
     demo_profile,
     echoes,
+    ids_on_any_server,
     inbox_json,
     message_with,
     python_cli,
@@ -233,7 +234,7 @@ def test_a_store_that_fails_after_the_paste_is_reported_and_never_pasted_again(
     tmux: Tmux,
 ) -> None:
     start_demo()
-    with Store.open() as store:
+    with Store.open(server=tmux.label) as store:
         path = store.path
     with sqlite3.connect(path) as conn:  # what SQLite says when the disk is full
         conn.execute(
@@ -276,8 +277,8 @@ def test_a_message_that_is_not_utf8_is_refused_clearly(tmux: Tmux, tmp_path: Pat
         assert done.returncode == 1
         assert b"not valid UTF-8" in done.stderr
         assert b"Traceback" not in done.stderr
-    with Store.open() as store:
-        assert store.list_messages(limit=None) == []  # nothing recorded, nothing pasted
+    with Store.open(server=tmux.label) as store:
+        assert ids_on_any_server(store, "messages") == []  # nothing recorded, nothing pasted
 
 
 # --- the tmux server and the watcher killed at any point --------------------------------------
@@ -363,14 +364,14 @@ def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(tmux: 
     demo_profile("slow", command=slow, hooks="")  # the slow hook above is the only one
     assert run_isesh("start", "w1", "--agent", "slow").exit_code == 0
     wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
-    with Store.open() as store:
+    with Store.open(server=tmux.label) as store:
         courier = Courier(Sessions(tmux, store, load_config()))
-        store.add_message("5ca1ab1e", tmux.label, "user", "w1", "NOREPLY taken late")
-        claimed = store.claim_pending(tmux.label, "w1")
+        store.messages.add("5ca1ab1e", "user", "w1", "NOREPLY taken late")
+        claimed = store.messages.claim_pending("w1")
         assert claimed is not None
         # what the killed sender did before it died: the paste and the submit key
-        store.mark_pasting(claimed.id)
-        store.mark_submitting(claimed.id)
+        store.messages.mark_pasting(claimed.id)
+        store.messages.mark_submitting(claimed.id)
         AgentPane.of(tmux, "w1").paste(courier._envelope(claimed), ["Enter"])
     settled = run_imessenger("deliver", "w1")
     assert settled.exit_code == 0, settled.output
@@ -392,14 +393,14 @@ def left_by_a_killed_sender(tmux: Tmux, body: str, *, submitted: bool) -> str:
     """
     from imessenger.actions.delivery import Courier
 
-    with Store.open() as store:
+    with Store.open(server=tmux.label) as store:
         courier = Courier(Sessions(tmux, store, load_config()))
-        store.add_message("5ca1ab1e", tmux.label, "user", "w1", body)
-        claimed = store.claim_pending(tmux.label, "w1")
+        store.messages.add("5ca1ab1e", "user", "w1", body)
+        claimed = store.messages.claim_pending("w1")
         assert claimed is not None
-        store.mark_pasting(claimed.id)
+        store.messages.mark_pasting(claimed.id)
         if submitted:
-            store.mark_submitting(claimed.id)
+            store.messages.mark_submitting(claimed.id)
         AgentPane.of(tmux, "w1").paste(courier._envelope(claimed), ["Enter"] if submitted else [])
     return "5ca1ab1e"
 
@@ -418,8 +419,8 @@ def scrolled_off(tmux: Tmux, message_id: str) -> None:
 
 def taken_in_record(tmux: Tmux, message_id: str) -> int:
     """How many times the demo agent's own record says it took message ``message_id``."""
-    with Store.open() as store:
-        session = store.get_session(tmux.label, "w1")
+    with Store.open(server=tmux.label) as store:
+        session = store.sessions.get("w1")
     assert session is not None
     assert session.record_ref
     path = Path(json.loads(session.record_ref)["path"])
@@ -501,7 +502,7 @@ def test_a_killed_senders_paste_the_agent_has_not_read_yet_is_submitted_once_it_
 
 def test_a_store_that_fails_while_the_reply_is_awaited_is_no_exit_1(tmux: Tmux) -> None:
     start_demo()
-    with Store.open() as store:
+    with Store.open(server=tmux.label) as store:
         path = store.path
     with sqlite3.connect(path) as conn:  # what SQLite says when the disk is full
         conn.execute(

@@ -36,7 +36,7 @@ StartWatcher = Callable[[], Watching]
 
 def prompts(store: Store, owner: str, subject: str) -> list[InboxEntry]:
     """The prompt notices of ``owner`` about ``subject``."""
-    found = store.read_inbox(owner, peek=True, include_read=True)
+    found = store.inbox.read(owner, peek=True, include_read=True)
     return [e for e in found if e.kind is InboxKind.PROMPT and e.title.endswith(subject)]
 
 
@@ -45,14 +45,14 @@ def test_a_full_disk_is_outlived_and_nothing_is_lost_or_repeated(
 ) -> None:
     start_demo("w1", folder=tmp_path, idle=False)
     start_demo("w2", folder=tmp_path, idle=False)
-    with Store.open() as store:
+    with Store.open(server=tmux.label) as store:
         watching = watcher()
         wait_for(lambda: watching.state("w1") == watching.state("w2") == "idle", what="both idle")
         assert run_imessenger("send", "w1", "--no-reply", "ASK[touch a.txt]").exit_code == 0
         wait_for(lambda: prompts(store, "user", "touch a.txt"), what="w1's prompt noticed")
         held = run_imessenger("send", "w1", "--no-reply", "held back")
         assert held.exit_code == 3, held.output  # w1 asks: the message waits
-        [pending] = store.pending_messages(tmux.label, "w1")
+        [pending] = store.messages.pending("w1")
 
         disk.empty_journal(store.path)  # so that the store too needs room for any write
         filler = disk.fill()
@@ -70,7 +70,7 @@ def test_a_full_disk_is_outlived_and_nothing_is_lost_or_repeated(
         assert "is full: free some space" in watching.text()
         assert watching.proc.poll() is None
         assert not prompts(store, "user", "touch b.txt")
-        message = store.get_message(pending.id)
+        message = store.messages.get(pending.id)
         assert message is not None
         assert message.state is MessageState.PENDING
         assert f"message {pending.id} from" not in scrollback(tmux, "w1")  # nothing pasted
