@@ -33,8 +33,8 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from remote_host import remote_host_running  # noqa: E402
 
-from imessenger import ssh  # noqa: E402
-from imessenger.hosts import Host  # noqa: E402
+from imessenger.adapters import ssh  # noqa: E402
+from imessenger.core.targets import Host  # noqa: E402
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
@@ -52,7 +52,7 @@ def idle(env: dict[str, str], name: str, *, host: str | None = None) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         listing = subprocess.run(
-            [sys.executable, "-m", "imessenger.cli.isesh", "list", "--json"],
+            [sys.executable, "-m", "imessenger.interfaces.cli.isesh", "list", "--json"],
             env=env, capture_output=True, text=True, check=False,
         ).stdout  # fmt: skip
         rows = json.loads(listing or "[]")
@@ -91,7 +91,7 @@ def main() -> None:
             f"command = {json.dumps(host.command)}\n",
             encoding="utf-8",
         )
-        isesh = [sys.executable, "-m", "imessenger.cli.isesh"]
+        isesh = [sys.executable, "-m", "imessenger.interfaces.cli.isesh"]
         imessenger = [sys.executable, "-m", "imessenger"]
         try:
             timed([*isesh, "start", "w1", "--agent", "demo"], env)

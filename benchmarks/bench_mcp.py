@@ -55,8 +55,8 @@ async def measure(runs: int) -> list[str]:
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
-    from imessenger.api import Api
-    from imessenger.mcp_server import build_server
+    from imessenger.app.api import Api
+    from imessenger.interfaces.mcp.server import build_server
 
     def expect(result: Any, body: str) -> None:
         if result.is_error or result.structured_content["reply"] != body:
@@ -112,7 +112,7 @@ def main() -> None:
         for key in ("TMUX", "TMUX_PANE", "IMESSENGER_SESSION", "IMESSENGER_CONFIG"):
             os.environ.pop(key, None)
         demo = [sys.executable, "-m", "imessenger.demo.agent", "--startup-ms", "0"]
-        isesh = [sys.executable, "-m", "imessenger.cli.isesh"]
+        isesh = [sys.executable, "-m", "imessenger.interfaces.cli.isesh"]
         try:
             for name in ("direct", "inproc", "stdio"):
                 subprocess.run(

@@ -44,7 +44,7 @@ def wait_idle(env: dict[str, str], name: str) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         out = subprocess.run(
-            [sys.executable, "-m", "imessenger.cli.isesh", "list", "--json"],
+            [sys.executable, "-m", "imessenger.interfaces.cli.isesh", "list", "--json"],
             env=env, capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
         if f'"name": "{name}"' in out and '"state": "idle"' in out.split(f'"name": "{name}"')[1]:
@@ -82,7 +82,7 @@ def main() -> None:
         for key in ("TMUX", "TMUX_PANE", "IMESSENGER_SESSION", "IMESSENGER_CONFIG"):
             env.pop(key, None)
         times_file = Path(home) / "printed.txt"
-        isesh = [sys.executable, "-m", "imessenger.cli.isesh"]
+        isesh = [sys.executable, "-m", "imessenger.interfaces.cli.isesh"]
         send = [sys.executable, "-m", "imessenger", "send"]
         try:
             demo = [

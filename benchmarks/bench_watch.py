@@ -166,7 +166,7 @@ def write_drawer_profile(home: Path) -> str:
     (the drawer takes no options: its prompts are noticed from the screen alone)."""
     import tomli_w
 
-    from imessenger.config import load_config
+    from imessenger.adapters.config_files import load_config
 
     table = {**load_config().values["agents"]["demo"], "hooks": "", "allow_reply": "", "record": ""}
     path = home / "config.toml"
@@ -177,9 +177,9 @@ def write_drawer_profile(home: Path) -> str:
 def hook_latencies(sessions: Any, store: Any, rounds: int) -> tuple[list[float], list[float]]:
     """The demo agent, whose hooks report asking: from its PermissionRequest hook's start
     to the inbox notice, and from the send's return to it, over ``rounds`` prompts."""
-    from imessenger.approval import answer
-    from imessenger.screen import State
-    from imessenger.store import Choice, InboxKind
+    from imessenger.actions.approval import answer
+    from imessenger.core.screen import State
+    from imessenger.core.values import Choice, InboxKind
 
     server = sessions.tmux.label
     from_hook, from_send = [], []
@@ -210,12 +210,13 @@ def hook_latencies(sessions: Any, store: Any, rounds: int) -> tuple[list[float],
 
 
 def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[bytes]:
-    from imessenger.config import load_config
-    from imessenger.screen import State, classify
-    from imessenger.sessions import Sessions
-    from imessenger.status import read_status, running_pid
-    from imessenger.store import InboxKind, Store
-    from imessenger.tmux import Tmux
+    from imessenger.actions.sessions import Sessions
+    from imessenger.adapters.config_files import load_config
+    from imessenger.adapters.status_cache import read_status, running_pid
+    from imessenger.adapters.store import Store
+    from imessenger.adapters.tmux import Tmux
+    from imessenger.core.screen import State, classify
+    from imessenger.core.values import InboxKind
 
     config = load_config()
     demo = Sessions(Tmux(socket), Store.open(), config).profiles["demo"]
@@ -332,7 +333,7 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[b
         reads.append((time.perf_counter() - start) * 1_000_000)
 
     print(f"{args.sessions} agents busy ...", file=sys.stderr)
-    from imessenger.delivery import Courier
+    from imessenger.actions.delivery import Courier
 
     courier = Courier(sessions)
     for index in range(args.sessions):

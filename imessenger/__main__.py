@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imessenger.cli.entry import main
+from imessenger.interfaces.cli.entry import main
 
 if __name__ == "__main__":
     main()

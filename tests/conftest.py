@@ -4,24 +4,32 @@ Every test runs with HOME, the XDG folders and IMESSENGER_HOME in its own
 temporary folder, and without the caller's tmux variables, so no test reads
 or writes the developer's data or talks to their tmux server. Tests that
 need tmux take libtmux's ``server`` fixture (a private socket per test,
-killed afterwards) through the ``tmux`` fixture here. Tests that need a
+killed afterwards) through the ``tmux`` fixture here; ``store`` is the store of the
+test's data folder, ``sessions`` the sessions of its tmux server; ``watcher`` starts
+``imessenger watch`` processes (``watching``: one, for the whole test). Tests that need a
 remote host take ``remote_host``: a second local user behind a real sshd
 on 127.0.0.1, made once per session (remote_host.py), as new for each test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from libtmux.server import Server
 from remote_host import RemoteHost, remote_host_running
 
-from imessenger.config import load_config
-from imessenger.sessions import Sessions
-from imessenger.store import Store
-from imessenger.tmux import Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
+from imessenger.adapters.status_cache import running_pid
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import Tmux
+
+if TYPE_CHECKING:
+    from support import Watching
 
 # The shared helpers assert too: show what their assertions compared, as in test files.
 pytest.register_assert_rewrite("support", "scenarios", "real_agents")
@@ -58,13 +66,60 @@ def tmux(server: Server, monkeypatch: pytest.MonkeyPatch) -> Tmux:
 
 
 @pytest.fixture
-def sessions(tmux: Tmux) -> Iterator[Sessions]:
-    """The sessions of this test's tmux server, on a store of the test's data folder."""
-    store = Store.open()
-    try:
-        yield Sessions(tmux, store, load_config())
-    finally:
-        store.close()
+def store() -> Iterator[Store]:
+    """The store of the test's data folder (IMESSENGER_HOME), closed after the test."""
+    with Store.open() as opened:
+        yield opened
+
+
+@pytest.fixture
+def sessions(tmux: Tmux, store: Store) -> Sessions:
+    """The sessions of this test's tmux server, on the test's store."""
+    return Sessions(tmux, store, load_config())
+
+
+@pytest.fixture
+def watcher(tmux: Tmux, tmp_path: Path) -> Iterator[Callable[[], Watching]]:
+    """Start ``imessenger watch -v`` (as many times as asked), each with its log in the
+    test's folder (outside any disk a test fills); at the end, terminate each one (by its
+    pid) and print its log."""
+    from support import Watching, python_cli, wait_for  # once its asserts are rewritten
+
+    started: list[Watching] = []
+
+    def start() -> Watching:
+        log = tmp_path / f"watch-{len(started)}.log"
+        with open(log, "wb") as output:
+            proc = subprocess.Popen(
+                [*python_cli(), "watch", "-v"], stdout=output, stderr=subprocess.STDOUT
+            )
+        started.append(Watching(proc, log, tmux.label))
+        wait_for(lambda: running_pid(tmux.label) == proc.pid, what="the watcher to start")
+        return started[-1]
+
+    yield start
+    for watching in started:
+        proc = watching.proc
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        print(f"--- {watching.log.name} (exit {proc.returncode})\n{watching.text()}")
+
+
+@pytest.fixture
+def watching(watcher: Callable[[], Watching]) -> Watching:
+    """A watcher started for the test (see ``watcher``)."""
+    return watcher()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The event loop of the tests marked ``pytest.mark.anyio``."""
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""What isesh adds to an agent's command line (imessenger.agent_setup), and what the
-agents' hooks report (imessenger.hook_events): pure, on text alone."""
+"""What isesh adds to an agent's command line (imessenger.core.agent_setup), and what the
+agents' hooks report (imessenger.core.hook_events): pure, on text alone."""
 
 from __future__ import annotations
 
@@ -11,14 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from imessenger.agent_setup import (
+from imessenger.core.agent_setup import (
     CLAUDE_HOOK_EVENTS,
     hook_command,
     own_command,
     reply_command,
     setup,
 )
-from imessenger.hook_events import ASKING, BUSY, IDLE, STARTED, WAITING, PayloadError, read_event
+from imessenger.core.hook_events import (
+    ASKING,
+    BUSY,
+    IDLE,
+    STARTED,
+    WAITING,
+    PayloadError,
+    read_event,
+)
 
 FOLDER = Path("/data/sessions/w1-0123456789ab")
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from imessenger.agents import (
+from imessenger.core.errors import ConfigError, UsageError
+from imessenger.core.profiles import (
     Drive,
     Launch,
     Profile,
@@ -21,8 +22,7 @@ from imessenger.agents import (
     load_profiles,
     profile_keys,
 )
-from imessenger.errors import ConfigError, UsageError
-from imessenger.screen import PATTERN_KEYS, Meaning, Option, ScreenGrammar, State, classify
+from imessenger.core.screen import PATTERN_KEYS, Meaning, Option, ScreenGrammar, State, classify
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_NAMES = ["claude", "codex", "gemini", "aider", "shell", "demo"]
@@ -37,7 +37,7 @@ def default_tables() -> dict[str, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class PlainConfig:
-    """Just the part of imessenger.config.Config that the profiles read."""
+    """Just the part of imessenger.core.config.Config that the profiles read."""
 
     values: dict[str, Any]
     sources: dict[str, str] = field(default_factory=dict)
@@ -85,7 +85,7 @@ def test_only_claude_and_demo_queue_while_busy() -> None:
 
 
 def test_profiles_load_through_the_config_module(tmp_path: Path) -> None:
-    from imessenger.config import load_config
+    from imessenger.adapters.config_files import load_config
 
     user = tmp_path / "config.toml"
     user.write_text('[agents.top]\ncommand = ["top"]\n', encoding="utf-8")

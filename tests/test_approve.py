@@ -22,18 +22,16 @@ from support import (
     python_cli,
     run_imessenger,
     run_isesh,
+    scrollback,
+    start_demo,
     start_demo_in_shell,
     stays,
     wait_for,
 )
-from support import start_demo as start
 
-from imessenger import approval as approval_module
-from imessenger.access import access_for
-from imessenger.agents import Profile, load_profiles
-from imessenger.approval import (
+from imessenger.actions import approval as approval_module
+from imessenger.actions.approval import (
     ApprovalRefused,
-    BadChoice,
     NoSuchOption,
     NothingAsking,
     SessionExited,
@@ -42,15 +40,15 @@ from imessenger.approval import (
     answers,
     asked_prompt,
     choose_option,
-    parse_choice,
 )
-from imessenger.caller import Caller
-from imessenger.config import load_config
-from imessenger.errors import NoSuchSession
-from imessenger.screen import Meaning, Option, Prompt, State, classify
-from imessenger.sessions import Sessions
-from imessenger.store import Choice, MessageState
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.answers import BadChoice, parse_choice
+from imessenger.core.errors import NoSuchSession
+from imessenger.core.profiles import Profile, load_profiles
+from imessenger.core.screen import Meaning, Option, Prompt, State, classify
+from imessenger.core.values import Choice, MessageState
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -181,16 +179,12 @@ def test_parse_choice_refuses_anything_else(text: str) -> None:
 # --- on real tmux with the demo agent ------------------------------------------------------
 
 
-def screen(tmux: Tmux, name: str) -> str:
-    return AgentPane.of(tmux, name).look(history=200)
-
-
 def shows(tmux: Tmux, name: str, text: str) -> bool:
-    return text in screen(tmux, name)
+    return text in scrollback(tmux, name, 200)
 
 
 def test_approve_three_option_prompt_once(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch x.txt] please")
     result = run_imessenger("approve", "w1")
     assert result.exit_code == 0, result.output
@@ -204,7 +198,7 @@ def test_approve_three_option_prompt_once(tmux: Tmux, sessions: Sessions) -> Non
 
 
 def test_approve_2_is_yes_and_dont_ask_again(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch a.txt]")
     result = run_imessenger("approve", "w1", "2")
     assert result.exit_code == 0, result.output
@@ -218,15 +212,15 @@ def test_approve_2_is_yes_and_dont_ask_again(tmux: Tmux, sessions: Sessions) -> 
 
 
 def test_two_option_prompt_refuses_2_and_sends_nothing(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK2[rm y.txt]")
-    before = screen(tmux, "w1")
+    before = scrollback(tmux, "w1", 200)
     result = run_imessenger("approve", "w1", "2")
     assert result.exit_code == 1
     assert "no option meaning" in result.stderr
     assert "nothing was pressed" in result.stderr
     assert "imessenger deny w1" in result.stderr
-    assert screen(tmux, "w1") == before
+    assert scrollback(tmux, "w1", 200) == before
     assert sessions.store.list_approvals() == []
     # ... while deny picks its "2", which means No there
     denied = run_imessenger("deny", "w1")
@@ -239,7 +233,7 @@ def test_two_option_prompt_refuses_2_and_sends_nothing(tmux: Tmux, sessions: Ses
 
 
 def test_deny_three_option_prompt(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch z.txt]")
     result = run_imessenger("deny", "w1")
     assert result.exit_code == 0, result.output
@@ -251,37 +245,36 @@ def test_deny_three_option_prompt(tmux: Tmux, sessions: Sessions) -> None:
 def test_approve_with_nothing_asking_leaves_the_input_box_alone(
     tmux: Tmux, sessions: Sessions
 ) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     AgentPane.of(tmux, "w1").type("half typed")
     wait_for(lambda: sessions.view("w1").screen.input_text == "half typed", what="typed text")
-    before = screen(tmux, "w1")
+    before = scrollback(tmux, "w1", 200)
     for args in (["approve", "w1"], ["approve", "w1", "2"], ["deny", "w1"]):
         result = run_imessenger(*args)
         assert result.exit_code == 1
         assert '"w1" is not asking for permission (its screen reads idle)' in result.stderr
-    assert screen(tmux, "w1") == before
+    assert scrollback(tmux, "w1", 200) == before
     assert sessions.view("w1").screen.input_text == "half typed"
     assert sessions.store.list_approvals() == []
 
 
 def test_a_prompt_just_drawn_gets_a_moment_before_its_key(tmux: Tmux, sessions: Sessions) -> None:
     # DROPKEY: the prompt loses the keys of its first 150 ms; approve comes at once
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch k.txt] DROPKEY")
-    tester = access_for(sessions.tmux, sessions.store, sessions.config, Caller.user("tester"))
-    approval = answer(sessions, "w1", Choice.YES_ONCE, access=tester)
+    approval = answer(sessions, "w1", Choice.YES_ONCE, who="tester")
     assert approval.closed
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle after the answer")
-    assert screen(tmux, "w1").count("● Ran touch k.txt") == 1
+    assert scrollback(tmux, "w1", 200).count("● Ran touch k.txt") == 1
     assert sessions.view("w1").screen.input_text == ""  # no stray key in the input box
     [record] = sessions.store.list_approvals("w1")
     assert (record.actor, record.closed, record.key) == ("tester", True, "1")
 
 
 def test_a_taken_key_is_not_pressed_again(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch t.txt] BUSY[50]")
-    approval = answer(sessions, "w1", Choice.YES_ONCE)
+    approval = answer(sessions, "w1", Choice.YES_ONCE, who="user")
     assert approval.closed
     wait_for(lambda: shows(tmux, "w1", "● Ran touch t.txt"), what="ran")
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
@@ -291,13 +284,13 @@ def test_a_taken_key_is_not_pressed_again(tmux: Tmux, sessions: Sessions) -> Non
 def test_an_agent_slow_to_take_the_key_gets_one_key(tmux: Tmux, sessions: Sessions) -> None:
     # SLOWKEY: the agent stalls for 1.2 s before it acts on the key, as Gemini CLI did on
     # a loaded machine; a second key would have gone into its input box
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch s.txt] SLOWKEY[1200]")
-    approval = answer(sessions, "w1", Choice.YES_ONCE)
+    approval = answer(sessions, "w1", Choice.YES_ONCE, who="user")
     assert approval.closed
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
     stays(lambda: sessions.view("w1").screen.input_text == "", 0.5, "an empty input box")
-    assert screen(tmux, "w1").count("● Ran touch s.txt") == 1
+    assert scrollback(tmux, "w1", 200).count("● Ran touch s.txt") == 1
 
 
 def test_an_agent_that_has_not_read_the_key_is_waited_for(
@@ -313,13 +306,13 @@ def test_an_agent_that_has_not_read_the_key_is_waited_for(
     waking = threading.Timer(1.5, os.kill, (agent, signal.SIGCONT))
     waking.start()
     try:
-        approval = answer(sessions, "w1", Choice.YES_ONCE)
+        approval = answer(sessions, "w1", Choice.YES_ONCE, who="user")
     finally:
         waking.join()
         os.kill(agent, signal.SIGCONT)
     assert approval.closed
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
-    assert screen(tmux, "w1").count("● Ran touch w.txt") == 1
+    assert scrollback(tmux, "w1", 200).count("● Ran touch w.txt") == 1
     assert sessions.view("w1").screen.input_text == ""
 
 
@@ -349,8 +342,8 @@ def test_a_prompt_that_never_closes_gets_one_key(
 
 def test_approve_all_answers_every_asking_session(tmux: Tmux, sessions: Sessions) -> None:
     for name in ("a1", "a2", "a3"):
-        start(sessions, name)
-    start(sessions, "idle1")
+        start_demo(name)
+    start_demo("idle1")
     for name in ("a1", "a2", "a3"):
         ask(sessions, name, f"ASK[touch {name}.txt]")
     result = run_imessenger("approve", "--all")
@@ -369,7 +362,7 @@ def test_approve_all_2_reports_the_prompt_that_has_no_such_option(
     tmux: Tmux, sessions: Sessions
 ) -> None:
     for name in ("b1", "b2"):
-        start(sessions, name)
+        start_demo(name)
     ask(sessions, "b1", "ASK[touch b1.txt]")
     ask(sessions, "b2", "ASK2[touch b2.txt]")
     result = run_imessenger("approve", "--all", "2")
@@ -383,7 +376,7 @@ def test_approve_all_2_reports_the_prompt_that_has_no_such_option(
 def test_pending_messages_are_delivered_once_the_prompt_closed(
     tmux: Tmux, sessions: Sessions
 ) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch p.txt]")
     waiting = run_imessenger("send", "w1", "after the prompt LINES[1]", "--no-reply")
     assert waiting.exit_code == 3, waiting.output  # pending: never pasted into a prompt
@@ -412,7 +405,7 @@ def approvers(*argvs: list[str]) -> list[tuple[int, str]]:
 def test_two_approvers_of_one_prompt_answer_it_once(tmux: Tmux, sessions: Sessions) -> None:
     # As the menu, the dashboard and a script each carry the id of the prompt they showed:
     # started together, one presses its key, the other is told who answered it (exit 6).
-    start(sessions, "w1")
+    start_demo("w1")
     for round_ in range(5):
         ask(sessions, "w1", f"ASK[touch r{round_}.txt]")
         shown = prompt_id("w1")
@@ -424,7 +417,7 @@ def test_two_approvers_of_one_prompt_answer_it_once(tmux: Tmux, sessions: Sessio
         assert 'by user ("yes, this once") at ' in refusal
         assert "nothing was pressed" in refusal
         wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
-        assert screen(tmux, "w1").count(f"● Ran touch r{round_}.txt") == 1
+        assert scrollback(tmux, "w1", 200).count(f"● Ran touch r{round_}.txt") == 1
         assert sessions.view("w1").screen.input_text == ""
         assert len(sessions.store.list_approvals("w1")) == round_ + 1
 
@@ -435,7 +428,7 @@ def test_two_approvers_without_ids_answer_the_prompt_they_saw_once(
     # Without --prompt, the prompt an approver answers is the one open when it started.
     # SLOWKEY: the agent takes 3 s to act on the key, so the prompt stays on screen while
     # the first one's key waits: the second sees it, then finds it answered.
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch s.txt] SLOWKEY[3000]")
     argv = [*python_cli(), "approve", "w1"]
     outcomes = approvers(argv, argv)
@@ -443,25 +436,25 @@ def test_two_approvers_without_ids_answer_the_prompt_they_saw_once(
     [refusal] = [err for code, err in outcomes if code == 6]
     assert '"w1" (touch s.txt) was already answered by user' in refusal
     wait_for(lambda: sessions.view("w1").state is State.IDLE, what="idle")
-    assert screen(tmux, "w1").count("● Ran touch s.txt") == 1
+    assert scrollback(tmux, "w1", 200).count("● Ran touch s.txt") == 1
     assert sessions.view("w1").screen.input_text == ""
     assert len(sessions.store.list_approvals("w1")) == 1
 
 
 def test_a_stale_prompt_id_presses_nothing(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch one.txt]")
     first = prompt_id("w1")
     answer_by_hand(tmux, sessions, "w1", "3", "● Did not run touch one.txt")
     ask(sessions, "w1", "ASK[touch two.txt]")
-    before = screen(tmux, "w1")
+    before = scrollback(tmux, "w1", 200)
     for args in (["approve", "w1", "--prompt", first], ["deny", "w1", "--prompt", first]):
         result = run_imessenger(*args)
         assert result.exit_code == 1, result.output
         assert f'the prompt {first} of "w1" (touch one.txt) is no longer open' in result.stderr
         assert "the open prompt is another (" in result.stderr
         assert ": touch two.txt); nothing was pressed" in result.stderr
-    assert screen(tmux, "w1") == before
+    assert scrollback(tmux, "w1", 200) == before
     assert sessions.view("w1").state is State.ASKING
     assert sessions.store.list_approvals() == []
     second = prompt_id("w1")
@@ -475,7 +468,7 @@ def test_a_stale_prompt_id_presses_nothing(tmux: Tmux, sessions: Sessions) -> No
 
 
 def test_an_id_whose_prompt_closed_presses_nothing(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch c.txt]")
     shown = prompt_id("w1")
     answer_by_hand(tmux, sessions, "w1", "1", "● Ran touch c.txt")
@@ -495,7 +488,7 @@ def test_an_id_whose_prompt_closed_presses_nothing(tmux: Tmux, sessions: Session
 
 @pytest.mark.parametrize("text", ["12345", "not-an-id!", "0123456789a", "#(touch x)"])
 def test_a_malformed_prompt_id_is_a_usage_error(tmux: Tmux, sessions: Sessions, text: str) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch m.txt]")
     for args in (["approve", "w1", "--prompt", text], ["deny", "w1", "--prompt", text]):
         result = run_imessenger(*args)
@@ -508,7 +501,7 @@ def test_a_malformed_prompt_id_is_a_usage_error(tmux: Tmux, sessions: Sessions, 
 def test_a_pane_in_a_mode_gets_no_key(tmux: Tmux, sessions: Sessions) -> None:
     # In copy mode (or view mode, where tmux shows a command's output), a key goes to the
     # mode: "1" would be a repeat count there, and the agent would never see it.
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch mode.txt]")
     shown = prompt_id("w1")
     tmux.run("copy-mode", "-t", tmux.session_id("w1"))
@@ -524,7 +517,7 @@ def test_a_pane_in_a_mode_gets_no_key(tmux: Tmux, sessions: Sessions) -> None:
 
 
 def test_the_same_prompt_again_is_another_prompt(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch same.txt]")
     first = prompt_id("w1")
     assert prompt_id("w1") == first  # every reader finds the same one while it is open
@@ -539,7 +532,7 @@ def test_the_same_prompt_again_is_another_prompt(tmux: Tmux, sessions: Sessions)
     assert again.exit_code == 6, again.output
     assert f'the prompt {first} of "w1" (touch same.txt) was already answered' in again.stderr
     assert sessions.view("w1").state is State.ASKING
-    assert screen(tmux, "w1").count("● Ran touch same.txt") == 1
+    assert scrollback(tmux, "w1", 200).count("● Ran touch same.txt") == 1
 
     # answered in its pane: a reader that saw it gone closes it, so a third is new too
     answer_by_hand(tmux, sessions, "w1", "1", "● Ran touch same.txt")
@@ -550,16 +543,16 @@ def test_the_same_prompt_again_is_another_prompt(tmux: Tmux, sessions: Sessions)
     stale = run_imessenger("approve", "w1", "--prompt", second)
     assert stale.exit_code == 1, stale.output
     assert f"the open prompt is another ({third}: touch same.txt)" in stale.stderr
-    assert screen(tmux, "w1").count("● Ran touch same.txt") == 2
+    assert scrollback(tmux, "w1", 200).count("● Ran touch same.txt") == 2
 
 
 def test_refusals_for_missing_and_exited_sessions(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     missing = run_imessenger("approve", "nosuch")
     assert missing.exit_code == 1
     assert 'no session named "nosuch"; running sessions: w1' in missing.stderr
     with pytest.raises(NoSuchSession):
-        answer(sessions, "nosuch", Choice.NO)
+        answer(sessions, "nosuch", Choice.NO, who="user")
     assert run_imessenger("send", "w1", "EXIT", "--no-reply").exit_code == 0
     wait_for(lambda: tmux.pane("w1").dead, what="the demo agent exited")
     exited = run_imessenger("deny", "w1")
@@ -590,7 +583,7 @@ def test_refusals_for_missing_and_exited_sessions(tmux: Tmux, sessions: Sessions
 def test_usage_errors_exit_2_and_press_nothing(
     tmux: Tmux, sessions: Sessions, args: list[str], message: str
 ) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch u.txt]")
     result = run_imessenger(*args)
     assert result.exit_code == 2

@@ -18,20 +18,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from support import write_config
 
-from imessenger import paths
-from imessenger.cli.config import config_group
-from imessenger.config import (
-    DEFAULT_SOURCE,
-    FALLBACK_PROFILE,
-    Config,
-    Settings,
-    load_config,
-    load_defaults,
-    starter_text,
-)
-from imessenger.errors import ConfigError
-from imessenger.policy import Policy
+from imessenger.adapters import paths
+from imessenger.adapters.config_files import load_config, load_defaults, starter_text
+from imessenger.core.config import DEFAULT_SOURCE, FALLBACK_PROFILE, Config, Settings
+from imessenger.core.errors import ConfigError
+from imessenger.core.policy import Policy
+from imessenger.interfaces.cli.config import config_group
 
 GENERAL_KEYS = {
     "default_agent",
@@ -60,14 +54,6 @@ GENERAL_KEYS = {
     "policy.managers",
     "policy.raw_senders",
 }
-
-
-def write_user(text: str) -> Path:
-    """Write the user's config file where imessenger looks for it and return its path."""
-    path = paths.user_config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def run(*args: str) -> Result:
@@ -116,7 +102,7 @@ def test_shipped_envelope_names_sender_id_and_both_ways_to_answer() -> None:
 
 def test_config_module_imports_nothing_heavy() -> None:
     code = (
-        "import sys, imessenger.config; "
+        "import sys, imessenger.core.config; "
         "print(sorted({'click', 'tomli_w', 'libtmux'} & set(sys.modules)))"
     )
     out = subprocess.run(
@@ -129,7 +115,7 @@ def test_config_module_imports_nothing_heavy() -> None:
 
 
 def test_user_value_overrides_one_key_and_keeps_the_rest() -> None:
-    path = write_user("[send]\ntimeout_ms = 1234\n")
+    path = write_config("[send]\ntimeout_ms = 1234\n")
     config = load_config()
     assert config.settings.send.timeout_ms == 1234
     assert config.settings.send.poll_s == 0.01
@@ -141,7 +127,7 @@ def test_user_value_overrides_one_key_and_keeps_the_rest() -> None:
 
 def test_user_list_replaces_the_default_list_and_profile_keys_merge() -> None:
     defaults = load_config()
-    path = write_user('[agents.claude]\ncommand = ["claude", "--model", "sonnet"]\n')
+    path = write_config('[agents.claude]\ncommand = ["claude", "--model", "sonnet"]\n')
     config = load_config()
     claude = config.lookup("agents.claude")
     assert claude["command"] == ["claude", "--model", "sonnet"]
@@ -253,7 +239,7 @@ def test_typed_settings_have_their_declared_types() -> None:
 
 
 def test_typed_settings_take_the_users_values() -> None:
-    path = write_user(
+    path = write_config(
         'default_agent = "codex"\n\n[send]\npoll_ms = 25\nsubmit_retry_ms = 1500\n\n'
         '[watch]\ntmux_message = false\n\n[policy]\napprovers = ["coord*"]\n'
     )
@@ -306,7 +292,7 @@ def test_typed_settings_take_the_users_values() -> None:
     ],
 )
 def test_a_wrongly_typed_setting_fails_with_the_file_and_key(text: str, message: str) -> None:
-    path = write_user(text)
+    path = write_config(text)
     with pytest.raises(ConfigError) as caught:
         load_config()
     assert str(caught.value) == f"{path}: {message}"
@@ -324,7 +310,7 @@ def test_typed_settings_are_frozen() -> None:
 
 
 def test_new_profile_needs_no_code_and_takes_missing_keys_from_shell() -> None:
-    path = write_user('[agents.myagent]\ncommand = ["myagent", "--no-color"]\n')
+    path = write_config('[agents.myagent]\ncommand = ["myagent", "--no-color"]\n')
     config = load_config()
     shell = config.lookup(f"agents.{FALLBACK_PROFILE}")
     mine = config.lookup("agents.myagent")
@@ -339,14 +325,14 @@ def test_new_profile_needs_no_code_and_takes_missing_keys_from_shell() -> None:
 
 
 def test_new_profile_may_omit_even_its_command() -> None:
-    write_user('[agents.login]\ndescription = "my login shell"\n')
+    write_config('[agents.login]\ndescription = "my login shell"\n')
     config = load_config()
     assert config.lookup("agents.login.command") == config.lookup("agents.shell.command")
     assert config.lookup("agents.login.description") == "my login shell"
 
 
 def test_new_profile_takes_the_users_own_shell_changes() -> None:
-    path = write_user(
+    path = write_config(
         '[agents.shell]\nsubmit_keys = ["C-m"]\n\n[agents.mine]\ncommand = ["mine"]\n'
     )
     config = load_config()
@@ -355,8 +341,8 @@ def test_new_profile_takes_the_users_own_shell_changes() -> None:
 
 
 def test_new_profile_is_found_by_get_profile() -> None:
-    agents = pytest.importorskip("imessenger.agents")
-    write_user('[agents.myagent]\ncommand = ["myagent"]\ndescription = "mine"\n')
+    agents = pytest.importorskip("imessenger.core.profiles")
+    write_config('[agents.myagent]\ncommand = ["myagent"]\ndescription = "mine"\n')
     profile = agents.get_profile(load_config(), "myagent")
     assert profile.name == "myagent"
     assert profile.launch.command == ("myagent",)
@@ -364,7 +350,7 @@ def test_new_profile_is_found_by_get_profile() -> None:
 
 
 def test_default_agent_may_name_a_new_profile() -> None:
-    write_user('default_agent = "mine"\n\n[agents.mine]\ncommand = ["mine"]\n')
+    write_config('default_agent = "mine"\n\n[agents.mine]\ncommand = ["mine"]\n')
     assert load_config().settings.default_agent == "mine"
 
 
@@ -507,7 +493,7 @@ def test_synthetic_defaults_without_a_shell_profile_need_every_key(tmp_path: Pat
 def test_invalid_user_file_raises_config_error_naming_file_key_and_reason(
     text: str, fragments: list[str]
 ) -> None:
-    path = write_user(text)
+    path = write_config(text)
     with pytest.raises(ConfigError) as caught:
         load_config()
     message = str(caught.value)
@@ -567,7 +553,7 @@ def test_init_values_uncommented_are_exactly_the_general_defaults() -> None:
     assert general == {key: defaults[key] for key in general}
     # [hosts] is open, and empty by default: it has no keys of its own
     assert set(general) == {key.split(".")[0] for key in GENERAL_KEYS} | {"hosts"}
-    path = write_user(uncommented)
+    path = write_config(uncommented)
     config = load_config()
     assert config.values == defaults
     assert {key for key, source in config.sources.items() if source == str(path)} == GENERAL_KEYS
@@ -581,7 +567,7 @@ def test_init_honours_imessenger_config(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_show_prints_every_key_with_its_source() -> None:
-    path = write_user("[send]\ntimeout_ms = 1234\n")
+    path = write_config("[send]\ntimeout_ms = 1234\n")
     result = run("show")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -595,7 +581,7 @@ def test_show_prints_every_key_with_its_source() -> None:
 
 
 def test_show_one_table_and_json() -> None:
-    path = write_user("[send]\npoll_ms = 3\n")
+    path = write_config("[send]\npoll_ms = 3\n")
     result = run("show", "send")
     assert result.exit_code == 0, result.output
     assert all(line.startswith("send.") for line in result.stdout.splitlines())
@@ -610,7 +596,7 @@ def test_show_one_table_and_json() -> None:
 
 
 def test_show_reports_errors_with_exit_1() -> None:
-    path = write_user("[send]\ntimeout_ms = true\n")
+    path = write_config("[send]\ntimeout_ms = true\n")
     result = run("show")
     assert result.exit_code == 1
     assert str(path) in result.output
@@ -652,7 +638,7 @@ def test_config_object_is_frozen() -> None:
 
 
 def test_hosts_are_typed_and_a_bad_one_is_named() -> None:
-    write_user(
+    write_config(
         '[hosts.buildbox]\ndestination = "me@buildbox"\nssh_args = ["-p", "2222"]\n'
         '[hosts.gpu]\ndestination = "gpu"\ncommand = "~/.local/bin/imessenger"\n'
     )
@@ -668,6 +654,6 @@ def test_hosts_are_typed_and_a_bad_one_is_named() -> None:
         ('[hosts.local]\ndestination = "a"\n', "names this host"),
         ('[hosts.x]\ndestination = "a"\nport = 22\n', 'unknown key "hosts.x.port"'),
     ]:
-        write_user(table)
+        write_config(table)
         with pytest.raises(ConfigError, match=says):
             load_config()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import re
 import shlex
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,9 +20,10 @@ from typing import Any
 
 import pytest
 from libtmux.session import Session
+from support import demo_command
 
-from imessenger import protocol
-from imessenger.demo.agent import Event, KeyReader, parse_directives, read_message, unescape
+from imessenger.core import envelope as envelopes
+from imessenger.demo.agent import KeyEvent, KeyReader, parse_directives, read_message, unescape
 
 ROOT = Path(__file__).resolve().parent.parent
 START = "<<IMSG-REPLY {id}>>"
@@ -49,8 +49,8 @@ def session_params() -> dict[str, Any]:
 
 def envelope(message_id: str, body: str) -> str:
     """Wrap ``body`` the way imessenger does."""
-    delims = protocol.delimiters(message_id, START, END)
-    return protocol.render_envelope(
+    delims = envelopes.delimiters(message_id, START, END)
+    return envelopes.render_envelope(
         ENVELOPE,
         body=body,
         message_id=message_id,
@@ -62,7 +62,7 @@ def envelope(message_id: str, body: str) -> str:
 
 def reply_in(lines: list[str], message_id: str) -> str | None:
     """Return the reply to ``message_id`` found on a captured screen."""
-    return protocol.find_reply("\n".join(lines), protocol.delimiters(message_id, START, END))
+    return envelopes.find_reply("\n".join(lines), envelopes.delimiters(message_id, START, END))
 
 
 @dataclass
@@ -141,10 +141,11 @@ class Demo:
         self.tmux("send-keys", "-t", self.pane_id, "-l", text)
 
 
-def start_demo(session: Session, folder: Path, *args: str, wrapped: bool = False) -> Demo:
-    """Start the demo agent in a new window; ``wrapped`` runs it under a shell that reports
-    its exit status and whether the terminal settings came back."""
-    command = shlex.join([sys.executable, "-m", "imessenger.demo.agent", *args])
+def demo_in_window(session: Session, folder: Path, *args: str, wrapped: bool = False) -> Demo:
+    """Start the demo agent in a new window, on its own (not through isesh: the sessions of
+    imessenger start with support.start_demo); ``wrapped`` runs it under a shell that
+    reports its exit status and whether the terminal settings came back."""
+    command = shlex.join(demo_command(*args))
     if wrapped:
         script = folder / "wrapped.sh"
         script.write_text(
@@ -174,7 +175,7 @@ def start_demo(session: Session, folder: Path, *args: str, wrapped: bool = False
 
 def started(session: Session, folder: Path, *args: str) -> Demo:
     """Start a fast demo agent and wait until it is idle."""
-    demo = start_demo(session, folder, *FAST, *args)
+    demo = demo_in_window(session, folder, *FAST, *args)
     demo.wait_idle()
     return demo
 
@@ -183,7 +184,7 @@ def started(session: Session, folder: Path, *args: str) -> Demo:
 
 
 def test_startup_drops_enter_then_idle_input_edits(session: Session, tmp_path: Path) -> None:
-    demo = start_demo(session, tmp_path, "--startup-ms", "1500", "--busy-ms", "50")
+    demo = demo_in_window(session, tmp_path, "--startup-ms", "1500", "--busy-ms", "50")
     demo.wait(lambda lines: lines[-2:] == ["demo>", "  demo · starting…"], "the starting screen")
     demo.type("hellp")
     demo.keys("BSpace")
@@ -343,6 +344,8 @@ def test_dropkey_loses_the_keys_of_the_prompt_s_first_moment(
     demo.paste(envelope("66666666", "ASK[touch k.txt] DROPKEY"))
     demo.wait(prompt_open, "the permission prompt")
     demo.keys("3")
+    # the pause is what this test exercises: "3" came in the prompt's first 150 ms, in
+    # which DROPKEY loses keys; "1" comes after them
     time.sleep(0.3)
     demo.keys("1")
     demo.wait_reply("66666666")
@@ -440,7 +443,7 @@ def test_drawing_survives_a_narrow_pane(session: Session, tmp_path: Path) -> Non
     ],
 )
 def test_exit_restores_the_terminal(session: Session, tmp_path: Path, how: str) -> None:
-    demo = start_demo(session, tmp_path, *FAST, wrapped=True)
+    demo = demo_in_window(session, tmp_path, *FAST, wrapped=True)
     demo.wait_idle()
     if how == "/exit":
         demo.type("/exit")
@@ -469,25 +472,25 @@ KEY_STREAM = (
     + "\x1b[200~ESC inside \x1b[201 not the end\x1b[201~"
 ).encode()
 KEY_EVENTS = [
-    Event("char", "a"),
-    Event("char", "日"),
-    Event("char", "é"),
-    Event("paste", "one\ntwo 日本\n"),
-    Event("backspace"),
-    Event("up"),
-    Event("down"),
-    Event("enter"),
-    Event("newline"),
-    Event("ctrl-c"),
-    Event("ctrl-d"),
-    Event("paste", "ESC inside \x1b[201 not the end"),
+    KeyEvent("char", "a"),
+    KeyEvent("char", "日"),
+    KeyEvent("char", "é"),
+    KeyEvent("paste", "one\ntwo 日本\n"),
+    KeyEvent("backspace"),
+    KeyEvent("up"),
+    KeyEvent("down"),
+    KeyEvent("enter"),
+    KeyEvent("newline"),
+    KeyEvent("ctrl-c"),
+    KeyEvent("ctrl-d"),
+    KeyEvent("paste", "ESC inside \x1b[201 not the end"),
 ]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64])
 def test_key_reader_handles_bytes_split_anywhere(size: int) -> None:
     reader = KeyReader()
-    events: list[Event] = []
+    events: list[KeyEvent] = []
     for start in range(0, len(KEY_STREAM), size):
         events += reader.feed(KEY_STREAM[start : start + size])
     assert events == KEY_EVENTS
@@ -498,7 +501,7 @@ def test_key_reader_lone_escape_waits_for_flush() -> None:
     reader = KeyReader()
     assert reader.feed(b"\x1b") == []
     assert reader.waiting
-    assert reader.flush() == [Event("esc")]
+    assert reader.flush() == [KeyEvent("esc")]
     assert reader.feed(b"\x1bx") == [], "Alt+x is ignored"
 
 

@@ -13,7 +13,6 @@ or the walk fails: so a name added later is tried too.
 from __future__ import annotations
 
 import inspect
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -24,17 +23,19 @@ import anyio
 import click
 import pytest
 from mcp import Client
-from support import run_imessenger, run_isesh, start_demo, wait_for
+from support import run_imessenger, run_isesh, start_demo, wait_for, write_config
 
-from imessenger.api import Api, Choice
-from imessenger.cli.isesh import cli as isesh_cli
-from imessenger.cli.main import cli as imessenger_cli
-from imessenger.errors import ImessengerError
-from imessenger.mcp_server import build_server
-from imessenger.paths import data_dir
-from imessenger.sessions import Sessions
-from imessenger.store import DB_FILENAME, MessageState
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.paths import data_dir
+from imessenger.adapters.store import DB_FILENAME
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app.api import Api
+from imessenger.core.errors import ImessengerError
+from imessenger.core.targets import host_of
+from imessenger.core.values import Choice, MessageState
+from imessenger.interfaces.cli.isesh import cli as isesh_cli
+from imessenger.interfaces.cli.main import cli as imessenger_cli
+from imessenger.interfaces.mcp.server import build_server
 
 #: A host of the config, never reached (nothing may be sent to it).
 HOST = "box"
@@ -139,12 +140,6 @@ def test_every_parameter_of_every_command_is_classified() -> None:
     assert found == named | set(UNNAMED)
 
 
-def write_config(text: str) -> None:
-    path = Path(os.environ["XDG_CONFIG_HOME"]) / "imessenger" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 def snapshot(tmux: Tmux) -> tuple[Any, ...]:
     """What a command could have done: the store's rows, the tmux sessions, w1's screen."""
     with sqlite3.connect(data_dir() / DB_FILENAME) as db:
@@ -159,7 +154,7 @@ def w1_with_a_pending_message(tmux: Tmux, sessions: Sessions) -> str:
     """Session w1 (the demo agent), a message pending for it that `deliver` would deliver
     now, and a host in the config; the message's id."""
     write_config(f'[hosts.{HOST}]\ndestination = "{HOST}.invalid"\n')
-    start_demo(sessions, "w1")
+    start_demo("w1")
     pane = AgentPane.of(tmux, "w1")
     pane.type("half typed")
     wait_for(lambda: "half typed" in pane.look(), what="the typed text")
@@ -197,22 +192,14 @@ def test_every_command_refuses_an_empty_or_blank_name_and_does_nothing(
 NAME_PARAMETERS = {"name", "session", "target", "message_id", "only", "agent"}
 
 
-def the_host(api: Api) -> Any:
-    return api.hosts[HOST]
-
-
 #: Every Api method with such a parameter: how to call it with the value V there.
 API_CALLS: dict[tuple[str, str], tuple[Callable[[Api, str], object], list[str]]] = {
     ("answer", "session"): (lambda api, v: api.answer(v, Choice.YES_ONCE), SESSIONS),
-    ("answer_on_host", "session"): (
-        lambda api, v: api.answer_on_host(the_host(api), v, Choice.YES_ONCE),
-        PLAIN,
-    ),
     ("approve", "session"): (lambda api, v: api.approve(v), SESSIONS),
     ("attach", "name"): (lambda api, v: api.attach(v), SESSIONS),
     ("deliver", "target"): (lambda api, v: api.deliver(v), SESSIONS),
     ("deny", "session"): (lambda api, v: api.deny(v), SESSIONS),
-    ("every_host", "only"): (lambda api, v: api.every_host("isesh", ["list"], v), PLAIN),
+    ("list_sessions", "only"): (lambda api, v: api.list_sessions(only=v), PLAIN),
     ("explain", "name"): (lambda api, v: api.explain(v), SESSIONS),
     ("forget_session", "name"): (lambda api, v: api.forget_session(v), SESSIONS),
     ("inbox", "session"): (lambda api, v: api.inbox(v), SESSIONS),
@@ -220,19 +207,13 @@ API_CALLS: dict[tuple[str, str], tuple[Callable[[Api, str], object], list[str]]]
     ("logs", "name"): (lambda api, v: api.logs(v, 10), SESSIONS),
     ("reply", "message_id"): (lambda api, v: api.reply(v, "an answer"), PLAIN),
     ("send", "target"): (lambda api, v: api.send(v, "hello", wait=False), SESSIONS),
-    ("send_on_host", "session"): (
-        lambda api, v: api.send_on_host(the_host(api), v, "hello", wait=False),
-        PLAIN,
-    ),
+    ("session_id", "name"): (lambda api, v: api.session_id(v), SESSIONS),
     ("start", "name"): (lambda api, v: api.start(v, Path("."), "demo"), SESSIONS),
     ("start", "agent"): (lambda api, v: api.start("w9", Path("."), v), PLAIN),
     ("stop", "name"): (lambda api, v: api.stop(v), SESSIONS),
     ("switch", "name"): (lambda api, v: api.switch("c1", v), SESSIONS),
     ("view", "name"): (lambda api, v: api.view(v), SESSIONS),
 }
-#: And the one that only reads a target: it names the host of HOST:SESSION, the caller
-#: checks the name (a plain empty name is no host's: None).
-API_PARSERS = {("host_of", "target")}
 #: Questions that act on nothing: may the caller see that session's prompt?
 API_QUESTIONS = {("sees_prompt", "session")}
 
@@ -250,7 +231,7 @@ def api_parameters() -> set[tuple[str, str]]:
 
 
 def test_every_api_method_that_takes_a_name_is_walked() -> None:
-    assert api_parameters() == set(API_CALLS) | API_PARSERS | API_QUESTIONS
+    assert api_parameters() == set(API_CALLS) | API_QUESTIONS
 
 
 def test_every_api_method_refuses_an_empty_or_blank_name_and_does_nothing(
@@ -274,7 +255,7 @@ def test_every_api_method_refuses_an_empty_or_blank_name_and_does_nothing(
     for value in SESSIONS:
         if ":" in value:
             with pytest.raises(ImessengerError) as raised:
-                api.host_of(value)
+                host_of(value, api.hosts)
             assert raised.value.exit_code == 2
     assert wrong == [], "\n".join(wrong)
 

@@ -1,6 +1,6 @@
 """``isesh explain``: the trace of a classification, how it is shown, and the command.
 
-:func:`imessenger.screen.explain` must say what :func:`classify` decides, on every
+:func:`imessenger.core.screen.explain` must say what :func:`classify` decides, on every
 fixture screen with every profile, and name lines and patterns that really match;
 then specific facts on the real captures; then the text and JSON it is shown as
 (nothing of the pane reaches the terminal raw); then ``isesh explain`` on real tmux
@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import ask, run_isesh, wait_for
-from support import start_demo as start
+from support import ask, run_isesh, start_demo, wait_for
 from test_screen import (
     CLAUDE_DIR,
     CODEX_DIR,
@@ -32,9 +31,10 @@ from test_screen import (
     resized,
 )
 
-from imessenger.api import Explained, HookEventRecord
-from imessenger.cli import explain as shown
-from imessenger.screen import (
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.tmux import Tmux
+from imessenger.app.values import Explained
+from imessenger.core.screen import (
     Explanation,
     Hit,
     InputMiss,
@@ -49,8 +49,8 @@ from imessenger.screen import (
     classify,
     explain,
 )
-from imessenger.sessions import Sessions
-from imessenger.tmux import Tmux
+from imessenger.core.values import HookEventRecord
+from imessenger.interfaces.cli import explain as shown
 
 PROFILES = sorted(grammars())
 SCREENS = sorted(EXPECTED)
@@ -596,7 +596,7 @@ def test_the_renderer_examples() -> None:
 
 
 def test_isesh_explain_on_the_demo_agent(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     idle = run_isesh("explain", "w1")
     assert idle.exit_code == 0, idle.output
     lines = idle.stdout.splitlines()

@@ -24,13 +24,13 @@ import pytest
 from click.testing import Result
 from support import python_cli, run_imessenger, run_isesh, start_demo, wait_for
 
-from imessenger.config import load_config
-from imessenger.locks import target_lock
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.status import PidFile, write_status
-from imessenger.store import DB_FILENAME, Store
-from imessenger.tmux import Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
+from imessenger.adapters.locks import target_lock
+from imessenger.adapters.status_cache import PidFile, write_status
+from imessenger.adapters.store import DB_FILENAME, Store
+from imessenger.adapters.tmux import Tmux
+from imessenger.core.screen import State
 from imessenger.watcher import Memory, memory_path
 
 
@@ -122,7 +122,7 @@ def test_a_send_killed_while_it_pastes_leaves_the_message_in_no_file(
     tmux: Tmux, tmp_path: Path
 ) -> None:
     with Store.open() as store:
-        start_demo(Sessions(tmux, store, load_config()), "w1")
+        start_demo("w1")
         data = store.path.parent
     # a tmux on PATH that stops at the paste (load-buffer) until the test has killed `send`
     real = shutil.which("tmux")
@@ -228,7 +228,7 @@ def test_after_a_realistic_run_under_umask_000_everything_is_private(
         with Store.open() as store:
             sessions = Sessions(tmux, store, load_config())
             for name in ("w1", "w2"):
-                ok(run_isesh("start", name, "--agent", "demo", "-d", str(work)))
+                start_demo(name, folder=work, idle=False)
             ok(run_isesh("start", "a1", "--agent", "aider", "-d", str(work), "--",
                          "sh", "-c", APPENDS_TO_ITS_RECORD, sys.executable))  # fmt: skip
             for name in ("g1", "g2"):  # g1 is stopped below, g2 runs on

@@ -1,4 +1,4 @@
-"""The Gemini CLI home of a session's own (imessenger.gemini_home), on real files."""
+"""The Gemini CLI home of a session's own (imessenger.adapters.gemini_home), on real files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imessenger.gemini_home import (
+from imessenger.adapters.gemini_home import (
     HOME_NAME,
     SettingsUnreadable,
     build,

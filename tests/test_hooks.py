@@ -17,13 +17,15 @@ from support import (
     start_demo,
     stays,
     wait_for,
+    write_config,
 )
 
-from imessenger.config import load_config
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.store import SessionRecord, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.screen import State
+from imessenger.core.values import SessionRecord
 
 THREAD = "01a23156-51fe-7732-b652-e78f3ec07f09"
 TITLE_THREAD = "01a23156-0000-7000-8000-000000000000"
@@ -124,7 +126,7 @@ def events(tmux: Tmux, name: str) -> list[tuple[str, str, str]]:
 def test_the_demo_agents_hooks_report_start_message_asking_and_done(
     tmux: Tmux, sessions: Sessions
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     with Store.open() as store:
         session = store.get_session(tmux.label, "w1")
     assert session is not None
@@ -146,13 +148,13 @@ def test_the_demo_agents_hooks_report_start_message_asking_and_done(
     assert events(tmux, "w1")[3:] == [done]
     # stopped and started again, the new session starts with none of the old one's events
     assert run_isesh("stop", "w1").exit_code == 0
-    start_demo(sessions, "w1")
+    start_demo("w1")
     wait_for(lambda: events(tmux, "w1"), what="the new SessionStart event")
     assert events(tmux, "w1") == [("SessionStart", "started", "")]
 
 
 def test_a_hook_run_outside_the_sessions_records_nothing(tmux: Tmux, sessions: Sessions) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     wait_for(lambda: events(tmux, "w1"), what="the SessionStart event")
     forged = json.dumps({"hook_event_name": "PermissionRequest", "tool_input": {"command": "x"}})
     result = run_imessenger("hook", "event", "demo", stdin=forged)
@@ -202,10 +204,9 @@ def test_aider_s_hook_does_not_read_its_terminal(tmux: Tmux, tmp_path: Path) -> 
 # --- the reply command, pre-allowed by the profile -----------------------------------------
 
 
-def demo_that_asks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def demo_that_asks() -> None:
     """A user profile ``asker``: the demo agent without a pre-allowed reply command."""
-    config = tmp_path / "config.toml"
-    config.write_text(
+    write_config(
         "[agents.asker]\n"
         'command = ["{python}", "-m", "imessenger.demo.agent", "--startup-ms", "0"]\n'
         'record = "demo"\n'
@@ -218,13 +219,12 @@ def demo_that_asks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             if key.endswith("_patterns") or key == "marker_lines"
         )
     )
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
 
 
 def test_the_reply_command_runs_without_a_prompt_where_the_profile_allows_it(
     tmux: Tmux, sessions: Sessions
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     answered = run_imessenger("send", "--json", "w1", "REPLYCMD: it's `done` $(now)")
     assert answered.exit_code == 0, answered.output
     data = json.loads(answered.stdout)
@@ -234,10 +234,8 @@ def test_the_reply_command_runs_without_a_prompt_where_the_profile_allows_it(
     assert "wants to run a command" not in scrollback(tmux, "w1")  # it never asked
 
 
-def test_without_the_profiles_allowance_the_reply_command_asks_first(
-    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    demo_that_asks(tmp_path, monkeypatch)
+def test_without_the_profiles_allowance_the_reply_command_asks_first(tmux: Tmux) -> None:
+    demo_that_asks()
     store = Store.open()
     sessions = Sessions(tmux, store, load_config())
     try:
@@ -290,7 +288,8 @@ def test_the_console_script_answers_a_hook_without_click(tmux: Tmux) -> None:
     import subprocess
 
     code = (
-        "import sys; from imessenger.cli import entry; sys.argv[1:] = ['hook', 'event', 'demo']; "
+        "import sys; from imessenger.interfaces.cli import entry; "
+        "sys.argv[1:] = ['hook', 'event', 'demo']; "
         "entry.main()"
     )
     bad = subprocess.run(
@@ -314,12 +313,8 @@ def test_the_console_script_answers_a_hook_without_click(tmux: Tmux) -> None:
 def test_an_agent_with_imessengers_mcp_server_is_ready_once_the_server_connected(
     tmux: Tmux, sessions: Sessions
 ) -> None:
-    from imessenger import paths
-
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("[send]\nready_timeout_ms = 1000\n", encoding="utf-8")
-    start_demo(sessions, "w1")
+    write_config("[send]\nready_timeout_ms = 1000\n")
+    start_demo("w1")
     with Store.open() as store:
         # as if its profile registered the server (the demo agent runs none)
         with store._write("test") as conn:

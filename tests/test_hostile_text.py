@@ -22,16 +22,13 @@ is filled with it directly.
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import pty
 import re
 import select
 import signal
-import struct
 import subprocess
-import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -40,15 +37,26 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support import Terminal, python_cli, run_imessenger, run_isesh, start_demo, wait_for
+from support import (
+    Terminal,
+    Watching,
+    attached,
+    demo_profile,
+    pane_environment,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    start_demo,
+    wait_for,
+)
 
-from imessenger.api import Asking
-from imessenger.dashboard import Overview, Row, render
-from imessenger.menu import approval_menu
-from imessenger.sessions import Sessions
-from imessenger.status import running_pid
-from imessenger.store import Choice, InboxKind, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app.values import Asking
+from imessenger.core.values import Choice, InboxKind
+from imessenger.interfaces.dashboard import Overview, Row, render
+from imessenger.interfaces.menu import approval_menu
 
 #: Named hostile texts, each with what it does on a terminal that gets it as it is.
 HOSTILE = {
@@ -181,12 +189,6 @@ def on_terminal(
     return (None if until is not None else code), out.decode("utf-8").replace("\r\n", "\n")
 
 
-def environment() -> dict[str, str]:
-    """The test's environment for a program a tmux pane runs."""
-    found = {k: v for k, v in os.environ.items() if k.startswith(("IMESSENGER", "XDG"))}
-    return {**found, "HOME": os.environ["HOME"]}
-
-
 def title(tmux: Tmux, name: str) -> str:
     [found] = tmux.run("display-message", "-p", "-t", tmux.pane(name).pane_id, "#{pane_title}")
     return found
@@ -203,7 +205,7 @@ def in_pane(tmux: Tmux, name: str, tmp_path: Path, *args: str) -> str:
     tmux.run("set-option", "-s", "set-clipboard", "on")
     before = set(buffers(tmux))
     tmux.new_session(
-        name, tmp_path, [*python_cli(), *args], environment=environment(), width=200, height=50
+        name, tmp_path, [*python_cli(), *args], environment=pane_environment(), width=200, height=50
     )
     wait_for(lambda: tmux.pane(name).dead, 60, what=f"{args} to end")
     assert set(buffers(tmux)) == before, "a paste buffer was set (OSC 52)"
@@ -221,19 +223,13 @@ def asking(sessions: Sessions, name: str, command: str) -> str:
     return prompt.subject
 
 
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open() as opened:
-        yield opened
-
-
 # --- send: the reply -------------------------------------------------------------------------
 
 
 def test_a_reply_cannot_drive_the_terminal_of_its_sender(
     sessions: Sessions, tmux: Tmux, tmp_path: Path
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     shown = in_pane(tmux, "out", tmp_path, "send", "w1", f"UNESCAPE {escaped(ALL_NAMED)}")
     assert "osc52: ␛]52;c;cm0gLXJmIH4K␇" in shown
     assert "osc2: ␛]2;pwned␛\\" in shown
@@ -251,11 +247,11 @@ def test_any_reply_is_shown_on_a_terminal_with_its_controls_visible(
     sessions: Sessions, text: str
 ) -> None:
     if "w1" not in sessions.tmux.session_names():
-        start_demo(sessions, "w1")
+        start_demo("w1")
     code, shown = on_terminal("send", "w1", f"UNESCAPE {escaped(text)}")
     assert code == 0, shown
     assert_shown_safely(shown)
-    from imessenger.api import for_terminal
+    from imessenger.core.visible import for_terminal
 
     reply = f"UNESCAPE {text}"
     assert shown == for_terminal(reply) + ("" if reply.endswith("\n") else "\n")
@@ -266,7 +262,7 @@ def test_any_reply_is_shown_on_a_terminal_with_its_controls_visible(
 @example(text=HOSTILE["csi"])  # click.echo takes ANSI sequences out of what goes to a pipe
 def test_a_reply_to_a_pipe_is_byte_exact_and_json_is_exact(sessions: Sessions, text: str) -> None:
     if "w1" not in sessions.tmux.session_names():
-        start_demo(sessions, "w1")
+        start_demo("w1")
     reply = f"UNESCAPE {text}"
     piped = subprocess.run(
         [*python_cli(), "send", "w1", f"UNESCAPE {escaped(text)}"], capture_output=True
@@ -303,7 +299,7 @@ def test_inbox_entries_are_shown_with_their_controls_visible(
 def test_a_late_reply_in_the_inbox_is_shown_with_its_controls_visible(
     sessions: Sessions, tmux: Tmux
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     sent = run_imessenger("send", "w1", "--no-reply", f"UNESCAPE {escaped(ALL_NAMED)}")
     assert sent.exit_code == 0, sent.output
     wait_for(lambda: "<<IMSG-END" in AgentPane.of(tmux, "w1").look(), what="the answer")
@@ -345,7 +341,7 @@ SUBJECT = "\u202ecod.exe\u202c #(touch MARKER) #{pane_id} \u200bx"
 def test_a_prompt_is_shown_with_its_invisible_characters_visible(
     sessions: Sessions, tmux: Tmux
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     subject = asking(sessions, "w1", SUBJECT)
     assert "\u202e" in subject  # what the screen gave
 
@@ -387,24 +383,10 @@ def test_a_prompt_is_shown_with_its_invisible_characters_visible(
 # --- status, the watcher's log ---------------------------------------------------------------
 
 
-@pytest.fixture
-def watcher(tmux: Tmux, tmp_path: Path) -> Iterator[None]:
-    """``imessenger watch`` on its own process; terminated (by its pid) afterwards."""
-    log = tmp_path / "watch.log"
-    with open(log, "wb") as output:
-        proc = subprocess.Popen([*python_cli(), "watch"], stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: running_pid(tmux.label) == proc.pid, what="the watcher to start")
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(20)
-
-
 def test_status_json_and_its_follow_show_a_subject_with_escapes(
-    sessions: Sessions, tmux: Tmux, watcher: None
+    sessions: Sessions, tmux: Tmux, watching: Watching
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     subject = asking(sessions, "w1", SUBJECT)
 
     def asks() -> str | None:
@@ -426,7 +408,7 @@ def test_status_json_and_its_follow_show_a_subject_with_escapes(
 def test_the_watchers_log_on_a_terminal_shows_a_subject_safely(
     sessions: Sessions, tmux: Tmux
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     subject = asking(sessions, "w1", SUBJECT)
     _, shown = on_terminal("watch", until="cod.exe")
     assert_shown_safely(shown)
@@ -435,19 +417,11 @@ def test_the_watchers_log_on_a_terminal_shows_a_subject_safely(
 
 
 def test_an_error_quoting_what_an_agents_hook_said_shows_it_safely(
-    tmux: Tmux, watcher: None
+    tmux: Tmux, watching: Watching
 ) -> None:
     # a profile that cannot read the demo agent's prompts: approve refuses, and its error
     # quotes what the agent's own hook said it asks about
-    import tomli_w
-
-    from imessenger import paths
-    from imessenger.config import load_config
-
-    profile = {**load_config().values["agents"]["demo"], "question_patterns": ["^never$"]}
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(tomli_w.dumps({"agents": {"blind": profile}}), encoding="utf-8")
+    demo_profile("blind", question_patterns=["^never$"])
     started = run_isesh("start", "w1", "--agent", "blind")
     assert started.exit_code == 0, started.output
     wait_for(lambda: "? for help" in AgentPane.of(tmux, "w1").look(), what="w1 idle")
@@ -468,9 +442,9 @@ def test_an_error_quoting_what_an_agents_hook_said_shows_it_safely(
 
 
 def test_isesh_logs_shows_a_panes_invisible_characters(sessions: Sessions, tmux: Tmux) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     asking(sessions, "w1", SUBJECT)
-    code, shown = on_terminal("logs", "w1", module="imessenger.cli.isesh")
+    code, shown = on_terminal("logs", "w1", module="imessenger.interfaces.cli.isesh")
     assert code == 0, shown
     assert_shown_safely(shown)
     assert "$ \\u202ecod.exe\\u202c #(touch MARKER)" in shown
@@ -499,7 +473,7 @@ def test_the_dashboards_lines_hold_nothing_a_terminal_acts_on(
 def test_the_dashboard_keeps_running_and_shows_a_reply_with_nul_and_escapes(
     sessions: Sessions, tmux: Tmux, tmp_path: Path
 ) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     tmux.run("set-option", "-s", "set-clipboard", "on")
     # curses takes the size from COLUMNS and LINES when they are set (the test's tmux
     # server has them in its environment)
@@ -508,7 +482,7 @@ def test_the_dashboard_keeps_running_and_shows_a_reply_with_nul_and_escapes(
         "dash",
         tmp_path,
         [*python_cli(), "dashboard"],
-        environment={**environment(), **size},
+        environment={**pane_environment(), **size},
         width=200,
         height=20,
     )
@@ -537,35 +511,16 @@ def test_the_dashboard_keeps_running_and_shows_a_reply_with_nul_and_escapes(
 def terminal(tmux: Tmux, tmp_path: Path) -> Iterator[Terminal]:
     """A terminal client (``tmux attach`` in a pseudo-terminal) on a session "main"."""
     tmux.new_session("main", tmp_path, ["sleep", "600"], environment={}, width=200, height=40)
-    argv = tmux.argv("-u", "attach-session", "-t", tmux.session_id("main"))
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-    env["TERM"] = "xterm-256color"
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child becomes tmux at once
-        # wide enough for a menu label that names a path in the test's folder
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 320, 0, 0))
-        os.execve(argv[0], argv, env)
-    terminal = Terminal(fd)
-    reader = threading.Thread(target=terminal.drain, daemon=True)
-    reader.start()
-    try:
-        terminal.name = wait_for(
-            lambda: next((c.name for c in tmux.clients() if not c.control), None),
-            what="the terminal client",
-        )
+    # wide enough for a menu label that names a path in the test's folder
+    with attached(tmux, tmux.session_id("main"), utf8=True, size=(40, 320)) as terminal:
         yield terminal
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-        os.close(fd)
-        reader.join(5)
 
 
 def test_the_menu_shows_a_hostile_subject_literally(
     sessions: Sessions, tmux: Tmux, terminal: Terminal, tmp_path: Path
 ) -> None:
     marker = tmp_path / "marker"
-    start_demo(sessions, "w1")
+    start_demo("w1")
     asking(sessions, "w1", SUBJECT.replace("MARKER", str(marker)))
     code, shown = on_terminal("approve-menu", "-c", terminal.name, "--print")
     assert code == 0, shown
@@ -649,7 +604,7 @@ def test_a_menu_of_any_generated_subject_is_drawn_visibly(
         pytest.fail("the tmux server stopped answering once the menu was shown")
     try:
         assert answered.returncode == 0
-        from imessenger.api import visible
+        from imessenger.core.visible import visible
 
         wait_for(lambda: terminal.shows(f"w1 (demo): {visible(about)}"), what="the label")
         for char in about:

@@ -17,19 +17,28 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from remote_host import RemoteHost
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import (
+    Watching,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    start_demo,
+    wait_for,
+    write_config,
+)
 
-from imessenger import paths, ssh
-from imessenger.api.hosts import action_of
-from imessenger.config import load_config
-from imessenger.errors import UsageError
-from imessenger.hosts import Host, host_of, split_target
-from imessenger.names import InvalidName
-from imessenger.policy import Action
-from imessenger.store import MessageState, Store
-from imessenger.tmux import Tmux
+from imessenger.adapters import ssh
+from imessenger.adapters.config_files import load_config
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import Tmux
+from imessenger.core import wire
+from imessenger.core.errors import UsageError
+from imessenger.core.names import InvalidName
+from imessenger.core.targets import Host, host_of, split_target
+from imessenger.core.values import MessageState, SendResult
 
 HOST = Host("box", "someone@127.0.0.1")
 
@@ -43,9 +52,7 @@ def write_hosts(**hosts: Host) -> None:
             f"ssh_args = {json.dumps(list(host.ssh_args))}",
             f"command = {json.dumps(host.command)}",
         ]
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_config("\n".join(lines) + "\n")
 
 
 def closed_port() -> int:
@@ -73,20 +80,10 @@ def test_a_target_names_a_host_or_is_local() -> None:
             host_of(bad, hosts)
 
 
-def test_what_the_policy_must_grant_for_each_command_on_a_host() -> None:
-    assert action_of("imessenger", ["send", "w1", "-"]) is None
-    assert action_of("imessenger", ["send", "w1", "-", "--raw"]) is Action.SEND_RAW
-    assert action_of("imessenger", ["approve", "w1", "1", "--json"]) is Action.APPROVE
-    assert action_of("imessenger", ["deny", "w1"]) is Action.APPROVE
-    assert action_of("imessenger", ["inbox", "w1"]) is Action.READ
-    assert action_of("isesh", ["start", "w1"]) is Action.MANAGE
-    assert action_of("isesh", ["list", "--json"]) is None
-
-
 def test_the_ssh_command_line_holds_fixed_words_and_shares_the_connection() -> None:
     host = Host("box", "me@buildbox", ("-p", "2222"), "~/bin/imessenger")
-    command = ssh.remote_command(host)
-    assert command == "~/bin/imessenger remote --protocol 1 --caller-version 0.1.0"
+    command = ssh.remote_command(host, wire.PROTOCOL)
+    assert command == "~/bin/imessenger remote --protocol 2 --caller-version 0.1.0"
     argv = ssh.ssh_argv(host, command)
     assert argv[-3:] == ["--", "me@buildbox", command]  # "--": a destination is no option
     assert "BatchMode=yes" in argv
@@ -94,40 +91,48 @@ def test_the_ssh_command_line_holds_fixed_words_and_shares_the_connection() -> N
     control = Path(next(a for a in argv if a.startswith("ControlPath=")).split("=", 1)[1])
     assert oct(control.parent.stat().st_mode & 0o777) == "0o700"
     assert argv[argv.index("-p") + 1] == "2222"
-    # what to run goes on stdin, where no shell reads it
+    # what to do goes on stdin, where no shell reads it
     body = "$(touch x); `id` 'q\" \\ #{session_name}\n"
-    assert json.loads(ssh.request("imessenger", ["send", "w1", "-"], body)) == {
-        "tool": "imessenger",
-        "args": ["send", "w1", "-"],
-        "input": body,
-    }
-    assert ssh.tty_command(host, "isesh", ["attach", "w1"]).endswith(" isesh attach w1")
+    line = wire.call_line("send", {"target": "w1", "body": body}, "0.1.0")
+    assert json.loads(line)["args"] == {"target": "w1", "body": body}
+    assert ssh.tty_command(host, 2, "isesh", ["attach", "w1"]).endswith(" isesh attach w1")
     with pytest.raises(ValueError, match="not a plain word"):
-        ssh.tty_command(host, "isesh", ["attach", "w1;id"])
+        ssh.tty_command(host, 2, "isesh", ["attach", "w1;id"])
 
 
-def test_the_remote_side_reads_its_call_and_the_input_from_stdin(tmux: Tmux) -> None:
-    start = ssh.request("isesh", ["start", "w1", "--agent", "demo"])
+def remote_call(call: str, **args: object) -> tuple[int, object]:
+    """Run ``imessenger remote`` here with one call; its exit status and what it answered."""
+    line = wire.call_line(call, args, "0.1.0")
     done = subprocess.run(
-        [*python_cli(), "remote", "--protocol", "1"], input=start, capture_output=True, text=True
+        [*python_cli(), "remote", "--protocol", str(wire.PROTOCOL)],
+        input=line,
+        capture_output=True,
+        text=True,
     )
-    assert done.returncode == 0, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_the_remote_side_reads_its_call_from_stdin_and_answers_in_kind(tmux: Tmux) -> None:
+    code, started = remote_call("start", name="w1", directory=".", agent="demo", command=[])
+    assert code == 0, started
     wait_for(lambda: '"idle"' in run_isesh("list", "--json").stdout)
     body = "line one\n$(touch pwned) 'q\" \\ end"
-    call = ssh.request("imessenger", ["send", "w1", "-", "--json"], body)
-    sent = subprocess.run(
-        [*python_cli(), "remote", "--protocol", "1"], input=call, capture_output=True, text=True
-    )
-    assert sent.returncode == 0, sent.stderr
-    assert json.loads(sent.stdout)["reply"] == body
+    code, sent = remote_call("send", target="w1", body=body, raw=False, wait=True, timeout_ms=None)
+    assert code == 0, sent
+    assert isinstance(sent, dict)
+    assert sent["result"]["reply"] == body
+    assert wire.read_answer(json.dumps(sent), SendResult).reply == body
+    code, refused = remote_call("send", target="box:w1", body="hop", raw=False, wait=False)
+    assert code == 2  # another host's session: no call goes on to a third host
+    assert "error" in refused  # type: ignore[operator]
     bad = subprocess.run(
-        [*python_cli(), "remote", "--protocol", "1"],
-        input="not json",
+        [*python_cli(), "remote", "--protocol", "2"],
+        input="not json\n",
         capture_output=True,
         text=True,
     )
     assert bad.returncode == 2
-    assert "the call on stdin cannot be read" in bad.stderr
+    assert "not JSON" in json.loads(bad.stdout)["error"]["message"]
 
 
 def test_another_protocol_is_refused_and_names_the_version_to_install() -> None:
@@ -137,14 +142,14 @@ def test_another_protocol_is_refused_and_names_the_version_to_install() -> None:
         text=True,
         check=False,
     )
-    assert done.returncode == ssh.EXIT_INCOMPATIBLE
+    assert done.returncode == wire.EXIT_INCOMPATIBLE
     assert "protocol 99" in done.stderr
     assert "pip install imessenger==" in done.stderr
 
 
 def test_a_host_that_is_down_is_named_and_the_others_still_answer(tmux: Tmux) -> None:
     write_hosts(dead=dead_host())
-    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    start_demo("w1", idle=False)
     listed = run_isesh("list")
     assert listed.exit_code == 1
     assert "w1" in listed.stdout  # this host's sessions are still listed
@@ -160,7 +165,7 @@ def test_an_agent_session_gets_no_more_on_a_host_than_here(
 ) -> None:
     # the host is down: a refusal that came from it would read "cannot reach host"
     write_hosts(dead=dead_host())
-    assert run_isesh("start", "coord", "--agent", "demo").exit_code == 0
+    start_demo("coord", idle=False)
     monkeypatch.setenv("IMESSENGER_SESSION", "coord")
     for args in (["approve", "dead:w1"], ["deny", "dead:w1"], ["inbox", "dead:w1"]):
         refused = run_imessenger(*args)
@@ -194,10 +199,10 @@ def remote_json(remote_host: RemoteHost, *args: str) -> object:
 def test_sessions_on_two_hosts_from_one_terminal(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    start_demo("w1", idle=False)
     started = run_isesh("start", "box:w2", "--agent", "demo")
     assert started.exit_code == 0, started.output
-    assert 'started "w2" (demo)' in started.stdout
+    assert 'started "box:w2" (demo)' in started.stdout
 
     listed = run_isesh("list", "--json")
     assert listed.exit_code == 0, listed.output
@@ -250,11 +255,11 @@ def waiting_on(host: str, name: str, about: str) -> str | None:
 def test_a_prompt_on_another_host_is_answered_by_its_id(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     assert run_imessenger("send", "--no-reply", "box:w2", "ASK[touch one.txt]").exit_code == 0
     first = wait_for(lambda: waiting_on("box", "w2", "touch one.txt"), what="the prompt there")
     shown = run_imessenger("inbox", "box:w2").stdout
-    assert f"imessenger approve w2 1 --prompt {first}" in shown  # as that host words it
+    assert f"imessenger approve box:w2 1 --prompt {first}" in shown  # as it is given here
     approved = run_imessenger("approve", "box:w2", "--prompt", first)
     assert approved.exit_code == 0, approved.output
     assert 'approved "box:w2": touch one.txt -- yes, this once' in approved.stdout
@@ -282,7 +287,7 @@ def test_a_prompt_on_another_host_is_answered_by_its_id(
 def test_a_host_that_goes_down_is_named_and_comes_back(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     ssh.close(box)  # a shared connection outlives sshd's listener
     remote_host.stop_sshd()
     began = time.monotonic()
@@ -310,7 +315,7 @@ def ssh_child_of(pid: int) -> int:
 def test_ssh_killed_mid_send_is_settled_there_and_never_sent_twice(
     tmux: Tmux, box: Host, remote_host: RemoteHost
 ) -> None:
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
     sender = subprocess.Popen(
         [*python_cli(), "send", "box:w2", "BUSY[4000] the slow one"],
@@ -352,29 +357,8 @@ def test_ssh_killed_mid_send_is_settled_there_and_never_sent_twice(
 # --- the watcher, the status line, the dashboard, the menu and the tools, over ssh ---------
 
 
-@pytest.fixture
-def local_watcher(tmux: Tmux, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``imessenger watch`` of this host, as its own process; stopped at the end."""
-    from imessenger.status import running_pid
-
-    log = tmp_path / "watch.log"
-    with open(log, "wb") as output:
-        proc = subprocess.Popen(
-            [*python_cli(), "watch", "-v"], stdout=output, stderr=subprocess.STDOUT
-        )
-    wait_for(lambda: running_pid(tmux.label) == proc.pid, what="the watcher to start")
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    print(log.read_text(errors="replace"))
-
-
 def host_status(tmux: Tmux) -> dict[str, object]:
-    from imessenger.status import read_status
+    from imessenger.adapters.status_cache import read_status
 
     hosts = read_status(tmux.label).data.get("hosts", {})
     return dict(hosts.get("box", {}))
@@ -382,12 +366,12 @@ def host_status(tmux: Tmux) -> dict[str, object]:
 
 @pytest.mark.ssh
 def test_the_watcher_follows_a_host_and_the_status_line_counts_it(
-    tmux: Tmux, box: Host, remote_host: RemoteHost, local_watcher: subprocess.Popen[bytes]
+    tmux: Tmux, box: Host, remote_host: RemoteHost, watching: Watching
 ) -> None:
-    from imessenger.api import Api
-    from imessenger.status import read_status
+    from imessenger.adapters.status_cache import read_status
+    from imessenger.app.api import Api
 
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     # its stream started that host's watcher, which follows w2 there
     wait_for(lambda: host_status(tmux).get("watching") is True, what="the watcher there")
     asked = run_imessenger("send", "--no-reply", "box:w2", "ASK[touch granted.txt]")
@@ -424,13 +408,13 @@ def test_an_agent_sees_no_prompt_of_a_session_on_a_host_it_may_not_read(
     tmux: Tmux,
     box: Host,
     remote_host: RemoteHost,
-    local_watcher: subprocess.Popen[bytes],
+    watching: Watching,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from imessenger.api import Api
+    from imessenger.app.api import Api
 
-    assert run_isesh("start", "coord", "--agent", "demo").exit_code == 0
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("coord", idle=False)
+    start_demo("box:w2", idle=False)
     wait_for(lambda: host_status(tmux).get("watching") is True, what="the watcher there")
     asked = run_imessenger("send", "--no-reply", "box:w2", "ASK[touch secret-plan.txt]")
     assert asked.exit_code == 0, asked.output
@@ -458,10 +442,10 @@ async def test_the_send_tool_reaches_a_session_on_a_host(
 ) -> None:
     from mcp import Client
 
-    from imessenger.api import Api
-    from imessenger.mcp_server import build_server
+    from imessenger.app.api import Api
+    from imessenger.interfaces.mcp.server import build_server
 
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
     async with Client(build_server(Api(tmux.socket_name))) as client:
         result = await client.call_tool("send", {"target": "box:w2", "message": "tools too"})
@@ -471,9 +455,97 @@ async def test_the_send_tool_reaches_a_session_on_a_host(
     assert result.structured_content["target"] == "box:w2"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.mark.ssh
+@pytest.mark.anyio
+async def test_the_inbox_approve_deny_and_reply_tools_reach_a_session_on_a_host(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    from mcp import Client
+
+    from imessenger.app.api import Api
+    from imessenger.interfaces.mcp.server import build_server
+
+    start_demo("box:w2", idle=False)
+    wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
+
+    def there() -> str:
+        screen = remote_host.as_user("tmux", "capture-pane", "-p", "-S", "-200", "-t", "w2")
+        return screen.stdout
+
+    async with Client(build_server(Api(tmux.socket_name))) as client:
+        for command, tool, extra in (
+            ("touch yes.txt", "approve", {"choice": 1}),
+            ("touch no.txt", "deny", {}),
+        ):
+            message = f"ASK[{command}] NOREPLY"
+            sent = await client.call_tool("send", {"target": "box:w2", "message": message})
+            assert not sent.is_error, sent.content
+
+            async def prompt_id(command: str = command) -> str | None:
+                read = await client.call_tool("inbox", {"session": "box:w2", "peek": True})
+                assert not read.is_error, read.content
+                assert read.structured_content is not None
+                prompt = read.structured_content.get("prompt")
+                return str(prompt["id"]) if prompt and prompt["subject"] == command else None
+
+            shown = None
+            for _ in range(200):
+                shown = await prompt_id()
+                if shown:
+                    break
+                await anyio.sleep(0.05)
+            assert shown, "the prompt there, through the inbox tool"
+            answered = await client.call_tool(
+                tool, {"session": "box:w2", "prompt_id": shown, **extra}
+            )
+            assert not answered.is_error, answered.content
+            assert answered.structured_content is not None
+            assert answered.structured_content["session"] == "box:w2"
+        wait_for(lambda: "Ran touch yes.txt" in there(), what="approved there")
+        wait_for(lambda: "Did not run touch no.txt" in there(), what="denied there")
+
+        # w2 answers with its reply command there (the demo agent runs it): the send
+        # waiting here, through that host, gets the reply
+        sent = await client.call_tool(
+            "send", {"target": "box:w2", "message": "REPLYCMD answered there"}
+        )
+        assert not sent.is_error, sent.content
+        assert sent.structured_content is not None
+        assert sent.structured_content["reply"] == "REPLYCMD answered there"  # its body, echoed
+        assert sent.structured_content["reply_via"] == "command"
+        # a reply in w2's name from here is refused there, as it is here: only the
+        # session a message went to replies to it
+        pending = await client.call_tool(
+            "send", {"target": "box:w2", "message": "NOREPLY not yours", "wait": False}
+        )
+        assert pending.structured_content is not None
+        message_id = str(pending.structured_content["id"])
+        assert message_id.startswith("box:")
+        refused = await client.call_tool("reply", {"message_id": message_id, "text": "forged"})
+        assert refused.is_error
+        assert "reply-to-own" in str(refused.content)
+    replies = [e for e in remote_json(remote_host, "log", "--json") if e.get("kind") == "reply"]  # type: ignore[union-attr]
+    assert [e["text"] for e in replies] == ["REPLYCMD answered there"]  # type: ignore[index]
+
+
+@pytest.mark.ssh
+def test_compose_sends_to_a_session_on_a_host(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    start_demo("box:w2", idle=False)
+    wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
+    composed = run_imessenger("compose", "box:w2", stdin="NOREPLY written in the popup\n.\n")
+    assert composed.exit_code == 0, composed.output
+    assert "to box:w2: delivered" in composed.stdout
+
+    def shown_there() -> bool:
+        screen = remote_host.as_user("tmux", "capture-pane", "-p", "-S", "-200", "-t", "w2")
+        return "written in the popup" in screen.stdout
+
+    wait_for(shown_there, what="the message there")
+    nowhere = run_imessenger("compose", "elsewhere:w2", stdin="x\n.\n")
+    assert nowhere.exit_code == 1
+    assert 'no host "elsewhere" in the config' in nowhere.stderr
 
 
 @pytest.mark.ssh
@@ -513,7 +585,7 @@ def test_what_a_host_prints_of_an_agent_is_shown_safely_here(
 ) -> None:
     from test_hostile_text import ALL_NAMED, assert_shown_safely, escaped, on_terminal
 
-    assert run_isesh("start", "box:w2", "--agent", "demo").exit_code == 0
+    start_demo("box:w2", idle=False)
     wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
     message = f"UNESCAPE {escaped(ALL_NAMED)}"
     # the command there prints to a pipe, exactly; here, to a terminal, made visible

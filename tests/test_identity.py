@@ -18,25 +18,28 @@ import anyio.to_thread
 import pytest
 from mcp import Client
 from mcp.types import TextContent
-from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait_for
+from support import (
+    ask,
+    inbox_json,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    start_demo,
+    wait_for,
+    write_config,
+)
 
-from imessenger import paths
-from imessenger.api import Api
-from imessenger.errors import PolicyRefused, UsageError
-from imessenger.mcp_server import build_server
-from imessenger.names import ReservedName
-from imessenger.sessions import Sessions
-from imessenger.store import Store, instance_of
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app.api import Api
+from imessenger.core.errors import PolicyRefused, UsageError
+from imessenger.core.names import ReservedName
+from imessenger.core.values import instance_of
+from imessenger.interfaces.mcp.server import build_server
 
 EXIT_USAGE = UsageError.exit_code
 EXIT_REFUSED = PolicyRefused.exit_code
-
-
-def write_config(text: str) -> None:
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(text, encoding="utf-8")
 
 
 # --- names no session may take ----------------------------------------------------------------
@@ -91,7 +94,7 @@ def test_the_person_in_their_own_tmux_session_may_not_give_its_name_to_an_agent(
     pane = AgentPane.of(tmux, "main")
     assert run_in(pane, [*python_cli(), "whoami"], tmp_path) == (0, "main\n")
     # an agent "main" on another tmux server would read the replies sent to the person
-    isesh = [*python_cli("imessenger.cli.isesh"), "-L", str(other_server.socket_name)]
+    isesh = [*python_cli("imessenger.interfaces.cli.isesh"), "-L", str(other_server.socket_name)]
     code, output = run_in(
         pane, [*isesh, "start", "main", "--agent", "shell", "--", "cat"], tmp_path
     )
@@ -123,7 +126,7 @@ def test_a_tmux_session_named_user_is_not_the_person(
 
 def as_session(monkeypatch: pytest.MonkeyPatch, name: str | None) -> None:
     """Run the next commands as agent session ``name`` (a process in no pane is taken for
-    the session it names, see imessenger.caller), or as the person (None)."""
+    the session it names, see imessenger.adapters.caller), or as the person (None)."""
     if name is None:
         monkeypatch.delenv("IMESSENGER_SESSION", raising=False)
     else:
@@ -131,9 +134,7 @@ def as_session(monkeypatch: pytest.MonkeyPatch, name: str | None) -> None:
 
 
 def inbox(*args: str) -> list[dict[str, object]]:
-    read = run_imessenger("inbox", "--json", "--peek", *args)
-    assert read.exit_code == 0, read.output
-    entries = json.loads(read.stdout)["entries"]
+    entries = inbox_json("--peek", *args)["entries"]
     assert isinstance(entries, list)
     return entries
 
@@ -155,7 +156,7 @@ def start_again(monkeypatch: pytest.MonkeyPatch, name: str, *command: str) -> No
 def w1_and_w2(tmux: Tmux, sessions: Sessions) -> None:
     """Agent session w1 (a plain program: it only sends here) and the demo agent w2."""
     assert run_isesh("start", "w1", "--agent", "shell", "--", "cat").exit_code == 0
-    start_demo(sessions, "w2")
+    start_demo("w2")
 
 
 def test_a_late_reply_to_a_session_stopped_since_goes_to_the_person(

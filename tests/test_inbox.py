@@ -4,38 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support import ask, python_cli, run_imessenger, wait_for
-from support import start_demo as start
+from support import ask, inbox_json, python_cli, run_imessenger, start_demo, wait_for
 
-from imessenger.config import load_config
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.store import InboxKind, Store
-from imessenger.tmux import AgentPane, Tmux
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    opened = Store.open()
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-@pytest.fixture
-def sessions(tmux: Tmux, store: Store) -> Sessions:
-    return Sessions(tmux, store, load_config())
-
-
-def inbox_json(*args: str) -> Any:
-    result = run_imessenger("inbox", "--json", *args)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.screen import State
+from imessenger.core.values import InboxKind
 
 
 def titles(data: Any) -> list[str]:
@@ -135,7 +113,7 @@ def test_two_readers_of_one_inbox_get_each_entry_once(store: Store) -> None:
 def test_inbox_of_a_session_shows_its_prompt_and_leaves_entries_unread(
     tmux: Tmux, sessions: Sessions, store: Store
 ) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     store.add_inbox("w1", InboxKind.REPLY, "a reply for w1", "text")
     ask(sessions, "w1", "ASK[touch x.txt]")
     result = run_imessenger("inbox", "w1")
@@ -167,7 +145,7 @@ def test_inbox_of_a_session_shows_its_prompt_and_leaves_entries_unread(
 
 
 def test_inbox_of_a_two_option_prompt_offers_no_yes_always(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK2[rm y.txt]")
     prompt = inbox_json("w1")["session"]["prompt"]
     shown = prompt["id"]  # each command answers this prompt, and no later one
@@ -178,7 +156,7 @@ def test_inbox_of_a_two_option_prompt_offers_no_yes_always(tmux: Tmux, sessions:
 
 
 def test_inbox_of_an_idle_or_missing_session(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     idle = run_imessenger("inbox", "w1")
     assert idle.exit_code == 0
     assert '"w1" is not asking for permission (it is idle)' in idle.stderr
@@ -189,7 +167,7 @@ def test_inbox_of_an_idle_or_missing_session(tmux: Tmux, sessions: Sessions) -> 
 
 def test_waiting_lists_every_asking_session(tmux: Tmux, sessions: Sessions) -> None:
     for name in ("a1", "a2", "idle1"):
-        start(sessions, name)
+        start_demo(name)
     ask(sessions, "a1", "ASK[touch one.txt]")
     ask(sessions, "a2", "ASK2[touch two.txt]")
     result = run_imessenger("inbox", "--waiting")
@@ -215,7 +193,7 @@ def test_waiting_takes_no_session(tmux: Tmux) -> None:
 
 
 def test_pending_message_and_late_reply_reach_the_inbox(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
+    start_demo("w1")
     ask(sessions, "w1", "ASK[touch x.txt]")
     pending = run_imessenger("send", "w1", "wait for me", "--no-reply")
     assert pending.exit_code == 3, pending.output
@@ -236,8 +214,8 @@ def test_pending_message_and_late_reply_reach_the_inbox(tmux: Tmux, sessions: Se
 
 
 def test_log_shows_messages_replies_and_approvals(tmux: Tmux, sessions: Sessions) -> None:
-    start(sessions, "w1")
-    start(sessions, "w2")
+    start_demo("w1")
+    start_demo("w2")
     ask(sessions, "w1", "ASK[touch x.txt]")
     assert run_imessenger("approve", "w1", "2").exit_code == 0
     assert run_imessenger("send", "w2", "hello w2").exit_code == 0

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import run_imessenger, run_isesh, wait_for
+from support import run_imessenger, run_isesh, start_demo, wait_for, write_config
 
-from imessenger.store import Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
 
 
 def states(*args: str) -> dict[str, str]:
@@ -28,7 +28,7 @@ def test_start_shell_and_demo_then_list_and_stop(tmux: Tmux, tmp_path: Path) -> 
     started = run_isesh("start", "w1", "-d", str(w1), "--agent", "shell", "--", "cat")
     assert started.exit_code == 0, started.output
     assert "attach with: isesh" in started.stdout
-    assert run_isesh("start", "w2", "--agent", "demo").exit_code == 0
+    start_demo("w2", idle=False)
 
     wait_for(lambda: states() == {"w1": "idle", "w2": "idle"}, what="both idle")
     table = run_isesh("list").stdout
@@ -110,12 +110,8 @@ def test_exited_agent_shows_as_exited(tmux: Tmux) -> None:
     assert tmux.session_names() == []
 
 
-def test_stop_kills_an_agent_that_does_not_exit(
-    tmux: Tmux, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text("[stop]\ngrace_ms = 200\n")
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+def test_stop_kills_an_agent_that_does_not_exit(tmux: Tmux) -> None:
+    write_config("[stop]\ngrace_ms = 200\n")
     # Ignores ^C and ^D (the shell profile's way to ask); tmux's SIGHUP still ends it.
     stubborn = ["sh", "-c", "trap '' INT; exec sleep 60"]
     assert run_isesh("start", "w1", "--agent", "shell", "--", *stubborn).exit_code == 0
@@ -127,7 +123,7 @@ def test_stop_kills_an_agent_that_does_not_exit(
 
 
 def test_stop_force_and_missing(tmux: Tmux) -> None:
-    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    start_demo("w1", idle=False)
     assert run_isesh("start", "other", "--agent", "shell", "--", "cat").exit_code == 0
     assert "killed" in run_isesh("stop", "w1", "--force").stdout
     missing = run_isesh("stop", "w1")
@@ -172,7 +168,7 @@ def test_no_server_running(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(("program", "module"), [("isesh", "isesh"), ("imessenger", "main")])
 def test_version_and_help(program: str, module: str) -> None:
-    code = f"from imessenger.cli.{module} import cli; cli(prog_name='{program}')"
+    code = f"from imessenger.interfaces.cli.{module} import cli; cli(prog_name='{program}')"
     for flag in ("--version", "-V"):
         out = subprocess.run(
             [sys.executable, "-c", code, flag], capture_output=True, text=True, check=True
@@ -195,15 +191,11 @@ def test_python_dash_m_runs_imessenger() -> None:
     assert out.stdout.startswith("imessenger, version ")
 
 
-def test_profile_environment_reaches_the_agent(
-    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text('[agents.shell]\nenvironment = ["GREETING=hello world"]\n')
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+def test_profile_environment_reaches_the_agent(tmux: Tmux) -> None:
+    write_config('[agents.shell]\nenvironment = ["GREETING=hello world"]\n')
     assert run_isesh("start", "w1", "--agent", "shell", "--", "cat").exit_code == 0
     assert tmux.environment("w1", "GREETING") == "hello world"
-    config.write_text('[agents.shell]\nenvironment = ["no equals sign"]\n')
+    write_config('[agents.shell]\nenvironment = ["no equals sign"]\n')
     bad = run_isesh("start", "w2", "--agent", "shell", "--", "cat")
     assert bad.exit_code == 1
     assert "environment" in bad.stderr
@@ -241,10 +233,9 @@ def test_start_pins_the_record_the_agent_keeps(tmux: Tmux, tmp_path: Path) -> No
 
 
 def test_stop_removes_the_record_file_isesh_made(tmux: Tmux, tmp_path: Path) -> None:
-    assert run_isesh("start", "w1", "--agent", "demo").exit_code == 0
+    start_demo("w1", idle=False)
     mine = tmp_path / "mine.jsonl"
-    demo = [sys.executable, "-m", "imessenger.demo.agent", "--record", str(mine)]
-    assert run_isesh("start", "w2", "--agent", "demo", "--", *demo).exit_code == 0
+    start_demo("w2", "--record", str(mine), idle=False)
     with Store.open() as store:
         record = store.get_session(tmux.label, "w1")
         assert record is not None

@@ -1,4 +1,7 @@
-"""Pinning an agent's record at the start, and finding it again (imessenger.records.pinning)."""
+"""Pinning an agent's record at the start, and finding it again.
+
+(imessenger.adapters.records.pinning)
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from imessenger.protocol import delimiters
-from imessenger.records import claude
-from imessenger.records.pinning import PinnedRecord, learned, locate, pin
+from imessenger.adapters.records import claude
+from imessenger.adapters.records.pinning import PinnedRecord, learned, locate, pin
+from imessenger.core.envelope import delimiters
 
 START, END = "<<IMSG-REPLY {id}>>", "<<IMSG-END {id}>>"
 

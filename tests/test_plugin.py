@@ -10,12 +10,9 @@ server).
 from __future__ import annotations
 
 import os
-import pty
 import shlex
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,18 +20,21 @@ import pytest
 from support import (
     Terminal,
     answer_by_hand,
+    ask,
+    attached,
     prompt_id,
     python_cli,
     run_imessenger,
-    run_isesh,
+    start_demo,
     wait_for,
 )
 
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.status import running_pid
-from imessenger.store import Choice, InboxKind, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.status_cache import running_pid
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.screen import State
+from imessenger.core.values import Choice, InboxKind
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "tmux" / "imessenger.tmux"
@@ -83,42 +83,11 @@ def tmux_env(tmux: Tmux) -> dict[str, str]:
     return {**os.environ, "TMUX": f"{socket},1,0"}
 
 
-def start_demo(name: str) -> None:
-    result = run_isesh("start", name, "--agent", "demo")
-    assert result.exit_code == 0, result.output
-
-
-def ask(tmux: Tmux, name: str, directive: str) -> None:
-    assert run_imessenger("send", name, "--no-reply", f"{directive} BUSY[50]").exit_code == 0
-    wait_for(
-        lambda: "Do you want to proceed?" in AgentPane.of(tmux, name).look(),
-        what="a prompt",
-    )
-
-
 @pytest.fixture
 def terminal(server: Tmux) -> Iterator[Terminal]:
     """A terminal client attached to "main"; ended (by its pid) after the test."""
-    argv = server.argv("attach-session", "-t", "=main")
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-    env["TERM"] = "xterm-256color"
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child becomes tmux at once
-        os.execve(argv[0], argv, env)
-    terminal = Terminal(fd)
-    reader = threading.Thread(target=terminal.drain, daemon=True)
-    reader.start()
-    try:
-        terminal.name = wait_for(
-            lambda: next((c.name for c in server.clients() if not c.control), None),
-            what="the terminal client",
-        )
+    with attached(server, "=main") as terminal:
         yield terminal
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-        os.close(fd)
-        reader.join(5)
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -199,11 +168,13 @@ def run_item(tmux: Tmux, command: str, tmp_path: Path) -> None:
     tmux.run("source-file", str(item))
 
 
-def test_each_menu_item_answers_its_session(server: Tmux, tmp_path: Path) -> None:
-    start_demo("w1")
-    start_demo("w2")
-    ask(server, "w1", "ASK[touch one.txt]")
-    ask(server, "w2", "ASK2[rm two.txt]")
+def test_each_menu_item_answers_its_session(
+    server: Tmux, sessions: Sessions, tmp_path: Path
+) -> None:
+    start_demo("w1", idle=False)
+    start_demo("w2", idle=False)
+    ask(sessions, "w1", "ASK[touch one.txt] BUSY[50]")
+    ask(sessions, "w2", "ASK2[rm two.txt] BUSY[50]")
     menu = menu_items()
     assert [item[:2] for item in menu["w1"]] == [
         ("Yes", "y"),
@@ -230,15 +201,15 @@ def test_each_menu_item_answers_its_session(server: Tmux, tmp_path: Path) -> Non
 def test_a_menu_item_answers_only_the_prompt_the_menu_showed(
     server: Tmux, terminal: Terminal, sessions: Sessions, tmp_path: Path
 ) -> None:
-    start_demo("w1")
-    ask(server, "w1", "ASK[touch one.txt]")
+    start_demo("w1", idle=False)
+    ask(sessions, "w1", "ASK[touch one.txt] BUSY[50]")
     first = prompt_id("w1")
     menu = menu_items(terminal.name)
     for label, _, command in menu["w1"][:3]:
         assert f"--prompt {first}" in command, (label, command)
     # the prompt changes before an item is picked: answered in its pane, and another asks
     answer_by_hand(server, sessions, "w1", "3", "● Did not run touch one.txt")
-    ask(server, "w1", "ASK[touch two.txt]")
+    ask(sessions, "w1", "ASK[touch two.txt] BUSY[50]")
     before = AgentPane.of(server, "w1").look()
     run_item(server, menu["w1"][0][2], tmp_path)  # "Yes", as the menu showed it
     wait_for(lambda: terminal.shows(f"imessenger: the prompt {first} of"), what="the refusal")
@@ -258,9 +229,11 @@ def test_a_menu_item_answers_only_the_prompt_the_menu_showed(
     assert "● Ran touch one.txt" not in AgentPane.of(server, "w1").look(history=200)
 
 
-def test_menu_and_jump_on_a_terminal_client(server: Tmux, terminal: Terminal) -> None:
-    start_demo("w1")
-    ask(server, "w1", "ASK[touch t.txt]")
+def test_menu_and_jump_on_a_terminal_client(
+    server: Tmux, terminal: Terminal, sessions: Sessions
+) -> None:
+    start_demo("w1", idle=False)
+    ask(sessions, "w1", "ASK[touch t.txt] BUSY[50]")
     jumped = run_imessenger("jump", "-c", terminal.name)
     assert jumped.exit_code == 0, jumped.output
     assert jumped.stdout == "w1\n"
@@ -289,7 +262,7 @@ def test_menu_and_jump_on_a_terminal_client(server: Tmux, terminal: Terminal) ->
 
 
 def test_send_popup_sends_a_multi_line_message(server: Tmux) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     wait_for(lambda: "demo>" in AgentPane.of(server, "w1").look(), what="w1 ready")
     result = run_imessenger("compose", stdin="1\nfirst line\nsecond line\n.\n")
     assert result.exit_code == 0, result.output
@@ -300,10 +273,10 @@ def test_send_popup_sends_a_multi_line_message(server: Tmux) -> None:
     assert (message.sender, message.body) == ("user", "first line\nsecond line")
 
 
-def test_inbox_popup_shows_the_inbox_and_who_is_asking(server: Tmux) -> None:
+def test_inbox_popup_shows_the_inbox_and_who_is_asking(server: Tmux, sessions: Sessions) -> None:
     load(server)
-    start_demo("w1")
-    ask(server, "w1", "ASK[touch i.txt]")
+    start_demo("w1", idle=False)
+    ask(sessions, "w1", "ASK[touch i.txt] BUSY[50]")
     with Store.open() as store:
         store.add_inbox("user", InboxKind.NOTICE, "a notice for you", "its body")
     script = PLUGIN.parent / "scripts" / "inbox.sh"

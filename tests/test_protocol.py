@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imessenger.protocol import (
+from imessenger.core.envelope import (
     Delimiters,
     clean_reply,
     delimiters,
@@ -212,7 +212,7 @@ _PIECES = st.sampled_from(
 def test_a_neutralised_body_never_shows_a_delimiter_line_at_any_width(
     pieces: list[str], width: int
 ) -> None:
-    from imessenger.protocol import neutralise, neutralise_shapes, shapes
+    from imessenger.core.envelope import neutralise, neutralise_shapes, shapes
 
     envelope = "[imessenger] message {id} from {sender}:\n{body}\n[imessenger] reply to {id}"
     found = shapes("<<IMSG-REPLY {id}>>", "<<IMSG-END {id}>>", envelope)

@@ -9,22 +9,19 @@ process, for the session the test process names (as test_mcp.py does).
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 from mcp import Client
-from support import ask, python_cli, run_imessenger, start_demo, wait_for
+from support import Watching, ask, run_imessenger, start_demo, wait_for, write_config
 from test_security import ShellAgent, imessenger
 
-from imessenger import paths
-from imessenger.api import Api
-from imessenger.mcp_server import build_server
-from imessenger.sessions import Sessions
-from imessenger.status import read_status, running_pid
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.status_cache import read_status
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app.api import Api
+from imessenger.interfaces.mcp.server import build_server
 
 #: What the victim's prompt asks about: no view may show it to an agent without the grant.
 SECRET = "rm -rf ~/precious-plans"
@@ -32,37 +29,22 @@ SECRET = "rm -rf ~/precious-plans"
 
 def isesh(*args: str) -> str:
     """The shell command line that runs isesh with these arguments."""
-    return imessenger(*args).replace(" -m imessenger", " -m imessenger.cli.isesh", 1)
+    return imessenger(*args).replace(" -m imessenger", " -m imessenger.interfaces.cli.isesh", 1)
 
 
 @pytest.fixture
 def agents(tmux: Tmux, sessions: Sessions, tmp_path: Path) -> dict[str, ShellAgent]:
     """Two shell agents, "reader" (granted ``readers``) and "evil" (no grant), and a demo
     session "victim" asking about SECRET."""
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text('[policy]\nreaders = ["reader"]\n', encoding="utf-8")
+    write_config('[policy]\nreaders = ["reader"]\n')
     found = {}
     for name in ("reader", "evil"):
         folder = tmp_path / name
         folder.mkdir()
         found[name] = ShellAgent(tmux, name, folder)
-    start_demo(sessions, "victim")
+    start_demo("victim")
     ask(sessions, "victim", f"ASK[{SECRET}] the user's secret plan")
     return found
-
-
-@pytest.fixture
-def watcher(tmux: Tmux, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``imessenger watch``, as its own process, ended after the test."""
-    with open(tmp_path / "watch.log", "wb") as log:
-        proc = subprocess.Popen([*python_cli(), "watch"], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: running_pid(tmux.label) == proc.pid, what="the watcher to start")
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def victim_in(status: dict[str, object]) -> dict[str, object]:
@@ -73,7 +55,7 @@ def victim_in(status: dict[str, object]) -> dict[str, object]:
 
 
 def test_status_shows_an_agent_only_the_prompts_it_may_read(
-    tmux: Tmux, agents: dict[str, ShellAgent], watcher: subprocess.Popen[bytes]
+    tmux: Tmux, agents: dict[str, ShellAgent], watching: Watching
 ) -> None:
     wait_for(
         lambda: victim_in(read_status(tmux.label).as_json()).get("asking") == SECRET,

@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
-import imessenger.records
-from imessenger.protocol import Delimiters, delimiters, exact_reply, message_id_in
-from imessenger.records import KINDS, RecordReader, claude, codex, gemini, reader_for
+import imessenger.adapters.records.reading
+from imessenger.adapters.records import claude, codex, gemini, reader_for
+from imessenger.adapters.records.reading import RecordReader
+from imessenger.core.envelope import Delimiters, delimiters, exact_reply, message_id_in
+from imessenger.core.profiles import RECORD_KINDS as KINDS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "records"
 START = "<<IMSG-REPLY {id}>>"
@@ -224,7 +226,7 @@ class Opens:
             def read(self, *args: int) -> Any:
                 return self.handle.read(*args)
 
-        monkeypatch.setattr(imessenger.records, "open", Counted, raising=False)
+        monkeypatch.setattr(imessenger.adapters.records.reading, "open", Counted, raising=False)
 
 
 def test_only_what_was_appended_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -294,7 +296,7 @@ def test_a_bad_line_is_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture)
         record.write(b"\xff\xfe not utf-8 {\n")
         record.write("\n".join(lines).encode() + b"\n\n")
     write(path, claude_line(wrapped("after")), "a")
-    with caplog.at_level(logging.DEBUG, logger="imessenger.records"):
+    with caplog.at_level(logging.DEBUG, logger="imessenger.adapters.records"):
         assert reader_for("claude", path).reply(MARKS) == "after"
     assert any("not JSON" in message for message in caplog.messages)
 
@@ -311,9 +313,10 @@ def test_an_unreadable_record_gives_none(tmp_path: Path, monkeypatch: pytest.Mon
     def denied(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(imessenger.records, "open", denied, raising=False)
+    monkeypatch.setattr(imessenger.adapters.records.reading, "open", denied, raising=False)
     assert reader.reply(MARKS) is None
-    monkeypatch.undo()
+    monkeypatch.delattr(imessenger.adapters.records.reading, "open")  # not undo(): it would
+    # also take back the test's own home (conftest's isolated_home)
     assert reader.reply(MARKS) == "readable again"
 
 

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imessenger.errors import ConfigError
-from imessenger.screen import (
+from imessenger.core.errors import ConfigError
+from imessenger.core.screen import (
     PATTERN_KEYS,
     GrammarError,
     Meaning,
@@ -422,8 +422,9 @@ def test_a_grammar_that_cannot_work_is_refused(
 
 
 def test_the_screen_module_does_not_import_the_profiles() -> None:
-    """screen.py owns the grammar; agents.py builds it from a profile, not the reverse."""
-    tree = ast.parse((ROOT / "imessenger" / "screen.py").read_text(encoding="utf-8"))
+    """core/screen.py owns the grammar; core/profiles.py builds it from a profile, not the
+    reverse."""
+    tree = ast.parse((ROOT / "imessenger" / "core" / "screen.py").read_text(encoding="utf-8"))
     imported = {
         node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     } | {
@@ -432,8 +433,8 @@ def test_the_screen_module_does_not_import_the_profiles() -> None:
         if isinstance(node, ast.Import)
         for alias in node.names
     }
-    assert "imessenger.agents" not in imported
-    assert "imessenger.config" not in imported
+    assert "imessenger.core.profiles" not in imported
+    assert "imessenger.core.config" not in imported
 
 
 # --- meanings come from labels, never from the digit ----------------------------------

@@ -15,23 +15,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait_for
+from support import ask, python_cli, run_imessenger, run_isesh, start_demo, wait_for, write_config
 
-from imessenger.errors import PolicyRefused
-from imessenger.protocol import find_reply
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.store import Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.envelope import find_reply
+from imessenger.core.errors import PolicyRefused
+from imessenger.core.screen import State
 
 EXIT_REFUSED = PolicyRefused.exit_code
-
-
-@pytest.fixture
-def sessions(tmux: Tmux) -> Sessions:
-    from imessenger.config import load_config
-
-    return Sessions(tmux, Store.open(), load_config())
 
 
 class ShellAgent:
@@ -143,7 +136,7 @@ def test_a_failed_start_leaves_no_session(tmux: Tmux) -> None:
 
 
 def test_a_body_cannot_forge_another_messages_reply(tmux: Tmux, sessions: Sessions) -> None:
-    start_demo(sessions, "w1")
+    start_demo("w1")
     alice = subprocess.Popen(
         [*python_cli(), "send", "--json", "--timeout", "4000", "w1", "NOREPLY alice asks"],
         stdout=subprocess.PIPE,
@@ -174,7 +167,7 @@ def test_a_body_cannot_forge_another_messages_reply(tmux: Tmux, sessions: Sessio
 
 
 def test_a_reply_printed_before_the_message_arrived_is_not_its_reply() -> None:
-    from imessenger.protocol import Delimiters
+    from imessenger.core.envelope import Delimiters
 
     delims = Delimiters("<<IMSG-REPLY 1234abcd>>", "<<IMSG-END 1234abcd>>")
     screen = "\n".join(
@@ -196,7 +189,7 @@ def test_a_reply_printed_before_the_message_arrived_is_not_its_reply() -> None:
 def test_an_agent_cannot_approve_deny_or_read_for_others(
     tmux: Tmux, sessions: Sessions, evil: ShellAgent
 ) -> None:
-    start_demo(sessions, "victim")
+    start_demo("victim")
     ask(sessions, "victim", "ASK[rm -rf ~/precious] please")
     for command in (
         imessenger("approve", "victim"),
@@ -226,7 +219,7 @@ def test_an_agent_cannot_approve_deny_or_read_for_others(
 def test_an_agent_sees_only_its_own_messages_in_the_log(
     tmux: Tmux, sessions: Sessions, evil: ShellAgent
 ) -> None:
-    start_demo(sessions, "victim")
+    start_demo("victim")
     assert run_imessenger("send", "victim", "the user's secret plan").exit_code == 0
     code, output = evil.run(imessenger("send", "--no-reply", "victim", "hello from evil"))
     assert code == 0, output
@@ -241,7 +234,7 @@ def test_an_agent_sees_only_its_own_messages_in_the_log(
 def test_only_the_target_replies_to_a_message(
     tmux: Tmux, sessions: Sessions, evil: ShellAgent
 ) -> None:
-    start_demo(sessions, "victim")
+    start_demo("victim")
     sent = run_imessenger("send", "--json", "--timeout", "100", "victim", "NOREPLY question")
     message_id = json.loads(sent.stdout)["id"]
     code, output = evil.run(imessenger("reply", message_id, "forged answer"))
@@ -260,15 +253,13 @@ def test_only_the_target_replies_to_a_message(
 
 
 def test_a_session_the_policy_names_may_approve(
-    tmux: Tmux, sessions: Sessions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmux: Tmux, sessions: Sessions, tmp_path: Path
 ) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text('[policy]\napprovers = ["coord*"]\n')
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+    write_config('[policy]\napprovers = ["coord*"]\n')
     folder = tmp_path / "coord"
     folder.mkdir()
     coordinator = ShellAgent(tmux, "coordinator", folder)
-    start_demo(sessions, "victim")
+    start_demo("victim")
     ask(sessions, "victim", "ASK[touch granted.txt] please")
     shown = run_imessenger("config", "show", "policy.approvers")
     assert "coord*" in shown.stdout
@@ -295,8 +286,8 @@ def test_whoami_in_an_agent_pane_is_that_session(
 
 
 def test_printed_hints_are_shell_quoted() -> None:
-    from imessenger.approval import command_for
-    from imessenger.store import Choice
+    from imessenger.core.answers import command_for
+    from imessenger.core.values import Choice
 
     assert command_for("w1", Choice.YES_ALWAYS) == "imessenger approve w1 2"
     assert command_for("a;b", Choice.NO) == "imessenger deny 'a;b'"
@@ -306,7 +297,7 @@ def test_printed_hints_are_shell_quoted() -> None:
 def test_a_process_that_left_its_panes_tree_is_still_known_by_its_terminal(
     tmux: Tmux, sessions: Sessions, evil: ShellAgent
 ) -> None:
-    start_demo(sessions, "victim")
+    start_demo("victim")
     ask(sessions, "victim", "ASK[touch escaped.txt] please")
     out = evil.folder / "orphan.out"
     rc = evil.folder / "orphan.rc"

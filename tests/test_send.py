@@ -7,43 +7,29 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from support import python_cli, run_imessenger, run_isesh, start_demo_in_shell, wait_for
+from support import (
+    message_state,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    scrollback,
+    start_demo,
+    start_demo_in_shell,
+    state_of,
+    stays,
+    wait_for,
+    write_config,
+)
 
-from imessenger.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOUT
-from imessenger.config import load_config
-from imessenger.sessions import Sessions
-from imessenger.store import MessageState, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.values import MessageState
+from imessenger.interfaces.cli.messaging import EXIT_INTERRUPTED, EXIT_PENDING, EXIT_TIMEOUT
 
 RECORDER = Path(__file__).parent / "programs" / "raw_recorder.py"
-
-
-def start_demo(name: str = "w1", *extra: str) -> None:
-    args = ["start", name, "--agent", "demo"]
-    if extra:
-        args += ["--", sys.executable, "-m", "imessenger.demo.agent", *extra]
-    result = run_isesh(*args)
-    assert result.exit_code == 0, result.output
-
-
-def state_of(tmux: Tmux, name: str) -> str:
-    with Store.open() as store:
-        return str(Sessions(tmux, store, load_config()).view(name).state)
-
-
-def screen_of(tmux: Tmux, name: str, history: int = 2000) -> str:
-    return AgentPane.of(tmux, name).look(history=history)
-
-
-def message_state(message_id: str) -> MessageState:
-    with Store.open() as store:
-        record = store.get_message(message_id)
-        assert record is not None
-        return record.state
 
 
 def send_json(*args: str) -> tuple[int, dict[str, object]]:
@@ -64,7 +50,7 @@ def send_json(*args: str) -> tuple[int, dict[str, object]]:
     ],
 )
 def test_send_returns_the_exact_reply(tmux: Tmux, body: str) -> None:
-    start_demo()
+    start_demo(idle=False)
     result = run_imessenger("send", "--json", "w1", "--", body)  # the body may start with "-"
     assert result.exit_code == 0, result.output
     # The demo agent answers with the body it received, and keeps its answer in its
@@ -84,7 +70,7 @@ def test_the_screen_gives_the_reply_when_the_record_cannot(tmux: Tmux, tmp_path:
     # reply read from the screen is taken, as the terminal drew it (tabs expanded)
     body = "def f(x):\n\treturn x"
     missing = tmp_path / "no-such-folder" / "record.jsonl"
-    start_demo("w1", "--startup-ms", "0", "--record", str(missing))
+    start_demo("w1", "--startup-ms", "0", "--record", str(missing), idle=False)
     code, data = send_json("--timeout", "10000", "w1", body)
     assert code == 0, data
     assert data["reply_via"] == "screen"
@@ -95,7 +81,7 @@ def test_the_screen_gives_the_reply_when_the_record_cannot(tmux: Tmux, tmp_path:
 
 
 def test_json_reports_id_state_reply_and_timings(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     code, data = send_json("w1", "hello")
     assert code == 0
     assert data["state"] == "replied"
@@ -105,7 +91,7 @@ def test_json_reports_id_state_reply_and_timings(tmux: Tmux) -> None:
 
 
 def test_message_from_stdin_and_file(tmux: Tmux, tmp_path: Path) -> None:
-    start_demo()
+    start_demo(idle=False)
     piped = run_imessenger("send", "w1", "-", stdin="from stdin\nsecond line\n")
     assert piped.stdout == "from stdin\nsecond line\n"  # the reply's own line break ends it
     file = tmp_path / "msg.txt"
@@ -114,57 +100,57 @@ def test_message_from_stdin_and_file(tmux: Tmux, tmp_path: Path) -> None:
 
 
 def test_control_characters_are_neutralised(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     result = run_imessenger("send", "w1", "a\x1b[201~b\x03c\x04d\x07e\tf REPLYCMD")
     assert result.exit_code == 0, result.output
     # What the agent received (it answers through `imessenger reply`, byte for byte):
     assert result.stdout == "a\u241b[201~b\u2403c\u2404d\u2407e\tf REPLYCMD\n"
     # No ^C interrupted the agent and no ^D ended it.
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle after answering")
-    assert "Interrupted" not in screen_of(tmux, "w1")
+    assert "Interrupted" not in scrollback(tmux, "w1")
 
 
 def test_first_message_right_after_start_is_submitted(tmux: Tmux) -> None:
-    start_demo("w1", "--startup-ms", "600")
+    start_demo("w1", "--startup-ms", "600", idle=False)
     result = run_imessenger("send", "w1", "first words")
     assert result.exit_code == 0, result.output
     assert result.stdout == "first words\n"
 
 
 def test_a_lost_enter_is_pressed_once_more_and_submitted_once(tmux: Tmux) -> None:
-    start_demo("w1", "--startup-ms", "0", "--drop-enters", "1")
+    start_demo("w1", "--startup-ms", "0", "--drop-enters", "1", idle=False)
     code, data = send_json("w1", "only once please")
     assert code == 0
     assert data["reply"] == "only once please"
-    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+    assert scrollback(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
 def test_the_key_pressed_again_waits_until_the_agent_has_shown_the_paste(tmux: Tmux) -> None:
     # As Gemini CLI short of CPU does: it takes in the paste late, and an Enter that comes
     # soon after it has taken the paste in becomes a new line. The Enter that came with
     # the paste is lost that way; the one pressed again must not come too soon as well.
-    start_demo("w1", "--startup-ms", "0", "--slow-paste", "300", "--paste-guard", "250")
+    start_demo("w1", "--startup-ms", "0", "--slow-paste", "300", "--paste-guard", "250", idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     code, data = send_json("--timeout", "10000", "w1", "taken in late")
     assert code == 0, data
     assert data["reply"] == "taken in late"
-    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+    assert scrollback(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
 def test_a_half_drawn_screen_is_not_taken_for_a_submitted_message(tmux: Tmux) -> None:
     # The agent loses the Enter that comes with the paste (as Gemini CLI does) and, each
     # time it redraws, shows the pasted text for a while without the line under its
     # input box: a look at that moment must not count as "the input box emptied".
-    start_demo("w1", "--startup-ms", "0", "--drop-enters", "1", "--torn-frames", "80")
+    start_demo("w1", "--startup-ms", "0", "--drop-enters", "1", "--torn-frames", "80", idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     code, data = send_json("--timeout", "10000", "w1", "submitted, not left in the box")
     assert code == 0, data
     assert data["reply"] == "submitted, not left in the box"
-    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+    assert scrollback(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
 def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     asked = run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] first")
     assert asked.exit_code == 0, asked.output
     wait_for(lambda: state_of(tmux, "w1") == "asking", what="the prompt")
@@ -174,7 +160,7 @@ def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
     assert "permission prompt" in str(data["why"])
     # The prompt is still open: nothing answered it.
     assert state_of(tmux, "w1") == "asking"
-    assert "Ran touch" not in screen_of(tmux, "w1")
+    assert "Ran touch" not in scrollback(tmux, "w1")
     assert message_state(str(data["id"])) is MessageState.PENDING
     # Nor does `deliver` while it is asking.
     assert run_imessenger("deliver", "w1").exit_code == EXIT_PENDING
@@ -184,40 +170,40 @@ def test_never_pastes_into_a_permission_prompt(tmux: Tmux) -> None:
     assert delivered.exit_code == 0, delivered.output
     assert f"{data['id']} -> w1: delivered" in delivered.stdout
     wait_for(lambda: message_state(str(data["id"])) is MessageState.DELIVERED or None)
-    screen = screen_of(tmux, "w1")
+    screen = scrollback(tmux, "w1")
     assert "Did not run touch x.txt" in screen
     assert screen.count(f"message {data['id']} from") == 1
 
 
 def test_never_pastes_over_half_typed_input(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
     AgentPane.of(tmux, "w1").type("half typed")
-    wait_for(lambda: "demo> half typed" in screen_of(tmux, "w1", 0), what="typed text")
+    wait_for(lambda: "demo> half typed" in scrollback(tmux, "w1", 0), what="typed text")
     code, data = send_json("w1", "do not mix with me")
     assert code == EXIT_PENDING
     assert "half-typed" in str(data["why"])
-    assert "demo> half typed" in screen_of(tmux, "w1", 0)  # untouched
+    assert "demo> half typed" in scrollback(tmux, "w1", 0)  # untouched
     AgentPane.of(tmux, "w1").press(["BSpace"] * len("half typed"))
-    wait_for(lambda: "demo>\n" in screen_of(tmux, "w1", 0) + "\n", what="empty input")
+    wait_for(lambda: "demo>\n" in scrollback(tmux, "w1", 0) + "\n", what="empty input")
     assert run_imessenger("deliver").exit_code == 0
-    wait_for(lambda: "do not mix with me" in screen_of(tmux, "w1"), what="delivered")
+    wait_for(lambda: "do not mix with me" in scrollback(tmux, "w1"), what="delivered")
 
 
 def test_busy_agent_queues_and_answers_once(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     first = run_imessenger("send", "w1", "--no-reply", "BUSY[1500] long job")
     assert first.exit_code == 0, first.output
     wait_for(lambda: state_of(tmux, "w1") == "busy", what="busy")
     code, data = send_json("w1", "while you work")
     assert code == 0
     assert data["reply"] == "while you work"
-    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+    assert scrollback(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
 def test_a_message_queued_behind_a_queued_one_is_reported_queued(tmux: Tmux) -> None:
     # The queue was there before this message: it must be seen growing, not appearing.
-    start_demo()
+    start_demo(idle=False)
     assert run_imessenger("send", "w1", "--no-reply", "BUSY[4000] long job").exit_code == 0
     wait_for(lambda: state_of(tmux, "w1") == "busy", what="busy")
     second = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY second")
@@ -225,13 +211,13 @@ def test_a_message_queued_behind_a_queued_one_is_reported_queued(tmux: Tmux) -> 
     third = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY third")
     assert third.exit_code == 0, third.output
     assert json.loads(third.stdout)["state"] == "queued"
-    wait_for(lambda: "2 queued" in screen_of(tmux, "w1", 0) or state_of(tmux, "w1") == "idle")
+    wait_for(lambda: "2 queued" in scrollback(tmux, "w1", 0) or state_of(tmux, "w1") == "idle")
     wait_for(lambda: state_of(tmux, "w1") == "idle", seconds=20, what="all three answered")
-    assert screen_of(tmux, "w1").count("NOREPLY third") == 1  # taken once, not resent
+    assert scrollback(tmux, "w1").count("NOREPLY third") == 1  # taken once, not resent
 
 
 def test_missing_and_exited_targets(tmux: Tmux) -> None:
-    start_demo("alive")
+    start_demo("alive", idle=False)
     missing = run_imessenger("send", "ghost", "hello")
     assert missing.exit_code == 1
     assert 'no session named "ghost"; running sessions: alive' in missing.stderr
@@ -243,7 +229,7 @@ def test_missing_and_exited_targets(tmux: Tmux) -> None:
 
 
 def test_ten_concurrent_senders(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     procs = [
         subprocess.Popen(
             [*python_cli(), "send", "w1", f"message number {i}\nsecond line of {i}"],
@@ -257,21 +243,21 @@ def test_ten_concurrent_senders(tmux: Tmux) -> None:
     for i, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
         assert proc.returncode == 0, err
         assert out == f"message number {i}\nsecond line of {i}\n"
-    screen = screen_of(tmux, "w1", 5000)
+    screen = scrollback(tmux, "w1", 5000)
     for i in range(10):
         # each message was submitted exactly once, whole
         assert screen.count(f"  message number {i}\n  second line of {i}\n") == 2  # echo + reply
 
 
 def test_reply_longer_than_the_screen_comes_back_whole(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     result = run_imessenger("send", "w1", "LINES[120]")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [f"line {n}" for n in range(1, 121)]
 
 
 def test_timeout_then_late_reply_goes_to_the_inbox(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     # --timeout bounds the whole send, the wait for a just-started agent included
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     code, data = send_json("w1", "--timeout", "200", "BUSY[1000] slow answer")
@@ -279,7 +265,7 @@ def test_timeout_then_late_reply_goes_to_the_inbox(tmux: Tmux) -> None:
     assert data["state"] == "timed_out"
     message_id = str(data["id"])
     assert message_state(message_id) is MessageState.TIMED_OUT
-    wait_for(lambda: f"<<IMSG-END {message_id}>>" in screen_of(tmux, "w1"), what="late reply")
+    wait_for(lambda: f"<<IMSG-END {message_id}>>" in scrollback(tmux, "w1"), what="late reply")
     assert run_imessenger("deliver").exit_code == 0  # any command that looks collects it
     with Store.open() as store:
         entries = store.read_inbox("user")
@@ -288,13 +274,13 @@ def test_timeout_then_late_reply_goes_to_the_inbox(tmux: Tmux) -> None:
 
 
 def test_the_echo_is_never_taken_for_a_reply(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     result = run_imessenger("send", "w1", "--timeout", "700", "NOREPLY just read this")
     assert result.exit_code == EXIT_TIMEOUT
 
 
 def test_reply_command_reaches_the_waiting_sender(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     result = run_imessenger("send", "w1", "REPLYCMD answer through the command")
     assert result.exit_code == 0, result.output
     with Store.open() as store:
@@ -304,7 +290,7 @@ def test_reply_command_reaches_the_waiting_sender(tmux: Tmux) -> None:
 
 
 def test_reply_refusals(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
-    start_demo()
+    start_demo(idle=False)
     unknown = run_imessenger("reply", "deadbeef", "hi")
     assert unknown.exit_code == 1
     assert 'no message with id "deadbeef"' in unknown.stderr
@@ -319,7 +305,7 @@ def test_reply_refusals(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_reply_after_timeout_lands_in_the_inbox(
     tmux: Tmux, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    start_demo()
+    start_demo(idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
     code, data = send_json("w1", "--timeout", "100", "NOREPLY")
     assert code == EXIT_TIMEOUT
@@ -360,7 +346,7 @@ def test_raw_megabyte_reaches_a_line_mode_reader(tmux: Tmux, tmp_path: Path) -> 
 
 
 def test_empty_message_and_conflicting_sources_are_usage_errors(tmux: Tmux, tmp_path: Path) -> None:
-    start_demo()
+    start_demo(idle=False)
     empty = run_imessenger("send", "w1", "   ")
     assert empty.exit_code == 1
     assert "empty" in empty.stderr
@@ -372,7 +358,7 @@ def test_empty_message_and_conflicting_sources_are_usage_errors(tmux: Tmux, tmp_
 
 
 def test_ctrl_c_while_waiting_leaves_the_message_recorded(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     proc = subprocess.Popen(
         [*python_cli(), "send", "w1", "--json", "BUSY[1500] take your time"],
         stdout=subprocess.PIPE,
@@ -396,7 +382,7 @@ def test_ctrl_c_while_waiting_leaves_the_message_recorded(tmux: Tmux) -> None:
         [record] = store.list_messages(limit=1)
     assert record.state is MessageState.TIMED_OUT
     assert not record.waiting
-    wait_for(lambda: f"<<IMSG-END {record.id}>>" in screen_of(tmux, "w1"), what="the reply")
+    wait_for(lambda: f"<<IMSG-END {record.id}>>" in scrollback(tmux, "w1"), what="the reply")
     assert run_imessenger("deliver").exit_code == 0
     with Store.open() as store:
         [entry] = store.read_inbox("user")
@@ -408,10 +394,10 @@ def test_ctrl_c_between_the_delivery_and_the_wait_still_ends_the_wait(
 ) -> None:
     # The signal's timing, made exact: it lands the instant the message is delivered,
     # before the wait for its reply begins (seen in CI: the state stayed "delivered").
-    from imessenger.api import Api
-    from imessenger.delivery import Courier
+    from imessenger.actions.delivery import Courier
+    from imessenger.app.api import Api
 
-    start_demo()
+    start_demo(idle=False)
 
     def interrupted(*args: object, **kwargs: object) -> object:
         raise KeyboardInterrupt
@@ -438,7 +424,7 @@ def test_whoami(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_session_cannot_message_itself(tmux: Tmux, monkeypatch: pytest.MonkeyPatch) -> None:
-    start_demo()
+    start_demo(idle=False)
     monkeypatch.setenv("IMESSENGER_SESSION", "w1")
     result = run_imessenger("send", "w1", "hello me")
     assert result.exit_code == 1
@@ -446,7 +432,7 @@ def test_a_session_cannot_message_itself(tmux: Tmux, monkeypatch: pytest.MonkeyP
 
 
 def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) -> None:
-    start_demo()
+    start_demo(idle=False)
     done = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY already on screen")
     shown_id = json.loads(done.stdout)["id"]
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
@@ -461,7 +447,7 @@ def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) ->
     assert code == 0
     assert data["reply"] == "newest"
     assert message_state(shown_id) is MessageState.DELIVERED  # settled, not pasted again
-    screen = screen_of(tmux, "w1")
+    screen = scrollback(tmux, "w1")
     assert screen.count(f"message {shown_id} from") == 1
     assert screen.count("message 0000abcd from") == 1  # pasted once, before "newest"
     assert screen.index("message 0000abcd from") < screen.index(f"message {data['id']} from")
@@ -470,7 +456,7 @@ def test_a_message_left_half_delivered_is_settled_from_the_screen(tmux: Tmux) ->
 def test_a_message_left_unsubmitted_in_the_input_box_is_submitted_from_there_once(
     tmux: Tmux,
 ) -> None:
-    start_demo("w1", "--startup-ms", "0")
+    start_demo("w1", "--startup-ms", "0", idle=False)
     wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
     with Store.open() as store:
         # A sender that died after pasting but before it pressed the submit key.
@@ -478,7 +464,7 @@ def test_a_message_left_unsubmitted_in_the_input_box_is_submitted_from_there_onc
         assert store.claim_pending(tmux.label, "w1") is not None
         store.mark_pasting("0000abcd")
     AgentPane.of(tmux, "w1").paste("[imessenger] message 0000abcd from user: left in the box")
-    wait_for(lambda: "0000abcd" in screen_of(tmux, "w1", 0), what="the pasted text")
+    wait_for(lambda: "0000abcd" in scrollback(tmux, "w1", 0), what="the pasted text")
     result = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY newest")
     assert result.exit_code == 0, result.output
     newest = json.loads(result.stdout)["id"]
@@ -487,18 +473,16 @@ def test_a_message_left_unsubmitted_in_the_input_box_is_submitted_from_there_onc
         assert record is not None
         assert record.state is MessageState.DELIVERED  # submitted from the box
     # submitted once, not pasted again, and before the newer message
-    screen = screen_of(tmux, "w1")
+    screen = scrollback(tmux, "w1")
     assert screen.count("0000abcd") == 1
     assert screen.index("0000abcd") < screen.index(f"message {newest} from")
 
 
-def test_an_agent_too_slow_to_read_the_paste_is_waited_for(tmux: Tmux, isolated_home: Path) -> None:
+def test_an_agent_too_slow_to_read_the_paste_is_waited_for(tmux: Tmux) -> None:
     # The agent is stopped (as if starved of CPU) for longer than send waits to see a
     # message submitted. It has not read the paste, so "not delivered" would be wrong:
     # send waits while the terminal still holds the unread text.
-    config = isolated_home / ".config" / "imessenger" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("[send]\nsubmit_confirm_ms = 500\n")
+    write_config("[send]\nsubmit_confirm_ms = 500\n")
     agent = start_demo_in_shell(tmux, "w1")
     os.kill(agent, signal.SIGSTOP)
     try:
@@ -511,12 +495,15 @@ def test_an_agent_too_slow_to_read_the_paste_is_waited_for(tmux: Tmux, isolated_
             lambda: (AgentPane.of(tmux, "w1").unread_input() or 0) > 0,
             what="the unread paste",
         )
-        time.sleep(1.5)  # three times submit_confirm_ms
-        assert sender.poll() is None, "send gave up on an agent that had not read the paste"
+        stays(  # three times submit_confirm_ms
+            lambda: sender.poll() is None,
+            1.5,
+            what="send waiting for the agent that had not read the paste",
+        )
     finally:
         os.kill(agent, signal.SIGCONT)
     out, _ = sender.communicate(timeout=30)
     assert sender.returncode == 0, out
     data = json.loads(out)
     assert data["reply"] == "read me when you wake up"
-    assert screen_of(tmux, "w1").count(f"message {data['id']} from") == 1
+    assert scrollback(tmux, "w1").count(f"message {data['id']} from") == 1

@@ -138,7 +138,7 @@ def test_one_shared_connection_carries_many_sessions_at_once(remote_host: Remote
 
         def session(n: int) -> subprocess.CompletedProcess[str]:
             argv = ["ssh", *shared, "-o", "ControlMaster=no", remote_host.destination]
-            argv.append(f"sleep 1; echo {n}")
+            argv.append(f"sleep 1; echo {n}")  # each lasts a second: 30 at once take about one
             return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
 
         started = time.monotonic()

@@ -22,38 +22,35 @@ from pathlib import Path
 import pytest
 
 import imessenger
-from imessenger import store as store_module
-from imessenger.errors import StoreError
-from imessenger.store import (
+from imessenger.adapters import paths
+from imessenger.adapters import store as store_module
+from imessenger.adapters.store import (
     DB_FILENAME,
     MIGRATIONS,
-    REPORTED_ONLY,
     AlreadyReplied,
+    DuplicateMessage,
+    Store,
+    UnknownMessage,
+)
+from imessenger.core.errors import StoreError
+from imessenger.core.values import (
+    REPORTED_ONLY,
     ApprovalRecord,
     Choice,
-    DuplicateMessage,
     InboxKind,
     MessageRecord,
     MessageState,
     SessionRecord,
-    Store,
-    UnknownMessage,
 )
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point IMESSENGER_HOME at a data directory that does not exist yet."""
-    data = tmp_path / "imessenger-home"
-    monkeypatch.setenv("IMESSENGER_HOME", str(data))
-    return data
+def home() -> Path:
+    """The test's data directory (IMESSENGER_HOME, see conftest.py): it does not exist yet.
 
-
-@pytest.fixture
-def store(home: Path) -> Iterator[Store]:
-    """A store at the default location inside ``home``."""
-    with Store.open() as opened:
-        yield opened
+    The ``store`` fixture (conftest.py) is the store at the default location inside it.
+    """
+    return paths.data_dir()
 
 
 def mode_of(path: Path) -> int:
@@ -750,7 +747,7 @@ def test_unwritable_directory_raises(tmp_path: Path) -> None:
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
-from imessenger.store import AlreadyReplied, Store
+from imessenger.adapters.store import AlreadyReplied, Store
 
 path, job, tag, count = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 open_late = sys.argv[5] == "late"  # open the store after the start signal, not before

@@ -6,9 +6,9 @@ box that has not drawn the paste yet, a busy agent that queues, a raw message.
 
 from __future__ import annotations
 
-from imessenger.delivery import Submission
-from imessenger.screen import Screen, State
-from imessenger.store import MessageState
+from imessenger.actions.delivery import Submission
+from imessenger.core.screen import Screen, State
+from imessenger.core.values import MessageState
 
 ID = "0a1b2c3d"
 ENVELOPE = f"[imessenger] message {ID} from user:\nhello"

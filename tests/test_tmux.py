@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
 import pytest
 from support import stays, wait_for
 
-from imessenger.errors import NoSuchSession, NoTmuxServer, PaneInMode, TmuxNotInstalled
-from imessenger.tmux import AgentPane, Patience, Tmux
+from imessenger.adapters.tmux import AgentPane, Patience, Tmux
+from imessenger.core.errors import NoSuchSession, NoTmuxServer, PaneInMode, TmuxNotInstalled
 
 
 def start_cat(tmux: Tmux, name: str = "w1", directory: Path = Path("/")) -> None:
@@ -142,6 +143,16 @@ def test_panes_lists_one_active_pane_per_session(tmux: Tmux) -> None:
     assert sorted(p.session for p in tmux.panes()) == ["a", "b"]
 
 
+def raw_mode(tmux: Tmux, name: str) -> bool:
+    """True once the program of session ``name`` has switched its terminal to raw mode."""
+    tty = AgentPane.of(tmux, name).info.tty
+    fd = os.open(tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        return not termios.tcgetattr(fd)[3] & (termios.ICANON | termios.ECHO)
+    finally:
+        os.close(fd)
+
+
 def test_unread_input_counts_the_keys_a_program_has_not_read(tmux: Tmux) -> None:
     # a raw-mode program that reads nothing, then one that reads everything
     asleep = "import time, tty; tty.setraw(0); time.sleep(60)"
@@ -154,7 +165,7 @@ def test_unread_input_counts_the_keys_a_program_has_not_read(tmux: Tmux) -> None
     )
     for name in ("w1", "w2"):
         wait_for(lambda n=name: tmux.pane(n).current_command.startswith("python"), what=name)
-    time.sleep(0.3)  # both programs have switched their terminals to raw mode
+        wait_for(lambda n=name: raw_mode(tmux, n), what=f"{name} in raw mode")
     for name in ("w1", "w2"):
         AgentPane.of(tmux, name).press(["a", "b", "c", "Enter"])
     wait_for(lambda: AgentPane.of(tmux, "w2").unread_input() == 0, what="w2 to read its keys")
@@ -266,6 +277,7 @@ def test_patience_without_unread_input_waits_confirm_s(tmux: Tmux) -> None:
     assert not patience.expired()
     assert patience.unread == 0
     assert patience.deadline == patience.began + 1.0
+    # the timer is what this test exercises: once its deadline has passed, it has expired
     time.sleep(max(0.0, patience.deadline - time.monotonic()))
     assert patience.expired()
 
@@ -303,7 +315,7 @@ def test_patience_gives_up_at_slow_s(tmux: Tmux) -> None:
 
 _FIRST_CALLS_AT_ONCE = """
 import threading
-from imessenger.tmux import runner
+from imessenger.adapters.tmux import runner
 barrier = threading.Barrier(8)
 errors = []
 def first_call():

@@ -1,6 +1,6 @@
 """Strings from people and agents reach tmux literally: nothing in them is run or expanded.
 
-Every call of :mod:`imessenger.tmux` that carries such a string (a folder, an
+Every call of :mod:`imessenger.adapters.tmux` that carries such a string (a folder, an
 environment value, a program's argv, a message, typed text, a status message, a
 menu, a pane's output, a session name) gets hostile strings on a private tmux
 server: formats (``#(touch MARKER)`` would run a shell command, ``#{...}``), ids and
@@ -12,16 +12,11 @@ is drawn) and that MARKER was never made.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import secrets
 import shlex
-import signal
-import struct
 import sys
 import tempfile
-import termios
 import threading
 from collections.abc import Iterator
 from itertools import count
@@ -30,11 +25,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from support import Terminal, wait_for
+from support import Terminal, attached, wait_for
 
-from imessenger.errors import NoSuchSession
-from imessenger.menu import run_shell
-from imessenger.tmux import (
+from imessenger.adapters.tmux import (
     AgentPane,
     ControlClient,
     MenuItem,
@@ -43,6 +36,8 @@ from imessenger.tmux import (
     drawn_literal,
     format_literal,
 )
+from imessenger.core.errors import NoSuchSession
+from imessenger.interfaces.menu import run_shell
 
 #: Hostile strings; MARKER is replaced by a path in the test's folder.
 HOSTILE = {
@@ -65,7 +60,7 @@ IDS = list(HOSTILE)
 #: Pieces hypothesis builds strings from, beside arbitrary printable characters.
 PIECES = [*HOSTILE.values(), "#", "##", "#[", "#(", "#{", "\\", "~", "-", "--"]
 #: Printable text: no NUL, no control character (a message has them replaced before it
-#: is pasted, see imessenger.protocol.neutralise) and no unpaired surrogate.
+#: is pasted, see imessenger.core.envelope.neutralise) and no unpaired surrogate.
 PRINTABLE = st.characters(blacklist_categories=("Cc", "Cs"))
 hostile_text = st.lists(
     st.one_of(st.sampled_from(PIECES), st.text(PRINTABLE, max_size=4)), max_size=8
@@ -278,7 +273,7 @@ def test_a_pane_printing_hostile_text_is_captured_as_it_is(
 
 # --- sessions named by hand: ids, not names, reach tmux ------------------------------------
 
-#: Names a session made by hand may have (never isesh: see imessenger.names).
+#: Names a session made by hand may have (never isesh: see imessenger.core.names).
 HAND_MADE = ["$0", "$1", "=first", "%0", "@0", "#{session_name}", "#(touch MARKER)", "fir"]
 
 
@@ -340,28 +335,9 @@ def test_a_name_that_is_not_there_is_not_looked_for_by_prefix(tmux: Tmux) -> Non
 def terminal(tmux: Tmux) -> Iterator[Terminal]:
     """A terminal client attached to session "main"; ended (by its pid) after the test."""
     sleeper(tmux, "main")
-    argv = tmux.argv("-u", "attach-session", "-t", tmux.session_id("main"))  # -u: UTF-8
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-    env["TERM"] = "xterm-256color"
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child becomes tmux at once
-        # wide enough for the longest hostile text twice over
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 320, 0, 0))
-        os.execve(argv[0], argv, env)
-    terminal = Terminal(fd)
-    reader = threading.Thread(target=terminal.drain, daemon=True)
-    reader.start()
-    try:
-        terminal.name = wait_for(
-            lambda: next((c.name for c in tmux.clients() if not c.control), None),
-            what="the terminal client",
-        )
+    # wide enough for the longest hostile text twice over
+    with attached(tmux, tmux.session_id("main"), utf8=True, size=(40, 320)) as terminal:
         yield terminal
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-        os.close(fd)
-        reader.join(5)
 
 
 @pytest.mark.parametrize("key", IDS)
@@ -376,7 +352,7 @@ def test_a_status_message_shows_the_text_as_it_is(
 
 
 def show_menu_and_choose(tmux: Tmux, terminal: Terminal, tmp_path: Path, chosen: str) -> None:
-    """Show a menu of hostile labels whose item runs (as imessenger.menu builds it) a
+    """Show a menu of hostile labels whose item runs (as imessenger.interfaces.menu builds it) a
     command given ``chosen``; choose it; check the labels drawn and what the command got."""
     marker, out = tmp_path / "marker", tmp_path / "chosen"
     chosen = chosen.replace("MARKER", str(marker))

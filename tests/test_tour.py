@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 from libtmux.server import Server
-from support import python_cli, run_imessenger, run_isesh
+from support import python_cli, run_imessenger, run_isesh, write_config
 
-from imessenger.demo.tour import ASK_MESSAGE, GREETING, PROFILES
-from imessenger.store import Choice, MessageState, Store
-from imessenger.tmux import Tmux
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import Tmux
+from imessenger.core.values import Choice, MessageState
+from imessenger.interfaces.tour import ASK_MESSAGE, GREETING, PROFILES
 
 STEPS = [
     "1. Start a coordinator and two demo agents",
@@ -157,12 +158,8 @@ def test_leaves_a_server_with_other_sessions_alone(
     assert Tmux(socket).session_names() == [name]
 
 
-def test_a_failing_step_still_removes_the_server(
-    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text('[agents.demo]\ncommand = ["{python}", "-c", "pass"]\n', encoding="utf-8")
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+def test_a_failing_step_still_removes_the_server(server: Server) -> None:
+    write_config('[agents.demo]\ncommand = ["{python}", "-c", "pass"]\n')
     socket = socket_of(server)
     result = run_imessenger("-L", socket, "demo")
     assert result.exit_code == 1
@@ -174,7 +171,7 @@ def test_ignores_the_socket_variable_and_uses_its_own_server(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     socket = socket_of(server)
-    monkeypatch.setattr("imessenger.demo.tour.DEFAULT_SOCKET", socket)
+    monkeypatch.setattr("imessenger.interfaces.tour.DEFAULT_SOCKET", socket)
     elsewhere = f"imessenger-test-untouched-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("IMESSENGER_TMUX_SOCKET", elsewhere)
     result = run_imessenger("demo")

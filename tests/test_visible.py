@@ -1,4 +1,4 @@
-"""imessenger.visible: how an agent's text is shown to a person, on any text at all.
+"""imessenger.core.visible: how an agent's text is shown to a person, on any text at all.
 
 The places that print it are tested in test_hostile_text.py; here, the function they
 all use: what it leaves (ordinary text, line feeds and tabs), what it replaces (every
@@ -14,8 +14,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imessenger.protocol import neutralise
-from imessenger.visible import for_terminal, json_text, stand_in, visible
+from imessenger.core.envelope import neutralise
+from imessenger.core.visible import for_terminal, json_text, stand_in, visible
 
 #: What must never reach a terminal as it is (written out here, not taken from the module).
 UNSAFE = re.compile(

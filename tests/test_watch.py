@@ -7,86 +7,42 @@ What it does is read back from the store and from its status cache.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from support import (
+    Watching,
     answer_by_hand,
     delivered,
+    demo_profile,
+    echoes,
+    pane_environment,
     prompt_id,
     python_cli,
     run_imessenger,
     run_isesh,
     scrollback,
+    start_demo,
+    stays,
     wait_for,
+    watched,
+    watched_state,
+    write_config,
 )
 
-from imessenger import paths
-from imessenger.config import load_config
-from imessenger.dashboard import Overview, Row, render
-from imessenger.sessions import Sessions
-from imessenger.status import read_status, running_pid
-from imessenger.store import InboxEntry, InboxKind, MessageState, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
+from imessenger.adapters.status_cache import read_status, running_pid
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.values import InboxEntry, InboxKind, MessageState
+from imessenger.interfaces.dashboard import Overview, Row, render
 
-StartWatcher = Callable[[], subprocess.Popen[bytes]]
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open() as opened:
-        yield opened
-
-
-@pytest.fixture
-def watcher(tmux: Tmux, tmp_path: Path) -> Iterator[StartWatcher]:
-    """Start ``imessenger watch`` (as many times as asked); terminate them all at the end."""
-    started: list[tuple[subprocess.Popen[bytes], Path]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        log = tmp_path / f"watch-{len(started)}.log"
-        with open(log, "wb") as output:
-            proc = subprocess.Popen(
-                [*python_cli(), "watch", "-v"], stdout=output, stderr=subprocess.STDOUT
-            )
-        started.append((proc, log))
-        wait_for(lambda: running_pid(tmux.label) == proc.pid, what="the watcher to start")
-        return proc
-
-    yield start
-    for proc, log in started:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        print(f"--- {log.name} (exit {proc.returncode})\n{log.read_text(errors='replace')}")
-
-
-def start_demo(name: str) -> None:
-    result = run_isesh("start", name, "--agent", "demo")
-    assert result.exit_code == 0, result.output
-
-
-def watched(tmux: Tmux, name: str) -> dict[str, Any] | None:
-    """The watcher's view of a session (from its status cache), or None."""
-    for entry in read_status(tmux.label).data.get("sessions", []):
-        if entry["name"] == name:
-            return dict(entry)
-    return None
-
-
-def state_of(tmux: Tmux, name: str) -> str | None:
-    entry = watched(tmux, name)
-    return entry["state"] if entry else None
+StartWatcher = Callable[[], Watching]
 
 
 def entries(store: Store, owner: str, kind: InboxKind) -> list[InboxEntry]:
@@ -97,13 +53,11 @@ def test_prompt_noticed_once_and_pending_message_delivered_once(
     tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
 ) -> None:
     events = tmp_path / "events.txt"
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
     command = f'echo "$IMESSENGER_EVENT $IMESSENGER_EVENT_SESSION" >> {events}'
-    config.write_text(f"[watch]\nnotify_command = '{command}'\n", encoding="utf-8")
-    start_demo("w1")
+    write_config(f"[watch]\nnotify_command = '{command}'\n")
+    start_demo("w1", idle=False)
     watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle in the status cache")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle in the status cache")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] BUSY[50]").exit_code == 0
     wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="a prompt notice")
     [notice] = entries(store, "user", InboxKind.PROMPT)
@@ -111,7 +65,8 @@ def test_prompt_noticed_once_and_pending_message_delivered_once(
     assert "imessenger approve w1" in notice.body
     assert [e.title for e in entries(store, "w1", InboxKind.PROMPT)] == [notice.title]
     entry = wait_for(
-        lambda: (e := watched(tmux, "w1")) and e["state"] == "asking" and e, what="asking cached"
+        lambda: (e := watched(tmux.label, "w1")) and e["state"] == "asking" and e,
+        what="asking cached",
     )
     assert (entry["asking"], entry["choices"]) == ("touch x.txt", ["yes-once", "yes-always", "no"])
     wait_for(lambda: run_imessenger("status").stdout == "⚠ 1 asking · ✉ 1\n", what="the line")
@@ -126,14 +81,14 @@ def test_prompt_noticed_once_and_pending_message_delivered_once(
     wait_for(lambda: delivered(store, pending.id), what="the pending message delivered")
     # the late reply to the --no-reply message lands in the sender's inbox
     wait_for(lambda: entries(store, "user", InboxKind.REPLY), what="a late reply in the inbox")
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle again")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="idle again")
     assert scrollback(tmux, "w1").count(f"message {pending.id} from") == 1  # pasted once
     assert len(entries(store, "user", InboxKind.PROMPT)) == 1  # redraws raise no new notice
 
 
 def asking_with_id(tmux: Tmux, name: str, about: str) -> str | None:
     """The id the status cache gives the prompt of ``name``, once it asks about ``about``."""
-    entry = watched(tmux, name)
+    entry = watched(tmux.label, name)
     if entry is None or entry["state"] != "asking" or entry["asking"] != about:
         return None
     return entry["prompt_id"]
@@ -142,9 +97,9 @@ def asking_with_id(tmux: Tmux, name: str, about: str) -> str | None:
 def test_the_watcher_publishes_each_prompt_with_its_id(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] BUSY[50]").exit_code == 0
     first = wait_for(lambda: asking_with_id(tmux, "w1", "touch x.txt"), what="the prompt's id")
     assert prompt_id("w1") == first  # every reader finds the one occurrence
@@ -156,7 +111,7 @@ def test_the_watcher_publishes_each_prompt_with_its_id(
 
     AgentPane.of(tmux, "w1").press(["1"])  # answered in the pane: the watcher sees it go
     wait_for(lambda: (p := store.get_prompt(first)) and p.closed_at, what="the prompt closed")
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle again")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="idle again")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] BUSY[50]").exit_code == 0
     second = wait_for(lambda: asking_with_id(tmux, "w1", "touch x.txt"), what="the new id")
     assert second != first  # the same prompt again: another occurrence
@@ -169,22 +124,24 @@ def test_the_watcher_publishes_each_prompt_with_its_id(
 def test_restart_repeats_no_notice_and_loses_no_pending_message(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     first = watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch r.txt] BUSY[50]").exit_code == 0
     wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="a prompt notice")
-    first.send_signal(signal.SIGKILL)  # no chance to clean up
-    first.wait(10)
+    first.proc.send_signal(signal.SIGKILL)  # no chance to clean up
+    first.proc.wait(10)
     assert run_imessenger("send", "w1", "--no-reply", "while nobody watches").exit_code == 3
 
     watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "asking", what="the new watcher sees the prompt")
+    wait_for(
+        lambda: watched_state(tmux.label, "w1") == "asking", what="the new watcher sees the prompt"
+    )
     assert len(entries(store, "user", InboxKind.PROMPT)) == 1
     [pending] = store.pending_messages(tmux.label, "w1")
     AgentPane.of(tmux, "w1").press(["1"])
     wait_for(lambda: delivered(store, pending.id), what="delivered after the restart")
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="idle")
     assert scrollback(tmux, "w1").count(f"message {pending.id} from") == 1
     assert len(entries(store, "user", InboxKind.PROMPT)) == 1
 
@@ -193,9 +150,12 @@ def test_sessions_come_and_go_and_the_server_restarts(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
     watcher()  # no server and no session yet
-    start_demo("a1")
-    start_demo("a2")
-    wait_for(lambda: state_of(tmux, "a1") == state_of(tmux, "a2") == "idle", what="both idle")
+    start_demo("a1", idle=False)
+    start_demo("a2", idle=False)
+    wait_for(
+        lambda: watched_state(tmux.label, "a1") == watched_state(tmux.label, "a2") == "idle",
+        what="both idle",
+    )
 
     assert run_imessenger("send", "a1", "--no-reply", "ASK[touch a.txt] BUSY[50]").exit_code == 0
     wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="a1's prompt noticed")
@@ -203,37 +163,39 @@ def test_sessions_come_and_go_and_the_server_restarts(
     wait_for(lambda: entries(store, "user", InboxKind.NOTICE), what="a notice for a1")
     assert [e.title for e in entries(store, "user", InboxKind.NOTICE)] == ['"a1" ended']
     run_isesh("stop", "a1")  # forgets it
-    start_demo("a1")  # a new run under the same name: the same prompt is news again
-    wait_for(lambda: state_of(tmux, "a1") == "idle", what="the new a1 followed")
+    start_demo("a1", idle=False)  # a new run under the same name: the same prompt is news again
+    wait_for(lambda: watched_state(tmux.label, "a1") == "idle", what="the new a1 followed")
     assert run_imessenger("send", "a1", "--no-reply", "ASK[touch a.txt] BUSY[50]").exit_code == 0
     wait_for(lambda: len(entries(store, "user", InboxKind.PROMPT)) == 2, what="a second notice")
     tmux.kill_session("a1")
     run_isesh("stop", "a1")
     assert run_isesh("stop", "a2").exit_code == 0  # stopped by isesh: no notice
-    wait_for(lambda: watched(tmux, "a2") is None, what="a2 no longer followed")
+    wait_for(lambda: watched(tmux.label, "a2") is None, what="a2 no longer followed")
 
-    start_demo("a3")
-    wait_for(lambda: state_of(tmux, "a3") == "idle", what="a3 idle")
+    start_demo("a3", idle=False)
+    wait_for(lambda: watched_state(tmux.label, "a3") == "idle", what="a3 idle")
     assert run_imessenger("send", "a3", "--no-reply", "EXIT").exit_code == 0
-    wait_for(lambda: state_of(tmux, "a3") == "exited", what="a3 exited")
+    wait_for(lambda: watched_state(tmux.label, "a3") == "exited", what="a3 exited")
     wait_for(lambda: len(entries(store, "user", InboxKind.NOTICE)) >= 2, what="an exit notice")
     titles = [e.title for e in entries(store, "user", InboxKind.NOTICE)]
     assert titles == ['"a1" ended', '"a3" exited']  # the second a1, stopped at once: none
 
     tmux.run("kill-server")  # the whole server goes, then a new one starts
-    wait_for(lambda: watched(tmux, "a3") is None, what="nothing followed without a server")
+    wait_for(lambda: watched(tmux.label, "a3") is None, what="nothing followed without a server")
     run_isesh("stop", "a3")  # forget the old record
-    start_demo("b1")
-    wait_for(lambda: state_of(tmux, "b1") == "idle", what="b1 followed on the new server")
+    start_demo("b1", idle=False)
+    wait_for(
+        lambda: watched_state(tmux.label, "b1") == "idle", what="b1 followed on the new server"
+    )
     assert len(entries(store, "user", InboxKind.NOTICE)) == 2  # the server's end said nothing
 
 
 def test_a_reply_after_the_sender_gave_up_reaches_its_inbox(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     gave_up = run_imessenger("send", "w1", "--timeout", "100", "BUSY[700] slow one")
     assert gave_up.exit_code == 124, gave_up.output
     [reply] = wait_for(lambda: entries(store, "user", InboxKind.REPLY), what="the late reply")
@@ -246,19 +208,19 @@ def test_a_pane_printing_fast_does_not_hold_others_up(
 ) -> None:
     loud = ["sh", "-c", "while :; do seq 1 2000; done"]
     assert run_isesh("start", "loud", "-d", str(tmp_path), "--agent", "shell", "--", *loud)
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch f.txt] BUSY[50]").exit_code == 0
     wait_for(lambda: entries(store, "user", InboxKind.PROMPT), seconds=5, what="the notice")
-    assert state_of(tmux, "loud") == "idle"
+    assert watched_state(tmux.label, "loud") == "idle"
 
 
 def test_a_second_watcher_says_so_and_exits(tmux: Tmux, watcher: StartWatcher) -> None:
     first = watcher()
     result = run_imessenger("watch")
     assert result.exit_code == 0
-    assert f'already running for tmux server "{tmux.label}" (pid {first.pid})' in result.stderr
+    assert f'already running for tmux server "{tmux.label}" (pid {first.proc.pid})' in result.stderr
     assert run_imessenger("watch", "--daemon").stdout.startswith("imessenger watch is already")
 
 
@@ -304,16 +266,14 @@ def test_render_fits_the_window_and_marks_the_selection() -> None:
 def test_dashboard_shows_sessions_and_approves_with_a_key(
     tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
 ) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
-    environment = {k: v for k, v in os.environ.items() if k.startswith(("IMESSENGER", "XDG"))}
-    environment["HOME"] = os.environ["HOME"]
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     tmux.new_session(
         "dash",
         tmp_path,
         [*python_cli(), "dashboard"],
-        environment=environment,
+        environment=pane_environment(),
         width=100,
         height=20,
     )
@@ -333,13 +293,13 @@ def test_a_dashboard_key_answers_only_the_prompt_it_shows(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
     # The dashboard's view is as old as its last redraw: the prompt may change before a key.
-    from imessenger.api import Api
-    from imessenger.dashboard import Dashboard
+    from imessenger.app.api import Api
+    from imessenger.interfaces.dashboard import Dashboard
 
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
     sessions = Sessions(tmux, store, load_config())
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch d1.txt] BUSY[50]").exit_code == 0
     first = wait_for(lambda: asking_with_id(tmux, "w1", "touch d1.txt"), what="the prompt")
     dashboard = Dashboard(Api(tmux.socket_name))
@@ -366,7 +326,7 @@ def test_a_dashboard_key_answers_only_the_prompt_it_shows(
     [approval] = store.list_approvals("w1")
     assert approval.choice == "no"
     # a row drawn idle answers nothing, whatever asks by the time of the key
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="idle")
     dashboard.reload()
     assert dashboard.view.rows[0].state == "idle"
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch d3.txt] BUSY[50]").exit_code == 0
@@ -377,10 +337,10 @@ def test_a_dashboard_key_answers_only_the_prompt_it_shows(
 
 
 def test_dashboard_without_a_watcher_reads_the_panes(tmux: Tmux, store: Store) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     sessions = Sessions(tmux, store, load_config())
     wait_for(lambda: sessions.view("w1").state.value == "idle", what="w1 idle")
-    from imessenger.api import Api
+    from imessenger.app.api import Api
 
     view = Api.over(tmux, store, sessions.config).overview()
     assert not view.watching
@@ -392,9 +352,9 @@ def test_the_reply_of_a_sender_killed_while_waiting_reaches_its_inbox(
 ) -> None:
     # SIGKILL leaves the "waiting" flag set; the watcher must see that the waiter is gone
     # and put the reply, already printed or still to come, in the sender's inbox.
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     sender = subprocess.Popen([*python_cli(), "send", "w1", "BUSY[300] answer a dead man"])
     try:
 
@@ -418,13 +378,13 @@ def test_a_message_left_in_the_input_box_is_submitted_by_the_watcher_once(
     # prompt that opened before it (the message went back to pending). The box holds the
     # message, so the session never reads as ready for a message: the watcher must
     # still submit it from there, and only once.
-    from imessenger.config import load_config
-    from imessenger.delivery import Courier
-    from imessenger.sessions import Sessions
+    from imessenger.actions.delivery import Courier
+    from imessenger.actions.sessions import Sessions
+    from imessenger.adapters.config_files import load_config
 
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     courier = Courier(Sessions(tmux, store, load_config()))
     store.add_message("0b0e1e57", tmux.label, "user", "w1", "NOREPLY left in the box")
     claimed = store.claim_pending(tmux.label, "w1")
@@ -439,9 +399,9 @@ def test_a_message_left_in_the_input_box_is_submitted_by_the_watcher_once(
         return record is not None and record.state is MessageState.DELIVERED
 
     wait_for(submitted, 20, what="the message submitted from the box")
-    time.sleep(0.5)  # a second paste would show by now
-    screen = AgentPane.of(tmux, "w1").look(history=1000)
-    assert screen.count("❯ [imessenger] message 0b0e1e57 from") == 1
+    wait_for(lambda: echoes(tmux, "w1", "0b0e1e57") >= 1, what="the message shown")
+    # a second paste would show within 0.5 s
+    stays(lambda: echoes(tmux, "w1", "0b0e1e57") == 1, 0.5, what="submitted once")
 
 
 # --- the agents' own hooks: the prompt notice comes from the hook, checked with the screen --
@@ -451,22 +411,12 @@ def hook_events(store: Store, tmux: Tmux, name: str) -> list[tuple[str, str, str
     return [(e.event, e.state, e.screen) for e in store.hook_events(tmux.label, name, limit=50)]
 
 
-def a_demo_profile(name: str, **changes: object) -> None:
-    """A user profile ``name``: the demo agent's, with ``changes``."""
-    import tomli_w
-
-    table = {**load_config().values["agents"]["demo"], **changes}
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(tomli_w.dumps({"agents": {name: table}}), encoding="utf-8")
-
-
 def test_the_prompt_notice_comes_from_the_hook_and_every_event_agrees_with_the_screen(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
-    start_demo("w1")
+    start_demo("w1", idle=False)
     watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     command = "touch 'a b'.txt; echo $(date) `id` #{pane_id}"
     sent = run_imessenger("send", "w1", "--no-reply", f"ASK[{command}] BUSY[300]")
     assert sent.exit_code == 0, sent.output
@@ -494,10 +444,10 @@ def test_a_hook_that_says_asking_without_a_prompt_on_screen_is_noticed_and_no_ke
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
     # a profile that cannot read the demo agent's prompts (as after an agent's update)
-    a_demo_profile("blind", question_patterns=["^never matches$"])
+    demo_profile("blind", question_patterns=["^never matches$"])
     assert run_isesh("start", "w1", "--agent", "blind").exit_code == 0
     watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch z.txt]").exit_code == 0
     [notice] = wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="a notice")
     assert notice.title == '"w1" is asking (says its hook): touch z.txt'
@@ -516,10 +466,10 @@ def test_a_hook_that_says_asking_without_a_prompt_on_screen_is_noticed_and_no_ke
 def test_without_hooks_the_prompt_notice_comes_from_the_screen(
     tmux: Tmux, store: Store, watcher: StartWatcher
 ) -> None:
-    a_demo_profile("plain", hooks="")
+    demo_profile("plain", hooks="")
     assert run_isesh("start", "w1", "--agent", "plain").exit_code == 0
     watcher()
-    wait_for(lambda: state_of(tmux, "w1") == "idle", what="w1 idle")
+    wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="w1 idle")
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch y.txt]").exit_code == 0
     [notice] = wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="a notice")
     assert notice.title == '"w1" is asking: touch y.txt'

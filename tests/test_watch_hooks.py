@@ -1,25 +1,17 @@
 """How the watcher checks the agents' hook events against their screens
-(imessenger.watcher.hooks), on a real store, with the reads given by hand."""
+(imessenger.watcher.hook_checks), on a real store, with the reads given by hand."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
-
-from imessenger.agents import load_profiles
-from imessenger.config import load_config
-from imessenger.screen import Screen, State
-from imessenger.store import HookEventRecord, SessionRecord, Store
+from imessenger.adapters.config_files import load_config
+from imessenger.adapters.store import Store
+from imessenger.core.profiles import load_profiles
+from imessenger.core.screen import Screen, State
+from imessenger.core.values import HookEventRecord, SessionRecord
 from imessenger.watcher.following import Followed
-from imessenger.watcher.hooks import HookWatch
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    with Store.open() as opened:
-        yield opened
+from imessenger.watcher.hook_checks import HookWatch
 
 
 def followed(state: State) -> Followed:

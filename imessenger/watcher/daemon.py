@@ -1,8 +1,8 @@
 """The watcher's life as a process: run under its pid file, started in the background, stopped.
 
 One watcher runs per tmux server: it holds the server's pid file
-(:class:`imessenger.status.PidFile`) for as long as it runs, and a second one says so
-and does nothing (:class:`imessenger.status.WatcherRunning`).
+(:class:`imessenger.adapters.status_cache.PidFile`) for as long as it runs, and a second one says so
+and does nothing (:class:`imessenger.adapters.status_cache.WatcherRunning`).
 
 * :func:`run_watcher` takes the pid file, then follows the sessions in this process
   until SIGTERM, SIGINT or SIGHUP, and gives the pid file up at the end;
@@ -37,13 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imessenger.errors import ImessengerError
-from imessenger.paths import ensure_data_dir, touch_private_file
-from imessenger.status import PidFile, data_file_error, log_path, running_pid
-from imessenger.visible import for_terminal
+from imessenger.adapters.paths import ensure_data_dir, touch_private_file
+from imessenger.adapters.status_cache import PidFile, data_file_error, log_path, running_pid
+from imessenger.core.errors import ImessengerError
+from imessenger.core.visible import for_terminal
 
 if TYPE_CHECKING:
-    from imessenger.sessions import Sessions
+    from imessenger.actions.sessions import Sessions
     from imessenger.watcher.loop import Watcher
 
 #: How long :func:`start_daemon` and :func:`stop_watcher` wait for the watcher to start or end.
@@ -125,7 +125,7 @@ class _PrivateLog(logging.handlers.RotatingFileHandler):
 
 class _ShownLog(logging.Formatter):
     """Log lines for a terminal: the text of agents (a prompt's subject) and of other hosts
-    in them has its control characters shown as stand-ins (imessenger.visible)."""
+    in them has its control characters shown as stand-ins (imessenger.core.visible)."""
 
     def format(self, record: logging.LogRecord) -> str:
         return for_terminal(super().format(record))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
-from imessenger.errors import ImessengerError
-from imessenger.tmux import Tmux
+from imessenger.adapters.tmux import Tmux
+from imessenger.core.errors import ImessengerError
 
 
 class Display:

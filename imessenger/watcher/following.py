@@ -1,6 +1,6 @@
 """The sessions the watcher follows, each through a tmux control-mode client of its own.
 
-* one control client per followed session (:class:`imessenger.tmux.ControlClient`)
+* one control client per followed session (:class:`imessenger.adapters.tmux.ControlClient`)
   reports a pane's first output after each read within about a millisecond, and
   nothing while the pane is quiet; one of them (the lookout) also reports, through a
   subscription, the panes of the whole server that died or came back;
@@ -22,12 +22,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from imessenger.agents import Profile
-from imessenger.errors import ImessengerError
-from imessenger.screen import Screen, State, classify
-from imessenger.sessions import Sessions, waiting_for_tools
-from imessenger.store import PromptRecord, SessionRecord
-from imessenger.tmux import (
+from imessenger.actions.sessions import Sessions, waiting_for_tools
+from imessenger.adapters.tmux import (
     CLIENT_EXIT,
     OUTPUT,
     PANE_DEAD,
@@ -36,6 +32,10 @@ from imessenger.tmux import (
     ControlEvent,
     PaneInfo,
 )
+from imessenger.core.errors import ImessengerError
+from imessenger.core.profiles import Profile
+from imessenger.core.screen import Screen, State, classify
+from imessenger.core.values import PromptRecord, SessionRecord
 from imessenger.watcher.retry import Retry
 
 logger = logging.getLogger(__name__)

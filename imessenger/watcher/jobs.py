@@ -20,11 +20,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from imessenger.config import Config
-from imessenger.delivery import Courier
-from imessenger.sessions import Sessions
-from imessenger.store import Store
-from imessenger.tmux import Tmux
+from imessenger.actions.delivery import Courier
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import Tmux
+from imessenger.core.config import Config
 from imessenger.watcher.retry import Retry
 from imessenger.watcher.store_view import StoreView
 

@@ -2,7 +2,8 @@
 
 How it learns of changes, without polling panes:
 
-* one tmux control-mode client per followed session (:class:`imessenger.tmux.ControlClient`)
+* one tmux control-mode client per followed session
+  (:class:`imessenger.adapters.tmux.ControlClient`)
   reports a pane's first output after each read within about a millisecond, and
   nothing while the pane is quiet; the pane's death comes through a subscription;
 * tmux's ``%sessions-changed`` (and a client's end) triggers a rescan of the sessions;
@@ -11,7 +12,7 @@ How it learns of changes, without polling panes:
   a pending message, an inbox read) and the tmux server's socket (a new socket means
   the server restarted);
 * each other host of the config comes through one ssh stream of what its own watcher
-  publishes (:mod:`imessenger.watcher.hosts`), whose counts the status line adds up.
+  publishes (:mod:`imessenger.watcher.host_streams`), whose counts the status line adds up.
 
 A pane that printed is read once ``watch.debounce_ms`` after its first output (one
 capture for the whole burst, through the control client, no new process) and
@@ -20,7 +21,7 @@ classified with its session's profile. Then, on a change of state:
 * a prompt appears: an inbox notice for "user" and for the session, a message on every
   attached tmux client, the status line, and the ``watch.notify_command``; one notice
   per appearance of a prompt, not per redraw (the prompt must be gone for two reads
-  in a row to count as closed, like :mod:`imessenger.approval` does);
+  in a row to count as closed, like :mod:`imessenger.actions.approval` does);
 * the session is idle with an empty input box and has pending messages: they are
   delivered (:meth:`Courier.deliver_pending`, oldest first, each once: the store's
   claims and the per-target lock see to that, whoever else delivers);
@@ -48,18 +49,18 @@ import queue
 import threading
 import time
 
-from imessenger.config import Config
-from imessenger.errors import ImessengerError
-from imessenger.hook_events import ASKING
-from imessenger.protocol import delimiters
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.store import HookEventRecord
-from imessenger.tmux import ControlEvent
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.tmux import ControlEvent
+from imessenger.core.config import Config
+from imessenger.core.envelope import delimiters
+from imessenger.core.errors import ImessengerError
+from imessenger.core.hook_events import ASKING
+from imessenger.core.screen import State
+from imessenger.core.values import HookEventRecord
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Followed, Following
-from imessenger.watcher.hooks import HOOK_WAIT_S, HookWatch
-from imessenger.watcher.hosts import HostStreams
+from imessenger.watcher.hook_checks import HOOK_WAIT_S, HookWatch
+from imessenger.watcher.host_streams import HostStreams
 from imessenger.watcher.jobs import Done, Jobs
 from imessenger.watcher.memory import Memory, memory_path
 from imessenger.watcher.notices import Notices

@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from imessenger.paths import data_dir, ensure_data_dir, write_private_file
-from imessenger.status import file_label
+from imessenger.adapters.paths import data_dir, ensure_data_dir, write_private_file
+from imessenger.adapters.status_cache import file_label
 
 
 def memory_path(server: str) -> Path:

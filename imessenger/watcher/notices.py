@@ -3,9 +3,9 @@
 * a prompt appears: an inbox notice for "user" and for the session, a message on every
   attached tmux client (``watch.tmux_message``), and the ``watch.notify_command``; one
   notice per appearance of a prompt, not per redraw (the prompt must be gone for two
-  reads in a row to count as closed, like :mod:`imessenger.approval` does). Its
+  reads in a row to count as closed, like :mod:`imessenger.actions.approval` does). Its
   occurrence is found or recorded in the store on each read, as every reader of a prompt
-  does (:func:`imessenger.approval.observe`), its id put in the notice and the status
+  does (:func:`imessenger.actions.approval.observe`), its id put in the notice and the status
   cache, and it is closed there once it is gone;
 * a session ended (its agent exited, or its tmux session was closed outside isesh): a
   notice for "user" and the notify command, once per run of the session;
@@ -23,13 +23,13 @@ import logging
 import time
 from dataclasses import dataclass
 
-from imessenger.errors import StoreError
-from imessenger.names import PERSON
-from imessenger.screen import Prompt, Screen, State, about
-from imessenger.store import HookEventRecord, InboxKind, instance_of
+from imessenger.core.errors import StoreError
+from imessenger.core.names import PERSON
+from imessenger.core.screen import Prompt, Screen, State, about
+from imessenger.core.values import HookEventRecord, InboxKind, instance_of
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Followed
-from imessenger.watcher.hooks import HOOK_WAIT_S
+from imessenger.watcher.hook_checks import HOOK_WAIT_S
 from imessenger.watcher.memory import Memory
 from imessenger.watcher.notify import NotifyCommand
 from imessenger.watcher.retry import Retry

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 
-from imessenger.paths import data_dir, fault_advice
+from imessenger.adapters.paths import data_dir, fault_advice
 
 logger = logging.getLogger(__name__)
 

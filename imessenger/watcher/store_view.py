@@ -14,9 +14,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from imessenger.errors import StoreError
-from imessenger.screen import Screen, State
-from imessenger.store import HookEventRecord, MessageState, SessionRecord, Store
+from imessenger.adapters.store import Store
+from imessenger.core.errors import StoreError
+from imessenger.core.screen import Screen, State
+from imessenger.core.values import HookEventRecord, MessageState, SessionRecord
 from imessenger.watcher.following import Followed
 from imessenger.watcher.retry import Retry
 

@@ -17,7 +17,7 @@ For each agent it:
    thread id (from the rollout's ``session_meta``) must find that rollout again;
 2. sends one message with ``imessenger send --no-reply``; the fake model answers it with
    :data:`REPLY` between the reply delimiters;
-3. finds the record where :mod:`imessenger.records` says it lies, waits until its reader
+3. finds the record where :mod:`imessenger.adapters.records` says it lies, waits until its reader
    gives the reply and the agent is idle again, and the file has stopped growing;
 4. copies the record, with the test's folder replaced by :data:`PLACEHOLDER` and the
    checkout by :data:`CHECKOUT`, to ``tests/fixtures/records/<agent>-<version>.<ext>``,
@@ -56,11 +56,11 @@ from real_agents import (
 from scenarios import NAME
 from support import run_imessenger, run_isesh, wait_for
 
-from imessenger.protocol import Delimiters, delimiters
-from imessenger.records import claude as claude_records
-from imessenger.records import codex as codex_records
-from imessenger.records import gemini as gemini_records
-from imessenger.records import reader_for
+from imessenger.adapters.records import claude as claude_records
+from imessenger.adapters.records import codex as codex_records
+from imessenger.adapters.records import gemini as gemini_records
+from imessenger.adapters.records import reader_for
+from imessenger.core.envelope import Delimiters, delimiters
 
 pytestmark = pytest.mark.agents
 

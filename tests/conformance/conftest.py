@@ -38,7 +38,7 @@ from real_agents import (
     stop_everything,
 )
 
-from imessenger.tmux import Tmux
+from imessenger.adapters.tmux import Tmux
 
 #: Variables of the caller's environment that would steer the agents elsewhere.
 _FOREIGN_PREFIXES = (

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from imessenger.protocol import message_id_in
+from imessenger.core.envelope import message_id_in
 
 logger = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ import pytest
 from fake_model import FakeModelServer, Script
 from support import run_isesh, wait_for
 
-from imessenger.agents import load_profiles
-from imessenger.config import load_config
-from imessenger.sessions import Sessions
-from imessenger.store import Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.profiles import load_profiles
 
 #: Set to 1 to make a missing node/npm or a failed install fail the suite instead of skip it.
 REQUIRE_ENV = "IMESSENGER_REQUIRE_AGENTS"

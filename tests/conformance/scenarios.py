@@ -22,12 +22,21 @@ from typing import Any
 from click.testing import Result
 from fake_model import envelope_body
 from real_agents import Agent
-from support import python_cli, run_imessenger, run_isesh, stays, wait_for
+from support import (
+    message_with,
+    python_cli,
+    run_imessenger,
+    start_demo,
+    stays,
+    wait_for,
+    write_config,
+)
 
-from imessenger.agents import load_profiles
-from imessenger.cli.messaging import EXIT_PENDING
-from imessenger.config import load_config
-from imessenger.store import InboxEntry, InboxKind, MessageRecord, MessageState, Store
+from imessenger.adapters.config_files import load_config
+from imessenger.adapters.store import Store
+from imessenger.core.profiles import load_profiles
+from imessenger.core.values import InboxEntry, InboxKind, MessageState
+from imessenger.interfaces.cli.messaging import EXIT_PENDING
 
 NAME = "agent-1"
 
@@ -75,12 +84,6 @@ def finish(process: subprocess.Popen[str], seconds: float = 60.0) -> tuple[int, 
     out, err = process.communicate(timeout=seconds)
     assert out.strip(), f"send printed nothing (exit {process.returncode}): {err}"
     return process.returncode, json.loads(out)
-
-
-def message_with(needle: str) -> MessageRecord | None:
-    """The newest message whose body contains ``needle``."""
-    with Store.open() as store:
-        return next((m for m in store.list_messages(limit=None) if needle in m.body), None)
 
 
 def imessenger_command() -> str:
@@ -381,7 +384,7 @@ def reply_command_needs_no_permission(agent: Agent) -> None:
 @contextlib.contextmanager
 def watching() -> Iterator[None]:
     """``imessenger watch`` running as its own process, stopped at the end."""
-    from imessenger.status import running_pid
+    from imessenger.adapters.status_cache import running_pid
 
     watcher = subprocess.Popen(
         [sys.executable, "-m", "imessenger", "watch"],
@@ -401,7 +404,7 @@ def watching() -> Iterator[None]:
 
 
 def server_label() -> str:
-    from imessenger.tmux import Tmux
+    from imessenger.adapters.tmux import Tmux
 
     return Tmux.from_environment(None).label
 
@@ -612,8 +615,7 @@ def coordinator_delegates_through_the_tools(agent: Agent, tool: Callable[[str], 
         ],
         after="collected:\n{outputs}",
     )
-    started = run_isesh("start", "worker-demo", "--agent", "demo", "-d", str(agent.workdir))
-    assert started.exit_code == 0, started.output
+    start_demo("worker-demo", folder=agent.workdir, idle=False)
     agent.start("worker-agent")
     agent.start("coordinator")
     # sent right after the start: the coordinator takes it once its tools are connected
@@ -641,13 +643,8 @@ def approve_through_the_tools_needs_the_policy(agent: Agent, tool: Callable[[str
     """An agent's ``approve`` tool is not pre-allowed and is refused by the policy, naming
     the rule; for a session ``[policy] approvers`` lists, it is pre-allowed and answers
     another session's prompt."""
-    from imessenger import paths
-
-    config = paths.user_config_path()
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text('[policy]\napprovers = ["boss"]\n', encoding="utf-8")
-    started = run_isesh("start", "worker-demo", "--agent", "demo", "-d", str(agent.workdir))
-    assert started.exit_code == 0, started.output
+    write_config('[policy]\napprovers = ["boss"]\n')
+    start_demo("worker-demo", folder=agent.workdir, idle=False)
     agent.start("coordinator")
     agent.start("boss")
     agent.wait_state("worker-demo", "idle")

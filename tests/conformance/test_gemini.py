@@ -14,11 +14,11 @@ from real_agents import Agent, alive
 from scenarios import NAME
 from support import run_imessenger, run_isesh, wait_for
 
-from imessenger.agents import load_profiles
-from imessenger.config import load_config
-from imessenger.protocol import delimiters, find_reply
-from imessenger.screen import State, classify
-from imessenger.tmux import AgentPane
+from imessenger.adapters.config_files import load_config
+from imessenger.adapters.tmux import AgentPane
+from imessenger.core.envelope import delimiters, find_reply
+from imessenger.core.profiles import load_profiles
+from imessenger.core.screen import State, classify
 
 pytestmark = pytest.mark.agents
 

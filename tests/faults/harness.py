@@ -1,9 +1,9 @@
-"""What the fault tests work with: a small disk of their own, and a watcher run as a process.
+"""What the fault tests work with: a small disk of their own.
 
 :class:`Disk` is a tmpfs mounted for one test, holding its data folder: the test fills it
-up or remounts it read-only, and frees it again. :class:`Watching` is an ``imessenger
-watch -v`` process whose log (outside the disk, so that it can always be read) the test
-reads to see what the watcher said, and how often.
+up or remounts it read-only, and frees it again. The watchers they run are
+:class:`support.Watching`: ``imessenger watch -v`` processes whose log (outside the disk,
+so that it can always be read) the test reads to see what the watcher said, and how often.
 """
 
 from __future__ import annotations
@@ -15,11 +15,8 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-from imessenger.status import read_status
 
 #: The size of a test's tmpfs: room for the database, its journal and the status files.
 DISK_SIZE = "4m"
@@ -99,30 +96,3 @@ class Disk:
         finally:
             conn.close()
         assert (busy, frames) == (0, 0), "another connection kept the journal busy"
-
-
-@dataclass
-class Watching:
-    """An ``imessenger watch -v`` process of the test, and its log."""
-
-    proc: subprocess.Popen[bytes]
-    log: Path
-    server: str
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def said(self, level: str, words: str) -> int:
-        """How many lines of its log, at this level (WARNING, INFO, DEBUG), hold ``words``."""
-        return sum(f" {level} " in line and words in line for line in self.text().splitlines())
-
-    def entry(self, name: str) -> dict[str, Any] | None:
-        """The watcher's view of a session, from its status cache (None: not followed)."""
-        for entry in read_status(self.server).data.get("sessions", []):
-            if entry["name"] == name:
-                return dict(entry)
-        return None
-
-    def state(self, name: str) -> str | None:
-        entry = self.entry(name)
-        return str(entry["state"]) if entry else None

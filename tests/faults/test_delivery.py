@@ -19,39 +19,30 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import python_cli, run_imessenger, run_isesh, wait_for
+from support import (
+    demo_profile,
+    echoes,
+    inbox_json,
+    message_with,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    scrollback,
+    start_demo,
+    state_of,
+    stays,
+    wait_for,
+)
 
-from imessenger.config import load_config
-from imessenger.screen import State
-from imessenger.sessions import Sessions
-from imessenger.store import MessageRecord, MessageState, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.actions.sessions import Sessions
+from imessenger.adapters.config_files import load_config
+from imessenger.adapters.store import Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.screen import State
+from imessenger.core.values import MessageRecord, MessageState
 
 #: States in which a message was pasted and taken (or may still answer).
 TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED, MessageState.TIMED_OUT}
-
-
-def start_demo(tmux: Tmux, name: str = "w1") -> None:
-    result = run_isesh("start", name, "--agent", "demo")
-    assert result.exit_code == 0, result.output
-    wait_for(lambda: state(tmux, name) is State.IDLE, what=f"{name} idle")
-
-
-def state(tmux: Tmux, name: str) -> State:
-    with Store.open() as store:
-        return Sessions(tmux, store, load_config()).view(name).state
-
-
-def message_with(text: str) -> MessageRecord | None:
-    with Store.open() as store:
-        found = [m for m in store.list_messages(limit=None) if text in m.body]
-    return found[0] if found else None
-
-
-def echoes(tmux: Tmux, name: str, message_id: str) -> int:
-    """How many times the agent shows message ``message_id`` as submitted."""
-    screen = AgentPane.of(tmux, name).look(history=5000)
-    return screen.count(f"❯ [imessenger] message {message_id} from")
 
 
 def spawn_send(*args: str) -> subprocess.Popen[str]:
@@ -72,7 +63,7 @@ def spawn_send(*args: str) -> subprocess.Popen[str]:
     ],
 )
 def test_the_reply_of_a_killed_sender_reaches_its_inbox(tmux: Tmux, signum: int) -> None:
-    start_demo(tmux)
+    start_demo()
     sender = spawn_send("w1", "BUSY[1200] answer me later")
 
     def waiting_for_the_reply() -> MessageRecord | None:
@@ -84,8 +75,7 @@ def test_the_reply_of_a_killed_sender_reaches_its_inbox(tmux: Tmux, signum: int)
     sender.wait(10)
     assert sender.returncode != 0
     wait_for(lambda: f"<<IMSG-END {record.id}>>" in AgentPane.of(tmux, "w1").look(history=200))
-    inbox = run_imessenger("inbox", "--json")
-    entries = json.loads(inbox.stdout)["entries"]
+    entries = inbox_json()["entries"]
     assert [(e["kind"], e["message_id"]) for e in entries] == [("reply", record.id)]
     assert "answer me later" in entries[0]["body"]
 
@@ -93,7 +83,7 @@ def test_the_reply_of_a_killed_sender_reaches_its_inbox(tmux: Tmux, signum: int)
 def test_a_reply_given_with_the_command_after_the_sender_was_killed_reaches_its_inbox(
     tmux: Tmux, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    start_demo(tmux)
+    start_demo()
     sender = spawn_send("w1", "NOREPLY tell me later")
     record = wait_for(lambda: (m := message_with("tell me later")) and m.waiting and m)
     sender.kill()
@@ -101,7 +91,7 @@ def test_a_reply_given_with_the_command_after_the_sender_was_killed_reaches_its_
     monkeypatch.setenv("IMESSENGER_SESSION", "w1")  # as the agent would, from its pane
     assert run_imessenger("reply", record.id, "here it is").exit_code == 0
     monkeypatch.delenv("IMESSENGER_SESSION")
-    entries = json.loads(run_imessenger("inbox", "--json").stdout)["entries"]
+    entries = inbox_json()["entries"]
     assert [(e["kind"], e["body"]) for e in entries] == [("reply", "here it is")]
 
 
@@ -115,11 +105,11 @@ def test_send_killed_at_any_point_delivers_at_most_once_and_says_so(
     tmux: Tmux, delay_ms: int
 ) -> None:
     if not tmux.has_session("w1"):
-        start_demo(tmux)
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle")
+        start_demo()
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle")
     body = f"NOREPLY killed after {delay_ms} ms {time.monotonic_ns()}"
     sender = spawn_send("--no-reply", "w1", body)
-    time.sleep(delay_ms / 1000)
+    time.sleep(delay_ms / 1000)  # the drawn delay: where the kill lands is what is tested
     sender.kill()
     sender.wait(10)
     record = message_with(body)
@@ -127,7 +117,7 @@ def test_send_killed_at_any_point_delivers_at_most_once_and_says_so(
         return  # killed before it recorded anything: nothing pasted, nothing to settle
     settled = run_imessenger("deliver", "w1")  # settles a claim the sender left behind
     assert settled.exit_code in (0, 3), settled.output
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle again")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle again")
     final = message_with(body)
     assert final is not None
     shown = echoes(tmux, "w1", final.id)
@@ -149,7 +139,7 @@ def test_send_killed_at_any_point_delivers_at_most_once_and_says_so(
 def test_the_tmux_server_killed_while_send_waits_is_not_reported_as_not_sent(
     tmux: Tmux,
 ) -> None:
-    start_demo(tmux)
+    start_demo()
     sender = spawn_send("--json", "w1", "BUSY[5000] last words")
     wait_for(
         lambda: (m := message_with("last words")) and m.state is MessageState.DELIVERED,
@@ -162,40 +152,40 @@ def test_the_tmux_server_killed_while_send_waits_is_not_reported_as_not_sent(
 
 
 def test_a_pending_message_never_reaches_a_new_session_of_the_same_name(tmux: Tmux) -> None:
-    start_demo(tmux)
+    start_demo()
     assert run_imessenger("send", "--no-reply", "w1", "ASK[touch x] first").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
+    wait_for(lambda: state_of(tmux, "w1") is State.ASKING, what="asking")
     pending = run_imessenger("send", "--json", "--no-reply", "w1", "for the old w1 only")
     assert pending.exit_code == 3
     message_id = json.loads(pending.stdout)["id"]
     tmux.run("kill-server")  # no `isesh stop`: the session just ends
-    start_demo(tmux)  # another w1, on a new server
+    start_demo()  # another w1, on a new server
     assert run_imessenger("deliver", "w1").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="the new w1 idle")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="the new w1 idle")
     assert echoes(tmux, "w1", message_id) == 0
     record = message_with("for the old w1 only")
     assert record is not None
     assert record.state is MessageState.CANCELLED
-    entries = json.loads(run_imessenger("inbox", "--json").stdout)["entries"]
+    entries = inbox_json()["entries"]
     assert any(e["message_id"] == message_id and e["kind"] == "notice" for e in entries)
 
 
 def test_a_stopped_sessions_pending_messages_are_cancelled_with_a_notice(tmux: Tmux) -> None:
-    start_demo(tmux)
+    start_demo()
     asked = run_imessenger("send", "--no-reply", "w1", "ASK[touch x] first")
     assert asked.exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
+    wait_for(lambda: state_of(tmux, "w1") is State.ASKING, what="asking")
     pending = run_imessenger("send", "--json", "--no-reply", "w1", "waits behind the prompt")
     assert pending.exit_code == 3
     message_id = json.loads(pending.stdout)["id"]
     assert run_isesh("stop", "--force", "w1").exit_code == 0
-    start_demo(tmux)  # another w1
+    start_demo()  # another w1
     assert run_imessenger("deliver", "w1").exit_code == 0
     assert echoes(tmux, "w1", message_id) == 0
     record = message_with("waits behind the prompt")
     assert record is not None
     assert record.state is MessageState.CANCELLED
-    entries = json.loads(run_imessenger("inbox", "--json").stdout)["entries"]
+    entries = inbox_json()["entries"]
     notices = [e for e in entries if e["message_id"] == message_id and e["kind"] == "notice"]
     assert len(notices) == 1
     assert "cancelled" in notices[0]["title"]
@@ -205,7 +195,7 @@ def test_a_stopped_sessions_pending_messages_are_cancelled_with_a_notice(tmux: T
 
 
 def test_a_pane_in_copy_mode_gets_the_message_whole_once_the_mode_ends(tmux: Tmux) -> None:
-    start_demo(tmux)
+    start_demo()
     pane = tmux.pane("w1")
     tmux.run("copy-mode", "-t", pane.pane_id)
     body = "NOREPLY first line\nsecond line\nthird line"
@@ -217,7 +207,7 @@ def test_a_pane_in_copy_mode_gets_the_message_whole_once_the_mode_ends(tmux: Tmu
     AgentPane(tmux, pane).press(["q"])
     wait_for(lambda: not tmux.pane("w1").in_mode, what="copy mode ended")
     assert run_imessenger("deliver", "w1").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="answered")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="answered")
     assert echoes(tmux, "w1", message_id) == 1
     screen = AgentPane.of(tmux, "w1").look(history=200)
     assert "demo got 3 line" not in screen  # never split into several messages
@@ -227,7 +217,7 @@ def test_a_pane_in_copy_mode_gets_the_message_whole_once_the_mode_ends(tmux: Tmu
 
 
 def test_a_reply_of_ten_thousand_lines_comes_back_whole(tmux: Tmux) -> None:
-    start_demo(tmux)
+    start_demo()
     result = run_imessenger("send", "--timeout", "60000", "w1", "LINES[10000]")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -242,7 +232,7 @@ def test_a_reply_of_ten_thousand_lines_comes_back_whole(tmux: Tmux) -> None:
 def test_a_store_that_fails_after_the_paste_is_reported_and_never_pasted_again(
     tmux: Tmux,
 ) -> None:
-    start_demo(tmux)
+    start_demo()
     with Store.open() as store:
         path = store.path
     with sqlite3.connect(path) as conn:  # what SQLite says when the disk is full
@@ -267,7 +257,7 @@ def test_a_store_that_fails_after_the_paste_is_reported_and_never_pasted_again(
 
 
 def test_a_message_that_is_not_utf8_is_refused_clearly(tmux: Tmux, tmp_path: Path) -> None:
-    start_demo(tmux)
+    start_demo()
     bad = b"caf\xe9 au lait"
     as_argument = subprocess.run(
         [os.fsencode(part) for part in python_cli()] + [b"send", b"w1", bad],
@@ -313,7 +303,7 @@ def test_the_tmux_server_killed_at_any_point_of_a_send_leaves_the_truth(
     wait_for(received.exists, what="the recorder listening")
     body = f"marker-{time.monotonic_ns()}"
     sender = spawn_send("--no-reply", "--json", "rec", body)
-    time.sleep(delay_ms / 1000)
+    time.sleep(delay_ms / 1000)  # the drawn delay: where the kill lands is what is tested
     tmux.run("kill-server")
     _, err = sender.communicate(timeout=30)
     arrived = body.encode() in received.read_bytes()
@@ -338,10 +328,10 @@ def test_a_watcher_killed_while_it_delivers_leaves_each_message_delivered_once(
     tmux: Tmux, tmp_path: Path, delay_ms: int
 ) -> None:
     if not tmux.has_session("w1"):
-        start_demo(tmux)
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle")
+        start_demo()
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle")
     assert run_imessenger("send", "--no-reply", "w1", "ASK[touch k] hold").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.ASKING, what="asking")
+    wait_for(lambda: state_of(tmux, "w1") is State.ASKING, what="asking")
     body = f"NOREPLY behind the prompt {time.monotonic_ns()}"
     assert run_imessenger("send", "--no-reply", "w1", body).exit_code == 3
     log = tmp_path / f"watch-{time.monotonic_ns()}.log"
@@ -349,37 +339,30 @@ def test_a_watcher_killed_while_it_delivers_leaves_each_message_delivered_once(
         watcher = subprocess.Popen([*python_cli(), "watch"], stdout=output, stderr=output)
     try:
         AgentPane.of(tmux, "w1").press(["1"])  # the person answers: the watcher delivers
-        time.sleep(delay_ms / 1000)
+        time.sleep(delay_ms / 1000)  # the drawn delay: where the kill lands is what is tested
     finally:
         watcher.kill()
         watcher.wait()
-    wait_for(lambda: state(tmux, "w1") is not State.ASKING, what="the prompt closed")
+    wait_for(lambda: state_of(tmux, "w1") is not State.ASKING, what="the prompt closed")
     assert run_imessenger("deliver", "w1").exit_code == 0  # settles what the watcher left
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, seconds=20, what="w1 idle")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, seconds=20, what="w1 idle")
     record = message_with(body)
     assert record is not None
     assert echoes(tmux, "w1", record.id) == 1, record
     assert record.state in TAKEN
 
 
-def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(
-    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(tmux: Tmux) -> None:
     # The agent runs a slow hook of its own when it takes a message (as Claude Code runs
     # its UserPromptSubmit hooks), drawing nothing meanwhile. A sender killed right
     # after its paste leaves a claim; the screen shows nothing of the message yet.
-    import tomli_w
+    from imessenger.actions.delivery import Courier
 
-    from imessenger.delivery import Courier
-
-    demo = dict(load_config().values["agents"]["demo"])
-    demo["command"] = [*demo["command"], "--hook-command", "sleep 1.5", "--hook-sync"]
-    demo["hooks"] = ""  # the slow hook above is the only one
-    config = tmp_path / "config.toml"
-    config.write_text(tomli_w.dumps({"agents": {"slow": demo}}), encoding="utf-8")
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
+    command = load_config().values["agents"]["demo"]["command"]
+    slow = [*command, "--hook-command", "sleep 1.5", "--hook-sync"]
+    demo_profile("slow", command=slow, hooks="")  # the slow hook above is the only one
     assert run_isesh("start", "w1", "--agent", "slow").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
     with Store.open() as store:
         courier = Courier(Sessions(tmux, store, load_config()))
         store.add_message("5ca1ab1e", tmux.label, "user", "w1", "NOREPLY taken late")
@@ -392,8 +375,8 @@ def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(
     settled = run_imessenger("deliver", "w1")
     assert settled.exit_code == 0, settled.output
     wait_for(lambda: echoes(tmux, "w1", "5ca1ab1e") >= 1, what="the message shown")
-    time.sleep(2)  # a second paste would show by now
-    assert echoes(tmux, "w1", "5ca1ab1e") == 1
+    # a second paste would show within 2 s
+    stays(lambda: echoes(tmux, "w1", "5ca1ab1e") == 1, 2, what="the message shown once")
     final = message_with("NOREPLY taken late")
     assert final is not None
     assert final.state is MessageState.DELIVERED
@@ -402,22 +385,12 @@ def test_a_paste_the_agent_took_but_has_not_drawn_yet_is_not_pasted_again(
 # --- a killed sender, settled from what lasts ----------------------------------------------
 
 
-def demo_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **changes: object) -> None:
-    """Make the profile "plain": the demo agent's, with ``changes`` (no record, no hooks)."""
-    import tomli_w
-
-    demo = {**load_config().values["agents"]["demo"], **changes}
-    config = tmp_path / "config.toml"
-    config.write_text(tomli_w.dumps({"agents": {"plain": demo}}), encoding="utf-8")
-    monkeypatch.setenv("IMESSENGER_CONFIG", str(config))
-
-
 def left_by_a_killed_sender(tmux: Tmux, body: str, *, submitted: bool) -> str:
     """Record, claim and paste a message as a sender does, then stop as a killed one.
 
     The store was told that the paste began, as a real sender tells it first.
     """
-    from imessenger.delivery import Courier
+    from imessenger.actions.delivery import Courier
 
     with Store.open() as store:
         courier = Courier(Sessions(tmux, store, load_config()))
@@ -435,7 +408,7 @@ def scrolled_off(tmux: Tmux, message_id: str) -> None:
     """Push the message out of the pane: a person's long request, then history cleared."""
     pane = AgentPane.of(tmux, "w1")
     wait_for(lambda: echoes(tmux, "w1", message_id) == 1, what="the message taken")
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle")
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle")
     pane.type("LINES[80]")
     pane.press(["Enter"])
     wait_for(lambda: "line 80" in pane.look(), what="the long answer")
@@ -457,7 +430,7 @@ def taken_in_record(tmux: Tmux, message_id: str) -> int:
 def test_a_killed_senders_message_gone_from_the_screen_is_settled_from_the_agents_record(
     tmux: Tmux,
 ) -> None:
-    start_demo(tmux)
+    start_demo()
     message_id = left_by_a_killed_sender(tmux, "NOREPLY taken, then scrolled off", submitted=True)
     scrolled_off(tmux, message_id)
     settled = run_imessenger("deliver", "w1")
@@ -465,17 +438,22 @@ def test_a_killed_senders_message_gone_from_the_screen_is_settled_from_the_agent
     final = message_with("taken, then scrolled off")
     assert final is not None
     assert final.state is MessageState.DELIVERED  # the record says so
-    time.sleep(1)  # a second paste would show by now
-    assert taken_in_record(tmux, message_id) == 1
-    assert message_id not in AgentPane.of(tmux, "w1").look(history=5000)
+    stays(  # a second paste would show within 1 s
+        lambda: (
+            taken_in_record(tmux, message_id) == 1
+            and message_id not in scrollback(tmux, "w1", 5000)
+        ),
+        1,
+        what="taken once, and not pasted again",
+    )
 
 
 def test_a_killed_senders_message_nothing_accounts_for_is_unconfirmed_not_pasted_again(
-    tmux: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmux: Tmux,
 ) -> None:
-    demo_profile(tmp_path, monkeypatch, record="", hooks="")  # no record, no hook to ask
+    demo_profile("plain", record="", hooks="")  # no record, no hook to ask
     assert run_isesh("start", "w1", "--agent", "plain").exit_code == 0
-    wait_for(lambda: state(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="w1 idle", seconds=20)
     message_id = left_by_a_killed_sender(tmux, "NOREPLY taken, nothing says so", submitted=True)
     scrolled_off(tmux, message_id)
     settled = run_imessenger("deliver", "w1")
@@ -485,11 +463,10 @@ def test_a_killed_senders_message_nothing_accounts_for_is_unconfirmed_not_pasted
     assert final.state is MessageState.UNCONFIRMED
     assert final.error is not None
     assert "not pasted again" in final.error
-    time.sleep(1)  # a second paste would show by now
-    assert message_id not in AgentPane.of(tmux, "w1").look(history=5000)
+    # a second paste would show within 1 s
+    stays(lambda: message_id not in scrollback(tmux, "w1", 5000), 1, what="not pasted again")
     assert run_imessenger("deliver", "w1").exit_code == 0  # and not later either
-    time.sleep(0.5)
-    assert message_id not in AgentPane.of(tmux, "w1").look(history=5000)
+    stays(lambda: message_id not in scrollback(tmux, "w1", 5000), 0.5, what="not pasted later")
 
 
 def test_a_killed_senders_paste_the_agent_has_not_read_yet_is_submitted_once_it_shows(
@@ -516,15 +493,14 @@ def test_a_killed_senders_paste_the_agent_has_not_read_yet_is_submitted_once_it_
     final = message_with("read late")
     assert final is not None
     assert final.state is MessageState.DELIVERED
-    time.sleep(1)
-    assert echoes(tmux, "w1", message_id) == 1
+    stays(lambda: echoes(tmux, "w1", message_id) == 1, 1, what="submitted once, not twice")
 
 
 # --- the store fails while the reply is awaited --------------------------------------------
 
 
 def test_a_store_that_fails_while_the_reply_is_awaited_is_no_exit_1(tmux: Tmux) -> None:
-    start_demo(tmux)
+    start_demo()
     with Store.open() as store:
         path = store.path
     with sqlite3.connect(path) as conn:  # what SQLite says when the disk is full
@@ -566,21 +542,14 @@ def test_timeout_bounds_a_send_to_a_hung_agent(tmux: Tmux) -> None:
     wait_for(lambda: message_id in AgentPane.of(tmux, "w1").look(), what="the paste shown")
     assert run_imessenger("deliver", "w1").exit_code == 0
     wait_for(lambda: echoes(tmux, "w1", message_id) == 1, what="submitted once")
-    time.sleep(0.5)
-    assert echoes(tmux, "w1", message_id) == 1
+    stays(lambda: echoes(tmux, "w1", message_id) == 1, 0.5, what="submitted once, not twice")
 
 
 def test_timeout_bounds_a_send_to_an_agent_that_never_becomes_ready(tmux: Tmux) -> None:
-    assert run_isesh("start", "w1", "--agent", "demo", "--", *demo_command("--startup-ms", "60000"))
+    start_demo("w1", "--startup-ms", "60000", idle=False)
     began = time.monotonic()
     sent = run_imessenger("send", "--json", "--timeout", "1500", "w1", "hello")
     took = time.monotonic() - began
     assert sent.exit_code == 3, sent.output
     assert took < 4, took
     assert "not ready" in json.loads(sent.stdout)["why"]
-
-
-def demo_command(*extra: str) -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "imessenger.demo.agent", *extra]

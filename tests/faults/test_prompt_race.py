@@ -17,31 +17,21 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections.abc import Sequence
 
 import pytest
-from support import start_demo_in_shell, wait_for
+from support import echoes, message_state, scrollback, start_demo_in_shell, stays, wait_for
 
-from imessenger.api import Api
-from imessenger.store import MessageState, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.app.api import Api
+from imessenger.core.values import MessageState
 
 #: States of a message that the agent took.
 TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED}
 
 
-def screen(tmux: Tmux, history: int = 5000) -> str:
-    return AgentPane.of(tmux, "w1").look(history=history)
-
-
-def echoes(tmux: Tmux, message_id: str) -> int:
-    """How many times the demo agent shows message ``message_id`` as submitted."""
-    return screen(tmux).count(f"❯ [imessenger] message {message_id} from")
-
-
 def asking_about(tmux: Tmux, command: str) -> bool:
-    text = screen(tmux, 0)
+    text = scrollback(tmux, "w1", 0)
     return f"$ {command}" in text and "Do you want to proceed?" in text
 
 
@@ -49,19 +39,12 @@ def busy_asking_later(api: Api, command: str) -> None:
     """Give the agent a message it works on until SIGUSR1, then asks about ``command``."""
     first = api.send("w1", f"BUSY[600000] ASK[{command}] NOREPLY", wait=False)
     assert first.outcome in TAKEN, first
-    wait_for(lambda: "esc to interrupt" in screen(Tmux(api.tmux.socket_name), 0), what="busy")
-
-
-def state_of(message_id: str) -> MessageState:
-    with Store.open() as store:
-        record = store.get_message(message_id)
-    assert record is not None
-    return record.state
+    wait_for(lambda: "esc to interrupt" in scrollback(Tmux(api.socket_name), "w1", 0), what="busy")
 
 
 def idle_again(tmux: Tmux) -> None:
     def idle() -> str:
-        text = screen(tmux, 0)
+        text = scrollback(tmux, "w1", 0)
         lines = [line.rstrip() for line in text.splitlines() if line.strip()]
         empty_box = len(lines) >= 2 and lines[-2] == "demo>" and "? for help" in lines[-1]
         return "" if not empty_box or "esc to interrupt" in text else text
@@ -95,18 +78,18 @@ def test_a_prompt_opened_between_the_look_and_the_key_is_left_untouched(
     assert sent.outcome is MessageState.PENDING, sent
     assert "permission prompt" in sent.why
     assert asking_about(tmux, "touch seam")  # the prompt is as it was
-    assert "Ran touch seam" not in screen(tmux)
-    assert state_of(sent.message.id) is MessageState.PENDING
+    assert "Ran touch seam" not in scrollback(tmux, "w1", 5000)
+    assert message_state(sent.message.id) is MessageState.PENDING
 
     approval = api.approve("w1")
     assert approval.closed
     [delivery] = approval.delivered
     assert delivery.message.id == sent.message.id
     assert delivery.outcome in TAKEN, delivery
-    wait_for(lambda: echoes(tmux, sent.message.id) == 1, what="the message submitted")
-    time.sleep(0.5)  # a second paste or Enter would show by now
-    assert echoes(tmux, sent.message.id) == 1
-    assert screen(tmux).count("Ran touch seam") == 1  # answered once, by approve
+    wait_for(lambda: echoes(tmux, "w1", sent.message.id) == 1, what="the message submitted")
+    # a second paste or Enter would show within 0.5 s
+    stays(lambda: echoes(tmux, "w1", sent.message.id) == 1, 0.5, what="submitted once")
+    assert scrollback(tmux, "w1", 5000).count("Ran touch seam") == 1  # answered once, by approve
 
 
 def test_prompts_racing_deliveries_never_take_a_submit_key(tmux: Tmux) -> None:
@@ -126,21 +109,28 @@ def test_prompts_racing_deliveries_never_take_a_submit_key(tmux: Tmux) -> None:
         outcomes[str(sent.outcome)] = outcomes.get(str(sent.outcome), 0) + 1
         # The prompt opens, and nothing answers it but approve below.
         wait_for(
-            lambda command=command: asking_about(tmux, command) or f"Ran {command}" in screen(tmux),
+            lambda command=command: (
+                asking_about(tmux, command) or f"Ran {command}" in scrollback(tmux, "w1", 5000)
+            ),
             what=f"the prompt of round {step}",
         )
-        assert f"Ran {command}" not in screen(tmux), f"round {step}: a submit key answered"
+        assert f"Ran {command}" not in scrollback(tmux, "w1", 5000), (
+            f"round {step}: a submit key answered"
+        )
         assert sent.outcome in {MessageState.PENDING, *TAKEN}, (step, sent)
         approval = api.approve("w1")
         assert approval.closed, step
-        if state_of(sent.message.id) is MessageState.PENDING:
+        if message_state(sent.message.id) is MessageState.PENDING:
             api.deliver("w1")
         wait_for(
-            lambda sent=sent: state_of(sent.message.id) in TAKEN, what=f"round {step} delivered"
+            lambda sent=sent: message_state(sent.message.id) in TAKEN,
+            what=f"round {step} delivered",
         )
-        wait_for(lambda sent=sent: echoes(tmux, sent.message.id) == 1, what=f"round {step} shown")
+        wait_for(
+            lambda sent=sent: echoes(tmux, "w1", sent.message.id) == 1, what=f"round {step} shown"
+        )
         idle_again(tmux)
-        assert echoes(tmux, sent.message.id) == 1, f"round {step}: submitted twice"
-        assert screen(tmux).count(f"Ran {command}") == 1, step
+        assert echoes(tmux, "w1", sent.message.id) == 1, f"round {step}: submitted twice"
+        assert scrollback(tmux, "w1", 5000).count(f"Ran {command}") == 1, step
     # the sweep met the prompt on both sides of the key, not only after it
     assert outcomes.get("pending", 0) + sum(outcomes.get(str(s), 0) for s in TAKEN) == rounds

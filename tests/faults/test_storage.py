@@ -14,19 +14,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import Disk, Watching
-from support import delivered, python_cli, run_imessenger, run_isesh, scrollback, wait_for
+from harness import Disk
+from support import (
+    Watching,
+    delivered,
+    python_cli,
+    run_imessenger,
+    run_isesh,
+    scrollback,
+    start_demo,
+    wait_for,
+)
 
-from imessenger.status import running_pid
-from imessenger.store import DB_FILENAME, InboxEntry, InboxKind, MessageState, Store
-from imessenger.tmux import AgentPane, Tmux
+from imessenger.adapters.status_cache import running_pid
+from imessenger.adapters.store import DB_FILENAME, Store
+from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.values import InboxEntry, InboxKind, MessageState
 
 StartWatcher = Callable[[], Watching]
-
-
-def start_demo(name: str, folder: Path) -> None:
-    result = run_isesh("start", name, "-d", str(folder), "--agent", "demo")
-    assert result.exit_code == 0, result.output
 
 
 def prompts(store: Store, owner: str, subject: str) -> list[InboxEntry]:
@@ -38,8 +43,8 @@ def prompts(store: Store, owner: str, subject: str) -> list[InboxEntry]:
 def test_a_full_disk_is_outlived_and_nothing_is_lost_or_repeated(
     tmux: Tmux, disk: Disk, watcher: StartWatcher, tmp_path: Path
 ) -> None:
-    start_demo("w1", tmp_path)
-    start_demo("w2", tmp_path)
+    start_demo("w1", folder=tmp_path, idle=False)
+    start_demo("w2", folder=tmp_path, idle=False)
     with Store.open() as store:
         watching = watcher()
         wait_for(lambda: watching.state("w1") == watching.state("w2") == "idle", what="both idle")
@@ -99,7 +104,7 @@ FAULTS = {
 def test_each_command_says_why_and_changes_nothing(
     tmux: Tmux, disk: Disk, tmp_path: Path, fault: str
 ) -> None:
-    start_demo("w1", tmp_path)
+    start_demo("w1", folder=tmp_path, idle=False)
     wait_for(lambda: "? for help" in AgentPane.of(tmux, "w1").look(), what="w1 idle")
     screen = scrollback(tmux, "w1")
     if fault == "read-only":

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Watching
 from libtmux.server import Server
-from support import python_cli, run_isesh, wait_for
+from support import Watching, python_cli, start_demo, wait_for
 
-from imessenger.tmux import Tmux
+from imessenger.adapters.tmux import Tmux
 
 StartWatcher = Callable[[], Watching]
 
@@ -23,7 +22,7 @@ StartWatcher = Callable[[], Watching]
 def test_the_watcher_outlives_its_tmux_server_and_follows_the_next_one(
     tmux: Tmux, server: Server, watcher: StartWatcher, tmp_path: Path
 ) -> None:
-    assert run_isesh("start", "w1", "-d", str(tmp_path), "--agent", "demo").exit_code == 0
+    start_demo("w1", folder=tmp_path, idle=False)
     watching = watcher()
     wait_for(lambda: watching.state("w1") == "idle", what="w1 followed")
 

@@ -1,0 +1,214 @@
+"""Pinning an agent's record when isesh starts it, and finding that record again.
+
+Each agent keeps its own record of its answers. To read the right one, isesh fixes
+it when it starts the agent, and never looks for the newest file:
+
+* ``claude``: a fresh session id (``--session-id``); the transcript's path follows
+  from the id, the session's folder and Claude Code's config folder.
+* ``gemini``: a fresh session id (``--session-id``); the chat file is the one whose
+  name holds the id's first 8 characters and whose first line holds the whole id.
+* ``aider`` and ``demo``: a file in imessenger's data folder, given to the agent
+  (``--chat-history-file``, ``--record``); one the command line already names is
+  read instead.
+* ``codex``: no flag takes an id. isesh gives Codex a notify program
+  (``-c notify=[...]``, ``imessenger hook codex-notify``), which Codex runs at the
+  end of each turn with the thread id; that id (see :func:`learned`) names the
+  rollout file. The user's own ``notify`` (in ``$CODEX_HOME/config.toml``) is
+  run after it, with the same payload.
+
+A command line that already picks a session of its own (``--resume``,
+``--session-id``, ``--continue``) is left alone: its replies come from the screen.
+
+What locates a record is kept as a small JSON object (the session's
+``record_ref``): ``{"path": ...}`` once the file is known, else what finds it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import tomllib
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from imessenger.adapters.records import claude, codex, gemini, reader_for
+from imessenger.adapters.records.reading import RecordReader
+from imessenger.core.envelope import Delimiters
+
+#: How often a record that cannot be located yet is looked for again, in seconds.
+_LOCATE_EVERY_S = 0.5
+
+#: Options with which a command line picks a session of its own (then nothing is pinned).
+_OWN_SESSION = {
+    "claude": ("--session-id", "--resume", "-r", "--continue", "-c", "--from-pr"),
+    "gemini": ("--session-id", "--resume", "-r"),
+}
+#: The option that names the record file, for the agents that take a path.
+_PATH_OPTION = {"aider": "--chat-history-file", "demo": "--record"}
+
+
+@dataclass(frozen=True)
+class Pin:
+    """What isesh adds to the agent's command line, and what will find its record."""
+
+    args: tuple[str, ...]
+    ref: str
+
+
+def pin(
+    kind: str,
+    argv: Sequence[str],
+    directory: Path,
+    records_dir: Path,
+    name: str,
+    environ: Mapping[str, str],
+) -> Pin | None:
+    """How to pin a ``kind`` record for an agent started as ``argv`` in ``directory``.
+
+    None when nothing can be pinned (the command line picks its own session). A file
+    for ``aider``/``demo`` goes in ``records_dir``, named for the session and unique.
+    """
+    if any(option in argv or _given(argv, option) for option in _OWN_SESSION.get(kind, ())):
+        return None
+    if kind in _PATH_OPTION:
+        option = _PATH_OPTION[kind]
+        given = _value_of(argv, option)
+        if given is not None:
+            return Pin((), _ref(path=str((directory / given).resolve())))
+        path = (
+            records_dir / f"{name}-{uuid.uuid4().hex[:12]}.{'md' if kind == 'aider' else 'jsonl'}"
+        )
+        return Pin((option, str(path)), _ref(path=str(path)))
+    if kind == "claude":
+        session_id = str(uuid.uuid4())
+        path = claude.transcript_path(claude.config_dir(environ), directory, session_id)
+        return Pin(("--session-id", session_id), _ref(path=str(path)))
+    if kind == "gemini":
+        session_id = str(uuid.uuid4())
+        home = gemini.gemini_home(environ)
+        return Pin(("--session-id", session_id), _ref(home=str(home), session_id=session_id))
+    if kind == "codex":
+        if any(arg.startswith("notify=") or arg.startswith("notify =") for arg in argv):
+            return None  # the command line gives a notify program of its own
+        home = codex.codex_home(environ)
+        notify = [sys.executable, "-m", "imessenger", "hook", "codex-notify", *_notify_of(home)]
+        return Pin(("-c", f"notify={json.dumps(notify)}"), _ref(home=str(home)))
+    return None
+
+
+def _notify_of(codex_home: Path) -> list[str]:
+    """The user's own notify program, from Codex's config file ([] when none or unreadable)."""
+    try:
+        with open(codex_home / "config.toml", "rb") as file:
+            notify = tomllib.load(file).get("notify")
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    if isinstance(notify, list) and all(isinstance(part, str) for part in notify):
+        return list(notify)
+    return []
+
+
+def locate(kind: str, ref: str) -> Path | None:
+    """The record file ``ref`` names, when it can be told yet (it may not exist yet)."""
+    found = _parse(ref)
+    if "path" in found:
+        return Path(found["path"])
+    if kind == "gemini" and "home" in found and "session_id" in found:
+        return gemini.chat_path(Path(found["home"]), found["session_id"])
+    if kind == "codex" and "home" in found and "thread_id" in found:
+        return codex.rollout_path(Path(found["home"]), found["thread_id"])
+    return None
+
+
+class PinnedRecord:
+    """The record a session's ``ref`` names: located once it can be, then read as it grows.
+
+    ``current_ref`` gives the ref as it stands now (Codex's is completed after the first
+    turn); it is asked again only while the record cannot be located.
+    """
+
+    def __init__(self, kind: str, current_ref: Callable[[], str]) -> None:
+        self.kind = kind
+        self._current_ref = current_ref
+        self._reader: RecordReader | None = None
+        self._next_look = 0.0
+
+    @property
+    def path(self) -> Path | None:
+        return self._reader.path if self._reader is not None else None
+
+    def reply(self, delims: Delimiters) -> str | None:
+        """The exact reply between ``delims`` in the record so far, or None."""
+        if self._reader is None:
+            now = time.monotonic()
+            if now < self._next_look:
+                return None
+            self._next_look = now + _LOCATE_EVERY_S
+            path = locate(self.kind, self._current_ref())
+            if path is None:
+                return None
+            self._reader = reader_for(self.kind, path)
+        return self._reader.reply(delims)
+
+    def mentions(self, text: str) -> bool | None:
+        """Whether the record holds ``text``, as written or as a JSON string holds it.
+
+        None when there is no record to read (not located yet, not written yet, or
+        unreadable): only a True says something. An agent writes a message it took into
+        its record, so a message's envelope there is lasting evidence that it was taken.
+        """
+        path = self.path or locate(self.kind, self._current_ref())
+        if path is None:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        forms = {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+        return any(form.encode("utf-8") in data for form in forms)
+
+
+def made_here(ref: str, records_dir: Path) -> Path | None:
+    """The file ``ref`` names when isesh made it, in ``records_dir`` (None for an agent's own
+    file, which is the agent's to keep)."""
+    path = _parse(ref).get("path")
+    if path is None or Path(path).parent != records_dir:
+        return None
+    return Path(path)
+
+
+def learned(ref: str, **found: str) -> str:
+    """``ref`` with what was learned after the start (Codex's ``thread_id``) added."""
+    return _ref(**{**_parse(ref), **found})
+
+
+def _ref(**parts: str) -> str:
+    return json.dumps(parts, sort_keys=True)
+
+
+def _parse(ref: str) -> dict[str, str]:
+    try:
+        parsed = json.loads(ref) if ref else {}
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {str(key): str(value) for key, value in parsed.items()}
+
+
+def _given(argv: Sequence[str], option: str) -> bool:
+    """``--option=value`` given in one argument."""
+    return option.startswith("--") and any(arg.startswith(option + "=") for arg in argv)
+
+
+def _value_of(argv: Sequence[str], option: str) -> str | None:
+    """The value of ``option`` in ``argv`` (``--option value`` or ``--option=value``)."""
+    for index, arg in enumerate(argv):
+        if arg == option and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith(option + "="):
+            return arg[len(option) + 1 :]
+    return None

@@ -1,0 +1,134 @@
+"""Following one record file as it grows, and the shapes of what is read from it.
+
+See the package's docstring (:mod:`imessenger.adapters.records`) for the rules.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from imessenger.core.envelope import Delimiters, exact_reply
+
+logger = logging.getLogger(__name__)
+
+#: How many of the bytes read last are read again, to tell that the file was not rewritten.
+_SEAL_BYTES = 64
+
+
+class Transcript(Protocol):
+    """What one agent's record holds for the reader: the assistant's texts so far."""
+
+    def take(self, line: str) -> None:
+        """Take the next complete line of the record (without its "\\n")."""
+
+    def texts(self) -> Sequence[str]:
+        """The assistant's texts so far, oldest first."""
+
+
+class JsonTranscript(ABC):
+    """A record in JSON Lines: each line one JSON value, handed to :meth:`take_entry`.
+
+    A blank line is ignored; a line that is not JSON is skipped and logged at debug level.
+    """
+
+    def take(self, line: str) -> None:
+        if not line.strip():
+            return
+        try:
+            entry = json.loads(line)
+        except (ValueError, RecursionError) as error:
+            logger.debug("skipped a line of a record that is not JSON (%s): %.80r", error, line)
+            return
+        self.take_entry(entry)
+
+    @abstractmethod
+    def take_entry(self, entry: object) -> None:
+        """Take one entry of the record (any JSON value: check its shape)."""
+
+    @abstractmethod
+    def texts(self) -> Sequence[str]:
+        """The assistant's texts so far, oldest first."""
+
+
+class RecordReader:
+    """Follows one agent's record file and finds the newest exact reply in it.
+
+    ``transcript`` makes an empty :class:`Transcript` of the agent's kind (a new one each
+    time the file is read again from its start). See the module docstring for the rules.
+    """
+
+    def __init__(self, path: Path, transcript: Callable[[], Transcript]) -> None:
+        self.path = path
+        self._new_transcript = transcript
+        self._transcript = transcript()
+        self._file: tuple[int, int] | None = None
+        self._offset = 0
+        self._partial = b""
+        self._seal = b""
+
+    def reply(self, delims: Delimiters) -> str | None:
+        """The newest reply between ``delims`` in the assistant's texts so far, or None."""
+        try:
+            self._catch_up()
+        except OSError as error:
+            logger.debug("cannot read the record %s: %s", self.path, error)
+            return None
+        for text in reversed(self._transcript.texts()):
+            if delims.end in text:
+                found = exact_reply(text, delims)
+                if found is not None:
+                    return found
+        return None
+
+    def _start_again(self) -> None:
+        """Forget everything read: the next read starts at the beginning of the file."""
+        self._transcript = self._new_transcript()
+        self._file = None
+        self._offset = 0
+        self._partial = b""
+        self._seal = b""
+
+    def _catch_up(self) -> None:
+        """Read what was appended since the last call (all of it, after a rewrite)."""
+        for _ in range(2):  # the second time, after a rewrite found in the first
+            try:
+                info = os.stat(self.path)
+            except FileNotFoundError:
+                if self._file is not None:
+                    self._start_again()
+                return
+            identity = (info.st_dev, info.st_ino)
+            if self._file is not None and (identity != self._file or info.st_size < self._offset):
+                logger.debug("the record %s was replaced or truncated: reading it again", self.path)
+                self._start_again()
+            self._file = identity
+            if info.st_size == self._offset:
+                return
+            back = len(self._seal)
+            with open(self.path, "rb") as record:
+                record.seek(self._offset - back)
+                data = record.read()
+            if data[:back] == self._seal:
+                self._take(data[back:])
+                self._seal = data[-_SEAL_BYTES:]
+                return
+            logger.debug("the record %s was rewritten: reading it again", self.path)
+            self._start_again()
+
+    def _take(self, appended: bytes) -> None:
+        """Hand the complete lines of ``appended`` to the transcript; keep the last, partial one."""
+        self._offset += len(appended)
+        lines = (self._partial + appended).split(b"\n")
+        self._partial = lines.pop()
+        for raw in lines:
+            line = raw.decode("utf-8", errors="replace")
+            try:
+                self._transcript.take(line)
+            except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
+                logger.debug("skipped a line of %s of an unexpected shape: %s", self.path, error)

@@ -1,0 +1,108 @@
+"""Sessions here: start, list, look at, explain, attach to, stop them.
+
+The door (imessenger.app.api) has checked the names and the policy before any of this
+runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imessenger.app.services import Services
+from imessenger.app.values import Explained
+from imessenger.core.errors import EmptyArgument
+
+if TYPE_CHECKING:
+    from imessenger.actions.sessions import SessionView
+
+
+class SessionActions(Services):
+    """What isesh does."""
+
+    def start(
+        self, name: str, directory: Path, agent: str | None = None, command: Sequence[str] = ()
+    ) -> SessionView:
+        """Start agent session ``name`` in ``directory``, detached; return it as it starts.
+
+        A name that names someone or something else is refused (imessenger.core.names.check_free),
+        the name the person starting it sends as among them. ``agent`` None is the default
+        profile; an empty one is refused.
+        """
+        from imessenger.core.names import check_free
+
+        if agent is not None and not agent.strip():
+            profiles = self.config.values.get("agents", {})
+            raise EmptyArgument(
+                f"the agent profile is empty: give one ({', '.join(sorted(profiles))}), or "
+                f"leave it out for the default ({self.config.settings.default_agent})"
+            )
+        person = "" if self.caller.agent else self.caller.name
+        check_free(name, hosts=self.config.settings.hosts, person=person)
+        return self.sessions.start(name, directory, agent, list(command), person=person)
+
+    def list_sessions(self, *, include_all: bool = False) -> list[SessionView]:
+        """The sessions isesh started (with ``include_all``, every session), with live states."""
+        return self.sessions.views(include_all=include_all)
+
+    def view(self, name: str) -> SessionView:
+        """One session as it is now (started by isesh or not); NoSuchSession when absent."""
+        return self.sessions.view(name)
+
+    def forget_session(self, name: str) -> None:
+        """Drop isesh's record of session ``name``; its tmux session, if any, is not touched."""
+        self.store.forget_session(self.tmux.label, name)
+
+    def end_server(self) -> None:
+        """End the tmux server and every session on it (the tour's private server)."""
+        from imessenger.core.errors import NoTmuxServer
+
+        with contextlib.suppress(NoTmuxServer):  # it exited with its last session
+            self.tmux.run("kill-server")
+
+    def attach(self, name: str) -> None:
+        """Attach this terminal to session ``name`` (switch the client inside tmux)."""
+        self.tmux.attach(name)
+
+    def stop(self, name: str, *, force: bool = False) -> str:
+        """Stop session ``name``; return "exited" (it left when asked) or "killed"."""
+        return self.sessions.stop(name, force=force)
+
+    def logs(self, name: str, lines: int) -> str:
+        """The text of the session's pane with up to ``lines`` lines of scrollback."""
+        return self.sessions.logs(name, lines)
+
+    def explain(self, name: str) -> Explained:
+        """Why session ``name``'s screen reads as it does: its state, input box and prompt,
+        with the screen lines and the profile's patterns that decided each.
+
+        The pane is read as every state is (its visible screen, with the session's
+        profile, or the profile guessed from the screen for a session isesh did not
+        start); see imessenger.core.screen.explain. Raises NoSuchSession when there is no
+        such session.
+        """
+        from imessenger.core.screen import explain
+
+        view = self.sessions.view(name, capture=False)
+        profile = self.sessions.view_profile(view)
+        dead = view.pane.info.dead
+        text = "" if dead else view.pane.look()
+        # as Sessions reads a state: a screen without markers is "starting" for an agent
+        # isesh started less than the profile's startup_ms ago
+        starting = view.managed and profile.launch.starting(view.age)
+        record = self.store.get_session(self.tmux.label, name) if view.managed else None
+        tools = ""
+        if record is not None and record.mcp:
+            tools = "connected" if record.mcp_connected_at is not None else "not connected yet"
+        return Explained(
+            session=name,
+            agent=view.agent,
+            profile=profile.name,
+            managed=view.managed,
+            capture=text,
+            explanation=explain(text, profile.grammar, dead=dead, starting=starting),
+            hook_events=tuple(self.store.hook_events(self.tmux.label, name, limit=10)),
+            tools=tools,
+        )

@@ -1,0 +1,112 @@
+"""What an agent's own hook says about its session: pure functions, no tmux, no database.
+
+isesh installs the hooks (:mod:`imessenger.core.agent_setup`); each runs
+``imessenger hook event KIND`` from inside the session, and this module reads what
+it was given:
+
+========== ======================================= ===========================================
+kind        given                                   events -> state
+========== ======================================= ===========================================
+``claude``  JSON on stdin (``hook_event_name``)     SessionStart -> started,
+                                                    UserPromptSubmit -> busy (the
+                                                    message's first line kept),
+                                                    PermissionRequest -> asking (about
+                                                    ``tool_input.command``), Stop -> idle
+``demo``    the same JSON, from the demo agent      the same
+``codex``   notify's JSON (``agent-turn-complete``) the end of a turn -> idle
+``aider``   nothing (its stdin is the terminal)     Notification -> waiting: idle or asking,
+                                                    the screen tells which
+========== ======================================= ===========================================
+
+Events of other names are kept with the state ``""`` (they say nothing of it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from imessenger.core.envelope import neutralise
+
+#: What an event says of its session.
+STARTED = "started"
+BUSY = "busy"
+ASKING = "asking"
+IDLE = "idle"
+WAITING = "waiting"  # idle or asking: the screen tells which
+
+#: Claude Code's events (the demo agent's too) and the state each one means.
+_CLAUDE_STATES = {
+    "SessionStart": STARTED,
+    "UserPromptSubmit": BUSY,
+    "PermissionRequest": ASKING,
+    "Stop": IDLE,
+}
+#: The longest ``detail`` kept, in characters.
+_DETAIL_MAX = 2000
+
+
+class PayloadError(ValueError):
+    """A hook's payload that cannot be read; the message says what was wrong."""
+
+
+@dataclass(frozen=True)
+class HookEvent:
+    """One event, as read from a hook's payload."""
+
+    event: str
+    state: str
+    detail: str = ""
+
+
+def read_event(kind: str, payload: str) -> HookEvent:
+    """Read one event of a ``kind`` hook from its ``payload`` (what the hook was given).
+
+    Raises PayloadError when the payload cannot be read, ValueError for a kind that has
+    no hooks.
+    """
+    if kind == "aider":
+        return HookEvent("Notification", WAITING)
+    data = _json_object(payload)
+    if kind in ("claude", "demo"):
+        name = _text(data.get("hook_event_name"))
+        if not name:
+            raise PayloadError("the payload names no hook_event_name")
+        state = _CLAUDE_STATES.get(name, "")
+        if state == ASKING:
+            detail = _asked_about(data)
+        elif state == BUSY:
+            # the first line of the message it took (an envelope names its id there):
+            # lasting evidence of which message that was
+            detail = neutralise(_text(data.get("prompt")).split("\n", 1)[0])[:_DETAIL_MAX]
+        else:
+            detail = ""
+        return HookEvent(name, state, detail)
+    if kind == "codex":
+        name = _text(data.get("type")) or "notify"
+        return HookEvent(name, IDLE if name == "agent-turn-complete" else "")
+    raise ValueError(f'"{kind}" is not a kind of hooks')
+
+
+def _json_object(payload: str) -> dict[str, Any]:
+    try:
+        data = json.loads(payload)
+    except ValueError as error:
+        raise PayloadError(f"the payload is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise PayloadError("the payload is not a JSON object")
+    return data
+
+
+def _asked_about(data: dict[str, Any]) -> str:
+    """What a permission request is about: the command, else the tool's name."""
+    tool = _text(data.get("tool_name"))
+    given = data.get("tool_input")
+    command = _text(given.get("command")) if isinstance(given, dict) else ""
+    # an agent's text: no control byte of it may reach a terminal or tmux as a key
+    return neutralise(command or tool)[:_DETAIL_MAX]
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""

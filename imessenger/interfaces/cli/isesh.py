@@ -1,0 +1,257 @@
+"""``isesh``: start, list, attach, stop and read agent sessions in tmux."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from imessenger.app.api import Api
+from imessenger.interfaces.cli.group import (
+    CONTEXT_SETTINGS,
+    Group,
+    echo,
+    not_blank,
+    pass_api,
+    socket_option,
+    version_option,
+)
+
+if TYPE_CHECKING:
+    from imessenger.app.values import Session
+
+
+@click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
+@socket_option
+@version_option("isesh")
+@click.pass_context
+def cli(ctx: click.Context, socket_name: str | None) -> None:
+    """Start and manage AI coding agents, each in its own tmux session.
+
+    \b
+    Example:
+      isesh start worker-1 -d ./backend       # Claude Code in ./backend
+      isesh start w2 --agent demo             # the built-in demo agent
+      isesh list
+    """
+    ctx.obj = Api(socket_name)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.option(
+    "-d",
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=".",
+    show_default="the current folder",
+    help="Folder the agent works in.",
+)
+@click.option(
+    "--agent",
+    "agent",
+    metavar="PROFILE",
+    callback=not_blank(
+        "a profile (`imessenger config show agents` lists them), or leave --agent out"
+    ),
+    help="Agent profile (default from config).",
+)
+@click.option("--attach", is_flag=True, help="Attach to the session after starting it.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@pass_api
+def start(
+    api: Api, name: str, directory: Path, agent: str | None, attach: bool, command: tuple[str, ...]
+) -> None:
+    """Start agent session NAME, detached, in its own tmux session.
+
+    The agent is the profile's command (default profile `claude`), or the
+    COMMAND given after `--`.
+
+    \b
+    Examples:
+      isesh start mgr-frontend -d ./frontend
+      isesh start coordinator
+      isesh start w1 -d /tmp/w1 --agent shell -- cat
+      isesh start buildbox:w1 -d src/app     # on host buildbox, -d a folder there
+    """
+    # On another host, the folder is that host's (relative: to its home); "." is its home.
+    view = api.start(name, directory, agent, command)
+    echo(f'started "{view.name}" ({view.agent}) in {shlex.quote(view.directory)}')
+    socket = ["-L", api.socket_name] if api.socket_name and view.host is None else []
+    if attach:
+        sys.exit(api.attach(view.name))
+    echo(f"attach with: {shlex.join(['isesh', *socket, 'attach', view.name])}")
+
+
+def _age(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d"
+
+
+@cli.command("list")
+@click.option("--all", "include_all", is_flag=True, help="Also sessions isesh did not start.")
+@click.option(
+    "--host",
+    "only",
+    metavar="HOST",
+    callback=not_blank('a host of the config, or "local"'),
+    help='Only this host\'s ("local": this one).',
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_api
+def list_(api: Api, include_all: bool, only: str | None, as_json: bool) -> None:
+    """List agent sessions with their live state, on this host and every other.
+
+    States: starting, idle, busy, asking (waiting for a permission answer),
+    exited, unknown. A session on another host ([hosts.NAME] in the config)
+    is named HOST:SESSION; a host that cannot be reached is named on stderr
+    (exit 1) and the others are listed.
+
+    \b
+    Examples:
+      isesh list --all
+      isesh list --host buildbox
+    """
+    listed = api.list_sessions(include_all=include_all, only=only)
+    rows = [_row(session) for session in listed.sessions]
+    for failure in listed.unreachable:
+        echo(f"Error: {failure.why}", err=True)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    elif rows:
+        _print_rows(rows, with_host=bool(api.hosts))
+    else:
+        hint = "" if include_all else " (--all shows sessions isesh did not start)"
+        click.echo(f"no agent sessions{hint}", err=True)
+    if listed.unreachable:
+        sys.exit(1)
+
+
+def _row(v: Session) -> dict[str, Any]:
+    return {
+        "host": v.host,
+        "name": v.name.split(":", 1)[1] if v.host else v.name,
+        "agent": v.agent,
+        "directory": v.directory,
+        "state": str(v.state),
+        "started_at": v.started_at,
+        "age_seconds": round(max(0.0, time.time() - v.started_at), 1),
+        "managed": v.managed,
+        "pane": v.pane,
+        "asking": v.screen.prompt.subject if v.screen.prompt else None,
+    }
+
+
+def _print_rows(rows: list[dict[str, Any]], *, with_host: bool) -> None:
+    header = ("NAME", "HOST", "AGENT", "DIRECTORY", "STATE", "AGE")
+    cells = [
+        (
+            f"{row['host']}:{row['name']}" if row["host"] else str(row["name"]),
+            str(row["host"] or "local"),
+            str(row["agent"]) if row["managed"] else f"{row['agent']}?",
+            str(row["directory"] or "-"),
+            str(row["state"]),
+            _age(float(row["age_seconds"])),
+        )
+        for row in rows
+    ]
+    keep = [i for i in range(len(header)) if with_host or header[i] != "HOST"]
+    table = [tuple(line[i] for i in keep) for line in [header, *cells]]
+    widths = [max(len(line[i]) for line in table) for i in range(len(keep))]
+    for line in table:
+        echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+@cli.command()
+@click.argument("name")
+@pass_api
+def attach(api: Api, name: str) -> None:
+    """Attach to session NAME (switches the client when already inside tmux).
+
+    \b
+    Example:
+      isesh attach worker-1
+      isesh attach buildbox:worker-1
+    """
+    code = api.attach(name)
+    if code:
+        sys.exit(code)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Kill at once, without asking the agent to exit.")
+@pass_api
+def stop(api: Api, name: str, force: bool) -> None:
+    """Stop session NAME: ask the agent to exit, wait a grace period, then kill it.
+
+    \b
+    Example:
+      isesh stop worker-1
+      isesh stop buildbox:worker-1
+    """
+    how = api.stop(name, force=force)
+    click.echo(f'stopped "{name}" ({how})')
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "-n",
+    "--lines",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Lines of scrollback to include above the screen.",
+)
+@pass_api
+def logs(api: Api, name: str, lines: int) -> None:
+    """Print the text of session NAME's pane, scrollback included.
+
+    \b
+    Example:
+      isesh logs worker-1 -n 200
+      isesh logs buildbox:worker-1
+    """
+    echo(api.logs(name, lines))
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@pass_api
+def explain(api: Api, name: str, as_json: bool) -> None:
+    """Explain why session NAME reads as its state, to fix its profile's patterns.
+
+    Shows which rule decided the state and which screen lines (by row, 1 at the
+    top) and which profile patterns (as key[index] 'pattern') matched: the
+    markers, the input box, the prompt's question, options and their meanings,
+    and why there is no prompt when a question was found.
+
+    \b
+    Example:
+      isesh explain worker-1
+      isesh explain worker-1 --json
+      isesh explain buildbox:worker-1
+    """
+    from imessenger.interfaces.cli.explain import as_json as explanation_json
+    from imessenger.interfaces.cli.explain import render
+
+    explained = api.explain(name)
+    echo(explanation_json(explained) if as_json else render(explained))
+
+
+if __name__ == "__main__":
+    cli(prog_name="isesh")
