@@ -23,7 +23,7 @@ from libtmux.session import Session
 from support import demo_command
 
 from imessenger.core import envelope as envelopes
-from imessenger.demo.agent import Event, KeyReader, parse_directives, read_message, unescape
+from imessenger.demo.agent import KeyEvent, KeyReader, parse_directives, read_message, unescape
 
 ROOT = Path(__file__).resolve().parent.parent
 START = "<<IMSG-REPLY {id}>>"
@@ -472,25 +472,25 @@ KEY_STREAM = (
     + "\x1b[200~ESC inside \x1b[201 not the end\x1b[201~"
 ).encode()
 KEY_EVENTS = [
-    Event("char", "a"),
-    Event("char", "日"),
-    Event("char", "é"),
-    Event("paste", "one\ntwo 日本\n"),
-    Event("backspace"),
-    Event("up"),
-    Event("down"),
-    Event("enter"),
-    Event("newline"),
-    Event("ctrl-c"),
-    Event("ctrl-d"),
-    Event("paste", "ESC inside \x1b[201 not the end"),
+    KeyEvent("char", "a"),
+    KeyEvent("char", "日"),
+    KeyEvent("char", "é"),
+    KeyEvent("paste", "one\ntwo 日本\n"),
+    KeyEvent("backspace"),
+    KeyEvent("up"),
+    KeyEvent("down"),
+    KeyEvent("enter"),
+    KeyEvent("newline"),
+    KeyEvent("ctrl-c"),
+    KeyEvent("ctrl-d"),
+    KeyEvent("paste", "ESC inside \x1b[201 not the end"),
 ]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64])
 def test_key_reader_handles_bytes_split_anywhere(size: int) -> None:
     reader = KeyReader()
-    events: list[Event] = []
+    events: list[KeyEvent] = []
     for start in range(0, len(KEY_STREAM), size):
         events += reader.feed(KEY_STREAM[start : start + size])
     assert events == KEY_EVENTS
@@ -501,7 +501,7 @@ def test_key_reader_lone_escape_waits_for_flush() -> None:
     reader = KeyReader()
     assert reader.feed(b"\x1b") == []
     assert reader.waiting
-    assert reader.flush() == [Event("esc")]
+    assert reader.flush() == [KeyEvent("esc")]
     assert reader.feed(b"\x1bx") == [], "Alt+x is ignored"
 
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from remote_host import RemoteHost
 from support import (
@@ -452,6 +453,99 @@ async def test_the_send_tool_reaches_a_session_on_a_host(
     assert result.structured_content is not None
     assert result.structured_content["reply"] == "tools too"
     assert result.structured_content["target"] == "box:w2"
+
+
+@pytest.mark.ssh
+@pytest.mark.anyio
+async def test_the_inbox_approve_deny_and_reply_tools_reach_a_session_on_a_host(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    from mcp import Client
+
+    from imessenger.app.api import Api
+    from imessenger.interfaces.mcp.server import build_server
+
+    start_demo("box:w2", idle=False)
+    wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
+
+    def there() -> str:
+        screen = remote_host.as_user("tmux", "capture-pane", "-p", "-S", "-200", "-t", "w2")
+        return screen.stdout
+
+    async with Client(build_server(Api(tmux.socket_name))) as client:
+        for command, tool, extra in (
+            ("touch yes.txt", "approve", {"choice": 1}),
+            ("touch no.txt", "deny", {}),
+        ):
+            message = f"ASK[{command}] NOREPLY"
+            sent = await client.call_tool("send", {"target": "box:w2", "message": message})
+            assert not sent.is_error, sent.content
+
+            async def prompt_id(command: str = command) -> str | None:
+                read = await client.call_tool("inbox", {"session": "box:w2", "peek": True})
+                assert not read.is_error, read.content
+                assert read.structured_content is not None
+                prompt = read.structured_content.get("prompt")
+                return str(prompt["id"]) if prompt and prompt["subject"] == command else None
+
+            shown = None
+            for _ in range(200):
+                shown = await prompt_id()
+                if shown:
+                    break
+                await anyio.sleep(0.05)
+            assert shown, "the prompt there, through the inbox tool"
+            answered = await client.call_tool(
+                tool, {"session": "box:w2", "prompt_id": shown, **extra}
+            )
+            assert not answered.is_error, answered.content
+            assert answered.structured_content is not None
+            assert answered.structured_content["session"] == "box:w2"
+        wait_for(lambda: "Ran touch yes.txt" in there(), what="approved there")
+        wait_for(lambda: "Did not run touch no.txt" in there(), what="denied there")
+
+        # w2 answers with its reply command there (the demo agent runs it): the send
+        # waiting here, through that host, gets the reply
+        sent = await client.call_tool(
+            "send", {"target": "box:w2", "message": "REPLYCMD answered there"}
+        )
+        assert not sent.is_error, sent.content
+        assert sent.structured_content is not None
+        assert sent.structured_content["reply"] == "REPLYCMD answered there"  # its body, echoed
+        assert sent.structured_content["reply_via"] == "command"
+        # a reply in w2's name from here is refused there, as it is here: only the
+        # session a message went to replies to it
+        pending = await client.call_tool(
+            "send", {"target": "box:w2", "message": "NOREPLY not yours", "wait": False}
+        )
+        assert pending.structured_content is not None
+        message_id = str(pending.structured_content["id"])
+        assert message_id.startswith("box:")
+        refused = await client.call_tool("reply", {"message_id": message_id, "text": "forged"})
+        assert refused.is_error
+        assert "reply-to-own" in str(refused.content)
+    replies = [e for e in remote_json(remote_host, "log", "--json") if e.get("kind") == "reply"]  # type: ignore[union-attr]
+    assert [e["text"] for e in replies] == ["REPLYCMD answered there"]  # type: ignore[index]
+
+
+@pytest.mark.ssh
+def test_compose_sends_to_a_session_on_a_host(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    start_demo("box:w2", idle=False)
+    wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
+    composed = run_imessenger("compose", "box:w2", stdin="NOREPLY written in the popup\n.\n")
+    assert composed.exit_code == 0, composed.output
+    assert "to box:w2: delivered" in composed.stdout
+
+    def shown_there() -> bool:
+        screen = remote_host.as_user("tmux", "capture-pane", "-p", "-S", "-200", "-t", "w2")
+        return "written in the popup" in screen.stdout
+
+    wait_for(shown_there, what="the message there")
+    nowhere = run_imessenger("compose", "elsewhere:w2", stdin="x\n.\n")
+    assert nowhere.exit_code == 1
+    assert 'no host "elsewhere" in the config' in nowhere.stderr
 
 
 @pytest.mark.ssh

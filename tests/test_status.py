@@ -21,7 +21,9 @@ from imessenger.adapters.status_cache import (
     write_status,
 )
 from imessenger.core.errors import WatcherRunning
+from imessenger.core.published import SessionStatus
 from imessenger.core.status_line import DEFAULT_STOPPED, StatusFormats
+from imessenger.core.wire import encode
 
 
 @pytest.mark.parametrize(
@@ -68,7 +70,7 @@ def cache(**fields: object) -> dict[str, object]:
         "unread_user": 3,
         "line": "⚠ 2 asking · ✉ 3",
         "stopped_line": "off",
-        "sessions": [{"name": "w1", "state": "asking"}],
+        "sessions": [encode(SessionStatus("w1", "demo", "asking"))],
         "updated_at": 1.0,
     }
     data.update(fields)
@@ -91,7 +93,7 @@ def test_status_reads_the_cache_while_a_watcher_runs() -> None:
             assert (result.exit_code, result.stdout) == (0, out)
         shown = json.loads(run_imessenger("-L", "s1", "status", "--json").stdout)
         assert shown["watching"] is True
-        assert shown["sessions"] == [{"name": "w1", "state": "asking"}]
+        assert shown["sessions"] == [encode(SessionStatus("w1", "demo", "asking"))]
     finally:
         claim.release()
 

@@ -27,19 +27,17 @@ from imessenger.adapters.paths import (
     write_private_file,
 )
 from imessenger.core.errors import StoreError, WatcherRunning
-from imessenger.core.status_line import DEFAULT_STOPPED, StatusFormats
+from imessenger.core.status_line import DEFAULT_STOPPED, STATUS_VERSION, StatusFormats
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
     from typing import Any
 
+    from imessenger.core.published import Observed, Published, SessionStatus
+
 # The classes here are plain ones, and the reading side uses str paths: importing
 # dataclasses, typing or pathlib would add half again to what `imessenger status` costs.
-
-#: Version of the status cache's layout; a reader ignores a cache of another version.
-STATUS_VERSION = 1
-
 
 _SAFE_LABEL = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -184,15 +182,36 @@ def write_status(server: str, data: dict[str, Any]) -> None:
 
 
 class Status:
-    """What ``imessenger status`` reports: whether a watcher runs, and its last cache."""
+    """What ``imessenger status`` reports: whether a watcher runs, and its last cache.
 
-    __slots__ = ("data", "pid", "server", "watching")
+    ``data`` is the cache as read (the status line reads its counts from it, and
+    nothing more); :attr:`published` is the same, typed.
+    """
+
+    __slots__ = ("_published", "data", "pid", "server", "watching")
 
     def __init__(self, server: str, watching: bool, pid: int | None, data: dict[str, Any]) -> None:
         self.server = server
         self.watching = watching
         self.pid = pid
         self.data = data
+        self._published: Published | None = None
+
+    @property
+    def published(self) -> Published:
+        """The cache, typed; an empty one when no watcher runs."""
+        if self._published is None:
+            from imessenger.core.published import Published, read_published
+
+            self._published = read_published(self.data) if self.watching else Published()
+        return self._published
+
+    def observed(self) -> Observed:
+        """Whether the watcher runs and what it published, as one typed value (what another
+        host's watcher follows this one by)."""
+        from imessenger.core.published import Observed
+
+        return Observed(self.watching, self.pid, self.published)
 
     @property
     def asking(self) -> int:
@@ -216,52 +235,31 @@ class Status:
 
     def as_json(self) -> dict[str, Any]:
         """The cache with ``watching`` and ``pid`` as of now."""
-        return {
-            "server": self.server,
-            "watching": self.watching,
-            "pid": self.pid,
-            "asking": self.asking,
-            "unread": self.unread,
-            "asking_here": int(self.data.get("asking_here", self.asking)) if self.watching else 0,
-            "unread_here": int(self.data.get("unread_here", self.unread)) if self.watching else 0,
-            "line": self.line(),
-            "sessions": self.data.get("sessions", []) if self.watching else [],
-            "hosts": self.data.get("hosts", {}) if self.watching else {},
-            "updated_at": self.data.get("updated_at"),
-        }
+        from imessenger.core.published import status_json
+
+        return status_json(self.server, self.observed(), self.line())
 
     def without_prompts(self, shown: Callable[[str], bool]) -> Status:
         """The same status, less the prompts of the sessions ``shown`` says no to: what
-        they ask, the question and the answers (their state still says "asking"). For a
-        caller the policy does not let read them; ``shown`` takes a session's name, or
-        ``HOST:SESSION`` for another host's session."""
-        data = dict(self.data)
-        data["sessions"] = _hide_prompts(data.get("sessions"), "", shown)
-        hosts = data.get("hosts")
-        if isinstance(hosts, dict):
-            data["hosts"] = {
-                host: {**seen, "sessions": _hide_prompts(seen.get("sessions"), f"{host}:", shown)}
-                if isinstance(seen, dict)
-                else seen
-                for host, seen in hosts.items()
-            }
-        return Status(self.server, self.watching, self.pid, data)
+        they ask, the question, the answers and the prompt's id (their state still says
+        "asking"). For a caller the policy does not let read them; ``shown`` takes a
+        session's name, or ``HOST:SESSION`` for another host's session."""
+        from dataclasses import replace
 
+        published = self.published
 
-#: What a session's entry in the status cache says of its prompt.
-_PROMPT_KEYS: dict[str, Any] = {"asking": None, "question": None, "choices": [], "prompt_id": None}
+        def hidden(sessions: tuple[SessionStatus, ...], prefix: str) -> tuple[SessionStatus, ...]:
+            return tuple(s if shown(prefix + s.name) else s.without_prompt() for s in sessions)
 
-
-def _hide_prompts(entries: Any, prefix: str, shown: Callable[[str], bool]) -> list[Any]:
-    """The session entries of a status cache, without the prompts ``shown`` says no to."""
-    if not isinstance(entries, list):
-        return []
-    return [
-        entry
-        if not isinstance(entry, dict) or shown(f"{prefix}{entry.get('name')}")
-        else {**entry, **_PROMPT_KEYS}
-        for entry in entries
-    ]
+        hosts = {
+            name: replace(host, sessions=hidden(host.sessions, f"{name}:"))
+            for name, host in published.hosts.items()
+        }
+        narrower = Status(self.server, self.watching, self.pid, self.data)
+        narrower._published = replace(
+            published, sessions=hidden(published.sessions, ""), hosts=hosts
+        )
+        return narrower
 
 
 def read_status(server: str) -> Status:

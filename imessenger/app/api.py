@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from imessenger.app.here import Here
 from imessenger.app.values import (
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from imessenger.adapters.tmux.runner import MenuItem
     from imessenger.app.remote import Remote
     from imessenger.core.config import Config, Settings
+    from imessenger.core.published import Observed
     from imessenger.core.targets import Host
     from imessenger.core.values import HookEventRecord
     from imessenger.watcher.daemon import Daemon, Stopped
@@ -111,6 +112,11 @@ class Api:
     def socket_name(self) -> str | None:
         """The tmux server's socket name (None: the default server)."""
         return self.here.socket_name
+
+    @property
+    def server_label(self) -> str:
+        """The tmux server's label: its socket name, or "default"."""
+        return self.here.server
 
     @property
     def hosts(self) -> dict[str, Host]:
@@ -587,7 +593,7 @@ class Api:
             return report
         return report.without_prompts(self.sees_prompt)
 
-    def follow_status(self, interval_s: float = 0.2) -> Iterator[dict[str, Any]]:
+    def follow_status(self, interval_s: float = 0.2) -> Iterator[Observed]:
         """The status, once now and again each time it changes (what another host's
         watcher follows this host through)."""
         return self.here.follow_status(interval_s, self.status)

@@ -22,20 +22,19 @@ class PluginActions(Services):
 
         status = read_status(self.server)
         if status.watching:
+            published = status.published
             found = []
-            entries = [("", e) for e in status.data.get("sessions", [])]
-            for host, seen in status.data.get("hosts", {}).items():
-                if seen.get("reachable") and is_valid_name(str(host)):
-                    entries += [(f"{host}:", e) for e in seen.get("sessions", [])]
+            entries = [("", e) for e in published.sessions]
+            for host, seen in published.hosts.items():
+                if seen.reachable and is_valid_name(host):
+                    entries += [(f"{host}:", e) for e in seen.sessions]
             for prefix, entry in entries:
-                if entry.get("state") != "asking" or not is_valid_name(str(entry.get("name"))):
+                if entry.state != "asking" or not is_valid_name(entry.name):
                     continue
-                choices = tuple(Choice(c) for c in entry.get("choices", []) if c in set(Choice))
-                name = prefix + str(entry["name"])  # HOST:SESSION for another host's
-                prompt = entry.get("prompt_id")
-                shown = str(prompt) if prompt else None  # none from a watcher that lacks it
-                about = str(entry["asking"])
-                found.append(Asking(name, str(entry["agent"]), about, choices, shown))
+                choices = tuple(Choice(c) for c in entry.choices if c in set(Choice))
+                name = prefix + entry.name  # HOST:SESSION for another host's
+                about = entry.asking or ""
+                found.append(Asking(name, entry.agent, about, choices, entry.prompt_id))
             return sorted(found, key=lambda a: a.name)
         return sorted(
             (

@@ -38,6 +38,7 @@ from imessenger.app.values import (
 from imessenger.core import wire
 from imessenger.core.errors import ImessengerError
 from imessenger.core.names import check_name
+from imessenger.core.published import Observed
 from imessenger.core.values import Approval, Choice, MessageRecord, SendResult
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ CALLS: dict[str, Call] = {
     ),
     "waiting": Call({}, Waiting),
     "answer_all": Call({"choice": Choice}, AnsweredAll),
-    "follow_status": Call({}, dict[str, Any], stream=True),
+    "follow_status": Call({}, Observed, stream=True),
     "start_watcher": Call({}, Any),
 }
 
@@ -245,7 +246,7 @@ class Remote:
 
     # -- the watcher's stream
 
-    def follow_status(self) -> Iterator[dict[str, Any]]:
+    def follow_status(self) -> Iterator[Observed]:
         """That host's status, once now and again each time it changes, until the caller
         stops reading (then the connection is closed). Raises the host's error, or ssh's."""
         from imessenger.adapters import ssh
@@ -257,7 +258,7 @@ class Remote:
             process.stdin.write(wire.call_line("follow_status", {}, __version__))
             process.stdin.flush()
             for line in process.stdout:
-                yield wire.read_answer(line, dict[str, Any])
+                yield wire.read_answer(line, Observed)
         finally:
             process.kill()
             process.wait()

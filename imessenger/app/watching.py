@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from imessenger.app.prompts import note_closed, prompt_view
 from imessenger.app.services import Services
 from imessenger.app.values import Overview, Row, first_line
+from imessenger.core.published import SessionStatus
 
 if TYPE_CHECKING:
     from imessenger.adapters.status_cache import Status
+    from imessenger.core.published import Observed
     from imessenger.core.values import MessageRecord
     from imessenger.watcher.daemon import Daemon, Stopped
 
@@ -51,17 +54,20 @@ class WatchActions(Services):
 
     def follow_status(
         self, interval_s: float = 0.2, read: Callable[[], Status] | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """The status (as :meth:`Status.as_json`, from ``read``, else :meth:`status`), once
-        now and again each time it changes.
+    ) -> Iterator[Observed]:
+        """The status (from ``read``, else :meth:`status`), once now and again each time it
+        changes.
 
         What another host's watcher follows this host through: one small file read per
         interval, here, never a pane.
         """
-        shown: dict[str, Any] | None = None
+        from dataclasses import replace
+
+        shown: Observed | None = None
         read = read if read is not None else self.status
         while True:
-            now = {k: v for k, v in read().as_json().items() if k != "updated_at"}
+            seen = read().observed()
+            now = replace(seen, published=replace(seen.published, updated_at=None))
             if now != shown:
                 shown = now
                 yield now
@@ -78,55 +84,53 @@ class WatchActions(Services):
         received them itself (the door decides both).
         """
         status = self.status()
-        entries: list[dict[str, Any]]
+        #: each session, and the host whose own counts it comes with (None: this one)
+        entries: list[tuple[SessionStatus, str | None]]
         if status.watching:
-            entries = list(status.data.get("sessions", []))
-            for host, seen in sorted(status.data.get("hosts", {}).items()):
+            published = status.published
+            entries = [(session, None) for session in published.sessions]
+            for name, there in sorted(published.hosts.items()):
                 # what that host's watcher published, named HOST:SESSION
-                sessions = seen.get("sessions", []) if seen.get("reachable") else []
-                entries += [{**e, "name": f"{host}:{e['name']}", "host": host} for e in sessions]
+                sessions = there.sessions if there.reachable else ()
+                entries += [(replace(e, name=f"{name}:{e.name}"), name) for e in sessions]
         else:
             entries = []
             views = self.sessions.views()
             note_closed(self.sessions, views)
             for view in views:
                 prompt = prompt_view(self.sessions, view)
-                entries.append(
-                    {
-                        "name": view.name,
-                        "agent": view.agent,
-                        "state": str(view.state),
-                        "asking": prompt.about() if prompt is not None else None,
-                        "choices": [str(o.answer) for o in prompt.options if o.answer]
-                        if prompt is not None
-                        else [],
-                        "prompt_id": prompt.id if prompt is not None else None,
-                    }
-                )
+                found = SessionStatus(view.name, view.agent, str(view.state))
+                if prompt is not None:
+                    found = replace(
+                        found,
+                        asking=prompt.about(),
+                        choices=tuple(str(o.answer) for o in prompt.options if o.answer),
+                        prompt_id=prompt.id,
+                    )
+                entries.append((found, None))
         messages = self.store.messages.latest(limit=500)
         pending = {m.target for m in messages if m.state == "pending"}
         unread = self.store.inbox.unread_counts()
         me = self.caller.name
         own = [m for m in messages if me in (m.sender, m.target)]
         rows = []
-        for entry in entries:
-            name = str(entry["name"])
+        for entry, counted_there in entries:
+            name = entry.name
             sees_prompt = sees(name)
             last, reply = _last_exchange(messages if reads(name) else own, name)
-            there = "host" in entry  # its counts are that host's
-            shown = entry.get("prompt_id") if sees_prompt else None
             rows.append(
                 Row(
                     name=name,
-                    agent=str(entry.get("agent", "")),
-                    state=str(entry.get("state", "unknown")),
-                    asking=entry.get("asking") if sees_prompt else None,
-                    choices=tuple(entry.get("choices") or ()) if sees_prompt else (),
+                    agent=entry.agent,
+                    state=entry.state,
+                    asking=entry.asking if sees_prompt else None,
+                    choices=entry.choices if sees_prompt else (),
                     last_message=last,
                     last_reply=reply,
-                    unread=int(entry.get("unread", 0)) if there else unread.get(name, 0),
-                    pending=bool(entry.get("pending")) if there else name in pending,
-                    prompt_id=str(shown) if shown else None,
+                    # another host's counts are that host's
+                    unread=entry.unread if counted_there else unread.get(name, 0),
+                    pending=entry.pending if counted_there else name in pending,
+                    prompt_id=entry.prompt_id if sees_prompt else None,
                 )
             )
         return Overview(rows, status.watching, unread.get("user", 0))

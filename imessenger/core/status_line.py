@@ -6,6 +6,10 @@ Pure and small: the status line is printed by tmux every few seconds, and
 
 from __future__ import annotations
 
+#: The version of the status cache's shape (imessenger.core.published); a reader ignores a
+#: cache of another version.
+STATUS_VERSION = 2
+
 #: What the status line says when no watcher runs and the configuration was not read.
 DEFAULT_STOPPED = "imessenger: not watching"
 

@@ -217,7 +217,7 @@ def safe(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Event:
+class KeyEvent:
     """One thing read from the terminal.
 
     ``kind`` is one of: char, enter, newline, backspace, esc, up, down, ctrl-c,
@@ -267,7 +267,7 @@ def _escape_length(text: str, start: int) -> int | None:
 
 
 class KeyReader:
-    """Turn bytes read from a terminal into :class:`Event` objects.
+    """Turn bytes read from a terminal into :class:`KeyEvent` objects.
 
     Handles UTF-8 characters, escape sequences and bracketed pastes that are
     split across reads. A lone ESC stays pending until more bytes arrive or
@@ -284,18 +284,18 @@ class KeyReader:
         """True when an incomplete escape sequence (not a paste) waits for more bytes."""
         return bool(self._pending) and self._paste is None
 
-    def feed(self, data: bytes) -> list[Event]:
+    def feed(self, data: bytes) -> list[KeyEvent]:
         """Take bytes just read and return the events they complete."""
         self._pending += self._decoder.decode(data)
         return self._parse(final=False)
 
-    def flush(self) -> list[Event]:
+    def flush(self) -> list[KeyEvent]:
         """Treat a pending incomplete escape sequence as plain keys (a lone ESC is Esc)."""
         return self._parse(final=True)
 
-    def _parse(self, *, final: bool) -> list[Event]:
+    def _parse(self, *, final: bool) -> list[KeyEvent]:
         text = self._pending
-        events: list[Event] = []
+        events: list[KeyEvent] = []
         index = 0
         while index < len(text):
             if self._paste is not None:
@@ -306,7 +306,7 @@ class KeyReader:
                     index = len(text) - keep
                     break
                 self._paste.append(text[index:end])
-                events.append(Event("paste", envelope.normalise_newlines("".join(self._paste))))
+                events.append(KeyEvent("paste", envelope.normalise_newlines("".join(self._paste))))
                 self._paste = None
                 index = end + len(PASTE_END)
                 continue
@@ -314,16 +314,16 @@ class KeyReader:
             if char != "\x1b":
                 kind = _CONTROL_KEYS.get(char)
                 if kind is not None:
-                    events.append(Event(kind))
+                    events.append(KeyEvent(kind))
                 elif char == "\t" or not _CONTROL.match(char):
-                    events.append(Event("char", char))
+                    events.append(KeyEvent("char", char))
                 index += 1
                 continue
             length = _escape_length(text, index)
             if length is None:
                 if not final:
                     break
-                events.append(Event("esc"))
+                events.append(KeyEvent("esc"))
                 index += 1
                 continue
             sequence = text[index : index + length]
@@ -331,9 +331,9 @@ class KeyReader:
             if sequence == PASTE_START:
                 self._paste = []
             elif sequence == "\x1b":
-                events.append(Event("esc"))
+                events.append(KeyEvent("esc"))
             elif sequence in _SEQUENCES:
-                events.append(Event(_SEQUENCES[sequence]))
+                events.append(KeyEvent(_SEQUENCES[sequence]))
         self._pending = text[index:]
         return events
 
@@ -444,7 +444,7 @@ class Chunk:
 
 
 @dataclass
-class Prompt:
+class AskedPrompt:
     """An open permission prompt."""
 
     command: str
@@ -513,7 +513,7 @@ class DemoAgent:
         #: messages submitted while busy: their text, and whether the transcript shows it
         self.queue: deque[tuple[str, bool]] = deque()
         self.job: Job | None = None
-        self.prompt: Prompt | None = None
+        self.prompt: AskedPrompt | None = None
         self.always: set[str] = set()
         self.exit_code: int | None = None
         self.last_ctrl_c: float | None = None
@@ -521,7 +521,7 @@ class DemoAgent:
         self.session_id = str(uuid.uuid4())
         self.hooks: list[subprocess.Popen[bytes]] = []  # hooks still running
         self.turn_open = False  # a message is being worked on (its Stop hook is owed)
-        self.announced: Prompt | None = None  # the prompt whose hook has run
+        self.announced: AskedPrompt | None = None  # the prompt whose hook has run
         self.transcript: list[str] = []
         self.drawn: list[str] = []
         self.cursor = (0, 0)
@@ -689,7 +689,7 @@ class DemoAgent:
 
     # -- keys --
 
-    def handle(self, event: Event) -> None:
+    def handle(self, event: KeyEvent) -> None:
         """Act on one key or paste."""
         if self.exit_code is not None:
             return
@@ -831,7 +831,7 @@ class DemoAgent:
         if directives.ask_options == 3:
             options.append((f"Yes, and don't ask again for: {word}", "always"))
         options.append(("No", "no"))
-        self.prompt = Prompt(
+        self.prompt = AskedPrompt(
             command,
             tuple(options),
             drop_until=time.monotonic() + DROP_WINDOW if directives.dropkey else 0.0,
@@ -839,7 +839,7 @@ class DemoAgent:
         )
         job.phase = "asking"
 
-    def _prompt_key(self, prompt: Prompt, event: Event) -> None:
+    def _prompt_key(self, prompt: AskedPrompt, event: KeyEvent) -> None:
         if event.kind == "paste":
             return  # dropped silently, as Claude Code does
         if time.monotonic() < prompt.drop_until:
@@ -860,7 +860,7 @@ class DemoAgent:
         elif kind == "down":
             prompt.selected = min(prompt.selected + 1, len(prompt.options) - 1)
 
-    def _choose(self, prompt: Prompt, index: int) -> None:
+    def _choose(self, prompt: AskedPrompt, index: int) -> None:
         self.prompt = None
         meaning = prompt.options[index][1]
         if self.job is not None and self.job.message.directives.replycmd:
@@ -925,7 +925,7 @@ class DemoAgent:
         shown = f"{named} {message_id} {shlex.quote(text)}"
         if named and job.reply_choice is None and not self._allowed(shown):
             word = shown.split()[0]
-            self.prompt = Prompt(
+            self.prompt = AskedPrompt(
                 shown,
                 (("Yes", "yes"), (f"Yes, and don't ask again for: {word}", "always"), ("No", "no")),
             )

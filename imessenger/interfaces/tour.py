@@ -88,49 +88,49 @@ class TourStalled(ImessengerError):
 
 
 @dataclass(frozen=True)
-class Started:
+class StartedStep:
     """A session the tour started (``isesh start``)."""
 
     view: Session
 
 
 @dataclass(frozen=True)
-class Sent:
+class SentStep:
     """A message sent; ``result.reply`` is its reply when the step waited for one."""
 
     result: SendResult
 
 
 @dataclass(frozen=True)
-class Waiting:
+class WaitingStep:
     """The prompts sessions are waiting on (``imessenger inbox --waiting``)."""
 
     prompts: tuple[PromptView, ...]
 
 
 @dataclass(frozen=True)
-class Approved:
+class ApprovedStep:
     """A prompt answered (``imessenger approve``)."""
 
     approval: Approval
 
 
 @dataclass(frozen=True)
-class Logged:
+class LoggedStep:
     """What ``imessenger log SESSION -n LIMIT`` shows: its latest events, oldest first."""
 
     events: tuple[Event, ...]
 
 
 @dataclass(frozen=True)
-class Stopped:
+class StoppedStep:
     """A session stopped (``isesh stop``): ``how`` is "exited" or "killed"."""
 
     name: str
     how: str
 
 
-Result = Started | Sent | Waiting | Approved | Logged | Stopped
+Result = StartedStep | SentStep | WaitingStep | ApprovedStep | LoggedStep | StoppedStep
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ class Tour:
         for name, agent in PROFILES.items():
             view = self.api.start(name, self.directory, agent)
             command = self.command("isesh", "start", name, "--agent", agent)
-            shown.append(Shown(command, Started(view)))
+            shown.append(Shown(command, StartedStep(view)))
         return Step(
             1,
             "Start a coordinator and two demo agents, each in its own tmux session",
@@ -257,7 +257,7 @@ class Tour:
                 "for the reply, which the agent prints between two delimiter lines (or gives",
                 "with `imessenger reply`). The demo agent answers with the text it got.",
             ),
-            (Shown(self.command("imessenger", "send", "worker-1", GREETING), Sent(result)),),
+            (Shown(self.command("imessenger", "send", "worker-1", GREETING), SentStep(result)),),
         )
 
     def _ask(self) -> tuple[SendResult, Step]:
@@ -278,7 +278,7 @@ class Tour:
             (
                 Shown(
                     self.command("imessenger", "send", "worker-2", "--no-reply", ASK_MESSAGE),
-                    Sent(result),
+                    SentStep(result),
                 ),
             ),
         )
@@ -293,7 +293,7 @@ class Tour:
                 "its options, the key each one takes, the command that answers with it and",
                 "the prompt's id, which ties the answer to this prompt and no later one.",
             ),
-            (Shown(self.command("imessenger", "inbox", "--waiting"), Waiting((prompt,))),),
+            (Shown(self.command("imessenger", "inbox", "--waiting"), WaitingStep((prompt,))),),
         )
 
     def _until_asking(self, name: str) -> PromptView:
@@ -322,7 +322,12 @@ class Tour:
                 "approve picks the option by what its label says (yes, this once), never by",
                 "its number, presses its key, checks that the prompt closed and records it.",
             ),
-            (Shown(self.command("imessenger", "approve", "worker-2", *bound), Approved(approval)),),
+            (
+                Shown(
+                    self.command("imessenger", "approve", "worker-2", *bound),
+                    ApprovedStep(approval),
+                ),
+            ),
         )
 
     def _log(self, sent: SendResult) -> Step:
@@ -343,7 +348,7 @@ class Tour:
             (
                 Shown(
                     self.command("imessenger", "log", "worker-2", "-n", str(LOG_EVENTS)),
-                    Logged(tuple(logged.events)),
+                    LoggedStep(tuple(logged.events)),
                 ),
             ),
         )
@@ -358,7 +363,7 @@ class Tour:
                 how = self.api.stop(name, force=force)
             except NoSuchSession:
                 how = "already gone"
-            shown.append(Shown(self.command("isesh", *args), Stopped(name, how)))
+            shown.append(Shown(self.command("isesh", *args), StoppedStep(name, how)))
         self.api.end_server()  # a tmux.conf with exit-empty off keeps it alive
         return Step(
             7,

@@ -21,13 +21,14 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from imessenger import __version__
 from imessenger.adapters import ssh
 from imessenger.core import wire
 from imessenger.core.errors import ImessengerError
+from imessenger.core.published import HostStatus, Observed
 from imessenger.core.targets import Host
 
 logger = logging.getLogger(__name__)
@@ -44,18 +45,19 @@ class HostView:
     name: str
     reachable: bool = False
     error: str = "not reached yet"
-    status: dict[str, Any] = field(default_factory=dict)
+    status: Observed | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        status = self.status if self.reachable else {}
-        return {
-            "reachable": self.reachable,
-            "error": "" if self.reachable else self.error,
-            "watching": bool(status.get("watching")),
-            "asking": int(status.get("asking_here", 0)),  # its own: not its hosts'
-            "unread": int(status.get("unread_here", 0)),
-            "sessions": list(status.get("sessions", [])),
-        }
+    def host_status(self) -> HostStatus:
+        """What this host publishes of that one: its own counts, not its hosts'."""
+        seen = self.status if self.reachable and self.status is not None else Observed()
+        return HostStatus(
+            reachable=self.reachable,
+            error="" if self.reachable else self.error,
+            watching=seen.watching,
+            asking=seen.published.asking_here,
+            unread=seen.published.unread_here,
+            sessions=seen.published.sessions,
+        )
 
 
 class HostStreams:
@@ -133,13 +135,13 @@ class HostStreams:
                 process.stdin.close()
             for line in process.stdout:
                 try:
-                    status = wire.read_answer(line, dict[str, Any])
+                    status = wire.read_answer(line, Observed)
                 except wire.RemoteError as error:
                     return str(error)
                 except wire.WireError:
                     continue
                 self._set(host.name, reachable=True, error="", status=status)
-                if not status.get("watching") and not started_watcher:
+                if not status.watching and not started_watcher:
                     started_watcher = True
                     self._start_watcher(host)
         finally:
@@ -169,7 +171,9 @@ class HostStreams:
             return
         logger.info('host "%s": started its watcher', host.name)
 
-    def _set(self, name: str, *, reachable: bool, error: str, status: Any = None) -> None:
+    def _set(
+        self, name: str, *, reachable: bool, error: str, status: Observed | None = None
+    ) -> None:
         with self._lock:
             view = self._views[name]
             changed = view.reachable != reachable or (status is not None and view.status != status)

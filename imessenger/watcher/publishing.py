@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from dataclasses import replace
 
 from imessenger.actions.approval import answers
-from imessenger.adapters.status_cache import STATUS_VERSION, render_line, write_status
+from imessenger.adapters.status_cache import render_line, write_status
+from imessenger.core.published import Published, SessionStatus
 from imessenger.core.screen import State
 from imessenger.core.status_line import StatusFormats
+from imessenger.core.wire import encode
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Following
 from imessenger.watcher.host_streams import HostStreams
@@ -44,9 +46,9 @@ class Publisher:
         self.formats = formats
         self.hosts = hosts
         self.retry = Retry("write the status file")
-        self._shown: dict[str, Any] | None = None
+        self._shown: Published | None = None
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Published:
         """The status cache as it should read now (without its time stamp)."""
         followed_sessions = self.following.followed
         sessions = []
@@ -61,41 +63,40 @@ class Publisher:
             ):
                 occurrence = None  # a prompt not known yet: no id rather than another's
             sessions.append(
-                {
-                    "name": name,
-                    "agent": followed.record.agent,
-                    "state": str(followed.state),
-                    "since": followed.since,
-                    "asking": prompt.about() if prompt is not None else None,
-                    "question": prompt.question if prompt is not None else None,
-                    "choices": [str(c) for c in answers(name, prompt).values()] if prompt else [],
-                    "prompt_id": occurrence.id if occurrence is not None else None,
-                    "input": bool(followed.screen.input_text),
-                    "pending": name in self.view.pending_targets,
-                    "unread": self.view.unread.get(name, 0),
-                }
+                SessionStatus(
+                    name=name,
+                    agent=followed.record.agent,
+                    state=str(followed.state),
+                    since=followed.since,
+                    asking=prompt.about() if prompt is not None else None,
+                    question=prompt.question if prompt is not None else None,
+                    choices=tuple(str(c) for c in answers(name, prompt).values()) if prompt else (),
+                    prompt_id=occurrence.id if occurrence is not None else None,
+                    input=bool(followed.screen.input_text),
+                    pending=name in self.view.pending_targets,
+                    unread=self.view.unread.get(name, 0),
+                )
             )
-        asking = sum(1 for s in sessions if s["state"] == State.ASKING)
+        asking = sum(1 for s in sessions if s.state == State.ASKING)
         unread = self.view.unread.get(USER, 0)
-        hosts = {n: v.as_json() for n, v in self.hosts.views().items()} if self.hosts else {}
-        every_asking = asking + sum(host["asking"] for host in hosts.values())
-        every_unread = unread + sum(host["unread"] for host in hosts.values())
+        hosts = {n: v.host_status() for n, v in self.hosts.views().items()} if self.hosts else {}
+        every_asking = asking + sum(host.asking for host in hosts.values())
+        every_unread = unread + sum(host.unread for host in hosts.values())
         # each host's own counts: a host's hosts are its to add up (two hosts that follow
         # each other must not count each other's sessions again and again)
-        return {
-            "version": STATUS_VERSION,
-            "server": self.view.server,
-            "pid": os.getpid(),
-            "asking": every_asking,
-            "unread_user": every_unread,
-            "asking_here": asking,
-            "unread_here": unread,
-            "pending": self.view.pending_count,
-            "line": render_line(every_asking, every_unread, self.formats),
-            "stopped_line": self.formats.stopped,
-            "sessions": sessions,
-            "hosts": hosts,
-        }
+        return Published(
+            server=self.view.server,
+            pid=os.getpid(),
+            asking=every_asking,
+            unread_user=every_unread,
+            asking_here=asking,
+            unread_here=unread,
+            pending=self.view.pending_count,
+            line=render_line(every_asking, every_unread, self.formats),
+            stopped_line=self.formats.stopped,
+            sessions=tuple(sessions),
+            hosts=hosts,
+        )
 
     def publish(self) -> None:
         """Write the status cache when what it says changed (later, if it cannot now)."""
@@ -103,13 +104,16 @@ class Publisher:
         if data == self._shown or not self.retry.ready(time.monotonic()):
             return
         try:
-            write_status(self.view.server, {**data, "updated_at": time.time()})
+            write_status(self.view.server, encode(replace(data, updated_at=time.time())))
         except OSError as error:
             self.retry.failed(error)
             return
         self.retry.succeeded()
-        counts = ("asking", "unread_user")
-        line_changed = self._shown is None or any(data[key] != self._shown[key] for key in counts)
+        shown = self._shown
+        line_changed = shown is None or (data.asking, data.unread_user) != (
+            shown.asking,
+            shown.unread_user,
+        )
         self._shown = data
         if line_changed:
             self.display.redraw_status()

@@ -43,28 +43,35 @@ def tour_socket(ctx: click.Context) -> str:
 def _render(result: Result) -> None:
     """Print a step's result as the real command prints it (the agents' text made visible
     on a terminal)."""
-    from imessenger.interfaces.tour import Approved, Logged, Sent, Started, Stopped, Waiting
+    from imessenger.interfaces.tour import (
+        ApprovedStep,
+        LoggedStep,
+        SentStep,
+        StartedStep,
+        StoppedStep,
+        WaitingStep,
+    )
 
-    if isinstance(result, Started):
+    if isinstance(result, StartedStep):
         view = result.view
         echo(f'started "{view.name}" ({view.agent}) in {view.directory}')
-    elif isinstance(result, Sent):
+    elif isinstance(result, SentStep):
         sent = result.result
         if sent.reply is not None:
             echo(sent.reply)
         else:
             echo(f"message {sent.message.id} {sent.outcome.value}")
-    elif isinstance(result, Waiting):
+    elif isinstance(result, WaitingStep):
         for index, prompt in enumerate(result.prompts):
             if index:
                 echo()
             print_prompt(prompt)
-    elif isinstance(result, Approved):
+    elif isinstance(result, ApprovedStep):
         report_approval(result.approval)
-    elif isinstance(result, Logged):
+    elif isinstance(result, LoggedStep):
         for event in result.events:
             echo(event_line(event))
-    elif isinstance(result, Stopped):
+    elif isinstance(result, StoppedStep):
         echo(f'stopped "{result.name}" ({result.how})')
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from imessenger.app.api import Api
+from imessenger.core.published import status_json
 from imessenger.core.visible import json_text
 from imessenger.interfaces.cli.group import echo, not_blank, pass_api
 
@@ -92,8 +93,9 @@ def status(api: Api, as_json: bool, plain: bool, follow: bool) -> None:
         if not as_json:
             raise click.UsageError("--follow prints JSON lines: give --json too")
         try:
-            for data in api.follow_status():
-                echo(json_text(data, compact=True))
+            for seen in api.follow_status():
+                line = seen.published.line if seen.watching else api.status().line()
+                echo(json_text(status_json(api.server_label, seen, line), compact=True))
         except (BrokenPipeError, KeyboardInterrupt):
             sys.exit(0)  # nobody reads any more
     report = api.status()
