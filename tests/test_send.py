@@ -394,7 +394,7 @@ def test_ctrl_c_between_the_delivery_and_the_wait_still_ends_the_wait(
 ) -> None:
     # The signal's timing, made exact: it lands the instant the message is delivered,
     # before the wait for its reply begins (seen in CI: the state stayed "delivered").
-    from imessenger.actions.delivery import Courier
+    from imessenger.actions.replies import Replies
     from imessenger.app.api import Api
 
     start_demo(idle=False)
@@ -402,7 +402,7 @@ def test_ctrl_c_between_the_delivery_and_the_wait_still_ends_the_wait(
     def interrupted(*args: object, **kwargs: object) -> object:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Courier, "wait_for_reply", interrupted)
+    monkeypatch.setattr(Replies, "wait_for_reply", interrupted)
     with pytest.raises(KeyboardInterrupt):
         Api().send("w1", "BUSY[500] take your time")
     with Store.open(server=tmux.label) as store:

@@ -1,4 +1,4 @@
-"""Delivering messages into agent panes and collecting their replies.
+"""Delivering messages into agent panes: the paste, the guarded submit key, pending messages.
 
 The rules, in the order :meth:`Courier.send` applies them:
 
@@ -29,12 +29,13 @@ The rules, in the order :meth:`Courier.send` applies them:
    that it did. What cannot be known is marked unconfirmed, never pasted again.
    A store that fails after the paste is never "nothing was sent": the result
    is NOT_RECORDED, the message was pasted.
-5. Wait for the reply: recorded by ``imessenger reply``, or written between the
-   delimiters. For a session whose agent keeps a record of its answers (pinned by
-   isesh, see imessenger.adapters.records.pinning), the reply is read from that record,
-   byte for byte; the screen (scrollback included) is the fallback: its reply is
-   taken when the record still lacks it a while after the screen showed it, or
-   when the session has no record.
+5. Wait for the reply, through the courier's :class:`Replies` (its rules are in
+   imessenger.actions.replies): recorded by ``imessenger reply``, or written between
+   the delimiters, read from the agent's record or its screen.
+
+A message that could not be delivered when it was sent waits as *pending*:
+:meth:`Courier.deliver_pending` delivers it under the same rules (the watcher calls it
+once its target is ready, and so do ``imessenger deliver`` and an answered prompt).
 """
 
 from __future__ import annotations
@@ -44,19 +45,15 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
+from imessenger.actions.replies import Replies
 from imessenger.actions.sessions import Sessions, SessionView
 from imessenger.adapters.locks import target_lock
-from imessenger.adapters.records.pinning import PinnedRecord
-from imessenger.adapters.store import AlreadyReplied
-from imessenger.adapters.tmux import AgentPane, Patience
+from imessenger.adapters.tmux import Patience
 from imessenger.core.agent_setup import reply_command
 from imessenger.core.envelope import (
-    Delimiters,
-    delimiters,
     envelope_anchor,
-    find_reply,
     neutralise,
     neutralise_shapes,
     new_message_id,
@@ -80,7 +77,6 @@ from imessenger.core.values import (
     MessageState,
     NotDelivered,
     SendResult,
-    instance_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -93,8 +89,6 @@ _SECOND_LOOK_S = 0.1
 #: counts as "never pasted": an agent may have read the paste and not drawn it yet
 #: (running a hook of its own first, or short of CPU).
 _CLAIM_SETTLE_S = 3.0
-#: How long the agent's record may lag behind its screen before the screen's reply is taken.
-_RECORD_GRACE_S = 3.0
 #: How often the record and hooks are read for a message hidden behind a prompt.
 _EVIDENCE_EVERY_S = 0.2
 
@@ -145,15 +139,6 @@ def _rows(screen: Screen) -> range:
         return range(0)
     first, last = screen.input_rows
     return range(first, last + 1)
-
-
-#: States of a message whose reply may still come (and then goes to the sender's inbox).
-_ANSWERABLE = (
-    MessageState.TIMED_OUT,
-    MessageState.DELIVERED,
-    MessageState.QUEUED,
-    MessageState.UNCONFIRMED,
-)
 
 
 def _ms(since: float) -> float:
@@ -207,7 +192,8 @@ class Submission:
 
 
 class Courier:
-    """Delivers messages to the sessions of one tmux server and collects replies."""
+    """Delivers messages to the sessions of one tmux server; its :class:`Replies` waits
+    for their replies."""
 
     def __init__(
         self, sessions: Sessions, shows_prompt: Callable[[str], bool] | None = None
@@ -215,6 +201,8 @@ class Courier:
         """``shows_prompt`` says whether the sender may see what a session asks (the
         readers grant): why a message waits names the prompt's subject only then."""
         self.sessions = sessions
+        #: what waits for a reply once a message is delivered, and reads the agents' records
+        self.replies = Replies(sessions)
         self.shows_prompt = shows_prompt or (lambda _: True)
         self.tmux = sessions.tmux
         self.store = sessions.store
@@ -257,9 +245,9 @@ class Courier:
         ``timeout_ms`` (default: the ``send.timeout_ms`` setting) bounds the whole call:
         waiting for other senders, for the agent to become ready, to show the paste and
         to take it, and for the reply. ``stop``, set from another thread, ends the wait
-        for the reply as Ctrl-C does (see :meth:`wait_for_reply`); a delivery under way
-        is finished first. Raises NoSuchSession / TargetExited when the target is not
-        there to take it.
+        for the reply as Ctrl-C does (see :meth:`Replies.wait_for_reply`); a delivery
+        under way is finished first. Raises NoSuchSession / TargetExited when the target
+        is not there to take it.
         """
         if sender == target:
             raise UsageError(
@@ -405,7 +393,7 @@ class Courier:
             return sent
         if not wait or raw:
             return sent
-        return self.wait_for_reply(sent, _ms_left(deadline), started, stop=stop)
+        return self.replies.wait_for_reply(sent, _ms_left(deadline), started, stop=stop)
 
     def _live_view(self, target: str) -> SessionView:
         view = self.sessions.view(target, capture=False)
@@ -443,7 +431,7 @@ class Courier:
         anchor = envelope_anchor(self.template, message.id)
         if not anchor or message.raw:
             return ""
-        record = self.pinned_record(message.target)
+        record = self.replies.pinned_record(message.target)
         if record is not None and record.mentions(anchor):
             return "its record"
         since = message.claimed_at or message.created_at
@@ -712,13 +700,9 @@ class Courier:
             body=message.body,
             message_id=message.id,
             sender=message.sender,
-            delims=self.delimiters(message.id),
+            delims=self.replies.delimiters(message.id),
             reply=reply_command(),
         )
-
-    def delimiters(self, message_id: str) -> Delimiters:
-        protocol = self.settings.protocol
-        return delimiters(message_id, protocol.reply_start, protocol.reply_end)
 
     def _submit(
         self, message: MessageRecord, view: SessionView, profile: Profile, deadline: float
@@ -854,204 +838,3 @@ class Courier:
         """Sessions of this server that have pending messages, in name order."""
         messages = self.store.messages.latest(limit=None)
         return sorted({m.target for m in messages if m.state is MessageState.PENDING})
-
-    # -- replies --------------------------------------------------------------------------
-
-    def wait_for_reply(
-        self,
-        sent: SendResult,
-        timeout_ms: int,
-        started: float,
-        *,
-        stop: threading.Event | None = None,
-    ) -> SendResult:
-        """Wait for the reply on screen or through ``imessenger reply``, up to the timeout.
-
-        On timeout (or Ctrl-C, or ``stop`` set by another thread) the message is
-        marked timed out and no longer waited for, so that a later reply goes to
-        the sender's inbox. A store that fails meanwhile ends the wait as NOT_RECORDED
-        (the message was delivered; a reply found is still given).
-        """
-        message = sent.message
-        deadline = time.monotonic() + timeout_ms / 1000
-        delims = self.delimiters(message.id)
-        reply: str | None = None
-        ended = ""
-        try:
-            try:
-                for found in self._reply_polls(message, delims, deadline, stop):
-                    if found is not None:
-                        reply = found[0]  # given even when the store cannot record it
-                        reply = self._record_found_reply(message.id, *found)
-                        break
-                    if stop is not None and stop.is_set():
-                        break
-            except (NoSuchSession, NoTmuxServer) as gone:
-                ended = f"it was delivered, then its session ended before it replied ({gone})"
-            finally:
-                self.store.messages.set_waiting(message.id, False)
-                record = self.store.messages.get(message.id) or message
-                if reply is None and record.reply is not None:
-                    reply = record.reply  # answered with `imessenger reply` in the last instant
-                if reply is None:
-                    record = self.store.messages.set_state(message.id, MessageState.TIMED_OUT)
-        except StoreError as error:
-            logger.warning("waiting for the reply to %s: %s", message.id, error)
-            why = (
-                f"it was delivered, but the store failed while its reply was awaited ({error})"
-                + ("" if reply is None else "; the reply is given, but not recorded")
-            )
-            timings = {**sent.timings, "total_ms": _ms(started)}
-            return SendResult(message, MessageState.NOT_RECORDED, why, reply, timings)
-        timings = {**sent.timings, "total_ms": _ms(started)}
-        if reply is None and ended:
-            return SendResult(record, MessageState.ENDED, ended, timings=timings)
-        if reply is None:
-            return SendResult(record, MessageState.TIMED_OUT, timings=timings)
-        return SendResult(record, MessageState.REPLIED, reply=reply, timings=timings)
-
-    def _reply_polls(
-        self,
-        message: MessageRecord,
-        delims: Delimiters,
-        deadline: float,
-        stop: threading.Event | None = None,
-    ) -> Iterator[tuple[str, str] | None]:
-        """Look for the reply until the deadline: one store read and one tmux call a look.
-
-        Yields None after each look that found nothing, then the reply and where it was
-        read ("command", "record" or "screen"). The pane is read from a little above
-        where it was at delivery, down to its bottom, whatever it printed meanwhile.
-        Between looks it sleeps one poll, or until ``stop`` is set.
-        """
-        pane = AgentPane.of(self.tmux, message.target)
-        agent_record = self.pinned_record(message.target)
-        start = pane.info.history_size
-        history = pane.info.height
-        on_screen_since: float | None = None
-        while True:
-            record = self.store.messages.get(message.id)
-            if record is not None and record.reply is not None:
-                yield record.reply, "command"
-                return
-            if agent_record is not None:
-                exact = agent_record.reply(delims)
-                if exact is not None:
-                    yield exact, "record"
-                    return
-            text, size = pane.look_growing(history)
-            reply = find_reply(text, delims, envelope_anchor(self.template, message.id))
-            now = time.monotonic()
-            if reply is not None:
-                on_screen_since = now if on_screen_since is None else on_screen_since
-                if agent_record is None or now - on_screen_since >= _RECORD_GRACE_S:
-                    if agent_record is not None:
-                        logger.warning(
-                            "the reply to %s is on the screen of %s but not in its record "
-                            "(%s); taking the screen's",
-                            message.id,
-                            message.target,
-                            agent_record.path or "not found",
-                        )
-                    yield reply, "screen"
-                    return
-            if now >= deadline:
-                if reply is not None:  # better the screen's than none
-                    yield reply, "screen"
-                return
-            yield None
-            # Everything printed since delivery, plus a screen's worth above it.
-            history = max(0, size - start) + 2 * pane.info.height
-            if stop is None:
-                time.sleep(self.poll)
-            else:
-                stop.wait(self.poll)
-
-    def pinned_record(self, target: str) -> PinnedRecord | None:
-        """The record the agent of ``target`` keeps of its answers, when isesh pinned one."""
-        session = self.store.sessions.get(target)
-        if session is None or not session.record_kind:
-            return None
-
-        def current_ref() -> str:
-            now = self.store.sessions.get(target)
-            return now.record_ref if now is not None else ""
-
-        return PinnedRecord(session.record_kind, current_ref)
-
-    def _record_found_reply(self, message_id: str, reply: str, via: str) -> str:
-        if via == "command":
-            return reply  # recorded by `imessenger reply` itself
-        try:
-            return self.store.messages.record_reply(message_id, reply, via).reply or reply
-        except AlreadyReplied:
-            record = self.store.messages.get(message_id)
-            return record.reply if record is not None and record.reply is not None else reply
-
-    def collect_late_replies(self) -> list[MessageRecord]:
-        """Find replies printed after their sender stopped waiting; put them in its inbox
-        (the person's, once the session that sent it has ended).
-
-        Only the run of the target session a message was for may answer it: a session
-        started again under its name (another instance) is not read for it.
-        """
-        found: list[MessageRecord] = []
-        late = [
-            m
-            for m in self.store.messages.latest(limit=500)
-            if m.reply is None and not m.raw and not m.waiting and m.state in _ANSWERABLE
-        ]
-        if any(m.target_instance for m in late):
-            running = {
-                p.session: instance_of(p.server_pid, p.session_id, p.session_created)
-                for p in self.tmux.panes()
-            }
-            late = [m for m in late if m.target_instance in ("", running.get(m.target))]
-        screens: dict[str, str] = {}
-        records: dict[str, PinnedRecord | None] = {}
-        for message in late:
-            delims = self.delimiters(message.id)
-            if message.target not in records:
-                records[message.target] = self.pinned_record(message.target)
-            agent_record = records[message.target]
-            reply = agent_record.reply(delims) if agent_record is not None else None
-            via = "record"
-            if reply is None:
-                if message.target not in screens:
-                    try:
-                        pane = AgentPane.of(self.tmux, message.target)
-                    except NoSuchSession:
-                        continue
-                    screens[message.target] = pane.look(pane.info.history_size)
-                reply = find_reply(
-                    screens[message.target], delims, envelope_anchor(self.template, message.id)
-                )
-                via = "screen"
-            if reply is None:
-                continue
-            try:
-                record = self.store.messages.record_reply(message.id, reply, via)
-            except AlreadyReplied:
-                continue
-            self.store.inbox.add_for_sender(
-                record,
-                InboxKind.REPLY,
-                f'reply from "{record.target}" to message {record.id}',
-                reply,
-            )
-            found.append(record)
-        return found
-
-
-def reply_to(courier: Courier, message: MessageRecord, text: str) -> MessageRecord:
-    """Record a reply given with ``imessenger reply`` to ``message`` (the API's door let
-    only its target's running session, or the person speaking for it, through). A sender
-    that is no longer waiting finds the reply in its inbox (the person does, once the
-    session that sent it has ended). Raises AlreadyReplied.
-    """
-    record = courier.store.messages.record_reply(message.id, text, "command")
-    if not record.waiting:
-        courier.store.inbox.add_for_sender(
-            record, InboxKind.REPLY, f'reply from "{record.target}" to message {record.id}', text
-        )
-    return record

@@ -298,7 +298,8 @@ class Api:
         stop: threading.Event | None = None,
     ) -> SendResult:
         """Send ``body`` to ``target`` from the caller; wait for the reply unless ``wait`` is
-        off. See imessenger.actions.delivery for what happens, and what can go wrong.
+        off. See imessenger.actions.delivery for what happens, and what can go wrong (and
+        imessenger.actions.replies for the reply).
 
         An interruption (KeyboardInterrupt, or ``stop`` set by another thread) leaves the
         message recorded, no longer waited for, and a late reply goes to the caller's

@@ -61,14 +61,14 @@ class MessageActions(Services):
     ) -> SendResult:
         """Wait up to ``timeout_ms`` for the reply to a message sent without waiting (or until
         ``stop`` is set)."""
-        return self._courier().wait_for_reply(sent, timeout_ms, time.monotonic(), stop=stop)
+        return self._replies().wait_for_reply(sent, timeout_ms, time.monotonic(), stop=stop)
 
     def reply(self, message: MessageRecord, text: str) -> MessageRecord:
         """Record ``text`` as the reply to ``message`` (the door checked that the caller is
         its target)."""
-        from imessenger.actions.delivery import reply_to
+        from imessenger.actions.replies import reply_to
 
-        return reply_to(self._courier(), message, text)
+        return reply_to(self._replies(), message, text)
 
     def deliver(self, target: str | None = None) -> list[SendResult]:
         """Deliver the pending messages of ``target`` (None: of every session that has some).
@@ -78,7 +78,7 @@ class MessageActions(Services):
         courier = self._courier()
         targets = [target] if target is not None else courier.targets_with_pending()
         done = [sent for name in targets for sent in courier.deliver_pending(name)]
-        courier.collect_late_replies()
+        self._replies().collect_late_replies()
         return done
 
     def own_inbox(self, *, peek: bool = False, include_read: bool = False) -> Inbox:
@@ -88,7 +88,7 @@ class MessageActions(Services):
 
         warnings = []
         try:
-            self._courier().collect_late_replies()
+            self._replies().collect_late_replies()
         except NoTmuxServer:
             pass  # no sessions, so no replies on any screen
         except ImessengerError as error:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from typing import Self
 
     from imessenger.actions.delivery import Courier
+    from imessenger.actions.replies import Replies
     from imessenger.actions.sessions import Sessions
     from imessenger.adapters.caller import Caller
     from imessenger.adapters.store import Store
@@ -139,3 +140,8 @@ class Services:
         from imessenger.actions.delivery import Courier
 
         return Courier(self.sessions, sees)
+
+    def _replies(self) -> Replies:
+        from imessenger.actions.replies import Replies
+
+        return Replies(self.sessions)

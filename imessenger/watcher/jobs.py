@@ -6,7 +6,7 @@ the loop; when it ends, a :class:`Done` event goes back to the loop.
 * pending messages are delivered by :meth:`Courier.deliver_pending` (oldest first, each
   once: the store's claims and the per-target lock see to that, whoever else delivers),
   one job per target at a time;
-* late replies go to their senders' inboxes (:meth:`Courier.collect_late_replies`), one
+* late replies go to their senders' inboxes (:meth:`Replies.collect_late_replies`), one
   job at a time; asked for again while one runs, it runs once more after it;
 * a job that failed is tried again after its :class:`Retry`'s delay; the store's claims
   see to it that no message is pasted twice.
@@ -22,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from imessenger.actions.delivery import Courier
+from imessenger.actions.replies import Replies
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import Tmux
@@ -114,21 +115,21 @@ class Jobs:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     @contextlib.contextmanager
-    def _courier(self) -> Iterator[Courier]:
-        """A courier of this job's own: its own tmux adapter, and a store on the watcher's
-        file, opened for the same server, closed at the end."""
+    def _sessions(self) -> Iterator[Sessions]:
+        """The sessions of this job's own: its own tmux adapter, and a store on the
+        watcher's file, opened for the same server, closed at the end."""
         tmux = Tmux(self.tmux.socket_name)
         with Store.open(self.view.store.path, server=tmux.label) as store:
-            yield Courier(Sessions(tmux, store, self.config))
+            yield Sessions(tmux, store, self.config)
 
     def _deliver_in_worker(self, name: str) -> None:
-        with self._courier() as courier:
-            for sent in courier.deliver_pending(name):
+        with self._sessions() as sessions:
+            for sent in Courier(sessions).deliver_pending(name):
                 logger.info("message %s -> %s: %s", sent.message.id, name, sent.outcome.value)
 
     def _collect_in_worker(self) -> None:
-        with self._courier() as courier:
-            for record in courier.collect_late_replies():
+        with self._sessions() as sessions:
+            for record in Replies(sessions).collect_late_replies():
                 logger.info(
                     "late reply from %s to %s (%s)", record.target, record.sender, record.id
                 )

@@ -26,7 +26,7 @@ classified with its session's profile. Then, on a change of state:
   delivered (:meth:`Courier.deliver_pending`, oldest first, each once: the store's
   claims and the per-target lock see to that, whoever else delivers);
 * the session turned idle, or shows the end line of a reply that nobody waits for:
-  late replies go to their senders' inboxes (:meth:`Courier.collect_late_replies`);
+  late replies go to their senders' inboxes (:meth:`Replies.collect_late_replies`);
 * the agent exited: a notice for "user" (not when ``isesh stop`` ended it: the
   notice waits a second and is dropped when the session's record is gone by then).
 
