@@ -113,6 +113,7 @@ import json
 import logging
 import os
 import re
+import select
 import selectors
 import shlex
 import signal
@@ -827,6 +828,12 @@ class DemoAgent:
             self.transcript.extend(block("● ", [f"Ran {command}"]))
             self._answer(job)
             return
+        # Keys typed before the prompt opens are for the input box, as a terminal
+        # program that reads its input in order takes them: read them first, then
+        # open the prompt and draw it at once (no key is read in between).
+        self._take_typed_keys()
+        if self.job is not job or job.phase != "busy":
+            return  # those keys ended the job (Ctrl-C)
         options: list[tuple[str, str]] = [("Yes", "yes")]
         if directives.ask_options == 3:
             options.append((f"Yes, and don't ask again for: {word}", "always"))
@@ -838,6 +845,13 @@ class DemoAgent:
             slowkey_s=directives.slowkey_ms / 1000,
         )
         job.phase = "asking"
+        self.draw()
+
+    def _take_typed_keys(self) -> None:
+        """Read and act on the keys already waiting on the terminal, without waiting."""
+        ready, _, _ = select.select([self.in_fd], [], [], 0)
+        if ready:
+            self._read_keys()
 
     def _prompt_key(self, prompt: AskedPrompt, event: KeyEvent) -> None:
         if event.kind == "paste":
