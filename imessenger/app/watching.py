@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING
 from imessenger.app.prompts import note_closed, prompt_view
 from imessenger.app.services import Services
 from imessenger.app.values import Overview, Row, first_line
-from imessenger.core.published import SessionStatus
 
 if TYPE_CHECKING:
     from imessenger.adapters.status_cache import Status
-    from imessenger.core.published import Observed
+    from imessenger.core.published import Observed, SessionStatus
     from imessenger.core.values import MessageRecord
     from imessenger.watcher.daemon import Daemon, Stopped
 
@@ -83,6 +82,8 @@ class WatchActions(Services):
         ``reads`` says the caller may read that session's messages, or when it sent or
         received them itself (the door decides both).
         """
+        from imessenger.core.published import SessionStatus  # loaded by few commands
+
         status = self.status()
         #: each session, and the host whose own counts it comes with (None: this one)
         entries: list[tuple[SessionStatus, str | None]]
