@@ -4,8 +4,9 @@ One watcher runs per tmux server: it holds the server's pid file
 (:class:`imessenger.adapters.status_cache.PidFile`) for as long as it runs, and a second one says so
 and does nothing (:class:`imessenger.adapters.status_cache.WatcherRunning`).
 
-* :func:`run_watcher` takes the pid file, then follows the sessions in this process
-  until SIGTERM, SIGINT or SIGHUP, and gives the pid file up at the end;
+* :func:`run_watcher` takes the pid file, starts the command server beside it
+  (:mod:`imessenger.watcher.handover`), then follows the sessions in this process until
+  SIGTERM, SIGINT or SIGHUP, and ends the server and gives the pid file up at the end;
 * :func:`start_daemon` starts ``python -m imessenger watch`` in a session of its own,
   logging to ``watch-<server>.log`` in the data directory (files of 0600, rotated at a
   megabyte: the log holds message text), and waits up to ``START_S`` for it to hold the
@@ -158,6 +159,7 @@ def run_watcher(server: str, sessions: Sessions) -> None:
     Raises WatcherRunning, having done nothing, when another watcher runs for the
     server; StoreError when the pid file cannot be written or the store opened.
     """
+    from imessenger.watcher.handover import CommandServer
     from imessenger.watcher.loop import Watcher
 
     pid_file = PidFile(server)
@@ -165,7 +167,13 @@ def run_watcher(server: str, sessions: Sessions) -> None:
     try:
         watcher = Watcher(sessions)
         _stop_on_signals(watcher)
-        watcher.run()
+        commands = CommandServer(server, watcher.nudge)
+        commands.start()
+        watcher.checks.append(commands.check)
+        try:
+            watcher.run()
+        finally:
+            commands.close()
     finally:
         pid_file.release()
 

@@ -48,6 +48,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.tmux import ControlEvent
@@ -71,7 +72,12 @@ from imessenger.watcher.store_view import News, StoreView
 
 logger = logging.getLogger(__name__)
 
-_Event = ControlEvent | Done | None
+
+class Nudge:
+    """Another process changed the store (the command server ran a command): look now."""
+
+
+_Event = ControlEvent | Done | Nudge | None
 #: How often the store is looked at while a prompt waits for its hook's event, in seconds.
 _HOOK_POLL_S = 0.02
 
@@ -114,8 +120,14 @@ class Watcher:
         )
         self._next_tick = 0.0
         self._round_retry = Retry("finish a round of watching")
+        #: called at each look at the store and the server (the command server's check)
+        self.checks: list[Callable[[], None]] = []
 
     # -- running ----------------------------------------------------------------------
+
+    def nudge(self) -> None:
+        """Have the loop look at the store now (safe from any thread)."""
+        self._events.put(Nudge())
 
     def stop(self) -> None:
         """Ask the loop to end (safe from a signal handler or another thread)."""
@@ -224,6 +236,10 @@ class Watcher:
     def _handle(self, event: _Event) -> None:
         if event is None:
             return
+        if isinstance(event, Nudge):
+            self.view.look_again()
+            self._store_changed(self.view.poll(time.monotonic()))
+            return
         if isinstance(event, Done):
             self.jobs.finished(event)
             self.view.look_again()  # the worker wrote to the store: read it at the next tick
@@ -328,6 +344,8 @@ class Watcher:
     def _tick(self, now: float) -> None:
         self.following.look_at_socket()
         self.notices.notify.reap()
+        for check in self.checks:
+            check()
         self._store_changed(self.view.poll(now))
         self.hooks.settle()
 

@@ -79,6 +79,11 @@ def _lines(output: str) -> list[str]:
 _LIBTMUX_LOADING = threading.Lock()
 
 
+def load_libtmux() -> None:
+    """Load the part of libtmux the runner uses (a server that forks loads it first)."""
+    _libtmux()
+
+
 @functools.cache
 def _libtmux() -> tuple[type[tmux_cmd], type[Exception]]:
     """Return libtmux's ``tmux_cmd`` and ``TmuxCommandNotFound``, loading no more of libtmux.
