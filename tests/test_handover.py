@@ -308,3 +308,22 @@ def test_an_agents_hooks_are_handed_over(tmux: Tmux, watching: Watching) -> None
             what="the Stop hook event",
         )
     assert events[0].session == "w1"
+
+
+def test_a_command_outlives_a_watcher_stopped_meanwhile(tmux: Tmux, watching: Watching) -> None:
+    """``watch --stop`` while a send waits for its reply: the send goes on to its reply."""
+    start_demo("w1")
+    served(watching)
+    server = server_of(watching)
+    proc = subprocess.Popen(
+        [*python_cli(), "send", "w1", "BUSY[1500] across a stop"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: children(server) or None, what="the command's process")
+    watching.proc.terminate()
+    watching.proc.wait(15)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "across a stop" in out

@@ -129,9 +129,9 @@ class Server:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
             self.listener.close()
-            for pid in list(self.children):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            # Commands still running are left to finish: each holds its client's
+            # connection and says how it ended itself (a watcher stopped while a send
+            # waits for its reply does not end the send).
             self._reap()
 
     def _round(self) -> bool:
