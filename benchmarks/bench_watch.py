@@ -223,6 +223,7 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> None:
         clients = children(watcher.pid)
         groups = {"watcher": [watcher.pid], "clients": clients, "server": [server_pid]}
         idle_watched = cpu_shares(groups, args.idle_seconds)
+        idle_clients = len(clients)
 
         pane_pid = tmux.pane("drawer").pid
         assert pane_pid is not None
@@ -307,6 +308,7 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> None:
         clients = children(watcher.pid)
         groups = {"watcher": [watcher.pid], "clients": clients, "server": [server_pid]}
         busy_watched = cpu_shares(groups, args.busy_seconds)
+        busy_clients = len(clients)
     finally:
         stop_watcher(watcher)
     wait(lambda: not any(alive(pid) for pid in clients), 10, "the control clients to end")
@@ -326,7 +328,7 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> None:
             f"### {args.sessions} agents idle, {args.idle_seconds:g} s each way",
             idle_watched,
             idle_alone,
-            len(idle_watched["clients"]),
+            idle_clients,
         )
     )
     print(
@@ -335,7 +337,7 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> None:
             f"{args.busy_seconds:g} s each way",
             busy_watched,
             busy_alone,
-            len(busy_watched["clients"]),
+            busy_clients,
         )
     )
     print(
