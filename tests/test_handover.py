@@ -29,6 +29,7 @@ from support import (
     scrollback,
     start_demo,
     wait_for,
+    write_config,
 )
 
 from imessenger.adapters import command_socket
@@ -327,3 +328,17 @@ def test_a_command_outlives_a_watcher_stopped_meanwhile(tmux: Tmux, watching: Wa
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "across a stop" in out
+
+
+def test_the_users_config_is_read_again_by_each_command(tmux: Tmux, watching: Watching) -> None:
+    """The server keeps the shipped defaults parsed; the user's file is read at each command."""
+    served(watching)
+    write_config("[send]\nno_such_key = 1\n")
+    broken = run("inbox")
+    assert handed_over(broken)
+    assert broken.returncode != 0
+    assert "no_such_key" in broken.stderr
+    write_config("")
+    fixed = run("inbox")
+    assert handed_over(fixed)
+    assert fixed.returncode == 0, fixed.stderr[-2000:]

@@ -78,10 +78,11 @@ def preload() -> None:
 
     load_libtmux()
     # The shipped profiles' patterns, compiled once: each fork finds them in re's cache.
-    from imessenger.adapters.config_files import load_config
+    from imessenger.adapters.config_files import keep_defaults, load_config
     from imessenger.core.profiles import load_profiles
 
     with contextlib.suppress(Exception):  # a config that does not load is the command's news
+        keep_defaults()
         load_profiles(load_config())
 
 
