@@ -63,6 +63,7 @@ from imessenger.watcher.following import Followed, Following
 from imessenger.watcher.hook_checks import HOOK_WAIT_S, HookWatch
 from imessenger.watcher.host_streams import HostStreams
 from imessenger.watcher.jobs import Done, Jobs
+from imessenger.watcher.lifeline import Lifeline
 from imessenger.watcher.memory import Memory, memory_path
 from imessenger.watcher.notices import Notices
 from imessenger.watcher.notify import NotifyCommand
@@ -86,10 +87,11 @@ class Watcher:
     """Follows the managed sessions of one tmux server until :meth:`stop`.
 
     Run it with :meth:`run` in the thread that made it (its store belongs to that
-    thread); :meth:`stop` may be called from anywhere (a signal handler).
+    thread); :meth:`stop` may be called from anywhere (a signal handler). With
+    ``ends_with_server`` it also ends by itself once its tmux server is gone.
     """
 
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self, sessions: Sessions, *, ends_with_server: bool = False) -> None:
         tmux = sessions.tmux
         self.config: Config = sessions.config
         self.server = tmux.label
@@ -122,6 +124,7 @@ class Watcher:
         self._round_retry = Retry("finish a round of watching")
         #: called at each look at the store and the server (the command server's check)
         self.checks: list[Callable[[], None]] = []
+        self.lifeline = Lifeline(tmux) if ends_with_server else None
 
     # -- running ----------------------------------------------------------------------
 
@@ -342,6 +345,10 @@ class Watcher:
     # -- the database and the server, looked at every interval ------------------------------
 
     def _tick(self, now: float) -> None:
+        if self.lifeline is not None and self.lifeline.gone(now):
+            logger.info("tmux server %s is gone: the watcher started for it ends", self.server)
+            self._stop.set()
+            return
         self.following.look_at_socket()
         self.notices.notify.reap()
         for check in self.checks:

@@ -359,6 +359,17 @@ class Tmux:
             return None
         return lines[0] if lines else None
 
+    def server_pid(self) -> int | None:
+        """Return the pid of this server's process, or None when no server runs."""
+        try:
+            lines = self.run("display-message", "-p", "#{pid}")
+        except NoTmuxServer:
+            return None
+        text = lines[0].strip() if lines else ""
+        if not text.isdigit():
+            raise TmuxCommandFailed("display-message", f"no pid in {text!r}")
+        return int(text)
+
     def current_session(self) -> str | None:
         """Return the session of the pane this process runs in, when it is on this server."""
         tmux_env = os.environ.get("TMUX")
