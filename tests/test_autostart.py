@@ -211,6 +211,8 @@ def test_an_agents_send_starts_the_watcher_of_the_whole_server(
     wait_for(lambda: delivered(store, pending.id), seconds=15, what="delivered by the watcher")
     assert "refused" not in log_path(label).read_text()
     assert not list(elsewhere.glob("watch-*"))  # its pid file and log are not there
+    # nor its lock: every sender to "victim" meets the one beside the store
+    assert not (elsewhere / "locks").exists()
 
 
 def test_the_watcher_ends_when_its_tmux_server_is_gone(watchers: Tmux) -> None:

@@ -92,7 +92,7 @@ def test_the_store_status_files_and_locks_are_private(
         pid.acquire()
         pid.release()
         Memory(memory_path("default")).save()
-        with target_lock("default", "w1", timeout=5):
+        with target_lock(store.path.parent, "default", "w1", timeout=5):
             modes = modes_under(top)
     data = top / "folders" / "data"
     assert {data / DB_FILENAME, data / "locks", data / "watch-default.pid"} <= {
