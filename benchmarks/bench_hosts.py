@@ -3,7 +3,7 @@
 Run from the checkout, in the venv, as root (it borrows the test suite's remote host:
 a second local user behind a real sshd on 127.0.0.1, see tests/remote_host.py)::
 
-    python benchmarks/bench_hosts.py [--runs 20]
+    python benchmarks/bench_hosts.py [--runs 20] [--quick]
 
 In one run, each as the median (and 90th percentile) of ``--runs`` runs:
 
@@ -31,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from measure import kill_server  # noqa: E402
 from remote_host import remote_host_running  # noqa: E402
 
 from imessenger.adapters import ssh  # noqa: E402
@@ -71,7 +72,9 @@ def summary(label: str, values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    runs = parser.parse_args().runs
+    parser.add_argument("--quick", action="store_true", help="--runs 5")
+    args = parser.parse_args()
+    runs = 5 if args.quick else args.runs
     with remote_host_running() as remote, tempfile.TemporaryDirectory() as scratch:
         home = Path(scratch)
         env = {
@@ -116,9 +119,7 @@ def main() -> None:
             subprocess.run([*isesh, "stop", "--force", "w1"], env=env, capture_output=True)
             subprocess.run([*isesh, "stop", "--force", "box:w2"], env=env, capture_output=True)
             ssh.close(host)
-            subprocess.run(
-                ["tmux", "-L", env["IMESSENGER_TMUX_SOCKET"], "kill-server"], capture_output=True
-            )
+            kill_server(env["IMESSENGER_TMUX_SOCKET"])
         print(f"{runs} runs each; the other host is this machine (127.0.0.1), so the link is free")
         print(summary("send --no-reply, 1 KB, local session", local))
         print(summary("send --no-reply, 1 KB, session on the other host", remote_send))

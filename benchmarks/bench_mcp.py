@@ -1,6 +1,6 @@
 """Benchmark ``imessenger mcp``: the time from a ``send`` tool call to its result.
 
-Run from the checkout, in the venv: ``python benchmarks/bench_mcp.py [--runs 20]``.
+Run from the checkout, in the venv: ``python benchmarks/bench_mcp.py [--runs 20] [--quick]``.
 
 It starts a private tmux server and a temporary data folder with demo agents that answer
 at once (``--busy-ms 0``), a fresh one for each series (the demo agent takes longer to
@@ -31,6 +31,8 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from measure import kill_server
 
 
 def summary(label: str, values: list[float]) -> str:
@@ -100,7 +102,10 @@ async def measure(runs: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="--runs 5")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 5
     import anyio
 
     tmux = shutil.which("tmux")
@@ -123,7 +128,7 @@ def main() -> None:
             time.sleep(0.5)  # the demo agent's first screen
             rows = anyio.run(measure, args.runs)
         finally:
-            subprocess.run([tmux, "-L", socket, "kill-server"], capture_output=True)
+            kill_server(socket)
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(
         f"runs: {args.runs}; python {sys.version.split()[0]}; {os.cpu_count()} cores; "

@@ -1,130 +1,158 @@
 """Benchmark ``imessenger send``: whole-process times and reply-detection latency.
 
-Run from the checkout, in the venv: ``python benchmarks/bench_send.py [--runs 30]``.
+Run from the checkout, in the venv: ``python benchmarks/bench_send.py [--runs 30] [--quick]``.
 
-It starts a private tmux server and a temporary data folder, then measures,
-each as the median (and 90th percentile) of ``--runs`` runs:
+It starts a private tmux server and a temporary data folder with a demo agent that
+answers at once and two targets that print a reply (``reply_target.py``), then
+measures, each as the median (and 90th percentile) of ``--runs`` runs, the runs of a
+figure and of its floor interleaved:
 
-* floor: ``python -c pass`` followed by one ``tmux display-message`` (the least
-  any tool that starts Python and asks tmux something can cost);
+without a watcher:
+
+* floor: ``python -c pass`` followed by one ``tmux display-message`` (the least any
+  tool that starts Python and asks tmux something can cost);
 * ``send --no-reply`` of a 1 KB message to the demo agent (whole process);
 * ``send`` to a target that prints the reply at once (whole process);
-* reply detection: the target prints the reply's end line 300 ms after the
-  message arrives; the time from that print to ``send`` having returned.
+* reply detection: the target prints the reply's end line 300 ms after the message
+  arrives; the time from that print to ``send`` having returned;
 
-Nothing here is a pass/fail test; the figures go in the README.
+with a watcher running (``imessenger watch``, stopped by its pid at the end):
+
+* floor: ``python -c pass`` with the same interpreter;
+* ``send --raw --no-reply`` of one short line to the idle demo agent, through the
+  venv's console script ``imessenger`` and through ``python -m imessenger``;
+* reply detection, as above.
+
+Before each send to the demo agent it waits until the agent is idle again, and 100 ms
+more for the watcher to have read its screen: each send finds an idle session.
+``--quick`` is ``--runs 10``. Nothing here is a pass/fail test; the figures go in
+docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from measure import (
+    bench_place,
+    compile_package,
+    console_script,
+    machine,
+    row,
+    start_watcher,
+    stop_watcher,
+    table,
+    timed,
+    wait,
+)
+
 HERE = Path(__file__).resolve().parent
-
-
-def run(argv: list[str], env: dict[str, str]) -> float:
-    """Run a command to completion; return its wall time in ms (fail loudly on error)."""
-    began = time.perf_counter()
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
-    elapsed = (time.perf_counter() - began) * 1000
-    if proc.returncode != 0:
-        raise SystemExit(f"{argv} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return elapsed
-
-
-def wait_idle(env: dict[str, str], name: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        out = subprocess.run(
-            [sys.executable, "-m", "imessenger.interfaces.cli.isesh", "list", "--json"],
-            env=env, capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-        if f'"name": "{name}"' in out and '"state": "idle"' in out.split(f'"name": "{name}"')[1]:
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"{name} did not become idle")
-
-
-def summary(label: str, values: list[float], floor: float | None) -> str:
-    values = sorted(values)
-    median = statistics.median(values)
-    p90 = values[int(0.9 * (len(values) - 1))]
-    ratio = f"{median / floor:.1f}x" if floor else "-"
-    return f"| {label} | {median:.1f} | {p90:.1f} | {ratio} |"
+KILOBYTE = ("0123456789abcdef" * 64)[:1024]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="10 runs")
     args = parser.parse_args()
-    # An installed package has its bytecode written at install time; a checkout run
-    # with PYTHONDONTWRITEBYTECODE would compile every module at every command.
-    import compileall
+    runs = 10 if args.quick else args.runs
+    compile_package()
+    script = console_script()
+    if script is None:
+        raise SystemExit(f"no imessenger console script beside {sys.executable}")
+    with bench_place("send") as (home, socket, env):
+        from imessenger.actions.sessions import Sessions
+        from imessenger.adapters.config_files import load_config
+        from imessenger.adapters.store import Store
+        from imessenger.adapters.tmux import Tmux
+        from imessenger.core.screen import State
 
-    import imessenger
+        tmux = Tmux(socket)
+        sessions = Sessions(tmux, Store.open(server=tmux.label), load_config())
+        times_file = home / "printed.txt"
+        agent = [sys.executable, "-m", "imessenger.demo.agent", "--startup-ms", "0"]
+        sessions.start("demo", home, "demo", [*agent, "--busy-ms", "0"])
+        target = [sys.executable, str(HERE / "reply_target.py"), str(times_file)]
+        sessions.start("quick", home, "shell", target)
+        sessions.start("slow", home, "shell", [*target, "--pause-ms", "300"])
 
-    compileall.compile_dir(str(Path(imessenger.__file__).parent), quiet=1)
-    tmux = shutil.which("tmux")
-    if tmux is None:
-        raise SystemExit("tmux is not installed")
-    socket = f"imessenger-bench-{os.getpid()}"
-    with tempfile.TemporaryDirectory(prefix="imessenger-bench-") as home:
-        env = dict(os.environ)
-        env.update(IMESSENGER_HOME=home, IMESSENGER_TMUX_SOCKET=socket)
-        for key in ("TMUX", "TMUX_PANE", "IMESSENGER_SESSION", "IMESSENGER_CONFIG"):
-            env.pop(key, None)
-        times_file = Path(home) / "printed.txt"
-        isesh = [sys.executable, "-m", "imessenger.interfaces.cli.isesh"]
-        send = [sys.executable, "-m", "imessenger", "send"]
+        def demo_idle() -> None:
+            wait(lambda: sessions.view("demo").state is State.IDLE, 20, "the demo agent idle")
+            time.sleep(0.1)
+
+        def send(argv: list[str]) -> float:
+            demo_idle()
+            return timed(argv, env)
+
+        def reply_detection() -> float:
+            timed([sys.executable, "-m", "imessenger", "send", "slow", "hello"], env)
+            returned = time.time()
+            printed = float(times_file.read_text().split()[-1])
+            return (returned - printed) * 1000
+
+        demo_idle()
+        module = [sys.executable, "-m", "imessenger", "send"]
+        floor: list[float] = []
+        no_reply: list[float] = []
+        raw_alone: list[float] = []
+        with_reply: list[float] = []
+        latency: list[float] = []
+        print(f"{runs} runs without a watcher ...", file=sys.stderr)
+        for n in range(runs):
+            floor.append(
+                timed([sys.executable, "-c", "pass"], env)
+                + timed(["tmux", "-L", socket, "display-message", "-p", "x"], env)
+            )
+            no_reply.append(send([*module, "demo", "--no-reply", KILOBYTE]))
+            raw_alone.append(send([*module, "demo", "--raw", "--no-reply", f"ping {n}"]))
+            with_reply.append(timed([*module, "quick", "hello"], env))
+            latency.append(reply_detection())
+
+        print(f"{runs} runs with a watcher ...", file=sys.stderr)
+        watcher = start_watcher(home, tmux.label)
         try:
-            demo = [
-                sys.executable,
-                "-m",
-                "imessenger.demo.agent",
-                "--startup-ms",
-                "0",
-                "--busy-ms",
-                "0",
-            ]
-            run([*isesh, "start", "demo", "--agent", "demo", "--", *demo], env)
-            target = [sys.executable, str(HERE / "reply_target.py"), str(times_file)]
-            run([*isesh, "start", "quick", "--agent", "shell", "--", *target], env)
-            slow = [*target, "--pause-ms", "300"]
-            run([*isesh, "start", "slow", "--agent", "shell", "--", *slow], env)
-            wait_idle(env, "demo")
-
-            floor = [
-                run([sys.executable, "-c", "pass"], env)
-                + run([tmux, "-L", socket, "display-message", "-p", "x"], env)
-                for _ in range(args.runs)
-            ]
-            kilobyte = ("0123456789abcdef" * 64)[:1024]
-            no_reply = [run([*send, "demo", "--no-reply", kilobyte], env) for _ in range(args.runs)]
-            with_reply = [run([*send, "quick", "hello"], env) for _ in range(args.runs)]
-            latency = []
-            for _ in range(args.runs):
-                run([*send, "slow", "hello"], env)
-                returned = time.time()
-                printed = float(times_file.read_text().split()[-1])
-                latency.append((returned - printed) * 1000)
+            python: list[float] = []
+            raw_script: list[float] = []
+            raw_module: list[float] = []
+            watched_latency: list[float] = []
+            for n in range(runs):
+                python.append(timed([sys.executable, "-c", "pass"], env))
+                line = f"ping {n}"
+                raw_script.append(send([str(script), "send", "demo", "--raw", "--no-reply", line]))
+                raw_module.append(send([*module, "demo", "--raw", "--no-reply", line]))
+                watched_latency.append(reply_detection())
         finally:
-            subprocess.run([tmux, "-L", socket, "kill-server"], capture_output=True)
-    base = statistics.median(floor)
-    print(f"runs: {args.runs}; python {sys.version.split()[0]}; {os.cpu_count()} cores")
-    print("| measurement | median ms | p90 ms | vs floor |")
-    print("| --- | --- | --- | --- |")
-    print(summary("floor: python -c pass + tmux display-message", floor, None))
-    print(summary("send --no-reply, 1 KB, demo agent", no_reply, base))
-    print(summary("send, reply printed at once", with_reply, base))
-    print(summary("reply detection (end line printed -> send returned)", latency, None))
+            stop_watcher(watcher)
+
+    print(f"runs: {runs}; {machine()}")
+    print(
+        table(
+            "### send, no watcher",
+            "ms",
+            [
+                row("floor: python -c pass + tmux display-message", floor),
+                row("send --no-reply, 1 KB, demo agent", no_reply, floor),
+                row("python -m imessenger send --raw --no-reply, demo agent", raw_alone, floor),
+                row("send, reply printed at once", with_reply, floor),
+                row("reply detection (end line printed -> send returned)", latency),
+            ],
+        )
+    )
+    print(
+        table(
+            "### send, a watcher running",
+            "ms",
+            [
+                row("floor: python -c pass", python),
+                row("imessenger send --raw --no-reply (console script)", raw_script, python),
+                row("python -m imessenger send --raw --no-reply", raw_module, python),
+                row("reply detection (end line printed -> send returned)", watched_latency),
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,40 +3,64 @@
 Run from the checkout, in the venv::
 
     python benchmarks/bench_watch.py [--sessions 50] [--idle-seconds 20] [--rounds 40]
-                                     [--flood-seconds 10] [--runs 30]
+                                     [--flood-seconds 10] [--runs 30] [--busy-seconds 10]
+                                     [--quick]
 
-It starts a private tmux server and a temporary data folder, then measures:
+It starts a private tmux server and a temporary data folder (the server killed and
+the folder removed at the end; the watcher it starts is stopped by its pid), then
+measures:
 
-* idle CPU: ``--sessions`` demo agents sit idle while the watcher follows them; the CPU
-  time (user + system, from /proc) of the watcher, of its tmux control clients and of
-  the tmux server over ``--idle-seconds``, as a share of one core; the tmux server is
-  also measured over the same time before the watcher starts;
+* idle CPU: ``--sessions`` demo agents sit idle; the CPU time (user + system, from
+  /proc) of the tmux server over ``--idle-seconds`` without a watcher, then of the
+  watcher, its tmux control clients and the tmux server over as long with the watcher
+  following them, each a share of one core sampled every second. What the watcher costs
+  is its own CPU, its control clients' and what it adds to the server (the server's
+  CPU with the watcher minus without);
 * prompt to notice: a program in one more session draws a demo-style permission prompt
   in one write and records the time; the figure is the time from that write to the
   watcher's inbox notice (the entry's ``created_at``), over ``--rounds`` prompts, with
   the idle sessions around; then the same while another pane prints as fast as it can
   (``--flood-seconds`` of ``seq``), with the watcher's CPU during the flood;
-* busy: the CPU of the watcher while every agent is busy (their spinners redraw ten
-  times a second) for ``--busy-seconds``;
 * ``imessenger status``: the whole process (console script and ``python -m``), against
-  ``python -c pass``, and the cache read in-process, over ``--runs`` runs.
+  ``python -c pass``, and the cache read in-process, over ``--runs`` runs;
+* busy CPU: every agent is made busy (its spinner redrawn ten times a second); the
+  same shares as idle over ``--busy-seconds`` with the watcher, then the watcher is
+  stopped and the tmux server alone is measured over as long, the agents still busy.
 
-Nothing here is a pass/fail test; the figures go in the README.
+``--quick`` is ``--sessions 10 --idle-seconds 5 --rounds 10 --flood-seconds 3 --runs 10
+--busy-seconds 5``. The prompt-to-notice time through an agent's hooks is
+bench_hooks.py's. Nothing here is a pass/fail test; the figures go in
+docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+
+from measure import (
+    alive,
+    bench_place,
+    children,
+    compile_package,
+    console_script,
+    cpu_row,
+    cpu_seconds,
+    cpu_shares,
+    machine,
+    row,
+    start_watcher,
+    stop_watcher,
+    table,
+    wait,
+)
 
 HERE = Path(__file__).resolve().parent
 IDLE_SCREEN = "\x1b[H\x1b[2J● ready\r\n\r\ndemo> \r\n  demo · ? for help"
@@ -73,46 +97,9 @@ def drawer(folder: Path) -> None:
 
 # --- measuring -------------------------------------------------------------------------------
 
-TICK = os.sysconf("SC_CLK_TCK")
 
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process, in seconds (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def share(pids: list[int], seconds: float) -> float:
-    """Percent of one core the processes used over ``seconds`` from now."""
-    before = sum(cpu_seconds(pid) for pid in pids)
-    time.sleep(seconds)
-    after = sum(cpu_seconds(pid) for pid in pids)
-    return 100 * (after - before) / seconds
-
-
-def stats(values: list[float]) -> str:
-    ordered = sorted(values)
-    p90 = ordered[int(0.9 * (len(ordered) - 1))]
-    return f"median {statistics.median(ordered):.1f}, p90 {p90:.1f}, max {ordered[-1]:.1f}"
-
-
-def timed(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:
+def timed_runs(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:
+    """Wall times of ``runs`` runs of a command, in ms."""
     times = []
     for _ in range(runs):
         began = time.perf_counter()
@@ -121,13 +108,30 @@ def timed(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:
     return times
 
 
-def wait(check: object, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.01)
-    raise SystemExit(f"timed out waiting for {what}")
+def watcher_cost(
+    title: str, watched: dict[str, list[float]], alone: Sequence[float], clients: int
+) -> str:
+    """A Markdown table of what the watcher costs, from per-second CPU samples: the
+    watcher, its control clients, the tmux server with it and without it, what it adds
+    to the server (with minus without) and all it costs together."""
+    baseline = statistics.fmean(alone)
+    added = [share - baseline for share in watched["server"]]
+    total = [
+        w + c + a for w, c, a in zip(watched["watcher"], watched["clients"], added, strict=True)
+    ]
+    return "\n".join(
+        [
+            f"\n{title}\n",
+            "| % of one core | mean | median | p90 |",
+            "| --- | --- | --- | --- |",
+            cpu_row("watcher (Python)", watched["watcher"]),
+            cpu_row(f"its {clients} tmux control clients", watched["clients"]),
+            cpu_row("tmux server, the watcher running", watched["server"]),
+            cpu_row("tmux server, no watcher (same run)", alone),
+            cpu_row("**added to the tmux server** (with minus without)", added),
+            cpu_row("**watcher + control clients + added to the server**", total),
+        ]
+    )
 
 
 def main() -> None:
@@ -138,27 +142,19 @@ def main() -> None:
     parser.add_argument("--flood-seconds", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--busy-seconds", type=float, default=10.0)
+    parser.add_argument("--quick", action="store_true", help="small sizes, short times")
     parser.add_argument("--drawer", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drawer is not None:
         drawer(args.drawer)
         return
-    if shutil.which("tmux") is None:
-        raise SystemExit("tmux is not installed")
-    socket = f"imessenger-bench-watch-{os.getpid()}"
-    with tempfile.TemporaryDirectory(prefix="imessenger-bench-") as home:
-        os.environ.update(IMESSENGER_HOME=home, IMESSENGER_TMUX_SOCKET=socket)
-        for key in ("TMUX", "TMUX_PANE", "IMESSENGER_SESSION", "IMESSENGER_CONFIG"):
-            os.environ.pop(key, None)
-        os.environ["IMESSENGER_CONFIG"] = write_drawer_profile(Path(home))
-        watcher: subprocess.Popen[bytes] | None = None
-        try:
-            watcher = run(args, Path(home), socket)
-        finally:
-            if watcher is not None and watcher.poll() is None:
-                watcher.terminate()
-                watcher.wait(10)
-            subprocess.run(["tmux", "-L", socket, "kill-server"], stderr=subprocess.DEVNULL)
+    if args.quick:
+        args.sessions, args.idle_seconds, args.rounds = 10, 5.0, 10
+        args.flood_seconds, args.runs, args.busy_seconds = 3.0, 10, 5.0
+    compile_package()
+    with bench_place("watch") as (home, socket, _env):
+        os.environ["IMESSENGER_CONFIG"] = write_drawer_profile(home)
+        run(args, home, socket)
 
 
 def write_drawer_profile(home: Path) -> str:
@@ -174,44 +170,12 @@ def write_drawer_profile(home: Path) -> str:
     return str(path)
 
 
-def hook_latencies(sessions: Any, store: Any, rounds: int) -> tuple[list[float], list[float]]:
-    """The demo agent, whose hooks report asking: from its PermissionRequest hook's start
-    to the inbox notice, and from the send's return to it, over ``rounds`` prompts."""
-    from imessenger.actions.approval import answer
-    from imessenger.core.screen import State
-    from imessenger.core.values import Choice, InboxKind
-
-    from_hook, from_send = [], []
-    for n in range(rounds):
-        command = f"touch hooked-{n}"
-        subprocess.run(
-            [sys.executable, "-m", "imessenger", "send", "--no-reply", "hooked", f"ASK[{command}]"],
-            check=True,
-            capture_output=True,
-        )
-        sent = time.time()
-        title = f'"hooked" is asking: {command}'
-        deadline = time.monotonic() + 10
-        entry = None
-        while entry is None:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"no notice for {command}")
-            time.sleep(0.002)
-            prompts = [e for e in store.inbox.read("user", peek=True) if e.kind == InboxKind.PROMPT]
-            entry = next((e for e in prompts if e.title == title), None)
-        events = store.hook_events.recent("hooked", limit=20)
-        [event] = [e for e in events if e.detail == command]
-        from_hook.append((entry.created_at - event.at) * 1000)
-        from_send.append((entry.created_at - sent) * 1000)
-        answer(sessions, "hooked", Choice.YES_ONCE)
-        wait(lambda: sessions.view("hooked").state is State.IDLE, 10, "idle again")
-    return from_hook, from_send
-
-
-def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[bytes]:
+def run(args: argparse.Namespace, home: Path, socket: str) -> None:
+    """Measure, with the watcher started here and stopped by its pid before returning."""
+    from imessenger.actions.delivery import Courier
     from imessenger.actions.sessions import Sessions
     from imessenger.adapters.config_files import load_config
-    from imessenger.adapters.status_cache import read_status, running_pid
+    from imessenger.adapters.status_cache import read_status
     from imessenger.adapters.store import Store
     from imessenger.adapters.tmux import Tmux
     from imessenger.core.screen import State, classify
@@ -219,14 +183,14 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[b
 
     config = load_config()
     tmux = Tmux(socket)
-    demo = Sessions(tmux, Store.open(server=tmux.label), config).profiles["demo"]
+    store = Store.open(server=tmux.label)
+    sessions = Sessions(tmux, store, config)
+    demo = sessions.profiles["demo"]
     idle_text = IDLE_SCREEN.split("\x1b[2J")[1].replace("\r", "")
     prompt_text = PROMPT_SCREEN.format(n=1).split("\x1b[2J")[1].replace("\r", "")
     assert classify(idle_text, demo.grammar).state is State.IDLE
     assert classify(prompt_text, demo.grammar).state is State.ASKING
 
-    store = Store.open(server=tmux.label)
-    sessions = Sessions(tmux, store, config)
     print(f"starting {args.sessions} demo agents ...", file=sys.stderr)
     for index in range(args.sessions):
         sessions.start(f"idle-{index:02d}", home, "demo", [])
@@ -234,158 +198,170 @@ def run(args: argparse.Namespace, home: Path, socket: str) -> subprocess.Popen[b
     drawn.mkdir()
     draw = [sys.executable, str(Path(__file__).resolve()), "--drawer", str(drawn)]
     sessions.start("drawer", home, "drawn", draw)
-    sessions.start("hooked", home, "demo", [])
-    names = {f"idle-{i:02d}" for i in range(args.sessions)} | {"drawer", "hooked"}
+    names = {f"idle-{i:02d}" for i in range(args.sessions)} | {"drawer"}
     wait(
         lambda: all(v.state is State.IDLE for v in sessions.views()) and len(sessions.views()) > 0,
         60,
         "every session idle",
     )
     server_pid = int(tmux.run("display-message", "-p", "#{pid}")[0])
-    print("tmux server alone ...", file=sys.stderr)
-    server_alone = share([server_pid], args.idle_seconds)
+    print("idle, no watcher ...", file=sys.stderr)
+    idle_alone = cpu_shares({"server": [server_pid]}, args.idle_seconds)["server"]
 
-    log = open(home / "watch.log", "wb")  # noqa: SIM115 - kept open for the watcher's life
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "imessenger", "watch"], stdout=log, stderr=subprocess.STDOUT
+    watcher = start_watcher(home, tmux.label)
+    try:
+        began = time.monotonic()
+
+        def following() -> bool:
+            seen = read_status(tmux.label).data.get("sessions", [])
+            return {s["name"] for s in seen if s["state"] == "idle"} >= names
+
+        wait(following, 60, "the watcher following every session")
+        attach_s = time.monotonic() - began
+        time.sleep(2)
+        print("idle, with the watcher ...", file=sys.stderr)
+        clients = children(watcher.pid)
+        groups = {"watcher": [watcher.pid], "clients": clients, "server": [server_pid]}
+        idle_watched = cpu_shares(groups, args.idle_seconds)
+        idle_clients = len(clients)
+
+        pane_pid = tmux.pane("drawer").pid
+        assert pane_pid is not None
+
+        def latencies(rounds: int, start: int) -> list[float]:
+            found = []
+            for n in range(start, start + rounds):
+                os.kill(pane_pid, signal.SIGUSR1)  # draw prompt n
+                title = f'"drawer" is asking: touch file-{n}'
+                marker = drawn / f"drawn-{n}"
+                wait(marker.exists, 5, "the prompt drawn")
+                deadline = time.monotonic() + 5
+                entry = None
+                while entry is None and time.monotonic() < deadline:
+                    entry = next(
+                        (
+                            e
+                            for e in store.inbox.read("user", peek=True)
+                            if e.kind == InboxKind.PROMPT and e.title == title
+                        ),
+                        None,
+                    )
+                    time.sleep(0.002)
+                if entry is None:
+                    raise SystemExit(f"no notice for prompt {n}")
+                found.append((entry.created_at - float(marker.read_text())) * 1000)
+                os.kill(pane_pid, signal.SIGUSR1)  # back to idle
+                time.sleep(0.2)
+            return found
+
+        print("prompt to notice ...", file=sys.stderr)
+        quiet = latencies(args.rounds, 1)
+
+        print("prompt to notice while a pane floods ...", file=sys.stderr)
+        flood = ["sh", "-c", "while :; do seq 1 100000; done"]
+        sessions.start("flood", home, "shell", flood)
+        wait(
+            lambda: "flood" in {s["name"] for s in read_status(tmux.label).data["sessions"]},
+            20,
+            "the watcher following the flood",
+        )
+        watcher_before = cpu_seconds(watcher.pid)
+        clients = children(watcher.pid)
+        clients_before = sum(cpu_seconds(pid) for pid in clients)
+        flood_began = time.monotonic()
+        loud = latencies(max(5, int(args.flood_seconds / 0.25)), args.rounds + 1)
+        while time.monotonic() - flood_began < args.flood_seconds:
+            time.sleep(0.1)
+        flood_s = time.monotonic() - flood_began
+        flood_watcher = 100 * (cpu_seconds(watcher.pid) - watcher_before) / flood_s
+        flood_clients = 100 * (sum(cpu_seconds(p) for p in clients) - clients_before) / flood_s
+        tmux.kill_session("flood")
+
+        print("imessenger status ...", file=sys.stderr)
+        env = dict(os.environ)
+        floor, console, module = [], [], []
+        script = console_script()
+        for _ in range(args.runs):
+            floor += timed_runs([sys.executable, "-c", "pass"], 1, env)
+            if script is not None:
+                console += timed_runs([str(script), "status"], 1, env)
+            module += timed_runs([sys.executable, "-m", "imessenger", "status"], 1, env)
+        reads = []
+        for _ in range(args.runs * 10):
+            start = time.perf_counter()
+            read_status(tmux.label).line()
+            reads.append((time.perf_counter() - start) * 1_000_000)
+
+        print(f"{args.sessions} agents busy ...", file=sys.stderr)
+        courier = Courier(sessions)
+        busy_ms = int((2 * args.busy_seconds + 30) * 1000)  # busy through both measures
+        for index in range(args.sessions):
+            courier.send(f"idle-{index:02d}", f"BUSY[{busy_ms}] work", sender="bench", wait=False)
+        wait(
+            lambda: (
+                sum(s["state"] == "busy" for s in read_status(tmux.label).data["sessions"])
+                >= args.sessions
+            ),
+            30,
+            "every agent busy",
+        )
+        clients = children(watcher.pid)
+        groups = {"watcher": [watcher.pid], "clients": clients, "server": [server_pid]}
+        busy_watched = cpu_shares(groups, args.busy_seconds)
+        busy_clients = len(clients)
+    finally:
+        stop_watcher(watcher)
+    wait(lambda: not any(alive(pid) for pid in clients), 10, "the control clients to end")
+    print("busy, no watcher ...", file=sys.stderr)
+    busy_alone = cpu_shares({"server": [server_pid]}, args.busy_seconds)["server"]
+    still_busy = sum(
+        sessions.view(f"idle-{i:02d}").state is State.BUSY for i in range(args.sessions)
     )
-    began = time.monotonic()
-    wait(lambda: running_pid(tmux.label) == watcher.pid, 20, "the watcher")
+    if still_busy < args.sessions:
+        raise SystemExit(f"only {still_busy} agents still busy after the measures")
 
-    def following() -> bool:
-        seen = read_status(tmux.label).data.get("sessions", [])
-        return {s["name"] for s in seen if s["state"] == "idle"} >= names
-
-    wait(following, 60, "the watcher following every session")
-    attach_s = time.monotonic() - began
-    time.sleep(2)
-    print("idle, with the watcher ...", file=sys.stderr)
-    clients = children(watcher.pid)
-    before = {pid: cpu_seconds(pid) for pid in [watcher.pid, server_pid, *clients]}
-    time.sleep(args.idle_seconds)
-    used = {pid: cpu_seconds(pid) - before[pid] for pid in before}
-    idle_watcher = 100 * used[watcher.pid] / args.idle_seconds
-    idle_clients = 100 * sum(used[pid] for pid in clients) / args.idle_seconds
-    idle_server = 100 * used[server_pid] / args.idle_seconds
-
-    pane_pid = tmux.pane("drawer").pid
-    assert pane_pid is not None
-
-    def latencies(rounds: int, start: int) -> list[float]:
-        found = []
-        for n in range(start, start + rounds):
-            os.kill(pane_pid, signal.SIGUSR1)  # draw prompt n
-            title = f'"drawer" is asking: touch file-{n}'
-            marker = drawn / f"drawn-{n}"
-            wait(marker.exists, 5, "the prompt drawn")
-            deadline = time.monotonic() + 5
-            entry = None
-            while entry is None and time.monotonic() < deadline:
-                entry = next(
-                    (
-                        e
-                        for e in store.inbox.read("user", peek=True)
-                        if e.kind == InboxKind.PROMPT and e.title == title
-                    ),
-                    None,
-                )
-                time.sleep(0.002)
-            if entry is None:
-                raise SystemExit(f"no notice for prompt {n}")
-            found.append((entry.created_at - float(marker.read_text())) * 1000)
-            os.kill(pane_pid, signal.SIGUSR1)  # back to idle
-            time.sleep(0.2)
-        return found
-
-    print("prompt to notice ...", file=sys.stderr)
-    quiet = latencies(args.rounds, 1)
-
-    print("prompt to notice, through the demo agent's hooks ...", file=sys.stderr)
-    from_hook, from_send = hook_latencies(sessions, store, max(5, args.rounds // 4))
-
-    print("prompt to notice while a pane floods ...", file=sys.stderr)
-    flood = ["sh", "-c", "while :; do seq 1 100000; done"]
-    sessions.start("flood", home, "shell", flood)
-    wait(lambda: "flood" in {s["name"] for s in read_status(tmux.label).data["sessions"]}, 20, "")
-    watcher_before = cpu_seconds(watcher.pid)
-    clients = children(watcher.pid)
-    clients_before = sum(cpu_seconds(pid) for pid in clients)
-    flood_began = time.monotonic()
-    loud = latencies(max(5, int(args.flood_seconds / 0.25)), args.rounds + 1)
-    while time.monotonic() - flood_began < args.flood_seconds:
-        time.sleep(0.1)
-    flood_s = time.monotonic() - flood_began
-    flood_watcher = 100 * (cpu_seconds(watcher.pid) - watcher_before) / flood_s
-    flood_clients = 100 * (sum(cpu_seconds(p) for p in clients) - clients_before) / flood_s
-    tmux.kill_session("flood")
-
-    print("imessenger status ...", file=sys.stderr)
-    env = dict(os.environ)
-    floor = timed([sys.executable, "-c", "pass"], args.runs, env)
-    script = Path(sys.executable).with_name("imessenger")
-    console = timed([str(script), "status"], args.runs, env) if script.exists() else []
-    module = timed([sys.executable, "-m", "imessenger", "status"], args.runs, env)
-    reads = []
-    for _ in range(args.runs * 10):
-        start = time.perf_counter()
-        read_status(tmux.label).line()
-        reads.append((time.perf_counter() - start) * 1_000_000)
-
-    print(f"{args.sessions} agents busy ...", file=sys.stderr)
-    from imessenger.actions.delivery import Courier
-
-    courier = Courier(sessions)
-    for index in range(args.sessions):
-        busy_ms = int((args.busy_seconds + 30) * 1000)
-        courier.send(f"idle-{index:02d}", f"BUSY[{busy_ms}] work", sender="bench", wait=False)
-    wait(
-        lambda: (
-            sum(s["state"] == "busy" for s in read_status(tmux.label).data["sessions"])
-            >= args.sessions
-        ),
-        30,
-        "every agent busy",
-    )
-    clients = children(watcher.pid)
-    before = {pid: cpu_seconds(pid) for pid in [watcher.pid, server_pid, *clients]}
-    time.sleep(args.busy_seconds)
-    used = {pid: cpu_seconds(pid) - before[pid] for pid in before}
-    busy_watcher = 100 * used[watcher.pid] / args.busy_seconds
-    busy_clients = 100 * sum(used[pid] for pid in clients) / args.busy_seconds
-    busy_server = 100 * used[server_pid] / args.busy_seconds
-
-    print(f"\n## imessenger watch: {args.sessions} idle demo agents + 1 prompt drawer\n")
-    print(f"watcher following all {len(names)} sessions {attach_s:.2f} s after its start")
-    print(f"\n| idle CPU over {args.idle_seconds:g} s | % of one core |")
-    print("| --- | --- |")
-    print(f"| watcher (Python) | {idle_watcher:.2f} |")
-    print(f"| its {len(children(watcher.pid))} tmux control clients | {idle_clients:.2f} |")
-    print(f"| tmux server, with the watcher | {idle_server:.2f} |")
-    print(f"| tmux server, before the watcher | {server_alone:.2f} |")
-    print(f"\nprompt drawn -> inbox notice, {len(quiet)} prompts (ms): {stats(quiet)}")
-    print(f"the same while a pane prints `seq` nonstop, {len(loud)} prompts (ms): {stats(loud)}")
+    print(f"\n## imessenger watch: {args.sessions} demo agents + 1 prompt drawer")
+    print(f"\n{machine()}")
+    print(f"\nthe watcher followed all {len(names)} sessions {attach_s:.2f} s after its start")
     print(
-        f"demo agent with hooks, {len(from_hook)} prompts: its PermissionRequest hook started "
-        f"-> notice (ms): {stats(from_hook)}; `send --no-reply` returned -> notice (ms): "
-        f"{stats(from_send)}"
+        watcher_cost(
+            f"### {args.sessions} agents idle, {args.idle_seconds:g} s each way",
+            idle_watched,
+            idle_alone,
+            idle_clients,
+        )
     )
     print(
-        f"CPU during the flood ({flood_s:.0f} s): watcher {flood_watcher:.1f} %, "
+        watcher_cost(
+            f"### {args.sessions} agents busy (spinners redrawn 10 times a second), "
+            f"{args.busy_seconds:g} s each way",
+            busy_watched,
+            busy_alone,
+            busy_clients,
+        )
+    )
+    print(
+        table(
+            "### prompt drawn -> inbox notice",
+            "ms",
+            [
+                row(f"{len(quiet)} prompts, the other sessions idle", quiet),
+                row(f"{len(loud)} prompts while a pane prints `seq` nonstop", loud),
+            ],
+        )
+    )
+    print(
+        f"\nCPU during the flood ({flood_s:.0f} s): watcher {flood_watcher:.1f} %, "
         f"its control clients {flood_clients:.1f} % of one core"
     )
-    print(
-        f"{args.sessions} agents busy (spinner redrawn 10 times a second), "
-        f"{args.busy_seconds:g} s: watcher {busy_watcher:.1f} %, control clients "
-        f"{busy_clients:.1f} %, tmux server {busy_server:.1f} % of one core"
-    )
-    print(f"\n| status, {args.runs} runs | ms (median, p90, max) |")
-    print("| --- | --- |")
-    print(f"| python -c pass | {stats(floor)} |")
+    status_rows = [row("floor: python -c pass", floor)]
     if console:
-        print(f"| imessenger status (console script) | {stats(console)} |")
-    print(f"| python -m imessenger status | {stats(module)} |")
-    print(f"| read_status + line, in-process (µs) | {stats(reads)} |")
-    return watcher
+        status_rows.append(row("imessenger status (console script)", console, floor))
+    status_rows += [
+        row("python -m imessenger status", module, floor),
+        row("read_status + line, in-process (in µs, not ms)", reads),
+    ]
+    print(table(f"### imessenger status, {args.runs} runs", "ms", status_rows))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Every test runs with HOME, the XDG folders and IMESSENGER_HOME in its own
 temporary folder, and without the caller's tmux variables, so no test reads
-or writes the developer's data or talks to their tmux server. Tests that
+or writes the developer's data or talks to their tmux server. Its user config file
+turns ``[watch] autostart`` off (``tests_configuration``; not for a test marked
+``default_config``), so that no command starts a watcher the test did not. Tests that
 need tmux take libtmux's ``server`` fixture (a private socket per test,
 killed afterwards) through the ``tmux`` fixture here; ``store`` is the store of the
 test's data folder, opened for that server, ``sessions`` the sessions of the server;
@@ -55,6 +57,19 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in _SCRUBBED:
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def tests_configuration(isolated_home: Path, request: pytest.FixtureRequest) -> None:
+    """The user's config file of every test says ``[watch] autostart = false`` (and
+    ``support.write_config`` keeps it so): no command starts a watcher by itself, so that a
+    test runs only the watchers it starts and stops. A test marked ``default_config``
+    starts with no user file instead: the shipped defaults, autostart on."""
+    import support  # once its asserts are rewritten
+
+    support.SUITE.autostart_off = request.node.get_closest_marker("default_config") is None
+    if support.SUITE.autostart_off:
+        support.write_config("")
 
 
 @pytest.fixture

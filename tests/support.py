@@ -97,15 +97,50 @@ def pane_environment() -> dict[str, str]:
     return {**found, "HOME": os.environ["HOME"]}
 
 
+#: What the tests' configuration holds (conftest.py writes it for every test not marked
+#: ``default_config``): no command starts a watcher by itself, so that a test runs only the
+#: watchers it starts, and a pending message waits for ``deliver`` or the test's watcher.
+AUTOSTART_OFF = "[watch]\nautostart = false\n"
+
+
+class _Suite:
+    """What conftest.py set for the running test."""
+
+    autostart_off = False  # write_config keeps AUTOSTART_OFF in what it writes
+
+
+SUITE = _Suite()
+
+
 def write_config(text: str) -> Path:
     """Write the user's config file (``$IMESSENGER_CONFIG``, else the XDG one) and return
-    its path."""
+    its path; with ``autostart = false`` added (see AUTOSTART_OFF), unless the test is
+    marked ``default_config`` or ``text`` sets ``watch.autostart`` itself."""
     from imessenger.adapters import paths
 
     path = paths.user_config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(_autostart_off(text) if SUITE.autostart_off else text, encoding="utf-8")
     return path
+
+
+def _autostart_off(text: str) -> str:
+    """``text`` with ``autostart = false`` in its ``[watch]`` table (added when it has none);
+    a file that is no TOML (a test of one) as it is: it starts nothing."""
+    import re
+    import tomllib
+
+    try:
+        watch = tomllib.loads(text).get("watch")
+    except tomllib.TOMLDecodeError:
+        return text
+    if watch is None:
+        return f"{text.rstrip()}\n\n{AUTOSTART_OFF}" if text.strip() else AUTOSTART_OFF
+    if "autostart" in watch:
+        return text
+    header = re.search(r"^\[watch\][ \t]*(#.*)?$", text, re.MULTILINE)
+    assert header, "write [watch] as a table: the tests add autostart = false to it"
+    return f"{text[: header.end()]}\nautostart = false{text[header.end() :]}"
 
 
 def demo_profile(name: str, **changes: object) -> Path:

@@ -47,7 +47,15 @@ def test_the_own_command_is_absolute_and_the_reply_command_ends_in_reply() -> No
         "imessenger",
     ]
     assert shlex.split(reply_command()) == [*command, "reply"]
-    assert shlex.split(hook_command("claude")) == [*command, "hook", "event", "claude"]
+
+
+def test_the_hook_command_is_the_thin_client_run_as_a_file_without_site_packages() -> None:
+    import imessenger
+
+    thin = Path(imessenger.__file__).resolve().parent / "interfaces" / "cli" / "thin.py"
+    assert thin.is_file()
+    expected = [sys.executable, "-I", "-S", str(thin), "hook", "event", "claude"]
+    assert shlex.split(hook_command("claude")) == expected
 
 
 def test_claude_gets_one_settings_argument_with_the_reply_rule_and_four_hooks() -> None:

@@ -232,6 +232,16 @@ INTERFACE_MAY_IMPORT = {"imessenger", "imessenger.app.api", "imessenger.app.valu
 INTERFACE_EXCEPTIONS = {
     # `imessenger status` for tmux's status bar, answered without click or the Api
     "imessenger.interfaces.cli.entry": {"imessenger.adapters.status_cache"},
+    # the thin client loads nothing but where the command server listens
+    "imessenger.interfaces.cli.thin": {"imessenger.adapters.command_socket"},
+    # the command server: its socket, the modules it loads before forking, and in each
+    # fork the caller read from the client's process
+    "imessenger.interfaces.cli.command_server": {
+        "imessenger.adapters.caller",
+        "imessenger.adapters.command_socket",
+        "imessenger.adapters.config_files",
+        "imessenger.adapters.tmux.runner",
+    },
     # a tmux menu is made of tmux menu items, quoted for tmux
     "imessenger.interfaces.menu": {
         "imessenger.adapters.tmux",

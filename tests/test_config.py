@@ -2,7 +2,9 @@
 
 The autouse fixture in conftest.py points HOME, XDG_* and IMESSENGER_HOME at a
 temporary folder, so the user file is ``$XDG_CONFIG_HOME/imessenger/config.toml``
-there unless a test says otherwise.
+there unless a test says otherwise. These tests are of that file itself: each starts
+without one (``default_config``: not the tests' usual one, which turns autostart off),
+and none starts a session.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from imessenger.core.errors import ConfigError
 from imessenger.core.policy import Policy
 from imessenger.interfaces.cli.config import config_group
 
+pytestmark = pytest.mark.default_config
+
 GENERAL_KEYS = {
     "default_agent",
     "send.timeout_ms",
@@ -45,6 +49,7 @@ GENERAL_KEYS = {
     "watch.debounce_ms",
     "watch.notify_command",
     "watch.tmux_message",
+    "watch.autostart",
     "status.asking",
     "status.unread",
     "status.separator",

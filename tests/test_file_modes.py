@@ -61,6 +61,7 @@ def private(modes: dict[str, int], top: Path) -> dict[str, int]:
     return {name: 0o700 if (top.parent / name).is_dir() else 0o600 for name in modes}
 
 
+@pytest.mark.default_config  # no config file, nor folder, before `config init`
 @pytest.mark.usefixtures("open_umask")
 def test_config_init_writes_a_private_file_in_private_folders(isolated_home: Path) -> None:
     result = run_imessenger("config", "init")
@@ -91,7 +92,7 @@ def test_the_store_status_files_and_locks_are_private(
         pid.acquire()
         pid.release()
         Memory(memory_path("default")).save()
-        with target_lock("default", "w1", timeout=5):
+        with target_lock(store.path.parent, "default", "w1", timeout=5):
             modes = modes_under(top)
     data = top / "folders" / "data"
     assert {data / DB_FILENAME, data / "locks", data / "watch-default.pid"} <= {
@@ -195,6 +196,7 @@ def not_private(*tops: Path) -> dict[str, str]:
     return found
 
 
+@pytest.mark.default_config  # `config init` makes the file; the watcher runs from the start
 @pytest.mark.usefixtures("open_umask")
 def test_after_a_realistic_run_under_umask_000_everything_is_private(
     tmux: Tmux,

@@ -21,6 +21,7 @@ import anyio
 import pytest
 from remote_host import RemoteHost
 from support import (
+    AUTOSTART_OFF,
     Watching,
     python_cli,
     run_imessenger,
@@ -185,6 +186,12 @@ def box(remote_host: RemoteHost, tmux: Tmux) -> Iterator[Host]:
     closed afterwards."""
     host = Host("box", remote_host.destination, tuple(remote_host.ssh_args), remote_host.command)
     write_hosts(box=host)
+    # there too, the commands start no watcher by themselves (as here: support.AUTOSTART_OFF)
+    folder = remote_host.home / ".config" / "imessenger"
+    made = remote_host.as_user("mkdir", "-p", str(folder))
+    assert made.returncode == 0, made.stderr
+    wrote = remote_host.as_user("tee", str(folder / "config.toml"), input=AUTOSTART_OFF)
+    assert wrote.returncode == 0, wrote.stderr
     yield load_config().settings.hosts["box"]
     ssh.close(host)
 

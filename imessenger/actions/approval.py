@@ -397,7 +397,7 @@ def answer(
     if prompt is None:
         seen = observe(sessions, shown)
         prompt = seen.id if seen is not None else None
-    with target_lock(tmux.label, session, timeout=LOCK_TIMEOUT_S):
+    with target_lock(sessions.store.path.parent, tmux.label, session, timeout=LOCK_TIMEOUT_S):
         meant = _meant(sessions, session, prompt) if prompt is not None else None
         view = sessions.view(session)
         first_seen = time.monotonic()

@@ -346,7 +346,9 @@ class Courier:
         started: float,
     ) -> SendResult:
         target, instance = view.name, view.instance
-        with target_lock(self.tmux.label, target, timeout=_lock_wait(deadline)):
+        with target_lock(
+            self.store.path.parent, self.tmux.label, target, timeout=_lock_wait(deadline)
+        ):
             # Recorded under the lock: every pending message older than this one was
             # left by a sender that has finished, so it is ours to deliver first.
             message = self.store.messages.add(
@@ -819,7 +821,9 @@ class Courier:
         timeout = timeout_ms if timeout_ms is not None else self.settings.send.timeout_ms
         deadline = time.monotonic() + timeout / 1000
         view = self._live_view(target)
-        with target_lock(self.tmux.label, target, timeout=_lock_wait(deadline)):
+        with target_lock(
+            self.store.path.parent, self.tmux.label, target, timeout=_lock_wait(deadline)
+        ):
             self._forget_ended(target, view.instance)
             self._recover_claims(target, deadline)
             while True:

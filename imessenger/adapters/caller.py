@@ -111,6 +111,26 @@ class SessionEnded(PolicyRefused):
 
 # --- identifying ------------------------------------------------------------------------------
 
+#: The process this one acts for (None: itself); see :func:`act_for`.
+_acting_for: int | None = None
+
+
+def act_for(pid: int) -> None:
+    """Identify callers from process ``pid`` instead of this one, for the rest of its life.
+
+    The watcher's command server runs a thin client's command in a fork of itself
+    (imessenger.interfaces.cli.command_server): the caller is the client, whose pid the kernel
+    gave with the connection, not the server's child. Set once, right after the fork;
+    never from anything a caller says.
+    """
+    global _acting_for
+    _acting_for = pid
+
+
+def acting_process() -> int:
+    """The pid of the process this command runs for (see :func:`act_for`)."""
+    return os.getpid() if _acting_for is None else _acting_for
+
 
 def _server_above(chain: list[int]) -> Tmux | None:
     """The tmux server this process runs under (found by process, not by $TMUX), or None."""
@@ -134,8 +154,8 @@ def identify(tmux: Tmux) -> Caller:
     its process tree, whichever server the command names.
     """
     claimed = os.environ.get("IMESSENGER_SESSION") or None
-    chain = ancestors()
-    tty = controlling_tty()
+    chain = ancestors(_acting_for)
+    tty = controlling_tty(_acting_for)
     server = _server_above(chain)
     if server is None:
         # Left its pane's process tree (a daemon that forked twice)? Unless it also

@@ -66,12 +66,31 @@ def _read_user(path: Path) -> dict[str, Any] | None:
     return parse_toml(data, str(path))
 
 
+#: The shipped defaults as a process read them once (see :func:`keep_defaults`).
+_kept_defaults: tuple[dict[str, Any], dict[str, str]] | None = None
+
+
+def keep_defaults() -> None:
+    """Read the shipped defaults now and keep them for the rest of this process's life.
+
+    For the watcher's command server, which forks for each command: the shipped files
+    are its own package's, which do not change under it (a new version of the package
+    is a new server), so every fork starts with them parsed.
+    """
+    global _kept_defaults
+    _kept_defaults = load_defaults()
+
+
 def load_defaults(defaults_dir: Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """Return the shipped defaults merged from both files, and their sources.
 
     ``defaults_dir`` replaces the shipped ``conf/`` directory (for tests).
     Raises ConfigError when a default file is missing or invalid.
     """
+    if defaults_dir is None and _kept_defaults is not None:
+        import copy
+
+        return copy.deepcopy(_kept_defaults)
     tables = []
     for name in DEFAULT_FILES:
         where, data = read_default(name, defaults_dir)

@@ -1,6 +1,6 @@
 """Locks across processes: one sender at a time per target pane.
 
-A lock is an ``flock`` on a file in the data directory. The kernel releases
+A lock is an ``flock`` on a file in the data directory of the store. The kernel releases
 it when its holder exits, however it exits, so a crashed sender never leaves
 a target locked.
 """
@@ -13,8 +13,9 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from imessenger.adapters.paths import PRIVATE_FILE_MODE, ensure_data_dir, make_private_dir
+from imessenger.adapters.paths import PRIVATE_FILE_MODE, make_private_dir
 from imessenger.core.errors import ImessengerError
 
 
@@ -27,9 +28,14 @@ class LockTimeout(ImessengerError):
 
 
 @contextmanager
-def target_lock(server: str, target: str, *, timeout: float) -> Iterator[None]:
-    """Hold the lock of one target session of one tmux server for the ``with`` block."""
-    folder = make_private_dir(ensure_data_dir() / "locks")
+def target_lock(data_dir: Path, server: str, target: str, *, timeout: float) -> Iterator[None]:
+    """Hold the lock of one target session of one tmux server for the ``with`` block.
+
+    ``data_dir`` is the folder of the store the sender records in (an agent's is the one
+    isesh started it with, whatever its environment says), so that every sender to a
+    target meets the same lock.
+    """
+    folder = make_private_dir(data_dir / "locks")
     digest = hashlib.sha256(f"{server}\0{target}".encode()).hexdigest()[:16]
     fd = os.open(folder / f"{digest}.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
     try:

@@ -51,8 +51,9 @@ def file_label(server: str) -> str:
     return hashlib.sha256(server.encode()).hexdigest()[:16]
 
 
-def _file(server: str, stem: str, suffix: str) -> str:
-    return os.path.join(data_dir_name(), f"{stem}-{file_label(server)}{suffix}")
+def _file(server: str, stem: str, suffix: str, folder: str | None = None) -> str:
+    """A file of the data folder (``folder``: of that one) for a tmux server."""
+    return os.path.join(folder or data_dir_name(), f"{stem}-{file_label(server)}{suffix}")
 
 
 def pid_path(server: str) -> Path:
@@ -69,11 +70,12 @@ def status_path(server: str) -> Path:
     return Path(_file(server, "status", ".json"))
 
 
-def log_path(server: str) -> Path:
-    """Where ``imessenger watch --daemon`` writes its log."""
+def log_path(server: str, folder: str | None = None) -> Path:
+    """Where ``imessenger watch --daemon`` writes its log (``folder``: the data folder, if
+    not this environment's)."""
     from pathlib import Path
 
-    return Path(_file(server, "watch", ".log"))
+    return Path(_file(server, "watch", ".log", folder))
 
 
 # --- the pid file ---------------------------------------------------------------------------
@@ -119,15 +121,16 @@ class PidFile:
             self._fd = None
 
 
-def running_pid(server: str) -> int | None:
-    """Return the pid of the watcher of this tmux server, or None when none runs.
+def running_pid(server: str, folder: str | None = None) -> int | None:
+    """Return the pid of the watcher of this tmux server, or None when none runs
+    (``folder``: the data folder, if not this environment's).
 
     A probe with a shared, non-blocking ``flock``: it fails only while a watcher holds
     the file, whatever the file says. A file that cannot be opened (no data directory,
     no permission) reads as "none runs": the status line must never fail.
     """
     try:
-        fd = os.open(_file(server, "watch", ".pid"), os.O_RDONLY)
+        fd = os.open(_file(server, "watch", ".pid", folder), os.O_RDONLY)
     except OSError:
         return None
     try:

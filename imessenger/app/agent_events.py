@@ -50,13 +50,13 @@ class HookActions(Services):
         session = self.store.sessions.get(self.caller.name)
         if session is None or session.hooks != kind:
             return None
-        import os
         import time
 
+        from imessenger.adapters.caller import acting_process
         from imessenger.adapters.procfs import age_of
 
-        # when the agent ran the hook: this process's start (it may have waited for the CPU)
-        at = time.time() - (age_of(os.getpid()) or 0.0)
+        # when the agent ran the hook: its process's start (it may have waited for the CPU)
+        at = time.time() - (age_of(acting_process()) or 0.0)
         return self.store.hook_events.add(
             session.name,
             kind=kind,

@@ -48,7 +48,7 @@ from imessenger.core.errors import EmptyArgument, ImessengerError, UsageError
 from imessenger.core.names import PERSON, check_name
 from imessenger.core.policy import Action, Refusal
 from imessenger.core.screen import Screen
-from imessenger.core.values import Approval, Choice, MessageRecord, SendResult
+from imessenger.core.values import Approval, Choice, MessageRecord, MessageState, SendResult
 
 if TYPE_CHECKING:
     from typing import Self
@@ -203,15 +203,26 @@ class Api:
     # -- sessions
 
     def start(
-        self, name: str, directory: Path, agent: str | None = None, command: Sequence[str] = ()
+        self,
+        name: str,
+        directory: Path,
+        agent: str | None = None,
+        command: Sequence[str] = (),
+        *,
+        watcher: bool = True,
     ) -> Session:
         """Start agent session ``name`` (or ``HOST:NAME``, its folder that host's) in
-        ``directory``, detached; return it as it starts."""
+        ``directory``, detached; return it as it starts. Here, with ``watcher``, the
+        watcher of the server is started too unless one runs or ``[watch] autostart`` is
+        off (the tour, which runs its own show on a private server, starts none)."""
         host, there = self._where(name)
         self._require(Action.MANAGE, name)
         if host is not None:
             return self._shown(self._remote(host).start(there, directory, agent, list(command)))
-        return self._session(self.here.start(there, directory, agent, command))
+        started = self._session(self.here.start(there, directory, agent, command))
+        if watcher:
+            self.here.autostart_watcher()  # see imessenger.app.watching
+        return started
 
     def list_sessions(
         self, *, include_all: bool = False, only: str | None = None, everywhere: bool = True
@@ -328,9 +339,12 @@ class Api:
                 default_timeout_ms=self.settings.send.timeout_ms,
                 stop=stop,
             )
-        return self.here.send(
+        sent = self.here.send(
             there, body, raw=raw, wait=wait, timeout_ms=timeout_ms, stop=stop, sees=self.sees_prompt
         )
+        if sent.outcome is MessageState.PENDING:
+            self.here.autostart_watcher()  # it delivers the message once the target is ready
+        return sent
 
     def wait_for_reply(
         self, sent: SendResult, timeout_ms: int, *, stop: threading.Event | None = None
@@ -572,10 +586,13 @@ class Api:
 
     # -- the watcher
 
-    def watch(self, log_file: Path | None = None, *, verbose: bool = False) -> None:
-        """Follow every session of the server until stopped (see imessenger.watcher)."""
+    def watch(
+        self, log_file: Path | None = None, *, verbose: bool = False, autostarted: bool = False
+    ) -> None:
+        """Follow every session of the server until stopped (see imessenger.watcher);
+        ``autostarted``: or until the server is gone (the watcher a command started)."""
         self._require(Action.MANAGE)
-        self.here.watch(log_file, verbose=verbose)
+        self.here.watch(log_file, verbose=verbose, autostarted=autostarted)
 
     def start_watcher(self, *, verbose: bool = False) -> Daemon:
         """Start the watcher in the background; say whether it started."""
@@ -586,6 +603,16 @@ class Api:
         """Stop the watcher of this server, and wait until it has."""
         self._require(Action.MANAGE)
         return self.here.stop_watcher()
+
+    def autostart_watcher(self) -> bool:
+        """Start the watcher of this server in the background unless one runs or ``[watch]
+        autostart`` is off, without waiting for it; True when one was started. Never fails
+        (see imessenger.app.watching).
+
+        Any caller may: it is what a command that needs the watcher does by itself (as
+        tmux starts its server), and the watcher runs as the user, not as the caller.
+        """
+        return self.here.autostart_watcher()
 
     def status(self) -> Status:
         """What the watcher last published; an agent sees the prompts of the sessions it

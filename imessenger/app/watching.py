@@ -1,7 +1,20 @@
-"""The watcher and what it publishes: run it, start and stop it, read its status, the overview."""
+"""The watcher and what it publishes: run it, start and stop it, read its status, the overview.
+
+The watcher starts itself, as tmux's server does: :meth:`WatchActions.autostart_watcher`
+starts it in the background for this tmux server when none runs, unless ``[watch]
+autostart`` is off. The door (imessenger.app.api) calls it after ``start`` started a
+session here and after ``send`` left a message pending here; ``imessenger mcp`` calls it
+as it starts. Never for another host's session: that host's own commands start its
+watcher there. It runs as the user (imessenger.watcher.daemon.spawn_watcher), on the
+data folder and config file of the caller: for an agent session, those isesh started it
+with, whatever its environment says. It does not wait for the watcher, and never fails
+the command it serves: a watcher that cannot start is logged, and a pending message
+stays pending (``deliver`` delivers it).
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -11,6 +24,7 @@ from typing import TYPE_CHECKING
 from imessenger.app.prompts import note_closed, prompt_view
 from imessenger.app.services import Services
 from imessenger.app.values import Overview, Row, first_line
+from imessenger.core.errors import ImessengerError
 
 if TYPE_CHECKING:
     from imessenger.adapters.status_cache import Status
@@ -18,12 +32,17 @@ if TYPE_CHECKING:
     from imessenger.core.values import MessageRecord
     from imessenger.watcher.daemon import Daemon, Stopped
 
+logger = logging.getLogger(__name__)
+
 
 class WatchActions(Services):
     """What watch, status and the dashboard do."""
 
-    def watch(self, log_file: Path | None = None, *, verbose: bool = False) -> None:
-        """Follow every session of the server until stopped (SIGTERM, SIGINT, SIGHUP).
+    def watch(
+        self, log_file: Path | None = None, *, verbose: bool = False, autostarted: bool = False
+    ) -> None:
+        """Follow every session of the server until stopped (SIGTERM, SIGINT, SIGHUP);
+        ``autostarted`` (started by :meth:`autostart_watcher`): or until the server is gone.
 
         Logs to ``log_file`` (else stderr). Raises WatcherRunning when a watcher runs
         already for this server.
@@ -31,7 +50,34 @@ class WatchActions(Services):
         from imessenger.watcher.daemon import log_to, run_watcher
 
         log_to(log_file, verbose=verbose)
-        run_watcher(self.server, self.sessions)
+        run_watcher(self.server, self.sessions, autostarted=autostarted)
+
+    def autostart_watcher(self) -> bool:
+        """Start the watcher of this server in the background, without waiting for it, unless
+        one runs or ``[watch] autostart`` is off; True when one was started.
+
+        Never raises: a watcher that cannot be started is logged (see the module docstring).
+        """
+        from imessenger.watcher.daemon import spawn_watcher
+
+        try:
+            if not self.config.settings.watch.autostart:
+                return False
+            caller = self.caller
+            if caller.agent:  # the data folder and config file isesh started it with, as for
+                # its own commands: not what the agent's environment says
+                return spawn_watcher(
+                    self.server, self.socket_name, home=caller.home, config=caller.config
+                )
+            return spawn_watcher(self.server, self.socket_name)
+        except (ImessengerError, OSError) as error:
+            logger.warning(
+                "could not start the watcher of tmux server %s: %s; "
+                "start it with `imessenger watch --daemon`",
+                self.server,
+                error,
+            )
+            return False
 
     def start_watcher(self, *, verbose: bool = False) -> Daemon:
         """Start the watcher in the background, logging to its file; say whether it started."""

@@ -119,6 +119,8 @@ class WatchSettings:
     debounce_s: float
     notify_command: str
     tmux_message: bool
+    #: start the watcher from the commands that need it, when none runs
+    autostart: bool
 
 
 @dataclass(frozen=True)
@@ -536,6 +538,7 @@ def _settings(values: dict[str, Any], where: str) -> Settings:
             debounce_s=watch["debounce_ms"] / 1000,
             notify_command=watch["notify_command"],
             tmux_message=watch["tmux_message"],
+            autostart=watch["autostart"],
         ),
         status=StatusFormats(
             asking=status["asking"],

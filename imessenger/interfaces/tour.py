@@ -10,7 +10,8 @@ the same :class:`imessenger.app.Api` call that command makes (``start``,
 
 The data (messages, approvals, session records) goes to the user's normal data
 folder, recorded under the tour's server name, so that after ``--keep`` every
-command works on the demo with ``-L imessenger-demo``.
+command works on the demo with ``-L imessenger-demo``. It starts no watcher
+(``[watch] autostart``): each step shows what its own call did, in order.
 
 Safety: the tour only ever stops sessions it started. A server that already
 runs on its socket is reused only with ``restart`` and only when every session
@@ -227,7 +228,8 @@ class Tour:
     def _start(self) -> Step:
         shown = []
         for name, agent in PROFILES.items():
-            view = self.api.start(name, self.directory, agent)
+            # no watcher: the tour shows each step as it does it, on a server it ends
+            view = self.api.start(name, self.directory, agent, watcher=False)
             command = self.command("isesh", "start", name, "--agent", agent)
             shown.append(Shown(command, StartedStep(view)))
         return Step(

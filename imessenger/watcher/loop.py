@@ -48,6 +48,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.tmux import ControlEvent
@@ -62,6 +63,7 @@ from imessenger.watcher.following import Followed, Following
 from imessenger.watcher.hook_checks import HOOK_WAIT_S, HookWatch
 from imessenger.watcher.host_streams import HostStreams
 from imessenger.watcher.jobs import Done, Jobs
+from imessenger.watcher.lifeline import Lifeline
 from imessenger.watcher.memory import Memory, memory_path
 from imessenger.watcher.notices import Notices
 from imessenger.watcher.notify import NotifyCommand
@@ -71,7 +73,12 @@ from imessenger.watcher.store_view import News, StoreView
 
 logger = logging.getLogger(__name__)
 
-_Event = ControlEvent | Done | None
+
+class Nudge:
+    """Another process changed the store (the command server ran a command): look now."""
+
+
+_Event = ControlEvent | Done | Nudge | None
 #: How often the store is looked at while a prompt waits for its hook's event, in seconds.
 _HOOK_POLL_S = 0.02
 
@@ -80,10 +87,11 @@ class Watcher:
     """Follows the managed sessions of one tmux server until :meth:`stop`.
 
     Run it with :meth:`run` in the thread that made it (its store belongs to that
-    thread); :meth:`stop` may be called from anywhere (a signal handler).
+    thread); :meth:`stop` may be called from anywhere (a signal handler). With
+    ``ends_with_server`` it also ends by itself once its tmux server is gone.
     """
 
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self, sessions: Sessions, *, ends_with_server: bool = False) -> None:
         tmux = sessions.tmux
         self.config: Config = sessions.config
         self.server = tmux.label
@@ -114,8 +122,15 @@ class Watcher:
         )
         self._next_tick = 0.0
         self._round_retry = Retry("finish a round of watching")
+        #: called at each look at the store and the server (the command server's check)
+        self.checks: list[Callable[[], None]] = []
+        self.lifeline = Lifeline(tmux) if ends_with_server else None
 
     # -- running ----------------------------------------------------------------------
+
+    def nudge(self) -> None:
+        """Have the loop look at the store now (safe from any thread)."""
+        self._events.put(Nudge())
 
     def stop(self) -> None:
         """Ask the loop to end (safe from a signal handler or another thread)."""
@@ -224,6 +239,10 @@ class Watcher:
     def _handle(self, event: _Event) -> None:
         if event is None:
             return
+        if isinstance(event, Nudge):
+            self.view.look_again()
+            self._store_changed(self.view.poll(time.monotonic()))
+            return
         if isinstance(event, Done):
             self.jobs.finished(event)
             self.view.look_again()  # the worker wrote to the store: read it at the next tick
@@ -326,8 +345,14 @@ class Watcher:
     # -- the database and the server, looked at every interval ------------------------------
 
     def _tick(self, now: float) -> None:
+        if self.lifeline is not None and self.lifeline.gone(now):
+            logger.info("tmux server %s is gone: the watcher started for it ends", self.server)
+            self._stop.set()
+            return
         self.following.look_at_socket()
         self.notices.notify.reap()
+        for check in self.checks:
+            check()
         self._store_changed(self.view.poll(now))
         self.hooks.settle()
 

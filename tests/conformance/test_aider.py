@@ -10,11 +10,10 @@ from its chat history file (``--chat-history-file``, pinned by isesh).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import scenarios
 from real_agents import Agent
+from support import write_config
 
 pytestmark = pytest.mark.agents
 
@@ -31,12 +30,10 @@ def test_busy_while_it_works(aider: Agent) -> None:
     scenarios.busy_while_it_works(aider)
 
 
-def test_start_states_first_message_and_exact_reply(aider: Agent, isolated_home: Path) -> None:
+def test_start_states_first_message_and_exact_reply(aider: Agent) -> None:
     # its screen renders the delimiters away (they are joined into one paragraph): the
     # reply comes from its chat history file, within a second; do not wait out the default
-    config = isolated_home / ".config" / "imessenger" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("[send]\ntimeout_ms = 5000\n")
+    write_config("[send]\ntimeout_ms = 5000\n")  # autostart stays off, as in every test
     scenarios.start_states_first_message_and_exact_reply(aider)
 
 

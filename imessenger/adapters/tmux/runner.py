@@ -79,6 +79,11 @@ def _lines(output: str) -> list[str]:
 _LIBTMUX_LOADING = threading.Lock()
 
 
+def load_libtmux() -> None:
+    """Load the part of libtmux the runner uses (a server that forks loads it first)."""
+    _libtmux()
+
+
 @functools.cache
 def _libtmux() -> tuple[type[tmux_cmd], type[Exception]]:
     """Return libtmux's ``tmux_cmd`` and ``TmuxCommandNotFound``, loading no more of libtmux.
@@ -353,6 +358,17 @@ class Tmux:
         except (NoTmuxServer, TmuxCommandFailed):
             return None
         return lines[0] if lines else None
+
+    def server_pid(self) -> int | None:
+        """Return the pid of this server's process, or None when no server runs."""
+        try:
+            lines = self.run("display-message", "-p", "#{pid}")
+        except NoTmuxServer:
+            return None
+        text = lines[0].strip() if lines else ""
+        if not text.isdigit():
+            raise TmuxCommandFailed("display-message", f"no pid in {text!r}")
+        return int(text)
 
     def current_session(self) -> str | None:
         """Return the session of the pane this process runs in, when it is on this server."""

@@ -18,7 +18,8 @@ def mcp(api: Api) -> None:
     process tree, as every command does), under the policy. Tools: sessions,
     send, reply, inbox, approve, deny (see the README's "Tools for agents").
     Nothing but MCP is written to stdout; it runs until the client closes
-    stdin.
+    stdin. It starts the tmux server's watcher when none runs ([watch]
+    autostart), so that the messages it leaves pending are delivered.
 
     \b
     Examples:
@@ -27,4 +28,5 @@ def mcp(api: Api) -> None:
     """
     from imessenger.interfaces.mcp.server import serve
 
+    api.autostart_watcher()
     serve(api)

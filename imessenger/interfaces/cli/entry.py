@@ -45,8 +45,19 @@ def _hook_event(kind: str) -> int:
 
 
 def main() -> None:
-    """Run ``imessenger`` with the arguments of this process."""
+    """Run ``imessenger`` with the arguments of this process: in the watcher's command
+    server when one runs and takes it (imessenger.interfaces.cli.thin), else here."""
     args = sys.argv[1:]
+    from imessenger.interfaces.cli.thin import hand_over
+
+    status = hand_over(args)
+    if status is not None:
+        sys.exit(status)
+    run(args)
+
+
+def run(args: list[str]) -> None:
+    """Run ``imessenger ARGS`` in this process."""
     if len(args) == 3 and args[:2] == ["hook", "event"]:
         sys.exit(_hook_event(args[2]))
     fast = _fast_status(args)
@@ -59,4 +70,4 @@ def main() -> None:
         return
     from imessenger.interfaces.cli.main import cli
 
-    cli(prog_name="imessenger")
+    cli(args=args, prog_name="imessenger")

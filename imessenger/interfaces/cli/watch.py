@@ -28,11 +28,23 @@ from imessenger.interfaces.cli.group import echo, not_blank, pass_api
     hidden=True,
     help="Log to this file instead of stderr (what --daemon starts the watcher with).",
 )
+@click.option(
+    "--autostarted",
+    is_flag=True,
+    hidden=True,
+    help="End once the tmux server is gone; say nothing when a watcher runs already "
+    "(what a command that starts the watcher by itself runs).",
+)
 @pass_api
-def watch(api: Api, daemon: bool, stop: bool, verbose: bool, log_file: Path | None) -> None:
+def watch(
+    api: Api, daemon: bool, stop: bool, verbose: bool, log_file: Path | None, autostarted: bool
+) -> None:
     """Follow every agent session and act as soon as one changes.
 
-    One watcher runs per tmux server; a second one says so and exits. It
+    One watcher runs per tmux server; a second one says so and exits. The
+    commands that need it start it when none runs (`isesh start`, a `send`
+    that leaves a message pending, `imessenger mcp`; [watch] autostart), and
+    that one ends when its tmux server is gone. It
     hears of every change of the sessions isesh started within milliseconds
     (through tmux control-mode clients, without polling) and then: records a
     notice in your inbox and shows a tmux message when a session starts
@@ -50,6 +62,8 @@ def watch(api: Api, daemon: bool, stop: bool, verbose: bool, log_file: Path | No
 
     if daemon and stop:
         raise click.UsageError("give --daemon or --stop, not both")
+    if autostarted and (daemon or stop):
+        raise click.UsageError("--autostarted runs the watcher here: leave out --daemon and --stop")
     if stop:
         stopped = api.stop_watcher()
         click.echo(stopped.message, err=stopped.pid is None)
@@ -58,9 +72,10 @@ def watch(api: Api, daemon: bool, stop: bool, verbose: bool, log_file: Path | No
         click.echo(api.start_watcher(verbose=verbose).message)
         return
     try:
-        api.watch(log_file, verbose=verbose)
+        api.watch(log_file, verbose=verbose, autostarted=autostarted)
     except WatcherRunning as running:  # a second watcher says so and exits, without failing
-        click.echo(str(running).split(";")[0], err=True)
+        if not autostarted:  # two commands started one each at once: nothing to say
+            click.echo(str(running).split(";")[0], err=True)
 
 
 # --- status --------------------------------------------------------------------------------
