@@ -168,11 +168,13 @@ class Replies:
             while True:
                 record = self.store.messages.get(message.id)
                 if record is not None and record.reply is not None:
+                    self._let_go(watch)
                     yield record.reply, "command"
                     return
                 if agent_record is not None:
                     exact = agent_record.reply(delims)
                     if exact is not None:
+                        self._let_go(watch)
                         yield exact, "record"
                         return
                 now = time.monotonic()
@@ -202,10 +204,12 @@ class Replies:
                                 message.target,
                                 agent_record.path or "not found",
                             )
+                        self._let_go(watch)
                         yield reply, "screen"
                         return
                 if now >= deadline:
                     if reply is not None:  # better the screen's than none
+                        self._let_go(watch)
                         yield reply, "screen"
                     return
                 yield None
@@ -221,6 +225,13 @@ class Replies:
         finally:
             if watch is not None:
                 watch.close()
+
+    @staticmethod
+    def _let_go(watch: OutputWatch | None) -> None:
+        """A reply was found: the watch's client detaches while the reply is recorded (the
+        wait's end waits for it)."""
+        if watch is not None:
+            watch.let_go()
 
     @staticmethod
     def _look(pane: AgentPane, watch: OutputWatch | None, history: int) -> tuple[str, int]:

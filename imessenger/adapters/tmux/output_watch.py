@@ -5,8 +5,10 @@ every few milliseconds whatever it does, the wait opens an :class:`OutputWatch` 
 target session: a :class:`ControlClient` of its own, which tmux tells of the session's
 output within about a millisecond, and through which the pane is read without a new
 process. It is meant to live as long as the wait, in a ``with`` block (or closed in a
-``finally``): closing it detaches the client, so no client of the waiter is left on
-the server, whatever ended the wait (the reply, a timeout, Ctrl-C).
+``finally``): :meth:`OutputWatch.close` detaches the client and waits for its process
+to end, so no client of the waiter is left on the server, whatever ended the wait (the
+reply, a timeout, Ctrl-C). :meth:`OutputWatch.let_go` begins that in the background, for
+a caller that has found what it waited for and has something else to do first.
 
 * The client attaches with ``ignore-size`` (the session's size is not changed) and is
   a control-mode client, not a terminal: what imessenger shows on the clients a person
@@ -52,6 +54,7 @@ class OutputWatch:
         self._client = ControlClient(tmux, session, self._heard)
         self._closed = False
         self._starter: threading.Thread | None = None
+        self._closer: threading.Thread | None = None
 
     @classmethod
     def open(cls, tmux: Tmux, session: str) -> OutputWatch:
@@ -135,11 +138,25 @@ class OutputWatch:
             lines.pop()  # as tmux's output is read elsewhere (imessenger.adapters.tmux.runner)
         return "\n".join(lines), int(size[-1])
 
+    def let_go(self) -> None:
+        """Begin to detach the client, in the background: the caller goes on (it records
+        what it found) while the client's process ends. :meth:`close` waits for it."""
+        if self._closer is None:
+            self._closer = threading.Thread(
+                target=self._detach, name=f"output-watch-{self.session}-end", daemon=True
+            )
+            self._closer.start()
+
     def close(self) -> None:
         """Detach the client and wait for its process to end (the wait is over).
 
         A client still attaching is waited for, then detached.
         """
+        if self._closer is not None:
+            self._closer.join()
+        self._detach()  # again, should the join have been cut short (Ctrl-C): no harm
+
+    def _detach(self) -> None:
         self._closed = True
         self._printed.set()
         starter = self._starter
