@@ -4,11 +4,11 @@
 every few milliseconds whatever it does, the wait opens an :class:`OutputWatch` on the
 target session: a :class:`ControlClient` of its own, which tmux tells of the session's
 output within about a millisecond, and through which the pane is read without a new
-process. It is meant to live as long as the wait, in a ``with`` block (or closed in a
-``finally``): :meth:`OutputWatch.close` detaches the client and waits for its process
-to end, so no client of the waiter is left on the server, whatever ended the wait (the
-reply, a timeout, Ctrl-C). :meth:`OutputWatch.let_go` begins that in the background, for
-a caller that has found what it waited for and has something else to do first.
+process. It lives as long as the wait, closed in a ``finally``: :meth:`OutputWatch.close`
+detaches the client and waits for its process to end, so no client of the waiter is
+left on the server, whatever ended the wait (the reply, a timeout, Ctrl-C).
+:meth:`OutputWatch.let_go` begins that in the background, for a caller that has found
+what it waited for and has something else to do first.
 
 * The client attaches with ``ignore-size`` (the session's size is not changed) and is
   a control-mode client, not a terminal: what imessenger shows on the clients a person
@@ -35,8 +35,6 @@ from imessenger.adapters.tmux.control import CLIENT_EXIT, OUTPUT, ControlClient,
 from imessenger.core.errors import TmuxCommandFailed
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from imessenger.adapters.tmux.runner import Tmux
 
 logger = logging.getLogger(__name__)
@@ -45,7 +43,7 @@ logger = logging.getLogger(__name__)
 class OutputWatch:
     """A control client on one session that wakes :meth:`wait` when the session prints.
 
-    Use :meth:`open`, then :meth:`close` at the end (or use it as a context manager).
+    Use :meth:`open`, then :meth:`close` at the end, however it comes.
     """
 
     def __init__(self, tmux: Tmux, session: str) -> None:
@@ -105,11 +103,6 @@ class OutputWatch:
         """The session printed (or its client ended) since the last look."""
         return self._printed.is_set()
 
-    @property
-    def pid(self) -> int | None:
-        """The process id of the control client (None before it started)."""
-        return self._client.pid
-
     def wait(self, timeout: float) -> bool:
         """Wait until the session prints (or its client ends, or, while :attr:`starting`,
         attaches or fails to), ``timeout`` seconds at most.
@@ -163,17 +156,6 @@ class OutputWatch:
         if starter is not None and starter is not threading.current_thread():
             starter.join()
         self._client.close()
-
-    def __enter__(self) -> OutputWatch:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _heard(self, event: ControlEvent) -> None:
         """From the client's reader thread: wake the waiter for output or the client's end."""
