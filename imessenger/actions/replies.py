@@ -11,8 +11,11 @@ message (:meth:`Replies.delimiters`). A reply is taken from, first found first:
    session has no record.
 
 :meth:`Replies.wait_for_reply` waits for it (``send`` after its delivery, or a wait of
-its own) up to a timeout; on timeout, Ctrl-C or a stop from another thread the message
-is marked timed out and no longer waited for. A reply that comes after is late:
+its own) up to a timeout, reading the store and the record every ``send.poll_ms`` and the
+screen when the target's pane prints: a control client of the wait's own tells it
+(:class:`imessenger.adapters.tmux.OutputWatch`; without one, the screen is read every
+poll too). On timeout, Ctrl-C or a stop from another thread the message is marked timed
+out and no longer waited for, and that client is detached. A reply that comes after is late:
 :meth:`Replies.collect_late_replies` finds it and puts it in the sender's inbox (the
 person's, once the session that sent it has ended), reading for a message only the run
 of its target session it was for. A reply given with ``imessenger reply`` to a message
@@ -29,9 +32,9 @@ from collections.abc import Iterator
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.records.pinning import PinnedRecord
 from imessenger.adapters.store import AlreadyReplied
-from imessenger.adapters.tmux import AgentPane
+from imessenger.adapters.tmux import AgentPane, OutputWatch
 from imessenger.core.envelope import Delimiters, delimiters, envelope_anchor, find_reply
-from imessenger.core.errors import NoSuchSession, NoTmuxServer, StoreError
+from imessenger.core.errors import NoSuchSession, NoTmuxServer, StoreError, TmuxCommandFailed
 from imessenger.core.values import (
     InboxKind,
     MessageRecord,
@@ -44,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 #: How long the agent's record may lag behind its screen before the screen's reply is taken.
 _RECORD_GRACE_S = 3.0
+#: How often a waiting ``send`` reads the screen though its pane printed nothing (an
+#: :class:`OutputWatch` wakes it when the pane prints: this is the net for a wake missed).
+_SCREEN_SAFETY_S = 0.25
 
 #: States of a message whose reply may still come (and then goes to the sender's inbox).
 _ANSWERABLE = (
@@ -133,55 +139,112 @@ class Replies:
         deadline: float,
         stop: threading.Event | None = None,
     ) -> Iterator[tuple[str, str] | None]:
-        """Look for the reply until the deadline: one store read and one tmux call a look.
+        """Look for the reply until the deadline, first found first: the store, the agent's
+        record, the screen.
 
         Yields None after each look that found nothing, then the reply and where it was
-        read ("command", "record" or "screen"). The pane is read from a little above
-        where it was at delivery, down to its bottom, whatever it printed meanwhile.
-        Between looks it sleeps one poll, or until ``stop`` is set.
+        read ("command", "record" or "screen"). The store and the record are read every
+        poll. The screen is read from a little above where it was at delivery, down to
+        its bottom, whatever it printed meanwhile, when it may show something new: after
+        the first look, an :class:`OutputWatch` begins to attach to the session (a control
+        client of its own, detached when the wait ends, however it ends); once attached, it
+        wakes the wait as soon as the pane prints, and the pane is read through it, without
+        a new process. The screen is read though nothing printed every
+        ``_SCREEN_SAFETY_S`` (a wake missed), every poll while its reply waits for the
+        record, and at the deadline. Without the watch (still attaching, unable to, or its
+        client ended), the screen is read every poll with one tmux call, as the store and
+        the record are. Between looks it waits one poll, or until the pane prints or the
+        watch attaches, or (without the watch) until ``stop`` is set.
         """
         pane = AgentPane.of(self.tmux, message.target)
         agent_record = self.pinned_record(message.target)
         start = pane.info.history_size
         history = pane.info.height
         on_screen_since: float | None = None
-        while True:
-            record = self.store.messages.get(message.id)
-            if record is not None and record.reply is not None:
-                yield record.reply, "command"
-                return
-            if agent_record is not None:
-                exact = agent_record.reply(delims)
-                if exact is not None:
-                    yield exact, "record"
+        watch: OutputWatch | None = None
+        screen_due = 0.0  # when the screen is read again though nothing printed
+        safety = max(self.poll, _SCREEN_SAFETY_S)
+        try:
+            while True:
+                record = self.store.messages.get(message.id)
+                if record is not None and record.reply is not None:
+                    self._let_go(watch)
+                    yield record.reply, "command"
                     return
-            text, size = pane.look_growing(history)
-            reply = find_reply(text, delims, envelope_anchor(self.template, message.id))
-            now = time.monotonic()
-            if reply is not None:
-                on_screen_since = now if on_screen_since is None else on_screen_since
-                if agent_record is None or now - on_screen_since >= _RECORD_GRACE_S:
-                    if agent_record is not None:
-                        logger.warning(
-                            "the reply to %s is on the screen of %s but not in its record "
-                            "(%s); taking the screen's",
-                            message.id,
-                            message.target,
-                            agent_record.path or "not found",
-                        )
-                    yield reply, "screen"
+                if agent_record is not None:
+                    exact = agent_record.reply(delims)
+                    if exact is not None:
+                        self._let_go(watch)
+                        yield exact, "record"
+                        return
+                now = time.monotonic()
+                reply = None  # a look skipped: nothing printed since one that found none
+                if (
+                    watch is None
+                    or not watch.alive
+                    or watch.printed
+                    or on_screen_since is not None
+                    or now >= screen_due
+                    or now >= deadline
+                ):
+                    text, size = self._look(pane, watch, history)
+                    reply = find_reply(text, delims, envelope_anchor(self.template, message.id))
+                    # Everything printed since delivery, plus a screen's worth above it.
+                    history = max(0, size - start) + 2 * pane.info.height
+                    screen_due = now + safety
+                    now = time.monotonic()
+                if reply is not None:
+                    on_screen_since = now if on_screen_since is None else on_screen_since
+                    if agent_record is None or now - on_screen_since >= _RECORD_GRACE_S:
+                        if agent_record is not None:
+                            logger.warning(
+                                "the reply to %s is on the screen of %s but not in its record "
+                                "(%s); taking the screen's",
+                                message.id,
+                                message.target,
+                                agent_record.path or "not found",
+                            )
+                        self._let_go(watch)
+                        yield reply, "screen"
+                        return
+                if now >= deadline:
+                    if reply is not None:  # better the screen's than none
+                        self._let_go(watch)
+                        yield reply, "screen"
                     return
-            if now >= deadline:
-                if reply is not None:  # better the screen's than none
-                    yield reply, "screen"
-                return
-            yield None
-            # Everything printed since delivery, plus a screen's worth above it.
-            history = max(0, size - start) + 2 * pane.info.height
-            if stop is None:
-                time.sleep(self.poll)
-            else:
-                stop.wait(self.poll)
+                yield None
+                if watch is None:
+                    # after the first look: most replies come later, so be woken for them
+                    watch = OutputWatch.open(self.tmux, message.target)
+                if watch is not None and (watch.alive or watch.starting):
+                    watch.wait(self.poll)  # at once when the pane printed, or it attached
+                elif stop is None:
+                    time.sleep(self.poll)
+                else:
+                    stop.wait(self.poll)
+        finally:
+            if watch is not None:
+                watch.close()
+
+    @staticmethod
+    def _let_go(watch: OutputWatch | None) -> None:
+        """A reply was found: the watch's client detaches while the reply is recorded (the
+        wait's end waits for it)."""
+        if watch is not None:
+            watch.let_go()
+
+    @staticmethod
+    def _look(pane: AgentPane, watch: OutputWatch | None, history: int) -> tuple[str, int]:
+        """The pane with ``history`` lines of scrollback, and its scrollback's length:
+        through the watch's client while it works, else with one tmux call."""
+        if watch is not None and watch.alive:
+            try:
+                return watch.look_growing(pane.info.pane_id, history)
+            except TmuxCommandFailed as error:
+                # the session, its client or the server went: the usual look says which
+                logger.debug("reading %s through its control client: %s", pane.info.session, error)
+                watch.close()
+        return pane.look_growing(history)
 
     def pinned_record(self, target: str) -> PinnedRecord | None:
         """The record the agent of ``target`` keeps of its answers, when isesh pinned one."""

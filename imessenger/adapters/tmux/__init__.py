@@ -12,6 +12,8 @@ What is where:
   on its input (slow is not deaf).
 * ``control.py``: :class:`ControlClient`, a control-mode client per followed
   session (the watcher's), and the :class:`ControlEvent` it reports.
+* ``output_watch.py``: :class:`OutputWatch`, a control client of its own for one
+  wait (``send``'s for a reply): woken when the session prints, the pane read through it.
 * ``info.py``: :class:`PaneInfo`, :class:`PaneOwner`, :class:`ClientInfo`: what
   tmux reports, read from the lines its formats print.
 * ``options.py``: the session options isesh sets (``AGENT_OPTION`` and others).
@@ -53,6 +55,7 @@ from imessenger.adapters.tmux.control import (
 )
 from imessenger.adapters.tmux.info import PaneInfo, PaneOwner
 from imessenger.adapters.tmux.options import AGENT_OPTION, CONFIG_OPTION, HOME_OPTION
+from imessenger.adapters.tmux.output_watch import OutputWatch
 from imessenger.adapters.tmux.pane import AgentPane
 from imessenger.adapters.tmux.patience import Patience
 from imessenger.adapters.tmux.quoting import control_quote, drawn_literal, format_literal
@@ -71,6 +74,7 @@ __all__ = [
     "ControlClient",
     "ControlEvent",
     "MenuItem",
+    "OutputWatch",
     "PaneInfo",
     "PaneOwner",
     "Patience",
