@@ -101,7 +101,9 @@ def test_a_path_with_quotes_and_spaces_stays_one_word(monkeypatch: pytest.Monkey
     assert rule["commandPrefix"] == reply_command()
     done = setup("", "aider", ["aider"], FOLDER)
     assert done.args[:2] == ("--notifications", "--notifications-command")
-    assert shlex.split(done.args[2]) == [odd, "-m", "imessenger", "hook", "event", "aider"]
+    [python, flags, isolated, thin, *rest] = shlex.split(done.args[2])
+    assert (python, flags, isolated, rest) == (odd, "-I", "-S", ["hook", "event", "aider"])
+    assert thin.endswith("/imessenger/interfaces/cli/thin.py")
 
 
 def test_demo_codex_and_nothing() -> None:

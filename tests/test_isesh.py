@@ -212,7 +212,10 @@ def test_start_pins_the_record_the_agent_keeps(tmux: Tmux, tmp_path: Path) -> No
     )
     program = [sys.executable, str(fake)]
     assert run_isesh("start", "w1", "--agent", "claude", "--", *program).exit_code == 0
-    args = wait_for(lambda: shown.is_file() and json.loads(shown.read_text()), what="argv")
+    # the file is made, then written: wait for its text, not only for the file
+    args = wait_for(
+        lambda: shown.is_file() and json.loads(shown.read_text() or "null"), what="argv"
+    )
     assert args[0] == "--session-id"
     with Store.open(server=tmux.label) as store:
         record = store.sessions.get("w1")
