@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 _RECORD_GRACE_S = 3.0
 #: How often a waiting ``send`` reads the screen though its pane printed nothing (an
 #: :class:`OutputWatch` wakes it when the pane prints: this is the net for a wake missed).
+#: How long a wait polls before it is woken by the pane's output instead, in seconds.
+_WATCH_AFTER_S = 0.05
 _SCREEN_SAFETY_S = 0.25
 
 #: States of a message whose reply may still come (and then goes to the sender's inbox).
@@ -145,9 +147,10 @@ class Replies:
         Yields None after each look that found nothing, then the reply and where it was
         read ("command", "record" or "screen"). The store and the record are read every
         poll. The screen is read from a little above where it was at delivery, down to
-        its bottom, whatever it printed meanwhile, when it may show something new: after
-        the first look, an :class:`OutputWatch` begins to attach to the session (a control
-        client of its own, detached when the wait ends, however it ends); once attached, it
+        its bottom, whatever it printed meanwhile, when it may show something new: once
+        the wait has lasted ``_WATCH_AFTER_S``, an :class:`OutputWatch` begins to attach
+        to the session (a control client of its own, detached when the wait ends, however
+        it ends); once attached, it
         wakes the wait as soon as the pane prints, and the pane is read through it, without
         a new process. The screen is read though nothing printed every
         ``_SCREEN_SAFETY_S`` (a wake missed), every poll while its reply waits for the
@@ -163,6 +166,9 @@ class Replies:
         on_screen_since: float | None = None
         watch: OutputWatch | None = None
         screen_due = 0.0  # when the screen is read again though nothing printed
+        # A reply printed at once is read by the next poll or two: a client of its own
+        # would only cost it the client's start and end.
+        watch_from = time.monotonic() + _WATCH_AFTER_S
         safety = max(self.poll, _SCREEN_SAFETY_S)
         try:
             while True:
@@ -213,15 +219,20 @@ class Replies:
                         yield reply, "screen"
                     return
                 yield None
+                pause = self.poll
                 if watch is None:
-                    # after the first look: most replies come later, so be woken for them
-                    watch = OutputWatch.open(self.tmux, message.target)
+                    left = watch_from - time.monotonic()
+                    if left <= 0:
+                        # a reply that did not come at once: be woken for it
+                        watch = OutputWatch.open(self.tmux, message.target)
+                    else:
+                        pause = min(pause, left)
                 if watch is not None and (watch.alive or watch.starting):
                     watch.wait(self.poll)  # at once when the pane printed, or it attached
                 elif stop is None:
-                    time.sleep(self.poll)
+                    time.sleep(pause)
                 else:
-                    stop.wait(self.poll)
+                    stop.wait(pause)
         finally:
             if watch is not None:
                 watch.close()
