@@ -83,6 +83,9 @@ logger = logging.getLogger(__name__)
 
 #: How long to wait for the per-target lock held by other senders.
 _LOCK_TIMEOUT_S = 120.0
+#: The pause after the first look of the submit loop, growing by as much at each look
+#: up to ``send.poll_ms``, in seconds.
+_FIRST_LOOKS_S = 0.002
 #: How long after a first look that shows text in the input box to look again.
 _SECOND_LOOK_S = 0.1
 #: How old a claim whose sender stopped must be before a screen without its message
@@ -733,6 +736,7 @@ class Courier:
         #: when the box was seen holding the text after the key: the agent had the paste
         shown_at: float | None = None
         next_evidence = 0.0
+        looks = 0
         while True:
             if watch is None:
                 view, text = self.sessions.look(view)  # the visible screen: rows as tmux's
@@ -778,7 +782,10 @@ class Courier:
                 if watch is not None:
                     return _Unsubmitted.UNCONFIRMED
                 return _Unsubmitted.UNREAD if patience.unread else _Unsubmitted.NOT_SHOWN
-            time.sleep(self.poll)
+            # An agent shows a paste or a key within milliseconds: look again soon,
+            # then every poll (a look is one tmux call).
+            looks += 1
+            time.sleep(min(self.poll, _FIRST_LOOKS_S * looks))
 
     @staticmethod
     def _ready_to_submit(screen: Screen) -> bool:
