@@ -20,7 +20,7 @@ def escaped(text: str) -> bytes:
 
 
 def redraws() -> Redraws:
-    return Redraws(flood_bytes=16 * 1024, flood_window_s=0.1)
+    return Redraws(flood_bytes=16 * 1024, flood_window_s=0.1, flood_hold_s=1.0)
 
 
 def read(r: Redraws, screen: str) -> None:
@@ -114,13 +114,15 @@ def test_a_frame_seen_on_the_same_screen_stays_a_redraw_across_reads() -> None:
 
 
 def test_a_pane_printing_a_lot_floods() -> None:
-    r = Redraws(flood_bytes=1000, flood_window_s=0.1)
+    r = Redraws(flood_bytes=1000, flood_window_s=0.1, flood_hold_s=1.0)
     line = b"line 12345" * 25  # 250 bytes
     assert [r.printed("%1", line, now=0.01 * i) for i in range(5)] == [NEWS] * 4 + [FLOOD]
-    assert r.printed("%1", line, now=0.2) == NEWS  # a new window
-    assert r.printed("%2", line * 5, now=0.2) == FLOOD
-    r.resumed("%2")
-    assert r.printed("%2", line, now=0.21) == NEWS
+    r.resumed("%1", now=0.2)
+    assert r.printed("%1", line, now=0.2) == FLOOD  # it flooded a moment ago
+    assert r.printed("%1", line, now=1.3) == NEWS  # not for a second
+    assert r.printed("%2", line * 3, now=1.3) == NEWS
+    assert r.printed("%2", line * 3, now=1.45) == NEWS  # another window
+    assert r.printed("%2", line * 5, now=1.5) == FLOOD
 
 
 def test_the_glyphs_are_the_same_in_output_and_on_screen() -> None:

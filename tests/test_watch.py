@@ -326,6 +326,21 @@ def test_redraws_that_stop_are_read_once_after(
     stays(lambda: count() == at_end + 1, 1.5, what="one read only")
 
 
+def test_a_flood_is_paused_and_read_ten_times_a_second_at_most(
+    tmux: Tmux, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    loud = ["sh", "-c", "while :; do seq 1 100000; done"]
+    assert run_isesh("start", "loud", "-d", str(tmp_path), "--agent", "shell", "--", *loud)
+    watching = watcher()
+    count = lambda: watching.said("DEBUG", "reading loud")  # noqa: E731
+    wait_for(lambda: count() >= 3, what="the flood read")
+    before = count()
+    stays(lambda: count() <= before + 25, 2.0, what="ten reads a second at most")
+    assert count() >= before + 5  # and read all along, a capture per round
+    later = count()
+    wait_for(lambda: count() >= later + 10, 5, what="read round after round")
+
+
 def test_a_second_watcher_says_so_and_exits(tmux: Tmux, watcher: StartWatcher) -> None:
     first = watcher()
     result = run_imessenger("watch")

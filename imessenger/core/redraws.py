@@ -21,7 +21,8 @@ output may change what a read would find (news) and which is a redraw seen alrea
   :meth:`Redraws.printed`, in this order:
 
   1. a pane that printed more than ``flood_bytes`` within ``flood_window_s`` floods:
-     its output is better paused and the screen read once per round (:data:`FLOOD`);
+     its output is better paused and the screen read once per round (:data:`FLOOD`),
+     and so is all it prints until it has not flooded for ``flood_hold_s``;
   2. a payload whose key (with its pane) was printed since the session's screen last
      changed (its :func:`screen_key`, from one read to the next) is a redraw: nothing
      to read now (:data:`SEEN`). :attr:`Redraws.unread` keeps when the first redraw
@@ -49,7 +50,7 @@ True
 b'\\\\[J Working (s  esc)\\\\demo> '
 >>> redraw_key(b"\\033[5;1H\\033[2K") == redraw_key(b"")  # an erase is not nothing
 False
->>> r = Redraws(flood_bytes=1000, flood_window_s=0.1)
+>>> r = Redraws(flood_bytes=1000, flood_window_s=0.1, flood_hold_s=1.0)
 >>> [r.printed("%1", p, now=0.0) for p in (a, b)]
 ['news', 'news']
 >>> r.settle(r.taken(), "⠋ Working (9s · esc)\ndemo>")
@@ -59,8 +60,10 @@ False
 'news'
 >>> r.printed("%1", a, now=0.3), r.unread
 ('seen', (0.1, 0.3))
->>> r.printed("%2", b"x" * 1001, now=0.4)
-'flood'
+>>> r.printed("%2", b"x" * 1001, now=0.4), r.printed("%2", b"x", now=1.0)
+('flood', 'flood')
+>>> r.printed("%2", b"x", now=2.5)
+'news'
 """
 
 from __future__ import annotations
@@ -110,13 +113,14 @@ def screen_key(text: str) -> str:
 
 
 class _Pane:
-    """How much one pane printed in its current flood window."""
+    """How much one pane printed in its current flood window, and when it last flooded."""
 
-    __slots__ = ("began", "printed")
+    __slots__ = ("began", "flooded", "printed")
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float, flooded: float | None = None) -> None:
         self.began = now
         self.printed = 0
+        self.flooded = flooded
 
 
 class Redraws:
@@ -125,9 +129,10 @@ class Redraws:
     Not thread-safe: the caller (a control client) holds its lock around each call.
     """
 
-    def __init__(self, *, flood_bytes: int, flood_window_s: float) -> None:
+    def __init__(self, *, flood_bytes: int, flood_window_s: float, flood_hold_s: float) -> None:
         self.flood_bytes = flood_bytes
         self.flood_window_s = flood_window_s
+        self.flood_hold_s = flood_hold_s
         #: when the first redraw not read since was printed, and the last output (or None)
         self.unread: tuple[float, float] | None = None
         self._panes: dict[str, _Pane] = {}
@@ -140,9 +145,12 @@ class Redraws:
         """What a payload a pane printed is: :data:`SEEN`, :data:`NEWS` or :data:`FLOOD`."""
         counted = self._panes.get(pane)
         if counted is None or now - counted.began > self.flood_window_s:
-            counted = self._panes[pane] = _Pane(now)
+            counted = self._panes[pane] = _Pane(now, counted.flooded if counted else None)
         counted.printed += len(payload)
-        if counted.printed > self.flood_bytes:
+        if counted.printed > self.flood_bytes or (
+            counted.flooded is not None and now - counted.flooded < self.flood_hold_s
+        ):
+            counted.flooded = now
             return FLOOD
         key = hash((pane, redraw_key(payload)))
         if key not in self._seen or self._settling:
@@ -151,9 +159,12 @@ class Redraws:
         self.unread = (now if self.unread is None else self.unread[0], now)
         return SEEN
 
-    def resumed(self, pane: str) -> None:
-        """The pane's output was paused and goes on: its flood window starts again."""
-        self._panes.pop(pane, None)
+    def resumed(self, pane: str, *, now: float) -> None:
+        """The pane's output was paused and goes on: its flood window starts again (it
+        is still held as flooding for ``flood_hold_s``)."""
+        counted = self._panes.get(pane)
+        if counted is not None:
+            self._panes[pane] = _Pane(now, counted.flooded)
 
     def taken(self) -> frozenset[int]:
         """A read's capture was answered: the keys of the news it covers (the redraws

@@ -17,7 +17,8 @@ Why control mode, and how it is used:
   printed before tmux answers a read's capture is in that capture: news after it is
   reported again.
 * A pane that prints a lot (more than ``FLOOD_BYTES`` within ``FLOOD_WINDOW_S``: ``seq``,
-  a build log) is paused (``refresh-client -A %P:pause``, tmux 3.2+) and reported;
+  a build log) is paused (``refresh-client -A %P:pause``, tmux 3.2+) and reported, at
+  each output until it has not flooded for ``FLOOD_HOLD_S``;
   :meth:`ControlClient.read_pane` continues it right before it captures the screen. tmux
   runs one client's commands in order, so whatever the pane prints after the capture
   starts a new round, and a pane printing fast for minutes costs a capture and
@@ -72,6 +73,8 @@ _SUBSCRIPTION = "imessenger-dead"
 #: ``FLOOD_WINDOW_S`` is paused until the next read (a spinner's frame is a few hundred).
 FLOOD_BYTES = 16 * 1024
 FLOOD_WINDOW_S = 0.1
+#: ... and all it prints is paused so until it has not flooded for this long, in seconds.
+FLOOD_HOLD_S = 1.0
 
 
 class ControlClientClosed(TmuxCommandFailed):
@@ -246,7 +249,9 @@ class ControlClient:
         #: read's capture (what was printed before its answer is in it)
         self._pending: deque[tuple[str, Future[list[str]] | None, bool]] = deque()
         self._paused: set[str] = set()  # panes paused for printing too much
-        self._redraws = Redraws(flood_bytes=FLOOD_BYTES, flood_window_s=FLOOD_WINDOW_S)
+        self._redraws = Redraws(
+            flood_bytes=FLOOD_BYTES, flood_window_s=FLOOD_WINDOW_S, flood_hold_s=FLOOD_HOLD_S
+        )
         self._told = False  # OUTPUT was reported since the last read's capture
         self._taken: frozenset[int] = frozenset()  # the news the answered captures cover
         self._attached = threading.Event()
@@ -347,7 +352,7 @@ class ControlClient:
         with self._lock:
             for pane in sorted(self._paused):
                 self._write(("refresh-client", "-A", f"{pane}:continue"), None)
-                self._redraws.resumed(pane)
+                self._redraws.resumed(pane, now=time.monotonic())
             self._paused.clear()
             if info:
                 self._write(("display-message", "-p", "-t", target, PANE_FORMAT), described)
@@ -440,14 +445,19 @@ class ControlClient:
         flags = key.rsplit(b" ", 1)[-1]
         if not flags.isdigit() or not int(flags) & 1:
             return  # not sent by this client (its own attach, for example)
+        paused = ""
         with self._lock:
             if not self._pending:
                 return
             name, future, capture = self._pending.popleft()
             if capture:
-                # everything printed before this answer is in the capture
+                # everything printed before this answer is in the capture, but what a pane
+                # paused meanwhile prints after it is not seen: another read is due
                 self._taken |= self._redraws.taken()
-                self._told = False
+                paused = min(self._paused, default="")
+                self._told = bool(paused)
+        if paused:
+            self._on_event(ControlEvent(OUTPUT, self.session, paused, FLOODED))
         if future is None:
             if failed:
                 logger.debug("tmux %s (control, %s): %s", name, self.session, " ".join(lines))
