@@ -260,14 +260,15 @@ def answer_by_hand(tmux: Tmux, sessions: Sessions, name: str, key: str, shows: s
     wait_for(lambda: sessions.view(name).state is State.IDLE, what=f"{name} idle")
 
 
-def start_demo_in_shell(tmux: Tmux, name: str) -> int:
-    """Start the demo agent as session ``name`` under a shell; once idle, return its pid.
+def start_demo_in_shell(tmux: Tmux, name: str, agent: str = "demo") -> int:
+    """Start the demo agent as session ``name`` under a shell (with profile ``agent``);
+    once idle, return its pid.
 
     tmux continues any program of its own that stops, so a test that stops the agent
     (SIGSTOP, as if it were starved of CPU) needs it one process further down.
     """
     demo = shlex.join(demo_command("--startup-ms", "0"))
-    started = run_isesh("start", name, "--agent", "demo", "--", "sh", "-c", f"{demo}; exit")
+    started = run_isesh("start", name, "--agent", agent, "--", "sh", "-c", f"{demo}; exit")
     assert started.exit_code == 0, started.output
     wait_for(lambda: "? for help" in AgentPane.of(tmux, name).look(), what=f"{name} idle")
     shell = tmux.pane(name).pid

@@ -212,7 +212,16 @@ def test_the_core_is_pure(module: str) -> None:
     assert not reaching, f"{module} imports {sorted(reaching)}: that is an adapter's work"
 
 
-PURE_WITH_EXAMPLES = ("envelope", "screen", "names", "policy", "visible", "values", "answers")
+PURE_WITH_EXAMPLES = (
+    "envelope",
+    "screen",
+    "names",
+    "policy",
+    "visible",
+    "values",
+    "answers",
+    "redraws",
+)
 
 
 @pytest.mark.parametrize("name", PURE_WITH_EXAMPLES)

@@ -7,8 +7,11 @@ What it does is read back from the store and from its status cache.
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -27,6 +30,7 @@ from support import (
     run_isesh,
     scrollback,
     start_demo,
+    start_demo_in_shell,
     stays,
     wait_for,
     watched,
@@ -214,6 +218,127 @@ def test_a_pane_printing_fast_does_not_hold_others_up(
     assert run_imessenger("send", "w1", "--no-reply", "ASK[touch f.txt] BUSY[50]").exit_code == 0
     wait_for(lambda: entries(store, "user", InboxKind.PROMPT), seconds=5, what="the notice")
     assert watched_state(tmux.label, "loud") == "idle"
+
+
+# --- what a read costs: a spinner is not news, a prompt is ------------------------------------
+
+
+def plain_demo(tmux: Tmux, watch: str = "") -> int:
+    """Start the demo agent as w1 under the profile "plain" (the demo's, without hooks:
+    its prompts are noticed from the screen alone), with ``watch`` as the [watch] table
+    of the config; return the agent's pid once it is idle."""
+    import tomli_w
+
+    table = {**load_config().values["agents"]["demo"], "hooks": ""}
+    write_config(tomli_w.dumps({"agents": {"plain": table}}) + (f"\n[watch]\n{watch}\n"))
+    return start_demo_in_shell(tmux, "w1", agent="plain")
+
+
+def reads(watching: Watching) -> int:
+    """How many times the watcher read w1's screen (it logs each read at DEBUG)."""
+    return watching.said("DEBUG", "reading w1")
+
+
+def spinner_seconds(tmux: Tmux) -> int:
+    """The seconds on the demo agent's spinner line ("⠋ Working (3s · esc to interrupt)")."""
+    found = re.search(r"Working \((\d+)s", AgentPane.of(tmux, "w1").look())
+    assert found, AgentPane.of(tmux, "w1").look()
+    return int(found.group(1))
+
+
+def test_a_spinner_is_not_read_but_a_prompt_and_new_text_are(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    agent = plain_demo(tmux)
+    watching = watcher()
+    wait_for(lambda: watching.state("w1") == "idle", what="w1 idle")
+    assert (
+        run_imessenger("send", "w1", "--no-reply", "BUSY[600000] ASK[touch s.txt]").exit_code == 0
+    )
+    wait_for(lambda: watching.state("w1") == "busy", what="w1 busy")
+    began, before = spinner_seconds(tmux), reads(watching)
+    # ten frames a second: every one was a read (and a pause and a continue) before
+    stays(lambda: reads(watching) <= before + 2, 2.5, what="(almost) no read of a spinner")
+    assert spinner_seconds(tmux) >= began + 2  # it did turn all along
+
+    before = reads(watching)
+    AgentPane.of(tmux, "w1").type("new text")  # typed while it works: shown in its input box
+    wait_for(lambda: "demo> new text" in AgentPane.of(tmux, "w1").look(), what="the text shown")
+    wait_for(lambda: reads(watching) > before, what="new text read")
+
+    os.kill(agent, signal.SIGUSR1)  # the busy phase ends: its prompt opens, amid the redraws
+    [notice] = wait_for(lambda: entries(store, "user", InboxKind.PROMPT), what="the notice")
+    assert notice.title == '"w1" is asking: touch s.txt'
+    assert watching.state("w1") == "asking"
+
+
+def test_a_prompt_after_a_quiet_while_is_read_at_once_not_after_the_debounce(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    # debounce_ms spaces the reads of a burst; the first news after a quiet while (here,
+    # a spinner turning) is read at once: a prompt drawn in one write is noticed in
+    # milliseconds, not a debounce later.
+    agent = plain_demo(tmux, watch="debounce_ms = 3000")
+    watching = watcher()
+    wait_for(lambda: watching.state("w1") == "idle", what="w1 idle")
+    assert (
+        run_imessenger("send", "w1", "--no-reply", "BUSY[600000] ASK[touch q.txt]").exit_code == 0
+    )
+    wait_for(lambda: watching.state("w1") == "busy", what="w1 busy")
+    count = reads(watching)
+    stays(lambda: reads(watching) == count, 3.5, what="no read while only the spinner turns")
+    os.kill(agent, signal.SIGUSR1)
+    wait_for(lambda: entries(store, "user", InboxKind.PROMPT), 1.5, what="the notice, at once")
+
+
+SPIN = """
+import os, sys, time
+go, done = sys.argv[1], sys.argv[2]
+os.write(1, b"ready\\r\\n")
+while not os.path.exists(go):
+    time.sleep(0.01)
+for n in range(30):
+    os.write(1, f"\\r\\x1b[K{'⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[n % 10]} working ({n // 10}s)".encode())
+    time.sleep(0.1)
+open(done, "w").close()
+time.sleep(600)
+"""
+
+
+def test_redraws_that_stop_are_read_once_after(
+    tmux: Tmux, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    # the net under the redraws set aside: the screen they leave is read once they stop
+    script, go, done = tmp_path / "spin.py", tmp_path / "go", tmp_path / "done"
+    script.write_text(SPIN)
+    spin = [sys.executable, str(script), str(go), str(done)]
+    assert run_isesh("start", "spin", "-d", str(tmp_path), "--agent", "shell", "--", *spin)
+    watching = watcher()
+    wait_for(lambda: "ready" in AgentPane.of(tmux, "spin").look(), what="the spinner ready")
+    wait_for(lambda: watching.entry("spin") is not None, what="spin followed")
+    count = lambda: watching.said("DEBUG", "reading spin")  # noqa: E731
+    before = count()
+    go.touch()
+    wait_for(done.exists, what="30 frames drawn")
+    assert count() <= before + 2  # its first frame, not thirty
+    at_end = count()
+    wait_for(lambda: count() == at_end + 1, 5, what="one read once the redraws stopped")
+    stays(lambda: count() == at_end + 1, 1.5, what="one read only")
+
+
+def test_a_flood_is_paused_and_read_ten_times_a_second_at_most(
+    tmux: Tmux, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    loud = ["sh", "-c", "while :; do seq 1 100000; done"]
+    assert run_isesh("start", "loud", "-d", str(tmp_path), "--agent", "shell", "--", *loud)
+    watching = watcher()
+    count = lambda: watching.said("DEBUG", "reading loud")  # noqa: E731
+    wait_for(lambda: count() >= 3, what="the flood read")
+    before = count()
+    stays(lambda: count() <= before + 25, 2.0, what="ten reads a second at most")
+    assert count() >= before + 5  # and read all along, a capture per round
+    later = count()
+    wait_for(lambda: count() >= later + 10, 5, what="read round after round")
 
 
 def test_a_second_watcher_says_so_and_exits(tmux: Tmux, watcher: StartWatcher) -> None:

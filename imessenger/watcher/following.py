@@ -1,9 +1,10 @@
 """The sessions the watcher follows, each through a tmux control-mode client of its own.
 
-* one control client per followed session (:class:`imessenger.adapters.tmux.ControlClient`)
-  reports a pane's first output after each read within about a millisecond, and
-  nothing while the pane is quiet; one of them (the lookout) also reports, through a
-  subscription, the panes of the whole server that died or came back;
+* one control client per followed session (:class:`imessenger.adapters.tmux.ControlClient`,
+  all read by one thread) reports the first news a pane printed after each read within
+  about a millisecond, and nothing while the pane is quiet or only redraws what it
+  showed (a spinner); one of them (the lookout) also reports, through a subscription,
+  the panes of the whole server that died or came back;
 * tmux's ``%sessions-changed``, a client's end, and a new socket file (looked at every
   ``watch.interval_ms``: the server restarted) ask for a rescan: every session
   isesh records that runs is followed, a new run under the same name gets a new client,
@@ -11,8 +12,13 @@
   runs waits in :attr:`Following.gone` for its notice;
 * no session at all while some are recorded means that the tmux server is gone (or not
   started again yet): the rescan is tried again with a backoff (:class:`Retry`);
-* a session that printed is read once through its client (one capture for the whole
-  burst, no new process) and classified with its session's profile.
+* a session that printed news is read through its client (a capture, no new process)
+  and classified with its session's profile: at once when it was not read for
+  ``watch.debounce_ms``, else that long after the last read (:meth:`Following.news`);
+  a pane paused for printing a lot, ``FLOOD_ROUND_S`` after it;
+* the net under the redraws a client sets aside: a session whose redraws not read yet
+  stopped ``QUIET_S`` ago (its final screen), or have gone on for ``RECHECK_S``, is
+  read once then, at the watcher's next tick (:meth:`Following.read_redrawn`).
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ from dataclasses import dataclass, field
 from imessenger.actions.sessions import Sessions, waiting_for_tools
 from imessenger.adapters.tmux import (
     CLIENT_EXIT,
+    FLOODED,
     OUTPUT,
     PANE_DEAD,
     SESSIONS_CHANGED,
     ControlClient,
     ControlEvent,
+    ControlReader,
     PaneInfo,
 )
 from imessenger.core.errors import ImessengerError
@@ -43,6 +51,14 @@ logger = logging.getLogger(__name__)
 #: How long an exit waits before its notice, so that ``isesh stop`` (which forgets the
 #: session right after it ended) raises none.
 EXIT_GRACE_S = 1.0
+#: The net under the redraws a control client sets aside (a frame that looked like one
+#: seen before): a session whose redraws not read yet stopped this long ago is read, and
+#: so is one whose redraws have gone on this long, in seconds.
+QUIET_S = 1.0
+RECHECK_S = 30.0
+#: A pane paused for printing a lot is read (and continued) this long after the last read
+#: at the soonest, in seconds: a flood costs ten captures a second at most.
+FLOOD_ROUND_S = 0.1
 
 
 @dataclass
@@ -55,7 +71,8 @@ class Followed:
     pane: PaneInfo | None = None
     screen: Screen = field(default_factory=lambda: Screen(State.UNKNOWN))
     since: float = field(default_factory=time.time)  # when the state last changed
-    dirty_since: float | None = None  # first change not read yet (monotonic)
+    read_due: float | None = None  # when to read it next (monotonic), None: nothing new
+    read_at: float = float("-inf")  # when the last read began (monotonic)
     described: bool = False  # ``pane`` is up to date (else the next read asks tmux)
     prompt: str | None = None  # key of the prompt on screen (notified)
     #: the occurrence of the prompt on screen, as the store knows it (its id is published)
@@ -79,6 +96,11 @@ class Followed:
         """Idle with an empty input box: ready for a message."""
         return self.screen.state is State.IDLE and not self.screen.input_text
 
+    def read_by(self, when: float) -> None:
+        """Have it read at ``when`` at the latest."""
+        if self.read_due is None or when < self.read_due:
+            self.read_due = when
+
     def end_later(self) -> None:
         """Give the notice of its end in ``EXIT_GRACE_S`` (isesh stop forgets it meanwhile)."""
         self.exit_due = time.monotonic() + EXIT_GRACE_S
@@ -87,17 +109,22 @@ class Followed:
 class Following:
     """The followed sessions of one tmux server and their control clients.
 
-    ``report`` gets the clients' events, from their threads.
+    ``report`` gets the clients' events, from their threads. ``debounce`` (seconds) is
+    the least time between two reads of a session that news asks for.
     """
 
-    def __init__(self, sessions: Sessions, report: Callable[[ControlEvent], None]) -> None:
+    def __init__(
+        self, sessions: Sessions, report: Callable[[ControlEvent], None], debounce: float
+    ) -> None:
         self.sessions = sessions
+        self.debounce = debounce
         self.tmux = sessions.tmux
         self.report = report
         self.followed: dict[str, Followed] = {}
         self.gone: dict[str, Followed] = {}  # vanished sessions whose notice waits (exit_due)
         self.rescan_wanted = True
         self.server_retry = Retry("reach the tmux server", patience=EXIT_GRACE_S)
+        self._reader = ControlReader()  # one thread reads every client
         self._lookout: ControlClient | None = None  # the client that reports dead panes
         self._dead: set[str] = set()  # ids of the sessions whose pane is dead
         self._socket: tuple[int, int, int] | None = None  # the server's socket, last looked at
@@ -158,8 +185,7 @@ class Following:
         """Note what a control client reported: output to read, dead panes, a rescan due."""
         followed = self.followed.get(event.session)
         if event.kind == OUTPUT and followed is not None:
-            if followed.dirty_since is None:
-                followed.dirty_since = time.monotonic()
+            self.news(followed, FLOOD_ROUND_S if event.value == FLOODED else self.debounce)
             if event.value == "moved":
                 followed.described = False  # another pane may be the active one
         elif event.kind == PANE_DEAD:
@@ -171,6 +197,13 @@ class Following:
                 self._detach(followed)
             self.rescan_wanted = True
 
+    def news(self, followed: Followed, spacing: float | None = None) -> None:
+        """Something new shows: read it now, or ``spacing`` (by default ``debounce``) after
+        the last read began (the first news after a quiet while is read at once; a burst
+        costs a read per ``debounce``, the last one after it ended)."""
+        spacing = self.debounce if spacing is None else spacing
+        followed.read_by(max(time.monotonic(), followed.read_at + spacing))
+
     def read(self, followed: Followed) -> str | None:
         """Read the session's screen through its control client and classify it.
 
@@ -181,6 +214,8 @@ class Following:
         if client is None or not client.alive:
             self.rescan_wanted = True
             return None
+        followed.read_at = time.monotonic()
+        logger.debug("reading %s", followed.name)
         try:
             pane, text = client.read_pane(info=not followed.described or followed.pane is None)
         except ImessengerError as error:  # the session, its client or the whole server went
@@ -211,6 +246,17 @@ class Following:
             logger.debug("%s: %s -> %s", followed.name, before, screen.state)
         return text
 
+    def read_redrawn(self, now: float) -> None:
+        """Have the sessions read whose redraws, set aside by their clients, stopped
+        ``QUIET_S`` ago or have gone on for ``RECHECK_S`` (``now``: monotonic)."""
+        for followed in self.followed.values():
+            client = followed.client
+            if client is None or followed.read_due is not None:
+                continue
+            unread = client.unread_redraws()
+            if unread is not None and (now - unread[1] >= QUIET_S or now - unread[0] >= RECHECK_S):
+                followed.read_by(now)
+
     def running(self, name: str) -> bool | None:
         """Whether a tmux session of that name runs; None when tmux cannot say."""
         try:
@@ -220,9 +266,10 @@ class Following:
             return None
 
     def close(self) -> None:
-        """Close every control client."""
+        """Close every control client, and their reader."""
         for followed in self.followed.values():
             self._detach(followed)
+        self._reader.close()
 
     def _dead_panes_changed(self, dead: set[str]) -> None:
         """Read again the sessions whose pane died (or came back) since the last report."""
@@ -232,8 +279,7 @@ class Following:
             client = followed.client
             if client is not None and client.session_id in changed:
                 followed.described = False
-                if followed.dirty_since is None:
-                    followed.dirty_since = time.monotonic()
+                self.news(followed)
 
     def _keep_a_lookout(self) -> None:
         """Have one live control client report dead panes for the whole server."""
@@ -251,7 +297,7 @@ class Following:
                 return
 
     def _attach(self, followed: Followed) -> None:
-        client = ControlClient(self.tmux, followed.name, self.report)
+        client = ControlClient(self.tmux, followed.name, self.report, self._reader)
         try:
             client.start()
         except (ImessengerError, OSError) as error:
@@ -259,7 +305,7 @@ class Following:
             return
         followed.client = client
         followed.described = False
-        followed.dirty_since = time.monotonic()  # read it now: it may have changed meanwhile
+        followed.read_by(time.monotonic())  # read it now: it may have changed meanwhile
         logger.info("following %s (%s)", followed.name, followed.record.agent)
 
     def _detach(self, followed: Followed) -> None:

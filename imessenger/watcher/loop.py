@@ -14,9 +14,11 @@ How it learns of changes, without polling panes:
 * each other host of the config comes through one ssh stream of what its own watcher
   publishes (:mod:`imessenger.watcher.host_streams`), whose counts the status line adds up.
 
-A pane that printed is read once ``watch.debounce_ms`` after its first output (one
-capture for the whole burst, through the control client, no new process) and
-classified with its session's profile. Then, on a change of state:
+A pane that printed something new (not a redraw of a frame it showed already, a
+spinner's next frame: :mod:`imessenger.core.redraws`) is read at once, through its
+control client (a capture, no new process), and classified with its session's profile;
+news that keeps coming is read at most once per ``watch.debounce_ms``, the last time
+after it stopped (:meth:`Following.news`). Then, on a change of state:
 
 * a prompt appears: an inbox notice for "user" and for the session, a message on every
   attached tmux client, the status line, and the ``watch.notify_command``; one notice
@@ -101,7 +103,7 @@ class Watcher:
         self._events: queue.Queue[_Event] = queue.Queue()
         self._stop = threading.Event()
         self.view = StoreView(sessions.store)
-        self.following = Following(sessions, self._events.put)
+        self.following = Following(sessions, self._events.put, self.debounce)
         self.jobs = Jobs(tmux, self.config, self.view, self._events.put)
         self.display = Display(tmux)
         self.hooks = HookWatch(sessions.store)
@@ -225,8 +227,8 @@ class Watcher:
         if self._awaiting_hooks():
             due = min(due, now + _HOOK_POLL_S)
         for followed in self.following.followed.values():
-            if followed.dirty_since is not None:
-                due = min(due, followed.dirty_since + self.debounce)
+            if followed.read_due is not None:
+                due = min(due, followed.read_due)
             if followed.exit_due is not None:
                 due = min(due, followed.exit_due)
             if followed.hook_due is not None:
@@ -250,8 +252,8 @@ class Watcher:
         self.following.handle(event)
 
     def _check(self, followed: Followed, now: float) -> None:
-        if followed.dirty_since is not None and now >= followed.dirty_since + self.debounce:
-            followed.dirty_since = None
+        if followed.read_due is not None and now >= followed.read_due:
+            followed.read_due = None
             self._read(followed)
         if followed.exit_due is not None and now >= followed.exit_due:
             followed.exit_due = None
@@ -277,10 +279,10 @@ class Watcher:
         again = self.notices.follow_prompt(
             followed, screen, hook, HookWatch.waits_for_hook(followed)
         )
-        if again is not None and followed.dirty_since is None:
+        if again is not None:
             # Gone in one read (maybe a screen caught mid-redraw), or waiting for its hook:
             # read once more then.
-            followed.dirty_since = time.monotonic() - self.debounce + again
+            followed.read_by(time.monotonic() + again)
         if hook is not None and followed.prompt is not None:
             self.hooks.answered(followed.name)  # its prompt is on screen, followed from now
         elif hook is not None and time.time() >= hook.at + HOOK_WAIT_S:
@@ -315,7 +317,7 @@ class Watcher:
         followed = self.following.followed.get(event.session)
         if followed is not None and event.state == ASKING:
             now = time.monotonic()
-            followed.dirty_since = now - self.debounce
+            followed.read_by(now)
             followed.hook_due = now + HOOK_WAIT_S
 
     def _deliver_if_ready(self, name: str) -> None:
@@ -350,6 +352,7 @@ class Watcher:
             self._stop.set()
             return
         self.following.look_at_socket()
+        self.following.read_redrawn(now)
         self.notices.notify.reap()
         for check in self.checks:
             check()

@@ -11,7 +11,8 @@ What is where:
 * ``patience.py``: :class:`Patience`, how long to wait for a pane's program to act
   on its input (slow is not deaf).
 * ``control.py``: :class:`ControlClient`, a control-mode client per followed
-  session (the watcher's), and the :class:`ControlEvent` it reports.
+  session (the watcher's), the :class:`ControlEvent` it reports, and the
+  :class:`ControlReader` whose one thread reads them all.
 * ``output_watch.py``: :class:`OutputWatch`, a control client of its own for one
   wait (``send``'s for a reply): woken when the session prints, the pane read through it.
 * ``info.py``: :class:`PaneInfo`, :class:`PaneOwner`, :class:`ClientInfo`: what
@@ -47,11 +48,13 @@ from __future__ import annotations
 
 from imessenger.adapters.tmux.control import (
     CLIENT_EXIT,
+    FLOODED,
     OUTPUT,
     PANE_DEAD,
     SESSIONS_CHANGED,
     ControlClient,
     ControlEvent,
+    ControlReader,
 )
 from imessenger.adapters.tmux.info import PaneInfo, PaneOwner
 from imessenger.adapters.tmux.options import AGENT_OPTION, CONFIG_OPTION, HOME_OPTION
@@ -65,6 +68,7 @@ __all__ = [
     "AGENT_OPTION",
     "CLIENT_EXIT",
     "CONFIG_OPTION",
+    "FLOODED",
     "HOME_OPTION",
     "OUTPUT",
     "PANE_DEAD",
@@ -73,6 +77,7 @@ __all__ = [
     "AgentPane",
     "ControlClient",
     "ControlEvent",
+    "ControlReader",
     "MenuItem",
     "OutputWatch",
     "PaneInfo",
