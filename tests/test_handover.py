@@ -345,3 +345,15 @@ def test_the_users_config_is_read_again_by_each_command(tmux: Tmux, watching: Wa
     fixed = run("inbox")
     assert handed_over(fixed)
     assert fixed.returncode == 0, fixed.stderr[-2000:]
+
+
+def test_the_servers_log_shows_a_commands_words_with_their_control_characters_visible() -> None:
+    from imessenger.interfaces.cli.command_server import _command_words
+
+    shown = _command_words(["send", "\x1b]52;c;cm0gLXJmIH4K\x07", "the message"])
+    assert "\x1b" not in shown
+    assert "\x07" not in shown
+    assert shown.startswith("send ")
+    assert "the message" not in shown
+    assert _command_words(["hook", "event", "claude"]) == "hook event"
+    assert "\n" not in _command_words(["send", "w1\n2026-12-07 INFO forged line"])

@@ -37,6 +37,7 @@ import sys
 from dataclasses import dataclass, field
 
 from imessenger.adapters import command_socket as wire
+from imessenger.core.visible import for_terminal
 
 logger = logging.getLogger(__name__)
 
@@ -266,13 +267,14 @@ class Server:
 
 
 def _command_words(args: list[str]) -> str:
-    """The command's name and subcommand (``hook event``), without anything after them."""
+    """The command's first two words (``hook event``, ``send w1``), nothing after them, with
+    their control characters shown as stand-ins: the log may go to a person's terminal."""
     words: list[str] = []
     for arg in args:
         if arg.startswith("-") or len(words) == 2:
             break
         words.append(arg)
-    return " ".join(words) or "?"
+    return for_terminal(" ".join(words)).replace("\n", "\\n").replace("\t", "\\t") or "?"
 
 
 def _ending(status: int) -> str:
