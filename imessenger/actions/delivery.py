@@ -296,7 +296,7 @@ class Courier:
         started: float,
     ) -> SendResult:
         """What is known of a message pasted before the store failed: its id and text."""
-        message = MessageRecord(
+        message = MessageRecord.unrecorded(
             id=message_id,
             server=self.tmux.label,
             sender=sender,
@@ -305,12 +305,6 @@ class Courier:
             raw=raw,
             state=MessageState.DELIVERING,
             created_at=time.time(),
-            claimed_at=None,
-            delivered_at=None,
-            replied_at=None,
-            reply=None,
-            reply_via=None,
-            waiting=False,
             error=str(error),
         )
         why = (

@@ -166,7 +166,7 @@ class Remote:
 
         name = self._name(target)
         state = MessageState.TIMED_OUT if cancelled else MessageState.UNCONFIRMED
-        message = MessageRecord(
+        message = MessageRecord.unrecorded(
             id="",
             server="",
             sender="",
@@ -175,12 +175,6 @@ class Remote:
             raw=raw,
             state=state,
             created_at=time.time(),
-            claimed_at=None,
-            delivered_at=None,
-            replied_at=None,
-            reply=None,
-            reply_via=None,
-            waiting=False,
             error=str(lost),
         )
         if cancelled:

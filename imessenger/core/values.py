@@ -141,6 +141,40 @@ class MessageRecord:
     #: person sent it (or for messages recorded before senders had one)
     sender_instance: str = ""
 
+    @classmethod
+    def unrecorded(
+        cls,
+        *,
+        id: str,
+        server: str,
+        sender: str,
+        target: str,
+        body: str,
+        raw: bool,
+        state: MessageState,
+        created_at: float,
+        error: str,
+    ) -> MessageRecord:
+        """What is known of a message the store has no row for (the store failed, or the
+        host that holds it could not be heard): no claim, delivery or reply known."""
+        return cls(
+            id=id,
+            server=server,
+            sender=sender,
+            target=target,
+            body=body,
+            raw=raw,
+            state=state,
+            created_at=created_at,
+            claimed_at=None,
+            delivered_at=None,
+            replied_at=None,
+            reply=None,
+            reply_via=None,
+            waiting=False,
+            error=error,
+        )
+
 
 @dataclass(frozen=True)
 class InboxEntry:

@@ -264,15 +264,9 @@ class MessageTable:
                 f"RETURNING {_COLUMNS}",
                 (MessageState.PENDING, message_id, MessageState.DELIVERING),
             ).fetchone()
-        if row is not None:
-            return _message(row)
-        current = self.get(message_id)
-        if current is None:
-            raise UnknownMessage(message_id, self._db.path)
-        raise StoreError(
-            f'message "{message_id}" is not being delivered (its state is {current.state}), '
-            "so there is no claim to release"
-        )
+        if row is None:
+            raise self._not_delivering(message_id, "there is no claim to release")
+        return _message(row)
 
     # -- the queues of the targets on this server
 
@@ -385,14 +379,17 @@ class MessageTable:
                 f"UPDATE messages SET {column} = ? WHERE id = ? AND state = ? RETURNING {_COLUMNS}",
                 (at, message_id, MessageState.DELIVERING),
             ).fetchone()
-        if row is not None:
-            return _message(row)
+        if row is None:
+            raise self._not_delivering(message_id, f"it cannot be {step}")
+        return _message(row)
+
+    def _not_delivering(self, message_id: str, so: str) -> StoreError:
+        """The error for a step of delivery asked of a message that is not being delivered."""
         current = self.get(message_id)
         if current is None:
-            raise UnknownMessage(message_id, self._db.path)
-        raise StoreError(
-            f'message "{message_id}" is not being delivered (its state is {current.state}), '
-            f"so it cannot be {step}"
+            return UnknownMessage(message_id, self._db.path)
+        return StoreError(
+            f'message "{message_id}" is not being delivered (its state is {current.state}), so {so}'
         )
 
 
