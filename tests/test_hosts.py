@@ -84,7 +84,7 @@ def test_a_target_names_a_host_or_is_local() -> None:
 def test_the_ssh_command_line_holds_fixed_words_and_shares_the_connection() -> None:
     host = Host("box", "me@buildbox", ("-p", "2222"), "~/bin/imessenger")
     command = ssh.remote_command(host, wire.PROTOCOL)
-    assert command == "~/bin/imessenger remote --protocol 2 --caller-version 0.1.0"
+    assert command == "~/bin/imessenger remote --protocol 3 --caller-version 0.1.0"
     argv = ssh.ssh_argv(host, command)
     assert argv[-3:] == ["--", "me@buildbox", command]  # "--": a destination is no option
     assert "BatchMode=yes" in argv

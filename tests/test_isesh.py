@@ -235,7 +235,8 @@ def test_start_pins_the_record_the_agent_keeps(tmux: Tmux, tmp_path: Path) -> No
     assert "--session-id" not in left.command
 
 
-def test_stop_removes_the_record_file_isesh_made(tmux: Tmux, tmp_path: Path) -> None:
+def test_forget_removes_the_record_file_isesh_made(tmux: Tmux, tmp_path: Path) -> None:
+    # stopped, the session is restorable: the file holds the conversation restore resumes
     start_demo("w1", idle=False)
     mine = tmp_path / "mine.jsonl"
     start_demo("w2", "--record", str(mine), idle=False)
@@ -247,11 +248,14 @@ def test_stop_removes_the_record_file_isesh_made(tmux: Tmux, tmp_path: Path) -> 
     assert run_imessenger("send", "w1", "hello").exit_code == 0
     assert made.is_file()
     assert run_isesh("stop", "w1").exit_code == 0
+    assert made.is_file()
+    assert run_isesh("forget", "w1").exit_code == 0
     assert not made.exists()
     # a file the command line named is the user's: it stays
     wait_for(lambda: states().get("w2") == "idle", what="w2 idle")
     assert run_imessenger("send", "w2", "hello").exit_code == 0
     assert run_isesh("stop", "w2").exit_code == 0
+    assert run_isesh("forget", "w2").exit_code == 0
     assert mine.is_file()
 
 

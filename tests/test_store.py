@@ -137,7 +137,7 @@ def test_journal_mode_is_wal(store: Store) -> None:
 
 
 def test_migrations_are_recorded(store: Store) -> None:
-    assert store.schema_version() == len(MIGRATIONS) == 9
+    assert store.schema_version() == len(MIGRATIONS) == 10
     applied = store.applied_migrations()
     assert [(version, name) for version, name, _ in applied] == [
         (1, "initial_schema"),
@@ -149,13 +149,14 @@ def test_migrations_are_recorded(store: Store) -> None:
         (7, "paste_marks"),
         (8, "session_instances"),
         (9, "prompts"),
+        (10, "remembered_sessions"),
     ]
     assert all(applied_at > 0 for _, _, applied_at in applied)
     with sqlite3.connect(store.path) as other:
-        assert other.execute("PRAGMA user_version").fetchone()[0] == 9
+        assert other.execute("PRAGMA user_version").fetchone()[0] == 10
         tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
     expected = {"sessions", "messages", "inbox", "approvals", "refusals", "migrations"}
-    assert {*expected, "hook_events", "prompts"} <= tables
+    assert {*expected, "hook_events", "prompts", "remembered"} <= tables
 
 
 def test_reopening_applies_nothing_twice(home: Path) -> None:
@@ -180,7 +181,7 @@ def test_new_migration_is_applied_in_order_on_reopen(
 
     monkeypatch.setattr(schema, "MIGRATIONS", [*MIGRATIONS, _add_notes])
     with Store.open(server="default") as store:
-        assert store.schema_version() == 10
+        assert store.schema_version() == 11
         assert [(v, n) for v, n, _ in store.applied_migrations()] == [
             (1, "initial_schema"),
             (2, "refusals"),
@@ -191,7 +192,8 @@ def test_new_migration_is_applied_in_order_on_reopen(
             (7, "paste_marks"),
             (8, "session_instances"),
             (9, "prompts"),
-            (10, "add_notes"),
+            (10, "remembered_sessions"),
+            (11, "add_notes"),
         ]
     with sqlite3.connect(home / DB_FILENAME) as other:
         assert other.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0

@@ -26,7 +26,7 @@ from imessenger.adapters.paths import (
     user_config_path,
     write_private_file,
 )
-from imessenger.adapters.records.pinning import Pin, made_here, pin
+from imessenger.adapters.records.pinning import Pin, made_here, pin, resumed_command
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import (
     AGENT_OPTION,
@@ -38,12 +38,12 @@ from imessenger.adapters.tmux import (
 )
 from imessenger.core.agent_setup import setup
 from imessenger.core.config import FALLBACK_PROFILE, Config
-from imessenger.core.errors import ImessengerError, NoSuchSession, UsageError
+from imessenger.core.errors import ImessengerError, NoSuchSession, NotRemembered, UsageError
 from imessenger.core.names import check_free, check_name
 from imessenger.core.policy import Action
 from imessenger.core.profiles import Profile, get_profile, load_profiles
 from imessenger.core.screen import Screen, State, classify
-from imessenger.core.values import SessionRecord, instance_of
+from imessenger.core.values import RememberedSession, SessionRecord, instance_of
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,60 @@ class SessionView:
         return max(0.0, time.time() - self.started_at)
 
 
+def passed_on() -> tuple[tuple[str, str], ...]:
+    """The variables of this process a session is given, so that ``imessenger`` run inside
+    it reaches the same data and configuration (:data:`_PASSED_ON`)."""
+    return tuple((key, os.environ[key]) for key in _PASSED_ON if os.environ.get(key))
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What starting one session takes: its name, profile and folder, the command as given
+    (or the profile's), what pins (or resumes) its agent's record, and the variables it
+    is passed; for a restore, the run it ``continues``."""
+
+    name: str
+    profile: Profile
+    folder: Path
+    #: the command as given or the profile's, before isesh's additions
+    given: list[str]
+    pinned: Pin | None
+    passed_on: tuple[tuple[str, str], ...]
+    #: the instance of the run this one continues (``isesh restore``), else None
+    continues: str | None = None
+    #: the git worktree the folder is, as remembered ("" fields: none)
+    worktree: RememberedSession | None = None
+
+    def command(self) -> list[str]:
+        """The agent's command line with what pins or resumes its record in place."""
+        if self.pinned is None:
+            return list(self.given)
+        return resumed_command(self.profile.launch.record, self.given, self.pinned)
+
+    def remembered(
+        self, server: str, record_kind: str, record_ref: str, instance: str
+    ) -> RememberedSession:
+        """What to remember of the session once it runs as ``instance``."""
+        tree = self.worktree
+        return RememberedSession(
+            server=server,
+            name=self.name,
+            agent=self.profile.name,
+            directory=str(self.folder),
+            command=tuple(self.given),
+            environment=self.passed_on,
+            record_kind=record_kind,
+            record_ref=record_ref,
+            started_at=time.time(),
+            instance=instance,
+            worktree=tree.worktree if tree else "",
+            repo=tree.repo if tree else "",
+            branch=tree.branch if tree else "",
+            base=tree.base if tree else "",
+            base_commit=tree.base_commit if tree else "",
+        )
+
+
 class Sessions:
     """The sessions of one tmux server, with their records in the store opened for it."""
 
@@ -179,9 +233,16 @@ class Sessions:
             raise UsageError(f'directory "{directory}" does not exist: create it or pick another')
         folder = folder.resolve()
         argv = self.command_for(profile, folder, command)
-        pinned = self._pin_record(profile, argv, folder, name)
-        if pinned is not None:
-            argv = [*argv, *pinned.args]
+        pinned = self.pin_record(profile, argv, folder, name)
+        return self.launch(Launch(name, profile, folder, argv, pinned, passed_on()))
+
+    def launch(self, launch: Launch) -> SessionView:
+        """Start the session ``launch`` describes and record it (and remember it); nothing of
+        it is left when that fails. A launch that ``continues`` an earlier run (a restore)
+        keeps that run's messages and inbox, and never removes its record."""
+        name, profile, folder = launch.name, launch.profile, launch.folder
+        pinned = launch.pinned
+        argv = launch.command()
         files_dir = self._files_dir(name)
         approver = self.config.settings.policy.decide(name, Action.APPROVE) is None
         extra = setup(
@@ -202,12 +263,13 @@ class Sessions:
                 f'a session named "{name}" already exists: pick another name, '
                 f"or stop it first with `isesh stop {name}`"
             )
-        environment = {**profile.launch.env(), "IMESSENGER_SESSION": name}
+        environment = {
+            **profile.launch.env(),
+            **dict(launch.passed_on),
+            "IMESSENGER_SESSION": name,
+        }
         if self.tmux.socket_name:
             environment[SOCKET_ENV] = self.tmux.socket_name
-        for key in _PASSED_ON:
-            if os.environ.get(key):
-                environment[key] = os.environ[key]
         window = self.config.settings.start
         if extra.files:
             _write_files(files_dir, extra.files)
@@ -222,7 +284,8 @@ class Sessions:
             hooks = ""  # not installed: no events will come
         record_file: Path | None = None
         try:
-            record_file = self._make_record_file(pinned)
+            if launch.continues is None:
+                record_file = self._make_record_file(pinned)
             pane = self.tmux.new_session(
                 name,
                 folder,
@@ -240,18 +303,22 @@ class Sessions:
                 shutil.rmtree(files_dir, ignore_errors=True)
             raise
         instance = instance_of(pane.server_pid, pane.session_id, pane.session_created)
+        record_kind = profile.launch.record if pinned is not None else ""
+        record_ref = pinned.ref if pinned is not None else ""
         try:
             self.store.sessions.record(
                 name,
                 profile.name,
                 str(folder),
                 argv,
-                record_kind=profile.launch.record if pinned is not None else "",
-                record_ref=pinned.ref if pinned is not None else "",
+                record_kind=record_kind,
+                record_ref=record_ref,
                 hooks=hooks,
                 files_dir=str(files_dir) if extra.files else "",
                 mcp=mcp,
                 instance=instance,
+                remember=launch.remembered(self.store.server, record_kind, record_ref, instance),
+                continues=launch.continues,
             )
             self.store.messages.cancel_undelivered(  # an earlier session of this name is not it
                 name,
@@ -292,7 +359,7 @@ class Sessions:
                 f"could not make the session's Gemini CLI home in {files_dir}: {advice}"
             ) from None
 
-    def _pin_record(self, profile: Profile, argv: list[str], folder: Path, name: str) -> Pin | None:
+    def pin_record(self, profile: Profile, argv: list[str], folder: Path, name: str) -> Pin | None:
         """Fix which record the agent keeps of its answers (imessenger.adapters.records.pinning)."""
         if not profile.launch.record:
             return None
@@ -482,21 +549,52 @@ class Sessions:
             name, f'the session "{name}" was stopped before it could take it'
         )
         self._forget(name, record)
+        self.store.remembered.stopped(name, view.instance)
         return how
 
+    def forget(self, name: str) -> RememberedSession:
+        """Forget a session that is not running: ``isesh restore`` will not bring it back.
+
+        The file isesh made for its conversation goes too; its folder (a worktree
+        included) is left as it is. Raises UsageError while it runs, NoSuchSession when
+        nothing of it is remembered (NotRemembered).
+        """
+        check_name(name)
+        if self.tmux.has_session(name) and not AgentPane.of(self.tmux, name).dead:
+            raise UsageError(
+                f'session "{name}" is running: stop it first with `isesh stop {name}` '
+                "(it stays restorable until it is forgotten)"
+            )
+        record = self.store.sessions.get(name)
+        forgotten = self.store.remembered.forget(name)
+        if forgotten is None:
+            if record is None:
+                raise NotRemembered(name)
+            forgotten = _as_remembered(record)
+        self._forget(name, record)
+        self._remove_made(forgotten.record_ref)
+        return forgotten
+
     def _forget(self, name: str, record: SessionRecord | None) -> None:
-        """Drop the session's record, and the file isesh made for its agent's answers."""
+        """Drop the session's record, and the file isesh made for its agent's answers
+        unless the session is remembered (it holds the conversation a restore resumes)."""
         self.store.sessions.forget(name)
         if record is None:
             return
-        made = made_here(record.record_ref, self.store.path.parent / "records")
-        if made is not None:
-            with contextlib.suppress(OSError):
-                made.unlink(missing_ok=True)
+        kept = self.store.remembered.get(name)
+        if kept is None or kept.record_ref != record.record_ref:
+            self._remove_made(record.record_ref)
         files = Path(record.files_dir) if record.files_dir else None
         if files is not None and files.parent == self.store.path.parent / "sessions":
             self._keep_changes(name, files)
             shutil.rmtree(files, ignore_errors=True)
+
+    def _remove_made(self, ref: str) -> None:
+        """Remove the record file isesh made for an agent (none for an agent's own file)."""
+        made = made_here(ref, self._records_dir())
+        if made is not None:
+            with contextlib.suppress(OSError):
+                made.unlink(missing_ok=True)
 
     def _keep_changes(self, name: str, files: Path) -> None:
         """Keep what the agent wrote into the session's folder instead of the user's."""
@@ -578,6 +676,23 @@ def _end_process_group(pid: int | None, grace: float = 1.0) -> None:
         time.sleep(0.02)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def _as_remembered(record: SessionRecord) -> RememberedSession:
+    """What there is to forget of a session recorded and not remembered (one started before
+    isesh remembered sessions)."""
+    return RememberedSession(
+        server=record.server,
+        name=record.name,
+        agent=record.agent,
+        directory=record.directory,
+        command=record.command,
+        environment=(),
+        record_kind=record.record_kind,
+        record_ref=record.record_ref,
+        started_at=record.started_at,
+        instance=record.instance,
+    )
 
 
 def attach(tmux: Tmux, name: str) -> None:

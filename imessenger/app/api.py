@@ -41,6 +41,8 @@ from imessenger.app.values import (
     Log,
     Overview,
     PromptView,
+    Restorable,
+    Restoration,
     Session,
     Waiting,
 )
@@ -48,7 +50,16 @@ from imessenger.core.errors import EmptyArgument, ImessengerError, UsageError
 from imessenger.core.names import PERSON, check_name
 from imessenger.core.policy import Action, Refusal
 from imessenger.core.screen import Screen
-from imessenger.core.values import Approval, Choice, MessageRecord, MessageState, SendResult
+from imessenger.core.values import (
+    Approval,
+    Choice,
+    MessageRecord,
+    MessageState,
+    RememberedSession,
+    Restored,
+    RestoreOutcome,
+    SendResult,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -67,6 +78,17 @@ if TYPE_CHECKING:
     from imessenger.watcher.daemon import Daemon, Stopped
 
 _T = TypeVar("_T")
+
+
+def _restorable(remembered: RememberedSession) -> Restorable:
+    return Restorable(
+        name=remembered.name,
+        agent=remembered.agent,
+        directory=remembered.directory,
+        started_at=remembered.started_at,
+        stopped_at=remembered.stopped_at,
+        branch=remembered.branch,
+    )
 
 
 class Api:
@@ -177,7 +199,7 @@ class Api:
 
     # -- values out
 
-    def _session(self, view: SessionView) -> Session:
+    def _session(self, view: SessionView, branch: str = "") -> Session:
         """A live view as a plain value (no pane handle): only what it reads."""
         screen = view.screen
         if self.here.caller.agent and not self.sees_prompt(view.name):
@@ -192,6 +214,7 @@ class Api:
             instance=view.instance,
             pane=view.pane.info.pane_id,
             tools_pending=view.tools_pending,
+            branch=branch,
         )
 
     def _shown(self, session: Session) -> Session:
@@ -236,15 +259,67 @@ class Api:
             known = ", ".join(["local", *sorted(self.hosts)])
             raise UsageError(f'no host "{only}" in the config: use one of {known}')
         found: list[Session] = []
+        restorable: list[Restorable] = []
         if only in (None, "local"):
-            found = [self._session(v) for v in self.here.list_sessions(include_all=include_all)]
+            remembered = {r.name: r for r in self.here.remembered()}
+            views = self.here.list_sessions(include_all=include_all)
+            found = [
+                self._session(v, remembered[v.name].branch if v.name in remembered else "")
+                for v in views
+            ]
+            if include_all:
+                running = {v.name for v in views}
+                restorable = [_restorable(r) for n, r in remembered.items() if n not in running]
         if only == "local" or not everywhere:
-            return Listing(found)
+            return Listing(found, restorable=restorable)
         there, unreachable = self._every_host(
-            lambda remote: remote.list_sessions(include_all=include_all), only
+            lambda remote: remote.listing(include_all=include_all), only
         )
-        found += [self._shown(session) for listed in there for session in listed]
-        return Listing(found, unreachable)
+        found += [self._shown(session) for listed in there for session in listed.sessions]
+        restorable += [r for listed in there for r in listed.restorable]
+        return Listing(found, unreachable, restorable)
+
+    def restore(
+        self, names: Sequence[str] = (), *, fresh: bool = False, everywhere: bool = True
+    ) -> Restoration:
+        """Bring back the sessions isesh remembers that do not run (those named, ``HOST:NAME``
+        for another host's; with none named, every one here and on every host), each
+        resuming its own conversation; what was done with each (imessenger.actions.restoring).
+        Here, the watcher is started too (unless one runs or autostart is off): it delivers
+        what waited for them once they are ready."""
+        self._require(Action.MANAGE)
+        by_host: dict[str | None, list[str]] = {}
+        for name in names:
+            host, there = self._where(name)
+            self._require(Action.MANAGE, name)
+            by_host.setdefault(host.name if host else None, []).append(there)
+        done: list[Restored] = []
+        unreachable: list[HostFailure] = []
+        if not names or None in by_host:
+            done = self.here.restore(by_host.get(None, []), fresh=fresh)
+            if any(r.outcome is not RestoreOutcome.FAILED for r in done):
+                self.here.autostart_watcher()
+        if not everywhere:
+            return Restoration(done)
+        if names:
+            for host_name, plain in sorted((h, n) for h, n in by_host.items() if h is not None):
+                try:
+                    done += self._remote(self.hosts[host_name]).restore(plain, fresh=fresh)
+                except ImessengerError as error:
+                    unreachable.append(HostFailure(host_name, str(error)))
+        else:
+            found, unreachable = self._every_host(lambda remote: remote.restore([], fresh=fresh))
+            done += [r for listed in found for r in listed]
+        return Restoration(done, unreachable)
+
+    def forget(self, name: str) -> RememberedSession:
+        """Forget session ``name`` (``HOST:NAME``), which does not run: restore will not
+        bring it back. What was remembered of it is returned (its folder is left)."""
+        host, there = self._where(name)
+        self._require(Action.MANAGE, name)
+        if host is not None:
+            return self._remote(host).forget(there)
+        return self.here.forget(there)
 
     def view(self, name: str) -> Session:
         """One session as it is now (started by isesh or not); NoSuchSession when absent."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from imessenger.app.services import Services
 from imessenger.app.values import Explained
 from imessenger.core.errors import EmptyArgument
+from imessenger.core.values import RememberedSession, Restored
 
 if TYPE_CHECKING:
     from imessenger.actions.sessions import SessionView
@@ -54,6 +55,22 @@ class SessionActions(Services):
     def forget_session(self, name: str) -> None:
         """Drop isesh's record of session ``name``; its tmux session, if any, is not touched."""
         self.store.sessions.forget(name)
+
+    def remembered(self) -> list[RememberedSession]:
+        """The sessions isesh remembers (running or not), sorted by name."""
+        return self.store.remembered.all()
+
+    def restore(self, names: Sequence[str] = (), *, fresh: bool = False) -> list[Restored]:
+        """Bring back the remembered sessions named (all when none is) that do not run, each
+        resuming its own conversation (imessenger.actions.restoring)."""
+        from imessenger.actions.restoring import Restorer
+
+        person = "" if self.caller.agent else self.caller.name
+        return Restorer(self.sessions).restore(names, fresh=fresh, person=person)
+
+    def forget(self, name: str) -> RememberedSession:
+        """Forget session ``name`` (not running): restore will not bring it back."""
+        return self.sessions.forget(name)
 
     def end_server(self) -> None:
         """End the tmux server and every session on it (the tour's private server)."""

@@ -32,6 +32,7 @@ from imessenger.app.values import (
     Log,
     OptionView,
     PromptView,
+    Restoration,
     Session,
     Waiting,
 )
@@ -39,7 +40,14 @@ from imessenger.core import wire
 from imessenger.core.errors import ImessengerError
 from imessenger.core.names import check_name
 from imessenger.core.published import Observed
-from imessenger.core.values import Approval, Choice, MessageRecord, SendResult
+from imessenger.core.values import (
+    Approval,
+    Choice,
+    MessageRecord,
+    RememberedSession,
+    Restored,
+    SendResult,
+)
 
 if TYPE_CHECKING:
     from imessenger.core.targets import Host
@@ -70,6 +78,8 @@ CALLS: dict[str, Call] = {
         names=("name",),
     ),
     "stop": Call({"name": str, "force": bool}, str, names=("name",)),
+    "restore": Call({"names": list[str], "fresh": bool}, Restoration, names=("names",)),
+    "forget": Call({"name": str}, RememberedSession, names=("name",)),
     "logs": Call({"name": str, "lines": int}, str, names=("name",)),
     "explain": Call({"name": str}, Explained, names=("name",)),
     "view": Call({"name": str}, Session, names=("name",)),
@@ -110,6 +120,14 @@ class Remote:
     def stop(self, name: str, *, force: bool = False) -> str:
         return str(self._call("stop", {"name": name, "force": force}))
 
+    def restore(self, names: list[str], *, fresh: bool = False) -> list[Restored]:
+        done: Restoration = self._call("restore", {"names": names, "fresh": fresh})
+        return [replace(r, name=self._name(r.name), host=self.host.name) for r in done.sessions]
+
+    def forget(self, name: str) -> RememberedSession:
+        forgotten: RememberedSession = self._call("forget", {"name": name})
+        return replace(forgotten, name=self._name(forgotten.name))
+
     def logs(self, name: str, lines: int) -> str:
         return str(self._call("logs", {"name": name, "lines": lines}))
 
@@ -121,8 +139,17 @@ class Remote:
         return self._session(self._call("view", {"name": name}))
 
     def list_sessions(self, *, include_all: bool = False) -> list[Session]:
+        return self.listing(include_all=include_all).sessions
+
+    def listing(self, *, include_all: bool = False) -> Listing:
+        """The sessions there, and (``include_all``) those it remembers that do not run."""
         listed: Listing = self._call("list_sessions", {"include_all": include_all})
-        return [self._session(s) for s in listed.sessions]
+        return Listing(
+            [self._session(s) for s in listed.sessions],
+            restorable=[
+                replace(r, name=self._name(r.name), host=self.host.name) for r in listed.restorable
+            ],
+        )
 
     def attach(self, name: str) -> int:
         """Attach this terminal to session ``name`` there (ssh with a terminal)."""
@@ -339,7 +366,7 @@ def serve(api: Any, line: str, write: Callable[[str], None]) -> int:
                 write(wire.result_line(value))
             return 0
         kwargs = dict(args)
-        if name in ("list_sessions", "inbox", "waiting", "answer_all"):
+        if name in ("list_sessions", "inbox", "waiting", "answer_all", "restore"):
             kwargs["everywhere"] = False
         write(wire.result_line(method(**kwargs)))
         return 0
@@ -360,8 +387,9 @@ def _arguments(call: Call, raw: dict[str, Any]) -> dict[str, Any]:
     args = {key: wire.decode(raw[key], kind) for key, kind in call.params.items() if key in raw}
     for key in call.names:
         value = args.get(key)
-        if isinstance(value, str):
-            check_name(value, "message id" if key == "message_id" else "session")
+        for one in value if isinstance(value, list) else [value]:
+            if isinstance(one, str):
+                check_name(one, "message id" if key == "message_id" else "session")
     return args
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from imessenger.core.history import Event
 from imessenger.core.screen import Explanation, Meaning, Screen, State
-from imessenger.core.values import Approval, Choice, HookEventRecord, InboxEntry
+from imessenger.core.values import Approval, Choice, HookEventRecord, InboxEntry, Restored
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,36 @@ class Session:
     #: its agent's imessenger MCP tools are registered and not connected yet
     tools_pending: bool = False
     host: str | None = None
+    #: the branch of the git worktree isesh made for it ("" when none)
+    branch: str = ""
 
     @property
     def state(self) -> State:
         return self.screen.state
+
+
+@dataclass(frozen=True)
+class Restorable:
+    """A session isesh remembers that is not running: ``isesh restore`` brings it back."""
+
+    name: str
+    agent: str
+    directory: str
+    #: when its last run started, and when ``isesh stop`` stopped it (None: it ended
+    #: otherwise, as with its tmux server)
+    started_at: float
+    stopped_at: float | None
+    #: the branch of the git worktree isesh made for it ("" when none)
+    branch: str = ""
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class Restoration:
+    """What ``isesh restore`` did, session by session, and the hosts it could not ask."""
+
+    sessions: list[Restored]
+    unreachable: list[HostFailure] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -147,6 +173,8 @@ class Listing:
 
     sessions: list[Session]
     unreachable: list[HostFailure] = field(default_factory=list)
+    #: with ``--all``: the sessions isesh remembers that are not running
+    restorable: list[Restorable] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

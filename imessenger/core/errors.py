@@ -36,6 +36,16 @@ class NoSuchSession(ImessengerError):
         self.existing = existing
 
 
+class NotRemembered(ImessengerError):
+    """isesh remembers no session of that name (``isesh list --all`` lists those it does)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f'isesh remembers no session "{name}": `isesh list --all` lists those it does'
+        )
+        self.name = name
+
+
 class TmuxCommandFailed(ImessengerError):
     def __init__(self, command: str, stderr: str) -> None:
         super().__init__(f"tmux {command} failed: {stderr}")

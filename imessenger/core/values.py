@@ -93,6 +93,58 @@ class SessionRecord:
 
 
 @dataclass(frozen=True)
+class RememberedSession:
+    """A session isesh started, remembered so that ``isesh restore`` can bring it back:
+    kept when it stops or its tmux server ends, until ``isesh forget``."""
+
+    server: str
+    name: str
+    agent: str
+    #: the folder the agent works in (with a worktree, the worktree's)
+    directory: str
+    #: the command as given (or the profile's), before what isesh adds to it
+    command: tuple[str, ...]
+    #: the variables isesh passed on to the session, as ``(name, value)`` pairs
+    environment: tuple[tuple[str, str], ...]
+    #: which record the agent keeps and what locates it (its conversation: see
+    #: imessenger.adapters.records.pinning), as the last run left it
+    record_kind: str
+    record_ref: str
+    started_at: float
+    #: when ``isesh stop`` stopped it (None: it was not stopped, or runs)
+    stopped_at: float | None = None
+    #: the last run of it (:func:`instance_of`)
+    instance: str = ""
+    #: the git worktree isesh made for it ("" when none), its repository, branch, and
+    #: what the branch was made from (a branch's name, or a commit) at which commit
+    worktree: str = ""
+    repo: str = ""
+    branch: str = ""
+    base: str = ""
+    base_commit: str = ""
+
+
+class RestoreOutcome(StrEnum):
+    """What ``isesh restore`` did with one remembered session."""
+
+    RESUMED = "resumed"  # started again in its own conversation
+    RESTARTED = "restarted"  # started again as it was: it keeps no conversation to resume
+    FRESH = "fresh"  # its conversation was gone: started anew (--fresh)
+    RUNNING = "running"  # it runs: left alone
+    FAILED = "failed"  # not started; ``detail`` says why
+
+
+@dataclass(frozen=True)
+class Restored:
+    """One remembered session, and what ``isesh restore`` did with it (``detail``: why)."""
+
+    name: str
+    outcome: RestoreOutcome
+    detail: str = ""
+    host: str | None = None
+
+
+@dataclass(frozen=True)
 class HookEventRecord:
     """One event an agent's own hook reported (see :mod:`imessenger.core.hook_events`)."""
 

@@ -5,9 +5,9 @@ host's status the same way) travels as one JSON line on the
 stdin of ``imessenger remote`` there, and comes back as one JSON line on its stdout
 (several, for a call that follows a stream):
 
-    {"protocol": 2, "version": "0.1.0", "call": "send", "args": {"target": "w1", ...}}
-    {"protocol": 2, "result": {...}}        or
-    {"protocol": 2, "error": {"type": "NoSuchSession", "message": "...", "exit_code": 1}}
+    {"protocol": 3, "version": "0.1.0", "call": "send", "args": {"target": "w1", ...}}
+    {"protocol": 3, "result": {...}}        or
+    {"protocol": 3, "error": {"type": "NoSuchSession", "message": "...", "exit_code": 1}}
 
 The values are the API's own value classes (imessenger.core.values, imessenger.app.values,
 imessenger.core.screen), written field by field: a dataclass as an object, an enum as
@@ -33,7 +33,7 @@ from typing import Any
 from imessenger.core.errors import ImessengerError
 
 #: The version of this format. A host that speaks another is refused by name.
-PROTOCOL = 2
+PROTOCOL = 3
 #: The exit status of ``imessenger remote`` when the caller speaks another protocol.
 EXIT_INCOMPATIBLE = 65
 

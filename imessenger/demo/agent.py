@@ -5,7 +5,7 @@ Run it in a tmux pane::
     python -m imessenger.demo.agent [--startup-ms N] [--busy-ms N] [--name NAME]
                                     [--drop-enters N] [--torn-frames MS]
                                     [--slow-paste MS] [--paste-guard MS]
-                                    [--record PATH] [--allow PREFIX]
+                                    [--record PATH [--resume]] [--allow PREFIX]
                                     [--hook-command CMD] [--hook-sync]
 
 It uses only the standard library and behaves like the real agents where a
@@ -75,6 +75,10 @@ Directives, written anywhere in the message body:
     characters (ESC, NUL, C1) and invisible ones, which a pasted message cannot hold.
 ``EXIT``
     exit with status 0 instead of answering.
+``RECALL``
+    answer with the first line of the body of every message taken earlier in this
+    conversation, one ``recall: <line>`` each (``recall: nothing`` when none): with
+    ``--resume``, that includes the messages of the earlier runs in the record.
 
 ``--torn-frames MS`` writes each screen in two parts, MS milliseconds apart: all but the
 footer, then the footer. A program that reads the pane in between sees what it can
@@ -84,7 +88,9 @@ under it.
 ``--record PATH`` appends each message it takes, ``{"type": "message", "text": ...}``,
 and each delimited answer, as it was meant rather than as drawn,
 ``{"type": "answer", "text": ...}``, to PATH as JSON lines: the record imessenger reads
-for exact replies, as it reads the real agents' own records.
+for exact replies, as it reads the real agents' own records. With ``--resume`` it
+first reads the messages already in PATH and goes on with that conversation, as the real
+agents resume theirs (``RECALL`` shows what it remembers); it says so in its transcript.
 ``--allow PREFIX`` lets a command that starts with PREFIX run with no prompt, as a
 real agent's pre-allowed commands. ``--hook-command CMD`` runs CMD (with /bin/sh)
 on each event, its JSON on stdin, with the field names of Claude Code's hooks:
@@ -153,7 +159,7 @@ DROP_WINDOW = 0.15  # seconds after a DROPKEY prompt appears in which its keys a
 HELP = (
     "  Type a message and press Enter; a paste is inserted without submitting.",
     "  Directives: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] BUSY[ms] LINES[n] REPLYCMD",
-    "              NOREPLY EXIT UNESCAPE",
+    "              NOREPLY EXIT UNESCAPE RECALL",
     "  Quit with /exit, Ctrl-D on an empty input, or Ctrl-C twice.",
 )
 
@@ -356,6 +362,7 @@ class Directives:
     noreply: bool = False
     exit: bool = False
     unescape: bool = False
+    recall: bool = False
 
 
 def unescape(text: str) -> str:
@@ -386,6 +393,7 @@ def parse_directives(text: str) -> Directives:
         noreply=re.search(r"\bNOREPLY\b", text) is not None,
         exit=re.search(r"\bEXIT\b", text) is not None,
         unescape=decode,
+        recall=re.search(r"\bRECALL\b", text) is not None,
     )
 
 
@@ -413,6 +421,27 @@ def read_message(text: str, start_format: str) -> Message:
         named = re.search(r"`([^`\n]+?) " + re.escape(message_id) + " '", lines[-1])
         command = named.group(1) if named else ""
     return Message(text, message_id, body, parse_directives(body), command)
+
+
+def earlier_messages(record: str, start_format: str) -> list[str]:
+    """The bodies of the messages a record (``--record``) holds, in order ([] when it
+    cannot be read; a line that is not an entry is skipped)."""
+    if not record:
+        return []
+    try:
+        with open(record, encoding="utf-8") as file:
+            lines = file.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    bodies = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("type") == "message":
+            bodies.append(read_message(str(entry.get("text", "")), start_format).body)
+    return bodies
 
 
 def reply_formats() -> tuple[str, str]:
@@ -488,6 +517,8 @@ class Options:
     slow_paste_ms: int = 0
     paste_guard_ms: int = 0
     record: str = ""
+    #: go on with the conversation already in ``record`` (--resume)
+    resume: bool = False
     #: command prefixes that run without a prompt (--allow)
     allow: tuple[str, ...] = ()
     #: a shell command run with each event's JSON on stdin (--hook-command), or ""
@@ -524,6 +555,10 @@ class DemoAgent:
         self.turn_open = False  # a message is being worked on (its Stop hook is owed)
         self.announced: AskedPrompt | None = None  # the prompt whose hook has run
         self.transcript: list[str] = []
+        #: the bodies of the messages taken in this conversation (RECALL), earlier runs' too
+        self.conversation: list[str] = (
+            earlier_messages(options.record, self.start_format) if options.resume else []
+        )
         self.drawn: list[str] = []
         self.cursor = (0, 0)
         self.dirty = True
@@ -548,6 +583,9 @@ class DemoAgent:
             self.transcript.append(
                 f"imessenger {name} agent: type a message and press Enter (? shows help)"
             )
+            if self.options.resume:
+                count = len(self.conversation)
+                self.transcript.append(f"  resumed a conversation of {count} message(s)")
             self.draw()
             self._hook("SessionStart", source="startup")
             while self.exit_code is None:
@@ -777,6 +815,7 @@ class DemoAgent:
             self.exit_code = 0
             return
         self._keep_entry("message", text)
+        self.conversation.append(read_message(text, self.start_format).body)
         if self.job is not None:
             # As Claude Code does: a message queued while busy shows in the transcript at
             # once, marked as queued, and is not shown again when its turn comes.
@@ -900,6 +939,10 @@ class DemoAgent:
             return
         if directives.lines is not None:
             text = "\n".join(f"line {number}" for number in range(1, directives.lines + 1))
+        elif directives.recall:
+            earlier = self.conversation[:-1]  # this message is the last one taken
+            text = "\n".join(f"recall: {body.split(chr(10))[0]}" for body in earlier)
+            text = text or "recall: nothing"
         elif message.message_id is not None:
             text = unescape(message.body) if directives.unescape else message.body
         else:
@@ -1110,7 +1153,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         prog="python -m imessenger.demo.agent",
         description="A stand-in for an AI coding agent's terminal UI, to try imessenger with.",
         epilog="Directives in a message: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] BUSY[ms] LINES[n] "
-        "REPLYCMD NOREPLY EXIT UNESCAPE (see the module docstring).",
+        "REPLYCMD NOREPLY EXIT UNESCAPE RECALL (see the module docstring).",
     )
     parser.add_argument(
         "--startup-ms",
@@ -1177,7 +1220,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         metavar="PATH",
         help="append each answer, as JSON lines, to PATH (the record imessenger reads)",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with the conversation already in the --record file",
+    )
     args = parser.parse_args(argv)
+    if args.resume and not args.record:
+        parser.error("--resume needs --record PATH: the conversation to go on with")
     name = printable(args.name).strip() or "demo"
     return Options(
         startup_ms=args.startup_ms,
@@ -1188,6 +1238,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         slow_paste_ms=args.slow_paste,
         paste_guard_ms=args.paste_guard,
         record=args.record,
+        resume=args.resume,
         allow=tuple(args.allow),
         hook_command=args.hook_command,
         hook_sync=args.hook_sync,

@@ -134,3 +134,28 @@ def test_each_command_says_why_and_changes_nothing(
     assert says in watch.stderr
     assert "Traceback" not in watch.stderr
     assert running_pid(tmux.label) is None
+
+
+def test_restore_on_a_read_only_disk_starts_nothing_and_says_why(
+    tmux: Tmux, disk: Disk, tmp_path: Path
+) -> None:
+    start_demo("w1", folder=tmp_path)
+    # (a click result keeps its command's store open: none is kept)
+    assert run_imessenger("send", "w1", "said before the crash").exit_code == 0
+    agent = AgentPane.of(tmux, "w1").info.pid
+    assert agent is not None
+    tmux.run("kill-server")
+    wait_for(lambda: not tmux.is_running(), what="the tmux server gone")
+    wait_for(lambda: not Path(f"/proc/{agent}").exists(), what="the agent gone")
+    disk.remount("ro")
+    try:
+        restored = run_isesh("restore")
+        assert restored.exit_code == 1, restored.output
+        assert FAULTS["read-only"] in restored.stderr
+        assert not tmux.is_running()  # nothing started that could not be recorded
+    finally:
+        disk.remount("rw")
+    assert run_isesh("restore").output.strip() == "w1: resumed"
+    wait_for(lambda: "? for help" in AgentPane.of(tmux, "w1").look(), what="w1 idle")
+    recalled = run_imessenger("send", "w1", "RECALL")
+    assert recalled.stdout.strip() == "recall: said before the crash"

@@ -19,6 +19,12 @@ it when it starts the agent, and never looks for the newest file:
 A command line that already picks a session of its own (``--resume``,
 ``--session-id``, ``--continue``) is left alone: its replies come from the screen.
 
+:func:`resume` is the other half, for ``isesh restore``: the command line that brings
+the agent back into the conversation its record holds (Claude Code and Gemini CLI
+``--resume <id>``, Codex ``resume <thread id>``, Aider ``--restore-chat-history`` on
+the same chat history file, the demo agent ``--resume`` on its record), or why it
+cannot be (:class:`CannotResume`: the conversation's file is gone, or was never made).
+
 What locates a record is kept as a small JSON object (the session's
 ``record_ref``): ``{"path": ...}`` once the file is known, else what finds it.
 """
@@ -97,6 +103,58 @@ def pin(
         notify = [sys.executable, "-m", "imessenger", "hook", "codex-notify", *_notify_of(home)]
         return Pin(("-c", f"notify={json.dumps(notify)}"), _ref(home=str(home)))
     return None
+
+
+class CannotResume(Exception):
+    """The agent cannot be brought back into its conversation; the message says why."""
+
+
+def resume(kind: str, argv: Sequence[str], ref: str) -> Pin:
+    """How to bring back an agent of ``kind`` that was started as ``argv`` (before isesh's
+    additions) with the record ``ref``: the arguments that resume its conversation and
+    the ref that finds its record.
+
+    ``Pin.args`` are added after ``argv``, except for Codex, whose ``resume`` subcommand
+    comes first (:func:`resumed_command` puts them in place). A session that pinned
+    nothing (``ref`` empty: its command line picks its own session, or the agent keeps
+    no record) is started again as it was. Raises CannotResume when the conversation
+    cannot be found.
+    """
+    if not ref:
+        return Pin((), "")
+    found = _parse(ref)
+    record = locate(kind, ref)
+    if kind in _PATH_OPTION:
+        if record is None or not record.is_file():
+            raise CannotResume(f"its conversation file {record} is gone")
+        option = _PATH_OPTION[kind]
+        named = () if _value_of(argv, option) is not None else (option, str(record))
+        again = "--restore-chat-history" if kind == "aider" else "--resume"
+        return Pin((*named, again), ref)
+    if kind == "codex":
+        if "thread_id" not in found:
+            raise CannotResume("it had no conversation yet (Codex names one after a turn)")
+        if record is None:
+            raise CannotResume(f"the conversation of thread {found['thread_id']} was not found")
+        pinned = pin(kind, argv, Path("."), Path("."), "", {"CODEX_HOME": found.get("home", "")})
+        notify = pinned.args if pinned is not None else ()
+        return Pin(("resume", found["thread_id"], *notify), ref)
+    if kind == "claude":
+        if record is None or not record.is_file():
+            raise CannotResume(f"its conversation file {record} is gone")
+        return Pin(("--resume", record.stem), ref)
+    if kind == "gemini":
+        if record is None or not record.is_file():
+            raise CannotResume(f"its conversation (session {found.get('session_id')}) is gone")
+        return Pin(("--resume", found["session_id"]), ref)
+    return Pin((), ref)
+
+
+def resumed_command(kind: str, argv: Sequence[str], resumed: Pin) -> list[str]:
+    """``argv`` with the arguments :func:`resume` gave put in place."""
+    if kind == "codex" and resumed.args[:1] == ("resume",):
+        return [argv[0], *resumed.args[:2], *argv[1:], *resumed.args[2:]]
+    return [*argv, *resumed.args]
 
 
 def _notify_of(codex_home: Path) -> list[str]:

@@ -14,6 +14,7 @@ methods, bound to that server once so that no call names it again:
 ``refusals``       :mod:`.refusals`        the actions the policy refused
 ``hook_events``    :mod:`.hook_events`     what the agents' own hooks reported
 ``prompts``        :mod:`.prompts`         the occurrences of permission prompts
+``remembered``     :mod:`.remembered`      the sessions isesh remembers, to restore
 =================  ======================  ==========================================
 
 The rules, kept by every table:
@@ -59,6 +60,7 @@ from imessenger.adapters.store.messages import (
 )
 from imessenger.adapters.store.prompts import PromptTable
 from imessenger.adapters.store.refusals import RefusalTable
+from imessenger.adapters.store.remembered import RememberedTable
 from imessenger.adapters.store.sessions import SessionTable
 
 __all__ = [
@@ -90,6 +92,7 @@ class Store:
         self.refusals = RefusalTable(database, server)
         self.hook_events = HookEventTable(database, server)
         self.prompts = PromptTable(database, server)
+        self.remembered = RememberedTable(database, server)
 
     @classmethod
     def open(cls, path: Path | None = None, *, server: str) -> Store:

@@ -183,6 +183,31 @@ def _prompts(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX prompts_by_session ON prompts (server, session, closed_at)")
 
 
+def _remembered_sessions(conn: sqlite3.Connection) -> None:
+    """Remember the sessions isesh started, past their end, for ``isesh restore``."""
+    conn.execute(
+        """CREATE TABLE remembered (
+            server TEXT NOT NULL,
+            name TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            directory TEXT NOT NULL,
+            command TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            record_kind TEXT NOT NULL,
+            record_ref TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            stopped_at REAL,
+            instance TEXT NOT NULL,
+            worktree TEXT NOT NULL,
+            repo TEXT NOT NULL,
+            branch TEXT NOT NULL,
+            base TEXT NOT NULL,
+            base_commit TEXT NOT NULL,
+            PRIMARY KEY (server, name)
+        )"""
+    )
+
+
 #: The schema, in order: migration N (1-based) brings the database to ``user_version`` N.
 #: Append new migrations; never edit or reorder the ones already released.
 MIGRATIONS: list[Migration] = [
@@ -195,6 +220,7 @@ MIGRATIONS: list[Migration] = [
     _paste_marks,
     _session_instances,
     _prompts,
+    _remembered_sessions,
 ]
 
 

@@ -15,9 +15,9 @@ import json
 import sqlite3
 import time
 
-from imessenger.adapters.store import hook_events, inbox
+from imessenger.adapters.store import hook_events, inbox, remembered
 from imessenger.adapters.store.database import Database
-from imessenger.core.values import SessionRecord
+from imessenger.core.values import RememberedSession, SessionRecord
 
 _COLUMNS = (
     "server, name, agent, directory, command, started_at, record_kind, record_ref, hooks, "
@@ -45,13 +45,21 @@ class SessionTable:
         files_dir: str = "",
         mcp: str = "",
         instance: str = "",
+        remember: RememberedSession | None = None,
+        continues: str | None = None,
     ) -> SessionRecord:
         """Record that isesh started a session, replacing any record with the same key.
 
         ``instance`` names this run of it (:func:`instance_of`). The hook events of an
         earlier session of the same name go, and so does its MCP connection: they were
         not this one's; so do the entries of its inbox, to the person
-        (:func:`~imessenger.adapters.store.inbox.hand_over`)."""
+        (:func:`~imessenger.adapters.store.inbox.hand_over`). ``remember`` is what to
+        remember of it (:mod:`.remembered`), in the same transaction.
+
+        A run that ``continues`` another (the instance of the run ``isesh restore``
+        brings back) is that session still: its inbox stays, and the messages to and
+        from the earlier run are this one's, so that what waited for it is delivered and
+        its replies go where they would have."""
         server = self.server
         record = SessionRecord(
             server,
@@ -69,7 +77,10 @@ class SessionTable:
         )
         with self._db.write(f'record session "{name}"') as conn:
             conn.execute("DELETE FROM sessions WHERE server = ? AND name = ?", (server, name))
-            inbox.hand_over(conn, name)
+            if continues is None:
+                inbox.hand_over(conn, name)
+            else:
+                _carry_over(conn, server, name, continues, instance)
             conn.execute(
                 f"INSERT INTO sessions ({_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
@@ -89,6 +100,8 @@ class SessionTable:
                 ),
             )
             hook_events.forget_session(conn, server, name)
+            if remember is not None:
+                remembered.keep(conn, remember)
         return record
 
     def set_record_ref(self, name: str, ref: str, *, was: str) -> bool:
@@ -102,6 +115,8 @@ class SessionTable:
                 "WHERE server = ? AND name = ? AND record_ref = ?",
                 (ref, self.server, name, was),
             )
+            if cursor.rowcount > 0:
+                remembered.learned(conn, self.server, name, ref, was=was)
         return cursor.rowcount > 0
 
     def mark_mcp_connected(self, name: str, at: float | None = None) -> bool:
@@ -156,6 +171,19 @@ class SessionTable:
             (name, instance),
         )
         return bool(rows)
+
+
+def _carry_over(conn: sqlite3.Connection, server: str, name: str, was: str, now: str) -> None:
+    """The messages to and from run ``was`` of session ``name`` are run ``now``'s."""
+    conn.execute(
+        "UPDATE messages SET target_instance = ? "
+        "WHERE server = ? AND target = ? AND target_instance = ?",
+        (now, server, name, was),
+    )
+    conn.execute(
+        "UPDATE messages SET sender_instance = ? WHERE sender = ? AND sender_instance = ?",
+        (now, name, was),
+    )
 
 
 def _session(row: sqlite3.Row) -> SessionRecord:

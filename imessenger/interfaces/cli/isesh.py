@@ -23,7 +23,7 @@ from imessenger.interfaces.cli.group import (
 )
 
 if TYPE_CHECKING:
-    from imessenger.app.values import Session
+    from imessenger.app.values import Restorable, Session
 
 
 @click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
@@ -101,7 +101,12 @@ def _age(seconds: float) -> str:
 
 
 @cli.command("list")
-@click.option("--all", "include_all", is_flag=True, help="Also sessions isesh did not start.")
+@click.option(
+    "--all",
+    "include_all",
+    is_flag=True,
+    help="Also sessions isesh did not start, and those it remembers that do not run.",
+)
 @click.option(
     "--host",
     "only",
@@ -115,9 +120,10 @@ def list_(api: Api, include_all: bool, only: str | None, as_json: bool) -> None:
     """List agent sessions with their live state, on this host and every other.
 
     States: starting, idle, busy, asking (waiting for a permission answer),
-    exited, unknown. A session on another host ([hosts.NAME] in the config)
-    is named HOST:SESSION; a host that cannot be reached is named on stderr
-    (exit 1) and the others are listed.
+    exited, unknown; with --all, restorable (isesh remembers it and it does not
+    run: `isesh restore` brings it back). A session on another host
+    ([hosts.NAME] in the config) is named HOST:SESSION; a host that cannot be
+    reached is named on stderr (exit 1) and the others are listed.
 
     \b
     Examples:
@@ -126,12 +132,13 @@ def list_(api: Api, include_all: bool, only: str | None, as_json: bool) -> None:
     """
     listed = api.list_sessions(include_all=include_all, only=only)
     rows = [_row(session) for session in listed.sessions]
+    rows += [_restorable_row(session) for session in listed.restorable]
     for failure in listed.unreachable:
         echo(f"Error: {failure.why}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     elif rows:
-        _print_rows(rows, with_host=bool(api.hosts))
+        _print_rows(rows, with_host=bool(api.hosts), with_branch=any(r["branch"] for r in rows))
     else:
         hint = "" if include_all else " (--all shows sessions isesh did not start)"
         click.echo(f"no agent sessions{hint}", err=True)
@@ -151,23 +158,47 @@ def _row(v: Session) -> dict[str, Any]:
         "managed": v.managed,
         "pane": v.pane,
         "asking": v.screen.prompt.subject if v.screen.prompt else None,
+        "branch": v.branch,
+        "restorable": False,
+        "stopped_at": None,
     }
 
 
-def _print_rows(rows: list[dict[str, Any]], *, with_host: bool) -> None:
-    header = ("NAME", "HOST", "AGENT", "DIRECTORY", "STATE", "AGE")
+def _restorable_row(r: Restorable) -> dict[str, Any]:
+    return {
+        "host": r.host,
+        "name": r.name.split(":", 1)[1] if r.host else r.name,
+        "agent": r.agent,
+        "directory": r.directory,
+        "state": "restorable",
+        "started_at": r.started_at,
+        "stopped_at": r.stopped_at,
+        "age_seconds": round(max(0.0, time.time() - r.started_at), 1),
+        "managed": True,
+        "pane": None,
+        "asking": None,
+        "branch": r.branch,
+        "restorable": True,
+    }
+
+
+def _print_rows(rows: list[dict[str, Any]], *, with_host: bool, with_branch: bool) -> None:
+    header = ("NAME", "HOST", "AGENT", "BRANCH", "DIRECTORY", "STATE", "AGE")
     cells = [
         (
             f"{row['host']}:{row['name']}" if row["host"] else str(row["name"]),
             str(row["host"] or "local"),
             str(row["agent"]) if row["managed"] else f"{row['agent']}?",
+            str(row["branch"] or "-"),
             str(row["directory"] or "-"),
             str(row["state"]),
             _age(float(row["age_seconds"])),
         )
         for row in rows
     ]
-    keep = [i for i in range(len(header)) if with_host or header[i] != "HOST"]
+    hidden = {"HOST"} if not with_host else set()
+    hidden |= {"BRANCH"} if not with_branch else set()
+    keep = [i for i in range(len(header)) if header[i] not in hidden]
     table = [tuple(line[i] for i in keep) for line in [header, *cells]]
     widths = [max(len(line[i]) for line in table) for i in range(len(keep))]
     for line in table:
@@ -203,7 +234,74 @@ def stop(api: Api, name: str, force: bool) -> None:
       isesh stop buildbox:worker-1
     """
     how = api.stop(name, force=force)
-    click.echo(f'stopped "{name}" ({how})')
+    click.echo(f'stopped "{name}" ({how}); `isesh restore {name}` brings it back')
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start anew a session whose conversation cannot be resumed (else it is reported).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_api
+def restore(api: Api, names: tuple[str, ...], fresh: bool, as_json: bool) -> None:
+    """Bring back the sessions isesh remembers that do not run, each in its own conversation.
+
+    With no NAME, every remembered session, here and on every host; a
+    session that runs is left alone, so it can be run again. Each comes back
+    with its name, folder, profile and worktree, its agent resuming its own
+    conversation (Claude Code and Gemini CLI --resume, Codex resume, Aider
+    its chat history), and the messages that waited for it are delivered
+    once it is ready. One that cannot be brought back is named with why
+    (exit 1), and the others are restored.
+
+    \b
+    Examples:
+      isesh restore                  # after a reboot or a killed tmux server
+      isesh restore worker-1 buildbox:w2
+      isesh restore --fresh w3       # w3's conversation is gone: start it anew
+    """
+    done = api.restore(names, fresh=fresh)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {"name": r.name, "host": r.host, "outcome": str(r.outcome), "detail": r.detail}
+                    for r in done.sessions
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for r in done.sessions:
+            echo(f"{r.name}: {r.outcome}" + (f" ({r.detail})" if r.detail else ""))
+        if not done.sessions and not done.unreachable:
+            click.echo("isesh remembers no session to restore", err=True)
+    for failure in done.unreachable:
+        echo(f"Error: {failure.why}", err=True)
+    if done.unreachable or any(str(r.outcome) == "failed" for r in done.sessions):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("name")
+@pass_api
+def forget(api: Api, name: str) -> None:
+    """Forget session NAME, which does not run: `isesh restore` will not bring it back.
+
+    Its folder (a worktree too) is left as it is; the file isesh kept of its
+    agent's conversation goes.
+
+    \b
+    Example:
+      isesh forget worker-1
+      isesh forget buildbox:worker-1
+    """
+    forgotten = api.forget(name)
+    kept = f"; its worktree {shlex.quote(forgotten.worktree)} is kept" if forgotten.worktree else ""
+    echo(f'forgot "{name}"{kept}')
 
 
 @cli.command()

@@ -44,8 +44,8 @@ def remote(protocol: int, caller_version: str, tool: str | None, args: tuple[str
 
     \b
     Example:
-      echo '{"protocol": 2, "version": "0.1.0", "call": "list_sessions", "args": {}}' \\
-        | imessenger remote --protocol 2
+      echo '{"protocol": 3, "version": "0.1.0", "call": "list_sessions", "args": {}}' \\
+        | imessenger remote --protocol 3
     """
     if protocol != wire.PROTOCOL:
         click.echo(
