@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from imessenger.actions.sessions import Launch, Sessions
+from imessenger.actions.sessions import Launch, Sessions, end_process_group, worktree_of
+from imessenger.adapters import procfs
+from imessenger.adapters.locks import target_lock
+from imessenger.adapters.paths import fault_advice
 from imessenger.adapters.records.pinning import CannotResume, Pin, resume
 from imessenger.adapters.tmux import AgentPane
 from imessenger.core.errors import ImessengerError, NoSuchSession
@@ -32,6 +36,9 @@ from imessenger.core.profiles import get_profile
 from imessenger.core.values import RememberedSession, Restored, RestoreOutcome
 
 logger = logging.getLogger(__name__)
+
+#: How long a restore waits for another restore of the same session, in seconds.
+_LOCK_S = 120.0
 
 
 class Restorer:
@@ -65,10 +72,18 @@ class Restorer:
 
     def _one(self, remembered: RememberedSession, *, fresh: bool, person: str) -> Restored:
         name = remembered.name
+        store = self.sessions.store
         try:
-            if self._running(remembered):
-                return Restored(name, RestoreOutcome.RUNNING)
-            return self._start(remembered, fresh=fresh, person=person)
+            # one restore of a session at a time: what one sees as left of the last run
+            # (an agent that outlived it, a dead pane) is not what another just started
+            with target_lock(store.path.parent, store.server, f"restore\0{name}", timeout=_LOCK_S):
+                remembered = store.remembered.get(name) or remembered  # as it is now
+                if self._running(remembered):
+                    return Restored(name, RestoreOutcome.RUNNING)
+                return self._start(remembered, fresh=fresh, person=person)
+        except OSError as error:
+            advice = fault_advice(store.path.parent, error) or str(error)
+            return Restored(name, RestoreOutcome.FAILED, f"could not take its lock: {advice}")
         except ImessengerError as error:
             if self._runs(name):  # another restore started it meanwhile
                 return Restored(name, RestoreOutcome.RUNNING)
@@ -99,6 +114,25 @@ class Restorer:
             tmux.kill_session(name)
         return False
 
+    def _had_a_turn(self, remembered: RememberedSession) -> bool:
+        """Whether the agent's last run was given anything to work on: a message, or a
+        turn its hooks reported (one a person typed in)."""
+        store = self.sessions.store
+        if store.messages.took_any(remembered.name, remembered.instance):
+            return True
+        return any(e.state == "busy" for e in store.hook_events.recent(remembered.name))
+
+    def _end_left_behind(self, remembered: RememberedSession) -> None:
+        """End what is left of the session's last run: an agent that outlived its tmux
+        server (Gemini CLI 0.61 does), which would write its conversation beside the one
+        restored. Found by the session's name and that server's pid in its environment."""
+        server = remembered.instance.split("$", 1)[0]
+        if not server.isdigit():
+            return
+        for pid in procfs.left_behind(remembered.name, int(server)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                end_process_group(os.getpgid(pid))
+
     def _runs(self, name: str) -> bool:
         with contextlib.suppress(ImessengerError):
             return self.sessions.tmux.has_session(name)
@@ -108,6 +142,7 @@ class Restorer:
         sessions = self.sessions
         name = remembered.name
         check_free(name, hosts=sessions.config.settings.hosts, person=person)
+        self._end_left_behind(remembered)
         folder = Path(remembered.directory)
         if not folder.is_dir():
             what = "worktree" if remembered.worktree else "folder"
@@ -122,13 +157,17 @@ class Restorer:
         try:
             pinned = resume(remembered.record_kind, given, remembered.record_ref)
         except CannotResume as why:
-            if not fresh:
+            if not self._had_a_turn(remembered):
+                outcome = RestoreOutcome.RESTARTED
+                detail = "started anew: it had no conversation yet"
+            elif not fresh:
                 raise ImessengerError(
                     f"its conversation cannot be resumed: {why}; `isesh restore --fresh "
                     f"{name}` starts it anew"
                 ) from None
+            else:
+                outcome, detail = RestoreOutcome.FRESH, f"started anew: {why}"
             pinned = sessions.pin_record(profile, given, folder, name)
-            outcome, detail = RestoreOutcome.FRESH, f"started anew: {why}"
         if not remembered.record_ref and outcome is RestoreOutcome.RESUMED:
             outcome = RestoreOutcome.RESTARTED
             detail = "started again as it was: isesh keeps no conversation of it to resume"
@@ -140,7 +179,7 @@ class Restorer:
             pinned if pinned is not None and (pinned.args or pinned.ref) else None,
             remembered.environment,
             continues=remembered.instance,
-            worktree=remembered if remembered.worktree else None,
+            worktree=worktree_of(remembered),
         )
         sessions.launch(launch)
         return Restored(name, outcome, detail)

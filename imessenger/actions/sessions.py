@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from imessenger.adapters import gemini_home
+from imessenger.adapters import gemini_home, worktrees
 from imessenger.adapters.paths import (
     fault_advice,
     make_private_dir,
@@ -36,6 +36,7 @@ from imessenger.adapters.tmux import (
     AgentPane,
     Tmux,
 )
+from imessenger.adapters.worktrees import Worktree
 from imessenger.core.agent_setup import setup
 from imessenger.core.config import FALLBACK_PROFILE, Config
 from imessenger.core.errors import ImessengerError, NoSuchSession, NotRemembered, UsageError
@@ -137,8 +138,8 @@ class Launch:
     passed_on: tuple[tuple[str, str], ...]
     #: the instance of the run this one continues (``isesh restore``), else None
     continues: str | None = None
-    #: the git worktree the folder is, as remembered ("" fields: none)
-    worktree: RememberedSession | None = None
+    #: the git worktree isesh made for the session (the folder is in it), else None
+    worktree: Worktree | None = None
 
     def command(self) -> list[str]:
         """The agent's command line with what pins or resumes its record in place."""
@@ -162,8 +163,8 @@ class Launch:
             record_ref=record_ref,
             started_at=time.time(),
             instance=instance,
-            worktree=tree.worktree if tree else "",
-            repo=tree.repo if tree else "",
+            worktree=str(tree.path) if tree else "",
+            repo=str(tree.repo) if tree else "",
             branch=tree.branch if tree else "",
             base=tree.base if tree else "",
             base_commit=tree.base_commit if tree else "",
@@ -218,23 +219,48 @@ class Sessions:
         command: list[str],
         *,
         person: str = "",
+        worktree: bool = False,
+        branch: str | None = None,
     ) -> SessionView:
         """Start a detached session NAME in DIRECTORY running the agent; record it.
 
         The name must be free (imessenger.core.names.check_free): not the person's ("user",
         nor ``person``, the name the person starting it sends as), not "local", not a
-        host of the config.
+        host of the config. With ``worktree``, the agent works in a git worktree of the
+        repository DIRECTORY is in, made for it on a new branch (``branch``, else the
+        session's name), in the same folder of it as DIRECTORY; a start that fails
+        removes it again.
         """
         validate_name(name)
         check_free(name, hosts=self.config.settings.hosts, person=person)
+        if branch is not None and not worktree:
+            raise UsageError("--branch names the branch of a worktree: give --worktree too")
         profile = get_profile(self.config, agent or self.config.settings.default_agent)
         folder = directory.expanduser()
         if not folder.is_dir():
             raise UsageError(f'directory "{directory}" does not exist: create it or pick another')
         folder = folder.resolve()
         argv = self.command_for(profile, folder, command)
-        pinned = self.pin_record(profile, argv, folder, name)
-        return self.launch(Launch(name, profile, folder, argv, pinned, passed_on()))
+        if not worktree:
+            pinned = self.pin_record(profile, argv, folder, name)
+            return self.launch(Launch(name, profile, folder, argv, pinned, passed_on()))
+        if self.tmux.has_session(name):
+            raise UsageError(
+                f'a session named "{name}" already exists: pick another name, '
+                f"or stop it first with `isesh stop {name}`"
+            )
+        top = worktrees.toplevel(folder)
+        place = worktrees.default_place(self.store.path.parent, top, name)
+        tree = worktrees.create(top, place, branch or name)
+        try:
+            inside = tree.path / folder.relative_to(top)
+            pinned = self.pin_record(profile, argv, inside, name)
+            launch = Launch(name, profile, inside, argv, pinned, passed_on(), worktree=tree)
+            return self.launch(launch)
+        except BaseException:
+            with contextlib.suppress(ImessengerError):
+                worktrees.remove(tree)  # nothing was done in it yet
+            raise
 
     def launch(self, launch: Launch) -> SessionView:
         """Start the session ``launch`` describes and record it (and remember it); nothing of
@@ -328,7 +354,7 @@ class Sessions:
             return self._seen(AgentPane(self.tmux, pane), self.store.sessions.get(name))
         except BaseException:
             # Nothing half-started is left behind: the session goes with the failed start.
-            _end_process_group(pane.pid, grace=0.2)
+            end_process_group(pane.pid, grace=0.2)
             with contextlib.suppress(ImessengerError):
                 self.tmux.kill_session(name)
             if extra.files:
@@ -520,12 +546,43 @@ class Sessions:
 
     # -- stopping ---------------------------------------------------------------
 
-    def stop(self, name: str, *, force: bool = False) -> str:
+    def stop(self, name: str, *, force: bool = False, remove_worktree: bool = False) -> str:
         """Stop a session: ask the agent to exit, wait the grace period, then kill.
 
-        Returns "exited" when the agent left by itself, "killed" otherwise.
+        Returns "exited" when the agent left by itself, "killed" otherwise. With
+        ``remove_worktree``, the git worktree isesh made for it goes too, and the session
+        is forgotten (:meth:`remove_worktree`): nothing is stopped while the worktree
+        holds uncommitted work (WorktreeDirty names it).
         """
         check_name(name)
+        tree = self._worktree_of(name) if remove_worktree else None
+        if tree is not None:
+            dirty = worktrees.uncommitted(tree.path) if tree.path.is_dir() else []
+            if dirty:
+                raise worktrees.WorktreeDirty(tree.path, dirty)
+        how = self._stop(name, force=force)
+        if tree is None:
+            return how
+        try:
+            return f"{how}; {self.remove_worktree(name, tree)}"
+        except worktrees.WorktreeDirty as error:
+            raise worktrees.WorktreeDirty(tree.path, error.uncommitted, stopped=name) from None
+
+    def remove_worktree(self, name: str, tree: Worktree) -> str:
+        """Remove session ``name``'s worktree (it does not run) and forget the session, whose
+        folder it was; say what became of its branch. WorktreeDirty (nothing removed, the
+        session remembered) when the worktree holds uncommitted work."""
+        removal = worktrees.remove(tree)
+        self.forget(name)
+        return f"worktree {tree.path} removed; {removal.why}"
+
+    def _worktree_of(self, name: str) -> Worktree:
+        tree = worktree_of(self.store.remembered.get(name))
+        if tree is None:
+            raise UsageError(f'isesh made no worktree for "{name}": leave --remove-worktree out')
+        return tree
+
+    def _stop(self, name: str, *, force: bool) -> str:
         record = self.store.sessions.get(name)
         try:
             view = self.view(name)
@@ -542,7 +599,7 @@ class Sessions:
                     self._submit_exit_again(view)
             if self._wait_exit(name, grace):
                 how = "exited"
-        _end_process_group(view.pane.info.pid)
+        end_process_group(view.pane.info.pid)
         if self.tmux.has_session(name):
             self.tmux.kill_session(name)
         self.store.messages.cancel_undelivered(
@@ -653,7 +710,7 @@ class Sessions:
             time.sleep(0.02)
 
 
-def _end_process_group(pid: int | None, grace: float = 1.0) -> None:
+def end_process_group(pid: int | None, grace: float = 1.0) -> None:
     """End what is left of the process group tmux started a pane's program in.
 
     tmux's hang-up on kill-session is not enough for every agent (Gemini CLI
@@ -676,6 +733,19 @@ def _end_process_group(pid: int | None, grace: float = 1.0) -> None:
         time.sleep(0.02)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def worktree_of(remembered: RememberedSession | None) -> Worktree | None:
+    """The git worktree isesh made for a remembered session, or None."""
+    if remembered is None or not remembered.worktree:
+        return None
+    return Worktree(
+        path=Path(remembered.worktree),
+        repo=Path(remembered.repo),
+        branch=remembered.branch,
+        base=remembered.base,
+        base_commit=remembered.base_commit,
+    )
 
 
 def _as_remembered(record: SessionRecord) -> RememberedSession:

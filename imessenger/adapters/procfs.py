@@ -102,6 +102,38 @@ def age_of(pid: int) -> float | None:
     return max(0.0, uptime - started / os.sysconf("SC_CLK_TCK"))
 
 
+def environment_of(pid: int) -> dict[str, str] | None:
+    """The environment process ``pid`` started with (None: gone, or not readable)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            data = environ.read()
+    except OSError:
+        return None
+    found = {}
+    for entry in data.split(b"\0"):
+        key, sep, value = entry.partition(b"=")
+        if sep:
+            found[key.decode(errors="replace")] = value.decode(errors="replace")
+    return found
+
+
+def left_behind(session: str, server_pid: int) -> list[int]:
+    """The processes still running that tmux server ``server_pid`` started in the session
+    named ``session`` (isesh gives each ``IMESSENGER_SESSION``; tmux gives each ``TMUX``,
+    which names its server's pid): an agent that outlived its pane and its server."""
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        environment = environment_of(int(entry))
+        if environment is None or environment.get("IMESSENGER_SESSION") != session:
+            continue
+        parts = environment.get("TMUX", "").split(",")
+        if len(parts) >= 2 and parts[1] == str(server_pid):
+            found.append(int(entry))
+    return found
+
+
 def is_alive(pid: int | None, started: int | None) -> bool:
     """True while the process ``pid`` that started at ``started`` runs (not a zombie)."""
     if not pid or pid <= 0:

@@ -224,13 +224,16 @@ class PlaceTaken(UsageError):
 class WorktreeDirty(ImessengerError):
     """The worktree holds what is not committed (``uncommitted``): nothing was deleted."""
 
-    def __init__(self, path: Path, uncommitted: list[str]) -> None:
+    def __init__(self, path: Path, uncommitted: list[str], *, stopped: str = "") -> None:
         names = ", ".join(visible(name) for name in uncommitted[:SHOWN_PATHS])
         more = len(uncommitted) - SHOWN_PATHS
         if more > 0:
             names += f" and {more} more"
+        # ``stopped``: the session that was stopped before this was found (it stays
+        # restorable)
+        then = f'"{stopped}" was stopped (it stays restorable), but ' if stopped else ""
         super().__init__(
-            f"the worktree {_shown(path)} holds what is not committed: {names}; "
+            f"{then}the worktree {_shown(path)} holds what is not committed: {names}; "
             "commit it (or stash it, or delete it) there, then try again; nothing was deleted"
         )
         self.path = path

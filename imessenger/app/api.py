@@ -233,6 +233,8 @@ class Api:
         command: Sequence[str] = (),
         *,
         watcher: bool = True,
+        worktree: bool = False,
+        branch: str | None = None,
     ) -> Session:
         """Start agent session ``name`` (or ``HOST:NAME``, its folder that host's) in
         ``directory``, detached; return it as it starts. Here, with ``watcher``, the
@@ -241,8 +243,13 @@ class Api:
         host, there = self._where(name)
         self._require(Action.MANAGE, name)
         if host is not None:
-            return self._shown(self._remote(host).start(there, directory, agent, list(command)))
-        started = self._session(self.here.start(there, directory, agent, command))
+            remote = self._remote(host)
+            return self._shown(
+                remote.start(there, directory, agent, list(command), worktree, branch)
+            )
+        view = self.here.start(there, directory, agent, command, worktree=worktree, branch=branch)
+        made = next((r.branch for r in self.here.remembered() if r.name == there), "")
+        started = self._session(view, made)
         if watcher:
             self.here.autostart_watcher()  # see imessenger.app.watching
         return started
@@ -348,13 +355,15 @@ class Api:
         self.here.attach(there)
         return 0
 
-    def stop(self, name: str, *, force: bool = False) -> str:
-        """Stop session ``name``; return "exited" (it left when asked) or "killed"."""
+    def stop(self, name: str, *, force: bool = False, remove_worktree: bool = False) -> str:
+        """Stop session ``name``; return "exited" (it left when asked) or "killed". With
+        ``remove_worktree``, its git worktree goes too, unless it holds uncommitted work
+        (then nothing is stopped), and the session is forgotten."""
         host, there = self._where(name)
         self._require(Action.MANAGE, name)
         if host is not None:
-            return self._remote(host).stop(there, force=force)
-        return self.here.stop(there, force=force)
+            return self._remote(host).stop(there, force=force, remove_worktree=remove_worktree)
+        return self.here.stop(there, force=force, remove_worktree=remove_worktree)
 
     def logs(self, name: str, lines: int) -> str:
         """The text of the session's pane with up to ``lines`` lines of scrollback."""

@@ -24,7 +24,14 @@ class SessionActions(Services):
     """What isesh does."""
 
     def start(
-        self, name: str, directory: Path, agent: str | None = None, command: Sequence[str] = ()
+        self,
+        name: str,
+        directory: Path,
+        agent: str | None = None,
+        command: Sequence[str] = (),
+        *,
+        worktree: bool = False,
+        branch: str | None = None,
     ) -> SessionView:
         """Start agent session ``name`` in ``directory``, detached; return it as it starts.
 
@@ -42,7 +49,9 @@ class SessionActions(Services):
             )
         person = "" if self.caller.agent else self.caller.name
         check_free(name, hosts=self.config.settings.hosts, person=person)
-        return self.sessions.start(name, directory, agent, list(command), person=person)
+        return self.sessions.start(
+            name, directory, agent, list(command), person=person, worktree=worktree, branch=branch
+        )
 
     def list_sessions(self, *, include_all: bool = False) -> list[SessionView]:
         """The sessions isesh started (with ``include_all``, every session), with live states."""
@@ -83,9 +92,10 @@ class SessionActions(Services):
         """Attach this terminal to session ``name`` (switch the client inside tmux)."""
         self.tmux.attach(name)
 
-    def stop(self, name: str, *, force: bool = False) -> str:
-        """Stop session ``name``; return "exited" (it left when asked) or "killed"."""
-        return self.sessions.stop(name, force=force)
+    def stop(self, name: str, *, force: bool = False, remove_worktree: bool = False) -> str:
+        """Stop session ``name``; return "exited" (it left when asked) or "killed" (with
+        ``remove_worktree``, and what became of its worktree and branch)."""
+        return self.sessions.stop(name, force=force, remove_worktree=remove_worktree)
 
     def logs(self, name: str, lines: int) -> str:
         """The text of the session's pane with up to ``lines`` lines of scrollback."""

@@ -73,11 +73,18 @@ class Call:
 #: The calls, by the API's method names.
 CALLS: dict[str, Call] = {
     "start": Call(
-        {"name": str, "directory": Path, "agent": str | None, "command": list[str]},
+        {
+            "name": str,
+            "directory": Path,
+            "agent": str | None,
+            "command": list[str],
+            "worktree": bool,
+            "branch": str | None,
+        },
         Session,
         names=("name",),
     ),
-    "stop": Call({"name": str, "force": bool}, str, names=("name",)),
+    "stop": Call({"name": str, "force": bool, "remove_worktree": bool}, str, names=("name",)),
     "restore": Call({"names": list[str], "fresh": bool}, Restoration, names=("names",)),
     "forget": Call({"name": str}, RememberedSession, names=("name",)),
     "logs": Call({"name": str, "lines": int}, str, names=("name",)),
@@ -113,12 +120,28 @@ class Remote:
 
     # -- sessions
 
-    def start(self, name: str, directory: Path, agent: str | None, command: list[str]) -> Session:
-        args = {"name": name, "directory": directory, "agent": agent, "command": command}
+    def start(
+        self,
+        name: str,
+        directory: Path,
+        agent: str | None,
+        command: list[str],
+        worktree: bool = False,
+        branch: str | None = None,
+    ) -> Session:
+        args = {
+            "name": name,
+            "directory": directory,
+            "agent": agent,
+            "command": command,
+            "worktree": worktree,
+            "branch": branch,
+        }
         return self._session(self._call("start", args))
 
-    def stop(self, name: str, *, force: bool = False) -> str:
-        return str(self._call("stop", {"name": name, "force": force}))
+    def stop(self, name: str, *, force: bool = False, remove_worktree: bool = False) -> str:
+        args = {"name": name, "force": force, "remove_worktree": remove_worktree}
+        return str(self._call("stop", args))
 
     def restore(self, names: list[str], *, fresh: bool = False) -> list[Restored]:
         done: Restoration = self._call("restore", {"names": names, "fresh": fresh})

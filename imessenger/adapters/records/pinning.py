@@ -106,7 +106,11 @@ def pin(
 
 
 class CannotResume(Exception):
-    """The agent cannot be brought back into its conversation; the message says why."""
+    """The agent cannot be brought back into its conversation; the message says why.
+
+    Claude Code and Gemini CLI write their conversation's file at the first turn, and
+    Codex names its thread then: for an agent that never had a turn this is raised too
+    (there is nothing to resume, and nothing to lose by starting it anew)."""
 
 
 def resume(kind: str, argv: Sequence[str], ref: str) -> Pin:
@@ -133,7 +137,7 @@ def resume(kind: str, argv: Sequence[str], ref: str) -> Pin:
         return Pin((*named, again), ref)
     if kind == "codex":
         if "thread_id" not in found:
-            raise CannotResume("it had no conversation yet (Codex names one after a turn)")
+            raise CannotResume("Codex named no conversation (it does after a turn)")
         if record is None:
             raise CannotResume(f"the conversation of thread {found['thread_id']} was not found")
         pinned = pin(kind, argv, Path("."), Path("."), "", {"CODEX_HOME": found.get("home", "")})
@@ -146,7 +150,9 @@ def resume(kind: str, argv: Sequence[str], ref: str) -> Pin:
     if kind == "gemini":
         if record is None or not record.is_file():
             raise CannotResume(f"its conversation (session {found.get('session_id')}) is gone")
-        return Pin(("--resume", found["session_id"]), ref)
+        # Resumed, Gemini CLI 0.61 makes a second, empty chat file of the same id (named
+        # for the minute) and goes on writing the first: the record is pinned to that one.
+        return Pin(("--resume", found["session_id"]), _ref(path=str(record)))
     return Pin((), ref)
 
 

@@ -281,6 +281,16 @@ class MessageTable:
         )
         return [_message(row) for row in rows]
 
+    def took_any(self, target: str, instance: str) -> bool:
+        """Whether run ``instance`` of session ``target`` was given any message."""
+        rows = self._db.query(
+            f'read whether "{target}" was given a message',
+            "SELECT 1 FROM messages WHERE server = ? AND target = ? AND target_instance = ? "
+            "AND (delivered_at IS NOT NULL OR submitted_at IS NOT NULL) LIMIT 1",
+            (self.server, target, instance),
+        )
+        return bool(rows)
+
     def pending(self, target: str) -> list[MessageRecord]:
         """Return the pending messages for ``target``, oldest first."""
         return self.in_state(target, MessageState.PENDING)

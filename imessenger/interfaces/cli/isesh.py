@@ -63,10 +63,28 @@ def cli(ctx: click.Context, socket_name: str | None) -> None:
     help="Agent profile (default from config).",
 )
 @click.option("--attach", is_flag=True, help="Attach to the session after starting it.")
+@click.option(
+    "--worktree",
+    is_flag=True,
+    help="Work in a git worktree of the -d repository, on a branch of its own.",
+)
+@click.option(
+    "--branch",
+    metavar="BRANCH",
+    callback=not_blank("a branch name for the worktree, or leave --branch out"),
+    help="The worktree's new branch (default: the session's name).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @pass_api
 def start(
-    api: Api, name: str, directory: Path, agent: str | None, attach: bool, command: tuple[str, ...]
+    api: Api,
+    name: str,
+    directory: Path,
+    agent: str | None,
+    attach: bool,
+    worktree: bool,
+    branch: str | None,
+    command: tuple[str, ...],
 ) -> None:
     """Start agent session NAME, detached, in its own tmux session.
 
@@ -79,10 +97,13 @@ def start(
       isesh start coordinator
       isesh start w1 -d /tmp/w1 --agent shell -- cat
       isesh start buildbox:w1 -d src/app     # on host buildbox, -d a folder there
+      isesh start w2 -d ./repo --worktree    # in a worktree of ./repo, on branch w2
+      isesh start w3 -d ./repo --worktree --branch fix-login
     """
     # On another host, the folder is that host's (relative: to its home); "." is its home.
-    view = api.start(name, directory, agent, command)
-    echo(f'started "{view.name}" ({view.agent}) in {shlex.quote(view.directory)}')
+    view = api.start(name, directory, agent, command, worktree=worktree, branch=branch)
+    on = f" on branch {view.branch}" if view.branch else ""
+    echo(f'started "{view.name}" ({view.agent}) in {shlex.quote(view.directory)}{on}')
     socket = ["-L", api.socket_name] if api.socket_name and view.host is None else []
     if attach:
         sys.exit(api.attach(view.name))
@@ -224,17 +245,31 @@ def attach(api: Api, name: str) -> None:
 @cli.command()
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Kill at once, without asking the agent to exit.")
+@click.option(
+    "--remove-worktree",
+    is_flag=True,
+    help="Also remove its worktree (refused while it holds uncommitted work) and forget it.",
+)
 @pass_api
-def stop(api: Api, name: str, force: bool) -> None:
+def stop(api: Api, name: str, force: bool, remove_worktree: bool) -> None:
     """Stop session NAME: ask the agent to exit, wait a grace period, then kill it.
+
+    It stays restorable (`isesh restore NAME`). With --remove-worktree, the
+    git worktree isesh made for it is removed too, and its branch when it is
+    merged or has no commit of its own; while the worktree holds uncommitted
+    work, nothing is stopped or deleted and what is uncommitted is named.
 
     \b
     Example:
       isesh stop worker-1
       isesh stop buildbox:worker-1
+      isesh stop w2 --remove-worktree
     """
-    how = api.stop(name, force=force)
-    click.echo(f'stopped "{name}" ({how}); `isesh restore {name}` brings it back')
+    how = api.stop(name, force=force, remove_worktree=remove_worktree)
+    if remove_worktree:
+        echo(f'stopped "{name}" ({how})')
+    else:
+        echo(f'stopped "{name}" ({how}); `isesh restore {name}` brings it back')
 
 
 @cli.command()
