@@ -30,7 +30,7 @@ from imessenger.adapters.locks import target_lock
 from imessenger.adapters.paths import fault_advice
 from imessenger.adapters.records.pinning import CannotResume, Pin, resume
 from imessenger.adapters.tmux import AgentPane
-from imessenger.core.errors import ImessengerError, NoSuchSession
+from imessenger.core.errors import ImessengerError, NoSuchSession, NoTmuxServer
 from imessenger.core.names import check_free, check_name
 from imessenger.core.profiles import get_profile
 from imessenger.core.values import RememberedSession, Restored, RestoreOutcome
@@ -61,13 +61,17 @@ class Restorer:
                 wanted.append(store.remembered.get(name) or name)
         else:
             wanted = list(store.remembered.all())
+        # what runs now, in one look (a restore run again finds every session running)
+        running = {pane.session for pane in self.sessions.tmux.panes() if not pane.dead}
         done = []
         for session in wanted:
             if isinstance(session, str):
                 detail = f'isesh remembers no session "{session}" (`isesh list --all`)'
                 done.append(Restored(session, RestoreOutcome.FAILED, detail))
-                continue
-            done.append(self._one(session, fresh=fresh, person=person))
+            elif session.name in running:
+                done.append(Restored(session.name, RestoreOutcome.RUNNING))
+            else:
+                done.append(self._one(session, fresh=fresh, person=person))
         return done
 
     def _one(self, remembered: RememberedSession, *, fresh: bool, person: str) -> Restored:
@@ -95,11 +99,9 @@ class Restorer:
         is dead) is the remembered one's last run: it is cleared, to start again."""
         tmux = self.sessions.tmux
         name = remembered.name
-        if not tmux.has_session(name):
-            return False
         try:
             pane = AgentPane.of(tmux, name)
-        except NoSuchSession:
+        except (NoSuchSession, NoTmuxServer):
             return False
         if not pane.dead:
             return True
