@@ -216,3 +216,22 @@ def test_restore_refuses_a_name_it_does_not_remember(tmux: Tmux) -> None:
     bad = run_isesh("restore", "$(touch x)")
     assert bad.exit_code == 2
     assert not Path("x").exists()
+
+
+def test_a_new_session_under_a_remembered_name_replaces_it(tmux: Tmux) -> None:
+    start_demo("w1")
+    assert reply("w1", "the old conversation") == "the old conversation"
+    assert run_isesh("stop", "w1").exit_code == 0
+    with open_store() as store:
+        old = store.remembered.get("w1")
+    assert old is not None
+    old_record = Path(json.loads(old.record_ref)["path"])
+    assert old_record.is_file()
+
+    start_demo("w1")  # not restored: another session, with a conversation of its own
+    assert reply("w1", "RECALL") == "recall: nothing"
+    assert not old_record.exists()  # the old one's file went with it
+    with open_store() as store:
+        new = store.remembered.get("w1")
+    assert new is not None
+    assert new.record_ref != old.record_ref

@@ -329,6 +329,7 @@ class Sessions:
                 shutil.rmtree(files_dir, ignore_errors=True)
             raise
         instance = instance_of(pane.server_pid, pane.session_id, pane.session_created)
+        replaced = self.store.remembered.get(name) if launch.continues is None else None
         record_kind = profile.launch.record if pinned is not None else ""
         record_ref = pinned.ref if pinned is not None else ""
         try:
@@ -351,6 +352,8 @@ class Sessions:
                 f'the session "{name}" it was for has ended; the one running now is another',
                 keep_instance=instance,
             )
+            if replaced is not None:
+                self._replaced(replaced)
             return self._seen(AgentPane(self.tmux, pane), self.store.sessions.get(name))
         except BaseException:
             # Nothing half-started is left behind: the session goes with the failed start.
@@ -362,6 +365,18 @@ class Sessions:
             if record_file is not None:
                 record_file.unlink(missing_ok=True)
             raise
+
+    def _replaced(self, old: RememberedSession) -> None:
+        """A new session took the name of a remembered one: the conversation file isesh made
+        for the old one goes; its worktree, which may hold work, stays (and is said)."""
+        self._remove_made(old.record_ref)
+        if old.worktree:
+            logger.warning(
+                '"%s": the worktree %s of the session remembered under this name is kept; '
+                "remove it with `git worktree remove` when its work is done",
+                old.name,
+                old.worktree,
+            )
 
     def _gemini_home(
         self, name: str, folder: Path, files_dir: Path, additions: dict[str, object]
