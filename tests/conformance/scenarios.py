@@ -759,7 +759,7 @@ def resumes_its_conversation_after_a_killed_server(
     with ended_afterwards(old):
         if before_restore is not None:
             before_restore()
-        began = time.monotonic()
+        began, asked = time.monotonic(), len(agent.script.requests)
         assert restore() == {NAME: "resumed"}
         agent.wait_state(NAME, "idle", 60)
         print(f"{agent.profile}: restored and idle in {time.monotonic() - began:.2f} s")
@@ -775,7 +775,8 @@ def resumes_its_conversation_after_a_killed_server(
     assert agent.tmux.pane(NAME).pid == pid
     assert agent.tmux.run("list-sessions", "-F", "#{session_name}") == [NAME]
 
-    asked_from = len(agent.script.requests)
+    # resuming asked the model nothing (no summary, no replay of the conversation)
+    assert len(agent.script.requests) == asked
     second = send("--json", "--timeout", "60000", NAME, "SECOND-TURN: tell me the code word")
     assert second.exit_code == 0, second.output
     assert json.loads(second.stdout)["reply"] == "it was PINEAPPLE-42"
@@ -785,7 +786,7 @@ def resumes_its_conversation_after_a_killed_server(
         assert record.reply_via == "record"
     carried = [
         dumped
-        for request in agent.script.requests[asked_from:]
+        for request in agent.script.requests[asked:]
         if "SECOND-TURN" in (dumped := json.dumps(request, ensure_ascii=False))
     ]
     assert carried, "no request to the model held the second message"

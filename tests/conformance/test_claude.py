@@ -78,3 +78,7 @@ def test_approve_through_the_tools_needs_the_policy(claude: Agent) -> None:
 def test_restore_resumes_its_conversation_after_a_killed_server(claude: Agent) -> None:
     # --session-id becomes --resume: the same transcript goes on
     scenarios.resumes_its_conversation_after_a_killed_server(claude)
+    # on the normal screen still, where tmux keeps its scrollback
+    assert claude.tmux.run(
+        "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
+    ) == ["0"]

@@ -67,3 +67,7 @@ def test_approve_through_the_tools_needs_the_policy(codex: Agent) -> None:
 def test_restore_resumes_its_conversation_after_a_killed_server(codex: Agent) -> None:
     # `resume THREAD` once the notify program named the thread: the same rollout goes on
     scenarios.resumes_its_conversation_after_a_killed_server(codex)
+    # on the normal screen still, where tmux keeps its scrollback
+    assert codex.tmux.run(
+        "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
+    ) == ["0"]

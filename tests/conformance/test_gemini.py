@@ -175,3 +175,7 @@ def test_restore_resumes_its_conversation_after_a_killed_server(gemini: Agent) -
     # --session-id becomes --resume; the record is pinned to the chat file found before
     # the restart, not the second one Gemini CLI makes
     scenarios.resumes_its_conversation_after_a_killed_server(gemini, _chat_begun_earlier)
+    # on the normal screen still, where tmux keeps its scrollback
+    assert gemini.tmux.run(
+        "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
+    ) == ["0"]
