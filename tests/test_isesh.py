@@ -7,11 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from support import run_imessenger, run_isesh, start_demo, wait_for, write_config
 
+from imessenger.actions.sessions import end_process_group
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 
@@ -276,6 +278,22 @@ def test_stop_ends_processes_that_ignore_the_hang_up(tmux: Tmux, tmp_path: Path)
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
     wait_for(gone, what="the child to end")
+
+
+def test_a_process_group_that_ended_is_not_waited_for_until_it_is_reaped() -> None:
+    # Its process ended and is not reaped yet, as when the parent of an agent that
+    # outlived its tmux server is an init that never reaps (a container's): ending the
+    # group does not wait out the grace for it.
+    child = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    try:
+        began = time.monotonic()
+        end_process_group(child.pid, grace=5.0)
+        took = time.monotonic() - began
+        assert Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        assert took < 2.5, f"waited {took:.2f} s for a process that had ended"
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_an_old_tmux_is_refused(

@@ -133,6 +133,37 @@ def test_restore_after_the_agents_were_killed(tmux: Tmux) -> None:
     assert reply("w1", "RECALL") == "recall: kept across a crash"
 
 
+def running(pid: int) -> bool:
+    """Whether process ``pid`` runs (an ended one that no one reaped yet does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def test_what_outlived_a_killed_server_is_ended_before_the_restore(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    # a program that ignores its pane's hang-up and so outlives its server, as Gemini
+    # CLI 0.61 does (it would go on writing the conversation beside the restored one)
+    script = f"trap '' HUP; echo $$ >> {pids}; exec sleep 120"
+    assert run_isesh("start", "w1", "--agent", "shell", "--", "sh", "-c", script).exit_code == 0
+    [old] = wait_for(lambda: pids.exists() and pids.read_text().split(), what="its pid")
+    kill_server(tmux)
+    try:
+        assert running(int(old))
+        assert restore()["w1"][0] == "restarted"
+        assert not running(int(old))
+        [_, new] = wait_for(lambda: pids.read_text().split()[1:] and pids.read_text().split())
+        assert running(int(new))
+    finally:  # they outlive the test's tmux server
+        for pid in pids.read_text().split():
+            if running(int(pid)):
+                os.kill(int(pid), signal.SIGKILL)
+
+
 def test_a_stopped_session_stays_restorable_until_it_is_forgotten(tmux: Tmux) -> None:
     start_demo("w1")
     assert reply("w1", "before the stop") == "before the stop"

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from imessenger.adapters import gemini_home, worktrees
+from imessenger.adapters import gemini_home, procfs, worktrees
 from imessenger.adapters.paths import (
     fault_advice,
     make_private_dir,
@@ -730,7 +730,8 @@ def end_process_group(pid: int | None, grace: float = 1.0) -> None:
 
     tmux's hang-up on kill-session is not enough for every agent (Gemini CLI
     0.61 was seen to outlive its pane): the group gets SIGHUP and SIGTERM,
-    then SIGKILL if anything of it remains after ``grace`` seconds.
+    then SIGKILL if anything of it still runs after ``grace`` seconds (what
+    ended and waits to be reaped does not: it is not waited for).
     """
     if pid is None or pid <= 1:
         return
@@ -744,6 +745,10 @@ def end_process_group(pid: int | None, grace: float = 1.0) -> None:
         try:
             os.killpg(pid, 0)
         except (ProcessLookupError, PermissionError):
+            return
+        # ended, not reaped yet: a process whose tmux server is gone waits for init to
+        # reap it, which the init of a container may never do
+        if procfs.group_runs(pid) is False:
             return
         time.sleep(0.02)
     with contextlib.suppress(ProcessLookupError, PermissionError):

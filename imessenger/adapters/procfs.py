@@ -134,6 +134,22 @@ def left_behind(session: str, server_pid: int) -> list[int]:
     return found
 
 
+def group_runs(pgid: int) -> bool | None:
+    """Whether a process of process group ``pgid`` still runs: one that ended and waits
+    to be reaped (a zombie) does not. None when /proc cannot tell."""
+    if not os.path.isdir("/proc"):
+        return None
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _stat_fields(int(entry))
+        if fields is None or len(fields) < 3 or fields[0] in ("Z", "X"):
+            continue
+        if fields[2] == str(pgid):
+            return True
+    return False
+
+
 def is_alive(pid: int | None, started: int | None) -> bool:
     """True while the process ``pid`` that started at ``started`` runs (not a zombie)."""
     if not pid or pid <= 0:

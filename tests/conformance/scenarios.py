@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -21,11 +23,12 @@ from typing import Any
 
 from click.testing import Result
 from fake_model import envelope_body
-from real_agents import Agent
+from real_agents import Agent, alive
 from support import (
     message_with,
     python_cli,
     run_imessenger,
+    run_isesh,
     start_demo,
     stays,
     wait_for,
@@ -33,6 +36,7 @@ from support import (
 )
 
 from imessenger.adapters.config_files import load_config
+from imessenger.adapters.records.pinning import CannotResume, resume
 from imessenger.adapters.store import Store
 from imessenger.core.profiles import load_profiles
 from imessenger.core.values import InboxEntry, InboxKind, MessageState
@@ -684,3 +688,109 @@ def approve_through_the_tools_needs_the_policy(agent: Agent, tool: Callable[[str
     assert "yes-once" in granted_reply or "yes, this once" in granted_reply, granted.stdout
     agent.wait_state("worker-demo", "idle")
     assert "Ran touch granted.txt" in agent.screen("worker-demo")
+
+
+# --- isesh restore: the agent's own conversation after its tmux server was killed ----------
+
+#: The first message of the conversation a restore must bring back, and its answer: each
+#: holds a token that nothing else in the test says.
+REMEMBER = "FIRST-TURN: remember the code word PINEAPPLE-42"
+REMEMBERED = "noted: your code word is MANGO-77"
+
+
+def restore(*args: str) -> dict[str, str]:
+    """``isesh restore --json ARGS``: each session's outcome, by name (a detail fails it)."""
+    result = run_isesh("restore", "--json", *args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert all(not row["detail"] for row in rows), rows
+    return {row["name"]: row["outcome"] for row in rows}
+
+
+def resumable() -> bool:
+    """Whether the session's conversation is kept where a restore finds it (Codex names
+    its thread at the end of the first turn, through its notify program)."""
+    with Store.open(server=server_label()) as store:
+        remembered = store.remembered.get(NAME)
+    assert remembered is not None, f'isesh remembers no "{NAME}"'
+    try:
+        resume(remembered.record_kind, remembered.command, remembered.record_ref)
+    except CannotResume:
+        return False
+    return bool(remembered.record_ref)
+
+
+@contextlib.contextmanager
+def ended_afterwards(pids: list[int]) -> Iterator[None]:
+    """Kill what still runs of ``pids`` at the end (the fixture stops only what runs in the
+    tmux server: this is for an agent's last run, when a restore failed to end it)."""
+    try:
+        yield
+    finally:
+        for pid in alive(pids):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def resumes_its_conversation_after_a_killed_server(
+    agent: Agent, before_restore: Callable[[], None] | None = None
+) -> None:
+    """After its tmux server was killed, ``isesh restore`` brings the agent back in its
+    own conversation: the model's request for the next message holds the earlier message
+    and its answer, and the reply comes back exact, from the same record as before (not
+    the screen: a record pinned to the wrong file would fall back to it). A second
+    restore leaves the running agent alone. ``before_restore`` runs once the server is
+    gone (to set up what this agent's restore must cope with)."""
+    agent.script.on("FIRST-TURN", text=REMEMBERED)
+    agent.script.on("SECOND-TURN", text="it was PINEAPPLE-42")
+    keeps_record = bool(load_profiles(load_config())[agent.profile].launch.record)
+    agent.start(NAME)
+    first = send("--json", "--timeout", "60000", NAME, REMEMBER)
+    assert first.exit_code == 0, first.output
+    answered = json.loads(first.stdout)
+    assert answered["reply"] == REMEMBERED
+    if keeps_record:
+        assert answered["reply_via"] == "record"
+    agent.wait_state(NAME, "idle")
+    wait_for(resumable, 30, "the conversation to be kept for a restore")
+    old = agent.processes(NAME)
+    agent.tmux.run("kill-server")
+    wait_for(lambda: not agent.tmux.is_running(), 10, "the tmux server to be gone")
+    with ended_afterwards(old):
+        if before_restore is not None:
+            before_restore()
+        began, asked = time.monotonic(), len(agent.script.requests)
+        assert restore() == {NAME: "resumed"}
+        agent.wait_state(NAME, "idle", 60)
+        print(f"{agent.profile}: restored and idle in {time.monotonic() - began:.2f} s")
+        # nothing of the last run is left (Gemini CLI outlives its server: the restore
+        # ends it)
+        wait_for(lambda: not alive(old), 10, "the last run's processes to end")
+    pid = agent.tmux.pane(NAME).pid
+    assert pid is not None
+    assert pid not in old
+
+    # once more: it runs, so nothing is started
+    assert restore() == {NAME: "running"}
+    assert agent.tmux.pane(NAME).pid == pid
+    assert agent.tmux.run("list-sessions", "-F", "#{session_name}") == [NAME]
+
+    # resuming asked the model nothing (no summary, no replay of the conversation)
+    assert len(agent.script.requests) == asked
+    second = send("--json", "--timeout", "60000", NAME, "SECOND-TURN: tell me the code word")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["reply"] == "it was PINEAPPLE-42"
+    record = message_with("SECOND-TURN")
+    assert record is not None
+    if keeps_record:
+        assert record.reply_via == "record"
+    carried = [
+        dumped
+        for request in agent.script.requests[asked:]
+        if "SECOND-TURN" in (dumped := json.dumps(request, ensure_ascii=False))
+    ]
+    assert carried, "no request to the model held the second message"
+    # the first request of the new turn holds the old message and the old answer
+    assert "PINEAPPLE-42" in carried[0], carried[0][-2000:]
+    assert "MANGO-77" in carried[0], carried[0][-2000:]
+    assert agent.tmux.pane(NAME).pid == pid

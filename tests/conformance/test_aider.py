@@ -56,3 +56,8 @@ def test_question_marks_reach_the_model(aider: Agent) -> None:
 def test_hooks_agree_with_the_screen(aider: Agent) -> None:
     # --notifications-command: Aider waits for the user again (idle or asking)
     scenarios.hooks_agree_with_the_screen(aider, [("Notification", "waiting")])
+
+
+def test_restore_resumes_its_conversation_after_a_killed_server(aider: Agent) -> None:
+    # --restore-chat-history on the same chat history file
+    scenarios.resumes_its_conversation_after_a_killed_server(aider)

@@ -73,3 +73,12 @@ def test_a_coordinator_delegates_to_two_workers_through_the_tools(claude: Agent)
 
 def test_approve_through_the_tools_needs_the_policy(claude: Agent) -> None:
     scenarios.approve_through_the_tools_needs_the_policy(claude, "mcp__imessenger__{}".format)
+
+
+def test_restore_resumes_its_conversation_after_a_killed_server(claude: Agent) -> None:
+    # --session-id becomes --resume: the same transcript goes on
+    scenarios.resumes_its_conversation_after_a_killed_server(claude)
+    # on the normal screen still, where tmux keeps its scrollback
+    assert claude.tmux.run(
+        "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
+    ) == ["0"]

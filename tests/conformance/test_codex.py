@@ -62,3 +62,12 @@ def test_a_coordinator_delegates_to_two_workers_through_the_tools(codex: Agent) 
 
 def test_approve_through_the_tools_needs_the_policy(codex: Agent) -> None:
     scenarios.approve_through_the_tools_needs_the_policy(codex, "mcp__imessenger__{}".format)
+
+
+def test_restore_resumes_its_conversation_after_a_killed_server(codex: Agent) -> None:
+    # `resume THREAD` once the notify program named the thread: the same rollout goes on
+    scenarios.resumes_its_conversation_after_a_killed_server(codex)
+    # on the normal screen still, where tmux keeps its scrollback
+    assert codex.tmux.run(
+        "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
+    ) == ["0"]

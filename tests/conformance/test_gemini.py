@@ -2,19 +2,23 @@
 
 The scenarios live in scenarios.py; this module runs them on Gemini CLI, after two
 tests of what 0.61.0 changed on screen: the input line with blank lines around it, and
-the "✦ " before a printed reply. The last test stops Gemini CLI with ``isesh stop``.
+the "✦ " before a printed reply. One test stops Gemini CLI with ``isesh stop``; the
+last one kills its tmux server and restores it with ``isesh restore``.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import scenarios
 from fake_model import REPLY_END, REPLY_START
 from real_agents import Agent, alive
 from scenarios import NAME
-from support import run_imessenger, run_isesh, wait_for
+from support import open_store, run_imessenger, run_isesh, wait_for
 
 from imessenger.adapters.config_files import load_config
+from imessenger.adapters.records.pinning import locate
 from imessenger.adapters.tmux import AgentPane
 from imessenger.core.envelope import delimiters, find_reply
 from imessenger.core.profiles import load_profiles
@@ -150,3 +154,28 @@ def test_a_coordinator_delegates_to_two_workers_through_the_tools(gemini: Agent)
 
 def test_approve_through_the_tools_needs_the_policy(gemini: Agent) -> None:
     scenarios.approve_through_the_tools_needs_the_policy(gemini, "mcp_imessenger_{}".format)
+
+
+def _chat_begun_earlier() -> None:
+    """Name the session's chat file for an earlier minute, as when a restore comes in a
+    later minute than the chat began: resumed, Gemini CLI 0.61.0 starts a second chat
+    file of the same id, named for the minute, and goes on writing the first one."""
+    with open_store() as store:
+        remembered = store.remembered.get(NAME)
+    assert remembered is not None
+    chat = locate("gemini", remembered.record_ref)
+    assert chat is not None
+    assert chat.is_file(), chat
+    named = re.fullmatch(r"(session-\d{4}-\d\d-\d\dT)\d\d-\d\d(-.+\.jsonl)", chat.name)
+    assert named is not None, f"a chat file named in a new way: {chat.name}"
+    chat.rename(chat.with_name(f"{named[1]}00-00{named[2]}"))
+
+
+def test_restore_resumes_its_conversation_after_a_killed_server(gemini: Agent) -> None:
+    # --session-id becomes --resume; the record is pinned to the chat file found before
+    # the restart, not the second one Gemini CLI makes
+    scenarios.resumes_its_conversation_after_a_killed_server(gemini, _chat_begun_earlier)
+    # on the normal screen still, where tmux keeps its scrollback
+    assert gemini.tmux.run(
+        "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
+    ) == ["0"]

@@ -1,7 +1,8 @@
 """Claude Code's transcript: where it lies, and the assistant's texts in it.
 
-Claude Code (2.1.332) writes one JSON Lines transcript per session, from the moment it
-starts, at ``<config dir>/projects/<folder name>/<session id>.jsonl``:
+Claude Code (2.1.332) writes one JSON Lines transcript per session, from its first
+message on (not at its start: a session never given one has none, and cannot be
+resumed), at ``<config dir>/projects/<folder name>/<session id>.jsonl``:
 
 - The config dir is ``$CLAUDE_CONFIG_DIR`` when set (and not empty), else
   ``~/.claude`` (:func:`config_dir`).
