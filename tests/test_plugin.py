@@ -141,6 +141,11 @@ def test_tmux_conf_prints_lines_that_load_the_plugin(server: Tmux, tmp_path: Pat
     assert command == f"{sys.executable} -m imessenger"
 
 
+def test_the_top_level_file_tpm_runs_loads_the_plugin(server: Tmux) -> None:
+    server.run("run-shell", f"sh {shlex.quote(str(ROOT / 'imessenger.tmux'))}")
+    assert {key: notes(server).get(key) for key in KEYS} == KEYS
+
+
 # --- the menu, run item by item ---------------------------------------------------------------
 
 
