@@ -9,6 +9,7 @@ server).
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -23,10 +24,14 @@ from support import (
     ask,
     attached,
     ids_on_any_server,
+    inbox_json,
     prompt_id,
     python_cli,
     run_imessenger,
+    run_isesh,
     start_demo,
+    state_of,
+    stays,
     wait_for,
 )
 
@@ -144,6 +149,97 @@ def test_tmux_conf_prints_lines_that_load_the_plugin(server: Tmux, tmp_path: Pat
 def test_the_top_level_file_tpm_runs_loads_the_plugin(server: Tmux) -> None:
     server.run("run-shell", f"sh {shlex.quote(str(ROOT / 'imessenger.tmux'))}")
     assert {key: notes(server).get(key) for key in KEYS} == KEYS
+
+
+# --- restoring the sessions when the tmux server starts (@imessenger-restore) -----------------
+
+
+def reply(name: str, text: str) -> str:
+    sent = run_imessenger("send", name, text)
+    assert sent.exit_code == 0, sent.output
+    return sent.stdout.strip()
+
+
+def started_again(tmux: Tmux, tmp_path: Path) -> None:
+    """Kill the tmux server, then start a new one on the same socket with a session "main"
+    and the plugin's command option, as ~/.tmux.conf would (the plugin not loaded yet)."""
+    tmux.run("kill-server")
+    wait_for(lambda: not tmux.is_running(), what="the tmux server gone")
+    tmux.new_session("main", tmp_path, ["sh"], environment={}, width=120, height=30)
+    tmux.run("set-option", "-g", "@imessenger-command", COMMAND)
+    tmux.run("set-option", "-g", "@imessenger-watch", "off")
+
+
+def remembered() -> dict[str, str]:
+    """The state of each session isesh started or remembers (``isesh list --all``)."""
+    listed = run_isesh("list", "--all", "--json")
+    assert listed.exit_code == 0, listed.output
+    return {r["name"]: r["state"] for r in json.loads(listed.stdout) if r["managed"]}
+
+
+def restore_notices() -> list[dict[str, str]]:
+    entries = inbox_json("--peek")["entries"]
+    return [e for e in entries if e["kind"] == "notice" and e["title"].startswith("restored ")]
+
+
+def test_the_plugin_restores_the_sessions_when_its_server_starts(
+    server: Tmux, tmp_path: Path
+) -> None:
+    folders = {name: tmp_path / name for name in ("w1", "w2", "w3")}
+    for name, folder in folders.items():
+        folder.mkdir()
+        start_demo(name, folder=folder)
+        assert reply(name, f"the note of {name}") == f"the note of {name}"
+    assert run_isesh("stop", "w2").exit_code == 0  # stopped on purpose: not brought back
+    started_again(server, tmp_path)
+    folders["w3"].rmdir()  # w3 cannot come back
+
+    with attached(server, "=main") as terminal:
+        load(server, restore="on")
+        wait_for(restore_notices, seconds=20, what="the restore's notice in the inbox")
+        [notice] = restore_notices()
+        assert notice["title"] == (f"restored 1 session, 1 failed (tmux server {server.label})")
+        assert notice["body"].startswith(f"w1: resumed\nw3: failed (its folder {folders['w3']}")
+        wait_for(
+            lambda: terminal.shows(
+                "imessenger: restored 1 session, 1 failed: `imessenger inbox` says why"
+            ),
+            what="the summary on the client",
+        )
+    assert sorted(server.session_names()) == ["main", "w1"]
+    wait_for(lambda: state_of(server, "w1") is State.IDLE, what="w1 idle")
+    assert reply("w1", "RECALL") == "recall: the note of w1"  # in its own conversation
+    assert remembered() == {"w1": "idle", "w2": "restorable", "w3": "restorable"}
+
+    # loaded again (tmux source-file ~/.tmux.conf): nothing is restored a second time
+    [marker] = server.run("show-option", "-gqv", "@imessenger-restored")
+    assert marker.isdigit()
+    server.run("kill-session", "-t", "=w1")  # it ended: a second restore would bring it back
+    load(server, restore="on")
+    stays(lambda: not server.has_session("w1"), 3.0, "w1 not restored again")
+    assert len(restore_notices()) == 1
+
+
+def test_the_plugin_restores_nothing_unless_asked(server: Tmux, tmp_path: Path) -> None:
+    start_demo("w1")
+    started_again(server, tmp_path)
+    load(server)  # @imessenger-restore is off by default
+    stays(lambda: not server.has_session("w1"), 3.0, "w1 not restored")
+    assert server.run("show-option", "-gqv", "@imessenger-restored") == []
+    assert restore_notices() == []
+    assert remembered() == {"w1": "restorable"}
+
+
+def test_restore_on_start_says_nothing_when_nothing_ended(server: Tmux) -> None:
+    start_demo("w1")
+    done = run_imessenger("restore-on-start")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == "w1: running\n"
+    assert restore_notices() == []
+    assert run_isesh("stop", "w1").exit_code == 0
+    done = run_imessenger("restore-on-start")
+    assert (done.exit_code, done.stdout) == (0, "")
+    assert not server.has_session("w1")
 
 
 # --- the menu, run item by item ---------------------------------------------------------------
