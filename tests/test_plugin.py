@@ -160,14 +160,17 @@ def reply(name: str, text: str) -> str:
     return sent.stdout.strip()
 
 
-def started_again(tmux: Tmux, tmp_path: Path) -> None:
-    """Kill the tmux server, then start a new one on the same socket with a session "main"
-    and the plugin's command option, as ~/.tmux.conf would (the plugin not loaded yet)."""
+def started_again(tmux: Tmux, tmp_path: Path, *options: str) -> None:
+    """Kill the tmux server, then start a new one on the same socket with a session "main",
+    which loads the plugin from ~/.tmux.conf as it starts (the lines `imessenger tmux-conf`
+    prints), after ``options`` ("@imessenger-restore on")."""
     tmux.run("kill-server")
     wait_for(lambda: not tmux.is_running(), what="the tmux server gone")
+    conf = run_imessenger("tmux-conf")
+    assert conf.exit_code == 0, conf.output
+    lines = ["set -g @imessenger-watch off", *(f"set -g {option}" for option in options)]
+    (Path.home() / ".tmux.conf").write_text("\n".join([*lines, conf.stdout]), encoding="utf-8")
     tmux.new_session("main", tmp_path, ["sh"], environment={}, width=120, height=30)
-    tmux.run("set-option", "-g", "@imessenger-command", COMMAND)
-    tmux.run("set-option", "-g", "@imessenger-watch", "off")
 
 
 def remembered() -> dict[str, str]:
@@ -191,11 +194,10 @@ def test_the_plugin_restores_the_sessions_when_its_server_starts(
         start_demo(name, folder=folder)
         assert reply(name, f"the note of {name}") == f"the note of {name}"
     assert run_isesh("stop", "w2").exit_code == 0  # stopped on purpose: not brought back
-    started_again(server, tmp_path)
     folders["w3"].rmdir()  # w3 cannot come back
+    started_again(server, tmp_path, "@imessenger-restore on")
 
     with attached(server, "=main") as terminal:
-        load(server, restore="on")
         wait_for(restore_notices, seconds=20, what="the restore's notice in the inbox")
         [notice] = restore_notices()
         assert notice["title"] == (f"restored 1 session, 1 failed (tmux server {server.label})")
@@ -211,19 +213,19 @@ def test_the_plugin_restores_the_sessions_when_its_server_starts(
     assert reply("w1", "RECALL") == "recall: the note of w1"  # in its own conversation
     assert remembered() == {"w1": "idle", "w2": "restorable", "w3": "restorable"}
 
-    # loaded again (tmux source-file ~/.tmux.conf): nothing is restored a second time
+    # loaded again: nothing is restored a second time
     [marker] = server.run("show-option", "-gqv", "@imessenger-restored")
     assert marker.isdigit()
     server.run("kill-session", "-t", "=w1")  # it ended: a second restore would bring it back
-    load(server, restore="on")
+    server.run("source-file", str(Path.home() / ".tmux.conf"))
     stays(lambda: not server.has_session("w1"), 3.0, "w1 not restored again")
     assert len(restore_notices()) == 1
 
 
 def test_the_plugin_restores_nothing_unless_asked(server: Tmux, tmp_path: Path) -> None:
     start_demo("w1")
-    started_again(server, tmp_path)
-    load(server)  # @imessenger-restore is off by default
+    started_again(server, tmp_path)  # @imessenger-restore is off by default
+    assert notes(server).get("a") == KEYS["a"]  # the plugin was loaded
     stays(lambda: not server.has_session("w1"), 3.0, "w1 not restored")
     assert server.run("show-option", "-gqv", "@imessenger-restored") == []
     assert restore_notices() == []
