@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -230,6 +231,27 @@ def test_the_plugin_restores_nothing_unless_asked(server: Tmux, tmp_path: Path) 
     assert server.run("show-option", "-gqv", "@imessenger-restored") == []
     assert restore_notices() == []
     assert remembered() == {"w1": "restorable"}
+
+
+def test_a_server_that_started_a_while_ago_restores_nothing(
+    server: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start_demo("w1")
+    # the clock the plugin reads says two minutes have gone by since the server started
+    # (tmux's programs get the PATH the server started with)
+    later = tmp_path / "later"
+    later.mkdir()
+    date = later / "date"
+    real = shutil.which("date")
+    assert real is not None
+    date.write_text(f"#!/bin/sh\necho $(( $({shlex.quote(real)} +%s) + 120 ))\n")
+    date.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{later}{os.pathsep}{os.environ['PATH']}")
+    started_again(server, tmp_path, "@imessenger-restore on")
+    assert notes(server).get("a") == KEYS["a"]  # the plugin was loaded
+    stays(lambda: not server.has_session("w1"), 3.0, "w1 not restored")
+    assert server.run("show-option", "-gqv", "@imessenger-restored") == []
+    assert restore_notices() == []
 
 
 def test_restore_on_start_says_nothing_when_nothing_ended(server: Tmux) -> None:

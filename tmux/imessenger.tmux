@@ -71,18 +71,16 @@ fi
 # per server (@imessenger-restored, set here, says it was done). `imessenger
 # restore-on-start` shows the outcome on the clients and leaves it in the inbox.
 RESTORE_WINDOW=60
+seconds() { # seconds VALUE: whether VALUE is a number of seconds (digits only)
+    case $1 in '' | *[!0-9]*) return 1 ;; esac
+}
 if [ "$restore" = on ] && [ -z "$(tmux show-option -gqv @imessenger-restored)" ]; then
     started=$(tmux display-message -p '#{start_time}')
     now=$(date +%s)
-    case "$started$now" in
-    '' | *[!0-9]*) ;; # not a number of seconds: nothing is restored
-    *)
-        if [ $((now - started)) -le "$RESTORE_WINDOW" ]; then
-            tmux set-option -gq @imessenger-restored "$now"
-            # "|| true": tmux would show a failure's exit status in a pane (view mode),
-            # which keeps messages from that session; the command has said what failed
-            tmux run-shell -b "$RUN restore-on-start >/dev/null 2>&1 || true"
-        fi
-        ;;
-    esac
+    if seconds "$started" && seconds "$now" && [ $((now - started)) -le "$RESTORE_WINDOW" ]; then
+        tmux set-option -gq @imessenger-restored "$now"
+        # "|| true": tmux would show a failure's exit status in a pane (view mode), which
+        # keeps messages from that session; the command has said what failed
+        tmux run-shell -b "$RUN restore-on-start >/dev/null 2>&1 || true"
+    fi
 fi
