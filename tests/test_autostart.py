@@ -1,14 +1,16 @@
 """The watcher starts itself, as tmux's server does ([watch] autostart).
 
-`isesh start`, a `send` that leaves a message pending and `imessenger mcp` start the
-watcher of their tmux server when none runs; it ends by itself once that server is gone,
-and `watch --stop` stops it. These tests run with the shipped defaults
-(``default_config``: the other tests turn autostart off); each stops, by its pid, every
-watcher its commands started.
+`isesh start`, `isesh restore`, a `send` that leaves a message pending and `imessenger
+mcp` start the watcher of their tmux server when none runs; it ends by itself once that
+server is gone, and `watch --stop` stops it. After a restore, what waited for the
+sessions is delivered by it, once, and their replies go where they would have. These
+tests run with the shipped defaults (``default_config``: the other tests turn autostart
+off); each stops, by its pid, every watcher its commands started.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -20,6 +22,9 @@ from pathlib import Path
 import pytest
 from support import (
     delivered,
+    echoes,
+    inbox_json,
+    message_state,
     python_cli,
     run_imessenger,
     run_isesh,
@@ -34,6 +39,7 @@ from imessenger.adapters.status_cache import log_path, running_pid
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app.api import Api
+from imessenger.core.values import InboxKind, MessageState
 
 pytestmark = pytest.mark.default_config
 
@@ -175,6 +181,85 @@ def test_a_message_left_pending_is_delivered_with_nobody_running_deliver(
     AgentPane.of(watchers, "w1").press(["1"])  # answered in the pane, not by imessenger
     wait_for(lambda: delivered(store, pending.id), seconds=15, what="delivered by the watcher")
     assert log_path(label).read_text().count(f"message {pending.id}") >= 1
+
+
+def kill_the_server(tmux: Tmux, watcher: int) -> None:
+    """Kill the tmux server; the watcher a command started for it ends by itself."""
+    tmux.run("kill-server")
+    wait_for(lambda: not alive(watcher), seconds=15, what="the watcher to end by itself")
+    assert running_pid(tmux.label) is None
+
+
+def restored(*names: str) -> dict[str, str]:
+    """``isesh restore --json NAMES``, which must succeed: each session's outcome."""
+    done = run_isesh("restore", "--json", *names)
+    assert done.exit_code == 0, done.output
+    return {r["name"]: r["outcome"] for r in json.loads(done.stdout)}
+
+
+def test_a_message_pending_when_the_server_died_is_delivered_once_after_a_restore(
+    watchers: Tmux, store: Store
+) -> None:
+    label = watchers.label
+    start_demo("w1")
+    first = the_watcher(label)
+    asked = run_imessenger("send", "w1", "--no-reply", "the note before ASK[touch x.txt] BUSY[50]")
+    assert asked.exit_code == 0, asked.output
+    wait_for(lambda: AgentPane.of(watchers, "w1").look().count("wants to run"), what="asking")
+    waiting = run_imessenger("send", "w1", "--no-reply", "after the restore")
+    assert waiting.exit_code == 3, waiting.output
+    [pending] = store.messages.pending("w1")
+    kill_the_server(watchers, first)
+    assert message_state(pending.id) is MessageState.PENDING
+
+    # the restore starts a watcher for the new server, which delivers it: nobody runs deliver
+    assert restored() == {"w1": "resumed"}
+    second = the_watcher(label)
+    assert second != first
+    wait_for(lambda: message_state(pending.id) is MessageState.REPLIED, seconds=20,
+             what="the pending message delivered and answered")  # fmt: skip
+    about = [e for e in inbox_json("--peek")["entries"] if e["message_id"] == pending.id]
+    assert [(e["kind"], e["body"]) for e in about if e["kind"] == "reply"] == [
+        ("reply", "after the restore")
+    ]  # the late reply, as it would have come had the server lived
+    # once, in the conversation it was sent into (the resumed agent recalls the first one)
+    stays(lambda: echoes(watchers, "w1", pending.id) == 1, 1.0, "delivered once")
+    recall = run_imessenger("send", "w1", "RECALL")
+    assert recall.exit_code == 0, recall.output
+    assert recall.stdout.strip().splitlines() == [  # its record holds each message once
+        "recall: the note before ASK[touch x.txt] BUSY[50]",
+        "recall: after the restore",
+    ]
+
+
+def test_a_reply_to_a_session_restored_goes_to_that_sessions_inbox(
+    watchers: Tmux, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    label = watchers.label
+    start_demo("a")
+    start_demo("b")
+    first = the_watcher(label)
+    asked = run_imessenger("send", "b", "--no-reply", "ASK[touch x.txt] BUSY[50]")
+    assert asked.exit_code == 0, asked.output
+    wait_for(lambda: AgentPane.of(watchers, "b").look().count("wants to run"), what="b asking")
+    with monkeypatch.context() as acting:
+        acting.setenv("IMESSENGER_SESSION", "a")  # a test acting for session "a"
+        waiting = run_imessenger("send", "b", "--no-reply", "from a, for a")
+    assert waiting.exit_code == 3, waiting.output
+    [pending] = store.messages.pending("b")
+    assert pending.sender == "a"
+    kill_the_server(watchers, first)
+
+    assert restored() == {"a": "resumed", "b": "resumed"}
+    the_watcher(label)
+    wait_for(lambda: message_state(pending.id) is MessageState.REPLIED, seconds=20,
+             what="the pending message delivered and answered")  # fmt: skip
+    for_a = store.inbox.read("a", peek=True)
+    replies = [e.body for e in for_a if e.message_id == pending.id and e.kind is InboxKind.REPLY]
+    assert replies == ["from a, for a"]
+    for_the_person = store.inbox.read("user", peek=True, include_read=True)
+    assert [e for e in for_the_person if e.message_id == pending.id] == []
+    stays(lambda: echoes(watchers, "b", pending.id) == 1, 1.0, "delivered once")
 
 
 def test_an_agents_send_starts_the_watcher_of_the_whole_server(

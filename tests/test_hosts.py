@@ -127,7 +127,7 @@ def test_the_remote_side_reads_its_call_from_stdin_and_answers_in_kind(tmux: Tmu
     assert code == 2  # another host's session: no call goes on to a third host
     assert "error" in refused  # type: ignore[operator]
     bad = subprocess.run(
-        [*python_cli(), "remote", "--protocol", "2"],
+        [*python_cli(), "remote", "--protocol", str(wire.PROTOCOL)],
         input="not json\n",
         capture_output=True,
         text=True,
@@ -359,6 +359,81 @@ def test_ssh_killed_mid_send_is_settled_there_and_never_sent_twice(
     assert pasted() == 1
     state = {m.get("state") for m in remote_json(remote_host, "log", "--json")}  # type: ignore[union-attr]
     assert MessageState.DELIVERED.value not in state
+
+
+def box_idle() -> bool:
+    return '"idle"' in run_isesh("list", "--json", "--host", "box").stdout
+
+
+def box_rows(*args: str) -> dict[str, dict[str, object]]:
+    """``isesh list --json ARGS``: the rows of the sessions on box, by HOST:NAME."""
+    listed = run_isesh("list", "--json", *args)
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    return {f"{r['host']}:{r['name']}": r for r in rows if r["host"] == "box"}
+
+
+@pytest.mark.ssh
+def test_a_session_on_a_host_is_restored_in_its_own_conversation(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    start_demo("box:w2", idle=False)
+    wait_for(box_idle, what="box:w2 idle")
+    noted = run_imessenger("send", "box:w2", "the note kept there")
+    assert noted.exit_code == 0, noted.output
+    assert noted.stdout.strip() == "the note kept there"
+
+    def kill_the_server_there() -> None:
+        killed = remote_host.as_user("tmux", "kill-server")
+        assert killed.returncode == 0, killed.stderr
+        wait_for(lambda: box_rows("--all").get("box:w2", {}).get("state") == "restorable")
+
+    kill_the_server_there()
+    row = box_rows("--all")["box:w2"]
+    assert (row["restorable"], row["agent"], row["stopped_at"]) == (True, "demo", None)
+    assert box_rows() == {}  # without --all: only what runs
+
+    restored = run_isesh("restore", "--json", "box:w2")
+    assert restored.exit_code == 0, restored.output
+    assert json.loads(restored.stdout) == [
+        {"name": "box:w2", "host": "box", "outcome": "resumed", "detail": ""}
+    ]
+    wait_for(box_idle, what="box:w2 idle again")
+    recalled = run_imessenger("send", "box:w2", "RECALL")
+    assert recalled.exit_code == 0, recalled.output
+    assert recalled.stdout.strip() == "recall: the note kept there"  # its own conversation
+
+    # with no name: every host's remembered sessions, box's among them
+    kill_the_server_there()
+    everything = run_isesh("restore")
+    assert everything.exit_code == 0, everything.output
+    assert "box:w2: resumed" in everything.stdout
+    wait_for(box_idle, what="box:w2 idle once more")
+    again = run_imessenger("send", "box:w2", "RECALL")
+    assert again.stdout.strip() == "recall: the note kept there\nrecall: RECALL"
+    twice = run_isesh("restore")
+    assert twice.exit_code == 0, twice.output
+    assert "box:w2: running" in twice.stdout
+    assert box_rows("--all")["box:w2"]["state"] == "idle"
+
+    refused = run_isesh("forget", "box:w2")
+    assert refused.exit_code == 1
+    assert "is running: stop it first" in refused.output
+    assert run_isesh("stop", "box:w2").exit_code == 0
+    assert box_rows("--all")["box:w2"]["state"] == "restorable"
+    forgot = run_isesh("forget", "box:w2")
+    assert forgot.exit_code == 0, forgot.output
+    assert 'forgot "box:w2"' in forgot.stdout
+    assert box_rows("--all") == {}
+    nothing = run_isesh("restore", "box:w2")
+    assert nothing.exit_code == 1
+    assert 'box:w2: failed (isesh remembers no session "w2"' in nothing.output
+    unknown = run_isesh("forget", "box:w2")
+    assert unknown.exit_code == 1, unknown.output  # that host's error, relayed
+    assert 'isesh remembers no session "w2"' in unknown.output
+    bad = run_isesh("restore", "box:$(touch x)")
+    assert bad.exit_code == 2  # refused here, never sent there
+    assert not list(remote_host.home.rglob("x"))
 
 
 # --- the watcher, the status line, the dashboard, the menu and the tools, over ssh ---------

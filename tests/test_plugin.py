@@ -9,8 +9,10 @@ server).
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,10 +25,14 @@ from support import (
     ask,
     attached,
     ids_on_any_server,
+    inbox_json,
     prompt_id,
     python_cli,
     run_imessenger,
+    run_isesh,
     start_demo,
+    state_of,
+    stays,
     wait_for,
 )
 
@@ -139,6 +145,125 @@ def test_tmux_conf_prints_lines_that_load_the_plugin(server: Tmux, tmp_path: Pat
     assert notes(server).get("a") == KEYS["a"]
     [command] = server.run("show-option", "-gqv", "@imessenger-command")
     assert command == f"{sys.executable} -m imessenger"
+
+
+def test_the_top_level_file_tpm_runs_loads_the_plugin(server: Tmux) -> None:
+    server.run("run-shell", f"sh {shlex.quote(str(ROOT / 'imessenger.tmux'))}")
+    assert {key: notes(server).get(key) for key in KEYS} == KEYS
+
+
+# --- restoring the sessions when the tmux server starts (@imessenger-restore) -----------------
+
+
+def reply(name: str, text: str) -> str:
+    sent = run_imessenger("send", name, text)
+    assert sent.exit_code == 0, sent.output
+    return sent.stdout.strip()
+
+
+def started_again(tmux: Tmux, tmp_path: Path, *options: str) -> None:
+    """Kill the tmux server, then start a new one on the same socket with a session "main",
+    which loads the plugin from ~/.tmux.conf as it starts (the lines `imessenger tmux-conf`
+    prints), after ``options`` ("@imessenger-restore on")."""
+    tmux.run("kill-server")
+    wait_for(lambda: not tmux.is_running(), what="the tmux server gone")
+    conf = run_imessenger("tmux-conf")
+    assert conf.exit_code == 0, conf.output
+    lines = ["set -g @imessenger-watch off", *(f"set -g {option}" for option in options)]
+    (Path.home() / ".tmux.conf").write_text("\n".join([*lines, conf.stdout]), encoding="utf-8")
+    tmux.new_session("main", tmp_path, ["sh"], environment={}, width=120, height=30)
+
+
+def remembered() -> dict[str, str]:
+    """The state of each session isesh started or remembers (``isesh list --all``)."""
+    listed = run_isesh("list", "--all", "--json")
+    assert listed.exit_code == 0, listed.output
+    return {r["name"]: r["state"] for r in json.loads(listed.stdout) if r["managed"]}
+
+
+def restore_notices() -> list[dict[str, str]]:
+    entries = inbox_json("--peek")["entries"]
+    return [e for e in entries if e["kind"] == "notice" and e["title"].startswith("restored ")]
+
+
+def test_the_plugin_restores_the_sessions_when_its_server_starts(
+    server: Tmux, tmp_path: Path
+) -> None:
+    folders = {name: tmp_path / name for name in ("w1", "w2", "w3")}
+    for name, folder in folders.items():
+        folder.mkdir()
+        start_demo(name, folder=folder)
+        assert reply(name, f"the note of {name}") == f"the note of {name}"
+    assert run_isesh("stop", "w2").exit_code == 0  # stopped on purpose: not brought back
+    folders["w3"].rmdir()  # w3 cannot come back
+    started_again(server, tmp_path, "@imessenger-restore on")
+
+    with attached(server, "=main") as terminal:
+        wait_for(restore_notices, seconds=20, what="the restore's notice in the inbox")
+        [notice] = restore_notices()
+        assert notice["title"] == (f"restored 1 session, 1 failed (tmux server {server.label})")
+        assert notice["body"].startswith(f"w1: resumed\nw3: failed (its folder {folders['w3']}")
+        wait_for(
+            lambda: terminal.shows(
+                "imessenger: restored 1 session, 1 failed: `imessenger inbox` says why"
+            ),
+            what="the summary on the client",
+        )
+    assert sorted(server.session_names()) == ["main", "w1"]
+    wait_for(lambda: state_of(server, "w1") is State.IDLE, what="w1 idle")
+    assert reply("w1", "RECALL") == "recall: the note of w1"  # in its own conversation
+    assert remembered() == {"w1": "idle", "w2": "restorable", "w3": "restorable"}
+
+    # loaded again: nothing is restored a second time
+    [marker] = server.run("show-option", "-gqv", "@imessenger-restored")
+    assert marker.isdigit()
+    server.run("kill-session", "-t", "=w1")  # it ended: a second restore would bring it back
+    server.run("source-file", str(Path.home() / ".tmux.conf"))
+    stays(lambda: not server.has_session("w1"), 3.0, "w1 not restored again")
+    assert len(restore_notices()) == 1
+
+
+def test_the_plugin_restores_nothing_unless_asked(server: Tmux, tmp_path: Path) -> None:
+    start_demo("w1")
+    started_again(server, tmp_path)  # @imessenger-restore is off by default
+    assert notes(server).get("a") == KEYS["a"]  # the plugin was loaded
+    stays(lambda: not server.has_session("w1"), 3.0, "w1 not restored")
+    assert server.run("show-option", "-gqv", "@imessenger-restored") == []
+    assert restore_notices() == []
+    assert remembered() == {"w1": "restorable"}
+
+
+def test_a_server_that_started_a_while_ago_restores_nothing(
+    server: Tmux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start_demo("w1")
+    # the clock the plugin reads says two minutes have gone by since the server started
+    # (tmux's programs get the PATH the server started with)
+    later = tmp_path / "later"
+    later.mkdir()
+    date = later / "date"
+    real = shutil.which("date")
+    assert real is not None
+    date.write_text(f"#!/bin/sh\necho $(( $({shlex.quote(real)} +%s) + 120 ))\n")
+    date.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{later}{os.pathsep}{os.environ['PATH']}")
+    started_again(server, tmp_path, "@imessenger-restore on")
+    assert notes(server).get("a") == KEYS["a"]  # the plugin was loaded
+    stays(lambda: not server.has_session("w1"), 3.0, "w1 not restored")
+    assert server.run("show-option", "-gqv", "@imessenger-restored") == []
+    assert restore_notices() == []
+
+
+def test_restore_on_start_says_nothing_when_nothing_ended(server: Tmux) -> None:
+    start_demo("w1")
+    done = run_imessenger("restore-on-start")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == "w1: running\n"
+    assert restore_notices() == []
+    assert run_isesh("stop", "w1").exit_code == 0
+    done = run_imessenger("restore-on-start")
+    assert (done.exit_code, done.stdout) == (0, "")
+    assert not server.has_session("w1")
 
 
 # --- the menu, run item by item ---------------------------------------------------------------

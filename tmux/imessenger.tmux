@@ -23,6 +23,7 @@ dashboard_key=$(option imessenger-dashboard-key W) # dashboard popup
 popup_width=$(option imessenger-popup-width 80%)
 popup_height=$(option imessenger-popup-height 70%)
 watch=$(option imessenger-watch on)                # start `imessenger watch --daemon` on load
+restore=$(option imessenger-restore off)           # restore the sessions when tmux starts
 
 bind() { # bind KEY NOTE COMMAND...: a prefix key with a note for `prefix ?`
     key=$1 note=$2
@@ -62,4 +63,24 @@ done
 
 if [ "$watch" = on ]; then
     sh "$CURRENT_DIR/scripts/run.sh" watch --daemon >/dev/null 2>&1 &
+fi
+
+# Restore the sessions that ended with the last tmux server (@imessenger-restore on), in
+# the background: only when this server has just started, that is, it started at most
+# RESTORE_WINDOW seconds ago (the plugin is being loaded from its config), and only once
+# per server (@imessenger-restored, set here, says it was done). `imessenger
+# restore-on-start` shows the outcome on the clients and leaves it in the inbox.
+RESTORE_WINDOW=60
+seconds() { # seconds VALUE: whether VALUE is a number of seconds (digits only)
+    case $1 in '' | *[!0-9]*) return 1 ;; esac
+}
+if [ "$restore" = on ] && [ -z "$(tmux show-option -gqv @imessenger-restored)" ]; then
+    started=$(tmux display-message -p '#{start_time}')
+    now=$(date +%s)
+    if seconds "$started" && seconds "$now" && [ $((now - started)) -le "$RESTORE_WINDOW" ]; then
+        tmux set-option -gq @imessenger-restored "$now"
+        # "|| true": tmux would show a failure's exit status in a pane (view mode), which
+        # keeps messages from that session; the command has said what failed
+        tmux run-shell -b "$RUN restore-on-start >/dev/null 2>&1 || true"
+    fi
 fi

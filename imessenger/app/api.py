@@ -319,6 +319,20 @@ class Api:
             done += [r for listed in found for r in listed]
         return Restoration(done, unreachable)
 
+    def restore_on_start(self) -> Restoration:
+        """Bring back the sessions of this tmux server that ended without ``isesh stop``
+        (with their server, a reboot, or their agent), as :meth:`restore` does, and leave
+        what was done in the caller's inbox: what the tmux plugin runs when its server
+        starts. A session stopped with ``isesh stop`` stays restorable by name; other
+        hosts' sessions are left to their own servers."""
+        self._require(Action.MANAGE)
+        names = [r.name for r in self.here.remembered() if r.stopped_at is None]
+        if not names:
+            return Restoration([])
+        done = self.restore(names, everywhere=False)
+        self.here.note_restored(done)
+        return done
+
     def forget(self, name: str) -> RememberedSession:
         """Forget session ``name`` (``HOST:NAME``), which does not run: restore will not
         bring it back. What was remembered of it is returned (its folder is left)."""
@@ -644,6 +658,10 @@ class Api:
     def show_message(self, client: str, text: str) -> None:
         """Show ``text`` in the status line of tmux client ``client``."""
         self.here.show_message(client, text)
+
+    def show_everywhere(self, text: str) -> None:
+        """Show ``text`` in the status line of every tmux client a person looks at."""
+        self.here.show_everywhere(text)
 
     def client_session(self, client: str) -> str | None:
         """The session tmux client ``client`` shows (None: no such client)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imessenger.app.services import Services
-from imessenger.app.values import Explained
+from imessenger.app.values import Explained, Restoration
 from imessenger.core.errors import EmptyArgument
 from imessenger.core.values import RememberedSession, Restored
 
@@ -76,6 +76,19 @@ class SessionActions(Services):
 
         person = "" if self.caller.agent else self.caller.name
         return Restorer(self.sessions).restore(names, fresh=fresh, person=person)
+
+    def note_restored(self, done: Restoration) -> None:
+        """Leave what a restore did in the caller's inbox, a notice (nothing when it started
+        and failed nothing): each session it started or could not start, and why."""
+        from imessenger.core.values import InboxKind, RestoreOutcome
+
+        shown = [r for r in done.sessions if r.outcome is not RestoreOutcome.RUNNING]
+        if not shown:
+            return
+        lines = [f"{r.name}: {r.outcome}" + (f" ({r.detail})" if r.detail else "") for r in shown]
+        lines += ["", "`isesh list --all` lists them; `isesh restore NAME` tries again"]
+        title = f"{done.summary()} (tmux server {self.server})"
+        self.store.inbox.add(self.caller.name, InboxKind.NOTICE, title, "\n".join(lines))
 
     def forget(self, name: str) -> RememberedSession:
         """Forget session ``name`` (not running): restore will not bring it back."""

@@ -54,6 +54,18 @@ class PluginActions(Services):
         """Show ``text`` in the status line of tmux client ``client``."""
         self.tmux.display_message(client, text)
 
+    def show_everywhere(self, text: str) -> None:
+        """Show ``text`` in the status line of every client a person looks at (not the
+        control clients of the watcher); a client that went meanwhile is skipped."""
+        import contextlib
+
+        from imessenger.core.errors import ImessengerError
+
+        for client in self.tmux.clients():
+            if not client.control:
+                with contextlib.suppress(ImessengerError):
+                    self.tmux.display_message(client.name, text)
+
     def switch(self, client: str, name: str) -> None:
         """Switch tmux client ``client`` to session ``name``."""
         self.tmux.switch_client(client, name)

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 from imessenger.core.history import Event
 from imessenger.core.screen import Explanation, Meaning, Screen, State
-from imessenger.core.values import Approval, Choice, HookEventRecord, InboxEntry, Restored
+from imessenger.core.values import (
+    Approval,
+    Choice,
+    HookEventRecord,
+    InboxEntry,
+    Restored,
+    RestoreOutcome,
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,25 @@ class Restoration:
 
     sessions: list[Restored]
     unreachable: list[HostFailure] = field(default_factory=list)
+
+    @property
+    def started(self) -> list[Restored]:
+        """The sessions it started (resumed, restarted or fresh): not those left running."""
+        left = (RestoreOutcome.RUNNING, RestoreOutcome.FAILED)
+        return [r for r in self.sessions if r.outcome not in left]
+
+    @property
+    def failed(self) -> list[Restored]:
+        """The sessions it could not restore (each ``detail`` says why)."""
+        return [r for r in self.sessions if r.outcome is RestoreOutcome.FAILED]
+
+    def summary(self) -> str:
+        """In a few words: "restored 2 sessions, 1 failed"."""
+        count = len(self.started)
+        said = f"restored {count} session{'' if count == 1 else 's'}"
+        if self.failed:
+            said += f", {len(self.failed)} failed"
+        return said
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ COMMANDS = {
     "approve-menu": "imessenger.interfaces.cli.watch:approve_menu",
     "compose": "imessenger.interfaces.cli.watch:compose",
     "jump": "imessenger.interfaces.cli.watch:jump",
+    "restore-on-start": "imessenger.interfaces.cli.watch:restore_on_start",
     "hook": "imessenger.interfaces.cli.hook:hook",
     "mcp": "imessenger.interfaces.cli.agent_tools:mcp",
     "remote": "imessenger.interfaces.cli.serving:remote",

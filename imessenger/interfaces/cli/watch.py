@@ -1,5 +1,5 @@
 """``imessenger watch``, ``status``, ``dashboard``, ``tmux-conf`` and the tmux plugin's helpers
-(``approve-menu``, ``compose``, ``jump``)."""
+(``approve-menu``, ``compose``, ``jump``, ``restore-on-start``)."""
 
 from __future__ import annotations
 
@@ -365,3 +365,38 @@ def jump(api: Api, client: str) -> None:
         click.echo("no session is asking for permission", err=True)
         return
     click.echo(name)
+
+
+@click.command("restore-on-start")
+@pass_api
+def restore_on_start(api: Api) -> None:
+    """Restore the sessions that ended with the tmux server, and say so on its clients.
+
+    What the tmux plugin runs when its tmux server starts (@imessenger-restore
+    on). Each session of this tmux server that isesh remembers and that ended
+    without `isesh stop` (with its server, a reboot, or its agent) is restored
+    as `isesh restore` does, in its own conversation; those stopped with
+    `isesh stop` stay restorable by name, and other hosts' are left to their
+    own servers. A summary shows on every tmux client, and what was done with
+    each session waits in your inbox. Exit 1 when one could not be restored.
+
+    \b
+    Example:
+      imessenger restore-on-start
+    """
+    from imessenger.core.errors import ImessengerError
+
+    try:
+        done = api.restore_on_start()
+    except ImessengerError as error:
+        with contextlib.suppress(ImessengerError):
+            api.show_everywhere(f"imessenger: could not restore the sessions: {error}")
+        raise
+    for r in done.sessions:
+        echo(f"{r.name}: {r.outcome}" + (f" ({r.detail})" if r.detail else ""))
+    if done.started or done.failed:
+        why = ": `imessenger inbox` says why" if done.failed else ""
+        with contextlib.suppress(ImessengerError):
+            api.show_everywhere(f"imessenger: {done.summary()}{why}")
+    if done.failed:
+        sys.exit(1)
