@@ -87,8 +87,6 @@ NAMED: dict[tuple[str, str], tuple[list[str], list[str]]] = {
     ("isesh start", "agent"): (["start", "w9", "--agent", "V"], PLAIN),
     ("isesh start", "agent on a host"): (["start", f"{HOST}:w9", "--agent", "V"], PLAIN),
     ("isesh stop", "name"): (["stop", "V"], SESSIONS),
-    ("isesh restore", "names"): (["restore", "V"], SESSIONS),
-    ("isesh forget", "name"): (["forget", "V"], SESSIONS),
     ("isesh start", "branch"): (["start", "w9", "--worktree", "--branch", "V"], PLAIN),
 }
 
@@ -208,7 +206,6 @@ API_CALLS: dict[tuple[str, str], tuple[Callable[[Api, str], object], list[str]]]
     ("explain", "name"): (lambda api, v: api.explain(v), SESSIONS),
     ("forget", "name"): (lambda api, v: api.forget(v), SESSIONS),
     ("forget_session", "name"): (lambda api, v: api.forget_session(v), SESSIONS),
-    ("forget", "name"): (lambda api, v: api.forget(v), SESSIONS),
     ("inbox", "session"): (lambda api, v: api.inbox(v), SESSIONS),
     ("log", "session"): (lambda api, v: api.log(v), SESSIONS),
     ("logs", "name"): (lambda api, v: api.logs(v, 10), SESSIONS),

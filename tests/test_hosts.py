@@ -396,7 +396,7 @@ def test_a_session_on_a_host_is_restored_in_its_own_conversation(
     restored = run_isesh("restore", "--json", "box:w2")
     assert restored.exit_code == 0, restored.output
     assert json.loads(restored.stdout) == [
-        {"name": "box:w2", "host": "box", "outcome": "resumed", "detail": ""}
+        {"host": "box", "name": "w2", "outcome": "resumed", "detail": ""}
     ]
     wait_for(box_idle, what="box:w2 idle again")
     recalled = run_imessenger("send", "box:w2", "RECALL")

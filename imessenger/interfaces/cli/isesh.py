@@ -303,7 +303,12 @@ def restore(api: Api, names: tuple[str, ...], fresh: bool, as_json: bool) -> Non
         click.echo(
             json.dumps(
                 [
-                    {"name": r.name, "host": r.host, "outcome": str(r.outcome), "detail": r.detail}
+                    {
+                        "host": r.host,
+                        "name": r.name.split(":", 1)[1] if r.host else r.name,
+                        "outcome": str(r.outcome),
+                        "detail": r.detail,
+                    }
                     for r in done.sessions
                 ],
                 indent=2,
