@@ -36,6 +36,7 @@ from support import (
     run_imessenger,
     run_isesh,
     start_demo,
+    stays,
     wait_for,
     write_config,
 )
@@ -737,18 +738,42 @@ async def test_the_marker_is_set_by_the_2026_protocol_too_and_only_for_agents(
 ) -> None:
     for name in ("coord", "w1"):
         start_demo(name)
-    async with connect():  # the user: no session to mark
-        pass
+    async with connect() as client:  # the user: no session to mark
+        await client.list_tools()
     monkeypatch.setenv("IMESSENGER_SESSION", "coord")
-    async with connect():
-        pass
-    marked = {
-        name: record.mcp_connected_at
-        for name in ("coord", "w1")
-        if (record := sessions.store.sessions.get(name)) is not None
-    }
-    assert marked["coord"] is not None
-    assert marked["w1"] is None
+    async with connect() as client:
+        await client.list_tools()
+
+    def marked(name: str) -> float | None:
+        record = sessions.store.sessions.get(name)
+        assert record is not None
+        return record.mcp_connected_at
+
+    await until(lambda: marked("coord"), what="coord marked connected")
+    assert marked("w1") is None
+
+
+def test_an_agent_is_ready_once_it_has_the_tools_not_at_the_handshake(
+    tmux: Tmux, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Claude Code on its first start on a machine lists its tools a while after the
+    # handshake: its session read ready in between, and its first message had no tools
+    start_demo("a1")
+    monkeypatch.setenv("IMESSENGER_SESSION", "a1")
+
+    def marked() -> float | None:
+        record = sessions.store.sessions.get("a1")
+        assert record is not None
+        return record.mcp_connected_at
+
+    with raw_client() as client:
+        client.request(1, "ping", {})
+        client.answers(1)
+        stays(lambda: marked() is None, 0.5, "not ready before the tools were listed")
+        client.request(2, "tools/list", {})
+        [listed] = client.answers(1)
+        assert "send" in {tool["name"] for tool in listed["result"]["tools"]}
+        wait_for(marked, what="marked once the tools were listed")
 
 
 # --- what the import costs, and who pays it -------------------------------------------------

@@ -25,10 +25,14 @@ them:
    ``imessenger send``: the message stays recorded, marked as no longer waited for,
    and a later reply goes to the caller's inbox. A delivery under way is finished
    first: a message is never left half pasted.
-6. Once the client has connected (the handshake's ``notifications/initialized``, or a
-   first request of the 2026 protocol, which has no handshake), a session isesh
-   started is marked as connected (``mcp_connected_at`` in the store, see
-   :meth:`Api.mcp_connected <imessenger.app.agent_events.HookActions.mcp_connected>`).
+6. Once the client has the tools (its first ``tools/list`` was answered), a session
+   isesh started is marked as connected (``mcp_connected_at`` in the store, see
+   :meth:`Api.mcp_connected <imessenger.app.agent_events.HookActions.mcp_connected>`):
+   its agent reads ready from then on, and its first message finds the tools. The
+   mark is written :data:`MARK_AFTER_S` after the answer, which has left by then.
+   (Marked at the handshake's ``notifications/initialized``, as it was, an agent that
+   lists its tools later, Claude Code on its first start on a machine among them, was
+   given its first message before it had them.)
 
 Importing this module loads the MCP SDK (a second or two); only ``imessenger mcp``
 does.
@@ -47,7 +51,6 @@ import anyio.to_thread
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from imessenger import __version__
@@ -66,6 +69,8 @@ logger = logging.getLogger(__name__)
 
 #: How often a waiting ``send`` reports its progress, in seconds.
 PROGRESS_EVERY_S = 1.0
+#: How long after answering the first ``tools/list`` the session is marked connected.
+MARK_AFTER_S = 0.05
 
 T = TypeVar("T")
 
@@ -398,31 +403,33 @@ async def _report_progress(
 
 
 class _ConnectionMarker:
-    """Middleware: records, once, that the client connected (see the module docstring)."""
+    """Middleware: records, once, that the client has the tools (see the module
+    docstring)."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
         self.done = False
+        self._timer: threading.Timer | None = None
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
         result = await call_next(ctx)
-        opened = ctx.method == "notifications/initialized" or (
-            ctx.request_id is not None and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
-        )
-        if opened and not self.done:
-            self.done = await anyio.to_thread.run_sync(self._mark)
+        if ctx.method == "tools/list" and not self.done and self._timer is None:
+            self._timer = threading.Timer(MARK_AFTER_S, self._mark)
+            self._timer.daemon = True
+            self._timer.start()
         return result
 
-    def _mark(self) -> bool:
-        """Mark the caller's session connected; True once there is nothing more to do."""
+    def _mark(self) -> None:
+        """Mark the caller's session connected; done once there is nothing more to do
+        (else the next ``tools/list`` tries again)."""
         try:
             with self.api.on_this_thread() as worker:
-                return worker.mcp_connected() or worker.whoami() == PERSON
+                self.done = worker.mcp_connected() or worker.whoami() == PERSON
         except ImessengerError as error:
-            logger.warning("could not record that the MCP client connected: %s", error)
-            return False
+            logger.warning("could not record that the MCP client has its tools: %s", error)
+        self._timer = None
 
 
 # --- each tool's work, on the worker thread ------------------------------------------------
