@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from imessenger.adapters.records import claude
-from imessenger.adapters.records.pinning import PinnedRecord, learned, locate, pin
+from imessenger.adapters.records.pinning import (
+    PinnedRecord,
+    from_hook,
+    learned,
+    locate,
+    marker,
+    pin,
+    relocated,
+)
 from imessenger.core.envelope import delimiters
 
 START, END = "<<IMSG-REPLY {id}>>", "<<IMSG-END {id}>>"
@@ -136,3 +144,74 @@ def test_a_pinned_record_is_read_as_it_grows(tmp_path: Path) -> None:
     path.write_text(json.dumps({"type": "answer", "text": answer}) + "\n")
     assert record.reply(delims) == "  exact\ttext  "
     assert record.path == path
+
+
+# --- the record where the agent really writes it ---------------------------------------------
+
+
+def test_a_moved_home_or_config_folder_moves_claudes_record(tmp_path: Path) -> None:
+    pinned = pin("claude", ["claude"], tmp_path, tmp_path, "w1", {"HOME": "/home/me"})
+    assert pinned is not None
+    session_id = pinned.args[1]
+    assert marker("claude", pinned.ref) == session_id
+    # the agent's own environment says the same: nothing moves
+    assert relocated("claude", pinned.ref, tmp_path, {"HOME": "/home/me"}) is None
+    moved = relocated("claude", pinned.ref, tmp_path, {"HOME": "/elsewhere"})
+    assert moved is not None
+    assert locate("claude", moved) == claude.transcript_path(
+        Path("/elsewhere/.claude"), tmp_path, session_id
+    )
+    second = relocated("claude", pinned.ref, tmp_path, {"CLAUDE_CONFIG_DIR": "/acct2"})
+    assert second is not None
+    assert str(locate("claude", second)).startswith("/acct2/projects/")
+
+
+def test_gemini_and_codex_follow_the_agents_environment(tmp_path: Path) -> None:
+    gemini_pin = pin("gemini", ["gemini"], tmp_path, tmp_path, "w1", {"HOME": "/home/me"})
+    assert gemini_pin is not None
+    moved = relocated("gemini", gemini_pin.ref, tmp_path, {"HOME": "/other"})
+    assert moved is not None
+    assert json.loads(moved)["home"] == "/other"
+    codex_ref = learned('{"home": "/home/me/.codex"}', thread_id="t1")
+    assert marker("codex", codex_ref) == "codex-notify"
+    codex_moved = relocated("codex", codex_ref, tmp_path, {"CODEX_HOME": "/c2"})
+    assert codex_moved is not None
+    assert json.loads(codex_moved) == {"home": "/c2", "thread_id": "t1"}
+    # a record named on the command line does not follow the environment
+    demo = pin("demo", ["demo"], tmp_path, tmp_path, "w1", {})
+    assert demo is not None
+    assert relocated("demo", demo.ref, tmp_path, {"HOME": "/x"}) is None
+
+
+def test_the_path_claudes_hook_reports_is_taken_only_for_its_conversation(
+    tmp_path: Path,
+) -> None:
+    pinned = pin("claude", ["claude"], tmp_path, tmp_path, "w1", {"HOME": "/home/me"})
+    assert pinned is not None
+    session_id = pinned.args[1]
+    same = f"/elsewhere/.claude/projects/x/{session_id}.jsonl"
+    taken = from_hook("claude", pinned.ref, same)
+    assert taken is not None
+    assert locate("claude", taken) == Path(same)
+    assert from_hook("claude", pinned.ref, "/elsewhere/another-session.jsonl") is None
+    assert from_hook("claude", pinned.ref, f"relative/{session_id}.jsonl") is None
+    assert from_hook("claude", pinned.ref, str(locate("claude", pinned.ref))) is None
+
+
+def test_a_pinned_record_asks_once_where_the_agent_writes_it(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    pinned = pin("demo", ["demo"], tmp_path, tmp_path, "w1", {})
+    assert pinned is not None
+    asked: list[int] = []
+
+    def relocate() -> str | None:
+        asked.append(1)
+        return json.dumps({"path": str(elsewhere)})
+
+    record = PinnedRecord("demo", lambda: pinned.ref, relocate)
+    delims = delimiters("m1", START, END)
+    answer = f"{delims.start}\nfound where it is\n{delims.end}"
+    elsewhere.write_text(json.dumps({"type": "answer", "text": answer}) + "\n")
+    assert record.reply(delims) == "found where it is"
+    assert record.reply(delims) == "found where it is"
+    assert asked == [1]

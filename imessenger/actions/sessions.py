@@ -38,6 +38,7 @@ from imessenger.adapters.tmux import (
 )
 from imessenger.adapters.worktrees import Worktree
 from imessenger.core.agent_setup import setup
+from imessenger.core.agent_setup import tools_missing as registered_tools_missing
 from imessenger.core.config import FALLBACK_PROFILE, Config
 from imessenger.core.errors import ImessengerError, NoSuchSession, NotRemembered, UsageError
 from imessenger.core.names import check_free, check_name
@@ -59,22 +60,56 @@ _GUESS_ORDER = ("claude", "codex", "gemini", "aider", "demo")
 MCP_CONNECT_S = 30.0
 
 
-def waiting_for_tools(record: SessionRecord | None, screen: Screen) -> Screen:
+def waiting_for_tools(
+    record: SessionRecord | None, screen: Screen, pane_pid: int | None = None
+) -> Screen:
     """``screen``, read as starting while the agent's imessenger MCP server has not
     connected yet: ready means its tools are there for the first message."""
-    if screen.state is State.IDLE and _tools_pending(record):
+    if screen.state is State.IDLE and _tools_pending(record, pane_pid):
         return replace(screen, state=State.STARTING)
     return screen
 
 
-def _tools_pending(record: SessionRecord | None) -> bool:
-    """Whether the session waits for its imessenger MCP server (for at most MCP_CONNECT_S)."""
+def _tools_pending(record: SessionRecord | None, pane_pid: int | None = None) -> bool:
+    """Whether the session waits for its imessenger MCP server (for at most MCP_CONNECT_S,
+    and not when its agent process cannot start it: :func:`tools_missing`)."""
     return (
         record is not None
         and bool(record.mcp)
         and record.mcp_connected_at is None
         and time.time() - record.started_at < MCP_CONNECT_S
+        and not tools_missing(record, pane_pid)
     )
+
+
+#: The runs of sessions whose agent process was seen unable to start imessenger's MCP
+#: server, and why (the process's command line and environment do not change).
+_MISSING: dict[str, str] = {}
+
+
+def tools_missing(record: SessionRecord, pane_pid: int | None) -> str:
+    """Why the agent of ``record``'s session cannot start the imessenger MCP server isesh
+    registered for it, read from the agent process's own command line and environment
+    (imessenger.adapters.agent_process); "" when nothing says so (the process was not
+    found: a wrapper not done yet, or no /proc)."""
+    from imessenger.adapters import agent_process
+    from imessenger.adapters.records.pinning import marker
+
+    if not record.mcp:
+        return ""
+    if record.instance in _MISSING:
+        return _MISSING[record.instance]
+    found = None
+    for mark in (marker(record.record_kind, record.record_ref), record.files_dir):
+        found = agent_process.find(pane_pid, mark)
+        if found is not None:
+            break
+    if found is None:
+        return ""
+    why = registered_tools_missing(record.mcp, found.argv, found.environment, record.files_dir)
+    if why and record.instance:
+        _MISSING[record.instance] = why
+    return why
 
 
 def validate_name(name: str) -> None:
@@ -480,7 +515,7 @@ class Sessions:
                 managed=True,
                 pane=pane,
                 screen=Screen(state),
-                tools_pending=_tools_pending(record),
+                tools_pending=_tools_pending(record, pane.info.pid),
             )
         return self._seen(pane, record)
 
@@ -508,8 +543,8 @@ class Sessions:
         pending = view.tools_pending
         if pending and screen.state is State.IDLE:
             record = self.store.sessions.get(view.name)
-            pending = _tools_pending(record)
-            screen = waiting_for_tools(record, screen)
+            pending = _tools_pending(record, info.pid)
+            screen = waiting_for_tools(record, screen, info.pid)
         return replace(view, screen=screen, tools_pending=pending), text
 
     def _seen(self, pane: AgentPane, record: SessionRecord | None) -> SessionView:
@@ -520,7 +555,7 @@ class Sessions:
             profile = self.profile_for(record.agent)
             starting = profile.launch.starting(time.time() - record.started_at)
             screen = classify(text, profile.grammar, dead=info.dead, starting=starting)
-            screen = waiting_for_tools(record, screen)
+            screen = waiting_for_tools(record, screen, info.pid)
             return SessionView(
                 name=info.session,
                 agent=record.agent,
@@ -529,7 +564,7 @@ class Sessions:
                 managed=True,
                 pane=pane,
                 screen=screen,
-                tools_pending=_tools_pending(record),
+                tools_pending=_tools_pending(record, info.pid),
             )
         agent, screen = self._guess(text, info.dead)
         return SessionView(

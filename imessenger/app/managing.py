@@ -123,6 +123,7 @@ class SessionActions(Services):
         start); see imessenger.core.screen.explain. Raises NoSuchSession when there is no
         such session.
         """
+        from imessenger.actions.sessions import tools_missing
         from imessenger.core.screen import explain
 
         view = self.sessions.view(name, capture=False)
@@ -136,6 +137,11 @@ class SessionActions(Services):
         tools = ""
         if record is not None and record.mcp:
             tools = "connected" if record.mcp_connected_at is not None else "not connected yet"
+            missing = "" if tools == "connected" else tools_missing(record, view.pane.info.pid)
+            tools = f"missing: {missing}" if missing else tools
+        from imessenger.adapters.records.pinning import described
+
+        where = described(record.record_kind, record.record_ref) if record is not None else ""
         return Explained(
             session=name,
             agent=view.agent,
@@ -145,4 +151,5 @@ class SessionActions(Services):
             explanation=explain(text, profile.grammar, dead=dead, starting=starting),
             hook_events=tuple(self.store.hook_events.recent(name, limit=10)),
             tools=tools,
+            record=where,
         )

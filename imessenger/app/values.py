@@ -174,8 +174,11 @@ class Explained:
     #: screen showed when the watcher checked it
     hook_events: tuple[HookEventRecord, ...] = ()
     #: the imessenger MCP server isesh registered with the agent: "" (none), "connected",
-    #: or "not connected yet" (the session reads as starting until it is)
+    #: "not connected yet" (the session reads as starting until it is), or "missing: WHY"
+    #: (the agent process cannot start it: the session is ready when its screen is)
     tools: str = ""
+    #: which record the replies are read from, and whether it is written yet
+    record: str = ""
 
 
 @dataclass(frozen=True)

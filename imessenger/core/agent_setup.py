@@ -47,7 +47,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,6 +171,26 @@ def setup(
         else:
             args += ["--settings", json.dumps(settings, separators=(",", ":"))]
     return Setup(tuple(args), files, skipped, gemini_settings)
+
+
+def tools_missing(
+    mcp: str, argv: Sequence[str], environment: Mapping[str, str], files_dir: str
+) -> str:
+    """Why an agent process run as ``argv`` with ``environment`` cannot start imessenger's
+    MCP server that isesh registered the ``mcp`` way (its command line or its environment
+    lost what registers it), in words; "" when nothing says it cannot."""
+    if mcp == "claude" and "--mcp-config" not in argv:
+        return "its command line lost --mcp-config, which registers imessenger's MCP server"
+    if mcp == "codex" and not any(a.startswith("mcp_servers.imessenger.command=") for a in argv):
+        return "its command line lost the -c mcp_servers.imessenger options"
+    if mcp == "gemini":
+        home = environment.get("GEMINI_CLI_HOME", "")
+        if not files_dir or not home.startswith(files_dir):
+            return (
+                "its environment lost GEMINI_CLI_HOME, the session's Gemini CLI home that "
+                "registers imessenger's MCP server"
+            )
+    return ""
 
 
 def mcp_command(socket: str | None = None) -> list[str]:

@@ -58,6 +58,8 @@ class HookEvent:
     event: str
     state: str
     detail: str = ""
+    #: where the agent says it writes its record (Claude Code's ``transcript_path``), or ""
+    transcript: str = ""
 
 
 def read_event(kind: str, payload: str) -> HookEvent:
@@ -82,7 +84,7 @@ def read_event(kind: str, payload: str) -> HookEvent:
             detail = neutralise(_text(data.get("prompt")).split("\n", 1)[0])[:_DETAIL_MAX]
         else:
             detail = ""
-        return HookEvent(name, state, detail)
+        return HookEvent(name, state, detail, _text(data.get("transcript_path")))
     if kind == "codex":
         name = _text(data.get("type")) or "notify"
         return HookEvent(name, IDLE if name == "agent-turn-complete" else "")

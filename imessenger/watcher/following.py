@@ -238,7 +238,7 @@ class Following:
             fresh = self.sessions.store.sessions.get(followed.name)
             if fresh is not None and fresh.started_at == followed.record.started_at:
                 followed.record = fresh
-            screen = waiting_for_tools(followed.record, screen)
+            screen = waiting_for_tools(followed.record, screen, pane.pid)
         before = followed.state
         followed.pane, followed.screen = pane, screen
         if screen.state is not before:

@@ -8,7 +8,12 @@ last one kills its tmux server and restores it with ``isesh restore``.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import time
+from dataclasses import replace
 
 import pytest
 import scenarios
@@ -17,6 +22,7 @@ from real_agents import Agent, alive
 from scenarios import NAME
 from support import open_store, run_imessenger, run_isesh, wait_for
 
+from imessenger.actions.sessions import MCP_CONNECT_S
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.records.pinning import locate
 from imessenger.adapters.tmux import AgentPane
@@ -179,3 +185,31 @@ def test_restore_resumes_its_conversation_after_a_killed_server(gemini: Agent) -
     assert gemini.tmux.run(
         "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
     ) == ["0"]
+
+
+def test_started_through_env_i_it_takes_a_message_as_soon_as_it_is_idle(
+    gemini: Agent,
+) -> None:
+    # `env -i` wipes GEMINI_CLI_HOME, the session's own Gemini CLI home that registers
+    # imessenger's MCP server: the tools cannot come, so the session does not wait for
+    # them (30 s): it is ready when its screen is
+    env = shutil.which("env")
+    assert env is not None
+    kept = {
+        key: os.environ[key]
+        for key in ("HOME", "PATH", "TERM", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL")
+    }
+    wiped = replace(gemini, argv=[env, "-i", *(f"{k}={v}" for k, v in kept.items()), *gemini.argv])
+    gemini.script.on("WIPED-HELLO", text="hello without the tools")
+    wiped.start(NAME)
+    _wait_idle_screen(gemini)
+    with open_store() as store:
+        record = store.sessions.get(NAME)
+    assert record is not None
+    wait_for(lambda: gemini.state(NAME) == "idle", 10, "idle once its screen is")
+    assert time.time() - record.started_at < MCP_CONNECT_S  # not held for the tools
+    sent = run_imessenger("send", "--json", NAME, "WIPED-HELLO, please")
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.stdout)["reply"] == "hello without the tools"
+    explained = run_isesh("explain", NAME).stdout
+    assert "tools: missing: its environment lost GEMINI_CLI_HOME" in explained

@@ -27,6 +27,15 @@ cannot be (:class:`CannotResume`: the conversation's file is gone, or was never 
 
 What locates a record is kept as a small JSON object (the session's
 ``record_ref``): ``{"path": ...}`` once the file is known, else what finds it.
+
+Where Claude Code, Gemini CLI and Codex write follows from their environment (a config
+folder, ``HOME``), which isesh reads from its own at the start. A command line that
+changes it (``env HOME=... claude``, a wrapper script, ``CLAUDE_CONFIG_DIR=...``) makes
+the agent write elsewhere: :func:`relocated` finds the record from the environment the
+agent process itself runs with (imessenger.adapters.agent_process, found by
+:func:`marker`), and :class:`PinnedRecord` asks for it once while its file is not there.
+:func:`from_hook` takes the path an agent's own hook reports (Claude Code's
+``transcript_path``).
 """
 
 from __future__ import annotations
@@ -175,6 +184,62 @@ def _notify_of(codex_home: Path) -> list[str]:
     return []
 
 
+def marker(kind: str, ref: str) -> str:
+    """What isesh put on the command line of an agent of ``kind`` that tells its process
+    from a wrapper's ("" when nothing can)."""
+    found = _parse(ref)
+    if kind == "claude" and "path" in found:
+        return Path(found["path"]).stem  # its --session-id
+    if kind == "gemini" and "session_id" in found:
+        return found["session_id"]
+    if kind == "codex":
+        return "codex-notify"  # its -c notify=[... "hook", "codex-notify" ...]
+    return ""
+
+
+def relocated(kind: str, ref: str, directory: Path, environ: Mapping[str, str]) -> str | None:
+    """The ref of the record an agent of ``kind`` started in ``directory`` writes, given
+    the environment its process runs with; None when that is the one ``ref`` says (or
+    the kind's record does not follow its environment)."""
+    found = _parse(ref)
+    if kind == "claude" and "path" in found:
+        pinned = Path(found["path"])
+        path = claude.transcript_path(claude.config_dir(environ), directory, pinned.stem)
+        return _ref(path=str(path)) if path != pinned else None
+    if kind == "gemini" and "home" in found:
+        home = str(gemini.gemini_home(environ))
+        return _ref(**{**found, "home": home}) if home != found["home"] else None
+    if kind == "codex" and "home" in found:
+        home = str(codex.codex_home(environ))
+        return _ref(**{**found, "home": home}) if home != found["home"] else None
+    return None
+
+
+def from_hook(kind: str, ref: str, reported: str) -> str | None:
+    """The ref of the record an agent's hook reports (``reported``: Claude Code's
+    ``transcript_path``), when it is the pinned conversation's and another file than
+    ``ref`` names; else None."""
+    found = _parse(ref)
+    if kind != "claude" or "path" not in found or not reported:
+        return None
+    path = Path(reported)
+    pinned = Path(found["path"])
+    if not path.is_absolute() or path.stem != pinned.stem or path == pinned:
+        return None
+    return _ref(path=str(path))
+
+
+def described(kind: str, ref: str) -> str:
+    """Which record a session's replies are read from, in words (``isesh explain``)."""
+    if not kind or not ref:
+        return "none: replies are read from the screen (isesh pinned no record)"
+    path = locate(kind, ref)
+    if path is None:
+        return f"{kind}: not located yet ({ref})"
+    state = "written" if path.is_file() else "not written yet (the agent writes it at a turn)"
+    return f"{kind}: {path} ({state})"
+
+
 def locate(kind: str, ref: str) -> Path | None:
     """The record file ``ref`` names, when it can be told yet (it may not exist yet)."""
     found = _parse(ref)
@@ -194,9 +259,17 @@ class PinnedRecord:
     turn); it is asked again only while the record cannot be located.
     """
 
-    def __init__(self, kind: str, current_ref: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        current_ref: Callable[[], str],
+        relocate: Callable[[], str | None] | None = None,
+    ) -> None:
         self.kind = kind
         self._current_ref = current_ref
+        #: asked once, while the record's file is not there: the ref of the record the
+        #: agent really writes (:func:`relocated`), or None
+        self._relocate = relocate
         self._reader: RecordReader | None = None
         self._next_look = 0.0
 
@@ -215,6 +288,12 @@ class PinnedRecord:
             if path is None:
                 return None
             self._reader = reader_for(self.kind, path)
+        if self._relocate is not None and not self._reader.path.exists():
+            relocate, self._relocate = self._relocate, None
+            ref = relocate()
+            path = locate(self.kind, ref) if ref else None
+            if path is not None:
+                self._reader = reader_for(self.kind, path)
         return self._reader.reply(delims)
 
     def mentions(self, text: str) -> bool | None:

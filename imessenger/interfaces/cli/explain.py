@@ -85,6 +85,8 @@ def render(explained: Explained) -> str:
         lines += ["", *_input(explanation.input)]
         lines += ["", *_prompt(explanation, explanation.prompt)]
     lines += ["", *_hook_events(explained.hook_events), *_tools(explained.tools)]
+    if explained.record:
+        lines.append(f"record: {visible(explained.record)}")
     return "\n".join(lines)
 
 
@@ -350,6 +352,12 @@ def _tools(tools: str) -> list[str]:
         return []
     if tools == "connected":
         return ["tools: its imessenger MCP server is connected"]
+    if tools.startswith("missing: "):
+        why = tools.removeprefix("missing: ")
+        return [
+            f"tools: missing: {visible(why)};",
+            "  the session is ready when its screen is, without imessenger's tools",
+        ]
     return [
         "tools: its imessenger MCP server is registered but not connected yet: the session",
         "  reads as starting (for up to 30 s after its start) until it is",
