@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from imessenger.core.history import Event
 from imessenger.core.screen import Explanation, Meaning, Screen, State
-from imessenger.core.values import Approval, Choice, HookEventRecord, InboxEntry, Restored
+from imessenger.core.values import Approval, Choice, HookEventRecord, InboxEntry, Restored, Usage
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,9 @@ class Session:
     host: str | None = None
     #: the branch of the git worktree isesh made for it ("" when none)
     branch: str = ""
+    #: the tokens it used so far, from its agent's own record, when asked for (``isesh list
+    #: --usage``); None when not asked for, or when it has no record that holds usage
+    usage: Usage | None = None
 
     @property
     def state(self) -> State:
@@ -55,6 +58,8 @@ class Restorable:
     #: the branch of the git worktree isesh made for it ("" when none)
     branch: str = ""
     host: str | None = None
+    #: the tokens its runs used, when asked for (see :attr:`Session.usage`)
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True)
