@@ -132,6 +132,33 @@ def estimate_cost(usage: Usage, prices: Mapping[str, Price]) -> float | None:
     return total
 
 
+def short_count(count: int) -> str:
+    """A count of tokens, short, as the commands show it.
+
+    >>> [short_count(n) for n in (950, 12_345, 999_960, 4_100_000)]
+    ['950', '12.3k', '1.0M', '4.1M']
+    """
+    if count < 1000:
+        return str(count)
+    shown = ""
+    for unit, size in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        shown = f"{count / size:.1f}{unit}"
+        if count / size < 999.95:
+            break
+    return shown
+
+
+def short_cost(cost: float | None) -> str:
+    """An estimated cost as the commands show it: two decimals ("-" when there is none).
+
+    >>> [short_cost(c) for c in (None, 0.0, 0.001, 1.234)]
+    ['-', '0.00', '<0.01', '1.23']
+    """
+    if cost is None:
+        return "-"
+    return "<0.01" if 0 < cost < 0.005 else f"{cost:.2f}"
+
+
 class Tally:
     """The responses of one record, each counted once by its key (see the module
     docstring): a response counted again replaces its earlier count, in its place."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from imessenger.app.api import Api
-from imessenger.core.usage import estimate_cost
+from imessenger.core.usage import estimate_cost, short_cost, short_count
 from imessenger.interfaces.cli.group import (
     CONTEXT_SETTINGS,
     Group,
@@ -263,24 +263,6 @@ def _print_rows(
         echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
 
 
-def _tokens(count: int) -> str:
-    """A count of tokens, short: ``950``, ``12.3k``, ``4.1M``."""
-    if count < 1000:
-        return str(count)
-    shown = ""
-    for unit, size in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
-        shown = f"{count / size:.1f}{unit}"
-        if count / size < 999.95:
-            break
-    return shown
-
-
-def _cost(cost: float | None) -> str:
-    if cost is None:
-        return "-"
-    return "<0.01" if 0 < cost < 0.005 else f"{cost:.2f}"
-
-
 def _usage_columns(used: list[Usage | None], prices: Mapping[str, Price]) -> list[tuple[str, ...]]:
     """The columns ``--usage`` adds: the header, then each session's (in the table's
     order); "-" where there is no usage."""
@@ -291,10 +273,10 @@ def _usage_columns(used: list[Usage | None], prices: Mapping[str, Price]) -> lis
             continue
         columns.append(
             (
-                _tokens(usage.input_tokens + usage.cache_write_tokens),
-                _tokens(usage.output_tokens),
-                _tokens(usage.cache_read_tokens),
-                _cost(estimate_cost(usage, prices)),
+                short_count(usage.input_tokens + usage.cache_write_tokens),
+                short_count(usage.output_tokens),
+                short_count(usage.cache_read_tokens),
+                short_cost(estimate_cost(usage, prices)),
             )
         )
     return columns
