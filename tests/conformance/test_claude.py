@@ -5,6 +5,7 @@ The scenarios live in scenarios.py; this module runs each of them on Claude Code
 
 from __future__ import annotations
 
+import fake_anthropic
 import pytest
 import scenarios
 from real_agents import Agent
@@ -82,3 +83,18 @@ def test_restore_resumes_its_conversation_after_a_killed_server(claude: Agent) -
     assert claude.tmux.run(
         "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
     ) == ["0"]
+
+
+def test_usage_is_read_from_its_transcript(claude: Agent) -> None:
+    # message.usage of each response: input not read from the cache nor written to it
+    usage = fake_anthropic.USAGE
+    scenarios.usage_is_read_from_its_record(
+        claude,
+        {
+            "input_tokens": usage["input_tokens"],
+            "output_tokens": usage["output_tokens"],
+            "cache_read_tokens": usage["cache_read_input_tokens"],
+            "cache_write_tokens": usage["cache_creation_input_tokens"],
+            "model": "claude-conformance",
+        },
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import fake_gemini
 import pytest
 import scenarios
 from fake_model import REPLY_END, REPLY_START
@@ -179,3 +180,21 @@ def test_restore_resumes_its_conversation_after_a_killed_server(gemini: Agent) -
     assert gemini.tmux.run(
         "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
     ) == ["0"]
+
+
+def test_usage_is_read_from_its_chat(gemini: Agent) -> None:
+    # the tokens of each message: the cached input is counted in its input, the tool-use
+    # prompt is input too, the thoughts output
+    usage = fake_gemini.USAGE
+    scenarios.usage_is_read_from_its_record(
+        gemini,
+        {
+            "input_tokens": usage["promptTokenCount"]
+            - usage["cachedContentTokenCount"]
+            + usage["toolUsePromptTokenCount"],
+            "output_tokens": usage["candidatesTokenCount"] + usage["thoughtsTokenCount"],
+            "cache_read_tokens": usage["cachedContentTokenCount"],
+            "cache_write_tokens": 0,
+            "model": "gemini-3.8-flash",
+        },
+    )
