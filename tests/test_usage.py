@@ -386,3 +386,29 @@ def test_docstring_examples() -> None:
     result = doctest.testmod(imessenger.core.usage, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# --- over the wire -----------------------------------------------------------------------------
+
+
+def test_usage_crosses_the_wire_field_by_field() -> None:
+    from imessenger.app.values import Listing, Restorable, Session
+    from imessenger.core import wire
+    from imessenger.core.screen import Screen, State
+
+    usage = Usage(
+        5, 6, 7, 8, "b", 2, by_model=(Usage(5, 0, 7, 0, "a", 1), Usage(0, 6, 0, 8, "b", 1))
+    )
+    listing = Listing(
+        [
+            Session("w1", "claude", "/srv", 1.0, True, Screen(State.IDLE), usage=usage),
+            Session("w2", "shell", "/srv", 1.0, True, Screen(State.IDLE)),
+        ],
+        restorable=[Restorable("w3", "codex", "/srv", 1.0, None, usage=Usage())],
+    )
+    line = wire.result_line(listing)
+    assert wire.read_answer(line, Listing) == listing
+    bad = line.replace('"input_tokens": 5', '"input_tokens": "5"', 1)
+    assert bad != line
+    with pytest.raises(wire.WireError, match="expected int"):
+        wire.read_answer(bad, Listing)
