@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import ClassVar
 
 from imessenger.core.usage import Tally
 from imessenger.core.values import Usage
@@ -72,6 +73,8 @@ def count_of(shown: str) -> int:
 
 class AiderUsage:
     """The token counts in an Aider chat history (see the module docstring)."""
+
+    NEEDLES: ClassVar[tuple[bytes, ...]] = (b"> Tokens: ", b"odel: ")
 
     def __init__(self) -> None:
         self._tally = Tally()

@@ -40,6 +40,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from imessenger.adapters.records.reading import JsonTranscript, JsonUsage, tokens
 from imessenger.core.values import Usage
@@ -160,6 +161,8 @@ def subagent_transcripts(transcript: Path) -> list[Path]:
 class ClaudeUsage(JsonUsage):
     """The responses in a Claude Code transcript, for their usage (see the module
     docstring)."""
+
+    NEEDLES: ClassVar[tuple[bytes, ...]] = (b'"usage"',)
 
     def may_hold(self, line: str) -> bool:
         return '"usage"' in line and '"assistant"' in line

@@ -33,6 +33,7 @@ import glob
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 from imessenger.adapters.records.reading import JsonTranscript, JsonUsage, tokens
 from imessenger.core.usage import Tally
@@ -109,6 +110,8 @@ def _usage(counts: Mapping[str, object], model: str) -> Usage:
 
 class CodexUsage(JsonUsage):
     """The responses in a Codex rollout, for their usage (see the module docstring)."""
+
+    NEEDLES: ClassVar[tuple[bytes, ...]] = (b"token_usage_record", b"token_count", b"turn_context")
 
     def __init__(self) -> None:
         super().__init__()

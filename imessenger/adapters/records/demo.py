@@ -13,6 +13,7 @@ from the lengths of the texts (see its docstring).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from imessenger.adapters.records.reading import JsonTranscript, JsonUsage, tokens
 from imessenger.core.values import Usage
@@ -36,6 +37,8 @@ class DemoRecord(JsonTranscript):
 
 class DemoUsage(JsonUsage):
     """The usage entries of the demo agent's record."""
+
+    NEEDLES: ClassVar[tuple[bytes, ...]] = (b'"usage"',)
 
     def may_hold(self, line: str) -> bool:
         return '"usage"' in line

@@ -49,6 +49,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from imessenger.adapters.records.reading import JsonTranscript, JsonUsage, tokens
 from imessenger.core.values import Usage
@@ -151,6 +152,8 @@ class GeminiChat(JsonTranscript):
 class GeminiUsage(JsonUsage):
     """The model's messages in a Gemini CLI chat, for their usage (see the module
     docstring)."""
+
+    NEEDLES: ClassVar[tuple[bytes, ...]] = (b'"tokens"',)
 
     def may_hold(self, line: str) -> bool:
         return '"tokens"' in line

@@ -11,7 +11,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from imessenger.core.envelope import Delimiters, exact_reply
 from imessenger.core.usage import Tally
@@ -60,7 +60,10 @@ class JsonTranscript(ABC):
 
 class UsageCounter(Protocol):
     """What one agent's record holds for the usage reader: its model's responses, each
-    counted once (see :mod:`imessenger.adapters.records.usage`)."""
+    counted once (see :mod:`imessenger.adapters.records.usage`). A line that holds none
+    of its ``NEEDLES`` holds no usage: it is not handed to it."""
+
+    NEEDLES: ClassVar[tuple[bytes, ...]]
 
     def take(self, line: str) -> None:
         """Take the next complete line of the record (without its "\\n")."""
@@ -73,6 +76,9 @@ class JsonUsage(ABC):
     """A record in JSON Lines read for its usage. Only a line that :meth:`may_hold` usage
     is parsed (a transcript is mostly lines that cannot: the cheap test keeps a big one
     cheap to read); one that is not JSON is skipped."""
+
+    #: what a line that may hold usage holds (see :class:`UsageCounter`)
+    NEEDLES: ClassVar[tuple[bytes, ...]] = ()
 
     def __init__(self) -> None:
         self._tally = Tally()
@@ -133,8 +139,11 @@ class Follower(Generic[T]):
     package's docstring, but the reply. :meth:`catch_up` reads what is new and returns the
     sink, which holds everything read so far."""
 
-    def __init__(self, path: Path, sink: Callable[[], T]) -> None:
+    def __init__(self, path: Path, sink: Callable[[], T], needles: tuple[bytes, ...] = ()) -> None:
         self.path = path
+        #: with needles, only the lines that hold one of them are handed on (found in the
+        #: bytes, the others never decoded): a big record is read at the speed of a search
+        self._needles = needles
         self._new_sink = sink
         self._sink = sink()
         self._file: tuple[int, int] | None = None
@@ -187,14 +196,30 @@ class Follower(Generic[T]):
     def _take(self, appended: bytes) -> None:
         """Hand the complete lines of ``appended`` to the sink; keep the last, partial one."""
         self._offset += len(appended)
-        lines = (self._partial + appended).split(b"\n")
-        self._partial = lines.pop()
-        for raw in lines:
+        data = self._partial + appended
+        end = data.rfind(b"\n") + 1
+        self._partial = data[end:]
+        for raw in self._lines(data[:end]):
             line = raw.decode("utf-8", errors="replace")
             try:
                 self._sink.take(line)
             except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
                 logger.debug("skipped a line of %s of an unexpected shape: %s", self.path, error)
+
+    def _lines(self, complete: bytes) -> list[bytes]:
+        """The lines of ``complete`` (lines that each end with "\\n") to hand on, in order:
+        all of them, or with needles those that hold one."""
+        if not self._needles:
+            return complete.split(b"\n")[:-1]
+        found: dict[int, int] = {}  # where each line that holds a needle starts, and ends
+        for needle in self._needles:
+            at = complete.find(needle)
+            while at >= 0:
+                start = complete.rfind(b"\n", 0, at) + 1
+                stop = complete.find(b"\n", at)  # there is one: each line is complete
+                found[start] = stop
+                at = complete.find(needle, stop)
+        return [complete[start : found[start]] for start in sorted(found)]
 
 
 class RecordReader(Follower[Transcript]):

@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 
 from imessenger.adapters.records import aider, claude, codex, demo, gemini
@@ -41,7 +40,7 @@ logger = logging.getLogger(__name__)
 FOLLOWED = 256
 
 #: The agents whose record holds usage, and what counts it.
-COUNTERS: dict[str, Callable[[], UsageCounter]] = {
+COUNTERS: dict[str, type[UsageCounter]] = {
     "claude": claude.ClaudeUsage,
     "codex": codex.CodexUsage,
     "gemini": gemini.GeminiUsage,
@@ -95,7 +94,8 @@ def _tally(kind: str, path: Path) -> Tally:
     the lock)."""
     follower = _followed.pop((kind, path), None)
     if follower is None:
-        follower = Follower(path, COUNTERS[kind])
+        counter = COUNTERS[kind]
+        follower = Follower(path, counter, counter.NEEDLES)
     _followed[(kind, path)] = follower
     while len(_followed) > FOLLOWED:
         _followed.popitem(last=False)
