@@ -171,6 +171,19 @@ def test_claude_counts_a_response_once_with_its_last_usage(tmp_path: Path) -> No
     assert usage_in("claude", ref(path)) == Usage(200, 50, 500, 0, "m1", 2)
 
 
+def test_a_half_written_line_is_counted_once_it_ends(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    line = assistant("msg_1")
+    path.write_text('{"type":"user","message":{"content":"x"}}\n' + line[:30])
+    assert usage_in("claude", ref(path)) == Usage()
+    with open(path, "a") as record:
+        record.write(line[30:-1])
+    assert usage_in("claude", ref(path)) == Usage()  # no "\n" yet: still being written
+    with open(path, "a") as record:
+        record.write("\n" + assistant("msg_2"))
+    assert usage_in("claude", ref(path)) == Usage(200, 20, 0, 0, "m1", 2)
+
+
 def test_claude_counts_no_synthetic_message_and_no_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     path.write_text(
