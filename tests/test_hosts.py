@@ -127,7 +127,7 @@ def test_the_remote_side_reads_its_call_from_stdin_and_answers_in_kind(tmux: Tmu
     assert code == 2  # another host's session: no call goes on to a third host
     assert "error" in refused  # type: ignore[operator]
     bad = subprocess.run(
-        [*python_cli(), "remote", "--protocol", "2"],
+        [*python_cli(), "remote", "--protocol", str(wire.PROTOCOL)],
         input="not json\n",
         capture_output=True,
         text=True,
