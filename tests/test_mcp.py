@@ -148,7 +148,11 @@ async def test_the_tools_their_inputs_and_outputs(tmux: Tmux) -> None:
     )
     timeout = send["properties"]["timeout_ms"]
     assert (timeout["type"], timeout["default"], timeout["minimum"]) == ("integer", 4321, 1)
-    assert listed["sessions"].input_schema["properties"] == {}
+    listing = listed["sessions"].input_schema
+    assert (listing["properties"]["usage"]["type"], listing["properties"]["usage"]["default"]) == (
+        "boolean",
+        False,
+    )
     assert listed["reply"].input_schema["required"] == ["message_id", "text"]
     inbox = listed["inbox"].input_schema
     assert "required" not in inbox
@@ -188,6 +192,7 @@ async def test_sessions_lists_states_prompts_and_unread_counts(
         "asking": None,
         "prompt_id": None,
         "unread": 1,
+        "usage": None,  # not asked for
     }
     assert (rows["w2"]["state"], rows["w2"]["asking"]) == ("asking", "touch notes.txt")
     shown = prompt_id("w2")
@@ -204,6 +209,38 @@ async def test_sessions_lists_states_prompts_and_unread_counts(
         None,
         None,
     )
+
+
+async def test_sessions_with_usage(tmux: Tmux) -> None:
+    """The tokens each session used, from its agent's record (the demo agent's counts: the
+    characters of the message taken and of its answer, see imessenger/demo/agent.py)."""
+    write_config("[prices.demo]\ninput = 100000\noutput = 100000\n")
+    start_demo("w1")
+    assert run_isesh("start", "w2", "--agent", "shell", "--", "cat").exit_code == 0
+    sent = run_imessenger("send", "--raw", "--no-reply", "w1", "hello there")
+    assert sent.exit_code == 0, sent.output
+    answer = "demo got 1 line(s)"
+
+    def counted() -> bool:
+        rows = json.loads(run_isesh("list", "--usage", "--json").stdout)
+        return any(row["usage"] and row["usage"]["turns"] == 1 for row in rows)
+
+    wait_for(counted, what="the answer counted")
+    async with connect() as client:
+        listed = structured(await client.call_tool("sessions", {"usage": True}))
+        text = text_of(await client.call_tool("sessions", {"usage": True}))
+    rows = {row["name"]: row for row in listed["sessions"]}
+    assert rows["w1"]["usage"] == {
+        "model": "demo",
+        "input_tokens": len("hello there"),
+        "output_tokens": len(answer),
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "turns": 1,
+        "estimated_cost": pytest.approx((11 + 18) * 100000 / 1e6),
+    }
+    assert rows["w2"]["usage"] is None  # a plain program records none
+    assert "w1 (demo) idle, 0 unread, 11 tokens in, 18 out, 0 from the cache (cost 2.90)" in text
 
 
 # --- send -------------------------------------------------------------------------------------

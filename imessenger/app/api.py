@@ -255,11 +255,17 @@ class Api:
         return started
 
     def list_sessions(
-        self, *, include_all: bool = False, only: str | None = None, everywhere: bool = True
+        self,
+        *,
+        include_all: bool = False,
+        only: str | None = None,
+        everywhere: bool = True,
+        usage: bool = False,
     ) -> Listing:
         """The sessions isesh started (with ``include_all``, every session) here and on every
         host (``only``: on that host, or "local"); an agent sees the prompt of a session
-        only where it may (:meth:`sees_prompt`)."""
+        only where it may (:meth:`sees_prompt`). With ``usage``, each with the tokens it
+        used, read from its agent's record by the host it runs on (a read of each file)."""
         if only is not None and not only.strip():
             raise EmptyArgument('the host is empty: give a host of the config, or "local"')
         if only is not None and only != "local" and only not in self.hosts:
@@ -277,10 +283,16 @@ class Api:
             if include_all:
                 running = {v.name for v in views}
                 restorable = [_restorable(r) for n, r in remembered.items() if n not in running]
+            if usage:
+                found = [replace(s, usage=self.here.usage(s.name)) for s in found]
+                restorable = [
+                    replace(r, usage=self.here.usage(r.name, remembered[r.name]))
+                    for r in restorable
+                ]
         if only == "local" or not everywhere:
             return Listing(found, restorable=restorable)
         there, unreachable = self._every_host(
-            lambda remote: remote.listing(include_all=include_all), only
+            lambda remote: remote.listing(include_all=include_all, usage=usage), only
         )
         found += [self._shown(session) for listed in there for session in listed.sessions]
         restorable += [r for listed in there for r in listed.restorable]

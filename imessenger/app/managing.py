@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from imessenger.app.services import Services
 from imessenger.app.values import Explained, Restoration
 from imessenger.core.errors import EmptyArgument
-from imessenger.core.values import RememberedSession, Restored
+from imessenger.core.values import RememberedSession, Restored, Usage
 
 if TYPE_CHECKING:
     from imessenger.actions.sessions import SessionView
@@ -56,6 +56,15 @@ class SessionActions(Services):
     def list_sessions(self, *, include_all: bool = False) -> list[SessionView]:
         """The sessions isesh started (with ``include_all``, every session), with live states."""
         return self.sessions.views(include_all=include_all)
+
+    def usage(self, name: str, remembered: RememberedSession | None = None) -> Usage | None:
+        """The tokens session ``name`` used, from its agent's own record (None: isesh did not
+        start it, or its record holds no usage); of a session that does not run, pass what
+        isesh ``remembered`` of it. See imessenger.adapters.records.usage."""
+        from imessenger.adapters.records.usage import usage_of
+
+        record = remembered if remembered is not None else self.store.sessions.get(name)
+        return usage_of(record) if record is not None else None
 
     def view(self, name: str) -> SessionView:
         """One session as it is now (started by isesh or not); NoSuchSession when absent."""

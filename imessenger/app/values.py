@@ -19,6 +19,7 @@ from imessenger.core.values import (
     InboxEntry,
     Restored,
     RestoreOutcome,
+    Usage,
 )
 
 
@@ -42,6 +43,9 @@ class Session:
     host: str | None = None
     #: the branch of the git worktree isesh made for it ("" when none)
     branch: str = ""
+    #: the tokens it used so far, from its agent's own record, when asked for (``isesh list
+    #: --usage``); None when not asked for, or when it has no record that holds usage
+    usage: Usage | None = None
 
     @property
     def state(self) -> State:
@@ -62,6 +66,8 @@ class Restorable:
     #: the branch of the git worktree isesh made for it ("" when none)
     branch: str = ""
     host: str | None = None
+    #: the tokens its runs used, when asked for (see :attr:`Session.usage`)
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import logging
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from imessenger.core.policy import Policy
 from imessenger.core.screen import PatternError, compile_patterns
 from imessenger.core.status_line import StatusFormats
 from imessenger.core.targets import HOST_KEYS, Host
+from imessenger.core.usage import PRICE_KEYS, Price
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ FALLBACK_PROFILE = "shell"
 
 #: The shape of a ``[hosts.NAME]`` table (its values give the TOML types).
 HOST_SHAPE: dict[str, Any] = {**HOST_KEYS, "destination": "", "ssh_args": [""]}
+#: The shape of a ``[prices."MODEL"]`` table: a price per million tokens each.
+PRICE_SHAPE: dict[str, Any] = dict.fromkeys(PRICE_KEYS, 0.0)
+#: The open tables whose entries are named by anything (a model's name has dots and
+#: slashes), not by the profile and host alphabet.
+_FREELY_NAMED = ("prices",)
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -121,6 +127,8 @@ class WatchSettings:
     tmux_message: bool
     #: start the watcher from the commands that need it, when none runs
     autostart: bool
+    #: the tokens past which a session gets one notice (0: none)
+    budget_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,8 @@ class Settings:
     status: StatusFormats
     policy: Policy
     hosts: dict[str, Host]
+    #: ``[prices."MODEL"]``: what a model's tokens cost, by model name or glob
+    prices: dict[str, Price] = field(default_factory=dict)
 
 
 # --- the configuration ---------------------------------------------------------------------
@@ -238,6 +248,10 @@ def _schema(defaults: dict[str, Any]) -> _Table:
     host_shape = _shape_of(HOST_SHAPE)
     assert isinstance(host_shape, _Table)
     schema.keys["hosts"] = _Table({}, entries=host_shape)
+    # And the prices of the models a user gives (an estimate of what a session cost).
+    price_shape = _shape_of(PRICE_SHAPE)
+    assert isinstance(price_shape, _Table)
+    schema.keys["prices"] = _Table({}, entries=price_shape)
     return schema
 
 
@@ -313,7 +327,7 @@ def _check_table(table: dict[str, Any], schema: _Table, prefix: str, where: str)
                     f"{where}: {dotted} must be a table ([{dotted}]), "
                     f"got {type_name(value)} {_shown(value)}"
                 )
-            if not _PROFILE_NAME.match(key):
+            if prefix not in _FREELY_NAMED and not _PROFILE_NAME.match(key):
                 raise ConfigError(
                     f'{where}: [{dotted}]: "{key}" is not a usable '
                     f"{'host' if prefix == 'hosts' else 'profile'} name; "
@@ -446,6 +460,10 @@ def _check_merged(values: dict[str, Any], sources: dict[str, str]) -> None:
             if value < 0 or (value == 0 and not in_profile):
                 need = "zero or more" if in_profile else "a positive number of milliseconds"
                 raise ConfigError(f"{origin(key)}: {key} must be {need}, got {value}")
+        if key == "watch.budget_tokens" and isinstance(value, int) and value < 0:
+            raise ConfigError(
+                f"{origin(key)}: {key} must be a number of tokens, or 0 for no budget; got {value}"
+            )
         if key.startswith("agents.") and key.endswith("_patterns") and isinstance(value, list):
             if origin(key).startswith(DEFAULT_SOURCE):
                 continue  # the shipped patterns are tested with the screens they match
@@ -539,6 +557,7 @@ def _settings(values: dict[str, Any], where: str) -> Settings:
             notify_command=watch["notify_command"],
             tmux_message=watch["tmux_message"],
             autostart=watch["autostart"],
+            budget_tokens=watch["budget_tokens"],
         ),
         status=StatusFormats(
             asking=status["asking"],
@@ -550,6 +569,10 @@ def _settings(values: dict[str, Any], where: str) -> Settings:
         hosts={
             name: Host.from_table(name, table, where)
             for name, table in values.get("hosts", {}).items()
+        },
+        prices={
+            model: Price.from_table(model, table, where)
+            for model, table in values.get("prices", {}).items()
         },
     )
 

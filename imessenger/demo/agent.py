@@ -91,6 +91,12 @@ and each delimited answer, as it was meant rather than as drawn,
 for exact replies, as it reads the real agents' own records. With ``--resume`` it
 first reads the messages already in PATH and goes on with that conversation, as the real
 agents resume theirs (``RECALL`` shows what it remembers); it says so in its transcript.
+Before each answer (every message it takes, but for ``EXIT``) the record gets the
+answer's token usage, made up from the lengths of the texts so that a test can tell
+it: ``{"type": "usage", "input": N, "output": M, "cache_read": C, "model": "demo"}``,
+N the characters of the message taken (the whole text pasted, envelope and all), M
+those of the answer (its body, without the delimiter lines; 0 for ``NOREPLY``), C those
+of the messages answered before it in this run (as if read again from a prompt cache).
 ``--allow PREFIX`` lets a command that starts with PREFIX run with no prompt, as a
 real agent's pre-allowed commands. ``--hook-command CMD`` runs CMD (with /bin/sh)
 on each event, its JSON on stdin, with the field names of Claude Code's hooks:
@@ -547,6 +553,8 @@ class DemoAgent:
         self.job: Job | None = None
         self.prompt: AskedPrompt | None = None
         self.always: set[str] = set()
+        #: the characters of the messages answered so far in this run (their usage's cache)
+        self.read_before = 0
         self.exit_code: int | None = None
         self.last_ctrl_c: float | None = None
         self.escape_deadline: float | None = None
@@ -936,6 +944,7 @@ class DemoAgent:
             return
         self.job = None
         if directives.noreply:
+            self._used(message.text, "")
             return
         if directives.lines is not None:
             text = "\n".join(f"line {number}" for number in range(1, directives.lines + 1))
@@ -947,8 +956,11 @@ class DemoAgent:
             text = unescape(message.body) if directives.unescape else message.body
         else:
             count = len(message.text.split("\n"))
-            self.transcript.extend(block("● ", [f"{self.options.name} got {count} line(s)"]))
+            said = f"{self.options.name} got {count} line(s)"
+            self._used(message.text, said)
+            self.transcript.extend(block("● ", [said]))
             return
+        self._used(message.text, text)
         if message.message_id is None:
             self.transcript.extend(block("● ", text.split("\n")))
             return
@@ -960,15 +972,27 @@ class DemoAgent:
         self.transcript.extend(block("● ", lines))
         self._keep("\n".join([delims.start, text, delims.end]))
 
+    def _used(self, taken: str, answer: str) -> None:
+        """--record: the usage entry of one answer (before the answer: see the docstring)."""
+        if self.options.record:
+            line = {"type": "usage", "input": len(taken), "output": len(answer)}
+            line |= {"cache_read": self.read_before, "model": "demo"}
+            self._keep_line(line)
+        self.read_before += len(taken)
+
     def _keep(self, answer: str) -> None:
         """--record: append the answer, as it was meant (not as drawn), to the record."""
         self._keep_entry("answer", answer)
 
     def _keep_entry(self, kind: str, text: str) -> None:
         """--record: append one entry (a message taken, an answer) to the record."""
+        self._keep_line({"type": kind, "text": text})
+
+    def _keep_line(self, entry: dict[str, object]) -> None:
+        """--record: append one JSON line."""
         if not self.options.record:
             return
-        line = json.dumps({"type": kind, "text": text}, ensure_ascii=False) + "\n"
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
         try:
             with open(self.options.record, "a", encoding="utf-8") as record:
                 record.write(line)

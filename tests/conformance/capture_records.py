@@ -23,6 +23,9 @@ For each agent it:
    checkout by :data:`CHECKOUT`, to ``tests/fixtures/records/<agent>-<version>.<ext>``,
    and checks that the copy still gives :data:`REPLY` and names no path of this machine.
 
+With ``-k usage`` it captures records of two turns into ``tests/fixtures/records/usage/``
+instead, for the token usage (see ``_capture_usage``).
+
 The machine should be otherwise idle: four agents start one after the other.
 """
 
@@ -215,3 +218,109 @@ def test_capture_aider(aider: Agent, tmp_path: Path) -> None:
     _start(aider, "--chat-history-file", str(history))
     name = f"aider-{AIDER_VERSION}.md"
     _capture(aider, "aider", lambda _: _existing(history), name, tmp_path)
+
+
+# --- usage: a turn with a command, then another -------------------------------------------
+
+#: Where the records of the usage captures go (``-k usage`` runs only those).
+USAGE_FIXTURES = FIXTURES / "usage"
+
+
+def _answered(agent: Agent, reader_of: Callable[[], object], delims: Delimiters) -> None:
+    """Wait for the reply between ``delims``, approving any prompt on the way."""
+
+    def replied() -> bool:
+        if agent.state(NAME) == "asking":
+            run_imessenger("approve", NAME)
+        reader = reader_of()
+        return reader is not None and reader.reply(delims) is not None  # type: ignore[attr-defined]
+
+    wait_for(replied, 120, f"the reply to {delims.start}")
+
+
+def _capture_usage(
+    agent: Agent,
+    kind: str,
+    find: Callable[[], Path | None],
+    name: str,
+    tmp_path: Path,
+    *,
+    tool: bool = True,
+) -> None:
+    """Two turns: one where the model says something, runs a command and answers its
+    output (several responses, one of them of text and a tool call; without ``tool``, a
+    plain answer: Aider offers a command only after the answer, and never tells the model
+    its output), and a plain one; then the record is copied as ``_capture`` does, into
+    ``USAGE_FIXTURES``."""
+    if not tool:
+        agent.script.on("USAGE-TOOL", text="no tools here")
+    agent.script.on(
+        "USAGE-TOOL",
+        command="echo usage-probe",
+        preface="Let me run the probe first.",
+        after="the probe said: {output}",
+        escalate=False,
+    )
+    agent.script.on("USAGE-AGAIN", text="and once more")
+    readers: dict[Path, object] = {}
+
+    def reader() -> object:
+        path = find()
+        if path is None:
+            return None
+        return readers.setdefault(path, reader_for(kind, path))
+
+    for message in ("USAGE-TOOL: run the probe", "USAGE-AGAIN: say it again"):
+        sent = run_imessenger("send", "--no-reply", "--json", NAME, message)
+        assert sent.exit_code == 0, sent.output
+        delims = delimiters(str(json.loads(sent.stdout)["id"]), REPLY_START, REPLY_END)
+        _answered(agent, reader, delims)
+        agent.wait_state(NAME, "idle", 60)
+    path = find()
+    assert path is not None
+    _settled(path)
+    paths = {str(tmp_path): PLACEHOLDER, str(tmp_path.resolve()): PLACEHOLDER}
+    paths.update({str(ROOT): CHECKOUT, str(ROOT.resolve()): CHECKOUT})
+    text = _scrub(path.read_bytes(), paths).decode("utf-8")
+    left = [text[max(0, m.start() - 60) : m.end() + 60] for m in _MACHINE_PATH.finditer(text)]
+    assert not left, f"{kind}'s record still names paths of this machine: {left}"
+    USAGE_FIXTURES.mkdir(parents=True, exist_ok=True)
+    (USAGE_FIXTURES / name).write_text(text, encoding="utf-8")
+
+
+def test_capture_usage_claude(claude: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(claude, "--session-id", session)
+    where = claude_records.transcript_path(
+        claude_records.config_dir(os.environ), claude.workdir.resolve(), session
+    )
+    name = f"claude-code-{CLAUDE_VERSION}.jsonl"
+    _capture_usage(claude, "claude", lambda: _existing(where), name, tmp_path)
+
+
+def test_capture_usage_codex(codex: Agent, tmp_path: Path) -> None:
+    _start(codex)
+    home = codex_records.codex_home(os.environ)
+
+    def rollout() -> Path | None:
+        found = sorted(home.glob("sessions/*/*/*/rollout-*.jsonl"))
+        return found[-1] if found else None
+
+    _capture_usage(codex, "codex", rollout, f"codex-{CODEX_VERSION}.jsonl", tmp_path)
+
+
+def test_capture_usage_gemini(gemini: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(gemini, "--session-id", session)
+    home = gemini_records.gemini_home(os.environ)
+    name = f"gemini-cli-{GEMINI_VERSION}.jsonl"
+    chat = lambda: gemini_records.chat_path(home, session)  # noqa: E731
+    _capture_usage(gemini, "gemini", chat, name, tmp_path)
+
+
+def test_capture_usage_aider(aider: Agent, tmp_path: Path) -> None:
+    history = tmp_path / "records" / "chat-history.md"
+    history.parent.mkdir()
+    _start(aider, "--chat-history-file", str(history))
+    name = f"aider-{AIDER_VERSION}.md"
+    _capture_usage(aider, "aider", lambda: _existing(history), name, tmp_path, tool=False)

@@ -61,6 +61,8 @@ class Rule:
     reply delimiters when the message has an envelope.
     ``gate``: hold the answer until the test sets it (the agent stays busy meanwhile).
     ``escalate``: ask for the command to run outside the sandbox (Codex's approval).
+    ``preface``: text the model writes before it asks to run ``command``, in the same
+    response (Claude Code then records one response in several entries).
     ``calls``: instead of a command, call these tools (name, input) one after the
     other, each once the previous one's result came ("{id}" in a string input becomes
     the envelope's message id); then answer with ``after``, where "{outputs}" becomes
@@ -74,6 +76,7 @@ class Rule:
     enveloped: bool = True
     gate: threading.Event | None = None
     escalate: bool = True
+    preface: str = ""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -181,7 +184,7 @@ class Script:
             self._calls[call_id] = _Call(rule, message_id)
         command = rule.command.replace("{id}", message_id or "")
         command = command.replace("{reply}", reply_command_in(text, message_id or ""))
-        return Answer(command=command, call_id=call_id, escalate=rule.escalate)
+        return Answer(rule.preface, command=command, call_id=call_id, escalate=rule.escalate)
 
     def _tool_call(self, call: _Call) -> Answer:
         """The answer that makes the next of a rule's tool calls."""

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import Result
 from fake_model import envelope_body
 from real_agents import Agent, alive
@@ -688,6 +689,73 @@ def approve_through_the_tools_needs_the_policy(agent: Agent, tool: Callable[[str
     assert "yes-once" in granted_reply or "yes, this once" in granted_reply, granted.stdout
     agent.wait_state("worker-demo", "idle")
     assert "Ran touch granted.txt" in agent.screen("worker-demo")
+
+
+# --- token usage, from the agent's own record ------------------------------------------------
+
+
+def approving(agent: Agent, process: subprocess.Popen[str]) -> Callable[[], bool]:
+    """A check that approves the prompt the agent shows, if any, and says whether
+    ``process`` (a send) has ended."""
+
+    def ended() -> bool:
+        if agent.state(NAME) == "asking":
+            run_imessenger("approve", NAME)  # it may close first: then this says so, no more
+        return process.poll() is not None
+
+    return ended
+
+
+def usage_is_read_from_its_record(
+    agent: Agent, per_response: dict[str, Any], *, tool: bool = True
+) -> None:
+    """``isesh list --usage --json`` reports the tokens the fake model server said it used
+    (its ``USAGE``, as each agent records it: ``per_response`` gives the counts and the
+    model of one response), each response once, the side requests (titles, checks, which
+    report other numbers) not at all.
+
+    Two messages: with ``tool``, the first makes the model write a line and ask to run a
+    command in the same response (Claude Code writes that response twice), then answer
+    its output (approved if the agent asks); the second gets a plain answer. So three
+    responses with ``tool``, else two.
+    """
+    if tool:
+        agent.script.on(
+            "USAGE-TOOL",
+            command="echo usage-probe",
+            preface="Let me run the probe first.",
+            after="the probe said: {output}",
+            escalate=False,
+        )
+    else:
+        agent.script.on("USAGE-TOOL", text="no tools here")
+    agent.script.on("USAGE-AGAIN", text="and once more")
+    agent.start(NAME)
+    for message in ("USAGE-TOOL: run the probe", "USAGE-AGAIN: say it again"):
+        sent = send_in_background(message)
+        wait_for(approving(agent, sent), 90, f"the reply to {message!r}")
+        code, data = finish(sent)
+        assert code == 0, data
+        agent.wait_state(NAME, "idle", 30)
+    responses = 3 if tool else 2
+    counts = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    expected = {key: responses * per_response[key] for key in counts}
+    expected.update(model=per_response["model"], turns=responses)
+
+    def reported() -> dict[str, Any] | None:
+        listed = run_isesh("list", "--usage", "--json")
+        assert listed.exit_code == 0, listed.output
+        [row] = json.loads(listed.stdout)
+        usage = row["usage"]
+        assert usage is not None, "no usage: the agent's record was not read"
+        found = {key: usage[key] for key in expected}
+        return found if found == expected else None
+
+    try:
+        wait_for(reported, 15, "the usage the fake model reported")
+    except pytest.fail.Exception as error:
+        last = json.loads(run_isesh("list", "--usage", "--json").stdout)[0]["usage"]
+        pytest.fail(f"{error}\nexpected {expected}\nreported {last}")
 
 
 # --- isesh restore: the agent's own conversation after its tmux server was killed ----------

@@ -10,6 +10,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import fake_anthropic
 import pytest
 import scenarios
 from real_agents import Agent
@@ -113,3 +114,18 @@ def test_a_command_line_that_moves_home_still_gets_its_record(
     assert str(locate("claude", record.record_ref)).startswith(str(elsewhere / ".claude"))
     explained = run_isesh("explain", scenarios.NAME).stdout
     assert f"record: claude: {elsewhere}/.claude/projects/" in explained
+
+
+def test_usage_is_read_from_its_transcript(claude: Agent) -> None:
+    # message.usage of each response: input not read from the cache nor written to it
+    usage = fake_anthropic.USAGE
+    scenarios.usage_is_read_from_its_record(
+        claude,
+        {
+            "input_tokens": usage["input_tokens"],
+            "output_tokens": usage["output_tokens"],
+            "cache_read_tokens": usage["cache_read_input_tokens"],
+            "cache_write_tokens": usage["cache_creation_input_tokens"],
+            "model": "claude-conformance",
+        },
+    )

@@ -15,6 +15,7 @@ import shutil
 import time
 from dataclasses import replace
 
+import fake_gemini
 import pytest
 import scenarios
 from fake_model import REPLY_END, REPLY_START
@@ -213,3 +214,21 @@ def test_started_through_env_i_it_takes_a_message_as_soon_as_it_is_idle(
     assert json.loads(sent.stdout)["reply"] == "hello without the tools"
     explained = run_isesh("explain", NAME).stdout
     assert "tools: missing: its environment lost GEMINI_CLI_HOME" in explained
+
+
+def test_usage_is_read_from_its_chat(gemini: Agent) -> None:
+    # the tokens of each message: the cached input is counted in its input, the tool-use
+    # prompt is input too, the thoughts output
+    usage = fake_gemini.USAGE
+    scenarios.usage_is_read_from_its_record(
+        gemini,
+        {
+            "input_tokens": usage["promptTokenCount"]
+            - usage["cachedContentTokenCount"]
+            + usage["toolUsePromptTokenCount"],
+            "output_tokens": usage["candidatesTokenCount"] + usage["thoughtsTokenCount"],
+            "cache_read_tokens": usage["cachedContentTokenCount"],
+            "cache_write_tokens": 0,
+            "model": "gemini-3.8-flash",
+        },
+    )

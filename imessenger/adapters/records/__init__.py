@@ -3,8 +3,9 @@
 Each agent keeps a file of the session as it goes: Claude Code its transcript
 (``claude.py``), Codex its rollout (``codex.py``), Gemini CLI its chat (``gemini.py``),
 Aider its chat history (``aider.py``). The assistant's text in it is what the model
-wrote, with the Markdown a screen loses. This package only reads files: never tmux,
-never the store.
+wrote, with the Markdown a screen loses. The same records say how many tokens the
+model used (``usage.py``, :func:`~imessenger.adapters.records.usage.usage_of`). This
+package only reads files: never tmux, never the store.
 
 A :class:`RecordReader` follows one file. Its :meth:`~RecordReader.reply` applies these
 rules, in this order:
