@@ -597,7 +597,11 @@ def test_the_renderer_examples() -> None:
 
 def test_isesh_explain_on_the_demo_agent(tmux: Tmux, sessions: Sessions) -> None:
     start_demo("w1")
-    idle = run_isesh("explain", "w1")
+    # the demo agent runs its hooks in the background: its SessionStart may come late
+    idle = wait_for(
+        lambda: (done := run_isesh("explain", "w1")) and "SessionStart" in done.stdout and done,
+        what="the SessionStart hook event",
+    )
     assert idle.exit_code == 0, idle.output
     lines = idle.stdout.splitlines()
     assert lines[0] == 'session "w1", profile "demo"'
