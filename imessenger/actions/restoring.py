@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 #: How long a restore waits for another restore of the same session, in seconds.
 _LOCK_S = 120.0
-#: How long a tmux server whose last session was cleared may take to end, in seconds.
-_SERVER_END_S = 2.0
 
 
 class Restorer:
@@ -115,15 +112,8 @@ class Restorer:
                 f"one isesh remembers: look at it (`isesh logs {name}`) and end it "
                 f"(`tmux kill-session -t ={name}`), then restore again"
             )
-        last = tmux.session_names() == [name]
         with contextlib.suppress(ImessengerError):
             tmux.kill_session(name)
-        if last:
-            # its server ends with its last session, a moment later: a session started
-            # meanwhile would reach a server on its way out
-            deadline = time.monotonic() + _SERVER_END_S
-            while tmux.is_running() and time.monotonic() < deadline:
-                time.sleep(0.01)
         return False
 
     def _had_a_turn(self, remembered: RememberedSession) -> bool:
