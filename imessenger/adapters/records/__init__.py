@@ -2,9 +2,9 @@
 
 Each agent keeps a file of the session as it goes: Claude Code its transcript
 (``claude.py``), Codex its rollout (``codex.py``), Gemini CLI its chat (``gemini.py``),
-Aider its chat history (``aider.py``). The assistant's text in it is what the model
-wrote, with the Markdown a screen loses. This package only reads files: never tmux,
-never the store.
+Aider its chat history (``aider.py``), Qwen Code its chat (``qwen.py``). The
+assistant's text in it is what the model wrote, with the Markdown a screen loses. This
+package only reads files: never tmux, never the store.
 
 A :class:`RecordReader` follows one file. Its :meth:`~RecordReader.reply` applies these
 rules, in this order:
@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from imessenger.adapters.records import aider, claude, codex, demo, gemini
+from imessenger.adapters.records import aider, claude, codex, demo, gemini, qwen
 from imessenger.adapters.records.reading import RecordReader, Transcript
 from imessenger.core.profiles import RECORD_KINDS
 
@@ -55,6 +55,7 @@ def reader_for(kind: str, path: Path) -> RecordReader:
         "gemini": gemini.GeminiChat,
         "aider": aider.AiderHistory,
         "demo": demo.DemoRecord,
+        "qwen": qwen.QwenChat,
     }
     if kind not in transcripts:
         raise ValueError(
