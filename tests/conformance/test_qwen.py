@@ -7,6 +7,9 @@ rule and imessenger's MCP server come from the settings file isesh gives the ses
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import scenarios
 from real_agents import Agent
@@ -59,3 +62,21 @@ def test_a_coordinator_delegates_to_two_workers_through_the_tools(qwen: Agent) -
 def test_restore_resumes_its_conversation_after_a_killed_server(qwen: Agent) -> None:
     # --session-id becomes --resume: the same chat file goes on
     scenarios.resumes_its_conversation_after_a_killed_server(qwen)
+
+
+def test_a_coordinator_finds_the_tools_behind_tool_search(qwen: Agent, isolated_home: Path) -> None:
+    """Where the machine's own settings defer imessenger's tools (they win over isesh's
+    ``alwaysLoadTools``), the model still finds ``send`` with ``tool_search`` and calls it
+    through ``tool_call``, and the allow rules still spare it the prompt."""
+    system = {"mcpServers": {"imessenger": {"alwaysLoadTools": False}}}
+    (isolated_home / "qwen-system.json").write_text(json.dumps(system))
+    scenarios.coordinator_delegates_through_the_tools(qwen, "mcp__imessenger__{}".format)
+    called = [
+        call["function"]["name"]
+        for request in qwen.script.requests
+        for message in request.get("messages") or []
+        for call in message.get("tool_calls") or []
+    ]
+    assert "tool_search" in called
+    assert "tool_call" in called
+    assert "mcp__imessenger__send" not in called  # never declared: reached through the bridge
