@@ -84,6 +84,9 @@ def test_a_changed_file_is_kept_an_unchanged_one_is_not(tmp_path: Path) -> None:
     own = folder / qwen_settings.FILE_NAME
     own.write_text(json.dumps(json.loads(own.read_text()), indent=4))  # another layout
     assert qwen_settings.keep_changes(folder, tmp_path / "kept", "w1") is None
+    # Qwen Code 0.24.4 writes the version of its settings' format into every file it reads
+    own.write_text(json.dumps({**ADDITIONS, "$version": 4}))
+    assert qwen_settings.keep_changes(folder, tmp_path / "kept", "w1") is None
     assert own.exists()
     own.write_text(json.dumps({**ADDITIONS, "model": {"name": "changed"}}))
     kept = qwen_settings.keep_changes(folder, tmp_path / "kept", "w1")

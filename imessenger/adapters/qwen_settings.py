@@ -18,7 +18,8 @@ The user's own ``~/.qwen`` is not touched, nor moved: Qwen Code reads the user's
 settings, login, memory and chats there as always (and the chat that the record reader
 reads lies there). What Qwen Code writes into the session's file instead of the system's
 (a setting saved for "system" in its settings dialog) is not dropped in silence:
-:func:`keep_changes` moves it out of the session's folder before that folder goes.
+:func:`keep_changes` moves it out of the session's folder before that folder goes. The
+``"$version"`` Qwen Code 0.24.4 adds to every settings file it reads is not a change.
 
 Whatever the umask, the file is private (0600), in the session's private folder.
 """
@@ -39,6 +40,8 @@ from imessenger.adapters.paths import PRIVATE_FILE_MODE, make_private_dir, write
 FILE_NAME = "qwen-settings.json"
 #: Where the written settings are kept to tell a change (see keep_changes).
 _WRITTEN = ".qwen-settings-written.json"
+#: The key Qwen Code adds to a settings file it reads (its format's version): bookkeeping.
+_VERSION = "$version"
 #: Qwen Code's system settings file on Linux when no variable names one.
 SYSTEM_SETTINGS = Path("/etc/qwen-code/settings.json")
 SETTINGS_ENV = "QWEN_CODE_SYSTEM_SETTINGS_PATH"
@@ -126,8 +129,13 @@ def keep_changes(session_folder: Path, kept_root: Path, name: str) -> Path | Non
 
 
 def _same_json(a: Path, b: Path) -> bool:
+    """Whether two settings files say the same, but for the ``$version`` Qwen Code adds."""
     try:
         texts = [strip_json_comments(path.read_text(encoding="utf-8")) for path in (a, b)]
-        return bool(json.loads(texts[0]) == json.loads(texts[1]))
+        values = [json.loads(text) for text in texts]
     except (OSError, ValueError):
         return False
+    for value in values:
+        if isinstance(value, dict):
+            value.pop(_VERSION, None)
+    return bool(values[0] == values[1])
