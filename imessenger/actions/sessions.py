@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 #: Variables a session inherits so that ``imessenger`` run inside it reaches the same data.
 _PASSED_ON = ("IMESSENGER_HOME", "IMESSENGER_CONFIG", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
 #: Profiles tried, in order, to read the screen of a session isesh did not start.
-_GUESS_ORDER = ("claude", "codex", "gemini", "aider", "demo")
+_GUESS_ORDER = ("claude", "codex", "gemini", "qwen", "aider", "demo")
 
 
 #: How long a just-started agent whose profile registers imessenger's MCP server reads
