@@ -13,8 +13,18 @@ from pathlib import Path
 import pytest
 import scenarios
 from real_agents import Agent
+from support import write_config
 
 pytestmark = pytest.mark.agents
+
+
+@pytest.fixture(autouse=True)
+def slow_start(tests_configuration: None) -> None:
+    """Qwen Code shows its input box 5 to 10 s after its start (it connects its MCP
+    servers first), and two of them start at once in the delegation: the scenarios send
+    right after the start, so send waits for it to be ready longer than the default 20 s,
+    and for the reply too (docs/agents.md says so to users)."""
+    write_config("[send]\nready_timeout_ms = 60000\ntimeout_ms = 90000\n")  # autostart off
 
 
 def test_start_states_first_message_and_exact_reply(qwen: Agent) -> None:
