@@ -237,3 +237,55 @@ def test_gemini_gets_the_mcp_server_in_its_own_home_and_the_tools_in_its_policy(
     tools = [r["toolName"] for r in tomllib.loads(approver.files["policy.toml"])["rule"]]
     assert tools[-2:] == ["approve", "deny"]
     assert setup("gemini", "", ["gemini"], FOLDER).gemini_settings == {}
+
+
+def test_qwen_gets_hooks_reply_rule_and_mcp_server_in_settings_of_its_own() -> None:
+    done = setup("qwen", "qwen", ["qwen"], FOLDER, mcp="qwen", socket="s1")
+    assert (done.args, done.files, done.gemini_settings) == ((), {}, {})  # no flag: settings
+    settings = done.qwen_settings
+    hooks = settings["hooks"]
+    assert isinstance(hooks, dict)
+    assert list(hooks) == list(CLAUDE_HOOK_EVENTS)
+    [entry] = hooks["PermissionRequest"][0]["hooks"]
+    assert entry["command"] == hook_command("qwen")
+    assert entry["async"] is True  # Qwen Code goes on at once
+    server = settings["mcpServers"]["imessenger"]  # type: ignore[index]
+    assert [server["command"], *server["args"]] == [*own_command(), "-L", "s1", "mcp"]
+    # declared up front: else Qwen Code hides the tools behind its tool_search
+    assert server["alwaysLoadTools"] is True
+    assert settings["permissions"] == {
+        "allow": [
+            f"Bash({reply_command()} *)",
+            "mcp__imessenger__sessions",
+            "mcp__imessenger__send",
+            "mcp__imessenger__reply",
+            "mcp__imessenger__inbox",
+        ]
+    }
+    # a suggestion would be drawn in the input box as typed text, and Enter takes it
+    assert settings["ui"] == {"enableFollowupSuggestions": False}
+    approver = setup("", "", ["qwen"], FOLDER, mcp="qwen", approver=True)
+    allowed = approver.qwen_settings["permissions"]["allow"]  # type: ignore[index]
+    assert allowed[-2:] == ["mcp__imessenger__approve", "mcp__imessenger__deny"]
+    assert "hooks" not in approver.qwen_settings
+
+
+def test_qwen_without_any_of_the_three_gets_no_settings() -> None:
+    assert setup("", "", ["qwen"], FOLDER).qwen_settings == {}
+    only_hooks = setup("", "qwen", ["qwen"], FOLDER).qwen_settings
+    assert sorted(only_hooks) == ["hooks", "ui"]
+
+
+def test_qwen_events_read_as_claude_codes() -> None:
+    asked = read_event(
+        "qwen",
+        claude_payload(
+            "PermissionRequest", tool_name="run_shell_command", tool_input={"command": "touch x"}
+        ),
+    )
+    assert (asked.event, asked.state, asked.detail) == ("PermissionRequest", ASKING, "touch x")
+    # after a tool's result the turn goes on with an empty prompt: still busy
+    going_on = read_event("qwen", claude_payload("UserPromptSubmit", prompt=""))
+    assert (going_on.state, going_on.detail) == (BUSY, "")
+    assert read_event("qwen", claude_payload("Stop", last_assistant_message="x")).state == IDLE
+    assert read_event("qwen", claude_payload("Notification")).state == ""

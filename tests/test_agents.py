@@ -25,7 +25,7 @@ from imessenger.core.profiles import (
 from imessenger.core.screen import PATTERN_KEYS, Meaning, Option, ScreenGrammar, State, classify
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_NAMES = ["claude", "codex", "gemini", "aider", "shell", "demo"]
+DEFAULT_NAMES = ["claude", "codex", "gemini", "aider", "shell", "demo", "qwen"]
 
 
 def default_tables() -> dict[str, dict[str, Any]]:
@@ -76,6 +76,7 @@ def test_default_commands_and_ways_to_exit() -> None:
         "aider": (("aider",), "letter-enter", "/exit", ("C-c", "C-c")),
         "shell": ((), "digit", "", ("C-d",)),
         "demo": (("{python}", "-m", "imessenger.demo.agent"), "digit", "/exit", ("C-d",)),
+        "qwen": (("qwen",), "digit", "/quit", ("C-c", "C-c")),
     }
 
 
@@ -259,7 +260,7 @@ def test_unknown_profile_lists_the_known_ones() -> None:
         get_profile(config_with(default_tables()), "claud")
     message = str(caught.value)
     assert 'no agent profile named "claud"' in message
-    assert "aider, claude, codex, demo, gemini, shell" in message
+    assert ", ".join(sorted(DEFAULT_NAMES)) in message
 
 
 def test_get_profile_checks_only_that_profile() -> None:

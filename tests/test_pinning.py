@@ -13,6 +13,7 @@ import pytest
 
 from imessenger.adapters.records import claude
 from imessenger.adapters.records.pinning import (
+    CannotResume,
     PinnedRecord,
     from_hook,
     learned,
@@ -20,6 +21,8 @@ from imessenger.adapters.records.pinning import (
     marker,
     pin,
     relocated,
+    resume,
+    resumed_command,
 )
 from imessenger.core.envelope import delimiters
 
@@ -57,6 +60,9 @@ def test_claude_follows_its_config_dir(tmp_path: Path) -> None:
         ("claude", ["claude", "--session-id=11111111-2222-4333-8444-555555555555"]),
         ("gemini", ["gemini", "--session-id", "x"]),
         ("gemini", ["gemini", "-r", "latest"]),
+        ("qwen", ["qwen", "--session-id", "x"]),
+        ("qwen", ["qwen", "--resume=abc"]),
+        ("qwen", ["qwen", "-c"]),
     ],
 )
 def test_a_command_line_that_picks_its_own_session_is_left_alone(
@@ -215,3 +221,45 @@ def test_a_pinned_record_asks_once_where_the_agent_writes_it(tmp_path: Path) -> 
     assert record.reply(delims) == "found where it is"
     assert record.reply(delims) == "found where it is"
     assert asked == [1]
+
+
+def test_qwen_is_found_by_its_session_id_once_it_wrote_its_chat(tmp_path: Path) -> None:
+    environ = {"HOME": str(tmp_path)}
+    pinned = pin("qwen", ["qwen"], tmp_path / "src", tmp_path / "rec", "w1", environ)
+    assert pinned is not None
+    option, session_id = pinned.args
+    assert option == "--session-id"
+    assert uuid.UUID(session_id).version == 4  # Qwen Code takes a valid uuid only
+    assert locate("qwen", pinned.ref) is None  # not written yet
+    with pytest.raises(CannotResume, match=session_id):
+        resume("qwen", ["qwen"], pinned.ref)
+    chats = tmp_path / ".qwen" / "projects" / "-srv-project" / "chats"
+    chats.mkdir(parents=True)
+    chat = chats / f"{session_id}.jsonl"
+    chat.write_text("")
+    assert locate("qwen", pinned.ref) == chat
+
+    # isesh restore: --resume the same id, and the record pinned to the same file
+    resumed = resume("qwen", ["qwen", "--model", "m"], pinned.ref)
+    assert resumed.args == ("--resume", session_id)
+    assert locate("qwen", resumed.ref) == chat
+    assert resumed_command("qwen", ["qwen", "--model", "m"], resumed) == [
+        "qwen",
+        "--model",
+        "m",
+        "--resume",
+        session_id,
+    ]
+    chat.unlink()
+    with pytest.raises(CannotResume, match="gone"):
+        resume("qwen", ["qwen"], resumed.ref)
+
+
+def test_qwen_follows_its_runtime_folder(tmp_path: Path) -> None:
+    environ = {"HOME": str(tmp_path), "QWEN_HOME": str(tmp_path / "qh")}
+    pinned = pin("qwen", ["qwen"], tmp_path, tmp_path / "rec", "w1", environ)
+    assert pinned is not None
+    chats = tmp_path / "qh" / "projects" / "p" / "chats"
+    chats.mkdir(parents=True)
+    (chats / f"{pinned.args[1]}.jsonl").write_text("")
+    assert locate("qwen", pinned.ref) == chats / f"{pinned.args[1]}.jsonl"

@@ -1,6 +1,7 @@
 """The screen classifier on real captures of the agents and on hand-made screens.
 
-Real captures live in tests/fixtures/claude-code-2.1.332 and codex-0.169.0; the
+Real captures live in tests/fixtures/claude-code-2.1.332, codex-0.169.0 and
+qwen-code-0.24.4; the
 hand-made ones (Gemini CLI, Aider, the demo agent, and variants) in
 tests/fixtures/handmade. See tests/fixtures/README.md.
 """
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CLAUDE_DIR = "claude-code-2.1.332"
 CODEX_DIR = "codex-0.169.0"
+QWEN_DIR = "qwen-code-0.24.4"
 NBSP = "\u00a0"
 
 
@@ -71,6 +73,12 @@ YES_NO_3 = (("1", Meaning.YES_ONCE), ("2", Meaning.YES_ALWAYS), ("3", Meaning.NO
 YES_NO_2 = (("1", Meaning.YES_ONCE), ("2", Meaning.NO))
 PROCEED = "Do you want to proceed?"
 CODEX_Q = "Would you like to run the following command?"
+QWEN_4 = (
+    ("1", Meaning.YES_ONCE),
+    ("2", Meaning.YES_ALWAYS),
+    ("3", Meaning.OTHER),
+    ("4", Meaning.NO),
+)
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,32 @@ EXPECTED: dict[str, Expect] = {
         "demo", State.ASKING, asked=Asked(PROCEED, "rm x.txt", YES_NO_2)
     ),
     "handmade/demo-quoted-question.txt": Expect("demo", State.IDLE, ""),
+    # Qwen Code 0.24.4, real: starting ("Initializing...", then its MCP servers), a typed
+    # draft (its cursor a zero-width space), busy, a reply, a shell command's prompt and an
+    # MCP tool's (drawn in a box with a scroll bar in the last column); "Always allow ...
+    # in this project" is yes-always, "... for this user" (the user's own settings) other
+    f"{QWEN_DIR}/q01_initializing.txt": Expect("qwen", State.STARTING),
+    f"{QWEN_DIR}/q02_connecting_mcp.txt": Expect("qwen", State.STARTING),
+    f"{QWEN_DIR}/q03_idle.txt": Expect("qwen", State.IDLE, ""),
+    f"{QWEN_DIR}/q04_typed.txt": Expect(
+        "qwen", State.IDLE, "first line of a draft\nsecond line? yes"
+    ),
+    f"{QWEN_DIR}/q05_busy.txt": Expect("qwen", State.BUSY, ""),
+    f"{QWEN_DIR}/q06_reply.txt": Expect("qwen", State.IDLE, ""),
+    f"{QWEN_DIR}/q07_shell_prompt.txt": Expect(
+        "qwen", State.ASKING, asked=Asked("Allow execution of: 'touch'?", "touch ran.txt", QWEN_4)
+    ),
+    f"{QWEN_DIR}/q08_after_key_2.txt": Expect("qwen", State.IDLE, ""),
+    f"{QWEN_DIR}/q09_mcp_tool_prompt.txt": Expect(
+        "qwen",
+        State.ASKING,
+        asked=Asked(
+            'Allow execution of MCP tool "approve" from server "imessenger"?',
+            "MCP Server: imessenger\nTool: approve",
+            QWEN_4,
+        ),
+    ),
+    f"{QWEN_DIR}/q10_after_no.txt": Expect("qwen", State.IDLE, ""),
 }
 
 
@@ -580,7 +614,7 @@ def test_dead_pane_is_exited_whatever_it_shows(name: str) -> None:
         assert screen == Screen(State.EXITED)
 
 
-@pytest.mark.parametrize("name", ["claude", "codex", "gemini", "aider", "demo"])
+@pytest.mark.parametrize("name", ["claude", "codex", "gemini", "aider", "demo", "qwen"])
 @pytest.mark.parametrize("text", ["", "\n\n\n", " \n" * 50])
 def test_no_markers_is_starting_or_unknown(name: str, text: str) -> None:
     assert classify(text, grammars()[name], starting=True).state == State.STARTING

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from imessenger.adapters import gemini_home, procfs, worktrees
+from imessenger.adapters import gemini_home, procfs, qwen_settings, worktrees
 from imessenger.adapters.paths import (
     fault_advice,
     make_private_dir,
@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 #: Variables a session inherits so that ``imessenger`` run inside it reaches the same data.
 _PASSED_ON = ("IMESSENGER_HOME", "IMESSENGER_CONFIG", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
 #: Profiles tried, in order, to read the screen of a session isesh did not start.
-_GUESS_ORDER = ("claude", "codex", "gemini", "aider", "demo")
+_GUESS_ORDER = ("claude", "codex", "gemini", "qwen", "aider", "demo")
 
 
 #: How long a just-started agent whose profile registers imessenger's MCP server reads
@@ -340,6 +340,8 @@ class Sessions:
             environment.update(made)
             if not made:
                 mcp = ""
+        if extra.qwen_settings:
+            environment.update(self._qwen_settings(name, files_dir, extra.qwen_settings))
         hooks = profile.launch.hooks
         if extra.skipped or (hooks == "codex" and pinned is None):
             hooks = ""  # not installed: no events will come
@@ -360,7 +362,7 @@ class Sessions:
         except BaseException:  # nothing made for the session is left
             if record_file is not None:
                 record_file.unlink(missing_ok=True)
-            if extra.files:
+            if extra.files or extra.qwen_settings:
                 shutil.rmtree(files_dir, ignore_errors=True)
             raise
         instance = instance_of(pane.server_pid, pane.session_id, pane.session_created)
@@ -376,7 +378,7 @@ class Sessions:
                 record_kind=record_kind,
                 record_ref=record_ref,
                 hooks=hooks,
-                files_dir=str(files_dir) if extra.files else "",
+                files_dir=str(files_dir) if extra.files or extra.qwen_settings else "",
                 mcp=mcp,
                 instance=instance,
                 remember=launch.remembered(self.store.server, record_kind, record_ref, instance),
@@ -395,7 +397,7 @@ class Sessions:
             end_process_group(pane.pid, grace=0.2)
             with contextlib.suppress(ImessengerError):
                 self.tmux.kill_session(name)
-            if extra.files:
+            if extra.files or extra.qwen_settings:
                 shutil.rmtree(files_dir, ignore_errors=True)
             if record_file is not None:
                 record_file.unlink(missing_ok=True)
@@ -433,6 +435,28 @@ class Sessions:
             advice = fault_advice(files_dir.parent.parent, error) or str(error)
             raise ImessengerError(
                 f"could not make the session's Gemini CLI home in {files_dir}: {advice}"
+            ) from None
+
+    def _qwen_settings(
+        self, name: str, files_dir: Path, additions: dict[str, object]
+    ) -> dict[str, str]:
+        """Write the session's own Qwen Code settings (imessenger.adapters.qwen_settings);
+        return the environment that has Qwen Code read them."""
+        try:
+            return qwen_settings.build(files_dir, additions, os.environ)
+        except qwen_settings.SettingsUnreadable as error:
+            shutil.rmtree(files_dir, ignore_errors=True)
+            settings, _ = qwen_settings.system_paths(os.environ)
+            raise ImessengerError(
+                f"Qwen Code's system settings {settings} cannot be read ({error}): "
+                "fix that file, or give the session a profile without hooks, mcp and "
+                "allow_reply"
+            ) from None
+        except OSError as error:
+            shutil.rmtree(files_dir, ignore_errors=True)
+            advice = fault_advice(files_dir.parent.parent, error) or str(error)
+            raise ImessengerError(
+                f"could not write the session's Qwen Code settings in {files_dir}: {advice}"
             ) from None
 
     def pin_record(self, profile: Profile, argv: list[str], folder: Path, name: str) -> Pin | None:
@@ -705,6 +729,7 @@ class Sessions:
 
     def _keep_changes(self, name: str, files: Path) -> None:
         """Keep what the agent wrote into the session's folder instead of the user's."""
+        self._keep_qwen_changes(name, files)
         try:
             kept = gemini_home.keep_changes(files, self.store.path.parent / "kept", name)
         except OSError as error:
@@ -719,6 +744,23 @@ class Sessions:
             logger.warning(
                 '"%s": Gemini CLI changed settings or files in the session\'s own copy; '
                 "they are kept in %s (copy what you want into ~/.gemini)",
+                name,
+                kept,
+            )
+
+    def _keep_qwen_changes(self, name: str, files: Path) -> None:
+        """Keep the session's Qwen Code settings file when Qwen Code changed it."""
+        try:
+            kept = qwen_settings.keep_changes(files, self.store.path.parent / "kept", name)
+        except OSError as error:
+            raise ImessengerError(
+                f"the session's folder {files} holds settings Qwen Code changed and they "
+                f"could not be moved out ({error}): copy what you need from it"
+            ) from None
+        if kept is not None:
+            logger.warning(
+                '"%s": Qwen Code changed its system settings in the session\'s own copy; '
+                "they are kept in %s (copy what you want into your own settings)",
                 name,
                 kept,
             )

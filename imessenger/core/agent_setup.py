@@ -13,6 +13,8 @@ doing it; ``""`` adds nothing):
     command prefix. Gemini CLI checks each part of a compound command on its own, and
     a redirection still asks.
   - ``demo``: ``--allow <reply command>``.
+  - ``qwen``: a ``permissions.allow`` rule ``Bash(<reply command> *)`` in the settings
+    of the session's own (below). Qwen Code checks each part of a compound command.
 
 * ``hooks``: the agent reports its own events to ``imessenger hook event KIND``
   (see :mod:`imessenger.core.hook_events`):
@@ -23,6 +25,8 @@ doing it; ``""`` adds nothing):
   - ``aider``: ``--notifications --notifications-command``: run, with no payload and
     the pane's terminal as stdin, when Aider waits for the user again.
   - ``demo``: ``--hook-command``, which acts like Claude Code's hooks.
+  - ``qwen``: the same four events as Claude Code's, in Claude Code's shape, in the
+    settings of the session's own.
   - ``codex``: nothing to add: the notify program that pins Codex's record
     (:mod:`imessenger.adapters.records.pinning`) reports each turn's end as well.
 
@@ -35,6 +39,17 @@ doing it; ``""`` adds nothing):
   - ``gemini``: ``mcpServers.imessenger`` in the settings of a Gemini CLI home of the
     session's own (:mod:`imessenger.adapters.gemini_home`: Gemini CLI takes MCP servers from no
     flag), and ``mcpName = "imessenger"`` rules in the session's ``--policy`` file.
+  - ``qwen``: ``mcpServers.imessenger`` in the settings of the session's own, with
+    ``alwaysLoadTools`` (Qwen Code otherwise hides an MCP server's tools behind its
+    ``tool_search``: the model would see ``send`` only after a search), and
+    ``mcp__imessenger__<tool>`` rules in ``permissions.allow``.
+
+Qwen Code takes hooks, allow rules and MCP servers from no flag but ``--mcp-config``:
+they go in a settings file of the session's own (``qwen_settings``, written by
+:mod:`imessenger.adapters.qwen_settings` as the system settings of that one run,
+beside the user's own, which Qwen Code still reads). It always turns Qwen Code's
+follow-up suggestions off there: a suggestion is drawn in the input box as text
+typed, and Enter takes it.
 
 Nothing here touches the user's own settings files: everything goes on the command
 line, or in files of the session's own folder in imessenger's data folder. A command
@@ -53,9 +68,9 @@ from pathlib import Path
 
 #: The ways of pre-allowing the reply command, of installing hooks, of registering the
 #: imessenger MCP server.
-ALLOW_KINDS = ("claude", "gemini", "demo")
-HOOK_KINDS = ("claude", "codex", "aider", "demo")
-MCP_KINDS = ("claude", "codex", "gemini")
+ALLOW_KINDS = ("claude", "gemini", "demo", "qwen")
+HOOK_KINDS = ("claude", "codex", "aider", "demo", "qwen")
+MCP_KINDS = ("claude", "codex", "gemini", "qwen")
 
 #: The MCP tools every session may use (pre-allowed), and those only approvers may.
 MCP_TOOLS = ("sessions", "send", "reply", "inbox")
@@ -111,6 +126,9 @@ class Setup:
     #: settings to merge into a Gemini CLI home of the session's own (see
     #: imessenger.adapters.gemini_home); empty: none is needed
     gemini_settings: dict[str, object] = field(default_factory=dict)
+    #: settings for the Qwen Code settings file of the session's own (see
+    #: imessenger.adapters.qwen_settings); empty: none is needed
+    qwen_settings: dict[str, object] = field(default_factory=dict)
 
 
 def setup(
@@ -138,18 +156,24 @@ def setup(
     tools = [*MCP_TOOLS, *(MCP_APPROVER_TOOLS if approver else ())]
     gemini_settings: dict[str, object] = {}
     gemini_rules: list[dict[str, object]] = []
+    qwen_allowed: list[str] = []
+    qwen_settings: dict[str, object] = {}
     if allow_reply == "claude":
         allowed.append(f"Bash({reply_command()}:*)")
     elif allow_reply == "gemini":
         gemini_rules.append(gemini_shell_rule(reply_command()))
     elif allow_reply == "demo":
         args += ["--allow", reply_command()]
+    elif allow_reply == "qwen":
+        qwen_allowed.append(f"Bash({reply_command()} *)")
     if hooks == "claude":
         settings["hooks"] = claude_hooks(hook_command("claude"))
     elif hooks == "aider":
         args += ["--notifications", "--notifications-command", hook_command("aider")]
     elif hooks == "demo":
         args += ["--hook-command", hook_command("demo")]
+    elif hooks == "qwen":
+        qwen_settings["hooks"] = claude_hooks(hook_command("qwen"))
     if mcp == "claude":
         args += ["--mcp-config", json.dumps(mcp_servers(socket), separators=(",", ":"))]
         allowed += [f"mcp__imessenger__{tool}" for tool in tools]
@@ -160,6 +184,16 @@ def setup(
         server = {"command": command[0], "args": command[1:]}
         gemini_settings["mcpServers"] = {"imessenger": server}
         gemini_rules += [gemini_tool_rule(tool) for tool in tools]
+    elif mcp == "qwen":
+        command = mcp_command(socket)
+        qwen_settings["mcpServers"] = {
+            "imessenger": {"command": command[0], "args": command[1:], "alwaysLoadTools": True}
+        }
+        qwen_allowed += [f"mcp__imessenger__{tool}" for tool in tools]
+    if qwen_allowed:
+        qwen_settings["permissions"] = {"allow": qwen_allowed}
+    if "qwen" in (allow_reply, hooks, mcp):
+        qwen_settings["ui"] = {"enableFollowupSuggestions": False}
     if gemini_rules:
         files["policy.toml"] = gemini_policy(gemini_rules)
         args += ["--policy", str(folder / "policy.toml")]
@@ -170,7 +204,7 @@ def setup(
             skipped = "the command line gives its own --settings: no reply rule nor hooks added"
         else:
             args += ["--settings", json.dumps(settings, separators=(",", ":"))]
-    return Setup(tuple(args), files, skipped, gemini_settings)
+    return Setup(tuple(args), files, skipped, gemini_settings, qwen_settings)
 
 
 def tools_missing(

@@ -13,6 +13,9 @@ kind        given                                   events -> state
                                                     PermissionRequest -> asking (about
                                                     ``tool_input.command``), Stop -> idle
 ``demo``    the same JSON, from the demo agent      the same
+``qwen``    the same JSON, from Qwen Code           the same (its UserPromptSubmit comes
+                                                    again, with an empty prompt, when a
+                                                    turn goes on after a tool's result)
 ``codex``   notify's JSON (``agent-turn-complete``) the end of a turn -> idle
 ``aider``   nothing (its stdin is the terminal)     Notification -> waiting: idle or asking,
                                                     the screen tells which
@@ -71,7 +74,7 @@ def read_event(kind: str, payload: str) -> HookEvent:
     if kind == "aider":
         return HookEvent("Notification", WAITING)
     data = _json_object(payload)
-    if kind in ("claude", "demo"):
+    if kind in ("claude", "demo", "qwen"):
         name = _text(data.get("hook_event_name"))
         if not name:
             raise PayloadError("the payload names no hook_event_name")

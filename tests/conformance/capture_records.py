@@ -12,9 +12,10 @@ For each agent it:
 
 1. starts the agent with ``isesh start``, its record pinned as
    docs/notes/agent-records-research.md says: Claude Code and Gemini CLI with
-   ``--session-id`` and a fresh uuid, Aider with ``--chat-history-file``; Codex chooses
-   its thread id itself, so its rollout is the one that holds the message id, and its
-   thread id (from the rollout's ``session_meta``) must find that rollout again;
+   ``--session-id`` and a fresh uuid (Qwen Code too), Aider with
+   ``--chat-history-file``; Codex chooses its thread id itself, so its rollout is the
+   one that holds the message id, and its thread id (from the rollout's
+   ``session_meta``) must find that rollout again;
 2. sends one message with ``imessenger send --no-reply``; the fake model answers it with
    :data:`REPLY` between the reply delimiters;
 3. finds the record where :mod:`imessenger.adapters.records` says it lies, waits until its reader
@@ -53,6 +54,7 @@ from real_agents import (
     CLAUDE_VERSION,
     CODEX_VERSION,
     GEMINI_VERSION,
+    QWEN_VERSION,
     ROOT,
     Agent,
 )
@@ -62,6 +64,7 @@ from support import run_imessenger, run_isesh, wait_for
 from imessenger.adapters.records import claude as claude_records
 from imessenger.adapters.records import codex as codex_records
 from imessenger.adapters.records import gemini as gemini_records
+from imessenger.adapters.records import qwen as qwen_records
 from imessenger.adapters.records import reader_for
 from imessenger.core.envelope import Delimiters, delimiters
 
@@ -324,3 +327,11 @@ def test_capture_usage_aider(aider: Agent, tmp_path: Path) -> None:
     _start(aider, "--chat-history-file", str(history))
     name = f"aider-{AIDER_VERSION}.md"
     _capture_usage(aider, "aider", lambda: _existing(history), name, tmp_path, tool=False)
+
+
+def test_capture_qwen(qwen: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(qwen, "--session-id", session)
+    runtime = qwen_records.runtime_dir(os.environ)
+    name = f"qwen-code-{QWEN_VERSION}.jsonl"
+    _capture(qwen, "qwen", lambda _: qwen_records.chat_path(runtime, session), name, tmp_path)

@@ -18,6 +18,7 @@ import fake_anthropic
 import fake_chat
 import fake_gemini
 import fake_openai
+import fake_qwen
 import pytest
 from fake_model import Script
 from real_agents import (
@@ -31,6 +32,8 @@ from real_agents import (
     GEMINI_NODE,
     GEMINI_PACKAGE,
     GEMINI_VERSION,
+    QWEN_PACKAGE,
+    QWEN_VERSION,
     Agent,
     npm_install,
     pip_install,
@@ -273,5 +276,53 @@ def aider(
     (caches / "model_prices_and_context_window.json").write_text(json.dumps(prices))
     argv = [*profile_command("aider", aider_program), *AIDER_FLAGS]
     agent = Agent("aider", argv, workdir, script, server, tmux)
+    with _running(agent):
+        yield agent
+
+
+@pytest.fixture(scope="session")
+def qwen_program() -> Path:
+    """The Qwen Code program, installed once per checkout."""
+    return npm_install(QWEN_PACKAGE, QWEN_VERSION, "qwen")
+
+
+#: The user's own Qwen Code settings of the tests (docs/agents.md says why each): an
+#: OpenAI-compatible API key, no update check, no usage statistics nor telemetry,
+#: permission prompts ("default"; Qwen Code's own default lets a classifier model
+#: approve), grep without the bundled ripgrep (installed without its x bit), and no
+#: memory extraction after each turn (more model requests).
+QWEN_SETTINGS = {
+    "security": {"auth": {"selectedType": "openai"}},
+    "general": {"enableAutoUpdate": False},
+    "privacy": {"usageStatisticsEnabled": False},
+    "telemetry": {"enabled": False},
+    "tools": {"approvalMode": "default", "useRipgrep": False},
+    "memory": {"enableManagedAutoMemory": False},
+}
+
+
+@pytest.fixture
+def qwen(
+    qwen_program: Path,
+    agent_environment: None,
+    isolated_home: Path,
+    workdir: Path,
+    tmux: Tmux,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Agent]:
+    """Qwen Code against a fake OpenAI Chat Completions API with tool calls, offline."""
+    for name in list(os.environ):
+        if name.startswith("QWEN_"):
+            monkeypatch.delenv(name)
+    script = Script()
+    server = fake_qwen.serve(script)
+    (isolated_home / ".qwen").mkdir()
+    (isolated_home / ".qwen" / "settings.json").write_text(json.dumps(QWEN_SETTINGS))
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("OPENAI_MODEL", "fake-model")
+    # no system settings of the machine's: the session's own file starts empty
+    monkeypatch.setenv("QWEN_CODE_SYSTEM_SETTINGS_PATH", str(isolated_home / "qwen-system.json"))
+    agent = Agent("qwen", profile_command("qwen", qwen_program), workdir, script, server, tmux)
     with _running(agent):
         yield agent

@@ -2,7 +2,8 @@
 
 Each agent keeps a file of the session as it goes: Claude Code its transcript
 (``claude.py``), Codex its rollout (``codex.py``), Gemini CLI its chat (``gemini.py``),
-Aider its chat history (``aider.py``). The assistant's text in it is what the model
+Aider its chat history (``aider.py``), Qwen Code its chat (``qwen.py``). The
+assistant's text in it is what the model
 wrote, with the Markdown a screen loses. The same records say how many tokens the
 model used (``usage.py``, :func:`~imessenger.adapters.records.usage.usage_of`). This
 package only reads files: never tmux, never the store.
@@ -39,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from imessenger.adapters.records import aider, claude, codex, demo, gemini
+from imessenger.adapters.records import aider, claude, codex, demo, gemini, qwen
 from imessenger.adapters.records.reading import RecordReader, Transcript
 from imessenger.core.profiles import RECORD_KINDS
 
@@ -56,6 +57,7 @@ def reader_for(kind: str, path: Path) -> RecordReader:
         "gemini": gemini.GeminiChat,
         "aider": aider.AiderHistory,
         "demo": demo.DemoRecord,
+        "qwen": qwen.QwenChat,
     }
     if kind not in transcripts:
         raise ValueError(

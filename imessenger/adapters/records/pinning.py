@@ -10,6 +10,8 @@ it when it starts the agent, and never looks for the newest file:
 * ``aider`` and ``demo``: a file in imessenger's data folder, given to the agent
   (``--chat-history-file``, ``--record``); one the command line already names is
   read instead.
+* ``qwen``: a fresh session id (``--session-id``); the chat file is named for the id,
+  in a folder named for the project under Qwen Code's runtime folder.
 * ``codex``: no flag takes an id. isesh gives Codex a notify program
   (``-c notify=[...]``, ``imessenger hook codex-notify``), which Codex runs at the
   end of each turn with the thread id; that id (see :func:`learned`) names the
@@ -20,8 +22,8 @@ A command line that already picks a session of its own (``--resume``,
 ``--session-id``, ``--continue``) is left alone: its replies come from the screen.
 
 :func:`resume` is the other half, for ``isesh restore``: the command line that brings
-the agent back into the conversation its record holds (Claude Code and Gemini CLI
-``--resume <id>``, Codex ``resume <thread id>``, Aider ``--restore-chat-history`` on
+the agent back into the conversation its record holds (Claude Code, Gemini CLI and
+Qwen Code ``--resume <id>``, Codex ``resume <thread id>``, Aider ``--restore-chat-history`` on
 the same chat history file, the demo agent ``--resume`` on its record), or why it
 cannot be (:class:`CannotResume`: the conversation's file is gone, or was never made).
 
@@ -49,7 +51,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from imessenger.adapters.records import claude, codex, gemini, reader_for
+from imessenger.adapters.records import claude, codex, gemini, qwen, reader_for
 from imessenger.adapters.records.reading import RecordReader
 from imessenger.core.envelope import Delimiters
 
@@ -60,6 +62,7 @@ _LOCATE_EVERY_S = 0.5
 _OWN_SESSION = {
     "claude": ("--session-id", "--resume", "-r", "--continue", "-c", "--from-pr"),
     "gemini": ("--session-id", "--resume", "-r"),
+    "qwen": ("--session-id", "--resume", "-r", "--continue", "-c"),
 }
 #: The option that names the record file, for the agents that take a path.
 _PATH_OPTION = {"aider": "--chat-history-file", "demo": "--record"}
@@ -105,6 +108,10 @@ def pin(
         session_id = str(uuid.uuid4())
         home = gemini.gemini_home(environ)
         return Pin(("--session-id", session_id), _ref(home=str(home), session_id=session_id))
+    if kind == "qwen":
+        session_id = str(uuid.uuid4())
+        runtime = qwen.runtime_dir(environ)
+        return Pin(("--session-id", session_id), _ref(home=str(runtime), session_id=session_id))
     if kind == "codex":
         if any(arg.startswith("notify=") or arg.startswith("notify =") for arg in argv):
             return None  # the command line gives a notify program of its own
@@ -162,6 +169,11 @@ def resume(kind: str, argv: Sequence[str], ref: str) -> Pin:
         # Resumed, Gemini CLI 0.61 makes a second, empty chat file of the same id (named
         # for the minute) and goes on writing the first: the record is pinned to that one.
         return Pin(("--resume", found["session_id"]), _ref(path=str(record)))
+    if kind == "qwen":
+        if record is None or not record.is_file():
+            raise CannotResume(f"its conversation (session {found.get('session_id')}) is gone")
+        # --resume goes on writing the same chat file
+        return Pin(("--resume", record.stem), _ref(path=str(record)))
     return Pin((), ref)
 
 
@@ -247,6 +259,8 @@ def locate(kind: str, ref: str) -> Path | None:
         return Path(found["path"])
     if kind == "gemini" and "home" in found and "session_id" in found:
         return gemini.chat_path(Path(found["home"]), found["session_id"])
+    if kind == "qwen" and "home" in found and "session_id" in found:
+        return qwen.chat_path(Path(found["home"]), found["session_id"])
     if kind == "codex" and "home" in found and "thread_id" in found:
         return codex.rollout_path(Path(found["home"]), found["thread_id"])
     return None
