@@ -78,7 +78,7 @@ class _ConfigLike(Protocol):
 
 #: The agent kinds whose records can be read (a profile's ``record``; see
 #: imessenger.adapters.records).
-RECORD_KINDS = ("claude", "codex", "gemini", "aider", "demo")
+RECORD_KINDS = ("claude", "codex", "gemini", "aider", "demo", "copilot")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Each agent keeps a file of the session as it goes: Claude Code its transcript
 (``claude.py``), Codex its rollout (``codex.py``), Gemini CLI its chat (``gemini.py``),
-Aider its chat history (``aider.py``). The assistant's text in it is what the model
+Aider its chat history (``aider.py``), GitHub Copilot CLI its session events
+(``copilot.py``). The assistant's text in it is what the model
 wrote, with the Markdown a screen loses. This package only reads files: never tmux,
 never the store.
 
@@ -30,7 +31,8 @@ rules, in this order:
 
 :func:`reader_for` makes the reader of one agent kind (:data:`KINDS`) for one path;
 where each agent's file lies is said by the agent's module (``transcript_path``,
-``rollout_path``, ``chat_path``; Aider's is the ``--chat-history-file`` it was given).
+``rollout_path``, ``chat_path``, ``events_path``; Aider's is the ``--chat-history-file``
+it was given).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from imessenger.adapters.records import aider, claude, codex, demo, gemini
+from imessenger.adapters.records import aider, claude, codex, copilot, demo, gemini
 from imessenger.adapters.records.reading import RecordReader, Transcript
 from imessenger.core.profiles import RECORD_KINDS
 
@@ -55,6 +57,7 @@ def reader_for(kind: str, path: Path) -> RecordReader:
         "gemini": gemini.GeminiChat,
         "aider": aider.AiderHistory,
         "demo": demo.DemoRecord,
+        "copilot": copilot.CopilotEvents,
     }
     if kind not in transcripts:
         raise ValueError(
