@@ -2,7 +2,7 @@
 
 Run it from the checkout, with its virtual environment active::
 
-    python tests/conformance/capture_records.py            # all four agents
+    python tests/conformance/capture_records.py            # all the agents
     python tests/conformance/capture_records.py -k gemini  # one of them
 
 It runs itself under pytest, so that each agent starts exactly as in the conformance
@@ -11,10 +11,10 @@ $CODEX_HOME, a fake model server, a private tmux server, everything stopped afte
 For each agent it:
 
 1. starts the agent with ``isesh start``, its record pinned as
-   docs/notes/agent-records-research.md says: Claude Code and Gemini CLI with
-   ``--session-id`` and a fresh uuid, Aider with ``--chat-history-file``; Codex chooses
-   its thread id itself, so its rollout is the one that holds the message id, and its
-   thread id (from the rollout's ``session_meta``) must find that rollout again;
+   docs/notes/agent-records-research.md says: Claude Code, Gemini CLI and Copilot CLI
+   with ``--session-id`` and a fresh uuid, Aider with ``--chat-history-file``; Codex
+   chooses its thread id itself, so its rollout is the one that holds the message id,
+   and its thread id (from the rollout's ``session_meta``) must find that rollout again;
 2. sends one message with ``imessenger send --no-reply``; the fake model answers it with
    :data:`REPLY` between the reply delimiters;
 3. finds the record where :mod:`imessenger.adapters.records` says it lies, waits until its reader
@@ -49,6 +49,7 @@ from real_agents import (
     AIDER_VERSION,
     CLAUDE_VERSION,
     CODEX_VERSION,
+    COPILOT_VERSION,
     GEMINI_VERSION,
     ROOT,
     Agent,
@@ -58,6 +59,7 @@ from support import run_imessenger, run_isesh, wait_for
 
 from imessenger.adapters.records import claude as claude_records
 from imessenger.adapters.records import codex as codex_records
+from imessenger.adapters.records import copilot as copilot_records
 from imessenger.adapters.records import gemini as gemini_records
 from imessenger.adapters.records import reader_for
 from imessenger.core.envelope import Delimiters, delimiters
@@ -215,3 +217,11 @@ def test_capture_aider(aider: Agent, tmp_path: Path) -> None:
     _start(aider, "--chat-history-file", str(history))
     name = f"aider-{AIDER_VERSION}.md"
     _capture(aider, "aider", lambda _: _existing(history), name, tmp_path)
+
+
+def test_capture_copilot(copilot: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(copilot, "--session-id", session)
+    where = copilot_records.events_path(copilot_records.copilot_home(os.environ), session)
+    name = f"copilot-{COPILOT_VERSION}.jsonl"
+    _capture(copilot, "copilot", lambda _: _existing(where), name, tmp_path)

@@ -221,8 +221,10 @@ def message_while_busy_is_delivered_once(agent: Agent) -> None:
     assert len(agent.script.turns_with(f"message {message_id} from")) == 1
     last = json.dumps(agent.script.requests[-1], ensure_ascii=False)
     assert last.count(f"message {message_id} from") == 1
-    # the turn it came in during was answered first
-    screen = agent.screen(NAME)
+    # the turn it came in during was answered first (on screen once drawn: the reply
+    # comes from the record, and Copilot CLI draws it a while after it wrote it there)
+    end = f"<<IMSG-END {message_id}>>"
+    screen = wait_for(lambda: end in (text := agent.screen(NAME)) and text, 30, end)
     assert screen.index(f"<<IMSG-END {hold_id}>>") < screen.index(f"<<IMSG-END {message_id}>>")
 
 
