@@ -35,7 +35,9 @@ doing it; ``""`` adds nothing):
     ``hooks/hooks.json`` names ``UserPromptSubmit``, ``PermissionRequest`` and ``Stop``
     (Copilot CLI gives hooks named the Claude Code way a payload of that shape). Copilot
     waits for each hook, and takes a ``PermissionRequest`` hook that fails for "deny":
-    the command ends with ``|| true``.
+    the command ends with ``|| true``. They run in the foreground all the same (a hook
+    in the background would return at once, but its event could reach the store after
+    the next one: a late "busy" would close the "asking" after it).
 
 * ``mcp``: the agent starts ``imessenger mcp`` (the tools ``sessions``, ``send``,
   ``reply``, ``inbox``, pre-allowed; ``approve`` and ``deny`` too only for a session
