@@ -25,7 +25,7 @@ from imessenger.core.profiles import (
 from imessenger.core.screen import PATTERN_KEYS, Meaning, Option, ScreenGrammar, State, classify
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_NAMES = ["claude", "codex", "gemini", "aider", "shell", "demo", "qwen"]
+DEFAULT_NAMES = ["claude", "codex", "gemini", "aider", "shell", "demo", "qwen", "copilot"]
 
 
 def default_tables() -> dict[str, dict[str, Any]]:
@@ -77,12 +77,14 @@ def test_default_commands_and_ways_to_exit() -> None:
         "shell": ((), "digit", "", ("C-d",)),
         "demo": (("{python}", "-m", "imessenger.demo.agent"), "digit", "/exit", ("C-d",)),
         "qwen": (("qwen",), "digit", "/quit", ("C-c", "C-c")),
+        "copilot": (("copilot",), "digit-escape-no", "/exit", ("C-c", "C-c")),
     }
 
 
-def test_only_claude_and_demo_queue_while_busy() -> None:
+def test_only_claude_demo_and_copilot_queue_while_busy() -> None:
     profiles = load_profiles(config_with(default_tables()))
-    assert [name for name, p in profiles.items() if p.drive.queues_when_busy] == ["claude", "demo"]
+    queueing = [name for name, p in profiles.items() if p.drive.queues_when_busy]
+    assert queueing == ["claude", "demo", "copilot"]
 
 
 def test_profiles_load_through_the_config_module(tmp_path: Path) -> None:
@@ -120,6 +122,17 @@ def test_keys_for_digit_is_the_digit_alone() -> None:
 def test_keys_for_letter_enter_is_letter_then_enter() -> None:
     aider = Profile.from_dict("aider", default_tables()["aider"])
     assert aider.drive.keys_for(Option("y", "Yes", Meaning.YES_ONCE, True)) == ["y", "Enter"]
+
+
+def test_keys_for_digit_escape_no_is_escape_for_no_and_the_digit_else() -> None:
+    # Copilot CLI: its "No, and tell Copilot what to do differently" takes words; its
+    # digit only selects it, Escape answers no
+    copilot = Profile.from_dict("copilot", default_tables()["copilot"])
+    no = Option("3", "No, and tell Copilot what to do differently", Meaning.NO, False)
+    assert copilot.drive.keys_for(no) == ["Escape"]
+    assert copilot.drive.keys_for(Option("1", "Yes", Meaning.YES_ONCE, True)) == ["1"]
+    always = Option("2", "Yes, and don't ask again", Meaning.YES_ALWAYS, False)
+    assert copilot.drive.keys_for(always) == ["2"]
 
 
 def test_the_profile_keeps_its_launch_drive_and_grammar_apart() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from imessenger.adapters.records import claude
+from imessenger.adapters.records import claude, copilot
 from imessenger.adapters.records.pinning import (
     CannotResume,
     PinnedRecord,
@@ -63,12 +63,39 @@ def test_claude_follows_its_config_dir(tmp_path: Path) -> None:
         ("qwen", ["qwen", "--session-id", "x"]),
         ("qwen", ["qwen", "--resume=abc"]),
         ("qwen", ["qwen", "-c"]),
+        ("copilot", ["copilot", "--resume=0cb916d"]),
+        ("copilot", ["copilot", "--continue"]),
+        ("copilot", ["copilot", "--session-id", "11111111-2222-4333-8444-555555555555"]),
     ],
 )
 def test_a_command_line_that_picks_its_own_session_is_left_alone(
     kind: str, argv: list[str], tmp_path: Path
 ) -> None:
     assert pin(kind, argv, tmp_path, tmp_path / "rec", "w1", {"HOME": str(tmp_path)}) is None
+
+
+def test_copilot_gets_a_fresh_session_id_and_resumes_it_once_it_wrote_its_events(
+    tmp_path: Path,
+) -> None:
+    environ = {"HOME": str(tmp_path), "COPILOT_HOME": str(tmp_path / "copilot-home")}
+    pinned = pin("copilot", ["copilot"], tmp_path, tmp_path / "rec", "w1", environ)
+    assert pinned is not None
+    option, session_id = pinned.args
+    assert option == "--session-id"
+    assert uuid.UUID(session_id).version == 4
+    events = copilot.events_path(tmp_path / "copilot-home", session_id)
+    assert locate("copilot", pinned.ref) == events
+    # Copilot CLI writes its events at the first message: before it, nothing to resume
+    with pytest.raises(CannotResume, match="is gone"):
+        resume("copilot", ["copilot", "--model", "m"], pinned.ref)
+    events.parent.mkdir(parents=True)
+    events.write_text('{"type": "session.start"}\n')
+    resumed = resume("copilot", ["copilot", "--model", "m"], pinned.ref)
+    # "=": Copilot's --resume takes an optional value
+    assert resumed.args == (f"--resume={session_id}",)
+    assert resumed.ref == pinned.ref
+    argv = resumed_command("copilot", ["copilot", "--model", "m"], resumed)
+    assert argv == ["copilot", "--model", "m", f"--resume={session_id}"]
 
 
 def test_aider_and_demo_get_a_file_in_the_records_folder(tmp_path: Path) -> None:

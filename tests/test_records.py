@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import imessenger.adapters.records.reading
-from imessenger.adapters.records import claude, codex, gemini, qwen, reader_for
+from imessenger.adapters.records import claude, codex, copilot, gemini, qwen, reader_for
 from imessenger.adapters.records.reading import RecordReader
 from imessenger.core.envelope import Delimiters, delimiters, exact_reply, message_id_in
 from imessenger.core.profiles import RECORD_KINDS as KINDS
@@ -43,6 +43,7 @@ CAPTURED = {
     "gemini": "gemini-cli-0.61.0.jsonl",
     "aider": "aider-0.86.2.md",
     "qwen": "qwen-code-0.24.4.jsonl",
+    "copilot": "copilot-1.0.102.jsonl",
 }
 
 
@@ -54,6 +55,7 @@ CARRIER = {
     "gemini": b'"type":"gemini"',
     "aider": b"",
     "qwen": b'"type":"assistant"',
+    "copilot": b'"type":"assistant.message"',
 }
 
 #: The start of a path of this machine (not one after a placeholder or inside a path).
@@ -529,6 +531,44 @@ def test_gemini_chat_path_takes_the_file_of_the_full_id(tmp_path: Path) -> None:
 def test_gemini_home() -> None:
     assert gemini.gemini_home({"GEMINI_CLI_HOME": "/g", "HOME": "/h"}) == Path("/g")
     assert gemini.gemini_home({"HOME": "/h"}) == Path("/h")
+
+
+# --- GitHub Copilot CLI ----------------------------------------------------------------------
+
+
+def copilot_event(kind: str, **data: Any) -> str:
+    entry = {"type": kind, "data": data, "id": "e", "timestamp": "t", "parentId": None}
+    return json.dumps(entry, ensure_ascii=False) + "\n"
+
+
+def test_copilot_reads_the_text_of_assistant_messages_only(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    write(
+        path,
+        copilot_event("user.message", content=wrapped("from the user"))
+        + copilot_event("assistant.message", content=wrapped("a sub-agent's"), parentToolCallId="c")
+        + copilot_event(
+            "assistant.message",
+            content="",
+            toolRequests=[{"name": "bash", "arguments": {"command": wrapped("no")}}],
+        )
+        + copilot_event("tool.execution_complete", result={"content": wrapped("a tool's")})
+        + copilot_event("assistant.message_delta", deltaContent=wrapped("a delta")),
+    )
+    reader = reader_for("copilot", path)
+    assert reader.reply(MARKS) is None
+    write(path, copilot_event("assistant.message", content=wrapped("the answer  \r\n")), "a")
+    assert reader.reply(MARKS) == "the answer  \r\n"
+    write(path, copilot_event("assistant.message", content="no reply, and none lost"), "a")
+    assert reader.reply(MARKS) == "the answer  \r\n"
+
+
+def test_copilot_events_path_and_home() -> None:
+    home = copilot.copilot_home({"COPILOT_HOME": "/c", "HOME": "/h"})
+    assert home == Path("/c")
+    assert copilot.copilot_home({"COPILOT_HOME": "", "HOME": "/h"}) == Path("/h/.copilot")
+    path = copilot.events_path(home, "0cb916db-26aa-40f2-86b5-1ba81b225fd2")
+    assert path == Path("/c/session-state/0cb916db-26aa-40f2-86b5-1ba81b225fd2/events.jsonl")
 
 
 # --- Aider --------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CLAUDE_DIR = "claude-code-2.1.332"
 CODEX_DIR = "codex-0.169.0"
 QWEN_DIR = "qwen-code-0.24.4"
+COPILOT_DIR = "copilot-1.0.102"
 NBSP = "\u00a0"
 
 
@@ -79,6 +80,8 @@ QWEN_4 = (
     ("3", Meaning.OTHER),
     ("4", Meaning.NO),
 )
+COPILOT_RUN = "Do you want to run this command?"
+COPILOT_3 = YES_NO_3
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,52 @@ EXPECTED: dict[str, Expect] = {
         ),
     ),
     f"{QWEN_DIR}/q10_after_no.txt": Expect("qwen", State.IDLE, ""),
+    # GitHub Copilot CLI 1.0.102, real (renderMarkdown off, as docs/agents.md advises)
+    f"{COPILOT_DIR}/01_folder_trust.txt": Expect(
+        "copilot",
+        State.ASKING,
+        asked=Asked("Do you trust the files in this folder?", "/srv/project", COPILOT_3),
+    ),
+    f"{COPILOT_DIR}/02_startup.txt": Expect("copilot", State.IDLE, ""),
+    f"{COPILOT_DIR}/03_after_paste.txt": Expect(
+        "copilot", State.IDLE, "HELLO copilot\nline two\nline three"
+    ),
+    f"{COPILOT_DIR}/04_busy_early.txt": Expect("copilot", State.BUSY, ""),
+    f"{COPILOT_DIR}/05_text_reply.txt": Expect("copilot", State.IDLE, ""),
+    f"{COPILOT_DIR}/06_permission_prompt.txt": Expect(
+        "copilot", State.ASKING, asked=Asked(COPILOT_RUN, "touch probe-1.txt", COPILOT_3)
+    ),
+    f"{COPILOT_DIR}/07_after_key_1.txt": Expect("copilot", State.IDLE, ""),
+    # a path outside the folder (the program's), asked about before any allow rule
+    f"{COPILOT_DIR}/08_path_prompt.txt": Expect(
+        "copilot",
+        State.ASKING,
+        asked=Asked("Do you want to allow this?", "/opt/imessenger/bin/imessenger", COPILOT_3, "2"),
+    ),
+    f"{COPILOT_DIR}/09_after_escape.txt": Expect("copilot", State.IDLE, ""),
+    f"{COPILOT_DIR}/10_mcp_tool_prompt.txt": Expect(
+        "copilot",
+        State.ASKING,
+        asked=Asked(
+            "Do you want to use this tool?",
+            # the tool's input, its lines stripped
+            '{\n"session": "x",\n"prompt_id": "1",\n"choice": 1\n}',
+            COPILOT_3,
+        ),
+    ),
+    # a message sent while it works: "└ [pending · ↑ recall]" above the folder line
+    f"{COPILOT_DIR}/11_queued.txt": Expect("copilot", State.BUSY, "", queued=True),
+    # a transcript taller than the pane: a scrollbar at the right of its lines
+    f"{COPILOT_DIR}/12_scrollbar_reply.txt": Expect("copilot", State.IDLE, ""),
+    f"{COPILOT_DIR}/13_two_options.txt": Expect(
+        "copilot",
+        State.ASKING,
+        asked=Asked(
+            COPILOT_RUN,
+            "/opt/imessenger/bin/imessenger reply abc 'fine' && touch chained.txt",
+            YES_NO_2,
+        ),
+    ),
 }
 
 
@@ -324,6 +373,21 @@ def test_codex_labels_drop_the_shortcut_hint() -> None:
             "Yes, and don't ask again for commands that start with `touch`",
             "No, and tell Codex what to do differently",
         ]
+
+
+def test_copilot_labels_drop_the_escape_hint() -> None:
+    prompt = prompt_of(f"{COPILOT_DIR}/06_permission_prompt.txt", "copilot")
+    assert [o.label for o in prompt.options] == [
+        "Yes",
+        "Yes, and don't ask again for `touch` in this directory (/srv/project)",
+        "No, and tell Copilot what to do differently",
+    ]
+    trust = prompt_of(f"{COPILOT_DIR}/01_folder_trust.txt", "copilot")
+    assert [o.label for o in trust.options] == [
+        "Yes",
+        "Yes, and remember this folder for future sessions",
+        "No",
+    ]
 
 
 def test_aider_dont_ask_again_means_no() -> None:

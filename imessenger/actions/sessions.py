@@ -880,6 +880,7 @@ def _write_files(folder: Path, files: dict[str, str]) -> None:
     try:
         make_private_dir(folder)
         for name, text in files.items():
+            make_private_dir((folder / name).parent)  # a name may hold folders
             write_private_file(folder / name, text)
     except OSError as error:
         shutil.rmtree(folder, ignore_errors=True)

@@ -15,6 +15,12 @@ doing it; ``""`` adds nothing):
   - ``demo``: ``--allow <reply command>``.
   - ``qwen``: a ``permissions.allow`` rule ``Bash(<reply command> *)`` in the settings
     of the session's own (below). Qwen Code checks each part of a compound command.
+  - ``copilot``: ``--allow-tool=shell(<program>:*)`` and ``--add-dir`` of the program's
+    folder. Copilot CLI 1.0.102 matches a command by its program alone (subcommands only
+    for git and gh), so the rule lets every ``imessenger`` command run (each one still
+    checked by imessenger's policy), and asks for a path outside the session's folder
+    before it looks at rules. A chained command still asks. Nothing is added when
+    imessenger runs as ``python -m imessenger`` (the rule would let any Python run).
 
 * ``hooks``: the agent reports its own events to ``imessenger hook event KIND``
   (see :mod:`imessenger.core.hook_events`):
@@ -29,6 +35,13 @@ doing it; ``""`` adds nothing):
     settings of the session's own.
   - ``codex``: nothing to add: the notify program that pins Codex's record
     (:mod:`imessenger.adapters.records.pinning`) reports each turn's end as well.
+  - ``copilot``: a plugin of the session's own (``--plugin-dir``) whose
+    ``hooks/hooks.json`` names ``UserPromptSubmit``, ``PermissionRequest`` and ``Stop``
+    (Copilot CLI gives hooks named the Claude Code way a payload of that shape). Copilot
+    waits for each hook, and takes a ``PermissionRequest`` hook that fails for "deny":
+    the command ends with ``|| true``. They run in the foreground all the same (a hook
+    in the background would return at once, but its event could reach the store after
+    the next one: a late "busy" would close the "asking" after it).
 
 * ``mcp``: the agent starts ``imessenger mcp`` (the tools ``sessions``, ``send``,
   ``reply``, ``inbox``, pre-allowed; ``approve`` and ``deny`` too only for a session
@@ -43,6 +56,8 @@ doing it; ``""`` adds nothing):
     ``alwaysLoadTools`` (Qwen Code otherwise hides an MCP server's tools behind its
     ``tool_search``: the model would see ``send`` only after a search), and
     ``mcp__imessenger__<tool>`` rules in ``permissions.allow``.
+  - ``copilot``: ``--additional-mcp-config`` (added to the user's servers) and an
+    ``--allow-tool=imessenger(<tool>)`` for each tool.
 
 Qwen Code takes hooks, allow rules and MCP servers from no flag but ``--mcp-config``:
 they go in a settings file of the session's own (``qwen_settings``, written by
@@ -68,9 +83,9 @@ from pathlib import Path
 
 #: The ways of pre-allowing the reply command, of installing hooks, of registering the
 #: imessenger MCP server.
-ALLOW_KINDS = ("claude", "gemini", "demo", "qwen")
-HOOK_KINDS = ("claude", "codex", "aider", "demo", "qwen")
-MCP_KINDS = ("claude", "codex", "gemini", "qwen")
+ALLOW_KINDS = ("claude", "gemini", "demo", "qwen", "copilot")
+HOOK_KINDS = ("claude", "codex", "aider", "demo", "qwen", "copilot")
+MCP_KINDS = ("claude", "codex", "gemini", "qwen", "copilot")
 
 #: The MCP tools every session may use (pre-allowed), and those only approvers may.
 MCP_TOOLS = ("sessions", "send", "reply", "inbox")
@@ -78,6 +93,11 @@ MCP_APPROVER_TOOLS = ("approve", "deny")
 
 #: The Claude Code hook events isesh installs: start, a message taken, asking, a turn done.
 CLAUDE_HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "PermissionRequest", "Stop")
+#: The Copilot CLI hook events isesh installs (its SessionStart comes only with the first
+#: message, so it says nothing of the start).
+COPILOT_HOOK_EVENTS = ("UserPromptSubmit", "PermissionRequest", "Stop")
+#: The folder, in the session's own folder, of the Copilot CLI plugin that holds its hooks.
+COPILOT_PLUGIN = "copilot-plugin"
 #: How long Claude Code lets a hook run, in seconds (ours takes a fraction of one).
 _HOOK_TIMEOUT_S = 10
 
@@ -166,6 +186,8 @@ def setup(
         args += ["--allow", reply_command()]
     elif allow_reply == "qwen":
         qwen_allowed.append(f"Bash({reply_command()} *)")
+    elif allow_reply == "copilot":
+        args += copilot_allow_reply()
     if hooks == "claude":
         settings["hooks"] = claude_hooks(hook_command("claude"))
     elif hooks == "aider":
@@ -174,6 +196,9 @@ def setup(
         args += ["--hook-command", hook_command("demo")]
     elif hooks == "qwen":
         qwen_settings["hooks"] = claude_hooks(hook_command("qwen"))
+    elif hooks == "copilot":
+        files.update(copilot_plugin(hook_command("copilot")))
+        args += ["--plugin-dir", str(folder / COPILOT_PLUGIN)]
     if mcp == "claude":
         args += ["--mcp-config", json.dumps(mcp_servers(socket), separators=(",", ":"))]
         allowed += [f"mcp__imessenger__{tool}" for tool in tools]
@@ -190,6 +215,9 @@ def setup(
             "imessenger": {"command": command[0], "args": command[1:], "alwaysLoadTools": True}
         }
         qwen_allowed += [f"mcp__imessenger__{tool}" for tool in tools]
+    elif mcp == "copilot":
+        args += ["--additional-mcp-config", json.dumps(mcp_servers(socket), separators=(",", ":"))]
+        args += [f"--allow-tool=imessenger({tool})" for tool in tools]
     if qwen_allowed:
         qwen_settings["permissions"] = {"allow": qwen_allowed}
     if "qwen" in (allow_reply, hooks, mcp):
@@ -262,6 +290,32 @@ def claude_hooks(command: str) -> dict[str, list[dict[str, object]]]:
     # async: Claude Code goes on at once (a hook of ours never decides anything)
     entry = {"type": "command", "command": command, "timeout": _HOOK_TIMEOUT_S, "async": True}
     return {event: [{"matcher": "", "hooks": [entry]}] for event in CLAUDE_HOOK_EVENTS}
+
+
+def copilot_allow_reply() -> list[str]:
+    """Copilot CLI's options that let the agent run this installation's ``imessenger``
+    without asking ([] when it runs as ``python -m imessenger``: see the module docstring)."""
+    program = own_command()
+    if len(program) != 1:
+        return []
+    return ["--add-dir", str(Path(program[0]).parent), f"--allow-tool=shell({program[0]}:*)"]
+
+
+def copilot_plugin(command: str) -> dict[str, str]:
+    """The files of the Copilot CLI plugin that runs ``command`` at each event isesh
+    follows, by their names in the session's own folder."""
+    # a failing PermissionRequest hook denies the request: ours never fails
+    entry = {"type": "command", "bash": f"{command} || true", "timeoutSec": _HOOK_TIMEOUT_S}
+    hooks = {"version": 1, "hooks": {event: [entry] for event in COPILOT_HOOK_EVENTS}}
+    manifest = {
+        "name": "imessenger",
+        "description": "isesh's hooks for one session: they report its events to imessenger",
+        "version": "1.0.0",
+    }
+    return {
+        f"{COPILOT_PLUGIN}/plugin.json": json.dumps(manifest, indent=2) + "\n",
+        f"{COPILOT_PLUGIN}/hooks/hooks.json": json.dumps(hooks, indent=2) + "\n",
+    }
 
 
 def gemini_shell_rule(prefix: str) -> dict[str, object]:

@@ -17,6 +17,9 @@ kind        given                                   events -> state
                                                     again, with an empty prompt, when a
                                                     turn goes on after a tool's result)
 ``codex``   notify's JSON (``agent-turn-complete``) the end of a turn -> idle
+``copilot`` JSON on stdin: ``hook_event_name``,      UserPromptSubmit -> busy, PermissionRequest
+            but a PermissionRequest's is camelCase   -> asking (``toolInput.command``), Stop
+            (``hookName: "permissionRequest"``)      -> idle
 ``aider``   nothing (its stdin is the terminal)     Notification -> waiting: idle or asking,
                                                     the screen tells which
 ========== ======================================= ===========================================
@@ -42,6 +45,12 @@ WAITING = "waiting"  # idle or asking: the screen tells which
 #: Claude Code's events (the demo agent's too) and the state each one means.
 _CLAUDE_STATES = {
     "SessionStart": STARTED,
+    "UserPromptSubmit": BUSY,
+    "PermissionRequest": ASKING,
+    "Stop": IDLE,
+}
+#: Copilot CLI's events (those isesh installs, named the Claude Code way) and their state.
+_COPILOT_STATES = {
     "UserPromptSubmit": BUSY,
     "PermissionRequest": ASKING,
     "Stop": IDLE,
@@ -74,11 +83,13 @@ def read_event(kind: str, payload: str) -> HookEvent:
     if kind == "aider":
         return HookEvent("Notification", WAITING)
     data = _json_object(payload)
-    if kind in ("claude", "demo", "qwen"):
+    if kind in ("claude", "demo", "qwen", "copilot"):
+        if kind == "copilot":
+            data = _claude_shaped(data)
         name = _text(data.get("hook_event_name"))
         if not name:
             raise PayloadError("the payload names no hook_event_name")
-        state = _CLAUDE_STATES.get(name, "")
+        state = (_COPILOT_STATES if kind == "copilot" else _CLAUDE_STATES).get(name, "")
         if state == ASKING:
             detail = _asked_about(data)
         elif state == BUSY:
@@ -92,6 +103,17 @@ def read_event(kind: str, payload: str) -> HookEvent:
         name = _text(data.get("type")) or "notify"
         return HookEvent(name, IDLE if name == "agent-turn-complete" else "")
     raise ValueError(f'"{kind}" is not a kind of hooks')
+
+
+def _claude_shaped(data: dict[str, Any]) -> dict[str, Any]:
+    """A Copilot CLI payload in Claude Code's shape: 1.0.102 gives a hook named
+    ``PermissionRequest`` its own camelCase payload (``hookName: "permissionRequest"``,
+    ``toolName``, ``toolInput``), and every other one Claude Code's."""
+    if "hook_event_name" in data:
+        return data
+    hook = _text(data.get("hookName"))
+    renamed = {"tool_name": data.get("toolName"), "tool_input": data.get("toolInput")}
+    return {**data, "hook_event_name": hook[:1].upper() + hook[1:], **renamed}
 
 
 def _json_object(payload: str) -> dict[str, Any]:

@@ -20,14 +20,18 @@ from typing import Any, Protocol
 from imessenger.core import agent_setup
 from imessenger.core.config import TOML_TYPE_NAMES, article, type_name
 from imessenger.core.errors import ConfigError, UsageError
-from imessenger.core.screen import PATTERN_KEYS, GrammarError, Option, ScreenGrammar
+from imessenger.core.screen import PATTERN_KEYS, GrammarError, Meaning, Option, ScreenGrammar
 
 logger = logging.getLogger(__name__)
 
 #: The ways of choosing a prompt's option (the ``choose`` key).
 CHOOSE_DIGIT = "digit"
 CHOOSE_LETTER_ENTER = "letter-enter"
-CHOOSE_STYLES = (CHOOSE_DIGIT, CHOOSE_LETTER_ENTER)
+#: the digit, but Escape for the option that means "no": GitHub Copilot CLI's "No" is a
+#: field for words to the model, which its digit only selects (and Enter on it, empty,
+#: does nothing); Escape cancels the prompt
+CHOOSE_DIGIT_ESCAPE_NO = "digit-escape-no"
+CHOOSE_STYLES = (CHOOSE_DIGIT, CHOOSE_LETTER_ENTER, CHOOSE_DIGIT_ESCAPE_NO)
 
 #: The placeholder in ``command`` that stands for the Python running imessenger.
 PYTHON_PLACEHOLDER = "{python}"
@@ -78,7 +82,7 @@ class _ConfigLike(Protocol):
 
 #: The agent kinds whose records can be read (a profile's ``record``; see
 #: imessenger.adapters.records).
-RECORD_KINDS = ("claude", "codex", "gemini", "aider", "demo", "qwen")
+RECORD_KINDS = ("claude", "codex", "gemini", "aider", "demo", "qwen", "copilot")
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,8 @@ class Drive:
         """Return the tmux keys that choose ``option`` in this agent's prompts."""
         if self.choose == CHOOSE_LETTER_ENTER:
             return [option.key, "Enter"]
+        if self.choose == CHOOSE_DIGIT_ESCAPE_NO and option.meaning is Meaning.NO:
+            return ["Escape"]
         return [option.key]
 
 

@@ -2,7 +2,7 @@
 
 Run it from the checkout, with its virtual environment active::
 
-    python tests/conformance/capture_records.py            # all four agents
+    python tests/conformance/capture_records.py            # all the agents
     python tests/conformance/capture_records.py -k gemini  # one of them
 
 It runs itself under pytest, so that each agent starts exactly as in the conformance
@@ -16,6 +16,10 @@ For each agent it:
    ``--chat-history-file``; Codex chooses its thread id itself, so its rollout is the
    one that holds the message id, and its thread id (from the rollout's
    ``session_meta``) must find that rollout again;
+   docs/notes/agent-records-research.md says: Claude Code, Gemini CLI and Copilot CLI
+   with ``--session-id`` and a fresh uuid, Aider with ``--chat-history-file``; Codex
+   chooses its thread id itself, so its rollout is the one that holds the message id,
+   and its thread id (from the rollout's ``session_meta``) must find that rollout again;
 2. sends one message with ``imessenger send --no-reply``; the fake model answers it with
    :data:`REPLY` between the reply delimiters;
 3. finds the record where :mod:`imessenger.adapters.records` says it lies, waits until its reader
@@ -53,6 +57,7 @@ from real_agents import (
     AIDER_VERSION,
     CLAUDE_VERSION,
     CODEX_VERSION,
+    COPILOT_VERSION,
     GEMINI_VERSION,
     QWEN_VERSION,
     ROOT,
@@ -63,6 +68,7 @@ from support import run_imessenger, run_isesh, wait_for
 
 from imessenger.adapters.records import claude as claude_records
 from imessenger.adapters.records import codex as codex_records
+from imessenger.adapters.records import copilot as copilot_records
 from imessenger.adapters.records import gemini as gemini_records
 from imessenger.adapters.records import qwen as qwen_records
 from imessenger.adapters.records import reader_for
@@ -335,3 +341,11 @@ def test_capture_qwen(qwen: Agent, tmp_path: Path) -> None:
     runtime = qwen_records.runtime_dir(os.environ)
     name = f"qwen-code-{QWEN_VERSION}.jsonl"
     _capture(qwen, "qwen", lambda _: qwen_records.chat_path(runtime, session), name, tmp_path)
+
+
+def test_capture_copilot(copilot: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(copilot, "--session-id", session)
+    where = copilot_records.events_path(copilot_records.copilot_home(os.environ), session)
+    name = f"copilot-{COPILOT_VERSION}.jsonl"
+    _capture(copilot, "copilot", lambda _: _existing(where), name, tmp_path)

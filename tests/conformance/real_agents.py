@@ -52,6 +52,8 @@ QWEN_PACKAGE = "@qwen-code/qwen-code"
 QWEN_VERSION = "0.24.4"
 AIDER_PACKAGE = "aider-chat"
 AIDER_VERSION = "0.86.2"
+COPILOT_PACKAGE = "@github/copilot"
+COPILOT_VERSION = "1.0.102"
 
 #: What an agent in the tests is given as its API key (the fake servers take anything).
 FAKE_KEY = "sk-imessenger-conformance-0123456789abcdef"

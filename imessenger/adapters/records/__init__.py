@@ -2,7 +2,8 @@
 
 Each agent keeps a file of the session as it goes: Claude Code its transcript
 (``claude.py``), Codex its rollout (``codex.py``), Gemini CLI its chat (``gemini.py``),
-Aider its chat history (``aider.py``), Qwen Code its chat (``qwen.py``). The
+Aider its chat history (``aider.py``), Qwen Code its chat (``qwen.py``), GitHub Copilot CLI its
+session events (``copilot.py``). The
 assistant's text in it is what the model
 wrote, with the Markdown a screen loses. The same records say how many tokens the
 model used (``usage.py``, :func:`~imessenger.adapters.records.usage.usage_of`). This
@@ -32,7 +33,8 @@ rules, in this order:
 
 :func:`reader_for` makes the reader of one agent kind (:data:`KINDS`) for one path;
 where each agent's file lies is said by the agent's module (``transcript_path``,
-``rollout_path``, ``chat_path``; Aider's is the ``--chat-history-file`` it was given).
+``rollout_path``, ``chat_path``, ``events_path``; Aider's is the ``--chat-history-file``
+it was given).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from imessenger.adapters.records import aider, claude, codex, demo, gemini, qwen
+from imessenger.adapters.records import aider, claude, codex, copilot, demo, gemini, qwen
 from imessenger.adapters.records.reading import RecordReader, Transcript
 from imessenger.core.profiles import RECORD_KINDS
 
@@ -58,6 +60,7 @@ def reader_for(kind: str, path: Path) -> RecordReader:
         "aider": aider.AiderHistory,
         "demo": demo.DemoRecord,
         "qwen": qwen.QwenChat,
+        "copilot": copilot.CopilotEvents,
     }
     if kind not in transcripts:
         raise ValueError(

@@ -7,6 +7,8 @@ it when it starts the agent, and never looks for the newest file:
   from the id, the session's folder and Claude Code's config folder.
 * ``gemini``: a fresh session id (``--session-id``); the chat file is the one whose
   name holds the id's first 8 characters and whose first line holds the whole id.
+* ``copilot``: a fresh session id (``--session-id``); the events file's path follows
+  from the id and Copilot CLI's home folder.
 * ``aider`` and ``demo``: a file in imessenger's data folder, given to the agent
   (``--chat-history-file``, ``--record``); one the command line already names is
   read instead.
@@ -23,9 +25,10 @@ A command line that already picks a session of its own (``--resume``,
 
 :func:`resume` is the other half, for ``isesh restore``: the command line that brings
 the agent back into the conversation its record holds (Claude Code, Gemini CLI and
-Qwen Code ``--resume <id>``, Codex ``resume <thread id>``, Aider ``--restore-chat-history`` on
-the same chat history file, the demo agent ``--resume`` on its record), or why it
-cannot be (:class:`CannotResume`: the conversation's file is gone, or was never made).
+Qwen Code ``--resume <id>``, Copilot CLI ``--resume=<id>``, Codex ``resume <thread
+id>``, Aider ``--restore-chat-history`` on the same chat history file, the demo agent
+``--resume`` on its record), or why it cannot be (:class:`CannotResume`: the
+conversation's file is gone, or was never made).
 
 What locates a record is kept as a small JSON object (the session's
 ``record_ref``): ``{"path": ...}`` once the file is known, else what finds it.
@@ -51,7 +54,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from imessenger.adapters.records import claude, codex, gemini, qwen, reader_for
+from imessenger.adapters.records import claude, codex, copilot, gemini, qwen, reader_for
 from imessenger.adapters.records.reading import RecordReader
 from imessenger.core.envelope import Delimiters
 
@@ -63,6 +66,7 @@ _OWN_SESSION = {
     "claude": ("--session-id", "--resume", "-r", "--continue", "-c", "--from-pr"),
     "gemini": ("--session-id", "--resume", "-r"),
     "qwen": ("--session-id", "--resume", "-r", "--continue", "-c"),
+    "copilot": ("--session-id", "--resume", "-r", "--continue", "--connect"),
 }
 #: The option that names the record file, for the agents that take a path.
 _PATH_OPTION = {"aider": "--chat-history-file", "demo": "--record"}
@@ -112,6 +116,10 @@ def pin(
         session_id = str(uuid.uuid4())
         runtime = qwen.runtime_dir(environ)
         return Pin(("--session-id", session_id), _ref(home=str(runtime), session_id=session_id))
+    if kind == "copilot":
+        session_id = str(uuid.uuid4())
+        path = copilot.events_path(copilot.copilot_home(environ), session_id)
+        return Pin(("--session-id", session_id), _ref(path=str(path)))
     if kind == "codex":
         if any(arg.startswith("notify=") or arg.startswith("notify =") for arg in argv):
             return None  # the command line gives a notify program of its own
@@ -163,6 +171,11 @@ def resume(kind: str, argv: Sequence[str], ref: str) -> Pin:
         if record is None or not record.is_file():
             raise CannotResume(f"its conversation file {record} is gone")
         return Pin(("--resume", record.stem), ref)
+    if kind == "copilot":
+        if record is None or not record.is_file():
+            raise CannotResume(f"its conversation file {record} is gone")
+        # the session's folder is named by its id; "=": --resume takes an optional value
+        return Pin((f"--resume={record.parent.name}",), ref)
     if kind == "gemini":
         if record is None or not record.is_file():
             raise CannotResume(f"its conversation (session {found.get('session_id')}) is gone")
