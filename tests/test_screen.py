@@ -8,6 +8,7 @@ tests/fixtures/handmade. See tests/fixtures/README.md.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import re
 import tomllib
@@ -80,6 +81,8 @@ class Expect:
     input_text: str | None = None
     queued: bool = False
     asked: Asked | None = None
+    #: the error that ends the transcript (a failed turn), None: none
+    error: str | None = None
 
 
 EXPECTED: dict[str, Expect] = {
@@ -211,6 +214,17 @@ EXPECTED: dict[str, Expect] = {
         "demo", State.ASKING, asked=Asked(PROCEED, "rm x.txt", YES_NO_2)
     ),
     "handmade/demo-quoted-question.txt": Expect("demo", State.IDLE, ""),
+    # a failed turn: its error ends the transcript, its wrapped text taken in
+    "handmade/demo-error.txt": Expect(
+        "demo",
+        State.IDLE,
+        "",
+        error='API Error: 529 {"type":"error","error":{"type":"overloaded_error", '
+        '"message":"Overloaded"}}',
+    ),
+    # the transcript went on after the error (another turn, done or at work): over
+    "handmade/demo-error-over.txt": Expect("demo", State.IDLE, ""),
+    "handmade/demo-error-busy.txt": Expect("demo", State.BUSY, ""),
 }
 
 
@@ -219,6 +233,7 @@ def check(screen: Screen, expect: Expect) -> None:
     assert screen.state == expect.state
     assert screen.input_text == expect.input_text
     assert bool(screen.queued) == expect.queued
+    assert screen.error == expect.error
     if expect.asked is None:
         assert screen.prompt is None
         return
@@ -681,3 +696,50 @@ def test_classify_never_raises_on_mixed_screen_lines(rows: list[str], name: str)
         assert screen.input_text is None
     else:
         assert screen.prompt is None
+
+
+# --- a failed turn: the error that ends the transcript --------------------------------------
+
+BOXED = ScreenGrammar(
+    marker_lines=8,
+    idle_patterns=compile_patterns("idle", [r"^  \? for shortcuts$"]),
+    input_patterns=compile_patterns("input", [r"^❯(?:\s(.*))?$"]),
+    input_below_patterns=compile_patterns("below", ["^─{3,}$"]),
+    error_patterns=compile_patterns("error", [r"^  ⎿  (?P<error>API Error: .+)$", r"^Error: "]),
+)
+
+
+@pytest.mark.parametrize(
+    ("transcript", "error"),
+    [
+        # under it only the chrome: rules, the input box, what is under the box
+        (["> hi", "  ⎿  API Error: 401 invalid x-api-key", ""], "API Error: 401 invalid x-api-key"),
+        # no group named "error": the whole line, stripped
+        (["> hi", "Error: expired login"], "Error: expired login"),
+        # its own wrapped text, indented deeper, is taken in
+        (["> hi", "  ⎿  API Error: 500 a long", "     text"], "API Error: 500 a long text"),
+        # the transcript went on after it: not the last turn's
+        (["> hi", "  ⎿  API Error: 500 x", "> again", "● fine"], None),
+        (["> hi", "  ⎿  API Error: 500 x", "  ⎿  done"], None),
+        # quoted higher up, in a reply
+        (["● it said:", "  ⎿  API Error: 500 x", "● and went on"], None),
+    ],
+)
+def test_an_error_counts_only_where_it_ends_the_transcript(
+    transcript: list[str], error: str | None
+) -> None:
+    bottom = ["─" * 40, "❯ ", "─" * 40, "  ? for shortcuts"]
+    screen = classify("\n".join([*transcript, *bottom]), BOXED)
+    assert (screen.state, screen.error) == (State.IDLE, error)
+
+
+def test_an_error_is_searched_in_the_marker_window_only() -> None:
+    lines = ["> hi", "  ⎿  API Error: 500 x", "─" * 9, "❯ ", "─" * 9, "  ? for shortcuts"]
+    grammar = dataclasses.replace(BOXED, marker_lines=3)  # the error is the 4th line up
+    assert classify("\n".join(lines), grammar).error is None
+    assert classify("\n".join(lines), BOXED).error == "API Error: 500 x"
+
+
+def test_a_grammar_without_error_patterns_reads_no_error() -> None:
+    lines = ["> hi", "  ⎿  API Error: 500 x", "❯ ", "─" * 9]
+    assert classify("\n".join(lines), dataclasses.replace(BOXED, error_patterns=())).error is None

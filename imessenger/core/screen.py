@@ -16,6 +16,16 @@ Markers count only in the last ``marker_lines`` non-blank lines outside the inpu
 box, so transcript text (a message that quotes "esc to interrupt" or "Do you want
 to proceed?") never changes the state.
 
+A screen without a prompt may also show that the agent's last turn failed (an API
+error, a rate limit, an expired login): an ``error_patterns`` line that ends the
+transcript. It is searched in the same lines, from the bottom up: the agent's own
+chrome is passed over (every line under the input box, the busy, starting, idle and
+queued markers, ``input_below_patterns`` and ``prompt_footer_patterns`` lines, and
+lines drawn of box-drawing characters only), and the error line counts only when
+nothing but lines indented deeper than it (its own wrapped text, which it takes in)
+stands between it and that chrome: an error that the transcript went on after is
+over. A group named ``error`` picks the error's text out of the line.
+
 :func:`explain` reads a screen through the same functions and says why it reads as
 it does: the rule that decided (:class:`Rule`), and for the input box, the markers
 and the prompt, the screen lines (rows from 1) and the patterns (key and place in the
@@ -131,6 +141,8 @@ class Screen:
     its placeholder; None when no input box is visible), and ``input_rows`` the first
     and last row of that box in the text read (None when none is visible). ``queued``
     says how many queued messages the agent shows (0: none; see :func:`queue_length`).
+    ``error`` is the text of the error that ends the transcript (the last turn failed:
+    an API error, a rate limit, an expired login), None when none shows.
     """
 
     state: State
@@ -138,6 +150,7 @@ class Screen:
     input_text: str | None = None
     queued: int = 0
     input_rows: tuple[int, int] | None = None
+    error: str | None = None
 
 
 # --- the grammar ------------------------------------------------------------------------
@@ -191,6 +204,7 @@ class ScreenGrammar:
     starting_patterns: Patterns = ()
     idle_patterns: Patterns = ()
     queued_patterns: Patterns = ()
+    error_patterns: Patterns = ()
     input_patterns: Patterns = ()
     input_continuation_patterns: Patterns = ()
     input_below_patterns: Patterns = ()
@@ -294,6 +308,7 @@ class _Reading(NamedTuple):
     asked: _PromptSeen
     rule: Rule
     screen: Screen
+    failed: _ErrorSeen | None = None
 
 
 def _read(text: str, grammar: ScreenGrammar, starting: bool) -> _Reading:
@@ -312,8 +327,10 @@ def _read(text: str, grammar: ScreenGrammar, starting: bool) -> _Reading:
     state, rule = _decide(window, box, grammar, starting)
     input_text = box.text if box is not None else None
     rows = (box.first, box.last) if box is not None else None
-    screen = Screen(state, None, input_text, queued, rows)
-    return _Reading(lines, seen, window, asked, rule, screen)
+    failed = _error(lines, window, box, grammar)
+    error = failed.text if failed is not None else None
+    screen = Screen(state, None, input_text, queued, rows, error)
+    return _Reading(lines, seen, window, asked, rule, screen, failed)
 
 
 def _decide(
@@ -446,6 +463,68 @@ def _marker_window(
             if len(window) >= count:
                 break
     return window
+
+
+# --- a failed turn ---------------------------------------------------------------------
+
+#: A line drawn of box-drawing characters (and spaces) only: a rule, a box's border.
+_RULE_LINE = re.compile("^[\u2500-\u257f ]+$")
+
+
+class _ErrorSeen(NamedTuple):
+    """The error that ends the transcript: its line (row and match), the rows under it
+    that continue its text, and its text."""
+
+    row: int
+    found: re.Match[str]
+    more: tuple[int, ...]
+    text: str
+
+
+def _chrome(row: int, line: str, box: _InputBox | None, grammar: ScreenGrammar) -> bool:
+    """Whether a window line is the agent's own chrome, not its transcript."""
+    if box is not None and row > box.last:
+        return True
+    if _RULE_LINE.match(line):
+        return True
+    kinds = (
+        grammar.busy_patterns,
+        grammar.starting_patterns,
+        grammar.idle_patterns,
+        grammar.queued_patterns,
+        grammar.input_below_patterns,
+        grammar.prompt_footer_patterns,
+    )
+    return any(_search(patterns, line) is not None for patterns in kinds)
+
+
+def _error(
+    lines: Sequence[str],
+    window: Sequence[tuple[int, str]],
+    box: _InputBox | None,
+    grammar: ScreenGrammar,
+) -> _ErrorSeen | None:
+    """The error line that ends the transcript, if any (see the module docstring)."""
+    patterns = grammar.error_patterns
+    if not patterns:
+        return None
+    under: list[int] = []  # the transcript rows under the line looked at, bottom first
+    for row, line in window:
+        if not under and _chrome(row, line, box, grammar):
+            continue
+        found = _search(patterns, line)
+        if found is None:
+            under.append(row)
+            continue
+        indent = _indent(line)
+        if any(_indent(lines[below]) <= indent for below in under):
+            return None  # the transcript went on after it
+        named = found.groupdict().get("error")
+        parts = [(named if named is not None else line).strip()]
+        more = tuple(sorted(under))
+        parts += [lines[below].strip() for below in more]
+        return _ErrorSeen(row, found, more, " ".join(part for part in parts if part))
+    return None
 
 
 # --- the input box ----------------------------------------------------------------------
@@ -893,13 +972,24 @@ class PromptTrace:
 
 
 @dataclass(frozen=True)
+class ErrorTrace:
+    """The error that ends the transcript: its line and the error pattern that matched
+    it, the lines under it that continue its text, and the text :func:`classify` gives."""
+
+    line: Hit
+    continuation: tuple[ScreenLine, ...]
+    text: str
+
+
+@dataclass(frozen=True)
 class Explanation:
     """Why a screen reads as it does: :func:`classify`'s result and what decided it.
 
     ``screen`` is what classify returns for the same arguments, ``rule`` the rule that
     decided the state. ``strip`` lists the grammar's strip patterns (the lines shown are
     as they leave them); ``input``, ``markers`` and ``prompt`` trace each part of the
-    reading (None for a dead pane, whose screen is not read).
+    reading (None for a dead pane, whose screen is not read); ``error``, the error that
+    ends the transcript (None: none shows).
     """
 
     screen: Screen
@@ -909,6 +999,7 @@ class Explanation:
     input: InputTrace | None
     markers: MarkerTrace | None
     prompt: PromptTrace | None
+    error: ErrorTrace | None = None
 
     @property
     def decided_by(self) -> Hit | None:
@@ -960,6 +1051,7 @@ def explain(
         trace.input(reading.seen),
         trace.markers(reading.window),
         trace.prompt(reading.asked),
+        trace.error(reading.failed),
     )
 
 
@@ -1058,6 +1150,15 @@ class _Tracer:
             subject_from=subject.source if subject is not None else None,
             subject_marks=self._subject_marks(subject),
             subject_lines=tuple(self.line(row) for row in subject.rows) if subject else (),
+        )
+
+    def error(self, failed: _ErrorSeen | None) -> ErrorTrace | None:
+        if failed is None:
+            return None
+        return ErrorTrace(
+            line=self.hit(failed.row, "error_patterns", failed.found),
+            continuation=tuple(self.line(row) for row in failed.more),
+            text=failed.text,
         )
 
     def _meaning_ref(self, read: _OptionSeen) -> PatternRef | None:
