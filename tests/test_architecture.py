@@ -221,6 +221,7 @@ PURE_WITH_EXAMPLES = (
     "values",
     "answers",
     "redraws",
+    "attention",
 )
 
 
