@@ -222,6 +222,7 @@ PURE_WITH_EXAMPLES = (
     "answers",
     "redraws",
     "attention",
+    "published",
 )
 
 

@@ -103,3 +103,19 @@ def fit(text: str, limit: int) -> str:
     """
     shown = visible(text)
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def duration(seconds: float) -> str:
+    """A length of time in its largest units, as a list of sessions shows it.
+
+    >>> [duration(s) for s in (0, 59.9, 60, 754, 3600, 5400, 86400 * 3)]
+    ['0s', '59s', '1m', '12m', '1h00m', '1h30m', '3d']
+    """
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d"
