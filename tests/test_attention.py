@@ -10,15 +10,20 @@ again by a restarted watcher, and a fresh watcher tells nothing of what it finds
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from support import (
     Watching,
+    attached,
     run_imessenger,
     run_isesh,
     start_demo,
+    state_of,
     stays,
     wait_for,
     write_config,
@@ -26,7 +31,11 @@ from support import (
 
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.attention import alert, fit
+from imessenger.core.screen import State
 from imessenger.core.values import InboxKind
+from imessenger.watcher.attention import ERROR_TITLE_MAX
+from imessenger.watcher.notify import DESKTOP_TITLE_MAX
 
 StartWatcher = Callable[[], Watching]
 
@@ -115,9 +124,9 @@ def test_stuck_once_after_a_long_spinner_then_busy_on_progress_then_done(
     [title] = wait_for(lambda: stuck(store), 5, what="a stuck notice")
     assert time.time() - began >= 1.4  # not before stuck_after_ms
     assert title == '"w1" looks stuck: busy for 1s without progress'
-    entry = watching.entry("w1")
-    assert entry is not None
-    assert entry["state"] == "stuck"
+    entry = wait_for(
+        lambda: (e := watching.entry("w1")) and e["state"] == "stuck" and e, what="published"
+    )
     assert entry["since"] <= began + 0.5  # since its last progress: when it began
     listed = run_isesh("list", "--json")
     assert [row["state"] for row in json.loads(listed.stdout)] == ["stuck"]
@@ -129,7 +138,7 @@ def test_stuck_once_after_a_long_spinner_then_busy_on_progress_then_done(
     # it finishes: done, and the stall was told once
     wait_for(lambda: done(store), 8, what="done at the end")
     assert stuck(store) == [title]
-    assert events_of(events) == ["stuck w1", "done w1"]
+    wait_for(lambda: events_of(events) == ["stuck w1", "done w1"], what="the notify commands")
 
 
 def test_progress_on_screen_or_in_the_record_is_not_stuck(
@@ -177,6 +186,204 @@ def test_a_failed_turn_is_one_error_with_its_text_and_no_done(
     assert run_imessenger("send", "w1", "--no-reply", "all good now").exit_code == 0
     wait_for(lambda: done(store), what="done")
     stays(lambda: len(notices(store, about="failed")) == 2, 0.5, what="no third error")
-    assert events_of(events) == ["error w1", "error w1", "done w1"]
+    wait_for(
+        lambda: events_of(events) == ["error w1", "error w1", "done w1"], what="the notify commands"
+    )
     explained = run_isesh("explain", "w1")  # the error is over: none shows
     assert "error     none" in explained.stdout, explained.stdout
+
+
+# --- restarts: nothing twice, nothing lost, no storm -----------------------------------------
+
+
+def stop(watching: Watching, how: signal.Signals = signal.SIGTERM) -> None:
+    watching.proc.send_signal(how)
+    watching.proc.wait(10)
+
+
+def test_a_restarted_watcher_repeats_nothing_and_tells_a_turn_that_ended_meanwhile_once(
+    tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.txt"
+    notify_into(events)
+    start_demo("w1", idle=False)
+    first = watcher()
+    wait_for(lambda: first.state("w1") == "idle", what="w1 idle")
+    assert run_imessenger("send", "w1", "--no-reply", "BUSY[100] one").exit_code == 0
+    wait_for(lambda: done(store), what="done")
+    assert run_imessenger("send", "w1", "--no-reply", "BUSY[100] FAIL[overloaded]").exit_code == 0
+    wait_for(lambda: notices(store, about="failed"), what="an error")
+    told = notices(store)
+    assert told == ['"w1" is done and waits for you', '"w1" failed: API Error: overloaded']
+    wait_for(lambda: events_of(events) == ["done w1", "error w1"], what="both commands run")
+
+    stop(first)
+    second = watcher()  # the same idle screen, its error line still at the bottom
+    wait_for(lambda: second.state("w1") == "idle", what="w1 followed again")
+    stays(lambda: notices(store) == told, 1.0, what="nothing told again")
+
+    assert run_imessenger("send", "w1", "--no-reply", "BUSY[2500] long").exit_code == 0
+    wait_for(lambda: second.state("w1") == "busy", what="w1 busy")
+    stop(second, signal.SIGKILL)  # no chance to save anything more
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, 5, what="the turn over unwatched")
+    watcher()
+    wait_for(lambda: len(done(store)) == 2, what="the turn that ended meanwhile told")
+    stays(lambda: len(notices(store)) == 3, 1.0, what="once")
+    wait_for(
+        lambda: events_of(events) == ["done w1", "error w1", "done w1"], what="the notify commands"
+    )
+
+
+def test_a_restarted_watcher_finds_the_same_stall_and_says_nothing_of_it(
+    tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.txt"
+    notify_into(events, STUCK_AFTER)
+    start_demo("w1", idle=False)
+    first = watcher()
+    wait_for(lambda: first.state("w1") == "idle", what="w1 idle")
+    sent = run_imessenger("send", "w1", "--no-reply", "BUSY[9000] PROGRESS[200,6500]")
+    assert sent.exit_code == 0, sent.output
+    wait_for(lambda: stuck(store), 5, what="a stuck notice")
+    since = first.entry("w1")["since"]  # type: ignore[index]
+    stop(first)
+    second = watcher()
+    wait_for(lambda: second.state("w1") == "stuck", what="stuck at once, after the restart")
+    assert second.entry("w1")["since"] == since  # type: ignore[index]
+    assert len(stuck(store)) == 1
+    wait_for(lambda: second.state("w1") == "busy", 8, what="busy again on progress")
+    wait_for(lambda: done(store), 8, what="done")
+    wait_for(lambda: events_of(events) == ["stuck w1", "done w1"], what="the notify commands")
+
+
+def test_a_fresh_watcher_tells_nothing_of_what_it_finds(
+    tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.txt"
+    notify_into(events, STUCK_AFTER)
+    start_demo("w1")
+    start_demo("w2")
+    start_demo("w3")
+    # while no watcher runs: w1 did some work, w2 failed a turn, w3 spins on
+    assert run_imessenger("send", "w1", "--no-reply", "LINES[3]").exit_code == 0
+    assert run_imessenger("send", "w2", "--no-reply", "FAIL[expired login]").exit_code == 0
+    assert run_imessenger("send", "w3", "--no-reply", "BUSY[60000]").exit_code == 0
+    wait_for(lambda: "line 3" in AgentPane.of(tmux, "w1").look(), what="w1's answer")
+    wait_for(lambda: "expired login" in AgentPane.of(tmux, "w2").look(), what="w2's error")
+    watching = watcher()
+    wait_for(
+        lambda: [watching.state(n) for n in ("w1", "w2", "w3")] == ["idle", "idle", "busy"],
+        what="all three followed",
+    )
+    # w3 is stuck once stuck_after_ms has passed under this watcher's eyes, not before
+    stays(lambda: notices(store) == [] and not events.exists(), 1.0, what="no storm at start")
+    wait_for(lambda: stuck(store, "w3"), 5, what="w3 stuck")
+    assert notices(store) == ['"w3" looks stuck: busy for 1s without progress']
+
+
+# --- where the notices go ------------------------------------------------------------------
+
+
+def test_notify_on_picks_the_events_told_on_every_channel(
+    tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.txt"
+    notify_into(events, 'notify_on = ["error", "exited"]\n')
+    start_demo("w1", idle=False)
+    watching = watcher()
+    wait_for(lambda: watching.state("w1") == "idle", what="w1 idle")
+    assert run_imessenger("send", "w1", "--no-reply", "ASK[touch n.txt] BUSY[50]").exit_code == 0
+    left_out = "(not told: watch.notify_on leaves it out)"
+    wait_for(lambda: watching.said("INFO", f'"w1": asking {left_out}'), what="asking")
+    assert run_imessenger("approve", "w1").exit_code == 0
+    wait_for(lambda: watching.said("INFO", f'"w1": done {left_out}'), what="done")
+    assert run_imessenger("send", "w1", "--no-reply", "FAIL[bad gateway]").exit_code == 0
+    wait_for(lambda: events_of(events) == ["error w1"], what="the error's command")
+    assert run_imessenger("send", "w1", "--no-reply", "EXIT").exit_code == 0
+    wait_for(lambda: events_of(events) == ["error w1", "exited w1"], what="the exit's command")
+    assert notices(store) == ['"w1" failed: API Error: bad gateway', '"w1" exited']
+    # the prompt was not told either: no prompt notice for the person or the session
+    for owner in ("user", "w1"):
+        kinds = {e.kind for e in store.inbox.read(owner, peek=True, include_read=True)}
+        assert InboxKind.PROMPT not in kinds
+    assert watching.said("INFO", left_out) == 2
+
+
+def test_nothing_is_told_of_a_session_a_person_looks_at_unless_asked(
+    tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.txt"
+    notify_into(events, 'bell = "osc9"\n')
+    start_demo("w1", idle=False)
+    start_demo("w2", idle=False)
+    watching = watcher()
+    wait_for(lambda: watching.state("w1") == watching.state("w2") == "idle", what="both idle")
+    with attached(tmux, "w1", utf8=True) as terminal:  # the person looks at w1
+        assert run_imessenger("send", "w1", "--no-reply", "BUSY[100] look").exit_code == 0
+        assert run_imessenger("send", "w2", "--no-reply", "BUSY[100] away").exit_code == 0
+        wait_for(lambda: done(store, "w2"), what="w2's done")
+        wait_for(lambda: watching.said("INFO", '"w1": done (not told: a client'), what="w1")
+        assert done(store, "w1") == []
+        wait_for(lambda: events_of(events) == ["done w2"], what="w2's notify command")
+        wait_for(lambda: terminal.shows('\x1b]9;imessenger: "w2" is done'), what="w2's alert")
+        assert not terminal.shows('imessenger: "w1" is done')
+        # a prompt is told whoever looks, as ever
+        sent = run_imessenger("send", "w1", "--no-reply", "ASK[touch l.txt] BUSY[50]")
+        assert sent.exit_code == 0
+        wait_for(lambda: events_of(events) == ["done w2", "asking w1"], what="asking told")
+        assert run_imessenger("approve", "w1").exit_code == 0
+        wait_for(lambda: watching.said("INFO", '"w1": done (not told') == 2, what="no done")
+    notify_into(events, "notify_when_looking = true\n")
+    stop(watching)
+    second = watcher()
+    wait_for(lambda: second.state("w1") == "idle", what="followed again")
+    with attached(tmux, "w1", utf8=True):
+        assert run_imessenger("send", "w1", "--no-reply", "BUSY[100] look again").exit_code == 0
+        wait_for(lambda: done(store, "w1"), what="told though looked at")
+
+
+def test_the_alerts_and_the_desktop_carry_hostile_text_inert(
+    tmux: Tmux,
+    store: Store,
+    watcher: StartWatcher,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    said = tmp_path / "notify-send.txt"
+    fake = programs / "notify-send"  # a real program on PATH, standing in for libnotify's
+    fake.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" >> {said}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{programs}:{os.environ['PATH']}")
+    marker = tmp_path / "marker"
+    events = tmp_path / "events.txt"
+    command = f'printf "%s\\n" "$IMESSENGER_EVENT_TEXT" >> {events}'
+    write_config(f"[watch]\nnotify_command = '{command}'\ndesktop = true\nbell = \"osc9\"\n")
+    tmux.new_session("main", tmp_path, ["sleep", "600"], environment={}, width=200, height=40)
+    start_demo("w1", idle=False)
+    watching = watcher()
+    wait_for(lambda: watching.state("w1") == "idle", what="w1 idle")
+    hostile = f"#{{pane_id}} $(touch {marker}) <b>&amp;</b> 'q\\x1b\\u005d0;owned\\x07"
+    with attached(tmux, tmux.session_id("main"), utf8=True, size=(40, 320)) as terminal:
+        sent = run_imessenger("send", "w1", "--no-reply", f"UNESCAPE FAIL[{hostile}]")
+        assert sent.exit_code == 0, sent.output
+        # the screen shows ESC and BEL as pictures; the rest is as sent
+        error = f"API Error: #{{pane_id}} $(touch {marker}) <b>&amp;</b> 'q␛]0;owned␇"
+        title = f'"w1" failed: {fit(error, ERROR_TITLE_MAX)}'
+        wait_for(lambda: notices(store) == [title], what="the error notice")
+        [entry] = store.inbox.read("user", peek=True)
+        assert error in entry.body  # whole in the inbox
+        osc9 = alert("osc9", title)
+        wait_for(lambda: terminal.shows(osc9.decode()), what="the OSC 9 notification")
+        # the tmux message, drawn literally: no format expanded
+        wait_for(lambda: terminal.shows("imessenger: " + title[:60]), what="the tmux message")
+        assert not terminal.shows("\x1b]0;owned")
+        wait_for(lambda: said.exists() and len(said.read_text().splitlines()) == 5, what="desk")
+        argv = said.read_text().splitlines()
+        head = ["--app-name=imessenger", "--urgency=critical", "--", fit(title, DESKTOP_TITLE_MAX)]
+        assert argv[:4] == head
+        assert "&lt;b&gt;&amp;amp;&lt;/b&gt;" in argv[4]  # no markup for the desktop
+        assert "<b>" not in argv[4]
+        wait_for(lambda: events_of(events) == [title], what="the notify command")
+    assert not marker.exists()

@@ -111,8 +111,23 @@ class Attention:
                 logger.debug('"%s": a turn begins', followed.name)
         elif state is State.IDLE:
             followed.idle_error = followed.screen.error
+            if (
+                remembered.turn is None
+                and not first
+                and progressed
+                and followed.ready
+                and self._delivered_since(followed.name, followed.ready_seen_at, delivered=True)
+            ):
+                # a turn too short for a read to see it busy: a message delivered since
+                # the last ready screen, and a new one
+                remembered.turn = followed.ready_seen_at
+                remembered.waited = sorted(self._waiting_for_unseen(followed))
+                changed = True
+                logger.debug('"%s": a turn began and ended between two reads', followed.name)
             if remembered.turn is not None and followed.turn_end_due is None:
                 followed.turn_end_due = time.monotonic() + TURN_SETTLE_S
+            if followed.ready:
+                followed.ready_seen_at = now
         elif state is State.EXITED and remembered.turn is not None:
             remembered.turn, remembered.waited = None, []  # its exit is told instead
             changed = True
@@ -218,17 +233,37 @@ class Attention:
             )
         self.notices.save_memory()
 
-    def _delivered_since(self, name: str, since: float) -> bool:
-        """Whether a message to ``name`` was claimed for delivery after ``since`` (epoch
-        seconds): the start of a turn of its own."""
+    def _delivered_since(self, name: str, since: float, *, delivered: bool = False) -> bool:
+        """Whether a message to ``name`` was claimed for delivery (with ``delivered``: was
+        delivered) after ``since`` (epoch seconds): a turn of its own."""
         try:
             messages = self.view.store.messages.latest(name, limit=10)
         except StoreError as error:
             logger.debug("reading the messages to %s: %s", name, error)
             return False
-        return any(
-            m.target == name and m.claimed_at is not None and m.claimed_at > since for m in messages
-        )
+        for m in messages:
+            when = m.delivered_at if delivered else m.claimed_at
+            if m.target == name and when is not None and when > since:
+                return True
+        return False
+
+    def _waiting_for_unseen(self, followed: Followed) -> set[str]:
+        """The messages of a turn no read saw whose senders wait or took the reply: those
+        delivered since the last ready screen."""
+        try:
+            messages = self.view.store.messages.latest(followed.name, limit=10)
+        except StoreError as error:
+            logger.debug("reading the messages to %s: %s", followed.name, error)
+            return set()
+        since = followed.ready_seen_at
+        return {
+            m.id
+            for m in messages
+            if m.target == followed.name
+            and m.delivered_at is not None
+            and m.delivered_at > since
+            and (m.waiting or (m.state is MessageState.REPLIED and m.id not in self.view.gave_up))
+        }
 
     def _collected(self, waited: Iterable[str]) -> bool:
         """Whether a noted sender still waits for its reply, or took it. A store that cannot

@@ -90,6 +90,7 @@ class Followed:
     stuck_since: float | None = None  # stuck: no progress since then (epoch s)
     turn_end_due: float | None = None  # when its idle screen ends its turn (monotonic)
     busy_seen_at: float = 0.0  # the last read that showed it busy or asking (epoch s)
+    ready_seen_at: float = 0.0  # the last read that showed it idle, input empty (epoch s)
     idle_error: str | None = None  # the error the idle screen that may end a turn shows
     #: the messages whose senders waited for the turn that ended last (their ids)
     last_waited: frozenset[str] = frozenset()
