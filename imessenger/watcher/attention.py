@@ -95,6 +95,8 @@ class Attention:
         remembered = self._remembered(followed)
         digest = screen_digest(text)
         first, followed.attended = not followed.attended, True
+        if first:  # what came before this watcher's first read is not for it to count
+            followed.busy_seen_at = followed.ready_seen_at = now
         progressed, followed.digest = digest != followed.digest, digest
         changed = False
         if state in (State.BUSY, State.ASKING):
