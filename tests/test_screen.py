@@ -38,6 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CLAUDE_DIR = "claude-code-2.1.332"
 CODEX_DIR = "codex-0.169.0"
+GEMINI_DIR = "gemini-cli-0.61.0"
+AIDER_DIR = "aider-0.86.2"
+GEMINI_FAILED = (
+    ' This request failed. Press F12 for diagnostics, or run /settings and change "Error '
+    'Verbosity" to full for full details.'
+)
 NBSP = "\u00a0"
 
 
@@ -104,6 +110,35 @@ EXPECTED: dict[str, Expect] = {
     f"{CLAUDE_DIR}/09_no_prompt_after_2.txt": Expect("claude", State.IDLE, ""),
     f"{CLAUDE_DIR}/10_after_key_3.txt": Expect("claude", State.IDLE, ""),
     f"{CLAUDE_DIR}/11_queued.txt": Expect("claude", State.BUSY, "", queued=True),
+    # turns Claude Code's model API refused (HTTP 400, 401, 429, 500), real; the input box
+    # shows a hint then ("Once fixed, resend your message"): empty
+    f"{CLAUDE_DIR}/12_error_400.txt": Expect(
+        "claude",
+        State.IDLE,
+        "",
+        error="Prompt is too long · the request is ~212000 tokens (limit 200000) but this "
+        "conversation is only ~2968 tokens — the rest is system prompt, tool definitions, and "
+        "attachment content. A single-exchange conversation cannot be compacted; reduce "
+        "attached files/tools or start with less context. · /clear to start fresh",
+    ),
+    f"{CLAUDE_DIR}/13_error_401.txt": Expect(
+        "claude", State.IDLE, "", error="Invalid API key · Fix external API key"
+    ),
+    f"{CLAUDE_DIR}/14_error_429.txt": Expect(
+        "claude",
+        State.IDLE,
+        "",
+        error="API Error: Request rejected (429) · Number of request tokens has exceeded your "
+        "per-minute rate limit",
+    ),
+    f"{CLAUDE_DIR}/15_error_500.txt": Expect(
+        "claude",
+        State.IDLE,
+        "",
+        error="API Error: 500 Internal server error. This is a server-side issue, usually "
+        "temporary — try again in a moment. If it persists, check your inference gateway "
+        "(127.0.0.1:8080).",
+    ),
     # Codex 0.169.0, real
     f"{CODEX_DIR}/c01_startup.txt": Expect("codex", State.IDLE, ""),
     f"{CODEX_DIR}/c02_after_paste.txt": Expect(
@@ -136,6 +171,52 @@ EXPECTED: dict[str, Expect] = {
             ),
         ),
     ),
+    # turns Codex's model API refused (HTTP 400, 401, 429 after its retries, 500), real
+    f"{CODEX_DIR}/c11_error_400.txt": Expect(
+        "codex",
+        State.IDLE,
+        "",
+        error='{"error": {"message": "prompt is too long: 212000 tokens > 200000 maximum", '
+        '"type": "invalid_request_error", "code": null}}',
+    ),
+    f"{CODEX_DIR}/c12_error_401.txt": Expect(
+        "codex",
+        State.IDLE,
+        "",
+        error="unexpected status 401 Unauthorized: invalid x-api-key, "
+        "url: http://127.0.0.1:8080/v1/responses",
+    ),
+    f"{CODEX_DIR}/c13_error_429.txt": Expect(
+        "codex", State.IDLE, "", error="exceeded retry limit, last status: 429 Too Many Requests"
+    ),
+    f"{CODEX_DIR}/c14_error_500.txt": Expect(
+        "codex",
+        State.IDLE,
+        "",
+        error="We\u2019re currently experiencing high demand, which may cause temporary errors.",
+    ),
+    # turns Gemini CLI's model API refused (HTTP 400, 401), real: the error and, on a
+    # line of its own, that the request failed; its frame (a rule, the mode line) under it
+    f"{GEMINI_DIR}/g01_error_400.txt": Expect(
+        "gemini",
+        State.IDLE,
+        "",
+        error='API Error: {"error":{"code":400,"message":"prompt is too long: 212000 tokens > '
+        '200000 maximum","status":"INVALID_ARGUMENT"}}' + GEMINI_FAILED,
+    ),
+    f"{GEMINI_DIR}/g02_error_401.txt": Expect(
+        "gemini",
+        State.IDLE,
+        "",
+        error='API Error: {"error":{"code":401,"message":"invalid x-api-key",'
+        '"status":"UNAUTHENTICATED"}}' + GEMINI_FAILED,
+    ),
+    # turns Aider's model API refused (HTTP 401, 400), real; it wraps at 80 columns with no
+    # indent, so an error longer than that is not read as one (its turn is done instead)
+    f"{AIDER_DIR}/a01_error_401.txt": Expect(
+        "aider", State.IDLE, "", error="BadRequestError: OpenAIException - invalid x-api-key"
+    ),
+    f"{AIDER_DIR}/a02_error_400_wrapped.txt": Expect("aider", State.IDLE, ""),
     # hand-made variants of the real agents
     "handmade/claude-two-options.txt": Expect(
         "claude", State.ASKING, asked=Asked(PROCEED, "touch probe-2.txt", YES_NO_2)

@@ -23,10 +23,13 @@ b''
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from enum import StrEnum
 
 from imessenger.core.errors import ConfigError
+from imessenger.core.redraws import screen_key
 from imessenger.core.visible import visible
 
 
@@ -119,3 +122,25 @@ def duration(seconds: float) -> str:
     if whole < 86400:
         return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
     return f"{whole // 86400}d"
+
+
+#: A timer's reading ("59s", "1m 5s", "2.5s", "1h"): its units change as it runs.
+_TIMER = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|[hms])\b")
+#: Runs of spaces, which a timer's reading leaves as it changes length.
+_SPACES = re.compile(r"[ \t]+")
+
+
+def progress_digest(text: str) -> str:
+    """What tells a screen from the last one for progress: 16 hex digits of it once timers
+    ("59s" turning "1m 5s"), digits and spinner glyphs are set aside, and runs of spaces
+    are one
+    (:func:`imessenger.core.redraws.screen_key`); the same in every process.
+
+    >>> a = progress_digest("⠋ Thinking... (esc to cancel, 59s)")
+    >>> a == progress_digest("⠙ Thinking... (esc to cancel, 1m 5s)")
+    True
+    >>> a == progress_digest("⠙ Thinking... (esc to cancel, 1m 5s)\\n● a new line")
+    False
+    """
+    key = _SPACES.sub(" ", screen_key(_TIMER.sub("", text)))
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()

@@ -17,14 +17,17 @@ box, so transcript text (a message that quotes "esc to interrupt" or "Do you wan
 to proceed?") never changes the state.
 
 A screen without a prompt may also show that the agent's last turn failed (an API
-error, a rate limit, an expired login): an ``error_patterns`` line that ends the
-transcript. It is searched in the same lines, from the bottom up: the agent's own
-chrome is passed over (every line under the input box, the busy, starting, idle and
-queued markers, ``input_below_patterns`` and ``prompt_footer_patterns`` lines, and
-lines drawn of box-drawing characters only), and the error line counts only when
-nothing but lines indented deeper than it (its own wrapped text, which it takes in)
-stands between it and that chrome: an error that the transcript went on after is
-over. A group named ``error`` picks the error's text out of the line.
+error, a rate limit, an expired login): ``error_patterns`` lines that end the
+transcript. They are searched in the same lines, from the bottom up, the agent's own
+chrome passed over: every line under the input box, the lines between the box and a
+rule drawn at most two lines above it (its frame: a mode line, hints), the busy,
+starting, idle and queued markers, ``input_below_patterns`` and
+``prompt_footer_patterns`` lines, and lines drawn of box-drawing characters only. The
+lowest error line counts only when nothing but lines indented deeper than it (its own
+wrapped text, which it takes in) stands under it: an error that the transcript went on
+after is over. The error lines right above it belong to the same error (an agent may
+say more on a line of its own), each with its own wrapped text. A group named ``error``
+picks the error's text out of a line.
 
 :func:`explain` reads a screen through the same functions and says why it reads as
 it does: the rule that decided (:class:`Rule`), and for the input box, the markers
@@ -472,18 +475,33 @@ _RULE_LINE = re.compile("^[\u2500-\u257f ]+$")
 
 
 class _ErrorSeen(NamedTuple):
-    """The error that ends the transcript: its line (row and match), the rows under it
-    that continue its text, and its text."""
+    """The error that ends the transcript: its error lines (row and match, top first), the
+    rows that continue their text, and its text."""
 
-    row: int
-    found: re.Match[str]
+    marks: tuple[tuple[int, re.Match[str]], ...]
     more: tuple[int, ...]
     text: str
 
 
-def _chrome(row: int, line: str, box: _InputBox | None, grammar: ScreenGrammar) -> bool:
+#: How many lines may stand between the input box and a rule drawn above it, and still be
+#: the agent's frame around the box (a mode line, hints): chrome, not transcript.
+_FRAME_LINES = 2
+
+
+def _frame_top(lines: Sequence[str], box: _InputBox | None) -> int:
+    """The row of the rule drawn above the input box, when one is (the lines between it and
+    the box are chrome); -1 when none is."""
+    if box is None:
+        return -1
+    for row in range(box.first - 1, max(box.first - 2 - _FRAME_LINES, -1), -1):
+        if _RULE_LINE.match(lines[row]):
+            return row
+    return -1
+
+
+def _chrome(row: int, line: str, box: _InputBox | None, frame: int, grammar: ScreenGrammar) -> bool:
     """Whether a window line is the agent's own chrome, not its transcript."""
-    if box is not None and row > box.last:
+    if box is not None and (row > box.last or 0 <= frame < row < box.first):
         return True
     if _RULE_LINE.match(line):
         return True
@@ -504,27 +522,46 @@ def _error(
     box: _InputBox | None,
     grammar: ScreenGrammar,
 ) -> _ErrorSeen | None:
-    """The error line that ends the transcript, if any (see the module docstring)."""
+    """The error that ends the transcript, if any (see the module docstring): the lowest
+    error line with nothing under it but chrome and its own deeper-indented text, and the
+    error lines right above it (with their own deeper-indented text)."""
     patterns = grammar.error_patterns
     if not patterns:
         return None
-    under: list[int] = []  # the transcript rows under the line looked at, bottom first
-    for row, line in window:
-        if not under and _chrome(row, line, box, grammar):
-            continue
-        found = _search(patterns, line)
+    frame = _frame_top(lines, box)
+    # the transcript lines of the window, bottom first, each with its error match
+    rows = [
+        (row, line, _search(patterns, line))
+        for row, line in window
+        if not _chrome(row, line, box, frame, grammar)
+    ]
+    lowest = next((i for i, (_, _, found) in enumerate(rows) if found is not None), None)
+    if lowest is None:
+        return None
+    indent = _indent(rows[lowest][1])
+    if any(_indent(line) <= indent for _, line, _ in rows[:lowest]):
+        return None  # the transcript went on after it
+    top, pending = lowest, []
+    for index in range(lowest + 1, len(rows)):
+        _, line, found = rows[index]
         if found is None:
-            under.append(row)
-            continue
-        indent = _indent(line)
-        if any(_indent(lines[below]) <= indent for below in under):
-            return None  # the transcript went on after it
-        named = found.groupdict().get("error")
-        parts = [(named if named is not None else line).strip()]
-        more = tuple(sorted(under))
-        parts += [lines[below].strip() for below in more]
-        return _ErrorSeen(row, found, more, " ".join(part for part in parts if part))
-    return None
+            pending.append(line)
+        elif all(_indent(text) > _indent(line) for text in pending):
+            top, pending = index, []
+        else:
+            break
+    marks: list[tuple[int, re.Match[str]]] = []
+    more: list[int] = []
+    parts: list[str] = []
+    for row, line, found in reversed(rows[: top + 1]):
+        if found is not None:
+            named = found.groupdict().get("error")
+            parts.append((named if named is not None else line).strip())
+            marks.append((row, found))
+        else:
+            parts.append(line.strip())
+            more.append(row)
+    return _ErrorSeen(tuple(marks), tuple(more), " ".join(part for part in parts if part))
 
 
 # --- the input box ----------------------------------------------------------------------
@@ -973,10 +1010,11 @@ class PromptTrace:
 
 @dataclass(frozen=True)
 class ErrorTrace:
-    """The error that ends the transcript: its line and the error pattern that matched
-    it, the lines under it that continue its text, and the text :func:`classify` gives."""
+    """The error that ends the transcript: its lines and the error pattern that matched
+    each (top first), the lines that continue their text, and the text :func:`classify`
+    gives."""
 
-    line: Hit
+    lines: tuple[Hit, ...]
     continuation: tuple[ScreenLine, ...]
     text: str
 
@@ -1156,7 +1194,7 @@ class _Tracer:
         if failed is None:
             return None
         return ErrorTrace(
-            line=self.hit(failed.row, "error_patterns", failed.found),
+            lines=tuple(self.hit(row, "error_patterns", found) for row, found in failed.marks),
             continuation=tuple(self.line(row) for row in failed.more),
             text=failed.text,
         )

@@ -21,9 +21,10 @@ turn of its own, however soon). At its end:
   done; a turn whose reply a waiting ``send`` took, with none.
 
 A session is **stuck** when it has been busy for ``watch.stuck_after_ms`` without
-progress. Progress is a read whose screen differs from the last one once digits and
-spinner glyphs are set aside (:func:`imessenger.core.redraws.screen_key`: a spinner's
-frame or a timer's second is no progress, new text is), or the agent's record growing
+progress. Progress is a read whose screen differs from the last one once timers, digits
+and spinner glyphs are set aside (:func:`imessenger.core.attention.progress_digest`: a
+spinner's frame or a timer's next second, or minute, is no progress, new text is), or
+the agent's record growing
 (its file's modification time, looked at when the time is up and at every round while it
 is stuck). One notice per stall; the status it publishes reads ``stuck`` (since its last
 progress) until it makes progress again (``busy``), or turns idle.
@@ -42,16 +43,14 @@ the :class:`Memory`, and :meth:`Notices.tell`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from imessenger.adapters.records.pinning import locate
-from imessenger.core.attention import Event, duration, fit
+from imessenger.core.attention import Event, duration, fit, progress_digest
 from imessenger.core.errors import StoreError
-from imessenger.core.redraws import screen_key
 from imessenger.core.screen import State
 from imessenger.core.values import MessageState
 from imessenger.watcher.following import Followed, Following
@@ -65,12 +64,6 @@ logger = logging.getLogger(__name__)
 TURN_SETTLE_S = 0.3
 #: The most characters of an error's text in a notice's title.
 ERROR_TITLE_MAX = 120
-
-
-def screen_digest(text: str) -> str:
-    """What tells a screen from another once digits and spinner glyphs are set aside:
-    16 hex digits, the same in every process (a restarted watcher compares them)."""
-    return hashlib.blake2b(screen_key(text).encode(), digest_size=8).hexdigest()
 
 
 class Attention:
@@ -93,7 +86,7 @@ class Attention:
         now = time.time()
         state = followed.state
         remembered = self._remembered(followed)
-        digest = screen_digest(text)
+        digest = progress_digest(text)
         first, followed.attended = not followed.attended, True
         if first:  # what came before this watcher's first read is not for it to count
             followed.busy_seen_at = followed.ready_seen_at = now

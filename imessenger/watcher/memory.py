@@ -40,7 +40,7 @@ class Remembered:
     turn: float | None = None
     #: the messages of that turn whose senders waited for the reply (their ids)
     waited: list[str] = field(default_factory=list)
-    #: the screen (its key, see :func:`imessenger.watcher.attention.screen_digest`) it
+    #: the screen (its key, see :func:`imessenger.core.attention.progress_digest`) it
     #: was told stuck on, and since when it had made no progress then; None: not stuck
     stuck: str | None = None
     stuck_since: float = 0.0

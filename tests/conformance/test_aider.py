@@ -61,3 +61,9 @@ def test_hooks_agree_with_the_screen(aider: Agent) -> None:
 def test_restore_resumes_its_conversation_after_a_killed_server(aider: Agent) -> None:
     # --restore-chat-history on the same chat history file
     scenarios.resumes_its_conversation_after_a_killed_server(aider)
+
+
+def test_a_failed_turn_reads_as_error(aider: Agent) -> None:
+    scenarios.failed_turn_reads_as_error(
+        aider, 401, "invalid x-api-key", "BadRequestError: OpenAIException - invalid x-api-key"
+    )

@@ -82,3 +82,11 @@ def test_restore_resumes_its_conversation_after_a_killed_server(claude: Agent) -
     assert claude.tmux.run(
         "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
     ) == ["0"]
+
+
+def test_a_failed_turn_reads_as_error(claude: Agent) -> None:
+    # after it, the input box shows "Resend your message to try again": read as empty,
+    # so that the next message is delivered
+    scenarios.failed_turn_reads_as_error(
+        claude, 500, "Internal server error", "API Error: 500 Internal server error."
+    )

@@ -71,3 +71,9 @@ def test_restore_resumes_its_conversation_after_a_killed_server(codex: Agent) ->
     assert codex.tmux.run(
         "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
     ) == ["0"]
+
+
+def test_a_failed_turn_reads_as_error(codex: Agent) -> None:
+    scenarios.failed_turn_reads_as_error(
+        codex, 401, "invalid x-api-key", "unexpected status 401 Unauthorized: invalid x-api-key"
+    )

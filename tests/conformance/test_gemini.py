@@ -179,3 +179,9 @@ def test_restore_resumes_its_conversation_after_a_killed_server(gemini: Agent) -
     assert gemini.tmux.run(
         "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
     ) == ["0"]
+
+
+def test_a_failed_turn_reads_as_error(gemini: Agent) -> None:
+    scenarios.failed_turn_reads_as_error(
+        gemini, 401, "invalid x-api-key", '"code":401,"message":"invalid x-api-key"'
+    )

@@ -150,7 +150,9 @@ def _error(trace: ErrorTrace | None) -> list[str]:
             "  error     none: no error_patterns line ends the transcript in these lines "
             "(under it only the agent's chrome, or its own wrapped text)"
         ]
-    lines = _hit(trace.line, "error", "  (the last turn failed)")
+    lines = [f"  error     the last turn failed, on {len(trace.lines)} line(s)"]
+    for hit in trace.lines:
+        lines += _hit(hit)
     lines += [f"            continued on {_row(line)}" for line in trace.continuation]
     lines.append(f"            its text: {quoted(trace.text)}")
     return lines
