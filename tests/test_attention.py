@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -86,9 +87,14 @@ def test_done_once_for_a_turn_nobody_waits_for_and_none_for_a_waited_send(
     assert watching.said("INFO", '"w1" is done: its reply went to the send') == 1
     assert done(store) == []
 
+    # a waited turn again, and at once (before its idle screen settles) one nobody waits for
+    waited = run_imessenger("send", "w1", "BUSY[300] LINES[2]")
+    assert waited.exit_code == 0, waited.output
     assert run_imessenger("send", "w1", "--no-reply", "BUSY[300] nobody waits").exit_code == 0
     wait_for(lambda: done(store), what="a done notice")
     assert done(store) == ['"w1" is done and waits for you']
+    wait_for(lambda: settled(watching) == 3, what="three turns settled")
+    assert watching.said("INFO", '"w1" is done: its reply went to the send') == 2
     wait_for(lambda: "done w1" in events_of(events), what="the notify command run")
     # the idle screen changes and redraws (a key typed, then erased): no turn, no notice
     pane = AgentPane.of(tmux, "w1")
@@ -178,6 +184,10 @@ def test_a_failed_turn_is_one_error_with_its_text_and_no_done(
     assert title == '"w1" failed: API Error: 429 rate limit reached'
     [entry] = [e for e in store.inbox.read("user", peek=True) if e.title == title]
     assert "API Error: 429 rate limit reached" in entry.body
+    explained = run_isesh("explain", "w1")  # the line read as the error, and its pattern
+    assert "  error     the last turn failed, on 1 line(s)" in explained.stdout
+    assert '"  ⎿  API Error: 429 rate limit reached"' in explained.stdout
+    assert "error_patterns[0]" in explained.stdout
     wait_for(lambda: events_of(events) == ["error w1"], what="the notify command run")
     # the same error again in the next turn is another failure: told again
     assert run_imessenger("send", "w1", "--no-reply", "FAIL[429 rate limit reached]").exit_code == 0
@@ -387,3 +397,47 @@ def test_the_alerts_and_the_desktop_carry_hostile_text_inert(
         assert "<b>" not in argv[4]
         wait_for(lambda: events_of(events) == [title], what="the notify command")
     assert not marker.exists()
+
+
+def test_a_bell_reaches_the_attached_terminals(
+    tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    write_config('[watch]\nbell = "bell"\n')
+    tmux.new_session("main", tmp_path, ["sleep", "600"], environment={}, width=80, height=24)
+    start_demo("w1", idle=False)
+    watching = watcher()
+    wait_for(lambda: watching.state("w1") == "idle", what="w1 idle")
+    with attached(tmux, tmux.session_id("main"), utf8=True) as terminal:
+        wait_for(lambda: terminal.mark() > 0, what="the terminal drawn")
+        before = terminal.mark()
+        assert run_imessenger("send", "w1", "--no-reply", "BUSY[100] ring").exit_code == 0
+        wait_for(lambda: done(store), what="done")
+        wait_for(lambda: b"\x07" in terminal.sent_since(before), what="the bell")
+        assert b"\x1b]9;" not in terminal.sent_since(before)
+
+
+# --- isesh list: how long in its state -------------------------------------------------------
+
+
+def test_isesh_list_says_how_long_each_session_is_in_its_state(
+    tmux: Tmux, store: Store, watcher: StartWatcher
+) -> None:
+    start_demo("w1")
+    listed = json.loads(run_isesh("list", "--json").stdout)
+    assert [(r["state"], r["state_since"]) for r in listed] == [("idle", None)]  # no watcher
+    # NAME AGENT DIRECTORY STATE AGE: the state alone, then the session's age
+    assert run_isesh("list").stdout.splitlines()[1].split()[-2] == "idle"
+    watching = watcher()
+    wait_for(lambda: watching.state("w1") == "idle", what="w1 followed")
+    [row] = json.loads(run_isesh("list", "--json").stdout)
+    assert row["state"] == "idle"
+    assert row["state_since"] == watching.entry("w1")["since"]  # type: ignore[index]
+    assert row["state_since"] <= time.time()
+    assert run_imessenger("send", "w1", "--no-reply", "BUSY[3000] a while").exit_code == 0
+    wait_for(lambda: watching.state("w1") == "busy", what="w1 busy")
+    began = watching.entry("w1")["since"]  # type: ignore[index]
+    wait_for(lambda: time.time() - began >= 1.0, what="a second busy")
+    # the state, how long in it (busy 1s, or 2s), then the session's age
+    cells = run_isesh("list").stdout.splitlines()[1].split()
+    assert cells[-3] == "busy", cells
+    assert re.fullmatch(r"[12]s", cells[-2]), cells

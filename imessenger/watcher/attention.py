@@ -64,6 +64,8 @@ logger = logging.getLogger(__name__)
 TURN_SETTLE_S = 0.3
 #: The most characters of an error's text in a notice's title.
 ERROR_TITLE_MAX = 120
+#: How often the record of a stuck session is looked at, in seconds.
+RECORD_LOOK_S = 1.0
 
 
 class Attention:
@@ -280,6 +282,10 @@ class Attention:
         whose record grows made progress."""
         now = time.time()
         if followed.stuck_since is not None:
+            looking = time.monotonic()
+            if looking - followed.record_looked < RECORD_LOOK_S:
+                return
+            followed.record_looked = looking
             grown = self._record_since(followed, followed.progress_at)
             if grown is not None:
                 followed.progress_at = grown
@@ -333,13 +339,14 @@ class Attention:
         if not record.record_kind:
             return None
         path = followed.record_path
-        if path is None:
-            path = followed.record_path = locate(record.record_kind, record.record_ref)
-            if path is None:
-                return None
         try:
+            if path is None:
+                path = followed.record_path = locate(record.record_kind, record.record_ref)
+                if path is None:
+                    return None
             written = Path(path).stat().st_mtime
-        except OSError:
+        except (OSError, ValueError) as error:
+            logger.debug("the record of %s: %s", followed.name, error)
             return None
         return written if written > since else None
 

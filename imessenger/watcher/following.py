@@ -95,6 +95,7 @@ class Followed:
     #: the messages whose senders waited for the turn that ended last (their ids)
     last_waited: frozenset[str] = frozenset()
     record_path: Path | None = None  # the agent's record, once located
+    record_looked: float = float("-inf")  # when it was last looked at (monotonic)
 
     @property
     def name(self) -> str:
