@@ -14,7 +14,8 @@ turn of its own, however soon). At its end:
 * else **done**, unless the turn was **collected**: a ``send`` waited for the reply of a
   message delivered in it. The messages to the session whose senders wait are noted
   when the turn begins (read from the store then) and whenever the store changes while
-  it goes on; a noted message counts at the end when its sender still waits, or its
+  it goes on (not while its idle screen settles: a message delivered then begins the
+  next turn); a noted message counts at the end when its sender still waits, or its
   reply is recorded (that sender took it). A sender that gave up before any reply came
   (``--timeout``) is let go of: its late reply goes to its inbox, and done comes. So a
   turn of a ``--no-reply`` message, or of work a person typed into the pane, ends with
@@ -84,66 +85,81 @@ class Attention:
 
     def read(self, followed: Followed, text: str) -> None:
         """Note what a read of the session's screen (``text``) shows: a turn begins, goes
-        on, makes progress or may end."""
+        on or may end; it made progress, or not."""
         now = time.time()
-        state = followed.state
         remembered = self._remembered(followed)
         digest = progress_digest(text)
         first, followed.attended = not followed.attended, True
         if first:  # what came before this watcher's first read is not for it to count
             followed.busy_seen_at = followed.ready_seen_at = now
         progressed, followed.digest = digest != followed.digest, digest
-        changed = False
+        changed = self._follow_turn(followed, remembered, now, first, progressed)
+        changed |= self._follow_progress(followed, remembered, now, first, progressed)
+        if changed:
+            self.notices.save_memory()
+
+    def _follow_turn(
+        self, followed: Followed, remembered: Remembered, now: float, first: bool, progressed: bool
+    ) -> bool:
+        """A turn begins (busy, asking), may end (idle) or ends with the agent (exited);
+        True when the memory changed."""
+        state = followed.state
         if state in (State.BUSY, State.ASKING):
             if followed.turn_end_due is not None:
                 followed.turn_end_due = None
                 if self._delivered_since(followed.name, followed.busy_seen_at):
                     self._end_turn(followed)  # that idle screen ended it: a new one begins
             followed.busy_seen_at = now
-            if remembered.turn is None:
-                waiting = self.view.waiting_now(followed.name) or set()
-                remembered.turn = now
-                remembered.waited = sorted(waiting - followed.last_waited)
-                changed = True
-                logger.debug('"%s": a turn begins', followed.name)
-        elif state is State.IDLE:
-            followed.idle_error = followed.screen.error
-            if (
-                remembered.turn is None
-                and not first
-                and progressed
-                and followed.ready
-                and self._delivered_since(followed.name, followed.ready_seen_at, delivered=True)
-            ):
-                # a turn too short for a read to see it busy: a message delivered since
-                # the last ready screen, and a new one
-                remembered.turn = followed.ready_seen_at
-                remembered.waited = sorted(self._waiting_for_unseen(followed))
-                changed = True
-                logger.debug('"%s": a turn began and ended between two reads', followed.name)
-            if remembered.turn is not None and followed.turn_end_due is None:
-                followed.turn_end_due = time.monotonic() + TURN_SETTLE_S
-            if followed.ready:
-                followed.ready_seen_at = now
-        elif state is State.EXITED and remembered.turn is not None:
+            if remembered.turn is not None:
+                return False
+            waiting = self.view.waiting_now(followed.name) or set()
+            remembered.turn = now
+            remembered.waited = sorted(waiting - followed.last_waited)
+            logger.debug('"%s": a turn begins', followed.name)
+            return True
+        if state is State.EXITED and remembered.turn is not None:
             remembered.turn, remembered.waited = None, []  # its exit is told instead
+            return True
+        if state is not State.IDLE:
+            return False
+        changed = False
+        followed.idle_error = followed.screen.error
+        if (
+            remembered.turn is None
+            and not first
+            and progressed
+            and followed.ready
+            and self._delivered_since(followed.name, followed.ready_seen_at, delivered=True)
+        ):
+            # a turn too short for a read to see it busy: a message delivered since the
+            # last ready screen, and a new one
+            remembered.turn = followed.ready_seen_at
+            remembered.waited = sorted(self._waiting_for_unseen(followed))
             changed = True
-        if state is State.BUSY and first and remembered.stuck is not None:
-            # a stall told by the watcher before this one: the same screen, the same stall
+            logger.debug('"%s": a turn began and ended between two reads', followed.name)
+        if remembered.turn is not None and followed.turn_end_due is None:
+            followed.turn_end_due = time.monotonic() + TURN_SETTLE_S
+        if followed.ready:
+            followed.ready_seen_at = now
+        return changed
+
+    def _follow_progress(
+        self, followed: Followed, remembered: Remembered, now: float, first: bool, progressed: bool
+    ) -> bool:
+        """A busy screen that changed is progress, and so is any other state; a stall told
+        by the watcher before this one, found on the same screen, is the same stall. True
+        when the memory changed."""
+        busy = followed.state is State.BUSY
+        if busy and first and remembered.stuck is not None:
             since = remembered.stuck_since
-            if remembered.stuck == digest and not self._record_since(followed, since):
+            if remembered.stuck == followed.digest and not self._record_since(followed, since):
                 followed.progress_at = followed.stuck_since = since
                 logger.info('"%s" is still stuck (since %s)', followed.name, time.ctime(since))
-            else:
-                followed.progress_at = now
-                changed |= self._unstuck(followed, remembered, now)
-        elif state is State.BUSY and not first and not progressed:
-            pass  # the same screen: no progress
-        else:
-            followed.progress_at = now
-            changed |= self._unstuck(followed, remembered, now)
-        if changed:
-            self.notices.save_memory()
+                return False
+        elif busy and not first and not progressed:
+            return False  # the same screen: no progress
+        followed.progress_at = now
+        return self._unstuck(followed, remembered, now)
 
     # -- the store changed ----------------------------------------------------------------------
 
@@ -152,8 +168,8 @@ class Attention:
         changed = False
         for followed in self.following.followed.values():
             remembered = self._remembered(followed)
-            if remembered.turn is None:
-                continue
+            if remembered.turn is None or followed.turn_end_due is not None:
+                continue  # no turn, or one ending: a message delivered now is the next's
             noted = set(remembered.waited)
             waiting = self.view.waiters.get(followed.name, set()) - followed.last_waited
             waited = (noted | waiting) - self.view.gave_up
