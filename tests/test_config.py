@@ -52,6 +52,11 @@ GENERAL_KEYS = {
     "watch.tmux_message",
     "watch.autostart",
     "watch.budget_tokens",
+    "watch.notify_on",
+    "watch.stuck_after_ms",
+    "watch.desktop",
+    "watch.bell",
+    "watch.notify_when_looking",
     "status.asking",
     "status.unread",
     "status.separator",
@@ -205,6 +210,8 @@ def toml_value(values: dict[str, Any], name: str) -> Any:
     """What a typed setting must be, from the TOML values: an _ms key in seconds for _s."""
     table, _, key = key_of(name).rpartition(".")
     value = values[table][key] if table else values[key]
+    if isinstance(value, list):
+        return tuple(value)  # a list of names is typed as a tuple
     return value / 1000 if name.endswith("_s") else value
 
 
@@ -295,6 +302,22 @@ def test_typed_settings_take_the_users_values() -> None:
             '[policy]\nreaders = [""]\n',
             "policy.readers must be a list of session names or globs, got ['']",
             id="empty-policy-name",
+        ),
+        pytest.param(
+            '[watch]\nnotify_on = ["done", "finished"]\n',
+            "watch.notify_on[1] is 'finished', not an event; "
+            "use some of: asking, exited, done, stuck, error",
+            id="unknown-event",
+        ),
+        pytest.param(
+            '[watch]\nbell = "loud"\n',
+            "watch.bell is 'loud'; use one of: off, bell, osc9",
+            id="unknown-bell",
+        ),
+        pytest.param(
+            "[watch]\nstuck_after_ms = 0\n",
+            "watch.stuck_after_ms must be a positive number of milliseconds, got 0",
+            id="no-stuck-time",
         ),
     ],
 )

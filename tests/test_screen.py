@@ -9,6 +9,7 @@ tests/fixtures/handmade. See tests/fixtures/README.md.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import re
 import tomllib
@@ -40,6 +41,12 @@ CLAUDE_DIR = "claude-code-2.1.332"
 CODEX_DIR = "codex-0.169.0"
 QWEN_DIR = "qwen-code-0.24.4"
 COPILOT_DIR = "copilot-1.0.102"
+GEMINI_DIR = "gemini-cli-0.61.0"
+AIDER_DIR = "aider-0.86.2"
+GEMINI_FAILED = (
+    ' This request failed. Press F12 for diagnostics, or run /settings and change "Error '
+    'Verbosity" to full for full details.'
+)
 NBSP = "\u00a0"
 
 
@@ -91,6 +98,8 @@ class Expect:
     input_text: str | None = None
     queued: bool = False
     asked: Asked | None = None
+    #: the error that ends the transcript (a failed turn), None: none
+    error: str | None = None
 
 
 EXPECTED: dict[str, Expect] = {
@@ -112,6 +121,35 @@ EXPECTED: dict[str, Expect] = {
     f"{CLAUDE_DIR}/09_no_prompt_after_2.txt": Expect("claude", State.IDLE, ""),
     f"{CLAUDE_DIR}/10_after_key_3.txt": Expect("claude", State.IDLE, ""),
     f"{CLAUDE_DIR}/11_queued.txt": Expect("claude", State.BUSY, "", queued=True),
+    # turns Claude Code's model API refused (HTTP 400, 401, 429, 500), real; the input box
+    # shows a hint then ("Once fixed, resend your message"): empty
+    f"{CLAUDE_DIR}/12_error_400.txt": Expect(
+        "claude",
+        State.IDLE,
+        "",
+        error="Prompt is too long · the request is ~212000 tokens (limit 200000) but this "
+        "conversation is only ~2968 tokens — the rest is system prompt, tool definitions, and "
+        "attachment content. A single-exchange conversation cannot be compacted; reduce "
+        "attached files/tools or start with less context. · /clear to start fresh",
+    ),
+    f"{CLAUDE_DIR}/13_error_401.txt": Expect(
+        "claude", State.IDLE, "", error="Invalid API key · Fix external API key"
+    ),
+    f"{CLAUDE_DIR}/14_error_429.txt": Expect(
+        "claude",
+        State.IDLE,
+        "",
+        error="API Error: Request rejected (429) · Number of request tokens has exceeded your "
+        "per-minute rate limit",
+    ),
+    f"{CLAUDE_DIR}/15_error_500.txt": Expect(
+        "claude",
+        State.IDLE,
+        "",
+        error="API Error: 500 Internal server error. This is a server-side issue, usually "
+        "temporary — try again in a moment. If it persists, check your inference gateway "
+        "(127.0.0.1:8080).",
+    ),
     # Codex 0.169.0, real
     f"{CODEX_DIR}/c01_startup.txt": Expect("codex", State.IDLE, ""),
     f"{CODEX_DIR}/c02_after_paste.txt": Expect(
@@ -144,6 +182,52 @@ EXPECTED: dict[str, Expect] = {
             ),
         ),
     ),
+    # turns Codex's model API refused (HTTP 400, 401, 429 after its retries, 500), real
+    f"{CODEX_DIR}/c11_error_400.txt": Expect(
+        "codex",
+        State.IDLE,
+        "",
+        error='{"error": {"message": "prompt is too long: 212000 tokens > 200000 maximum", '
+        '"type": "invalid_request_error", "code": null}}',
+    ),
+    f"{CODEX_DIR}/c12_error_401.txt": Expect(
+        "codex",
+        State.IDLE,
+        "",
+        error="unexpected status 401 Unauthorized: invalid x-api-key, "
+        "url: http://127.0.0.1:8080/v1/responses",
+    ),
+    f"{CODEX_DIR}/c13_error_429.txt": Expect(
+        "codex", State.IDLE, "", error="exceeded retry limit, last status: 429 Too Many Requests"
+    ),
+    f"{CODEX_DIR}/c14_error_500.txt": Expect(
+        "codex",
+        State.IDLE,
+        "",
+        error="We\u2019re currently experiencing high demand, which may cause temporary errors.",
+    ),
+    # turns Gemini CLI's model API refused (HTTP 400, 401), real: the error and, on a
+    # line of its own, that the request failed; its frame (a rule, the mode line) under it
+    f"{GEMINI_DIR}/g01_error_400.txt": Expect(
+        "gemini",
+        State.IDLE,
+        "",
+        error='API Error: {"error":{"code":400,"message":"prompt is too long: 212000 tokens > '
+        '200000 maximum","status":"INVALID_ARGUMENT"}}' + GEMINI_FAILED,
+    ),
+    f"{GEMINI_DIR}/g02_error_401.txt": Expect(
+        "gemini",
+        State.IDLE,
+        "",
+        error='API Error: {"error":{"code":401,"message":"invalid x-api-key",'
+        '"status":"UNAUTHENTICATED"}}' + GEMINI_FAILED,
+    ),
+    # turns Aider's model API refused (HTTP 401, 400), real; it wraps at 80 columns with no
+    # indent, so an error longer than that is not read as one (its turn is done instead)
+    f"{AIDER_DIR}/a01_error_401.txt": Expect(
+        "aider", State.IDLE, "", error="BadRequestError: OpenAIException - invalid x-api-key"
+    ),
+    f"{AIDER_DIR}/a02_error_400_wrapped.txt": Expect("aider", State.IDLE, ""),
     # hand-made variants of the real agents
     "handmade/claude-two-options.txt": Expect(
         "claude", State.ASKING, asked=Asked(PROCEED, "touch probe-2.txt", YES_NO_2)
@@ -294,6 +378,17 @@ EXPECTED: dict[str, Expect] = {
             YES_NO_2,
         ),
     ),
+    # a failed turn: its error ends the transcript, its wrapped text taken in
+    "handmade/demo-error.txt": Expect(
+        "demo",
+        State.IDLE,
+        "",
+        error='API Error: 529 {"type":"error","error":{"type":"overloaded_error", '
+        '"message":"Overloaded"}}',
+    ),
+    # the transcript went on after the error (another turn, done or at work): over
+    "handmade/demo-error-over.txt": Expect("demo", State.IDLE, ""),
+    "handmade/demo-error-busy.txt": Expect("demo", State.BUSY, ""),
 }
 
 
@@ -302,6 +397,7 @@ def check(screen: Screen, expect: Expect) -> None:
     assert screen.state == expect.state
     assert screen.input_text == expect.input_text
     assert bool(screen.queued) == expect.queued
+    assert screen.error == expect.error
     if expect.asked is None:
         assert screen.prompt is None
         return
@@ -779,3 +875,50 @@ def test_classify_never_raises_on_mixed_screen_lines(rows: list[str], name: str)
         assert screen.input_text is None
     else:
         assert screen.prompt is None
+
+
+# --- a failed turn: the error that ends the transcript --------------------------------------
+
+BOXED = ScreenGrammar(
+    marker_lines=8,
+    idle_patterns=compile_patterns("idle", [r"^  \? for shortcuts$"]),
+    input_patterns=compile_patterns("input", [r"^❯(?:\s(.*))?$"]),
+    input_below_patterns=compile_patterns("below", ["^─{3,}$"]),
+    error_patterns=compile_patterns("error", [r"^  ⎿  (?P<error>API Error: .+)$", r"^Error: "]),
+)
+
+
+@pytest.mark.parametrize(
+    ("transcript", "error"),
+    [
+        # under it only the chrome: rules, the input box, what is under the box
+        (["> hi", "  ⎿  API Error: 401 invalid x-api-key", ""], "API Error: 401 invalid x-api-key"),
+        # no group named "error": the whole line, stripped
+        (["> hi", "Error: expired login"], "Error: expired login"),
+        # its own wrapped text, indented deeper, is taken in
+        (["> hi", "  ⎿  API Error: 500 a long", "     text"], "API Error: 500 a long text"),
+        # the transcript went on after it: not the last turn's
+        (["> hi", "  ⎿  API Error: 500 x", "> again", "● fine"], None),
+        (["> hi", "  ⎿  API Error: 500 x", "  ⎿  done"], None),
+        # quoted higher up, in a reply
+        (["● it said:", "  ⎿  API Error: 500 x", "● and went on"], None),
+    ],
+)
+def test_an_error_counts_only_where_it_ends_the_transcript(
+    transcript: list[str], error: str | None
+) -> None:
+    bottom = ["─" * 40, "❯ ", "─" * 40, "  ? for shortcuts"]
+    screen = classify("\n".join([*transcript, *bottom]), BOXED)
+    assert (screen.state, screen.error) == (State.IDLE, error)
+
+
+def test_an_error_is_searched_in_the_marker_window_only() -> None:
+    lines = ["> hi", "  ⎿  API Error: 500 x", "─" * 9, "❯ ", "─" * 9, "  ? for shortcuts"]
+    grammar = dataclasses.replace(BOXED, marker_lines=3)  # the error is the 4th line up
+    assert classify("\n".join(lines), grammar).error is None
+    assert classify("\n".join(lines), BOXED).error == "API Error: 500 x"
+
+
+def test_a_grammar_without_error_patterns_reads_no_error() -> None:
+    lines = ["> hi", "  ⎿  API Error: 500 x", "❯ ", "─" * 9]
+    assert classify("\n".join(lines), dataclasses.replace(BOXED, error_patterns=())).error is None

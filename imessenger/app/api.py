@@ -49,6 +49,7 @@ from imessenger.app.values import (
 from imessenger.core.errors import EmptyArgument, ImessengerError, UsageError
 from imessenger.core.names import PERSON, check_name
 from imessenger.core.policy import Action, Refusal
+from imessenger.core.published import state_since
 from imessenger.core.screen import Screen
 from imessenger.core.values import (
     Approval,
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
     from imessenger.adapters.tmux.runner import MenuItem
     from imessenger.app.remote import Remote
     from imessenger.core.config import Config, Settings
-    from imessenger.core.published import Observed
+    from imessenger.core.published import Observed, SessionStatus
     from imessenger.core.targets import Host
     from imessenger.core.values import HookEventRecord
     from imessenger.watcher.daemon import Daemon, Stopped
@@ -199,11 +200,16 @@ class Api:
 
     # -- values out
 
-    def _session(self, view: SessionView, branch: str = "") -> Session:
-        """A live view as a plain value (no pane handle): only what it reads."""
+    def _session(
+        self, view: SessionView, branch: str = "", watched: SessionStatus | None = None
+    ) -> Session:
+        """A live view as a plain value (no pane handle): only what it reads; with what its
+        watcher published of it (``watched``), whether it is stuck and since when it is in
+        its state (:func:`imessenger.core.published.state_since`)."""
         screen = view.screen
         if self.here.caller.agent and not self.sees_prompt(view.name):
             screen = Screen(screen.state, queued=screen.queued)  # not what it asks or typed
+        stuck, since = state_since(str(view.state), watched)
         return Session(
             name=view.name,
             agent=view.agent,
@@ -215,6 +221,8 @@ class Api:
             pane=view.pane.info.pane_id,
             tools_pending=view.tools_pending,
             branch=branch,
+            stuck=stuck,
+            state_since=since,
         )
 
     def _shown(self, session: Session) -> Session:
@@ -276,8 +284,14 @@ class Api:
         if only in (None, "local"):
             remembered = {r.name: r for r in self.here.remembered()}
             views = self.here.list_sessions(include_all=include_all)
+            status = self.here.status()  # one small file: what the watcher published
+            watched = {w.name: w for w in status.published.sessions} if status.watching else {}
             found = [
-                self._session(v, remembered[v.name].branch if v.name in remembered else "")
+                self._session(
+                    v,
+                    remembered[v.name].branch if v.name in remembered else "",
+                    watched.get(v.name),
+                )
                 for v in views
             ]
             if include_all:

@@ -46,10 +46,21 @@ class Session:
     #: the tokens it used so far, from its agent's own record, when asked for (``isesh list
     #: --usage``); None when not asked for, or when it has no record that holds usage
     usage: Usage | None = None
+    #: its watcher reads it stuck: busy for ``watch.stuck_after_ms`` without progress
+    stuck: bool = False
+    #: since when it is in its state (stuck: since its last progress), as its watcher saw
+    #: it change (seconds since the epoch); None when no watcher runs, or the watcher has
+    #: not seen the state its screen shows now
+    state_since: float | None = None
 
     @property
     def state(self) -> State:
         return self.screen.state
+
+    @property
+    def shown_state(self) -> str:
+        """Its state in words: its screen's, or "stuck"."""
+        return "stuck" if self.stuck else str(self.screen.state)
 
 
 @dataclass(frozen=True)

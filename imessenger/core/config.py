@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imessenger.core.attention import EVENTS, check_bell, notify_on
 from imessenger.core.envelope import validate_envelope_template
 from imessenger.core.errors import ConfigError
 from imessenger.core.policy import Policy
@@ -119,7 +120,7 @@ class StopSettings:
 
 @dataclass(frozen=True)
 class WatchSettings:
-    """``[watch]``: the watcher's pace, and how it tells about prompts and exits."""
+    """``[watch]``: the watcher's pace, and how it tells a person what needs them."""
 
     interval_ms: int
     debounce_s: float
@@ -129,6 +130,16 @@ class WatchSettings:
     autostart: bool
     #: the tokens past which a session gets one notice (0: none)
     budget_tokens: int = 0
+    #: busy this long without progress reads as stuck
+    stuck_after_s: float = 600.0
+    #: the events told on every channel (imessenger.core.attention.EVENTS)
+    notify_on: tuple[str, ...] = EVENTS
+    #: a desktop notification (notify-send) for each notice
+    desktop: bool = False
+    #: how the attached terminals are alerted: "off", "bell" or "osc9"
+    bell: str = "off"
+    #: done, stuck and error are told even while a client shows the session's pane
+    notify_when_looking: bool = False
 
 
 @dataclass(frozen=True)
@@ -526,10 +537,17 @@ def _delimiter_problem(fmt: str) -> str | None:
 # --- typing the settings ------------------------------------------------------------------
 
 
-def _settings(values: dict[str, Any], where: str) -> Settings:
-    """Type the checked general settings; ``where`` names the user's file for the policy.
+def _origin(sources: dict[str, str], key: str) -> str:
+    """Where the value of a dotted key came from (a file, or the defaults)."""
+    return sources.get(key, DEFAULT_SOURCE)
 
-    Raises ConfigError for a ``[policy]`` entry that names no session.
+
+def _settings(values: dict[str, Any], where: str, sources: dict[str, str]) -> Settings:
+    """Type the checked general settings; ``where`` names the user's file for the policy,
+    ``sources`` where each key came from.
+
+    Raises ConfigError for a ``[policy]`` entry that names no session, a
+    ``watch.notify_on`` entry that names no event and a ``watch.bell`` it does not know.
     """
     send, start, protocol = values["send"], values["start"], values["protocol"]
     watch, status = values["watch"], values["status"]
@@ -558,6 +576,11 @@ def _settings(values: dict[str, Any], where: str) -> Settings:
             tmux_message=watch["tmux_message"],
             autostart=watch["autostart"],
             budget_tokens=watch["budget_tokens"],
+            stuck_after_s=watch["stuck_after_ms"] / 1000,
+            notify_on=notify_on(watch["notify_on"], _origin(sources, "watch.notify_on")),
+            desktop=watch["desktop"],
+            bell=check_bell(watch["bell"], _origin(sources, "watch.bell")),
+            notify_when_looking=watch["notify_when_looking"],
         ),
         status=StatusFormats(
             asking=status["asking"],
@@ -599,7 +622,7 @@ def build_config(
         values = _merge(defaults, user, sources, where)
         _complete_new_profiles(values, user, defaults, sources, where)
     _check_merged(values, sources)
-    settings = _settings(values, str(user_path))
+    settings = _settings(values, str(user_path), sources)
     return Config(values=values, sources=sources, settings=settings, user_path=user_path)
 
 

@@ -120,6 +120,24 @@ def _start(reply: Reply, *, side: bool = False) -> None:
     reply.event("message_start", {"type": "message_start", "message": message})
 
 
+#: The Messages API's error type for each HTTP status.
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+def _fail(reply: Reply, status: int, message: str) -> None:
+    """Answer with the Messages API's error, and the header that says not to retry."""
+    kind = _ERROR_TYPES.get(status, "api_error")
+    body = {"type": "error", "error": {"type": kind, "message": message}}
+    reply.json(body, status=status, headers={"x-should-retry": "false", "retry-after": "0"})
+
+
 def handler(script: Script) -> Any:
     """Return the request handler of a fake Messages API that follows ``script``."""
 
@@ -160,6 +178,10 @@ def handler(script: Script) -> Any:
             started = True
 
         content = last.get("content")
+        failure = script.failure(_text_of(content))
+        if failure is not None:
+            _fail(reply, *failure)
+            return
         answers = script.respond(_text_of(content), _tool_results(content), holding)
         _stream(reply, answers, started=started)
 

@@ -134,7 +134,14 @@ def handler(script: Script) -> Any:
         if not isinstance(messages, list) or _is_side_request(messages):
             _send(reply, script.side_text(), stream=stream, with_usage=with_usage, side=True)
             return
-        answers = script.respond(_new_turn(messages), [])
+        text = _new_turn(messages)
+        failure = script.failure(text)
+        if failure is not None:
+            status, message = failure
+            error = {"message": message, "type": "invalid_request_error", "code": None}
+            reply.json({"error": error}, status=status)
+            return
+        answers = script.respond(text, [])
         _send(reply, _text(script, answers), stream=stream, with_usage=with_usage)
 
     return handle

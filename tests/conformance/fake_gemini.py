@@ -119,6 +119,17 @@ def _parts(answers: list[Answer]) -> list[dict[str, Any]]:
     return parts
 
 
+#: The Gemini API's status name for each HTTP status.
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
 def handler(script: Script) -> Any:
     """Return the request handler of a fake Gemini API that follows ``script``."""
 
@@ -139,6 +150,12 @@ def handler(script: Script) -> Any:
         if not side:
             contents = body.get("contents") or []
             text, results = _new_turn(contents if isinstance(contents, list) else [])
+            failure = script.failure(text) if text else None
+            if failure is not None:
+                status, message = failure
+                error = {"code": status, "message": message, "status": _STATUS.get(status, "")}
+                reply.json({"error": error}, status)
+                return
             parts = _parts(script.respond(text, results))
         else:
             # a side request: the model router or another check that wants JSON

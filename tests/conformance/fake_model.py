@@ -63,6 +63,8 @@ class Rule:
     ``escalate``: ask for the command to run outside the sandbox (Codex's approval).
     ``preface``: text the model writes before it asks to run ``command``, in the same
     response (Claude Code then records one response in several entries).
+    ``fail``: answer with an HTTP error instead, ``(status, message)`` (each API writes
+    it in its own error shape, saying that no retry will help): a failed turn.
     ``calls``: instead of a command, call these tools (name, input) one after the
     other, each once the previous one's result came ("{id}" in a string input becomes
     the envelope's message id); then answer with ``after``, where "{outputs}" becomes
@@ -78,6 +80,7 @@ class Rule:
     escalate: bool = True
     preface: str = ""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    fail: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,20 @@ class Script:
         return rule
 
     # -- what the API adapters call -------------------------------------------------------
+
+    def failure(self, text: str) -> tuple[int, str] | None:
+        """The HTTP error (status, message) to answer a user turn ``text`` with, when the
+        rule it triggers fails (the turn is logged as any other); None: answer it."""
+        # an agent may hand the model a turn that failed again with the next one: the
+        # newest message decides
+        newest = (split_envelopes(text) or [text])[-1]
+        with self._changed:
+            rule = next((r for r in self.rules if r.trigger in newest), None)
+            if rule is None or rule.fail is None:
+                return None
+            self.turns.append(text)
+            self._changed.notify_all()
+            return rule.fail
 
     def record(self, request: dict[str, Any]) -> None:
         with self._changed:
@@ -289,11 +306,13 @@ class Reply:
         self._request = request
         self._streaming = False
 
-    def json(self, body: Any, status: int = 200) -> None:
+    def json(self, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self._request.send_response(status)
         self._request.send_header("Content-Type", "application/json")
         self._request.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self._request.send_header(name, value)
         self._request.end_headers()
         self._request.wfile.write(data)
 

@@ -216,6 +216,12 @@ def handler(script: Script) -> Any:
             _start(reply, response_id)
             started = True
 
+        failure = script.failure(text) if text else None
+        if failure is not None:
+            status, message = failure
+            error = {"message": message, "type": "invalid_request_error", "code": None}
+            reply.json({"error": error}, status=status, headers={"retry-after": "0"})
+            return
         answers = script.respond(text, results, holding)
         _stream(reply, answers, response_id, started=started)
 

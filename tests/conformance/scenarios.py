@@ -36,6 +36,7 @@ from support import (
     write_config,
 )
 
+from imessenger.actions.sessions import Sessions
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.records.pinning import CannotResume, resume
 from imessenger.adapters.store import Store
@@ -865,3 +866,46 @@ def resumes_its_conversation_after_a_killed_server(
     assert "PINEAPPLE-42" in carried[0], carried[0][-2000:]
     assert "MANGO-77" in carried[0], carried[0][-2000:]
     assert agent.tmux.pane(NAME).pid == pid
+
+
+def failed_turn_reads_as_error(agent: Agent, status: int, message: str, shows: str) -> None:
+    """A turn the model API refuses (HTTP ``status``, ``message``) ends idle with an error
+    that the profile reads (``Screen.error``, which ``isesh explain`` shows), holding
+    ``shows``; the next turn, answered, leaves no error."""
+    agent.script.on("FAILING", fail=(status, message))
+    agent.script.on("RECOVERED", text="all good again")
+    agent.start(NAME)
+    failed = send("--no-reply", NAME, "FAILING: this turn fails")
+    assert failed.exit_code == 0, failed.output
+    agent.wait_for_turn(NAME, "FAILING")
+
+    def read() -> Any:
+        with Store.open(server=agent.tmux.label) as store:
+            return Sessions(agent.tmux, store, load_config()).view(NAME).screen
+
+    def failed_idle() -> bool:
+        screen = read()
+        return screen.state.value == "idle" and screen.error is not None
+
+    try:
+        wait_for(failed_idle, 60, "an idle screen that shows the error")
+    except pytest.fail.Exception as error:
+        pytest.fail(f"{error}\nthe screen of {NAME}:\n{agent.screen(NAME, history=0)}")
+    error_text = read().error
+    assert shows in error_text, f"{error_text!r}\n{agent.screen(NAME, history=0)}"
+    explained = run_isesh("explain", NAME)
+    assert "the last turn failed" in explained.stdout, explained.stdout
+    recovered = send("--no-reply", NAME, "RECOVERED: this one works")
+    assert recovered.exit_code == 0, recovered.output
+    agent.wait_for_turn(NAME, "RECOVERED")
+    try:
+        wait_for(
+            lambda: (
+                "all good again" in agent.screen(NAME, history=0) and read().state.value == "idle"
+            ),
+            60,
+            "the next turn answered",
+        )
+    except pytest.fail.Exception as error:
+        pytest.fail(f"{error}\nthe screen of {NAME}:\n{agent.screen(NAME, history=0)}")
+    assert read().error is None, agent.screen(NAME, history=0)

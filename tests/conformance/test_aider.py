@@ -82,3 +82,9 @@ def test_usage_is_read_from_its_chat_history(aider: Agent) -> None:
         },
         tool=False,
     )
+
+
+def test_a_failed_turn_reads_as_error(aider: Agent) -> None:
+    scenarios.failed_turn_reads_as_error(
+        aider, 401, "invalid x-api-key", "BadRequestError: OpenAIException - invalid x-api-key"
+    )

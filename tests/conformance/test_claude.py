@@ -129,3 +129,11 @@ def test_usage_is_read_from_its_transcript(claude: Agent) -> None:
             "model": "claude-conformance",
         },
     )
+
+
+def test_a_failed_turn_reads_as_error(claude: Agent) -> None:
+    # after it, the input box shows "Resend your message to try again": read as empty,
+    # so that the next message is delivered
+    scenarios.failed_turn_reads_as_error(
+        claude, 500, "Internal server error", "API Error: 500 Internal server error."
+    )

@@ -90,3 +90,9 @@ def test_usage_is_read_from_its_rollout(codex: Agent) -> None:
             "model": "fake-model",
         },
     )
+
+
+def test_a_failed_turn_reads_as_error(codex: Agent) -> None:
+    scenarios.failed_turn_reads_as_error(
+        codex, 401, "invalid x-api-key", "unexpected status 401 Unauthorized: invalid x-api-key"
+    )

@@ -232,3 +232,9 @@ def test_usage_is_read_from_its_chat(gemini: Agent) -> None:
             "model": "gemini-3.8-flash",
         },
     )
+
+
+def test_a_failed_turn_reads_as_error(gemini: Agent) -> None:
+    scenarios.failed_turn_reads_as_error(
+        gemini, 401, "invalid x-api-key", '"code":401,"message":"invalid x-api-key"'
+    )

@@ -26,6 +26,7 @@ from imessenger.core.visible import json_text, visible
 if TYPE_CHECKING:
     from imessenger.app.values import Explained
     from imessenger.core.screen import (
+        ErrorTrace,
         Explanation,
         Hit,
         InputTrace,
@@ -140,6 +141,22 @@ def _state(explanation: Explanation) -> list[str]:
     ]
     if explanation.markers is not None:
         lines += _markers(explanation.markers, explanation.marker_lines, rule)
+        lines += _error(explanation.error)
+    return lines
+
+
+def _error(trace: ErrorTrace | None) -> list[str]:
+    """The error that ends the transcript (the last turn failed), or that none shows."""
+    if trace is None:
+        return [
+            "  error     none: no error_patterns line ends the transcript in these lines "
+            "(under it only the agent's chrome, or its own wrapped text)"
+        ]
+    lines = [f"  error     the last turn failed, on {len(trace.lines)} line(s)"]
+    for hit in trace.lines:
+        lines += _hit(hit)
+    lines += [f"            continued on {_row(line)}" for line in trace.continuation]
+    lines.append(f"            its text: {quoted(trace.text)}")
     return lines
 
 

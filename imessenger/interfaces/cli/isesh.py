@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from imessenger.app.api import Api
+from imessenger.core.attention import duration
 from imessenger.core.usage import estimate_cost, short_cost, short_count
 from imessenger.interfaces.cli.group import (
     CONTEXT_SETTINGS,
@@ -116,14 +117,7 @@ def start(
 
 
 def _age(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d"
+    return duration(seconds)
 
 
 @cli.command("list")
@@ -152,9 +146,12 @@ def _age(seconds: float) -> str:
 def list_(api: Api, include_all: bool, only: str | None, with_usage: bool, as_json: bool) -> None:
     """List agent sessions with their live state, on this host and every other.
 
-    States: starting, idle, busy, asking (waiting for a permission answer),
-    exited, unknown; with --all, restorable (isesh remembers it and it does not
-    run: `isesh restore` brings it back). A session on another host
+    States: starting, idle, busy, stuck (busy for [watch] stuck_after_ms with
+    no progress), asking (waiting for a permission answer), exited, unknown;
+    with --all, restorable (isesh remembers it and it does not run: `isesh
+    restore` brings it back). While a watcher runs, each state says how long
+    the session has been in it ("busy 4m"; --json: state_since, when it entered
+    it, null without a watcher). A session on another host
     ([hosts.NAME] in the config) is named HOST:SESSION; a host that cannot be
     reached is named on stderr (exit 1) and the others are listed.
 
@@ -200,7 +197,8 @@ def _row(v: Session) -> dict[str, Any]:
         "name": v.name.split(":", 1)[1] if v.host else v.name,
         "agent": v.agent,
         "directory": v.directory,
-        "state": str(v.state),
+        "state": v.shown_state,
+        "state_since": v.state_since,
         "started_at": v.started_at,
         "age_seconds": round(max(0.0, time.time() - v.started_at), 1),
         "managed": v.managed,
@@ -219,6 +217,7 @@ def _restorable_row(r: Restorable) -> dict[str, Any]:
         "agent": r.agent,
         "directory": r.directory,
         "state": "restorable",
+        "state_since": None,
         "started_at": r.started_at,
         "stopped_at": r.stopped_at,
         "age_seconds": round(max(0.0, time.time() - r.started_at), 1),
@@ -228,6 +227,15 @@ def _restorable_row(r: Restorable) -> dict[str, Any]:
         "branch": r.branch,
         "restorable": True,
     }
+
+
+def _state_for(row: dict[str, Any]) -> str:
+    """The STATE column: the state, and how long the session has been in it when its
+    watcher saw it enter it ("busy 4m")."""
+    since = row["state_since"]
+    if since is None:
+        return str(row["state"])
+    return f"{row['state']} {duration(time.time() - float(since))}"
 
 
 def _print_rows(
@@ -246,7 +254,7 @@ def _print_rows(
             str(row["agent"]) if row["managed"] else f"{row['agent']}?",
             str(row["branch"] or "-"),
             str(row["directory"] or "-"),
-            str(row["state"]),
+            _state_for(row),
             _age(float(row["age_seconds"])),
         )
         for row in rows
