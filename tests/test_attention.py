@@ -441,3 +441,42 @@ def test_isesh_list_says_how_long_each_session_is_in_its_state(
     cells = run_isesh("list").stdout.splitlines()[1].split()
     assert cells[-3] == "busy", cells
     assert re.fullmatch(r"[12]s", cells[-2]), cells
+
+
+# --- budget ----------------------------------------------------------------------------------
+
+
+def budget(store: Store, name: str = "w1") -> list[str]:
+    return notices(store, about=f'"{name}" passed its token budget')
+
+
+def test_a_session_past_its_token_budget_is_told_once(
+    tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    # the demo agent records the tokens of each answer (a usage entry in its record)
+    events = tmp_path / "events.txt"
+    notify_into(events, "budget_tokens = 400\n")
+    start_demo("w1", idle=False)
+    watching = watcher()
+    wait_for(lambda: watching.state("w1") == "idle", what="w1 idle")
+    # under the budget: nothing
+    assert run_imessenger("send", "w1", "BUSY[200] LINES[1]").exit_code == 0
+    wait_for(lambda: settled(watching) == 1, what="the first turn settled")
+    assert budget(store) == []
+    # past it: one notice, on every channel
+    assert run_imessenger("send", "w1", "BUSY[200] LINES[40] " + "long " * 40).exit_code == 0
+    wait_for(lambda: budget(store), what="the budget notice")
+    [title] = budget(store)
+    assert re.fullmatch(r'"w1" passed its token budget: \S+ tokens of 400', title), title
+    wait_for(lambda: "budget w1" in events_of(events), what="the notify command run")
+    # further turns, and a restarted watcher: not again
+    assert run_imessenger("send", "w1", "BUSY[200] LINES[40] more").exit_code == 0
+    wait_for(lambda: settled(watching) == 3, what="the third turn settled")
+    watching.proc.send_signal(signal.SIGTERM)
+    watching.proc.wait(timeout=15)
+    again = watcher()
+    wait_for(lambda: again.state("w1") == "idle", what="followed again")
+    assert run_imessenger("send", "w1", "BUSY[200] LINES[40] and more").exit_code == 0
+    wait_for(lambda: settled(again) == 1, what="a turn settled by the new watcher")
+    assert budget(store) == [title]
+    assert events_of(events).count("budget w1") == 1

@@ -306,7 +306,7 @@ def test_typed_settings_take_the_users_values() -> None:
         pytest.param(
             '[watch]\nnotify_on = ["done", "finished"]\n',
             "watch.notify_on[1] is 'finished', not an event; "
-            "use some of: asking, exited, done, stuck, error",
+            "use some of: asking, exited, done, stuck, error, budget",
             id="unknown-event",
         ),
         pytest.param(

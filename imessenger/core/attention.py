@@ -41,6 +41,8 @@ class Event(StrEnum):
     DONE = "done"
     STUCK = "stuck"
     ERROR = "error"
+    #: its tokens passed ``watch.budget_tokens`` (told once per run)
+    BUDGET = "budget"
 
 
 #: Every event, in the order the documentation lists them.

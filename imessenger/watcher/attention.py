@@ -37,9 +37,9 @@ so that the next watcher, finding the same screen, reads it stuck at once and sa
 nothing. A watcher that finds a session idle and no turn remembered says nothing: no
 storm of notices when it starts.
 
-Another occurrence to tell once (a session passing ``watch.budget_tokens``, to come) is
-told the same way: an :class:`~imessenger.core.attention.Event`, what was told kept in
-the :class:`Memory`, and :meth:`Notices.tell`.
+A session whose tokens pass ``watch.budget_tokens`` (its agent's own record, read by
+:func:`imessenger.adapters.records.usage.usage_of`; looked at when each of its turns
+ends) gets one **budget** notice for its run, kept in the :class:`Memory` too.
 """
 
 from __future__ import annotations
@@ -50,9 +50,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from imessenger.adapters.records.pinning import locate
+from imessenger.adapters.records.usage import usage_of
 from imessenger.core.attention import Event, duration, fit, progress_digest
 from imessenger.core.errors import StoreError
 from imessenger.core.screen import State
+from imessenger.core.usage import short_count
 from imessenger.core.values import MessageState
 from imessenger.watcher.following import Followed, Following
 from imessenger.watcher.memory import Remembered
@@ -74,12 +76,20 @@ class Attention:
     ends, stalls and failures through ``notices``."""
 
     def __init__(
-        self, following: Following, view: StoreView, notices: Notices, stuck_after: float
+        self,
+        following: Following,
+        view: StoreView,
+        notices: Notices,
+        stuck_after: float,
+        *,
+        budget_tokens: int = 0,
     ) -> None:
         self.following = following
         self.view = view
         self.notices = notices
         self.stuck_after = stuck_after
+        #: the tokens past which a session is told of once (0: none)
+        self.budget_tokens = budget_tokens
 
     # -- a read -------------------------------------------------------------------------------
 
@@ -244,7 +254,31 @@ class Attention:
             self.notices.tell(
                 name, Event.DONE, title, body, f"{title}  (isesh attach {name})", pane=pane
             )
+        self._look_at_the_budget(followed, remembered, pane)
         self.notices.save_memory()
+
+    def _look_at_the_budget(
+        self, followed: Followed, remembered: Remembered, pane: str | None
+    ) -> None:
+        """Tell once when the session's tokens passed ``watch.budget_tokens``."""
+        budget = self.budget_tokens
+        if budget <= 0 or remembered.budget:
+            return
+        used = usage_of(followed.record)
+        if used is None or used.total_tokens <= budget:
+            return
+        remembered.budget = True
+        name = followed.name
+        spent, allowed = short_count(used.total_tokens), short_count(budget)
+        logger.info('"%s" passed its token budget: %s of %s', name, spent, allowed)
+        title = f'"{name}" passed its token budget: {spent} tokens of {allowed}'
+        body = (
+            f"Its agent ({followed.record.agent}) has used {used.total_tokens} tokens "
+            f"(input {used.input_tokens}, output {used.output_tokens}, cache reads "
+            f"{used.cache_read_tokens}, cache writes {used.cache_write_tokens}), past "
+            f"watch.budget_tokens = {budget}. `isesh list --usage` shows every session's."
+        )
+        self.notices.tell(name, Event.BUDGET, title, body, title, pane=pane)
 
     def _delivered_since(self, name: str, since: float, *, delivered: bool = False) -> bool:
         """Whether a message to ``name`` was claimed for delivery (with ``delivered``: was

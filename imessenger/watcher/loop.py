@@ -113,7 +113,11 @@ class Watcher:
             self.view, Memory.load(memory_path(self.server)), self.display, settings.watch
         )
         self.attention = Attention(
-            self.following, self.view, self.notices, settings.watch.stuck_after_s
+            self.following,
+            self.view,
+            self.notices,
+            settings.watch.stuck_after_s,
+            budget_tokens=settings.watch.budget_tokens,
         )
         self.hosts = HostStreams(settings.hosts, lambda: self._events.put(None))
         self.publisher = Publisher(

@@ -44,6 +44,8 @@ class Remembered:
     #: was told stuck on, and since when it had made no progress then; None: not stuck
     stuck: str | None = None
     stuck_since: float = 0.0
+    #: its passing ``watch.budget_tokens`` was told
+    budget: bool = False
 
 
 class Memory:
@@ -72,6 +74,7 @@ class Memory:
                     [str(i) for i in entry.get("waited") or []],
                     str(stuck) if stuck is not None else None,
                     float(entry.get("stuck_since") or 0.0),
+                    bool(entry.get("budget")),
                 )
         return memory
 
@@ -102,6 +105,7 @@ class Memory:
                     "waited": e.waited,
                     "stuck": e.stuck,
                     "stuck_since": e.stuck_since,
+                    "budget": e.budget,
                 }
                 for name, e in sorted(self.sessions.items())
             },
