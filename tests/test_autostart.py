@@ -254,9 +254,14 @@ def test_a_reply_to_a_session_restored_goes_to_that_sessions_inbox(
     the_watcher(label)
     wait_for(lambda: message_state(pending.id) is MessageState.REPLIED, seconds=20,
              what="the pending message delivered and answered")  # fmt: skip
-    for_a = store.inbox.read("a", peek=True)
-    replies = [e.body for e in for_a if e.message_id == pending.id and e.kind is InboxKind.REPLY]
-    assert replies == ["from a, for a"]
+
+    def replies() -> list[str]:
+        for_a = store.inbox.read("a", peek=True)
+        return [e.body for e in for_a if e.message_id == pending.id and e.kind is InboxKind.REPLY]
+
+    # the late reply reaches the inbox a moment after the reply is recorded
+    wait_for(replies, what="the reply in a's inbox")
+    assert replies() == ["from a, for a"]
     for_the_person = store.inbox.read("user", peek=True, include_read=True)
     assert [e for e in for_the_person if e.message_id == pending.id] == []
     stays(lambda: echoes(watchers, "b", pending.id) == 1, 1.0, "delivered once")

@@ -143,7 +143,7 @@ def test_stop_quits_and_leaves_no_process_behind(gemini: Agent) -> None:
     stopped = run_isesh("stop", NAME)
     assert stopped.exit_code == 0, stopped.output
     wait_for(lambda: not alive(processes), 10, "every Gemini CLI process to end")
-    assert stopped.stdout == f'stopped "{NAME}" (exited)\n'
+    assert stopped.stdout.startswith(f'stopped "{NAME}" (exited); `isesh restore {NAME}`')
 
 
 def test_question_marks_reach_the_model(gemini: Agent) -> None:
