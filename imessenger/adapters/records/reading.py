@@ -33,6 +33,20 @@ class Transcript(Protocol):
         """The assistant's texts so far, oldest first."""
 
 
+#: What :func:`_decoded` gives for a line that is not JSON.
+_NOT_JSON = object()
+
+
+def _decoded(line: str) -> object:
+    """The JSON value a record's line holds; :data:`_NOT_JSON` (logged at debug level)
+    when it holds none."""
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError) as error:
+        logger.debug("skipped a line of a record that is not JSON (%s): %.80r", error, line)
+        return _NOT_JSON
+
+
 class JsonTranscript(ABC):
     """A record in JSON Lines: each line one JSON value, handed to :meth:`take_entry`.
 
@@ -42,12 +56,9 @@ class JsonTranscript(ABC):
     def take(self, line: str) -> None:
         if not line.strip():
             return
-        try:
-            entry = json.loads(line)
-        except (ValueError, RecursionError) as error:
-            logger.debug("skipped a line of a record that is not JSON (%s): %.80r", error, line)
-            return
-        self.take_entry(entry)
+        entry = _decoded(line)
+        if entry is not _NOT_JSON:
+            self.take_entry(entry)
 
     @abstractmethod
     def take_entry(self, entry: object) -> None:
@@ -88,12 +99,9 @@ class JsonUsage(ABC):
     def take(self, line: str) -> None:
         if not self.may_hold(line):
             return
-        try:
-            entry = json.loads(line)
-        except (ValueError, RecursionError) as error:
-            logger.debug("skipped a line of a record that is not JSON (%s): %.80r", error, line)
-            return
-        self.take_entry(entry)
+        entry = _decoded(line)
+        if entry is not _NOT_JSON:
+            self.take_entry(entry)
 
     @abstractmethod
     def may_hold(self, line: str) -> bool:
