@@ -25,8 +25,8 @@ them:
    ``imessenger send``: the message stays recorded, marked as no longer waited for,
    and a later reply goes to the caller's inbox. A delivery under way is finished
    first: a message is never left half pasted.
-6. Once the client has the tools (its first ``tools/list`` was answered), a session
-   isesh started is marked as connected (``mcp_connected_at`` in the store, see
+6. Once the client has the tools (its first ``tools/list`` or ``tools/call`` was
+   answered), a session isesh started is marked as connected (``mcp_connected_at`` in the store, see
    :meth:`Api.mcp_connected <imessenger.app.agent_events.HookActions.mcp_connected>`):
    its agent reads ready from then on, and its first message finds the tools. The
    mark is written :data:`MARK_AFTER_S` after the answer, which has left by then.
@@ -443,7 +443,9 @@ class _ConnectionMarker:
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
         result = await call_next(ctx)
-        if ctx.method == "tools/list" and not self.done and self._timer is None:
+        # a client that calls a tool has the tools, whether or not it listed them first
+        has_tools = ctx.method in ("tools/list", "tools/call")
+        if has_tools and not self.done and self._timer is None:
             self._timer = threading.Timer(MARK_AFTER_S, self._mark)
             self._timer.daemon = True
             self._timer.start()
