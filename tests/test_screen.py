@@ -407,7 +407,7 @@ NO_LABEL = r"^(?P<key>\d)\. (.*)$"
             1,
             {"inline_option_patterns": [r"\((?P<letter>[A-Z])\)"]},
             "inline_option_patterns",
-            'has no group named "key"',
+            'has no group named "key" nor "label"',
             id="inline-option-without-key",
         ),
     ],
