@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 #: The ways of choosing a prompt's option (the ``choose`` key).
 CHOOSE_DIGIT = "digit"
 CHOOSE_LETTER_ENTER = "letter-enter"
-CHOOSE_STYLES = (CHOOSE_DIGIT, CHOOSE_LETTER_ENTER)
+CHOOSE_ARROWS = "arrows"
+CHOOSE_STYLES = (CHOOSE_DIGIT, CHOOSE_LETTER_ENTER, CHOOSE_ARROWS)
 
 #: The placeholder in ``command`` that stands for the Python running imessenger.
 PYTHON_PLACEHOLDER = "{python}"
@@ -78,7 +79,7 @@ class _ConfigLike(Protocol):
 
 #: The agent kinds whose records can be read (a profile's ``record``; see
 #: imessenger.adapters.records).
-RECORD_KINDS = ("claude", "codex", "gemini", "aider", "demo")
+RECORD_KINDS = ("claude", "codex", "gemini", "aider", "demo", "opencode")
 
 
 @dataclass(frozen=True)
@@ -127,10 +128,20 @@ class Drive:
     #: the paste carries its own bracket codes (the agent reads them but never asks)
     bracket_pastes: bool
 
-    def keys_for(self, option: Option) -> list[str]:
-        """Return the tmux keys that choose ``option`` in this agent's prompts."""
+    def keys_for(self, option: Option, options: Sequence[Option] = ()) -> list[str]:
+        """Return the tmux keys that choose ``option`` of a prompt's ``options``.
+
+        "arrows" moves the highlight from the selected option (the first, when none is
+        marked: where the agent puts it when the prompt opens) to ``option`` with Right
+        or Left, then presses Enter; it needs ``options``, in screen order.
+        """
         if self.choose == CHOOSE_LETTER_ENTER:
             return [option.key, "Enter"]
+        if self.choose == CHOOSE_ARROWS:
+            place = list(options).index(option)
+            at = next((index for index, o in enumerate(options) if o.selected), 0)
+            step = "Right" if place >= at else "Left"
+            return [step] * abs(place - at) + ["Enter"]
         return [option.key]
 
 
