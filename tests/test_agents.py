@@ -25,7 +25,7 @@ from imessenger.core.profiles import (
 from imessenger.core.screen import PATTERN_KEYS, Meaning, Option, ScreenGrammar, State, classify
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_NAMES = ["claude", "codex", "gemini", "aider", "shell", "demo"]
+DEFAULT_NAMES = ["claude", "codex", "gemini", "aider", "shell", "demo", "opencode"]
 
 
 def default_tables() -> dict[str, dict[str, Any]]:
@@ -76,12 +76,14 @@ def test_default_commands_and_ways_to_exit() -> None:
         "aider": (("aider",), "letter-enter", "/exit", ("C-c", "C-c")),
         "shell": ((), "digit", "", ("C-d",)),
         "demo": (("{python}", "-m", "imessenger.demo.agent"), "digit", "/exit", ("C-d",)),
+        "opencode": (("opencode",), "arrows", "/exit", ("C-c", "C-c")),
     }
 
 
-def test_only_claude_and_demo_queue_while_busy() -> None:
+def test_only_claude_demo_and_opencode_queue_while_busy() -> None:
     profiles = load_profiles(config_with(default_tables()))
-    assert [name for name, p in profiles.items() if p.drive.queues_when_busy] == ["claude", "demo"]
+    queuing = [name for name, p in profiles.items() if p.drive.queues_when_busy]
+    assert queuing == ["claude", "demo", "opencode"]
 
 
 def test_profiles_load_through_the_config_module(tmp_path: Path) -> None:
@@ -259,7 +261,7 @@ def test_unknown_profile_lists_the_known_ones() -> None:
         get_profile(config_with(default_tables()), "claud")
     message = str(caught.value)
     assert 'no agent profile named "claud"' in message
-    assert "aider, claude, codex, demo, gemini, shell" in message
+    assert "aider, claude, codex, demo, gemini, opencode, shell" in message
 
 
 def test_get_profile_checks_only_that_profile() -> None:

@@ -13,6 +13,8 @@ doing it; ``""`` adds nothing):
     command prefix. Gemini CLI checks each part of a compound command on its own, and
     a redirection still asks.
   - ``demo``: ``--allow <reply command>``.
+  - ``opencode``: a ``bash`` rule for the command's prefix in the permission rules of
+    OpenCode's main agents (:mod:`imessenger.core.opencode_setup`).
 
 * ``hooks``: the agent reports its own events to ``imessenger hook event KIND``
   (see :mod:`imessenger.core.hook_events`):
@@ -25,6 +27,8 @@ doing it; ``""`` adds nothing):
   - ``demo``: ``--hook-command``, which acts like Claude Code's hooks.
   - ``codex``: nothing to add: the notify program that pins Codex's record
     (:mod:`imessenger.adapters.records.pinning`) reports each turn's end as well.
+  - ``opencode``: a plugin file in the session's own folder, which OpenCode loads from
+    the configuration isesh adds (:mod:`imessenger.core.opencode_setup`).
 
 * ``mcp``: the agent starts ``imessenger mcp`` (the tools ``sessions``, ``send``,
   ``reply``, ``inbox``, pre-allowed; ``approve`` and ``deny`` too only for a session
@@ -34,7 +38,12 @@ doing it; ``""`` adds nothing):
   - ``codex``: ``-c mcp_servers.imessenger.*``, each tool ``approval_mode = "approve"``;
   - ``gemini``: ``mcpServers.imessenger`` in the settings of a Gemini CLI home of the
     session's own (:mod:`imessenger.adapters.gemini_home`: Gemini CLI takes MCP servers from no
-    flag), and ``mcpName = "imessenger"`` rules in the session's ``--policy`` file.
+    flag), and ``mcpName = "imessenger"`` rules in the session's ``--policy`` file;
+  - ``opencode``: ``mcp.imessenger`` and ``imessenger_<tool>`` permission rules in the
+    configuration isesh adds.
+
+OpenCode takes all three from no flag: they go in ``Setup.opencode_config``, which the
+caller merges into ``OPENCODE_CONFIG_CONTENT`` (imessenger.adapters.opencode_config).
 
 Nothing here touches the user's own settings files: everything goes on the command
 line, or in files of the session's own folder in imessenger's data folder. A command
@@ -51,11 +60,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imessenger.core import opencode_setup
+
 #: The ways of pre-allowing the reply command, of installing hooks, of registering the
 #: imessenger MCP server.
-ALLOW_KINDS = ("claude", "gemini", "demo")
-HOOK_KINDS = ("claude", "codex", "aider", "demo")
-MCP_KINDS = ("claude", "codex", "gemini")
+ALLOW_KINDS = ("claude", "gemini", "demo", "opencode")
+HOOK_KINDS = ("claude", "codex", "aider", "demo", "opencode")
+MCP_KINDS = ("claude", "codex", "gemini", "opencode")
 
 #: The MCP tools every session may use (pre-allowed), and those only approvers may.
 MCP_TOOLS = ("sessions", "send", "reply", "inbox")
@@ -93,10 +104,16 @@ def hook_command(kind: str) -> str:
     every event. It runs ``imessenger hook event KIND`` itself when no watcher's
     command server takes it (imessenger.interfaces.cli.thin).
     """
+    return shlex.join(hook_argv(kind))
+
+
+def hook_argv(kind: str) -> list[str]:
+    """The command of :func:`hook_command`, as an argv (for an agent that runs it without
+    a shell)."""
     import imessenger
 
     thin = Path(imessenger.__file__).resolve().parent / "interfaces" / "cli" / "thin.py"
-    return shlex.join([sys.executable, "-I", "-S", str(thin), "hook", "event", kind])
+    return [sys.executable, "-I", "-S", str(thin), "hook", "event", kind]
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,9 @@ class Setup:
     #: settings to merge into a Gemini CLI home of the session's own (see
     #: imessenger.adapters.gemini_home); empty: none is needed
     gemini_settings: dict[str, object] = field(default_factory=dict)
+    #: OpenCode configuration to merge into OPENCODE_CONFIG_CONTENT (see
+    #: imessenger.adapters.opencode_config); empty: none is needed
+    opencode_config: dict[str, object] = field(default_factory=dict)
 
 
 def setup(
@@ -138,18 +158,24 @@ def setup(
     tools = [*MCP_TOOLS, *(MCP_APPROVER_TOOLS if approver else ())]
     gemini_settings: dict[str, object] = {}
     gemini_rules: list[dict[str, object]] = []
+    opencode: dict[str, object] = {}
     if allow_reply == "claude":
         allowed.append(f"Bash({reply_command()}:*)")
     elif allow_reply == "gemini":
         gemini_rules.append(gemini_shell_rule(reply_command()))
     elif allow_reply == "demo":
         args += ["--allow", reply_command()]
+    elif allow_reply == "opencode":
+        opencode.update(opencode_setup.config(reply_command=reply_command()))
     if hooks == "claude":
         settings["hooks"] = claude_hooks(hook_command("claude"))
     elif hooks == "aider":
         args += ["--notifications", "--notifications-command", hook_command("aider")]
     elif hooks == "demo":
         args += ["--hook-command", hook_command("demo")]
+    elif hooks == "opencode":
+        files[opencode_setup.PLUGIN_FILE] = opencode_setup.plugin_source(hook_argv("opencode"))
+        opencode.update(opencode_setup.config(plugin=opencode_setup.plugin_entry(folder)))
     if mcp == "claude":
         args += ["--mcp-config", json.dumps(mcp_servers(socket), separators=(",", ":"))]
         allowed += [f"mcp__imessenger__{tool}" for tool in tools]
@@ -160,6 +186,11 @@ def setup(
         server = {"command": command[0], "args": command[1:]}
         gemini_settings["mcpServers"] = {"imessenger": server}
         gemini_rules += [gemini_tool_rule(tool) for tool in tools]
+    elif mcp == "opencode":
+        asked = [tool for tool in MCP_APPROVER_TOOLS if tool not in tools]
+        opencode.update(
+            opencode_setup.config(mcp_command=mcp_command(socket), tools=tools, asked=asked)
+        )
     if gemini_rules:
         files["policy.toml"] = gemini_policy(gemini_rules)
         args += ["--policy", str(folder / "policy.toml")]
@@ -170,7 +201,7 @@ def setup(
             skipped = "the command line gives its own --settings: no reply rule nor hooks added"
         else:
             args += ["--settings", json.dumps(settings, separators=(",", ":"))]
-    return Setup(tuple(args), files, skipped, gemini_settings)
+    return Setup(tuple(args), files, skipped, gemini_settings, opencode)
 
 
 def mcp_command(socket: str | None = None) -> list[str]:

@@ -2,9 +2,10 @@
 
 Each agent keeps a file of the session as it goes: Claude Code its transcript
 (``claude.py``), Codex its rollout (``codex.py``), Gemini CLI its chat (``gemini.py``),
-Aider its chat history (``aider.py``). The assistant's text in it is what the model
-wrote, with the Markdown a screen loses. This package only reads files: never tmux,
-never the store.
+Aider its chat history (``aider.py``); OpenCode keeps its sessions in a SQLite database
+(``opencode.py``, read by queries, not by the rules below). The assistant's text in
+it is what the model wrote, with the Markdown a screen loses. This package only reads
+files: never tmux, never the store.
 
 A :class:`RecordReader` follows one file. Its :meth:`~RecordReader.reply` applies these
 rules, in this order:
@@ -38,17 +39,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from imessenger.adapters.records import aider, claude, codex, demo, gemini
+from imessenger.adapters.records import aider, claude, codex, demo, gemini, opencode
 from imessenger.adapters.records.reading import RecordReader, Transcript
 from imessenger.core.profiles import RECORD_KINDS
 
 
-def reader_for(kind: str, path: Path) -> RecordReader:
+def reader_for(
+    kind: str, path: Path, conversation: str = ""
+) -> RecordReader | opencode.OpencodeRecord:
     """A reader of the record at ``path`` of an agent of ``kind`` (one of
-    :data:`imessenger.core.profiles.RECORD_KINDS`).
+    :data:`imessenger.core.profiles.RECORD_KINDS`); for ``opencode``, the database at
+    ``path`` and the session ``conversation`` in it.
 
     Raises ValueError for any other kind.
     """
+    if kind == "opencode":
+        return opencode.OpencodeRecord(path, conversation)
     transcripts: dict[str, Callable[[], Transcript]] = {
         "claude": claude.ClaudeTranscript,
         "codex": codex.CodexRollout,
