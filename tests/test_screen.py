@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CLAUDE_DIR = "claude-code-2.1.332"
 CODEX_DIR = "codex-0.169.0"
+OPENCODE_DIR = "opencode-1.18.33"
 NBSP = "\u00a0"
 
 
@@ -70,6 +71,10 @@ class Asked:
 YES_NO_3 = (("1", Meaning.YES_ONCE), ("2", Meaning.YES_ALWAYS), ("3", Meaning.NO))
 YES_NO_2 = (("1", Meaning.YES_ONCE), ("2", Meaning.NO))
 PROCEED = "Do you want to proceed?"
+#: OpenCode's row of options: keys are places in the row, none shown as selected (the
+#: highlight is a colour)
+OPENCODE_ROW = (("1", Meaning.YES_ONCE), ("2", Meaning.YES_ALWAYS), ("3", Meaning.NO))
+OPENCODE_Q = "Permission required"
 CODEX_Q = "Would you like to run the following command?"
 
 
@@ -133,6 +138,54 @@ EXPECTED: dict[str, Expect] = {
             ),
         ),
     ),
+    # OpenCode 1.18.33, real (200x50 with its sidebar on the right, but 09 to 11)
+    f"{OPENCODE_DIR}/01_startup.txt": Expect("opencode", State.IDLE, ""),
+    f"{OPENCODE_DIR}/02_after_paste.txt": Expect("opencode", State.IDLE, "[Pasted ~3 lines]"),
+    f"{OPENCODE_DIR}/03_busy.txt": Expect("opencode", State.BUSY, ""),
+    f"{OPENCODE_DIR}/04_queued.txt": Expect("opencode", State.BUSY, "", queued=True),
+    f"{OPENCODE_DIR}/05_reply.txt": Expect("opencode", State.IDLE, ""),
+    f"{OPENCODE_DIR}/06_permission_prompt.txt": Expect(
+        "opencode",
+        State.ASKING,
+        asked=Asked(
+            OPENCODE_Q,
+            "python3 -c \"open('runs.txt','a').write('x\\n')\"",
+            OPENCODE_ROW,
+            selected=None,
+        ),
+    ),
+    # after Right and Enter ("Allow always"): it asks to confirm
+    f"{OPENCODE_DIR}/07_always_confirm.txt": Expect(
+        "opencode",
+        State.ASKING,
+        asked=Asked(
+            "Always allow",
+            "python3 *",
+            (("1", Meaning.YES_ALWAYS), ("2", Meaning.OTHER)),
+            selected=None,
+        ),
+    ),
+    f"{OPENCODE_DIR}/08_after_always.txt": Expect("opencode", State.IDLE, ""),
+    # 100 columns: no sidebar
+    f"{OPENCODE_DIR}/09_narrow_typed.txt": Expect("opencode", State.IDLE, "CHAINED now"),
+    f"{OPENCODE_DIR}/10_narrow_prompt.txt": Expect(
+        "opencode",
+        State.ASKING,
+        asked=Asked(
+            OPENCODE_Q,
+            "/opt/imessenger/bin/imessenger reply abc 'x' && touch chained.txt",
+            OPENCODE_ROW,
+            selected=None,
+        ),
+    ),
+    # 70 columns: the command wraps, the keys' help goes under the row
+    f"{OPENCODE_DIR}/11_very_narrow_prompt.txt": Expect(
+        "opencode",
+        State.ASKING,
+        asked=Asked(
+            OPENCODE_Q, "/opt/imessenger/bin/imessenger reply abc 'x' &&", OPENCODE_ROW, None
+        ),
+    ),
     # hand-made variants of the real agents
     "handmade/claude-two-options.txt": Expect(
         "claude", State.ASKING, asked=Asked(PROCEED, "touch probe-2.txt", YES_NO_2)
@@ -150,6 +203,8 @@ EXPECTED: dict[str, Expect] = {
         "codex", State.ASKING, asked=Asked(CODEX_Q, "touch codex-probe-1.txt", YES_NO_3)
     ),
     "handmade/codex-queued.txt": Expect("codex", State.BUSY, "", queued=True),
+    # a message quoting OpenCode's prompt, in the transcript above its input box
+    "handmade/opencode-quoted-prompt.txt": Expect("opencode", State.IDLE, ""),
     # Gemini CLI, hand-made from its sources
     "handmade/gemini-idle.txt": Expect("gemini", State.IDLE, ""),
     "handmade/gemini-typed.txt": Expect("gemini", State.IDLE, "please run the tests"),
