@@ -736,3 +736,87 @@ def test_classify_never_raises_on_mixed_screen_lines(rows: list[str], name: str)
         assert screen.input_text is None
     else:
         assert screen.prompt is None
+
+
+# --- an input box found from its end, options in a row, a confirming prompt ---------------
+
+#: A box drawn as OpenCode draws its own: bars, then its end line above a border.
+BOXED = ScreenGrammar.compile(
+    2,
+    {
+        "input_patterns": [r"^\s*\|(?: (.*))?$"],
+        "input_continuation_patterns": [r"^\s*\|(?: (.*))?$"],
+        "input_end_patterns": [r"^\s*\| \[agent\]"],
+        "input_below_patterns": [r"^\s*\+-+$"],
+        "question_patterns": [
+            r"^\s*\| Q: (?P<question>May I\?)$",
+            r"^\s*\| Q: (?P<confirm>(?P<question>Sure\?))$",
+        ],
+        "inline_option_patterns": [r"(?<=\s)(?P<label>Yes|Always|No|Cancel)(?=\s|$)"],
+        "prompt_footer_patterns": [r"^\s*\|$"],
+        "subject_patterns": [r"^\s*\| \$ (.+)$"],
+        "yes_once_patterns": ["^Yes$"],
+        "yes_always_patterns": ["^Always$"],
+        "no_patterns": ["^No$"],
+    },
+)
+
+
+def boxed(*typed: str, above: str = "| quoted message\n|\n\n") -> str:
+    text = "\n".join(f"| {line}" if line else "|" for line in typed)
+    return f"{above}|\n{text}\n|\n| [agent] model\n+-------\nfooter\n"
+
+
+def test_a_box_found_from_its_end_holds_every_line_above_it() -> None:
+    screen = classify(boxed("first", "", "third"), BOXED)
+    assert (screen.state, screen.input_text) == (State.IDLE, "first\n\nthird")
+    # its rows: from its first bar (under the blank line) to its end line
+    assert screen.input_rows == (3, 8)
+    assert classify(boxed(""), BOXED).input_text == ""
+
+
+def test_a_box_is_only_where_its_end_has_its_border_under_it() -> None:
+    # the end line's shape in the transcript, with no border under it, is no box
+    quoted = "| [agent] quoted\n|\nsomething else\n"
+    assert classify(quoted, BOXED).input_text is None
+    # a later end line with its border wins over one without
+    screen = classify(quoted + "\n" + boxed("typed", above=""), BOXED)
+    assert screen.input_text == "typed"
+    missing = classify("| text\n|\n", BOXED)
+    assert (missing.state, missing.input_text) == (State.UNKNOWN, None)
+
+
+def test_options_in_a_row_below_the_question_are_keyed_by_their_place() -> None:
+    prompt_text = "|\n| Q: May I?\n| $ touch x\n|\n|  Yes   Always   No      help\n|\n"
+    screen = classify(prompt_text, BOXED)
+    assert screen.state is State.ASKING
+    prompt = screen.prompt
+    assert prompt is not None
+    assert (prompt.question, prompt.subject, prompt.confirms) == ("May I?", "touch x", False)
+    assert [(o.key, o.label, o.meaning) for o in prompt.options] == [
+        ("1", "Yes", Meaning.YES_ONCE),
+        ("2", "Always", Meaning.YES_ALWAYS),
+        ("3", "No", Meaning.NO),
+    ]
+    confirming = classify("|\n| Q: Sure?\n|\n|  Always   Cancel\n|\n", BOXED)
+    assert confirming.prompt is not None
+    assert confirming.prompt.confirms
+    # a row with a line below that is no footer is no prompt
+    assert classify(prompt_text + "typed here\n", BOXED).state is not State.ASKING
+
+
+def test_explain_names_the_end_line_of_a_box() -> None:
+    from imessenger.core.screen import explain
+
+    trace = explain(boxed("typed"), BOXED).input
+    assert trace is not None
+    assert trace.text == "typed"
+    assert trace.line is not None
+    assert trace.line.row == 4
+    assert [hit.pattern.key for hit in trace.continuation] == [
+        "input_continuation_patterns",
+        "input_continuation_patterns",
+        "input_end_patterns",
+    ]
+    assert trace.under is not None
+    assert trace.under.text == "+-------"
