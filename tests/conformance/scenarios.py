@@ -113,11 +113,16 @@ def queues_when_busy(agent: Agent) -> bool:
 
 
 def wait_asking(agent: Agent, command: str) -> None:
-    """Wait until the session asks about ``command``."""
+    """Wait until the session asks about ``command`` (OpenCode draws its prompt a moment
+    before the command in it)."""
     agent.wait_state(NAME, "asking")
-    shown = run_imessenger("inbox", NAME)
-    assert shown.exit_code == 0, shown.output
-    assert command in shown.stdout, shown.stdout
+
+    def shows_command() -> str | None:
+        shown = run_imessenger("inbox", NAME)
+        assert shown.exit_code == 0, shown.output
+        return shown.stdout if command in shown.stdout else None
+
+    wait_for(shows_command, 10, f"the inbox to show the prompt about {command}")
 
 
 # --- the scenarios ---------------------------------------------------------------------------
