@@ -9,7 +9,7 @@ Only the key made for the session logs in (no password, no root); the client che
 host key against a known_hosts file of the session. The user cannot run the project's own
 virtualenv (its Python may live where only the developer can read), so it gets one of its
 own: the system Python with this checkout installed in editable mode, built once per
-version of pyproject.toml in ``.cache/remote-venv-<hash>/`` of the checkout.
+version of pyproject.toml and checkout in ``.cache/remote-venv-<hash>/`` of the checkout.
 
 Everything here needs root (useradd, runuser, an sshd that switches users) and the
 openssh-server package. Where they are missing the tests skip and say what to do; with
@@ -428,14 +428,17 @@ def _open_to_others(folder: Path) -> None:
 def remote_venv() -> Path:
     """The virtualenv the remote user runs imessenger from, built once per pyproject.toml.
 
-    ``.cache/remote-venv-<sha256 of pyproject.toml, 12 hex>/``: the system Python's venv
-    with this checkout installed in editable mode (so it runs the code under test). A file
-    lock keeps parallel runs from building it at the same time; a marker file says that a
-    build is complete. Skips (or fails, see REQUIRE_ENV) when it cannot be built.
+    ``.cache/remote-venv-<sha256 of pyproject.toml and the checkout's folder, 12 hex>/``:
+    the system Python's venv with this checkout installed in editable mode (so it runs the
+    code under test: checkouts that share one ``.cache``, as git worktrees may, each get
+    their own). A file lock keeps parallel runs from building it at the same time; a marker
+    file says that a build is complete. Skips (or fails, see REQUIRE_ENV) when it cannot be
+    built.
     """
     if not SYSTEM_PYTHON.is_file():
         _unavailable(f"{SYSTEM_PYTHON} is missing: the remote user's virtualenv needs it")
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
+    made_of = (ROOT / "pyproject.toml").read_bytes() + str(ROOT).encode()
+    digest = hashlib.sha256(made_of).hexdigest()[:12]
     venv = ROOT / ".cache" / f"remote-venv-{digest}"
     marker = venv / ".imessenger-installed"
     venv.parent.mkdir(parents=True, exist_ok=True)

@@ -364,6 +364,16 @@ class Terminal:
         with self._lock:
             return text.encode() in self._seen
 
+    def mark(self) -> int:
+        """How much the terminal was sent so far (for :meth:`sent_since`)."""
+        with self._lock:
+            return len(self._seen)
+
+    def sent_since(self, mark: int) -> bytes:
+        """What the terminal was sent after ``mark`` (:meth:`mark`)."""
+        with self._lock:
+            return bytes(self._seen[mark:])
+
     def type(self, keys: bytes) -> None:
         os.write(self.fd, keys)
 

@@ -13,6 +13,8 @@ import pytest
 
 from imessenger.core.agent_setup import (
     CLAUDE_HOOK_EVENTS,
+    COPILOT_HOOK_EVENTS,
+    COPILOT_PLUGIN,
     hook_command,
     own_command,
     reply_command,
@@ -237,3 +239,145 @@ def test_gemini_gets_the_mcp_server_in_its_own_home_and_the_tools_in_its_policy(
     tools = [r["toolName"] for r in tomllib.loads(approver.files["policy.toml"])["rule"]]
     assert tools[-2:] == ["approve", "deny"]
     assert setup("gemini", "", ["gemini"], FOLDER).gemini_settings == {}
+
+
+def test_qwen_gets_hooks_reply_rule_and_mcp_server_in_settings_of_its_own() -> None:
+    done = setup("qwen", "qwen", ["qwen"], FOLDER, mcp="qwen", socket="s1")
+    assert (done.args, done.files, done.gemini_settings) == ((), {}, {})  # no flag: settings
+    settings = done.qwen_settings
+    hooks = settings["hooks"]
+    assert isinstance(hooks, dict)
+    assert list(hooks) == list(CLAUDE_HOOK_EVENTS)
+    [entry] = hooks["PermissionRequest"][0]["hooks"]
+    assert entry["command"] == hook_command("qwen")
+    assert entry["async"] is True  # Qwen Code goes on at once
+    server = settings["mcpServers"]["imessenger"]  # type: ignore[index]
+    assert [server["command"], *server["args"]] == [*own_command(), "-L", "s1", "mcp"]
+    # declared up front: else Qwen Code hides the tools behind its tool_search
+    assert server["alwaysLoadTools"] is True
+    assert settings["permissions"] == {
+        "allow": [
+            f"Bash({reply_command()} *)",
+            "mcp__imessenger__sessions",
+            "mcp__imessenger__send",
+            "mcp__imessenger__reply",
+            "mcp__imessenger__inbox",
+        ]
+    }
+    # a suggestion would be drawn in the input box as typed text, and Enter takes it
+    assert settings["ui"] == {"enableFollowupSuggestions": False}
+    approver = setup("", "", ["qwen"], FOLDER, mcp="qwen", approver=True)
+    allowed = approver.qwen_settings["permissions"]["allow"]  # type: ignore[index]
+    assert allowed[-2:] == ["mcp__imessenger__approve", "mcp__imessenger__deny"]
+    assert "hooks" not in approver.qwen_settings
+
+
+def test_qwen_without_any_of_the_three_gets_no_settings() -> None:
+    assert setup("", "", ["qwen"], FOLDER).qwen_settings == {}
+    only_hooks = setup("", "qwen", ["qwen"], FOLDER).qwen_settings
+    assert sorted(only_hooks) == ["hooks", "ui"]
+
+
+def test_qwen_events_read_as_claude_codes() -> None:
+    asked = read_event(
+        "qwen",
+        claude_payload(
+            "PermissionRequest", tool_name="run_shell_command", tool_input={"command": "touch x"}
+        ),
+    )
+    assert (asked.event, asked.state, asked.detail) == ("PermissionRequest", ASKING, "touch x")
+    # after a tool's result the turn goes on with an empty prompt: still busy
+    going_on = read_event("qwen", claude_payload("UserPromptSubmit", prompt=""))
+    assert (going_on.state, going_on.detail) == (BUSY, "")
+    assert read_event("qwen", claude_payload("Stop", last_assistant_message="x")).state == IDLE
+    assert read_event("qwen", claude_payload("Notification")).state == ""
+
+
+# --- GitHub Copilot CLI -------------------------------------------------------------------
+
+
+def test_copilot_gets_a_plugin_of_its_own_with_its_hooks() -> None:
+    done = setup("", "copilot", ["copilot"], FOLDER)
+    assert done.args == ("--plugin-dir", str(FOLDER / COPILOT_PLUGIN))
+    manifest = json.loads(done.files[f"{COPILOT_PLUGIN}/plugin.json"])
+    assert manifest["name"] == "imessenger"
+    hooks = json.loads(done.files[f"{COPILOT_PLUGIN}/hooks/hooks.json"])
+    assert hooks["version"] == 1
+    assert list(hooks["hooks"]) == list(COPILOT_HOOK_EVENTS)
+    for [entry] in hooks["hooks"].values():
+        assert entry["type"] == "command"
+        # a failing PermissionRequest hook would deny the request: ours never fails
+        assert entry["bash"] == f"{hook_command('copilot')} || true"
+    assert not done.skipped
+
+
+def test_copilot_runs_the_imessenger_program_without_asking(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    program = tmp_path / "odd (dir)" / "imessenger"
+    monkeypatch.setattr("imessenger.core.agent_setup.own_command", lambda: [str(program)])
+    done = setup("copilot", "", ["copilot"], FOLDER)
+    # Copilot CLI matches the program alone (and asks for a path outside the folder first)
+    assert done.args == ("--add-dir", str(program.parent), f"--allow-tool=shell({program}:*)")
+    # run as "python -m imessenger", a rule would let any Python run: none
+    as_module = [sys.executable, "-m", "imessenger"]
+    monkeypatch.setattr("imessenger.core.agent_setup.own_command", lambda: as_module)
+    assert setup("copilot", "", ["copilot"], FOLDER).args == ()
+
+
+def test_copilot_gets_the_mcp_server_and_its_tools_pre_allowed_but_approve() -> None:
+    done = setup("", "", ["copilot"], FOLDER, mcp="copilot", socket="s1")
+    assert done.args[0] == "--additional-mcp-config"
+    [server] = json.loads(done.args[1])["mcpServers"].values()
+    assert [server["command"], *server["args"]] == [*own_command(), "-L", "s1", "mcp"]
+    assert done.args[2:] == (
+        "--allow-tool=imessenger(sessions)",
+        "--allow-tool=imessenger(send)",
+        "--allow-tool=imessenger(reply)",
+        "--allow-tool=imessenger(inbox)",
+    )
+    approver = setup("", "", ["copilot"], FOLDER, mcp="copilot", approver=True)
+    assert approver.args[-2:] == (
+        "--allow-tool=imessenger(approve)",
+        "--allow-tool=imessenger(deny)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "event", "state", "detail"),
+    [
+        # hooks named the Claude Code way get Claude Code's payload...
+        (
+            {"hook_event_name": "UserPromptSubmit", "prompt": "first line\nsecond"},
+            "UserPromptSubmit",
+            BUSY,
+            "first line",
+        ),
+        ({"hook_event_name": "Stop", "stop_reason": "end_turn"}, "Stop", IDLE, ""),
+        # ...but PermissionRequest, in 1.0.102, its own camelCase one
+        (
+            {"hookName": "permissionRequest", "toolName": "bash", "toolInput": {"command": "ls"}},
+            "PermissionRequest",
+            ASKING,
+            "ls",
+        ),
+        (
+            {"hookName": "permissionRequest", "toolName": "write"},
+            "PermissionRequest",
+            ASKING,
+            "write",
+        ),
+        # it starts a session at its first message: SessionStart says nothing of the start
+        ({"hook_event_name": "SessionStart", "source": "new"}, "SessionStart", "", ""),
+    ],
+)
+def test_copilot_events_and_what_they_say(
+    payload: dict[str, object], event: str, state: str, detail: str
+) -> None:
+    read = read_event("copilot", json.dumps({"session_id": "s", **payload}))
+    assert (read.event, read.state, read.detail) == (event, state, detail)
+
+
+def test_a_copilot_payload_without_an_event_name_says_why() -> None:
+    with pytest.raises(PayloadError, match="no hook_event_name"):
+        read_event("copilot", '{"sessionId": "s"}')

@@ -25,7 +25,17 @@ from imessenger.core.profiles import (
 from imessenger.core.screen import PATTERN_KEYS, Meaning, Option, ScreenGrammar, State, classify
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_NAMES = ["claude", "codex", "gemini", "aider", "shell", "demo", "opencode"]
+DEFAULT_NAMES = [
+    "claude",
+    "codex",
+    "gemini",
+    "aider",
+    "shell",
+    "demo",
+    "qwen",
+    "copilot",
+    "opencode",
+]
 
 
 def default_tables() -> dict[str, dict[str, Any]]:
@@ -76,14 +86,16 @@ def test_default_commands_and_ways_to_exit() -> None:
         "aider": (("aider",), "letter-enter", "/exit", ("C-c", "C-c")),
         "shell": ((), "digit", "", ("C-d",)),
         "demo": (("{python}", "-m", "imessenger.demo.agent"), "digit", "/exit", ("C-d",)),
+        "qwen": (("qwen",), "digit", "/quit", ("C-c", "C-c")),
+        "copilot": (("copilot",), "digit-escape-no", "/exit", ("C-c", "C-c")),
         "opencode": (("opencode",), "arrows", "/exit", ("C-c", "C-c")),
     }
 
 
-def test_only_claude_demo_and_opencode_queue_while_busy() -> None:
+def test_only_claude_demo_copilot_and_opencode_queue_while_busy() -> None:
     profiles = load_profiles(config_with(default_tables()))
-    queuing = [name for name, p in profiles.items() if p.drive.queues_when_busy]
-    assert queuing == ["claude", "demo", "opencode"]
+    queueing = [name for name, p in profiles.items() if p.drive.queues_when_busy]
+    assert queueing == ["claude", "demo", "copilot", "opencode"]
 
 
 def test_profiles_load_through_the_config_module(tmp_path: Path) -> None:
@@ -121,6 +133,17 @@ def test_keys_for_digit_is_the_digit_alone() -> None:
 def test_keys_for_letter_enter_is_letter_then_enter() -> None:
     aider = Profile.from_dict("aider", default_tables()["aider"])
     assert aider.drive.keys_for(Option("y", "Yes", Meaning.YES_ONCE, True)) == ["y", "Enter"]
+
+
+def test_keys_for_digit_escape_no_is_escape_for_no_and_the_digit_else() -> None:
+    # Copilot CLI: its "No, and tell Copilot what to do differently" takes words; its
+    # digit only selects it, Escape answers no
+    copilot = Profile.from_dict("copilot", default_tables()["copilot"])
+    no = Option("3", "No, and tell Copilot what to do differently", Meaning.NO, False)
+    assert copilot.drive.keys_for(no) == ["Escape"]
+    assert copilot.drive.keys_for(Option("1", "Yes", Meaning.YES_ONCE, True)) == ["1"]
+    always = Option("2", "Yes, and don't ask again", Meaning.YES_ALWAYS, False)
+    assert copilot.drive.keys_for(always) == ["2"]
 
 
 def test_the_profile_keeps_its_launch_drive_and_grammar_apart() -> None:
@@ -261,7 +284,7 @@ def test_unknown_profile_lists_the_known_ones() -> None:
         get_profile(config_with(default_tables()), "claud")
     message = str(caught.value)
     assert 'no agent profile named "claud"' in message
-    assert "aider, claude, codex, demo, gemini, opencode, shell" in message
+    assert ", ".join(sorted(DEFAULT_NAMES)) in message
 
 
 def test_get_profile_checks_only_that_profile() -> None:

@@ -221,6 +221,8 @@ PURE_WITH_EXAMPLES = (
     "values",
     "answers",
     "redraws",
+    "attention",
+    "published",
 )
 
 

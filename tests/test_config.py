@@ -27,6 +27,7 @@ from imessenger.adapters.config_files import load_config, load_defaults, starter
 from imessenger.core.config import DEFAULT_SOURCE, FALLBACK_PROFILE, Config, Settings
 from imessenger.core.errors import ConfigError
 from imessenger.core.policy import Policy
+from imessenger.core.usage import Price
 from imessenger.interfaces.cli.config import config_group
 
 pytestmark = pytest.mark.default_config
@@ -50,6 +51,12 @@ GENERAL_KEYS = {
     "watch.notify_command",
     "watch.tmux_message",
     "watch.autostart",
+    "watch.budget_tokens",
+    "watch.notify_on",
+    "watch.stuck_after_ms",
+    "watch.desktop",
+    "watch.bell",
+    "watch.notify_when_looking",
     "status.asking",
     "status.unread",
     "status.separator",
@@ -203,6 +210,8 @@ def toml_value(values: dict[str, Any], name: str) -> Any:
     """What a typed setting must be, from the TOML values: an _ms key in seconds for _s."""
     table, _, key = key_of(name).rpartition(".")
     value = values[table][key] if table else values[key]
+    if isinstance(value, list):
+        return tuple(value)  # a list of names is typed as a tuple
     return value / 1000 if name.endswith("_s") else value
 
 
@@ -293,6 +302,22 @@ def test_typed_settings_take_the_users_values() -> None:
             '[policy]\nreaders = [""]\n',
             "policy.readers must be a list of session names or globs, got ['']",
             id="empty-policy-name",
+        ),
+        pytest.param(
+            '[watch]\nnotify_on = ["done", "finished"]\n',
+            "watch.notify_on[1] is 'finished', not an event; "
+            "use some of: asking, exited, done, stuck, error",
+            id="unknown-event",
+        ),
+        pytest.param(
+            '[watch]\nbell = "loud"\n',
+            "watch.bell is 'loud'; use one of: off, bell, osc9",
+            id="unknown-bell",
+        ),
+        pytest.param(
+            "[watch]\nstuck_after_ms = 0\n",
+            "watch.stuck_after_ms must be a positive number of milliseconds, got 0",
+            id="no-stuck-time",
         ),
     ],
 )
@@ -556,8 +581,8 @@ def test_init_values_uncommented_are_exactly_the_general_defaults() -> None:
     general = tomllib.loads(uncommented)
     defaults = load_config().values
     assert general == {key: defaults[key] for key in general}
-    # [hosts] is open, and empty by default: it has no keys of its own
-    assert set(general) == {key.split(".")[0] for key in GENERAL_KEYS} | {"hosts"}
+    # [hosts] and [prices] are open, and empty by default: they have no keys of their own
+    assert set(general) == {key.split(".")[0] for key in GENERAL_KEYS} | {"hosts", "prices"}
     path = write_config(uncommented)
     config = load_config()
     assert config.values == defaults
@@ -662,3 +687,18 @@ def test_hosts_are_typed_and_a_bad_one_is_named() -> None:
         write_config(table)
         with pytest.raises(ConfigError, match=says):
             load_config()
+
+
+def test_prices_are_named_by_any_model_name_and_typed() -> None:
+    write_config(
+        '[prices."claude-sonnet-4.5*"]\ninput = 3\noutput = 15.0\n'
+        '[prices."openai/gpt-5.1"]\ninput = 1.25\noutput = 10\ncache_read = 0.125\n'
+    )
+    prices = load_config().settings.prices
+    assert prices == {
+        "claude-sonnet-4.5*": Price(3.0, 15.0),
+        "openai/gpt-5.1": Price(1.25, 10.0, cache_read=0.125),
+    }
+    shown = run("show", "prices")
+    assert shown.exit_code == 0, shown.output
+    assert 'prices."openai/gpt-5.1".cache_read = 0.125' in shown.output

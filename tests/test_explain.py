@@ -597,7 +597,11 @@ def test_the_renderer_examples() -> None:
 
 def test_isesh_explain_on_the_demo_agent(tmux: Tmux, sessions: Sessions) -> None:
     start_demo("w1")
-    idle = run_isesh("explain", "w1")
+    # the demo agent runs its hooks in the background: its SessionStart may come late
+    idle = wait_for(
+        lambda: (done := run_isesh("explain", "w1")) and "SessionStart" in done.stdout and done,
+        what="the SessionStart hook event",
+    )
     assert idle.exit_code == 0, idle.output
     lines = idle.stdout.splitlines()
     assert lines[0] == 'session "w1", profile "demo"'
@@ -608,8 +612,11 @@ def test_isesh_explain_on_the_demo_agent(tmux: Tmux, sessions: Sessions) -> None
     assert "            idle_patterns[0] '^  \\S.* · \\? for help$'" in lines
     assert "prompt: none (no line matches question_patterns)" in lines
     # the demo agent's own hooks (its profile installs them), not checked: no watcher runs
-    assert lines[-2].startswith("hook events (the latest, oldest first;")
-    assert lines[-1].endswith("  SessionStart -> started  [not checked (no watcher ran)]")
+    assert lines[-3].startswith("hook events (the latest, oldest first;")
+    assert lines[-2].endswith("  SessionStart -> started  [not checked (no watcher ran)]")
+    # which record the replies are read from: the one isesh named, empty until a turn
+    assert lines[-1].startswith("record: demo: ")
+    assert lines[-1].endswith(".jsonl (written)")
 
     ask(sessions, "w1", "ASK[touch notes.txt] please")
     wait_for(

@@ -201,6 +201,60 @@ def test_aider_s_hook_does_not_read_its_terminal(tmux: Tmux, tmp_path: Path) -> 
     assert events(tmux, "w1") == [("Notification", "waiting", "")]
 
 
+#: A stand-in for GitHub Copilot CLI: it runs the hooks of the plugin it is given
+#: (``--plugin-dir``) as Copilot CLI 1.0.102 does, through bash with the payload on stdin,
+#: and writes their exit statuses to the file named first.
+FAKE_COPILOT = """
+import json, subprocess, sys, time
+statuses, argv = sys.argv[1], sys.argv[2:]
+plugin = argv[argv.index("--plugin-dir") + 1]
+hooks = json.load(open(plugin + "/hooks/hooks.json"))["hooks"]
+payloads = [
+    ("UserPromptSubmit", {"hook_event_name": "UserPromptSubmit", "prompt": "first\\nsecond"}),
+    ("PermissionRequest", {"hookName": "permissionRequest", "toolInput": {"command": "ls"}}),
+    ("PermissionRequest", "not json: a hook of ours that fails"),
+    ("Stop", {"hook_event_name": "Stop", "stop_reason": "end_turn"}),
+]
+done = []
+for event, payload in payloads:
+    given = payload if isinstance(payload, str) else json.dumps(payload)
+    [entry] = hooks[event]
+    ran = subprocess.run(["bash", "-c", entry["bash"]], input=given, text=True)
+    done.append(ran.returncode)
+open(statuses, "w").write(json.dumps(done))
+time.sleep(60)
+"""
+
+
+def test_copilot_s_plugin_hooks_report_its_events_and_never_fail(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    statuses = tmp_path / "statuses.json"
+    program = [sys.executable, "-c", FAKE_COPILOT, str(statuses)]
+    started = run_isesh("start", "w1", "--agent", "copilot", "--", *program)
+    assert started.exit_code == 0, started.output
+    record = session_record(tmux, "w1")
+    assert record is not None
+    plugin = Path(record.files_dir) / "copilot-plugin"
+    assert str(plugin) == record.command[record.command.index("--plugin-dir") + 1]
+    wait_for(statuses.exists, what="the hooks to have run")
+    # Copilot CLI takes a PermissionRequest hook that fails for "deny": ours exit 0
+    assert json.loads(statuses.read_text()) == [0, 0, 0, 0]
+    expected = [
+        ("UserPromptSubmit", "busy", "first"),
+        ("PermissionRequest", "asking", "ls"),
+        ("Stop", "idle", ""),
+    ]
+    wait_for(lambda: events(tmux, "w1") == expected, what=f"the events {expected}")
+    # the plugin is the session's own, private, and goes with it
+    for path in (plugin, plugin / "hooks"):
+        assert oct(path.stat().st_mode & 0o777) == "0o700"
+    for path in (plugin / "plugin.json", plugin / "hooks" / "hooks.json"):
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert run_isesh("stop", "--force", "w1").exit_code == 0
+    assert not plugin.exists()
+
+
 # --- the reply command, pre-allowed by the profile -----------------------------------------
 
 

@@ -249,6 +249,46 @@ def test_sessions_on_two_hosts_from_one_terminal(
     assert rows_left == {"w1"}
 
 
+@pytest.mark.ssh
+def test_the_usage_of_a_session_on_another_host_is_read_there(
+    tmux: Tmux, box: Host, remote_host: RemoteHost
+) -> None:
+    """The record is that host's file: it reads it, and the wire brings the counts; the cost
+    is this side's, by its own prices (the demo agent's counts: see its docstring)."""
+    from imessenger.adapters import paths
+
+    config = paths.user_config_path()
+    write_config(config.read_text() + "[prices.demo]\ninput = 100000\noutput = 100000\n")
+    start_demo("box:w2", idle=False)
+    wait_for(lambda: '"idle"' in run_isesh("list", "--json", "--host", "box").stdout)
+    [plain] = json.loads(run_isesh("list", "--json").stdout)
+    assert "usage" not in plain  # not read unless asked
+    sent = run_imessenger("send", "--raw", "--no-reply", "box:w2", "hello there")
+    assert sent.exit_code == 0, sent.output
+
+    def usage() -> dict[str, object] | None:
+        listed = run_isesh("list", "--usage", "--json")
+        assert listed.exit_code == 0, listed.output
+        [row] = json.loads(listed.stdout)
+        return row["usage"] if row["usage"] and row["usage"]["turns"] else None
+
+    found = wait_for(usage, what="the answer counted there")
+    assert [share["model"] for share in found.pop("models")] == ["demo"]  # type: ignore[attr-defined]
+    assert found == {
+        "model": "demo",
+        "input_tokens": len("hello there"),
+        "output_tokens": len("demo got 1 line(s)"),
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "total_tokens": 11 + 18,
+        "turns": 1,
+        "estimated_cost": pytest.approx(29 * 0.1),
+    }
+    table = run_isesh("list", "--usage").stdout.splitlines()
+    assert table[1].split()[0] == "box:w2"
+    assert table[1].split()[-4:] == ["11", "18", "0", "2.90"]
+
+
 def waiting_on(host: str, name: str, about: str) -> str | None:
     """The id of the prompt ``HOST:NAME`` shows, once it asks about ``about``."""
     shown = run_imessenger("inbox", "--waiting", "--json")

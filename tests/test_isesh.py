@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -311,3 +312,24 @@ def test_an_old_tmux_is_refused(
     assert result.exit_code == 1
     assert "tmux 3.0a is too old: imessenger needs tmux >= 3.2" in result.stderr
     assert tmux.session_names() == []
+
+
+def test_a_qwen_code_prompt_in_a_session_isesh_did_not_start_reads_as_qwen_asking(
+    tmux: Tmux,
+) -> None:
+    # its "⠏ Waiting for user confirmation..." line is Aider's busy marker too
+    capture = Path(__file__).parent / "fixtures" / "qwen-code-0.24.4" / "q07_shell_prompt.txt"
+    tmux.run(
+        "new-session",
+        "-d",
+        "-s",
+        "handmade",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        f"cat {shlex.quote(str(capture))}; exec sleep 60",
+    )
+    wait_for(lambda: "Waiting for user" in AgentPane.of(tmux, "handmade").look(), what="shown")
+    assert states("--all") == {"handmade": "asking"}
+    assert "qwen?" in run_isesh("list", "--all").stdout

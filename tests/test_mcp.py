@@ -36,6 +36,7 @@ from support import (
     run_imessenger,
     run_isesh,
     start_demo,
+    stays,
     wait_for,
     write_config,
 )
@@ -147,7 +148,11 @@ async def test_the_tools_their_inputs_and_outputs(tmux: Tmux) -> None:
     )
     timeout = send["properties"]["timeout_ms"]
     assert (timeout["type"], timeout["default"], timeout["minimum"]) == ("integer", 4321, 1)
-    assert listed["sessions"].input_schema["properties"] == {}
+    listing = listed["sessions"].input_schema
+    assert (listing["properties"]["usage"]["type"], listing["properties"]["usage"]["default"]) == (
+        "boolean",
+        False,
+    )
     assert listed["reply"].input_schema["required"] == ["message_id", "text"]
     inbox = listed["inbox"].input_schema
     assert "required" not in inbox
@@ -187,6 +192,7 @@ async def test_sessions_lists_states_prompts_and_unread_counts(
         "asking": None,
         "prompt_id": None,
         "unread": 1,
+        "usage": None,  # not asked for
     }
     assert (rows["w2"]["state"], rows["w2"]["asking"]) == ("asking", "touch notes.txt")
     shown = prompt_id("w2")
@@ -203,6 +209,38 @@ async def test_sessions_lists_states_prompts_and_unread_counts(
         None,
         None,
     )
+
+
+async def test_sessions_with_usage(tmux: Tmux) -> None:
+    """The tokens each session used, from its agent's record (the demo agent's counts: the
+    characters of the message taken and of its answer, see imessenger/demo/agent.py)."""
+    write_config("[prices.demo]\ninput = 100000\noutput = 100000\n")
+    start_demo("w1")
+    assert run_isesh("start", "w2", "--agent", "shell", "--", "cat").exit_code == 0
+    sent = run_imessenger("send", "--raw", "--no-reply", "w1", "hello there")
+    assert sent.exit_code == 0, sent.output
+    answer = "demo got 1 line(s)"
+
+    def counted() -> bool:
+        rows = json.loads(run_isesh("list", "--usage", "--json").stdout)
+        return any(row["usage"] and row["usage"]["turns"] == 1 for row in rows)
+
+    wait_for(counted, what="the answer counted")
+    async with connect() as client:
+        listed = structured(await client.call_tool("sessions", {"usage": True}))
+        text = text_of(await client.call_tool("sessions", {"usage": True}))
+    rows = {row["name"]: row for row in listed["sessions"]}
+    assert rows["w1"]["usage"] == {
+        "model": "demo",
+        "input_tokens": len("hello there"),
+        "output_tokens": len(answer),
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "turns": 1,
+        "estimated_cost": pytest.approx((11 + 18) * 100000 / 1e6),
+    }
+    assert rows["w2"]["usage"] is None  # a plain program records none
+    assert "w1 (demo) idle, 0 unread, 11 tokens in, 18 out, 0 from the cache (cost 2.90)" in text
 
 
 # --- send -------------------------------------------------------------------------------------
@@ -737,18 +775,42 @@ async def test_the_marker_is_set_by_the_2026_protocol_too_and_only_for_agents(
 ) -> None:
     for name in ("coord", "w1"):
         start_demo(name)
-    async with connect():  # the user: no session to mark
-        pass
+    async with connect() as client:  # the user: no session to mark
+        await client.list_tools()
     monkeypatch.setenv("IMESSENGER_SESSION", "coord")
-    async with connect():
-        pass
-    marked = {
-        name: record.mcp_connected_at
-        for name in ("coord", "w1")
-        if (record := sessions.store.sessions.get(name)) is not None
-    }
-    assert marked["coord"] is not None
-    assert marked["w1"] is None
+    async with connect() as client:
+        await client.list_tools()
+
+    def marked(name: str) -> float | None:
+        record = sessions.store.sessions.get(name)
+        assert record is not None
+        return record.mcp_connected_at
+
+    await until(lambda: marked("coord"), what="coord marked connected")
+    assert marked("w1") is None
+
+
+def test_an_agent_is_ready_once_it_has_the_tools_not_at_the_handshake(
+    tmux: Tmux, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Claude Code on its first start on a machine lists its tools a while after the
+    # handshake: its session read ready in between, and its first message had no tools
+    start_demo("a1")
+    monkeypatch.setenv("IMESSENGER_SESSION", "a1")
+
+    def marked() -> float | None:
+        record = sessions.store.sessions.get("a1")
+        assert record is not None
+        return record.mcp_connected_at
+
+    with raw_client() as client:
+        client.request(1, "ping", {})
+        client.answers(1)
+        stays(lambda: marked() is None, 0.5, "not ready before the tools were listed")
+        client.request(2, "tools/list", {})
+        [listed] = client.answers(1)
+        assert "send" in {tool["name"] for tool in listed["result"]["tools"]}
+        wait_for(marked, what="marked once the tools were listed")
 
 
 # --- what the import costs, and who pays it -------------------------------------------------

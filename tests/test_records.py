@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import imessenger.adapters.records.reading
-from imessenger.adapters.records import claude, codex, gemini, reader_for
+from imessenger.adapters.records import claude, codex, copilot, gemini, qwen, reader_for
 from imessenger.adapters.records.reading import RecordReader
 from imessenger.core.envelope import Delimiters, delimiters, exact_reply, message_id_in
 from imessenger.core.profiles import RECORD_KINDS as KINDS
@@ -42,6 +42,8 @@ CAPTURED = {
     "codex": "codex-0.169.0.jsonl",
     "gemini": "gemini-cli-0.61.0.jsonl",
     "aider": "aider-0.86.2.md",
+    "qwen": "qwen-code-0.24.4.jsonl",
+    "copilot": "copilot-1.0.102.jsonl",
 }
 
 
@@ -52,6 +54,8 @@ CARRIER = {
     "codex": b'"type":"response_item"',
     "gemini": b'"type":"gemini"',
     "aider": b"",
+    "qwen": b'"type":"assistant"',
+    "copilot": b'"type":"assistant.message"',
 }
 
 #: The start of a path of this machine (not one after a placeholder or inside a path).
@@ -529,6 +533,44 @@ def test_gemini_home() -> None:
     assert gemini.gemini_home({"HOME": "/h"}) == Path("/h")
 
 
+# --- GitHub Copilot CLI ----------------------------------------------------------------------
+
+
+def copilot_event(kind: str, **data: Any) -> str:
+    entry = {"type": kind, "data": data, "id": "e", "timestamp": "t", "parentId": None}
+    return json.dumps(entry, ensure_ascii=False) + "\n"
+
+
+def test_copilot_reads_the_text_of_assistant_messages_only(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    write(
+        path,
+        copilot_event("user.message", content=wrapped("from the user"))
+        + copilot_event("assistant.message", content=wrapped("a sub-agent's"), parentToolCallId="c")
+        + copilot_event(
+            "assistant.message",
+            content="",
+            toolRequests=[{"name": "bash", "arguments": {"command": wrapped("no")}}],
+        )
+        + copilot_event("tool.execution_complete", result={"content": wrapped("a tool's")})
+        + copilot_event("assistant.message_delta", deltaContent=wrapped("a delta")),
+    )
+    reader = reader_for("copilot", path)
+    assert reader.reply(MARKS) is None
+    write(path, copilot_event("assistant.message", content=wrapped("the answer  \r\n")), "a")
+    assert reader.reply(MARKS) == "the answer  \r\n"
+    write(path, copilot_event("assistant.message", content="no reply, and none lost"), "a")
+    assert reader.reply(MARKS) == "the answer  \r\n"
+
+
+def test_copilot_events_path_and_home() -> None:
+    home = copilot.copilot_home({"COPILOT_HOME": "/c", "HOME": "/h"})
+    assert home == Path("/c")
+    assert copilot.copilot_home({"COPILOT_HOME": "", "HOME": "/h"}) == Path("/h/.copilot")
+    path = copilot.events_path(home, "0cb916db-26aa-40f2-86b5-1ba81b225fd2")
+    assert path == Path("/c/session-state/0cb916db-26aa-40f2-86b5-1ba81b225fd2/events.jsonl")
+
+
 # --- Aider --------------------------------------------------------------------------------
 
 
@@ -552,3 +594,51 @@ def test_docstring_examples(module: Any) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# --- Qwen Code --------------------------------------------------------------------------
+
+
+def qwen_line(kind: str, parts: list[dict[str, Any]]) -> str:
+    role = "model" if kind == "assistant" else "user"
+    entry = {"uuid": "u", "type": kind, "message": {"role": role, "parts": parts}}
+    return json.dumps(entry, ensure_ascii=False) + "\n"
+
+
+def test_qwen_reads_the_text_parts_of_assistant_records_only(tmp_path: Path) -> None:
+    path = tmp_path / "chat.jsonl"
+    asked = qwen_line("user", [{"text": wrapped("the user's own words")}])
+    thought = {"text": wrapped("a thought"), "thought": True}
+    call = {"functionCall": {"id": "c1", "name": "run_shell_command", "args": {}}}
+    write(path, asked + qwen_line("assistant", [thought, call]))
+    reader = reader_for("qwen", path)
+    assert reader.reply(MARKS) is None
+    split = [{"text": f"{MARKS.start}\n**two** "}, {"text": f"parts  \n{MARKS.end}"}]
+    write(path, qwen_line("assistant", split), "a")
+    assert reader.reply(MARKS) == "**two** parts  "
+    system = {"type": "system", "subtype": "ui_telemetry", "message": {"parts": [{"text": "x"}]}}
+    write(path, json.dumps(system) + "\n" + qwen_line("tool_result", [{"text": "y"}]), "a")
+    assert reader.reply(MARKS) == "**two** parts  "
+
+
+def test_qwen_chat_path_is_the_file_of_the_session_id_in_any_project(tmp_path: Path) -> None:
+    session = "0b7d6f4e-1a2b-4c3d-8e9f-0123456789ab"
+    assert qwen.chat_path(tmp_path, session) is None
+    chats = tmp_path / "projects" / "-srv-project" / "chats"
+    chats.mkdir(parents=True)
+    (chats / f"{session}.runtime.json").write_text("{}")
+    (chats / "ffffffff-1a2b-4c3d-8e9f-0123456789ab.jsonl").write_text("")
+    assert qwen.chat_path(tmp_path, session) is None  # written at the first message
+    mine = chats / f"{session}.jsonl"
+    mine.write_text("")
+    assert qwen.chat_path(tmp_path, session) == mine
+    assert qwen.chat_path(tmp_path, "*") is None
+    assert qwen.chat_path(tmp_path, "../x") is None
+
+
+def test_qwen_runtime_dir() -> None:
+    assert qwen.runtime_dir({"HOME": "/h"}) == Path("/h/.qwen")
+    assert qwen.runtime_dir({"HOME": "/h", "QWEN_HOME": "/q"}) == Path("/q")
+    both = {"HOME": "/h", "QWEN_HOME": "/q", "QWEN_RUNTIME_DIR": "/r"}
+    assert qwen.runtime_dir(both) == Path("/r")
+    assert qwen.runtime_dir({"HOME": "/h", "QWEN_HOME": ""}) == Path("/h/.qwen")

@@ -1,6 +1,7 @@
 """The screen classifier on real captures of the agents and on hand-made screens.
 
-Real captures live in tests/fixtures/claude-code-2.1.332 and codex-0.169.0; the
+Real captures live in tests/fixtures/claude-code-2.1.332, codex-0.169.0 and
+qwen-code-0.24.4; the
 hand-made ones (Gemini CLI, Aider, the demo agent, and variants) in
 tests/fixtures/handmade. See tests/fixtures/README.md.
 """
@@ -8,6 +9,7 @@ tests/fixtures/handmade. See tests/fixtures/README.md.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import re
 import tomllib
@@ -37,6 +39,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CLAUDE_DIR = "claude-code-2.1.332"
 CODEX_DIR = "codex-0.169.0"
+QWEN_DIR = "qwen-code-0.24.4"
+COPILOT_DIR = "copilot-1.0.102"
+GEMINI_DIR = "gemini-cli-0.61.0"
+AIDER_DIR = "aider-0.86.2"
+GEMINI_FAILED = (
+    ' This request failed. Press F12 for diagnostics, or run /settings and change "Error '
+    'Verbosity" to full for full details.'
+)
 OPENCODE_DIR = "opencode-1.18.33"
 NBSP = "\u00a0"
 
@@ -76,6 +86,14 @@ PROCEED = "Do you want to proceed?"
 OPENCODE_ROW = (("1", Meaning.YES_ONCE), ("2", Meaning.YES_ALWAYS), ("3", Meaning.NO))
 OPENCODE_Q = "Permission required"
 CODEX_Q = "Would you like to run the following command?"
+QWEN_4 = (
+    ("1", Meaning.YES_ONCE),
+    ("2", Meaning.YES_ALWAYS),
+    ("3", Meaning.OTHER),
+    ("4", Meaning.NO),
+)
+COPILOT_RUN = "Do you want to run this command?"
+COPILOT_3 = YES_NO_3
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,8 @@ class Expect:
     input_text: str | None = None
     queued: bool = False
     asked: Asked | None = None
+    #: the error that ends the transcript (a failed turn), None: none
+    error: str | None = None
 
 
 EXPECTED: dict[str, Expect] = {
@@ -106,6 +126,35 @@ EXPECTED: dict[str, Expect] = {
     f"{CLAUDE_DIR}/09_no_prompt_after_2.txt": Expect("claude", State.IDLE, ""),
     f"{CLAUDE_DIR}/10_after_key_3.txt": Expect("claude", State.IDLE, ""),
     f"{CLAUDE_DIR}/11_queued.txt": Expect("claude", State.BUSY, "", queued=True),
+    # turns Claude Code's model API refused (HTTP 400, 401, 429, 500), real; the input box
+    # shows a hint then ("Once fixed, resend your message"): empty
+    f"{CLAUDE_DIR}/12_error_400.txt": Expect(
+        "claude",
+        State.IDLE,
+        "",
+        error="Prompt is too long · the request is ~212000 tokens (limit 200000) but this "
+        "conversation is only ~2968 tokens — the rest is system prompt, tool definitions, and "
+        "attachment content. A single-exchange conversation cannot be compacted; reduce "
+        "attached files/tools or start with less context. · /clear to start fresh",
+    ),
+    f"{CLAUDE_DIR}/13_error_401.txt": Expect(
+        "claude", State.IDLE, "", error="Invalid API key · Fix external API key"
+    ),
+    f"{CLAUDE_DIR}/14_error_429.txt": Expect(
+        "claude",
+        State.IDLE,
+        "",
+        error="API Error: Request rejected (429) · Number of request tokens has exceeded your "
+        "per-minute rate limit",
+    ),
+    f"{CLAUDE_DIR}/15_error_500.txt": Expect(
+        "claude",
+        State.IDLE,
+        "",
+        error="API Error: 500 Internal server error. This is a server-side issue, usually "
+        "temporary — try again in a moment. If it persists, check your inference gateway "
+        "(127.0.0.1:8080).",
+    ),
     # Codex 0.169.0, real
     f"{CODEX_DIR}/c01_startup.txt": Expect("codex", State.IDLE, ""),
     f"{CODEX_DIR}/c02_after_paste.txt": Expect(
@@ -138,6 +187,52 @@ EXPECTED: dict[str, Expect] = {
             ),
         ),
     ),
+    # turns Codex's model API refused (HTTP 400, 401, 429 after its retries, 500), real
+    f"{CODEX_DIR}/c11_error_400.txt": Expect(
+        "codex",
+        State.IDLE,
+        "",
+        error='{"error": {"message": "prompt is too long: 212000 tokens > 200000 maximum", '
+        '"type": "invalid_request_error", "code": null}}',
+    ),
+    f"{CODEX_DIR}/c12_error_401.txt": Expect(
+        "codex",
+        State.IDLE,
+        "",
+        error="unexpected status 401 Unauthorized: invalid x-api-key, "
+        "url: http://127.0.0.1:8080/v1/responses",
+    ),
+    f"{CODEX_DIR}/c13_error_429.txt": Expect(
+        "codex", State.IDLE, "", error="exceeded retry limit, last status: 429 Too Many Requests"
+    ),
+    f"{CODEX_DIR}/c14_error_500.txt": Expect(
+        "codex",
+        State.IDLE,
+        "",
+        error="We\u2019re currently experiencing high demand, which may cause temporary errors.",
+    ),
+    # turns Gemini CLI's model API refused (HTTP 400, 401), real: the error and, on a
+    # line of its own, that the request failed; its frame (a rule, the mode line) under it
+    f"{GEMINI_DIR}/g01_error_400.txt": Expect(
+        "gemini",
+        State.IDLE,
+        "",
+        error='API Error: {"error":{"code":400,"message":"prompt is too long: 212000 tokens > '
+        '200000 maximum","status":"INVALID_ARGUMENT"}}' + GEMINI_FAILED,
+    ),
+    f"{GEMINI_DIR}/g02_error_401.txt": Expect(
+        "gemini",
+        State.IDLE,
+        "",
+        error='API Error: {"error":{"code":401,"message":"invalid x-api-key",'
+        '"status":"UNAUTHENTICATED"}}' + GEMINI_FAILED,
+    ),
+    # turns Aider's model API refused (HTTP 401, 400), real; it wraps at 80 columns with no
+    # indent, so an error longer than that is not read as one (its turn is done instead)
+    f"{AIDER_DIR}/a01_error_401.txt": Expect(
+        "aider", State.IDLE, "", error="BadRequestError: OpenAIException - invalid x-api-key"
+    ),
+    f"{AIDER_DIR}/a02_error_400_wrapped.txt": Expect("aider", State.IDLE, ""),
     # OpenCode 1.18.33, real (200x50 with its sidebar on the right, but 09 to 11)
     f"{OPENCODE_DIR}/01_startup.txt": Expect("opencode", State.IDLE, ""),
     f"{OPENCODE_DIR}/02_after_paste.txt": Expect("opencode", State.IDLE, "[Pasted ~3 lines]"),
@@ -266,6 +361,89 @@ EXPECTED: dict[str, Expect] = {
         "demo", State.ASKING, asked=Asked(PROCEED, "rm x.txt", YES_NO_2)
     ),
     "handmade/demo-quoted-question.txt": Expect("demo", State.IDLE, ""),
+    # Qwen Code 0.24.4, real: starting ("Initializing...", then its MCP servers), a typed
+    # draft (its cursor a zero-width space), busy, a reply, a shell command's prompt and an
+    # MCP tool's (drawn in a box with a scroll bar in the last column); "Always allow ...
+    # in this project" is yes-always, "... for this user" (the user's own settings) other
+    f"{QWEN_DIR}/q01_initializing.txt": Expect("qwen", State.STARTING),
+    f"{QWEN_DIR}/q02_connecting_mcp.txt": Expect("qwen", State.STARTING),
+    f"{QWEN_DIR}/q03_idle.txt": Expect("qwen", State.IDLE, ""),
+    f"{QWEN_DIR}/q04_typed.txt": Expect(
+        "qwen", State.IDLE, "first line of a draft\nsecond line? yes"
+    ),
+    f"{QWEN_DIR}/q05_busy.txt": Expect("qwen", State.BUSY, ""),
+    f"{QWEN_DIR}/q06_reply.txt": Expect("qwen", State.IDLE, ""),
+    f"{QWEN_DIR}/q07_shell_prompt.txt": Expect(
+        "qwen", State.ASKING, asked=Asked("Allow execution of: 'touch'?", "touch ran.txt", QWEN_4)
+    ),
+    f"{QWEN_DIR}/q08_after_key_2.txt": Expect("qwen", State.IDLE, ""),
+    f"{QWEN_DIR}/q09_mcp_tool_prompt.txt": Expect(
+        "qwen",
+        State.ASKING,
+        asked=Asked(
+            'Allow execution of MCP tool "approve" from server "imessenger"?',
+            "MCP Server: imessenger\nTool: approve",
+            QWEN_4,
+        ),
+    ),
+    f"{QWEN_DIR}/q10_after_no.txt": Expect("qwen", State.IDLE, ""),
+    # GitHub Copilot CLI 1.0.102, real (renderMarkdown off, as docs/agents.md advises)
+    f"{COPILOT_DIR}/01_folder_trust.txt": Expect(
+        "copilot",
+        State.ASKING,
+        asked=Asked("Do you trust the files in this folder?", "/srv/project", COPILOT_3),
+    ),
+    f"{COPILOT_DIR}/02_startup.txt": Expect("copilot", State.IDLE, ""),
+    f"{COPILOT_DIR}/03_after_paste.txt": Expect(
+        "copilot", State.IDLE, "HELLO copilot\nline two\nline three"
+    ),
+    f"{COPILOT_DIR}/04_busy_early.txt": Expect("copilot", State.BUSY, ""),
+    f"{COPILOT_DIR}/05_text_reply.txt": Expect("copilot", State.IDLE, ""),
+    f"{COPILOT_DIR}/06_permission_prompt.txt": Expect(
+        "copilot", State.ASKING, asked=Asked(COPILOT_RUN, "touch probe-1.txt", COPILOT_3)
+    ),
+    f"{COPILOT_DIR}/07_after_key_1.txt": Expect("copilot", State.IDLE, ""),
+    # a path outside the folder (the program's), asked about before any allow rule
+    f"{COPILOT_DIR}/08_path_prompt.txt": Expect(
+        "copilot",
+        State.ASKING,
+        asked=Asked("Do you want to allow this?", "/opt/imessenger/bin/imessenger", COPILOT_3, "2"),
+    ),
+    f"{COPILOT_DIR}/09_after_escape.txt": Expect("copilot", State.IDLE, ""),
+    f"{COPILOT_DIR}/10_mcp_tool_prompt.txt": Expect(
+        "copilot",
+        State.ASKING,
+        asked=Asked(
+            "Do you want to use this tool?",
+            # the tool's input, its lines stripped
+            '{\n"session": "x",\n"prompt_id": "1",\n"choice": 1\n}',
+            COPILOT_3,
+        ),
+    ),
+    # a message sent while it works: "└ [pending · ↑ recall]" above the folder line
+    f"{COPILOT_DIR}/11_queued.txt": Expect("copilot", State.BUSY, "", queued=True),
+    # a transcript taller than the pane: a scrollbar at the right of its lines
+    f"{COPILOT_DIR}/12_scrollbar_reply.txt": Expect("copilot", State.IDLE, ""),
+    f"{COPILOT_DIR}/13_two_options.txt": Expect(
+        "copilot",
+        State.ASKING,
+        asked=Asked(
+            COPILOT_RUN,
+            "/opt/imessenger/bin/imessenger reply abc 'fine' && touch chained.txt",
+            YES_NO_2,
+        ),
+    ),
+    # a failed turn: its error ends the transcript, its wrapped text taken in
+    "handmade/demo-error.txt": Expect(
+        "demo",
+        State.IDLE,
+        "",
+        error='API Error: 529 {"type":"error","error":{"type":"overloaded_error", '
+        '"message":"Overloaded"}}',
+    ),
+    # the transcript went on after the error (another turn, done or at work): over
+    "handmade/demo-error-over.txt": Expect("demo", State.IDLE, ""),
+    "handmade/demo-error-busy.txt": Expect("demo", State.BUSY, ""),
 }
 
 
@@ -274,6 +452,7 @@ def check(screen: Screen, expect: Expect) -> None:
     assert screen.state == expect.state
     assert screen.input_text == expect.input_text
     assert bool(screen.queued) == expect.queued
+    assert screen.error == expect.error
     if expect.asked is None:
         assert screen.prompt is None
         return
@@ -345,6 +524,21 @@ def test_codex_labels_drop_the_shortcut_hint() -> None:
             "Yes, and don't ask again for commands that start with `touch`",
             "No, and tell Codex what to do differently",
         ]
+
+
+def test_copilot_labels_drop_the_escape_hint() -> None:
+    prompt = prompt_of(f"{COPILOT_DIR}/06_permission_prompt.txt", "copilot")
+    assert [o.label for o in prompt.options] == [
+        "Yes",
+        "Yes, and don't ask again for `touch` in this directory (/srv/project)",
+        "No, and tell Copilot what to do differently",
+    ]
+    trust = prompt_of(f"{COPILOT_DIR}/01_folder_trust.txt", "copilot")
+    assert [o.label for o in trust.options] == [
+        "Yes",
+        "Yes, and remember this folder for future sessions",
+        "No",
+    ]
 
 
 def test_aider_dont_ask_again_means_no() -> None:
@@ -635,7 +829,7 @@ def test_dead_pane_is_exited_whatever_it_shows(name: str) -> None:
         assert screen == Screen(State.EXITED)
 
 
-@pytest.mark.parametrize("name", ["claude", "codex", "gemini", "aider", "demo"])
+@pytest.mark.parametrize("name", ["claude", "codex", "gemini", "aider", "demo", "qwen"])
 @pytest.mark.parametrize("text", ["", "\n\n\n", " \n" * 50])
 def test_no_markers_is_starting_or_unknown(name: str, text: str) -> None:
     assert classify(text, grammars()[name], starting=True).state == State.STARTING
@@ -738,10 +932,57 @@ def test_classify_never_raises_on_mixed_screen_lines(rows: list[str], name: str)
         assert screen.prompt is None
 
 
+# --- a failed turn: the error that ends the transcript --------------------------------------
+
+BOXED = ScreenGrammar(
+    marker_lines=8,
+    idle_patterns=compile_patterns("idle", [r"^  \? for shortcuts$"]),
+    input_patterns=compile_patterns("input", [r"^❯(?:\s(.*))?$"]),
+    input_below_patterns=compile_patterns("below", ["^─{3,}$"]),
+    error_patterns=compile_patterns("error", [r"^  ⎿  (?P<error>API Error: .+)$", r"^Error: "]),
+)
+
+
+@pytest.mark.parametrize(
+    ("transcript", "error"),
+    [
+        # under it only the chrome: rules, the input box, what is under the box
+        (["> hi", "  ⎿  API Error: 401 invalid x-api-key", ""], "API Error: 401 invalid x-api-key"),
+        # no group named "error": the whole line, stripped
+        (["> hi", "Error: expired login"], "Error: expired login"),
+        # its own wrapped text, indented deeper, is taken in
+        (["> hi", "  ⎿  API Error: 500 a long", "     text"], "API Error: 500 a long text"),
+        # the transcript went on after it: not the last turn's
+        (["> hi", "  ⎿  API Error: 500 x", "> again", "● fine"], None),
+        (["> hi", "  ⎿  API Error: 500 x", "  ⎿  done"], None),
+        # quoted higher up, in a reply
+        (["● it said:", "  ⎿  API Error: 500 x", "● and went on"], None),
+    ],
+)
+def test_an_error_counts_only_where_it_ends_the_transcript(
+    transcript: list[str], error: str | None
+) -> None:
+    bottom = ["─" * 40, "❯ ", "─" * 40, "  ? for shortcuts"]
+    screen = classify("\n".join([*transcript, *bottom]), BOXED)
+    assert (screen.state, screen.error) == (State.IDLE, error)
+
+
+def test_an_error_is_searched_in_the_marker_window_only() -> None:
+    lines = ["> hi", "  ⎿  API Error: 500 x", "─" * 9, "❯ ", "─" * 9, "  ? for shortcuts"]
+    grammar = dataclasses.replace(BOXED, marker_lines=3)  # the error is the 4th line up
+    assert classify("\n".join(lines), grammar).error is None
+    assert classify("\n".join(lines), BOXED).error == "API Error: 500 x"
+
+
+def test_a_grammar_without_error_patterns_reads_no_error() -> None:
+    lines = ["> hi", "  ⎿  API Error: 500 x", "❯ ", "─" * 9]
+    assert classify("\n".join(lines), dataclasses.replace(BOXED, error_patterns=())).error is None
+
+
 # --- an input box found from its end, options in a row, a confirming prompt ---------------
 
 #: A box drawn as OpenCode draws its own: bars, then its end line above a border.
-BOXED = ScreenGrammar.compile(
+ENDED = ScreenGrammar.compile(
     2,
     {
         "input_patterns": [r"^\s*\|(?: (.*))?$"],
@@ -768,27 +1009,27 @@ def boxed(*typed: str, above: str = "| quoted message\n|\n\n") -> str:
 
 
 def test_a_box_found_from_its_end_holds_every_line_above_it() -> None:
-    screen = classify(boxed("first", "", "third"), BOXED)
+    screen = classify(boxed("first", "", "third"), ENDED)
     assert (screen.state, screen.input_text) == (State.IDLE, "first\n\nthird")
     # its rows: from its first bar (under the blank line) to its end line
     assert screen.input_rows == (3, 8)
-    assert classify(boxed(""), BOXED).input_text == ""
+    assert classify(boxed(""), ENDED).input_text == ""
 
 
 def test_a_box_is_only_where_its_end_has_its_border_under_it() -> None:
     # the end line's shape in the transcript, with no border under it, is no box
     quoted = "| [agent] quoted\n|\nsomething else\n"
-    assert classify(quoted, BOXED).input_text is None
+    assert classify(quoted, ENDED).input_text is None
     # a later end line with its border wins over one without
-    screen = classify(quoted + "\n" + boxed("typed", above=""), BOXED)
+    screen = classify(quoted + "\n" + boxed("typed", above=""), ENDED)
     assert screen.input_text == "typed"
-    missing = classify("| text\n|\n", BOXED)
+    missing = classify("| text\n|\n", ENDED)
     assert (missing.state, missing.input_text) == (State.UNKNOWN, None)
 
 
 def test_options_in_a_row_below_the_question_are_keyed_by_their_place() -> None:
     prompt_text = "|\n| Q: May I?\n| $ touch x\n|\n|  Yes   Always   No      help\n|\n"
-    screen = classify(prompt_text, BOXED)
+    screen = classify(prompt_text, ENDED)
     assert screen.state is State.ASKING
     prompt = screen.prompt
     assert prompt is not None
@@ -798,17 +1039,17 @@ def test_options_in_a_row_below_the_question_are_keyed_by_their_place() -> None:
         ("2", "Always", Meaning.YES_ALWAYS),
         ("3", "No", Meaning.NO),
     ]
-    confirming = classify("|\n| Q: Sure?\n|\n|  Always   Cancel\n|\n", BOXED)
+    confirming = classify("|\n| Q: Sure?\n|\n|  Always   Cancel\n|\n", ENDED)
     assert confirming.prompt is not None
     assert confirming.prompt.confirms
     # a row with a line below that is no footer is no prompt
-    assert classify(prompt_text + "typed here\n", BOXED).state is not State.ASKING
+    assert classify(prompt_text + "typed here\n", ENDED).state is not State.ASKING
 
 
 def test_explain_names_the_end_line_of_a_box() -> None:
     from imessenger.core.screen import explain
 
-    trace = explain(boxed("typed"), BOXED).input
+    trace = explain(boxed("typed"), ENDED).input
     assert trace is not None
     assert trace.text == "typed"
     assert trace.line is not None

@@ -28,13 +28,20 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.records.pinning import PinnedRecord
 from imessenger.adapters.store import AlreadyReplied
 from imessenger.adapters.tmux import AgentPane, OutputWatch
 from imessenger.core.envelope import Delimiters, delimiters, envelope_anchor, find_reply
-from imessenger.core.errors import NoSuchSession, NoTmuxServer, StoreError, TmuxCommandFailed
+from imessenger.core.errors import (
+    ImessengerError,
+    NoSuchSession,
+    NoTmuxServer,
+    StoreError,
+    TmuxCommandFailed,
+)
 from imessenger.core.values import (
     InboxKind,
     MessageRecord,
@@ -267,7 +274,36 @@ class Replies:
             now = self.store.sessions.get(target)
             return now.record_ref if now is not None else ""
 
-        return PinnedRecord(session.record_kind, current_ref)
+        def relocate() -> str | None:
+            return self.relocate_record(target)
+
+        return PinnedRecord(session.record_kind, current_ref, relocate)
+
+    def relocate_record(self, target: str) -> str | None:
+        """Where the agent of ``target`` really writes its record, from the environment its
+        own process runs with (imessenger.adapters.records.pinning.relocated): recorded as
+        the session's record when it is elsewhere than isesh thought; the new ref, or None."""
+        from imessenger.adapters import agent_process
+        from imessenger.adapters.records.pinning import marker, relocated
+
+        session = self.store.sessions.get(target)
+        if session is None or not session.record_kind:
+            return None
+        try:
+            pane_pid = self.tmux.pane(target).pid
+        except ImessengerError:
+            return None
+        found = agent_process.find(pane_pid, marker(session.record_kind, session.record_ref))
+        if found is None:
+            return None
+        ref = relocated(
+            session.record_kind, session.record_ref, Path(session.directory), found.environment
+        )
+        if ref is None:
+            return None
+        logger.info("%s writes its record elsewhere than isesh thought: %s", target, ref)
+        self.store.sessions.set_record_ref(target, ref, was=session.record_ref)
+        return ref
 
     def _record_found_reply(self, message_id: str, reply: str, via: str) -> str:
         if via == "command":

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from imessenger.adapters import gemini_home, opencode_config, procfs, worktrees
+from imessenger.adapters import gemini_home, opencode_config, procfs, qwen_settings, worktrees
 from imessenger.adapters.paths import (
     fault_advice,
     make_private_dir,
@@ -38,6 +38,7 @@ from imessenger.adapters.tmux import (
 )
 from imessenger.adapters.worktrees import Worktree
 from imessenger.core.agent_setup import setup
+from imessenger.core.agent_setup import tools_missing as registered_tools_missing
 from imessenger.core.config import FALLBACK_PROFILE, Config
 from imessenger.core.errors import ImessengerError, NoSuchSession, NotRemembered, UsageError
 from imessenger.core.names import check_free, check_name
@@ -51,7 +52,7 @@ logger = logging.getLogger(__name__)
 #: Variables a session inherits so that ``imessenger`` run inside it reaches the same data.
 _PASSED_ON = ("IMESSENGER_HOME", "IMESSENGER_CONFIG", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
 #: Profiles tried, in order, to read the screen of a session isesh did not start.
-_GUESS_ORDER = ("claude", "codex", "gemini", "aider", "demo", "opencode")
+_GUESS_ORDER = ("claude", "codex", "gemini", "qwen", "aider", "demo", "opencode")
 
 
 #: How long a just-started agent whose profile registers imessenger's MCP server reads
@@ -59,22 +60,56 @@ _GUESS_ORDER = ("claude", "codex", "gemini", "aider", "demo", "opencode")
 MCP_CONNECT_S = 30.0
 
 
-def waiting_for_tools(record: SessionRecord | None, screen: Screen) -> Screen:
+def waiting_for_tools(
+    record: SessionRecord | None, screen: Screen, pane_pid: int | None = None
+) -> Screen:
     """``screen``, read as starting while the agent's imessenger MCP server has not
     connected yet: ready means its tools are there for the first message."""
-    if screen.state is State.IDLE and _tools_pending(record):
+    if screen.state is State.IDLE and _tools_pending(record, pane_pid):
         return replace(screen, state=State.STARTING)
     return screen
 
 
-def _tools_pending(record: SessionRecord | None) -> bool:
-    """Whether the session waits for its imessenger MCP server (for at most MCP_CONNECT_S)."""
+def _tools_pending(record: SessionRecord | None, pane_pid: int | None = None) -> bool:
+    """Whether the session waits for its imessenger MCP server (for at most MCP_CONNECT_S,
+    and not when its agent process cannot start it: :func:`tools_missing`)."""
     return (
         record is not None
         and bool(record.mcp)
         and record.mcp_connected_at is None
         and time.time() - record.started_at < MCP_CONNECT_S
+        and not tools_missing(record, pane_pid)
     )
+
+
+#: The runs of sessions whose agent process was seen unable to start imessenger's MCP
+#: server, and why (the process's command line and environment do not change).
+_MISSING: dict[str, str] = {}
+
+
+def tools_missing(record: SessionRecord, pane_pid: int | None) -> str:
+    """Why the agent of ``record``'s session cannot start the imessenger MCP server isesh
+    registered for it, read from the agent process's own command line and environment
+    (imessenger.adapters.agent_process); "" when nothing says so (the process was not
+    found: a wrapper not done yet, or no /proc)."""
+    from imessenger.adapters import agent_process
+    from imessenger.adapters.records.pinning import marker
+
+    if not record.mcp:
+        return ""
+    if record.instance in _MISSING:
+        return _MISSING[record.instance]
+    found = None
+    for mark in (marker(record.record_kind, record.record_ref), record.files_dir):
+        found = agent_process.find(pane_pid, mark)
+        if found is not None:
+            break
+    if found is None:
+        return ""
+    why = registered_tools_missing(record.mcp, found.argv, found.environment, record.files_dir)
+    if why and record.instance:
+        _MISSING[record.instance] = why
+    return why
 
 
 def validate_name(name: str) -> None:
@@ -305,6 +340,8 @@ class Sessions:
             environment.update(made)
             if not made:
                 mcp = ""
+        if extra.qwen_settings:
+            environment.update(self._qwen_settings(name, files_dir, extra.qwen_settings))
         hooks = profile.launch.hooks
         if extra.opencode_config:
             given = self._opencode_config(name, extra.opencode_config)
@@ -330,7 +367,7 @@ class Sessions:
         except BaseException:  # nothing made for the session is left
             if record_file is not None:
                 record_file.unlink(missing_ok=True)
-            if extra.files:
+            if extra.files or extra.qwen_settings:
                 shutil.rmtree(files_dir, ignore_errors=True)
             raise
         instance = instance_of(pane.server_pid, pane.session_id, pane.session_created)
@@ -346,7 +383,7 @@ class Sessions:
                 record_kind=record_kind,
                 record_ref=record_ref,
                 hooks=hooks,
-                files_dir=str(files_dir) if extra.files else "",
+                files_dir=str(files_dir) if extra.files or extra.qwen_settings else "",
                 mcp=mcp,
                 instance=instance,
                 remember=launch.remembered(self.store.server, record_kind, record_ref, instance),
@@ -365,7 +402,7 @@ class Sessions:
             end_process_group(pane.pid, grace=0.2)
             with contextlib.suppress(ImessengerError):
                 self.tmux.kill_session(name)
-            if extra.files:
+            if extra.files or extra.qwen_settings:
                 shutil.rmtree(files_dir, ignore_errors=True)
             if record_file is not None:
                 record_file.unlink(missing_ok=True)
@@ -403,6 +440,28 @@ class Sessions:
             advice = fault_advice(files_dir.parent.parent, error) or str(error)
             raise ImessengerError(
                 f"could not make the session's Gemini CLI home in {files_dir}: {advice}"
+            ) from None
+
+    def _qwen_settings(
+        self, name: str, files_dir: Path, additions: dict[str, object]
+    ) -> dict[str, str]:
+        """Write the session's own Qwen Code settings (imessenger.adapters.qwen_settings);
+        return the environment that has Qwen Code read them."""
+        try:
+            return qwen_settings.build(files_dir, additions, os.environ)
+        except qwen_settings.SettingsUnreadable as error:
+            shutil.rmtree(files_dir, ignore_errors=True)
+            settings, _ = qwen_settings.system_paths(os.environ)
+            raise ImessengerError(
+                f"Qwen Code's system settings {settings} cannot be read ({error}): "
+                "fix that file, or give the session a profile without hooks, mcp and "
+                "allow_reply"
+            ) from None
+        except OSError as error:
+            shutil.rmtree(files_dir, ignore_errors=True)
+            advice = fault_advice(files_dir.parent.parent, error) or str(error)
+            raise ImessengerError(
+                f"could not write the session's Qwen Code settings in {files_dir}: {advice}"
             ) from None
 
     @staticmethod
@@ -500,7 +559,7 @@ class Sessions:
                 managed=True,
                 pane=pane,
                 screen=Screen(state),
-                tools_pending=_tools_pending(record),
+                tools_pending=_tools_pending(record, pane.info.pid),
             )
         return self._seen(pane, record)
 
@@ -528,8 +587,8 @@ class Sessions:
         pending = view.tools_pending
         if pending and screen.state is State.IDLE:
             record = self.store.sessions.get(view.name)
-            pending = _tools_pending(record)
-            screen = waiting_for_tools(record, screen)
+            pending = _tools_pending(record, info.pid)
+            screen = waiting_for_tools(record, screen, info.pid)
         return replace(view, screen=screen, tools_pending=pending), text
 
     def _seen(self, pane: AgentPane, record: SessionRecord | None) -> SessionView:
@@ -540,7 +599,7 @@ class Sessions:
             profile = self.profile_for(record.agent)
             starting = profile.launch.starting(time.time() - record.started_at)
             screen = classify(text, profile.grammar, dead=info.dead, starting=starting)
-            screen = waiting_for_tools(record, screen)
+            screen = waiting_for_tools(record, screen, info.pid)
             return SessionView(
                 name=info.session,
                 agent=record.agent,
@@ -549,7 +608,7 @@ class Sessions:
                 managed=True,
                 pane=pane,
                 screen=screen,
-                tools_pending=_tools_pending(record),
+                tools_pending=_tools_pending(record, info.pid),
             )
         agent, screen = self._guess(text, info.dead)
         return SessionView(
@@ -690,6 +749,7 @@ class Sessions:
 
     def _keep_changes(self, name: str, files: Path) -> None:
         """Keep what the agent wrote into the session's folder instead of the user's."""
+        self._keep_qwen_changes(name, files)
         try:
             kept = gemini_home.keep_changes(files, self.store.path.parent / "kept", name)
         except OSError as error:
@@ -704,6 +764,23 @@ class Sessions:
             logger.warning(
                 '"%s": Gemini CLI changed settings or files in the session\'s own copy; '
                 "they are kept in %s (copy what you want into ~/.gemini)",
+                name,
+                kept,
+            )
+
+    def _keep_qwen_changes(self, name: str, files: Path) -> None:
+        """Keep the session's Qwen Code settings file when Qwen Code changed it."""
+        try:
+            kept = qwen_settings.keep_changes(files, self.store.path.parent / "kept", name)
+        except OSError as error:
+            raise ImessengerError(
+                f"the session's folder {files} holds settings Qwen Code changed and they "
+                f"could not be moved out ({error}): copy what you need from it"
+            ) from None
+        if kept is not None:
+            logger.warning(
+                '"%s": Qwen Code changed its system settings in the session\'s own copy; '
+                "they are kept in %s (copy what you want into your own settings)",
                 name,
                 kept,
             )
@@ -823,6 +900,7 @@ def _write_files(folder: Path, files: dict[str, str]) -> None:
     try:
         make_private_dir(folder)
         for name, text in files.items():
+            make_private_dir((folder / name).parent)  # a name may hold folders
             write_private_file(folder / name, text)
     except OSError as error:
         shutil.rmtree(folder, ignore_errors=True)

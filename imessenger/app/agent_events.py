@@ -44,7 +44,22 @@ class HookActions(Services):
             raise UsageError(f"the {kind} hook's payload cannot be read: {error}") from None
         if event.conversation:
             self._learn_conversation(kind, event.conversation)
-        return self._record(kind, event.event, event.state, event.detail)
+        recorded = self._record(kind, event.event, event.state, event.detail)
+        if recorded is not None and event.transcript:
+            self._learn_record(kind, event.transcript)
+        return recorded
+
+    def _learn_record(self, kind: str, reported: str) -> None:
+        """The agent's hook said where it writes its record: keep it as the session's when
+        isesh thought it was elsewhere (the command line moved its config folder)."""
+        from imessenger.adapters.records.pinning import from_hook
+
+        session = self.store.sessions.get(self.caller.name)
+        if session is None:
+            return
+        ref = from_hook(session.record_kind or kind, session.record_ref, reported)
+        if ref is not None:
+            self.store.sessions.set_record_ref(session.name, ref, was=session.record_ref)
 
     def _learn_conversation(self, kind: str, conversation: str) -> bool:
         """An OpenCode session took a message into ``conversation`` (its session id): the

@@ -49,6 +49,7 @@ from imessenger.app.values import (
 from imessenger.core.errors import EmptyArgument, ImessengerError, UsageError
 from imessenger.core.names import PERSON, check_name
 from imessenger.core.policy import Action, Refusal
+from imessenger.core.published import state_since
 from imessenger.core.screen import Screen
 from imessenger.core.values import (
     Approval,
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
     from imessenger.adapters.tmux.runner import MenuItem
     from imessenger.app.remote import Remote
     from imessenger.core.config import Config, Settings
-    from imessenger.core.published import Observed
+    from imessenger.core.published import Observed, SessionStatus
     from imessenger.core.targets import Host
     from imessenger.core.values import HookEventRecord
     from imessenger.watcher.daemon import Daemon, Stopped
@@ -199,11 +200,16 @@ class Api:
 
     # -- values out
 
-    def _session(self, view: SessionView, branch: str = "") -> Session:
-        """A live view as a plain value (no pane handle): only what it reads."""
+    def _session(
+        self, view: SessionView, branch: str = "", watched: SessionStatus | None = None
+    ) -> Session:
+        """A live view as a plain value (no pane handle): only what it reads; with what its
+        watcher published of it (``watched``), whether it is stuck and since when it is in
+        its state (:func:`imessenger.core.published.state_since`)."""
         screen = view.screen
         if self.here.caller.agent and not self.sees_prompt(view.name):
             screen = Screen(screen.state, queued=screen.queued)  # not what it asks or typed
+        stuck, since = state_since(str(view.state), watched)
         return Session(
             name=view.name,
             agent=view.agent,
@@ -215,6 +221,8 @@ class Api:
             pane=view.pane.info.pane_id,
             tools_pending=view.tools_pending,
             branch=branch,
+            stuck=stuck,
+            state_since=since,
         )
 
     def _shown(self, session: Session) -> Session:
@@ -255,11 +263,17 @@ class Api:
         return started
 
     def list_sessions(
-        self, *, include_all: bool = False, only: str | None = None, everywhere: bool = True
+        self,
+        *,
+        include_all: bool = False,
+        only: str | None = None,
+        everywhere: bool = True,
+        usage: bool = False,
     ) -> Listing:
         """The sessions isesh started (with ``include_all``, every session) here and on every
         host (``only``: on that host, or "local"); an agent sees the prompt of a session
-        only where it may (:meth:`sees_prompt`)."""
+        only where it may (:meth:`sees_prompt`). With ``usage``, each with the tokens it
+        used, read from its agent's record by the host it runs on (a read of each file)."""
         if only is not None and not only.strip():
             raise EmptyArgument('the host is empty: give a host of the config, or "local"')
         if only is not None and only != "local" and only not in self.hosts:
@@ -270,17 +284,29 @@ class Api:
         if only in (None, "local"):
             remembered = {r.name: r for r in self.here.remembered()}
             views = self.here.list_sessions(include_all=include_all)
+            status = self.here.status()  # one small file: what the watcher published
+            watched = {w.name: w for w in status.published.sessions} if status.watching else {}
             found = [
-                self._session(v, remembered[v.name].branch if v.name in remembered else "")
+                self._session(
+                    v,
+                    remembered[v.name].branch if v.name in remembered else "",
+                    watched.get(v.name),
+                )
                 for v in views
             ]
             if include_all:
                 running = {v.name for v in views}
                 restorable = [_restorable(r) for n, r in remembered.items() if n not in running]
+            if usage:
+                found = [replace(s, usage=self.here.usage(s.name)) for s in found]
+                restorable = [
+                    replace(r, usage=self.here.usage(r.name, remembered[r.name]))
+                    for r in restorable
+                ]
         if only == "local" or not everywhere:
             return Listing(found, restorable=restorable)
         there, unreachable = self._every_host(
-            lambda remote: remote.listing(include_all=include_all), only
+            lambda remote: remote.listing(include_all=include_all, usage=usage), only
         )
         found += [self._shown(session) for listed in there for session in listed.sessions]
         restorable += [r for listed in there for r in listed.restorable]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from imessenger.app.services import Services
 from imessenger.app.values import Explained, Restoration
 from imessenger.core.errors import EmptyArgument
-from imessenger.core.values import RememberedSession, Restored
+from imessenger.core.values import RememberedSession, Restored, Usage
 
 if TYPE_CHECKING:
     from imessenger.actions.sessions import SessionView
@@ -56,6 +56,15 @@ class SessionActions(Services):
     def list_sessions(self, *, include_all: bool = False) -> list[SessionView]:
         """The sessions isesh started (with ``include_all``, every session), with live states."""
         return self.sessions.views(include_all=include_all)
+
+    def usage(self, name: str, remembered: RememberedSession | None = None) -> Usage | None:
+        """The tokens session ``name`` used, from its agent's own record (None: isesh did not
+        start it, or its record holds no usage); of a session that does not run, pass what
+        isesh ``remembered`` of it. See imessenger.adapters.records.usage."""
+        from imessenger.adapters.records.usage import usage_of
+
+        record = remembered if remembered is not None else self.store.sessions.get(name)
+        return usage_of(record) if record is not None else None
 
     def view(self, name: str) -> SessionView:
         """One session as it is now (started by isesh or not); NoSuchSession when absent."""
@@ -123,6 +132,7 @@ class SessionActions(Services):
         start); see imessenger.core.screen.explain. Raises NoSuchSession when there is no
         such session.
         """
+        from imessenger.actions.sessions import tools_missing
         from imessenger.core.screen import explain
 
         view = self.sessions.view(name, capture=False)
@@ -136,6 +146,11 @@ class SessionActions(Services):
         tools = ""
         if record is not None and record.mcp:
             tools = "connected" if record.mcp_connected_at is not None else "not connected yet"
+            missing = "" if tools == "connected" else tools_missing(record, view.pane.info.pid)
+            tools = f"missing: {missing}" if missing else tools
+        from imessenger.adapters.records.pinning import described
+
+        where = described(record.record_kind, record.record_ref) if record is not None else ""
         return Explained(
             session=name,
             agent=view.agent,
@@ -145,4 +160,5 @@ class SessionActions(Services):
             explanation=explain(text, profile.grammar, dead=dead, starting=starting),
             hook_events=tuple(self.store.hook_events.recent(name, limit=10)),
             tools=tools,
+            record=where,
         )

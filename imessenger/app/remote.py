@@ -90,7 +90,7 @@ CALLS: dict[str, Call] = {
     "logs": Call({"name": str, "lines": int}, str, names=("name",)),
     "explain": Call({"name": str}, Explained, names=("name",)),
     "view": Call({"name": str}, Session, names=("name",)),
-    "list_sessions": Call({"include_all": bool}, Listing),
+    "list_sessions": Call({"include_all": bool, "usage": bool}, Listing),
     "send": Call(
         {"target": str, "body": str, "raw": bool, "wait": bool, "timeout_ms": int | None},
         SendResult,
@@ -161,12 +161,13 @@ class Remote:
     def view(self, name: str) -> Session:
         return self._session(self._call("view", {"name": name}))
 
-    def list_sessions(self, *, include_all: bool = False) -> list[Session]:
-        return self.listing(include_all=include_all).sessions
+    def list_sessions(self, *, include_all: bool = False, usage: bool = False) -> list[Session]:
+        return self.listing(include_all=include_all, usage=usage).sessions
 
-    def listing(self, *, include_all: bool = False) -> Listing:
-        """The sessions there, and (``include_all``) those it remembers that do not run."""
-        listed: Listing = self._call("list_sessions", {"include_all": include_all})
+    def listing(self, *, include_all: bool = False, usage: bool = False) -> Listing:
+        """The sessions there, and (``include_all``) those it remembers that do not run;
+        with ``usage``, each with the tokens it used (read there)."""
+        listed: Listing = self._call("list_sessions", {"include_all": include_all, "usage": usage})
         return Listing(
             [self._session(s) for s in listed.sessions],
             restorable=[

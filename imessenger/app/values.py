@@ -19,6 +19,7 @@ from imessenger.core.values import (
     InboxEntry,
     Restored,
     RestoreOutcome,
+    Usage,
 )
 
 
@@ -42,10 +43,24 @@ class Session:
     host: str | None = None
     #: the branch of the git worktree isesh made for it ("" when none)
     branch: str = ""
+    #: the tokens it used so far, from its agent's own record, when asked for (``isesh list
+    #: --usage``); None when not asked for, or when it has no record that holds usage
+    usage: Usage | None = None
+    #: its watcher reads it stuck: busy for ``watch.stuck_after_ms`` without progress
+    stuck: bool = False
+    #: since when it is in its state (stuck: since its last progress), as its watcher saw
+    #: it change (seconds since the epoch); None when no watcher runs, or the watcher has
+    #: not seen the state its screen shows now
+    state_since: float | None = None
 
     @property
     def state(self) -> State:
         return self.screen.state
+
+    @property
+    def shown_state(self) -> str:
+        """Its state in words: its screen's, or "stuck"."""
+        return "stuck" if self.stuck else str(self.screen.state)
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,8 @@ class Restorable:
     #: the branch of the git worktree isesh made for it ("" when none)
     branch: str = ""
     host: str | None = None
+    #: the tokens its runs used, when asked for (see :attr:`Session.usage`)
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True)
@@ -174,8 +191,11 @@ class Explained:
     #: screen showed when the watcher checked it
     hook_events: tuple[HookEventRecord, ...] = ()
     #: the imessenger MCP server isesh registered with the agent: "" (none), "connected",
-    #: or "not connected yet" (the session reads as starting until it is)
+    #: "not connected yet" (the session reads as starting until it is), or "missing: WHY"
+    #: (the agent process cannot start it: the session is ready when its screen is)
     tools: str = ""
+    #: which record the replies are read from, and whether it is written yet
+    record: str = ""
 
 
 @dataclass(frozen=True)

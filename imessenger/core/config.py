@@ -30,16 +30,18 @@ import logging
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imessenger.core.attention import EVENTS, check_bell, notify_on
 from imessenger.core.envelope import validate_envelope_template
 from imessenger.core.errors import ConfigError
 from imessenger.core.policy import Policy
 from imessenger.core.screen import PatternError, compile_patterns
 from imessenger.core.status_line import StatusFormats
 from imessenger.core.targets import HOST_KEYS, Host
+from imessenger.core.usage import PRICE_KEYS, Price
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,11 @@ FALLBACK_PROFILE = "shell"
 
 #: The shape of a ``[hosts.NAME]`` table (its values give the TOML types).
 HOST_SHAPE: dict[str, Any] = {**HOST_KEYS, "destination": "", "ssh_args": [""]}
+#: The shape of a ``[prices."MODEL"]`` table: a price per million tokens each.
+PRICE_SHAPE: dict[str, Any] = dict.fromkeys(PRICE_KEYS, 0.0)
+#: The open tables whose entries are named by anything (a model's name has dots and
+#: slashes), not by the profile and host alphabet.
+_FREELY_NAMED = ("prices",)
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -113,7 +120,7 @@ class StopSettings:
 
 @dataclass(frozen=True)
 class WatchSettings:
-    """``[watch]``: the watcher's pace, and how it tells about prompts and exits."""
+    """``[watch]``: the watcher's pace, and how it tells a person what needs them."""
 
     interval_ms: int
     debounce_s: float
@@ -121,6 +128,18 @@ class WatchSettings:
     tmux_message: bool
     #: start the watcher from the commands that need it, when none runs
     autostart: bool
+    #: the tokens past which a session gets one notice (0: none)
+    budget_tokens: int = 0
+    #: busy this long without progress reads as stuck
+    stuck_after_s: float = 600.0
+    #: the events told on every channel (imessenger.core.attention.EVENTS)
+    notify_on: tuple[str, ...] = EVENTS
+    #: a desktop notification (notify-send) for each notice
+    desktop: bool = False
+    #: how the attached terminals are alerted: "off", "bell" or "osc9"
+    bell: str = "off"
+    #: done, stuck and error are told even while a client shows the session's pane
+    notify_when_looking: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +155,8 @@ class Settings:
     status: StatusFormats
     policy: Policy
     hosts: dict[str, Host]
+    #: ``[prices."MODEL"]``: what a model's tokens cost, by model name or glob
+    prices: dict[str, Price] = field(default_factory=dict)
 
 
 # --- the configuration ---------------------------------------------------------------------
@@ -238,6 +259,10 @@ def _schema(defaults: dict[str, Any]) -> _Table:
     host_shape = _shape_of(HOST_SHAPE)
     assert isinstance(host_shape, _Table)
     schema.keys["hosts"] = _Table({}, entries=host_shape)
+    # And the prices of the models a user gives (an estimate of what a session cost).
+    price_shape = _shape_of(PRICE_SHAPE)
+    assert isinstance(price_shape, _Table)
+    schema.keys["prices"] = _Table({}, entries=price_shape)
     return schema
 
 
@@ -313,7 +338,7 @@ def _check_table(table: dict[str, Any], schema: _Table, prefix: str, where: str)
                     f"{where}: {dotted} must be a table ([{dotted}]), "
                     f"got {type_name(value)} {_shown(value)}"
                 )
-            if not _PROFILE_NAME.match(key):
+            if prefix not in _FREELY_NAMED and not _PROFILE_NAME.match(key):
                 raise ConfigError(
                     f'{where}: [{dotted}]: "{key}" is not a usable '
                     f"{'host' if prefix == 'hosts' else 'profile'} name; "
@@ -446,6 +471,10 @@ def _check_merged(values: dict[str, Any], sources: dict[str, str]) -> None:
             if value < 0 or (value == 0 and not in_profile):
                 need = "zero or more" if in_profile else "a positive number of milliseconds"
                 raise ConfigError(f"{origin(key)}: {key} must be {need}, got {value}")
+        if key == "watch.budget_tokens" and isinstance(value, int) and value < 0:
+            raise ConfigError(
+                f"{origin(key)}: {key} must be a number of tokens, or 0 for no budget; got {value}"
+            )
         if key.startswith("agents.") and key.endswith("_patterns") and isinstance(value, list):
             if origin(key).startswith(DEFAULT_SOURCE):
                 continue  # the shipped patterns are tested with the screens they match
@@ -508,10 +537,17 @@ def _delimiter_problem(fmt: str) -> str | None:
 # --- typing the settings ------------------------------------------------------------------
 
 
-def _settings(values: dict[str, Any], where: str) -> Settings:
-    """Type the checked general settings; ``where`` names the user's file for the policy.
+def _origin(sources: dict[str, str], key: str) -> str:
+    """Where the value of a dotted key came from (a file, or the defaults)."""
+    return sources.get(key, DEFAULT_SOURCE)
 
-    Raises ConfigError for a ``[policy]`` entry that names no session.
+
+def _settings(values: dict[str, Any], where: str, sources: dict[str, str]) -> Settings:
+    """Type the checked general settings; ``where`` names the user's file for the policy,
+    ``sources`` where each key came from.
+
+    Raises ConfigError for a ``[policy]`` entry that names no session, a
+    ``watch.notify_on`` entry that names no event and a ``watch.bell`` it does not know.
     """
     send, start, protocol = values["send"], values["start"], values["protocol"]
     watch, status = values["watch"], values["status"]
@@ -539,6 +575,12 @@ def _settings(values: dict[str, Any], where: str) -> Settings:
             notify_command=watch["notify_command"],
             tmux_message=watch["tmux_message"],
             autostart=watch["autostart"],
+            budget_tokens=watch["budget_tokens"],
+            stuck_after_s=watch["stuck_after_ms"] / 1000,
+            notify_on=notify_on(watch["notify_on"], _origin(sources, "watch.notify_on")),
+            desktop=watch["desktop"],
+            bell=check_bell(watch["bell"], _origin(sources, "watch.bell")),
+            notify_when_looking=watch["notify_when_looking"],
         ),
         status=StatusFormats(
             asking=status["asking"],
@@ -550,6 +592,10 @@ def _settings(values: dict[str, Any], where: str) -> Settings:
         hosts={
             name: Host.from_table(name, table, where)
             for name, table in values.get("hosts", {}).items()
+        },
+        prices={
+            model: Price.from_table(model, table, where)
+            for model, table in values.get("prices", {}).items()
         },
     )
 
@@ -576,7 +622,7 @@ def build_config(
         values = _merge(defaults, user, sources, where)
         _complete_new_profiles(values, user, defaults, sources, where)
     _check_merged(values, sources)
-    settings = _settings(values, str(user_path))
+    settings = _settings(values, str(user_path), sources)
     return Config(values=values, sources=sources, settings=settings, user_path=user_path)
 
 

@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from imessenger.core.visible import stand_in
 
 #: Glyphs agents put in front of the first line of a block of output (Claude Code,
-#: Codex, Gemini CLI), then those that mark the lines of a tool's output.
-BULLETS = ("●", "•", "⏺", "✦", "⎿", "└")
+#: Codex, Gemini CLI), then those that mark the lines of a tool's output, then Qwen
+#: Code's answer mark ("◆" with the text variation selector U+FE0E after it).
+BULLETS = ("●", "•", "⏺", "✦", "⎿", "└", "◆\ufe0e", "◆")
 
 _RULE = re.compile(r"^\s*[─━═╌┄]{3,}\s*$")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")

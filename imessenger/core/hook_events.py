@@ -13,7 +13,13 @@ kind        given                                   events -> state
                                                     PermissionRequest -> asking (about
                                                     ``tool_input.command``), Stop -> idle
 ``demo``    the same JSON, from the demo agent      the same
+``qwen``    the same JSON, from Qwen Code           the same (its UserPromptSubmit comes
+                                                    again, with an empty prompt, when a
+                                                    turn goes on after a tool's result)
 ``codex``   notify's JSON (``agent-turn-complete``) the end of a turn -> idle
+``copilot`` JSON on stdin: ``hook_event_name``,      UserPromptSubmit -> busy, PermissionRequest
+            but a PermissionRequest's is camelCase   -> asking (``toolInput.command``), Stop
+            (``hookName: "permissionRequest"``)      -> idle
 ``aider``   nothing (its stdin is the terminal)     Notification -> waiting: idle or asking,
                                                     the screen tells which
 ``opencode`` JSON on stdin from the plugin isesh      chat.message -> busy (the message's
@@ -50,6 +56,12 @@ _CLAUDE_STATES = {
     "PermissionRequest": ASKING,
     "Stop": IDLE,
 }
+#: Copilot CLI's events (those isesh installs, named the Claude Code way) and their state.
+_COPILOT_STATES = {
+    "UserPromptSubmit": BUSY,
+    "PermissionRequest": ASKING,
+    "Stop": IDLE,
+}
 #: The longest ``detail`` kept, in characters.
 _DETAIL_MAX = 2000
 
@@ -65,6 +77,8 @@ class HookEvent:
     event: str
     state: str
     detail: str = ""
+    #: where the agent says it writes its record (Claude Code's ``transcript_path``), or ""
+    transcript: str = ""
     #: the conversation the event's session is kept under in the agent's record
     #: (OpenCode's session id), when the event names it
     conversation: str = ""
@@ -79,11 +93,13 @@ def read_event(kind: str, payload: str) -> HookEvent:
     if kind == "aider":
         return HookEvent("Notification", WAITING)
     data = _json_object(payload)
-    if kind in ("claude", "demo"):
+    if kind in ("claude", "demo", "qwen", "copilot"):
+        if kind == "copilot":
+            data = _claude_shaped(data)
         name = _text(data.get("hook_event_name"))
         if not name:
             raise PayloadError("the payload names no hook_event_name")
-        state = _CLAUDE_STATES.get(name, "")
+        state = (_COPILOT_STATES if kind == "copilot" else _CLAUDE_STATES).get(name, "")
         if state == ASKING:
             detail = _asked_about(data)
         elif state == BUSY:
@@ -92,13 +108,24 @@ def read_event(kind: str, payload: str) -> HookEvent:
             detail = neutralise(_text(data.get("prompt")).split("\n", 1)[0])[:_DETAIL_MAX]
         else:
             detail = ""
-        return HookEvent(name, state, detail)
+        return HookEvent(name, state, detail, _text(data.get("transcript_path")))
     if kind == "codex":
         name = _text(data.get("type")) or "notify"
         return HookEvent(name, IDLE if name == "agent-turn-complete" else "")
     if kind == "opencode":
         return _opencode_event(data)
     raise ValueError(f'"{kind}" is not a kind of hooks')
+
+
+def _claude_shaped(data: dict[str, Any]) -> dict[str, Any]:
+    """A Copilot CLI payload in Claude Code's shape: 1.0.102 gives a hook named
+    ``PermissionRequest`` its own camelCase payload (``hookName: "permissionRequest"``,
+    ``toolName``, ``toolInput``), and every other one Claude Code's."""
+    if "hook_event_name" in data:
+        return data
+    hook = _text(data.get("hookName"))
+    renamed = {"tool_name": data.get("toolName"), "tool_input": data.get("toolInput")}
+    return {**data, "hook_event_name": hook[:1].upper() + hook[1:], **renamed}
 
 
 #: OpenCode's events (and plugin hooks) and the state each one means.
@@ -127,7 +154,7 @@ def _opencode_event(data: dict[str, Any]) -> HookEvent:
         about = command or named or _text(properties.get("permission"))
         detail = neutralise(about)[:_DETAIL_MAX]
     conversation = _text(properties.get("sessionID")) if name in _OPENCODE_NAMING else ""
-    return HookEvent(name, state, detail, conversation)
+    return HookEvent(name, state, detail, conversation=conversation)
 
 
 def _json_object(payload: str) -> dict[str, Any]:

@@ -20,15 +20,20 @@ from typing import Any, Protocol
 from imessenger.core import agent_setup
 from imessenger.core.config import TOML_TYPE_NAMES, article, type_name
 from imessenger.core.errors import ConfigError, UsageError
-from imessenger.core.screen import PATTERN_KEYS, GrammarError, Option, ScreenGrammar
+from imessenger.core.screen import PATTERN_KEYS, GrammarError, Meaning, Option, ScreenGrammar
 
 logger = logging.getLogger(__name__)
 
 #: The ways of choosing a prompt's option (the ``choose`` key).
 CHOOSE_DIGIT = "digit"
 CHOOSE_LETTER_ENTER = "letter-enter"
+#: the digit, but Escape for the option that means "no": GitHub Copilot CLI's "No" is a
+#: field for words to the model, which its digit only selects (and Enter on it, empty,
+#: does nothing); Escape cancels the prompt
+CHOOSE_DIGIT_ESCAPE_NO = "digit-escape-no"
+#: the highlight moved to the option with the arrow keys, then Enter: OpenCode's row
 CHOOSE_ARROWS = "arrows"
-CHOOSE_STYLES = (CHOOSE_DIGIT, CHOOSE_LETTER_ENTER, CHOOSE_ARROWS)
+CHOOSE_STYLES = (CHOOSE_DIGIT, CHOOSE_LETTER_ENTER, CHOOSE_DIGIT_ESCAPE_NO, CHOOSE_ARROWS)
 
 #: The placeholder in ``command`` that stands for the Python running imessenger.
 PYTHON_PLACEHOLDER = "{python}"
@@ -79,7 +84,7 @@ class _ConfigLike(Protocol):
 
 #: The agent kinds whose records can be read (a profile's ``record``; see
 #: imessenger.adapters.records).
-RECORD_KINDS = ("claude", "codex", "gemini", "aider", "demo", "opencode")
+RECORD_KINDS = ("claude", "codex", "gemini", "aider", "demo", "qwen", "copilot", "opencode")
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,8 @@ class Drive:
         """
         if self.choose == CHOOSE_LETTER_ENTER:
             return [option.key, "Enter"]
+        if self.choose == CHOOSE_DIGIT_ESCAPE_NO and option.meaning is Meaning.NO:
+            return ["Escape"]
         if self.choose == CHOOSE_ARROWS:
             place = list(options).index(option)
             at = next((index for index, o in enumerate(options) if o.selected), 0)

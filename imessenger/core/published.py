@@ -13,6 +13,10 @@ from typing import Any
 
 from imessenger.core.status_line import STATUS_VERSION
 
+#: The state a watcher publishes for a session its screen reads busy, when it has made no
+#: progress for ``watch.stuck_after_ms`` (imessenger.watcher.attention).
+STUCK = "stuck"
+
 
 @dataclass(frozen=True)
 class SessionStatus:
@@ -20,8 +24,10 @@ class SessionStatus:
 
     name: str
     agent: str
+    #: its screen's state (imessenger.core.screen.State), or "stuck" (:data:`STUCK`)
     state: str
-    #: when it entered that state (seconds since the epoch)
+    #: when it entered that state, as the watcher saw it (seconds since the epoch; for
+    #: "stuck", its last progress)
     since: float = 0.0
     #: what its prompt asks about, the prompt's question, the answers its options give
     #: (yes-once, yes-always, no) and the prompt's id; None and () when it shows none
@@ -38,6 +44,29 @@ class SessionStatus:
     def without_prompt(self) -> SessionStatus:
         """The same, with nothing of what it asks (that it asks stays in ``state``)."""
         return replace(self, asking=None, question=None, choices=(), prompt_id=None)
+
+
+def state_since(state: str, watched: SessionStatus | None) -> tuple[bool, float | None]:
+    """Whether a session whose screen reads ``state`` now is stuck, and since when it is in
+    its state, from what its watcher published of it (``watched``; None: no watcher runs,
+    or it does not follow the session).
+
+    The watcher's time counts only where it saw the state the screen shows (a read of its
+    own may be fresher): a session it publishes stuck is stuck while its screen reads busy.
+
+    >>> seen = SessionStatus("w1", "demo", "stuck", since=100.0)
+    >>> state_since("busy", seen), state_since("idle", seen), state_since("busy", None)
+    ((True, 100.0), (False, None), (False, None))
+    >>> state_since("idle", SessionStatus("w1", "demo", "idle", since=50.0))
+    (False, 50.0)
+    """
+    if watched is None:
+        return False, None
+    if watched.state == STUCK and state == "busy":
+        return True, watched.since
+    if watched.state == state:
+        return False, watched.since
+    return False, None
 
 
 @dataclass(frozen=True)

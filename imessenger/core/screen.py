@@ -16,6 +16,19 @@ Markers count only in the last ``marker_lines`` non-blank lines outside the inpu
 box, so transcript text (a message that quotes "esc to interrupt" or "Do you want
 to proceed?") never changes the state.
 
+A screen without a prompt may also show that the agent's last turn failed (an API
+error, a rate limit, an expired login): ``error_patterns`` lines that end the
+transcript. They are searched in the same lines, from the bottom up, the agent's own
+chrome passed over: every line under the input box, the lines between the box and a
+rule drawn at most two lines above it (its frame: a mode line, hints), the busy,
+starting, idle and queued markers, ``input_below_patterns`` and
+``prompt_footer_patterns`` lines, and lines drawn of box-drawing characters only. The
+lowest error line counts only when nothing but lines indented deeper than it (its own
+wrapped text, which it takes in) stands under it: an error that the transcript went on
+after is over. The error lines right above it belong to the same error (an agent may
+say more on a line of its own), each with its own wrapped text. A group named ``error``
+picks the error's text out of a line.
+
 :func:`explain` reads a screen through the same functions and says why it reads as
 it does: the rule that decided (:class:`Rule`), and for the input box, the markers
 and the prompt, the screen lines (rows from 1) and the patterns (key and place in the
@@ -134,6 +147,8 @@ class Screen:
     its placeholder; None when no input box is visible), and ``input_rows`` the first
     and last row of that box in the text read (None when none is visible). ``queued``
     says how many queued messages the agent shows (0: none; see :func:`queue_length`).
+    ``error`` is the text of the error that ends the transcript (the last turn failed:
+    an API error, a rate limit, an expired login), None when none shows.
     """
 
     state: State
@@ -141,6 +156,7 @@ class Screen:
     input_text: str | None = None
     queued: int = 0
     input_rows: tuple[int, int] | None = None
+    error: str | None = None
 
 
 # --- the grammar ------------------------------------------------------------------------
@@ -197,6 +213,7 @@ class ScreenGrammar:
     starting_patterns: Patterns = ()
     idle_patterns: Patterns = ()
     queued_patterns: Patterns = ()
+    error_patterns: Patterns = ()
     input_patterns: Patterns = ()
     input_continuation_patterns: Patterns = ()
     input_below_patterns: Patterns = ()
@@ -308,6 +325,7 @@ class _Reading(NamedTuple):
     asked: _PromptSeen
     rule: Rule
     screen: Screen
+    failed: _ErrorSeen | None = None
 
 
 def _read(text: str, grammar: ScreenGrammar, starting: bool) -> _Reading:
@@ -326,8 +344,10 @@ def _read(text: str, grammar: ScreenGrammar, starting: bool) -> _Reading:
     state, rule = _decide(window, box, grammar, starting)
     input_text = box.text if box is not None else None
     rows = (box.first, box.last) if box is not None else None
-    screen = Screen(state, None, input_text, queued, rows)
-    return _Reading(lines, seen, window, asked, rule, screen)
+    failed = _error(lines, window, box, grammar)
+    error = failed.text if failed is not None else None
+    screen = Screen(state, None, input_text, queued, rows, error)
+    return _Reading(lines, seen, window, asked, rule, screen, failed)
 
 
 def _decide(
@@ -460,6 +480,102 @@ def _marker_window(
             if len(window) >= count:
                 break
     return window
+
+
+# --- a failed turn ---------------------------------------------------------------------
+
+#: A line drawn of box-drawing characters (and spaces) only: a rule, a box's border.
+_RULE_LINE = re.compile("^[\u2500-\u257f ]+$")
+
+
+class _ErrorSeen(NamedTuple):
+    """The error that ends the transcript: its error lines (row and match, top first), the
+    rows that continue their text, and its text."""
+
+    marks: tuple[tuple[int, re.Match[str]], ...]
+    more: tuple[int, ...]
+    text: str
+
+
+#: How many lines may stand between the input box and a rule drawn above it, and still be
+#: the agent's frame around the box (a mode line, hints): chrome, not transcript.
+_FRAME_LINES = 2
+
+
+def _frame_top(lines: Sequence[str], box: _InputBox | None) -> int:
+    """The row of the rule drawn above the input box, when one is (the lines between it and
+    the box are chrome); -1 when none is."""
+    if box is None:
+        return -1
+    for row in range(box.first - 1, max(box.first - 2 - _FRAME_LINES, -1), -1):
+        if _RULE_LINE.match(lines[row]):
+            return row
+    return -1
+
+
+def _chrome(row: int, line: str, box: _InputBox | None, frame: int, grammar: ScreenGrammar) -> bool:
+    """Whether a window line is the agent's own chrome, not its transcript."""
+    if box is not None and (row > box.last or 0 <= frame < row < box.first):
+        return True
+    if _RULE_LINE.match(line):
+        return True
+    kinds = (
+        grammar.busy_patterns,
+        grammar.starting_patterns,
+        grammar.idle_patterns,
+        grammar.queued_patterns,
+        grammar.input_below_patterns,
+        grammar.prompt_footer_patterns,
+    )
+    return any(_search(patterns, line) is not None for patterns in kinds)
+
+
+def _error(
+    lines: Sequence[str],
+    window: Sequence[tuple[int, str]],
+    box: _InputBox | None,
+    grammar: ScreenGrammar,
+) -> _ErrorSeen | None:
+    """The error that ends the transcript, if any (see the module docstring): the lowest
+    error line with nothing under it but chrome and its own deeper-indented text, and the
+    error lines right above it (with their own deeper-indented text)."""
+    patterns = grammar.error_patterns
+    if not patterns:
+        return None
+    frame = _frame_top(lines, box)
+    # the transcript lines of the window, bottom first, each with its error match
+    rows = [
+        (row, line, _search(patterns, line))
+        for row, line in window
+        if not _chrome(row, line, box, frame, grammar)
+    ]
+    lowest = next((i for i, (_, _, found) in enumerate(rows) if found is not None), None)
+    if lowest is None:
+        return None
+    indent = _indent(rows[lowest][1])
+    if any(_indent(line) <= indent for _, line, _ in rows[:lowest]):
+        return None  # the transcript went on after it
+    top, pending = lowest, []
+    for index in range(lowest + 1, len(rows)):
+        _, line, found = rows[index]
+        if found is None:
+            pending.append(line)
+        elif all(_indent(text) > _indent(line) for text in pending):
+            top, pending = index, []
+        else:
+            break
+    marks: list[tuple[int, re.Match[str]]] = []
+    more: list[int] = []
+    parts: list[str] = []
+    for row, line, found in reversed(rows[: top + 1]):
+        if found is not None:
+            named = found.groupdict().get("error")
+            parts.append((named if named is not None else line).strip())
+            marks.append((row, found))
+        else:
+            parts.append(line.strip())
+            more.append(row)
+    return _ErrorSeen(tuple(marks), tuple(more), " ".join(part for part in parts if part))
 
 
 # --- the input box ----------------------------------------------------------------------
@@ -1006,13 +1122,25 @@ class PromptTrace:
 
 
 @dataclass(frozen=True)
+class ErrorTrace:
+    """The error that ends the transcript: its lines and the error pattern that matched
+    each (top first), the lines that continue their text, and the text :func:`classify`
+    gives."""
+
+    lines: tuple[Hit, ...]
+    continuation: tuple[ScreenLine, ...]
+    text: str
+
+
+@dataclass(frozen=True)
 class Explanation:
     """Why a screen reads as it does: :func:`classify`'s result and what decided it.
 
     ``screen`` is what classify returns for the same arguments, ``rule`` the rule that
     decided the state. ``strip`` lists the grammar's strip patterns (the lines shown are
     as they leave them); ``input``, ``markers`` and ``prompt`` trace each part of the
-    reading (None for a dead pane, whose screen is not read).
+    reading (None for a dead pane, whose screen is not read); ``error``, the error that
+    ends the transcript (None: none shows).
     """
 
     screen: Screen
@@ -1022,6 +1150,7 @@ class Explanation:
     input: InputTrace | None
     markers: MarkerTrace | None
     prompt: PromptTrace | None
+    error: ErrorTrace | None = None
 
     @property
     def decided_by(self) -> Hit | None:
@@ -1073,6 +1202,7 @@ def explain(
         trace.input(reading.seen),
         trace.markers(reading.window),
         trace.prompt(reading.asked),
+        trace.error(reading.failed),
     )
 
 
@@ -1173,6 +1303,15 @@ class _Tracer:
             subject_from=subject.source if subject is not None else None,
             subject_marks=self._subject_marks(subject),
             subject_lines=tuple(self.line(row) for row in subject.rows) if subject else (),
+        )
+
+    def error(self, failed: _ErrorSeen | None) -> ErrorTrace | None:
+        if failed is None:
+            return None
+        return ErrorTrace(
+            lines=tuple(self.hit(row, "error_patterns", found) for row, found in failed.marks),
+            continuation=tuple(self.line(row) for row in failed.more),
+            text=failed.text,
         )
 
     def _meaning_ref(self, read: _OptionSeen) -> PatternRef | None:

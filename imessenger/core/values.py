@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from imessenger.core.errors import ImessengerError
@@ -142,6 +142,69 @@ class Restored:
     outcome: RestoreOutcome
     detail: str = ""
     host: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The tokens a session's model used, as its agent recorded them (see
+    imessenger.adapters.records.usage): the input the model read fresh, its output, the
+    input it read from the provider's prompt cache and the input it wrote to that cache (0
+    where the agent records none), over ``turns`` responses of the model; ``model`` is the
+    model of the last one ("" when none was named). With more than one model, ``by_model``
+    holds each one's share (in the order they were first used; empty otherwise).
+
+    >>> one = Usage(1200, 80, cache_read_tokens=4500, model="m1", turns=1)
+    >>> both = one + Usage(300, 20, model="m2", turns=1)
+    >>> both.input_tokens, both.output_tokens, both.model, both.turns, both.total_tokens
+    (1500, 100, 'm2', 2, 6100)
+    >>> [(part.model, part.input_tokens) for part in both.by_model]
+    [('m1', 1200), ('m2', 300)]
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    model: str = ""
+    turns: int = 0
+    by_model: tuple[Usage, ...] = ()
+
+    @property
+    def total_tokens(self) -> int:
+        """Every token counted: input, output, and cache reads and writes."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
+
+    def models(self) -> tuple[Usage, ...]:
+        """Each model's share: ``by_model``, or this usage itself when it names one model."""
+        return self.by_model or ((self,) if self.turns or self.total_tokens else ())
+
+    def __add__(self, other: Usage) -> Usage:
+        """Both usages: the counts added, ``model`` the other's (the later one's) when it
+        names one, and each model's share kept apart."""
+        shares: dict[str, Usage] = {}
+        for part in (*self.models(), *other.models()):
+            known = shares.get(part.model)
+            shares[part.model] = part if known is None else _added(known, part)
+        total = _added(self, other)
+        parts = tuple(shares.values())
+        return replace(total, by_model=parts if len(parts) > 1 else ())
+
+
+def _added(first: Usage, second: Usage) -> Usage:
+    """The counts of both, one model's share (no ``by_model``)."""
+    return Usage(
+        input_tokens=first.input_tokens + second.input_tokens,
+        output_tokens=first.output_tokens + second.output_tokens,
+        cache_read_tokens=first.cache_read_tokens + second.cache_read_tokens,
+        cache_write_tokens=first.cache_write_tokens + second.cache_write_tokens,
+        model=second.model or first.model,
+        turns=first.turns + second.turns,
+    )
 
 
 @dataclass(frozen=True)

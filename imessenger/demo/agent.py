@@ -59,7 +59,20 @@ Directives, written anywhere in the message body:
     the prompt acts on a key this long after it arrives, drawing and reading
     nothing meanwhile, like an agent starved of CPU.
 ``BUSY[ms]``
-    stay busy this long for this message instead of ``--busy-ms`` (400).
+    stay busy this long for this message instead of ``--busy-ms`` (400). The screen
+    shows nothing new meanwhile: only the spinner's next frame and its timer's next
+    second, as an agent that stalls.
+``PROGRESS[ms]``, ``PROGRESS[ms,from]``
+    while busy, print a new transcript line (``  ⎿  working on part a``, then ``b``...,
+    letters, no digits: each is new text, never a redraw) every ``ms`` milliseconds,
+    from ``from`` milliseconds into the busy phase (0): an agent that makes progress.
+``WRITES[ms]``
+    while busy, append an entry ``{"type": "progress", ...}`` to the ``--record`` file
+    every ``ms`` milliseconds, showing nothing new on screen: an agent whose record
+    grows while its screen only spins.
+``FAIL[text]``
+    fail the turn instead of answering: print ``  ⎿  API Error: <text>``, as Claude
+    Code ends a turn its model API refused, and be idle again.
 ``LINES[n]``
     answer with n numbered lines ``line 1`` .. ``line n``.
 ``REPLYCMD``
@@ -91,6 +104,12 @@ and each delimited answer, as it was meant rather than as drawn,
 for exact replies, as it reads the real agents' own records. With ``--resume`` it
 first reads the messages already in PATH and goes on with that conversation, as the real
 agents resume theirs (``RECALL`` shows what it remembers); it says so in its transcript.
+Before each answer (every message it takes, but for ``EXIT``) the record gets the
+answer's token usage, made up from the lengths of the texts so that a test can tell
+it: ``{"type": "usage", "input": N, "output": M, "cache_read": C, "model": "demo"}``,
+N the characters of the message taken (the whole text pasted, envelope and all), M
+those of the answer (its body, without the delimiter lines; 0 for ``NOREPLY``), C those
+of the messages answered before it in this run (as if read again from a prompt cache).
 ``--allow PREFIX`` lets a command that starts with PREFIX run with no prompt, as a
 real agent's pre-allowed commands. ``--hook-command CMD`` runs CMD (with /bin/sh)
 on each event, its JSON on stdin, with the field names of Claude Code's hooks:
@@ -159,7 +178,7 @@ DROP_WINDOW = 0.15  # seconds after a DROPKEY prompt appears in which its keys a
 HELP = (
     "  Type a message and press Enter; a paste is inserted without submitting.",
     "  Directives: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] BUSY[ms] LINES[n] REPLYCMD",
-    "              NOREPLY EXIT UNESCAPE RECALL",
+    "              NOREPLY EXIT UNESCAPE RECALL PROGRESS[ms] WRITES[ms] FAIL[text]",
     "  Quit with /exit, Ctrl-D on an empty input, or Ctrl-C twice.",
 )
 
@@ -167,6 +186,9 @@ _ASK = re.compile(r"\bASK(2?)\[([^\]\n]*)\]")
 _BUSY = re.compile(r"\bBUSY\[(\d+)\]")
 _LINES = re.compile(r"\bLINES\[(\d+)\]")
 _SLOWKEY = re.compile(r"\bSLOWKEY\[(\d+)\]")
+_PROGRESS = re.compile(r"\bPROGRESS\[(\d+)(?:,(\d+))?\]")
+_WRITES = re.compile(r"\bWRITES\[(\d+)\]")
+_FAIL = re.compile(r"\bFAIL\[([^\]\n]*)\]")
 _ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|(\\))")
 _CONTROL = re.compile("[\x00-\x1f\x7f\x80-\x9f]")
 
@@ -208,6 +230,16 @@ def fit_tail(text: str, limit: int) -> str:
             break
         kept.append(char)
     return "…" + "".join(reversed(kept))
+
+
+def letters(number: int) -> str:
+    """A count written in letters, no digits: 0 is "a", 25 "z", 26 "ba"..."""
+    word = ""
+    while True:
+        number, rest = divmod(number, 26)
+        word = chr(ord("a") + rest) + word
+        if not number:
+            return word
 
 
 def printable(text: str) -> str:
@@ -363,6 +395,13 @@ class Directives:
     exit: bool = False
     unescape: bool = False
     recall: bool = False
+    #: PROGRESS: a new line every this many ms, from this many ms into the busy phase
+    progress_ms: int | None = None
+    progress_from_ms: int = 0
+    #: WRITES: a record entry every this many ms
+    writes_ms: int | None = None
+    #: FAIL: the error the turn ends with
+    fail: str | None = None
 
 
 def unescape(text: str) -> str:
@@ -382,6 +421,9 @@ def parse_directives(text: str) -> Directives:
     busy = _BUSY.search(text)
     lines = _LINES.search(text)
     slowkey = _SLOWKEY.search(text)
+    progress = _PROGRESS.search(text)
+    writes = _WRITES.search(text)
+    fail = _FAIL.search(text)
     return Directives(
         ask=(unescape if decode else str)(ask.group(2).strip()) if ask else None,
         ask_options=2 if ask and ask.group(1) else 3,
@@ -394,6 +436,10 @@ def parse_directives(text: str) -> Directives:
         exit=re.search(r"\bEXIT\b", text) is not None,
         unescape=decode,
         recall=re.search(r"\bRECALL\b", text) is not None,
+        progress_ms=max(1, int(progress.group(1))) if progress else None,
+        progress_from_ms=int(progress.group(2) or 0) if progress else 0,
+        writes_ms=max(1, int(writes.group(1))) if writes else None,
+        fail=(unescape if decode else str)(fail.group(1)) if fail else None,
     )
 
 
@@ -503,6 +549,11 @@ class Job:
     run: ReplyRun | None = None
     #: REPLYCMD: the answer to the prompt for the reply command (None: not asked)
     reply_choice: str | None = None
+    #: PROGRESS and WRITES: when the next line is printed, the next entry written
+    #: (monotonic; None: never), and how many lines were printed
+    progress_due: float | None = None
+    writes_due: float | None = None
+    progressed: int = 0
 
 
 @dataclass(frozen=True)
@@ -547,6 +598,8 @@ class DemoAgent:
         self.job: Job | None = None
         self.prompt: AskedPrompt | None = None
         self.always: set[str] = set()
+        #: the characters of the messages answered so far in this run (their usage's cache)
+        self.read_before = 0
         self.exit_code: int | None = None
         self.last_ctrl_c: float | None = None
         self.escape_deadline: float | None = None
@@ -692,6 +745,9 @@ class DemoAgent:
         if self.job is not None:
             if self.job.phase == "busy":
                 deadlines.append(self.job.busy_until)
+                for due in (self.job.progress_due, self.job.writes_due):
+                    if due is not None:
+                        deadlines.append(due)
             if self.job.phase != "asking":
                 elapsed = now - self.job.started
                 deadlines.append(self.job.started + (int(elapsed / FRAME) + 1) * FRAME)
@@ -718,6 +774,8 @@ class DemoAgent:
             self.dirty = True
         job = self.job
         if job is not None:
+            if job.phase == "busy":
+                self._progress(job, now)
             if job.phase == "busy" and now >= job.busy_until:
                 self._after_busy(job)
             elif job.phase == "replycmd" and job.run and job.run.process.poll() is not None:
@@ -851,10 +909,28 @@ class DemoAgent:
         message = read_message(text, self.start_format)
         self.turn_open = True
         self._hook("UserPromptSubmit", prompt=text)
-        busy_ms = message.directives.busy_ms
+        directives = message.directives
+        busy_ms = directives.busy_ms
         if busy_ms is None:
             busy_ms = self.options.busy_ms
         self.job = Job(message, started=now, busy_until=now + busy_ms / 1000)
+        if directives.progress_ms is not None:
+            self.job.progress_due = now + directives.progress_from_ms / 1000
+        if directives.writes_ms is not None:
+            self.job.writes_due = now + directives.writes_ms / 1000
+
+    def _progress(self, job: Job, now: float) -> None:
+        """PROGRESS and WRITES: print the lines and write the entries that are due."""
+        directives = job.message.directives
+        if job.progress_due is not None and directives.progress_ms is not None:
+            while now >= job.progress_due:
+                self.transcript.append(f"  ⎿  working on part {letters(job.progressed)}")
+                job.progressed += 1
+                job.progress_due += directives.progress_ms / 1000
+        if job.writes_due is not None and directives.writes_ms is not None:
+            while now >= job.writes_due:
+                self._keep_entry("progress", "working")
+                job.writes_due += directives.writes_ms / 1000
 
     def _after_busy(self, job: Job) -> None:
         directives = job.message.directives
@@ -935,7 +1011,11 @@ class DemoAgent:
             self.exit_code = 0
             return
         self.job = None
+        if directives.fail is not None:
+            self.transcript.append(printable(f"  ⎿  API Error: {directives.fail}"))
+            return
         if directives.noreply:
+            self._used(message.text, "")
             return
         if directives.lines is not None:
             text = "\n".join(f"line {number}" for number in range(1, directives.lines + 1))
@@ -947,8 +1027,11 @@ class DemoAgent:
             text = unescape(message.body) if directives.unescape else message.body
         else:
             count = len(message.text.split("\n"))
-            self.transcript.extend(block("● ", [f"{self.options.name} got {count} line(s)"]))
+            said = f"{self.options.name} got {count} line(s)"
+            self._used(message.text, said)
+            self.transcript.extend(block("● ", [said]))
             return
+        self._used(message.text, text)
         if message.message_id is None:
             self.transcript.extend(block("● ", text.split("\n")))
             return
@@ -960,15 +1043,27 @@ class DemoAgent:
         self.transcript.extend(block("● ", lines))
         self._keep("\n".join([delims.start, text, delims.end]))
 
+    def _used(self, taken: str, answer: str) -> None:
+        """--record: the usage entry of one answer (before the answer: see the docstring)."""
+        if self.options.record:
+            line = {"type": "usage", "input": len(taken), "output": len(answer)}
+            line |= {"cache_read": self.read_before, "model": "demo"}
+            self._keep_line(line)
+        self.read_before += len(taken)
+
     def _keep(self, answer: str) -> None:
         """--record: append the answer, as it was meant (not as drawn), to the record."""
         self._keep_entry("answer", answer)
 
     def _keep_entry(self, kind: str, text: str) -> None:
         """--record: append one entry (a message taken, an answer) to the record."""
+        self._keep_line({"type": kind, "text": text})
+
+    def _keep_line(self, entry: dict[str, object]) -> None:
+        """--record: append one JSON line."""
         if not self.options.record:
             return
-        line = json.dumps({"type": kind, "text": text}, ensure_ascii=False) + "\n"
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
         try:
             with open(self.options.record, "a", encoding="utf-8") as record:
                 record.write(line)
@@ -1153,7 +1248,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         prog="python -m imessenger.demo.agent",
         description="A stand-in for an AI coding agent's terminal UI, to try imessenger with.",
         epilog="Directives in a message: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] BUSY[ms] LINES[n] "
-        "REPLYCMD NOREPLY EXIT UNESCAPE RECALL (see the module docstring).",
+        "REPLYCMD NOREPLY EXIT UNESCAPE RECALL PROGRESS[ms] WRITES[ms] FAIL[text] "
+        "(see the module docstring).",
     )
     parser.add_argument(
         "--startup-ms",

@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from imessenger.actions.sessions import Sessions, waiting_for_tools
 from imessenger.adapters.tmux import (
@@ -82,6 +83,19 @@ class Followed:
     prompt_waits_since: float | None = None
     hook_due: float | None = None  # when to read again for a hook's asking (monotonic)
     exit_due: float | None = None  # when to give the exit notice (monotonic)
+    # what imessenger.watcher.attention follows:
+    attended: bool = False  # it has seen a read of this session
+    digest: str = ""  # the last screen read, digits and spinner glyphs set aside
+    progress_at: float = field(default_factory=time.time)  # the last progress (epoch s)
+    stuck_since: float | None = None  # stuck: no progress since then (epoch s)
+    turn_end_due: float | None = None  # when its idle screen ends its turn (monotonic)
+    busy_seen_at: float = 0.0  # the last read that showed it busy or asking (epoch s)
+    ready_seen_at: float = 0.0  # the last read that showed it idle, input empty (epoch s)
+    idle_error: str | None = None  # the error the idle screen that may end a turn shows
+    #: the messages whose senders waited for the turn that ended last (their ids)
+    last_waited: frozenset[str] = frozenset()
+    record_path: Path | None = None  # the agent's record, once located
+    record_looked: float = float("-inf")  # when it was last looked at (monotonic)
 
     @property
     def name(self) -> str:
@@ -238,7 +252,7 @@ class Following:
             fresh = self.sessions.store.sessions.get(followed.name)
             if fresh is not None and fresh.started_at == followed.record.started_at:
                 followed.record = fresh
-            screen = waiting_for_tools(followed.record, screen)
+            screen = waiting_for_tools(followed.record, screen, pane.pid)
         before = followed.state
         followed.pane, followed.screen = pane, screen
         if screen.state is not before:

@@ -30,7 +30,9 @@ after it stopped (:meth:`Following.news`). Then, on a change of state:
 * the session turned idle, or shows the end line of a reply that nobody waits for:
   late replies go to their senders' inboxes (:meth:`Replies.collect_late_replies`);
 * the agent exited: a notice for "user" (not when ``isesh stop`` ended it: the
-  notice waits a second and is dropped when the session's record is gone by then).
+  notice waits a second and is dropped when the session's record is gone by then);
+* a turn ended with nobody waiting for its reply, ended on an error, or a busy session
+  made no progress for long: a notice, once (:mod:`imessenger.watcher.attention`).
 
 Deliveries, reply collection and tmux messages run on worker threads, each with its
 own store, so that one slow target never delays the others. What was notified is
@@ -60,6 +62,7 @@ from imessenger.core.errors import ImessengerError
 from imessenger.core.hook_events import ASKING
 from imessenger.core.screen import State
 from imessenger.core.values import HookEventRecord
+from imessenger.watcher.attention import Attention
 from imessenger.watcher.display import Display
 from imessenger.watcher.following import Followed, Following
 from imessenger.watcher.hook_checks import HOOK_WAIT_S, HookWatch
@@ -68,7 +71,6 @@ from imessenger.watcher.jobs import Done, Jobs
 from imessenger.watcher.lifeline import Lifeline
 from imessenger.watcher.memory import Memory, memory_path
 from imessenger.watcher.notices import Notices
-from imessenger.watcher.notify import NotifyCommand
 from imessenger.watcher.publishing import Publisher
 from imessenger.watcher.retry import Retry
 from imessenger.watcher.store_view import News, StoreView
@@ -108,11 +110,10 @@ class Watcher:
         self.display = Display(tmux)
         self.hooks = HookWatch(sessions.store)
         self.notices = Notices(
-            self.view,
-            Memory.load(memory_path(self.server)),
-            self.display,
-            NotifyCommand(settings.watch.notify_command),
-            tmux_message=settings.watch.tmux_message,
+            self.view, Memory.load(memory_path(self.server)), self.display, settings.watch
+        )
+        self.attention = Attention(
+            self.following, self.view, self.notices, settings.watch.stuck_after_s
         )
         self.hosts = HostStreams(settings.hosts, lambda: self._events.put(None))
         self.publisher = Publisher(
@@ -153,7 +154,7 @@ class Watcher:
             self.following.close()
             self.jobs.close()
             self.display.close()
-            self.notices.notify.close()
+            self.notices.close()
             logger.info("stopped watching tmux server %s", self.server)
 
     def _step_safely(self) -> None:
@@ -203,6 +204,7 @@ class Watcher:
         if now >= self._next_tick:
             self._next_tick = now + self.interval
             self._tick(now)
+        self.attention.tick()
         self._try_again(now)
         self.publisher.publish()
 
@@ -236,7 +238,7 @@ class Watcher:
         for followed in self.following.gone.values():
             if followed.exit_due is not None:
                 due = min(due, followed.exit_due)
-        return due
+        return min(due, self.attention.next_due())
 
     def _handle(self, event: _Event) -> None:
         if event is None:
@@ -274,6 +276,7 @@ class Watcher:
         if text is None:
             return
         screen = followed.screen
+        self.attention.read(followed, text)
         self.hooks.read(followed)
         hook = self.hooks.asking(followed.name)
         again = self.notices.follow_prompt(
@@ -353,7 +356,7 @@ class Watcher:
             return
         self.following.look_at_socket()
         self.following.read_redrawn(now)
-        self.notices.notify.reap()
+        self.notices.reap()
         for check in self.checks:
             check()
         self._store_changed(self.view.poll(now))
@@ -371,6 +374,7 @@ class Watcher:
             self.hooks.arrived(event, current=False)
         for event in news.hook_events:
             self._hook_event(event)
+        self.attention.store_changed()
         if news.stopped_waiting:
             self.jobs.collect()
         for name in sorted(self.view.pending_targets):

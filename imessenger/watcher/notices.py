@@ -1,16 +1,25 @@
 """The notices the watcher gives, each once, and how it writes them.
 
-* a prompt appears: an inbox notice for "user" and for the session, a message on every
-  attached tmux client (``watch.tmux_message``), and the ``watch.notify_command``; one
+* a prompt appears (``asking``): an inbox notice for "user" and for the session; one
   notice per appearance of a prompt, not per redraw (the prompt must be gone for two
   reads in a row to count as closed, like :mod:`imessenger.actions.approval` does). Its
   occurrence is found or recorded in the store on each read, as every reader of a prompt
   does (:func:`imessenger.actions.approval.observe`), its id put in the notice and the status
   cache, and it is closed there once it is gone;
-* a session ended (its agent exited, or its tmux session was closed outside isesh): a
-  notice for "user" and the notify command, once per run of the session;
+* a session ended (``exited``: its agent exited, or its tmux session was closed outside
+  isesh): a notice for "user", once per run of the session;
+* a turn ended (``done``), a session stalled (``stuck``), a turn failed (``error``): a
+  notice for "user", which :mod:`imessenger.watcher.attention` decides;
 * what was notified is kept in the :class:`Memory`, so a restarted watcher does not
   repeat a notice.
+
+Every notice goes to the channels :meth:`Notices.tell` lists, for the events
+``watch.notify_on`` names (an event left out is still remembered as told): the inbox, a
+message on every attached tmux client (``watch.tmux_message``), the
+``watch.notify_command``, a desktop notification (``watch.desktop``) and an alert on every
+attached terminal (``watch.bell``). Done, stuck and error are told nowhere while an
+attached client shows the session's pane (the person sees it), unless
+``watch.notify_when_looking``; asking and exited are told whoever looks.
 
 An inbox notice that the store refuses is kept and written, once, when the store takes
 it. The memory file is saved only after the notices it records are written, so a
@@ -23,6 +32,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from imessenger.core.attention import SEEN_WHEN_LOOKING, Event, alert, fit
+from imessenger.core.config import WatchSettings
 from imessenger.core.errors import StoreError
 from imessenger.core.names import PERSON
 from imessenger.core.screen import Prompt, Screen, State, about
@@ -31,7 +42,7 @@ from imessenger.watcher.display import Display
 from imessenger.watcher.following import Followed
 from imessenger.watcher.hook_checks import HOOK_WAIT_S
 from imessenger.watcher.memory import Memory
-from imessenger.watcher.notify import NotifyCommand
+from imessenger.watcher.notify import Desktop, NotifyCommand
 from imessenger.watcher.retry import Retry
 from imessenger.watcher.store_view import StoreView
 
@@ -41,6 +52,8 @@ logger = logging.getLogger(__name__)
 USER = PERSON
 #: How long a prompt that vanished waits for a second read before it counts as closed.
 PROMPT_GONE_S = 0.05
+#: The most characters of a tmux message.
+MESSAGE_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -57,19 +70,14 @@ class Notices:
     """Gives the notices of one tmux server, and keeps in ``memory`` what it gave."""
 
     def __init__(
-        self,
-        view: StoreView,
-        memory: Memory,
-        display: Display,
-        notify: NotifyCommand,
-        *,
-        tmux_message: bool,
+        self, view: StoreView, memory: Memory, display: Display, settings: WatchSettings
     ) -> None:
         self.view = view
         self.memory = memory
         self.display = display
-        self.notify = notify
-        self.tmux_message = tmux_message
+        self.notify = NotifyCommand(settings.notify_command)
+        self.desktop = Desktop(settings.desktop)
+        self.settings = settings
         self.notice_retry = Retry("write inbox notices")
         self.memory_retry = Retry("save what was notified")
         self._owed: list[_Notice] = []  # inbox notices not written yet, oldest first
@@ -197,13 +205,52 @@ class Notices:
         self._asking(name, title, body, f'"{name}" asks (its hook says): {subject}')
 
     def _asking(self, name: str, title: str, body: str, message: str) -> None:
-        """Tell that ``name`` asks: an inbox notice for the user and the session, a tmux
-        message (``message``) and the notify command."""
-        self._give(InboxKind.PROMPT, title, body, USER, name)
+        """Tell that ``name`` asks: an inbox notice for the user and the session."""
+        self.tell(name, Event.ASKING, title, body, message, kind=InboxKind.PROMPT)
+
+    # -- every notice ---------------------------------------------------------------------------
+
+    def tell(
+        self,
+        name: str,
+        event: Event,
+        title: str,
+        body: str,
+        message: str,
+        *,
+        kind: InboxKind = InboxKind.NOTICE,
+        pane: str | None = None,
+    ) -> bool:
+        """Tell the person of ``event`` on every channel: an inbox notice for the user (and,
+        for a prompt, the session), a tmux message (``message``), the notify command, the
+        desktop, the terminals' alert.
+
+        False when it was not told: ``watch.notify_on`` leaves the event out, or an
+        attached client shows the session's pane (``pane``, its id) and the event is one
+        the person sees there (see the module docstring). The caller remembers it as told
+        either way: it is not told later.
+        """
+        settings = self.settings
+        if event not in settings.notify_on:
+            logger.info('"%s": %s (not told: watch.notify_on leaves it out)', name, event)
+            return False
+        if (
+            event in SEEN_WHEN_LOOKING
+            and not settings.notify_when_looking
+            and pane is not None
+            and self.display.looking_at(pane)
+        ):
+            logger.info('"%s": %s (not told: a client shows its pane)', name, event)
+            return False
+        owners = (USER, name) if kind is InboxKind.PROMPT else (USER,)
+        self._give(kind, title, body, *owners)
         self.view.count_unread(USER)
-        if self.tmux_message:
-            self.display.show(f"imessenger: {message}")
-        self.notify.run("asking", name, title)
+        if settings.tmux_message:
+            self.display.show(fit(f"imessenger: {message}", MESSAGE_MAX))
+        self.notify.run(str(event), name, title)
+        self.desktop.run(str(event), title, body)
+        self.display.alert(alert(settings.bell, title))
+        return True
 
     # -- ends ---------------------------------------------------------------------------------
 
@@ -232,10 +279,8 @@ class Notices:
                 f"readable (`isesh logs {name}`) until `isesh stop {name}`."
             )
             logger.info('"%s" exited%s', name, how)
-        self._give(InboxKind.NOTICE, title, body, USER)
+        self.tell(name, Event.EXITED, title, body, title)
         self.save_memory()
-        self.view.count_unread(USER)
-        self.notify.run("exited", name, title)
 
     # -- what is written: the inbox notices, then the memory ----------------------------------
 
@@ -283,6 +328,16 @@ class Notices:
 
     def retries(self) -> list[Retry]:
         return [self.notice_retry, self.memory_retry]
+
+    def reap(self) -> None:
+        """Forget the programs run for notices that ended."""
+        self.notify.reap()
+        self.desktop.reap()
+
+    def close(self) -> None:
+        """Give the programs run for notices a second to end."""
+        self.notify.close()
+        self.desktop.close()
 
     def _give(self, kind: InboxKind, title: str, body: str, *owners: str) -> None:
         """Write an inbox notice for each owner, now or, if the store refuses, later."""

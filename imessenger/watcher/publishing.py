@@ -1,7 +1,9 @@
 """The status the watcher publishes, for ``imessenger status`` and the dashboard.
 
-After each round the watcher renders what it sees (every followed session's state and
-prompt, with the prompt's id, what each other host's watcher last published, the counts
+After each round the watcher renders what it sees (every followed session's state, since
+when it is in it, and its prompt, with the prompt's id; a busy session that made no
+progress for ``watch.stuck_after_ms`` reads ``stuck``, since its last progress:
+:mod:`imessenger.watcher.attention`; what each other host's watcher last published, the counts
 of all of them, the status line in the user's ``[status]`` formats) and writes it
 to the status cache (:func:`imessenger.adapters.status_cache.write_status`) when it changed. When a
 count the status line shows changed, every attached tmux client redraws its status
@@ -17,7 +19,7 @@ from dataclasses import replace
 
 from imessenger.actions.approval import answers
 from imessenger.adapters.status_cache import render_line, write_status
-from imessenger.core.published import Published, SessionStatus
+from imessenger.core.published import STUCK, Published, SessionStatus
 from imessenger.core.screen import State
 from imessenger.core.status_line import StatusFormats
 from imessenger.core.wire import encode
@@ -62,12 +64,13 @@ class Publisher:
                 or occurrence.fingerprint != prompt.fingerprint()
             ):
                 occurrence = None  # a prompt not known yet: no id rather than another's
+            stuck_since = followed.stuck_since if followed.state is State.BUSY else None
             sessions.append(
                 SessionStatus(
                     name=name,
                     agent=followed.record.agent,
-                    state=str(followed.state),
-                    since=followed.since,
+                    state=STUCK if stuck_since is not None else str(followed.state),
+                    since=stuck_since if stuck_since is not None else followed.since,
                     asking=prompt.about() if prompt is not None else None,
                     question=prompt.question if prompt is not None else None,
                     choices=tuple(str(c) for c in answers(name, prompt).values()) if prompt else (),

@@ -33,6 +33,16 @@ _OUTSTANDING = (
 #: How old an unchecked hook event may be, when the watcher starts, to be taken as news.
 _RECENT_S = 10.0
 
+#: A message in these states, whose sender waits, is in (or about to be in) its target's
+#: turn: that turn's reply goes to the sender (imessenger.watcher.attention).
+_IN_A_TURN = (
+    MessageState.DELIVERING,
+    MessageState.DELIVERED,
+    MessageState.QUEUED,
+    MessageState.UNCONFIRMED,
+    MessageState.REPLIED,
+)
+
 
 @dataclass(frozen=True)
 class News:
@@ -61,6 +71,10 @@ class StoreView:
         self.pasted: dict[str, list[str]] = {}
         self.outstanding: dict[str, list[str]] = {}  # target -> ids of unanswered messages
         self.unread: dict[str, int] = {}
+        #: target -> ids of the messages to it in a turn whose senders wait for the reply
+        self.waiters: dict[str, set[str]] = {}
+        #: ids of the messages whose senders stopped waiting before any reply came
+        self.gave_up: set[str] = set()
         self.pending_count = 0
         self.retry = Retry("read the database")
         self._unwaited: set[str] = set()  # unanswered messages nobody waits for
@@ -120,8 +134,14 @@ class StoreView:
         pasted: dict[str, list[str]] = {}
         outstanding: dict[str, list[str]] = {}
         unwaited: set[str] = set()
+        waiters: dict[str, set[str]] = {}
+        gave_up: set[str] = set()
         count = 0
         for message in messages:
+            if message.waiting and message.state in _IN_A_TURN:
+                waiters.setdefault(message.target, set()).add(message.id)
+            elif message.state is MessageState.TIMED_OUT and message.reply is None:
+                gave_up.add(message.id)
             if message.state in (MessageState.PENDING, MessageState.DELIVERING):
                 # a claim left by a process that died is settled by deliver_pending too
                 pending.add(message.target)
@@ -140,6 +160,7 @@ class StoreView:
                 unwaited.add(message.id)
         self.pending_targets, self.outstanding, self.pending_count = pending, outstanding, count
         self.claimed_targets, self.pasted = claimed, pasted
+        self.waiters, self.gave_up = waiters, gave_up
         # a sender just stopped waiting (it gave up, or was killed: the store reads a dead
         # waiter as gone): its reply may be on screen already
         stopped_waiting = bool(unwaited - self._unwaited)
@@ -156,6 +177,17 @@ class StoreView:
             earlier = tuple(event for event in hooks if not event.screen and event.at > since)
             return News(records_changed, stopped_waiting, (), earlier)
         return News(records_changed, stopped_waiting, tuple(hooks))
+
+    def waiting_now(self, name: str) -> set[str] | None:
+        """The ids of the messages to ``name`` in a turn whose senders wait for the reply,
+        read from the store now (the last refresh may be older than the turn); None when
+        the store cannot say."""
+        try:
+            messages = self.store.messages.latest(name, limit=20)
+        except StoreError as error:
+            self.retry.failed(error)
+            return None
+        return {m.id for m in messages if m.target == name and m.waiting and m.state in _IN_A_TURN}
 
     def still_recorded(self, followed: Followed) -> bool | None:
         """Whether isesh still records this run of the session; None: the store cannot say."""

@@ -2,7 +2,7 @@
 
 Run it from the checkout, with its virtual environment active::
 
-    python tests/conformance/capture_records.py            # all four agents
+    python tests/conformance/capture_records.py            # all the agents
     python tests/conformance/capture_records.py -k gemini  # one of them
 
 It runs itself under pytest, so that each agent starts exactly as in the conformance
@@ -12,9 +12,14 @@ For each agent it:
 
 1. starts the agent with ``isesh start``, its record pinned as
    docs/notes/agent-records-research.md says: Claude Code and Gemini CLI with
-   ``--session-id`` and a fresh uuid, Aider with ``--chat-history-file``; Codex chooses
-   its thread id itself, so its rollout is the one that holds the message id, and its
-   thread id (from the rollout's ``session_meta``) must find that rollout again;
+   ``--session-id`` and a fresh uuid (Qwen Code too), Aider with
+   ``--chat-history-file``; Codex chooses its thread id itself, so its rollout is the
+   one that holds the message id, and its thread id (from the rollout's
+   ``session_meta``) must find that rollout again;
+   docs/notes/agent-records-research.md says: Claude Code, Gemini CLI and Copilot CLI
+   with ``--session-id`` and a fresh uuid, Aider with ``--chat-history-file``; Codex
+   chooses its thread id itself, so its rollout is the one that holds the message id,
+   and its thread id (from the rollout's ``session_meta``) must find that rollout again;
 2. sends one message with ``imessenger send --no-reply``; the fake model answers it with
    :data:`REPLY` between the reply delimiters;
 3. finds the record where :mod:`imessenger.adapters.records` says it lies, waits until its reader
@@ -22,6 +27,9 @@ For each agent it:
 4. copies the record, with the test's folder replaced by :data:`PLACEHOLDER` and the
    checkout by :data:`CHECKOUT`, to ``tests/fixtures/records/<agent>-<version>.<ext>``,
    and checks that the copy still gives :data:`REPLY` and names no path of this machine.
+
+With ``-k usage`` it captures records of two turns into ``tests/fixtures/records/usage/``
+instead, for the token usage (see ``_capture_usage``).
 
 OpenCode keeps its sessions in a SQLite database: its capture is the SQL text
 (``sqlite3``'s dump) of the tables ``session``, ``message`` and ``part`` as OpenCode made
@@ -54,8 +62,10 @@ from real_agents import (
     AIDER_VERSION,
     CLAUDE_VERSION,
     CODEX_VERSION,
+    COPILOT_VERSION,
     GEMINI_VERSION,
     OPENCODE_VERSION,
+    QWEN_VERSION,
     ROOT,
     Agent,
 )
@@ -64,8 +74,10 @@ from support import run_imessenger, run_isesh, wait_for, write_config
 
 from imessenger.adapters.records import claude as claude_records
 from imessenger.adapters.records import codex as codex_records
+from imessenger.adapters.records import copilot as copilot_records
 from imessenger.adapters.records import gemini as gemini_records
 from imessenger.adapters.records import opencode as opencode_records
+from imessenger.adapters.records import qwen as qwen_records
 from imessenger.adapters.records import reader_for
 from imessenger.adapters.records.pinning import locate
 from imessenger.adapters.store import Store
@@ -224,6 +236,128 @@ def test_capture_aider(aider: Agent, tmp_path: Path) -> None:
     _start(aider, "--chat-history-file", str(history))
     name = f"aider-{AIDER_VERSION}.md"
     _capture(aider, "aider", lambda _: _existing(history), name, tmp_path)
+
+
+# --- usage: a turn with a command, then another -------------------------------------------
+
+#: Where the records of the usage captures go (``-k usage`` runs only those).
+USAGE_FIXTURES = FIXTURES / "usage"
+
+
+def _answered(agent: Agent, reader_of: Callable[[], object], delims: Delimiters) -> None:
+    """Wait for the reply between ``delims``, approving any prompt on the way."""
+
+    def replied() -> bool:
+        if agent.state(NAME) == "asking":
+            run_imessenger("approve", NAME)
+        reader = reader_of()
+        return reader is not None and reader.reply(delims) is not None  # type: ignore[attr-defined]
+
+    wait_for(replied, 120, f"the reply to {delims.start}")
+
+
+def _capture_usage(
+    agent: Agent,
+    kind: str,
+    find: Callable[[], Path | None],
+    name: str,
+    tmp_path: Path,
+    *,
+    tool: bool = True,
+) -> None:
+    """Two turns: one where the model says something, runs a command and answers its
+    output (several responses, one of them of text and a tool call; without ``tool``, a
+    plain answer: Aider offers a command only after the answer, and never tells the model
+    its output), and a plain one; then the record is copied as ``_capture`` does, into
+    ``USAGE_FIXTURES``."""
+    if not tool:
+        agent.script.on("USAGE-TOOL", text="no tools here")
+    agent.script.on(
+        "USAGE-TOOL",
+        command="echo usage-probe",
+        preface="Let me run the probe first.",
+        after="the probe said: {output}",
+        escalate=False,
+    )
+    agent.script.on("USAGE-AGAIN", text="and once more")
+    readers: dict[Path, object] = {}
+
+    def reader() -> object:
+        path = find()
+        if path is None:
+            return None
+        return readers.setdefault(path, reader_for(kind, path))
+
+    for message in ("USAGE-TOOL: run the probe", "USAGE-AGAIN: say it again"):
+        sent = run_imessenger("send", "--no-reply", "--json", NAME, message)
+        assert sent.exit_code == 0, sent.output
+        delims = delimiters(str(json.loads(sent.stdout)["id"]), REPLY_START, REPLY_END)
+        _answered(agent, reader, delims)
+        agent.wait_state(NAME, "idle", 60)
+    path = find()
+    assert path is not None
+    _settled(path)
+    paths = {str(tmp_path): PLACEHOLDER, str(tmp_path.resolve()): PLACEHOLDER}
+    paths.update({str(ROOT): CHECKOUT, str(ROOT.resolve()): CHECKOUT})
+    text = _scrub(path.read_bytes(), paths).decode("utf-8")
+    left = [text[max(0, m.start() - 60) : m.end() + 60] for m in _MACHINE_PATH.finditer(text)]
+    assert not left, f"{kind}'s record still names paths of this machine: {left}"
+    USAGE_FIXTURES.mkdir(parents=True, exist_ok=True)
+    (USAGE_FIXTURES / name).write_text(text, encoding="utf-8")
+
+
+def test_capture_usage_claude(claude: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(claude, "--session-id", session)
+    where = claude_records.transcript_path(
+        claude_records.config_dir(os.environ), claude.workdir.resolve(), session
+    )
+    name = f"claude-code-{CLAUDE_VERSION}.jsonl"
+    _capture_usage(claude, "claude", lambda: _existing(where), name, tmp_path)
+
+
+def test_capture_usage_codex(codex: Agent, tmp_path: Path) -> None:
+    _start(codex)
+    home = codex_records.codex_home(os.environ)
+
+    def rollout() -> Path | None:
+        found = sorted(home.glob("sessions/*/*/*/rollout-*.jsonl"))
+        return found[-1] if found else None
+
+    _capture_usage(codex, "codex", rollout, f"codex-{CODEX_VERSION}.jsonl", tmp_path)
+
+
+def test_capture_usage_gemini(gemini: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(gemini, "--session-id", session)
+    home = gemini_records.gemini_home(os.environ)
+    name = f"gemini-cli-{GEMINI_VERSION}.jsonl"
+    chat = lambda: gemini_records.chat_path(home, session)  # noqa: E731
+    _capture_usage(gemini, "gemini", chat, name, tmp_path)
+
+
+def test_capture_usage_aider(aider: Agent, tmp_path: Path) -> None:
+    history = tmp_path / "records" / "chat-history.md"
+    history.parent.mkdir()
+    _start(aider, "--chat-history-file", str(history))
+    name = f"aider-{AIDER_VERSION}.md"
+    _capture_usage(aider, "aider", lambda: _existing(history), name, tmp_path, tool=False)
+
+
+def test_capture_qwen(qwen: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(qwen, "--session-id", session)
+    runtime = qwen_records.runtime_dir(os.environ)
+    name = f"qwen-code-{QWEN_VERSION}.jsonl"
+    _capture(qwen, "qwen", lambda _: qwen_records.chat_path(runtime, session), name, tmp_path)
+
+
+def test_capture_copilot(copilot: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(copilot, "--session-id", session)
+    where = copilot_records.events_path(copilot_records.copilot_home(os.environ), session)
+    name = f"copilot-{COPILOT_VERSION}.jsonl"
+    _capture(copilot, "copilot", lambda _: _existing(where), name, tmp_path)
 
 
 def _opencode_dump(db: Path, session_id: str) -> bytes:

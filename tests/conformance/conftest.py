@@ -8,32 +8,41 @@ installs the agents (once per checkout) and says what happens where they cannot 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import fake_anthropic
 import fake_chat
+import fake_copilot
 import fake_gemini
 import fake_openai
 import fake_opencode
+import fake_qwen
 import pytest
 from fake_model import Script
 from real_agents import (
     AIDER_PACKAGE,
     AIDER_VERSION,
+    CACHE,
     CLAUDE_PACKAGE,
     CLAUDE_VERSION,
     CODEX_PACKAGE,
     CODEX_VERSION,
+    COPILOT_PACKAGE,
+    COPILOT_VERSION,
     FAKE_KEY,
     GEMINI_NODE,
     GEMINI_PACKAGE,
     GEMINI_VERSION,
     OPENCODE_PACKAGE,
     OPENCODE_VERSION,
+    QWEN_PACKAGE,
+    QWEN_VERSION,
     Agent,
     npm_install,
     pip_install,
@@ -278,6 +287,126 @@ def aider(
     (caches / "model_prices_and_context_window.json").write_text(json.dumps(prices))
     argv = [*profile_command("aider", aider_program), *AIDER_FLAGS]
     agent = Agent("aider", argv, workdir, script, server, tmux)
+    with _running(agent):
+        yield agent
+
+
+@pytest.fixture(scope="session")
+def qwen_program() -> Path:
+    """The Qwen Code program, installed once per checkout."""
+    return npm_install(QWEN_PACKAGE, QWEN_VERSION, "qwen")
+
+
+#: The user's own Qwen Code settings of the tests (docs/agents.md says why each): an
+#: OpenAI-compatible API key, no update check, no usage statistics nor telemetry,
+#: permission prompts ("default"; Qwen Code's own default lets a classifier model
+#: approve), grep without the bundled ripgrep (installed without its x bit), and no
+#: memory extraction after each turn (more model requests).
+QWEN_SETTINGS = {
+    "security": {"auth": {"selectedType": "openai"}},
+    "general": {"enableAutoUpdate": False},
+    "privacy": {"usageStatisticsEnabled": False},
+    "telemetry": {"enabled": False},
+    "tools": {"approvalMode": "default", "useRipgrep": False},
+    "memory": {"enableManagedAutoMemory": False},
+}
+
+
+@pytest.fixture
+def qwen(
+    qwen_program: Path,
+    agent_environment: None,
+    isolated_home: Path,
+    workdir: Path,
+    tmux: Tmux,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Agent]:
+    """Qwen Code against a fake OpenAI Chat Completions API with tool calls, offline."""
+    for name in list(os.environ):
+        if name.startswith("QWEN_"):
+            monkeypatch.delenv(name)
+    script = Script()
+    server = fake_qwen.serve(script)
+    (isolated_home / ".qwen").mkdir()
+    (isolated_home / ".qwen" / "settings.json").write_text(json.dumps(QWEN_SETTINGS))
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("OPENAI_MODEL", "fake-model")
+    # no system settings of the machine's: the session's own file starts empty
+    monkeypatch.setenv("QWEN_CODE_SYSTEM_SETTINGS_PATH", str(isolated_home / "qwen-system.json"))
+    agent = Agent("qwen", profile_command("qwen", qwen_program), workdir, script, server, tmux)
+    with _running(agent):
+        yield agent
+
+
+#: Where Copilot CLI unpacks its package at its first start (``$XDG_CACHE_HOME/copilot``,
+#: about 240 MB and 7 s): once for every test, not in each test's own home.
+COPILOT_CACHE = CACHE / f"github-copilot-{COPILOT_VERSION}-xdg-cache"
+
+#: The caller's variables that would log Copilot CLI in, or steer it elsewhere.
+_COPILOT_FOREIGN = ("GH_TOKEN", "GITHUB_TOKEN", "GH_HOST")
+
+
+@pytest.fixture(scope="session")
+def copilot_program() -> Path:
+    """GitHub Copilot CLI, installed once per checkout, its package unpacked once.
+
+    The program npm installs is a node script that runs the native program of the
+    platform's package; the tests run that one directly, which starts a second sooner.
+    """
+    loader = npm_install(COPILOT_PACKAGE, COPILOT_VERSION, "copilot")
+    # npm installs the one platform package that fits (@github/copilot-linux-x64...)
+    natives = sorted((loader.parent.parent / "@github").glob("copilot-*/copilot"))
+    program = natives[0] if len(natives) == 1 else loader
+    with open(f"{COPILOT_CACHE}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (COPILOT_CACHE / "copilot" / "pkg").is_dir():
+            environment = {**os.environ, "XDG_CACHE_HOME": str(COPILOT_CACHE)}
+            environment["COPILOT_OFFLINE"] = "true"
+            subprocess.run(
+                [str(program), "help", "providers"],
+                env=environment,
+                capture_output=True,
+                timeout=300,
+                check=False,
+            )
+    return program
+
+
+@pytest.fixture
+def copilot(
+    copilot_program: Path,
+    agent_environment: None,
+    isolated_home: Path,
+    workdir: Path,
+    tmux: Tmux,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Agent]:
+    """GitHub Copilot CLI against a fake Chat Completions API (bring your own key), offline,
+    configured as docs/agents.md says."""
+    for name in list(os.environ):
+        if name.startswith("COPILOT_") or name in _COPILOT_FOREIGN:
+            monkeypatch.delenv(name)
+    script = Script()
+    server = fake_copilot.serve(script)
+    home = isolated_home / ".copilot"
+    home.mkdir()
+    # the folder trusted (else a dialog asks first); the reply delimiters shown as written
+    (home / "config.json").write_text(json.dumps({"trustedFolders": [str(workdir)]}))
+    (home / "settings.json").write_text(json.dumps({"renderMarkdown": False}))
+    for name, value in {
+        "COPILOT_PROVIDER_BASE_URL": f"{server.url}/v1",
+        "COPILOT_PROVIDER_API_KEY": FAKE_KEY,
+        "COPILOT_MODEL": "fake-model",
+        "COPILOT_PROVIDER_MAX_PROMPT_TOKENS": "100000",
+        "COPILOT_PROVIDER_MAX_OUTPUT_TOKENS": "8000",
+        "COPILOT_OFFLINE": "true",
+        "COPILOT_AUTO_UPDATE": "false",
+        "XDG_CACHE_HOME": str(COPILOT_CACHE),
+    }.items():
+        monkeypatch.setenv(name, value)
+    argv = profile_command("copilot", copilot_program)
+    agent = Agent("copilot", argv, workdir, script, server, tmux)
     with _running(agent):
         yield agent
 

@@ -20,6 +20,18 @@ logger = logging.getLogger(__name__)
 _MODEL = "claude-conformance"
 _ids = itertools.count(1)
 
+#: The usage every response of the main loop reports (``message_start``, then the output
+#: in ``message_delta``): numbers no other response gives, so that a test can tell which
+#: responses an agent counted.
+USAGE = {
+    "input_tokens": 1203,
+    "cache_creation_input_tokens": 301,
+    "cache_read_input_tokens": 4507,
+    "output_tokens": 67,
+}
+#: The usage of a side request (a title, a summary, a check).
+SIDE_USAGE = {"input_tokens": 7, "output_tokens": 3}
+
 
 def _text_of(content: Any) -> str:
     """The text of a message's content (a string or a list of blocks)."""
@@ -47,12 +59,14 @@ def _has_bash(body: dict[str, Any]) -> bool:
     return any(isinstance(t, dict) and t.get("name") == "Bash" for t in body.get("tools") or [])
 
 
-def _stream(reply: Reply, answers: list[Answer], *, started: bool = False) -> None:
+def _stream(
+    reply: Reply, answers: list[Answer], *, started: bool = False, side: bool = False
+) -> None:
     """Send one assistant message as the Messages API's event stream: the answers' texts
     as one text block, then the first shell command as a ``tool_use`` block."""
     if not started:
-        _start(reply)
-    text = "\n\n".join(a.text for a in answers if not a.calls_tool and a.text)
+        _start(reply, side=side)
+    text = "\n\n".join(a.text for a in answers if a.text)  # a preface too
     call = next((a for a in answers if a.calls_tool), None)
     blocks: list[tuple[dict[str, Any], dict[str, Any]]] = []
     if text or call is None:
@@ -85,13 +99,14 @@ def _stream(reply: Reply, answers: list[Answer], *, started: bool = False) -> No
         {
             "type": "message_delta",
             "delta": {"stop_reason": stop, "stop_sequence": None},
-            "usage": {"output_tokens": 10},
+            "usage": {"output_tokens": (SIDE_USAGE if side else USAGE)["output_tokens"]},
         },
     )
     reply.event("message_stop", {"type": "message_stop"})
 
 
-def _start(reply: Reply) -> None:
+def _start(reply: Reply, *, side: bool = False) -> None:
+    usage = dict(SIDE_USAGE if side else USAGE, output_tokens=1)
     message = {
         "id": f"msg_{next(_ids)}",
         "type": "message",
@@ -100,9 +115,27 @@ def _start(reply: Reply) -> None:
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {"input_tokens": 10, "output_tokens": 1},
+        "usage": usage,
     }
     reply.event("message_start", {"type": "message_start", "message": message})
+
+
+#: The Messages API's error type for each HTTP status.
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+def _fail(reply: Reply, status: int, message: str) -> None:
+    """Answer with the Messages API's error, and the header that says not to retry."""
+    kind = _ERROR_TYPES.get(status, "api_error")
+    body = {"type": "error", "error": {"type": kind, "message": message}}
+    reply.json(body, status=status, headers={"x-should-retry": "false", "retry-after": "0"})
 
 
 def handler(script: Script) -> Any:
@@ -127,7 +160,7 @@ def handler(script: Script) -> Any:
                     "content": [{"type": "text", "text": script.side_text()}],
                     "stop_reason": "end_turn",
                     "stop_sequence": None,
-                    "usage": {"input_tokens": 10, "output_tokens": 5},
+                    "usage": SIDE_USAGE,
                 }
             )
             return
@@ -135,7 +168,7 @@ def handler(script: Script) -> Any:
         users = [m for m in body.get("messages") or [] if m.get("role") != "system"]
         last = users[-1] if users else {}
         if not _has_bash(body) or last.get("role") != "user":
-            _stream(reply, [Answer(script.side_text())])
+            _stream(reply, [Answer(script.side_text())], side=True)
             return
         started = False
 
@@ -145,6 +178,10 @@ def handler(script: Script) -> Any:
             started = True
 
         content = last.get("content")
+        failure = script.failure(_text_of(content))
+        if failure is not None:
+            _fail(reply, *failure)
+            return
         answers = script.respond(_text_of(content), _tool_results(content), holding)
         _stream(reply, answers, started=started)
 

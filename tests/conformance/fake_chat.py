@@ -24,6 +24,13 @@ logger = logging.getLogger(__name__)
 _MODEL = "fake-model"
 _ids = itertools.count(1)
 
+#: The usage every answer reports (streamed: in a last chunk, when the request asks for
+#: it with ``stream_options.include_usage``, as the API does): numbers no other answer
+#: gives, so that a test can tell which answers an agent counted.
+USAGE = {"prompt_tokens": 1317, "completion_tokens": 71, "total_tokens": 1388}
+#: The usage of a side request (the chat summary).
+SIDE_USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+
 #: Where Aider's reminder of the "diff" edit format starts in the last user message.
 _REMINDER = "\n\n# *SEARCH/REPLACE block* Rules:"
 
@@ -77,11 +84,16 @@ def _chunk(completion_id: str, delta: dict[str, Any], finish: str | None) -> dic
     }
 
 
-def _send(reply: Reply, text: str, *, stream: bool) -> None:
+def _send(
+    reply: Reply, text: str, *, stream: bool, with_usage: bool = False, side: bool = False
+) -> None:
     completion_id = f"chatcmpl-{next(_ids)}"
+    usage = SIDE_USAGE if side else USAGE
     if stream:
         reply.event(None, _chunk(completion_id, {"role": "assistant", "content": text}, None))
         reply.event(None, _chunk(completion_id, {}, "stop"))
+        if with_usage:
+            reply.event(None, dict(_chunk(completion_id, {}, None), choices=[], usage=usage))
         return
     reply.json(
         {
@@ -96,7 +108,7 @@ def _send(reply: Reply, text: str, *, stream: bool) -> None:
                     "finish_reason": "stop",
                 }
             ],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            "usage": usage,
         }
     )
 
@@ -117,12 +129,20 @@ def handler(script: Script) -> Any:
             return
         script.record(body)
         stream = bool(body.get("stream"))
+        with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         messages = body.get("messages") or []
         if not isinstance(messages, list) or _is_side_request(messages):
-            _send(reply, script.side_text(), stream=stream)
+            _send(reply, script.side_text(), stream=stream, with_usage=with_usage, side=True)
             return
-        answers = script.respond(_new_turn(messages), [])
-        _send(reply, _text(script, answers), stream=stream)
+        text = _new_turn(messages)
+        failure = script.failure(text)
+        if failure is not None:
+            status, message = failure
+            error = {"message": message, "type": "invalid_request_error", "code": None}
+            reply.json({"error": error}, status=status)
+            return
+        answers = script.respond(text, [])
+        _send(reply, _text(script, answers), stream=stream, with_usage=with_usage)
 
     return handle
 

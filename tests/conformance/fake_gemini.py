@@ -22,6 +22,19 @@ from fake_model import Answer, FakeModelServer, Reply, Script
 logger = logging.getLogger(__name__)
 
 _MODEL_VERSION = "gemini-conformance"
+#: The usage every response of the main loop reports, cached input and the tool-use
+#: prompt counted apart, thoughts apart from the output, as the Gemini API does: numbers
+#: no other response gives, so that a test can tell which responses an agent counted.
+USAGE = {
+    "promptTokenCount": 1411,
+    "cachedContentTokenCount": 1024,
+    "candidatesTokenCount": 59,
+    "thoughtsTokenCount": 11,
+    "toolUsePromptTokenCount": 5,
+    "totalTokenCount": 1486,
+}
+#: The usage of a side request (the model router, a check).
+SIDE_USAGE = {"promptTokenCount": 7, "candidatesTokenCount": 3, "totalTokenCount": 10}
 _SHELL = "run_shell_command"
 #: The text part Gemini CLI puts before the first user message.
 _CONTEXT = "<session_context>"
@@ -80,12 +93,12 @@ def _fit(schema: Any) -> Any:
     return "simple"
 
 
-def _chunk(parts: list[dict[str, Any]]) -> dict[str, Any]:
+def _chunk(parts: list[dict[str, Any]], *, side: bool = False) -> dict[str, Any]:
     return {
         "candidates": [
             {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
         ],
-        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
+        "usageMetadata": SIDE_USAGE if side else USAGE,
         "modelVersion": _MODEL_VERSION,
     }
 
@@ -93,7 +106,7 @@ def _chunk(parts: list[dict[str, Any]]) -> dict[str, Any]:
 def _parts(answers: list[Answer]) -> list[dict[str, Any]]:
     """The answers' texts as one text part, then the first tool call (a shell command,
     or another tool) as a call."""
-    text = "\n\n".join(a.text for a in answers if not a.calls_tool and a.text)
+    text = "\n\n".join(a.text for a in answers if a.text)  # a preface too
     call = next((a for a in answers if a.calls_tool), None)
     parts: list[dict[str, Any]] = []
     if text or call is None:
@@ -104,6 +117,17 @@ def _parts(answers: list[Answer]) -> list[dict[str, Any]]:
             name, arguments = _SHELL, {"command": call.command, "description": "Run a command"}
         parts.append({"functionCall": {"id": call.call_id, "name": name, "args": arguments}})
     return parts
+
+
+#: The Gemini API's status name for each HTTP status.
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 def handler(script: Script) -> Any:
@@ -122,9 +146,16 @@ def handler(script: Script) -> Any:
             reply.json({"error": {"code": 404, "message": f"no such method: {path}"}}, 404)
             return
         script.record(body)
-        if _offers_shell(body):
+        side = not _offers_shell(body)
+        if not side:
             contents = body.get("contents") or []
             text, results = _new_turn(contents if isinstance(contents, list) else [])
+            failure = script.failure(text) if text else None
+            if failure is not None:
+                status, message = failure
+                error = {"code": status, "message": message, "status": _STATUS.get(status, "")}
+                reply.json({"error": error}, status)
+                return
             parts = _parts(script.respond(text, results))
         else:
             # a side request: the model router or another check that wants JSON
@@ -132,9 +163,9 @@ def handler(script: Script) -> Any:
             answer = json.dumps(_fit(schema)) if schema else script.side_text()
             parts = [{"text": answer}]
         if streaming:
-            reply.event(None, _chunk(parts))
+            reply.event(None, _chunk(parts, side=side))
         else:
-            reply.json(_chunk(parts))
+            reply.json(_chunk(parts, side=side))
 
     return handle
 

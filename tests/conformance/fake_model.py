@@ -61,6 +61,10 @@ class Rule:
     reply delimiters when the message has an envelope.
     ``gate``: hold the answer until the test sets it (the agent stays busy meanwhile).
     ``escalate``: ask for the command to run outside the sandbox (Codex's approval).
+    ``preface``: text the model writes before it asks to run ``command``, in the same
+    response (Claude Code then records one response in several entries).
+    ``fail``: answer with an HTTP error instead, ``(status, message)`` (each API writes
+    it in its own error shape, saying that no retry will help): a failed turn.
     ``calls``: instead of a command, call these tools (name, input) one after the
     other, each once the previous one's result came ("{id}" in a string input becomes
     the envelope's message id); then answer with ``after``, where "{outputs}" becomes
@@ -74,7 +78,9 @@ class Rule:
     enveloped: bool = True
     gate: threading.Event | None = None
     escalate: bool = True
+    preface: str = ""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    fail: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,20 @@ class Script:
         return rule
 
     # -- what the API adapters call -------------------------------------------------------
+
+    def failure(self, text: str) -> tuple[int, str] | None:
+        """The HTTP error (status, message) to answer a user turn ``text`` with, when the
+        rule it triggers fails (the turn is logged as any other); None: answer it."""
+        # an agent may hand the model a turn that failed again with the next one: the
+        # newest message decides
+        newest = (split_envelopes(text) or [text])[-1]
+        with self._changed:
+            rule = next((r for r in self.rules if r.trigger in newest), None)
+            if rule is None or rule.fail is None:
+                return None
+            self.turns.append(text)
+            self._changed.notify_all()
+            return rule.fail
 
     def record(self, request: dict[str, Any]) -> None:
         with self._changed:
@@ -181,7 +201,7 @@ class Script:
             self._calls[call_id] = _Call(rule, message_id)
         command = rule.command.replace("{id}", message_id or "")
         command = command.replace("{reply}", reply_command_in(text, message_id or ""))
-        return Answer(command=command, call_id=call_id, escalate=rule.escalate)
+        return Answer(rule.preface, command=command, call_id=call_id, escalate=rule.escalate)
 
     def _tool_call(self, call: _Call) -> Answer:
         """The answer that makes the next of a rule's tool calls."""
@@ -286,11 +306,13 @@ class Reply:
         self._request = request
         self._streaming = False
 
-    def json(self, body: Any, status: int = 200) -> None:
+    def json(self, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self._request.send_response(status)
         self._request.send_header("Content-Type", "application/json")
         self._request.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self._request.send_header(name, value)
         self._request.end_headers()
         self._request.wfile.write(data)
 

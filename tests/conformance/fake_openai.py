@@ -23,6 +23,25 @@ _MODEL = "fake-model"
 _ids = itertools.count(1)
 _OUTPUT_TYPES = ("function_call", "custom_tool_call", "local_shell_call", "reasoning")
 
+#: The usage every response of the main loop reports (in ``response.completed``), cached
+#: input included in the input as the Responses API counts it: numbers no other response
+#: gives, so that a test can tell which responses an agent counted.
+USAGE = {
+    "input_tokens": 1530,
+    "input_tokens_details": {"cached_tokens": 1024},
+    "output_tokens": 83,
+    "output_tokens_details": {"reasoning_tokens": 0},
+    "total_tokens": 1613,
+}
+#: The usage of a side request (the thread's title).
+SIDE_USAGE = {
+    "input_tokens": 7,
+    "input_tokens_details": {"cached_tokens": 0},
+    "output_tokens": 3,
+    "output_tokens_details": {"reasoning_tokens": 0},
+    "total_tokens": 10,
+}
+
 
 def _text_of(item: dict[str, Any]) -> str:
     content = item.get("content")
@@ -62,7 +81,9 @@ def _new_turn(items: list[Any]) -> tuple[str, list[tuple[str, str]]]:
     return "\n".join(texts), results
 
 
-def _response(status: str, output: list[dict[str, Any]], response_id: str) -> dict[str, Any]:
+def _response(
+    status: str, output: list[dict[str, Any]], response_id: str, *, side: bool = False
+) -> dict[str, Any]:
     return {
         "id": response_id,
         "object": "response",
@@ -70,13 +91,7 @@ def _response(status: str, output: list[dict[str, Any]], response_id: str) -> di
         "status": status,
         "model": _MODEL,
         "output": output,
-        "usage": {
-            "input_tokens": 10,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": 10,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": 20,
-        },
+        "usage": SIDE_USAGE if side else USAGE,
     }
 
 
@@ -87,11 +102,13 @@ def _start(reply: Reply, response_id: str) -> None:
     )
 
 
-def _stream(reply: Reply, answers: list[Answer], response_id: str, *, started: bool) -> None:
+def _stream(
+    reply: Reply, answers: list[Answer], response_id: str, *, started: bool, side: bool = False
+) -> None:
     """Send one response as the Responses API's event stream."""
     if not started:
         _start(reply, response_id)
-    text = "\n\n".join(a.text for a in answers if not a.calls_tool and a.text)
+    text = "\n\n".join(a.text for a in answers if a.text)  # a preface too
     call = next((a for a in answers if a.calls_tool), None)
     output: list[dict[str, Any]] = []
     if text or call is None:
@@ -158,7 +175,10 @@ def _stream(reply: Reply, answers: list[Answer], response_id: str, *, started: b
         output.append(item)
     reply.event(
         "response.completed",
-        {"type": "response.completed", "response": _response("completed", output, response_id)},
+        {
+            "type": "response.completed",
+            "response": _response("completed", output, response_id, side=side),
+        },
     )
 
 
@@ -186,7 +206,7 @@ def handler(script: Script) -> Any:
             text = script.side_text()
             if (body.get("text") or {}).get("format", {}).get("type") == "json_schema":
                 text = json.dumps({"title": text})
-            _stream(reply, [Answer(text)], response_id, started=False)
+            _stream(reply, [Answer(text)], response_id, started=False, side=True)
             return
         text, results = _new_turn(items if isinstance(items, list) else [])
         started = False
@@ -196,6 +216,12 @@ def handler(script: Script) -> Any:
             _start(reply, response_id)
             started = True
 
+        failure = script.failure(text) if text else None
+        if failure is not None:
+            status, message = failure
+            error = {"message": message, "type": "invalid_request_error", "code": None}
+            reply.json({"error": error}, status=status, headers={"retry-after": "0"})
+            return
         answers = script.respond(text, results, holding)
         _stream(reply, answers, response_id, started=started)
 

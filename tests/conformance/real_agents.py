@@ -47,8 +47,13 @@ GEMINI_PACKAGE = "@google/gemini-cli"
 GEMINI_VERSION = "0.61.0"
 #: Gemini CLI 0.61.0 says ``engines: node >= 20``.
 GEMINI_NODE = 20
+QWEN_PACKAGE = "@qwen-code/qwen-code"
+#: Qwen Code 0.24.4 says ``engines: node >= 22``, and runs on 20 all the same.
+QWEN_VERSION = "0.24.4"
 AIDER_PACKAGE = "aider-chat"
 AIDER_VERSION = "0.86.2"
+COPILOT_PACKAGE = "@github/copilot"
+COPILOT_VERSION = "1.0.102"
 OPENCODE_PACKAGE = "opencode-ai"
 OPENCODE_VERSION = "1.18.33"
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import Result
 from fake_model import envelope_body
 from real_agents import Agent, alive
@@ -35,6 +36,7 @@ from support import (
     write_config,
 )
 
+from imessenger.actions.sessions import Sessions
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.records.pinning import CannotResume, resume
 from imessenger.adapters.store import Store
@@ -222,19 +224,15 @@ def message_while_busy_is_delivered_once(agent: Agent) -> None:
     assert code == 0, data
     assert data["reply"] == "answered after the busy turn"
     message_id = str(data["id"])
-    assert agent.screen(NAME).count(f"message {message_id} from") == 1
+    # the screen once it shows the reply: the reply may come from the agent's record,
+    # which Copilot CLI (and OpenCode) write a while before they draw the turn
+    end = f"<<IMSG-END {message_id}>>"
+    screen = wait_for(lambda: end in (text := agent.screen(NAME)) and text, 30, end)
+    assert screen.count(f"message {message_id} from") == 1
     assert len(agent.script.turns_with(f"message {message_id} from")) == 1
     last = json.dumps(agent.script.requests[-1], ensure_ascii=False)
     assert last.count(f"message {message_id} from") == 1
-    # the turn it came in during was answered first (the reply may come from the record
-    # before the agent draws it: OpenCode)
-    end = f"<<IMSG-END {message_id}>>"
-
-    def showing_both() -> str | None:
-        shown = agent.screen(NAME)
-        return shown if end in shown else None
-
-    screen = wait_for(showing_both, 30, f"{end} on the screen")
+    # the turn it came in during was answered first
     assert screen.index(f"<<IMSG-END {hold_id}>>") < screen.index(end)
 
 
@@ -704,6 +702,73 @@ def approve_through_the_tools_needs_the_policy(agent: Agent, tool: Callable[[str
     assert "Ran touch granted.txt" in agent.screen("worker-demo")
 
 
+# --- token usage, from the agent's own record ------------------------------------------------
+
+
+def approving(agent: Agent, process: subprocess.Popen[str]) -> Callable[[], bool]:
+    """A check that approves the prompt the agent shows, if any, and says whether
+    ``process`` (a send) has ended."""
+
+    def ended() -> bool:
+        if agent.state(NAME) == "asking":
+            run_imessenger("approve", NAME)  # it may close first: then this says so, no more
+        return process.poll() is not None
+
+    return ended
+
+
+def usage_is_read_from_its_record(
+    agent: Agent, per_response: dict[str, Any], *, tool: bool = True
+) -> None:
+    """``isesh list --usage --json`` reports the tokens the fake model server said it used
+    (its ``USAGE``, as each agent records it: ``per_response`` gives the counts and the
+    model of one response), each response once, the side requests (titles, checks, which
+    report other numbers) not at all.
+
+    Two messages: with ``tool``, the first makes the model write a line and ask to run a
+    command in the same response (Claude Code writes that response twice), then answer
+    its output (approved if the agent asks); the second gets a plain answer. So three
+    responses with ``tool``, else two.
+    """
+    if tool:
+        agent.script.on(
+            "USAGE-TOOL",
+            command="echo usage-probe",
+            preface="Let me run the probe first.",
+            after="the probe said: {output}",
+            escalate=False,
+        )
+    else:
+        agent.script.on("USAGE-TOOL", text="no tools here")
+    agent.script.on("USAGE-AGAIN", text="and once more")
+    agent.start(NAME)
+    for message in ("USAGE-TOOL: run the probe", "USAGE-AGAIN: say it again"):
+        sent = send_in_background(message)
+        wait_for(approving(agent, sent), 90, f"the reply to {message!r}")
+        code, data = finish(sent)
+        assert code == 0, data
+        agent.wait_state(NAME, "idle", 30)
+    responses = 3 if tool else 2
+    counts = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    expected = {key: responses * per_response[key] for key in counts}
+    expected.update(model=per_response["model"], turns=responses)
+
+    def reported() -> dict[str, Any] | None:
+        listed = run_isesh("list", "--usage", "--json")
+        assert listed.exit_code == 0, listed.output
+        [row] = json.loads(listed.stdout)
+        usage = row["usage"]
+        assert usage is not None, "no usage: the agent's record was not read"
+        found = {key: usage[key] for key in expected}
+        return found if found == expected else None
+
+    try:
+        wait_for(reported, 15, "the usage the fake model reported")
+    except pytest.fail.Exception as error:
+        last = json.loads(run_isesh("list", "--usage", "--json").stdout)[0]["usage"]
+        pytest.fail(f"{error}\nexpected {expected}\nreported {last}")
+
+
 # --- isesh restore: the agent's own conversation after its tmux server was killed ----------
 
 #: The first message of the conversation a restore must bring back, and its answer: each
@@ -808,3 +873,46 @@ def resumes_its_conversation_after_a_killed_server(
     assert "PINEAPPLE-42" in carried[0], carried[0][-2000:]
     assert "MANGO-77" in carried[0], carried[0][-2000:]
     assert agent.tmux.pane(NAME).pid == pid
+
+
+def failed_turn_reads_as_error(agent: Agent, status: int, message: str, shows: str) -> None:
+    """A turn the model API refuses (HTTP ``status``, ``message``) ends idle with an error
+    that the profile reads (``Screen.error``, which ``isesh explain`` shows), holding
+    ``shows``; the next turn, answered, leaves no error."""
+    agent.script.on("FAILING", fail=(status, message))
+    agent.script.on("RECOVERED", text="all good again")
+    agent.start(NAME)
+    failed = send("--no-reply", NAME, "FAILING: this turn fails")
+    assert failed.exit_code == 0, failed.output
+    agent.wait_for_turn(NAME, "FAILING")
+
+    def read() -> Any:
+        with Store.open(server=agent.tmux.label) as store:
+            return Sessions(agent.tmux, store, load_config()).view(NAME).screen
+
+    def failed_idle() -> bool:
+        screen = read()
+        return screen.state.value == "idle" and screen.error is not None
+
+    try:
+        wait_for(failed_idle, 60, "an idle screen that shows the error")
+    except pytest.fail.Exception as error:
+        pytest.fail(f"{error}\nthe screen of {NAME}:\n{agent.screen(NAME, history=0)}")
+    error_text = read().error
+    assert shows in error_text, f"{error_text!r}\n{agent.screen(NAME, history=0)}"
+    explained = run_isesh("explain", NAME)
+    assert "the last turn failed" in explained.stdout, explained.stdout
+    recovered = send("--no-reply", NAME, "RECOVERED: this one works")
+    assert recovered.exit_code == 0, recovered.output
+    agent.wait_for_turn(NAME, "RECOVERED")
+    try:
+        wait_for(
+            lambda: (
+                "all good again" in agent.screen(NAME, history=0) and read().state.value == "idle"
+            ),
+            60,
+            "the next turn answered",
+        )
+    except pytest.fail.Exception as error:
+        pytest.fail(f"{error}\nthe screen of {NAME}:\n{agent.screen(NAME, history=0)}")
+    assert read().error is None, agent.screen(NAME, history=0)

@@ -10,6 +10,7 @@ from its chat history file (``--chat-history-file``, pinned by isesh).
 
 from __future__ import annotations
 
+import fake_chat
 import pytest
 import scenarios
 from real_agents import Agent
@@ -61,3 +62,29 @@ def test_hooks_agree_with_the_screen(aider: Agent) -> None:
 def test_restore_resumes_its_conversation_after_a_killed_server(aider: Agent) -> None:
     # --restore-chat-history on the same chat history file
     scenarios.resumes_its_conversation_after_a_killed_server(aider)
+
+
+def test_usage_is_read_from_its_chat_history(aider: Agent) -> None:
+    # Aider writes its own counts after each answer, "> Tokens: 1.3k sent, 71 received.",
+    # rounded to a hundred from 1000 on. Streaming (its default) the API reports no usage
+    # and Aider counts the tokens itself with the model's tokenizer; without streaming they
+    # are the API's, which this checks
+    aider.argv.append("--no-stream")
+    usage = fake_chat.USAGE
+    scenarios.usage_is_read_from_its_record(
+        aider,
+        {
+            "input_tokens": round(usage["prompt_tokens"], -2),
+            "output_tokens": usage["completion_tokens"],
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+            "model": "openai/fake-model",
+        },
+        tool=False,
+    )
+
+
+def test_a_failed_turn_reads_as_error(aider: Agent) -> None:
+    scenarios.failed_turn_reads_as_error(
+        aider, 401, "invalid x-api-key", "BadRequestError: OpenAIException - invalid x-api-key"
+    )

@@ -5,9 +5,18 @@ The scenarios live in scenarios.py; this module runs each of them on Claude Code
 
 from __future__ import annotations
 
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import fake_anthropic
 import pytest
 import scenarios
 from real_agents import Agent
+from support import open_store, run_isesh
+
+from imessenger.adapters.records.pinning import locate
 
 pytestmark = pytest.mark.agents
 
@@ -82,3 +91,49 @@ def test_restore_resumes_its_conversation_after_a_killed_server(claude: Agent) -
     assert claude.tmux.run(
         "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
     ) == ["0"]
+
+
+def test_a_command_line_that_moves_home_still_gets_its_record(
+    claude: Agent, tmp_path: Path
+) -> None:
+    # the agent writes its transcript under the HOME its command line gives it, not the
+    # one isesh runs with: the record is found where it writes it (its hook says so, and
+    # so does its process's environment), and the Markdown reply comes back byte for byte
+    elsewhere = tmp_path / "another-home"
+    elsewhere.mkdir()
+    home = Path(os.environ["HOME"])
+    shutil.copy(home / ".claude.json", elsewhere / ".claude.json")
+    shutil.copytree(home / ".claude", elsewhere / ".claude")
+    env = shutil.which("env")
+    assert env is not None
+    moved = replace(claude, argv=[env, f"HOME={elsewhere}", *claude.argv])
+    scenarios.markdown_reply_comes_back_byte_for_byte(moved)
+    with open_store() as store:
+        record = store.sessions.get(scenarios.NAME)
+    assert record is not None
+    assert str(locate("claude", record.record_ref)).startswith(str(elsewhere / ".claude"))
+    explained = run_isesh("explain", scenarios.NAME).stdout
+    assert f"record: claude: {elsewhere}/.claude/projects/" in explained
+
+
+def test_usage_is_read_from_its_transcript(claude: Agent) -> None:
+    # message.usage of each response: input not read from the cache nor written to it
+    usage = fake_anthropic.USAGE
+    scenarios.usage_is_read_from_its_record(
+        claude,
+        {
+            "input_tokens": usage["input_tokens"],
+            "output_tokens": usage["output_tokens"],
+            "cache_read_tokens": usage["cache_read_input_tokens"],
+            "cache_write_tokens": usage["cache_creation_input_tokens"],
+            "model": "claude-conformance",
+        },
+    )
+
+
+def test_a_failed_turn_reads_as_error(claude: Agent) -> None:
+    # after it, the input box shows "Resend your message to try again": read as empty,
+    # so that the next message is delivered
+    scenarios.failed_turn_reads_as_error(
+        claude, 500, "Internal server error", "API Error: 500 Internal server error."
+    )

@@ -5,6 +5,9 @@ The scenarios live in scenarios.py; this module runs each of them on Codex.
 
 from __future__ import annotations
 
+from typing import Any
+
+import fake_openai
 import pytest
 import scenarios
 from real_agents import Agent
@@ -71,3 +74,25 @@ def test_restore_resumes_its_conversation_after_a_killed_server(codex: Agent) ->
     assert codex.tmux.run(
         "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
     ) == ["0"]
+
+
+def test_usage_is_read_from_its_rollout(codex: Agent) -> None:
+    # token_usage_record of each response: the cached input is counted in its input
+    usage: dict[str, Any] = fake_openai.USAGE
+    cached = usage["input_tokens_details"]["cached_tokens"]
+    scenarios.usage_is_read_from_its_record(
+        codex,
+        {
+            "input_tokens": usage["input_tokens"] - cached,
+            "output_tokens": usage["output_tokens"],
+            "cache_read_tokens": cached,
+            "cache_write_tokens": 0,
+            "model": "fake-model",
+        },
+    )
+
+
+def test_a_failed_turn_reads_as_error(codex: Agent) -> None:
+    scenarios.failed_turn_reads_as_error(
+        codex, 401, "invalid x-api-key", "unexpected status 401 Unauthorized: invalid x-api-key"
+    )

@@ -8,8 +8,14 @@ last one kills its tmux server and restores it with ``isesh restore``.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import time
+from dataclasses import replace
 
+import fake_gemini
 import pytest
 import scenarios
 from fake_model import REPLY_END, REPLY_START
@@ -17,6 +23,7 @@ from real_agents import Agent, alive
 from scenarios import NAME
 from support import open_store, run_imessenger, run_isesh, wait_for
 
+from imessenger.actions.sessions import MCP_CONNECT_S
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.records.pinning import locate
 from imessenger.adapters.tmux import AgentPane
@@ -179,3 +186,55 @@ def test_restore_resumes_its_conversation_after_a_killed_server(gemini: Agent) -
     assert gemini.tmux.run(
         "display-message", "-p", "-t", f"={scenarios.NAME}:", "#{alternate_on}"
     ) == ["0"]
+
+
+def test_started_through_env_i_it_takes_a_message_as_soon_as_it_is_idle(
+    gemini: Agent,
+) -> None:
+    # `env -i` wipes GEMINI_CLI_HOME, the session's own Gemini CLI home that registers
+    # imessenger's MCP server: the tools cannot come, so the session does not wait for
+    # them (30 s): it is ready when its screen is
+    env = shutil.which("env")
+    assert env is not None
+    kept = {
+        key: os.environ[key]
+        for key in ("HOME", "PATH", "TERM", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL")
+    }
+    wiped = replace(gemini, argv=[env, "-i", *(f"{k}={v}" for k, v in kept.items()), *gemini.argv])
+    gemini.script.on("WIPED-HELLO", text="hello without the tools")
+    wiped.start(NAME)
+    _wait_idle_screen(gemini)
+    with open_store() as store:
+        record = store.sessions.get(NAME)
+    assert record is not None
+    wait_for(lambda: gemini.state(NAME) == "idle", 10, "idle once its screen is")
+    assert time.time() - record.started_at < MCP_CONNECT_S  # not held for the tools
+    sent = run_imessenger("send", "--json", NAME, "WIPED-HELLO, please")
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.stdout)["reply"] == "hello without the tools"
+    explained = run_isesh("explain", NAME).stdout
+    assert "tools: missing: its environment lost GEMINI_CLI_HOME" in explained
+
+
+def test_usage_is_read_from_its_chat(gemini: Agent) -> None:
+    # the tokens of each message: the cached input is counted in its input, the tool-use
+    # prompt is input too, the thoughts output
+    usage = fake_gemini.USAGE
+    scenarios.usage_is_read_from_its_record(
+        gemini,
+        {
+            "input_tokens": usage["promptTokenCount"]
+            - usage["cachedContentTokenCount"]
+            + usage["toolUsePromptTokenCount"],
+            "output_tokens": usage["candidatesTokenCount"] + usage["thoughtsTokenCount"],
+            "cache_read_tokens": usage["cachedContentTokenCount"],
+            "cache_write_tokens": 0,
+            "model": "gemini-3.8-flash",
+        },
+    )
+
+
+def test_a_failed_turn_reads_as_error(gemini: Agent) -> None:
+    scenarios.failed_turn_reads_as_error(
+        gemini, 401, "invalid x-api-key", '"code":401,"message":"invalid x-api-key"'
+    )

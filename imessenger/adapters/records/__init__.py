@@ -2,10 +2,13 @@
 
 Each agent keeps a file of the session as it goes: Claude Code its transcript
 (``claude.py``), Codex its rollout (``codex.py``), Gemini CLI its chat (``gemini.py``),
-Aider its chat history (``aider.py``); OpenCode keeps its sessions in a SQLite database
-(``opencode.py``, read by queries, not by the rules below). The assistant's text in
-it is what the model wrote, with the Markdown a screen loses. This package only reads
-files: never tmux, never the store.
+Aider its chat history (``aider.py``), Qwen Code its chat (``qwen.py``), GitHub Copilot CLI its
+session events (``copilot.py``); OpenCode keeps its sessions in a SQLite database
+(``opencode.py``, read by queries, not by the rules below). The
+assistant's text in it is what the model
+wrote, with the Markdown a screen loses. The same records say how many tokens the
+model used (``usage.py``, :func:`~imessenger.adapters.records.usage.usage_of`). This
+package only reads files: never tmux, never the store.
 
 A :class:`RecordReader` follows one file. Its :meth:`~RecordReader.reply` applies these
 rules, in this order:
@@ -31,7 +34,8 @@ rules, in this order:
 
 :func:`reader_for` makes the reader of one agent kind (:data:`KINDS`) for one path;
 where each agent's file lies is said by the agent's module (``transcript_path``,
-``rollout_path``, ``chat_path``; Aider's is the ``--chat-history-file`` it was given).
+``rollout_path``, ``chat_path``, ``events_path``; Aider's is the ``--chat-history-file``
+it was given).
 """
 
 from __future__ import annotations
@@ -39,7 +43,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from imessenger.adapters.records import aider, claude, codex, demo, gemini, opencode
+from imessenger.adapters.records import (
+    aider,
+    claude,
+    codex,
+    copilot,
+    demo,
+    gemini,
+    opencode,
+    qwen,
+)
 from imessenger.adapters.records.reading import RecordReader, Transcript
 from imessenger.core.profiles import RECORD_KINDS
 
@@ -61,6 +74,8 @@ def reader_for(
         "gemini": gemini.GeminiChat,
         "aider": aider.AiderHistory,
         "demo": demo.DemoRecord,
+        "qwen": qwen.QwenChat,
+        "copilot": copilot.CopilotEvents,
     }
     if kind not in transcripts:
         raise ValueError(

@@ -22,6 +22,17 @@ of type ``assistant`` (not those of a side chain, ``isSidechain``: a sub-agent's
 writes one entry per content block). The text is byte-exact, trailing spaces, "\\r\\n",
 zero-width characters and HTML comments included; the Stop hook's
 ``last_assistant_message``, by contrast, is trimmed.
+
+The usage (:class:`ClaudeUsage`) is in the same entries: ``message.usage`` holds the
+response's ``input_tokens`` (input not read from the prompt cache nor written to it),
+``output_tokens``, ``cache_read_input_tokens`` and ``cache_creation_input_tokens``, and
+``message.model`` its model. A response of several content blocks is written as several
+entries, each with the same ``message.id`` and the same usage: it is counted once, by its
+id. Entries Claude Code makes itself (an error shown as a message) name the model
+``<synthetic>`` and are not counted. A sub-agent's responses (``isSidechain``) are
+counted too: they are tokens the session used. Claude Code writes a sub-agent's own
+transcript beside the session's, ``<session id>/subagents/**/agent-<id>.jsonl``
+(:func:`subagent_transcripts`).
 """
 
 from __future__ import annotations
@@ -29,8 +40,13 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
-from imessenger.adapters.records.reading import JsonTranscript
+from imessenger.adapters.records.reading import JsonTranscript, JsonUsage, tokens
+from imessenger.core.values import Usage
+
+#: The model Claude Code names in the entries it writes itself, with no response.
+SYNTHETIC_MODEL = "<synthetic>"
 
 #: Above this many characters a folder name is cut and given a hash of the whole path.
 MAX_FOLDER_NAME = 200
@@ -130,3 +146,44 @@ class ClaudeTranscript(JsonTranscript):
 
     def texts(self) -> Sequence[str]:
         return self._texts
+
+
+def subagent_transcripts(transcript: Path) -> list[Path]:
+    """The transcripts of the sub-agents of the session whose transcript is ``transcript``
+    (sorted; [] when there are none, or the folder cannot be read)."""
+    folder = transcript.with_suffix("") / "subagents"
+    try:
+        return sorted(folder.rglob("*.jsonl")) if folder.is_dir() else []
+    except OSError:
+        return []
+
+
+class ClaudeUsage(JsonUsage):
+    """The responses in a Claude Code transcript, for their usage (see the module
+    docstring)."""
+
+    NEEDLES: ClassVar[tuple[bytes, ...]] = (b'"usage"',)
+
+    def may_hold(self, line: str) -> bool:
+        return '"usage"' in line and '"assistant"' in line
+
+    def take_entry(self, entry: object) -> None:
+        if not isinstance(entry, dict) or entry.get("type") != "assistant":
+            return
+        message = entry.get("message")
+        if not isinstance(message, dict):
+            return
+        usage = message.get("usage")
+        model = message.get("model")
+        model = model if isinstance(model, str) else ""
+        if not isinstance(usage, dict) or model == SYNTHETIC_MODEL:
+            return
+        response = Usage(
+            input_tokens=tokens(usage, "input_tokens"),
+            output_tokens=tokens(usage, "output_tokens"),
+            cache_read_tokens=tokens(usage, "cache_read_input_tokens"),
+            cache_write_tokens=tokens(usage, "cache_creation_input_tokens"),
+            model=model,
+            turns=1,
+        )
+        self.count(message.get("id") or entry.get("requestId"), response)

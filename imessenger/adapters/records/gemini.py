@@ -31,6 +31,14 @@ They are not the model's answer byte for byte: before recording it, Gemini CLI r
 zero-width characters (U+200B to U+200D, U+200E, U+200F, U+FEFF), then HTML comments
 (``<!-- ... -->``), then whitespace at both ends. A reply read here is exact only when
 it holds none of those (the ``AfterAgent`` hook's ``prompt_response`` is exact).
+
+The usage (:class:`GeminiUsage`): a message of type ``gemini`` gets the ``tokens`` of the
+response that made it when it comes (the message written again, with the same id), and
+names its ``model``. Its ``input`` counts the input read from the cache (``cached``),
+which is taken out of it; ``tool`` (the tool-use prompt) is input too, and ``thoughts``
+are output. Each message is counted once, by its id, with the last tokens written for
+it. A rewind takes messages out of the conversation but not out of the usage: they were
+paid for. The model's side requests (the model router, the checks) are in no record.
 """
 
 from __future__ import annotations
@@ -41,8 +49,10 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
-from imessenger.adapters.records.reading import JsonTranscript
+from imessenger.adapters.records.reading import JsonTranscript, JsonUsage, tokens
+from imessenger.core.values import Usage
 
 logger = logging.getLogger(__name__)
 
@@ -137,3 +147,41 @@ class GeminiChat(JsonTranscript):
 
     def texts(self) -> Sequence[str]:
         return [text for text in self._messages.values() if text is not None]
+
+
+class GeminiUsage(JsonUsage):
+    """The model's messages in a Gemini CLI chat, for their usage (see the module
+    docstring)."""
+
+    NEEDLES: ClassVar[tuple[bytes, ...]] = (b'"tokens"',)
+
+    def may_hold(self, line: str) -> bool:
+        return '"tokens"' in line
+
+    def take_entry(self, entry: object) -> None:
+        if not isinstance(entry, dict):
+            return
+        if isinstance(entry.get("id"), str):
+            self._message(entry)
+            return
+        update = entry.get("$set")
+        messages = update.get("messages") if isinstance(update, dict) else entry.get("messages")
+        for message in messages if isinstance(messages, list) else []:
+            self._message(message)
+
+    def _message(self, message: object) -> None:
+        if not isinstance(message, dict) or message.get("type") != "gemini":
+            return
+        counts = message.get("tokens")
+        if not isinstance(counts, dict):
+            return
+        model = message.get("model")
+        cached = tokens(counts, "cached")
+        response = Usage(
+            input_tokens=max(0, tokens(counts, "input") - cached) + tokens(counts, "tool"),
+            output_tokens=tokens(counts, "output") + tokens(counts, "thoughts"),
+            cache_read_tokens=cached,
+            model=model if isinstance(model, str) else "",
+            turns=1,
+        )
+        self.count(message.get("id"), response)

@@ -7,9 +7,13 @@ it when it starts the agent, and never looks for the newest file:
   from the id, the session's folder and Claude Code's config folder.
 * ``gemini``: a fresh session id (``--session-id``); the chat file is the one whose
   name holds the id's first 8 characters and whose first line holds the whole id.
+* ``copilot``: a fresh session id (``--session-id``); the events file's path follows
+  from the id and Copilot CLI's home folder.
 * ``aider`` and ``demo``: a file in imessenger's data folder, given to the agent
   (``--chat-history-file``, ``--record``); one the command line already names is
   read instead.
+* ``qwen``: a fresh session id (``--session-id``); the chat file is named for the id,
+  in a folder named for the project under Qwen Code's runtime folder.
 * ``codex``: no flag takes an id. isesh gives Codex a notify program
   (``-c notify=[...]``, ``imessenger hook codex-notify``), which Codex runs at the
   end of each turn with the thread id; that id (see :func:`learned`) names the
@@ -26,14 +30,23 @@ A command line that already picks a session of its own (``--resume``,
 come from the screen.
 
 :func:`resume` is the other half, for ``isesh restore``: the command line that brings
-the agent back into the conversation its record holds (Claude Code and Gemini CLI
-``--resume <id>``, Codex ``resume <thread id>``, Aider ``--restore-chat-history`` on
-the same chat history file, the demo agent ``--resume`` on its record, OpenCode
-``--session <id>``), or why it
-cannot be (:class:`CannotResume`: the conversation's file is gone, or was never made).
+the agent back into the conversation its record holds (Claude Code, Gemini CLI and
+Qwen Code ``--resume <id>``, Copilot CLI ``--resume=<id>``, Codex ``resume <thread
+id>``, Aider ``--restore-chat-history`` on the same chat history file, the demo agent
+``--resume`` on its record, OpenCode ``--session <id>``), or why it cannot be
+(:class:`CannotResume`: the conversation's file is gone, or was never made).
 
 What locates a record is kept as a small JSON object (the session's
 ``record_ref``): ``{"path": ...}`` once the file is known, else what finds it.
+
+Where Claude Code, Gemini CLI and Codex write follows from their environment (a config
+folder, ``HOME``), which isesh reads from its own at the start. A command line that
+changes it (``env HOME=... claude``, a wrapper script, ``CLAUDE_CONFIG_DIR=...``) makes
+the agent write elsewhere: :func:`relocated` finds the record from the environment the
+agent process itself runs with (imessenger.adapters.agent_process, found by
+:func:`marker`), and :class:`PinnedRecord` asks for it once while its file is not there.
+:func:`from_hook` takes the path an agent's own hook reports (Claude Code's
+``transcript_path``).
 """
 
 from __future__ import annotations
@@ -47,7 +60,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from imessenger.adapters.records import claude, codex, gemini, opencode, reader_for
+from imessenger.adapters.records import (
+    claude,
+    codex,
+    copilot,
+    gemini,
+    opencode,
+    qwen,
+    reader_for,
+)
 from imessenger.adapters.records.reading import RecordReader
 from imessenger.core.envelope import Delimiters
 
@@ -58,6 +79,8 @@ _LOCATE_EVERY_S = 0.5
 _OWN_SESSION = {
     "claude": ("--session-id", "--resume", "-r", "--continue", "-c", "--from-pr"),
     "gemini": ("--session-id", "--resume", "-r"),
+    "qwen": ("--session-id", "--resume", "-r", "--continue", "-c"),
+    "copilot": ("--session-id", "--resume", "-r", "--continue", "--connect"),
     "opencode": ("--session", "-s", "--continue", "-c"),
 }
 #: The option that names the record file, for the agents that take a path.
@@ -104,6 +127,14 @@ def pin(
         session_id = str(uuid.uuid4())
         home = gemini.gemini_home(environ)
         return Pin(("--session-id", session_id), _ref(home=str(home), session_id=session_id))
+    if kind == "qwen":
+        session_id = str(uuid.uuid4())
+        runtime = qwen.runtime_dir(environ)
+        return Pin(("--session-id", session_id), _ref(home=str(runtime), session_id=session_id))
+    if kind == "copilot":
+        session_id = str(uuid.uuid4())
+        path = copilot.events_path(copilot.copilot_home(environ), session_id)
+        return Pin(("--session-id", session_id), _ref(path=str(path)))
     if kind == "opencode":
         db = opencode.db_path(environ)
         return Pin((), _ref(db=str(db))) if db is not None else None
@@ -158,6 +189,11 @@ def resume(kind: str, argv: Sequence[str], ref: str) -> Pin:
         if record is None or not record.is_file():
             raise CannotResume(f"its conversation file {record} is gone")
         return Pin(("--resume", record.stem), ref)
+    if kind == "copilot":
+        if record is None or not record.is_file():
+            raise CannotResume(f"its conversation file {record} is gone")
+        # the session's folder is named by its id; "=": --resume takes an optional value
+        return Pin((f"--resume={record.parent.name}",), ref)
     if kind == "opencode":
         session_id = found.get("session_id")
         if session_id is None:
@@ -171,6 +207,11 @@ def resume(kind: str, argv: Sequence[str], ref: str) -> Pin:
         # Resumed, Gemini CLI 0.61 makes a second, empty chat file of the same id (named
         # for the minute) and goes on writing the first: the record is pinned to that one.
         return Pin(("--resume", found["session_id"]), _ref(path=str(record)))
+    if kind == "qwen":
+        if record is None or not record.is_file():
+            raise CannotResume(f"its conversation (session {found.get('session_id')}) is gone")
+        # --resume goes on writing the same chat file
+        return Pin(("--resume", record.stem), _ref(path=str(record)))
     return Pin((), ref)
 
 
@@ -193,6 +234,67 @@ def _notify_of(codex_home: Path) -> list[str]:
     return []
 
 
+def marker(kind: str, ref: str) -> str:
+    """What isesh put on the command line of an agent of ``kind`` that tells its process
+    from a wrapper's ("" when nothing can)."""
+    found = _parse(ref)
+    if kind == "claude" and "path" in found:
+        return Path(found["path"]).stem  # its --session-id
+    if kind == "gemini" and "session_id" in found:
+        return found["session_id"]
+    if kind == "codex":
+        return "codex-notify"  # its -c notify=[... "hook", "codex-notify" ...]
+    return ""
+
+
+def relocated(kind: str, ref: str, directory: Path, environ: Mapping[str, str]) -> str | None:
+    """The ref of the record an agent of ``kind`` started in ``directory`` writes, given
+    the environment its process runs with; None when that is the one ``ref`` says (or
+    the kind's record does not follow its environment)."""
+    found = _parse(ref)
+    if kind == "claude" and "path" in found:
+        pinned = Path(found["path"])
+        path = claude.transcript_path(claude.config_dir(environ), directory, pinned.stem)
+        return _ref(path=str(path)) if path != pinned else None
+    if kind == "gemini" and "home" in found:
+        home = str(gemini.gemini_home(environ))
+        return _ref(**{**found, "home": home}) if home != found["home"] else None
+    if kind == "codex" and "home" in found:
+        home = str(codex.codex_home(environ))
+        return _ref(**{**found, "home": home}) if home != found["home"] else None
+    if kind == "opencode" and "db" in found:
+        db = opencode.db_path(environ)
+        if db is None or str(db) == found["db"]:
+            return None
+        return _ref(**{**found, "db": str(db)})
+    return None
+
+
+def from_hook(kind: str, ref: str, reported: str) -> str | None:
+    """The ref of the record an agent's hook reports (``reported``: Claude Code's
+    ``transcript_path``), when it is the pinned conversation's and another file than
+    ``ref`` names; else None."""
+    found = _parse(ref)
+    if kind != "claude" or "path" not in found or not reported:
+        return None
+    path = Path(reported)
+    pinned = Path(found["path"])
+    if not path.is_absolute() or path.stem != pinned.stem or path == pinned:
+        return None
+    return _ref(path=str(path))
+
+
+def described(kind: str, ref: str) -> str:
+    """Which record a session's replies are read from, in words (``isesh explain``)."""
+    if not kind or not ref:
+        return "none: replies are read from the screen (isesh pinned no record)"
+    path = locate(kind, ref)
+    if path is None:
+        return f"{kind}: not located yet ({ref})"
+    state = "written" if path.is_file() else "not written yet (the agent writes it at a turn)"
+    return f"{kind}: {path} ({state})"
+
+
 def locate(kind: str, ref: str) -> Path | None:
     """The record file ``ref`` names, when it can be told yet (it may not exist yet)."""
     found = _parse(ref)
@@ -200,6 +302,8 @@ def locate(kind: str, ref: str) -> Path | None:
         return Path(found["path"])
     if kind == "gemini" and "home" in found and "session_id" in found:
         return gemini.chat_path(Path(found["home"]), found["session_id"])
+    if kind == "qwen" and "home" in found and "session_id" in found:
+        return qwen.chat_path(Path(found["home"]), found["session_id"])
     if kind == "codex" and "home" in found and "thread_id" in found:
         return codex.rollout_path(Path(found["home"]), found["thread_id"])
     if kind == "opencode" and "db" in found and "session_id" in found:
@@ -214,9 +318,17 @@ class PinnedRecord:
     turn); it is asked again only while the record cannot be located.
     """
 
-    def __init__(self, kind: str, current_ref: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        current_ref: Callable[[], str],
+        relocate: Callable[[], str | None] | None = None,
+    ) -> None:
         self.kind = kind
         self._current_ref = current_ref
+        #: asked once, while the record's file is not there: the ref of the record the
+        #: agent really writes (:func:`relocated`), or None
+        self._relocate = relocate
         self._reader: RecordReader | opencode.OpencodeRecord | None = None
         self._next_look = 0.0
 
@@ -236,6 +348,12 @@ class PinnedRecord:
             if path is None:
                 return None
             self._reader = reader_for(self.kind, path, _parse(ref).get("session_id", ""))
+        if self._relocate is not None and not self._reader.path.exists():
+            relocate, self._relocate = self._relocate, None
+            found = relocate()
+            path = locate(self.kind, found) if found else None
+            if path is not None and found is not None:
+                self._reader = reader_for(self.kind, path, _parse(found).get("session_id", ""))
         return self._reader.reply(delims)
 
     def mentions(self, text: str) -> bool | None:

@@ -49,7 +49,10 @@ PANE_FORMAT = "\t".join(
 )
 
 #: The fields of a :class:`ClientInfo`.
-CLIENT_FORMAT = "#{client_name}\t#{session_name}\t#{client_control_mode}\t#{client_activity}"
+CLIENT_FORMAT = (
+    "#{client_name}\t#{session_name}\t#{client_control_mode}\t#{client_activity}"
+    "\t#{client_tty}\t#{pane_id}"
+)
 
 
 @dataclass(frozen=True)
@@ -194,10 +197,14 @@ class ClientInfo:
     session: str
     control: bool
     activity: int  # when it last had input (unix seconds)
+    #: its terminal device ("/dev/pts/3"; "" for a control client)
+    tty: str = ""
+    #: the pane it shows: the active pane of its session's current window ("%3")
+    pane: str = ""
 
     @classmethod
     def parse(cls, line: str) -> ClientInfo:
         """Build a ClientInfo from one line printed with ``CLIENT_FORMAT``."""
-        name, session, control, activity = [*line.split("\t"), "", "", ""][:4]
+        name, session, control, activity, tty, pane = [*line.split("\t"), *[""] * 6][:6]
         seen = int(activity) if activity.isdigit() else 0
-        return cls(name, session, control == "1", seen)
+        return cls(name, session, control == "1", seen, tty, pane)

@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,8 @@ logger = logging.getLogger(__name__)
 SOCKET_ENV = "IMESSENGER_TMUX_SOCKET"
 
 _NO_SERVER = ("no server running", "error connecting to", "server exited unexpectedly")
+#: How long a tmux server on its way out may take to end, in seconds.
+_SERVER_END_S = 2.0
 
 #: Runs a one-word argv without a shell (see Tmux.new_session).
 _ENV = "/usr/bin/env" if os.path.exists("/usr/bin/env") else "env"
@@ -288,12 +291,22 @@ class Tmux:
         # One tmux invocation: the options are set before the program can exit. An
         # agent session must outlive its clients (the watcher's control clients
         # come and go), whatever the user's destroy-unattached says.
-        self.run(
-            *args, ";",
+        args += [
+            ";",
             "set-option", "-w", "-t", f"={name}:", "remain-on-exit", "on", ";",
             "set-option", "-t", f"={name}:", "destroy-unattached", "off",
             *session_options(name, options or {}),
-        )  # fmt: skip
+        ]  # fmt: skip
+        try:
+            self.run(*args)
+        except NoTmuxServer:
+            # A server whose last session just ended goes a moment later: a new session
+            # that reached it on its way out ("server exited unexpectedly") was never
+            # made. Once it is gone, the new session starts a server of its own.
+            deadline = time.monotonic() + _SERVER_END_S
+            while self.is_running() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.run(*args)
         return self.pane(name)
 
     def session_id(self, name: str) -> str:

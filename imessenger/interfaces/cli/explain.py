@@ -26,6 +26,7 @@ from imessenger.core.visible import json_text, visible
 if TYPE_CHECKING:
     from imessenger.app.values import Explained
     from imessenger.core.screen import (
+        ErrorTrace,
         Explanation,
         Hit,
         InputTrace,
@@ -85,6 +86,8 @@ def render(explained: Explained) -> str:
         lines += ["", *_input(explanation.input)]
         lines += ["", *_prompt(explanation, explanation.prompt)]
     lines += ["", *_hook_events(explained.hook_events), *_tools(explained.tools)]
+    if explained.record:
+        lines.append(f"record: {visible(explained.record)}")
     return "\n".join(lines)
 
 
@@ -138,6 +141,22 @@ def _state(explanation: Explanation) -> list[str]:
     ]
     if explanation.markers is not None:
         lines += _markers(explanation.markers, explanation.marker_lines, rule)
+        lines += _error(explanation.error)
+    return lines
+
+
+def _error(trace: ErrorTrace | None) -> list[str]:
+    """The error that ends the transcript (the last turn failed), or that none shows."""
+    if trace is None:
+        return [
+            "  error     none: no error_patterns line ends the transcript in these lines "
+            "(under it only the agent's chrome, or its own wrapped text)"
+        ]
+    lines = [f"  error     the last turn failed, on {len(trace.lines)} line(s)"]
+    for hit in trace.lines:
+        lines += _hit(hit)
+    lines += [f"            continued on {_row(line)}" for line in trace.continuation]
+    lines.append(f"            its text: {quoted(trace.text)}")
     return lines
 
 
@@ -355,6 +374,12 @@ def _tools(tools: str) -> list[str]:
         return []
     if tools == "connected":
         return ["tools: its imessenger MCP server is connected"]
+    if tools.startswith("missing: "):
+        why = tools.removeprefix("missing: ")
+        return [
+            f"tools: missing: {visible(why)};",
+            "  the session is ready when its screen is, without imessenger's tools",
+        ]
     return [
         "tools: its imessenger MCP server is registered but not connected yet: the session",
         "  reads as starting (for up to 30 s after its start) until it is",

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from imessenger.app.api import Api
+from imessenger.core.attention import duration
+from imessenger.core.usage import estimate_cost, short_cost, short_count
 from imessenger.interfaces.cli.group import (
     CONTEXT_SETTINGS,
     Group,
@@ -23,7 +25,11 @@ from imessenger.interfaces.cli.group import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from imessenger.app.values import Restorable, Session
+    from imessenger.core.usage import Price
+    from imessenger.core.values import Usage
 
 
 @click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
@@ -111,14 +117,7 @@ def start(
 
 
 def _age(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d"
+    return duration(seconds)
 
 
 @cli.command("list")
@@ -135,31 +134,56 @@ def _age(seconds: float) -> str:
     callback=not_blank('a host of the config, or "local"'),
     help='Only this host\'s ("local": this one).',
 )
+@click.option(
+    "--usage",
+    "with_usage",
+    is_flag=True,
+    help="Also the tokens each session used and their estimated cost, read from each "
+    "agent's own record (slower: each record file is read).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_api
-def list_(api: Api, include_all: bool, only: str | None, as_json: bool) -> None:
+def list_(api: Api, include_all: bool, only: str | None, with_usage: bool, as_json: bool) -> None:
     """List agent sessions with their live state, on this host and every other.
 
-    States: starting, idle, busy, asking (waiting for a permission answer),
-    exited, unknown; with --all, restorable (isesh remembers it and it does not
-    run: `isesh restore` brings it back). A session on another host
+    States: starting, idle, busy, stuck (busy for [watch] stuck_after_ms with
+    no progress), asking (waiting for a permission answer), exited, unknown;
+    with --all, restorable (isesh remembers it and it does not run: `isesh
+    restore` brings it back). While a watcher runs, each state says how long
+    the session has been in it ("busy 4m"; --json: state_since, when it entered
+    it, null without a watcher). A session on another host
     ([hosts.NAME] in the config) is named HOST:SESSION; a host that cannot be
     reached is named on stderr (exit 1) and the others are listed.
+
+    With --usage, the tokens each session's model used so far, from the
+    agent's own record: IN (input read fresh, cache writes included), OUT,
+    CACHE (input read from the prompt cache), and COST, estimated from the
+    [prices."MODEL"] of the config ("-" for a model without a price, or a
+    session whose agent records no usage). --json gives them as "usage".
 
     \b
     Examples:
       isesh list --all
       isesh list --host buildbox
+      isesh list --usage
     """
-    listed = api.list_sessions(include_all=include_all, only=only)
+    listed = api.list_sessions(include_all=include_all, only=only, usage=with_usage)
     rows = [_row(session) for session in listed.sessions]
     rows += [_restorable_row(session) for session in listed.restorable]
+    used = [s.usage for s in listed.sessions] + [r.usage for r in listed.restorable]
     for failure in listed.unreachable:
         echo(f"Error: {failure.why}", err=True)
+    if with_usage:
+        prices = api.settings.prices
+        for row, usage in zip(rows, used, strict=True):
+            row["usage"] = _usage_json(usage, prices) if usage is not None else None
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     elif rows:
-        _print_rows(rows, with_host=bool(api.hosts), with_branch=any(r["branch"] for r in rows))
+        more = _usage_columns(used, api.settings.prices) if with_usage else []
+        _print_rows(
+            rows, with_host=bool(api.hosts), with_branch=any(r["branch"] for r in rows), more=more
+        )
     else:
         hint = "" if include_all else " (--all shows sessions isesh did not start)"
         click.echo(f"no agent sessions{hint}", err=True)
@@ -173,7 +197,8 @@ def _row(v: Session) -> dict[str, Any]:
         "name": v.name.split(":", 1)[1] if v.host else v.name,
         "agent": v.agent,
         "directory": v.directory,
-        "state": str(v.state),
+        "state": v.shown_state,
+        "state_since": v.state_since,
         "started_at": v.started_at,
         "age_seconds": round(max(0.0, time.time() - v.started_at), 1),
         "managed": v.managed,
@@ -192,6 +217,7 @@ def _restorable_row(r: Restorable) -> dict[str, Any]:
         "agent": r.agent,
         "directory": r.directory,
         "state": "restorable",
+        "state_since": None,
         "started_at": r.started_at,
         "stopped_at": r.stopped_at,
         "age_seconds": round(max(0.0, time.time() - r.started_at), 1),
@@ -203,20 +229,39 @@ def _restorable_row(r: Restorable) -> dict[str, Any]:
     }
 
 
-def _print_rows(rows: list[dict[str, Any]], *, with_host: bool, with_branch: bool) -> None:
-    header = ("NAME", "HOST", "AGENT", "BRANCH", "DIRECTORY", "STATE", "AGE")
-    cells = [
+def _state_for(row: dict[str, Any]) -> str:
+    """The STATE column: the state, and how long the session has been in it when its
+    watcher saw it enter it ("busy 4m")."""
+    since = row["state_since"]
+    if since is None:
+        return str(row["state"])
+    return f"{row['state']} {duration(time.time() - float(since))}"
+
+
+def _print_rows(
+    rows: list[dict[str, Any]],
+    *,
+    with_host: bool,
+    with_branch: bool,
+    more: list[tuple[str, ...]] | None = None,
+) -> None:
+    """The table; ``more`` are columns added at the right (a header, then each row's)."""
+    header: tuple[str, ...] = ("NAME", "HOST", "AGENT", "BRANCH", "DIRECTORY", "STATE", "AGE")
+    cells: list[tuple[str, ...]] = [
         (
             f"{row['host']}:{row['name']}" if row["host"] else str(row["name"]),
             str(row["host"] or "local"),
             str(row["agent"]) if row["managed"] else f"{row['agent']}?",
             str(row["branch"] or "-"),
             str(row["directory"] or "-"),
-            str(row["state"]),
+            _state_for(row),
             _age(float(row["age_seconds"])),
         )
         for row in rows
     ]
+    if more:
+        header += more[0]
+        cells = [line + added for line, added in zip(cells, more[1:], strict=True)]
     hidden = {"HOST"} if not with_host else set()
     hidden |= {"BRANCH"} if not with_branch else set()
     keep = [i for i in range(len(header)) if header[i] not in hidden]
@@ -224,6 +269,47 @@ def _print_rows(rows: list[dict[str, Any]], *, with_host: bool, with_branch: boo
     widths = [max(len(line[i]) for line in table) for i in range(len(keep))]
     for line in table:
         echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _usage_columns(used: list[Usage | None], prices: Mapping[str, Price]) -> list[tuple[str, ...]]:
+    """The columns ``--usage`` adds: the header, then each session's (in the table's
+    order); "-" where there is no usage."""
+    columns: list[tuple[str, ...]] = [("IN", "OUT", "CACHE", "COST")]
+    for usage in used:
+        if usage is None:
+            columns.append(("-", "-", "-", "-"))
+            continue
+        columns.append(
+            (
+                short_count(usage.input_tokens + usage.cache_write_tokens),
+                short_count(usage.output_tokens),
+                short_count(usage.cache_read_tokens),
+                short_cost(estimate_cost(usage, prices)),
+            )
+        )
+    return columns
+
+
+def _usage_json(usage: Usage, prices: Mapping[str, Price]) -> dict[str, Any]:
+    """A session's usage as ``--json`` gives it: the counts, the model of the last
+    response, and each model's share, each with its estimated cost (null: no price)."""
+
+    def counts(part: Usage) -> dict[str, Any]:
+        return {
+            "input_tokens": part.input_tokens,
+            "output_tokens": part.output_tokens,
+            "cache_read_tokens": part.cache_read_tokens,
+            "cache_write_tokens": part.cache_write_tokens,
+            "total_tokens": part.total_tokens,
+            "turns": part.turns,
+            "estimated_cost": estimate_cost(part, prices),
+        }
+
+    return {
+        "model": usage.model,
+        **counts(usage),
+        "models": [{"model": part.model, **counts(part)} for part in usage.models()],
+    }
 
 
 @cli.command()

@@ -25,10 +25,14 @@ them:
    ``imessenger send``: the message stays recorded, marked as no longer waited for,
    and a later reply goes to the caller's inbox. A delivery under way is finished
    first: a message is never left half pasted.
-6. Once the client has connected (the handshake's ``notifications/initialized``, or a
-   first request of the 2026 protocol, which has no handshake), a session isesh
-   started is marked as connected (``mcp_connected_at`` in the store, see
-   :meth:`Api.mcp_connected <imessenger.app.agent_events.HookActions.mcp_connected>`).
+6. Once the client has the tools (its first ``tools/list`` was answered), a session
+   isesh started is marked as connected (``mcp_connected_at`` in the store, see
+   :meth:`Api.mcp_connected <imessenger.app.agent_events.HookActions.mcp_connected>`):
+   its agent reads ready from then on, and its first message finds the tools. The
+   mark is written :data:`MARK_AFTER_S` after the answer, which has left by then.
+   (Marked at the handshake's ``notifications/initialized``, as it was, an agent that
+   lists its tools later, Claude Code on its first start on a machine among them, was
+   given its first message before it had them.)
 
 Importing this module loads the MCP SDK (a second or two); only ``imessenger mcp``
 does.
@@ -39,7 +43,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import anyio
@@ -47,7 +51,6 @@ import anyio.to_thread
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from imessenger import __version__
@@ -56,21 +59,39 @@ from imessenger.app.values import PromptView
 from imessenger.core.answers import describe
 from imessenger.core.errors import ImessengerError
 from imessenger.core.names import PERSON
+from imessenger.core.usage import Price, estimate_cost, short_cost, short_count
 from imessenger.core.values import MessageState
 from imessenger.interfaces.mcp.stdio import stdio_wire
 
 if TYPE_CHECKING:
-    from imessenger.core.values import Approval, SendResult
+    from imessenger.core.values import Approval, SendResult, Usage
 
 logger = logging.getLogger(__name__)
 
 #: How often a waiting ``send`` reports its progress, in seconds.
 PROGRESS_EVERY_S = 1.0
+#: How long after answering the first ``tools/list`` the session is marked connected.
+MARK_AFTER_S = 0.05
 
 T = TypeVar("T")
 
 
 # --- what the tools return (their output schemas) ------------------------------------------
+
+
+class UsageInfo(BaseModel):
+    """The tokens a session's model used so far, from its agent's own record."""
+
+    model: str = Field(description="the model of its last response")
+    input_tokens: int = Field(description="input the model read fresh (not from the cache)")
+    output_tokens: int
+    cache_read_tokens: int = Field(description="input read from the provider's prompt cache")
+    cache_write_tokens: int = Field(description="input written to the prompt cache")
+    turns: int = Field(description="the model's responses counted")
+    estimated_cost: float | None = Field(
+        description="an estimate, by the prices of the config; null when a model it used "
+        "has no price there"
+    )
 
 
 class SessionInfo(BaseModel):
@@ -87,6 +108,11 @@ class SessionInfo(BaseModel):
         description="the id of that prompt, which approve and deny take; else null"
     )
     unread: int = Field(description="unread entries in its inbox")
+    usage: UsageInfo | None = Field(
+        default=None,
+        description="with usage: true, the tokens it used; else, or when its agent records "
+        "none, null",
+    )
 
 
 class SessionList(BaseModel):
@@ -210,6 +236,13 @@ OwnerName = Annotated[
     Field(description="a session whose inbox and prompt to look at (default: your own inbox)"),
 ]
 Peek = Annotated[bool, Field(description="leave the entries unread")]
+WithUsage = Annotated[
+    bool,
+    Field(
+        description="also the tokens each session used and their estimated cost, read from "
+        "each agent's own record (slower)"
+    ),
+]
 SessionName = Annotated[str, Field(description="the session whose permission prompt to answer")]
 PromptId = Annotated[
     str,
@@ -250,10 +283,10 @@ def build_server(api: Api) -> MCPServer:
         middleware=[_ConnectionMarker(api)],
     )
 
-    async def sessions() -> Annotated[CallToolResult, SessionList]:
+    async def sessions(usage: WithUsage = False) -> Annotated[CallToolResult, SessionList]:
         """List every session: its agent, its state, what its permission prompt asks about,
-        and its unread inbox count."""
-        return await tools.run(_sessions)
+        and its unread inbox count; with usage, the tokens each one used."""
+        return await tools.run(lambda worker: _sessions(worker, usage))
 
     async def send(
         ctx: Context,
@@ -398,38 +431,44 @@ async def _report_progress(
 
 
 class _ConnectionMarker:
-    """Middleware: records, once, that the client connected (see the module docstring)."""
+    """Middleware: records, once, that the client has the tools (see the module
+    docstring)."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
         self.done = False
+        self._timer: threading.Timer | None = None
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
         result = await call_next(ctx)
-        opened = ctx.method == "notifications/initialized" or (
-            ctx.request_id is not None and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
-        )
-        if opened and not self.done:
-            self.done = await anyio.to_thread.run_sync(self._mark)
+        if ctx.method == "tools/list" and not self.done and self._timer is None:
+            self._timer = threading.Timer(MARK_AFTER_S, self._mark)
+            self._timer.daemon = True
+            self._timer.start()
         return result
 
-    def _mark(self) -> bool:
-        """Mark the caller's session connected; True once there is nothing more to do."""
+    def _mark(self) -> None:
+        """Mark the caller's session connected; done once there is nothing more to do
+        (else the next ``tools/list`` tries again)."""
         try:
             with self.api.on_this_thread() as worker:
-                return worker.mcp_connected() or worker.whoami() == PERSON
+                self.done = worker.mcp_connected() or worker.whoami() == PERSON
         except ImessengerError as error:
-            logger.warning("could not record that the MCP client connected: %s", error)
-            return False
+            logger.warning("could not record that the MCP client has its tools: %s", error)
+        self._timer = None
 
 
 # --- each tool's work, on the worker thread ------------------------------------------------
 
 
-def _sessions(api: Api) -> tuple[SessionList, str]:
+def _sessions(api: Api, usage: bool = False) -> tuple[SessionList, str]:
     rows = api.overview().rows
+    used: dict[str, UsageInfo | None] = {}
+    if usage:
+        prices = api.settings.prices
+        used = {s.name: _usage(s.usage, prices) for s in api.list_sessions(usage=True).sessions}
     listed = SessionList(
         caller=api.whoami(),
         sessions=[
@@ -440,6 +479,7 @@ def _sessions(api: Api) -> tuple[SessionList, str]:
                 asking=row.asking,
                 prompt_id=row.prompt_id if row.asking is not None else None,
                 unread=row.unread,
+                usage=used.get(row.name),
             )
             for row in rows
         ],
@@ -448,10 +488,32 @@ def _sessions(api: Api) -> tuple[SessionList, str]:
     for info in listed.sessions:
         asks = f": {info.asking}" if info.asking else ""
         asks += f" (prompt {info.prompt_id})" if info.prompt_id else ""
-        lines.append(f"{info.name} ({info.agent}) {info.state}{asks}, {info.unread} unread")
+        tokens = ""
+        if info.usage is not None:
+            spent = info.usage
+            tokens = (
+                f", {short_count(spent.input_tokens + spent.cache_write_tokens)} tokens in, "
+                f"{short_count(spent.output_tokens)} out, {short_count(spent.cache_read_tokens)} "
+                f"from the cache (cost {short_cost(spent.estimated_cost)})"
+            )
+        lines.append(f"{info.name} ({info.agent}) {info.state}{asks}, {info.unread} unread{tokens}")
     if not listed.sessions:
         lines.append("no sessions")
     return listed, "\n".join(lines)
+
+
+def _usage(usage: Usage | None, prices: Mapping[str, Price]) -> UsageInfo | None:
+    if usage is None:
+        return None
+    return UsageInfo(
+        model=usage.model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        turns=usage.turns,
+        estimated_cost=estimate_cost(usage, prices),
+    )
 
 
 def _sent(result: SendResult) -> tuple[Sent, str]:
