@@ -38,6 +38,7 @@ from imessenger.core.envelope import delimiters
 from imessenger.core.hook_events import ASKING, BUSY, IDLE, PayloadError, read_event
 from imessenger.core.profiles import Profile, load_profiles
 from imessenger.core.screen import Meaning, Option
+from imessenger.core.values import Usage
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RECORD = FIXTURES / "records" / "opencode-1.18.33.sql"
@@ -141,6 +142,39 @@ def test_the_database_is_queried_again_only_when_it_changed(
     add_text(db, SESSION, "assistant", "more", 5)
     assert record.reply(marks) == REPLY
     assert len(opened) == 2
+
+
+def test_its_usage_is_the_sum_of_its_assistant_messages(tmp_path: Path) -> None:
+    from imessenger.adapters.records.usage import usage_in
+
+    db = database(tmp_path / "opencode.db")
+    # the captured turn: the fake model said 10 tokens in, 5 out
+    assert opencode.usage(db, SESSION) == Usage(10, 5, model="fake-model", turns=1)
+    connection = sqlite3.connect(db)
+    tokens = {"input": 100, "output": 20, "reasoning": 7, "cache": {"read": 900, "write": 30}}
+    with connection:
+        connection.execute(
+            "INSERT INTO message VALUES ('msg_z', ?, 9999999999999, 0, ?)",
+            (SESSION, json.dumps({"role": "assistant", "modelID": "m2", "tokens": tokens})),
+        )
+        connection.execute(
+            "INSERT INTO message VALUES ('msg_u', ?, 9999999999998, 0, ?)",
+            (SESSION, json.dumps({"role": "user", "tokens": tokens})),
+        )
+    connection.close()
+    got = opencode.usage(db, SESSION)
+    assert (got.input_tokens, got.output_tokens, got.cache_read_tokens, got.cache_write_tokens) == (
+        110,
+        32,
+        900,
+        30,
+    )
+    assert (got.model, got.turns) == ("m2", 2)
+    # through the session's record ref: nothing before the session is named
+    ref = json.dumps({"db": str(db)})
+    assert usage_in("opencode", ref) == Usage()
+    assert usage_in("opencode", learned(ref, session_id=SESSION)) == got
+    assert opencode.usage(tmp_path / "none.db", SESSION) == Usage()
 
 
 @pytest.mark.parametrize("made", ["missing", "not-sqlite", "empty-sqlite"])

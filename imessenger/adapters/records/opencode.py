@@ -15,6 +15,10 @@ OpenCode (1.18.33) keeps every session in one SQLite database (WAL mode), by def
   the order of their messages (time, then id) and of their own ids (ascending ids): each
   part one text, as the model wrote it, byte for byte.
 
+The same messages hold the tokens the model used (:func:`usage`): an assistant message's
+``tokens`` (``input``, ``output``, ``reasoning``, ``cache.read``, ``cache.write``) are one
+response's, and its ``modelID`` the model.
+
 Reading never raises: an unreadable database (not there yet, locked beyond the timeout,
 not SQLite) reads as no reply, and the next call tries again. The database is opened
 read-only, for one query at a time, and queried again only when the database or its
@@ -33,6 +37,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from imessenger.core.envelope import Delimiters, exact_reply
+from imessenger.core.usage import Tally
+from imessenger.core.values import Usage
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,11 @@ WHERE p.session_id = ? AND json_extract(m.data, '$.role') = 'assistant'
 ORDER BY m.time_created, m.id, p.id
 """
 _MENTIONS = "SELECT 1 FROM part WHERE session_id = ? AND instr(data, ?) > 0 LIMIT 1"
+_RESPONSES = """
+SELECT id, data FROM message
+WHERE session_id = ? AND json_extract(data, '$.role') = 'assistant'
+ORDER BY time_created, id
+"""
 _HAS_SESSION = "SELECT 1 FROM session WHERE id = ?"
 
 
@@ -177,3 +188,52 @@ class OpencodeRecord:
         except sqlite3.Error as error:
             logger.debug("cannot read the record %s: %s", self.path, error)
             return None
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _response(data: object) -> Usage | None:
+    """One assistant message's usage (None: it names no tokens)."""
+    try:
+        message = json.loads(data) if isinstance(data, str) else None
+    except ValueError:
+        return None
+    tokens = message.get("tokens") if isinstance(message, dict) else None
+    if not isinstance(tokens, dict):
+        return None
+    cache = tokens.get("cache")
+    cached = cache if isinstance(cache, dict) else {}
+    model = message.get("modelID") if isinstance(message, dict) else None
+    return Usage(
+        input_tokens=_count(tokens.get("input")),
+        # its reasoning is output the model wrote, recorded apart
+        output_tokens=_count(tokens.get("output")) + _count(tokens.get("reasoning")),
+        cache_read_tokens=_count(cached.get("read")),
+        cache_write_tokens=_count(cached.get("write")),
+        model=model if isinstance(model, str) else "",
+        turns=1,
+    )
+
+
+def usage(path: Path, session_id: str) -> Usage:
+    """The tokens session ``session_id`` used so far, by its assistant messages in the
+    database at ``path`` (none when it cannot be read)."""
+    if not path.is_file():
+        return Usage()
+    try:
+        connection = _connect(path)
+        try:
+            rows = connection.execute(_RESPONSES, (session_id,)).fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        logger.debug("cannot read the usage in %s: %s", path, error)
+        return Usage()
+    tally = Tally()
+    for message_id, data in rows:
+        response = _response(data)
+        if response is not None:
+            tally.count(str(message_id), response)
+    return tally.usage()
