@@ -87,7 +87,8 @@ def _stream(reply: Reply, answers: list[Answer], completion_id: str, *, started:
     """One answer as a stream of chunks: the text, then at most one tool call."""
     if not started:
         reply.event(None, _chunk(completion_id, {"role": "assistant", "content": ""}, None))
-    text = "\n\n".join(a.text for a in answers if not a.calls_tool and a.text)
+    # a call's own text (its preface) goes before it, in the same response
+    text = "\n\n".join(a.text for a in answers if a.text)
     call = next((a for a in answers if a.calls_tool), None)
     if text:
         reply.event(None, _chunk(completion_id, {"content": text}, None))
