@@ -388,7 +388,7 @@ def reply_command_needs_no_permission(agent: Agent) -> None:
     agent.wait_state(NAME, "idle")
     chained = send("--no-reply", NAME, "REPLY-CHAINED: answer and more")
     assert chained.exit_code == 0, chained.output
-    agent.wait_state(NAME, "asking")
+    wait_asking(agent, "touch chained.txt")
     denied = run_imessenger("deny", NAME)
     assert denied.exit_code == 0, denied.output
     agent.wait_state(NAME, "idle")
