@@ -25,7 +25,17 @@ from imessenger.core.profiles import (
 from imessenger.core.screen import PATTERN_KEYS, Meaning, Option, ScreenGrammar, State, classify
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_NAMES = ["claude", "codex", "gemini", "aider", "shell", "demo", "qwen", "copilot"]
+DEFAULT_NAMES = [
+    "claude",
+    "codex",
+    "gemini",
+    "aider",
+    "shell",
+    "demo",
+    "qwen",
+    "copilot",
+    "opencode",
+]
 
 
 def default_tables() -> dict[str, dict[str, Any]]:
@@ -78,13 +88,14 @@ def test_default_commands_and_ways_to_exit() -> None:
         "demo": (("{python}", "-m", "imessenger.demo.agent"), "digit", "/exit", ("C-d",)),
         "qwen": (("qwen",), "digit", "/quit", ("C-c", "C-c")),
         "copilot": (("copilot",), "digit-escape-no", "/exit", ("C-c", "C-c")),
+        "opencode": (("opencode",), "arrows", "/exit", ("C-c", "C-c")),
     }
 
 
-def test_only_claude_demo_and_copilot_queue_while_busy() -> None:
+def test_only_claude_demo_copilot_and_opencode_queue_while_busy() -> None:
     profiles = load_profiles(config_with(default_tables()))
     queueing = [name for name, p in profiles.items() if p.drive.queues_when_busy]
-    assert queueing == ["claude", "demo", "copilot"]
+    assert queueing == ["claude", "demo", "copilot", "opencode"]
 
 
 def test_profiles_load_through_the_config_module(tmp_path: Path) -> None:

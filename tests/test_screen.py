@@ -47,6 +47,7 @@ GEMINI_FAILED = (
     ' This request failed. Press F12 for diagnostics, or run /settings and change "Error '
     'Verbosity" to full for full details.'
 )
+OPENCODE_DIR = "opencode-1.18.33"
 NBSP = "\u00a0"
 
 
@@ -80,6 +81,10 @@ class Asked:
 YES_NO_3 = (("1", Meaning.YES_ONCE), ("2", Meaning.YES_ALWAYS), ("3", Meaning.NO))
 YES_NO_2 = (("1", Meaning.YES_ONCE), ("2", Meaning.NO))
 PROCEED = "Do you want to proceed?"
+#: OpenCode's row of options: keys are places in the row, none shown as selected (the
+#: highlight is a colour)
+OPENCODE_ROW = (("1", Meaning.YES_ONCE), ("2", Meaning.YES_ALWAYS), ("3", Meaning.NO))
+OPENCODE_Q = "Permission required"
 CODEX_Q = "Would you like to run the following command?"
 QWEN_4 = (
     ("1", Meaning.YES_ONCE),
@@ -228,6 +233,54 @@ EXPECTED: dict[str, Expect] = {
         "aider", State.IDLE, "", error="BadRequestError: OpenAIException - invalid x-api-key"
     ),
     f"{AIDER_DIR}/a02_error_400_wrapped.txt": Expect("aider", State.IDLE, ""),
+    # OpenCode 1.18.33, real (200x50 with its sidebar on the right, but 09 to 11)
+    f"{OPENCODE_DIR}/01_startup.txt": Expect("opencode", State.IDLE, ""),
+    f"{OPENCODE_DIR}/02_after_paste.txt": Expect("opencode", State.IDLE, "[Pasted ~3 lines]"),
+    f"{OPENCODE_DIR}/03_busy.txt": Expect("opencode", State.BUSY, ""),
+    f"{OPENCODE_DIR}/04_queued.txt": Expect("opencode", State.BUSY, "", queued=True),
+    f"{OPENCODE_DIR}/05_reply.txt": Expect("opencode", State.IDLE, ""),
+    f"{OPENCODE_DIR}/06_permission_prompt.txt": Expect(
+        "opencode",
+        State.ASKING,
+        asked=Asked(
+            OPENCODE_Q,
+            "python3 -c \"open('runs.txt','a').write('x\\n')\"",
+            OPENCODE_ROW,
+            selected=None,
+        ),
+    ),
+    # after Right and Enter ("Allow always"): it asks to confirm
+    f"{OPENCODE_DIR}/07_always_confirm.txt": Expect(
+        "opencode",
+        State.ASKING,
+        asked=Asked(
+            "Always allow",
+            "python3 *",
+            (("1", Meaning.YES_ALWAYS), ("2", Meaning.OTHER)),
+            selected=None,
+        ),
+    ),
+    f"{OPENCODE_DIR}/08_after_always.txt": Expect("opencode", State.IDLE, ""),
+    # 100 columns: no sidebar
+    f"{OPENCODE_DIR}/09_narrow_typed.txt": Expect("opencode", State.IDLE, "CHAINED now"),
+    f"{OPENCODE_DIR}/10_narrow_prompt.txt": Expect(
+        "opencode",
+        State.ASKING,
+        asked=Asked(
+            OPENCODE_Q,
+            "/opt/imessenger/bin/imessenger reply abc 'x' && touch chained.txt",
+            OPENCODE_ROW,
+            selected=None,
+        ),
+    ),
+    # 70 columns: the command wraps, the keys' help goes under the row
+    f"{OPENCODE_DIR}/11_very_narrow_prompt.txt": Expect(
+        "opencode",
+        State.ASKING,
+        asked=Asked(
+            OPENCODE_Q, "/opt/imessenger/bin/imessenger reply abc 'x' &&", OPENCODE_ROW, None
+        ),
+    ),
     # hand-made variants of the real agents
     "handmade/claude-two-options.txt": Expect(
         "claude", State.ASKING, asked=Asked(PROCEED, "touch probe-2.txt", YES_NO_2)
@@ -245,6 +298,8 @@ EXPECTED: dict[str, Expect] = {
         "codex", State.ASKING, asked=Asked(CODEX_Q, "touch codex-probe-1.txt", YES_NO_3)
     ),
     "handmade/codex-queued.txt": Expect("codex", State.BUSY, "", queued=True),
+    # a message quoting OpenCode's prompt, in the transcript above its input box
+    "handmade/opencode-quoted-prompt.txt": Expect("opencode", State.IDLE, ""),
     # Gemini CLI, hand-made from its sources
     "handmade/gemini-idle.txt": Expect("gemini", State.IDLE, ""),
     "handmade/gemini-typed.txt": Expect("gemini", State.IDLE, "please run the tests"),
@@ -601,7 +656,7 @@ NO_LABEL = r"^(?P<key>\d)\. (.*)$"
             1,
             {"inline_option_patterns": [r"\((?P<letter>[A-Z])\)"]},
             "inline_option_patterns",
-            'has no group named "key"',
+            'has no group named "key" nor "label"',
             id="inline-option-without-key",
         ),
     ],
@@ -922,3 +977,87 @@ def test_an_error_is_searched_in_the_marker_window_only() -> None:
 def test_a_grammar_without_error_patterns_reads_no_error() -> None:
     lines = ["> hi", "  ⎿  API Error: 500 x", "❯ ", "─" * 9]
     assert classify("\n".join(lines), dataclasses.replace(BOXED, error_patterns=())).error is None
+
+
+# --- an input box found from its end, options in a row, a confirming prompt ---------------
+
+#: A box drawn as OpenCode draws its own: bars, then its end line above a border.
+ENDED = ScreenGrammar.compile(
+    2,
+    {
+        "input_patterns": [r"^\s*\|(?: (.*))?$"],
+        "input_continuation_patterns": [r"^\s*\|(?: (.*))?$"],
+        "input_end_patterns": [r"^\s*\| \[agent\]"],
+        "input_below_patterns": [r"^\s*\+-+$"],
+        "question_patterns": [
+            r"^\s*\| Q: (?P<question>May I\?)$",
+            r"^\s*\| Q: (?P<confirm>(?P<question>Sure\?))$",
+        ],
+        "inline_option_patterns": [r"(?<=\s)(?P<label>Yes|Always|No|Cancel)(?=\s|$)"],
+        "prompt_footer_patterns": [r"^\s*\|$"],
+        "subject_patterns": [r"^\s*\| \$ (.+)$"],
+        "yes_once_patterns": ["^Yes$"],
+        "yes_always_patterns": ["^Always$"],
+        "no_patterns": ["^No$"],
+    },
+)
+
+
+def boxed(*typed: str, above: str = "| quoted message\n|\n\n") -> str:
+    text = "\n".join(f"| {line}" if line else "|" for line in typed)
+    return f"{above}|\n{text}\n|\n| [agent] model\n+-------\nfooter\n"
+
+
+def test_a_box_found_from_its_end_holds_every_line_above_it() -> None:
+    screen = classify(boxed("first", "", "third"), ENDED)
+    assert (screen.state, screen.input_text) == (State.IDLE, "first\n\nthird")
+    # its rows: from its first bar (under the blank line) to its end line
+    assert screen.input_rows == (3, 8)
+    assert classify(boxed(""), ENDED).input_text == ""
+
+
+def test_a_box_is_only_where_its_end_has_its_border_under_it() -> None:
+    # the end line's shape in the transcript, with no border under it, is no box
+    quoted = "| [agent] quoted\n|\nsomething else\n"
+    assert classify(quoted, ENDED).input_text is None
+    # a later end line with its border wins over one without
+    screen = classify(quoted + "\n" + boxed("typed", above=""), ENDED)
+    assert screen.input_text == "typed"
+    missing = classify("| text\n|\n", ENDED)
+    assert (missing.state, missing.input_text) == (State.UNKNOWN, None)
+
+
+def test_options_in_a_row_below_the_question_are_keyed_by_their_place() -> None:
+    prompt_text = "|\n| Q: May I?\n| $ touch x\n|\n|  Yes   Always   No      help\n|\n"
+    screen = classify(prompt_text, ENDED)
+    assert screen.state is State.ASKING
+    prompt = screen.prompt
+    assert prompt is not None
+    assert (prompt.question, prompt.subject, prompt.confirms) == ("May I?", "touch x", False)
+    assert [(o.key, o.label, o.meaning) for o in prompt.options] == [
+        ("1", "Yes", Meaning.YES_ONCE),
+        ("2", "Always", Meaning.YES_ALWAYS),
+        ("3", "No", Meaning.NO),
+    ]
+    confirming = classify("|\n| Q: Sure?\n|\n|  Always   Cancel\n|\n", ENDED)
+    assert confirming.prompt is not None
+    assert confirming.prompt.confirms
+    # a row with a line below that is no footer is no prompt
+    assert classify(prompt_text + "typed here\n", ENDED).state is not State.ASKING
+
+
+def test_explain_names_the_end_line_of_a_box() -> None:
+    from imessenger.core.screen import explain
+
+    trace = explain(boxed("typed"), ENDED).input
+    assert trace is not None
+    assert trace.text == "typed"
+    assert trace.line is not None
+    assert trace.line.row == 4
+    assert [hit.pattern.key for hit in trace.continuation] == [
+        "input_continuation_patterns",
+        "input_continuation_patterns",
+        "input_end_patterns",
+    ]
+    assert trace.under is not None
+    assert trace.under.text == "+-------"

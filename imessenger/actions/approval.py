@@ -20,6 +20,9 @@ The rules, in the order :func:`answer` applies them:
    reads, the second right before the key, show the same prompt: the same
    :meth:`Prompt.fingerprint`) and the prompt has exactly one option with the wanted
    meaning.
+   A prompt that opens right after the answer only to confirm it (OpenCode's "Always
+   allow" after "Allow always": its question pattern's group "confirm") is answered in
+   the same go, with the option of the same meaning and the same care (:func:`_confirm`).
 3. The occurrence is claimed in the store (:meth:`PromptTable.claim
    <imessenger.adapters.store.prompts.PromptTable.claim>`), then the key is pressed: of
    two approvers, one claims it, the other is told who answered it and how.
@@ -414,7 +417,7 @@ def answer(
             raise OtherPrompt(session, meant, occurrence)
         profile = sessions.view_profile(view)
         option = choose_option(asked, choice, session=session, prompt_id=occurrence.id)
-        keys = tuple(profile.drive.keys_for(option))
+        keys = tuple(profile.drive.keys_for(option, asked.options))
         last_output = view.pane.info.window_activity
         if not last_output or time.time() - last_output < QUIET_S:
             time.sleep(max(0.0, first_seen + SETTLE_S - time.monotonic()))
@@ -441,6 +444,9 @@ def answer(
         closed = _closed(sessions, view, again)
         if closed:
             sessions.store.prompts.mark_closed(occurrence.id)
+            confirmed = _confirm(sessions, session, choice, who)
+            if confirmed is not None:
+                keys, closed = (*keys, *confirmed[0]), confirmed[1]
         record = sessions.store.approvals.add(
             actor=who,
             session=session,
@@ -467,6 +473,55 @@ def answer(
     if deliver:
         approval = _deliver_waiting(sessions, approval)
     return approval
+
+
+def _confirm(
+    sessions: Sessions, session: str, choice: Choice, who: str
+) -> tuple[tuple[str, ...], bool] | None:
+    """Answer the prompt that confirms the answer just given, if one opened (OpenCode asks
+    "Always allow" after "Allow always"), with the option of the same meaning: the keys
+    pressed and whether it closed. None when no confirming prompt shows (nothing pressed).
+
+    The same care as for the first prompt: it must have been on screen for SETTLE_S and
+    read the same twice, its occurrence is claimed, and its key is pressed once. What stops
+    that is logged, and leaves the confirming prompt open for a person: the first answer
+    stands and is recorded either way.
+    """
+    try:
+        view = sessions.view(session)
+    except NoSuchSession:
+        return None
+    prompt = view.screen.prompt
+    if view.state is not State.ASKING or prompt is None or not prompt.confirms:
+        return None
+    occurrence = _occurrence(sessions, view, prompt)
+    try:
+        option = choose_option(prompt, choice, session=session, prompt_id=occurrence.id)
+    except ApprovalRefused as refused:
+        logger.warning("not confirming in %s: %s", session, refused)
+        return None
+    keys = tuple(sessions.view_profile(view).drive.keys_for(option, prompt.options))
+    time.sleep(SETTLE_S)
+    view = sessions.view(session)
+    again = view.screen.prompt
+    if view.state is not State.ASKING or again is None:
+        return None
+    if again.fingerprint() != prompt.fingerprint():
+        logger.warning("not confirming in %s: its screen changed", session)
+        return None
+    if sessions.store.prompts.claim(occurrence.id, who, choice) is None:
+        return None  # another approver answers it
+    logger.info("confirming %s in %s: option %s (%s)", prompt.question, session, keys, choice)
+    try:
+        view.pane.paste("", keys)
+    except ImessengerError as error:  # a mode, or tmux took no key: not answered
+        sessions.store.prompts.release_claim(occurrence.id)
+        logger.warning("not confirming in %s: %s", session, error)
+        return None
+    closed = _closed(sessions, view, again)
+    if closed:
+        sessions.store.prompts.mark_closed(occurrence.id)
+    return keys, closed
 
 
 def _closed(sessions: Sessions, view: SessionView, prompt: Prompt) -> bool:

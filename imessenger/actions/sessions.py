@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from imessenger.adapters import gemini_home, procfs, qwen_settings, worktrees
+from imessenger.adapters import gemini_home, opencode_config, procfs, qwen_settings, worktrees
 from imessenger.adapters.paths import (
     fault_advice,
     make_private_dir,
@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 #: Variables a session inherits so that ``imessenger`` run inside it reaches the same data.
 _PASSED_ON = ("IMESSENGER_HOME", "IMESSENGER_CONFIG", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
 #: Profiles tried, in order, to read the screen of a session isesh did not start.
-_GUESS_ORDER = ("claude", "codex", "gemini", "qwen", "aider", "demo")
+_GUESS_ORDER = ("claude", "codex", "gemini", "qwen", "aider", "demo", "opencode")
 
 
 #: How long a just-started agent whose profile registers imessenger's MCP server reads
@@ -343,6 +343,11 @@ class Sessions:
         if extra.qwen_settings:
             environment.update(self._qwen_settings(name, files_dir, extra.qwen_settings))
         hooks = profile.launch.hooks
+        if extra.opencode_config:
+            given = self._opencode_config(name, extra.opencode_config)
+            environment.update(given)
+            if not given:
+                mcp = hooks = ""
         if extra.skipped or (hooks == "codex" and pinned is None):
             hooks = ""  # not installed: no events will come
         record_file: Path | None = None
@@ -458,6 +463,21 @@ class Sessions:
             raise ImessengerError(
                 f"could not write the session's Qwen Code settings in {files_dir}: {advice}"
             ) from None
+
+    @staticmethod
+    def _opencode_config(name: str, additions: dict[str, object]) -> dict[str, str]:
+        """The environment that gives OpenCode isesh's configuration for the session
+        (imessenger.adapters.opencode_config), or {} (logged) when it is left out."""
+        try:
+            return opencode_config.environment(additions, os.environ)
+        except opencode_config.ConfigUnreadable as error:
+            logger.warning(
+                '"%s": no imessenger MCP server, hooks nor reply rule: your %s: %s',
+                name,
+                opencode_config.VARIABLE,
+                error,
+            )
+            return {}
 
     def pin_record(self, profile: Profile, argv: list[str], folder: Path, name: str) -> Pin | None:
         """Fix which record the agent keeps of its answers (imessenger.adapters.records.pinning)."""

@@ -42,6 +42,8 @@ class HookActions(Services):
             event = read_event(kind, payload)
         except PayloadError as error:
             raise UsageError(f"the {kind} hook's payload cannot be read: {error}") from None
+        if event.conversation:
+            self._learn_conversation(kind, event.conversation)
         recorded = self._record(kind, event.event, event.state, event.detail)
         if recorded is not None and event.transcript:
             self._learn_record(kind, event.transcript)
@@ -58,6 +60,28 @@ class HookActions(Services):
         ref = from_hook(session.record_kind or kind, session.record_ref, reported)
         if ref is not None:
             self.store.sessions.set_record_ref(session.name, ref, was=session.record_ref)
+
+    def _learn_conversation(self, kind: str, conversation: str) -> bool:
+        """An OpenCode session took a message into ``conversation`` (its session id): the
+        caller's record is that session of its database from now on. Return whether the
+        record's ref changed."""
+        from imessenger.adapters.records.opencode import SESSION_ID
+        from imessenger.adapters.records.pinning import learned
+
+        if kind != "opencode" or not self.caller.agent:
+            return False
+        if SESSION_ID.fullmatch(conversation) is None:
+            logger.warning(
+                "an OpenCode hook named a session id of an unknown shape: %.80r", conversation
+            )
+            return False
+        session = self.store.sessions.get(self.caller.name)
+        if session is None or session.record_kind != "opencode" or session.hooks != kind:
+            return False
+        ref = learned(session.record_ref, session_id=conversation)
+        if ref == session.record_ref:
+            return False
+        return self.store.sessions.set_record_ref(session.name, ref, was=session.record_ref)
 
     def _record(self, kind: str, event: str, state: str, detail: str) -> HookEventRecord | None:
         if not self.caller.agent:

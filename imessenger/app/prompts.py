@@ -125,7 +125,7 @@ def prompt_view(sessions: Sessions, view: SessionView) -> PromptView | None:
             label=option.label,
             meaning=option.meaning,
             selected=option.selected,
-            keys=tuple(profile.drive.keys_for(option)),
+            keys=tuple(profile.drive.keys_for(option, prompt.options)),
             answer=chosen.get(option.key),
             command=(
                 command_for(view.name, chosen[option.key], known) if option.key in chosen else None

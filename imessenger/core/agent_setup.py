@@ -21,6 +21,8 @@ doing it; ``""`` adds nothing):
     checked by imessenger's policy), and asks for a path outside the session's folder
     before it looks at rules. A chained command still asks. Nothing is added when
     imessenger runs as ``python -m imessenger`` (the rule would let any Python run).
+  - ``opencode``: a ``bash`` rule for the command's prefix in the permission rules of
+    OpenCode's main agents (:mod:`imessenger.core.opencode_setup`).
 
 * ``hooks``: the agent reports its own events to ``imessenger hook event KIND``
   (see :mod:`imessenger.core.hook_events`):
@@ -42,6 +44,8 @@ doing it; ``""`` adds nothing):
     the command ends with ``|| true``. They run in the foreground all the same (a hook
     in the background would return at once, but its event could reach the store after
     the next one: a late "busy" would close the "asking" after it).
+  - ``opencode``: a plugin file in the session's own folder, which OpenCode loads from
+    the configuration isesh adds (:mod:`imessenger.core.opencode_setup`).
 
 * ``mcp``: the agent starts ``imessenger mcp`` (the tools ``sessions``, ``send``,
   ``reply``, ``inbox``, pre-allowed; ``approve`` and ``deny`` too only for a session
@@ -58,6 +62,8 @@ doing it; ``""`` adds nothing):
     ``mcp__imessenger__<tool>`` rules in ``permissions.allow``.
   - ``copilot``: ``--additional-mcp-config`` (added to the user's servers) and an
     ``--allow-tool=imessenger(<tool>)`` for each tool.
+  - ``opencode``: ``mcp.imessenger`` and ``imessenger_<tool>`` permission rules in the
+    configuration isesh adds.
 
 Qwen Code takes hooks, allow rules and MCP servers from no flag but ``--mcp-config``:
 they go in a settings file of the session's own (``qwen_settings``, written by
@@ -65,6 +71,9 @@ they go in a settings file of the session's own (``qwen_settings``, written by
 beside the user's own, which Qwen Code still reads). It always turns Qwen Code's
 follow-up suggestions off there: a suggestion is drawn in the input box as text
 typed, and Enter takes it.
+
+OpenCode takes all three from no flag: they go in ``Setup.opencode_config``, which the
+caller merges into ``OPENCODE_CONFIG_CONTENT`` (imessenger.adapters.opencode_config).
 
 Nothing here touches the user's own settings files: everything goes on the command
 line, or in files of the session's own folder in imessenger's data folder. A command
@@ -81,11 +90,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imessenger.core import opencode_setup
+
 #: The ways of pre-allowing the reply command, of installing hooks, of registering the
 #: imessenger MCP server.
-ALLOW_KINDS = ("claude", "gemini", "demo", "qwen", "copilot")
-HOOK_KINDS = ("claude", "codex", "aider", "demo", "qwen", "copilot")
-MCP_KINDS = ("claude", "codex", "gemini", "qwen", "copilot")
+ALLOW_KINDS = ("claude", "gemini", "demo", "qwen", "copilot", "opencode")
+HOOK_KINDS = ("claude", "codex", "aider", "demo", "qwen", "copilot", "opencode")
+MCP_KINDS = ("claude", "codex", "gemini", "qwen", "copilot", "opencode")
 
 #: The MCP tools every session may use (pre-allowed), and those only approvers may.
 MCP_TOOLS = ("sessions", "send", "reply", "inbox")
@@ -128,10 +139,16 @@ def hook_command(kind: str) -> str:
     every event. It runs ``imessenger hook event KIND`` itself when no watcher's
     command server takes it (imessenger.interfaces.cli.thin).
     """
+    return shlex.join(hook_argv(kind))
+
+
+def hook_argv(kind: str) -> list[str]:
+    """The command of :func:`hook_command`, as an argv (for an agent that runs it without
+    a shell)."""
     import imessenger
 
     thin = Path(imessenger.__file__).resolve().parent / "interfaces" / "cli" / "thin.py"
-    return shlex.join([sys.executable, "-I", "-S", str(thin), "hook", "event", kind])
+    return [sys.executable, "-I", "-S", str(thin), "hook", "event", kind]
 
 
 @dataclass(frozen=True)
@@ -149,6 +166,9 @@ class Setup:
     #: settings for the Qwen Code settings file of the session's own (see
     #: imessenger.adapters.qwen_settings); empty: none is needed
     qwen_settings: dict[str, object] = field(default_factory=dict)
+    #: OpenCode configuration to merge into OPENCODE_CONFIG_CONTENT (see
+    #: imessenger.adapters.opencode_config); empty: none is needed
+    opencode_config: dict[str, object] = field(default_factory=dict)
 
 
 def setup(
@@ -178,6 +198,7 @@ def setup(
     gemini_rules: list[dict[str, object]] = []
     qwen_allowed: list[str] = []
     qwen_settings: dict[str, object] = {}
+    opencode: dict[str, object] = {}
     if allow_reply == "claude":
         allowed.append(f"Bash({reply_command()}:*)")
     elif allow_reply == "gemini":
@@ -188,6 +209,8 @@ def setup(
         qwen_allowed.append(f"Bash({reply_command()} *)")
     elif allow_reply == "copilot":
         args += copilot_allow_reply()
+    elif allow_reply == "opencode":
+        opencode.update(opencode_setup.config(reply_command=reply_command()))
     if hooks == "claude":
         settings["hooks"] = claude_hooks(hook_command("claude"))
     elif hooks == "aider":
@@ -199,6 +222,9 @@ def setup(
     elif hooks == "copilot":
         files.update(copilot_plugin(hook_command("copilot")))
         args += ["--plugin-dir", str(folder / COPILOT_PLUGIN)]
+    elif hooks == "opencode":
+        files[opencode_setup.PLUGIN_FILE] = opencode_setup.plugin_source(hook_argv("opencode"))
+        opencode.update(opencode_setup.config(plugin=opencode_setup.plugin_entry(folder)))
     if mcp == "claude":
         args += ["--mcp-config", json.dumps(mcp_servers(socket), separators=(",", ":"))]
         allowed += [f"mcp__imessenger__{tool}" for tool in tools]
@@ -218,6 +244,11 @@ def setup(
     elif mcp == "copilot":
         args += ["--additional-mcp-config", json.dumps(mcp_servers(socket), separators=(",", ":"))]
         args += [f"--allow-tool=imessenger({tool})" for tool in tools]
+    elif mcp == "opencode":
+        asked = [tool for tool in MCP_APPROVER_TOOLS if tool not in tools]
+        opencode.update(
+            opencode_setup.config(mcp_command=mcp_command(socket), tools=tools, asked=asked)
+        )
     if qwen_allowed:
         qwen_settings["permissions"] = {"allow": qwen_allowed}
     if "qwen" in (allow_reply, hooks, mcp):
@@ -232,7 +263,7 @@ def setup(
             skipped = "the command line gives its own --settings: no reply rule nor hooks added"
         else:
             args += ["--settings", json.dumps(settings, separators=(",", ":"))]
-    return Setup(tuple(args), files, skipped, gemini_settings, qwen_settings)
+    return Setup(tuple(args), files, skipped, gemini_settings, qwen_settings, opencode)
 
 
 def tools_missing(
@@ -252,6 +283,11 @@ def tools_missing(
                 "its environment lost GEMINI_CLI_HOME, the session's Gemini CLI home that "
                 "registers imessenger's MCP server"
             )
+    if mcp == "opencode" and '"imessenger"' not in environment.get("OPENCODE_CONFIG_CONTENT", ""):
+        return (
+            "its environment lost OPENCODE_CONFIG_CONTENT, the configuration that registers "
+            "imessenger's MCP server"
+        )
     return ""
 
 

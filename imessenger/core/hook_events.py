@@ -22,7 +22,14 @@ kind        given                                   events -> state
             (``hookName: "permissionRequest"``)      -> idle
 ``aider``   nothing (its stdin is the terminal)     Notification -> waiting: idle or asking,
                                                     the screen tells which
+``opencode`` JSON on stdin from the plugin isesh      chat.message -> busy (the message's
+            gives OpenCode (``type``,                first line kept), permission.asked ->
+            ``properties``; see                     asking (about ``metadata.command``),
+            imessenger.core.opencode_setup)         session.idle -> idle
 ========== ======================================= ===========================================
+
+An OpenCode event that names its session (``session.created``, ``chat.message``) carries
+that session's id as ``conversation``: the record isesh reads replies from is found by it.
 
 Events of other names are kept with the state ``""`` (they say nothing of it).
 """
@@ -72,6 +79,9 @@ class HookEvent:
     detail: str = ""
     #: where the agent says it writes its record (Claude Code's ``transcript_path``), or ""
     transcript: str = ""
+    #: the conversation the event's session is kept under in the agent's record
+    #: (OpenCode's session id), when the event names it
+    conversation: str = ""
 
 
 def read_event(kind: str, payload: str) -> HookEvent:
@@ -102,6 +112,8 @@ def read_event(kind: str, payload: str) -> HookEvent:
     if kind == "codex":
         name = _text(data.get("type")) or "notify"
         return HookEvent(name, IDLE if name == "agent-turn-complete" else "")
+    if kind == "opencode":
+        return _opencode_event(data)
     raise ValueError(f'"{kind}" is not a kind of hooks')
 
 
@@ -114,6 +126,35 @@ def _claude_shaped(data: dict[str, Any]) -> dict[str, Any]:
     hook = _text(data.get("hookName"))
     renamed = {"tool_name": data.get("toolName"), "tool_input": data.get("toolInput")}
     return {**data, "hook_event_name": hook[:1].upper() + hook[1:], **renamed}
+
+
+#: OpenCode's events (and plugin hooks) and the state each one means.
+_OPENCODE_STATES = {"chat.message": BUSY, "permission.asked": ASKING, "session.idle": IDLE}
+#: The OpenCode events that name the session a message goes to (its conversation).
+_OPENCODE_NAMING = ("session.created", "chat.message")
+
+
+def _opencode_event(data: dict[str, Any]) -> HookEvent:
+    """One event the OpenCode plugin reported: ``{"type": ..., "properties": {...}}``."""
+    name = _text(data.get("type"))
+    if not name:
+        raise PayloadError("the payload names no type")
+    given = data.get("properties")
+    properties: dict[str, Any] = given if isinstance(given, dict) else {}
+    state = _OPENCODE_STATES.get(name, "")
+    detail = ""
+    if state == BUSY:
+        detail = neutralise(_text(properties.get("text")).split("\n", 1)[0])[:_DETAIL_MAX]
+    elif state == ASKING:
+        metadata = properties.get("metadata")
+        command = _text(metadata.get("command")) if isinstance(metadata, dict) else ""
+        patterns = properties.get("patterns")
+        listed = [p for p in patterns if isinstance(p, str)] if isinstance(patterns, list) else []
+        named = ", ".join(pattern for pattern in listed if pattern != "*")
+        about = command or named or _text(properties.get("permission"))
+        detail = neutralise(about)[:_DETAIL_MAX]
+    conversation = _text(properties.get("sessionID")) if name in _OPENCODE_NAMING else ""
+    return HookEvent(name, state, detail, conversation=conversation)
 
 
 def _json_object(payload: str) -> dict[str, Any]:

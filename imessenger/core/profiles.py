@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,7 +31,9 @@ CHOOSE_LETTER_ENTER = "letter-enter"
 #: field for words to the model, which its digit only selects (and Enter on it, empty,
 #: does nothing); Escape cancels the prompt
 CHOOSE_DIGIT_ESCAPE_NO = "digit-escape-no"
-CHOOSE_STYLES = (CHOOSE_DIGIT, CHOOSE_LETTER_ENTER, CHOOSE_DIGIT_ESCAPE_NO)
+#: the highlight moved to the option with the arrow keys, then Enter: OpenCode's row
+CHOOSE_ARROWS = "arrows"
+CHOOSE_STYLES = (CHOOSE_DIGIT, CHOOSE_LETTER_ENTER, CHOOSE_DIGIT_ESCAPE_NO, CHOOSE_ARROWS)
 
 #: The placeholder in ``command`` that stands for the Python running imessenger.
 PYTHON_PLACEHOLDER = "{python}"
@@ -82,7 +84,7 @@ class _ConfigLike(Protocol):
 
 #: The agent kinds whose records can be read (a profile's ``record``; see
 #: imessenger.adapters.records).
-RECORD_KINDS = ("claude", "codex", "gemini", "aider", "demo", "qwen", "copilot")
+RECORD_KINDS = ("claude", "codex", "gemini", "aider", "demo", "qwen", "copilot", "opencode")
 
 
 @dataclass(frozen=True)
@@ -131,12 +133,22 @@ class Drive:
     #: the paste carries its own bracket codes (the agent reads them but never asks)
     bracket_pastes: bool
 
-    def keys_for(self, option: Option) -> list[str]:
-        """Return the tmux keys that choose ``option`` in this agent's prompts."""
+    def keys_for(self, option: Option, options: Sequence[Option] = ()) -> list[str]:
+        """Return the tmux keys that choose ``option`` of a prompt's ``options``.
+
+        "arrows" moves the highlight from the selected option (the first, when none is
+        marked: where the agent puts it when the prompt opens) to ``option`` with Right
+        or Left, then presses Enter; it needs ``options``, in screen order.
+        """
         if self.choose == CHOOSE_LETTER_ENTER:
             return [option.key, "Enter"]
         if self.choose == CHOOSE_DIGIT_ESCAPE_NO and option.meaning is Meaning.NO:
             return ["Escape"]
+        if self.choose == CHOOSE_ARROWS:
+            place = list(options).index(option)
+            at = next((index for index, o in enumerate(options) if o.selected), 0)
+            step = "Right" if place >= at else "Left"
+            return [step] * abs(place - at) + ["Enter"]
         return [option.key]
 
 

@@ -96,6 +96,9 @@ class Prompt:
     subject: str
     options: tuple[Option, ...]
     text: str
+    #: it only confirms the answer given just before (its question pattern's group
+    #: "confirm" took part): OpenCode's "Always allow" after "Allow always"
+    confirms: bool = False
 
     def options_meaning(self, meaning: Meaning) -> tuple[Option, ...]:
         """Return the options whose label has this meaning, in screen order."""
@@ -183,7 +186,10 @@ class PatternError(GrammarError):
 #: Named groups that some pattern keys must define, because classify reads them.
 _REQUIRED_GROUPS: dict[str, tuple[str, ...]] = {
     "option_patterns": ("key", "label"),
-    "inline_option_patterns": ("key",),
+}
+#: Named groups of which a pattern of some keys must define one at least.
+_ONE_OF_GROUPS: dict[str, tuple[str, ...]] = {
+    "inline_option_patterns": ("key", "label"),
 }
 
 
@@ -212,6 +218,7 @@ class ScreenGrammar:
     input_continuation_patterns: Patterns = ()
     input_below_patterns: Patterns = ()
     input_placeholder_patterns: Patterns = ()
+    input_end_patterns: Patterns = ()
     question_patterns: Patterns = ()
     option_patterns: Patterns = ()
     inline_option_patterns: Patterns = ()
@@ -235,6 +242,13 @@ class ScreenGrammar:
                             key,
                             f'pattern {index} ({pattern.pattern!r}) has no group named "{group}"',
                         )
+        for key, groups in _ONE_OF_GROUPS.items():
+            for index, pattern in enumerate(getattr(self, key), start=1):
+                if not any(group in pattern.groupindex for group in groups):
+                    named = " nor ".join(f'"{group}"' for group in groups)
+                    raise GrammarError(
+                        key, f"pattern {index} ({pattern.pattern!r}) has no group named {named}"
+                    )
 
     @classmethod
     def compile(cls, marker_lines: int, sources: Mapping[str, Sequence[str]]) -> ScreenGrammar:
@@ -572,6 +586,7 @@ class InputMiss(StrEnum):
 
     NO_PATTERNS = "no-patterns"  # input_patterns is empty
     NO_LINE = "no-line"  # no line matches input_patterns
+    NO_END = "no-end"  # input_end_patterns are given, and no line matches them
     NOTHING_UNDER = "nothing-under"  # input_below_patterns wants a line under it; there is none
     UNDER_REFUSED = "under-refused"  # the line under it matches none of input_below_patterns
     NOT_LAST = "not-last"  # no input_below_patterns: it must be the last line, and is not
@@ -600,6 +615,9 @@ class _InputSeen(NamedTuple):
     #: the text read, and the placeholder pattern that made it empty
     typed: str = ""
     placeholder: re.Match[str] | None = None
+    #: a box found from its end (input_end_patterns): that line, and the match there
+    end: int = -1
+    end_found: re.Match[str] | None = None
 
 
 _NO_INPUT_PATTERNS = _InputSeen(None, InputMiss.NO_PATTERNS)
@@ -607,10 +625,13 @@ _NO_INPUT_LINE = _InputSeen(None, InputMiss.NO_LINE)
 
 
 def _input_box(lines: Sequence[str], grammar: ScreenGrammar) -> _InputSeen:
-    """Find the input box: the last input line, if the line under its block fits."""
+    """Find the input box: the last input line, if the line under its block fits (or,
+    with input_end_patterns, the box above its end line: :func:`_input_box_from_end`)."""
     starts = grammar.input_patterns
     if not starts:
         return _NO_INPUT_PATTERNS
+    if grammar.input_end_patterns:
+        return _input_box_from_end(lines, grammar)
     input_line = _last(starts, lines, len(lines))
     if input_line is None:
         return _NO_INPUT_LINE
@@ -639,6 +660,68 @@ def _input_box(lines: Sequence[str], grammar: ScreenGrammar) -> _InputSeen:
     placeholder = _search(grammar.input_placeholder_patterns, typed) if typed else None
     box = _InputBox(first, below - 1, "" if placeholder is not None else typed)
     return _InputSeen(box, None, first, found, tuple(more), under, typed, placeholder)
+
+
+def _input_box_from_end(lines: Sequence[str], grammar: ScreenGrammar) -> _InputSeen:
+    """Find an input box drawn around its text from its end line, which holds no text
+    (OpenCode: the agent and model under the text, inside the box's border).
+
+    The end line is the last line an input_end pattern matches whose next line an
+    input_below pattern accepts (with no input_below_patterns: the last line of the
+    screen). Above it, the lines input_continuation_patterns match continue the box; its
+    first line is the top one of those, else the line above them, and an input pattern
+    must match it. The text is that of the lines from the first to the one above the end.
+    """
+    below_patterns = grammar.input_below_patterns
+    candidate: tuple[int, re.Match[str]] | None = None
+    under: re.Match[str] | None = None
+    miss = InputMiss.NO_END
+    for index in range(len(lines) - 1, -1, -1):
+        found = _search(grammar.input_end_patterns, lines[index])
+        if found is None:
+            continue
+        if not below_patterns:
+            if index == len(lines) - 1:
+                candidate = (index, found)
+                break
+            miss = InputMiss.NOT_LAST
+            continue
+        if index + 1 >= len(lines):
+            miss = InputMiss.NOTHING_UNDER
+            continue
+        under = _search(below_patterns, lines[index + 1])
+        if under is not None:
+            candidate = (index, found)
+            break
+        miss = InputMiss.UNDER_REFUSED
+    if candidate is None:
+        return _InputSeen(None, miss)
+    end, end_found = candidate
+    top = end
+    while top > 0 and _search(grammar.input_continuation_patterns, lines[top - 1]) is not None:
+        top -= 1
+    first = top if top < end else top - 1
+    found = _search(grammar.input_patterns, lines[first]) if first >= 0 else None
+    if found is None and first == top and top > 0:
+        first = top - 1
+        found = _search(grammar.input_patterns, lines[first])
+    if found is None:
+        return _InputSeen(None, InputMiss.NO_LINE, end=end, end_found=end_found)
+    more = tuple(
+        match
+        for match in (
+            _search(grammar.input_continuation_patterns, lines[row])
+            for row in range(first + 1, end)
+        )
+        if match is not None
+    )
+    parts = [_first_group(found), *map(_first_group, more)]
+    typed = "\n".join(part.rstrip() for part in parts).strip()
+    placeholder = _search(grammar.input_placeholder_patterns, typed) if typed else None
+    box = _InputBox(first, end, "" if placeholder is not None else typed)
+    return _InputSeen(
+        box, None, first, found, more, under, typed, placeholder, end=end, end_found=end_found
+    )
 
 
 # --- prompts ----------------------------------------------------------------------------
@@ -717,12 +800,18 @@ def _prompt(lines: Sequence[str], box: _InputBox | None, grammar: ScreenGrammar)
     named = found.groupdict().get("question")
     question = (named if named is not None else lines[asked]).strip()
 
-    options = _inline_options(lines[asked], asked, found, grammar)
+    begin = found.end("question") if "question" in found.re.groupindex else 0
+    options = _inline_options(lines[asked], asked, max(begin, 0), grammar)
     inline = len(options) >= 2
     first_option = last = asked
     unreadable = -1
     if not inline:
         options, first_option, last, unreadable = _option_block(lines, asked + 1, grammar)
+    if len(options) < 2 and unreadable < 0:
+        row = _option_row(lines, asked + 1, grammar)
+        if row is not None:
+            first_option = last = row[0]
+            options, inline = row[1], True
     seen = (asked, found, tuple(options), inline)
     if len(options) < 2:
         if unreadable >= 0:
@@ -744,7 +833,10 @@ def _prompt(lines: Sequence[str], box: _InputBox | None, grammar: ScreenGrammar)
     subject = _subject(lines, start, asked, first_option, grammar)
     text = "\n".join(lines[start:]).strip("\n")
     chosen = tuple([seen_option.option for seen_option in options])
-    prompt = Prompt(question=question, subject=subject.text, options=chosen, text=text)
+    confirms = found.groupdict().get("confirm") is not None
+    prompt = Prompt(
+        question=question, subject=subject.text, options=chosen, text=text, confirms=confirms
+    )
     return _PromptSeen(
         prompt, None, *seen, tuple(footers), start=start, start_found=start_found, subject=subject
     )
@@ -773,15 +865,19 @@ def _meaning(label: str, grammar: ScreenGrammar) -> tuple[Meaning, re.Match[str]
     return Meaning.OTHER, None
 
 
-def _inline_options(
-    line: str, row: int, question: re.Match[str], grammar: ScreenGrammar
-) -> list[_OptionSeen]:
-    """Read options written in the question line itself ("(Y)es/(N)o [Yes]:")."""
+def _inline_options(line: str, row: int, begin: int, grammar: ScreenGrammar) -> list[_OptionSeen]:
+    """Read options written side by side in one line, from column ``begin`` on: in the
+    question line ("(Y)es/(N)o [Yes]:"), or in a row of their own ("Allow once   Reject").
+
+    With a group "key" (Aider), an option's key is that group and its label the match
+    without parentheses; without one (a row), its key is its place in the line (from 1)
+    and its label the group "label" (else the whole match). It is the selected one when
+    its group "selected" took part, or when a "[Label]" after the options names it.
+    """
     patterns = grammar.inline_option_patterns
     if not patterns:
         return []
-    begin = question.end("question") if "question" in question.re.groupindex else 0
-    tail = line[max(begin, 0) :]
+    tail = line[begin:]
     for pattern in patterns:
         matches = list(pattern.finditer(tail))
         if len(matches) < 2:
@@ -789,18 +885,35 @@ def _inline_options(
         default = _DEFAULT_MARK.search(tail, matches[-1].end())
         chosen = default.group(1).strip().lower() if default else None
         options: list[_OptionSeen] = []
-        for match in matches:
-            label = match.group(0).replace("(", "").replace(")", "").strip(" /")
+        for place, match in enumerate(matches, start=1):
+            named = match.groupdict()
+            key = named.get("key")
+            if key is not None:
+                label = match.group(0).replace("(", "").replace(")", "").strip(" /")
+            else:
+                label = (named.get("label") or match.group(0)).strip()
             meaning, by = _meaning(label, grammar)
             option = Option(
-                key=match.group("key").lower(),
+                key=key.lower() if key is not None else str(place),
                 label=label,
                 meaning=meaning,
-                selected=label.lower() == chosen,
+                selected=label.lower() == chosen or named.get("selected") is not None,
             )
             options.append(_OptionSeen(option, row, match, (), by))
         return options
     return []
+
+
+def _option_row(
+    lines: Sequence[str], begin: int, grammar: ScreenGrammar
+) -> tuple[int, list[_OptionSeen]] | None:
+    """The first line from row ``begin`` on that holds two or more options side by side
+    (inline_option_patterns), with its options; None when there is none."""
+    for index in range(begin, len(lines)):
+        options = _inline_options(lines[index], index, 0, grammar)
+        if len(options) >= 2:
+            return index, options
+    return None
 
 
 def _option_block(
@@ -1126,6 +1239,8 @@ class _Tracer:
             self.hit(seen.first + 1 + place, "input_continuation_patterns", found)
             for place, found in enumerate(seen.more)
         )
+        if seen.end_found is not None:  # a box found from its end: that line closes it
+            more += (self.hit(seen.end, "input_end_patterns", seen.end_found),)
         below = seen.first + 1 + len(more)
         return InputTrace(
             seen.miss,

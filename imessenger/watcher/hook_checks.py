@@ -40,7 +40,7 @@ HOOK_WAIT_S = 1.0
 _BEFORE_S = 1.5
 _AFTER_S = 2.0
 #: The kinds of hooks that report asking (their prompt notice comes from the hook).
-_REPORT_ASKING = ("claude", "demo", "qwen", "copilot")
+_REPORT_ASKING = ("claude", "demo", "qwen", "copilot", "opencode")
 #: Which screen states agree with what an event reports.
 _AGREEING = {
     STARTED: (State.STARTING, State.IDLE),

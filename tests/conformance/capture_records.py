@@ -31,7 +31,12 @@ For each agent it:
 With ``-k usage`` it captures records of two turns into ``tests/fixtures/records/usage/``
 instead, for the token usage (see ``_capture_usage``).
 
-The machine should be otherwise idle: four agents start one after the other.
+OpenCode keeps its sessions in a SQLite database: its capture is the SQL text
+(``sqlite3``'s dump) of the tables ``session``, ``message`` and ``part`` as OpenCode made
+them, holding the rows of the one session (found by the id its plugin reported), to
+``tests/fixtures/records/opencode-<version>.sql``.
+
+The machine should be otherwise idle: the agents start one after the other.
 """
 
 from __future__ import annotations
@@ -59,19 +64,23 @@ from real_agents import (
     CODEX_VERSION,
     COPILOT_VERSION,
     GEMINI_VERSION,
+    OPENCODE_VERSION,
     QWEN_VERSION,
     ROOT,
     Agent,
 )
 from scenarios import NAME
-from support import run_imessenger, run_isesh, wait_for
+from support import run_imessenger, run_isesh, wait_for, write_config
 
 from imessenger.adapters.records import claude as claude_records
 from imessenger.adapters.records import codex as codex_records
 from imessenger.adapters.records import copilot as copilot_records
 from imessenger.adapters.records import gemini as gemini_records
+from imessenger.adapters.records import opencode as opencode_records
 from imessenger.adapters.records import qwen as qwen_records
 from imessenger.adapters.records import reader_for
+from imessenger.adapters.records.pinning import locate
+from imessenger.adapters.store import Store
 from imessenger.core.envelope import Delimiters, delimiters
 
 pytestmark = pytest.mark.agents
@@ -349,3 +358,59 @@ def test_capture_copilot(copilot: Agent, tmp_path: Path) -> None:
     where = copilot_records.events_path(copilot_records.copilot_home(os.environ), session)
     name = f"copilot-{COPILOT_VERSION}.jsonl"
     _capture(copilot, "copilot", lambda _: _existing(where), name, tmp_path)
+
+
+def _opencode_dump(db: Path, session_id: str) -> bytes:
+    """The SQL text of OpenCode's tables session, message and part, with the rows of one
+    session only."""
+    import sqlite3
+
+    source = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    copy = sqlite3.connect(":memory:")
+    try:
+        for table in ("session", "message", "part"):
+            [(schema,)] = source.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            )
+            copy.execute(schema)
+            key = "id" if table == "session" else "session_id"
+            rows = source.execute(f"SELECT * FROM {table} WHERE {key} = ?", (session_id,))
+            for row in rows:
+                marks = ", ".join("?" for _ in row)
+                copy.execute(f"INSERT INTO {table} VALUES ({marks})", row)
+        return "\n".join(copy.iterdump()).encode("utf-8") + b"\n"
+    finally:
+        source.close()
+        copy.close()
+
+
+def test_capture_opencode(opencode: Agent, tmp_path: Path) -> None:
+    # its first message opens the session, which takes it seconds on a busy machine
+    write_config("[send]\nsubmit_confirm_ms = 30000\n")
+    _start(opencode)
+    opencode.wait_state(NAME, "idle", 120)
+    delims = _send(opencode)
+
+    def located() -> Path | None:
+        with Store.open(server=opencode.tmux.label) as store:
+            session = store.sessions.get(NAME)
+        return locate("opencode", session.record_ref) if session is not None else None
+
+    db = wait_for(located, 90, "the session id its plugin reports")
+    with Store.open(server=opencode.tmux.label) as store:
+        session_id = json.loads(store.sessions.get(NAME).record_ref)["session_id"]
+    reader = opencode_records.OpencodeRecord(db, session_id)
+    found = wait_for(lambda: reader.reply(delims), 90, "the reply in the database")
+    assert found == REPLY, f"opencode's record holds another reply: {found!r}"
+    opencode.wait_state(NAME, "idle", 60)
+    time.sleep(2)  # the turn's last writes (its step's end, the session's title)
+    paths = {str(tmp_path): PLACEHOLDER, str(tmp_path.resolve()): PLACEHOLDER}
+    paths.update({str(ROOT): CHECKOUT, str(ROOT.resolve()): CHECKOUT})
+    # a session's "path" is its folder without the leading "/"
+    paths[str(tmp_path.resolve()).lstrip("/")] = PLACEHOLDER
+    copy = _scrub(_opencode_dump(db, session_id), paths)
+    text = copy.decode("utf-8")
+    left = [text[max(0, m.start() - 60) : m.end() + 60] for m in _MACHINE_PATH.finditer(text)]
+    assert not left, f"opencode's record still names paths of this machine: {left}"
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    (FIXTURES / f"opencode-{OPENCODE_VERSION}.sql").write_bytes(copy)

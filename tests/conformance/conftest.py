@@ -21,6 +21,7 @@ import fake_chat
 import fake_copilot
 import fake_gemini
 import fake_openai
+import fake_opencode
 import fake_qwen
 import pytest
 from fake_model import Script
@@ -38,6 +39,8 @@ from real_agents import (
     GEMINI_NODE,
     GEMINI_PACKAGE,
     GEMINI_VERSION,
+    OPENCODE_PACKAGE,
+    OPENCODE_VERSION,
     QWEN_PACKAGE,
     QWEN_VERSION,
     Agent,
@@ -46,6 +49,7 @@ from real_agents import (
     profile_command,
     stop_everything,
 )
+from support import write_config
 
 from imessenger.adapters.tmux import Tmux
 
@@ -59,6 +63,7 @@ _FOREIGN_PREFIXES = (
     "GOOGLE_",
     "LITELLM_",
     "OPENAI_",
+    "OPENCODE_",
 )
 
 #: Variables that tell a program it runs under CI: Gemini CLI then starts without its
@@ -402,5 +407,72 @@ def copilot(
         monkeypatch.setenv(name, value)
     argv = profile_command("copilot", copilot_program)
     agent = Agent("copilot", argv, workdir, script, server, tmux)
+    with _running(agent):
+        yield agent
+
+
+@pytest.fixture(scope="session")
+def opencode_program() -> Path:
+    """The OpenCode program, installed once per checkout."""
+    return npm_install(OPENCODE_PACKAGE, OPENCODE_VERSION, "opencode")
+
+
+def opencode_offline(home: Path, server_url: str) -> None:
+    """Configure OpenCode in ``home`` as a user would to run it offline against the fake
+    model (see docs/agents.md): a provider for the fake Chat Completions API, shell
+    commands asked about, no update, no sharing; and a config folder that OpenCode does
+    not install its plugin package into (it holds node_modules and a lock that lists it)."""
+    config = home / ".config" / "opencode"
+    (config / "node_modules").mkdir(parents=True)
+    lock = {"lockfileVersion": 3, "packages": {"": {"dependencies": {"@opencode-ai/plugin": "*"}}}}
+    (config / "package-lock.json").write_text(json.dumps(lock))
+    settings = {
+        "$schema": "https://opencode.ai/config.json",
+        "autoupdate": False,
+        "share": "disabled",
+        "model": "fake/fake-model",
+        "small_model": "fake/fake-model",
+        "enabled_providers": ["fake"],
+        "permission": {"bash": "ask"},
+        "provider": {
+            "fake": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "Fake",
+                "options": {"baseURL": f"{server_url}/v1", "apiKey": FAKE_KEY},
+                "models": {"fake-model": {"name": "Fake model", "tool_call": True}},
+            }
+        },
+    }
+    (config / "opencode.json").write_text(json.dumps(settings, indent=2))
+
+
+@pytest.fixture
+def opencode(
+    opencode_program: Path,
+    agent_environment: None,
+    isolated_home: Path,
+    workdir: Path,
+    tmux: Tmux,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Agent]:
+    """OpenCode against a fake OpenAI Chat Completions API (with tool calls), offline."""
+    script = Script()
+    server = fake_opencode.serve(script)
+    opencode_offline(isolated_home, server.url)
+    # on a busy machine it draws its first screen late, and opens its session at the
+    # first message seconds after the Enter (the text stays in its box meanwhile): wait
+    # for both as a user on such a machine would (docs/agents.md, OpenCode)
+    write_config("[send]\nready_timeout_ms = 60000\nsubmit_confirm_ms = 15000\n")
+    for name, value in {
+        "XDG_STATE_HOME": str(isolated_home / ".local" / "state"),
+        "XDG_CACHE_HOME": str(isolated_home / ".cache"),
+        "OPENCODE_DISABLE_MODELS_FETCH": "1",
+        "OPENCODE_DISABLE_AUTOUPDATE": "1",
+        "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    agent = Agent(
+        "opencode", profile_command("opencode", opencode_program), workdir, script, server, tmux
+    )
     with _running(agent):
         yield agent

@@ -54,6 +54,8 @@ AIDER_PACKAGE = "aider-chat"
 AIDER_VERSION = "0.86.2"
 COPILOT_PACKAGE = "@github/copilot"
 COPILOT_VERSION = "1.0.102"
+OPENCODE_PACKAGE = "opencode-ai"
+OPENCODE_VERSION = "1.18.33"
 
 #: What an agent in the tests is given as its API key (the fake servers take anything).
 FAKE_KEY = "sk-imessenger-conformance-0123456789abcdef"

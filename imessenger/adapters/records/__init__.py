@@ -3,7 +3,8 @@
 Each agent keeps a file of the session as it goes: Claude Code its transcript
 (``claude.py``), Codex its rollout (``codex.py``), Gemini CLI its chat (``gemini.py``),
 Aider its chat history (``aider.py``), Qwen Code its chat (``qwen.py``), GitHub Copilot CLI its
-session events (``copilot.py``). The
+session events (``copilot.py``); OpenCode keeps its sessions in a SQLite database
+(``opencode.py``, read by queries, not by the rules below). The
 assistant's text in it is what the model
 wrote, with the Markdown a screen loses. The same records say how many tokens the
 model used (``usage.py``, :func:`~imessenger.adapters.records.usage.usage_of`). This
@@ -42,17 +43,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from imessenger.adapters.records import aider, claude, codex, copilot, demo, gemini, qwen
+from imessenger.adapters.records import (
+    aider,
+    claude,
+    codex,
+    copilot,
+    demo,
+    gemini,
+    opencode,
+    qwen,
+)
 from imessenger.adapters.records.reading import RecordReader, Transcript
 from imessenger.core.profiles import RECORD_KINDS
 
 
-def reader_for(kind: str, path: Path) -> RecordReader:
+def reader_for(
+    kind: str, path: Path, conversation: str = ""
+) -> RecordReader | opencode.OpencodeRecord:
     """A reader of the record at ``path`` of an agent of ``kind`` (one of
-    :data:`imessenger.core.profiles.RECORD_KINDS`).
+    :data:`imessenger.core.profiles.RECORD_KINDS`); for ``opencode``, the database at
+    ``path`` and the session ``conversation`` in it.
 
     Raises ValueError for any other kind.
     """
+    if kind == "opencode":
+        return opencode.OpencodeRecord(path, conversation)
     transcripts: dict[str, Callable[[], Transcript]] = {
         "claude": claude.ClaudeTranscript,
         "codex": codex.CodexRollout,

@@ -20,15 +20,21 @@ it when it starts the agent, and never looks for the newest file:
   rollout file. The user's own ``notify`` (in ``$CODEX_HOME/config.toml``) is
   run after it, with the same payload.
 
+* ``opencode``: no flag takes a new id (``--session`` opens one that exists), and the
+  session is made at the first message. The record is OpenCode's database
+  (``OPENCODE_DB`` moves it); the plugin isesh gives OpenCode reports the session's id
+  to ``imessenger hook event opencode``, which adds it to the ref (see :func:`learned`).
+
 A command line that already picks a session of its own (``--resume``,
-``--session-id``, ``--continue``) is left alone: its replies come from the screen.
+``--session-id``, ``--continue``, OpenCode's ``--session``) is left alone: its replies
+come from the screen.
 
 :func:`resume` is the other half, for ``isesh restore``: the command line that brings
 the agent back into the conversation its record holds (Claude Code, Gemini CLI and
 Qwen Code ``--resume <id>``, Copilot CLI ``--resume=<id>``, Codex ``resume <thread
 id>``, Aider ``--restore-chat-history`` on the same chat history file, the demo agent
-``--resume`` on its record), or why it cannot be (:class:`CannotResume`: the
-conversation's file is gone, or was never made).
+``--resume`` on its record, OpenCode ``--session <id>``), or why it cannot be
+(:class:`CannotResume`: the conversation's file is gone, or was never made).
 
 What locates a record is kept as a small JSON object (the session's
 ``record_ref``): ``{"path": ...}`` once the file is known, else what finds it.
@@ -54,7 +60,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from imessenger.adapters.records import claude, codex, copilot, gemini, qwen, reader_for
+from imessenger.adapters.records import (
+    claude,
+    codex,
+    copilot,
+    gemini,
+    opencode,
+    qwen,
+    reader_for,
+)
 from imessenger.adapters.records.reading import RecordReader
 from imessenger.core.envelope import Delimiters
 
@@ -67,6 +81,7 @@ _OWN_SESSION = {
     "gemini": ("--session-id", "--resume", "-r"),
     "qwen": ("--session-id", "--resume", "-r", "--continue", "-c"),
     "copilot": ("--session-id", "--resume", "-r", "--continue", "--connect"),
+    "opencode": ("--session", "-s", "--continue", "-c"),
 }
 #: The option that names the record file, for the agents that take a path.
 _PATH_OPTION = {"aider": "--chat-history-file", "demo": "--record"}
@@ -120,6 +135,9 @@ def pin(
         session_id = str(uuid.uuid4())
         path = copilot.events_path(copilot.copilot_home(environ), session_id)
         return Pin(("--session-id", session_id), _ref(path=str(path)))
+    if kind == "opencode":
+        db = opencode.db_path(environ)
+        return Pin((), _ref(db=str(db))) if db is not None else None
     if kind == "codex":
         if any(arg.startswith("notify=") or arg.startswith("notify =") for arg in argv):
             return None  # the command line gives a notify program of its own
@@ -176,6 +194,13 @@ def resume(kind: str, argv: Sequence[str], ref: str) -> Pin:
             raise CannotResume(f"its conversation file {record} is gone")
         # the session's folder is named by its id; "=": --resume takes an optional value
         return Pin((f"--resume={record.parent.name}",), ref)
+    if kind == "opencode":
+        session_id = found.get("session_id")
+        if session_id is None:
+            raise CannotResume("OpenCode named no conversation (it does at the first message)")
+        if record is None or not opencode.has_session(record, session_id):
+            raise CannotResume(f"its conversation (session {session_id}) is not in {record}")
+        return Pin(("--session", session_id), ref)
     if kind == "gemini":
         if record is None or not record.is_file():
             raise CannotResume(f"its conversation (session {found.get('session_id')}) is gone")
@@ -237,6 +262,11 @@ def relocated(kind: str, ref: str, directory: Path, environ: Mapping[str, str]) 
     if kind == "codex" and "home" in found:
         home = str(codex.codex_home(environ))
         return _ref(**{**found, "home": home}) if home != found["home"] else None
+    if kind == "opencode" and "db" in found:
+        db = opencode.db_path(environ)
+        if db is None or str(db) == found["db"]:
+            return None
+        return _ref(**{**found, "db": str(db)})
     return None
 
 
@@ -276,6 +306,8 @@ def locate(kind: str, ref: str) -> Path | None:
         return qwen.chat_path(Path(found["home"]), found["session_id"])
     if kind == "codex" and "home" in found and "thread_id" in found:
         return codex.rollout_path(Path(found["home"]), found["thread_id"])
+    if kind == "opencode" and "db" in found and "session_id" in found:
+        return Path(found["db"])
     return None
 
 
@@ -297,7 +329,7 @@ class PinnedRecord:
         #: asked once, while the record's file is not there: the ref of the record the
         #: agent really writes (:func:`relocated`), or None
         self._relocate = relocate
-        self._reader: RecordReader | None = None
+        self._reader: RecordReader | opencode.OpencodeRecord | None = None
         self._next_look = 0.0
 
     @property
@@ -311,16 +343,17 @@ class PinnedRecord:
             if now < self._next_look:
                 return None
             self._next_look = now + _LOCATE_EVERY_S
-            path = locate(self.kind, self._current_ref())
+            ref = self._current_ref()
+            path = locate(self.kind, ref)
             if path is None:
                 return None
-            self._reader = reader_for(self.kind, path)
+            self._reader = reader_for(self.kind, path, _parse(ref).get("session_id", ""))
         if self._relocate is not None and not self._reader.path.exists():
             relocate, self._relocate = self._relocate, None
-            ref = relocate()
-            path = locate(self.kind, ref) if ref else None
-            if path is not None:
-                self._reader = reader_for(self.kind, path)
+            found = relocate()
+            path = locate(self.kind, found) if found else None
+            if path is not None and found is not None:
+                self._reader = reader_for(self.kind, path, _parse(found).get("session_id", ""))
         return self._reader.reply(delims)
 
     def mentions(self, text: str) -> bool | None:
@@ -330,6 +363,12 @@ class PinnedRecord:
         unreadable): only a True says something. An agent writes a message it took into
         its record, so a message's envelope there is lasting evidence that it was taken.
         """
+        if self.kind == "opencode":  # a database: asked, not read whole
+            ref = self._current_ref()
+            path = locate(self.kind, ref)
+            if path is None:
+                return None
+            return opencode.OpencodeRecord(path, _parse(ref)["session_id"]).mentions(text)
         path = self.path or locate(self.kind, self._current_ref())
         if path is None:
             return None
@@ -351,7 +390,8 @@ def made_here(ref: str, records_dir: Path) -> Path | None:
 
 
 def learned(ref: str, **found: str) -> str:
-    """``ref`` with what was learned after the start (Codex's ``thread_id``) added."""
+    """``ref`` with what was learned after the start (Codex's ``thread_id``, OpenCode's
+    ``session_id``) added."""
     return _ref(**{**_parse(ref), **found})
 
 

@@ -2,8 +2,10 @@
 
 Each agent's module says where its record holds the usage and how it is counted
 (``claude.py``, ``codex.py``, ``gemini.py``, ``aider.py``, ``demo.py``: a ``...Usage``
-class each); this module reads the files. :func:`usage_of` is what the commands and the
-watcher call, for a session isesh started (or one it remembers):
+class each); this module reads the files. OpenCode's is its database, asked with one
+query (``opencode.py``, :func:`~imessenger.adapters.records.opencode.usage`).
+:func:`usage_of` is what the commands and the watcher call, for a session isesh
+started (or one it remembers):
 
 - A session with no record to read (``record_kind`` empty: isesh did not start it, or
   its command line picked a session of its own; or an agent whose record holds no usage)
@@ -23,12 +25,13 @@ dropped); the calls may come from several threads.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from imessenger.adapters.records import aider, claude, codex, demo, gemini
+from imessenger.adapters.records import aider, claude, codex, demo, gemini, opencode
 from imessenger.adapters.records.pinning import locate
 from imessenger.adapters.records.reading import Follower, UsageCounter
 from imessenger.core.usage import Tally
@@ -63,6 +66,13 @@ def usage_of(record: SessionRecord | RememberedSession) -> Usage | None:
 def usage_in(kind: str, ref: str) -> Usage | None:
     """The usage in the record of an agent of ``kind`` that ``ref`` locates (a session's
     ``record_kind`` and ``record_ref``)."""
+    if kind == "opencode" and ref:
+        # a database, asked again each time: one query for the session's messages
+        database = locate(kind, ref)
+        session_id = _session_id(ref)
+        if database is None or not session_id:
+            return Usage()
+        return opencode.usage(database, session_id)
     if kind not in COUNTERS or not ref:
         return None
     path = _path(kind, ref)
@@ -74,6 +84,16 @@ def usage_in(kind: str, ref: str) -> Usage | None:
         for file in files:
             tally = tally.merged(_tally(kind, file))
     return tally.usage()
+
+
+def _session_id(ref: str) -> str:
+    """The OpenCode session a ref names, once learned ("" before)."""
+    try:
+        found = json.loads(ref)
+    except ValueError:
+        return ""
+    named = found.get("session_id") if isinstance(found, dict) else None
+    return named if isinstance(named, str) else ""
 
 
 def _path(kind: str, ref: str) -> Path | None:

@@ -200,6 +200,11 @@ def _input(trace: InputTrace) -> list[str]:
 
     if trace.miss is InputMiss.NO_PATTERNS:
         return ["input box: none (the profile has no input_patterns)"]
+    if trace.miss is InputMiss.NO_END:
+        return ["input box: none (no line matches input_end_patterns)"]
+    if trace.line is None and trace.miss is not InputMiss.NO_LINE:
+        # found from its end: no end line has the line under it that the box needs
+        return ["input box: none (no line input_end_patterns match has a fitting line under it)"]
     if trace.miss is InputMiss.NO_LINE or trace.line is None:
         return ["input box: none (no line matches input_patterns)"]
     if trace.miss is None:

@@ -48,9 +48,10 @@ def codex_notify(api: Api, chained: tuple[str, ...], payload: str) -> None:
 def event(api: Api, kind: str) -> None:
     """Record an event of the agent this runs in: what its KIND hook reports.
 
-    KIND is the profile's `hooks` key: claude, demo and copilot give the event as JSON
-    on stdin; aider gives nothing (its stdin is the terminal, and is not read). Prints
-    nothing: an agent may take a hook's output as an answer.
+    KIND is the profile's `hooks` key: claude, demo, copilot and opencode (the plugin
+    isesh gives OpenCode) give the event as JSON on stdin; aider gives nothing (its
+    stdin is the terminal, and is not read). Prints nothing: an agent may take a hook's
+    output as an answer.
 
     \b
     Example (one of the hooks isesh gives Claude Code):
