@@ -255,6 +255,8 @@ def test_a_restarted_watcher_finds_the_same_stall_and_says_nothing_of_it(
     sent = run_imessenger("send", "w1", "--no-reply", "BUSY[9000] PROGRESS[200,6500]")
     assert sent.exit_code == 0, sent.output
     wait_for(lambda: stuck(store), 5, what="a stuck notice")
+    # the notice is stored before the status is published: read the stall's start there
+    wait_for(lambda: first.state("w1") == "stuck", what="stuck published")
     since = first.entry("w1")["since"]  # type: ignore[index]
     stop(first)
     second = watcher()

@@ -31,6 +31,7 @@ from imessenger.actions.sessions import Sessions
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.errors import NoTmuxServer
 from imessenger.core.profiles import load_profiles
 
 #: Set to 1 to make a missing node/npm or a failed install fail the suite instead of skip it.
@@ -296,7 +297,8 @@ def stop_everything(tmux: Tmux, *, isesh_stop: bool = False) -> None:
             result = run_isesh("stop", "--force", name)
             if result.exit_code != 0:
                 failed.append(result.output)
-    if tmux.is_running():
+    # the server may exit by itself in between, once ``isesh stop`` ended its last session
+    with contextlib.suppress(NoTmuxServer):
         tmux.run("kill-server")
     deadline = time.monotonic() + 10
     while any(_alive(pid) for pid in processes) and time.monotonic() < deadline:
