@@ -360,7 +360,6 @@ def test_capture_copilot(copilot: Agent, tmp_path: Path) -> None:
     _capture(copilot, "copilot", lambda _: _existing(where), name, tmp_path)
 
 
-
 def test_capture_usage_qwen(qwen: Agent, tmp_path: Path) -> None:
     write_config("[send]\nready_timeout_ms = 60000\n")  # it connects its MCP servers first
     session = str(uuid.uuid4())
@@ -377,6 +376,7 @@ def test_capture_usage_copilot(copilot: Agent, tmp_path: Path) -> None:
     where = copilot_records.events_path(copilot_records.copilot_home(os.environ), session)
     name = f"copilot-{COPILOT_VERSION}.jsonl"
     _capture_usage(copilot, "copilot", lambda: _existing(where), name, tmp_path)
+
 
 def _opencode_dump(db: Path, session_id: str) -> bytes:
     """The SQL text of OpenCode's tables session, message and part, with the rows of one
