@@ -33,7 +33,7 @@ _ids = itertools.count(1)
 #: Chat Completions API does: the cached input counted in the prompt, the reasoning in the
 #: completion. Numbers no other answer gives, so that a test can tell which answers
 #: Copilot CLI counted.
-USAGE = {
+USAGE: dict[str, Any] = {
     "prompt_tokens": 1531,
     "completion_tokens": 79,
     "total_tokens": 1610,

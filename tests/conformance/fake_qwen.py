@@ -42,7 +42,7 @@ _ids = itertools.count(1)
 #: Chat Completions API does: the cached input counted in the prompt, the reasoning in the
 #: completion. Numbers no other answer gives, so that a test can tell which answers
 #: Qwen Code counted.
-USAGE = {
+USAGE: dict[str, Any] = {
     "prompt_tokens": 1423,
     "completion_tokens": 61,
     "total_tokens": 1484,
