@@ -18,9 +18,9 @@ contrast, renders it as Markdown (unless ``renderMarkdown`` is off), which turns
 ``<<IMSG-REPLY x>>`` into ``<>``. Events Copilot marks ephemeral (a rewind among them)
 are never written to the file.
 
-The usage (:class:`CopilotUsage`): for each call of the model, its own or a
-sub-agent's, Copilot writes a ``session.usage_record`` event, its durable accounting
-receipt, whose ``data.usage`` holds ``model``, ``inputTokens`` (the prompt, the input
+The usage (:class:`CopilotUsage`): for each call of the model (a sub-agent's too, by
+its event schema), Copilot writes a ``session.usage_record`` event, its durable
+accounting receipt, whose ``data.usage`` holds ``model``, ``inputTokens`` (the prompt, the input
 read from the prompt cache and written to it included), ``outputTokens`` (reasoning
 included), ``cacheReadTokens``, ``cacheWriteTokens``, ``reasoningTokens``, and
 ``accounting`` (``sourceSessionId``, ``sequence``, ``usageId``, which name the call).

@@ -25,8 +25,9 @@ The usage (:class:`QwenUsage`): after each response of the model, Qwen Code writ
 ``qwen-code.api_response`` event it counts for ``/stats`` (and replays from the chat on
 a resume): ``response_id``, ``model``, ``input_token_count`` (the prompt, cached input
 included), ``output_token_count``, ``cached_content_token_count``,
-``thoughts_token_count``, ``total_token_count``. Those of its sub-agents are there too
-(with ``subagent_id``); its side requests (titles, suggestions) are not. The
+``thoughts_token_count``, ``total_token_count``. By its source, those of its sub-agents
+are there too (with ``subagent_id``), and its side requests (titles, suggestions) are
+not. The
 ``assistant`` record that follows holds the same numbers (``usageMetadata``, Gemini's
 names), for the main conversation only: it is not read. Each event is counted once:
 ``input`` is the prompt less the cached input; ``output`` is ``total - input`` (the
