@@ -34,6 +34,8 @@ CAPTURED = {
     "codex": "codex-0.169.0.jsonl",
     "gemini": "gemini-cli-0.61.0.jsonl",
     "aider": "aider-0.86.2.md",
+    "qwen": "qwen-code-0.24.4.jsonl",
+    "copilot": "copilot-1.0.102.jsonl",
 }
 
 #: What each capture holds, from the fake servers' USAGE (three responses for the three
@@ -43,12 +45,16 @@ CAPTURED = {
 #: - Gemini CLI: prompt 1411 of which cached 1024, tool-use prompt 5, candidates 59,
 #:   thoughts 11;
 #: - Aider: its own counts (streaming: the API reported none), "2.4k sent, 26 received"
-#:   and "2.5k sent, 24 received".
+#:   and "2.5k sent, 24 received";
+#: - Qwen Code and Copilot CLI (Chat Completions): prompt_tokens 1423 and 1531, of which
+#:   cached 1024, completion_tokens 61 and 79 (reasoning 7 and 9 included).
 EXPECTED = {
     "claude": Usage(3 * 1203, 3 * 67, 3 * 4507, 3 * 301, "claude-conformance", 3),
     "codex": Usage(3 * (1530 - 1024), 3 * 83, 3 * 1024, 0, "fake-model", 3),
     "gemini": Usage(3 * (1411 - 1024 + 5), 3 * (59 + 11), 3 * 1024, 0, "gemini-3.8-flash", 3),
     "aider": Usage(2400 + 2500, 26 + 24, 0, 0, "openai/fake-model", 2),
+    "qwen": Usage(3 * (1423 - 1024), 3 * 61, 3 * 1024, 0, "fake-model", 3),
+    "copilot": Usage(3 * (1531 - 1024), 3 * 79, 3 * 1024, 0, "fake-model", 3),
 }
 
 #: The one-turn records of tests/fixtures/records/, and what they hold.
@@ -57,6 +63,8 @@ ONE_TURN = {
     "codex": ("codex-0.169.0.jsonl", Usage(10, 10, 0, 0, "fake-model", 1)),
     "gemini": ("gemini-cli-0.61.0.jsonl", Usage(10, 5, 0, 0, "gemini-3.8-flash", 1)),
     "aider": ("aider-0.86.2.md", Usage(2400, 239, 0, 0, "openai/fake-model", 1)),
+    "qwen": ("qwen-code-0.24.4.jsonl", Usage(10, 5, 0, 0, "fake-model", 1)),
+    "copilot": ("copilot-1.0.102.jsonl", Usage(10, 5, 0, 0, "fake-model", 1)),
 }
 
 MACHINE_PATH = re.compile(
@@ -147,6 +155,162 @@ def test_captured_usage_read_as_it_is_written(kind: str, tmp_path: Path) -> None
         seen.append(found.total_tokens)
     assert seen == sorted(seen)
     assert usage_in(kind, ref(path)) == EXPECTED[kind]
+
+
+def _entries(kind: str) -> list[dict[str, Any]]:
+    text = (FIXTURES / CAPTURED[kind]).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_qwen_writes_each_response_twice_and_one_is_counted() -> None:
+    """Its telemetry event (read) and its assistant record (not read) hold the same tokens."""
+    entries = _entries("qwen")
+    events = [
+        e["systemPayload"]["uiEvent"]
+        for e in entries
+        if e.get("subtype") == "ui_telemetry"
+        and e["systemPayload"]["uiEvent"]["event.name"] == "qwen-code.api_response"
+    ]
+    assistants = [e["usageMetadata"] for e in entries if e.get("type") == "assistant"]
+    assert len(events) == len(assistants) == 3
+    assert [e["input_token_count"] for e in events] == [a["promptTokenCount"] for a in assistants]
+    assert {e["cached_content_token_count"] for e in events} == {1024}
+
+
+def test_copilot_writes_one_receipt_per_call() -> None:
+    receipts = [
+        e["data"]["usage"] for e in _entries("copilot") if e["type"] == "session.usage_record"
+    ]
+    assert [r["accounting"]["sequence"] for r in receipts] == [1, 2, 3]
+    assert {(r["inputTokens"], r["cacheReadTokens"], r["outputTokens"]) for r in receipts} == {
+        (1531, 1024, 79)
+    }
+
+
+@pytest.mark.parametrize("kind", ["qwen", "copilot"])
+def test_a_record_with_no_usage_yet(kind: str, tmp_path: Path) -> None:
+    """The first message written, no response yet: nothing used, not unknown."""
+    lines = (FIXTURES / CAPTURED[kind]).read_text(encoding="utf-8").splitlines(keepends=True)
+    needle = "qwen-code.api_response" if kind == "qwen" else "session.usage_record"
+    first = next(n for n, line in enumerate(lines) if needle in line)
+    assert first > 0
+    path = tmp_path / "record.jsonl"
+    path.write_text("".join(lines[:first]), encoding="utf-8")
+    assert usage_in(kind, ref(path)) == Usage()
+
+
+@pytest.mark.parametrize("kind", ["qwen", "copilot"])
+def test_a_half_written_last_line_is_counted_once_it_ends(kind: str, tmp_path: Path) -> None:
+    data = (FIXTURES / CAPTURED[kind]).read_bytes()
+    needle = b"qwen-code.api_response" if kind == "qwen" else b"session.usage_record"
+    last = data.rfind(needle)
+    end = data.index(b"\n", last) + 1
+    start = data.rfind(b"\n", 0, last) + 1
+    path = tmp_path / "record.jsonl"
+    path.write_bytes(data[: start + (end - start) // 2])  # the last response's line, half
+    two = EXPECTED[kind]
+    two = Usage(
+        two.input_tokens * 2 // 3,
+        two.output_tokens * 2 // 3,
+        two.cache_read_tokens * 2 // 3,
+        0,
+        two.model,
+        2,
+    )
+    assert usage_in(kind, ref(path)) == two
+    with open(path, "ab") as record:
+        record.write(data[start + (end - start) // 2 : end - 1])
+    assert usage_in(kind, ref(path)) == two  # no "\n" yet: still being written
+    with open(path, "ab") as record:
+        record.write(data[end - 1 :])
+    assert usage_in(kind, ref(path)) == EXPECTED[kind]
+
+
+def test_a_broken_last_line_is_skipped(tmp_path: Path) -> None:
+    """A line cut short for good (the agent killed while writing it) and then a new one:
+    the broken one counts nothing, the next one counts."""
+    data = (FIXTURES / CAPTURED["copilot"]).read_bytes()
+    last = data.rfind(b"session.usage_record")
+    start = data.rfind(b"\n", 0, last) + 1
+    end = data.index(b"\n", last) + 1
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(data[: start + 40] + b"\n" + data[start:end])
+    assert usage_in("copilot", ref(path)) == EXPECTED["copilot"]
+
+
+def qwen_response(uuid: str, **event: object) -> str:
+    ui_event = {"event.name": "qwen-code.api_response", "model": "q", **event}
+    entry = {"uuid": uuid, "type": "system", "subtype": "ui_telemetry"}
+    return json.dumps({**entry, "systemPayload": {"uiEvent": ui_event}}) + "\n"
+
+
+def test_qwen_output_is_the_total_less_the_prompt(tmp_path: Path) -> None:
+    """Reasoning inside the completion (Chat Completions) or apart from it (Gemini's API):
+    the output with thinking either way; without a total, the output it names."""
+    path = tmp_path / "chat.jsonl"
+    path.write_text(
+        # Chat Completions: the 7 of thinking already in the 61 of output
+        qwen_response(
+            "a",
+            input_token_count=100,
+            output_token_count=61,
+            total_token_count=161,
+            thoughts_token_count=7,
+            cached_content_token_count=40,
+        )
+        # Gemini: 5 of thinking apart from the 20 of output
+        + qwen_response(
+            "b",
+            input_token_count=50,
+            output_token_count=20,
+            total_token_count=75,
+            thoughts_token_count=5,
+        )
+        # no total reported
+        + qwen_response("c", input_token_count=30, output_token_count=9)
+        # the same record again (counted once), a tool call's event, another agent's
+        + qwen_response("c", input_token_count=30, output_token_count=9)
+        + qwen_response("d", input_token_count=999).replace("api_response", "tool_call")
+        + '{"type":"user","message":{"parts":[{"text":"qwen-code.api_response"}]}}\n'
+    )
+    assert usage_in("qwen", ref(path)) == Usage(60 + 50 + 30, 61 + 25 + 9, 40, 0, "q", 3)
+
+
+def test_qwen_chat_is_found_by_its_session(tmp_path: Path) -> None:
+    data = (FIXTURES / CAPTURED["qwen"]).read_bytes()
+    session = json.loads(data.split(b"\n", 1)[0])["sessionId"]
+    chats = tmp_path / "projects" / "-srv-work" / "chats"
+    chats.mkdir(parents=True)
+    found = json.dumps({"home": str(tmp_path), "session_id": session})
+    assert usage_in("qwen", found) == Usage()  # its first message not written yet
+    (chats / f"{session}.jsonl").write_bytes(data)
+    usage.forget()
+    assert usage_in("qwen", found) == EXPECTED["qwen"]
+
+
+def copilot_receipt(sequence: int | None, **counts: object) -> str:
+    receipt: dict[str, Any] = {"model": "c", "inputTokens": 1000, "outputTokens": 50, **counts}
+    if sequence is not None:
+        receipt["accounting"] = {"sourceSessionId": "s1", "sequence": sequence, "usageId": "x"}
+    return json.dumps({"type": "session.usage_record", "data": {"usage": receipt}}) + "\n"
+
+
+def test_copilot_counts_each_call_once_and_its_cache_apart(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        copilot_receipt(1, cacheReadTokens=600, cacheWriteTokens=300)
+        + copilot_receipt(1, cacheReadTokens=600, cacheWriteTokens=300)  # the same call
+        + copilot_receipt(2, model="sub", agentId="a1")  # a sub-agent's call
+        + copilot_receipt(None, apiCallId="chatcmpl-9")
+        + copilot_receipt(None, apiCallId="chatcmpl-9")
+        + copilot_receipt(None)  # named by nothing: counted
+        + '{"type":"assistant.message","data":{"content":"\\"session.usage_record\\""}}\n'
+    )
+    found = usage_in("copilot", ref(path))
+    assert found is not None
+    assert (found.input_tokens, found.output_tokens, found.turns) == (100 + 3 * 1000, 200, 4)
+    assert (found.cache_read_tokens, found.cache_write_tokens) == (600, 300)
+    assert [(part.model, part.turns) for part in found.by_model] == [("c", 3), ("sub", 1)]
 
 
 # --- the rules -------------------------------------------------------------------------------

@@ -360,6 +360,24 @@ def test_capture_copilot(copilot: Agent, tmp_path: Path) -> None:
     _capture(copilot, "copilot", lambda _: _existing(where), name, tmp_path)
 
 
+def test_capture_usage_qwen(qwen: Agent, tmp_path: Path) -> None:
+    write_config("[send]\nready_timeout_ms = 60000\n")  # it connects its MCP servers first
+    session = str(uuid.uuid4())
+    _start(qwen, "--session-id", session)
+    runtime = qwen_records.runtime_dir(os.environ)
+    name = f"qwen-code-{QWEN_VERSION}.jsonl"
+    chat = lambda: qwen_records.chat_path(runtime, session)  # noqa: E731
+    _capture_usage(qwen, "qwen", chat, name, tmp_path)
+
+
+def test_capture_usage_copilot(copilot: Agent, tmp_path: Path) -> None:
+    session = str(uuid.uuid4())
+    _start(copilot, "--session-id", session)
+    where = copilot_records.events_path(copilot_records.copilot_home(os.environ), session)
+    name = f"copilot-{COPILOT_VERSION}.jsonl"
+    _capture_usage(copilot, "copilot", lambda: _existing(where), name, tmp_path)
+
+
 def _opencode_dump(db: Path, session_id: str) -> bytes:
     """The SQL text of OpenCode's tables session, message and part, with the rows of one
     session only."""

@@ -29,6 +29,20 @@ logger = logging.getLogger(__name__)
 _MODEL = "fake-model"
 _ids = itertools.count(1)
 
+#: The usage every answer of the conversation reports (in the stream's last chunk), as the
+#: Chat Completions API does: the cached input counted in the prompt, the reasoning in the
+#: completion. Numbers no other answer gives, so that a test can tell which answers
+#: Copilot CLI counted.
+USAGE: dict[str, Any] = {
+    "prompt_tokens": 1531,
+    "completion_tokens": 79,
+    "total_tokens": 1610,
+    "prompt_tokens_details": {"cached_tokens": 1024},
+    "completion_tokens_details": {"reasoning_tokens": 9},
+}
+#: The usage of a side request (a session title, a summary, a suggestion).
+SIDE_USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+
 #: The shell tool Copilot CLI offers the model.
 SHELL_TOOL = "bash"
 
@@ -78,14 +92,14 @@ def _chunk(completion_id: str, delta: dict[str, Any], finish: str | None) -> dic
     }
 
 
-def _usage(completion_id: str) -> dict[str, Any]:
+def _usage(completion_id: str, *, side: bool) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": _MODEL,
         "choices": [],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        "usage": SIDE_USAGE if side else USAGE,
     }
 
 
@@ -93,7 +107,9 @@ def _start(reply: Reply, completion_id: str) -> None:
     reply.event(None, _chunk(completion_id, {"role": "assistant", "content": ""}, None))
 
 
-def _stream(reply: Reply, answers: list[Answer], completion_id: str, *, started: bool) -> None:
+def _stream(
+    reply: Reply, answers: list[Answer], completion_id: str, *, started: bool, side: bool = False
+) -> None:
     """One assistant message as a stream of chunks: the answers' texts as its content,
     then the first tool call."""
     if not started:
@@ -115,7 +131,7 @@ def _stream(reply: Reply, answers: list[Answer], completion_id: str, *, started:
         }
         reply.event(None, _chunk(completion_id, delta, None))
     reply.event(None, _chunk(completion_id, {}, "tool_calls" if call is not None else "stop"))
-    reply.event(None, _usage(completion_id))
+    reply.event(None, _usage(completion_id, side=side))
 
 
 def handler(script: Script) -> Any:
@@ -136,7 +152,7 @@ def handler(script: Script) -> Any:
         completion_id = f"chatcmpl-{next(_ids)}"
         messages = body.get("messages") or []
         if not isinstance(messages, list) or not _offers(body, SHELL_TOOL):
-            _stream(reply, [Answer(script.side_text())], completion_id, started=False)
+            _stream(reply, [Answer(script.side_text())], completion_id, started=False, side=True)
             return
         text, results = _new_turn(messages)
         started = False

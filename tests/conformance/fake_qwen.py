@@ -37,6 +37,20 @@ _SHELL = "run_shell_command"
 _SEARCH = "tool_search"
 _BRIDGE = "tool_call"
 _ids = itertools.count(1)
+
+#: The usage every answer of the conversation reports (in the stream's last chunk), as the
+#: Chat Completions API does: the cached input counted in the prompt, the reasoning in the
+#: completion. Numbers no other answer gives, so that a test can tell which answers
+#: Qwen Code counted.
+USAGE: dict[str, Any] = {
+    "prompt_tokens": 1423,
+    "completion_tokens": 61,
+    "total_tokens": 1484,
+    "prompt_tokens_details": {"cached_tokens": 1024},
+    "completion_tokens_details": {"reasoning_tokens": 7},
+}
+#: The usage of a side request (a session title, a summary, a suggestion).
+SIDE_USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
 #: How a follow-up suggestion request (a side request that offers the tools) begins.
 _SUGGESTION = "[SUGGESTION MODE"
 
@@ -116,14 +130,14 @@ def _chunk(completion_id: str, delta: dict[str, Any], finish: str | None) -> dic
     }
 
 
-def _usage(completion_id: str) -> dict[str, Any]:
+def _usage(completion_id: str, *, side: bool) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": _MODEL,
         "choices": [],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        "usage": SIDE_USAGE if side else USAGE,
     }
 
 
@@ -131,7 +145,9 @@ def _start(reply: Reply, completion_id: str) -> None:
     reply.event(None, _chunk(completion_id, {"role": "assistant", "content": ""}, None))
 
 
-def _stream(reply: Reply, answers: list[Answer], completion_id: str, *, started: bool) -> None:
+def _stream(
+    reply: Reply, answers: list[Answer], completion_id: str, *, started: bool, side: bool = False
+) -> None:
     """Send one answer as a stream of chunks: its text, then at most one tool call."""
     if not started:
         _start(reply, completion_id)
@@ -159,7 +175,7 @@ def _stream(reply: Reply, answers: list[Answer], completion_id: str, *, started:
         reply.event(None, _chunk(completion_id, delta, None))
         finish = "tool_calls"
     reply.event(None, _chunk(completion_id, {}, finish))
-    reply.event(None, _usage(completion_id))
+    reply.event(None, _usage(completion_id, side=side))
 
 
 def handler(script: Script) -> Any:
@@ -182,11 +198,11 @@ def handler(script: Script) -> Any:
         declared = _declared(body)
         messages = body.get("messages") or []
         if _SHELL not in declared or not isinstance(messages, list):
-            _stream(reply, [Answer(script.side_text())], completion_id, started=False)
+            _stream(reply, [Answer(script.side_text())], completion_id, started=False, side=True)
             return
         text, results = _new_turn(messages)
         if text.startswith(_SUGGESTION):
-            _stream(reply, [Answer(script.side_text())], completion_id, started=False)
+            _stream(reply, [Answer(script.side_text())], completion_id, started=False, side=True)
             return
         answers: list[Answer] = []
         searched: list[tuple[str, str]] = []

@@ -10,6 +10,7 @@ whose policy is the same for every agent.
 
 from __future__ import annotations
 
+import fake_copilot
 import pytest
 import scenarios
 from real_agents import Agent
@@ -55,3 +56,20 @@ def test_a_coordinator_delegates_to_two_workers_through_the_tools(copilot: Agent
 def test_restore_resumes_its_conversation_after_a_killed_server(copilot: Agent) -> None:
     # --session-id becomes --resume=<id>: the same events file goes on
     scenarios.resumes_its_conversation_after_a_killed_server(copilot)
+
+
+def test_usage_is_read_from_its_events(copilot: Agent) -> None:
+    # its session.usage_record receipt of each call: the cached input is counted in its
+    # input, the reasoning in its output
+    usage = fake_copilot.USAGE
+    cached = usage["prompt_tokens_details"]["cached_tokens"]
+    scenarios.usage_is_read_from_its_record(
+        copilot,
+        {
+            "input_tokens": usage["prompt_tokens"] - cached,
+            "output_tokens": usage["completion_tokens"],
+            "cache_read_tokens": cached,
+            "cache_write_tokens": 0,
+            "model": "fake-model",
+        },
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import fake_qwen
 import pytest
 import scenarios
 from real_agents import Agent
@@ -72,6 +73,23 @@ def test_a_coordinator_delegates_to_two_workers_through_the_tools(qwen: Agent) -
 def test_restore_resumes_its_conversation_after_a_killed_server(qwen: Agent) -> None:
     # --session-id becomes --resume: the same chat file goes on
     scenarios.resumes_its_conversation_after_a_killed_server(qwen)
+
+
+def test_usage_is_read_from_its_chat(qwen: Agent) -> None:
+    # its api_response telemetry event of each response: the cached input is counted in
+    # the prompt, the reasoning in the completion
+    usage = fake_qwen.USAGE
+    cached = usage["prompt_tokens_details"]["cached_tokens"]
+    scenarios.usage_is_read_from_its_record(
+        qwen,
+        {
+            "input_tokens": usage["prompt_tokens"] - cached,
+            "output_tokens": usage["completion_tokens"],
+            "cache_read_tokens": cached,
+            "cache_write_tokens": 0,
+            "model": "fake-model",
+        },
+    )
 
 
 def test_a_coordinator_finds_the_tools_behind_tool_search(qwen: Agent, isolated_home: Path) -> None:

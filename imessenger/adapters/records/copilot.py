@@ -17,14 +17,27 @@ that have text (one whose content is empty only asks for tools), but for a sub-a
 contrast, renders it as Markdown (unless ``renderMarkdown`` is off), which turns
 ``<<IMSG-REPLY x>>`` into ``<>``. Events Copilot marks ephemeral (a rewind among them)
 are never written to the file.
+
+The usage (:class:`CopilotUsage`): for each call of the model (a sub-agent's too, by
+its event schema), Copilot writes a ``session.usage_record`` event, its durable
+accounting receipt, whose ``data.usage`` holds ``model``, ``inputTokens`` (the prompt, the input
+read from the prompt cache and written to it included), ``outputTokens`` (reasoning
+included), ``cacheReadTokens``, ``cacheWriteTokens``, ``reasoningTokens``, and
+``accounting`` (``sourceSessionId``, ``sequence``, ``usageId``, which name the call).
+Each call is counted once, by its accounting identity (else ``apiCallId``); ``input``
+is ``inputTokens`` less the cache reads and writes, as Copilot itself counts the input
+not cached. The live ``assistant.usage`` event holds the same numbers but is
+ephemeral: never written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
-from imessenger.adapters.records.reading import JsonTranscript
+from imessenger.adapters.records.reading import JsonTranscript, JsonUsage, tokens
+from imessenger.core.values import Usage
 
 #: The name of the events file in a session's folder.
 EVENTS_FILE = "events.jsonl"
@@ -63,3 +76,44 @@ class CopilotEvents(JsonTranscript):
 
     def texts(self) -> Sequence[str]:
         return self._texts
+
+
+def _call_key(usage: Mapping[str, object]) -> object:
+    """What names one call of the model in a usage record: its accounting identity, else
+    its API call id (None when it has neither)."""
+    accounting = usage.get("accounting")
+    if isinstance(accounting, dict):
+        source, sequence = accounting.get("sourceSessionId"), accounting.get("sequence")
+        if isinstance(source, str) and isinstance(sequence, int):
+            return f"{source}#{sequence}"
+    return usage.get("apiCallId")
+
+
+class CopilotUsage(JsonUsage):
+    """The model's calls in a Copilot CLI events file, for their usage (see the module
+    docstring)."""
+
+    NEEDLES: ClassVar[tuple[bytes, ...]] = (b'"session.usage_record"',)
+
+    def may_hold(self, line: str) -> bool:
+        return '"session.usage_record"' in line
+
+    def take_entry(self, entry: object) -> None:
+        if not isinstance(entry, dict) or entry.get("type") != "session.usage_record":
+            return
+        data = entry.get("data")
+        usage = data.get("usage") if isinstance(data, dict) else None
+        if not isinstance(usage, dict):
+            return
+        cache_read = tokens(usage, "cacheReadTokens")
+        cache_write = tokens(usage, "cacheWriteTokens")
+        model = usage.get("model")
+        response = Usage(
+            input_tokens=max(0, tokens(usage, "inputTokens") - cache_read - cache_write),
+            output_tokens=tokens(usage, "outputTokens"),
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+            model=model if isinstance(model, str) else "",
+            turns=1,
+        )
+        self.count(_call_key(usage), response)

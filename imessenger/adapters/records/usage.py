@@ -1,11 +1,11 @@
 """A session's token usage, read from its agent's own record.
 
 Each agent's module says where its record holds the usage and how it is counted
-(``claude.py``, ``codex.py``, ``gemini.py``, ``aider.py``, ``demo.py``: a ``...Usage``
-class each); this module reads the files. OpenCode's is its database, asked with one
-query (``opencode.py``, :func:`~imessenger.adapters.records.opencode.usage`).
-:func:`usage_of` is what the commands and the watcher call, for a session isesh
-started (or one it remembers):
+(``claude.py``, ``codex.py``, ``gemini.py``, ``aider.py``, ``qwen.py``, ``copilot.py``,
+``demo.py``: a ``...Usage`` class each); this module reads the files. OpenCode's is its
+database, asked with one query (``opencode.py``,
+:func:`~imessenger.adapters.records.opencode.usage`). :func:`usage_of` is what the
+commands and the watcher call, for a session isesh started (or one it remembers):
 
 - A session with no record to read (``record_kind`` empty: isesh did not start it, or
   its command line picked a session of its own; or an agent whose record holds no usage)
@@ -31,7 +31,16 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from imessenger.adapters.records import aider, claude, codex, demo, gemini, opencode
+from imessenger.adapters.records import (
+    aider,
+    claude,
+    codex,
+    copilot,
+    demo,
+    gemini,
+    opencode,
+    qwen,
+)
 from imessenger.adapters.records.pinning import locate
 from imessenger.adapters.records.reading import Follower, UsageCounter
 from imessenger.core.usage import Tally
@@ -48,6 +57,8 @@ COUNTERS: dict[str, type[UsageCounter]] = {
     "codex": codex.CodexUsage,
     "gemini": gemini.GeminiUsage,
     "aider": aider.AiderUsage,
+    "qwen": qwen.QwenUsage,
+    "copilot": copilot.CopilotUsage,
     "demo": demo.DemoUsage,
 }
 
