@@ -132,6 +132,19 @@ def watching(watcher: Callable[[], Watching]) -> Watching:
     return watcher()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n``, see docs/development.md), keep what must not run twice
+    at once on one worker each (``--dist loadgroup``): the real agents, which take a core
+    each while they start, and the tests of the remote host, whose one user and sshd are
+    the machine's. Everything else is shared out test by test."""
+    for item in items:
+        if item.get_closest_marker("agents") is not None:
+            item.add_marker(pytest.mark.xdist_group("real-agents"))
+        elif "remote_host" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("remote-host"))
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """The event loop of the tests marked ``pytest.mark.anyio``."""
