@@ -55,3 +55,14 @@ def test_a_coordinator_delegates_to_two_workers_through_the_tools(copilot: Agent
 def test_restore_resumes_its_conversation_after_a_killed_server(copilot: Agent) -> None:
     # --session-id becomes --resume=<id>: the same events file goes on
     scenarios.resumes_its_conversation_after_a_killed_server(copilot)
+
+
+def test_a_failed_turn_reads_as_error(copilot: Agent) -> None:
+    # a 400 shows the API's message (a 401 or 403 "Authentication failed with provider ..."
+    # and not the message), at once: no retry
+    scenarios.failed_turn_reads_as_error(
+        copilot,
+        400,
+        "model fake-model is not supported",
+        "400 model fake-model is not supported",
+    )
