@@ -256,6 +256,10 @@ EXPECTED: dict[str, Expect] = {
             selected=None,
         ),
     ),
+    # a turn its model API refused (HTTP 401): the API's message in a box drawn as a
+    # message's box is, the footer "▣  Build · Fake model" (no time) under it; no line of
+    # its own tells it from a message's, so the profile reads no error (docs/agents.md)
+    f"{OPENCODE_DIR}/12_error_401.txt": Expect("opencode", State.IDLE, ""),
     # after Right and Enter ("Allow always"): it asks to confirm
     f"{OPENCODE_DIR}/07_always_confirm.txt": Expect(
         "opencode",
