@@ -49,6 +49,13 @@ GEMINI_FAILED = (
 )
 OPENCODE_DIR = "opencode-1.18.33"
 NBSP = "\u00a0"
+#: The message of the fake model API's 400 in the wrapped fixtures of Qwen Code and Copilot
+#: CLI: longer than their 200-column pane.
+LONG_400 = (
+    "model fake-model is not supported with these parameters: "
+    + "tools, tool_choice, parallel_tool_calls, stream_options, " * 4
+    + "and this line goes on past the edge of the pane"
+)
 
 
 @functools.cache
@@ -249,6 +256,10 @@ EXPECTED: dict[str, Expect] = {
             selected=None,
         ),
     ),
+    # a turn its model API refused (HTTP 401): the API's message in a box drawn as a
+    # message's box is, the footer "▣  Build · Fake model" (no time) under it; no line of
+    # its own tells it from a message's, so the profile reads no error (docs/agents.md)
+    f"{OPENCODE_DIR}/12_error_401.txt": Expect("opencode", State.IDLE, ""),
     # after Right and Enter ("Allow always"): it asks to confirm
     f"{OPENCODE_DIR}/07_always_confirm.txt": Expect(
         "opencode",
@@ -387,6 +398,14 @@ EXPECTED: dict[str, Expect] = {
         ),
     ),
     f"{QWEN_DIR}/q10_after_no.txt": Expect("qwen", State.IDLE, ""),
+    # turns its model API refused (HTTP 401, and a 400 whose message wraps, indented 4),
+    # real: "✕ [API Error: ...] (Press Ctrl+Y to retry)"
+    f"{QWEN_DIR}/q11_error_401.txt": Expect(
+        "qwen", State.IDLE, "", error="API Error: 401 invalid x-api-key"
+    ),
+    f"{QWEN_DIR}/q12_error_400_wrapped.txt": Expect(
+        "qwen", State.IDLE, "", error=f"API Error: 400 {LONG_400}] (Press Ctrl+Y to retry)"
+    ),
     # GitHub Copilot CLI 1.0.102, real (renderMarkdown off, as docs/agents.md advises)
     f"{COPILOT_DIR}/01_folder_trust.txt": Expect(
         "copilot",
@@ -432,6 +451,22 @@ EXPECTED: dict[str, Expect] = {
             "/opt/imessenger/bin/imessenger reply abc 'fine' && touch chained.txt",
             YES_NO_2,
         ),
+    ),
+    # turns its model API refused (HTTP 400, 401, and a 400 whose message wraps, indented
+    # 3), real: " ✗ 400 <message>"; a 401 names the provider, with a hint under it
+    f"{COPILOT_DIR}/14_error_400.txt": Expect(
+        "copilot", State.IDLE, "", error="400 model fake-model is not supported"
+    ),
+    f"{COPILOT_DIR}/15_error_401.txt": Expect(
+        "copilot",
+        State.IDLE,
+        "",
+        error="Authentication failed with provider at http://127.0.0.1:8080/v1 (HTTP 401). "
+        "Check your COPILOT_PROVIDER_API_KEY, COPILOT_PROVIDER_API_KEY_COMMAND, or "
+        "COPILOT_PROVIDER_BEARER_TOKEN.",
+    ),
+    f"{COPILOT_DIR}/16_error_400_wrapped.txt": Expect(
+        "copilot", State.IDLE, "", error=f"400 {LONG_400}"
     ),
     # a failed turn: its error ends the transcript, its wrapped text taken in
     "handmade/demo-error.txt": Expect(
@@ -977,6 +1012,67 @@ def test_an_error_is_searched_in_the_marker_window_only() -> None:
 def test_a_grammar_without_error_patterns_reads_no_error() -> None:
     lines = ["> hi", "  ⎿  API Error: 500 x", "❯ ", "─" * 9]
     assert classify("\n".join(lines), dataclasses.replace(BOXED, error_patterns=())).error is None
+
+
+#: The error lines of the real failed turns of Qwen Code and Copilot CLI.
+QWEN_ERROR = "  ✕ [API Error: 401 invalid x-api-key] (Press Ctrl+Y to retry)"
+COPILOT_ERROR = " ✗ 400 model fake-model is not supported"
+
+
+@pytest.mark.parametrize(
+    ("profile", "relative", "error_line", "instead"),
+    [
+        # Qwen Code's reply is "◆︎" and its first line, the next lines indented 4: a reply
+        # that quotes the error, or says "Error", is no failed turn
+        ("qwen", "q11_error_401.txt", QWEN_ERROR, "  ◆︎ It said:\n  " + QWEN_ERROR),
+        ("qwen", "q11_error_401.txt", QWEN_ERROR, "  ◆︎ " + QWEN_ERROR.strip()),
+        ("qwen", "q11_error_401.txt", QWEN_ERROR, "  ◆︎ Error: the build failed\n    Error: 1"),
+        # a tool that failed is a "✕" line too
+        ("qwen", "q11_error_401.txt", QWEN_ERROR, "  ✕ Shell false (Run a command)"),
+        # the next turn, answered, ends the transcript
+        ("qwen", "q11_error_401.txt", QWEN_ERROR, QWEN_ERROR + "\n\n  > next\n\n  ◆︎ all good"),
+        # Copilot CLI's reply is "●" and its first line, the next lines indented 3
+        ("copilot", "14_error_400.txt", COPILOT_ERROR, " ● It said:\n  " + COPILOT_ERROR),
+        ("copilot", "14_error_400.txt", COPILOT_ERROR, " ● " + COPILOT_ERROR.strip()),
+        ("copilot", "14_error_400.txt", COPILOT_ERROR, " ● Error: the build failed\n   Error: 1"),
+        # a tool that failed or was refused is a "✗" line too
+        (
+            "copilot",
+            "14_error_400.txt",
+            COPILOT_ERROR,
+            " ✗ Shell Run it The user rejected this tool call.\n   touch x",
+        ),
+        (
+            "copilot",
+            "14_error_400.txt",
+            COPILOT_ERROR,
+            COPILOT_ERROR + "\n\n ❯ next\n\n ● all good",
+        ),
+    ],
+)
+def test_a_reply_that_quotes_an_error_is_no_failed_turn(
+    profile: str, relative: str, error_line: str, instead: str
+) -> None:
+    """The real failed turn's screen, its error line replaced by a reply (or a tool's line)
+    in the agent's own layout: idle, and no error."""
+    folder = {"qwen": QWEN_DIR, "copilot": COPILOT_DIR}[profile]
+    text = read(f"{folder}/{relative}")
+    assert classify(text, grammars()[profile]).error is not None  # the real one reads
+    lines = text.split("\n")
+    assert lines.count(error_line) == 1
+    changed = "\n".join(instead if line == error_line else line for line in lines)
+    screen = classify(changed, grammars()[profile])
+    assert (screen.state, screen.error) == (State.IDLE, None)
+
+
+def test_copilots_folder_line_is_chrome_under_an_error() -> None:
+    """Copilot CLI draws its folder above the input box's rule; an error above it still
+    ends the transcript, wherever the folder is."""
+    text = read(f"{COPILOT_DIR}/14_error_400.txt")
+    for folder in (" /srv/project", " ~/src/my project"):
+        changed = text.replace("\n /srv/project\n", f"\n{folder}\n")
+        screen = classify(changed, grammars()["copilot"])
+        assert screen.error == "400 model fake-model is not supported"
 
 
 # --- an input box found from its end, options in a row, a confirming prompt ---------------

@@ -113,6 +113,29 @@ def _send(
     )
 
 
+#: The error types of the Chat Completions API's error shape, by HTTP status.
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    429: "rate_limit_exceeded",
+    500: "server_error",
+}
+
+
+def fail(reply: Reply, status: int, message: str) -> None:
+    """Answer a request with the Chat Completions API's error (HTTP ``status``), and the
+    headers that tell OpenAI's client libraries not to retry it (``x-should-retry``)."""
+    error = {
+        "message": message,
+        "type": _ERROR_TYPES.get(status, "invalid_request_error"),
+        "param": None,
+        "code": None,
+    }
+    reply.json({"error": error}, status=status, headers={"x-should-retry": "false"})
+
+
 def handler(script: Script) -> Any:
     """Return the request handler of a fake Chat Completions API that follows ``script``."""
 
@@ -137,9 +160,7 @@ def handler(script: Script) -> Any:
         text = _new_turn(messages)
         failure = script.failure(text)
         if failure is not None:
-            status, message = failure
-            error = {"message": message, "type": "invalid_request_error", "code": None}
-            reply.json({"error": error}, status=status)
+            fail(reply, *failure)
             return
         answers = script.respond(text, [])
         _send(reply, _text(script, answers), stream=stream, with_usage=with_usage)

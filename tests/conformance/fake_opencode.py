@@ -19,6 +19,7 @@ import logging
 import time
 from typing import Any
 
+import fake_chat
 from fake_model import Answer, FakeModelServer, Reply, Script
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,10 @@ def handler(script: Script) -> Any:
             _stream(reply, [Answer(script.side_text())], completion_id, started=False)
             return
         text, results = _new_turn(messages)
+        failure = script.failure(text) if text else None
+        if failure is not None:
+            fake_chat.fail(reply, *failure)
+            return
         started = False
 
         def holding() -> None:

@@ -28,6 +28,7 @@ import logging
 import time
 from typing import Any
 
+import fake_chat
 from fake_model import Answer, FakeModelServer, Reply, Script
 
 logger = logging.getLogger(__name__)
@@ -203,6 +204,10 @@ def handler(script: Script) -> Any:
         text, results = _new_turn(messages)
         if text.startswith(_SUGGESTION):
             _stream(reply, [Answer(script.side_text())], completion_id, started=False, side=True)
+            return
+        failure = script.failure(text) if text else None
+        if failure is not None:
+            fake_chat.fail(reply, *failure)
             return
         answers: list[Answer] = []
         searched: list[tuple[str, str]] = []

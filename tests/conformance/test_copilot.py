@@ -58,6 +58,17 @@ def test_restore_resumes_its_conversation_after_a_killed_server(copilot: Agent) 
     scenarios.resumes_its_conversation_after_a_killed_server(copilot)
 
 
+def test_a_failed_turn_reads_as_error(copilot: Agent) -> None:
+    # a 400 shows the API's message (a 401 or 403 "Authentication failed with provider ..."
+    # and not the message), at once: no retry
+    scenarios.failed_turn_reads_as_error(
+        copilot,
+        400,
+        "model fake-model is not supported",
+        "400 model fake-model is not supported",
+    )
+
+
 def test_usage_is_read_from_its_events(copilot: Agent) -> None:
     # its session.usage_record receipt of each call: the cached input is counted in its
     # input, the reasoning in its output

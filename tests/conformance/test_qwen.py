@@ -108,3 +108,10 @@ def test_a_coordinator_finds_the_tools_behind_tool_search(qwen: Agent, isolated_
     assert "tool_search" in called
     assert "tool_call" in called
     assert "mcp__imessenger__send" not in called  # never declared: reached through the bridge
+
+
+def test_a_failed_turn_reads_as_error(qwen: Agent) -> None:
+    # "✕ [API Error: 401 invalid x-api-key] (Press Ctrl+Y to retry)", at once: no retry
+    scenarios.failed_turn_reads_as_error(
+        qwen, 401, "invalid x-api-key", "API Error: 401 invalid x-api-key"
+    )
