@@ -41,6 +41,9 @@ from imessenger.core.names import InvalidName
 from imessenger.core.targets import Host, host_of, split_target
 from imessenger.core.values import MessageState, SendResult
 
+# the remote host is the machine's one user and sshd: one worker (docs/development.md)
+pytestmark = pytest.mark.xdist_group("remote-host")
+
 HOST = Host("box", "someone@127.0.0.1")
 
 

@@ -15,7 +15,8 @@ from support import wait_for
 
 import imessenger
 
-pytestmark = pytest.mark.ssh
+# the remote host is the machine's one user and sshd: one worker (docs/development.md)
+pytestmark = [pytest.mark.ssh, pytest.mark.xdist_group("remote-host")]
 
 
 def test_ssh_logs_in_as_the_remote_user(remote_host: RemoteHost) -> None:

@@ -18,7 +18,8 @@ from support import open_store, run_isesh
 
 from imessenger.adapters.records.pinning import locate
 
-pytestmark = pytest.mark.agents
+# one worker runs the real agents, one after another (docs/development.md)
+pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("real-agents")]
 
 
 def test_start_states_first_message_and_exact_reply(claude: Agent) -> None:

@@ -12,7 +12,8 @@ import pytest
 import scenarios
 from real_agents import Agent
 
-pytestmark = pytest.mark.agents
+# one worker runs the real agents, one after another (docs/development.md)
+pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("real-agents")]
 
 
 def test_start_states_first_message_and_exact_reply(codex: Agent) -> None:

@@ -31,7 +31,8 @@ from imessenger.core.envelope import delimiters, find_reply
 from imessenger.core.profiles import load_profiles
 from imessenger.core.screen import State, classify
 
-pytestmark = pytest.mark.agents
+# one worker runs the real agents, one after another (docs/development.md)
+pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("real-agents")]
 
 
 #: The bottom of Gemini CLI 0.61.0's screen while it waits (runs of blanks shortened).

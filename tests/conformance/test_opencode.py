@@ -14,7 +14,8 @@ import pytest
 import scenarios
 from real_agents import Agent
 
-pytestmark = pytest.mark.agents
+# one worker runs the real agents, one after another (docs/development.md)
+pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("real-agents")]
 
 
 def tool(name: str) -> str:

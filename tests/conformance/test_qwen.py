@@ -16,7 +16,8 @@ import scenarios
 from real_agents import Agent
 from support import write_config
 
-pytestmark = pytest.mark.agents
+# one worker runs the real agents, one after another (docs/development.md)
+pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("real-agents")]
 
 
 @pytest.fixture(autouse=True)
