@@ -143,6 +143,17 @@ def test_panes_lists_one_active_pane_per_session(tmux: Tmux) -> None:
     assert sorted(p.session for p in tmux.panes()) == ["a", "b"]
 
 
+def test_a_server_whose_last_session_ended_has_no_panes(tmux: Tmux) -> None:
+    # the moment between the last session's end and the server's exit (`isesh stop` of the
+    # last session, then `isesh list`), held open with exit-empty off
+    start_cat(tmux, "a")
+    tmux.run("set-option", "-g", "exit-empty", "off")
+    tmux.kill_session("a")
+    assert tmux.is_running()
+    assert tmux.panes() == []
+    assert tmux.pane_owners() == []
+
+
 def raw_mode(tmux: Tmux, name: str) -> bool:
     """True once the program of session ``name`` has switched its terminal to raw mode."""
     tty = AgentPane.of(tmux, name).info.tty

@@ -63,6 +63,8 @@ logger = logging.getLogger(__name__)
 SOCKET_ENV = "IMESSENGER_TMUX_SOCKET"
 
 _NO_SERVER = ("no server running", "error connecting to", "server exited unexpectedly")
+#: What ``list-panes -a`` says on a server without sessions (one about to exit).
+_NO_PANES = "no current target"
 #: How long a tmux server on its way out may take to end, in seconds.
 _SERVER_END_S = 2.0
 
@@ -164,8 +166,18 @@ class Tmux:
 
     def pane_owners(self) -> list[PaneOwner]:
         """Every pane of the server with its program, terminal and session (one tmux call)."""
-        lines = self.run("list-panes", "-a", "-F", OWNER_FORMAT)
+        lines = self._every_pane(OWNER_FORMAT)
         return [owner for line in lines if (owner := PaneOwner.parse(line, self.label))]
+
+    def _every_pane(self, line_format: str) -> list[str]:
+        """``list-panes -a``: one line per pane of the server. A server whose last session
+        just ended, on its way out, answers "no current target": it has no pane."""
+        try:
+            return self.run("list-panes", "-a", "-F", line_format)
+        except TmuxCommandFailed as error:
+            if _NO_PANES in error.stderr:
+                return []
+            raise
 
     # -- the one way to run a tmux command ---------------------------------
 
@@ -330,9 +342,7 @@ class Tmux:
     def panes(self) -> list[PaneInfo]:
         """Return the active pane of every session (one line each, one tmux call)."""
         try:
-            lines = self.run(
-                "list-panes", "-a", "-F", "#{pane_active}#{window_active}" + PANE_FORMAT
-            )
+            lines = self._every_pane("#{pane_active}#{window_active}" + PANE_FORMAT)
         except NoTmuxServer:
             return []
         return [PaneInfo.parse(line[2:]) for line in lines if line.startswith("11")]
