@@ -223,6 +223,7 @@ PURE_WITH_EXAMPLES = (
     "redraws",
     "attention",
     "published",
+    "hook_events",
 )
 
 

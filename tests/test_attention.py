@@ -33,9 +33,10 @@ from support import (
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.core.attention import alert, fit
+from imessenger.core.hook_events import read_event
 from imessenger.core.screen import State
 from imessenger.core.values import InboxKind
-from imessenger.watcher.attention import ERROR_TITLE_MAX
+from imessenger.watcher.attention import ERROR_TITLE_MAX, HOOK_END_WAIT_S
 from imessenger.watcher.notify import DESKTOP_TITLE_MAX
 
 StartWatcher = Callable[[], Watching]
@@ -201,6 +202,63 @@ def test_a_failed_turn_is_one_error_with_its_text_and_no_done(
     )
     explained = run_isesh("explain", "w1")  # the error is over: none shows
     assert "error     none" in explained.stdout, explained.stdout
+
+
+def report(store: Store, payload: dict[str, object], name: str = "w1") -> None:
+    """Record what ``imessenger hook event opencode`` records for ``payload`` (what
+    OpenCode's plugin reports)."""
+    event = read_event("opencode", json.dumps(payload))
+    store.hook_events.add(
+        name, kind="opencode", event=event.event, state=event.state, detail=event.detail
+    )
+
+
+def test_a_failed_turn_the_hooks_report_late_is_one_error_and_the_next_turn_done(
+    tmux: Tmux, store: Store, watcher: StartWatcher, tmp_path: Path
+) -> None:
+    """With OpenCode's hooks (here the demo agent's screen, the events its plugin would
+    report), a settled idle screen ends the turn once the hooks say it ended: on the error
+    they reported, however late it comes, told once; a turn they say ended well is done;
+    one they say nothing of ends by its screen after HOOK_END_WAIT_S."""
+    events = tmp_path / "events.txt"
+    notify_into(events, '\n[agents.demo]\nhooks = "opencode"\n')
+    start_demo("w1", idle=False)
+    watching = watcher()
+    wait_for(lambda: watching.state("w1") == "idle", what="w1 idle")
+    taken = {"type": "chat.message", "properties": {"sessionID": "ses_1", "text": "x"}}
+    waits = lambda: watching.said("DEBUG", '"w1": its screen is idle, its hooks say nothing yet')  # noqa: E731
+
+    assert run_imessenger("send", "w1", "--no-reply", "BUSY[300] this fails").exit_code == 0
+    report(store, taken)
+    wait_for(lambda: waits() == 1, what="the turn's end waiting for its hooks")
+    error = {"name": "APIError", "data": {"message": "invalid x-api-key\x1b[2J", "statusCode": 401}}
+    report(store, {"type": "session.error", "properties": {"sessionID": "ses_1", "error": error}})
+    title = '"w1" failed: invalid x-api-key\u241b[2J'
+    wait_for(lambda: notices(store, about="failed") == [title], what="the error notice")
+    wait_for(lambda: events_of(events) == ["error w1"], what="the notify command run")
+    [entry] = [e for e in store.inbox.read("user", peek=True) if e.title == title]
+    assert "invalid x-api-key\u241b[2J" in entry.body
+    assert not done(store)
+
+    assert run_imessenger("send", "w1", "--no-reply", "BUSY[300] this works").exit_code == 0
+    report(store, taken)
+    wait_for(lambda: waits() == 2, what="the next turn's end waiting for its hooks")
+    report(store, {"type": "session.idle", "properties": {"sessionID": "ses_1"}})
+    wait_for(lambda: done(store), what="done")
+    wait_for(lambda: events_of(events) == ["error w1", "done w1"], what="the notify commands")
+    assert len(notices(store, about="failed")) == 1
+
+    assert (
+        run_imessenger("send", "w1", "--no-reply", "BUSY[300] its hooks say nothing").exit_code == 0
+    )
+    wait_for(lambda: waits() == 3, what="the third turn's end waiting for its hooks")
+    wait_for(
+        lambda: watching.said("INFO", '"w1": its hooks did not say its turn ended'),
+        HOOK_END_WAIT_S + 10,
+        "the wait to end",
+    )
+    wait_for(lambda: len(done(store)) == 2, what="done by its screen")
+    assert len(notices(store, about="failed")) == 1
 
 
 # --- restarts: nothing twice, nothing lost, no storm -----------------------------------------

@@ -24,6 +24,7 @@ from imessenger.actions.sessions import Sessions
 from imessenger.adapters.config_files import load_config
 from imessenger.adapters.store import Store
 from imessenger.adapters.tmux import AgentPane, Tmux
+from imessenger.core.hook_events import read_event
 from imessenger.core.screen import State
 from imessenger.core.values import SessionRecord
 
@@ -426,3 +427,56 @@ def test_a_gemini_session_in_the_home_folder_gets_no_mcp_server(
     record = session_record(tmux, "w1")
     assert record is not None
     assert record.mcp == ""
+
+
+# --- a failed turn that only the hooks report ----------------------------------------------------
+
+
+#: The demo agent with OpenCode's hooks: no hook of its own runs; the test reports what
+#: OpenCode's plugin would (its screen shows its errors as it shows its messages).
+OPENCODE_HOOKS = '[agents.demo]\nhooks = "opencode"\n'
+
+
+def report(store: Store, name: str, payload: dict[str, object]) -> None:
+    """Record what ``imessenger hook event opencode`` records for ``payload``."""
+    event = read_event("opencode", json.dumps(payload))
+    store.hook_events.add(
+        name, kind="opencode", event=event.event, state=event.state, detail=event.detail
+    )
+
+
+def test_a_failed_turn_the_hooks_report_reads_as_the_error_until_the_next_turn(
+    tmux: Tmux, store: Store
+) -> None:
+    """An idle screen that shows no error has the one the session's hooks said its last
+    turn ended on: in its view (``Screen.error``) and in ``isesh explain``, with the
+    API's control bytes shown as pictures, until the hooks say a turn began again."""
+    write_config(OPENCODE_HOOKS)
+    sessions = Sessions(tmux, store, load_config())
+    start_demo("w1")
+    assert sessions.view("w1").screen.error is None
+    taken = {"type": "chat.message", "properties": {"sessionID": "ses_1", "text": "hi"}}
+    report(store, "w1", taken)
+    hostile = "no\x1b]0;owned\x07 #{pane_id} $(touch x) 'q"
+    error = {"name": "APIError", "data": {"message": hostile, "statusCode": 401}}
+    report(store, "w1", {"type": "session.error", "properties": {"error": error}})
+    shown = "no\u241b]0;owned\u2407 #{pane_id} $(touch x) 'q"
+    view = sessions.view("w1")
+    assert (view.state, view.screen.error) == (State.IDLE, shown)
+    assert sessions.look(view)[0].screen.error == shown
+    explained = run_isesh("explain", "w1")
+    assert explained.exit_code == 0, explained.output
+    said = "error     the last turn failed, as its hooks said (session.error at "
+    assert said in explained.stdout, explained.stdout
+    assert f'its text: "{shown}"' in explained.stdout
+    assert "\x1b" not in explained.stdout
+    assert "\x07" not in explained.stdout
+    data = json.loads(run_isesh("explain", "w1", "--json").stdout)
+    assert data["explanation"]["screen"]["error"] == shown
+    assert data["reported_error"]["event"] == "session.error"
+    # the next turn: the plugin reports the message taken, and the error is over
+    assert run_imessenger("send", "w1", "--no-reply", "again").exit_code == 0
+    report(store, "w1", {"type": "chat.message", "properties": {"sessionID": "ses_1"}})
+    wait_for(lambda: sessions.view("w1").state is State.IDLE, what="w1 idle again")
+    assert sessions.view("w1").screen.error is None
+    assert "error     none" in run_isesh("explain", "w1").stdout

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import run_imessenger, run_isesh, stays, wait_for
@@ -35,7 +36,7 @@ from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.core import opencode_setup
 from imessenger.core.agent_setup import hook_argv, reply_command, setup
 from imessenger.core.envelope import delimiters
-from imessenger.core.hook_events import ASKING, BUSY, IDLE, PayloadError, read_event
+from imessenger.core.hook_events import ASKING, BUSY, ERROR, IDLE, PayloadError, read_event
 from imessenger.core.profiles import Profile, load_profiles
 from imessenger.core.screen import Meaning, Option
 from imessenger.core.values import Usage
@@ -299,6 +300,24 @@ def test_the_plugins_events_read_as_states() -> None:
         read_event("opencode", '{"properties": {}}')
 
 
+def test_a_failed_turn_reads_as_an_error_with_its_text_made_inert() -> None:
+    """``session.error`` (the plugin reports it when the failed turn ends): an error with
+    the API's message, its control bytes shown as pictures; an interrupted turn is idle."""
+
+    def failed(error: object) -> tuple[str, str, str]:
+        payload = {"type": "session.error", "properties": {"sessionID": SESSION, "error": error}}
+        event = read_event("opencode", json.dumps(payload))
+        return event.event, event.state, event.detail
+
+    refused = {"name": "APIError", "data": {"message": "invalid x-api-key", "statusCode": 401}}
+    assert failed(refused) == ("session.error", ERROR, "invalid x-api-key")
+    hostile = {"name": "APIError", "data": {"message": "no\x1b]0;owned\x07 #{pane_id} $(id)\x9b"}}
+    assert failed(hostile)[2] == "no\u241b]0;owned\u2407 #{pane_id} $(id)\\x9b"
+    assert failed({"name": "ProviderAuthError", "data": {}})[2] == "ProviderAuthError"
+    assert failed({"name": "MessageAbortedError", "data": {"message": "aborted"}})[1:] == (IDLE, "")
+    assert failed("not an object")[1:] == (ERROR, "an error with no message")
+
+
 # --- what isesh gives it -------------------------------------------------------------------------
 
 
@@ -352,21 +371,28 @@ def test_the_users_own_config_content_is_kept_and_wins() -> None:
             opencode_config.merged_content(bad, added)
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_the_plugin_reports_the_users_session_and_not_a_subagents(tmp_path: Path) -> None:
-    """The plugin, run by node as OpenCode's runtime would run it: each event it reports
-    starts the command with the event as JSON on stdin; a subagent's session is left out."""
+def run_plugin(tmp_path: Path, driver_source: str, reports: int) -> list[dict[str, Any]]:
+    """Run the plugin under node with ``driver_source`` (PLUGIN: its URL) handing it
+    events; return the ``reports`` payloads it gave the hook command, in no order."""
     got = tmp_path / "got"
     got.mkdir()
     command = [sys.executable, "-c", WRITE_STDIN, str(got)]
     plugin = tmp_path / "plugin.mjs"
     plugin.write_text(opencode_setup.plugin_source(command), encoding="utf-8")
     driver = tmp_path / "driver.mjs"
-    driver.write_text(PLUGIN_DRIVER.replace("PLUGIN", plugin.as_uri()), encoding="utf-8")
+    driver.write_text(driver_source.replace("PLUGIN", plugin.as_uri()), encoding="utf-8")
     done = subprocess.run(["node", str(driver)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    wait_for(lambda: len(list(got.iterdir())) == 6, 20, "six reports")
-    reports = [json.loads(path.read_text()) for path in sorted(got.iterdir())]
+    wait_for(lambda: len(list(got.iterdir())) == reports, 20, f"{reports} reports")
+    stays(lambda: len(list(got.iterdir())) == reports, 0.5, what=f"no more than {reports}")
+    return [json.loads(path.read_text()) for path in sorted(got.iterdir())]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_plugin_reports_the_users_session_and_not_a_subagents(tmp_path: Path) -> None:
+    """The plugin, run by node as OpenCode's runtime would run it: each event it reports
+    starts the command with the event as JSON on stdin; a subagent's session is left out."""
+    reports = run_plugin(tmp_path, PLUGIN_DRIVER, 6)
     seen = sorted(
         (r["type"], r["properties"].get("sessionID"), r["properties"].get("text")) for r in reports
     )
@@ -378,6 +404,27 @@ def test_the_plugin_reports_the_users_session_and_not_a_subagents(tmp_path: Path
         ("session.created", "ses_user", None),
         ("session.idle", "ses_user", None),
     ]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_plugin_reports_a_failed_turn_once_when_it_ends(tmp_path: Path) -> None:
+    """OpenCode's ``session.error`` of the user's session comes out as one
+    ``session.error`` in the place of the ``session.idle`` that ends the turn, with the
+    error; a subagent's error is left out, and one that a new turn follows is dropped."""
+    reports = run_plugin(tmp_path, ERROR_DRIVER, 6)
+    seen = sorted((r["type"], r["properties"].get("text", "")) for r in reports)
+    assert seen == [
+        ("chat.message", "first"),
+        ("chat.message", "second"),
+        ("session.created", ""),
+        ("session.error", ""),
+        ("session.idle", ""),
+        ("session.idle", ""),
+    ]
+    [failure] = [r for r in reports if r["type"] == "session.error"]
+    assert failure["properties"]["sessionID"] == "ses_user"
+    event = read_event("opencode", json.dumps(failure))
+    assert (event.state, event.detail) == (ERROR, "invalid x-api-key\u241b[2J")
 
 
 #: Writes its stdin to a new file in the folder it is given.
@@ -404,6 +451,29 @@ await send("permission.asked", { sessionID: "ses_user", permission: "bash" });
 await send("permission.asked", { sessionID: "ses_child", permission: "bash" });
 await send("permission.replied", { sessionID: "ses_user", reply: "once" });
 await send("session.idle", { sessionID: "ses_child" });
+await send("session.idle", { sessionID: "ses_user" });
+"""
+
+#: A failed turn, as OpenCode 1.18.33 sends it: session.error, then session.idle twice.
+ERROR_DRIVER = """\
+const plugin = (await import("PLUGIN")).default;
+const hooks = await plugin({ directory: "/srv/project" });
+const send = (type, properties) => hooks.event({ event: { type, properties } });
+const message = (sessionID, text) =>
+  hooks["chat.message"]({ sessionID }, { parts: [{ type: "text", text }] });
+const failure = (text) => ({ name: "APIError", data: { message: text, statusCode: 401 } });
+await send("session.created", { sessionID: "ses_user", info: { id: "ses_user" } });
+await send("session.created", { info: { id: "ses_child", parentID: "ses_user" } });
+await message("ses_user", "first");
+await send("session.error", { sessionID: "ses_child", error: failure("child") });
+await send("session.idle", { sessionID: "ses_child" });
+const refused = failure("invalid x-api-key\\u001b[2J");
+await send("session.error", { sessionID: "ses_user", error: refused });
+await send("session.status", { sessionID: "ses_user", status: { type: "idle" } });
+await send("session.idle", { sessionID: "ses_user" });
+await send("session.idle", { sessionID: "ses_user" });
+await send("session.error", { sessionID: "ses_user", error: failure("stale") });
+await message("ses_user", "second");
 await send("session.idle", { sessionID: "ses_user" });
 """
 

@@ -97,3 +97,25 @@ def test_an_event_from_before_the_watcher_started_is_only_checked(store: Store) 
     hooks.read(followed(State.ASKING))
     hooks.settle()
     assert checks(store) == [("PermissionRequest", "agrees")]
+
+
+def test_the_end_of_a_turn_and_its_error_as_the_hooks_say_them(store: Store) -> None:
+    """A turn ends when the hooks say idle or error after it began and no turn since; its
+    error is the latest error event no turn followed, even one recorded out of order."""
+    hooks = HookWatch(store)
+    now = time.time()
+    hooks.arrived(event(store, "busy", "chat.message", now))
+    assert not hooks.turn_ended("w1", now - 0.1)
+    failed = event(store, "error", "session.error", now + 1)
+    hooks.arrived(event(store, "idle", "session.idle", now + 1.2))  # recorded first
+    hooks.arrived(failed)
+    assert hooks.turn_ended("w1", now - 0.1)
+    assert hooks.failed("w1", now - 0.1) == failed
+    assert hooks.failed("w1", now + 1.1) is None  # of a turn before the one asked about
+    assert not hooks.turn_ended("w1", now + 2)  # none since
+    hooks.arrived(event(store, "busy", "chat.message", now + 3))
+    assert hooks.failed("w1", now - 0.1) is None  # a turn began: the error is over
+    assert not hooks.turn_ended("w1", now - 0.1)
+    hooks.read(followed(State.IDLE))
+    hooks.settle(now + 1.5)
+    assert ("session.error", "agrees") in checks(store)  # an error agrees with idle

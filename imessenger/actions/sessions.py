@@ -41,11 +41,12 @@ from imessenger.core.agent_setup import setup
 from imessenger.core.agent_setup import tools_missing as registered_tools_missing
 from imessenger.core.config import FALLBACK_PROFILE, Config
 from imessenger.core.errors import ImessengerError, NoSuchSession, NotRemembered, UsageError
+from imessenger.core.hook_events import failed_turn
 from imessenger.core.names import check_free, check_name
 from imessenger.core.policy import Action
 from imessenger.core.profiles import Profile, get_profile, load_profiles
 from imessenger.core.screen import Screen, State, classify
-from imessenger.core.values import RememberedSession, SessionRecord, instance_of
+from imessenger.core.values import HookEventRecord, RememberedSession, SessionRecord, instance_of
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ _PASSED_ON = ("IMESSENGER_HOME", "IMESSENGER_CONFIG", "XDG_DATA_HOME", "XDG_CONF
 #: Profiles tried, in order, to read the screen of a session isesh did not start.
 _GUESS_ORDER = ("claude", "codex", "gemini", "qwen", "aider", "demo", "opencode")
 
+
+#: How many of a session's latest hook events are looked at for the error its last turn
+#: ended on (:meth:`Sessions.reported_error`).
+HOOK_EVENTS_READ = 20
 
 #: How long a just-started agent whose profile registers imessenger's MCP server reads
 #: as starting until that server connected (then it is taken as ready without it).
@@ -122,7 +127,10 @@ class SessionView:
     """A session as seen now: its record (if isesh started it), its pane and its screen.
 
     ``pane`` is the handle everything done to the session goes through; what tmux
-    said of the pane when it was seen is ``pane.info``.
+    said of the pane when it was seen is ``pane.info``. ``screen`` is the pane's text
+    read with the session's profile; for a session isesh started, its ``error`` is also
+    the one its own hooks said its last turn ended on, while it reads idle and shows
+    none of its own (:meth:`Sessions.reported_error`).
     """
 
     name: str
@@ -584,12 +592,28 @@ class Sessions:
         profile = self.view_profile(view)
         starting = view.managed and profile.launch.starting(time.time() - view.started_at)
         screen = classify(visible, profile.grammar, dead=info.dead, starting=starting)
+        if view.managed:
+            screen = self.with_reported_error(view.name, screen)
         pending = view.tools_pending
         if pending and screen.state is State.IDLE:
             record = self.store.sessions.get(view.name)
             pending = _tools_pending(record, info.pid)
             screen = waiting_for_tools(record, screen, info.pid)
         return replace(view, screen=screen, tools_pending=pending), text
+
+    def reported_error(self, name: str, screen: Screen) -> HookEventRecord | None:
+        """The event in which session ``name``'s own hooks said that its last turn ended
+        on an error, when its ``screen`` reads idle and shows no error of its own (an agent
+        whose errors look like its messages: OpenCode); None otherwise, and once a turn
+        began after it (:func:`imessenger.core.hook_events.failed_turn`)."""
+        if screen.state is not State.IDLE or screen.error is not None:
+            return None
+        return failed_turn(self.store.hook_events.recent(name, limit=HOOK_EVENTS_READ))
+
+    def with_reported_error(self, name: str, screen: Screen) -> Screen:
+        """``screen`` with the error of :meth:`reported_error` as its ``error``, if any."""
+        failed = self.reported_error(name, screen)
+        return screen if failed is None else replace(screen, error=failed.detail)
 
     def _seen(self, pane: AgentPane, record: SessionRecord | None) -> SessionView:
         """The view of a pane just listed: its screen read with its profile (else guessed)."""
@@ -599,6 +623,7 @@ class Sessions:
             profile = self.profile_for(record.agent)
             starting = profile.launch.starting(time.time() - record.started_at)
             screen = classify(text, profile.grammar, dead=info.dead, starting=starting)
+            screen = self.with_reported_error(record.name, screen)
             screen = waiting_for_tools(record, screen, info.pid)
             return SessionView(
                 name=info.session,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -129,8 +130,10 @@ class SessionActions(Services):
 
         The pane is read as every state is (its visible screen, with the session's
         profile, or the profile guessed from the screen for a session isesh did not
-        start); see imessenger.core.screen.explain. Raises NoSuchSession when there is no
-        such session.
+        start); see imessenger.core.screen.explain. An idle screen that shows no error of
+        its own has the one the session's hooks said its last turn ended on, if any
+        (``reported_error``, as every view of it has). Raises NoSuchSession when there is
+        no such session.
         """
         from imessenger.actions.sessions import tools_missing
         from imessenger.core.screen import explain
@@ -151,14 +154,20 @@ class SessionActions(Services):
         from imessenger.adapters.records.pinning import described
 
         where = described(record.record_kind, record.record_ref) if record is not None else ""
+        explanation = explain(text, profile.grammar, dead=dead, starting=starting)
+        reported = self.sessions.reported_error(name, explanation.screen) if view.managed else None
+        if reported is not None:
+            screen = replace(explanation.screen, error=reported.detail)
+            explanation = replace(explanation, screen=screen)
         return Explained(
             session=name,
             agent=view.agent,
             profile=profile.name,
             managed=view.managed,
             capture=text,
-            explanation=explain(text, profile.grammar, dead=dead, starting=starting),
+            explanation=explanation,
             hook_events=tuple(self.store.hook_events.recent(name, limit=10)),
             tools=tools,
             record=where,
+            reported_error=reported,
         )

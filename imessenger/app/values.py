@@ -196,6 +196,10 @@ class Explained:
     tools: str = ""
     #: which record the replies are read from, and whether it is written yet
     record: str = ""
+    #: the event in which its own hooks said that its last turn ended on an error, while
+    #: its screen reads idle and shows none of its own (then the explanation's screen has
+    #: that error); None otherwise
+    reported_error: HookEventRecord | None = None
 
 
 @dataclass(frozen=True)

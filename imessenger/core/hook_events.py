@@ -25,8 +25,17 @@ kind        given                                   events -> state
 ``opencode`` JSON on stdin from the plugin isesh      chat.message -> busy (the message's
             gives OpenCode (``type``,                first line kept), permission.asked ->
             ``properties``; see                     asking (about ``metadata.command``),
-            imessenger.core.opencode_setup)         session.idle -> idle
+            imessenger.core.opencode_setup)         session.idle -> idle, session.error ->
+                                                    error (the error's message kept; an
+                                                    aborted turn's is idle)
 ========== ======================================= ===========================================
+
+An event whose state is ``error`` says that the session's turn ended on an error (an API
+error: the model API refused it) and that the agent is idle; its ``detail`` is the
+error's text. :func:`failed_turn` finds it among a session's events until the next turn
+begins, so that a session's view reads the error its hooks reported where its screen
+shows none that its profile can read (``Screen.error``; OpenCode draws its errors as it
+draws a message).
 
 An OpenCode event that names its session (``session.created``, ``chat.message``) carries
 that session's id as ``conversation``: the record isesh reads replies from is found by it.
@@ -37,10 +46,12 @@ Events of other names are kept with the state ``""`` (they say nothing of it).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from imessenger.core.envelope import neutralise
+from imessenger.core.values import HookEventRecord
 
 #: What an event says of its session.
 STARTED = "started"
@@ -48,6 +59,11 @@ BUSY = "busy"
 ASKING = "asking"
 IDLE = "idle"
 WAITING = "waiting"  # idle or asking: the screen tells which
+ERROR = "error"  # the turn ended on an error (``detail``), and the session is idle
+
+#: The states that begin a turn, and those that end one.
+_TURN_BEGUN = (STARTED, BUSY)
+_TURN_ENDED = (IDLE, ERROR)
 
 #: Claude Code's events (the demo agent's too) and the state each one means.
 _CLAUDE_STATES = {
@@ -129,7 +145,14 @@ def _claude_shaped(data: dict[str, Any]) -> dict[str, Any]:
 
 
 #: OpenCode's events (and plugin hooks) and the state each one means.
-_OPENCODE_STATES = {"chat.message": BUSY, "permission.asked": ASKING, "session.idle": IDLE}
+_OPENCODE_STATES = {
+    "chat.message": BUSY,
+    "permission.asked": ASKING,
+    "session.idle": IDLE,
+    "session.error": ERROR,
+}
+#: The error OpenCode gives a turn the user interrupted (Esc): not a failure.
+_OPENCODE_ABORTED = "MessageAbortedError"
 #: The OpenCode events that name the session a message goes to (its conversation).
 _OPENCODE_NAMING = ("session.created", "chat.message")
 
@@ -153,8 +176,63 @@ def _opencode_event(data: dict[str, Any]) -> HookEvent:
         named = ", ".join(pattern for pattern in listed if pattern != "*")
         about = command or named or _text(properties.get("permission"))
         detail = neutralise(about)[:_DETAIL_MAX]
+    elif state == ERROR:
+        error = properties.get("error")
+        found: dict[str, Any] = error if isinstance(error, dict) else {}
+        if _text(found.get("name")) == _OPENCODE_ABORTED:
+            state = IDLE  # the user interrupted the turn
+        else:
+            # an API's text, bound for a person's terminal: no control byte of it acts
+            detail = neutralise(_opencode_error_text(found))[:_DETAIL_MAX]
     conversation = _text(properties.get("sessionID")) if name in _OPENCODE_NAMING else ""
     return HookEvent(name, state, detail, conversation=conversation)
+
+
+def _opencode_error_text(error: dict[str, Any]) -> str:
+    """What OpenCode shows of an error: its ``data.message``, else its name (as its own
+    ``opencode run`` prints it)."""
+    data = error.get("data")
+    message = _text(data.get("message")) if isinstance(data, dict) else ""
+    return message or _text(error.get("name")) or "an error with no message"
+
+
+def failed_turn(events: Iterable[HookEventRecord]) -> HookEventRecord | None:
+    """The event in which a session's hooks said its last turn ended on an error: the
+    latest ``error`` event of ``events`` (a session's, any order) with no turn begun
+    after it (``busy``, ``started``); None when there is none.
+
+    >>> def ev(i, state, detail=""):
+    ...     return HookEventRecord(i, float(i), "s", "w1", "opencode", "e", state, detail, "")
+    >>> failed_turn([ev(1, BUSY), ev(2, ERROR, "invalid x-api-key"), ev(3, IDLE)]).detail
+    'invalid x-api-key'
+    >>> failed_turn([ev(1, BUSY), ev(2, ERROR, "invalid x-api-key"), ev(3, BUSY)]) is None
+    True
+    """
+    for event in sorted(events, key=lambda e: (e.at, e.id), reverse=True):
+        if event.state == ERROR:
+            return event
+        if event.state in _TURN_BEGUN:
+            return None
+    return None
+
+
+def turn_ended(events: Iterable[HookEventRecord], since: float) -> bool:
+    """Whether a session's hooks said that its turn ended (``idle``, ``error``) at
+    ``since`` (epoch seconds) or later, and began none after that.
+
+    >>> def ev(i, state):
+    ...     return HookEventRecord(i, float(i), "s", "w1", "opencode", "e", state, "", "")
+    >>> turn_ended([ev(1, BUSY), ev(2, ASKING), ev(3, ERROR)], since=1.0)
+    True
+    >>> turn_ended([ev(1, IDLE), ev(2, BUSY)], since=0.0), turn_ended([ev(1, IDLE)], since=2.0)
+    (False, False)
+    """
+    for event in sorted(events, key=lambda e: (e.at, e.id), reverse=True):
+        if event.state in _TURN_BEGUN:
+            return False
+        if event.state in _TURN_ENDED:
+            return event.at >= since
+    return False
 
 
 def _json_object(payload: str) -> dict[str, Any]:

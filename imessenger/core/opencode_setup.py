@@ -15,8 +15,13 @@ nothing OpenCode writes ends up in a folder of the session's.
   waited for): ``session.created`` and the ``chat.message`` hook (a message taken, with
   its text) of the user's session, ``permission.asked`` and ``permission.replied`` of
   any, ``session.idle`` of the user's session. Sessions a subagent works in (their
-  ``parentID`` is set) are not the user's. Only those events: every other one would
-  start a process for nothing.
+  ``parentID`` is set) are not the user's. A turn of the user's session that fails
+  (OpenCode's ``session.error``, ``{"sessionID", "error": {"name", "data": {"message",
+  ...}}}``, a moment before its ``session.idle``) is reported as ``session.error``, with
+  the error, in the place of that ``session.idle``: one event says that the turn ended
+  and on what error, whereas two, each from a process of its own, could be recorded in
+  either order. A turn begun since (``chat.message``) drops an error not reported yet.
+  Only those events: every other one would start a process for nothing.
 * ``allow_reply = "opencode"``: a ``bash`` rule ``"<reply command> *": "allow"`` in the
   ``permission`` of OpenCode's two main agents, ``build`` and ``plan``
   (``agent.<name>.permission``). OpenCode checks an agent's rules after the
@@ -49,6 +54,8 @@ import { spawn } from "node:child_process";
 const COMMAND = %(command)s;
 // sessions a subagent works in: not the user's conversation
 const children = new Set();
+// the error a turn of the user's session failed on: reported when the turn ends (idle)
+const failed = new Map();
 
 function report(type, properties) {
   try {
@@ -76,12 +83,23 @@ export default async () => ({
       report(event.type, { sessionID: info.id });
     } else if (event.type === "permission.asked" || event.type === "permission.replied") {
       report(event.type, properties);
+    } else if (event.type === "session.error") {
+      const id = properties.sessionID;
+      if (id && !children.has(id)) failed.set(id, properties.error ?? {});
     } else if (event.type === "session.idle" && !children.has(properties.sessionID)) {
-      report(event.type, properties);
+      const id = properties.sessionID;
+      if (failed.has(id)) {
+        const error = failed.get(id);
+        failed.delete(id);
+        report("session.error", { sessionID: id, error });
+      } else {
+        report(event.type, properties);
+      }
     }
   },
   "chat.message": async (input, output) => {
     if (children.has(input.sessionID)) return;
+    failed.delete(input.sessionID);
     const text = (output.parts ?? [])
       .filter((part) => part.type === "text" && typeof part.text === "string")
       .map((part) => part.text)

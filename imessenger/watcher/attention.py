@@ -6,11 +6,18 @@ that shows it busy (or asking) while it is in no turn, and ends at an idle scree
 is still idle ``TURN_SETTLE_S`` later (an idle frame between two steps of a turn, or an
 error line drawn a moment after the idle screen, is not its end), or that a message
 claimed for delivery since the turn was last seen busy follows (that message begins a
-turn of its own, however soon). At its end:
+turn of its own, however soon). Where the agent's hooks report the end of every turn
+and the error of one that failed (``HookWatch.reports_failures``: OpenCode, whose
+errors look like its messages on screen), that idle screen ends the turn once the hooks
+said it ended (an ``idle`` or ``error`` event since it began), or ``HOOK_END_WAIT_S``
+after it settled without one (a hook that never comes delays no notice for long): a
+hook's event comes from a process of its own, often after the screen. At its end:
 
 * **error**: the screen shows an error that ends the transcript
-  (:attr:`imessenger.core.screen.Screen.error`, the profile's ``error_patterns``): one
-  notice, with the error's text;
+  (:attr:`imessenger.core.screen.Screen.error`, the profile's ``error_patterns``), or
+  the agent's own hooks said the turn ended on an error (an ``error`` event at the
+  turn's end, :class:`imessenger.watcher.hook_checks.HookWatch`): one notice, with the
+  error's text;
 * else **done**, unless the turn was **collected**: a ``send`` waited for the reply of a
   message delivered in it. The messages to the session whose senders wait are noted
   when the turn begins (read from the store then) and whenever the store changes while
@@ -57,6 +64,7 @@ from imessenger.core.screen import State
 from imessenger.core.usage import short_count
 from imessenger.core.values import MessageState
 from imessenger.watcher.following import Followed, Following
+from imessenger.watcher.hook_checks import HookWatch
 from imessenger.watcher.memory import Remembered
 from imessenger.watcher.notices import Notices
 from imessenger.watcher.store_view import StoreView
@@ -69,6 +77,14 @@ TURN_SETTLE_S = 0.3
 ERROR_TITLE_MAX = 120
 #: How often the record of a stuck session is looked at, in seconds.
 RECORD_LOOK_S = 1.0
+#: How long a settled idle screen waits for the hooks that report every turn's end to say
+#: its turn ended, in seconds (their process may start late on a busy machine).
+HOOK_END_WAIT_S = 5.0
+#: How often a turn that waits for its hooks is looked at again, in seconds.
+_HOOK_END_POLL_S = 0.1
+#: How much earlier than the first read that saw a turn under way a hook's event of that
+#: turn may be dated (its process's start, read to the clock tick), in seconds.
+_HOOK_SLACK_S = 0.1
 
 
 class Attention:
@@ -83,8 +99,11 @@ class Attention:
         stuck_after: float,
         *,
         budget_tokens: int = 0,
+        hooks: HookWatch | None = None,
     ) -> None:
         self.following = following
+        #: the hook events of the sessions: turns that their hooks say failed
+        self.hooks = hooks
         self.view = view
         self.notices = notices
         self.stuck_after = stuck_after
@@ -115,6 +134,7 @@ class Attention:
         True when the memory changed."""
         state = followed.state
         if state in (State.BUSY, State.ASKING):
+            followed.hook_end_wait = None
             if followed.turn_end_due is not None:
                 followed.turn_end_due = None
                 if self._delivered_since(followed.name, followed.busy_seen_at):
@@ -197,7 +217,9 @@ class Attention:
         for followed in list(self.following.followed.values()):
             if followed.turn_end_due is not None and now >= followed.turn_end_due:
                 followed.turn_end_due = None
-                if followed.state is State.IDLE:
+                if followed.state is State.IDLE and self._hook_end_owed(followed, now):
+                    followed.turn_end_due = now + _HOOK_END_POLL_S
+                elif followed.state is State.IDLE:
                     self._end_turn(followed)
             if followed.state is State.BUSY:
                 self._look_for_a_stall(followed)
@@ -215,6 +237,34 @@ class Attention:
 
     # -- a turn ends ----------------------------------------------------------------------------
 
+    def _hook_end_owed(self, followed: Followed, now: float) -> bool:
+        """Whether the settled idle screen of a session whose hooks report every turn's end
+        waits for them still: they have not said that its turn ended, and
+        ``HOOK_END_WAIT_S`` is not over."""
+        remembered = self._remembered(followed)
+        if (
+            self.hooks is None
+            or remembered.turn is None
+            or not HookWatch.reports_failures(followed)
+        ):
+            return False
+        if self.hooks.turn_ended(followed.name, remembered.turn - _HOOK_SLACK_S):
+            followed.hook_end_wait = None
+            return False
+        if followed.hook_end_wait is None:
+            followed.hook_end_wait = now + HOOK_END_WAIT_S
+            logger.debug('"%s": its screen is idle, its hooks say nothing yet', followed.name)
+            return True
+        if now < followed.hook_end_wait:
+            return True
+        followed.hook_end_wait = None
+        logger.info(
+            '"%s": its hooks did not say its turn ended within %.0f s: its idle screen ends it',
+            followed.name,
+            HOOK_END_WAIT_S,
+        )
+        return False
+
     def _end_turn(self, followed: Followed) -> None:
         """Its idle screen ended its turn (it stayed idle TURN_SETTLE_S, or a message
         delivered since begins the next one): tell of the turn's error, or that it is done
@@ -228,6 +278,9 @@ class Attention:
         name = followed.name
         took = duration(time.time() - began)
         error = followed.idle_error
+        failed = self.hooks.failed(name, began - _HOOK_SLACK_S) if self.hooks else None
+        if error is None and failed is not None:
+            error = failed.detail  # the error its hooks reported, its screen shows none
         pane = followed.pane.pane_id if followed.pane is not None else None
         agent = followed.record.agent
         if error is not None:

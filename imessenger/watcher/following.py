@@ -92,6 +92,8 @@ class Followed:
     busy_seen_at: float = 0.0  # the last read that showed it busy or asking (epoch s)
     ready_seen_at: float = 0.0  # the last read that showed it idle, input empty (epoch s)
     idle_error: str | None = None  # the error the idle screen that may end a turn shows
+    #: until when its turn's end waits for its hooks to say the turn ended (monotonic)
+    hook_end_wait: float | None = None
     #: the messages whose senders waited for the turn that ended last (their ids)
     last_waited: frozenset[str] = frozenset()
     record_path: Path | None = None  # the agent's record, once located

@@ -14,7 +14,12 @@ the rest of the store (:class:`StoreView`) and, for each:
   a prompt that the screen shows first waits up to ``HOOK_WAIT_S`` for its event,
   whose subject (the exact command) the notice names; a hook that says asking while
   the screen shows no prompt the profile can read gets a notice of its own, once
-  that wait is over, saying so.
+  that wait is over, saying so;
+* an event that says a turn began or ended (``started``, ``busy``, ``idle``, ``error``)
+  is kept (the latest ``_TURN_EVENTS_KEPT``) for :mod:`imessenger.watcher.attention`:
+  where the agent's hooks report the turns that fail (``HookWatch.reports_failures``:
+  OpenCode's plugin, whose ``session.error`` is the only sign of an error its screen
+  draws as a message), a turn ends once its hook said so, and on the error it reported.
 """
 
 from __future__ import annotations
@@ -26,7 +31,16 @@ from dataclasses import dataclass, field
 
 from imessenger.adapters.store import Store
 from imessenger.core.errors import StoreError
-from imessenger.core.hook_events import ASKING, BUSY, IDLE, STARTED, WAITING
+from imessenger.core.hook_events import (
+    ASKING,
+    BUSY,
+    ERROR,
+    IDLE,
+    STARTED,
+    WAITING,
+    failed_turn,
+    turn_ended,
+)
 from imessenger.core.screen import State
 from imessenger.core.values import HookEventRecord
 from imessenger.watcher.following import Followed
@@ -41,6 +55,13 @@ _BEFORE_S = 1.5
 _AFTER_S = 2.0
 #: The kinds of hooks that report asking (their prompt notice comes from the hook).
 _REPORT_ASKING = ("claude", "demo", "qwen", "copilot", "opencode")
+#: The kinds of hooks that report the end of every turn, and the error of one that failed
+#: (its turn ends when the hook says so: imessenger.watcher.attention).
+_REPORT_FAILURES = ("opencode",)
+#: The states of the events that say a turn began or ended.
+_TURN_STATES = (STARTED, BUSY, IDLE, ERROR)
+#: How many of those events of a session are kept.
+_TURN_EVENTS_KEPT = 32
 #: Which screen states agree with what an event reports.
 _AGREEING = {
     STARTED: (State.STARTING, State.IDLE),
@@ -48,6 +69,7 @@ _AGREEING = {
     ASKING: (State.ASKING,),
     IDLE: (State.IDLE,),
     WAITING: (State.IDLE, State.ASKING),
+    ERROR: (State.IDLE,),
 }
 
 
@@ -58,6 +80,8 @@ class _Seen:
     reads: deque[tuple[float, State]] = field(default_factory=lambda: deque(maxlen=64))
     unchecked: list[HookEventRecord] = field(default_factory=list)
     asking: HookEventRecord | None = None  # the latest event that says it asks, if open
+    #: the latest events that say a turn began or ended, in the order they came
+    turns: deque[HookEventRecord] = field(default_factory=lambda: deque(maxlen=_TURN_EVENTS_KEPT))
 
 
 class HookWatch:
@@ -72,19 +96,39 @@ class HookWatch:
         """Whether this session's prompt notice comes from its hook (its hooks say asking)."""
         return followed.record.hooks in _REPORT_ASKING
 
+    @staticmethod
+    def reports_failures(followed: Followed) -> bool:
+        """Whether this session's hooks report the end of each turn, and its error."""
+        return followed.record.hooks in _REPORT_FAILURES
+
     def arrived(self, event: HookEventRecord, *, current: bool = True) -> None:
         """Take a new event of a session, to check against its screen; a ``current`` one
         also says what the session does now (one from before the watcher started may be
-        over: it is only checked)."""
+        over: it is only checked, and kept if it says a turn began or ended)."""
         seen = self._seen.setdefault(event.session, _Seen())
         if event.state:
             seen.unchecked.append(event)
+        if event.state in _TURN_STATES:
+            seen.turns.append(event)
         if not current:
             return
         if event.state == ASKING:
             seen.asking = event
-        elif event.state in (BUSY, IDLE, STARTED):
+        elif event.state in (BUSY, IDLE, STARTED, ERROR):
             seen.asking = None  # the prompt it asked about was answered
+
+    def turn_ended(self, name: str, since: float) -> bool:
+        """Whether the session's hooks said that its turn ended (idle, or on an error) at
+        ``since`` (epoch seconds) or later, and that none began after."""
+        seen = self._seen.get(name)
+        return seen is not None and turn_ended(seen.turns, since)
+
+    def failed(self, name: str, since: float) -> HookEventRecord | None:
+        """The event in which the session's hooks said that its turn ended on an error, at
+        ``since`` (epoch seconds) or later, with none begun after it; else None."""
+        seen = self._seen.get(name)
+        failed = failed_turn(seen.turns) if seen is not None else None
+        return failed if failed is not None and failed.at >= since else None
 
     def asking(self, name: str) -> HookEventRecord | None:
         """The open event in which the session's hook says it asks, or None."""

@@ -118,6 +118,7 @@ class Watcher:
             self.notices,
             settings.watch.stuck_after_s,
             budget_tokens=settings.watch.budget_tokens,
+            hooks=self.hooks,
         )
         self.hosts = HostStreams(settings.hosts, lambda: self._events.put(None))
         self.publisher = Publisher(

@@ -68,13 +68,7 @@ def test_restore_resumes_its_conversation_after_a_killed_server(opencode: Agent)
     scenarios.resumes_its_conversation_after_a_killed_server(opencode)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # the wait for the error times out; anything else fails
-    reason="OpenCode draws the error in a box like a message's box (a '┃' bar, the text "
-    "two columns in), with the footer '▣  Build · <model>' under it: no line of its own "
-    "tells it from a message, and its profile reads none (docs/agents.md, OpenCode)",
-)
 def test_a_failed_turn_reads_as_error(opencode: Agent) -> None:
-    # it shows the API's message at once ("┃  invalid x-api-key"), the model asked once
+    # it shows the API's message in a box like a message's ("┃  invalid x-api-key"): its
+    # plugin reports the error (session.error) when the turn ends, and the view reads it
     scenarios.failed_turn_reads_as_error(opencode, 401, "invalid x-api-key", "invalid x-api-key")

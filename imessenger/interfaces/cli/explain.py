@@ -79,7 +79,7 @@ def render(explained: Explained) -> str:
     """Return the explanation of a session as text, one part after the other."""
     explanation = explained.explanation
     lines = _header(explained)
-    lines += ["", *_state(explanation)]
+    lines += ["", *_state(explanation, explained.reported_error)]
     if explanation.input is None or explanation.markers is None or explanation.prompt is None:
         lines += ["", "input box, prompt: not read (the pane's program has exited)"]
     else:
@@ -115,7 +115,7 @@ def _header(explained: Explained) -> list[str]:
 _ORDER = "1 exited, 2 prompt, 3 busy, 4 starting, 5 input box or idle, 6 starting or unknown"
 
 
-def _state(explanation: Explanation) -> list[str]:
+def _state(explanation: Explanation, reported: HookEventRecord | None = None) -> list[str]:
     from imessenger.core.screen import Rule
 
     rule = explanation.rule
@@ -141,16 +141,24 @@ def _state(explanation: Explanation) -> list[str]:
     ]
     if explanation.markers is not None:
         lines += _markers(explanation.markers, explanation.marker_lines, rule)
-        lines += _error(explanation.error)
+        lines += _error(explanation.error, reported)
     return lines
 
 
-def _error(trace: ErrorTrace | None) -> list[str]:
-    """The error that ends the transcript (the last turn failed), or that none shows."""
+def _error(trace: ErrorTrace | None, reported: HookEventRecord | None = None) -> list[str]:
+    """The error that ends the transcript (the last turn failed), the one the agent's
+    hooks reported, or that none shows."""
+    if trace is None and reported is not None:
+        return [
+            f"  error     the last turn failed, as its hooks said ({visible(reported.event)} "
+            f"at {_clock(reported.at)}; no error_patterns line shows it)",
+            f"            its text: {quoted(reported.detail)}",
+        ]
     if trace is None:
         return [
             "  error     none: no error_patterns line ends the transcript in these lines "
-            "(under it only the agent's chrome, or its own wrapped text)"
+            "(under it only the agent's chrome, or its own wrapped text), and its hooks "
+            "reported no error since its last turn began"
         ]
     lines = [f"  error     the last turn failed, on {len(trace.lines)} line(s)"]
     for hit in trace.lines:
@@ -358,15 +366,17 @@ def _hook_events(events: tuple[HookEventRecord, ...]) -> list[str]:
         return ["hook events: none recorded"]
     lines = ["hook events (the latest, oldest first; checked by the watcher against the screen):"]
     for event in events:
-        at = (
-            time.strftime("%H:%M:%S", time.localtime(event.at))
-            + f".{int(event.at * 1000) % 1000:03d}"
-        )
+        at = _clock(event.at)
         said = f"{event.event} -> {event.state or '(says nothing of the state)'}"
         about = f", about {visible(event.detail)}" if event.detail else ""
         check = event.screen or ("not checked (no watcher ran)" if event.state else "")
         lines.append(f"  {at}  {visible(said)}{about}" + (f"  [{visible(check)}]" if check else ""))
     return lines
+
+
+def _clock(at: float) -> str:
+    """The local time of day of ``at`` (epoch seconds), to the millisecond."""
+    return time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
 
 
 def _tools(tools: str) -> list[str]:
