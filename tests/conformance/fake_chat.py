@@ -126,9 +126,21 @@ def chunk(completion_id: str, delta: dict[str, Any], finish: str | None) -> dict
     }
 
 
-def usage_chunk(completion_id: str, usage: dict[str, Any]) -> dict[str, Any]:
-    """The last chunk of a streamed answer: no choices, the ``usage``."""
-    return dict(chunk(completion_id, {}, None), choices=[], usage=usage)
+def usage(prompt: int, completion: int, *, cached: int, reasoning: int) -> dict[str, Any]:
+    """A usage as the API reports it with its details: the ``cached`` input counted in
+    the ``prompt``, the ``reasoning`` in the ``completion``."""
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+        "completion_tokens_details": {"reasoning_tokens": reasoning},
+    }
+
+
+def usage_chunk(completion_id: str, counts: dict[str, Any]) -> dict[str, Any]:
+    """The last chunk of a streamed answer: no choices, the usage ``counts``."""
+    return dict(chunk(completion_id, {}, None), choices=[], usage=counts)
 
 
 @dataclass(frozen=True)

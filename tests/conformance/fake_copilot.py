@@ -27,17 +27,9 @@ from typing import Any
 import fake_chat
 from fake_model import FakeModelServer, Reply, Script
 
-#: The usage every answer of the conversation reports (in the stream's last chunk), as the
-#: Chat Completions API does: the cached input counted in the prompt, the reasoning in the
-#: completion. Numbers no other answer gives, so that a test can tell which answers
-#: Copilot CLI counted.
-USAGE: dict[str, Any] = {
-    "prompt_tokens": 1531,
-    "completion_tokens": 79,
-    "total_tokens": 1610,
-    "prompt_tokens_details": {"cached_tokens": 1024},
-    "completion_tokens_details": {"reasoning_tokens": 9},
-}
+#: The usage every answer of the conversation reports (in the stream's last chunk):
+#: numbers no other answer gives, so that a test can tell which answers Copilot CLI counted.
+USAGE = fake_chat.usage(1531, 79, cached=1024, reasoning=9)
 #: The shell tool Copilot CLI offers the model.
 SHELL = fake_chat.Shell("bash", "Run it")
 

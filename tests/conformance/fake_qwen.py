@@ -37,17 +37,9 @@ from typing import Any
 import fake_chat
 from fake_model import Answer, FakeModelServer, Reply, Script
 
-#: The usage every answer of the conversation reports (in the stream's last chunk), as the
-#: Chat Completions API does: the cached input counted in the prompt, the reasoning in the
-#: completion. Numbers no other answer gives, so that a test can tell which answers
-#: Qwen Code counted.
-USAGE: dict[str, Any] = {
-    "prompt_tokens": 1423,
-    "completion_tokens": 61,
-    "total_tokens": 1484,
-    "prompt_tokens_details": {"cached_tokens": 1024},
-    "completion_tokens_details": {"reasoning_tokens": 7},
-}
+#: The usage every answer of the conversation reports (in the stream's last chunk):
+#: numbers no other answer gives, so that a test can tell which answers Qwen Code counted.
+USAGE = fake_chat.usage(1423, 61, cached=1024, reasoning=7)
 
 #: The shell tool Qwen Code offers the model.
 SHELL = fake_chat.Shell("run_shell_command", "Run a command")
