@@ -10,9 +10,9 @@ text (between the reply delimiters, "{output}" empty) and then the command's blo
 Requests whose system prompt asks for a summary (Aider's chat summary) are side requests.
 
 The fakes of the agents that call tools through this API (fake_qwen.py, fake_copilot.py,
-fake_opencode.py) take from here what the API is the same for: the routes
-(:func:`is_completion`), the text of a message and the new turn (:func:`new_turn`: user
-text and tool results), an answer streamed as chunks with the usage in a last one
+fake_opencode.py) take from here what the API is the same for: the server, its routes
+and log (:func:`serve_tools`), the text of a message and the new turn (:func:`new_turn`:
+user text and tool results), an answer streamed as chunks with the usage in a last one
 (:class:`Stream`, with at most one tool call), and the error answer (:func:`failed`).
 Each keeps what its agent does differently: the shell tool, what a side request is,
 the usage it reports, how an answer's text is made.
@@ -24,6 +24,7 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,6 +193,10 @@ class Stream:
         self._reply.event(None, chunk(self.id, {}, "tool_calls" if call is not None else "stop"))
         self._reply.event(None, usage_chunk(self.id, usage))
 
+    def failed(self, script: Script, text: str) -> bool:
+        """Whether ``text`` triggers a failing rule; if so, its error answers instead."""
+        return failed(self._reply, script, text)
+
 
 #: The error types of the Chat Completions API's error shape, by HTTP status.
 _ERROR_TYPES = {
@@ -223,6 +228,21 @@ def failed(reply: Reply, script: Script, text: str) -> bool:
         return False
     fail(reply, *failure)
     return True
+
+
+def serve_tools(
+    script: Script, shell: Shell, answer: Callable[[dict[str, Any], Stream], None]
+) -> FakeModelServer:
+    """Start a fake Chat Completions API with tool calls on 127.0.0.1: ``answer`` answers
+    each chat completion (its request body) on a :class:`Stream` that runs commands with
+    ``shell``; the other requests are answered, and every completion logged in ``script``."""
+
+    def handle(method: str, path: str, body: dict[str, Any], reply: Reply) -> None:
+        if is_completion(method, path, reply):
+            script.record(body)
+            answer(body, Stream(reply, shell))
+
+    return FakeModelServer(handle).start()
 
 
 # --- Aider's --------------------------------------------------------------------------------

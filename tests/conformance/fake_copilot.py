@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import fake_chat
-from fake_model import FakeModelServer, Reply, Script
+from fake_model import FakeModelServer, Script
 
 #: The usage every answer of the conversation reports (in the stream's last chunk):
 #: numbers no other answer gives, so that a test can tell which answers Copilot CLI counted.
@@ -34,27 +34,18 @@ USAGE = fake_chat.usage(1531, 79, cached=1024, reasoning=9)
 SHELL = fake_chat.Shell("bash", "Run it")
 
 
-def handler(script: Script) -> Any:
-    """Return the request handler of a fake Chat Completions API that follows ``script``."""
+def serve(script: Script) -> FakeModelServer:
+    """Start a fake Chat Completions API on 127.0.0.1 that follows ``script``."""
 
-    def handle(method: str, path: str, body: dict[str, Any], reply: Reply) -> None:
-        if not fake_chat.is_completion(method, path, reply):
-            return
-        script.record(body)
-        stream = fake_chat.Stream(reply, SHELL)
+    def complete(body: dict[str, Any], stream: fake_chat.Stream) -> None:
         messages = body.get("messages") or []
         if not isinstance(messages, list) or SHELL.name not in fake_chat.offered(body):
             stream.send(script.side_text(), usage=fake_chat.SIDE_USAGE)
             return
         text, results = fake_chat.new_turn(messages)
-        if fake_chat.failed(reply, script, text):
+        if stream.failed(script, text):
             return
         answers = script.respond(text, results, stream.hold)
         stream.send(fake_chat.said(answers), fake_chat.first_call(answers), usage=USAGE)
 
-    return handle
-
-
-def serve(script: Script) -> FakeModelServer:
-    """Start a fake Chat Completions API on 127.0.0.1 that follows ``script``."""
-    return FakeModelServer(handler(script)).start()
+    return fake_chat.serve_tools(script, SHELL, complete)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 import fake_chat
-from fake_model import FakeModelServer, Reply, Script
+from fake_model import FakeModelServer, Script
 
 #: The usage every answer reports, side requests too.
 USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
@@ -32,28 +32,19 @@ USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
 SHELL = fake_chat.Shell("bash", "Runs the command")
 
 
-def handler(script: Script) -> Any:
-    """Return the request handler of a fake Chat Completions API that follows ``script``."""
+def serve(script: Script) -> FakeModelServer:
+    """Start a fake Chat Completions API on 127.0.0.1 that follows ``script``."""
 
-    def handle(method: str, path: str, body: dict[str, Any], reply: Reply) -> None:
-        if not fake_chat.is_completion(method, path, reply):
-            return
-        script.record(body)
-        stream = fake_chat.Stream(reply, SHELL)
+    def complete(body: dict[str, Any], stream: fake_chat.Stream) -> None:
         messages = body.get("messages")
         if not body.get("tools") or not isinstance(messages, list):
             stream.send(script.side_text(), usage=USAGE)
             return
         text, results = fake_chat.new_turn(messages)
-        if fake_chat.failed(reply, script, text):
+        if stream.failed(script, text):
             return
         answers = script.respond(text, results, stream.hold)
         text = fake_chat.said(answers, prefaces=True)
         stream.send(text, fake_chat.first_call(answers), usage=USAGE)
 
-    return handle
-
-
-def serve(script: Script) -> FakeModelServer:
-    """Start a fake Chat Completions API on 127.0.0.1 that follows ``script``."""
-    return FakeModelServer(handler(script)).start()
+    return fake_chat.serve_tools(script, SHELL, complete)

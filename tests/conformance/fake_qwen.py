@@ -35,7 +35,7 @@ import itertools
 from typing import Any
 
 import fake_chat
-from fake_model import Answer, FakeModelServer, Reply, Script
+from fake_model import Answer, FakeModelServer, Script
 
 #: The usage every answer of the conversation reports (in the stream's last chunk):
 #: numbers no other answer gives, so that a test can tell which answers Qwen Code counted.
@@ -77,15 +77,11 @@ class _Deferred:
         return Answer(call_id=answer.call_id, tool=_BRIDGE, tool_input=bridged)
 
 
-def handler(script: Script) -> Any:
-    """Return the request handler of a fake Chat Completions API that follows ``script``."""
+def serve(script: Script) -> FakeModelServer:
+    """Start a fake Chat Completions API on 127.0.0.1 that follows ``script``."""
     deferred = _Deferred()
 
-    def handle(method: str, path: str, body: dict[str, Any], reply: Reply) -> None:
-        if not fake_chat.is_completion(method, path, reply):
-            return
-        script.record(body)
-        stream = fake_chat.Stream(reply, SHELL)
+    def complete(body: dict[str, Any], stream: fake_chat.Stream) -> None:
         declared = fake_chat.offered(body)
         messages = body.get("messages") or []
         if SHELL.name not in declared or not isinstance(messages, list):
@@ -95,7 +91,7 @@ def handler(script: Script) -> Any:
         if text.startswith(_SUGGESTION):
             stream.send(script.side_text(), usage=fake_chat.SIDE_USAGE)
             return
-        if fake_chat.failed(reply, script, text):
+        if stream.failed(script, text):
             return
         answers: list[Answer] = []
         searched: list[tuple[str, str]] = []
@@ -111,9 +107,4 @@ def handler(script: Script) -> Any:
         call = fake_chat.first_call(answers)
         stream.send(fake_chat.said(answers) or ("" if call else "OK"), call, usage=USAGE)
 
-    return handle
-
-
-def serve(script: Script) -> FakeModelServer:
-    """Start a fake Chat Completions API on 127.0.0.1 that follows ``script``."""
-    return FakeModelServer(handler(script)).start()
+    return fake_chat.serve_tools(script, SHELL, complete)
