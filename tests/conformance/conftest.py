@@ -12,8 +12,8 @@ import fcntl
 import json
 import os
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import fake_anthropic
@@ -24,7 +24,7 @@ import fake_openai
 import fake_opencode
 import fake_qwen
 import pytest
-from fake_model import Script
+from fake_model import FakeModelServer, Script
 from real_agents import (
     AIDER_PACKAGE,
     AIDER_VERSION,
@@ -87,17 +87,57 @@ AIDER_FLAGS = (
 )
 
 
-@contextmanager
-def _running(agent: Agent, *, isesh_stop: bool = False) -> Iterator[Agent]:
-    """Yield the agent; afterwards stop everything it started, its model server last."""
-    try:
-        yield agent
-    finally:
+def _unsetenv(
+    monkeypatch: pytest.MonkeyPatch, prefixes: tuple[str, ...], names: tuple[str, ...] = ()
+) -> None:
+    """Take the variables that start with one of ``prefixes``, or are ``names``, out of
+    the test's environment."""
+    for name in list(os.environ):
+        if name.startswith(prefixes) or name in names:
+            monkeypatch.delenv(name)
+
+
+@dataclass
+class AgentSetup:
+    """What every agent fixture sets up alike: the test's home, working folder and tmux
+    server, the environment (the caller's agent settings already out), a fake model
+    server that follows ``script``, and last the agent, whose :meth:`run` stops all it
+    started afterwards."""
+
+    home: Path
+    workdir: Path
+    tmux: Tmux
+    monkeypatch: pytest.MonkeyPatch
+    script: Script = field(default_factory=Script)
+    server: FakeModelServer | None = None
+
+    def serve(self, fake: Callable[[Script], FakeModelServer]) -> FakeModelServer:
+        """Start the fake model server (a fake module's ``serve``) that follows the script."""
+        self.server = fake(self.script)
+        return self.server
+
+    def setenv(self, **values: str) -> None:
+        """Set these variables for the test (and the tmux server it starts)."""
+        for name, value in values.items():
+            self.monkeypatch.setenv(name, value)
+
+    def unsetenv(self, prefixes: tuple[str, ...], names: tuple[str, ...] = ()) -> None:
+        """Take more of the caller's variables out (see :func:`_unsetenv`)."""
+        _unsetenv(self.monkeypatch, prefixes, names)
+
+    def run(self, profile: str, argv: list[str], *, isesh_stop: bool = False) -> Iterator[Agent]:
+        """Yield the agent; afterwards stop everything it started, its model server last
+        (``isesh_stop``: with ``isesh stop --force`` first)."""
+        assert self.server is not None, "the fake model server is started first (serve)"
+        agent = Agent(profile, argv, self.workdir, self.script, self.server, self.tmux)
         try:
-            stop_everything(agent.tmux, isesh_stop=isesh_stop)
+            yield agent
         finally:
-            agent.script.release_all()
-            agent.server.stop()
+            try:
+                stop_everything(self.tmux, isesh_stop=isesh_stop)
+            finally:
+                self.script.release_all()
+                self.server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -127,9 +167,7 @@ def aider_program() -> Path:
 @pytest.fixture
 def agent_environment(monkeypatch: pytest.MonkeyPatch, tmux: Tmux) -> None:
     """Keep the caller's agent settings away from the agents the tests start."""
-    for name in list(os.environ):
-        if name.startswith(_FOREIGN_PREFIXES) or name in _CI_MARKERS or name.startswith("CI_"):
-            monkeypatch.delenv(name)
+    _unsetenv(monkeypatch, (*_FOREIGN_PREFIXES, "CI_"), _CI_MARKERS)
     monkeypatch.setenv("LANG", "C.UTF-8")
     monkeypatch.setenv("TERM", "xterm-256color")
     assert not tmux.is_running(), "the agent's settings must be set before tmux starts"
@@ -143,17 +181,22 @@ def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def claude(
-    claude_program: Path,
+def agent_setup(
     agent_environment: None,
     isolated_home: Path,
     workdir: Path,
     tmux: Tmux,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Agent]:
+) -> AgentSetup:
+    """The setup each agent fixture starts from (see :class:`AgentSetup`)."""
+    return AgentSetup(isolated_home, workdir, tmux, monkeypatch)
+
+
+@pytest.fixture
+def claude(claude_program: Path, agent_setup: AgentSetup) -> Iterator[Agent]:
     """Claude Code against a fake Messages API, configured as docs/agents.md says."""
-    script = Script()
-    server = fake_anthropic.serve(script)
+    setup = agent_setup
+    server = setup.serve(fake_anthropic.serve)
     settings = {
         "hasCompletedOnboarding": True,
         "lastOnboardingVersion": CLAUDE_VERSION,
@@ -163,40 +206,28 @@ def claude(
         # "fullscreen" UI on the alternate screen (the very first start does not)
         "firstStartVersion": CLAUDE_VERSION,
         "customApiKeyResponses": {"approved": [FAKE_KEY[-20:]], "rejected": []},
-        "projects": {str(workdir): {"hasTrustDialogAccepted": True}},
+        "projects": {str(setup.workdir): {"hasTrustDialogAccepted": True}},
     }
-    (isolated_home / ".claude.json").write_text(json.dumps(settings))
-    (isolated_home / ".claude").mkdir()
+    (setup.home / ".claude.json").write_text(json.dumps(settings))
+    (setup.home / ".claude").mkdir()
     permissions = {"permissions": {"defaultMode": "default", "disableAutoMode": "disable"}}
-    (isolated_home / ".claude" / "settings.json").write_text(json.dumps(permissions))
-    for name, value in {
-        "ANTHROPIC_BASE_URL": server.url,
-        "ANTHROPIC_API_KEY": FAKE_KEY,
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_ERROR_REPORTING": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    agent = Agent(
-        "claude", profile_command("claude", claude_program), workdir, script, server, tmux
+    (setup.home / ".claude" / "settings.json").write_text(json.dumps(permissions))
+    setup.setenv(
+        ANTHROPIC_BASE_URL=server.url,
+        ANTHROPIC_API_KEY=FAKE_KEY,
+        DISABLE_TELEMETRY="1",
+        DISABLE_ERROR_REPORTING="1",
+        DISABLE_AUTOUPDATER="1",
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
     )
-    with _running(agent):
-        yield agent
+    yield from setup.run("claude", profile_command("claude", claude_program))
 
 
 @pytest.fixture
-def codex(
-    codex_program: Path,
-    agent_environment: None,
-    tmp_path: Path,
-    workdir: Path,
-    tmux: Tmux,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Agent]:
+def codex(codex_program: Path, agent_setup: AgentSetup, tmp_path: Path) -> Iterator[Agent]:
     """Codex CLI against a fake Responses API, configured as docs/agents.md says."""
-    script = Script()
-    server = fake_openai.serve(script)
+    setup = agent_setup
+    server = setup.serve(fake_openai.serve)
     home = tmp_path / "codex-home"
     home.mkdir()
     (home / "config.toml").write_text(
@@ -212,67 +243,47 @@ base_url = "{server.url}/v1"
 env_key = "IMESSENGER_FAKE_KEY"
 wire_api = "responses"
 
-[projects."{workdir}"]
+[projects."{setup.workdir}"]
 trust_level = "trusted"
 """
     )
-    monkeypatch.setenv("CODEX_HOME", str(home))
-    monkeypatch.setenv("IMESSENGER_FAKE_KEY", FAKE_KEY)
-    agent = Agent("codex", profile_command("codex", codex_program), workdir, script, server, tmux)
-    with _running(agent):
-        yield agent
+    setup.setenv(CODEX_HOME=str(home), IMESSENGER_FAKE_KEY=FAKE_KEY)
+    yield from setup.run("codex", profile_command("codex", codex_program))
 
 
 @pytest.fixture
-def gemini(
-    gemini_program: Path,
-    agent_environment: None,
-    isolated_home: Path,
-    workdir: Path,
-    tmux: Tmux,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Agent]:
+def gemini(gemini_program: Path, agent_setup: AgentSetup) -> Iterator[Agent]:
     """Gemini CLI against a fake Gemini API, with an API key and no folder trust."""
-    script = Script()
-    server = fake_gemini.serve(script)
+    setup = agent_setup
+    server = setup.serve(fake_gemini.serve)
     settings = {
         "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}},
         "privacy": {"usageStatisticsEnabled": False},
         "telemetry": {"enabled": False},
         "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
     }
-    (isolated_home / ".gemini").mkdir()
-    (isolated_home / ".gemini" / "settings.json").write_text(json.dumps(settings))
+    (setup.home / ".gemini").mkdir()
+    (setup.home / ".gemini" / "settings.json").write_text(json.dumps(settings))
     # http is allowed for 127.0.0.1 only
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
-    monkeypatch.setenv("GEMINI_API_KEY", FAKE_KEY)
-    agent = Agent(
-        "gemini", profile_command("gemini", gemini_program), workdir, script, server, tmux
-    )
+    setup.setenv(GOOGLE_GEMINI_BASE_URL=server.url, GEMINI_API_KEY=FAKE_KEY)
     # once it has answered, Gemini CLI 0.61.0 outlives a killed tmux server;
     # `isesh stop --force` ends its process group
-    with _running(agent, isesh_stop=True):
-        yield agent
+    yield from setup.run("gemini", profile_command("gemini", gemini_program), isesh_stop=True)
 
 
 @pytest.fixture
-def aider(
-    aider_program: Path,
-    agent_environment: None,
-    isolated_home: Path,
-    workdir: Path,
-    tmux: Tmux,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Agent]:
+def aider(aider_program: Path, agent_setup: AgentSetup) -> Iterator[Agent]:
     """Aider against a fake OpenAI Chat Completions API (through LiteLLM), offline."""
-    script = Script()
-    server = fake_chat.serve(script)
-    monkeypatch.setenv("OPENAI_API_BASE", f"{server.url}/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
-    # LiteLLM's model prices from the package, not from the network
-    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    setup = agent_setup
+    server = setup.serve(fake_chat.serve)
+    setup.setenv(
+        OPENAI_API_BASE=f"{server.url}/v1",
+        OPENAI_API_KEY=FAKE_KEY,
+        # LiteLLM's model prices from the package, not from the network
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+    )
     # and Aider's own copy of them, fresh (a day), so that it fetches nothing at start
-    caches = isolated_home / ".aider" / "caches"
+    caches = setup.home / ".aider" / "caches"
     caches.mkdir(parents=True)
     info = {
         "max_tokens": 8192,
@@ -285,10 +296,7 @@ def aider(
     }
     prices = {"openai/fake-model": info, "fake-model": info}
     (caches / "model_prices_and_context_window.json").write_text(json.dumps(prices))
-    argv = [*profile_command("aider", aider_program), *AIDER_FLAGS]
-    agent = Agent("aider", argv, workdir, script, server, tmux)
-    with _running(agent):
-        yield agent
+    yield from setup.run("aider", [*profile_command("aider", aider_program), *AIDER_FLAGS])
 
 
 @pytest.fixture(scope="session")
@@ -313,30 +321,21 @@ QWEN_SETTINGS = {
 
 
 @pytest.fixture
-def qwen(
-    qwen_program: Path,
-    agent_environment: None,
-    isolated_home: Path,
-    workdir: Path,
-    tmux: Tmux,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Agent]:
+def qwen(qwen_program: Path, agent_setup: AgentSetup) -> Iterator[Agent]:
     """Qwen Code against a fake OpenAI Chat Completions API with tool calls, offline."""
-    for name in list(os.environ):
-        if name.startswith("QWEN_"):
-            monkeypatch.delenv(name)
-    script = Script()
-    server = fake_qwen.serve(script)
-    (isolated_home / ".qwen").mkdir()
-    (isolated_home / ".qwen" / "settings.json").write_text(json.dumps(QWEN_SETTINGS))
-    monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
-    monkeypatch.setenv("OPENAI_MODEL", "fake-model")
-    # no system settings of the machine's: the session's own file starts empty
-    monkeypatch.setenv("QWEN_CODE_SYSTEM_SETTINGS_PATH", str(isolated_home / "qwen-system.json"))
-    agent = Agent("qwen", profile_command("qwen", qwen_program), workdir, script, server, tmux)
-    with _running(agent):
-        yield agent
+    setup = agent_setup
+    setup.unsetenv(("QWEN_",))
+    server = setup.serve(fake_qwen.serve)
+    (setup.home / ".qwen").mkdir()
+    (setup.home / ".qwen" / "settings.json").write_text(json.dumps(QWEN_SETTINGS))
+    setup.setenv(
+        OPENAI_BASE_URL=f"{server.url}/v1",
+        OPENAI_API_KEY=FAKE_KEY,
+        OPENAI_MODEL="fake-model",
+        # no system settings of the machine's: the session's own file starts empty
+        QWEN_CODE_SYSTEM_SETTINGS_PATH=str(setup.home / "qwen-system.json"),
+    )
+    yield from setup.run("qwen", profile_command("qwen", qwen_program))
 
 
 #: Where Copilot CLI unpacks its package at its first start (``$XDG_CACHE_HOME/copilot``,
@@ -374,41 +373,28 @@ def copilot_program() -> Path:
 
 
 @pytest.fixture
-def copilot(
-    copilot_program: Path,
-    agent_environment: None,
-    isolated_home: Path,
-    workdir: Path,
-    tmux: Tmux,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Agent]:
+def copilot(copilot_program: Path, agent_setup: AgentSetup) -> Iterator[Agent]:
     """GitHub Copilot CLI against a fake Chat Completions API (bring your own key), offline,
     configured as docs/agents.md says."""
-    for name in list(os.environ):
-        if name.startswith("COPILOT_") or name in _COPILOT_FOREIGN:
-            monkeypatch.delenv(name)
-    script = Script()
-    server = fake_copilot.serve(script)
-    home = isolated_home / ".copilot"
+    setup = agent_setup
+    setup.unsetenv(("COPILOT_",), _COPILOT_FOREIGN)
+    server = setup.serve(fake_copilot.serve)
+    home = setup.home / ".copilot"
     home.mkdir()
     # the folder trusted (else a dialog asks first); the reply delimiters shown as written
-    (home / "config.json").write_text(json.dumps({"trustedFolders": [str(workdir)]}))
+    (home / "config.json").write_text(json.dumps({"trustedFolders": [str(setup.workdir)]}))
     (home / "settings.json").write_text(json.dumps({"renderMarkdown": False}))
-    for name, value in {
-        "COPILOT_PROVIDER_BASE_URL": f"{server.url}/v1",
-        "COPILOT_PROVIDER_API_KEY": FAKE_KEY,
-        "COPILOT_MODEL": "fake-model",
-        "COPILOT_PROVIDER_MAX_PROMPT_TOKENS": "100000",
-        "COPILOT_PROVIDER_MAX_OUTPUT_TOKENS": "8000",
-        "COPILOT_OFFLINE": "true",
-        "COPILOT_AUTO_UPDATE": "false",
-        "XDG_CACHE_HOME": str(COPILOT_CACHE),
-    }.items():
-        monkeypatch.setenv(name, value)
-    argv = profile_command("copilot", copilot_program)
-    agent = Agent("copilot", argv, workdir, script, server, tmux)
-    with _running(agent):
-        yield agent
+    setup.setenv(
+        COPILOT_PROVIDER_BASE_URL=f"{server.url}/v1",
+        COPILOT_PROVIDER_API_KEY=FAKE_KEY,
+        COPILOT_MODEL="fake-model",
+        COPILOT_PROVIDER_MAX_PROMPT_TOKENS="100000",
+        COPILOT_PROVIDER_MAX_OUTPUT_TOKENS="8000",
+        COPILOT_OFFLINE="true",
+        COPILOT_AUTO_UPDATE="false",
+        XDG_CACHE_HOME=str(COPILOT_CACHE),
+    )
+    yield from setup.run("copilot", profile_command("copilot", copilot_program))
 
 
 @pytest.fixture(scope="session")
@@ -447,32 +433,20 @@ def opencode_offline(home: Path, server_url: str) -> None:
 
 
 @pytest.fixture
-def opencode(
-    opencode_program: Path,
-    agent_environment: None,
-    isolated_home: Path,
-    workdir: Path,
-    tmux: Tmux,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Agent]:
+def opencode(opencode_program: Path, agent_setup: AgentSetup) -> Iterator[Agent]:
     """OpenCode against a fake OpenAI Chat Completions API (with tool calls), offline."""
-    script = Script()
-    server = fake_opencode.serve(script)
-    opencode_offline(isolated_home, server.url)
+    setup = agent_setup
+    server = setup.serve(fake_opencode.serve)
+    opencode_offline(setup.home, server.url)
     # on a busy machine it draws its first screen late, and opens its session at the
     # first message seconds after the Enter (the text stays in its box meanwhile): wait
     # for both as a user on such a machine would (docs/agents.md, OpenCode)
     write_config("[send]\nready_timeout_ms = 60000\nsubmit_confirm_ms = 15000\n")
-    for name, value in {
-        "XDG_STATE_HOME": str(isolated_home / ".local" / "state"),
-        "XDG_CACHE_HOME": str(isolated_home / ".cache"),
-        "OPENCODE_DISABLE_MODELS_FETCH": "1",
-        "OPENCODE_DISABLE_AUTOUPDATE": "1",
-        "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    agent = Agent(
-        "opencode", profile_command("opencode", opencode_program), workdir, script, server, tmux
+    setup.setenv(
+        XDG_STATE_HOME=str(setup.home / ".local" / "state"),
+        XDG_CACHE_HOME=str(setup.home / ".cache"),
+        OPENCODE_DISABLE_MODELS_FETCH="1",
+        OPENCODE_DISABLE_AUTOUPDATE="1",
+        OPENCODE_DISABLE_LSP_DOWNLOAD="1",
     )
-    with _running(agent):
-        yield agent
+    yield from setup.run("opencode", profile_command("opencode", opencode_program))
