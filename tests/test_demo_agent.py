@@ -354,6 +354,29 @@ def test_dropkey_loses_the_keys_of_the_prompt_s_first_moment(
     assert "● Did not run touch k.txt" not in lines
 
 
+def test_keys_typed_while_its_prompt_opens_go_to_the_input_box(
+    session: Session, tmp_path: Path
+) -> None:
+    demo = started(session, tmp_path)
+    demo.paste(envelope("66666667", "BUSY[200] ASK[touch t.txt] SLOWASK[2500]"))
+    demo.wait(lambda lines: any("esc to interrupt" in line for line in lines), "busy")
+    # the timing is what this test exercises: the keys come while the agent, done being
+    # busy after 200 ms, takes 2.5 s to draw the prompt it decided on
+    time.sleep(0.8)
+    demo.type("typed ahead")
+    demo.keys("Enter")
+    demo.wait(prompt_open, "the permission prompt")
+    time.sleep(0.5)  # an Enter taken as an answer would show within this
+    lines = demo.screen(history=200)
+    assert "● Ran touch t.txt" not in lines, "the typed-ahead Enter answered the prompt"
+    assert prompt_open(lines)
+    assert "❯ typed ahead" in lines, "the typed-ahead keys went to the input box"
+    assert "  ⎿  Queued" in lines
+    demo.keys("3")
+    demo.wait_reply("66666667")
+    assert "● Did not run touch t.txt" in demo.screen(history=200)
+
+
 def test_always_approval_is_remembered_by_first_word(session: Session, tmp_path: Path) -> None:
     demo = started(session, tmp_path)
     demo.paste(envelope("77777771", "ASK[touch a.txt]"))

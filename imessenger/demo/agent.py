@@ -58,6 +58,11 @@ Directives, written anywhere in the message body:
 ``SLOWKEY[ms]``
     the prompt acts on a key this long after it arrives, drawing and reading
     nothing meanwhile, like an agent starved of CPU.
+``SLOWASK[ms]``
+    once it has decided to ask (``ASK``), take this long to draw the prompt, reading
+    nothing meanwhile: the moment inside an agent between deciding and drawing. Keys
+    that come in that moment were sent before anyone could see the prompt: they go to
+    the input box (typed ahead), never answer it.
 ``BUSY[ms]``
     stay busy this long for this message instead of ``--busy-ms`` (400). The screen
     shows nothing new meanwhile: only the spinner's next frame and its timer's next
@@ -177,7 +182,8 @@ DROP_WINDOW = 0.15  # seconds after a DROPKEY prompt appears in which its keys a
 
 HELP = (
     "  Type a message and press Enter; a paste is inserted without submitting.",
-    "  Directives: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] BUSY[ms] LINES[n] REPLYCMD",
+    "  Directives: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] SLOWASK[ms] BUSY[ms] LINES[n]",
+    "              REPLYCMD",
     "              NOREPLY EXIT UNESCAPE RECALL PROGRESS[ms] WRITES[ms] FAIL[text]",
     "  Quit with /exit, Ctrl-D on an empty input, or Ctrl-C twice.",
 )
@@ -186,6 +192,7 @@ _ASK = re.compile(r"\bASK(2?)\[([^\]\n]*)\]")
 _BUSY = re.compile(r"\bBUSY\[(\d+)\]")
 _LINES = re.compile(r"\bLINES\[(\d+)\]")
 _SLOWKEY = re.compile(r"\bSLOWKEY\[(\d+)\]")
+_SLOWASK = re.compile(r"\bSLOWASK\[(\d+)\]")
 _PROGRESS = re.compile(r"\bPROGRESS\[(\d+)(?:,(\d+))?\]")
 _WRITES = re.compile(r"\bWRITES\[(\d+)\]")
 _FAIL = re.compile(r"\bFAIL\[([^\]\n]*)\]")
@@ -388,6 +395,7 @@ class Directives:
     ask_options: int = 3
     dropkey: bool = False
     slowkey_ms: int = 0
+    slowask_ms: int = 0
     busy_ms: int | None = None
     lines: int | None = None
     replycmd: bool = False
@@ -421,6 +429,7 @@ def parse_directives(text: str) -> Directives:
     busy = _BUSY.search(text)
     lines = _LINES.search(text)
     slowkey = _SLOWKEY.search(text)
+    slowask = _SLOWASK.search(text)
     progress = _PROGRESS.search(text)
     writes = _WRITES.search(text)
     fail = _FAIL.search(text)
@@ -429,6 +438,7 @@ def parse_directives(text: str) -> Directives:
         ask_options=2 if ask and ask.group(1) else 3,
         dropkey=re.search(r"\bDROPKEY\b", text) is not None,
         slowkey_ms=int(slowkey.group(1)) if slowkey else 0,
+        slowask_ms=int(slowask.group(1)) if slowask else 0,
         busy_ms=int(busy.group(1)) if busy else None,
         lines=int(lines.group(1)) if lines else None,
         replycmd=re.search(r"\bREPLYCMD\b", text) is not None,
@@ -949,6 +959,8 @@ class DemoAgent:
         self._take_typed_keys()
         if self.job is not job or job.phase != "busy":
             return  # those keys ended the job (Ctrl-C)
+        if directives.slowask_ms:
+            time.sleep(directives.slowask_ms / 1000)  # decided, not drawn: reads nothing
         options: list[tuple[str, str]] = [("Yes", "yes")]
         if directives.ask_options == 3:
             options.append((f"Yes, and don't ask again for: {word}", "always"))
@@ -961,12 +973,24 @@ class DemoAgent:
         )
         job.phase = "asking"
         self.draw()
+        # Keys that reached the terminal while it opened the prompt were sent before the
+        # prompt could be seen (tmux shows it only once this draw is written): they are
+        # typed-ahead keys for the input box too, never an answer, as a careful program
+        # flushes what was typed ahead of a question.
+        self._take_typed_keys(before=self.prompt)
 
-    def _take_typed_keys(self) -> None:
-        """Read and act on the keys already waiting on the terminal, without waiting."""
+    def _take_typed_keys(self, before: AskedPrompt | None = None) -> None:
+        """Read and act on the keys already waiting on the terminal, without waiting;
+        ``before``: the prompt they came before, which they do not answer."""
         ready, _, _ = select.select([self.in_fd], [], [], 0)
-        if ready:
+        if not ready:
+            return
+        self.prompt = None
+        try:
             self._read_keys()
+        finally:
+            if before is not None and self.job is not None and self.job.phase == "asking":
+                self.prompt = before
 
     def _prompt_key(self, prompt: AskedPrompt, event: KeyEvent) -> None:
         if event.kind == "paste":
@@ -1247,7 +1271,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m imessenger.demo.agent",
         description="A stand-in for an AI coding agent's terminal UI, to try imessenger with.",
-        epilog="Directives in a message: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] BUSY[ms] LINES[n] "
+        epilog="Directives in a message: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] SLOWASK[ms] "
+        "BUSY[ms] LINES[n] "
         "REPLYCMD NOREPLY EXIT UNESCAPE RECALL PROGRESS[ms] WRITES[ms] FAIL[text] "
         "(see the module docstring).",
     )
