@@ -19,7 +19,7 @@ from support import open_store, run_isesh
 from imessenger.adapters.records.pinning import locate
 
 # one worker runs the real agents, one after another (docs/development.md)
-pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("real-agents")]
+pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("one-at-a-time")]
 
 
 def test_start_states_first_message_and_exact_reply(claude: Agent) -> None:

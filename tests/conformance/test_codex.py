@@ -13,7 +13,7 @@ import scenarios
 from real_agents import Agent
 
 # one worker runs the real agents, one after another (docs/development.md)
-pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("real-agents")]
+pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("one-at-a-time")]
 
 
 def test_start_states_first_message_and_exact_reply(codex: Agent) -> None:

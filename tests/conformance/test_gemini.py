@@ -32,7 +32,7 @@ from imessenger.core.profiles import load_profiles
 from imessenger.core.screen import State, classify
 
 # one worker runs the real agents, one after another (docs/development.md)
-pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("real-agents")]
+pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("one-at-a-time")]
 
 
 #: The bottom of Gemini CLI 0.61.0's screen while it waits (runs of blanks shortened).

@@ -15,7 +15,7 @@ import scenarios
 from real_agents import Agent
 
 # one worker runs the real agents, one after another (docs/development.md)
-pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("real-agents")]
+pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("one-at-a-time")]
 
 
 def tool(name: str) -> str:

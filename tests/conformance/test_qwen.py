@@ -17,7 +17,7 @@ from real_agents import Agent
 from support import write_config
 
 # one worker runs the real agents, one after another (docs/development.md)
-pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("real-agents")]
+pytestmark = [pytest.mark.agents, pytest.mark.xdist_group("one-at-a-time")]
 
 
 @pytest.fixture(autouse=True)

@@ -26,6 +26,11 @@ from imessenger.adapters.tmux import AgentPane, Tmux
 from imessenger.app.api import Api
 from imessenger.core.values import MessageState
 
+# Run beside no starting agent: one worker runs this and the real agents one after another
+# (docs/development.md). The window it sweeps is widest when tmux loses its core between
+# its look and its key, which a real agent starting next to it makes likely.
+pytestmark = pytest.mark.xdist_group("one-at-a-time")
+
 #: States of a message that the agent took.
 TAKEN = {MessageState.DELIVERED, MessageState.QUEUED, MessageState.REPLIED}
 
