@@ -208,7 +208,10 @@ def test_a_message_pending_when_the_server_died_is_delivered_once_after_a_restor
     wait_for(lambda: AgentPane.of(watchers, "w1").look().count("wants to run"), what="asking")
     waiting = run_imessenger("send", "w1", "--no-reply", "after the restore")
     assert waiting.exit_code == 3, waiting.output
+    # the watcher may be trying it at this moment (claimed, then put back: w1 is asking)
+    wait_for(lambda: len(store.messages.pending("w1")) == 1, what="the message pending")
     [pending] = store.messages.pending("w1")
+    assert pending.body == "after the restore"
     kill_the_server(watchers, first)
     assert message_state(pending.id) is MessageState.PENDING
 
