@@ -41,7 +41,7 @@ from imessenger.core.agent_setup import setup
 from imessenger.core.agent_setup import tools_missing as registered_tools_missing
 from imessenger.core.config import FALLBACK_PROFILE, Config
 from imessenger.core.errors import ImessengerError, NoSuchSession, NotRemembered, UsageError
-from imessenger.core.hook_events import failed_turn
+from imessenger.core.hook_events import REPORTS_FAILURES, failed_turn
 from imessenger.core.names import check_free, check_name
 from imessenger.core.policy import Action
 from imessenger.core.profiles import Profile, get_profile, load_profiles
@@ -592,7 +592,7 @@ class Sessions:
         profile = self.view_profile(view)
         starting = view.managed and profile.launch.starting(time.time() - view.started_at)
         screen = classify(visible, profile.grammar, dead=info.dead, starting=starting)
-        if view.managed:
+        if view.managed and profile.launch.hooks in REPORTS_FAILURES:
             screen = self.with_reported_error(view.name, screen)
         pending = view.tools_pending
         if pending and screen.state is State.IDLE:
@@ -623,7 +623,8 @@ class Sessions:
             profile = self.profile_for(record.agent)
             starting = profile.launch.starting(time.time() - record.started_at)
             screen = classify(text, profile.grammar, dead=info.dead, starting=starting)
-            screen = self.with_reported_error(record.name, screen)
+            if record.hooks in REPORTS_FAILURES:
+                screen = self.with_reported_error(record.name, screen)
             screen = waiting_for_tools(record, screen, info.pid)
             return SessionView(
                 name=info.session,

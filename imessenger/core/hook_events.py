@@ -196,6 +196,11 @@ def _opencode_error_text(error: dict[str, Any]) -> str:
     return message or _text(error.get("name")) or "an error with no message"
 
 
+#: The hook kinds that report the end of every turn and the error of one that failed
+#: (OpenCode's plugin: its screen draws an error as it draws a message).
+REPORTS_FAILURES = frozenset({"opencode"})
+
+
 def failed_turn(events: Iterable[HookEventRecord]) -> HookEventRecord | None:
     """The event in which a session's hooks said its last turn ended on an error: the
     latest ``error`` event of ``events`` (a session's, any order) with no turn begun

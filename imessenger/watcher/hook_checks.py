@@ -36,6 +36,7 @@ from imessenger.core.hook_events import (
     BUSY,
     ERROR,
     IDLE,
+    REPORTS_FAILURES,
     STARTED,
     WAITING,
     failed_turn,
@@ -55,9 +56,6 @@ _BEFORE_S = 1.5
 _AFTER_S = 2.0
 #: The kinds of hooks that report asking (their prompt notice comes from the hook).
 _REPORT_ASKING = ("claude", "demo", "qwen", "copilot", "opencode")
-#: The kinds of hooks that report the end of every turn, and the error of one that failed
-#: (its turn ends when the hook says so: imessenger.watcher.attention).
-_REPORT_FAILURES = ("opencode",)
 #: The states of the events that say a turn began or ended.
 _TURN_STATES = (STARTED, BUSY, IDLE, ERROR)
 #: How many of those events of a session are kept.
@@ -99,7 +97,7 @@ class HookWatch:
     @staticmethod
     def reports_failures(followed: Followed) -> bool:
         """Whether this session's hooks report the end of each turn, and its error."""
-        return followed.record.hooks in _REPORT_FAILURES
+        return followed.record.hooks in REPORTS_FAILURES
 
     def arrived(self, event: HookEventRecord, *, current: bool = True) -> None:
         """Take a new event of a session, to check against its screen; a ``current`` one
