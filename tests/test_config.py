@@ -39,6 +39,7 @@ GENERAL_KEYS = {
     "send.submit_confirm_ms",
     "send.submit_retry_ms",
     "send.ready_timeout_ms",
+    "send.queue_while_busy",
     "start.width",
     "start.height",
     "start.history_limit",
@@ -615,7 +616,7 @@ def test_show_one_table_and_json() -> None:
     result = run("show", "send")
     assert result.exit_code == 0, result.output
     assert all(line.startswith("send.") for line in result.stdout.splitlines())
-    assert len(result.stdout.splitlines()) == 5
+    assert len(result.stdout.splitlines()) == 6
     as_json = run("show", "send", "--json")
     assert as_json.exit_code == 0, as_json.output
     data = json.loads(as_json.stdout)

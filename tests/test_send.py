@@ -201,8 +201,22 @@ def test_busy_agent_queues_and_answers_once(tmux: Tmux) -> None:
     assert scrollback(tmux, "w1").count(f"message {data['id']} from") == 1
 
 
+def test_a_message_to_an_agent_in_a_turn_waits_for_its_end(tmux: Tmux) -> None:
+    # It could open a permission prompt as the submit key goes in: the key would answer it.
+    start_demo(idle=False)
+    assert run_imessenger("send", "w1", "--no-reply", "BUSY[1500] long job").exit_code == 0
+    wait_for(lambda: state_of(tmux, "w1") == "busy", what="busy")
+    second = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY second")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["state"] == "delivered"  # not "queued"
+    text = scrollback(tmux, "w1")
+    assert "queued" not in text
+    assert text.index("long job") < text.index("NOREPLY second")
+
+
 def test_a_message_queued_behind_a_queued_one_is_reported_queued(tmux: Tmux) -> None:
     # The queue was there before this message: it must be seen growing, not appearing.
+    write_config("[send]\nqueue_while_busy = true\n")
     start_demo(idle=False)
     assert run_imessenger("send", "w1", "--no-reply", "BUSY[4000] long job").exit_code == 0
     wait_for(lambda: state_of(tmux, "w1") == "busy", what="busy")

@@ -558,7 +558,9 @@ def _deliver_waiting(sessions: Sessions, approval: Approval) -> Approval:
     if not sessions.store.messages.pending(approval.session):
         return approval
     try:
-        done = Courier(sessions).deliver_pending(approval.session)
+        # An agent that goes on with its turn is not waited for: the watcher delivers
+        # once the turn ends, and `approve` returns at once.
+        done = Courier(sessions).deliver_pending(approval.session, busy_wait_s=0)
     except ImessengerError as error:
         logger.warning("delivering to %s after an approval: %s", approval.session, error)
         return replace(approval, delivery_error=str(error))

@@ -8,8 +8,11 @@ The rules, in the order :meth:`Courier.send` applies them:
    show and take the paste, and for the reply.
 2. Never paste into a pane that shows a permission prompt (the paste would be
    dropped and the submit key would answer the prompt), nor into an input
-   box that holds someone's half-typed text. The message stays *pending* and
-   is delivered when the target is ready again.
+   box that holds someone's half-typed text, nor into an agent in the middle of
+   a turn: it may open a prompt at any moment, also between the last look and
+   the key, which nothing outside it can see (``send.queue_while_busy`` lets an
+   agent that queues messages take them while busy, and accepts that window).
+   The message stays *pending* and is delivered when the target is ready again.
 3. Paste as a bracketed paste through a tmux buffer, the store told first that
    the paste begins. Then press the submit key only once the input box shows
    the text, and only while tmux still shows that box as it was read, in the
@@ -505,7 +508,13 @@ class Courier:
 
     # -- one attempt, under the target's lock ---------------------------------------
 
-    def _attempt(self, message: MessageRecord, view: SessionView, deadline: float) -> SendResult:
+    def _attempt(
+        self,
+        message: MessageRecord,
+        view: SessionView,
+        deadline: float,
+        busy_wait_s: float | None = None,
+    ) -> SendResult:
         """Deliver one claimed message now, or put it back as pending; record the outcome.
 
         A message pasted before (a prompt opened before it was submitted) is not pasted
@@ -516,7 +525,7 @@ class Courier:
         profile = self.sessions.view_profile(view)
         try:
             view, shown = self.sessions.look(view, history=5000 if message.pasted_at else 0)
-            view = self._wait_until_ready(view, profile, deadline)
+            view = self._wait_until_ready(view, profile, deadline, busy_wait_s)
             held = self._held(message, view)
             refusal = "" if held else self._refusal(view, profile)
             if refusal and view.screen.input_text:
@@ -525,7 +534,7 @@ class Courier:
                 # for typed text (seen with Aider).
                 time.sleep(_SECOND_LOOK_S)
                 view, shown = self.sessions.look(view, history=5000 if message.pasted_at else 0)
-                view = self._wait_until_ready(view, profile, deadline)
+                view = self._wait_until_ready(view, profile, deadline, busy_wait_s)
                 held = self._held(message, view)
                 refusal = "" if held else self._refusal(view, profile)
             if not refusal and not held and message.pasted_at is not None:
@@ -657,24 +666,29 @@ class Courier:
             return SendResult(sent.message, MessageState.NOT_RECORDED, why, timings=sent.timings)
         return sent
 
+    def _takes_while_busy(self, profile: Profile) -> bool:
+        """Whether a message goes to this agent while it is busy (see rule 2 above)."""
+        return self.settings.send.queue_while_busy and profile.drive.queues_when_busy
+
     def _wait_until_ready(
-        self, view: SessionView, profile: Profile, deadline: float
+        self, view: SessionView, profile: Profile, deadline: float, busy_wait_s: float | None
     ) -> SessionView:
-        """Wait while a just-started agent draws its first screen (or while it is busy,
-        for agents that cannot queue a message), up to ``ready_timeout`` or the deadline."""
-        until = min(time.monotonic() + self.settings.send.ready_timeout_s, deadline)
-        while time.monotonic() < until:
+        """Wait while a just-started agent draws its first screen, up to ``ready_timeout``
+        or the deadline, and while it is busy, up to ``busy_wait_s`` (None: as long)."""
+        now = time.monotonic()
+        until = min(now + self.settings.send.ready_timeout_s, deadline)
+        busy_until = until if busy_wait_s is None else min(until, now + busy_wait_s)
+        while True:
             state = view.state
             if state is State.EXITED:
                 raise TargetExited(view.name, self.tmux.session_names())
-            waiting = state in (State.STARTING, State.UNKNOWN) or (
-                state is State.BUSY and not profile.drive.queues_when_busy
-            )
-            if not waiting:
+            busy = state is State.BUSY and not self._takes_while_busy(profile)
+            if not busy and state not in (State.STARTING, State.UNKNOWN):
+                return view
+            if time.monotonic() >= (busy_until if busy else until):
                 return view
             time.sleep(self.poll)
             view = self.sessions.view(view.name)  # also notices a pane that died meanwhile
-        return view
 
     def _refusal(self, view: SessionView, profile: Profile) -> str:
         """Why the message must not be pasted now ("" when it may be)."""
@@ -685,8 +699,8 @@ class Courier:
             subject = screen.prompt.subject if screen.prompt else ""
             about = f" ({subject})" if subject and self.shows_prompt(view.name) else ""
             return f'"{view.name}" is waiting at a permission prompt{about}'
-        if screen.state is State.BUSY and not profile.drive.queues_when_busy:
-            return f'"{view.name}" is busy and its agent cannot queue messages'
+        if screen.state is State.BUSY and not self._takes_while_busy(profile):
+            return f'"{view.name}" is busy (in the middle of a turn)'
         if screen.state in (State.STARTING, State.UNKNOWN):
             return f'"{view.name}" is not ready (its screen reads {screen.state})'
         if screen.input_text:
@@ -812,11 +826,15 @@ class Courier:
 
     # -- pending messages ---------------------------------------------------------------
 
-    def deliver_pending(self, target: str, *, timeout_ms: int | None = None) -> list[SendResult]:
+    def deliver_pending(
+        self, target: str, *, timeout_ms: int | None = None, busy_wait_s: float | None = None
+    ) -> list[SendResult]:
         """Deliver the target's pending messages, oldest first, while it is ready.
 
         Each result says what became of one message: delivered, queued, unconfirmed, or
         still pending and why (a delivery stops at the first one that must wait).
+        ``busy_wait_s`` bounds the wait for a busy agent to end its turn (None: as long
+        as for one that starts; 0: leave the messages of a busy agent to the watcher).
         """
         done: list[SendResult] = []
         timeout = timeout_ms if timeout_ms is not None else self.settings.send.timeout_ms
@@ -831,7 +849,7 @@ class Courier:
                 claimed = self.store.messages.claim_pending(target)
                 if claimed is None:
                     break
-                attempt = self._attempt(claimed, view, deadline)
+                attempt = self._attempt(claimed, view, deadline, busy_wait_s)
                 if attempt.outcome is not MessageState.NOT_RECORDED:
                     attempt.message = self.store.messages.get(claimed.id) or attempt.message
                 done.append(attempt)

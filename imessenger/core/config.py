@@ -91,6 +91,8 @@ class SendSettings:
     submit_confirm_s: float
     submit_retry_s: float
     ready_timeout_s: float
+    #: submit to a busy agent that queues messages, at once (see conf/imessenger.toml)
+    queue_while_busy: bool = False
 
 
 @dataclass(frozen=True)
@@ -559,6 +561,7 @@ def _settings(values: dict[str, Any], where: str, sources: dict[str, str]) -> Se
             submit_confirm_s=send["submit_confirm_ms"] / 1000,
             submit_retry_s=send["submit_retry_ms"] / 1000,
             ready_timeout_s=send["ready_timeout_ms"] / 1000,
+            queue_while_busy=send["queue_while_busy"],
         ),
         start=StartSettings(
             width=start["width"], height=start["height"], history_limit=start["history_limit"]

@@ -17,11 +17,13 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tomli_w
 from click.testing import Result
 from fake_model import envelope_body
 from real_agents import Agent, alive
@@ -38,6 +40,7 @@ from support import (
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.config_files import load_config
+from imessenger.adapters.paths import user_config_path
 from imessenger.adapters.records.pinning import CannotResume, resume
 from imessenger.adapters.store import Store
 from imessenger.core.profiles import load_profiles
@@ -192,12 +195,18 @@ def busy_while_it_works(agent: Agent) -> None:
     agent.wait_state(NAME, "idle")
 
 
-def message_while_busy_is_delivered_once(agent: Agent) -> None:
+def message_while_busy_is_delivered_once(agent: Agent, *, queue: bool = False) -> None:
     """A message sent while the agent works is delivered once and answered.
 
-    An agent that queues messages (Claude Code) takes it at once and runs it after
-    the current turn; for one that does not (Codex), ``send`` waits until it is idle.
+    ``send`` waits until the agent is idle: in a turn, it may open a permission prompt
+    as the submit key goes in. With ``queue`` (``send.queue_while_busy``), an agent
+    that queues messages (Claude Code) takes it at once and runs it after the turn.
     """
+    if queue:
+        assert queues_when_busy(agent), agent.profile
+        settings = tomllib.loads(user_config_path().read_text())
+        settings.setdefault("send", {})["queue_while_busy"] = True
+        write_config(tomli_w.dumps(settings))
     gate = threading.Event()
     agent.script.on("HOLD-ON", text="done holding", gate=gate)
     agent.script.on("WHILE-BUSY", text="answered after the busy turn")
@@ -208,7 +217,7 @@ def message_while_busy_is_delivered_once(agent: Agent) -> None:
     agent.wait_for_turn(NAME, "HOLD-ON")
     agent.wait_state(NAME, "busy")
     later = send_in_background("WHILE-BUSY: sent while the agent works")
-    if queues_when_busy(agent):
+    if queue:
         wait_for(
             lambda: (
                 (m := message_with("WHILE-BUSY"))

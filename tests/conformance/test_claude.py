@@ -34,6 +34,11 @@ def test_message_while_busy_is_delivered_once(claude: Agent) -> None:
     scenarios.message_while_busy_is_delivered_once(claude)
 
 
+def test_message_while_busy_is_queued_when_allowed(claude: Agent) -> None:
+    # send.queue_while_busy: Claude Code queues it, and runs it after the turn
+    scenarios.message_while_busy_is_delivered_once(claude, queue=True)
+
+
 def test_markdown_reply_comes_back_byte_for_byte(claude: Agent) -> None:
     scenarios.markdown_reply_comes_back_byte_for_byte(claude)
 

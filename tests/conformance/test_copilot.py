@@ -31,6 +31,11 @@ def test_message_while_busy_is_delivered_once(copilot: Agent) -> None:
     scenarios.message_while_busy_is_delivered_once(copilot)
 
 
+def test_message_while_busy_is_queued_when_allowed(copilot: Agent) -> None:
+    # send.queue_while_busy: Copilot CLI queues it, and runs it after the turn
+    scenarios.message_while_busy_is_delivered_once(copilot, queue=True)
+
+
 def test_prompt_holds_messages_and_approve_runs_once(copilot: Agent) -> None:
     scenarios.prompt_holds_messages_and_approve_runs_once(copilot)
 

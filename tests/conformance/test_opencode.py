@@ -32,8 +32,12 @@ def test_markdown_reply_comes_back_byte_for_byte(opencode: Agent) -> None:
 
 
 def test_message_while_busy_is_delivered_once(opencode: Agent) -> None:
-    # it queues the message ("QUEUED" under it) and runs it after the turn
     scenarios.message_while_busy_is_delivered_once(opencode)
+
+
+def test_message_while_busy_is_queued_when_allowed(opencode: Agent) -> None:
+    # send.queue_while_busy: OpenCode queues it ("QUEUED" under it), and runs it after the turn
+    scenarios.message_while_busy_is_delivered_once(opencode, queue=True)
 
 
 def test_prompt_holds_messages_and_approve_runs_once(opencode: Agent) -> None:
