@@ -183,6 +183,33 @@ def test_a_message_left_pending_is_delivered_with_nobody_running_deliver(
     assert log_path(label).read_text().count(f"message {pending.id}") >= 1
 
 
+def test_approve_that_lets_a_turn_go_on_leaves_its_waiting_message_to_the_watcher(
+    watchers: Tmux, store: Store
+) -> None:
+    label = watchers.label
+    start_demo("w1")
+    first = the_watcher(label)
+    assert run_imessenger("watch", "--stop").exit_code == 0
+    wait_for(lambda: not alive(first), what="the watcher gone")
+    asked = run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] AFTER[1500]")
+    assert asked.exit_code == 0, asked.output
+    wait_for(lambda: AgentPane.of(watchers, "w1").look().count("wants to run"), what="asking")
+    waiting = run_imessenger("send", "w1", "--no-reply", "after the turn")
+    assert waiting.exit_code == 3, waiting.output
+    [pending] = store.messages.pending("w1")
+    assert run_imessenger("watch", "--stop").exit_code == 0  # the one that send started
+    wait_for(lambda: running_pid(label) is None, what="no watcher")
+
+    approved = run_imessenger("approve", "w1")
+    assert approved.exit_code == 0, approved.output
+    # the turn goes on for 1.5 s: approve does not wait for it, the watcher it starts does
+    assert f"waiting message {pending.id}" in approved.stderr, approved.output
+    assert "is busy" in approved.stderr, approved.output
+    assert store.messages.get(pending.id).state is MessageState.PENDING
+    the_watcher(label)
+    wait_for(lambda: delivered(store, pending.id), seconds=15, what="delivered by the watcher")
+
+
 def kill_the_server(tmux: Tmux, watcher: int) -> None:
     """Kill the tmux server; the watcher a command started for it ends by itself."""
     tmux.run("kill-server")

@@ -377,6 +377,18 @@ def test_keys_typed_while_its_prompt_opens_go_to_the_input_box(
     assert "● Did not run touch t.txt" in demo.screen(history=200)
 
 
+def test_after_a_prompt_it_goes_on_with_its_turn(session: Session, tmp_path: Path) -> None:
+    demo = started(session, tmp_path)
+    demo.paste(envelope("66666668", "ASK[touch a.txt] AFTER[1500]"))
+    demo.wait(prompt_open, "the permission prompt")
+    demo.keys("1")
+    demo.wait(lambda lines: "● Ran touch a.txt" in lines, "the command run")
+    lines = demo.screen(history=200)
+    assert any("esc to interrupt" in line for line in lines), "busy again after the answer"
+    assert "<<IMSG-END 66666668>>" not in "\n".join(lines)
+    demo.wait_reply("66666668")
+
+
 def test_always_approval_is_remembered_by_first_word(session: Session, tmp_path: Path) -> None:
     demo = started(session, tmp_path)
     demo.paste(envelope("77777771", "ASK[touch a.txt]"))

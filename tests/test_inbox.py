@@ -7,7 +7,7 @@ import subprocess
 from typing import Any
 
 import pytest
-from support import ask, inbox_json, python_cli, run_imessenger, start_demo, wait_for
+from support import ask, inbox_json, python_cli, run_imessenger, start_demo, state_of, wait_for
 
 from imessenger.actions.sessions import Sessions
 from imessenger.adapters.store import Store
@@ -197,7 +197,10 @@ def test_pending_message_and_late_reply_reach_the_inbox(tmux: Tmux, sessions: Se
     ask(sessions, "w1", "ASK[touch x.txt]")
     pending = run_imessenger("send", "w1", "wait for me", "--no-reply")
     assert pending.exit_code == 3, pending.output
-    assert run_imessenger("deny", "w1").exit_code == 0  # delivers "wait for me" too
+    assert run_imessenger("deny", "w1").exit_code == 0
+    # the watcher (off in the tests) would deliver "wait for me" once the turn ends
+    assert run_imessenger("deliver", "w1").exit_code == 0
+    wait_for(lambda: state_of(tmux, "w1") is State.IDLE, what="its turn over")
     late = run_imessenger("send", "w1", "slow one BUSY[1500]", "--timeout", "200")
     assert late.exit_code == 124, late.output
     message_id = late.stderr.split("message ")[1].split()[0]

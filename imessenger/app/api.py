@@ -621,7 +621,10 @@ class Api:
         host, there = self._where(session)
         self._require(Action.APPROVE, session)
         if host is None:
-            return self.here.answer(there, choice, prompt)
+            done = self.here.answer(there, choice, prompt)
+            if any(sent.outcome is MessageState.PENDING for sent in done.delivered):
+                self.here.autostart_watcher()  # it delivers them once the turn ends
+            return done
         answered = self._remote(host).answer(there, choice, prompt)
         self.here.store.approvals.add(
             actor=self.whoami(),

@@ -63,6 +63,9 @@ Directives, written anywhere in the message body:
     nothing meanwhile: the moment inside an agent between deciding and drawing. Keys
     that come in that moment were sent before anyone could see the prompt: they go to
     the input box (typed ahead), never answer it.
+``AFTER[ms]``
+    once its prompt (``ASK``) is answered, stay busy this long before answering, as an
+    agent that runs the tool and asks its model again goes on with its turn.
 ``BUSY[ms]``
     stay busy this long for this message instead of ``--busy-ms`` (400). The screen
     shows nothing new meanwhile: only the spinner's next frame and its timer's next
@@ -182,8 +185,8 @@ DROP_WINDOW = 0.15  # seconds after a DROPKEY prompt appears in which its keys a
 
 HELP = (
     "  Type a message and press Enter; a paste is inserted without submitting.",
-    "  Directives: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] SLOWASK[ms] BUSY[ms] LINES[n]",
-    "              REPLYCMD",
+    "  Directives: ASK[cmd] ASK2[cmd] AFTER[ms] DROPKEY SLOWKEY[ms] SLOWASK[ms] BUSY[ms]",
+    "              LINES[n] REPLYCMD",
     "              NOREPLY EXIT UNESCAPE RECALL PROGRESS[ms] WRITES[ms] FAIL[text]",
     "  Quit with /exit, Ctrl-D on an empty input, or Ctrl-C twice.",
 )
@@ -193,6 +196,7 @@ _BUSY = re.compile(r"\bBUSY\[(\d+)\]")
 _LINES = re.compile(r"\bLINES\[(\d+)\]")
 _SLOWKEY = re.compile(r"\bSLOWKEY\[(\d+)\]")
 _SLOWASK = re.compile(r"\bSLOWASK\[(\d+)\]")
+_AFTER = re.compile(r"\bAFTER\[(\d+)\]")
 _PROGRESS = re.compile(r"\bPROGRESS\[(\d+)(?:,(\d+))?\]")
 _WRITES = re.compile(r"\bWRITES\[(\d+)\]")
 _FAIL = re.compile(r"\bFAIL\[([^\]\n]*)\]")
@@ -396,6 +400,8 @@ class Directives:
     dropkey: bool = False
     slowkey_ms: int = 0
     slowask_ms: int = 0
+    #: AFTER: busy this long once the prompt was answered
+    after_ms: int = 0
     busy_ms: int | None = None
     lines: int | None = None
     replycmd: bool = False
@@ -430,6 +436,7 @@ def parse_directives(text: str) -> Directives:
     lines = _LINES.search(text)
     slowkey = _SLOWKEY.search(text)
     slowask = _SLOWASK.search(text)
+    after = _AFTER.search(text)
     progress = _PROGRESS.search(text)
     writes = _WRITES.search(text)
     fail = _FAIL.search(text)
@@ -439,6 +446,7 @@ def parse_directives(text: str) -> Directives:
         dropkey=re.search(r"\bDROPKEY\b", text) is not None,
         slowkey_ms=int(slowkey.group(1)) if slowkey else 0,
         slowask_ms=int(slowask.group(1)) if slowask else 0,
+        after_ms=int(after.group(1)) if after else 0,
         busy_ms=int(busy.group(1)) if busy else None,
         lines=int(lines.group(1)) if lines else None,
         replycmd=re.search(r"\bREPLYCMD\b", text) is not None,
@@ -556,6 +564,7 @@ class Job:
     started: float
     busy_until: float
     phase: str = "busy"  # "busy", "asking" or "replycmd"
+    asked: bool = False  # its prompt was answered (AFTER: busy again, not asking again)
     run: ReplyRun | None = None
     #: REPLYCMD: the answer to the prompt for the reply command (None: not asked)
     reply_choice: str | None = None
@@ -945,7 +954,7 @@ class DemoAgent:
     def _after_busy(self, job: Job) -> None:
         directives = job.message.directives
         command = directives.ask
-        if command is None:
+        if command is None or job.asked:
             self._answer(job)
             return
         word = command.split()[0] if command.split() else ""
@@ -1025,8 +1034,12 @@ class DemoAgent:
                 words = prompt.command.split()
                 self.always.add(words[0] if words else "")
             self.transcript.extend(block("● ", [f"Ran {prompt.command}"]))
-        if self.job is not None:
-            self._answer(self.job)
+        job = self.job
+        if job is not None and job.message.directives.after_ms:
+            job.asked, job.phase = True, "busy"  # it goes on with its turn
+            job.busy_until = time.monotonic() + job.message.directives.after_ms / 1000
+        elif job is not None:
+            self._answer(job)
 
     def _answer(self, job: Job) -> None:
         message = job.message
@@ -1271,7 +1284,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m imessenger.demo.agent",
         description="A stand-in for an AI coding agent's terminal UI, to try imessenger with.",
-        epilog="Directives in a message: ASK[cmd] ASK2[cmd] DROPKEY SLOWKEY[ms] SLOWASK[ms] "
+        epilog="Directives in a message: ASK[cmd] ASK2[cmd] AFTER[ms] DROPKEY SLOWKEY[ms] "
+        "SLOWASK[ms] "
         "BUSY[ms] LINES[n] "
         "REPLYCMD NOREPLY EXIT UNESCAPE RECALL PROGRESS[ms] WRITES[ms] FAIL[text] "
         "(see the module docstring).",

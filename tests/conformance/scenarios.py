@@ -293,15 +293,18 @@ def prompt_holds_messages_and_approve_runs_once(agent: Agent) -> None:
     asker = send_in_background("RUN-ONCE, please")
     wait_asking(agent, command)
 
-    data = held_while_asking_then_approved(agent)
-    code, answer = finish(asker)
-    assert code == 0, answer
-    assert str(answer["reply"]).startswith("ran it:")
-    assert runs(agent) == ["once"]
-    # the waiting message went in after the prompt, once, and its reply reached the inbox
-    agent.wait_for_turn(NAME, "WHILE-ASKING")
-    end = f"<<IMSG-END {data['id']}>>"
-    wait_for(lambda: end in agent.screen(NAME), 30, "the reply to the waiting message")
+    # the watcher (which a send that leaves a message pending starts, were autostart on)
+    # delivers the waiting message once the turn that approve lets go on has ended
+    with watching():
+        data = held_while_asking_then_approved(agent)
+        code, answer = finish(asker)
+        assert code == 0, answer
+        assert str(answer["reply"]).startswith("ran it:")
+        assert runs(agent) == ["once"]
+        # the waiting message went in after the prompt, once, and its reply reached the inbox
+        agent.wait_for_turn(NAME, "WHILE-ASKING")
+        end = f"<<IMSG-END {data['id']}>>"
+        wait_for(lambda: end in agent.screen(NAME), 30, "the reply to the waiting message")
     assert agent.screen(NAME).count(f"message {data['id']} from") == 1
     inbox = run_imessenger("inbox")
     assert "answered after the prompt" in inbox.stdout, inbox.output
@@ -584,11 +587,12 @@ def offered_command_holds_messages_and_approve_runs_once(agent: Agent) -> None:
     assert asked.exit_code == 0, asked.output
     wait_asking(agent, command)
 
-    data = held_while_asking_then_approved(agent)
-    wait_for(lambda: runs(agent) == ["once"], 30, "the command to run")
-    # the waiting message went in after the prompt, once
-    agent.wait_for_turn(NAME, "WHILE-ASKING")
-    agent.wait_state(NAME, "idle")
+    with watching():  # it delivers the waiting message once the agent is idle again
+        data = held_while_asking_then_approved(agent)
+        wait_for(lambda: runs(agent) == ["once"], 30, "the command to run")
+        # the waiting message went in after the prompt, once
+        agent.wait_for_turn(NAME, "WHILE-ASKING")
+        agent.wait_state(NAME, "idle")
     assert agent.screen(NAME).count(f"message {data['id']} from") == 1
     assert len(agent.script.turns_with(f"message {data['id']} from")) == 1
     assert runs(agent) == ["once"]
