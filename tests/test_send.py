@@ -214,6 +214,18 @@ def test_a_message_to_an_agent_in_a_turn_waits_for_its_end(tmux: Tmux) -> None:
     assert text.index("long job") < text.index("NOREPLY second")
 
 
+def test_an_idle_looking_frame_in_the_middle_of_a_turn_is_not_its_end(tmux: Tmux) -> None:
+    # 0.8 s into its turn the agent draws its screen without the spinner for 80 ms
+    start_demo(idle=False)
+    job = run_imessenger("send", "w1", "--no-reply", "NOREPLY BUSY[2000] BLINK[800] long job")
+    assert job.exit_code == 0, job.output
+    wait_for(lambda: state_of(tmux, "w1") == "busy", what="busy")
+    second = run_imessenger("send", "--json", "--no-reply", "w1", "NOREPLY second")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["state"] == "delivered"
+    assert "Queued" not in scrollback(tmux, "w1")  # it was not submitted into the turn
+
+
 def test_a_message_queued_behind_a_queued_one_is_reported_queued(tmux: Tmux) -> None:
     # The queue was there before this message: it must be seen growing, not appearing.
     write_config("[send]\nqueue_while_busy = true\n")

@@ -91,6 +91,8 @@ _LOCK_TIMEOUT_S = 120.0
 _FIRST_LOOKS_S = 0.002
 #: How long after a first look that shows text in the input box to look again.
 _SECOND_LOOK_S = 0.1
+#: An agent seen busy is taken to be idle when two reads this far apart (seconds) say so.
+_TURN_OVER_S = 0.15
 #: How old a claim whose sender stopped must be before a screen without its message
 #: counts as "never pasted": an agent may have read the paste and not drawn it yet
 #: (running a hook of its own first, or short of CPU).
@@ -678,13 +680,24 @@ class Courier:
         now = time.monotonic()
         until = min(now + self.settings.send.ready_timeout_s, deadline)
         busy_until = until if busy_wait_s is None else min(until, now + busy_wait_s)
+        seen_busy = False
         while True:
             state = view.state
             if state is State.EXITED:
                 raise TargetExited(view.name, self.tmux.session_names())
             busy = state is State.BUSY and not self._takes_while_busy(profile)
+            seen_busy |= busy
             if not busy and state not in (State.STARTING, State.UNKNOWN):
-                return view
+                if not seen_busy:
+                    return view
+                # Its turn seems over: an agent redrawing mid-turn can show an idle frame
+                # for a moment, so the idle screen must still be there a moment later.
+                time.sleep(_TURN_OVER_S)
+                again = self.sessions.view(view.name)
+                if again.state is state:
+                    return again
+                view = again
+                continue
             if time.monotonic() >= (busy_until if busy else until):
                 return view
             time.sleep(self.poll)

@@ -66,6 +66,9 @@ Directives, written anywhere in the message body:
 ``AFTER[ms]``
     once its prompt (``ASK``) is answered, stay busy this long before answering, as an
     agent that runs the tool and asks its model again goes on with its turn.
+``BLINK[ms]``
+    this long into its busy phase, draw its screen without the spinner line for 80 ms,
+    as an agent that redraws mid-turn can show an idle-looking frame for a moment.
 ``BUSY[ms]``
     stay busy this long for this message instead of ``--busy-ms`` (400). The screen
     shows nothing new meanwhile: only the spinner's next frame and its timer's next
@@ -182,11 +185,12 @@ FRAME = 0.1  # seconds between spinner frames
 DOUBLE_PRESS = 1.0  # seconds within which a second Ctrl-C quits
 HOOK_TIMEOUT_S = 10  # how long a --hook-command may run
 DROP_WINDOW = 0.15  # seconds after a DROPKEY prompt appears in which its keys are lost
+BLINK_S = 0.08  # how long a BLINK frame shows no spinner
 
 HELP = (
     "  Type a message and press Enter; a paste is inserted without submitting.",
     "  Directives: ASK[cmd] ASK2[cmd] AFTER[ms] DROPKEY SLOWKEY[ms] SLOWASK[ms] BUSY[ms]",
-    "              LINES[n] REPLYCMD",
+    "              BLINK[ms] LINES[n] REPLYCMD",
     "              NOREPLY EXIT UNESCAPE RECALL PROGRESS[ms] WRITES[ms] FAIL[text]",
     "  Quit with /exit, Ctrl-D on an empty input, or Ctrl-C twice.",
 )
@@ -197,6 +201,7 @@ _LINES = re.compile(r"\bLINES\[(\d+)\]")
 _SLOWKEY = re.compile(r"\bSLOWKEY\[(\d+)\]")
 _SLOWASK = re.compile(r"\bSLOWASK\[(\d+)\]")
 _AFTER = re.compile(r"\bAFTER\[(\d+)\]")
+_BLINK = re.compile(r"\bBLINK\[(\d+)\]")
 _PROGRESS = re.compile(r"\bPROGRESS\[(\d+)(?:,(\d+))?\]")
 _WRITES = re.compile(r"\bWRITES\[(\d+)\]")
 _FAIL = re.compile(r"\bFAIL\[([^\]\n]*)\]")
@@ -402,6 +407,8 @@ class Directives:
     slowask_ms: int = 0
     #: AFTER: busy this long once the prompt was answered
     after_ms: int = 0
+    #: BLINK: when its busy screen shows an idle-looking frame (None: never)
+    blink_ms: int | None = None
     busy_ms: int | None = None
     lines: int | None = None
     replycmd: bool = False
@@ -437,6 +444,7 @@ def parse_directives(text: str) -> Directives:
     slowkey = _SLOWKEY.search(text)
     slowask = _SLOWASK.search(text)
     after = _AFTER.search(text)
+    blink = _BLINK.search(text)
     progress = _PROGRESS.search(text)
     writes = _WRITES.search(text)
     fail = _FAIL.search(text)
@@ -447,6 +455,7 @@ def parse_directives(text: str) -> Directives:
         slowkey_ms=int(slowkey.group(1)) if slowkey else 0,
         slowask_ms=int(slowask.group(1)) if slowask else 0,
         after_ms=int(after.group(1)) if after else 0,
+        blink_ms=int(blink.group(1)) if blink else None,
         busy_ms=int(busy.group(1)) if busy else None,
         lines=int(lines.group(1)) if lines else None,
         replycmd=re.search(r"\bREPLYCMD\b", text) is not None,
@@ -573,6 +582,15 @@ class Job:
     progress_due: float | None = None
     writes_due: float | None = None
     progressed: int = 0
+
+
+def blinking(job: Job, now: float) -> bool:
+    """Whether the BLINK frame of the job shows now: no spinner, as if idle."""
+    blink_ms = job.message.directives.blink_ms
+    if blink_ms is None or job.phase != "busy":
+        return False
+    into = now - job.started - blink_ms / 1000
+    return 0 <= into < BLINK_S
 
 
 @dataclass(frozen=True)
@@ -1198,8 +1216,8 @@ class DemoAgent:
         else:
             lines = []
             job = self.job
-            if job is not None and job.phase != "asking":
-                now = time.monotonic()
+            now = time.monotonic()
+            if job is not None and job.phase != "asking" and not blinking(job, now):
                 frame = SPINNER[int((now - job.started) / FRAME) % len(SPINNER)]
                 seconds = int(now - job.started)
                 lines.append(f"{frame} Working ({seconds}s · esc to interrupt)")
@@ -1286,7 +1304,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         description="A stand-in for an AI coding agent's terminal UI, to try imessenger with.",
         epilog="Directives in a message: ASK[cmd] ASK2[cmd] AFTER[ms] DROPKEY SLOWKEY[ms] "
         "SLOWASK[ms] "
-        "BUSY[ms] LINES[n] "
+        "BUSY[ms] BLINK[ms] LINES[n] "
         "REPLYCMD NOREPLY EXIT UNESCAPE RECALL PROGRESS[ms] WRITES[ms] FAIL[text] "
         "(see the module docstring).",
     )
