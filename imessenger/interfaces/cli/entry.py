@@ -48,11 +48,11 @@ def main() -> None:
     """Run ``imessenger`` with the arguments of this process: in the watcher's command
     server when one runs and takes it (imessenger.interfaces.cli.thin), else here."""
     args = sys.argv[1:]
-    from imessenger.interfaces.cli.thin import hand_over
+    from imessenger.interfaces.cli.thin import hand_over, leave
 
     status = hand_over(args)
     if status is not None:
-        sys.exit(status)
+        leave(status)
     run(args)
 
 
