@@ -214,6 +214,14 @@ class Launch:
         )
 
 
+def _files_failed(files_dir: Path, what: str, error: OSError) -> ImessengerError:
+    """The error of files isesh could not make for a session (``what`` it tried, in
+    ``files_dir``), once what it made of them is removed."""
+    shutil.rmtree(files_dir, ignore_errors=True)
+    advice = fault_advice(files_dir.parent.parent, error) or str(error)
+    return ImessengerError(f"could not {what} in {files_dir}: {advice}")
+
+
 class Sessions:
     """The sessions of one tmux server, with their records in the store opened for it."""
 
@@ -444,11 +452,7 @@ class Sessions:
             logger.warning('"%s": no imessenger MCP server: Gemini CLI settings: %s', name, error)
             return {}
         except OSError as error:
-            shutil.rmtree(files_dir, ignore_errors=True)
-            advice = fault_advice(files_dir.parent.parent, error) or str(error)
-            raise ImessengerError(
-                f"could not make the session's Gemini CLI home in {files_dir}: {advice}"
-            ) from None
+            raise _files_failed(files_dir, "make the session's Gemini CLI home", error) from None
 
     def _qwen_settings(
         self, name: str, files_dir: Path, additions: dict[str, object]
@@ -466,10 +470,8 @@ class Sessions:
                 "allow_reply"
             ) from None
         except OSError as error:
-            shutil.rmtree(files_dir, ignore_errors=True)
-            advice = fault_advice(files_dir.parent.parent, error) or str(error)
-            raise ImessengerError(
-                f"could not write the session's Qwen Code settings in {files_dir}: {advice}"
+            raise _files_failed(
+                files_dir, "write the session's Qwen Code settings", error
             ) from None
 
     @staticmethod

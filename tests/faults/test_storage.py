@@ -18,6 +18,7 @@ from harness import Disk
 from support import (
     Watching,
     delivered,
+    demo_profile,
     python_cli,
     run_imessenger,
     run_isesh,
@@ -159,3 +160,19 @@ def test_restore_on_a_read_only_disk_starts_nothing_and_says_why(
     wait_for(lambda: "? for help" in AgentPane.of(tmux, "w1").look(), what="w1 idle")
     recalled = run_imessenger("send", "w1", "RECALL")
     assert recalled.stdout.strip() == "recall: said before the crash"
+
+
+@pytest.mark.parametrize(("agent", "what"), [("qwen", "Qwen Code settings")])
+def test_a_session_whose_own_settings_cannot_be_written_is_not_started(
+    tmux: Tmux, disk: Disk, tmp_path: Path, agent: str, what: str
+) -> None:
+    # the demo agent, given the settings files isesh writes for this agent
+    demo_profile("fake", hooks=agent, mcp=agent, allow_reply=agent)
+    start_demo("w1", folder=tmp_path, idle=False)  # the store is made on the disk
+    disk.fill()
+    started = run_isesh("start", "w2", "-d", str(tmp_path), "--agent", "fake")
+    assert started.exit_code == 1, started.output
+    assert f"could not write the session's {what} in {disk.data}" in started.stderr
+    assert tmux.session_names() == ["w1"]
+    made = disk.data / "sessions"
+    assert not any(folder.name.startswith("w2-") for folder in made.glob("*"))  # removed
