@@ -156,19 +156,25 @@ def test_autostart_off_starts_none(watchers: Tmux) -> None:
           "no watcher")  # fmt: skip
 
 
+def asking_with_no_watcher(tmux: Tmux, message: str) -> int:
+    """Start demo agent w1 (which starts the watcher), stop that watcher, and have w1 ask
+    with ``message``; return the pid the stopped watcher had."""
+    start_demo("w1")
+    first = the_watcher(tmux.label)
+    assert run_imessenger("watch", "--stop").exit_code == 0  # from here on, none runs
+    wait_for(lambda: not alive(first), what="the watcher gone")
+    asked = run_imessenger("send", "w1", "--no-reply", message)
+    assert asked.exit_code == 0, asked.output
+    wait_for(lambda: AgentPane.of(tmux, "w1").look().count("wants to run"), what="asking")
+    return first
+
+
 def test_a_message_left_pending_is_delivered_with_nobody_running_deliver(
     watchers: Tmux, store: Store
 ) -> None:
     label = watchers.label
-    start_demo("w1")
-    first = the_watcher(label)
-    assert run_imessenger("watch", "--stop").exit_code == 0  # from here on, none runs
-    wait_for(lambda: not alive(first), what="the watcher gone")
-
-    # a send that is delivered needs no watcher: none is started
-    done = run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] BUSY[50]")
-    assert done.exit_code == 0, done.output
-    wait_for(lambda: AgentPane.of(watchers, "w1").look().count("wants to run"), what="asking")
+    first = asking_with_no_watcher(watchers, "ASK[touch x.txt] BUSY[50]")
+    # a send that is delivered needs no watcher: none was started
     stays(lambda: running_pid(label) is None, 1.0, "no watcher after a delivered message")
 
     # one left pending (never pasted into a prompt) starts it
@@ -187,13 +193,7 @@ def test_approve_that_lets_a_turn_go_on_leaves_its_waiting_message_to_the_watche
     watchers: Tmux, store: Store
 ) -> None:
     label = watchers.label
-    start_demo("w1")
-    first = the_watcher(label)
-    assert run_imessenger("watch", "--stop").exit_code == 0
-    wait_for(lambda: not alive(first), what="the watcher gone")
-    asked = run_imessenger("send", "w1", "--no-reply", "ASK[touch x.txt] AFTER[1500]")
-    assert asked.exit_code == 0, asked.output
-    wait_for(lambda: AgentPane.of(watchers, "w1").look().count("wants to run"), what="asking")
+    asking_with_no_watcher(watchers, "ASK[touch x.txt] AFTER[1500]")
     waiting = run_imessenger("send", "w1", "--no-reply", "after the turn")
     assert waiting.exit_code == 3, waiting.output
     [pending] = store.messages.pending("w1")
