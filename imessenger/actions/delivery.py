@@ -694,7 +694,7 @@ class Courier:
                 # for a moment, so the idle screen must still be there a moment later.
                 time.sleep(_TURN_OVER_S)
                 again = self.sessions.view(view.name)
-                if again.state is state:
+                if again.state is state or time.monotonic() >= until:
                     return again
                 view = again
                 continue
