@@ -186,6 +186,17 @@ def message_state(message_id: str) -> MessageState:
     return record.state
 
 
+def the_pending(store: Store, target: str) -> MessageRecord:
+    """The one message pending for ``target``: waited for, since a watcher that runs may
+    hold it claimed for a moment (it tries a delivery, and puts it back)."""
+    found = wait_for(
+        lambda: (messages := store.messages.pending(target)) and messages,
+        what=f"the message pending for {target}",
+    )
+    [message] = found
+    return message
+
+
 def message_with(text: str) -> MessageRecord | None:
     """The newest message whose body holds ``text``, if any (sent on the tmux server the
     environment names)."""

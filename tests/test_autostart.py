@@ -30,6 +30,7 @@ from support import (
     run_isesh,
     start_demo,
     stays,
+    the_pending,
     wait_for,
     watched_state,
     write_config,
@@ -181,7 +182,7 @@ def test_a_message_left_pending_is_delivered_with_nobody_running_deliver(
     waiting = run_imessenger("send", "w1", "--no-reply", "after the prompt LINES[2]")
     assert waiting.exit_code == 3, waiting.output
     assert "is pending" in waiting.stderr  # reported as ever
-    [pending] = store.messages.pending("w1")
+    pending = the_pending(store, "w1")
     pid = the_watcher(label)
     assert pid != first
     AgentPane.of(watchers, "w1").press(["1"])  # answered in the pane, not by imessenger
@@ -196,7 +197,7 @@ def test_approve_that_lets_a_turn_go_on_leaves_its_waiting_message_to_the_watche
     asking_with_no_watcher(watchers, "ASK[touch x.txt] AFTER[1500]")
     waiting = run_imessenger("send", "w1", "--no-reply", "after the turn")
     assert waiting.exit_code == 3, waiting.output
-    [pending] = store.messages.pending("w1")
+    pending = the_pending(store, "w1")
     assert run_imessenger("watch", "--stop").exit_code == 0  # the one that send started
     wait_for(lambda: running_pid(label) is None, what="no watcher")
 
@@ -236,8 +237,7 @@ def test_a_message_pending_when_the_server_died_is_delivered_once_after_a_restor
     waiting = run_imessenger("send", "w1", "--no-reply", "after the restore")
     assert waiting.exit_code == 3, waiting.output
     # the watcher may be trying it at this moment (claimed, then put back: w1 is asking)
-    wait_for(lambda: len(store.messages.pending("w1")) == 1, what="the message pending")
-    [pending] = store.messages.pending("w1")
+    pending = the_pending(store, "w1")
     assert pending.body == "after the restore"
     kill_the_server(watchers, first)
     assert message_state(pending.id) is MessageState.PENDING
@@ -276,7 +276,7 @@ def test_a_reply_to_a_session_restored_goes_to_that_sessions_inbox(
         acting.setenv("IMESSENGER_SESSION", "a")  # a test acting for session "a"
         waiting = run_imessenger("send", "b", "--no-reply", "from a, for a")
     assert waiting.exit_code == 3, waiting.output
-    [pending] = store.messages.pending("b")
+    pending = the_pending(store, "b")
     assert pending.sender == "a"
     kill_the_server(watchers, first)
 
@@ -324,7 +324,7 @@ def test_an_agents_send_starts_the_watcher_of_the_whole_server(
     pane.type(f"{send}; echo sent-$?")
     pane.press(["Enter"])
     wait_for(lambda: "sent-3" in pane.look(), what="the agent's send left pending (exit 3)")
-    [pending] = store.messages.pending("victim")
+    pending = the_pending(store, "victim")
     assert pending.sender == "coord"
     the_watcher(label)
     AgentPane.of(watchers, "victim").press(["1"])

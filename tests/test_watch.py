@@ -32,6 +32,7 @@ from support import (
     start_demo,
     start_demo_in_shell,
     stays,
+    the_pending,
     wait_for,
     watched,
     watched_state,
@@ -79,7 +80,7 @@ def test_prompt_noticed_once_and_pending_message_delivered_once(
 
     waiting = run_imessenger("send", "w1", "--no-reply", "after the prompt LINES[2]")
     assert waiting.exit_code == 3, waiting.output  # pending: never pasted into a prompt
-    [pending] = store.messages.pending("w1")
+    pending = the_pending(store, "w1")
     AgentPane.of(tmux, "w1").press(["1"])  # answered in the pane itself, not by imessenger
 
     wait_for(lambda: delivered(store, pending.id), what="the pending message delivered")
@@ -142,7 +143,7 @@ def test_restart_repeats_no_notice_and_loses_no_pending_message(
         lambda: watched_state(tmux.label, "w1") == "asking", what="the new watcher sees the prompt"
     )
     assert len(entries(store, "user", InboxKind.PROMPT)) == 1
-    [pending] = store.messages.pending("w1")
+    pending = the_pending(store, "w1")
     AgentPane.of(tmux, "w1").press(["1"])
     wait_for(lambda: delivered(store, pending.id), what="delivered after the restart")
     wait_for(lambda: watched_state(tmux.label, "w1") == "idle", what="idle")

@@ -24,6 +24,7 @@ from support import (
     run_isesh,
     scrollback,
     start_demo,
+    the_pending,
     wait_for,
 )
 
@@ -53,7 +54,7 @@ def test_a_full_disk_is_outlived_and_nothing_is_lost_or_repeated(
         wait_for(lambda: prompts(store, "user", "touch a.txt"), what="w1's prompt noticed")
         held = run_imessenger("send", "w1", "--no-reply", "held back")
         assert held.exit_code == 3, held.output  # w1 asks: the message waits
-        [pending] = store.messages.pending("w1")
+        pending = the_pending(store, "w1")
 
         disk.empty_journal(store.path)  # so that the store too needs room for any write
         filler = disk.fill()
